@@ -1,0 +1,121 @@
+/**
+ * Validation of a stage's `with:` block against the JSON Schema its StageDef
+ * contributes. Errors carry the JSON path of the offending value so the
+ * pipeline loader can point at its line and column.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { StageDef } from './stage-api.js';
+import { didYouMean } from './suggest.js';
+
+export interface ParamError {
+  /** Path inside `with:` (e.g. ['denoise', 'level']). */
+  path: (string | number)[];
+  /** Point at the key itself (unknown parameter) rather than the value. */
+  atKey: boolean;
+  message: string;
+}
+
+let ajv: Ajv | undefined;
+const compiled = new WeakMap<StageDef, ValidateFunction>();
+
+function getAjv(): Ajv {
+  if (!ajv) {
+    ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
+    ajv.addKeyword({ keyword: 'x-path', schemaType: 'boolean' });
+  }
+  return ajv;
+}
+
+/** The stage's parameter schema, closed against unknown keys at the top level. */
+export function paramSchema(def: StageDef): Record<string, unknown> {
+  const schema = { type: 'object', additionalProperties: false, properties: {}, ...def.params };
+  return schema;
+}
+
+function validator(def: StageDef): ValidateFunction {
+  let v = compiled.get(def);
+  if (!v) {
+    v = getAjv().compile(paramSchema(def));
+    compiled.set(def, v);
+  }
+  return v;
+}
+
+/** Validate and default a copy of `raw`. */
+export function validateParams(def: StageDef, raw: Record<string, unknown>): { value: Record<string, unknown>; errors: ParamError[] } {
+  const value = structuredClone(raw);
+  const validate = validator(def);
+  if (validate(value)) return { value, errors: [] };
+  return { value, errors: simplify(validate.errors ?? [], def) };
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer.slice(1).split('/').map((p) => {
+    const s = p.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^\d+$/.test(s) ? Number(s) : s;
+  });
+}
+
+function schemaAt(def: StageDef, path: (string | number)[]): Record<string, unknown> | undefined {
+  let s: Record<string, unknown> | undefined = paramSchema(def);
+  for (const p of path) {
+    if (!s) return undefined;
+    if (typeof p === 'number') s = s.items as Record<string, unknown> | undefined;
+    else s = (s.properties as Record<string, Record<string, unknown>> | undefined)?.[p];
+  }
+  return s;
+}
+
+function simplify(errors: ErrorObject[], def: StageDef): ParamError[] {
+  // ajv reports every failing branch of a oneOf/anyOf; keep the most specific error per location.
+  const out: ParamError[] = [];
+  const seen = new Set<string>();
+  const branchy = new Set(errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.instancePath));
+  for (const e of errors) {
+    const path = pointerToPath(e.instancePath);
+    let err: ParamError;
+    if (e.keyword === 'additionalProperties') {
+      const name = String((e.params as { additionalProperty: string }).additionalProperty);
+      const known = Object.keys((schemaAt(def, path)?.properties as object | undefined) ?? {});
+      const hint = didYouMean(name, known);
+      err = {
+        path: [...path, name], atKey: true,
+        message: `unknown parameter "${name}"${hint ? ` (did you mean "${hint}"?)` : known.length ? ` (known: ${known.join(', ')})` : ''}`,
+      };
+    } else if (e.keyword === 'required') {
+      const name = String((e.params as { missingProperty: string }).missingProperty);
+      err = { path, atKey: true, message: `missing required parameter "${name}"` };
+    } else if (e.keyword === 'enum') {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+      const label = paramLabel(path);
+      err = { path, atKey: false, message: `${label}must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}` };
+    } else if (['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword)) {
+      const p = e.params as { comparison: string; limit: number };
+      err = { path, atKey: false, message: `${paramLabel(path)}out of range: must be ${p.comparison} ${p.limit}` };
+    } else if (e.keyword === 'type') {
+      err = { path, atKey: false, message: `${paramLabel(path)}must be ${article((e.params as { type: string }).type)}` };
+    } else if ((e.keyword === 'oneOf' || e.keyword === 'anyOf')) {
+      const s = schemaAt(def, path);
+      const desc = s?.description ? ` (${String(s.description)})` : '';
+      err = { path, atKey: false, message: `${paramLabel(path)}has an invalid value${desc}` };
+    } else {
+      err = { path, atKey: false, message: `${paramLabel(path)}${e.message ?? 'is invalid'}` };
+    }
+    // inside a oneOf/anyOf, the branch errors are noise next to the summary
+    const parent = e.instancePath;
+    if (e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && branchy.has(parent) && e.keyword !== 'additionalProperties') continue;
+    const id = `${err.path.join('/')}|${err.message}`;
+    if (!seen.has(id)) { seen.add(id); out.push(err); }
+  }
+  return out;
+}
+
+function paramLabel(path: (string | number)[]): string {
+  return path.length ? `parameter "${path.join('.')}" ` : '';
+}
+
+function article(type: string): string {
+  if (type.includes(',')) return `one of: ${type}`;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
