@@ -1,0 +1,119 @@
+/** `specflow cache ls | gc | verify`. */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { RunRecord } from '../runner/records.js';
+import type { Store } from '../runner/store.js';
+import { formatSize, openStore, parseSize, type GlobalOptions } from './common.js';
+
+interface EntryInfo {
+  key: string;
+  type: string;
+  stage: string;
+  size: number;
+  created: string;
+  used: Date;
+}
+
+async function entries(store: Store): Promise<EntryInfo[]> {
+  const out: EntryInfo[] = [];
+  for (const key of await store.keys()) {
+    const m = store.readManifest(key);
+    const used = await fsp.stat(join(store.entryDir(key), 'manifest.json')).then((s) => s.mtime).catch(() => new Date(0));
+    out.push({ key, type: m?.type ?? '?', stage: m?.stage ?? '?', size: await store.entrySize(key), created: m?.created ?? '?', used });
+  }
+  return out;
+}
+
+async function keysOfRuns(store: Store, runIds: string[]): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const id of runIds) for (const s of store.readRun<RunRecord>(id)?.stages ?? []) keys.add(s.key);
+  return keys;
+}
+
+export async function cacheLs(args: GlobalOptions & { json?: boolean }): Promise<number> {
+  const store = openStore(args);
+  const list = await entries(store);
+  const latest = store.latestRunId();
+  const inLatest = latest ? await keysOfRuns(store, [latest]) : new Set<string>();
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(list.map((e) => ({ ...e, used: e.used.toISOString(), in_latest_run: inLatest.has(e.key) })), null, 2)}\n`);
+    return 0;
+  }
+  if (!list.length) {
+    process.stdout.write(`store ${store.root} is empty\n`);
+    return 0;
+  }
+  process.stdout.write(`${'key'.padEnd(14)}${'type'.padEnd(22)}${'stage'.padEnd(18)}${'size'.padStart(11)}  last used\n`);
+  for (const e of list.sort((a, b) => b.used.getTime() - a.used.getTime())) {
+    process.stdout.write(`${(e.key.slice(0, 12) + (inLatest.has(e.key) ? '*' : '')).padEnd(14)}${e.type.padEnd(22)}${e.stage.padEnd(18)}${formatSize(e.size).padStart(11)}  ${e.used.toISOString().slice(0, 19).replace('T', ' ')}\n`);
+  }
+  const total = list.reduce((s, e) => s + e.size, 0);
+  process.stdout.write(`${list.length} entries, ${formatSize(total)} in ${store.root}${latest ? '  (* = used by the latest run)' : ''}\n`);
+  return 0;
+}
+
+export interface GcArgs extends GlobalOptions {
+  keepRuns?: number;
+  maxSize?: string;
+  dryRun?: boolean;
+}
+
+/**
+ * Keeps every entry referenced by the newest `keepRuns` run records (all runs by
+ * default) and deletes the rest, with the older run records; then, with
+ * `maxSize`, evicts least-recently-used entries (never those of the latest run)
+ * until the store fits.
+ */
+export async function cacheGc(args: GcArgs): Promise<number> {
+  const store = openStore(args);
+  const stale = args.dryRun ? { temps: 0, locks: 0 } : await store.cleanStale();
+  const runIds = await store.runIds();
+  const keptRuns = args.keepRuns === undefined ? runIds : runIds.slice(-args.keepRuns);
+  const droppedRuns = runIds.filter((r) => !keptRuns.includes(r));
+  const keep = await keysOfRuns(store, keptRuns);
+  const latest = store.latestRunId();
+  const protect = latest ? await keysOfRuns(store, [latest]) : new Set<string>();
+  const all = await entries(store);
+  const remove = new Set(all.filter((e) => !keep.has(e.key)).map((e) => e.key));
+  if (args.maxSize !== undefined) {
+    const limit = parseSize(args.maxSize);
+    let size = all.filter((e) => !remove.has(e.key)).reduce((s, e) => s + e.size, 0);
+    const candidates = all.filter((e) => !remove.has(e.key) && !protect.has(e.key)).sort((a, b) => a.used.getTime() - b.used.getTime());
+    for (const e of candidates) {
+      if (size <= limit) break;
+      remove.add(e.key);
+      size -= e.size;
+    }
+    if (size > limit) process.stderr.write(`note: the latest run's entries alone take ${formatSize(size)}, more than --max-size ${args.maxSize}\n`);
+  }
+  const freed = all.filter((e) => remove.has(e.key)).reduce((s, e) => s + e.size, 0);
+  if (!args.dryRun) {
+    for (const key of remove) await store.removeEntry(key);
+    for (const id of droppedRuns) await store.removeRun(id);
+  }
+  const verb = args.dryRun ? 'would remove' : 'removed';
+  process.stdout.write(`${verb} ${remove.size} of ${all.length} entries (${formatSize(freed)}) and ${droppedRuns.length} run record${droppedRuns.length === 1 ? '' : 's'}`
+    + `${stale.temps || stale.locks ? `; cleaned ${stale.temps} abandoned temp dir(s), ${stale.locks} stale lock(s)` : ''}\n`);
+  return 0;
+}
+
+export async function cacheVerify(args: GlobalOptions & { remove?: boolean; json?: boolean }): Promise<number> {
+  const store = openStore(args);
+  const keys = await store.keys();
+  const bad: { key: string; problems: string[] }[] = [];
+  for (const key of keys) {
+    const problems = await store.verifyEntry(key);
+    if (problems.length) bad.push({ key, problems });
+  }
+  if (args.remove) for (const b of bad) await store.removeEntry(b.key);
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ entries: keys.length, corrupt: bad, removed: args.remove ? bad.length : 0 }, null, 2)}\n`);
+  } else {
+    for (const b of bad) {
+      const m = store.readManifest(b.key);
+      process.stdout.write(`corrupt ${b.key.slice(0, 12)} (${m?.type ?? '?'} ${m?.stage ?? ''}): ${b.problems.join('; ')}${args.remove ? ' — removed' : ''}\n`);
+    }
+    process.stdout.write(`${keys.length} entries checked, ${bad.length} corrupt${bad.length && !args.remove ? ' (run `specflow cache verify --remove` to delete them; the next run recomputes them)' : ''}\n`);
+  }
+  return bad.length && !args.remove ? 1 : 0;
+}

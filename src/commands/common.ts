@@ -1,0 +1,54 @@
+/** Shared plumbing of the CLI commands: store location, pipeline loading, sizes. */
+import { resolve } from 'node:path';
+import { loadPipeline, type Pipeline } from '../runner/pipeline.js';
+import { loadRegistry } from '../runner/registry.js';
+import { Store } from '../runner/store.js';
+import { UserError } from '../runner/errors.js';
+
+export interface GlobalOptions {
+  store?: string;
+}
+
+export function openStore(opts: GlobalOptions): Store {
+  return new Store(resolve(opts.store ?? process.env.SPECFLOW_STORE ?? 'artifacts'));
+}
+
+export interface PipelineArgs {
+  set?: string[];
+  sweep?: string[];
+}
+
+export async function pipelineFrom(file: string, args: PipelineArgs): Promise<Pipeline> {
+  const registry = await loadRegistry();
+  return loadPipeline(file, { registry, set: args.set, sweep: args.sweep });
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
+
+/** `500M`, `2G`, `1.5GB`, `1000` (bytes). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?b?)\s*$/i.exec(text);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new UserError(`invalid size "${text}" (examples: 500M, 2G, 1048576)`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`${name} must be a positive integer, got "${value}"`);
+    return n;
+  };
+}

@@ -1,0 +1,98 @@
+/** `specflow run FILE`: plan, execute (cached where possible), record, summarise. */
+import { availableParallelism } from 'node:os';
+import { planPipeline, type Plan } from '../runner/plan.js';
+import { executePlan } from '../runner/scheduler.js';
+import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
+import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
+import { plainDisplay, ttyDisplay, taskLabel } from './display.js';
+
+export interface RunArgs extends PipelineArgs, GlobalOptions {
+  jobs?: number;
+  force?: boolean | string[];
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export async function runCommand(file: string, args: RunArgs): Promise<number> {
+  const pipeline = await pipelineFrom(file, args);
+  const plan = await planPipeline(pipeline);
+  const store = openStore(args);
+  const jobs = args.jobs ?? availableParallelism();
+  const force = args.force === undefined ? false : args.force === true || (Array.isArray(args.force) && args.force.length === 0) ? true : args.force;
+  if (Array.isArray(force)) {
+    const known = new Set(pipeline.variants.flatMap((v) => [...v.stages.keys()]));
+    const unknown = force.filter((s) => !known.has(s));
+    if (unknown.length) {
+      process.stderr.write(`--force: unknown stage ${unknown.map((s) => `"${s}"`).join(', ')} (stages: ${[...known].join(', ')})\n`);
+      return 1;
+    }
+  }
+  if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\ninterrupted: stopping stages (Ctrl-C again to quit at once)…\n');
+    controller.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const variants = pipeline.variants.length;
+  const display = !args.json && process.stderr.isTTY ? await ttyDisplay(variants) : plainDisplay(variants);
+  const started = new Date();
+  const runId = newRunId(started);
+  let record: RunRecord;
+  try {
+    const results = await executePlan(plan, store, { jobs, force, signal: controller.signal, onEvent: (e) => display.handle(e) });
+    record = buildRecord(plan, results, runId, started, jobs);
+  } finally {
+    display.stop();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  const recordPath = await store.writeRun(runId, record);
+  if (args.json) process.stdout.write(`${JSON.stringify(jsonSummary(record), null, 2)}\n`);
+  else printSummary(plan, record, recordPath);
+  if (record.status === 'interrupted') return 130;
+  return record.status === 'ok' ? 0 : 1;
+}
+
+function printSummary(plan: Plan, record: RunRecord, recordPath: string): void {
+  const byKey = new Map(record.stages.map((s) => [s.key, s]));
+  const unique = [...byKey.values()];
+  const count = (st: string): number => unique.filter((s) => s.status === st).length;
+  const parts = [`${count('done')} computed`, `${count('cached')} cached`];
+  if (count('failed')) parts.push(`${count('failed')} failed`);
+  if (count('skipped')) parts.push(`${count('skipped')} skipped`);
+  if (count('interrupted')) parts.push(`${count('interrupted')} interrupted`);
+  const variants = plan.pipeline.variants.length;
+  const out: string[] = [];
+  out.push(`${record.name}: ${unique.length} distinct stage${unique.length === 1 ? '' : 's'}${variants > 1 ? ` over ${variants} variants` : ''}: ${parts.join(', ')} in ${record.seconds.toFixed(1)}s`);
+  for (const s of unique.filter((x) => x.status === 'failed')) {
+    out.push(`\nstage "${taskLabel(plan.byKey.get(s.key)!, variants)}" (${s.type}) failed:\n  ${(s.error ?? '').split('\n').join('\n  ')}`);
+  }
+  const skipped = unique.filter((x) => x.status === 'skipped');
+  if (skipped.length) out.push(`not run because an upstream stage failed: ${skipped.map((s) => s.id).join(', ')}`);
+  out.push(`run record: ${recordPath}`);
+  process.stderr.write(`${out.join('\n')}\n`);
+}
+
+function dryRun(plan: Plan, has: (key: string) => boolean, force: boolean | string[], json: boolean): number {
+  const variants = plan.pipeline.variants.length;
+  const rows = plan.tasks.map((t) => {
+    const forced = force === true || (Array.isArray(force) && t.instances.some((i) => force.includes(i.stage)));
+    const cached = has(t.key) && !forced;
+    return { label: taskLabel(t, variants), type: t.stage.type, key: t.key, cached, forced };
+  });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ pipeline: plan.pipeline.file, tasks: rows }, null, 2)}\n`);
+    return 0;
+  }
+  for (const r of rows) process.stdout.write(`${r.cached ? '= cached   ' : r.forced ? '! forced   ' : '▶ would run'}  ${r.label}  (${r.type})  ${r.key.slice(0, 12)}\n`);
+  const torun = rows.filter((r) => !r.cached).length;
+  process.stdout.write(`${torun} of ${rows.length} distinct stages would run\n`);
+  return 0;
+}

@@ -1,0 +1,117 @@
+/** `specflow status FILE [--explain]`: what is cached, what would run, and why. */
+import { planPipeline, type Plan, type Task } from '../runner/plan.js';
+import type { KeyMaterial } from '../runner/fingerprint.js';
+import type { RunRecord, StageRecord } from '../runner/records.js';
+import type { Store } from '../runner/store.js';
+import { canonicalJson } from '../runner/fingerprint.js';
+import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
+
+export interface StatusArgs extends PipelineArgs, GlobalOptions {
+  explain?: boolean;
+  json?: boolean;
+}
+
+export interface StageStatus {
+  id: string;
+  variant: string;
+  key: string;
+  cached: boolean;
+  reasons: string[];
+}
+
+export async function statusCommand(file: string, args: StatusArgs): Promise<number> {
+  const plan = await planPipeline(await pipelineFrom(file, args));
+  const store = openStore(args);
+  const statuses = await explainPlan(plan, store);
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ pipeline: file, stages: statuses }, null, 2)}\n`);
+    return 0;
+  }
+  const variants = plan.pipeline.variants.length;
+  let lastVariant = '';
+  for (const s of statuses) {
+    if (variants > 1 && s.variant !== lastVariant) {
+      process.stdout.write(`variant ${s.variant}\n`);
+      lastVariant = s.variant;
+    }
+    const indent = variants > 1 ? '  ' : '';
+    process.stdout.write(`${indent}${s.cached ? '= cached   ' : '▶ would run'}  ${s.id}  ${s.key.slice(0, 12)}\n`);
+    if (args.explain && !s.cached) for (const r of s.reasons) process.stdout.write(`${indent}      ${r}\n`);
+  }
+  const distinct = new Map(statuses.map((s) => [s.key, s.cached]));
+  const torun = [...distinct.values()].filter((c) => !c).length;
+  process.stdout.write(`${torun === 0 ? 'up to date' : `${torun} of ${distinct.size} distinct stages would run`}\n`);
+  return 0;
+}
+
+/** For each stage of each variant: cached or not, and why not, against the most recent run of this pipeline. */
+export async function explainPlan(plan: Plan, store: Store): Promise<StageStatus[]> {
+  const previous = await previousStages(plan, store);
+  const out: StageStatus[] = [];
+  for (const v of plan.pipeline.variants) {
+    for (const id of v.order) {
+      const key = plan.keys.get(v.id)!.get(id)!;
+      const task = plan.byKey.get(key)!;
+      const cached = store.has(key);
+      const reasons = cached ? [] : explain(task, previous.get(`${v.id}\0${id}`) ?? previous.get(`default\0${id}`), plan, v.id, store);
+      out.push({ id, variant: v.id, key, cached, reasons });
+    }
+  }
+  return out;
+}
+
+async function previousStages(plan: Plan, store: Store): Promise<Map<string, StageRecord>> {
+  const map = new Map<string, StageRecord>();
+  const ids = (await store.runIds()).reverse();
+  for (const runId of ids.slice(0, 50)) {
+    const rec = store.readRun<RunRecord>(runId);
+    if (!rec || rec.pipeline_path !== plan.pipeline.absPath) continue;
+    for (const s of rec.stages) {
+      const k = `${s.variant}\0${s.id}`;
+      if (!map.has(k) && s.material) map.set(k, s);
+    }
+  }
+  return map;
+}
+
+function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant: string, store: Store): string[] {
+  if (!prev) return ['never run before (no earlier run of this pipeline records this stage)'];
+  if (prev.key === task.key) return ['its output is no longer in the store (removed by `cache gc`, or the run that made it failed)'];
+  const reasons: string[] = [];
+  const a: KeyMaterial = prev.material;
+  const b: KeyMaterial = task.material;
+  if (a.type !== b.type) reasons.push(`stage type changed: ${a.type} → ${b.type}`);
+  if (a.impl !== b.impl) {
+    const changed = Object.keys({ ...prev.impl?.files, ...task.impl.files })
+      .filter((f) => prev.impl?.files?.[f] !== task.impl.files[f]);
+    const pk = Object.keys({ ...prev.impl?.packages, ...task.impl.packages })
+      .filter((n) => prev.impl?.packages?.[n] !== task.impl.packages[n])
+      .map((n) => `${n} ${prev.impl?.packages?.[n] ?? '∅'} → ${task.impl.packages[n] ?? '∅'}`);
+    const what = [...changed.map((f) => `source ${f}`), ...pk];
+    reasons.push(`implementation changed${what.length ? `: ${what.join(', ')}` : ''}`);
+  }
+  for (const name of new Set([...Object.keys(a.params), ...Object.keys(b.params)])) {
+    const x = a.params[name];
+    const y = b.params[name];
+    if (canonicalJson(x) !== canonicalJson(y)) {
+      const isFile = (v: unknown): boolean => typeof v === 'object' && v !== null && 'files' in (v as object);
+      reasons.push(isFile(x) || isFile(y) ? `input file of parameter "${name}" changed` : `parameter "${name}" changed: ${short(x)} → ${short(y)}`);
+    }
+  }
+  if (a.seed !== b.seed) reasons.push(`seed changed: ${a.seed} → ${b.seed}`);
+  for (const port of new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)])) {
+    if (canonicalJson(a.inputs[port]) === canonicalJson(b.inputs[port])) continue;
+    const refs = task.stage.inputs[port] ?? [];
+    const upstream = refs.map((r) => {
+      const key = plan.keys.get(variant)!.get(r.stage)!;
+      return store.has(key) ? `${r.stage} (its output changed)` : `${r.stage} (which would re-run)`;
+    });
+    reasons.push(`input "${port}" changed: ${upstream.join(', ') || 'rewired'}`);
+  }
+  return reasons.length ? reasons : ['key changed'];
+}
+
+function short(v: unknown): string {
+  const s = v === undefined ? '(unset)' : JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
+}

@@ -1,0 +1,426 @@
+/**
+ * YAML pipeline text → typed, validated pipeline: one resolved stage graph per
+ * sweep variant. Every problem found is reported with its file position; all
+ * of them at once, not just the first.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYamlScalar } from 'yaml';
+import { PipelineError, UserError, type Located, type SourcePos } from './errors.js';
+import { validateParams } from './params.js';
+import { describeKind, kindAccepts, type StageDef } from './stage-api.js';
+import { didYouMean } from './suggest.js';
+import { parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
+import { findCycle } from './dag.js';
+
+export interface InputRef {
+  stage: string;
+  port: string;
+}
+
+export interface StageInstance {
+  id: string;
+  type: string;
+  def: StageDef;
+  /** Validated parameters with defaults; `x-path` parameters made absolute. */
+  params: Record<string, unknown>;
+  /** Top-level parameter names that are file paths (their contents enter the content key). */
+  pathParams: string[];
+  /** Port → upstream outputs feeding it (one element unless the port takes many). */
+  inputs: Record<string, InputRef[]>;
+}
+
+export interface Variant {
+  /** `default` for an unswept pipeline, else `axis=value,axis=value`. */
+  id: string;
+  /** The swept values of this variant (empty when unswept). */
+  axes: Record<string, unknown>;
+  /** All parameters seen by `${refs}`: `params`, overrides, then the axes. */
+  params: Record<string, unknown>;
+  seed: number;
+  stages: Map<string, StageInstance>;
+  /** Stage ids in a topological order. */
+  order: string[];
+}
+
+export interface Pipeline {
+  name: string;
+  /** The path as the user gave it (used in messages). */
+  file: string;
+  absPath: string;
+  dir: string;
+  text: string;
+  seed: number;
+  params: Record<string, unknown>;
+  sweep: Record<string, unknown[]>;
+  variants: Variant[];
+}
+
+export interface LoadOptions {
+  registry: Map<string, StageDef>;
+  /** `--set key=value` (values parsed as YAML scalars). */
+  set?: string[];
+  /** `--sweep key=a,b,c`. */
+  sweep?: string[];
+}
+
+const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'stages'];
+const STAGE_KEYS = ['type', 'in', 'with'];
+const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export function loadPipeline(file: string, options: LoadOptions): Pipeline {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${file}: cannot read pipeline file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  return parsePipeline(text, file, options);
+}
+
+export function parsePipeline(text: string, file: string, options: LoadOptions): Pipeline {
+  const parsed = parseYamlWithPositions(text, file);
+  if (parsed.errors.length) throw new PipelineError(parsed.errors.slice(0, 1));
+  const problems = new Problems(file, parsed.positions);
+  const root = parsed.value;
+  if (!isRecord(root)) {
+    throw new PipelineError([{ file, pos: parsed.positions.value([]), message: 'a pipeline must be a mapping with `name`, `seed`, `params`, `sweep` and `stages`' }]);
+  }
+  for (const key of Object.keys(root)) {
+    if (!TOP_KEYS.includes(key)) problems.atKey([key], `unknown top-level key "${key}"${hint(key, TOP_KEYS)}`);
+  }
+  const absPath = resolve(file);
+  const dir = dirname(absPath);
+  const name = typeof root.name === 'string' ? root.name : root.name === undefined ? basenameNoExt(file) : (problems.at(['name'], '`name` must be a string'), '');
+  let seed = 0;
+  if (root.seed !== undefined) {
+    if (typeof root.seed === 'number' && Number.isInteger(root.seed) && root.seed >= 0) seed = root.seed;
+    else problems.at(['seed'], '`seed` must be a non-negative integer');
+  }
+  const params: Record<string, unknown> = {};
+  if (root.params !== undefined && root.params !== null) {
+    if (!isRecord(root.params)) problems.at(['params'], '`params` must be a mapping of name: value');
+    else {
+      for (const [k, v] of Object.entries(root.params)) {
+        if (containsRef(v)) problems.at(['params', k], '`params` values cannot contain ${references}');
+        params[k] = v;
+      }
+    }
+  }
+  const sweep: Record<string, unknown[]> = {};
+  if (root.sweep !== undefined && root.sweep !== null) {
+    if (!isRecord(root.sweep)) problems.at(['sweep'], '`sweep` must be a mapping of name: [values]');
+    else {
+      for (const [k, v] of Object.entries(root.sweep)) {
+        if (!Array.isArray(v) || v.length === 0) problems.at(['sweep', k], `sweep axis "${k}" must be a non-empty list of values`);
+        else sweep[k] = v;
+      }
+    }
+  }
+  for (const s of options.set ?? []) {
+    const [k, v] = splitAssignment(s, '--set');
+    params[k] = v === '' ? '' : parseYamlScalar(v);
+    delete sweep[k]; // an explicit value pins a swept axis
+  }
+  for (const s of options.sweep ?? []) {
+    const [k, v] = splitAssignment(s, '--sweep');
+    const values = v.split(',').filter((x) => x !== '').map((x) => parseYamlScalar(x) as unknown);
+    if (values.length === 0) throw new UserError(`--sweep ${s}: give at least one value, e.g. --sweep ${k}=2,4,8`);
+    sweep[k] = values;
+  }
+  if (sweep.seed) {
+    for (const [i, s] of sweep.seed.entries()) {
+      if (typeof s !== 'number' || !Number.isInteger(s) || s < 0) problems.at(['sweep', 'seed', i], 'seed values must be non-negative integers');
+    }
+  }
+  if (typeof params.seed === 'number') seed = params.seed;
+
+  const stagesRaw = root.stages;
+  if (stagesRaw === undefined || stagesRaw === null) problems.at([], 'the pipeline has no `stages`');
+  else if (!isRecord(stagesRaw)) problems.at(['stages'], '`stages` must be a mapping of stage id: {type, in, with}');
+  else if (Object.keys(stagesRaw).length === 0) problems.at(['stages'], '`stages` is empty');
+  problems.throwIfAny();
+  const stages = stagesRaw as Record<string, unknown>;
+
+  // Structure of each stage, independent of sweep values.
+  for (const [id, raw] of Object.entries(stages)) {
+    if (!STAGE_ID.test(id)) problems.atKey(['stages', id], `stage id "${id}" must start with a letter or _ and contain only letters, digits, _ and -`);
+    if (!isRecord(raw)) { problems.at(['stages', id], `stage "${id}" must be a mapping with \`type\`, and optionally \`in\` and \`with\``); continue; }
+    for (const key of Object.keys(raw)) {
+      if (!STAGE_KEYS.includes(key)) problems.atKey(['stages', id, key], `unknown key "${key}" in stage "${id}"${hint(key, STAGE_KEYS)}`);
+    }
+    if (raw.type === undefined) problems.at(['stages', id], `stage "${id}" has no \`type\``);
+    else if (typeof raw.type !== 'string') problems.at(['stages', id, 'type'], '`type` must be a string');
+    if (raw.with !== undefined && raw.with !== null && !isRecord(raw.with)) problems.at(['stages', id, 'with'], '`with` must be a mapping of parameter: value');
+  }
+  problems.throwIfAny();
+
+  const variants: Variant[] = [];
+  for (const axes of expandSweep(sweep)) {
+    const variantParams = { ...params, ...axes };
+    const variantSeed = typeof axes.seed === 'number' ? axes.seed : seed;
+    variantParams.seed = variantSeed;
+    const id = Object.keys(axes).length ? Object.entries(axes).map(([k, v]) => `${k}=${formatValue(v)}`).join(',') : 'default';
+    variants.push(resolveVariant(id, axes, variantParams, variantSeed, stages, dir, options.registry, problems));
+    problems.throwIfAny();
+  }
+  return { name, file, absPath, dir, text, seed, params, sweep, variants };
+}
+
+function resolveVariant(
+  id: string, axes: Record<string, unknown>, params: Record<string, unknown>, seed: number,
+  stagesRaw: Record<string, unknown>, dir: string, registry: Map<string, StageDef>, problems: Problems,
+): Variant {
+  const stages = new Map<string, StageInstance>();
+  const ids = Object.keys(stagesRaw);
+  const raws = new Map<string, Record<string, unknown>>();
+  for (const sid of ids) {
+    const raw = substituteRefs(stagesRaw[sid], ['stages', sid], params, problems) as Record<string, unknown>;
+    raws.set(sid, raw);
+  }
+  if (problems.any()) return { id, axes, params, seed, stages, order: [] };
+
+  for (const sid of ids) {
+    const raw = raws.get(sid)!;
+    const type = raw.type as string;
+    const def = registry.get(type);
+    if (!def) {
+      problems.at(['stages', sid, 'type'], `unknown stage type "${type}"${hint(type, registry.keys())}; \`specflow stages\` lists them`);
+      continue;
+    }
+    const withRaw = (raw.with ?? {}) as Record<string, unknown>;
+    const { value, errors } = validateParams(def, withRaw);
+    for (const e of errors) {
+      const path = ['stages', sid, 'with', ...e.path];
+      const where = id === 'default' ? '' : ` (variant ${id})`;
+      if (e.atKey) problems.atKey(path, `stage "${sid}": ${e.message}${where}`);
+      else problems.at(path, `stage "${sid}": ${e.message}${where}`);
+    }
+    const pathParams = Object.entries((def.params.properties ?? {}) as Record<string, Record<string, unknown>>)
+      .filter(([, s]) => s['x-path'] === true).map(([k]) => k);
+    for (const k of pathParams) {
+      const v = value[k];
+      if (typeof v === 'string') value[k] = absolutise(v, dir);
+      else if (Array.isArray(v)) value[k] = v.map((x) => (typeof x === 'string' ? absolutise(x, dir) : x));
+      const files = Array.isArray(value[k]) ? (value[k] as unknown[]) : [value[k]];
+      files.forEach((f, i) => {
+        if (typeof f === 'string' && !/[*?[\]{}]/.test(f) && !existsSync(f)) {
+          problems.at(['stages', sid, 'with', k, ...(Array.isArray(value[k]) ? [i] : [])], `stage "${sid}": file not found: ${f}`);
+        }
+      });
+    }
+    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {} });
+  }
+  if (problems.any()) return { id, axes, params, seed, stages, order: [] };
+
+  for (const [sid, inst] of stages) connectInputs(inst, raws.get(sid)!.in, stages, problems);
+  if (problems.any()) return { id, axes, params, seed, stages, order: [] };
+
+  const cycle = findCycle([...stages.values()].map((s) => ({ id: s.id, deps: Object.values(s.inputs).flat().map((r) => r.stage) })));
+  if (cycle) problems.at(['stages', cycle[0]!, 'in'], `cycle: ${cycle.join(' → ')}`);
+  const order = cycle ? [] : topoOrder(stages);
+  return { id, axes, params, seed, stages, order };
+}
+
+/** Parses `in:` (a stage id, `stage.port`, a list of them, or a map port → ref(s)) and type-checks each edge. */
+function connectInputs(inst: StageInstance, rawIn: unknown, stages: Map<string, StageInstance>, problems: Problems): void {
+  const base: Path = ['stages', inst.id, 'in'];
+  const ports = inst.def.inputs;
+  const portNames = Object.keys(ports);
+  const connect = (port: string, ref: InputRef, path: Path): void => {
+    const spec = ports[port]!;
+    const producer = stages.get(ref.stage)!;
+    const produced = producer.def.outputs[ref.port]!.kind;
+    if (!kindAccepts(spec.kind, produced)) {
+      problems.at(path, `input "${port}" of stage "${inst.id}" expects ${article(describeKind(spec.kind))}, but "${ref.stage}.${ref.port}" gives ${article(describeKind(produced))}`);
+      return;
+    }
+    const list = (inst.inputs[port] ??= []);
+    if (list.length && !spec.many) {
+      problems.at(path, `input "${port}" of stage "${inst.id}" takes one artifact, but is given several`);
+      return;
+    }
+    list.push(ref);
+  };
+  const parseRef = (value: unknown, path: Path, wantKind?: string): InputRef | undefined => {
+    if (typeof value !== 'string' || value === '') {
+      problems.at(path, 'an input must be a stage id or `stage.port`');
+      return undefined;
+    }
+    const dot = value.indexOf('.');
+    const stageId = dot < 0 ? value : value.slice(0, dot);
+    const portName = dot < 0 ? undefined : value.slice(dot + 1);
+    if (stageId === inst.id) { problems.at(path, `stage "${inst.id}" cannot take its own output as input`); return undefined; }
+    const producer = stages.get(stageId);
+    if (!producer) {
+      problems.at(path, `unknown stage "${stageId}"${hint(stageId, stages.keys())}`);
+      return undefined;
+    }
+    const outs = Object.keys(producer.def.outputs);
+    if (portName !== undefined) {
+      if (!outs.includes(portName)) {
+        problems.at(path, `stage "${stageId}" (${producer.type}) has no output "${portName}"${hint(portName, outs)}; its outputs: ${outs.join(', ')}`);
+        return undefined;
+      }
+      return { stage: stageId, port: portName };
+    }
+    if (outs.length === 1) return { stage: stageId, port: outs[0]! };
+    const fitting = wantKind ? outs.filter((o) => kindAccepts(wantKind, producer.def.outputs[o]!.kind)) : [];
+    if (fitting.length === 1) return { stage: stageId, port: fitting[0]! };
+    // A main output named like the stage's first port wins (e.g. `model` of a training stage).
+    problems.at(path, `stage "${stageId}" has several outputs (${outs.join(', ')}); name one, e.g. "${stageId}.${outs[0]}"`);
+    return undefined;
+  };
+
+  if (rawIn === undefined || rawIn === null) {
+    // nothing connected
+  } else if (isRecord(rawIn)) {
+    for (const [port, value] of Object.entries(rawIn)) {
+      if (!ports[port]) {
+        problems.atKey([...base, port], `stage "${inst.id}" (${inst.type}) has no input "${port}"${hint(port, portNames)}; its inputs: ${portNames.join(', ') || 'none'}`);
+        continue;
+      }
+      const values = Array.isArray(value) ? value : [value];
+      values.forEach((v, i) => {
+        const path = Array.isArray(value) ? [...base, port, i] : [...base, port];
+        const ref = parseRef(v, path, ports[port]!.kind);
+        if (ref) connect(port, ref, path);
+      });
+    }
+  } else {
+    const values = Array.isArray(rawIn) ? rawIn : [rawIn];
+    if (portNames.length === 0) {
+      problems.at(base, `stage "${inst.id}" (${inst.type}) takes no inputs`);
+      return;
+    }
+    values.forEach((v, i) => {
+      const path = Array.isArray(rawIn) ? [...base, i] : base;
+      const ref = parseRef(v, path, portNames.length === 1 ? ports[portNames[0]!]!.kind : undefined);
+      if (!ref) return;
+      const produced = stages.get(ref.stage)!.def.outputs[ref.port]!.kind;
+      const free = portNames.filter((p) => ports[p]!.many || !inst.inputs[p]?.length);
+      const candidates = free.filter((p) => kindAccepts(ports[p]!.kind, produced));
+      // prefer the most specific port kind that fits (a `table/spectra` port over a `table` port)
+      const bestLen = Math.max(-1, ...candidates.map((p) => ports[p]!.kind.length));
+      const best = candidates.filter((p) => ports[p]!.kind.length === bestLen);
+      if (best.length === 1) connect(best[0]!, ref, path);
+      else if (portNames.length === 1) connect(portNames[0]!, ref, path);
+      else if (best.length === 0) problems.at(path, `no input of stage "${inst.id}" (${inst.type}) takes ${article(describeKind(produced))} from "${ref.stage}.${ref.port}"; its inputs: ${portNames.map((p) => `${p} (${describeKind(ports[p]!.kind)})`).join(', ')}`);
+      else problems.at(path, `"${ref.stage}" could feed several inputs of stage "${inst.id}" (${best.join(', ')}); write \`in: {${best[0]}: ${ref.stage}, …}\``);
+    });
+  }
+  for (const [port, spec] of Object.entries(ports)) {
+    if (!spec.optional && !inst.inputs[port]?.length) {
+      problems.at(rawIn === undefined ? ['stages', inst.id] : base, `stage "${inst.id}" (${inst.type}) needs input "${port}" (${article(describeKind(spec.kind))})`);
+    }
+  }
+}
+
+function topoOrder(stages: Map<string, StageInstance>): string[] {
+  const order: string[] = [];
+  const done = new Set<string>();
+  const visit = (id: string): void => {
+    if (done.has(id)) return;
+    done.add(id);
+    for (const r of Object.values(stages.get(id)!.inputs).flat()) visit(r.stage);
+    order.push(id);
+  };
+  for (const id of stages.keys()) visit(id);
+  return order;
+}
+
+function substituteRefs(value: unknown, path: Path, params: Record<string, unknown>, problems: Problems): unknown {
+  if (typeof value === 'string' && value.includes(REF_OPEN)) {
+    const whole = value.startsWith(REF_OPEN) && value.endsWith(REF_CLOSE) && value.indexOf(REF_OPEN, 1) < 0;
+    const lookup = (name: string): unknown => {
+      const n = name.trim();
+      if (!(n in params)) {
+        problems.at(path, `undefined reference "\${${n}}"${hint(n, Object.keys(params), (s) => `\${${s}}`)}; define it under \`params\` or \`sweep\``);
+        return undefined;
+      }
+      return params[n];
+    };
+    if (whole) return lookup(value.slice(REF_OPEN.length, -REF_CLOSE.length));
+    return value.replace(new RegExp(`${escapeRe(REF_OPEN)}([^${REF_CLOSE}]*)${REF_CLOSE}`, 'g'), (_m, n: string) => {
+      const v = lookup(n);
+      return typeof v === 'object' ? JSON.stringify(v) : String(v);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteRefs(v, [...path, i], params, problems));
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = substituteRefs(v, [...path, k], params, problems);
+    return out;
+  }
+  return value;
+}
+
+function expandSweep(sweep: Record<string, unknown[]>): Record<string, unknown>[] {
+  let combos: Record<string, unknown>[] = [{}];
+  for (const [axis, values] of Object.entries(sweep)) {
+    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [axis]: v })));
+  }
+  return combos;
+}
+
+class Problems {
+  private list: Located[] = [];
+  private seen = new Set<string>();
+  constructor(private file: string, private positions: PositionIndex) {}
+  at(path: Path, message: string): void { this.add(this.positions.value(path), message); }
+  atKey(path: Path, message: string): void { this.add(this.positions.key(path), message); }
+  private add(pos: SourcePos | undefined, message: string): void {
+    const id = `${pos?.line}:${pos?.col}:${message.replace(/ \(variant [^)]*\)$/, '')}`;
+    if (this.seen.has(id)) return;
+    this.seen.add(id);
+    this.list.push({ file: this.file, pos, message });
+  }
+  any(): boolean { return this.list.length > 0; }
+  throwIfAny(): void {
+    if (!this.list.length) return;
+    const sorted = [...this.list].sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
+    throw new PipelineError(sorted);
+  }
+}
+
+function hint(name: string, known: Iterable<string>, show: (s: string) => string = (s) => s): string {
+  const best = didYouMean(name, known);
+  return best ? ` (did you mean "${show(best)}"?)` : '';
+}
+
+function splitAssignment(s: string, flag: string): [string, string] {
+  const i = s.indexOf('=');
+  if (i <= 0) throw new UserError(`${flag} ${s}: expected key=value`);
+  return [s.slice(0, i).trim(), s.slice(i + 1).trim()];
+}
+
+function absolutise(p: string, dir: string): string {
+  return isAbsolute(p) ? p : resolve(dir, p);
+}
+
+function containsRef(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes(REF_OPEN);
+  if (Array.isArray(v)) return v.some(containsRef);
+  if (isRecord(v)) return Object.values(v).some(containsRef);
+  return false;
+}
+
+export function formatValue(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function article(s: string): string {
+  return /^[aeiou]/i.test(s) ? `an ${s}` : `a ${s}`;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function basenameNoExt(file: string): string {
+  return file.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

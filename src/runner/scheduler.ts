@@ -1,0 +1,205 @@
+/**
+ * Executes a plan: ready tasks run concurrently (p-queue, up to `jobs`);
+ * stages marked `cpu` run in a worker-thread pool so that independent branches
+ * really use several cores. A failed task stops its dependents only.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import type { Plan, Task } from './plan.js';
+import type { Manifest, Store, LockInfo } from './store.js';
+import { isTableKind, type InputArtifact, type MetricValue, type ProgressEvent } from './stage-api.js';
+import { executeStage, type StageMessage, type StageOutcome, type StageTask } from './execute-stage.js';
+
+export type TaskStatus = 'done' | 'cached' | 'failed' | 'skipped' | 'interrupted';
+
+export interface TaskResult {
+  key: string;
+  status: TaskStatus;
+  seconds: number;
+  outputs: Record<string, string>;
+  metrics: Record<string, MetricValue>;
+  error?: string;
+  /** The error came from user input (no stack trace is worth showing). */
+  userError?: boolean;
+  /** For skipped tasks: the failed upstream stage. */
+  blockedBy?: string;
+}
+
+export type SchedulerEvent =
+  | { type: 'start'; task: Task }
+  | { type: 'progress'; task: Task; event: ProgressEvent }
+  | { type: 'log'; task: Task; message: string }
+  | { type: 'waiting'; task: Task; holder: LockInfo }
+  | { type: 'finish'; task: Task; result: TaskResult };
+
+export interface ExecuteOptions {
+  jobs: number;
+  /** true: recompute everything; a list: recompute these stage ids. */
+  force: boolean | string[];
+  signal: AbortSignal;
+  onEvent?: (e: SchedulerEvent) => void;
+}
+
+export async function executePlan(plan: Plan, store: Store, options: ExecuteOptions): Promise<Map<string, TaskResult>> {
+  const { default: PQueue } = await import('p-queue');
+  const queue = new PQueue({ concurrency: Math.max(1, options.jobs) });
+  const results = new Map<string, TaskResult>();
+  const emit = options.onEvent ?? (() => undefined);
+  const pool = new LazyPool(Math.max(1, options.jobs));
+  await store.ensureLayout();
+  await store.cleanStale();
+
+  const forced = (t: Task): boolean => options.force === true || (Array.isArray(options.force) && t.instances.some((i) => (options.force as string[]).includes(i.stage)));
+  const pending = new Map<string, Promise<TaskResult>>();
+
+  const runTask = async (task: Task): Promise<TaskResult> => {
+    const depResults = await Promise.all(task.deps.map((k) => pending.get(k)!));
+    const bad = depResults.find((r) => r.status === 'failed' || r.status === 'skipped' || r.status === 'interrupted');
+    if (bad) {
+      const upstream = plan.byKey.get(bad.key)!;
+      const result: TaskResult = { key: task.key, status: 'skipped', seconds: 0, outputs: {}, metrics: {}, blockedBy: bad.blockedBy ?? upstream.stage.id };
+      emit({ type: 'finish', task, result });
+      return result;
+    }
+    if (!forced(task) && store.has(task.key)) {
+      const result = cachedResult(store, task.key);
+      if (result) {
+        await store.touch(task.key);
+        emit({ type: 'finish', task, result });
+        return result;
+      }
+    }
+    return queue.add(async () => {
+      const r = await compute(task, plan, store, pool, forced(task), options.signal, emit);
+      emit({ type: 'finish', task, result: r });
+      return r;
+    }) as Promise<TaskResult>;
+  };
+
+  for (const task of plan.tasks) pending.set(task.key, runTask(task));
+  for (const task of plan.tasks) results.set(task.key, await pending.get(task.key)!);
+  await pool.destroy();
+  return results;
+}
+
+function cachedResult(store: Store, key: string): TaskResult | undefined {
+  const m = store.readManifest(key);
+  if (!m) return undefined;
+  return { key, status: 'cached', seconds: m.seconds, outputs: store.outputPaths(m), metrics: m.metrics };
+}
+
+async function compute(
+  task: Task, plan: Plan, store: Store, pool: LazyPool, force: boolean, signal: AbortSignal, emit: (e: SchedulerEvent) => void,
+): Promise<TaskResult> {
+  const interrupted = (): TaskResult => ({ key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: 'interrupted' });
+  if (signal.aborted) return interrupted();
+  let lock: 'acquired' | 'exists';
+  try {
+    lock = await store.acquire(task.key, signal, (holder) => emit({ type: 'waiting', task, holder }));
+  } catch {
+    return interrupted();
+  }
+  if (lock === 'exists' && !force) {
+    const r = cachedResult(store, task.key);
+    if (r) return r;
+  }
+  const started = performance.now();
+  let temp: string | undefined;
+  try {
+    emit({ type: 'start', task });
+    temp = await store.createTemp(task.key);
+    const def = task.stage.def;
+    const outputs: StageTask['outputs'] = {};
+    const relOutputs: Manifest['outputs'] = {};
+    for (const [port, spec] of Object.entries(def.outputs)) {
+      const rel = isTableKind(spec.kind) ? `${port}.arrow` : port;
+      outputs[port] = { path: join(temp, rel), kind: spec.kind };
+      relOutputs[port] = { kind: spec.kind, path: rel };
+    }
+    const inputs: StageTask['inputs'] = {};
+    for (const [port, refs] of Object.entries(task.stage.inputs)) {
+      const arts: InputArtifact[] = refs.map((r) => {
+        const key = plan.keys.get(task.instances[0]!.variant)!.get(r.stage)!;
+        const m = store.readManifest(key);
+        if (!m) throw new Error(`input ${r.stage}.${r.port} vanished from the store`);
+        const out = m.outputs[r.port]!;
+        return { path: join(store.entryDir(key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key };
+      });
+      inputs[port] = def.inputs[port]?.many ? arts : arts[0]!;
+    }
+    const stageTask: StageTask = {
+      type: task.stage.type, id: task.stage.id, params: task.stage.params, seed: task.seed, inputs, outputs, pipelineDir: plan.pipeline.dir,
+    };
+    const onMessage = (m: StageMessage): void => {
+      if (m.type === 'progress') emit({ type: 'progress', task, event: m.event });
+      else emit({ type: 'log', task, message: m.message });
+    };
+    const outcome = def.cpu && pool.available()
+      ? await pool.run(stageTask, onMessage, signal)
+      : await executeStage(def, stageTask, onMessage, signal);
+    if (signal.aborted) {
+      await store.discardTemp(temp);
+      return interrupted();
+    }
+    if (!outcome.ok) {
+      await store.discardTemp(temp);
+      return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: outcome.error.user ? outcome.error.message : (outcome.error.stack ?? outcome.error.message), userError: outcome.error.user };
+    }
+    const seconds = secondsSince(started);
+    if (force && store.has(task.key)) await store.removeEntry(task.key);
+    const manifest = await store.publish(temp, {
+      key: task.key, type: task.stage.type, stage: task.stage.id, material: task.material,
+      outputs: relOutputs, metrics: outcome.metrics, seconds, created: new Date().toISOString(),
+    });
+    temp = undefined;
+    return { key: task.key, status: 'done', seconds, outputs: store.outputPaths(manifest), metrics: manifest.metrics };
+  } catch (e) {
+    if (temp) await store.discardTemp(temp).catch(() => undefined);
+    if (signal.aborted) return interrupted();
+    const err = e as Error;
+    return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: err.stack ?? String(e) };
+  } finally {
+    await store.release(task.key);
+  }
+}
+
+function secondsSince(t0: number): number {
+  return Math.round((performance.now() - t0)) / 1000;
+}
+
+/** The worker pool, created on first use so runs without CPU-heavy stages never start threads. */
+class LazyPool {
+  private pool: import('piscina').Piscina | undefined;
+  private readonly workerFile = join(fileURLToPath(new URL('.', import.meta.url)), 'worker.js');
+  constructor(private readonly threads: number) {}
+
+  /** From TypeScript sources (tests) there is no compiled worker: run inline instead. */
+  available(): boolean {
+    return existsSync(this.workerFile);
+  }
+
+  async run(task: StageTask, onMessage: (m: StageMessage) => void, signal: AbortSignal): Promise<StageOutcome> {
+    if (!this.pool) {
+      const { Piscina } = await import('piscina');
+      this.pool = new Piscina({ filename: this.workerFile, maxThreads: this.threads, minThreads: 0, idleTimeout: 1000 });
+    }
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', onMessage);
+    try {
+      return (await this.pool.run({ task, port: port2 }, { transferList: [port2], signal })) as StageOutcome;
+    } catch (e) {
+      if (signal.aborted) return { ok: false, error: { name: 'AbortError', message: 'interrupted', user: true } };
+      const err = e as Error;
+      return { ok: false, error: { name: err.name, message: err.message, stack: err.stack, user: false } };
+    } finally {
+      port1.close();
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool?.destroy();
+    this.pool = undefined;
+  }
+}
