@@ -205,7 +205,8 @@ function resolveVariant(
       const files = Array.isArray(value[k]) ? (value[k] as unknown[]) : [value[k]];
       files.forEach((f, i) => {
         if (typeof f === 'string' && !/[*?[\]{}]/.test(f) && !existsSync(f)) {
-          problems.at(['stages', sid, 'with', k, ...(Array.isArray(value[k]) ? [i] : [])], `stage "${sid}": file not found: ${f}`);
+          const written = Array.isArray(withRaw[k]) ? (withRaw[k] as unknown[])[i] : withRaw[k];
+          problems.at(['stages', sid, 'with', k, ...(Array.isArray(value[k]) ? [i] : [])], `stage "${sid}": file not found: ${typeof written === 'string' ? written : f}`);
         }
       });
     }
@@ -227,6 +228,7 @@ function connectInputs(inst: StageInstance, rawIn: unknown, stages: Map<string, 
   const base: Path = ['stages', inst.id, 'in'];
   const ports = inst.def.inputs;
   const portNames = Object.keys(ports);
+  const before = problems.count();
   const connect = (port: string, ref: InputRef, path: Path): void => {
     const spec = ports[port]!;
     const producer = stages.get(ref.stage)!;
@@ -309,9 +311,12 @@ function connectInputs(inst: StageInstance, rawIn: unknown, stages: Map<string, 
       else problems.at(path, `"${ref.stage}" could feed several inputs of stage "${inst.id}" (${best.join(', ')}); write \`in: {${best[0]}: ${ref.stage}, …}\``);
     });
   }
+  if (problems.count() > before) return; // a missing input is then a consequence, not news
   for (const [port, spec] of Object.entries(ports)) {
     if (!spec.optional && !inst.inputs[port]?.length) {
-      problems.at(rawIn === undefined ? ['stages', inst.id] : base, `stage "${inst.id}" (${inst.type}) needs input "${port}" (${article(describeKind(spec.kind))})`);
+      const message = `stage "${inst.id}" (${inst.type}) needs input "${port}" (${article(describeKind(spec.kind))})`;
+      if (rawIn === undefined || rawIn === null) problems.atKey(['stages', inst.id], message);
+      else problems.at(base, message);
     }
   }
 }
@@ -376,10 +381,10 @@ class Problems {
     this.list.push({ file: this.file, pos, message });
   }
   any(): boolean { return this.list.length > 0; }
+  count(): number { return this.list.length; }
+  /** In the order found: structural problems come before the ones they cause. */
   throwIfAny(): void {
-    if (!this.list.length) return;
-    const sorted = [...this.list].sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
-    throw new PipelineError(sorted);
+    if (this.list.length) throw new PipelineError(this.list);
   }
 }
 

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tableFromIPC, tableFromArrays, tableToIPC, FixedSizeList, Type } from 'apache-arrow';
+import {
+  readLatent, readRecords, readSpectra, requireCommonGrid, writeLatent, writeRecords, writeSpectra, type Cell, type SpectraTable,
+} from '../../src/data/arrow-io.js';
+import { StageError } from '../../src/runner/stage-api.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'specflow-arrow-io-'));
+
+function sample(): SpectraTable {
+  return {
+    n: 3, d: 4,
+    ids: ['a', 'b', 'c'],
+    labels: ['x', null, 'y'],
+    spectra: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9.5, 10, 11, 12]),
+    clean: Float32Array.from([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]),
+    axis: Float64Array.from([900, 902, 904, 906]),
+    axisUnit: 'nm', axisName: 'wavelength',
+    columns: { octane: [85.3, 88.1, null], batch: [1, 2, 3], ok: [true, false, true], site: ['n', 's', null] },
+    metadata: { delta_mu: JSON.stringify([0.5, 0]) },
+  };
+}
+
+describe('arrow-io', () => {
+  it('round-trips a spectra table with clean, labels, metadata columns and schema metadata', async () => {
+    const path = join(dir, 'spectra.arrow');
+    const t = sample();
+    await writeSpectra(path, t);
+    const back = await readSpectra(path);
+    expect(back.n).toBe(3);
+    expect(back.d).toBe(4);
+    expect(back.ids).toEqual(['a', 'b', 'c']);
+    expect(back.labels).toEqual(['x', null, 'y']);
+    expect(Array.from(back.spectra)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9.5, 10, 11, 12]);
+    expect(Array.from(back.clean!)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+    expect(Array.from(back.axis)).toEqual([900, 902, 904, 906]);
+    expect(back.axisUnit).toBe('nm');
+    expect(back.axisName).toBe('wavelength');
+    expect(back.columns).toEqual(t.columns);
+    expect(back.metadata).toEqual(t.metadata);
+    expect(back.ragged).toBeUndefined();
+  });
+
+  it('writes the standard IPC file format with a FixedSizeList<Float32> spectrum column', async () => {
+    const path = join(dir, 'format.arrow');
+    await writeSpectra(path, sample());
+    const bytes = readFileSync(path);
+    // IPC file format: "ARROW1" magic at both ends (what pyarrow.feather expects)
+    expect(bytes.subarray(0, 6).toString('latin1')).toBe('ARROW1');
+    expect(bytes.subarray(bytes.length - 6).toString('latin1')).toBe('ARROW1');
+    const table = tableFromIPC(bytes);
+    const spectrum = table.schema.fields.find((f) => f.name === 'spectrum')!;
+    expect(spectrum.type.typeId).toBe(Type.FixedSizeList);
+    expect((spectrum.type as FixedSizeList).listSize).toBe(4);
+    expect((spectrum.type as FixedSizeList).children[0]!.type.typeId).toBe(Type.Float);
+    expect(table.schema.fields.find((f) => f.name === 'batch')!.type.typeId).toBe(Type.Int);
+  });
+
+  it('round-trips ragged (long-layout) spectra and refuses them where a common grid is needed', async () => {
+    const path = join(dir, 'ragged.arrow');
+    const t: SpectraTable = {
+      n: 2, d: 0, ids: ['p', 'q'], spectra: new Float32Array(0), axis: new Float64Array(0),
+      axisUnit: 'm/z', axisName: 'mass-to-charge', columns: {}, metadata: {},
+      ragged: { x: [Float64Array.from([1, 2, 3]), Float64Array.from([1.5, 2.5])], y: [Float32Array.from([4, 5, 6]), Float32Array.from([7, 8])] },
+    };
+    await writeSpectra(path, t);
+    const back = await readSpectra(path);
+    expect(back.d).toBe(0);
+    expect(back.ragged!.x.map((a) => Array.from(a))).toEqual([[1, 2, 3], [1.5, 2.5]]);
+    expect(back.ragged!.y.map((a) => Array.from(a))).toEqual([[4, 5, 6], [7, 8]]);
+    expect(() => requireCommonGrid(back, 'preprocess')).toThrow(/different grids; add a `resample` step/);
+    expect(() => requireCommonGrid(sample(), 'preprocess')).not.toThrow();
+  });
+
+  it('round-trips latent tables', async () => {
+    const path = join(dir, 'latent.arrow');
+    await writeLatent(path, { n: 2, k: 3, ids: ['a', 'b'], labels: ['0', '1'], z: Float32Array.from([1, 2, 3, 4, 5, 6]), columns: { err: [0.25, 0.5] }, metadata: { arch: 'dense' } });
+    const back = await readLatent(path);
+    expect(back.k).toBe(3);
+    expect(Array.from(back.z)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(back.labels).toEqual(['0', '1']);
+    expect(back.columns).toEqual({ err: [0.25, 0.5] });
+    expect(back.metadata).toEqual({ arch: 'dense' });
+  });
+
+  it('round-trips plain records with forced types and metadata', async () => {
+    const path = join(dir, 'records.arrow');
+    const rows: Record<string, Cell>[] = [{ epoch: 1, loss: 0.5, note: 'a' }, { epoch: 2, loss: 0.25, note: null }, { epoch: 3, loss: 1, flag: true }];
+    await writeRecords(path, rows, { run: 'x' }, { types: { loss: 'float64' } });
+    const back = await readRecords(path);
+    expect(back.rows).toEqual([
+      { epoch: 1, loss: 0.5, note: 'a', flag: null },
+      { epoch: 2, loss: 0.25, note: null, flag: null },
+      { epoch: 3, loss: 1, note: null, flag: true },
+    ]);
+    expect(back.metadata).toEqual({ run: 'x' });
+    const table = tableFromIPC(readFileSync(path));
+    expect(table.schema.fields.find((f) => f.name === 'loss')!.type.typeId).toBe(Type.Float);
+    expect(table.schema.fields.find((f) => f.name === 'epoch')!.type.typeId).toBe(Type.Int);
+  });
+
+  it('gives a StageError naming the file when it is not a spectra table', async () => {
+    const path = join(dir, 'plain.arrow');
+    writeFileSync(path, tableToIPC(tableFromArrays({ a: Float64Array.from([1, 2]) }), 'file'));
+    await expect(readSpectra(path)).rejects.toThrow(StageError);
+    await expect(readSpectra(path)).rejects.toThrow(/plain\.arrow: not a spectra table/);
+    const junk = join(dir, 'junk.arrow');
+    writeFileSync(junk, 'id,x\n1,2\n');
+    await expect(readSpectra(junk)).rejects.toThrow(/junk\.arrow: not an Arrow IPC/);
+  });
+});

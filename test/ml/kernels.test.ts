@@ -1,0 +1,378 @@
+/**
+ * specflow's wasm kernels against tfjs's cpu backend (the reference), in one
+ * process: each case builds its inputs from the same Float32Arrays on both
+ * backends and compares the outputs element by element.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { backendName, initBackend, type TF } from '../../src/ml/backend.js';
+import { FIXED_KERNELS, wasmFixesInstalled } from '../../src/ml/kernels/index.js';
+import type { Tensor } from '@tensorflow/tfjs';
+
+let tf: TF;
+
+/** Deterministic inputs (mulberry32), so a failure reproduces. */
+function rand(n: number, seed: number, scale = 1): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+interface Spec {
+  shape: number[];
+  dtype?: 'float32' | 'int32';
+  data?: Float32Array | Int32Array;
+}
+
+type Fn = (t: TF, ...xs: Tensor[]) => Tensor | Tensor[];
+
+/** Runs `fn` on `backend` with inputs made from `specs`; returns the outputs' values and shapes. */
+async function runOn(backend: 'cpu' | 'wasm', specs: Spec[], fn: Fn, seed: number) {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const xs = specs.map((s, i) => {
+      const n = s.shape.reduce((a, b) => a * b, 1);
+      if (s.dtype === 'int32') return tf.tensor(s.data ?? new Int32Array(n), s.shape, 'int32');
+      return tf.tensor(s.data ?? rand(n, seed * 7919 + i), s.shape, 'float32');
+    });
+    const out = fn(tf, ...xs);
+    const outs = Array.isArray(out) ? out : [out];
+    return outs.map((t) => ({ shape: t.shape.slice(), values: Float32Array.from(t.dataSync() as ArrayLike<number>) }));
+  });
+}
+
+/** Max |wasm − cpu| over all outputs, relative to the largest |cpu| value (the output scale). */
+async function compare(specs: Spec[], fn: Fn, seed = 1): Promise<number> {
+  const ref = await runOn('cpu', specs, fn, seed);
+  const got = await runOn('wasm', specs, fn, seed);
+  expect(got.length).toBe(ref.length);
+  let worst = 0;
+  for (let o = 0; o < ref.length; o++) {
+    expect(got[o]!.shape).toEqual(ref[o]!.shape);
+    const r = ref[o]!.values;
+    const g = got[o]!.values;
+    let scale = 1e-6;
+    for (const v of r) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < r.length; i++) {
+      expect(Number.isFinite(g[i]!)).toBe(true);
+      worst = Math.max(worst, Math.abs(g[i]! - r[i]!) / scale);
+    }
+  }
+  return worst;
+}
+
+const TOL = 1e-4;
+
+beforeAll(async () => {
+  ({ tf } = await initBackend('wasm'));
+});
+
+describe('backend selection', () => {
+  it('initBackend("wasm") installs the fixes and is idempotent', async () => {
+    const again = await initBackend('wasm');
+    expect(again.name).toBe('wasm');
+    expect(backendName()).toBe('wasm');
+    expect(wasmFixesInstalled()).toBe(true);
+    for (const k of FIXED_KERNELS) expect(tf.getKernel(k, 'wasm')).toBeDefined();
+  });
+
+  it('a forced node backend without @tensorflow/tfjs-node is a clear error', async () => {
+    let installed = true;
+    try {
+      const spec = '@tensorflow/tfjs-node';
+      await import(spec);
+    } catch {
+      installed = false;
+    }
+    if (installed) return; // nothing to assert where the native backend exists
+    await expect(initBackend('node')).rejects.toThrow(/^SPECFLOW_BACKEND=node: /);
+    // A failed forced init leaves the working backend in place.
+    const { name } = await initBackend('wasm');
+    expect(name).toBe('wasm');
+  });
+});
+
+describe('BatchMatMul', () => {
+  const cases: [string, number[], number[], boolean, boolean][] = [
+    ['2-D plain', [17, 33], [33, 9], false, false],
+    ['2-D transposeA', [33, 17], [33, 9], true, false],
+    ['2-D transposeB', [17, 33], [9, 33], false, true],
+    ['2-D both', [33, 17], [9, 33], true, true],
+    ['dense backward dW', [64, 256], [64, 128], true, false],
+    ['dense backward dx', [64, 128], [256, 128], false, true],
+    ['batched plain', [3, 5, 7], [3, 7, 4], false, false],
+    ['batched transposeB (attention scores)', [6, 12, 8], [6, 12, 8], false, true],
+    ['batched transposeA', [4, 7, 5], [4, 7, 6], true, false],
+    ['batched both', [2, 7, 5], [2, 6, 7], true, true],
+    ['rank-4 heads', [2, 3, 10, 4], [2, 3, 4, 10], false, false],
+    ['shared right operand', [4, 6, 8], [8, 5], false, false],
+    ['shared right operand, batch-1 rank 3', [4, 6, 8], [1, 5, 8], false, true],
+    ['shared left operand', [6, 8], [3, 8, 5], false, false],
+    ['vector-like', [1, 40], [40, 1], false, false],
+  ];
+  for (const [name, sa, sb, ta, tb] of cases) {
+    it(name, async () => {
+      const d = await compare([{ shape: sa }, { shape: sb }], (t, a, b) => t.matMul(a!, b!, ta, tb));
+      expect(d).toBeLessThanOrEqual(TOL);
+    });
+  }
+});
+
+describe('fused matMul (bias + activation)', () => {
+  for (const activation of ['linear', 'relu', 'elu', 'leakyrelu', 'sigmoid', 'relu6'] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      it(`${activation} tA=${ta} tB=${tb}, forward and gradients`, async () => {
+        const sa = ta ? [24, 16] : [16, 24];
+        const sb = tb ? [12, 24] : [24, 12];
+        const d = await compare([{ shape: sa }, { shape: sb }, { shape: [12] }], (t, a, b, bias) =>
+          t.tidy(() => {
+            const f = (x: Tensor, y: Tensor, z: Tensor) =>
+              t.fused.matMul({
+                a: x as never,
+                b: y as never,
+                bias: z,
+                transposeA: ta,
+                transposeB: tb,
+                activation,
+                leakyreluAlpha: 0.15,
+              });
+            const y = f(a!, b!, bias!);
+            const w = t.tensor(rand(y.size, 99), y.shape);
+            const grads = t.grads((x: Tensor, yy: Tensor, z: Tensor) => f(x, yy, z).mul(w).sum())([a!, b!, bias!]);
+            return [y, ...grads];
+          }),
+        );
+        expect(d).toBeLessThanOrEqual(TOL);
+      });
+    }
+  }
+});
+
+describe('Conv2DBackpropFilter', () => {
+  type Case = {
+    name: string;
+    x: number[];
+    filter: [number, number, number, number];
+    strides: [number, number];
+    pad: 'same' | 'valid' | number;
+    dilations?: [number, number];
+    dataFormat?: 'NHWC' | 'NCHW';
+  };
+  const cases: Case[] = [
+    { name: '1-D same', x: [3, 1, 40, 4], filter: [1, 7, 4, 5], strides: [1, 1], pad: 'same' },
+    { name: '1-D valid', x: [3, 1, 40, 4], filter: [1, 7, 4, 5], strides: [1, 1], pad: 'valid' },
+    { name: '1-D stride 2 same', x: [2, 1, 41, 3], filter: [1, 5, 3, 6], strides: [1, 2], pad: 'same' },
+    { name: '1-D stride 3 valid', x: [2, 1, 50, 3], filter: [1, 4, 3, 2], strides: [1, 3], pad: 'valid' },
+    { name: '1-D dilation 2 same', x: [2, 1, 33, 3], filter: [1, 3, 3, 4], strides: [1, 1], pad: 'same', dilations: [1, 2] },
+    { name: '1-D dilation 3 valid', x: [2, 1, 33, 2], filter: [1, 5, 2, 4], strides: [1, 1], pad: 'valid', dilations: [1, 3] },
+    { name: '1-D explicit pad', x: [2, 1, 20, 2], filter: [1, 3, 2, 3], strides: [1, 2], pad: 2 },
+    { name: '2-D same stride 2', x: [2, 9, 11, 3], filter: [3, 3, 3, 4], strides: [2, 2], pad: 'same' },
+    { name: '2-D valid dilation', x: [2, 12, 10, 2], filter: [3, 2, 2, 3], strides: [1, 1], pad: 'valid', dilations: [2, 2] },
+    { name: 'NCHW', x: [2, 3, 8, 9], filter: [3, 3, 3, 2], strides: [1, 2], pad: 'same', dataFormat: 'NCHW' },
+  ];
+  /** The definition, summed naively; the reference where cpu's kernel cannot be (it ignores dilations). */
+  function naive(c: Case, x: Float32Array, dy: Float32Array, dyShape: number[]): Float32Array {
+    const [n, h, w, cin] = c.x as [number, number, number, number];
+    const [fh, fw, , cout] = c.filter;
+    const [, oh, ow] = dyShape as [number, number, number, number];
+    const info = tf.backend_util.computeConv2DInfo(
+      c.x as [number, number, number, number], c.filter, c.strides, c.dilations ?? 1, c.pad as 'same',
+    );
+    const out = new Float32Array(fh * fw * cin * cout);
+    for (let a = 0; a < fh; a++)
+      for (let b = 0; b < fw; b++)
+        for (let ci = 0; ci < cin; ci++)
+          for (let co = 0; co < cout; co++) {
+            let acc = 0;
+            for (let s = 0; s < n; s++)
+              for (let oy = 0; oy < oh; oy++)
+                for (let ox = 0; ox < ow; ox++) {
+                  const iy = oy * info.strideHeight + a * info.dilationHeight - info.padInfo.top;
+                  const ix = ox * info.strideWidth + b * info.dilationWidth - info.padInfo.left;
+                  if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                  acc += x[((s * h + iy) * w + ix) * cin + ci]! * dy[((s * oh + oy) * ow + ox) * cout + co]!;
+                }
+            out[((a * fw + b) * cin + ci) * cout + co] = acc;
+          }
+    return out;
+  }
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      // dy's shape comes from the forward conv's output shape on cpu.
+      await tf.setBackend('cpu');
+      const dyShape = tf.tidy(() => {
+        const xx = c.dataFormat === 'NCHW' ? tf.zeros(c.x).transpose([0, 2, 3, 1]) : tf.zeros(c.x);
+        const y = tf.conv2d(xx as never, tf.zeros(c.filter) as never, c.strides, c.pad, 'NHWC', c.dilations ?? 1);
+        return c.dataFormat === 'NCHW' ? [y.shape[0], y.shape[3], y.shape[1], y.shape[2]] : y.shape.slice();
+      });
+      const kernel: Fn = (t, x, dy) =>
+        t.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy: dy! }, {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: c.dataFormat ?? 'NHWC',
+          dimRoundingMode: undefined,
+          filterShape: c.filter,
+          dilations: c.dilations ?? [1, 1],
+        } as never) as Tensor;
+      const specs: Spec[] = [{ shape: c.x }, { shape: dyShape }];
+      const dilated = (c.dilations ?? [1, 1]).some((d) => d !== 1);
+      if (!dilated) {
+        expect(await compare(specs, kernel)).toBeLessThanOrEqual(TOL);
+        return;
+      }
+      const n = (s: number[]) => s.reduce((p, q) => p * q, 1);
+      const xv = rand(n(c.x), 7919 + 0);
+      const dyv = rand(n(dyShape), 7919 + 1);
+      const [got] = await runOn('wasm', specs, kernel, 1);
+      const want = naive(c, xv, dyv, dyShape);
+      let scale = 1e-6;
+      for (const v of want) scale = Math.max(scale, Math.abs(v));
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got!.values[i]! - want[i]!) / scale);
+      expect(got!.shape).toEqual(c.filter);
+      expect(worst).toBeLessThanOrEqual(TOL);
+    });
+  }
+
+  it('conv1d gradients through the public op (stride 2, same)', async () => {
+    const d = await compare([{ shape: [4, 64, 3] }, { shape: [9, 3, 8] }], (t, x, w) =>
+      t.grads((a: Tensor, b: Tensor) => t.conv1d(a as never, b as never, 2, 'same').square().sum())([x!, w!]),
+    );
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('UnsortedSegmentSum', () => {
+  it('rows into segments, ids out of range dropped', async () => {
+    const ids = Int32Array.from([0, 3, 3, 1, 5, 0, 2, 3, -1, 4]);
+    const d = await compare([{ shape: [10, 6] }, { shape: [10], dtype: 'int32', data: ids }], (t, x, s) =>
+      t.unsortedSegmentSum(x!, s as never, 5),
+    );
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+
+  it('gather gradient (embedding lookup, 2-D indices, axis 0 and 1)', async () => {
+    const idx = Int32Array.from([1, 4, 4, 0, 2, 1]);
+    const d = await compare([{ shape: [5, 7] }, { shape: [2, 3], dtype: 'int32', data: idx }], (t, table, i) => [
+      ...t.grads((p: Tensor) => t.gather(p, i!).square().sum())([table!]),
+      ...t.grads((p: Tensor) => t.gather(p.transpose(), i!, 1).square().sum())([table!]),
+    ]);
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('whole gradients, wasm vs cpu', () => {
+  it('dense autoencoder (relu, leakyRelu, sigmoid, softplus; fused layers)', async () => {
+    const sizes = [48, 32, 16, 4, 16, 32, 48];
+    const specs: Spec[] = [{ shape: [20, 48] }];
+    for (let i = 0; i + 1 < sizes.length; i++) specs.push({ shape: [sizes[i]!, sizes[i + 1]!] }, { shape: [sizes[i + 1]!] });
+    const d = await compare(specs, (t, x, ...params) => {
+      const acts = ['relu', 'leakyrelu', 'linear', 'relu', 'sigmoid', 'linear'] as const;
+      const loss = (...p: Tensor[]) => {
+        let h = x!;
+        for (let i = 0; i < acts.length; i++) {
+          h = t.fused.matMul({ a: h as never, b: p[2 * i] as never, bias: p[2 * i + 1], activation: acts[i], leakyreluAlpha: 0.2 });
+        }
+        return t.softplus(h).sub(x!).square().mean();
+      };
+      return t.grads(loss)(params);
+    });
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+
+  it('conv1d autoencoder (strided conv, batch norm, leakyRelu, max pool, upsampling)', async () => {
+    const specs: Spec[] = [
+      { shape: [4, 64, 1] }, // x
+      { shape: [7, 1, 8] }, // conv1
+      { shape: [8] }, // gamma
+      { shape: [8] }, // beta
+      { shape: [5, 8, 12] }, // conv2 (stride 2)
+      { shape: [5, 12, 8] }, // conv3 (after upsampling)
+      { shape: [3, 8, 1] }, // conv out
+    ];
+    const d = await compare(specs, (t, x, w1, g, b, w2, w3, w4) =>
+      t.grads((c1: Tensor, gamma: Tensor, beta: Tensor, c2: Tensor, c3: Tensor, c4: Tensor) => {
+        let h = t.conv1d(x as never, c1 as never, 1, 'same');
+        const { mean, variance } = t.moments(h, [0, 1]);
+        h = t.batchNorm(h, mean, variance, beta, gamma, 1e-3);
+        h = t.leakyRelu(h, 0.2);
+        h = t.maxPool(h.reshape([4, 1, 64, 8]) as never, [1, 2], [1, 2], 'valid').reshape([4, 32, 8]);
+        h = t.leakyRelu(t.conv1d(h as never, c2 as never, 2, 'same'), 0.2); // [4,16,12]
+        // Nearest-neighbour upsampling by 2, as UpSampling1D does it.
+        h = t.tile(h.expandDims(2), [1, 1, 2, 1]).reshape([4, 32, 12]);
+        h = t.image.resizeNearestNeighbor(h.reshape([4, 1, 32, 12]) as never, [1, 64]).reshape([4, 64, 12]);
+        h = t.leakyRelu(t.conv1d(h as never, c3 as never, 1, 'same'), 0.2);
+        h = t.conv1d(h as never, c4 as never, 1, 'same');
+        return h.sub(x!).square().mean();
+      })([w1!, g!, b!, w2!, w3!, w4!]),
+    );
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+
+  it('transformer block (patch embedding, positions by gather, multi-head attention, layer norm, gelu)', async () => {
+    const B = 3, L = 8, P = 4, E = 16, H = 2, Dh = E / H;
+    const specs: Spec[] = [
+      { shape: [B, L * P] }, // spectra
+      { shape: [P, E] }, // patch embedding
+      { shape: [L, E] }, // position table
+      { shape: [E, 3 * E] }, // qkv
+      { shape: [E, E] }, // attention out
+      { shape: [E, 2 * E] }, // mlp in
+      { shape: [2 * E, E] }, // mlp out
+      { shape: [E] }, // ln gamma
+    ];
+    const d = await compare(specs, (t, x, wp, pos, wqkv, wo, w1, w2, gamma) => {
+      const layerNorm = (h: Tensor, gm: Tensor) => {
+        const { mean, variance } = t.moments(h, -1, true);
+        return h.sub(mean).mul(t.rsqrt(variance.add(1e-5))).mul(gm);
+      };
+      const gelu = (h: Tensor) => h.mul(t.erf(h.div(Math.SQRT2)).add(1)).mul(0.5);
+      const positions = t.range(0, L, 1, 'int32');
+      return t.grads((...p: Tensor[]) => {
+        const [pWp, pPos, pQkv, pWo, pW1, pW2, pG] = p as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+        // (2-D products where weights are shared: tfjs's matMul gradient does not reduce broadcast batch dims.)
+        let h = t.matMul(x!.reshape([B * L, P]), pWp).reshape([B, L, E]).add(t.gather(pPos, positions));
+        const n = layerNorm(h, pG);
+        const qkv = t.matMul(n.reshape([B * L, E]), pQkv).reshape([B, L, 3, H, Dh]).transpose([2, 0, 3, 1, 4]);
+        const [q, k, v] = t.unstack(qkv) as [Tensor, Tensor, Tensor]; // [B,H,L,Dh]
+        const att = t.softmax(t.matMul(q, k, false, true).div(Math.sqrt(Dh)));
+        const ctx = t.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * L, E]);
+        h = h.add(t.matMul(ctx, pWo).reshape([B, L, E]));
+        const m = gelu(t.matMul(layerNorm(h, pG).reshape([B * L, E]), pW1));
+        h = h.add(t.matMul(m, pW2).reshape([B, L, E]));
+        return h.mean(1).square().sum();
+      })([wp!, pos!, wqkv!, wo!, w1!, w2!, gamma!]);
+    });
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+
+  it('tf.layers dense model trained one Adam step gives the same weights', async () => {
+    const d = await compare([{ shape: [16, 32] }], (t, x) => {
+      const model = t.sequential({
+        layers: [
+          t.layers.dense({ units: 12, activation: 'relu', inputShape: [32], kernelInitializer: t.initializers.glorotUniform({ seed: 3 }) }),
+          t.layers.dense({ units: 32, kernelInitializer: t.initializers.glorotUniform({ seed: 4 }) }),
+        ],
+      });
+      const opt = t.train.adam(0.01);
+      for (let i = 0; i < 3; i++) opt.minimize(() => t.losses.meanSquaredError(x!, model.apply(x!) as Tensor) as never);
+      const w = model.getWeights().map((v) => v.clone());
+      model.dispose();
+      opt.dispose();
+      return w;
+    });
+    expect(d).toBeLessThanOrEqual(1e-3);
+  });
+});

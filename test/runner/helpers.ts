@@ -1,0 +1,48 @@
+import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { StageDef } from '../../src/runner/stage-api.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli.js');
+export const PLUGIN = join(ROOT, 'test', 'fixtures', 'stages', 'test-stages.mjs');
+
+export async function testRegistry(): Promise<Map<string, StageDef>> {
+  const mod = (await import(PLUGIN)) as Record<string, StageDef>;
+  return new Map(Object.values(mod).map((d) => [d.type, d]));
+}
+
+export function tempDir(prefix = 'specflow-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface CliResult { status: number | null; stdout: string; stderr: string }
+
+/** Runs the compiled CLI (built by `npm test` before vitest starts). */
+export function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; plugins?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, SPECFLOW_PLUGINS: options.plugins ?? PLUGIN, FORCE_COLOR: '0', ...options.env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function cliAsync(args: string[], options: { cwd?: string; plugins?: string } = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, SPECFLOW_PLUGINS: options.plugins ?? PLUGIN, FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function collectOutput(child: ChildProcess): Promise<CliResult> {
+  return new Promise((res) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => { stdout += String(d); });
+    child.stderr?.on('data', (d) => { stderr += String(d); });
+    child.on('close', (status) => res({ status, stdout, stderr }));
+  });
+}

@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadPipeline } from '../../src/runner/pipeline.js';
+import { PipelineError } from '../../src/runner/errors.js';
+import { cli, testRegistry } from './helpers.js';
+
+const DIR = 'test/fixtures/broken';
+const cases = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
+
+describe('broken pipeline corpus', () => {
+  it('has at least 15 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(15);
+  });
+
+  for (const name of cases) {
+    it(name, async () => {
+      const file = join(DIR, name);
+      const expected = /^# expect: (.*)$/m.exec(readFileSync(file, 'utf8'))?.[1];
+      expect(expected, 'fixture must declare "# expect: LINE:COL: message"').toBeTruthy();
+      const registry = await testRegistry();
+      let error: unknown;
+      try {
+        loadPipeline(file, { registry });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(PipelineError);
+      const first = (error as PipelineError).problems[0]!;
+      expect(`${first.file}:${first.pos?.line}:${first.pos?.col}: ${first.message}`).toBe(`${file}:${expected}`);
+    });
+  }
+});
+
+describe('the CLI on broken pipelines', () => {
+  it('prints FILE:LINE:COL, no stack trace, and exits 1', () => {
+    const r = cli(['validate', 'test/fixtures/broken/unknown-param.yaml']);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('test/fixtures/broken/unknown-param.yaml:6:19: stage "data": unknown parameter "scael" (did you mean "scale"?)');
+    expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
+  it('run refuses a broken pipeline the same way', () => {
+    const r = cli(['run', 'test/fixtures/broken/cycle.yaml', '--store', '/nonexistent/never-created']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('test/fixtures/broken/cycle.yaml:6:9: cycle: a → b → a');
+  });
+
+  it('reports every problem, not only the first', () => {
+    const r = cli(['validate', 'test/fixtures/broken/wrong-kind.yaml']);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,32 @@
+import { it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { digits } from './helpers.js';
+import { trainSpectral, evaluate, classIndices, maskedCurve, orderByScore, kGrid, randomOrders } from '../../src/ml/spectral/index.js';
+
+it('smoke', async () => {
+  if (process.env.BK === 'wasm') await import('@tensorflow/tfjs-backend-wasm'); await tf.setBackend(process.env.BK ?? 'cpu'); await tf.ready();
+  const D = digits(['0', '1']);
+  console.log('n', D.n);
+  const perm = new (await import('../../src/util/random.js')).Rng(Number(process.env.SEED ?? 1)).permutation(D.n);
+  const X = new Float32Array(D.n * 64); perm.forEach((p, i) => X.set(D.x.subarray(p * 64, p * 64 + 64), i * 64));
+  const L = perm.map((p) => D.labels[p]!); D.x = X; D.labels = L;
+  const ntr = Math.floor(D.n * 0.7);
+  const t0 = performance.now();
+  const before = tf.memory().numTensors;
+  const r = await trainSpectral(tf, { x: D.x.subarray(0, ntr * 64), n: ntr, d: 64, labels: D.labels.slice(0, ntr) }, { task: 'classify', seed: Number(process.env.SEED ?? 1), epochs: Number(process.env.EP ?? 30), learningRate: Number(process.env.LR ?? 1e-3), batchSize: Number(process.env.BS ?? 32), standardize: process.env.STD === '1', onEpoch: (e, l) => { if (e % 50 === 0) console.log(e, l); } });
+  console.log('train s', (performance.now() - t0) / 1000, 'per epoch', r.seconds / Number(process.env.EP ?? 30));
+  const xt = D.x.subarray(ntr * 64); const nt = D.n - ntr;
+  const truth = { task: 'classify' as const, index: classIndices(r.net.config.classes, D.labels.slice(ntr)) };
+  console.log('test', evaluate(r.net, xt, nt, truth));
+  const rel = r.net.relevance();
+  const order = orderByScore(rel.map((x) => x.score));
+  const ks = kGrid(64);
+  const cv = maskedCurve(r.net, xt, nt, truth, order, ks); console.log('k95abs', ks[cv.findIndex((v) => v >= 0.95)]);
+  console.log('curve', maskedCurve(r.net, xt, nt, truth, order, ks).slice(0, 12).map((v) => v.toFixed(3)).join(' '));
+  const rnd = randomOrders(64, 5, 1).map((o) => maskedCurve(r.net, xt, nt, truth, o, ks));
+  console.log('rand', ks.slice(0, 12).map((_, i) => (rnd.reduce((s, c) => s + c[i]!, 0) / 5).toFixed(3)).join(' '));
+  const grid = []; for (let i = 0; i < 8; i++) grid.push(rel.slice(i * 8, i * 8 + 8).map((x) => x.score.toFixed(2).padStart(5)).join(' '));
+  console.log(grid.join('\n'));
+  r.net.dispose();
+  console.log('tensors leaked', tf.memory().numTensors - before);
+});
