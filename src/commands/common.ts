@@ -1,7 +1,9 @@
 /** Shared plumbing of the CLI commands: store location, pipeline loading, sizes. */
-import { resolve } from 'node:path';
-import { loadPipeline, type Pipeline } from '../runner/pipeline.js';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Pipeline } from '../runner/pipeline.js';
 import { loadRegistry } from '../runner/registry.js';
+import { pipelineCacheKey, readCachedPipeline, writeCachedPipeline } from '../runner/pipeline-cache.js';
 import { Store } from '../runner/store.js';
 import { UserError } from '../runner/errors.js';
 
@@ -18,9 +20,30 @@ export interface PipelineArgs {
   sweep?: string[];
 }
 
-export async function pipelineFrom(file: string, args: PipelineArgs): Promise<Pipeline> {
+/**
+ * Load and validate a pipeline. With a store, a pipeline validated before (same
+ * text, overrides and stage implementations) comes from the store's cache, which
+ * spares loading the YAML parser and ajv in a no-op re-run.
+ */
+export async function pipelineFrom(file: string, args: PipelineArgs, store?: Store): Promise<Pipeline> {
   const registry = await loadRegistry();
-  return loadPipeline(file, { registry, set: args.set, sweep: args.sweep });
+  const options = { registry, set: args.set, sweep: args.sweep };
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // loadPipeline reports it
+  }
+  const cacheDir = store ? join(store.root, 'cache', 'pipelines') : undefined;
+  const key = cacheDir && text !== undefined ? pipelineCacheKey(text, resolve(file), options) : undefined;
+  if (cacheDir && key) {
+    const hit = readCachedPipeline(cacheDir, key, registry);
+    if (hit) return { ...hit, file };
+  }
+  const { parsePipeline, loadPipeline } = await import('../runner/pipeline.js');
+  const pipeline = text !== undefined ? parsePipeline(text, file, options) : loadPipeline(file, options);
+  if (cacheDir && key) await writeCachedPipeline(cacheDir, key, pipeline);
+  return pipeline;
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };

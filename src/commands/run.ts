@@ -14,9 +14,9 @@ export interface RunArgs extends PipelineArgs, GlobalOptions {
 }
 
 export async function runCommand(file: string, args: RunArgs): Promise<number> {
-  const pipeline = await pipelineFrom(file, args);
-  const plan = await planPipeline(pipeline);
   const store = openStore(args);
+  const pipeline = await pipelineFrom(file, args, store);
+  const plan = await planPipeline(pipeline);
   const jobs = args.jobs ?? availableParallelism();
   const force = args.force === undefined ? false : args.force === true || (Array.isArray(args.force) && args.force.length === 0) ? true : args.force;
   if (Array.isArray(force)) {
@@ -56,7 +56,10 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const recordPath = await store.writeRun(runId, record);
   if (args.json) process.stdout.write(`${JSON.stringify(jsonSummary(record), null, 2)}\n`);
   else printSummary(plan, record, recordPath);
-  if (record.status === 'interrupted') return 130;
+  if (record.status === 'interrupted') {
+    // an in-thread stage may still be running; its temp entry is gone and nothing waits for it
+    process.exit(130);
+  }
   return record.status === 'ok' ? 0 : 1;
 }
 

@@ -20,8 +20,8 @@ export interface StageStatus {
 }
 
 export async function statusCommand(file: string, args: StatusArgs): Promise<number> {
-  const plan = await planPipeline(await pipelineFrom(file, args));
   const store = openStore(args);
+  const plan = await planPipeline(await pipelineFrom(file, args, store));
   const statuses = await explainPlan(plan, store);
   if (args.json) {
     process.stdout.write(`${JSON.stringify({ pipeline: file, stages: statuses }, null, 2)}\n`);

@@ -138,7 +138,7 @@ async function compute(
     };
     const outcome = def.cpu && pool.available()
       ? await pool.run(stageTask, onMessage, signal)
-      : await executeStage(def, stageTask, onMessage, signal);
+      : await untilAborted(executeStage(def, stageTask, onMessage, signal), signal);
     if (signal.aborted) {
       await store.discardTemp(temp);
       return interrupted();
@@ -163,6 +163,19 @@ async function compute(
   } finally {
     await store.release(task.key);
   }
+}
+
+/** Stop waiting for an in-thread stage on Ctrl-C; its temp entry is discarded and the process exits. */
+function untilAborted(work: Promise<StageOutcome>, signal: AbortSignal): Promise<StageOutcome> {
+  if (signal.aborted) return Promise.resolve({ ok: false, error: { name: 'AbortError', message: 'interrupted', user: true } });
+  return new Promise((res) => {
+    const onAbort = (): void => res({ ok: false, error: { name: 'AbortError', message: 'interrupted', user: true } });
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then((o) => { signal.removeEventListener('abort', onAbort); res(o); }, (e: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      res({ ok: false, error: { name: 'Error', message: String(e), user: false } });
+    });
+  });
 }
 
 function secondsSince(t0: number): number {

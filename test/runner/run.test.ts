@@ -351,3 +351,40 @@ describe('plugins', () => {
     expect(existsSync(PLUGIN)).toBe(true);
   });
 });
+
+describe('Ctrl-C', () => {
+  it('SIGINT stops the run with status 130 and leaves the store consistent', async () => {
+    const { dir, store } = workspace();
+    const child = cliAsync(['run', 'slow.yaml', '--store', store], { cwd: dir });
+    const out = collectOutput(child);
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('slow stage never started')), 30_000);
+      child.stderr!.on('data', (d) => { if (String(d).includes('first half written')) { clearTimeout(t); res(); } });
+    });
+    child.kill('SIGINT');
+    const r = await out;
+    expect(r.status).toBe(130);
+    expect(r.stderr).toContain('interrupted');
+    expect(readdirSync(join(store, 'tmp'))).toEqual([]);
+    expect(readdirSync(join(store, 'locks'))).toEqual([]);
+    expect(cli(['cache', 'verify', '--store', store]).status).toBe(0);
+    const record = JSON.parse(readFileSync(join(store, 'runs', `${readFileSync(join(store, 'latest'), 'utf8').trim()}.json`), 'utf8')) as { status: string };
+    expect(record.status).toBe('interrupted');
+    const again = runJson(dir, store, 'slow.yaml');
+    expect(again.status).toBe(0);
+    expect(again.run.stages.find((s) => s.id === 'data')!.cached).toBe(true);
+    expect(again.run.stages.find((s) => s.id === 'slow')!.cached).toBe(false);
+  });
+});
+
+describe('parsed-pipeline cache', () => {
+  it('an edited pipeline is parsed and validated again', () => {
+    const { dir, store } = workspace();
+    expect(runJson(dir, store, 'chain10.yaml').status).toBe(0);
+    const text = readFileSync(join(dir, 'chain10.yaml'), 'utf8');
+    writeFileSync(join(dir, 'chain10.yaml'), text.replace('with: { n: 40, scale: 3 }', 'with: { n: 40, scael: 3 }'));
+    const r = cli(['run', 'chain10.yaml', '--store', store], { cwd: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('unknown parameter "scael" (did you mean "scale"?)');
+  });
+});

@@ -1,0 +1,86 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, contentKey, sha256 } from '../../src/runner/fingerprint.js';
+import { didYouMean, editDistance } from '../../src/runner/suggest.js';
+import { findCycle } from '../../src/runner/dag.js';
+import { Store } from '../../src/runner/store.js';
+import { parseSize } from '../../src/commands/common.js';
+import { tempDir } from './helpers.js';
+
+describe('canonical JSON and keys', () => {
+  it('sorts keys at every level and keeps arrays in order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, 1], c: null } })).toBe('{"a":{"c":null,"d":[3,1]},"b":1}');
+    expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
+    expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+  });
+
+  it('is the SHA-256 of the canonical form (checked against a known digest)', () => {
+    // sha256("abc") is the FIPS 180-2 test vector
+    expect(sha256('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    const m = { type: 't', impl: 'i', params: { x: 1 }, seed: 0, inputs: {} };
+    expect(contentKey(m)).toBe(sha256('{"impl":"i","inputs":{},"params":{"x":1},"seed":0,"type":"t"}'));
+    expect(contentKey({ ...m, params: { x: 2 } })).not.toBe(contentKey(m));
+  });
+});
+
+describe('did you mean', () => {
+  it('edit distance with transpositions', () => {
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('latnt_dim', 'latent_dim')).toBe(1);
+    expect(editDistance('scael', 'scale')).toBe(1); // one transposition
+    expect(editDistance('', 'abc')).toBe(3);
+  });
+  it('suggests only close names', () => {
+    expect(didYouMean('latnt_dim', ['latent_dim', 'epochs'])).toBe('latent_dim');
+    expect(didYouMean('xyz', ['latent_dim', 'epochs'])).toBeUndefined();
+  });
+});
+
+describe('cycles', () => {
+  it('finds the cycle path', () => {
+    expect(findCycle([{ id: 'a', deps: ['c'] }, { id: 'b', deps: ['a'] }, { id: 'c', deps: ['b'] }])).toEqual(['a', 'c', 'b', 'a']);
+    expect(findCycle([{ id: 'a', deps: [] }, { id: 'b', deps: ['a'] }])).toBeUndefined();
+  });
+});
+
+describe('store', () => {
+  it('publishes a complete entry with a manifest of hashes, atomically', async () => {
+    const store = new Store(tempDir());
+    const key = 'ab'.repeat(32);
+    const ctl = new AbortController();
+    expect(await store.acquire(key, ctl.signal)).toBe('acquired');
+    const tmp = await store.createTemp(key);
+    writeFileSync(join(tmp, 'out.arrow'), 'abc');
+    mkdirSync(join(tmp, 'model'));
+    writeFileSync(join(tmp, 'model', 'w.bin'), 'abc');
+    expect(store.has(key)).toBe(false);
+    const m = await store.publish(tmp, { key, type: 't', stage: 's', material: { type: 't', impl: '', params: {}, seed: 0, inputs: {} }, outputs: { out: { kind: 'table', path: 'out.arrow' } }, metrics: { x: 1 }, seconds: 0, created: '' });
+    await store.release(key);
+    expect(store.has(key)).toBe(true);
+    expect(existsSync(tmp)).toBe(false);
+    expect(m.files['out.arrow']!.sha256).toBe(sha256('abc'));
+    expect(m.files[join('model', 'w.bin')]!.size).toBe(3);
+    expect(await store.verifyEntry(key)).toEqual([]);
+    expect(await store.acquire(key, ctl.signal)).toBe('exists');
+    expect(readdirSync(join(store.root, 'locks'))).toEqual([]);
+  });
+
+  it('breaks the lock of a dead process', async () => {
+    const store = new Store(tempDir());
+    await store.ensureLayout();
+    const key = 'cd'.repeat(32);
+    // pid 2^22+1 is above Linux's default pid_max, so it is never alive
+    writeFileSync(join(store.root, 'locks', `${key}.lock`), JSON.stringify({ pid: 4194305, host: (await import('node:os')).hostname(), started: '' }));
+    expect(await store.acquire(key, new AbortController().signal)).toBe('acquired');
+  });
+});
+
+describe('sizes', () => {
+  it('parses human sizes', () => {
+    expect(parseSize('1000')).toBe(1000);
+    expect(parseSize('2K')).toBe(2048);
+    expect(parseSize('1.5G')).toBe(1.5 * 1024 ** 3);
+    expect(() => parseSize('lots')).toThrow(/invalid size/);
+  });
+});
