@@ -1,10 +1,20 @@
 /**
  * From a pipeline to the set of distinct computations: every stage of every
  * variant gets its content key; stages with equal keys (identical across
- * variants) become one task that runs once.
+ * variants) become one task that runs once. A gathering stage (StageDef.gather)
+ * becomes one task fed by every variant.
  */
 import { contentKey, implementationFingerprint, keyParams, type ImplFingerprint, type KeyMaterial } from './fingerprint.js';
 import type { Pipeline, StageInstance } from './pipeline.js';
+import { PipelineError } from './errors.js';
+
+export interface TaskInput {
+  /** Key of the producing task. */
+  key: string;
+  stage: string;
+  port: string;
+  variant: string;
+}
 
 export interface Task {
   key: string;
@@ -15,6 +25,8 @@ export interface Task {
   seed: number;
   /** Every (variant, stage id) this task serves. */
   instances: { variant: string; stage: string }[];
+  /** Port → the upstream outputs it reads. */
+  inputs: Record<string, TaskInput[]>;
   /** Keys of the tasks whose outputs it reads. */
   deps: string[];
 }
@@ -32,34 +44,74 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
   const byKey = new Map<string, Task>();
   const tasks: Task[] = [];
   const keys = new Map<string, Map<string, string>>();
+  const gathering = new Set<string>();
+
+  const addTask = async (s: StageInstance, seed: number, inputs: Record<string, TaskInput[]>, served: { variant: string; stage: string }[]): Promise<string> => {
+    const impl = implementationFingerprint(s.def);
+    const material: KeyMaterial = {
+      type: s.type,
+      impl: impl.hash,
+      params: await keyParams(s, p.dir),
+      seed: s.def.seedless ? null : seed,
+      inputs: Object.fromEntries(Object.entries(inputs).map(([port, refs]) => [port, refs.map((r) => `${r.key}:${r.port}`)])),
+    };
+    const key = contentKey(material);
+    let task = byKey.get(key);
+    if (!task) {
+      const deps = [...new Set(Object.values(inputs).flat().map((r) => r.key))];
+      task = { key, material, impl, stage: s, seed, instances: [], inputs, deps };
+      byKey.set(key, task);
+      tasks.push(task);
+    }
+    task.instances.push(...served);
+    return key;
+  };
+
   for (const v of p.variants) {
     const vkeys = new Map<string, string>();
     keys.set(v.id, vkeys);
     for (const id of v.order) {
       const s = v.stages.get(id)!;
-      const impl = implementationFingerprint(s.def);
-      const inputs: Record<string, string[]> = {};
+      if (s.def.gather && p.variants.length > 1) {
+        gathering.add(id);
+        continue;
+      }
+      const inputs: Record<string, TaskInput[]> = {};
       for (const [port, refs] of Object.entries(s.inputs)) {
-        inputs[port] = refs.map((r) => `${vkeys.get(r.stage)!}:${r.port}`);
+        inputs[port] = refs.map((r) => {
+          const key = vkeys.get(r.stage);
+          if (!key) throw gatherError(p, r.stage, id);
+          return { key, stage: r.stage, port: r.port, variant: v.id };
+        });
       }
-      const material: KeyMaterial = {
-        type: s.type,
-        impl: impl.hash,
-        params: await keyParams(s, p.dir),
-        seed: s.def.seedless ? null : v.seed,
-        inputs,
-      };
-      const key = contentKey(material);
-      vkeys.set(id, key);
-      let task = byKey.get(key);
-      if (!task) {
-        const deps = [...new Set(Object.values(s.inputs).flat().map((r) => vkeys.get(r.stage)!))];
-        task = { key, material, impl, stage: s, seed: v.seed, instances: [], deps };
-        byKey.set(key, task);
-        tasks.push(task);
-      }
-      task.instances.push({ variant: v.id, stage: id });
+      vkeys.set(id, await addTask(s, v.seed, inputs, [{ variant: v.id, stage: id }]));
     }
   }
+
+  for (const id of gathering) {
+    const first = p.variants[0]!;
+    const s = first.stages.get(id)!;
+    const inputs: Record<string, TaskInput[]> = {};
+    for (const v of p.variants) {
+      for (const [port, refs] of Object.entries(v.stages.get(id)!.inputs)) {
+        for (const r of refs) {
+          const key = keys.get(v.id)!.get(r.stage);
+          if (!key) throw gatherError(p, r.stage, id);
+          (inputs[port] ??= []).push({ key, stage: r.stage, port: r.port, variant: v.id });
+        }
+      }
+    }
+    // identical upstream artifacts shared by several variants are passed once
+    for (const port of Object.keys(inputs)) {
+      const seen = new Set<string>();
+      inputs[port] = inputs[port]!.filter((r) => !seen.has(`${r.key}:${r.port}`) && seen.add(`${r.key}:${r.port}`));
+    }
+    const key = await addTask(s, first.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })));
+    for (const v of p.variants) keys.get(v.id)!.set(id, key);
+  }
   return { pipeline: p, tasks, byKey, keys };
+}
+
+function gatherError(p: Pipeline, upstream: string, stage: string): PipelineError {
+  return new PipelineError([{ file: p.file, message: `stage "${stage}" reads "${upstream}", which gathers all sweep variants; nothing can depend on a gathering stage` }]);
 }

@@ -119,15 +119,18 @@ async function compute(
       relOutputs[port] = { kind: spec.kind, path: rel };
     }
     const inputs: StageTask['inputs'] = {};
-    for (const [port, refs] of Object.entries(task.stage.inputs)) {
+    const axesOf = new Map(plan.pipeline.variants.map((v) => [v.id, v.axes]));
+    for (const [port, refs] of Object.entries(task.inputs)) {
       const arts: InputArtifact[] = refs.map((r) => {
-        const key = plan.keys.get(task.instances[0]!.variant)!.get(r.stage)!;
-        const m = store.readManifest(key);
+        const m = store.readManifest(r.key);
         if (!m) throw new Error(`input ${r.stage}.${r.port} vanished from the store`);
         const out = m.outputs[r.port]!;
-        return { path: join(store.entryDir(key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key };
+        return {
+          path: join(store.entryDir(r.key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key: r.key,
+          stage: r.stage, variant: r.variant, axes: axesOf.get(r.variant) ?? {}, metrics: m.metrics,
+        };
       });
-      inputs[port] = def.inputs[port]?.many ? arts : arts[0]!;
+      inputs[port] = def.inputs[port]?.many || def.gather ? arts : arts[0]!;
     }
     const stageTask: StageTask = {
       type: task.stage.type, id: task.stage.id, params: task.stage.params, seed: task.seed, inputs, outputs, pipelineDir: plan.pipeline.dir,

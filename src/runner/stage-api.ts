@@ -43,6 +43,13 @@ export interface InputArtifact {
   from: string;
   /** Content key of the producing stage. */
   key: string;
+  /** Producing stage id. */
+  stage?: string;
+  /** Sweep variant it belongs to (`default` when unswept) and that variant's swept values. */
+  variant?: string;
+  axes?: Record<string, unknown>;
+  /** The producing stage's metrics (reports show them). */
+  metrics?: Record<string, MetricValue>;
 }
 
 export interface ProgressEvent {
@@ -92,6 +99,10 @@ export interface StageDef {
   params: JsonSchema;
   /** Run in a worker thread (CPU-heavy stages) so independent branches use several cores. */
   cpu?: boolean;
+  /** In a swept pipeline, run once for the whole sweep: every input port receives the
+   * artifacts of all variants (each tagged with its variant), e.g. a comparison report.
+   * Nothing may depend on a gathering stage. */
+  gather?: boolean;
   /** Results do not depend on the seed: leave it out of the content key. */
   seedless?: boolean;
   /** npm packages whose versions enter the implementation fingerprint. */

@@ -388,3 +388,19 @@ describe('parsed-pipeline cache', () => {
     expect(r.stderr).toContain('unknown parameter "scael" (did you mean "scale"?)');
   });
 });
+
+describe('gathering stages', () => {
+  it('run once for a whole sweep and see every variant with its values and metrics', () => {
+    const { dir, store } = workspace();
+    const { status, run } = runJson(dir, store, 'gather.yaml');
+    expect(status).toBe(0);
+    const compares = run.stages.filter((s) => s.id === 'compare');
+    expect(compares).toHaveLength(3);
+    expect(new Set(compares.map((s) => s.key)).size).toBe(1);
+    const seen = compares[0]!.metrics.seen as { variant: string; axes: { scale: number }; sum: number }[];
+    expect(seen.map((x) => x.variant)).toEqual(['scale=1', 'scale=2', 'scale=3']);
+    const totals = run.stages.filter((s) => s.id === 'total').map((s) => s.metrics.sum);
+    expect(seen.map((x) => x.sum)).toEqual(totals);
+    expect(seen[1]!.sum).toBeCloseTo(2 * seen[0]!.sum, 9);
+  });
+});
