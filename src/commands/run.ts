@@ -1,5 +1,7 @@
 /** `specflow run FILE`: plan, execute (cached where possible), record, summarise. */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { planPipeline, type Plan } from '../runner/plan.js';
 import { executePlan } from '../runner/scheduler.js';
 import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
@@ -79,6 +81,14 @@ function printSummary(plan: Plan, record: RunRecord, recordPath: string): void {
   }
   const skipped = unique.filter((x) => x.status === 'skipped');
   if (skipped.length) out.push(`not run because an upstream stage failed: ${skipped.map((s) => s.id).join(', ')}`);
+  // where to look: the outputs of the stages nothing else reads
+  const consumed = new Set(plan.tasks.flatMap((t) => t.deps));
+  for (const s of unique.filter((x) => !consumed.has(x.key) && (x.status === 'done' || x.status === 'cached'))) {
+    for (const [port, path] of Object.entries(s.outputs)) {
+      const html = join(path, 'index.html');
+      out.push(`${s.id}.${port}: ${existsSync(html) ? html : path}`);
+    }
+  }
   out.push(`run record: ${recordPath}`);
   process.stderr.write(`${out.join('\n')}\n`);
 }

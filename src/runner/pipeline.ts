@@ -301,8 +301,10 @@ function connectInputs(inst: StageInstance, rawIn: unknown, stages: Map<string, 
       if (!ref) return;
       const produced = stages.get(ref.stage)!.def.outputs[ref.port]!.kind;
       const free = portNames.filter((p) => ports[p]!.many || !inst.inputs[p]?.length);
-      const candidates = free.filter((p) => kindAccepts(ports[p]!.kind, produced));
-      // prefer the most specific port kind that fits (a `table/spectra` port over a `table` port)
+      const fitting = free.filter((p) => kindAccepts(ports[p]!.kind, produced));
+      // required ports before optional ones, then the most specific kind (`table/spectra` over `table`)
+      const required = fitting.filter((p) => !ports[p]!.optional);
+      const candidates = required.length ? required : fitting;
       const bestLen = Math.max(-1, ...candidates.map((p) => ports[p]!.kind.length));
       const best = candidates.filter((p) => ports[p]!.kind.length === bestLen);
       if (best.length === 1) connect(best[0]!, ref, path);

@@ -1,0 +1,127 @@
+/**
+ * Vega-Lite specifications of the report's figures. Pure functions from plain
+ * numbers to JSON specs; rendering to SVG happens elsewhere.
+ */
+export type VlSpec = Record<string, unknown>;
+type Row = Record<string, number | string | boolean | null>;
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
+const WIDTH = 560;
+const HEIGHT = 220;
+
+function base(title: string, values: Row[], extra: VlSpec = {}): VlSpec {
+  return { $schema: SCHEMA, title, width: WIDTH, height: HEIGHT, data: { values }, ...extra };
+}
+
+export function axisTitle(name: string, unit: string): string {
+  return unit ? `${name || 'axis'} (${unit})` : name || 'channel';
+}
+
+/** Keep at most `max` points of a curve: plots of 4000-channel spectra need no more. */
+export function thin(n: number, max = 500): number[] {
+  if (n <= max) return Array.from({ length: n }, (_, i) => i);
+  const step = (n - 1) / (max - 1);
+  return Array.from({ length: max }, (_, i) => Math.round(i * step));
+}
+
+export interface Series {
+  name: string;
+  values: ArrayLike<number>;
+  sd?: ArrayLike<number>;
+}
+
+/** Lines along the spectral axis, optionally with ± sd bands. */
+export function spectraChart(title: string, axis: ArrayLike<number>, xTitle: string, series: Series[], opts: { yTitle?: string; legend?: string; dash?: Record<string, number[]> } = {}): VlSpec {
+  const idx = thin(axis.length);
+  const values: Row[] = [];
+  for (const s of series) {
+    for (const i of idx) {
+      const v = s.values[i]!;
+      const row: Row = { x: axis[i]!, y: v, series: s.name };
+      if (s.sd) { row.lo = v - s.sd[i]!; row.hi = v + s.sd[i]!; }
+      values.push(row);
+    }
+  }
+  const color = { field: 'series', type: 'nominal', title: opts.legend || null };
+  const x = { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false, nice: false } };
+  const layers: VlSpec[] = [];
+  if (series.some((s) => s.sd)) {
+    layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: opts.yTitle ?? 'intensity' }, y2: { field: 'hi' }, color } });
+  }
+  const strokeDash = opts.dash
+    ? { field: 'series', type: 'nominal', legend: null, scale: { domain: Object.keys(opts.dash), range: Object.values(opts.dash) } }
+    : undefined;
+  layers.push({ mark: { type: 'line', strokeWidth: 1.4, clip: true }, encoding: { x, y: { field: 'y', type: 'quantitative', title: opts.yTitle ?? 'intensity' }, color, ...(strokeDash ? { strokeDash } : {}) } });
+  return base(title, values, { layer: layers });
+}
+
+/** Curves of y against x, one line per series (training curves, elbow, sweeps). */
+export function linesChart(title: string, rows: { x: number; y: number; series: string }[], xTitle: string, yTitle: string, opts: { logY?: boolean; points?: boolean; ruleX?: number; ruleLabel?: string } = {}): VlSpec {
+  const layers: VlSpec[] = [{
+    mark: { type: 'line', point: opts.points ?? rows.length < 60, strokeWidth: 1.6 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: yTitle, scale: { zero: false, ...(opts.logY ? { type: 'log' } : {}) } },
+      color: { field: 'series', type: 'nominal', title: null },
+    },
+  }];
+  if (opts.ruleX !== undefined) {
+    layers.push({ data: { values: [{ x: opts.ruleX, label: opts.ruleLabel ?? '' }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { field: 'x', type: 'quantitative' } } });
+  }
+  return base(title, rows, { layer: layers });
+}
+
+/** A scatter of 2-D points coloured by a category. */
+export function scatterChart(title: string, rows: { x: number; y: number; group: string }[], xTitle: string, yTitle: string, legend: string): VlSpec {
+  return base(title, rows, {
+    width: 380, height: 320,
+    mark: { type: 'circle', size: 28, opacity: 0.75 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: yTitle, scale: { zero: false } },
+      color: { field: 'group', type: 'nominal', title: legend },
+    },
+  });
+}
+
+/** Histogram of values by group with an optional vertical threshold. */
+export function histogramChart(title: string, rows: { value: number; group: string }[], xTitle: string, threshold?: number): VlSpec {
+  const layers: VlSpec[] = [{
+    mark: { type: 'bar', opacity: 0.7 },
+    encoding: {
+      x: { field: 'value', type: 'quantitative', bin: { maxbins: 40 }, title: xTitle },
+      y: { aggregate: 'count', type: 'quantitative', title: 'spectra', stack: null },
+      color: { field: 'group', type: 'nominal', title: null },
+    },
+  }];
+  if (threshold !== undefined && Number.isFinite(threshold)) {
+    layers.push({ data: { values: [{ t: threshold }] }, mark: { type: 'rule', color: '#c00', strokeDash: [5, 3], strokeWidth: 2 }, encoding: { x: { field: 't', type: 'quantitative' } } });
+  }
+  return base(title, rows, { layer: layers });
+}
+
+/** Bars along the spectral axis (feature relevance). */
+export function barsChart(title: string, rows: { x: number; y: number }[], xTitle: string, yTitle: string): VlSpec {
+  return base(title, rows, {
+    mark: { type: rows.length > 120 ? 'area' : 'bar', ...(rows.length > 120 ? { line: true, opacity: 0.6 } : {}) },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false, nice: false } },
+      y: { field: 'y', type: 'quantitative', title: yTitle },
+    },
+  });
+}
+
+/** A grid image (digit pixel relevance). */
+export function heatmapChart(title: string, grid: number[][], legend: string): VlSpec {
+  const rows: Row[] = [];
+  grid.forEach((r, i) => r.forEach((v, j) => rows.push({ row: i, col: j, v })));
+  return base(title, rows, {
+    width: 240, height: 240,
+    mark: 'rect',
+    encoding: {
+      x: { field: 'col', type: 'ordinal', title: null, axis: null },
+      y: { field: 'row', type: 'ordinal', title: null, axis: null },
+      color: { field: 'v', type: 'quantitative', title: legend, scale: { scheme: 'viridis' } },
+    },
+  });
+}

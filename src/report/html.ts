@@ -1,0 +1,101 @@
+/** Self-contained HTML: inline CSS, inline SVG figures, no scripts, opens offline. */
+import type { MetricValue } from '../runner/stage-api.js';
+import type { Section, TableBlock } from './sections.js';
+
+export interface RenderedFigure {
+  title: string;
+  svg: string;
+  caption?: string;
+  specFile: string;
+}
+
+export interface RenderedSection extends Omit<Section, 'figures'> {
+  figures: RenderedFigure[];
+}
+
+export interface MetricsEntry {
+  stage: string;
+  variant: string;
+  metrics: Record<string, MetricValue>;
+}
+
+const CSS = `
+:root { --fg:#1d2330; --muted:#5b6475; --line:#d9dee7; --accent:#2b6cb0; --bg:#fff; --soft:#f5f7fa; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif; color:var(--fg); background:var(--bg); }
+header { padding:28px 40px 18px; border-bottom:1px solid var(--line); background:var(--soft); }
+header h1 { margin:0 0 4px; font-size:24px; }
+header p { margin:2px 0; color:var(--muted); }
+nav { padding:10px 40px; border-bottom:1px solid var(--line); position:sticky; top:0; background:var(--bg); z-index:1; }
+nav a { margin-right:18px; color:var(--accent); text-decoration:none; font-weight:500; }
+main { padding:10px 40px 60px; max-width:1400px; }
+section { margin-top:28px; }
+h2 { font-size:19px; border-bottom:2px solid var(--accent); padding-bottom:4px; }
+.notes { color:var(--muted); margin:6px 0 14px; padding-left:18px; }
+.figures { display:grid; grid-template-columns:repeat(auto-fill,minmax(660px,1fr)); gap:18px; }
+figure { margin:0; padding:10px; border:1px solid var(--line); border-radius:6px; background:#fff; overflow-x:auto; }
+figure svg { max-width:100%; height:auto; }
+figcaption { font-size:13px; color:var(--muted); margin-top:4px; }
+table { border-collapse:collapse; margin:10px 0 18px; font-size:13px; }
+caption { text-align:left; color:var(--muted); padding-bottom:4px; }
+th, td { border:1px solid var(--line); padding:3px 8px; text-align:left; vertical-align:top; }
+th { background:var(--soft); }
+td.num { text-align:right; font-variant-numeric:tabular-nums; }
+.metrics td.value { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; max-width:520px; overflow-wrap:anywhere; }
+`;
+
+export function renderHtml(title: string, subtitle: string[], sections: RenderedSection[], metrics: MetricsEntry[]): string {
+  const nav = [...sections.map((s) => `<a href="#${s.id}">${esc(s.title)}</a>`), '<a href="#metrics">Metrics</a>'].join('');
+  const body = sections.map(renderSection).join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header><h1>${esc(title)}</h1>${subtitle.map((s) => `<p>${esc(s)}</p>`).join('')}</header>
+<nav>${nav}</nav>
+<main>
+${body}
+<section id="metrics" class="metrics">
+<h2>Metrics</h2>
+<p class="notes">Every metric of every stage feeding this report (also in <code>metrics.json</code> beside this file).</p>
+${metricsTable(metrics)}
+</section>
+</main>
+</body>
+</html>
+`;
+}
+
+function renderSection(s: RenderedSection): string {
+  const notes = s.notes.length ? `<ul class="notes">${s.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : '';
+  const figures = s.figures.length
+    ? `<div class="figures">${s.figures.map((f) => `<figure data-spec="${esc(f.specFile)}">${f.svg}<figcaption>${esc(f.caption ?? f.title)}</figcaption></figure>`).join('\n')}</div>`
+    : '';
+  return `<section id="${s.id}" class="report-section">\n<h2>${esc(s.title)}</h2>\n${notes}${s.tables.map(renderTable).join('')}${figures}\n</section>`;
+}
+
+function renderTable(t: TableBlock): string {
+  const head = `<tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
+  const rows = t.rows.map((r) => `<tr>${r.map((c) => (typeof c === 'number' ? `<td class="num">${c}</td>` : `<td>${esc(c ?? '')}</td>`)).join('')}</tr>`).join('');
+  return `<table><caption>${esc(t.caption)}</caption>${head}${rows}</table>`;
+}
+
+/** The same values as metrics.json, one row per (stage, variant, metric). */
+function metricsTable(entries: MetricsEntry[]): string {
+  const rows: string[] = [];
+  for (const e of entries) {
+    for (const [name, value] of Object.entries(e.metrics)) {
+      rows.push(`<tr data-stage="${esc(e.stage)}" data-variant="${esc(e.variant)}" data-metric="${esc(name)}"><td>${esc(e.stage)}</td><td>${esc(e.variant)}</td><td>${esc(name)}</td><td class="value">${esc(JSON.stringify(value))}</td></tr>`);
+    }
+  }
+  return `<table id="metrics-table"><tr><th>stage</th><th>variant</th><th>metric</th><th>value</th></tr>${rows.join('')}</table>`;
+}
+
+export function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

@@ -1,0 +1,319 @@
+/**
+ * Report sections from whatever artifacts feed the report: each input is
+ * recognised by its columns (a `spectrum` column is spectra, `z` latent codes,
+ * `epoch`+`loss` a training history, …) and turned into figures and tables.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InputArtifact, MetricValue } from '../runner/stage-api.js';
+import type { Cell, SpectraTable } from '../data/arrow-io.js';
+import { axisTitle, barsChart, heatmapChart, histogramChart, linesChart, scatterChart, spectraChart, type Series, type VlSpec } from './charts.js';
+
+export interface Figure {
+  title: string;
+  spec: VlSpec;
+  caption?: string;
+}
+
+export interface TableBlock {
+  caption: string;
+  header: string[];
+  rows: (string | number | null)[][];
+}
+
+export interface Section {
+  id: string;
+  title: string;
+  figures: Figure[];
+  tables: TableBlock[];
+  notes: string[];
+}
+
+export type ArtifactRole = 'spectra' | 'reconstruction' | 'pseudospectra' | 'latent' | 'assignments' | 'history'
+  | 'curve' | 'relevance' | 'anomaly' | 'embedding' | 'model' | 'table';
+
+export interface Classified {
+  art: InputArtifact;
+  role: ArtifactRole;
+  fields: string[];
+  metadata: Record<string, string>;
+}
+
+export interface ReportOptions {
+  /** Raw spectra drawn in the data section. */
+  examples: number;
+  /** Spectra shown with their reconstructions. */
+  reconstructions: number;
+}
+
+export async function classify(art: InputArtifact): Promise<Classified> {
+  if (!art.kind.startsWith('table')) return { art, role: art.kind.startsWith('model') ? 'model' : 'table', fields: [], metadata: {} };
+  const { tableFromIPC } = await import('apache-arrow');
+  const t = tableFromIPC(readFileSync(art.path));
+  const fields = t.schema.fields.map((f) => f.name);
+  const metadata = Object.fromEntries(t.schema.metadata);
+  const has = (...names: string[]): boolean => names.every((n) => fields.includes(n));
+  const kindMeta = metadata['specflow.kind'] ?? '';
+  let role: ArtifactRole = 'table';
+  if (has('spectrum') && (kindMeta.includes('pseudo') || has('group', 'kind'))) role = 'pseudospectra';
+  else if (has('spectrum') && (kindMeta.includes('reconstruct') || has('reconstruction'))) role = 'reconstruction';
+  else if (has('spectrum')) role = 'spectra';
+  else if (has('z')) role = 'latent';
+  else if (has('cluster')) role = 'assignments';
+  else if (has('epoch', 'loss')) role = 'history';
+  else if (has('k', 'ranking')) role = 'curve';
+  else if (has('feature', 'score')) role = 'relevance';
+  else if (has('error', 'flagged')) role = 'anomaly';
+  else if (has('x', 'y')) role = 'embedding';
+  return { art, role, fields, metadata };
+}
+
+const MAX_GROUPS = 12;
+
+export async function buildSections(items: Classified[], options: ReportOptions): Promise<Section[]> {
+  const io = await import('../data/arrow-io.js');
+  const sections: Section[] = [];
+  const section = (id: string, title: string): Section => {
+    let s = sections.find((x) => x.id === id);
+    if (!s) { s = { id, title, figures: [], tables: [], notes: [] }; sections.push(s); }
+    return s;
+  };
+  const byRole = (role: ArtifactRole): Classified[] => items.filter((i) => i.role === role);
+  const from = (c: Classified): string => c.art.stage ?? c.art.from;
+
+  // ---- data
+  for (const c of byRole('spectra')) {
+    const t = await io.readSpectra(c.art.path);
+    const s = section('data', 'Data');
+    if (t.ragged) { s.notes.push(`${from(c)}: ${t.n} spectra on their own grids (no common axis yet).`); continue; }
+    const xTitle = axisTitle(t.axisName, t.axisUnit);
+    s.notes.push(`${from(c)}: ${t.n} spectra × ${t.d} channels, ${t.axisName || 'axis'} ${fmt(t.axis[0]!)}–${fmt(t.axis[t.d - 1]!)}${t.axisUnit ? ` ${t.axisUnit}` : ''}${t.labels ? `, ${new Set(t.labels).size} labels` : ''}${t.clean ? ', with noise-free `clean` spectra' : ''}.`);
+    const groups = groupRows(t.labels, t.n);
+    const series: Series[] = [...groups].slice(0, MAX_GROUPS).map(([label, idx]) => ({ name: `${label} (n=${idx.length})`, ...meanSd(t.spectra, t.d, idx) }));
+    s.figures.push({ title: `${from(c)}: mean ± sd per label`, spec: spectraChart(`${from(c)}: mean ± 1 sd per label`, t.axis, xTitle, series, { legend: 'label' }) });
+    const examples = pickExamples(groups, options.examples);
+    s.figures.push({
+      title: `${from(c)}: example spectra`,
+      spec: spectraChart(`${from(c)}: ${examples.length} example spectra`, t.axis, xTitle, examples.map((i) => ({ name: `${t.ids[i]}${t.labels ? ` (${t.labels[i]})` : ''}`, values: t.spectra.subarray(i * t.d, (i + 1) * t.d) })), { legend: 'spectrum' }),
+    });
+  }
+
+  // ---- training
+  for (const c of byRole('history')) {
+    const { rows } = await io.readRecords(c.art.path);
+    const s = section('training', 'Training');
+    const pts: { x: number; y: number; series: string }[] = [];
+    for (const r of rows) {
+      const epoch = Number(r.epoch);
+      if (isNum(r.loss)) pts.push({ x: epoch, y: r.loss, series: 'loss' });
+      if (isNum(r.val_loss)) pts.push({ x: epoch, y: r.val_loss, series: 'validation loss' });
+    }
+    if (pts.length) s.figures.push({ title: `${from(c)}: loss per epoch`, spec: linesChart(`${from(c)}: training curves`, pts, 'epoch', 'loss', { logY: pts.every((p) => p.y > 0), points: false }) });
+    const m = c.art.metrics ?? {};
+    const facts = ['epochs_run', 'loss', 'val_loss', 'seconds', 'backend'].filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtMetric(m[k]!)}`);
+    if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
+  }
+  for (const c of byRole('model')) {
+    const config = readJson(join(c.art.path, 'config.json'));
+    if (config) {
+      const facts = ['arch', 'inputDim', 'latentDim', 'loss', 'task'].filter((k) => config[k] !== undefined).map((k) => `${k} ${JSON.stringify(config[k])}`);
+      section('training', 'Training').notes.push(`model ${from(c)}: ${facts.join(', ')}.`);
+    }
+  }
+
+  // ---- reconstructions and anomalies
+  for (const c of byRole('reconstruction')) {
+    const t = await io.readSpectra(c.art.path);
+    const s = section('reconstruction', 'Reconstructions');
+    const rec = await readFixedList(c.art.path, 'reconstruction');
+    const xTitle = axisTitle(t.axisName, t.axisUnit);
+    const examples = pickExamples(groupRows(t.labels, t.n), Math.min(options.reconstructions, 3));
+    for (const i of examples) {
+      const orig = t.spectra.subarray(i * t.d, (i + 1) * t.d);
+      const series: Series[] = [{ name: 'input', values: orig }];
+      if (rec) {
+        const r = rec.subarray(i * t.d, (i + 1) * t.d);
+        series.push({ name: 'reconstruction', values: r }, { name: 'residual', values: orig.map((v, j) => v - r[j]!) });
+      }
+      if (t.clean) series.push({ name: 'clean', values: t.clean.subarray(i * t.d, (i + 1) * t.d) });
+      s.figures.push({ title: `${from(c)}: ${t.ids[i]}`, spec: spectraChart(`${from(c)}: ${t.ids[i]}${t.labels ? ` (${t.labels[i]})` : ''}`, t.axis, xTitle, series, { legend: '' }) });
+    }
+    const err = t.columns.error;
+    if (err) s.figures.push({ title: `${from(c)}: reconstruction errors`, spec: histogramChart(`${from(c)}: per-spectrum reconstruction error`, err.map((e, i) => ({ value: Number(e), group: t.labels?.[i] ?? 'all' })), 'error') });
+    const m = c.art.metrics ?? {};
+    const facts = ['mse', 'mse_clean', 'mse_noisy_vs_clean'].filter((k) => isNum(m[k])).map((k) => `${k} ${fmtMetric(m[k]!)}`);
+    if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
+  }
+  for (const c of byRole('anomaly')) {
+    const { rows } = await io.readRecords(c.art.path);
+    const s = section('reconstruction', 'Reconstructions');
+    const m = c.art.metrics ?? {};
+    const group = (r: Record<string, Cell>): string => (r.anomaly === true ? 'anomalous' : r.anomaly === false ? 'normal' : r.flagged ? 'flagged' : 'not flagged');
+    s.figures.push({
+      title: `${from(c)}: anomaly scores`,
+      spec: histogramChart(`${from(c)}: reconstruction error and threshold`, rows.map((r) => ({ value: Number(r.error), group: group(r) })), 'reconstruction error', isNum(m.threshold) ? m.threshold : undefined),
+    });
+    const facts = ['threshold', 'flagged', 'precision', 'recall', 'f1', 'error_ratio'].filter((k) => m[k] !== undefined && m[k] !== null).map((k) => `${k} ${fmtMetric(m[k]!)}`);
+    if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
+  }
+
+  // ---- latent space
+  const assignments = new Map<string, string>();
+  for (const c of byRole('assignments')) {
+    const { rows } = await io.readRecords(c.art.path);
+    for (const r of rows) assignments.set(String(r.id), `cluster ${String(r.cluster)}`);
+    const s = section('latent', 'Latent space');
+    const m = c.art.metrics ?? {};
+    const curves: [string, string][] = [['inertia_by_k', 'inertia (elbow)'], ['silhouette_by_k', 'mean silhouette'], ['bic_by_k', 'BIC']];
+    for (const [name, label] of curves) {
+      const obj = m[name];
+      if (!obj || typeof obj !== 'object' || Array.isArray(obj)) continue;
+      const pts = Object.entries(obj).filter(([, v]) => isNum(v)).map(([k, v]) => ({ x: Number(k), y: v as number, series: label }));
+      if (pts.length > 1) s.figures.push({ title: `${from(c)}: ${label} per k`, spec: linesChart(`${from(c)}: ${label} per number of clusters`, pts, 'k', label, { ruleX: isNum(m.k) ? m.k : undefined }) });
+    }
+    const facts = ['k', 'silhouette', 'ari', 'nmi'].filter((k) => isNum(m[k])).map((k) => `${k} ${fmtMetric(m[k]!)}`);
+    if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
+  }
+  const embeddings = byRole('embedding');
+  for (const c of byRole('latent')) {
+    const t = await io.readLatent(c.art.path);
+    const s = section('latent', 'Latent space');
+    const emb = embeddings[0] ? (await io.readRecords(embeddings[0].art.path)).rows : undefined;
+    let pts: { x: number; y: number; id: string }[];
+    let axes: [string, string];
+    if (t.k <= 2 || !emb) {
+      pts = t.ids.map((id, i) => ({ id, x: t.z[i * t.k]!, y: t.k > 1 ? t.z[i * t.k + 1]! : 0 }));
+      axes = ['z₁', t.k > 1 ? 'z₂' : ''];
+      if (t.k > 2) s.notes.push(`${from(c)}: ${t.k}-dimensional codes; the scatter shows the first two dimensions (add an \`embed\` stage for a 2-D embedding).`);
+    } else {
+      pts = emb.map((r) => ({ id: String(r.id), x: Number(r.x), y: Number(r.y) }));
+      axes = [`${embeddings[0]!.metadata['specflow.embed_method'] ?? 'embedding'} 1`, `${embeddings[0]!.metadata['specflow.embed_method'] ?? 'embedding'} 2`];
+      s.notes.push(`${from(c)}: ${t.k}-dimensional codes shown through the 2-D embedding of ${from(embeddings[0]!)}.`);
+    }
+    const labelOf = new Map(t.ids.map((id, i) => [id, t.labels?.[i] ?? '']));
+    if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label') });
+    if (assignments.size) s.figures.push({ title: `${from(c)}: latent codes by cluster`, spec: scatterChart(`${from(c)}: coloured by cluster`, pts.map((p) => ({ x: p.x, y: p.y, group: assignments.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster') });
+    if (!t.labels && !assignments.size) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
+  }
+
+  // ---- pseudospectra
+  for (const c of byRole('pseudospectra')) {
+    const t = await io.readSpectra(c.art.path);
+    const s = section('pseudospectra', 'Pseudospectra');
+    const xTitle = axisTitle(t.axisName, t.axisUnit);
+    const groupCol = (t.columns.group ?? t.labels ?? []).map(String);
+    const kindCol = (t.columns.kind ?? []).map(String);
+    const groups = [...new Set(groupCol)].slice(0, MAX_GROUPS);
+    for (const g of groups) {
+      const series: Series[] = [];
+      groupCol.forEach((gg, i) => {
+        if (gg === g) series.push({ name: kindCol[i] ?? t.ids[i]!, values: t.spectra.subarray(i * t.d, (i + 1) * t.d) });
+      });
+      s.figures.push({ title: `${from(c)}: group ${g}`, spec: spectraChart(`${from(c)}: group ${g}`, t.axis, xTitle, series, { legend: '' }) });
+    }
+    const perGroup = (c.art.metrics ?? {}).groups;
+    if (perGroup && typeof perGroup === 'object') {
+      const entries = Array.isArray(perGroup) ? perGroup.map((v, i) => [String((v as Record<string, MetricValue>)?.group ?? i), v] as const) : Object.entries(perGroup);
+      const cols = new Set<string>();
+      for (const [, v] of entries) if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) if (isNum(x)) cols.add(k);
+      const header = ['group', ...cols];
+      s.tables.push({ caption: `${from(c)}: smoothness and sparsity per group`, header, rows: entries.map(([g, v]) => [g, ...[...cols].map((k) => { const x = (v as Record<string, MetricValue>)[k]; return isNum(x) ? round(x) : null; })]) });
+    }
+  }
+
+  // ---- feature relevance
+  for (const c of byRole('relevance')) {
+    const { rows, metadata } = await io.readRecords(c.art.path);
+    const s = section('relevance', 'Feature relevance');
+    const numericAxis = rows.every((r) => isNum(r.axis));
+    const pts = rows.map((r) => ({ x: numericAxis ? Number(r.axis) : Number(r.feature), y: Number(r.score) }));
+    pts.sort((a, b) => a.x - b.x);
+    s.figures.push({ title: `${from(c)}: relevance scores`, spec: barsChart(`${from(c)}: relevance score per input`, pts, numericAxis ? axisTitle(metadata['specflow.axis_name'] ?? 'axis', metadata['specflow.axis_unit'] ?? '') : 'feature', 'score') });
+    const grid = (c.art.metrics ?? {}).score_grid;
+    if (Array.isArray(grid) && grid.every((r) => Array.isArray(r))) s.figures.push({ title: `${from(c)}: scores as an image`, spec: heatmapChart(`${from(c)}: relevance as an image`, grid as number[][], 'score') });
+    const top = [...rows].sort((a, b) => Number(a.rank) - Number(b.rank)).slice(0, 10);
+    s.tables.push({ caption: `${from(c)}: top 10 inputs`, header: ['rank', 'feature', 'axis', 'score'], rows: top.map((r) => [Number(r.rank), Number(r.feature), r.axis as string | number, round(Number(r.score))]) });
+  }
+  for (const c of byRole('curve')) {
+    const { rows } = await io.readRecords(c.art.path);
+    const s = section('relevance', 'Feature relevance');
+    const metric = String(rows[0]?.metric ?? 'score');
+    const pts: { x: number; y: number; series: string }[] = [];
+    for (const r of rows) {
+      for (const key of ['ranking', 'random', 'permutation']) if (isNum(r[key])) pts.push({ x: Number(r.k), y: r[key] as number, series: key === 'ranking' ? 'spectral ranking' : key === 'random' ? 'random ranking (mean)' : 'permutation importance' });
+    }
+    s.figures.push({ title: `${from(c)}: ${metric} vs inputs kept`, spec: linesChart(`${from(c)}: ${metric} with the top-k inputs kept`, pts, 'inputs kept (k)', metric) });
+    const m = c.art.metrics ?? {};
+    const facts = ['k_95', 'k_95_random', 'k_95_permutation'].filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtMetric(m[k]!)}`);
+    if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
+  }
+  return sections;
+}
+
+async function readFixedList(path: string, column: string): Promise<Float32Array | undefined> {
+  const { tableFromIPC } = await import('apache-arrow');
+  const t = tableFromIPC(readFileSync(path));
+  const col = t.getChild(column);
+  if (!col) return undefined;
+  const out: number[] = [];
+  for (const v of col) out.push(...Array.from(v as ArrayLike<number>));
+  return Float32Array.from(out);
+}
+
+function groupRows(labels: (string | null)[] | undefined, n: number): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const l = labels ? String(labels[i] ?? '(none)') : 'all';
+    let arr = m.get(l);
+    if (!arr) { arr = []; m.set(l, arr); }
+    arr.push(i);
+  }
+  return new Map([...m].sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true })));
+}
+
+/** Round-robin over labels so the examples show every group. */
+function pickExamples(groups: Map<string, number[]>, count: number): number[] {
+  const lists = [...groups.values()];
+  const out: number[] = [];
+  for (let r = 0; out.length < count && lists.some((l) => l.length > r); r++) {
+    for (const l of lists) if (l[r] !== undefined && out.length < count) out.push(l[r]!);
+  }
+  return out;
+}
+
+function meanSd(x: Float32Array, d: number, idx: number[]): { values: Float64Array; sd: Float64Array } {
+  const mean = new Float64Array(d);
+  const sd = new Float64Array(d);
+  for (const i of idx) for (let j = 0; j < d; j++) mean[j]! += x[i * d + j]!;
+  for (let j = 0; j < d; j++) mean[j]! /= idx.length;
+  for (const i of idx) for (let j = 0; j < d; j++) sd[j]! += (x[i * d + j]! - mean[j]!) ** 2;
+  for (let j = 0; j < d; j++) sd[j] = Math.sqrt(sd[j]! / Math.max(1, idx.length - 1));
+  return { values: mean, sd };
+}
+
+function readJson(path: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isNum(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+export function round(x: number): number {
+  return Number(x.toPrecision(4));
+}
+
+function fmt(x: number): string {
+  return String(round(x));
+}
+
+export function fmtMetric(v: MetricValue): string {
+  if (isNum(v)) return String(round(v));
+  if (typeof v === 'string' || typeof v === 'boolean') return String(v);
+  const s = JSON.stringify(v);
+  return s.length > 80 ? `${s.slice(0, 77)}…` : s;
+}

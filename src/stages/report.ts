@@ -1,0 +1,88 @@
+/**
+ * `report`: a self-contained HTML report (inline SVG figures rendered in Node
+ * from Vega-Lite specs) with the specs and a metrics.json beside it. Fed by a
+ * swept pipeline it gathers every variant and compares them side by side.
+ */
+import type { InputArtifact, StageDef } from '../runner/stage-api.js';
+import { KIND } from './kinds.js';
+
+export const report: StageDef = {
+  type: 'report',
+  description: 'HTML report of the stages feeding it: data, training, reconstructions, latent space, pseudospectra, feature relevance, metrics; sweeps side by side.',
+  inputs: { items: { kind: 'any', many: true, description: 'Any artifacts; each gets the sections its content calls for.' } },
+  outputs: { report: { kind: KIND.report, description: 'index.html, metrics.json and specs/*.vl.json' } },
+  params: {
+    type: 'object',
+    properties: {
+      title: { type: 'string', description: 'Report title (default: the stage id).' },
+      examples: { type: 'integer', minimum: 0, maximum: 50, default: 6, description: 'Raw spectra drawn in the data section.' },
+      reconstructions: { type: 'integer', minimum: 0, maximum: 20, default: 3, description: 'Spectra shown beside their reconstructions.' },
+      details: { enum: ['first', 'all'], default: 'first', description: 'In a sweep: detailed sections for the first variant only, or for every variant.' },
+    },
+  },
+  gather: true,
+  seedless: true,
+  packages: ['vega', 'vega-lite', 'apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { classify, buildSections } = await import('../report/sections.js');
+    const { comparisonSection, variantTable } = await import('../report/compare.js');
+    const { renderSvg } = await import('../report/render.js');
+    const { renderHtml } = await import('../report/html.js');
+
+    const arts = (ctx.inputs.items ?? []) as InputArtifact[];
+    const variants = [...new Set(arts.map((a) => a.variant ?? 'default'))];
+    const options = { examples: ctx.params.examples as number, reconstructions: ctx.params.reconstructions as number };
+    const classified = await Promise.all(arts.map(classify));
+    const sections = [];
+    if (variants.length > 1) sections.push(comparisonSection(variantTable(arts)));
+    const detailed = ctx.params.details === 'all' ? variants : variants.slice(0, 1);
+    for (const v of detailed) {
+      const mine = classified.filter((c) => (c.art.variant ?? 'default') === v || sharedByAll(c.art, arts, variants));
+      const built = await buildSections(mine, options);
+      if (variants.length > 1) for (const s of built) { s.id = `${s.id}-${slug(v)}`; s.title = `${s.title} — ${v}`; }
+      sections.push(...built);
+      ctx.progress({ fraction: 0.2 + (0.4 * (detailed.indexOf(v) + 1)) / detailed.length, message: `sections for ${v}` });
+    }
+
+    const dir = ctx.output('report');
+    mkdirSync(join(dir, 'specs'), { recursive: true });
+    let n = 0;
+    const total = sections.reduce((s, x) => s + x.figures.length, 0);
+    const rendered = [];
+    for (const s of sections) {
+      const figures = [];
+      for (const f of s.figures) {
+        const specFile = `specs/${String(++n).padStart(3, '0')}-${slug(f.title)}.vl.json`;
+        writeFileSync(join(dir, specFile), JSON.stringify(f.spec, null, 1));
+        figures.push({ title: f.title, caption: f.caption, svg: await renderSvg(f.spec), specFile });
+        ctx.progress({ fraction: 0.6 + (0.4 * n) / Math.max(1, total), message: `figure ${n}/${total}` });
+      }
+      rendered.push({ ...s, figures });
+    }
+    const seen = new Set<string>();
+    const metrics = arts
+      .filter((a) => { const k = `${a.stage}|${a.variant}|${a.key}`; if (seen.has(k)) return false; seen.add(k); return true; })
+      .map((a) => ({ stage: a.stage ?? a.from, variant: a.variant ?? 'default', axes: a.axes ?? {}, metrics: a.metrics ?? {} }));
+    writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify(metrics, null, 1)}\n`);
+    const title = (ctx.params.title as string | undefined) ?? `specflow report: ${ctx.id}`;
+    const subtitle = [
+      variants.length > 1 ? `${variants.length} variants: ${variants.join(' · ')}` : 'one variant',
+      `${arts.length} input artifact${arts.length === 1 ? '' : 's'}; ${n} figures`,
+    ];
+    writeFileSync(join(dir, 'index.html'), renderHtml(title, subtitle, rendered, metrics));
+    ctx.metric('figures', n);
+    ctx.metric('sections', rendered.map((s) => s.id));
+  },
+};
+
+/** An artifact computed once for every variant (e.g. shared preprocessing) belongs to each. */
+function sharedByAll(a: InputArtifact, all: InputArtifact[], variants: string[]): boolean {
+  return variants.length > 1 && all.filter((b) => b.key === a.key).length === 1 && !all.some((b) => b.stage === a.stage && b.key !== a.key);
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'figure';
+}
