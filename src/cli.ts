@@ -82,6 +82,17 @@ program.command('show')
     process.exitCode = await showCommand(target, globals(cmd));
   });
 
+program.command('compare')
+  .description('experiments table: one row per variant, parameters then metrics (default: the latest run)')
+  .argument('[runs...]', 'run ids (or unique prefixes, or "latest")')
+  .option('--pipeline <file>', 'every recorded run of this pipeline')
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json', 'html']).default('table'))
+  .option('--sort <metric>', 'sort by a column (stage.metric or a unique metric name; prefix - for descending)')
+  .action(async (runs: string[], _o, cmd: Command) => {
+    const { compareCommand } = await import('./commands/compare.js');
+    process.exitCode = await compareCommand(runs, globals(cmd));
+  });
+
 const cache = program.command('cache').description('inspect and maintain the artifact store');
 cache.command('ls')
   .description('list stored entries')

@@ -103,6 +103,9 @@ export async function ttyDisplay(variants: number): Promise<Display> {
         multi.log(`  ${label}: ${e.message}\n`);
       }
     },
-    stop() { multi.stop(); },
+    stop() {
+      multi.update(); // flush lines logged since the last redraw, or stop() loses them
+      multi.stop();
+    },
   };
 }

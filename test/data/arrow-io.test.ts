@@ -102,6 +102,18 @@ describe('arrow-io', () => {
     expect(table.schema.fields.find((f) => f.name === 'epoch')!.type.typeId).toBe(Type.Int);
   });
 
+  it('writes and reads an empty record table and an empty spectra table', async () => {
+    const path = join(dir, 'empty-records.arrow');
+    await writeRecords(path, [], { note: 'none' });
+    expect(await readRecords(path)).toEqual({ rows: [], metadata: { note: 'none' } });
+    const sp = join(dir, 'empty-spectra.arrow');
+    await writeSpectra(sp, { ...sample(), n: 0, ids: [], labels: [], spectra: new Float32Array(0), clean: new Float32Array(0), columns: {} });
+    const back = await readSpectra(sp);
+    expect(back.n).toBe(0);
+    expect(back.d).toBe(4);
+    expect(Array.from(back.axis)).toEqual([900, 902, 904, 906]);
+  });
+
   it('gives a StageError naming the file when it is not a spectra table', async () => {
     const path = join(dir, 'plain.arrow');
     writeFileSync(path, tableToIPC(tableFromArrays({ a: Float64Array.from([1, 2]) }), 'file'));

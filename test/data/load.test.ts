@@ -150,6 +150,13 @@ describe('load.arrow', () => {
     await expectLoadError(loadArrow, { path: fx('wide.arrow'), label: 'kind' }, [/wide\.arrow schema, column "kind"/, /does not exist/]);
     await expectLoadError(loadArrow, { path: fx('bad-empty.csv') }, [/bad-empty\.csv: the file is empty/]);
   });
+
+  it('names row and column for ragged list rows and for NaN in a wide table', async () => {
+    await expectLoadError(loadArrow, { path: fx('list-ragged.arrow') }, [/list-ragged\.arrow row 2, column "spectrum"/, /ragged row: 2 values, row 1 has 3/]);
+    await expectLoadError(loadArrow, { path: fx('wide-nan.arrow') }, [/wide-nan\.arrow row 2, column "510"/, /NaN\/Inf/]);
+    const t = await load(loadArrow, { path: fx('wide-nan.arrow'), on_nan: 'drop' });
+    expect(t.ids).toEqual(['n1']);
+  });
 });
 
 describe('load.jcamp', () => {

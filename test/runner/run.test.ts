@@ -404,3 +404,30 @@ describe('gathering stages', () => {
     expect(seen[1]!.sum).toBeCloseTo(2 * seen[0]!.sum, 9);
   });
 });
+
+describe('specflow compare', () => {
+  it('prints one CSV row per variant with parameter and metric columns', () => {
+    const { dir, store } = workspace();
+    const { run } = runJson(dir, store, 'sweep.yaml');
+    const r = cli(['compare', '--store', store, '--format', 'csv', '--sort', '-combined.sum']);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const header = lines[0]!.split(',');
+    expect(header.slice(0, 4)).toEqual(['variant', 'n', 'scale', 'seed']);
+    expect(header).toContain('combined.sum');
+    expect(lines).toHaveLength(1 + run.variants.length);
+    const col = header.indexOf('combined.sum');
+    const sums = lines.slice(1).map((l) => Number(l.split(',')[col]));
+    expect(sums).toEqual([...sums].sort((a, b) => b - a)); // sorted descending
+    const fromJson = run.stages.filter((s) => s.id === 'combined').map((s) => s.metrics.sum as number).sort((a, b) => b - a);
+    expect(sums).toEqual(fromJson);
+  });
+
+  it('compares several runs of one pipeline', () => {
+    const { dir, store } = workspace();
+    runJson(dir, store, 'chain10.yaml');
+    runJson(dir, store, 'chain10.yaml', ['--set', 'n=7']);
+    const rows = JSON.parse(cli(['compare', '--store', store, '--pipeline', join(dir, 'chain10.yaml'), '--format', 'json']).stdout) as { n: number }[];
+    expect(rows.map((r) => r.n)).toEqual([50, 7]);
+  });
+});

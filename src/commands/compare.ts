@@ -1,0 +1,117 @@
+/**
+ * `specflow compare`: the experiments table — one row per variant (per run),
+ * parameter columns then metric columns (`stage.metric`), like `dvc exp show`.
+ */
+import { resolve } from 'node:path';
+import { UserError } from '../runner/errors.js';
+import type { RunRecord } from '../runner/records.js';
+import { openStore, type GlobalOptions } from './common.js';
+
+export interface CompareArgs extends GlobalOptions {
+  pipeline?: string;
+  format?: string;
+  sort?: string;
+}
+
+export interface CompareTable {
+  columns: string[];
+  rows: Record<string, string | number | boolean | null>[];
+}
+
+export async function compareCommand(runs: string[], args: CompareArgs): Promise<number> {
+  const store = openStore(args);
+  const records = await selectRuns(store, runs, args.pipeline);
+  const table = compareTable(records);
+  if (args.sort) sortTable(table, args.sort);
+  const format = args.format ?? 'table';
+  const out = format === 'csv' ? toCsv(table) : format === 'json' ? `${JSON.stringify(table.rows, null, 2)}\n` : format === 'html' ? toHtml(table) : toText(table);
+  process.stdout.write(out);
+  return 0;
+}
+
+async function selectRuns(store: ReturnType<typeof openStore>, runs: string[], pipeline?: string): Promise<RunRecord[]> {
+  const all = await store.runIds();
+  if (runs.length) {
+    return runs.map((r) => {
+      const id = r === 'latest' ? store.latestRunId() : all.find((x) => x === r) ?? (all.filter((x) => x.startsWith(r)).length === 1 ? all.find((x) => x.startsWith(r)) : undefined);
+      const rec = id ? store.readRun<RunRecord>(id) : undefined;
+      if (!rec) throw new UserError(`no run "${r}" in ${store.root} (runs: ${all.slice(-5).join(', ') || 'none'})`);
+      return rec;
+    });
+  }
+  if (pipeline) {
+    const abs = resolve(pipeline);
+    const recs = all.map((id) => store.readRun<RunRecord>(id)).filter((r): r is RunRecord => !!r && r.pipeline_path === abs);
+    if (!recs.length) throw new UserError(`no run of ${pipeline} in ${store.root}`);
+    return recs;
+  }
+  const latest = store.latestRunId();
+  const rec = latest ? store.readRun<RunRecord>(latest) : undefined;
+  if (!rec) throw new UserError(`no runs in ${store.root} yet; \`specflow run PIPELINE\` first`);
+  return [rec];
+}
+
+export function compareTable(records: RunRecord[]): CompareTable {
+  const paramCols = new Set<string>();
+  const metricCols = new Set<string>();
+  const rows: Record<string, string | number | boolean | null>[] = [];
+  for (const rec of records) {
+    for (const v of rec.variants) {
+      const row: Record<string, string | number | boolean | null> = { run: rec.run, pipeline: rec.name, variant: v.id };
+      for (const [k, x] of Object.entries(v.params)) {
+        paramCols.add(k);
+        row[k] = typeof x === 'object' && x !== null ? JSON.stringify(x) : (x as string | number | boolean);
+      }
+      for (const s of rec.stages.filter((st) => st.variant === v.id && (st.status === 'done' || st.status === 'cached'))) {
+        for (const [m, x] of Object.entries(s.metrics)) {
+          if (typeof x !== 'number' && typeof x !== 'string' && typeof x !== 'boolean') continue;
+          const col = `${s.id}.${m}`;
+          metricCols.add(col);
+          row[col] = x;
+        }
+      }
+      rows.push(row);
+    }
+  }
+  const columns = ['run', 'pipeline', 'variant', ...paramCols, ...[...metricCols].sort()];
+  if (records.length === 1) columns.splice(0, 2);
+  return { columns, rows };
+}
+
+function sortTable(t: CompareTable, spec: string): void {
+  const desc = spec.startsWith('-');
+  const name = desc ? spec.slice(1) : spec;
+  const col = t.columns.includes(name) ? name : t.columns.filter((c) => c.endsWith(`.${name}`)).length === 1 ? t.columns.find((c) => c.endsWith(`.${name}`)) : undefined;
+  if (!col) throw new UserError(`--sort ${spec}: no such column (columns: ${t.columns.join(', ')})`);
+  t.rows.sort((a, b) => {
+    const x = a[col];
+    const y = b[col];
+    if (x === y) return 0;
+    if (x === undefined || x === null) return 1;
+    if (y === undefined || y === null) return -1;
+    const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+    return desc ? -c : c;
+  });
+}
+
+function cell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(5)));
+  return String(v);
+}
+
+function toText(t: CompareTable): string {
+  const widths = t.columns.map((c) => Math.max(c.length, ...t.rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[line(t.columns), line(widths.map((w) => '─'.repeat(w))), ...t.rows.map((r) => line(t.columns.map((c) => cell(r[c]))))].join('\n')}\n`;
+}
+
+export function toCsv(t: CompareTable): string {
+  const q = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return `${[t.columns.map(q).join(','), ...t.rows.map((r) => t.columns.map((c) => q(typeof r[c] === 'number' ? String(r[c]) : cell(r[c]))).join(','))].join('\n')}\n`;
+}
+
+function toHtml(t: CompareTable): string {
+  const e = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<table>\n<tr>${t.columns.map((c) => `<th>${e(c)}</th>`).join('')}</tr>\n${t.rows.map((r) => `<tr>${t.columns.map((c) => `<td>${e(cell(r[c]))}</td>`).join('')}</tr>`).join('\n')}\n</table>\n`;
+}

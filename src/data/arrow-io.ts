@@ -1,0 +1,480 @@
+/**
+ * The one place that reads and writes Arrow IPC (Feather v2) files.
+ *
+ * Files are the standard IPC *file* format (magic `ARROW1`), uncompressed, so
+ * pyarrow.feather.read_table / pandas.read_feather / polars / DuckDB open them.
+ * Spectra and latent codes are FixedSizeList<Float32> columns; the spectral axis
+ * and its unit live in the schema metadata so a table is self-describing.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import {
+  Bool, compressionRegistry, CompressionType, Data, DataType, Field, FixedSizeList, Float32, Float64, Int32, List, makeData, makeVector, RecordBatch,
+  Schema, Struct, Table, tableFromIPC, tableToIPC, Type, Utf8, vectorFromArray, type Vector,
+} from 'apache-arrow';
+import { StageError } from '../runner/stage-api.js';
+import { decodeLz4Frame } from './lz4.js';
+
+// pyarrow/pandas compress Feather v2 with LZ4 frames by default; decode them (ZSTD stays unsupported).
+if (!compressionRegistry.get(CompressionType.LZ4_FRAME)) compressionRegistry.set(CompressionType.LZ4_FRAME, { decode: decodeLz4Frame });
+
+export type Cell = string | number | boolean | null;
+
+export interface SpectraTable {
+  n: number;
+  d: number;
+  ids: string[];
+  /** `label` column, utf8. */
+  labels?: (string | null)[];
+  /** n*d row-major; the `spectrum` column FixedSizeList<Float32>[d]. */
+  spectra: Float32Array;
+  /** Optional `clean` column, same shape (noise-free target). */
+  clean?: Float32Array;
+  /** Length d; stored in schema metadata. */
+  axis: Float64Array;
+  axisUnit: string;
+  axisName: string;
+  /** Other metadata columns, carried through stages. */
+  columns: Record<string, Cell[]>;
+  /** Extra schema metadata (JSON strings). */
+  metadata: Record<string, string>;
+  /** Long-layout spectra on their own grids (then d = 0, spectra empty) until `resample`. */
+  ragged?: { x: Float64Array[]; y: Float32Array[] };
+}
+
+export interface LatentTable {
+  n: number;
+  k: number;
+  ids: string[];
+  labels?: (string | null)[];
+  /** n*k row-major; the `z` column FixedSizeList<Float32>[k]. */
+  z: Float32Array;
+  columns: Record<string, Cell[]>;
+  metadata: Record<string, string>;
+}
+
+/** Arrow type of a plain column; inferred from the values when not given. */
+export type ColumnType = 'utf8' | 'float64' | 'float32' | 'int32' | 'bool';
+
+export interface WriteRecordsOptions {
+  /** Force the Arrow type of some columns (e.g. `{cluster: 'int32'}`). */
+  types?: Record<string, ColumnType>;
+  /** Column order; by default the order in which keys first appear in `rows`. */
+  columns?: string[];
+}
+
+/** Schema metadata keys owned by this module; everything else is user metadata. */
+export const META = {
+  kind: 'specflow.kind',
+  axis: 'specflow.axis',
+  axisUnit: 'specflow.axis_unit',
+  axisName: 'specflow.axis_name',
+  layout: 'specflow.layout',
+} as const;
+const RESERVED_META = new Set<string>(Object.values(META));
+const SPECTRA_RESERVED_COLUMNS = new Set(['id', 'label', 'spectrum', 'clean', 'x']);
+const LATENT_RESERVED_COLUMNS = new Set(['id', 'label', 'z']);
+
+// ---------------------------------------------------------------- writing
+
+export async function writeSpectra(path: string, t: SpectraTable): Promise<void> {
+  checkSpectraShape(t);
+  const fields: Field[] = [];
+  const data: Data[] = [];
+  const push = (name: string, vector: Vector, nullable: boolean) => {
+    fields.push(new Field(name, vector.type, nullable));
+    data.push(vector.data[0] ?? makeData({ type: vector.type, length: 0 }) as Data);
+  };
+  push('id', utf8Vector(t.ids), false);
+  if (t.labels) push('label', utf8Vector(t.labels), true);
+  for (const [name, values] of Object.entries(t.columns)) {
+    if (SPECTRA_RESERVED_COLUMNS.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved spectra column`);
+    push(name, cellVector(name, values, undefined), true);
+  }
+  const meta = new Map<string, string>(Object.entries(t.metadata));
+  meta.set(META.kind, 'spectra');
+  if (t.ragged) {
+    push('x', listVector(t.ragged.x, new Float64()), false);
+    push('spectrum', listVector(t.ragged.y, new Float32()), false);
+    meta.set(META.layout, 'ragged');
+  } else {
+    push('spectrum', fixedListVector(t.spectra, t.n, t.d), false);
+    if (t.clean) push('clean', fixedListVector(t.clean, t.n, t.d), false);
+    meta.set(META.axis, JSON.stringify(Array.from(t.axis)));
+  }
+  meta.set(META.axisUnit, t.axisUnit);
+  meta.set(META.axisName, t.axisName);
+  await writeTable(path, fields, data, t.n, meta);
+}
+
+export async function writeLatent(path: string, t: LatentTable): Promise<void> {
+  if (t.ids.length !== t.n) throw new Error(`latent table: ${t.ids.length} ids for n = ${t.n}`);
+  if (t.z.length !== t.n * t.k) throw new Error(`latent table: z has ${t.z.length} values, expected n*k = ${t.n * t.k}`);
+  const fields: Field[] = [];
+  const data: Data[] = [];
+  const push = (name: string, vector: Vector, nullable: boolean) => {
+    fields.push(new Field(name, vector.type, nullable));
+    data.push(vector.data[0]!);
+  };
+  push('id', utf8Vector(t.ids), false);
+  if (t.labels) push('label', utf8Vector(t.labels), true);
+  for (const [name, values] of Object.entries(t.columns)) {
+    if (LATENT_RESERVED_COLUMNS.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved latent column`);
+    push(name, cellVector(name, values, undefined), true);
+  }
+  push('z', fixedListVector(t.z, t.n, t.k), false);
+  const meta = new Map<string, string>(Object.entries(t.metadata));
+  meta.set(META.kind, 'latent');
+  await writeTable(path, fields, data, t.n, meta);
+}
+
+export async function writeRecords(
+  path: string,
+  rows: Record<string, Cell>[],
+  metadata: Record<string, string> = {},
+  options: WriteRecordsOptions = {},
+): Promise<void> {
+  const names = options.columns ?? columnOrder(rows);
+  const fields: Field[] = [];
+  const data: Data[] = [];
+  for (const name of names) {
+    const vector = cellVector(name, rows.map((r) => (r[name] === undefined ? null : r[name]!)), options.types?.[name]);
+    fields.push(new Field(name, vector.type, true));
+    data.push(vector.data[0]!);
+  }
+  const meta = new Map<string, string>(Object.entries(metadata));
+  if (!meta.has(META.kind)) meta.set(META.kind, 'records');
+  await writeTable(path, fields, data, rows.length, meta);
+}
+
+async function writeTable(path: string, fields: Field[], children: Data[], length: number, meta: Map<string, string>): Promise<void> {
+  const schema = new Schema(fields, meta);
+  const struct = makeData({ type: new Struct(fields), length, nullCount: 0, children });
+  const table = new Table(schema, [new RecordBatch(schema, struct)]);
+  await writeFile(path, tableToIPC(table, 'file'));
+}
+
+function checkSpectraShape(t: SpectraTable): void {
+  if (t.ids.length !== t.n) throw new Error(`spectra table: ${t.ids.length} ids for n = ${t.n}`);
+  if (t.labels && t.labels.length !== t.n) throw new Error(`spectra table: ${t.labels.length} labels for n = ${t.n}`);
+  for (const [name, values] of Object.entries(t.columns)) {
+    if (values.length !== t.n) throw new Error(`spectra table: column "${name}" has ${values.length} values for n = ${t.n}`);
+  }
+  if (t.ragged) {
+    if (t.ragged.x.length !== t.n || t.ragged.y.length !== t.n) throw new Error('spectra table: ragged x/y must have n entries');
+    t.ragged.x.forEach((x, i) => {
+      if (x.length !== t.ragged!.y[i]!.length) throw new Error(`spectra table: ragged spectrum ${i} has ${x.length} x and ${t.ragged!.y[i]!.length} y values`);
+    });
+    return;
+  }
+  if (t.spectra.length !== t.n * t.d) throw new Error(`spectra table: spectrum has ${t.spectra.length} values, expected n*d = ${t.n * t.d}`);
+  if (t.clean && t.clean.length !== t.n * t.d) throw new Error(`spectra table: clean has ${t.clean.length} values, expected n*d = ${t.n * t.d}`);
+  if (t.axis.length !== t.d) throw new Error(`spectra table: axis has ${t.axis.length} values for d = ${t.d}`);
+}
+
+function columnOrder(rows: Record<string, Cell>[]): string[] {
+  const seen = new Set<string>();
+  for (const r of rows) for (const k of Object.keys(r)) seen.add(k);
+  return [...seen];
+}
+
+function utf8Vector(values: (string | null)[]): Vector {
+  return vectorFromArray(values, new Utf8());
+}
+
+function fixedListVector(values: Float32Array, n: number, d: number): Vector {
+  const child = makeData({ type: new Float32(), length: n * d, nullCount: 0, data: values });
+  const type = new FixedSizeList(d, new Field('item', new Float32(), false));
+  return makeVector(makeData({ type, length: n, nullCount: 0, child }));
+}
+
+function listVector<T extends Float32 | Float64>(arrays: ArrayLike<number>[], itemType: T): Vector {
+  const total = arrays.reduce((s, a) => s + a.length, 0);
+  const values = itemType instanceof Float32 ? new Float32Array(total) : new Float64Array(total);
+  const offsets = new Int32Array(arrays.length + 1);
+  let at = 0;
+  arrays.forEach((a, i) => {
+    values.set(a, at);
+    at += a.length;
+    offsets[i + 1] = at;
+  });
+  const child = makeData({ type: itemType as DataType, length: total, nullCount: 0, data: values } as never) as Data;
+  const type = new List(new Field('item', itemType as DataType, false));
+  return makeVector(makeData({ type, length: arrays.length, nullCount: 0, valueOffsets: offsets, child }));
+}
+
+function inferType(values: Cell[]): ColumnType {
+  let numbers = 0;
+  let integers = 0;
+  let booleans = 0;
+  let strings = 0;
+  for (const v of values) {
+    if (v === null) continue;
+    if (typeof v === 'number') {
+      numbers++;
+      if (Number.isInteger(v) && Math.abs(v) <= 2147483647) integers++;
+    } else if (typeof v === 'boolean') booleans++;
+    else strings++;
+  }
+  if (strings > 0 || (numbers > 0 && booleans > 0)) return 'utf8';
+  if (booleans > 0) return 'bool';
+  if (numbers > 0 && integers === numbers) return 'int32';
+  if (numbers > 0) return 'float64';
+  return 'utf8';
+}
+
+function cellVector(name: string, values: Cell[], forced: ColumnType | undefined): Vector {
+  const type = forced ?? inferType(values);
+  switch (type) {
+    case 'utf8':
+      return vectorFromArray(values.map((v) => (v === null ? null : String(v))), new Utf8());
+    case 'bool':
+      return vectorFromArray(values.map((v) => (v === null ? null : Boolean(v))), new Bool());
+    case 'int32':
+    case 'float64':
+    case 'float32': {
+      const arrowType = type === 'int32' ? new Int32() : type === 'float32' ? new Float32() : new Float64();
+      const mapped = values.map((v) => {
+        if (v === null) return null;
+        const x = typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : Number(v);
+        if (Number.isNaN(x) && typeof v === 'string') throw new Error(`column "${name}": "${v}" is not a number`);
+        return x;
+      });
+      return vectorFromArray(mapped, arrowType as DataType) as Vector;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- reading
+
+async function loadTable(path: string): Promise<Table> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new StageError(`cannot read file: ${(e as Error).message}`, basename(path));
+  }
+  if (bytes.length === 0) throw new StageError('the file is empty', basename(path));
+  try {
+    return tableFromIPC(bytes);
+  } catch (e) {
+    throw new StageError(arrowReadError(e), basename(path));
+  }
+}
+
+/** A message for an unreadable IPC file; compressed files get a remedy. */
+export function arrowReadError(e: unknown): string {
+  const msg = (e as Error).message;
+  if (/codec|compress/i.test(msg)) {
+    return 'the file is ZSTD-compressed, which this reader does not decode; write it uncompressed or with LZ4 (pandas: df.to_feather(path, compression="lz4"))';
+  }
+  return `not an Arrow IPC / Feather v2 file (${msg})`;
+}
+
+function schemaMetadata(table: Table): Map<string, string> {
+  return table.schema.metadata ?? new Map<string, string>();
+}
+
+function userMetadata(meta: Map<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of meta) if (!RESERVED_META.has(k) && k !== 'pandas') out[k] = v;
+  return out;
+}
+
+export async function readSpectra(path: string): Promise<SpectraTable> {
+  const table = await loadTable(path);
+  const where = basename(path);
+  const meta = schemaMetadata(table);
+  const spectrum = table.getChild('spectrum');
+  if (!spectrum) {
+    const kind = meta.get(META.kind);
+    throw new StageError(
+      `not a spectra table: no \`spectrum\` column${kind ? ` (it is a ${kind} table)` : ''}; columns: ${table.schema.fields.map((f) => f.name).join(', ')}`,
+      where,
+    );
+  }
+  const n = table.numRows;
+  const ids = readIds(table, where);
+  const labels = table.getChild('label') ? readStrings(table.getChild('label')!) : undefined;
+  const columns = readColumns(table, SPECTRA_RESERVED_COLUMNS);
+  const axisUnit = meta.get(META.axisUnit) ?? '';
+  const axisName = meta.get(META.axisName) ?? '';
+  const metadata = userMetadata(meta);
+
+  if (spectrum.type.typeId === Type.List || spectrum.type.typeId === Type.LargeList) {
+    const xCol = table.getChild('x');
+    if (!xCol) throw new StageError('ragged spectra table has no `x` column', where);
+    const y = readListColumn(spectrum, 'spectrum', where).map((a) => Float32Array.from(a));
+    const x = readListColumn(xCol, 'x', where).map((a) => Float64Array.from(a));
+    x.forEach((xi, i) => {
+      if (xi.length !== y[i]!.length) throw new StageError(`x has ${xi.length} values but spectrum ${y[i]!.length}`, `${where} row ${i + 1}`);
+    });
+    return { n, d: 0, ids, labels, spectra: new Float32Array(0), axis: new Float64Array(0), axisUnit, axisName, columns, metadata, ragged: { x, y } };
+  }
+  if (spectrum.type.typeId !== Type.FixedSizeList) {
+    throw new StageError(`not a spectra table: column \`spectrum\` is ${String(spectrum.type)}, expected FixedSizeList<Float32>`, where);
+  }
+  const d = (spectrum.type as FixedSizeList).listSize;
+  const spectra = readFixedList(spectrum, n, d, 'spectrum', where);
+  const cleanCol = table.getChild('clean');
+  const clean = cleanCol ? readFixedList(cleanCol, n, d, 'clean', where) : undefined;
+  const axisText = meta.get(META.axis);
+  let axis: Float64Array;
+  if (axisText) {
+    try {
+      axis = Float64Array.from(JSON.parse(axisText) as number[]);
+    } catch {
+      throw new StageError(`schema metadata ${META.axis} is not a JSON array of numbers`, where);
+    }
+    if (axis.length !== d) throw new StageError(`axis metadata has ${axis.length} values but spectra have ${d} channels`, where);
+  } else {
+    axis = Float64Array.from({ length: d }, (_, i) => i);
+  }
+  const out: SpectraTable = { n, d, ids, spectra, axis, axisUnit, axisName, columns, metadata };
+  if (labels) out.labels = labels;
+  if (clean) out.clean = clean;
+  return out;
+}
+
+export async function readLatent(path: string): Promise<LatentTable> {
+  const table = await loadTable(path);
+  const where = basename(path);
+  const z = table.getChild('z');
+  if (!z || z.type.typeId !== Type.FixedSizeList) {
+    throw new StageError(`not a latent table: no \`z\` FixedSizeList column; columns: ${table.schema.fields.map((f) => f.name).join(', ')}`, where);
+  }
+  const n = table.numRows;
+  const k = (z.type as FixedSizeList).listSize;
+  const out: LatentTable = {
+    n, k,
+    ids: readIds(table, where),
+    z: readFixedList(z, n, k, 'z', where),
+    columns: readColumns(table, LATENT_RESERVED_COLUMNS),
+    metadata: userMetadata(schemaMetadata(table)),
+  };
+  const label = table.getChild('label');
+  if (label) out.labels = readStrings(label);
+  return out;
+}
+
+export async function readRecords(path: string): Promise<{ rows: Record<string, Cell>[]; metadata: Record<string, string> }> {
+  const table = await loadTable(path);
+  const columns = readColumns(table, new Set());
+  const names = Object.keys(columns);
+  const rows: Record<string, Cell>[] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    const row: Record<string, Cell> = {};
+    for (const name of names) row[name] = columns[name]![i]!;
+    rows.push(row);
+  }
+  return { rows, metadata: userMetadata(schemaMetadata(table)) };
+}
+
+function readIds(table: Table, where: string): string[] {
+  const col = table.getChild('id');
+  if (!col) return Array.from({ length: table.numRows }, (_, i) => String(i));
+  return readStrings(col).map((v, i) => {
+    if (v === null) throw new StageError('missing id', `${where} row ${i + 1}, column "id"`);
+    return v;
+  });
+}
+
+function readStrings(col: Vector): (string | null)[] {
+  const out: (string | null)[] = new Array(col.length);
+  for (let i = 0; i < col.length; i++) {
+    const v = col.get(i) as unknown;
+    out[i] = v === null || v === undefined ? null : toCell(v) === null ? null : String(toCell(v));
+  }
+  return out;
+}
+
+/** Scalar columns other than the reserved ones; list-typed columns are skipped. */
+function readColumns(table: Table, reserved: Set<string>): Record<string, Cell[]> {
+  const out: Record<string, Cell[]> = {};
+  for (const field of table.schema.fields) {
+    if (reserved.has(field.name)) continue;
+    if (!isScalarType(field.type)) continue;
+    const col = table.getChild(field.name)!;
+    const values: Cell[] = new Array(col.length);
+    for (let i = 0; i < col.length; i++) values[i] = toCell(col.get(i) as unknown);
+    out[field.name] = values;
+  }
+  return out;
+}
+
+export function isScalarType(type: DataType): boolean {
+  return DataType.isInt(type) || DataType.isFloat(type) || DataType.isBool(type) || DataType.isUtf8(type)
+    || DataType.isLargeUtf8(type) || DataType.isDictionary(type) || DataType.isDate(type) || DataType.isTimestamp(type)
+    || DataType.isDecimal(type);
+}
+
+function toCell(v: unknown): Cell {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof Date) return v.toISOString();
+  return String(v);
+}
+
+/** Values of a FixedSizeList column as one row-major Float32Array (copy). */
+function readFixedList(col: Vector, n: number, d: number, name: string, where: string): Float32Array {
+  const out = new Float32Array(n * d);
+  let row = 0;
+  for (const chunk of col.data) {
+    if (chunk.nullCount > 0) {
+      for (let i = 0; i < chunk.length; i++) {
+        if (!chunk.getValid(i)) throw new StageError('missing (null) spectrum', `${where} row ${row + i + 1}, column "${name}"`);
+      }
+    }
+    const child = chunk.children[0]!;
+    if (!DataType.isFloat(child.type) && !DataType.isInt(child.type)) {
+      throw new StageError(`column is a list of ${String(child.type)}, expected numbers`, `${where}, column "${name}"`);
+    }
+    // Children of a sliced FixedSizeList are sliced too, so their values start at this chunk's first row.
+    const values = child.values as ArrayLike<number | bigint>;
+    const len = chunk.length * d;
+    if (!isBigIntArray(values)) {
+      out.set((values as Float32Array).subarray(0, len), row * d);
+    } else {
+      for (let j = 0; j < len; j++) out[row * d + j] = Number(values[j]);
+    }
+    if (child.nullCount > 0) {
+      for (let j = 0; j < len; j++) {
+        if (!child.getValid(j)) out[row * d + j] = NaN;
+      }
+    }
+    row += chunk.length;
+  }
+  return out;
+}
+
+function isBigIntArray(a: ArrayLike<number | bigint>): boolean {
+  return a instanceof BigInt64Array || a instanceof BigUint64Array;
+}
+
+/** Values of a variable-length list column, one array per row. */
+export function readListColumn(col: Vector, name: string, where: string): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < col.length; i++) {
+    const v = col.get(i) as Vector | null;
+    if (v === null) throw new StageError('missing (null) list', `${where} row ${i + 1}, column "${name}"`);
+    const arr: number[] = new Array(v.length);
+    for (let j = 0; j < v.length; j++) {
+      const x = v.get(j) as number | bigint | null;
+      arr[j] = x === null ? NaN : Number(x);
+    }
+    out.push(arr);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- checks
+
+export function requireCommonGrid(t: SpectraTable, where: string): void {
+  if (t.ragged) throw new StageError('spectra are on different grids; add a `resample` step', where);
+}
+
+/** Number of rows × channels as a short human string, for logs. */
+export function describeSpectra(t: SpectraTable): string {
+  return t.ragged ? `${t.n} spectra on their own grids` : `${t.n} spectra × ${t.d} channels`;
+}

@@ -1,0 +1,121 @@
+/**
+ * Arrow IPC / Feather v2 files from pyarrow or pandas: a wide table of numeric
+ * columns, a long `id, x, y` table, or one list / fixed-size-list column of spectra.
+ * A file that already is a specflow spectra table is taken as it is.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { DataType, tableFromIPC, Type, type Table, type Vector } from 'apache-arrow';
+import { StageError } from '../../runner/stage-api.js';
+import { META, arrowReadError, isScalarType, readListColumn, readSpectra, type Cell } from '../arrow-io.js';
+import { assembleLong, assembleWide, fromGroups, readIdColumn, resolveColumn, type Group, type LoadOptions, type Loaded } from './assemble.js';
+import { cellToText, metadataColumn, type RawTable } from './raw-table.js';
+
+export interface ArrowLoadOptions extends LoadOptions {
+  layout: 'wide' | 'long';
+  /** The list column holding spectra, when there is one. */
+  column?: string;
+}
+
+export async function loadArrowFile(path: string, opts: ArrowLoadOptions): Promise<Loaded> {
+  const file = basename(path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new StageError(`cannot read file: ${(e as Error).message}`, file);
+  }
+  if (bytes.length === 0) throw new StageError('the file is empty', file);
+  let table: Table;
+  try {
+    table = tableFromIPC(bytes);
+  } catch (e) {
+    throw new StageError(arrowReadError(e), file);
+  }
+  if (table.numRows === 0) throw new StageError('the table has no rows', file);
+  const meta = table.schema.metadata;
+  if (meta?.get(META.kind) === 'spectra' && opts.column === undefined) {
+    return { table: await readSpectra(path), notes: [] };
+  }
+  const listCols = table.schema.fields.filter((f) => isListType(f.type)).map((f) => f.name);
+  if (opts.column !== undefined || (opts.layout === 'wide' && listCols.length > 0)) {
+    const name = opts.column ?? (listCols.includes('spectrum') ? 'spectrum' : listCols.find((c) => c !== 'x') ?? listCols[0]!);
+    return fromListColumn(table, file, name, opts);
+  }
+  const raw = rawFromArrow(table, file);
+  return opts.layout === 'long' ? assembleLong(raw, opts) : assembleWide(raw, opts);
+}
+
+function isListType(type: DataType): boolean {
+  return type.typeId === Type.List || type.typeId === Type.FixedSizeList || type.typeId === Type.LargeList;
+}
+
+/** Scalar columns only; `__index_level_0__` (pandas' saved index) is not data. */
+function rawFromArrow(table: Table, file: string): RawTable {
+  const fields = table.schema.fields.filter((f) => isScalarType(f.type) && !/^__index_level_\d+__$/.test(f.name));
+  const cols: Vector[] = fields.map((f) => table.getChild(f.name)!);
+  return {
+    file,
+    columns: fields.map((f) => f.name),
+    nRows: table.numRows,
+    get: (r, c) => toCell(cols[c]!.get(r)),
+    rowLabel: (r) => `row ${r + 1}`,
+    headerLabel: 'schema',
+  };
+}
+
+function toCell(v: unknown): Cell {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return Number(v);
+  return String(v);
+}
+
+function fromListColumn(table: Table, file: string, name: string, opts: ArrowLoadOptions): Loaded {
+  const col = table.getChild(name);
+  if (!col) throw new StageError(`column "${name}" does not exist; columns are ${table.schema.fields.map((f) => `"${f.name}"`).join(', ')}`, `${file} schema, column "${name}"`);
+  if (!isListType(col.type)) throw new StageError(`column "${name}" is ${String(col.type)}, not a list of numbers`, `${file} schema, column "${name}"`);
+  const item = (col.type.children[0]!).type;
+  if (!DataType.isFloat(item) && !DataType.isInt(item)) throw new StageError(`column "${name}" is a list of ${String(item)}, expected numbers`, `${file} schema, column "${name}"`);
+  const ys = readListColumn(col, name, file);
+  const xCol = opts.x !== undefined ? table.getChild(opts.x) : table.getChild('x');
+  if (opts.x !== undefined && !xCol) throw new StageError(`x column "${opts.x}" does not exist`, `${file} schema, column "${opts.x}"`);
+  const xs = xCol && isListType(xCol.type) ? readListColumn(xCol, xCol === table.getChild('x') ? 'x' : opts.x!, file) : undefined;
+  const axisText = table.schema.metadata?.get(META.axis);
+  const axis = axisText ? (JSON.parse(axisText) as number[]) : undefined;
+  const raw = rawFromArrow(table, file);
+  const idCol = resolveColumn(raw, opts.id, 'id', 'id');
+  const labelCol = resolveColumn(raw, opts.label, 'label', 'label');
+  const rows = ys.map((_, r) => r);
+  const ids = readIdColumn(raw, idCol, rows);
+  const groups: Group[] = ys.map((y, r) => {
+    const where = `${file} row ${r + 1}, column "${name}"`;
+    let x: number[];
+    if (xs) {
+      x = xs[r]!;
+      if (x.length !== y.length) throw new StageError(`${y.length} values but ${x.length} x values`, where);
+    } else if (axis && axis.length === y.length) {
+      x = axis;
+    } else {
+      if (r > 0 && y.length !== ys[0]!.length) {
+        throw new StageError(`ragged row: ${y.length} values, row 1 has ${ys[0]!.length} (give an x list column for spectra on different grids)`, where);
+      }
+      x = y.map((_, i) => i);
+    }
+    return { id: ids[r]!, label: labelCol >= 0 ? cellToText(raw.get(r, labelCol)) : null, x, y, where: y.map((_, i) => `${where} (value ${i + 1})`), meta: {} };
+  });
+  const loaded = fromGroups(groups, file, opts, labelCol >= 0);
+  const keptRows = loaded.table.ids.map((id) => ids.indexOf(id));
+  const reserved = new Set([idCol, labelCol]);
+  const keep = opts.keep ?? raw.columns.filter((_, c) => !reserved.has(c));
+  for (const k of keep) {
+    const c = resolveColumn(raw, k, k, 'keep');
+    loaded.table.columns[k] = metadataColumn(raw, c, keptRows);
+  }
+  if (!xs && !axis) {
+    loaded.table.axisName = opts.axisName ?? 'feature';
+  }
+  const unit = table.schema.metadata?.get(META.axisUnit);
+  if (opts.unit === undefined && unit) loaded.table.axisUnit = unit;
+  return loaded;
+}

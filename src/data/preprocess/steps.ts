@@ -1,0 +1,264 @@
+/**
+ * An ordered list of preprocessing steps applied to spectra held row by row.
+ * The `clean` track (noise-free target) goes through the same steps; fitted
+ * statistics (MSC reference, standardize mean/sd) come from the `fit` set when
+ * one is given (the training split), else from the spectra themselves, and the
+ * same statistics are applied to every track so targets stay aligned.
+ */
+import { StageError } from '../../runner/stage-api.js';
+import { alsBaseline, airplsBaseline, polyBaseline } from './baseline.js';
+import { whitakerHayes } from './despike.js';
+import { cropRange, interpolateLinear, makeGrid } from './grid.js';
+import { msc, normalize, snv, type NormalizeMethod } from './normalize.js';
+import { savitzkyGolay, whittaker } from './smooth.js';
+import { anscombe, channelStats, logTransform, standardizeWith } from './transform.js';
+
+export type Step =
+  | { crop: { min?: number; max?: number } }
+  | { resample: { min?: number; max?: number; step?: number; n?: number } }
+  | { despike: { method?: 'whitaker-hayes'; threshold?: number; window?: number } }
+  | { baseline: { method?: 'airpls' | 'als' | 'poly'; lambda?: number; p?: number; degree?: number; iterations?: number; tolerance?: number } }
+  | { smooth: { method?: 'savgol' | 'whittaker'; window?: number; polynomial?: number; lambda?: number } }
+  | { derivative: { order?: number; window?: number; polynomial?: number } }
+  | { normalize: { method?: NormalizeMethod } }
+  | { anscombe: Record<string, never> | null }
+  | { log: { base?: number | 'e'; offset?: number } | null }
+  | { standardize: { center?: boolean; scale?: boolean } | null };
+
+export interface Work {
+  ids: string[];
+  /** Common axis, or null while spectra are on their own grids. */
+  axis: Float64Array | null;
+  /** Per-row axis (the same array for every row once on a common grid). */
+  xs: Float64Array[];
+  spectrum: Float64Array[];
+  clean?: Float64Array[];
+}
+
+export interface StepContext {
+  /** For messages: `preprocess step 2 (baseline)`. */
+  where: string;
+  log(message: string): void;
+}
+
+export function stepName(step: Step | string): string {
+  return typeof step === 'string' ? step : Object.keys(step)[0]!;
+}
+
+function stepParams(step: Step | string): Record<string, unknown> {
+  if (typeof step === 'string') return {};
+  return ((Object.values(step)[0] as Record<string, unknown> | null) ?? {});
+}
+
+function tracks(w: Work): Float64Array[][] {
+  return w.clean ? [w.spectrum, w.clean] : [w.spectrum];
+}
+
+function mapRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: string, track: number) => Float64Array): void {
+  for (const w of works) {
+    tracks(w).forEach((rows, t) => {
+      for (let i = 0; i < rows.length; i++) rows[i] = f(w.xs[i]!, rows[i]!, w.ids[i]!, t);
+    });
+  }
+}
+
+function requireGrid(w: Work, ctx: StepContext, name: string): Float64Array {
+  if (!w.axis) throw new StageError(`spectra are on different grids; add a \`resample\` step before ${name}`, ctx.where);
+  return w.axis;
+}
+
+/** Apply one step to the spectra (and, in lockstep, to the fit set). */
+export function applyStep(step: Step | string, main: Work, fit: Work | undefined, ctx: StepContext): void {
+  const name = stepName(step);
+  const p = stepParams(step);
+  const works = fit ? [main, fit] : [main];
+  const where = (id: string) => `${ctx.where}, spectrum "${id}"`;
+  switch (name) {
+    case 'crop': {
+      const min = (p.min as number | undefined) ?? -Infinity;
+      const max = (p.max as number | undefined) ?? Infinity;
+      if (min >= max) throw new StageError(`crop min (${min}) must be below max (${max})`, ctx.where);
+      for (const w of works) {
+        const cache = new Map<Float64Array, [number, number]>();
+        const ranges = w.xs.map((x, i) => {
+          let r = cache.get(x);
+          if (!r) {
+            r = cropRange(x, min, max);
+            cache.set(x, r);
+          }
+          if (r[1] - r[0] < 2) throw new StageError(`crop ${min}–${max} leaves ${r[1] - r[0]} points (axis ${x[0]}–${x[x.length - 1]})`, where(w.ids[i]!));
+          return r;
+        });
+        for (const rows of tracks(w)) rows.forEach((y, i) => (rows[i] = y.slice(ranges[i]![0], ranges[i]![1])));
+        const cropped = new Map<Float64Array, Float64Array>();
+        w.xs = w.xs.map((x, i) => {
+          let c = cropped.get(x);
+          if (!c) {
+            c = x.slice(ranges[i]![0], ranges[i]![1]);
+            cropped.set(x, c);
+          }
+          return c;
+        });
+        if (w.axis) w.axis = w.xs[0]!;
+      }
+      return;
+    }
+    case 'resample': {
+      if (p.step !== undefined && p.n !== undefined) throw new StageError('give either step or n, not both', ctx.where);
+      // Default range: where every spectrum has data (no extrapolation).
+      const all = works.flatMap((w) => w.xs);
+      const lo = (p.min as number | undefined) ?? Math.max(...all.map((x) => x[0]!));
+      const hi = (p.max as number | undefined) ?? Math.min(...all.map((x) => x[x.length - 1]!));
+      if (!(lo < hi)) throw new StageError(`the spectra have no common range to resample on (${lo} ≥ ${hi})`, ctx.where);
+      for (const w of works) {
+        w.xs.forEach((x, i) => {
+          if (x[0]! > lo + 1e-9 * Math.abs(lo) || x[x.length - 1]! < hi - 1e-9 * Math.abs(hi)) {
+            throw new StageError(`covers ${x[0]}–${x[x.length - 1]} but resample asks for ${lo}–${hi}; narrow min/max`, where(w.ids[i]!));
+          }
+        });
+      }
+      let spec: { step?: number; n?: number };
+      if (p.step !== undefined) spec = { step: p.step as number };
+      else if (p.n !== undefined) spec = { n: p.n as number };
+      else {
+        const counts = main.xs.map((x) => { const [a, b] = cropRange(x, lo, hi); return b - a; }).sort((a, b) => a - b);
+        spec = { n: Math.max(2, counts[counts.length >> 1]!) };
+      }
+      const grid = makeGrid(lo, hi, spec);
+      if (grid.length < 2) throw new StageError(`the grid ${lo}–${hi} has fewer than 2 points`, ctx.where);
+      mapRows(works, (x, y) => interpolateLinear(x, y, grid));
+      for (const w of works) {
+        w.axis = grid;
+        w.xs = w.xs.map(() => grid);
+      }
+      ctx.log(`resampled onto ${grid.length} points ${lo}–${grid[grid.length - 1]}`);
+      return;
+    }
+    case 'despike': {
+      works.forEach((w) => requireGrid(w, ctx, name));
+      const threshold = (p.threshold as number | undefined) ?? 8;
+      const window = (p.window as number | undefined) ?? 3;
+      let spikes = 0;
+      mapRows(works, (_x, y, _id, t) => {
+        const r = whitakerHayes(y, threshold, window);
+        if (t === 0) spikes += r.spikes;
+        return r.y;
+      });
+      ctx.log(`despike: replaced ${spikes} points`);
+      return;
+    }
+    case 'baseline': {
+      works.forEach((w) => requireGrid(w, ctx, name));
+      const method = (p.method as string | undefined) ?? 'airpls';
+      const iterations = p.iterations as number | undefined;
+      const tolerance = p.tolerance as number | undefined;
+      mapRows(works, (x, y) => {
+        let b: Float64Array;
+        if (method === 'airpls') b = airplsBaseline(x, y, (p.lambda as number | undefined) ?? 10, iterations ?? 100, tolerance ?? 0.001);
+        else if (method === 'als') b = alsBaseline(y, (p.lambda as number | undefined) ?? 1e5, (p.p as number | undefined) ?? 0.01, iterations ?? 10);
+        else b = polyBaseline(x, y, (p.degree as number | undefined) ?? 3, iterations ?? 100, tolerance ?? 1e-3);
+        return y.map((v, i) => v - b[i]!);
+      });
+      return;
+    }
+    case 'smooth':
+    case 'derivative': {
+      works.forEach((w) => requireGrid(w, ctx, name));
+      const method = name === 'derivative' ? 'savgol' : ((p.method as string | undefined) ?? 'savgol');
+      if (method === 'whittaker') {
+        const lambda = (p.lambda as number | undefined) ?? 10;
+        mapRows(works, (_x, y) => whittaker(y, lambda));
+        return;
+      }
+      const window = (p.window as number | undefined) ?? 9;
+      const order = name === 'derivative' ? ((p.order as number | undefined) ?? 1) : 0;
+      const polynomial = (p.polynomial as number | undefined) ?? Math.max(2, order + 1);
+      if (window % 2 === 0) throw new StageError(`window must be odd (got ${window})`, ctx.where);
+      if (polynomial >= window) throw new StageError(`polynomial order ${polynomial} must be below the window (${window})`, ctx.where);
+      if (order > polynomial) throw new StageError(`derivative order ${order} needs a polynomial of at least that order (got ${polynomial})`, ctx.where);
+      const d = main.axis!.length;
+      if (window > d) throw new StageError(`window ${window} is longer than the spectra (${d} points)`, ctx.where);
+      mapRows(works, (x, y) => savitzkyGolay(y, x, window, polynomial, order));
+      return;
+    }
+    case 'normalize': {
+      const method = ((p.method as NormalizeMethod | undefined) ?? 'snv');
+      if (method === 'snv') {
+        mapRows(works, (_x, y) => snv(y));
+        return;
+      }
+      if (method === 'msc') {
+        works.forEach((w) => requireGrid(w, ctx, 'msc'));
+        const source = (fit ?? main).spectrum;
+        checkSameGrid(main, fit, ctx);
+        const ref = meanRow(source);
+        mapRows(works, (_x, y) => msc(y, ref));
+        return;
+      }
+      mapRows(works, (x, y, id, t) => {
+        const r = normalize(method, x, y);
+        if (!r) throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : method === 'minmax' ? 'range' : method === 'max' ? 'maximum' : 'norm'} is zero${t === 1 ? ' (clean column)' : ''}`, where(id));
+        return r;
+      });
+      return;
+    }
+    case 'anscombe':
+      mapRows(works, (_x, y) => anscombe(y));
+      return;
+    case 'log': {
+      const baseParam = p.base as number | 'e' | undefined;
+      const base = baseParam === undefined || baseParam === 'e' ? Math.E : baseParam;
+      const offset = (p.offset as number | undefined) ?? 0;
+      mapRows(works, (x, y, id, t) => {
+        const r = logTransform(y, base, offset);
+        if (r.bad >= 0) {
+          throw new StageError(`log of a non-positive value ${y[r.bad]! + offset} at ${x[r.bad]}${t === 1 ? ' (clean column)' : ''}; set an offset (e.g. log: {offset: 1})`, where(id));
+        }
+        return r.y;
+      });
+      return;
+    }
+    case 'standardize': {
+      works.forEach((w) => requireGrid(w, ctx, name));
+      checkSameGrid(main, fit, ctx);
+      const source = (fit ?? main).spectrum;
+      const d = source[0]!.length;
+      const { mean, sd } = channelStats(stack(source, d), source.length, d);
+      const center = (p.center as boolean | undefined) ?? true;
+      const scale = (p.scale as boolean | undefined) ?? true;
+      for (const w of works) {
+        for (const rows of tracks(w)) {
+          const out = standardizeWith(stack(rows, d), rows.length, d, mean, sd, center, scale);
+          rows.forEach((_, i) => (rows[i] = out.slice(i * d, (i + 1) * d)));
+        }
+      }
+      ctx.log(`standardize: statistics fitted on ${fit ? 'the fit set' : 'these spectra'} (${source.length} spectra)`);
+      return;
+    }
+    default:
+      throw new StageError(`unknown step "${name}"`, ctx.where);
+  }
+}
+
+function checkSameGrid(main: Work, fit: Work | undefined, ctx: StepContext): void {
+  if (!fit) return;
+  const a = main.axis!;
+  const b = fit.axis!;
+  if (a.length !== b.length || a.some((v, i) => Math.abs(v - b[i]!) > 1e-9 * Math.max(1, Math.abs(v)))) {
+    throw new StageError(`the fit set is on a different axis (${b.length} points ${b[0]}–${b[b.length - 1]}) than the spectra (${a.length} points ${a[0]}–${a[a.length - 1]})`, ctx.where);
+  }
+}
+
+function stack(rows: Float64Array[], d: number): Float64Array {
+  const out = new Float64Array(rows.length * d);
+  rows.forEach((r, i) => out.set(r, i * d));
+  return out;
+}
+
+function meanRow(rows: Float64Array[]): Float64Array {
+  const d = rows[0]!.length;
+  const m = new Float64Array(d);
+  for (const r of rows) for (let j = 0; j < d; j++) m[j]! += r[j]!;
+  for (let j = 0; j < d; j++) m[j]! /= rows.length;
+  return m;
+}

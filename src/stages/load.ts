@@ -1,0 +1,193 @@
+/**
+ * Loaders: CSV (wide or long), Arrow/Feather, JCAMP-DX → a spectra table.
+ * Parameter names are fixed (scripts outside the repo use them). Everything is
+ * parsed and checked before the output file is written, so a bad input never
+ * leaves a partial artifact.
+ */
+import type { StageContext, StageDef } from '../runner/stage-api.js';
+import { KIND } from './kinds.js';
+
+const onNan = {
+  type: 'string',
+  enum: ['error', 'drop', 'interpolate'],
+  default: 'error',
+  description: 'What to do with NaN, Inf or empty cells inside a spectrum: stop with an error naming the cell, drop that spectrum, or interpolate linearly along the axis from the neighbouring channels.',
+};
+const idParam = { type: 'string', description: 'Column with the sample id (unique). Default: a column named "id" if there is one, else the row number.' };
+const labelParam = { type: 'string', description: 'Column with the class label. Default: a column named "label" if there is one. Naming a column that does not exist is an error.' };
+const keepParam = {
+  type: 'array', items: { type: 'string' },
+  description: 'Extra metadata columns to carry along (e.g. [octane]). Wide layout default: every non-channel column when channel columns are named by their axis position; long layout default: none.',
+};
+const unitParam = { type: 'string', description: 'Unit of the spectral axis, e.g. nm, cm-1, eV, m/z (stored with the table; CSV cannot say it).' };
+const axisNameParam = { type: 'string', description: 'Name of the spectral axis, e.g. wavelength. Default: inferred from the unit (nm → wavelength, cm-1 → wavenumber, eV → energy, m/z → mass-to-charge).' };
+const layoutParam = {
+  type: 'string', enum: ['wide', 'long'], default: 'wide',
+  description: 'wide: one spectrum a row, channel positions in the header (numeric column names; otherwise every remaining column is a feature). long: one point a row (id, x, y), as MALDI/mass-spec exports come; spectra on different x grids stay on their own grids until a resample step.',
+};
+const xParam = { type: 'string', default: 'x', description: 'Long layout: the column with the axis position of each point.' };
+const yParam = { type: 'string', default: 'y', description: 'Long layout: the column with the intensity of each point.' };
+
+function resolvePath(ctx: StageContext, p: string): Promise<string> {
+  return import('node:path').then(({ resolve }) => resolve(ctx.pipelineDir, p));
+}
+
+async function finish(ctx: StageContext, loaded: { table: import('../data/arrow-io.js').SpectraTable; notes: string[] }): Promise<void> {
+  const { writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
+  for (const note of loaded.notes) ctx.log(note);
+  await writeSpectra(ctx.output('spectra'), loaded.table);
+  ctx.log(`loaded ${describeSpectra(loaded.table)}`);
+  ctx.metric('spectra', loaded.table.n);
+  ctx.metric('channels', loaded.table.d);
+}
+
+function loadOptions(p: Record<string, unknown>) {
+  return {
+    id: p.id as string | undefined,
+    label: p.label as string | undefined,
+    keep: p.keep as string[] | undefined,
+    x: p.x as string | undefined,
+    y: p.y as string | undefined,
+    unit: p.unit as string | undefined,
+    axisName: p.axis_name as string | undefined,
+    onNan: p.on_nan as 'error' | 'drop' | 'interpolate',
+  };
+}
+
+export const loadCsv: StageDef = {
+  type: 'load.csv',
+  description: 'Read spectra from a CSV file: wide (one spectrum a row) or long (id, x, y rows). Handles BOM, CRLF, quoted fields and # comment lines.',
+  inputs: {},
+  outputs: { spectra: { kind: KIND.spectra, description: 'The spectra, with id, label and kept metadata columns.' } },
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: { type: 'string', 'x-path': true, description: 'CSV file, relative to the pipeline file.' },
+      layout: layoutParam,
+      id: idParam,
+      label: labelParam,
+      keep: keepParam,
+      x: xParam,
+      y: yParam,
+      delimiter: { type: 'string', default: 'auto', description: 'Field separator: "auto" (tab, semicolon or comma, whichever the header uses), or the character itself ("\\t" for tab).' },
+      unit: unitParam,
+      axis_name: axisNameParam,
+      on_nan: onNan,
+    },
+  },
+  seedless: true,
+  packages: ['apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { readFile } = await import('node:fs/promises');
+    const { basename } = await import('node:path');
+    const { StageError } = await import('../runner/stage-api.js');
+    const { parseCsv } = await import('../data/load/csv-parse.js');
+    const { rawFromCsv } = await import('../data/load/raw-table.js');
+    const { assembleWide, assembleLong } = await import('../data/load/assemble.js');
+    const path = await resolvePath(ctx, ctx.params.path as string);
+    const file = basename(path);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      throw new StageError(`cannot read file: ${(e as Error).message}`, file);
+    }
+    const csv = parseCsv(text, file, ctx.params.delimiter as string);
+    const raw = rawFromCsv(file, csv.header, csv.rows, csv.lines, csv.headerLine);
+    const opts = loadOptions(ctx.params);
+    await finish(ctx, ctx.params.layout === 'long' ? assembleLong(raw, opts) : assembleWide(raw, opts));
+  },
+};
+
+export const loadArrow: StageDef = {
+  type: 'load.arrow',
+  description: 'Read spectra from an Arrow IPC / Feather v2 file written by pyarrow or pandas: a wide table of numeric columns, a long id/x/y table, or a list / fixed-size-list column.',
+  inputs: {},
+  outputs: { spectra: { kind: KIND.spectra, description: 'The spectra, with id, label and kept metadata columns.' } },
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: { type: 'string', 'x-path': true, description: 'Arrow/Feather file (uncompressed), relative to the pipeline file.' },
+      layout: layoutParam,
+      column: { type: 'string', description: 'List or fixed-size-list column holding one spectrum a row. Default: "spectrum", else the first list column, when the table has one.' },
+      id: idParam,
+      label: labelParam,
+      keep: { ...keepParam, description: 'Extra metadata columns to carry along. Default: every other scalar column (wide and list layouts), none (long layout).' },
+      x: { type: 'string', description: 'Long layout: the column with the axis position (default "x"). List layout: a list column with each spectrum\'s own axis positions (default "x" when present).' },
+      y: yParam,
+      unit: unitParam,
+      axis_name: axisNameParam,
+      on_nan: onNan,
+    },
+  },
+  seedless: true,
+  packages: ['apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { loadArrowFile } = await import('../data/load/arrow-source.js');
+    const path = await resolvePath(ctx, ctx.params.path as string);
+    const opts = {
+      ...loadOptions(ctx.params),
+      layout: ctx.params.layout as 'wide' | 'long',
+      column: ctx.params.column as string | undefined,
+    };
+    await finish(ctx, await loadArrowFile(path, opts));
+  },
+};
+
+export const loadJcamp: StageDef = {
+  type: 'load.jcamp',
+  description: 'Read JCAMP-DX spectra (one file, a list of files or a glob), one spectrum per data block; the axis unit comes from ##XUNITS.',
+  inputs: {},
+  outputs: { spectra: { kind: KIND.spectra, description: 'One spectrum per file (or block), id = file name; on one grid when all files share it, else on their own grids until a resample step.' } },
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: {
+        description: 'A JCAMP-DX file, a glob (e.g. spectra/*.jdx) or a list of files/globs, relative to the pipeline file.',
+        'x-path': true,
+        anyOf: [
+          { type: 'string' },
+          { type: 'array', minItems: 1, items: { type: 'string' } },
+        ],
+      },
+      label: { type: 'string', description: 'JCAMP record giving the class label, e.g. TITLE or $CLASS (## and $ optional). Default: no label.' },
+      unit: { type: 'string', description: 'Override the axis unit read from ##XUNITS (needed when files disagree).' },
+      axis_name: axisNameParam,
+      on_nan: onNan,
+    },
+  },
+  seedless: true,
+  packages: ['jcampconverter', 'fast-glob', 'apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { existsSync } = await import('node:fs');
+    const { StageError } = await import('../runner/stage-api.js');
+    const fg = (await import('fast-glob')).default;
+    const { loadJcampFiles } = await import('../data/load/jcamp-source.js');
+    const patterns = Array.isArray(ctx.params.path) ? (ctx.params.path as string[]) : [ctx.params.path as string];
+    const paths: string[] = [];
+    const { isAbsolute } = await import('node:path');
+    for (const p of patterns) {
+      const abs = await resolvePath(ctx, p);
+      if (fg.isDynamicPattern(p) && !existsSync(abs)) {
+        const pattern = isAbsolute(p) ? p : `${fg.convertPathToPattern(ctx.pipelineDir)}/${p}`;
+        const found = (await fg(pattern, { absolute: true, onlyFiles: true })).sort();
+        if (found.length === 0) throw new StageError(`no file matches the glob "${p}"`, p);
+        paths.push(...found);
+      } else {
+        if (!existsSync(abs)) throw new StageError('file not found', p);
+        paths.push(abs);
+      }
+    }
+    const unique = [...new Set(paths)];
+    await finish(ctx, await loadJcampFiles(unique, { ...loadOptions(ctx.params), keep: undefined, x: undefined, y: undefined }));
+  },
+};

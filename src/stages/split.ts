@@ -1,0 +1,44 @@
+/** `split`: seeded train / validation / test partition of a spectra table. */
+import type { StageDef } from '../runner/stage-api.js';
+import { KIND } from './kinds.js';
+
+const fraction = (def: number, what: string) => ({ type: 'number', minimum: 0, maximum: 1, default: def, description: `Fraction of the spectra in the ${what} split.` });
+
+export const split: StageDef = {
+  type: 'split',
+  description: 'Seeded train/validation/test split, stratified by label when there is one.',
+  inputs: { spectra: { kind: KIND.spectra, description: 'Spectra to split.' } },
+  outputs: {
+    train: { kind: KIND.spectra, description: 'Training spectra.' },
+    validation: { kind: KIND.spectra, description: 'Validation spectra (may be empty).' },
+    test: { kind: KIND.spectra, description: 'Test spectra (may be empty).' },
+  },
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      train: fraction(0.7, 'training'),
+      validation: fraction(0.15, 'validation'),
+      test: fraction(0.15, 'test'),
+      stratify: { type: 'boolean', default: true, description: 'Keep each label\'s proportion in every split (when the table has labels).' },
+    },
+  },
+  packages: ['apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { StageError } = await import('../runner/stage-api.js');
+    const { readSpectra, writeSpectra } = await import('../data/arrow-io.js');
+    const { splitIndices, subsetSpectra, SPLITS } = await import('../data/split.js');
+    const f = { train: ctx.params.train as number, validation: ctx.params.validation as number, test: ctx.params.test as number };
+    const sum = f.train + f.validation + f.test;
+    if (Math.abs(sum - 1) > 1e-6) throw new StageError(`train + validation + test must be 1 (got ${+sum.toFixed(6)})`, `${ctx.id} with`);
+    const t = await readSpectra((ctx.inputs.spectra as { path: string }).path);
+    const stratify = (ctx.params.stratify as boolean) && t.labels !== undefined;
+    if ((ctx.params.stratify as boolean) && !t.labels) ctx.log('no label column: split without stratification');
+    const parts = splitIndices(t.n, t.labels, f, stratify, ctx.seed);
+    for (const s of SPLITS) {
+      await writeSpectra(ctx.output(s), { ...subsetSpectra(t, parts[s]), metadata: { ...t.metadata, split: s } });
+      ctx.metric(s, parts[s].length);
+    }
+  },
+};

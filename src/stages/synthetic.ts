@@ -1,0 +1,169 @@
+/**
+ * Synthetic data sets from the seed papers, deterministic from the pipeline seed
+ * (same seed → identical bytes). Physics and statistics live in src/data/synthetic/.
+ */
+import type { StageContext, StageDef } from '../runner/stage-api.js';
+import { KIND } from './kinds.js';
+
+const EELS_PHASE_NAMES = ['Fe2O3', 'FeO', 'Fe3O4', 'amorphous', 'Fe'];
+
+async function write(ctx: StageContext, table: import('../data/arrow-io.js').SpectraTable): Promise<void> {
+  const { writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
+  await writeSpectra(ctx.output('spectra'), table);
+  ctx.log(`generated ${describeSpectra(table)}`);
+  ctx.metric('spectra', table.n);
+  ctx.metric('channels', table.d);
+}
+
+const perClass = (def: number) => ({ type: 'integer', minimum: 1, maximum: 100000, default: def, description: 'Spectra (samples) generated per class.' });
+
+export const syntheticEels: StageDef = {
+  type: 'synthetic.eels',
+  description: 'Fe L₂,₃ EELS near-edge spectra of iron-oxide phases (Fe₂O₃, FeO, Fe₃O₄, amorphous, metallic Fe) with Poisson counting noise; `spectrum` = counts, `clean` = expected counts, label = phase.',
+  inputs: {},
+  outputs: { spectra: { kind: KIND.spectra, description: 'Noisy counts in `spectrum`, noise-free expectation in `clean`, phase in `label`; `anomaly` column when an anomaly phase is set.' } },
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      phases: {
+        description: `Phases to generate: a number n takes the first n of ${EELS_PHASE_NAMES.join(', ')}; or a list of their names. Fe₂O₃ (hematite, Fe³⁺): L₃ 709.8 eV with a t₂g pre-peak 1.6 eV below, L₃/L₂ ≈ 5.2. FeO (wüstite, Fe²⁺): L₃ 707.7 eV, high-energy shoulder, L₃/L₂ ≈ 4.3. Fe₃O₄ (magnetite, Fe²⁺/Fe³⁺): L₃ 709.2 eV, broad, Fe²⁺ shoulder 1.5 eV below, L₃/L₂ ≈ 4.7. amorphous/surface oxide: L₃ 708.3 eV, broad lines, L₃/L₂ ≈ 3.9. Fe metal: L₃ 707.0 eV, L₃/L₂ ≈ 3.2, weak white lines. L₂ lies ~13 eV above L₃ (spin-orbit splitting of Fe 2p).`,
+        default: 4,
+        anyOf: [
+          { type: 'integer', minimum: 1, maximum: EELS_PHASE_NAMES.length },
+          { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: EELS_PHASE_NAMES } },
+        ],
+      },
+      per_class: perClass(100),
+      channels: { type: 'integer', minimum: 8, maximum: 65536, default: 256, description: 'Detector channels across the energy window (spectrometer dispersion = (e_max − e_min)/(channels − 1) eV per channel).' },
+      dose: { type: 'number', exclusiveMinimum: 0, default: 50, description: 'Electron dose: mean counts per channel of a spectrum. Counting noise is Poisson, so the signal-to-noise ratio per channel is ≈ √dose.' },
+      e_min: { type: 'number', default: 690, description: 'Start of the energy-loss window (eV); the Fe L₃ edge is at ~708 eV.' },
+      e_max: { type: 'number', default: 740, description: 'End of the energy-loss window (eV); the Fe L₂ edge is at ~721 eV.' },
+      anomaly: {
+        description: `A phase (name, or 0-based index into ${EELS_PHASE_NAMES.join(', ')}) held out for anomaly detection: its spectra get anomaly = true (all others false) in an \`anomaly\` column. If it is not among \`phases\` its spectra are added; with include_anomaly: false they are left out, giving a training set of normal phases only. Spectra are seeded one by one, so the normal spectra are identical with or without the anomaly.`,
+        anyOf: [{ type: 'string', enum: EELS_PHASE_NAMES }, { type: 'integer', minimum: 0, maximum: EELS_PHASE_NAMES.length - 1 }],
+      },
+      anomaly_count: { type: 'integer', minimum: 1, description: 'Number of anomaly spectra (default: per_class).' },
+      include_anomaly: { type: 'boolean', default: true, description: 'Generate the anomaly phase\'s spectra (false: only the normal phases).' },
+      shift_jitter: { type: 'number', minimum: 0, default: 0.15, description: 'Standard deviation (eV) of a per-spectrum energy shift: drift of the spectrometer\'s energy calibration / local chemical shift.' },
+      intensity_jitter: { type: 'number', minimum: 0, default: 0.1, description: 'Log-normal standard deviation of the per-spectrum total intensity: sample thickness and beam-current variation.' },
+      background: { type: 'number', minimum: 0, default: 2, description: 'Height of the power-law pre-edge background at e_min relative to the L₂,₃ edge step (tail of lower-energy losses; thicker samples have more).' },
+      exponent: { type: 'number', minimum: 0, default: 3, description: 'Exponent r of the pre-edge background A·E^−r (typically 2–5 for core-loss EELS).' },
+    },
+  },
+  packages: ['apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { generateEels } = await import('../data/synthetic/eels.js');
+    const { StageError } = await import('../runner/stage-api.js');
+    const p = ctx.params;
+    if ((p.e_max as number) <= (p.e_min as number)) throw new StageError('e_max must be above e_min', 'with.e_max');
+    await write(ctx, generateEels(ctx.seed, {
+      phases: p.phases as number | string[],
+      perClass: p.per_class as number,
+      channels: p.channels as number,
+      dose: p.dose as number,
+      eMin: p.e_min as number,
+      eMax: p.e_max as number,
+      anomaly: p.anomaly as string | number | undefined,
+      anomalyCount: p.anomaly_count as number | undefined,
+      includeAnomaly: p.include_anomaly as boolean,
+      shiftJitter: p.shift_jitter as number,
+      intensityJitter: p.intensity_jitter as number,
+      background: p.background as number,
+      exponent: p.exponent as number,
+    }));
+  },
+};
+
+export const syntheticRaman: StageDef = {
+  type: 'synthetic.raman',
+  description: 'SERS-like spectra of metabolite classes (adenine, glucose, lactate, uric acid, glutathione, creatinine) on 400–1800 cm⁻¹ with fluorescence background, jitter and shot noise.',
+  inputs: {},
+  outputs: { spectra: { kind: KIND.spectra, description: 'Noisy spectra in `spectrum`, noise-free in `clean`, metabolite in `label`.' } },
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      classes: { type: 'integer', minimum: 1, maximum: 6, default: 4, description: 'Number of metabolite classes, taken in order from adenine (735 cm⁻¹ ring breathing), glucose (1125, 520 cm⁻¹ C–O/C–C), lactate (855 cm⁻¹), uric acid (640 cm⁻¹), glutathione (670 cm⁻¹ C–S), creatinine (605, 840 cm⁻¹). All classes also share phenylalanine (1003), CH₂ (1450) and amide I (1655) bands.' },
+      per_class: perClass(100),
+      channels: { type: 'integer', minimum: 8, maximum: 65536, default: 512, description: 'Points across the Raman-shift window.' },
+      noise: { type: 'number', exclusiveMinimum: 0, default: 0.05, description: 'Shot noise: relative standard deviation of a band of unit height (photon counts ~ Poisson(intensity / noise²)).' },
+      x_min: { type: 'number', default: 400, description: 'Start of the Raman-shift window (cm⁻¹).' },
+      x_max: { type: 'number', default: 1800, description: 'End of the Raman-shift window (cm⁻¹).' },
+      shift_jitter: { type: 'number', minimum: 0, default: 2, description: 'Standard deviation (cm⁻¹) of a per-spectrum band shift: calibration drift and substrate–analyte interaction.' },
+      intensity_jitter: { type: 'number', minimum: 0, default: 0.25, description: 'Log-normal standard deviation of the SERS enhancement of the analyte bands (hot-spot variability between spectra).' },
+      fluorescence: { type: 'number', minimum: 0, default: 1, description: 'Mean level of the smooth fluorescence background, relative to the strongest class band.' },
+    },
+  },
+  packages: ['spectrum-generator', 'apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { generateRaman } = await import('../data/synthetic/raman.js');
+    const { StageError } = await import('../runner/stage-api.js');
+    const p = ctx.params;
+    if ((p.x_max as number) <= (p.x_min as number)) throw new StageError('x_max must be above x_min', 'with.x_max');
+    await write(ctx, await generateRaman(ctx.seed, {
+      classes: p.classes as number,
+      perClass: p.per_class as number,
+      channels: p.channels as number,
+      noise: p.noise as number,
+      xMin: p.x_min as number,
+      xMax: p.x_max as number,
+      shiftJitter: p.shift_jitter as number,
+      intensityJitter: p.intensity_jitter as number,
+      fluorescence: p.fluorescence as number,
+    }));
+  },
+};
+
+export const syntheticRelevance: StageDef = {
+  type: 'synthetic.relevance',
+  description: 'Independent-Gaussian benchmark of the spectral feature-relevance paper: 2 classes, features whose class means differ by a per-feature Δμ (Δμ = 0: irrelevant). The true Δμ is in the schema metadata `delta_mu`.',
+  inputs: {},
+  outputs: { spectra: { kind: KIND.spectra, description: 'One sample a row, features as channels (axis = feature index), label 0/1.' } },
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      per_class: perClass(500),
+      delta_mu: {
+        type: 'array', minItems: 1, items: { type: 'number' },
+        default: [2, 1.8, 1.6, 1.4, 1.2, 1, 0.8, 0.6, 0.4, 0.2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        description: 'Difference of the class means per feature (its length is the number of features); class 0 has mean −Δμ/2, class 1 +Δμ/2. Default: 20 features, ten informative with Δμ from 2 down to 0.2, ten irrelevant.',
+      },
+      sd: { type: 'number', exclusiveMinimum: 0, default: 1, description: 'Standard deviation of every feature within a class.' },
+    },
+  },
+  packages: ['apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { generateRelevance } = await import('../data/synthetic/relevance.js');
+    await write(ctx, generateRelevance(ctx.seed, ctx.params.per_class as number, ctx.params.delta_mu as number[], ctx.params.sd as number));
+  },
+};
+
+export const syntheticCorrelated: StageDef = {
+  type: 'synthetic.correlated',
+  description: 'Correlated benchmark of the spectral feature-relevance paper: 10 features in 4 pairs (x₂ₙ, x₂ₙ₊₁) plus 2 noise features; no single feature separates the classes, pairs do. The pₙ are in the schema metadata `p`.',
+  inputs: {},
+  outputs: { spectra: { kind: KIND.spectra, description: 'One sample a row, 10 features as channels, label 0/1.' } },
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      per_class: perClass(500),
+      p: {
+        type: 'array', minItems: 4, maxItems: 4, items: { type: 'number', minimum: 0, maximum: 1 },
+        default: [1, 0.75, 0.5, 0.25],
+        description: 'pₙ for the 4 pairs: x₂ₙ ~ N(0,1); class 0 has x₂ₙ₊₁ = x₂ₙ, class 1 has x₂ₙ₊₁ = −x₂ₙ with probability pₙ, else x₂ₙ. Larger pₙ makes pair n more informative; features 8 and 9 are pure N(0,1) noise.',
+      },
+    },
+  },
+  packages: ['apache-arrow'],
+  module: import.meta.url,
+  async run(ctx) {
+    const { generateCorrelated } = await import('../data/synthetic/relevance.js');
+    await write(ctx, generateCorrelated(ctx.seed, ctx.params.per_class as number, ctx.params.p as number[]));
+  },
+};
