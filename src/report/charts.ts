@@ -61,7 +61,7 @@ export function linesChart(title: string, rows: { x: number; y: number; series: 
     mark: { type: 'line', point: opts.points ?? rows.length < 60, strokeWidth: 1.6 },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false } },
-      y: { field: 'y', type: 'quantitative', title: yTitle, scale: { zero: false, ...(opts.logY ? { type: 'log' } : {}) } },
+      y: { field: 'y', type: 'quantitative', title: yTitle, scale: opts.logY ? { type: 'log' } : { zero: false } },
       color: { field: 'series', type: 'nominal', title: null },
     },
   }];

@@ -90,10 +90,16 @@ function metricsTable(entries: MetricsEntry[]): string {
   const rows: string[] = [];
   for (const e of entries) {
     for (const [name, value] of Object.entries(e.metrics)) {
-      rows.push(`<tr data-stage="${esc(e.stage)}" data-variant="${esc(e.variant)}" data-metric="${esc(name)}"><td>${esc(e.stage)}</td><td>${esc(e.variant)}</td><td>${esc(name)}</td><td class="value">${esc(JSON.stringify(value))}</td></tr>`);
+      rows.push(`<tr data-stage="${esc(e.stage)}" data-variant="${esc(e.variant)}" data-metric="${esc(name)}"><td>${esc(e.stage)}</td><td>${esc(e.variant)}</td><td>${esc(name)}</td><td class="value">${valueCell(JSON.stringify(value))}</td></tr>`);
     }
   }
   return `<table id="metrics-table"><tr><th>stage</th><th>variant</th><th>metric</th><th>value</th></tr>${rows.join('')}</table>`;
+}
+
+/** Long values fold away; the full text stays in the page (the table mirrors metrics.json). */
+function valueCell(json: string): string {
+  if (json.length <= 160) return `<span class="v">${esc(json)}</span>`;
+  return `<details><summary>${esc(json.slice(0, 100))}…</summary><span class="v">${esc(json)}</span></details>`;
 }
 
 export function esc(s: string): string {

@@ -56,7 +56,7 @@ export async function classify(art: InputArtifact): Promise<Classified> {
   const kindMeta = metadata['specflow.kind'] ?? '';
   let role: ArtifactRole = 'table';
   if (has('spectrum') && (kindMeta.includes('pseudo') || has('group', 'kind'))) role = 'pseudospectra';
-  else if (has('spectrum') && (kindMeta.includes('reconstruct') || has('reconstruction'))) role = 'reconstruction';
+  else if (has('spectrum') && (kindMeta.includes('reconstruct') || has('reconstruction') || (has('error') && 'specflow.model_arch' in metadata))) role = 'reconstruction';
   else if (has('spectrum')) role = 'spectra';
   else if (has('z')) role = 'latent';
   else if (has('cluster')) role = 'assignments';
@@ -122,26 +122,35 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   }
 
   // ---- reconstructions and anomalies
+  // originals by id, to draw beside their reconstructions
+  const originals = new Map<string, { t: SpectraTable; row: number }>();
+  for (const c of byRole('spectra')) {
+    const t = await io.readSpectra(c.art.path);
+    t.ids.forEach((id, row) => { if (!originals.has(id)) originals.set(id, { t, row }); });
+  }
   for (const c of byRole('reconstruction')) {
     const t = await io.readSpectra(c.art.path);
     const s = section('reconstruction', 'Reconstructions');
-    const rec = await readFixedList(c.art.path, 'reconstruction');
+    const legacy = await readFixedList(c.art.path, 'reconstruction');
     const xTitle = axisTitle(t.axisName, t.axisUnit);
-    const examples = pickExamples(groupRows(t.labels, t.n), Math.min(options.reconstructions, 3));
+    const examples = pickExamples(groupRows(t.labels, t.n), options.reconstructions);
     for (const i of examples) {
-      const orig = t.spectra.subarray(i * t.d, (i + 1) * t.d);
-      const series: Series[] = [{ name: 'input', values: orig }];
-      if (rec) {
-        const r = rec.subarray(i * t.d, (i + 1) * t.d);
-        series.push({ name: 'reconstruction', values: r }, { name: 'residual', values: orig.map((v, j) => v - r[j]!) });
-      }
-      if (t.clean) series.push({ name: 'clean', values: t.clean.subarray(i * t.d, (i + 1) * t.d) });
+      const row = (x: Float32Array, r: number): Float32Array => x.subarray(r * t.d, (r + 1) * t.d);
+      // either a table of reconstructions in `spectrum` (originals found by id in another input),
+      // or one holding inputs in `spectrum` and reconstructions in `reconstruction`
+      const orig = legacy ? row(t.spectra, i) : (() => { const o = originals.get(t.ids[i]!); return o && o.t.d === t.d ? row(o.t.spectra, o.row) : undefined; })();
+      const rec = legacy ? row(legacy, i) : row(t.spectra, i);
+      const series: Series[] = [];
+      if (orig) series.push({ name: 'input', values: orig });
+      series.push({ name: 'reconstruction', values: rec });
+      if (t.clean) series.push({ name: 'clean (noise-free)', values: row(t.clean, i) });
+      if (orig) series.push({ name: 'residual (input − reconstruction)', values: orig.map((v, j) => v - rec[j]!) });
       s.figures.push({ title: `${from(c)}: ${t.ids[i]}`, spec: spectraChart(`${from(c)}: ${t.ids[i]}${t.labels ? ` (${t.labels[i]})` : ''}`, t.axis, xTitle, series, { legend: '' }) });
     }
     const err = t.columns.error;
-    if (err) s.figures.push({ title: `${from(c)}: reconstruction errors`, spec: histogramChart(`${from(c)}: per-spectrum reconstruction error`, err.map((e, i) => ({ value: Number(e), group: t.labels?.[i] ?? 'all' })), 'error') });
+    if (err) s.figures.push({ title: `${from(c)}: reconstruction errors`, spec: histogramChart(`${from(c)}: per-spectrum reconstruction error`, err.map((e, i) => ({ value: Number(e), group: String(t.labels?.[i] ?? 'all') })), 'error') });
     const m = c.art.metrics ?? {};
-    const facts = ['mse', 'mse_clean', 'mse_noisy_vs_clean'].filter((k) => isNum(m[k])).map((k) => `${k} ${fmtMetric(m[k]!)}`);
+    const facts = ['mse', 'mse_clean', 'mse_noisy_vs_clean', 'mse_clean_ratio'].filter((k) => isNum(m[k])).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
   }
   for (const c of byRole('anomaly')) {
@@ -214,10 +223,10 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const perGroup = (c.art.metrics ?? {}).groups;
     if (perGroup && typeof perGroup === 'object') {
       const entries = Array.isArray(perGroup) ? perGroup.map((v, i) => [String((v as Record<string, MetricValue>)?.group ?? i), v] as const) : Object.entries(perGroup);
-      const cols = new Set<string>();
-      for (const [, v] of entries) if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) if (isNum(x)) cols.add(k);
-      const header = ['group', ...cols];
-      s.tables.push({ caption: `${from(c)}: smoothness and sparsity per group`, header, rows: entries.map(([g, v]) => [g, ...[...cols].map((k) => { const x = (v as Record<string, MetricValue>)[k]; return isNum(x) ? round(x) : null; })]) });
+      // one level of nesting is flattened: roughness.pseudospectrum, roughness.mean, …
+      const flat = entries.map(([g, v]) => [g, flatten(v)] as const);
+      const cols = [...new Set(flat.flatMap(([, f]) => Object.keys(f)))];
+      s.tables.push({ caption: `${from(c)}: correlation, roughness and sparsity per group`, header: ['group', ...cols], rows: flat.map(([g, f]) => [g, ...cols.map((k) => (isNum(f[k]) ? round(f[k]!) : null))]) });
     }
   }
 
@@ -258,6 +267,16 @@ async function readFixedList(path: string, column: string): Promise<Float32Array
   const out: number[] = [];
   for (const v of col) out.push(...Array.from(v as ArrayLike<number>));
   return Float32Array.from(out);
+}
+
+function flatten(v: MetricValue): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return out;
+  for (const [k, x] of Object.entries(v)) {
+    if (isNum(x)) out[k] = x;
+    else if (x && typeof x === 'object' && !Array.isArray(x)) for (const [k2, y] of Object.entries(x)) if (isNum(y)) out[`${k}.${k2}`] = y;
+  }
+  return out;
 }
 
 function groupRows(labels: (string | null)[] | undefined, n: number): Map<string, number[]> {
