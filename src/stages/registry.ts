@@ -8,6 +8,20 @@ import type { StageDef } from '../runner/stage-api.js';
 export async function builtinStages(): Promise<StageDef[]> {
   const modules = await Promise.all([
     // one line per stage module, e.g.: import('./load-csv.js'),
+    import('./load.js'),
+    import('./synthetic.js'),
+    import('./preprocess.js'),
+    import('./split.js'),
+    import('./cluster.js'),
+    import('./embed.js'),
+    import('./pseudospectrum.js'),
+    import('./anomaly.js'),
+    import('./train-spectral.js'),
+    import('./train-autoencoder.js'),
+    import('./train-pca.js'),
+    import('./encode.js'),
+    import('./rank-features.js'),
+    import('./report.js'),
   ]);
   return modules.flatMap((m) => Object.values(m as Record<string, unknown>).filter(isStageDef));
 }

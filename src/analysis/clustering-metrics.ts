@@ -1,0 +1,159 @@
+/**
+ * Clustering quality and agreement measures. Pure functions over plain arrays;
+ * no pipeline knowledge. Conventions follow scikit-learn where it has one.
+ */
+
+/** Row-major points: each row one sample. */
+export type Rows = ReadonlyArray<ArrayLike<number>>;
+
+export function squaredDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) {
+    const t = a[j]! - b[j]!;
+    s += t * t;
+  }
+  return s;
+}
+
+/** Labels of any type mapped to 0..m-1 in order of first appearance. */
+export function encodeLabels<T>(labels: ReadonlyArray<T>): { codes: Int32Array; classes: T[] } {
+  const index = new Map<T, number>();
+  const codes = new Int32Array(labels.length);
+  labels.forEach((l, i) => {
+    let c = index.get(l);
+    if (c === undefined) {
+      c = index.size;
+      index.set(l, c);
+    }
+    codes[i] = c;
+  });
+  return { codes, classes: [...index.keys()] };
+}
+
+/**
+ * Sum of squared Euclidean distances of each point to its cluster's centroid
+ * (the centroid being the mean of the cluster's points, or `centroids` when given).
+ */
+export function inertia(x: Rows, labels: ArrayLike<number>, centroids?: Rows): number {
+  const cents = centroids ?? clusterMeans(x, labels);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += squaredDistance(x[i]!, cents[labels[i]!]!);
+  return s;
+}
+
+/** Mean of the points of each cluster 0..max(label); an empty cluster gets NaNs. */
+export function clusterMeans(x: Rows, labels: ArrayLike<number>, k?: number): number[][] {
+  const d = x.length > 0 ? x[0]!.length : 0;
+  let m = k ?? 0;
+  if (k === undefined) for (let i = 0; i < labels.length; i++) m = Math.max(m, labels[i]! + 1);
+  const sums = Array.from({ length: m }, () => new Array<number>(d).fill(0));
+  const counts = new Array<number>(m).fill(0);
+  for (let i = 0; i < x.length; i++) {
+    const c = labels[i]!;
+    counts[c]!++;
+    const row = x[i]!;
+    const s = sums[c]!;
+    for (let j = 0; j < d; j++) s[j]! += row[j]!;
+  }
+  return sums.map((s, c) => s.map((v) => v / counts[c]!));
+}
+
+/**
+ * Mean silhouette coefficient with Euclidean distances (scikit-learn's
+ * `silhouette_score`): for sample i, a = mean distance to the other members of
+ * its cluster, b = smallest mean distance to the members of another cluster,
+ * s = (b − a) / max(a, b); s = 0 for a sample alone in its cluster.
+ * Needs 2 ≤ number of clusters ≤ n − 1. O(n² d) time, O(n) memory.
+ */
+export function silhouette(x: Rows, labels: ArrayLike<number>): number {
+  const n = x.length;
+  const { codes, classes } = encodeLabels(Array.from(labels));
+  const m = classes.length;
+  if (m < 2 || m > n - 1) throw new RangeError(`silhouette needs 2..n-1 clusters, got ${m} for n = ${n}`);
+  const counts = new Array<number>(m).fill(0);
+  for (let i = 0; i < n; i++) counts[codes[i]!]!++;
+  const sums = new Float64Array(m);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    sums.fill(0);
+    const xi = x[i]!;
+    for (let j = 0; j < n; j++) if (j !== i) sums[codes[j]!]! += Math.sqrt(squaredDistance(xi, x[j]!));
+    const own = codes[i]!;
+    if (counts[own]! <= 1) continue; // s = 0
+    const a = sums[own]! / (counts[own]! - 1);
+    let b = Infinity;
+    for (let c = 0; c < m; c++) if (c !== own) b = Math.min(b, sums[c]! / counts[c]!);
+    const denom = Math.max(a, b);
+    total += denom > 0 ? (b - a) / denom : 0;
+  }
+  return total / n;
+}
+
+/** Contingency table of two labelings (rows: first, columns: second). */
+export function contingency<A, B>(a: ReadonlyArray<A>, b: ReadonlyArray<B>): number[][] {
+  if (a.length !== b.length) throw new RangeError(`labelings differ in length: ${a.length} vs ${b.length}`);
+  const ea = encodeLabels(a);
+  const eb = encodeLabels(b);
+  const table = Array.from({ length: ea.classes.length }, () => new Array<number>(eb.classes.length).fill(0));
+  for (let i = 0; i < a.length; i++) table[ea.codes[i]!]![eb.codes[i]!]!++;
+  return table;
+}
+
+const comb2 = (v: number): number => (v * (v - 1)) / 2;
+
+/**
+ * Adjusted Rand index (Hubert & Arabie 1985), as scikit-learn's
+ * `adjusted_rand_score`: 1 for identical partitions, ~0 for random ones.
+ * Two trivial identical partitions (all one cluster, or all singletons) give 1.
+ */
+export function adjustedRandIndex<A, B>(truth: ReadonlyArray<A>, pred: ReadonlyArray<B>): number {
+  const table = contingency(truth, pred);
+  const n = truth.length;
+  let sumCells = 0;
+  for (const row of table) for (const v of row) sumCells += comb2(v);
+  const rowSums = table.map((r) => r.reduce((s, v) => s + v, 0));
+  const colSums = table[0] ? table[0].map((_, j) => table.reduce((s, r) => s + r[j]!, 0)) : [];
+  const sumA = rowSums.reduce((s, v) => s + comb2(v), 0);
+  const sumB = colSums.reduce((s, v) => s + comb2(v), 0);
+  const expected = (sumA * sumB) / comb2(n);
+  const max = (sumA + sumB) / 2;
+  if (max === expected) return 1; // both partitions trivial and equal in pair structure
+  return (sumCells - expected) / (max - expected);
+}
+
+/** Shannon entropy (natural log) of a labeling. */
+export function entropy<T>(labels: ReadonlyArray<T>): number {
+  const n = labels.length;
+  const counts = new Map<T, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let h = 0;
+  for (const c of counts.values()) h -= (c / n) * Math.log(c / n);
+  return h;
+}
+
+/** Mutual information (natural log) between two labelings. */
+export function mutualInformation<A, B>(a: ReadonlyArray<A>, b: ReadonlyArray<B>): number {
+  const table = contingency(a, b);
+  const n = a.length;
+  const rowSums = table.map((r) => r.reduce((s, v) => s + v, 0));
+  const colSums = table[0] ? table[0].map((_, j) => table.reduce((s, r) => s + r[j]!, 0)) : [];
+  let mi = 0;
+  table.forEach((row, i) => row.forEach((v, j) => {
+    if (v > 0) mi += (v / n) * Math.log((v * n) / (rowSums[i]! * colSums[j]!));
+  }));
+  return Math.max(0, mi);
+}
+
+/**
+ * Normalised mutual information with the arithmetic-mean normalisation
+ * (scikit-learn's default, `average_method='arithmetic'`):
+ * NMI = I(U;V) / ((H(U) + H(V)) / 2). When both labelings have a single
+ * class the score is 1 (scikit-learn's convention).
+ */
+export function normalizedMutualInformation<A, B>(a: ReadonlyArray<A>, b: ReadonlyArray<B>): number {
+  const ha = entropy(a);
+  const hb = entropy(b);
+  if (ha === 0 && hb === 0) return 1;
+  const denom = (ha + hb) / 2;
+  return denom > 0 ? mutualInformation(a, b) / denom : 0;
+}

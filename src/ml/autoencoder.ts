@@ -1,0 +1,382 @@
+/**
+ * Dense, Conv-1D and Transformer autoencoders for 1-D spectra, written with
+ * plain tfjs ops over a ParamStore. The network works in a scaled space:
+ *   xs = (x - center) / scale            (center per channel, scale a scalar)
+ * and its decoder output h maps back to spectra as
+ *   mse:     x̂ = center + scale · h
+ *   poisson: x̂ = scale · softplus(h + base), base = softplus⁻¹(center / scale)
+ * so an untrained network reconstructs the mean spectrum and any intensity
+ * range trains alike. The scaling is part of the model config.
+ */
+import type { ModelArch, SpectralModel } from './model-api.js';
+import {
+  activate, batchNorm, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, downsample2,
+  layerNorm, ParamStore, sinusoidalPositions, upsample2, type Activation, type Pass,
+} from './nn.js';
+import type { Tensor, TF } from './engine.js';
+
+export type AeArch = Exclude<ModelArch, 'pca'>;
+export type LossName = 'mse' | 'poisson';
+
+export interface DenseSizes {
+  /** Encoder hidden layer sizes, mirrored by the decoder. */
+  hidden: number[];
+  activation: Activation;
+}
+
+export interface Conv1dSizes {
+  filters: number[];
+  kernels: number[];
+  /** 'batch' normalisation after each convolution, or none. */
+  norm: 'batch' | 'none';
+  /** Negative slope of the LeakyReLU. */
+  leak: number;
+  /** Dense layers between the flattened feature map and the latent code (mirrored). */
+  hidden: number[];
+}
+
+export interface TransformerSizes {
+  patch: number;
+  d_model: number;
+  heads: number;
+  layers: number;
+  /** Hidden width of each block's MLP. */
+  mlp: number;
+  /** How token features become the latent code. */
+  pool: 'mean' | 'flatten';
+}
+
+export interface Scaling {
+  /** Per-channel offset (length inputDim). */
+  center: number[];
+  /** Global scale. */
+  scale: number;
+}
+
+export interface AutoencoderConfig {
+  format: 'specflow-model';
+  version: 1;
+  arch: AeArch;
+  inputDim: number;
+  latentDim: number;
+  loss: LossName;
+  scaling: Scaling;
+  dense?: DenseSizes;
+  conv1d?: Conv1dSizes;
+  transformer?: TransformerSizes;
+  /** Spectral axis of the training data, for downstream tables. */
+  axis?: { values: number[]; unit: string; name: string };
+  /** Free-form provenance (seed, epochs run, backend…). */
+  training?: Record<string, unknown>;
+}
+
+export const DEFAULT_DENSE: DenseSizes = { hidden: [256, 64], activation: 'relu' };
+export const DEFAULT_CONV1D: Conv1dSizes = { filters: [16, 32, 64], kernels: [15, 11, 7], norm: 'batch', leak: 0.2, hidden: [] };
+export const DEFAULT_TRANSFORMER: TransformerSizes = { patch: 16, d_model: 64, heads: 4, layers: 2, mlp: 128, pool: 'flatten' };
+
+/** The network of one architecture: parameter definitions and the two halves. */
+interface Network {
+  define(store: ParamStore): void;
+  /** xs [b, inputDim] (scaled) → z [b, latentDim]. */
+  encode(tf: TF, store: ParamStore, xs: Tensor, pass: Pass): Tensor;
+  /** z [b, latentDim] → h [b, inputDim] (scaled, before the output map). */
+  decode(tf: TF, store: ParamStore, z: Tensor, pass: Pass): Tensor;
+}
+
+function padTo(d: number, multiple: number): number {
+  return Math.ceil(d / multiple) * multiple;
+}
+
+function padCols(tf: TF, x: Tensor, to: number): Tensor {
+  const d = x.shape[1]!;
+  return to === d ? x : tf.pad(x, [[0, 0], [0, to - d]]);
+}
+
+function cropCols(tf: TF, x: Tensor, d: number): Tensor {
+  return x.shape[1] === d ? x : tf.slice(x, [0, 0], [x.shape[0]!, d]);
+}
+
+function denseNetwork(cfg: AutoencoderConfig): Network {
+  const s = cfg.dense!;
+  const sizes = [cfg.inputDim, ...s.hidden];
+  return {
+    define(store) {
+      for (let i = 0; i < s.hidden.length; i++) defineDense(store, `enc.${i}`, sizes[i]!, sizes[i + 1]!);
+      defineDense(store, 'enc.z', sizes[sizes.length - 1]!, cfg.latentDim);
+      let prev = cfg.latentDim;
+      for (let i = s.hidden.length - 1; i >= 0; i--) {
+        defineDense(store, `dec.${i}`, prev, s.hidden[i]!);
+        prev = s.hidden[i]!;
+      }
+      defineDense(store, 'dec.out', prev, cfg.inputDim);
+    },
+    encode(tf, store, xs) {
+      let h = xs;
+      for (let i = 0; i < s.hidden.length; i++) h = dense(tf, store, `enc.${i}`, h, s.activation);
+      return dense(tf, store, 'enc.z', h);
+    },
+    decode(tf, store, z) {
+      let h = z;
+      for (let i = s.hidden.length - 1; i >= 0; i--) h = dense(tf, store, `dec.${i}`, h, s.activation);
+      return dense(tf, store, 'dec.out', h);
+    },
+  };
+}
+
+function conv1dNetwork(cfg: AutoencoderConfig): Network {
+  const s = cfg.conv1d!;
+  const nb = s.filters.length;
+  const dp = padTo(cfg.inputDim, 2 ** nb);
+  const lz = dp / 2 ** nb;
+  const flat = lz * s.filters[nb - 1]!;
+  const widths = [flat, ...s.hidden];
+  const block = (tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass): Tensor => {
+    let h = conv1d(tf, store, name, x);
+    if (s.norm === 'batch') h = batchNorm(tf, store, `${name}.bn`, h, pass);
+    return tf.leakyRelu(h, s.leak);
+  };
+  return {
+    define(store) {
+      let inC = 1;
+      for (let i = 0; i < nb; i++) {
+        defineConv1d(store, `enc.conv${i}`, s.kernels[i]!, inC, s.filters[i]!);
+        if (s.norm === 'batch') defineBatchNorm(store, `enc.conv${i}.bn`, s.filters[i]!);
+        inC = s.filters[i]!;
+      }
+      for (let i = 0; i < s.hidden.length; i++) defineDense(store, `enc.fc${i}`, widths[i]!, widths[i + 1]!);
+      defineDense(store, 'enc.z', widths[widths.length - 1]!, cfg.latentDim);
+      let prev = cfg.latentDim;
+      for (let i = s.hidden.length - 1; i >= 0; i--) {
+        defineDense(store, `dec.fc${i}`, prev, widths[i + 1]!);
+        prev = widths[i + 1]!;
+      }
+      defineDense(store, 'dec.map', prev, flat);
+      // decoder block i works at the resolution of encoder block i and narrows the channels
+      // back down: filters[i] → filters[i-1] (filters[0] for the last block)
+      inC = s.filters[nb - 1]!;
+      for (let i = nb - 1; i >= 0; i--) {
+        const outC = s.filters[Math.max(i - 1, 0)]!;
+        defineConv1d(store, `dec.conv${i}`, s.kernels[i]!, inC, outC);
+        if (s.norm === 'batch') defineBatchNorm(store, `dec.conv${i}.bn`, outC);
+        inC = outC;
+      }
+      defineConv1d(store, 'dec.out', s.kernels[0]!, inC, 1);
+    },
+    encode(tf, store, xs, pass) {
+      const b = xs.shape[0]!;
+      let h = tf.reshape(padCols(tf, xs, dp), [b, dp, 1]);
+      for (let i = 0; i < nb; i++) h = downsample2(tf, block(tf, store, `enc.conv${i}`, h, pass));
+      h = tf.reshape(h, [b, flat]);
+      for (let i = 0; i < s.hidden.length; i++) h = dense(tf, store, `enc.fc${i}`, h, 'leaky_relu');
+      return dense(tf, store, 'enc.z', h);
+    },
+    decode(tf, store, z, pass) {
+      const b = z.shape[0]!;
+      let h = z;
+      for (let i = s.hidden.length - 1; i >= 0; i--) h = dense(tf, store, `dec.fc${i}`, h, 'leaky_relu');
+      h = activate(tf, dense(tf, store, 'dec.map', h), 'leaky_relu', s.leak);
+      h = tf.reshape(h, [b, lz, s.filters[nb - 1]!]);
+      for (let i = nb - 1; i >= 0; i--) h = block(tf, store, `dec.conv${i}`, upsample2(tf, h), pass);
+      h = conv1d(tf, store, 'dec.out', h);
+      return cropCols(tf, tf.reshape(h, [b, dp]), cfg.inputDim);
+    },
+  };
+}
+
+function transformerNetwork(cfg: AutoencoderConfig): Network {
+  const s = cfg.transformer!;
+  const p = s.patch;
+  const d = s.d_model;
+  const H = s.heads;
+  if (d % H !== 0) throw new Error(`transformer: d_model ${d} is not divisible by heads ${H}`);
+  const dh = d / H;
+  const dp = padTo(cfg.inputDim, p);
+  const T = dp / p;
+  const pos = sinusoidalPositions(T, d);
+  const defineBlock = (store: ParamStore, name: string) => {
+    defineLayerNorm(store, `${name}.ln1`, d);
+    defineDense(store, `${name}.q`, d, d);
+    defineDense(store, `${name}.k`, d, d);
+    defineDense(store, `${name}.v`, d, d);
+    defineDense(store, `${name}.o`, d, d);
+    defineLayerNorm(store, `${name}.ln2`, d);
+    defineDense(store, `${name}.fc1`, d, s.mlp);
+    defineDense(store, `${name}.fc2`, s.mlp, d);
+  };
+  /** Pre-norm encoder block on x [b, T, d]. */
+  const block = (tf: TF, store: ParamStore, name: string, x: Tensor): Tensor => {
+    const b = x.shape[0]!;
+    const h = tf.reshape(layerNorm(tf, store, `${name}.ln1`, x), [b * T, d]);
+    const heads = (t: Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [b, T, H, dh]), [0, 2, 1, 3]), [b * H, T, dh]);
+    const q = heads(dense(tf, store, `${name}.q`, h));
+    const k = heads(dense(tf, store, `${name}.k`, h));
+    const v = heads(dense(tf, store, `${name}.v`, h));
+    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh));
+    const att = tf.matMul(tf.softmax(scores), v); // [bH, T, dh]
+    const merged = tf.reshape(tf.transpose(tf.reshape(att, [b, H, T, dh]), [0, 2, 1, 3]), [b * T, d]);
+    const x1 = tf.add(x, tf.reshape(dense(tf, store, `${name}.o`, merged), [b, T, d]));
+    const h2 = tf.reshape(layerNorm(tf, store, `${name}.ln2`, x1), [b * T, d]);
+    const m = dense(tf, store, `${name}.fc2`, dense(tf, store, `${name}.fc1`, h2, 'gelu'));
+    return tf.add(x1, tf.reshape(m, [b, T, d]));
+  };
+  return {
+    define(store) {
+      defineDense(store, 'enc.embed', p, d);
+      for (let i = 0; i < s.layers; i++) defineBlock(store, `enc.block${i}`);
+      defineDense(store, 'enc.z', s.pool === 'mean' ? d : T * d, cfg.latentDim);
+      defineDense(store, 'dec.tokens', cfg.latentDim, T * d);
+      for (let i = 0; i < s.layers; i++) defineBlock(store, `dec.block${i}`);
+      defineDense(store, 'dec.out', d, p);
+    },
+    encode(tf, store, xs) {
+      const b = xs.shape[0]!;
+      const patches = tf.reshape(padCols(tf, xs, dp), [b * T, p]);
+      let x = tf.add(tf.reshape(dense(tf, store, 'enc.embed', patches), [b, T, d]), tf.tensor2d(pos, [T, d]));
+      for (let i = 0; i < s.layers; i++) x = block(tf, store, `enc.block${i}`, x);
+      const pooled = s.pool === 'mean' ? tf.mean(x, 1) : tf.reshape(x, [b, T * d]);
+      return dense(tf, store, 'enc.z', pooled);
+    },
+    decode(tf, store, z) {
+      const b = z.shape[0]!;
+      let x = tf.add(tf.reshape(dense(tf, store, 'dec.tokens', z), [b, T, d]), tf.tensor2d(pos, [T, d]));
+      for (let i = 0; i < s.layers; i++) x = block(tf, store, `dec.block${i}`, x);
+      const out = dense(tf, store, 'dec.out', tf.reshape(x, [b * T, d]));
+      return cropCols(tf, tf.reshape(out, [b, dp]), cfg.inputDim);
+    },
+  };
+}
+
+function network(cfg: AutoencoderConfig): Network {
+  switch (cfg.arch) {
+    case 'dense':
+      return denseNetwork(cfg);
+    case 'conv1d':
+      return conv1dNetwork(cfg);
+    case 'transformer':
+      return transformerNetwork(cfg);
+  }
+}
+
+/** softplus⁻¹(y) for y > 0. */
+function inverseSoftplus(y: number): number {
+  return y > 20 ? y : Math.log(Math.expm1(y));
+}
+
+/** A built autoencoder: its config, its variables and the tensor-level passes used by training. */
+export class Autoencoder implements SpectralModel {
+  readonly arch: AeArch;
+  readonly inputDim: number;
+  readonly latentDim: number;
+  readonly loss: LossName;
+  readonly store: ParamStore;
+  private readonly net: Network;
+  private readonly center: Tensor;
+  private readonly base: Tensor | undefined;
+
+  constructor(readonly tf: TF, readonly config: AutoencoderConfig, seed: number, loaded?: Map<string, Float32Array>) {
+    this.arch = config.arch;
+    this.inputDim = config.inputDim;
+    this.latentDim = config.latentDim;
+    this.loss = config.loss;
+    this.net = network(config);
+    this.store = new ParamStore(tf, seed, loaded);
+    this.net.define(this.store);
+    const c = Float32Array.from(config.scaling.center);
+    this.center = tf.tensor2d(c, [1, config.inputDim]);
+    if (config.loss === 'poisson') {
+      const base = c.map((v) => inverseSoftplus(Math.max(v / config.scaling.scale, 1e-3)));
+      this.base = tf.tensor2d(base, [1, config.inputDim]);
+    }
+  }
+
+  /** Raw spectra [b, D] → scaled network input. */
+  scaleIn(x: Tensor): Tensor {
+    return this.tf.div(this.tf.sub(x, this.center), this.config.scaling.scale);
+  }
+
+  encodeT(x: Tensor, pass: Pass): Tensor {
+    return this.net.encode(this.tf, this.store, this.scaleIn(x), pass);
+  }
+
+  /** Decoder output before the output map (scaled space). */
+  decodeRaw(z: Tensor, pass: Pass): Tensor {
+    return this.net.decode(this.tf, this.store, z, pass);
+  }
+
+  /** Scaled-space prediction: mse → h; poisson → the positive rate p = softplus(h + base). */
+  scaledOutput(h: Tensor): Tensor {
+    return this.base ? this.tf.softplus(this.tf.add(h, this.base)) : h;
+  }
+
+  /** Target spectra in the units of `scaledOutput`. */
+  scaleTarget(y: Tensor): Tensor {
+    return this.base ? this.tf.div(y, this.config.scaling.scale) : this.scaleIn(y);
+  }
+
+  /** Scaled prediction → spectra in data units. */
+  unscale(o: Tensor): Tensor {
+    const s = this.config.scaling.scale;
+    return this.base ? this.tf.mul(o, s) : this.tf.add(this.tf.mul(o, s), this.center);
+  }
+
+  /** Training loss (scaled units) for a batch: mean squared error or mean Poisson NLL (without log y!). */
+  lossT(x: Tensor, y: Tensor, pass: Pass): Tensor {
+    const tf = this.tf;
+    const out = this.scaledOutput(this.decodeRaw(this.encodeT(x, pass), pass));
+    const t = this.scaleTarget(y);
+    return this.loss === 'poisson' ? poissonNllT(tf, out, t) : tf.mean(tf.squaredDifference(out, t));
+  }
+
+  async encode(x: Float32Array, n: number): Promise<Float32Array> {
+    return this.batched(x, n, this.inputDim, this.latentDim, (t) => this.encodeT(t, { training: false }));
+  }
+
+  async decode(z: Float32Array, n: number): Promise<Float32Array> {
+    return this.batched(z, n, this.latentDim, this.inputDim, (t) => this.unscale(this.scaledOutput(this.decodeRaw(t, { training: false }))));
+  }
+
+  /** Full reconstruction x → x̂ in data units. */
+  async reconstruct(x: Float32Array, n: number): Promise<Float32Array> {
+    return this.batched(x, n, this.inputDim, this.inputDim, (t) => {
+      const pass = { training: false };
+      return this.unscale(this.scaledOutput(this.decodeRaw(this.encodeT(t, pass), pass)));
+    });
+  }
+
+  private async batched(input: Float32Array, n: number, inDim: number, outDim: number, f: (t: Tensor) => Tensor): Promise<Float32Array> {
+    if (input.length !== n * inDim) throw new Error(`expected ${n}×${inDim} values, got ${input.length}`);
+    const out = new Float32Array(n * outDim);
+    const bs = 256;
+    for (let start = 0; start < n; start += bs) {
+      const m = Math.min(bs, n - start);
+      const y = this.tf.tidy(() => f(this.tf.tensor2d(input.subarray(start * inDim, (start + m) * inDim), [m, inDim])));
+      out.set(await y.data() as Float32Array, start * outDim);
+      y.dispose();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.store.dispose();
+    this.center.dispose();
+    this.base?.dispose();
+  }
+}
+
+/** Mean Poisson negative log-likelihood of targets t under rates p, without the log(t!) term. */
+export function poissonNllT(tf: TF, p: Tensor, t: Tensor): Tensor {
+  return tf.mean(tf.sub(p, tf.mul(t, tf.log(tf.add(p, 1e-8)))));
+}
+
+export function withArchDefaults(cfg: AutoencoderConfig): AutoencoderConfig {
+  const out = { ...cfg };
+  if (cfg.arch === 'dense') out.dense = { ...DEFAULT_DENSE, ...cfg.dense };
+  if (cfg.arch === 'conv1d') {
+    out.conv1d = { ...DEFAULT_CONV1D, ...cfg.conv1d };
+    if (out.conv1d.filters.length !== out.conv1d.kernels.length) {
+      throw new Error(`conv1d: ${out.conv1d.filters.length} filters but ${out.conv1d.kernels.length} kernels; give one kernel size per block`);
+    }
+  }
+  if (cfg.arch === 'transformer') out.transformer = { ...DEFAULT_TRANSFORMER, ...cfg.transformer };
+  return out;
+}

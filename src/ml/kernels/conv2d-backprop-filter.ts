@@ -1,0 +1,135 @@
+/**
+ * Conv2DBackpropFilter for wasm, which tfjs-backend-wasm 4.22 lacks; without it
+ * no convolution (and so no Conv-1D layer: tfjs's conv1d is a conv2d of
+ * height 1) can be trained on wasm.
+ *
+ * dW[a,b,ci,co] = Σ_{n,oy,ox} x[n, oy·sh + a·dh − top, ox·sw + b·dw − left, ci] · dy[n,oy,ox,co]
+ *
+ * computed as one GEMM, dW[R × Cout] = Pᵀ[R × NP] · dy[NP × Cout] with
+ * R = fh·fw·Cin and NP = N·outH·outW, where Pᵀ (im2col, transposed) is written
+ * straight into wasm memory: laid out that way it is XNNPACK's left operand as
+ * is, and only dy (the smaller matrix) gets packed.
+ */
+import { matMulPlain } from './batch-matmul.js';
+import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
+import { boundTf, dispose, f32, run } from './common.js';
+
+interface Attrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | 'explicit' | number[][];
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+  dilations?: number | [number, number];
+}
+
+/** Keeps one im2col buffer below this many floats (64 MB) by splitting the batch. */
+const MAX_PATCH_FLOATS = 16 * 1024 * 1024;
+
+export function conv2DBackpropFilter(args: KernelArgs<Attrs>): TensorInfo {
+  const { backend, attrs } = args;
+  const tf = boundTf();
+  let x = args.inputs.x as TensorInfo;
+  let dy = args.inputs.dy as TensorInfo;
+  const owned: TensorInfo[] = [];
+  if (attrs.dataFormat === 'NCHW') {
+    x = run('Transpose', backend, { x }, { perm: [0, 2, 3, 1] });
+    dy = run('Transpose', backend, { x: dy }, { perm: [0, 2, 3, 1] });
+    owned.push(x, dy);
+  }
+  if (x.dtype !== 'float32') {
+    x = run('Cast', backend, { x }, { dtype: 'float32' });
+    owned.push(x);
+  }
+  if (dy.dtype !== 'float32') {
+    dy = run('Cast', backend, { x: dy }, { dtype: 'float32' });
+    owned.push(dy);
+  }
+  const [fh, fw, cin, cout] = attrs.filterShape;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad as 'same',
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const [n, h, w] = x.shape as [number, number, number, number];
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== cout || x.shape[3] !== cin) {
+    throw new Error(
+      `Conv2DBackpropFilter: dy shape ${dy.shape} does not match x ${x.shape}, filter ${attrs.filterShape}`,
+    );
+  }
+
+  const rows = fh * fw * cin;
+  const perSample = oh * ow;
+  const chunk = Math.max(1, Math.min(n, Math.floor(MAX_PATCH_FLOATS / Math.max(1, rows * perSample))));
+  const patches = (n0: number, nc: number): TensorInfo => {
+    const np = nc * perSample;
+    const pt = backend.makeOutput([rows, np], 'float32');
+    // Views fetched after the allocation: it may have grown (and detached) the heap.
+    const dst = f32(backend, pt);
+    const src = f32(backend, x);
+    const step = sw * cin;
+    for (let a = 0; a < fh; a++) {
+      for (let b = 0; b < fw; b++) {
+        // The ox whose input column ix = ox·sw + b·dw − left lies inside [0, w).
+        const off = b * dw - left;
+        const oxLo = Math.min(ow, Math.max(0, Math.ceil(-off / sw)));
+        const oxHi = Math.max(oxLo, Math.min(ow, Math.floor((w - 1 - off) / sw) + 1));
+        for (let ci = 0; ci < cin; ci++) {
+          const rowBase = ((a * fw + b) * cin + ci) * np;
+          for (let s = 0; s < nc; s++) {
+            const xs = (n0 + s) * h * w * cin;
+            for (let oy = 0; oy < oh; oy++) {
+              const d0 = rowBase + (s * oh + oy) * ow;
+              const iy = oy * sh + a * dh - top;
+              if (iy < 0 || iy >= h) {
+                dst.fill(0, d0, d0 + ow);
+                continue;
+              }
+              if (oxLo > 0) dst.fill(0, d0, d0 + oxLo);
+              if (oxHi < ow) dst.fill(0, d0 + oxHi, d0 + ow);
+              let si = xs + (iy * w + oxLo * sw + off) * cin + ci;
+              for (let ox = oxLo; ox < oxHi; ox++, si += step) dst[d0 + ox] = src[si]!;
+            }
+          }
+        }
+      }
+    }
+    return pt;
+  };
+
+  let result: TensorInfo;
+  if (rows * cout === 0 || n * perSample === 0) {
+    result = backend.makeOutput([fh, fw, cin, cout], 'float32');
+    f32(backend, result).fill(0);
+  } else if (chunk >= n) {
+    const pt = patches(0, n);
+    result = matMulPlain(backend, pt, dy, rows, n * perSample, cout);
+    dispose(backend, pt);
+    result.shape = [fh, fw, cin, cout];
+  } else {
+    result = backend.makeOutput([fh, fw, cin, cout], 'float32');
+    f32(backend, result).fill(0);
+    for (let n0 = 0; n0 < n; n0 += chunk) {
+      const nc = Math.min(chunk, n - n0);
+      const pt = patches(n0, nc);
+      const dyc = run('Slice', backend, { x: dy }, { begin: [n0, 0, 0, 0], size: [nc, oh, ow, cout] });
+      const part = matMulPlain(backend, pt, dyc, rows, nc * perSample, cout);
+      dispose(backend, pt, dyc);
+      const acc = f32(backend, result);
+      const p = f32(backend, part);
+      for (let i = 0; i < acc.length; i++) acc[i]! += p[i]!;
+      dispose(backend, part);
+    }
+  }
+  dispose(backend, ...owned);
+  return result;
+}

@@ -1,0 +1,92 @@
+/**
+ * specflow's kernel fixes for tfjs-backend-wasm 4.22, registered from user
+ * code with tf.registerKernel. Each replaces (or adds) one kernel for the
+ * 'wasm' backend; the originals are kept so they can be restored (stock wasm,
+ * for benchmarks) and called by the replacements.
+ */
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
+import { batchMatMul } from './batch-matmul.js';
+import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
+import { conv2DBackpropInput } from './conv2d-backprop-input.js';
+import { fusedMatMul } from './fused-matmul.js';
+import {
+  maxPoolGrad,
+  resizeBilinearGrad,
+  resizeBilinearGradCpu,
+  resizeNearestNeighborGrad,
+  resizeNearestNeighborGradCpu,
+} from './pool-resize-grads.js';
+import { unsortedSegmentSum } from './unsorted-segment-sum.js';
+import { bindTf, original, rememberOriginal, type TF } from './common.js';
+
+interface Fix {
+  kernelName: string;
+  kernelFunc: (args: never) => unknown;
+}
+
+/** Kernels specflow registers for 'wasm', in registration order. */
+export const FIXES: readonly Fix[] = [
+  { kernelName: 'BatchMatMul', kernelFunc: batchMatMul },
+  { kernelName: '_FusedMatMul', kernelFunc: fusedMatMul },
+  { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter },
+  { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput },
+  { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
+  { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGrad },
+  { kernelName: 'ResizeNearestNeighborGrad', kernelFunc: resizeNearestNeighborGrad },
+  { kernelName: 'ResizeBilinearGrad', kernelFunc: resizeBilinearGrad },
+];
+
+export const FIXED_KERNELS: readonly string[] = FIXES.map((f) => f.kernelName);
+
+let installed = false;
+
+export function wasmFixesInstalled(): boolean {
+  return installed;
+}
+
+export function installWasmFixes(tf: TF): void {
+  if (installed) return;
+  bindTf(tf);
+  for (const fix of FIXES) {
+    const orig = rememberOriginal(tf, fix.kernelName);
+    if (orig) tf.unregisterKernel(fix.kernelName, 'wasm');
+    const config: KernelConfig = {
+      kernelName: fix.kernelName,
+      backendName: 'wasm',
+      kernelFunc: fix.kernelFunc as unknown as KernelFunc,
+    };
+    // Keeps the original's setupFunc: it binds the C entry points that both
+    // the original kernel (which the replacement calls) and ours rely on.
+    if (orig?.setupFunc) config.setupFunc = orig.setupFunc;
+    tf.registerKernel(config);
+  }
+  installed = true;
+}
+
+export function removeWasmFixes(tf: TF): void {
+  if (!installed) return;
+  for (const fix of FIXES) {
+    tf.unregisterKernel(fix.kernelName, 'wasm');
+    const orig = original(fix.kernelName);
+    if (orig) tf.registerKernel(orig);
+  }
+  installed = false;
+}
+
+/** Kernels specflow replaces for 'cpu' (wrong gradients there too). */
+export const CPU_FIXES: readonly Fix[] = [
+  { kernelName: 'ResizeNearestNeighborGrad', kernelFunc: resizeNearestNeighborGradCpu },
+  { kernelName: 'ResizeBilinearGrad', kernelFunc: resizeBilinearGradCpu },
+];
+
+let cpuInstalled = false;
+
+/** Replaces the cpu backend's wrong resize gradients. Idempotent; the cpu backend is always registered. */
+export function installCpuFixes(tf: TF): void {
+  if (cpuInstalled) return;
+  for (const fix of CPU_FIXES) {
+    if (tf.getKernel(fix.kernelName, 'cpu')) tf.unregisterKernel(fix.kernelName, 'cpu');
+    tf.registerKernel({ kernelName: fix.kernelName, backendName: 'cpu', kernelFunc: fix.kernelFunc as unknown as KernelFunc });
+  }
+  cpuInstalled = true;
+}

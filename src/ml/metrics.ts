@@ -1,0 +1,84 @@
+/**
+ * Plain-JS reconstruction errors and noise models (no tfjs), shared by the
+ * training loop and the reconstruct stage.
+ */
+import { Rng } from '../util/random.js';
+
+/** Per-row mean squared error between two n × d matrices. */
+export function rowMse(a: Float32Array, b: Float32Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const e = a[i * d + j]! - b[i * d + j]!;
+      s += e * e;
+    }
+    out[i] = s / d;
+  }
+  return out;
+}
+
+/** Per-row mean Poisson deviance 2·[y·log(y/λ) − (y − λ)] of counts y under rates λ. */
+export function rowPoissonDeviance(y: Float32Array, rate: Float32Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const yy = y[i * d + j]!;
+      const l = Math.max(rate[i * d + j]!, 1e-12);
+      s += 2 * ((yy > 0 ? yy * Math.log(yy / l) : 0) - (yy - l));
+    }
+    out[i] = s / d;
+  }
+  return out;
+}
+
+/** Mean Poisson negative log-likelihood (with the log y! term when `full`). */
+export function poissonNll(rate: ArrayLike<number>, y: ArrayLike<number>, full = false): number {
+  let s = 0;
+  for (let i = 0; i < y.length; i++) {
+    const l = rate[i]!;
+    const yy = y[i]!;
+    s += l - yy * Math.log(l + 1e-8) + (full ? logGamma(yy + 1) : 0);
+  }
+  return s / y.length;
+}
+
+export function mean(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return a.length ? s / a.length : NaN;
+}
+
+function logGamma(x: number): number {
+  // Lanczos approximation (g = 7, n = 9)
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  x -= 1;
+  let a = c[0]!;
+  const t = x + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i]! / (x + i);
+  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+export interface NoiseSpec {
+  noise: 'gaussian' | 'poisson';
+  /** gaussian: standard deviation as a fraction of the data's standard deviation (default 0.1).
+   * poisson: mean counts per channel of the simulated dose; unset → the values are counts already. */
+  level?: number;
+}
+
+/** A noisy copy of x (n × d). `sd` is the data's standard deviation, `meanValue` its mean. */
+export function addNoise(x: Float32Array, spec: NoiseSpec, rng: Rng, stats: { sd: number; mean: number }): Float32Array {
+  const out = new Float32Array(x.length);
+  if (spec.noise === 'gaussian') {
+    const sigma = (spec.level ?? 0.1) * stats.sd;
+    for (let i = 0; i < x.length; i++) out[i] = x[i]! + sigma * rng.normal();
+    return out;
+  }
+  // Poisson: counts = Poisson(x · f), back to data units by / f.
+  const f = spec.level === undefined ? 1 : spec.level / Math.max(stats.mean, 1e-12);
+  for (let i = 0; i < x.length; i++) out[i] = rng.poisson(Math.max(x[i]!, 0) * f) / f;
+  return out;
+}

@@ -1,0 +1,274 @@
+/**
+ * Minimal building blocks for the autoencoders: a store of named variables with
+ * seeded initialisers (every parameter gets its own stream derived from the
+ * model seed and its name, so adding a parameter never shifts another one), and
+ * functional layers written with plain tfjs ops (tfjs-layers has no attention
+ * layer, and plain ops keep training deterministic and leak-free).
+ */
+import { deriveSeed, Rng } from '../util/random.js';
+import type { Tensor, TF, Variable } from './engine.js';
+
+export type Init =
+  | { kind: 'glorot'; fanIn: number; fanOut: number }
+  | { kind: 'normal'; sd: number }
+  | { kind: 'zeros' }
+  | { kind: 'ones' };
+
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  trainable: boolean;
+}
+
+export class ParamStore {
+  readonly vars = new Map<string, Variable>();
+  readonly specs: WeightSpec[] = [];
+
+  constructor(
+    private readonly tf: TF,
+    private readonly seed: number,
+    /** Values to load instead of initialising (model I/O). */
+    private readonly loaded?: Map<string, Float32Array>,
+  ) {}
+
+  get(name: string): Variable {
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`no parameter "${name}"`);
+    return v;
+  }
+
+  create(name: string, shape: number[], init: Init, trainable = true): Variable {
+    if (this.vars.has(name)) throw new Error(`parameter "${name}" defined twice`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    let values = this.loaded?.get(name);
+    if (this.loaded) {
+      if (!values) throw new Error(`weights file has no tensor "${name}"`);
+      if (values.length !== size) throw new Error(`tensor "${name}" has ${values.length} values, expected ${size} (${shape.join('×')})`);
+    } else {
+      values = initValues(size, init, deriveSeed(this.seed, 'init', name));
+    }
+    const v = this.tf.tidy(() => this.tf.variable(this.tf.tensor(values!, shape, 'float32'), trainable, `${name}_${uid()}`));
+    this.vars.set(name, v);
+    this.specs.push({ name, shape, trainable });
+    return v;
+  }
+
+  trainable(): Variable[] {
+    return this.specs.filter((s) => s.trainable).map((s) => this.get(s.name));
+  }
+
+  /** Copies of every variable's values (for early-stopping snapshots and saving). */
+  snapshot(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const s of this.specs) out.set(s.name, Float32Array.from(this.get(s.name).dataSync() as Float32Array));
+    return out;
+  }
+
+  restore(values: Map<string, Float32Array>): void {
+    for (const s of this.specs) {
+      const v = this.get(s.name);
+      const t = this.tf.tensor(values.get(s.name)!, s.shape, 'float32');
+      v.assign(t);
+      t.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}
+
+let counter = 0;
+function uid(): number {
+  return ++counter;
+}
+
+function initValues(size: number, init: Init, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  switch (init.kind) {
+    case 'zeros':
+      return out;
+    case 'ones':
+      return out.fill(1);
+    case 'glorot': {
+      const rng = new Rng(seed);
+      const limit = Math.sqrt(6 / (init.fanIn + init.fanOut));
+      for (let i = 0; i < size; i++) out[i] = (2 * rng.uniform() - 1) * limit;
+      return out;
+    }
+    case 'normal': {
+      const rng = new Rng(seed);
+      for (let i = 0; i < size; i++) out[i] = rng.normal(0, init.sd);
+      return out;
+    }
+  }
+}
+
+export type Activation = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'gelu';
+
+/** Forward-pass state: training mode, and batch-norm statistics gathered for the running averages. */
+export interface Pass {
+  training: boolean;
+  /** Batch moments per batch-norm layer name (kept tensors; the trainer disposes them). */
+  bnStats?: Map<string, { mean: Tensor; variance: Tensor }>;
+}
+
+export function activate(tf: TF, x: Tensor, act: Activation, leak = 0.2): Tensor {
+  switch (act) {
+    case 'linear':
+      return x;
+    case 'relu':
+      return tf.relu(x);
+    case 'leaky_relu':
+      return tf.leakyRelu(x, leak);
+    case 'tanh':
+      return tf.tanh(x);
+    case 'gelu':
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  }
+}
+
+/** Define a dense layer's parameters `${name}.w` [inDim, outDim] and `${name}.b`. */
+export function defineDense(store: ParamStore, name: string, inDim: number, outDim: number): void {
+  store.create(`${name}.w`, [inDim, outDim], { kind: 'glorot', fanIn: inDim, fanOut: outDim });
+  store.create(`${name}.b`, [outDim], { kind: 'zeros' });
+}
+
+/** x [m, inDim] → [m, outDim]; relu/linear use the fused (bias + activation) product. */
+export function dense(tf: TF, store: ParamStore, name: string, x: Tensor, act: Activation = 'linear'): Tensor {
+  const w = store.get(`${name}.w`);
+  const b = store.get(`${name}.b`);
+  if (act === 'linear' || act === 'relu') {
+    return tf.fused.matMul({ a: x as import('@tensorflow/tfjs').Tensor2D, b: w as unknown as import('@tensorflow/tfjs').Tensor2D, bias: b, activation: act });
+  }
+  const y = tf.fused.matMul({ a: x as import('@tensorflow/tfjs').Tensor2D, b: w as unknown as import('@tensorflow/tfjs').Tensor2D, bias: b });
+  return activate(tf, y, act);
+}
+
+export function defineLayerNorm(store: ParamStore, name: string, dim: number): void {
+  store.create(`${name}.gamma`, [dim], { kind: 'ones' });
+  store.create(`${name}.beta`, [dim], { kind: 'zeros' });
+}
+
+/** Normalises over the last axis. */
+export function layerNorm(tf: TF, store: ParamStore, name: string, x: Tensor, eps = 1e-5): Tensor {
+  const axis = x.rank - 1;
+  const { mean, variance } = tf.moments(x, axis, true);
+  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(xn, store.get(`${name}.gamma`)), store.get(`${name}.beta`));
+}
+
+export function defineBatchNorm(store: ParamStore, name: string, channels: number): void {
+  store.create(`${name}.gamma`, [channels], { kind: 'ones' });
+  store.create(`${name}.beta`, [channels], { kind: 'zeros' });
+  store.create(`${name}.mean`, [channels], { kind: 'zeros' }, false);
+  store.create(`${name}.var`, [channels], { kind: 'ones' }, false);
+}
+
+/** Batch normalisation over every axis but the last (channels). Training mode uses the batch
+ * moments and records them in `pass.bnStats`; inference uses the running averages. */
+export function batchNorm(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, eps = 1e-3): Tensor {
+  let mean: Tensor;
+  let variance: Tensor;
+  if (pass.training) {
+    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    const m = tf.moments(x, axes);
+    mean = m.mean;
+    variance = m.variance;
+    if (pass.bnStats) pass.bnStats.set(name, { mean: tf.keep(mean), variance: tf.keep(variance) });
+  } else {
+    mean = store.get(`${name}.mean`);
+    variance = store.get(`${name}.var`);
+  }
+  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(xn, store.get(`${name}.gamma`)), store.get(`${name}.beta`));
+}
+
+/** Updates the running averages of batch-norm layers from `pass.bnStats` and disposes the stats. */
+export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum = 0.9): void {
+  if (!pass.bnStats) return;
+  for (const [name, { mean, variance }] of pass.bnStats) {
+    const rm = store.get(`${name}.mean`);
+    const rv = store.get(`${name}.var`);
+    tf.tidy(() => {
+      rm.assign(tf.add(tf.mul(rm, momentum), tf.mul(mean, 1 - momentum)));
+      rv.assign(tf.add(tf.mul(rv, momentum), tf.mul(variance, 1 - momentum)));
+    });
+    mean.dispose();
+    variance.dispose();
+  }
+  pass.bnStats.clear();
+}
+
+export function defineConv1d(store: ParamStore, name: string, kernel: number, inC: number, outC: number): void {
+  store.create(`${name}.w`, [kernel, inC, outC], { kind: 'glorot', fanIn: kernel * inC, fanOut: kernel * outC });
+  store.create(`${name}.b`, [outC], { kind: 'zeros' });
+}
+
+/** x [b, L, inC] → [b, L, outC], 'same' padding, stride 1. */
+export function conv1d(tf: TF, store: ParamStore, name: string, x: Tensor): Tensor {
+  return tf.add(conv1dSame(tf, x, store.get(`${name}.w`)), store.get(`${name}.b`));
+}
+
+type T3 = import('@tensorflow/tfjs').Tensor3D;
+
+/**
+ * Stride-1 'same' Conv-1D, x [b, L, inC] * w [k, inC, outC]. For odd k its input
+ * gradient is computed as a forward convolution of dy with the flipped,
+ * channel-swapped kernel (the same numbers as tfjs's Conv2DBackpropInput, which
+ * on wasm runs a scalar loop ~10× slower than the forward kernel), and its filter
+ * gradient as a forward 'valid' convolution of the padded input with dy, so both
+ * take the backend's fast forward-convolution path.
+ */
+export function conv1dSame(tf: TF, x: Tensor, w: Tensor): Tensor {
+  const k = w.shape[0]!;
+  if (k % 2 === 0) return tf.conv1d(x as T3, w as T3, 1, 'same');
+  const f = tf.customGrad(((xx: Tensor, ww: Tensor, save: (ts: Tensor[]) => void) => {
+    save([xx, ww]);
+    return {
+      value: tf.conv1d(xx as T3, ww as T3, 1, 'same'),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sw] = saved as [Tensor, Tensor];
+        const [b, l, ci] = sx.shape as [number, number, number];
+        const co = dy.shape[2]!;
+        const wFlip = tf.reverse(tf.transpose(sw, [0, 2, 1]), 0);
+        const dx = tf.conv1d(dy as T3, wFlip as T3, 1, 'same');
+        // dw[j, c, o] = Σ_b Σ_t xpad[b, t + j, c] · dy[b, t, o]: a 'valid' forward convolution with
+        // batch c, length L + k − 1, input channels b and the filter dy [L, b, o] (XNNPACK path)
+        const half = (k - 1) / 2;
+        const xp = tf.transpose(tf.pad(sx, [[0, 0], [half, half], [0, 0]]), [2, 1, 0]); // [ci, L+k-1, b]
+        const f = tf.transpose(dy, [1, 0, 2]); // [L, b, co]
+        const dw = tf.transpose(tf.conv1d(xp as T3, f as T3, 1, 'valid'), [1, 0, 2]); // [k, ci, co]
+        void b;
+        return [dx, dw];
+      },
+    };
+  }) as never) as (a: Tensor, b: Tensor) => Tensor;
+  return f(x, w);
+}
+
+/** Average pooling by 2 along the length axis: [b, L, C] → [b, L/2, C] (L even). */
+export function downsample2(tf: TF, x: Tensor): Tensor {
+  const [b, l, c] = x.shape as [number, number, number];
+  return tf.mean(tf.reshape(x, [b, l / 2, 2, c]), 2);
+}
+
+/** Nearest-neighbour upsampling by 2 along the length axis: [b, L, C] → [b, 2L, C]. */
+export function upsample2(tf: TF, x: Tensor): Tensor {
+  const [b, l, c] = x.shape as [number, number, number];
+  const x4 = tf.reshape(x, [b, l, 1, c]);
+  return tf.reshape(tf.concat([x4, x4], 2), [b, 2 * l, c]);
+}
+
+/** Fixed sinusoidal positional encoding [T, d] (Vaswani et al.). */
+export function sinusoidalPositions(t: number, d: number): Float32Array {
+  const out = new Float32Array(t * d);
+  for (let pos = 0; pos < t; pos++) {
+    for (let i = 0; i < d; i++) {
+      const freq = Math.pow(10000, -(2 * Math.floor(i / 2)) / d);
+      out[pos * d + i] = i % 2 === 0 ? Math.sin(pos * freq) : Math.cos(pos * freq);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+/**
+ * `encode`, `reconstruct` and `decode`: apply a trained model (any arch, PCA
+ * included) to spectra or to latent points. Heavy modules are imported in run().
+ */
+import { StageError, type InputArtifact, type StageContext, type StageDef } from '../runner/stage-api.js';
+import { KIND } from './kinds.js';
+
+const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'apache-arrow'];
+
+function single(ctx: StageContext, port: string): InputArtifact {
+  const a = ctx.inputs[port];
+  if (!a || Array.isArray(a)) throw new StageError(`needs one artifact on port "${port}"`);
+  return a;
+}
+
+async function openModel(ctx: StageContext) {
+  const input = single(ctx, 'model');
+  const { loadModel } = await import('../ml/model-io.js');
+  try {
+    return { model: await loadModel(input.path), from: input.from };
+  } catch (e) {
+    throw new StageError((e as Error).message, input.from);
+  }
+}
+
+async function openSpectra(ctx: StageContext, inputDim: number, modelFrom: string) {
+  const input = single(ctx, 'spectra');
+  const { readSpectra, requireCommonGrid } = await import('../data/arrow-io.js');
+  const t = await readSpectra(input.path);
+  requireCommonGrid(t, input.from);
+  if (t.d !== inputDim) {
+    throw new StageError(`spectra have ${t.d} channels but model ${modelFrom} was trained on ${inputDim}; preprocess them the same way`, input.from);
+  }
+  return t;
+}
+
+export const encode: StageDef = {
+  type: 'encode',
+  description: 'Encode spectra with a trained model (autoencoder or PCA) into latent codes.',
+  inputs: {
+    model: { kind: KIND.model, description: 'A train.autoencoder or train.pca model.' },
+    spectra: { kind: KIND.spectra },
+  },
+  outputs: { codes: { kind: KIND.latent, description: '`id`, `label`, metadata columns, `z` FixedSizeList<Float32>[k].' } },
+  params: { type: 'object', properties: {} },
+  cpu: true,
+  seedless: true,
+  packages: PACKAGES,
+  module: import.meta.url,
+  async run(ctx) {
+    const { model, from } = await openModel(ctx);
+    try {
+      const t = await openSpectra(ctx, model.inputDim, from);
+      const z = await model.encode(t.spectra, t.n);
+      const { writeLatent } = await import('../data/arrow-io.js');
+      await writeLatent(ctx.output('codes'), {
+        n: t.n, k: model.latentDim, ids: t.ids, ...(t.labels ? { labels: t.labels } : {}), z,
+        columns: t.columns, metadata: { 'specflow.model_arch': model.arch },
+      });
+      ctx.metric('latent_dim', model.latentDim);
+      ctx.metric('n', t.n);
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
+export const reconstruct: StageDef = {
+  type: 'reconstruct',
+  description: 'Reconstruct spectra through a model (encode then decode): the denoised spectra, their residuals and per-spectrum errors.',
+  inputs: {
+    model: { kind: KIND.model },
+    spectra: { kind: KIND.spectra },
+  },
+  outputs: {
+    reconstruction: { kind: KIND.spectra, description: 'Reconstructed spectra; `clean` carried through; columns `error` (MSE, or Poisson deviance for Poisson models) and, with a clean column, `error_clean` (MSE against clean).' },
+    residuals: { kind: KIND.spectra, description: 'spectrum − reconstruction.' },
+  },
+  params: { type: 'object', properties: {} },
+  cpu: true,
+  seedless: true,
+  packages: PACKAGES,
+  module: import.meta.url,
+  async run(ctx) {
+    const { model, from } = await openModel(ctx);
+    try {
+      const t = await openSpectra(ctx, model.inputDim, from);
+      const { n, d } = t;
+      const recon = await model.decode(await model.encode(t.spectra, n), n);
+      const { rowMse, rowPoissonDeviance, mean } = await import('../ml/metrics.js');
+      const mse = rowMse(t.spectra, recon, n, d);
+      const poisson = model.loss === 'poisson';
+      const errors = poisson ? rowPoissonDeviance(t.spectra, recon, n, d) : mse;
+      const columns: Record<string, (string | number | boolean | null)[]> = { ...t.columns, error: Array.from(errors) };
+      ctx.metric('mse', mean(mse));
+      if (poisson) ctx.metric('poisson_deviance', mean(errors));
+      if (t.clean) {
+        const mseClean = rowMse(recon, t.clean, n, d);
+        const floor = mean(rowMse(t.spectra, t.clean, n, d));
+        columns.error_clean = Array.from(mseClean);
+        ctx.metric('mse_clean', mean(mseClean));
+        ctx.metric('mse_noisy_vs_clean', floor);
+        ctx.metric('mse_clean_ratio', floor > 0 ? mean(mseClean) / floor : null);
+        ctx.log(`MSE vs clean ${mean(mseClean).toPrecision(4)} (raw input ${floor.toPrecision(4)}, ratio ${(mean(mseClean) / floor).toFixed(3)})`);
+      }
+      const residual = new Float32Array(n * d);
+      for (let i = 0; i < n * d; i++) residual[i] = t.spectra[i]! - recon[i]!;
+      const { writeSpectra } = await import('../data/arrow-io.js');
+      const meta = { ...t.metadata, 'specflow.model_arch': model.arch };
+      const base = { n, d, ids: t.ids, ...(t.labels ? { labels: t.labels } : {}), axis: t.axis, axisUnit: t.axisUnit, axisName: t.axisName };
+      await writeSpectra(ctx.output('reconstruction'), { ...base, spectra: recon, ...(t.clean ? { clean: t.clean } : {}), columns, metadata: meta });
+      await writeSpectra(ctx.output('residuals'), { ...base, spectra: residual, columns, metadata: meta });
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
+export const decode: StageDef = {
+  type: 'decode',
+  description: 'Decode latent points (e.g. cluster centroids or a grid) into spectra with a trained model.',
+  inputs: {
+    model: { kind: KIND.model },
+    codes: { kind: KIND.latent, description: 'Latent table with `z` of the model\'s latent size.' },
+  },
+  outputs: { spectra: { kind: KIND.spectra, description: 'Decoded spectra on the model\'s training axis.' } },
+  params: { type: 'object', properties: {} },
+  cpu: true,
+  seedless: true,
+  packages: PACKAGES,
+  module: import.meta.url,
+  async run(ctx) {
+    const { model, from } = await openModel(ctx);
+    try {
+      const input = single(ctx, 'codes');
+      const { readLatent, writeSpectra } = await import('../data/arrow-io.js');
+      const c = await readLatent(input.path);
+      if (c.k !== model.latentDim) throw new StageError(`codes have ${c.k} dimensions but model ${from} has latent_dim ${model.latentDim}`, input.from);
+      const x = await model.decode(c.z, c.n);
+      const { readModelConfig } = await import('../ml/model-io.js');
+      const axis = (await readModelConfig(single(ctx, 'model').path)).axis;
+      await writeSpectra(ctx.output('spectra'), {
+        n: c.n, d: model.inputDim, ids: c.ids, ...(c.labels ? { labels: c.labels } : {}), spectra: x,
+        axis: axis ? Float64Array.from(axis.values) : Float64Array.from({ length: model.inputDim }, (_, i) => i),
+        axisUnit: axis?.unit ?? '', axisName: axis?.name ?? '', columns: c.columns, metadata: c.metadata,
+      });
+    } finally {
+      model.dispose();
+    }
+  },
+};

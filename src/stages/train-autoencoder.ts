@@ -1,0 +1,175 @@
+/**
+ * `train.autoencoder`: fit a dense, Conv-1D or Transformer autoencoder (or PCA) on a spectra table.
+ * Heavy modules (tfjs, ml-pca, apache-arrow) are imported inside run().
+ */
+import { StageError, type JsonSchema, type StageContext, type StageDef } from '../runner/stage-api.js';
+import { KIND } from './kinds.js';
+import { readTrainingSpectra, runPca } from './train-pca.js';
+
+const ML_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'ml-pca', 'ml-matrix', 'apache-arrow'];
+
+const latentDim = { type: 'integer', minimum: 1, default: 8, description: 'Size of the latent code k (number of PCA components for arch pca).' };
+
+const intList = (def: number[], description: string): JsonSchema => ({
+  type: 'array', items: { type: 'integer', minimum: 1 }, default: def, description,
+});
+
+export const trainAutoencoderParams: JsonSchema = {
+  type: 'object',
+  properties: {
+    arch: { enum: ['dense', 'conv1d', 'transformer', 'pca'], default: 'dense', description: 'Architecture; pca trains exactly what train.pca does (the linear baseline).' },
+    latent_dim: latentDim,
+    hidden: intList([256, 64], 'dense: encoder hidden layer sizes, mirrored by the decoder.'),
+    activation: { enum: ['relu', 'leaky_relu', 'tanh', 'gelu'], default: 'relu', description: 'dense: hidden-layer activation.' },
+    filters: intList([16, 32, 64], 'conv1d: filters per Conv-1D block (each block downsamples by 2; the decoder mirrors it).'),
+    kernels: intList([15, 11, 7], 'conv1d: kernel size per block (one per entry of filters).'),
+    norm: { enum: ['batch', 'none'], default: 'batch', description: 'conv1d: normalisation after each convolution.' },
+    patch: { type: 'integer', minimum: 1, default: 16, description: 'transformer: channels per patch (token); the spectrum is zero-padded to a multiple.' },
+    d_model: { type: 'integer', minimum: 2, default: 64, description: 'transformer: token embedding width.' },
+    heads: { type: 'integer', minimum: 1, default: 4, description: 'transformer: attention heads (must divide d_model).' },
+    layers: { type: 'integer', minimum: 1, default: 2, description: 'transformer: pre-norm encoder blocks in the encoder and in the decoder.' },
+    mlp: { type: 'integer', minimum: 1, default: 128, description: 'transformer: hidden width of each block\'s MLP.' },
+    pool: { enum: ['mean', 'flatten'], default: 'flatten', description: 'transformer: token features → latent by flattening all tokens (default; on synthetic EELS it reconstructs held-out spectra ~40 % better) or by mean pooling over tokens.' },
+    epochs: { type: 'integer', minimum: 1, default: 100, description: 'Maximum number of epochs.' },
+    batch_size: { type: 'integer', minimum: 1, default: 64, description: 'Mini-batch size.' },
+    learning_rate: { type: 'number', exclusiveMinimum: 0, default: 0.001, description: 'Adam learning rate.' },
+    loss: { enum: ['mse', 'poisson'], default: 'mse', description: 'mse (linear output) or poisson (negative log-likelihood on a positive softplus output; for counts).' },
+    denoise: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['noise'],
+      properties: {
+        noise: { enum: ['gaussian', 'poisson'], description: 'Noise added to the input (the target stays clean).' },
+        level: { type: 'number', exclusiveMinimum: 0, description: 'gaussian: noise sd as a fraction of the data sd (default 0.1); poisson: mean counts per channel of the simulated dose (default: the values are counts).' },
+        resample: { type: 'boolean', default: false, description: 'With a `clean` column: instead of `spectrum`, use fresh noise drawn from `clean` every epoch as the input (level calibrated on spectrum − clean unless `level` is given); validation still uses `spectrum`. Generalises better to new spectra.' },
+      },
+      description: 'Denoising: noisy input, clean target, fresh noise every epoch. When the table has a `clean` column, the input is `spectrum` as is and the target is `clean`.',
+    },
+    validation: { type: 'number', minimum: 0, maximum: 0.9, default: 0.1, description: 'Fraction held out for validation and early stopping; 0 disables both.' },
+    patience: { type: 'integer', minimum: 1, default: 10, description: 'Early stopping: epochs without a better validation loss before stopping (best weights are restored).' },
+  },
+};
+
+interface AeParams {
+  arch: 'dense' | 'conv1d' | 'transformer' | 'pca';
+  latent_dim: number;
+  hidden: number[];
+  activation: 'relu' | 'leaky_relu' | 'tanh' | 'gelu';
+  filters: number[];
+  kernels: number[];
+  norm: 'batch' | 'none';
+  patch: number;
+  d_model: number;
+  heads: number;
+  layers: number;
+  mlp: number;
+  pool: 'mean' | 'flatten';
+  epochs: number;
+  batch_size: number;
+  learning_rate: number;
+  loss: 'mse' | 'poisson';
+  denoise?: { noise: 'gaussian' | 'poisson'; level?: number; resample: boolean };
+  validation: number;
+  patience: number;
+}
+
+async function writeHistory(path: string, rows: { epoch: number; loss: number; val_loss: number | null }[]): Promise<void> {
+  const { writeRecords, META } = await import('../data/arrow-io.js');
+  await writeRecords(path, rows, { [META.kind]: 'history' }, {
+    columns: ['epoch', 'loss', 'val_loss'],
+    types: { epoch: 'int32', loss: 'float64', val_loss: 'float64' },
+  });
+}
+
+export const trainAutoencoder: StageDef = {
+  type: 'train.autoencoder',
+  description: 'Train a dense, Conv-1D or Transformer autoencoder (or PCA) on spectra, optionally as a denoiser; outputs the model and its training history.',
+  inputs: { spectra: { kind: KIND.spectra, description: 'Training spectra (with an optional `clean` target column).' } },
+  outputs: {
+    model: { kind: KIND.autoencoder, description: 'Model directory (config.json + weights.bin).' },
+    history: { kind: KIND.history, description: 'Per-epoch loss and val_loss (scaled units; empty for pca).' },
+  },
+  params: trainAutoencoderParams,
+  cpu: true,
+  packages: ML_PACKAGES,
+  module: import.meta.url,
+  async run(ctx) {
+    const p = ctx.params as unknown as AeParams;
+    if (p.arch === 'pca') {
+      await runPca(ctx, p.latent_dim, 'model');
+      await writeHistory(ctx.output('history'), []);
+      ctx.metric('epochs_run', 0);
+      ctx.metric('backend', 'js');
+      return;
+    }
+    if (p.arch === 'conv1d' && p.filters.length !== p.kernels.length) {
+      throw new StageError(`conv1d: ${p.filters.length} filters but ${p.kernels.length} kernels; give one kernel size per entry of filters`);
+    }
+    if (p.arch === 'transformer' && p.d_model % p.heads !== 0) {
+      throw new StageError(`transformer: d_model ${p.d_model} is not divisible by heads ${p.heads}`);
+    }
+    const { t, from } = await readTrainingSpectra(ctx);
+    const useClean = p.denoise !== undefined && t.clean !== undefined;
+    const target = useClean ? t.clean! : t.spectra;
+    if (p.loss === 'poisson') {
+      const neg = target.findIndex((v) => v < 0);
+      if (neg >= 0) {
+        throw new StageError(`loss: poisson needs non-negative counts, but ${useClean ? 'clean' : 'spectrum'} of ${t.ids[Math.floor(neg / t.d)]} has ${target[neg]} at channel ${neg % t.d}`, from);
+      }
+    }
+    if (p.denoise?.noise === 'poisson' && !useClean) {
+      const neg = t.spectra.findIndex((v) => v < 0);
+      if (neg >= 0) throw new StageError(`denoise: poisson needs non-negative spectra, but ${t.ids[Math.floor(neg / t.d)]} has ${t.spectra[neg]} at channel ${neg % t.d}`, from);
+    }
+    if (useClean) ctx.log(`denoising: target = clean column, input = ${p.denoise!.resample ? 'fresh noise on clean each epoch' : 'spectrum'}`);
+    else if (p.denoise) ctx.log(`denoising: ${p.denoise.noise} noise${p.denoise.level !== undefined ? ` (level ${p.denoise.level})` : ''} added to the input each epoch`);
+
+    const { trainAutoencoder: train } = await import('../ml/train.js');
+    const { saveModel } = await import('../ml/model-io.js');
+    let result;
+    try {
+      result = await train(useClean ? { n: t.n, d: t.d, x: t.spectra, y: t.clean! } : { n: t.n, d: t.d, x: t.spectra }, {
+        arch: p.arch,
+        latentDim: p.latent_dim,
+        loss: p.loss,
+        dense: { hidden: p.hidden, activation: p.activation },
+        conv1d: { filters: p.filters, kernels: p.kernels, norm: p.norm },
+        transformer: { patch: p.patch, d_model: p.d_model, heads: p.heads, layers: p.layers, mlp: p.mlp, pool: p.pool },
+        epochs: p.epochs,
+        batchSize: p.batch_size,
+        learningRate: p.learning_rate,
+        validation: p.validation,
+        patience: p.patience,
+        ...(p.denoise ? { denoise: { noise: p.denoise.noise, ...(p.denoise.level !== undefined ? { level: p.denoise.level } : {}) } } : {}),
+        resampleNoise: useClean && p.denoise?.resample === true,
+        seed: ctx.seed,
+        axis: { values: Array.from(t.axis), unit: t.axisUnit, name: t.axisName },
+        signal: ctx.signal,
+        onEpoch: (e) => ctx.progress({
+          epoch: e.epoch, epochs: e.epochs, loss: e.loss, ...(e.val_loss !== null ? { val_loss: e.val_loss } : {}),
+          fraction: e.epoch / e.epochs,
+        }),
+      });
+    } catch (e) {
+      if (e instanceof Error && /diverged/.test(e.message)) throw new StageError(e.message);
+      throw e;
+    }
+    try {
+      result.model.config.training = { ...result.model.config.training, target: useClean ? 'clean' : 'spectrum' };
+      await saveModel(result.model, ctx.output('model'));
+    } finally {
+      result.model.dispose();
+    }
+    await writeHistory(ctx.output('history'), result.history);
+    const last = result.history[result.history.length - 1]!;
+    const best = result.history[result.bestEpoch - 1] ?? last;
+    ctx.metric('loss', best.loss);
+    ctx.metric('val_loss', best.val_loss);
+    ctx.metric('final_loss', last.loss);
+    ctx.metric('epochs_run', result.epochsRun);
+    ctx.metric('best_epoch', result.bestEpoch);
+    ctx.metric('seconds', result.seconds);
+    ctx.metric('backend', result.backend);
+    ctx.log(`${p.arch} AE k=${p.latent_dim}: ${result.epochsRun} epochs in ${result.seconds.toFixed(1)} s on ${result.backend}; loss ${best.loss.toPrecision(4)}${best.val_loss !== null ? `, val_loss ${best.val_loss.toPrecision(4)}` : ''} (epoch ${result.bestEpoch})`);
+  },
+};
