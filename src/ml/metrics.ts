@@ -4,34 +4,8 @@
  */
 import { Rng } from '../util/random.js';
 
-/** Per-row mean squared error between two n × d matrices. */
-export function rowMse(a: Float32Array, b: Float32Array, n: number, d: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) {
-      const e = a[i * d + j]! - b[i * d + j]!;
-      s += e * e;
-    }
-    out[i] = s / d;
-  }
-  return out;
-}
-
-/** Per-row mean Poisson deviance 2·[y·log(y/λ) − (y − λ)] of counts y under rates λ. */
-export function rowPoissonDeviance(y: Float32Array, rate: Float32Array, n: number, d: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) {
-      const yy = y[i * d + j]!;
-      const l = Math.max(rate[i * d + j]!, 1e-12);
-      s += 2 * ((yy > 0 ? yy * Math.log(yy / l) : 0) - (yy - l));
-    }
-    out[i] = s / d;
-  }
-  return out;
-}
+// One implementation of the per-spectrum errors serves training, reconstruct and anomaly.
+export { rowMse, rowPoissonDeviance } from '../analysis/detection.js';
 
 /** Mean Poisson negative log-likelihood (with the log y! term when `full`). */
 export function poissonNll(rate: ArrayLike<number>, y: ArrayLike<number>, full = false): number {

@@ -31,18 +31,23 @@ export interface Series {
 }
 
 /** Lines along the spectral axis, optionally with ± sd bands. */
-export function spectraChart(title: string, axis: ArrayLike<number>, xTitle: string, series: Series[], opts: { yTitle?: string; legend?: string; dash?: Record<string, number[]> } = {}): VlSpec {
+export function spectraChart(title: string, axis: ArrayLike<number>, xTitle: string, series: Series[], opts: { yTitle?: string; legend?: string; dash?: Record<string, number[]>; colors?: Record<string, string> } = {}): VlSpec {
   const idx = thin(axis.length);
   const values: Row[] = [];
-  for (const s of series) {
+  for (const [order, s] of series.entries()) {
     for (const i of idx) {
       const v = s.values[i]!;
-      const row: Row = { x: axis[i]!, y: v, series: s.name };
+      const row: Row = { x: axis[i]!, y: v, series: s.name, order };
       if (s.sd) { row.lo = v - s.sd[i]!; row.hi = v + s.sd[i]!; }
       values.push(row);
     }
   }
-  const color = { field: 'series', type: 'nominal', title: opts.legend || null };
+  const named = opts.colors ? series.map((s) => s.name).filter((n) => opts.colors![n]) : [];
+  const color = {
+    field: 'series', type: 'nominal', title: opts.legend || null,
+    // fixed colours where the caller names them; series are drawn in the order given, so later ones lie on top
+    ...(named.length === series.length ? { scale: { domain: named, range: named.map((n) => opts.colors![n]) }, sort: null } : {}),
+  };
   const x = { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false, nice: false } };
   const layers: VlSpec[] = [];
   if (series.some((s) => s.sd)) {
@@ -51,7 +56,7 @@ export function spectraChart(title: string, axis: ArrayLike<number>, xTitle: str
   const strokeDash = opts.dash
     ? { field: 'series', type: 'nominal', legend: null, scale: { domain: Object.keys(opts.dash), range: Object.values(opts.dash) } }
     : undefined;
-  layers.push({ mark: { type: 'line', strokeWidth: 1.4, clip: true }, encoding: { x, y: { field: 'y', type: 'quantitative', title: opts.yTitle ?? 'intensity' }, color, ...(strokeDash ? { strokeDash } : {}) } });
+  layers.push({ mark: { type: 'line', strokeWidth: 1.4, clip: true }, encoding: { x, y: { field: 'y', type: 'quantitative', title: opts.yTitle ?? 'intensity' }, color, order: { field: 'order', type: 'quantitative' }, ...(strokeDash ? { strokeDash } : {}) } });
   return base(title, values, { layer: layers });
 }
 

@@ -218,7 +218,15 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       groupCol.forEach((gg, i) => {
         if (gg === g) series.push({ name: kindCol[i] ?? t.ids[i]!, values: t.spectra.subarray(i * t.d, (i + 1) * t.d) });
       });
-      s.figures.push({ title: `${from(c)}: group ${g}`, spec: spectraChart(`${from(c)}: group ${g}`, t.axis, xTitle, series, { legend: '' }) });
+      // the noisy nearest spectrum underneath, the decoded centroid on top
+      const order = ['nearest', 'mean', 'clean_mean', 'pseudospectrum'];
+      series.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+      s.figures.push({
+        title: `${from(c)}: group ${g}`,
+        spec: spectraChart(`${from(c)}: group ${g}`, t.axis, xTitle, series, {
+          legend: '', colors: { nearest: '#c9ced6', mean: '#e08a2c', clean_mean: '#3a7bd5', pseudospectrum: '#b01e2e' },
+        }),
+      });
     }
     const perGroup = (c.art.metrics ?? {}).groups;
     if (perGroup && typeof perGroup === 'object') {
