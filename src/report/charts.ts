@@ -130,3 +130,24 @@ export function heatmapChart(title: string, grid: number[][], legend: string): V
     },
   });
 }
+
+/** Small multiples: one panel per (row, column) pair, e.g. pseudospectra per group × architecture. */
+export function gridChart(title: string, rows: { x: number; y: number; row: string; column: string; series: string }[], xTitle: string, colors: Record<string, string>): VlSpec {
+  const names = [...new Set(rows.map((r) => r.series))];
+  return {
+    $schema: SCHEMA,
+    title,
+    data: { values: rows },
+    facet: { row: { field: 'row', type: 'nominal', title: null }, column: { field: 'column', type: 'nominal', title: null } },
+    spec: {
+      width: 220, height: 110,
+      mark: { type: 'line', strokeWidth: 1.2, clip: true },
+      encoding: {
+        x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false, nice: false } },
+        y: { field: 'y', type: 'quantitative', title: null, scale: { zero: false } },
+        color: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: names.map((n) => colors[n] ?? '#555') } },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+  };
+}

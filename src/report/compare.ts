@@ -4,7 +4,7 @@
  * and each metric that varies plotted against the first numeric sweep axis.
  */
 import type { InputArtifact } from '../runner/stage-api.js';
-import { linesChart } from './charts.js';
+import { axisTitle, gridChart, linesChart, thin } from './charts.js';
 import { isNum, round, type Section } from './sections.js';
 
 export interface VariantMetrics {
@@ -58,4 +58,25 @@ export function comparisonSection(rows: VariantMetrics[]): Section {
 
 function fmtAxis(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** Pseudospectra of every variant side by side: one column per variant, one row per group. */
+export async function pseudospectraGrid(arts: InputArtifact[]): Promise<Section['figures']> {
+  if (arts.length < 2) return [];
+  const { readSpectra } = await import('../data/arrow-io.js');
+  const rows: { x: number; y: number; row: string; column: string; series: string }[] = [];
+  let xTitle = '';
+  for (const a of arts) {
+    const t = await readSpectra(a.path);
+    xTitle = axisTitle(t.axisName, t.axisUnit);
+    const kinds = (t.columns.kind ?? []).map(String);
+    const groups = (t.columns.group ?? t.labels ?? []).map(String);
+    const idx = thin(t.d, 200);
+    for (let r = 0; r < t.n; r++) {
+      if (kinds[r] !== 'pseudospectrum' && kinds[r] !== 'mean') continue;
+      for (const j of idx) rows.push({ x: t.axis[j]!, y: t.spectra[r * t.d + j]!, row: `group ${groups[r]}`, column: a.variant ?? 'default', series: kinds[r]! });
+    }
+  }
+  if (!rows.length) return [];
+  return [{ title: 'pseudospectra of every variant', spec: gridChart('pseudospectra (red) over mean spectra, one column per variant', rows, xTitle, { mean: '#e08a2c', pseudospectrum: '#b01e2e' }) }];
 }

@@ -28,7 +28,7 @@ export const report: StageDef = {
     const { mkdirSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { classify, buildSections } = await import('../report/sections.js');
-    const { comparisonSection, variantTable } = await import('../report/compare.js');
+    const { comparisonSection, pseudospectraGrid, variantTable } = await import('../report/compare.js');
     const { renderSvg } = await import('../report/render.js');
     const { renderHtml } = await import('../report/html.js');
 
@@ -37,7 +37,12 @@ export const report: StageDef = {
     const options = { examples: ctx.params.examples as number, reconstructions: ctx.params.reconstructions as number };
     const classified = await Promise.all(arts.map(classify));
     const sections = [];
-    if (variants.length > 1) sections.push(comparisonSection(variantTable(arts)));
+    if (variants.length > 1) {
+      const comparison = comparisonSection(variantTable(arts));
+      const pseudo = classified.filter((c) => c.role === 'pseudospectra').map((c) => c.art);
+      comparison.figures.push(...(await pseudospectraGrid(pseudo)));
+      sections.push(comparison);
+    }
     const detailed = ctx.params.details === 'all' ? variants : variants.slice(0, 1);
     for (const v of detailed) {
       const mine = classified.filter((c) => (c.art.variant ?? 'default') === v || sharedByAll(c.art, arts, variants));

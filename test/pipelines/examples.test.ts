@@ -70,6 +70,10 @@ describe('example pipelines', () => {
     const pseudo = r.stages.filter((s) => s.id === 'pseudo');
     expect(pseudo.map((s) => s.variant)).toEqual(['arch=conv1d', 'arch=transformer']);
     for (const s of pseudo) expect(s.metrics.roughness).toEqual(expect.any(Number));
+    const report = r.stages.find((s) => s.id === 'report')!;
+    expect(report.metrics.sections).toEqual(expect.arrayContaining(['comparison']));
+    const html = readFileSync(join(report.outputs.report!, 'index.html'), 'utf8');
+    expect(html).toContain('one column per variant');
   });
 });
 
