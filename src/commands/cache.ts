@@ -90,6 +90,8 @@ export async function cacheGc(args: GcArgs): Promise<number> {
   if (!args.dryRun) {
     for (const key of remove) await store.removeEntry(key);
     for (const id of droppedRuns) await store.removeRun(id);
+    // parsed pipelines are only a speed-up; they are rebuilt on the next run
+    await fsp.rm(join(store.root, 'cache', 'pipelines'), { recursive: true, force: true });
   }
   const verb = args.dryRun ? 'would remove' : 'removed';
   process.stdout.write(`${verb} ${remove.size} of ${all.length} entries (${formatSize(freed)}) and ${droppedRuns.length} run record${droppedRuns.length === 1 ? '' : 's'}`

@@ -112,7 +112,7 @@ export const loadArrow: StageDef = {
     additionalProperties: false,
     required: ['path'],
     properties: {
-      path: { type: 'string', 'x-path': true, description: 'Arrow/Feather file (uncompressed), relative to the pipeline file.' },
+      path: { type: 'string', 'x-path': true, description: 'Arrow/Feather file (uncompressed or LZ4-compressed, as pandas writes it), relative to the pipeline file.' },
       layout: layoutParam,
       column: { type: 'string', description: 'List or fixed-size-list column holding one spectrum a row. Default: "spectrum", else the first list column, when the table has one.' },
       id: idParam,

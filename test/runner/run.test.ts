@@ -431,3 +431,16 @@ describe('specflow compare', () => {
     expect(rows.map((r) => r.n)).toEqual([50, 7]);
   });
 });
+
+describe('gc and the parsed-pipeline cache', () => {
+  it('gc drops cached parsed pipelines; the next run rebuilds them and stays cached', () => {
+    const { dir, store } = workspace();
+    runJson(dir, store, 'chain10.yaml');
+    expect(readdirSync(join(store, 'cache', 'pipelines')).length).toBe(1);
+    expect(cli(['cache', 'gc', '--store', store]).status).toBe(0);
+    expect(existsSync(join(store, 'cache', 'pipelines'))).toBe(false);
+    const again = runJson(dir, store, 'chain10.yaml');
+    expect(again.run.stages.every((s) => s.cached)).toBe(true);
+    expect(readdirSync(join(store, 'cache', 'pipelines')).length).toBe(1);
+  });
+});
