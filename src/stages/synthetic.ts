@@ -47,7 +47,7 @@ export const syntheticEels: StageDef = {
       include_anomaly: { type: 'boolean', default: true, description: 'Generate the anomaly phase\'s spectra (false: only the normal phases).' },
       shift_jitter: { type: 'number', minimum: 0, default: 0.15, description: 'Standard deviation (eV) of a per-spectrum energy shift: drift of the spectrometer\'s energy calibration / local chemical shift.' },
       intensity_jitter: { type: 'number', minimum: 0, default: 0.1, description: 'Log-normal standard deviation of the per-spectrum total intensity: sample thickness and beam-current variation.' },
-      background: { type: 'number', minimum: 0, default: 2, description: 'Height of the power-law pre-edge background at e_min relative to the L₂,₃ edge step (tail of lower-energy losses; thicker samples have more).' },
+      background: { type: 'number', minimum: 0, default: 1, description: 'Height of the power-law pre-edge background at e_min relative to the L₂,₃ edge step (tail of lower-energy losses): 1 is a thin specimen (edge jump ratio ≈ 1); thicker samples have more, and their phase contrast drowns sooner in counting noise.' },
       exponent: { type: 'number', minimum: 0, default: 3, description: 'Exponent r of the pre-edge background A·E^−r (typically 2–5 for core-loss EELS).' },
     },
   },

@@ -120,9 +120,15 @@ describe('synthetic.eels', () => {
       return r.map((v) => (v / s) * t.d);
     });
     const Z = new PCA(X).predict(X, { nComponents: 8 }).to2DArray();
-    const clusters = kmeans(Z, 4, { seed: 1, initialization: 'kmeans++' }).clusters;
-    const ari = adjustedRand(t.labels!.map(String), clusters);
-    // The linear baseline already reaches ~0.93; a denoising autoencoder should do at least as well.
+    // best of 5 k-means++ starts by inertia (scikit-learn's n_init): single starts land in a 3+1 split
+    let best = { inertia: Infinity, clusters: [] as number[] };
+    for (let seed = 1; seed <= 5; seed++) {
+      const r = kmeans(Z, 4, { seed, initialization: 'kmeans++' });
+      const inertia = Z.reduce((s, z, i) => s + z.reduce((a, v, j) => a + (v - r.centroids[r.clusters[i]!]![j]!) ** 2, 0), 0);
+      if (inertia < best.inertia) best = { inertia, clusters: r.clusters };
+    }
+    const ari = adjustedRand(t.labels!.map(String), best.clusters);
+    // The linear baseline already reaches ~0.98; a denoising autoencoder should do at least as well.
     // Not trivially identical: the noisy spectra of different phases are not perfectly separated.
     expect(ari).toBeGreaterThan(0.85);
     expect(ari).toBeLessThan(0.999);
