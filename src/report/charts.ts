@@ -9,8 +9,11 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 const WIDTH = 560;
 const HEIGHT = 220;
 
+// Vega cuts legend labels at 160 px; spectrum ids with their labels and curve names run longer
+const CONFIG = { legend: { labelLimit: 320 } };
+
 function base(title: string, values: Row[], extra: VlSpec = {}): VlSpec {
-  return { $schema: SCHEMA, title, width: WIDTH, height: HEIGHT, data: { values }, ...extra };
+  return { $schema: SCHEMA, title, width: WIDTH, height: HEIGHT, data: { values }, config: CONFIG, ...extra };
 }
 
 export function axisTitle(name: string, unit: string): string {
@@ -51,21 +54,25 @@ export function spectraChart(title: string, axis: ArrayLike<number>, xTitle: str
   const x = { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false, nice: false } };
   const layers: VlSpec[] = [];
   if (series.some((s) => s.sd)) {
-    layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: opts.yTitle ?? 'intensity' }, y2: { field: 'hi' }, color } });
+    // the legend comes from the lines: the bands' pale fill makes unreadable swatches
+    layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: opts.yTitle ?? 'intensity' }, y2: { field: 'hi' }, color: { ...color, legend: null } } });
   }
   const strokeDash = opts.dash
     ? { field: 'series', type: 'nominal', legend: null, scale: { domain: Object.keys(opts.dash), range: Object.values(opts.dash) } }
     : undefined;
   layers.push({ mark: { type: 'line', strokeWidth: 1.4, clip: true }, encoding: { x, y: { field: 'y', type: 'quantitative', title: opts.yTitle ?? 'intensity' }, color, order: { field: 'order', type: 'quantitative' }, ...(strokeDash ? { strokeDash } : {}) } });
-  return base(title, values, { layer: layers });
+  // independent legends: with a shared one, the bands' `legend: null` would hide the lines' legend too
+  return base(title, values, { layer: layers, ...(layers.length > 1 ? { resolve: { legend: { color: 'independent' } } } : {}) });
 }
 
 /** Curves of y against x, one line per series (training curves, elbow, sweeps). */
 export function linesChart(title: string, rows: { x: number; y: number; series: string }[], xTitle: string, yTitle: string, opts: { logY?: boolean; points?: boolean; ruleX?: number; ruleLabel?: string } = {}): VlSpec {
+  // k, epochs, latent sizes: ticks at 2.2, 2.4, … would suggest values that cannot exist
+  const integerX = rows.every((r) => Number.isInteger(r.x));
   const layers: VlSpec[] = [{
     mark: { type: 'line', point: opts.points ?? rows.length < 60, strokeWidth: 1.6 },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false } },
+      x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false }, ...(integerX ? { axis: { tickMinStep: 1, format: 'd' } } : {}) },
       y: { field: 'y', type: 'quantitative', title: yTitle, scale: opts.logY ? { type: 'log' } : { zero: false } },
       color: { field: 'series', type: 'nominal', title: null },
     },
@@ -74,6 +81,31 @@ export function linesChart(title: string, rows: { x: number; y: number; series: 
     layers.push({ data: { values: [{ x: opts.ruleX, label: opts.ruleLabel ?? '' }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { field: 'x', type: 'quantitative' } } });
   }
   return base(title, rows, { layer: layers });
+}
+
+/**
+ * One bar per category (e.g. a sweep's architectures), optionally grouped side
+ * by side by a second category. Categories keep the order given: a sweep's
+ * order is the one its author wrote, alphabetical order would shuffle it.
+ */
+export function categoryBarsChart(title: string, rows: { x: string; y: number; group?: string }[], xTitle: string, yTitle: string): VlSpec {
+  const cats = [...new Set(rows.map((r) => r.x))];
+  const groups = [...new Set(rows.flatMap((r) => (r.group === undefined ? [] : [r.group])))];
+  const long = cats.some((c) => c.length > 12);
+  const values: Row[] = rows.map((r) => ({ x: r.x, y: r.y, ...(r.group === undefined ? {} : { group: r.group }) }));
+  const grouped = groups.length > 0;
+  return base(title, values, {
+    width: Math.max(WIDTH / 2, Math.min(WIDTH, cats.length * Math.max(1, groups.length) * 48)),
+    mark: { type: 'bar' },
+    encoding: {
+      x: { field: 'x', type: 'nominal', title: xTitle, sort: cats, axis: { labelAngle: long ? -30 : 0, labelLimit: 180 } },
+      // long stage.metric names are cut at the plot's height (the chart title has them whole)
+      y: { field: 'y', type: 'quantitative', title: yTitle, axis: { titleLimit: HEIGHT } },
+      ...(grouped
+        ? { xOffset: { field: 'group', type: 'nominal', sort: groups }, color: { field: 'group', type: 'nominal', title: null, sort: groups } }
+        : {}),
+    },
+  });
 }
 
 /** A scatter of 2-D points coloured by a category. */
@@ -95,7 +127,7 @@ export function histogramChart(title: string, rows: { value: number; group: stri
     mark: { type: 'bar', opacity: 0.7 },
     encoding: {
       x: { field: 'value', type: 'quantitative', bin: { maxbins: 40 }, title: xTitle },
-      y: { aggregate: 'count', type: 'quantitative', title: 'spectra', stack: null },
+      y: { aggregate: 'count', type: 'quantitative', title: 'spectra', stack: null, axis: { tickMinStep: 1, format: 'd' } },
       color: { field: 'group', type: 'nominal', title: null },
     },
   }];
@@ -149,5 +181,6 @@ export function gridChart(title: string, rows: { x: number; y: number; row: stri
       },
     },
     resolve: { scale: { y: 'independent' } },
+    config: CONFIG,
   };
 }

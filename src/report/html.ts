@@ -26,16 +26,21 @@ body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helveti
 header { padding:28px 40px 18px; border-bottom:1px solid var(--line); background:var(--soft); }
 header h1 { margin:0 0 4px; font-size:24px; }
 header p { margin:2px 0; color:var(--muted); }
-nav { padding:10px 40px; border-bottom:1px solid var(--line); position:sticky; top:0; background:var(--bg); z-index:1; }
+/* one line however many sections a sweep adds: a wrapped sticky bar would hide the page under it */
+nav { padding:10px 40px; border-bottom:1px solid var(--line); position:sticky; top:0; background:var(--bg); z-index:1; white-space:nowrap; overflow-x:auto; }
 nav a { margin-right:18px; color:var(--accent); text-decoration:none; font-weight:500; }
-main { padding:10px 40px 60px; max-width:1400px; }
+main { padding:10px 40px 60px; max-width:1900px; }
 section { margin-top:28px; }
 h2 { font-size:19px; border-bottom:2px solid var(--accent); padding-bottom:4px; }
 .notes { color:var(--muted); margin:6px 0 14px; padding-left:18px; }
-.figures { display:grid; grid-template-columns:repeat(auto-fill,minmax(660px,1fr)); gap:18px; }
-figure { margin:0; padding:10px; border:1px solid var(--line); border-radius:6px; background:#fff; overflow-x:auto; }
+/* figures keep their drawn size (scaled down only on narrow screens) and sit side by side where they fit */
+.figures { display:flex; flex-wrap:wrap; gap:18px; align-items:flex-start; }
+figure { margin:0; padding:10px; border:1px solid var(--line); border-radius:6px; background:#fff; overflow-x:auto; max-width:100%; }
+.tables { display:flex; flex-wrap:wrap; gap:0 28px; align-items:flex-start; }
+.table-wrap { max-width:100%; overflow-x:auto; }
 figure svg { max-width:100%; height:auto; }
-figcaption { font-size:13px; color:var(--muted); margin-top:4px; }
+/* a caption wraps within its figure's width instead of widening the figure */
+figcaption { font-size:13px; color:var(--muted); margin-top:4px; width:0; min-width:100%; }
 table { border-collapse:collapse; margin:10px 0 18px; font-size:13px; }
 caption { text-align:left; color:var(--muted); padding-bottom:4px; }
 th, td { border:1px solid var(--line); padding:3px 8px; text-align:left; vertical-align:top; }
@@ -76,13 +81,15 @@ function renderSection(s: RenderedSection): string {
   const figures = s.figures.length
     ? `<div class="figures">${s.figures.map((f) => `<figure data-spec="${esc(f.specFile)}">${f.svg}<figcaption>${esc(f.caption ?? f.title)}</figcaption></figure>`).join('\n')}</div>`
     : '';
-  return `<section id="${s.id}" class="report-section">\n<h2>${esc(s.title)}</h2>\n${notes}${s.tables.map(renderTable).join('')}${figures}\n</section>`;
+  const tables = s.tables.length ? `<div class="tables">${s.tables.map(renderTable).join('')}</div>` : '';
+  return `<section id="${s.id}" class="report-section">\n<h2>${esc(s.title)}</h2>\n${notes}${tables}${figures}\n</section>`;
 }
 
 function renderTable(t: TableBlock): string {
-  const head = `<tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
+  // stage.metric_name headers may break after . and _ so that wide tables fit the page
+  const head = `<tr>${t.header.map((h) => `<th>${esc(h).replace(/([._])/g, '$1<wbr>')}</th>`).join('')}</tr>`;
   const rows = t.rows.map((r) => `<tr>${r.map((c) => (typeof c === 'number' ? `<td class="num">${c}</td>` : `<td>${esc(c ?? '')}</td>`)).join('')}</tr>`).join('');
-  return `<table><caption>${esc(t.caption)}</caption>${head}${rows}</table>`;
+  return `<div class="table-wrap"><table><caption>${esc(t.caption)}</caption>${head}${rows}</table></div>`;
 }
 
 /** The same values as metrics.json, one row per (stage, variant, metric). */

@@ -183,26 +183,42 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const facts = ['k', 'silhouette', 'ari', 'nmi'].filter((k) => isNum(m[k])).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
   }
-  const embeddings = byRole('embedding');
+  // an embedding belongs to the latent table whose points it maps (same ids)
+  const embeddings = await Promise.all(byRole('embedding').map(async (c) => ({ c, rows: (await io.readRecords(c.art.path)).rows })));
+  const shown = new Set<Classified>();
+  const methodOf = (c: Classified): string => c.metadata['specflow.embed_method'] ?? 'embedding';
   for (const c of byRole('latent')) {
     const t = await io.readLatent(c.art.path);
     const s = section('latent', 'Latent space');
-    const emb = embeddings[0] ? (await io.readRecords(embeddings[0].art.path)).rows : undefined;
+    const ids = new Set(t.ids);
+    const emb = t.k > 2 ? embeddings.find((e) => e.rows.length === ids.size && e.rows.every((r) => ids.has(String(r.id)))) : undefined;
     let pts: { x: number; y: number; id: string }[];
     let axes: [string, string];
-    if (t.k <= 2 || !emb) {
+    if (!emb) {
       pts = t.ids.map((id, i) => ({ id, x: t.z[i * t.k]!, y: t.k > 1 ? t.z[i * t.k + 1]! : 0 }));
       axes = ['z₁', t.k > 1 ? 'z₂' : ''];
       if (t.k > 2) s.notes.push(`${from(c)}: ${t.k}-dimensional codes; the scatter shows the first two dimensions (add an \`embed\` stage for a 2-D embedding).`);
     } else {
-      pts = emb.map((r) => ({ id: String(r.id), x: Number(r.x), y: Number(r.y) }));
-      axes = [`${embeddings[0]!.metadata['specflow.embed_method'] ?? 'embedding'} 1`, `${embeddings[0]!.metadata['specflow.embed_method'] ?? 'embedding'} 2`];
-      s.notes.push(`${from(c)}: ${t.k}-dimensional codes shown through the 2-D embedding of ${from(embeddings[0]!)}.`);
+      shown.add(emb.c);
+      pts = emb.rows.map((r) => ({ id: String(r.id), x: Number(r.x), y: Number(r.y) }));
+      axes = [`${methodOf(emb.c)} 1`, `${methodOf(emb.c)} 2`];
+      s.notes.push(`${from(c)}: ${t.k}-dimensional codes shown through the 2-D ${methodOf(emb.c)} embedding of ${from(emb.c)}.`);
     }
     const labelOf = new Map(t.ids.map((id, i) => [id, t.labels?.[i] ?? '']));
     if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label') });
     if (assignments.size) s.figures.push({ title: `${from(c)}: latent codes by cluster`, spec: scatterChart(`${from(c)}: coloured by cluster`, pts.map((p) => ({ x: p.x, y: p.y, group: assignments.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster') });
     if (!t.labels && !assignments.size) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
+  }
+  // embeddings of spectra (or of codes not fed to the report) are drawn on their own
+  for (const { c, rows } of embeddings.filter((e) => !shown.has(e.c))) {
+    const s = section('latent', 'Latent space');
+    const labelled = rows.some((r) => r.label !== undefined && r.label !== null);
+    const byCluster = !labelled && rows.some((r) => assignments.has(String(r.id)));
+    const group = (r: Record<string, Cell>): string => (labelled ? String(r.label ?? '') : byCluster ? assignments.get(String(r.id)) ?? '?' : 'all');
+    s.figures.push({
+      title: `${from(c)}: 2-D ${methodOf(c)} embedding`,
+      spec: scatterChart(`${from(c)}: ${methodOf(c)} embedding`, rows.map((r) => ({ x: Number(r.x), y: Number(r.y), group: group(r) })), `${methodOf(c)} 1`, `${methodOf(c)} 2`, labelled ? 'label' : byCluster ? 'cluster' : ''),
+    });
   }
 
   // ---- pseudospectra
@@ -245,9 +261,18 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const numericAxis = rows.every((r) => isNum(r.axis));
     const pts = rows.map((r) => ({ x: numericAxis ? Number(r.axis) : Number(r.feature), y: Number(r.score) }));
     pts.sort((a, b) => a.x - b.x);
-    s.figures.push({ title: `${from(c)}: relevance scores`, spec: barsChart(`${from(c)}: relevance score per input`, pts, numericAxis ? axisTitle(metadata['specflow.axis_name'] ?? 'axis', metadata['specflow.axis_unit'] ?? '') : 'feature', 'score') });
+    // features without a spectral axis (the synthetic benchmarks) carry their index as axis
+    const byIndex = !numericAxis || rows.every((r) => Number(r.axis) === Number(r.feature));
+    const xTitle = byIndex ? 'feature' : axisTitle(metadata['specflow.axis_name'] ?? 'axis', metadata['specflow.axis_unit'] ?? '');
+    s.figures.push({ title: `${from(c)}: relevance scores`, spec: barsChart(`${from(c)}: relevance score per input`, pts, xTitle, 'score') });
     const grid = (c.art.metrics ?? {}).score_grid;
-    if (Array.isArray(grid) && grid.every((r) => Array.isArray(r))) s.figures.push({ title: `${from(c)}: scores as an image`, spec: heatmapChart(`${from(c)}: relevance as an image`, grid as number[][], 'score') });
+    if (Array.isArray(grid) && grid.every((r) => Array.isArray(r))) {
+      s.figures.push({
+        title: `${from(c)}: scores as an image`,
+        caption: `${from(c)}: each input pixel's relevance score at its place in the image (brighter: more relevant)`,
+        spec: heatmapChart(`${from(c)}: relevance as an image`, grid as number[][], 'score'),
+      });
+    }
     const top = [...rows].sort((a, b) => Number(a.rank) - Number(b.rank)).slice(0, 10);
     s.tables.push({ caption: `${from(c)}: top 10 inputs`, header: ['rank', 'feature', 'axis', 'score'], rows: top.map((r) => [Number(r.rank), Number(r.feature), r.axis as string | number, round(Number(r.score))]) });
   }
@@ -259,7 +284,11 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     for (const r of rows) {
       for (const key of ['ranking', 'random', 'permutation']) if (isNum(r[key])) pts.push({ x: Number(r.k), y: r[key] as number, series: key === 'ranking' ? 'spectral ranking' : key === 'random' ? 'random ranking (mean)' : 'permutation importance' });
     }
-    s.figures.push({ title: `${from(c)}: ${metric} vs inputs kept`, spec: linesChart(`${from(c)}: ${metric} with the top-k inputs kept`, pts, 'inputs kept (k)', metric) });
+    s.figures.push({
+      title: `${from(c)}: ${metric} vs inputs kept`,
+      caption: `${from(c)}: test ${metric} with only the k top-ranked inputs kept, for the network's ranking, random rankings and permutation importance`,
+      spec: linesChart(`${from(c)}: ${metric} with the top-k inputs kept`, pts, 'inputs kept (k)', metric),
+    });
     const m = c.art.metrics ?? {};
     const facts = ['k_95', 'k_95_random', 'k_95_permutation'].filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);

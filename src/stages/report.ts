@@ -28,7 +28,7 @@ export const report: StageDef = {
     const { mkdirSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { classify, buildSections } = await import('../report/sections.js');
-    const { comparisonSection, pseudospectraGrid, variantTable } = await import('../report/compare.js');
+    const { comparisonSection, pseudospectraGrid, usedByVariant, variantTable } = await import('../report/compare.js');
     const { renderSvg } = await import('../report/render.js');
     const { renderHtml } = await import('../report/html.js');
 
@@ -44,8 +44,10 @@ export const report: StageDef = {
       sections.push(comparison);
     }
     const detailed = ctx.params.details === 'all' ? variants : variants.slice(0, 1);
+    // artifacts shared by several variants reach this stage once, tagged with the first of them
+    const used = usedByVariant(arts, variants);
     for (const v of detailed) {
-      const mine = classified.filter((c) => (c.art.variant ?? 'default') === v || sharedByAll(c.art, arts, variants));
+      const mine = classified.filter((c) => used.get(v)!.includes(c.art));
       const built = await buildSections(mine, options);
       if (variants.length > 1) for (const s of built) { s.id = `${s.id}-${slug(v)}`; s.title = `${s.title} — ${v}`; }
       sections.push(...built);
@@ -82,11 +84,6 @@ export const report: StageDef = {
     ctx.metric('sections', rendered.map((s) => s.id));
   },
 };
-
-/** An artifact computed once for every variant (e.g. shared preprocessing) belongs to each. */
-function sharedByAll(a: InputArtifact, all: InputArtifact[], variants: string[]): boolean {
-  return variants.length > 1 && all.filter((b) => b.key === a.key).length === 1 && !all.some((b) => b.stage === a.stage && b.key !== a.key);
-}
 
 function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'figure';

@@ -1,78 +1,93 @@
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, ROOT, tempDir } from '../runner/helpers.js';
+import type { Browser } from 'playwright-core';
+import { readRecords } from '../../src/data/arrow-io.js';
+import { CHROMIUM, checkReport, figure, launch, readMetrics, runFixture, type RunStage } from './browser.js';
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-if (!CHROMIUM) {
-  // eslint-disable-next-line no-console
-  console.warn('\n!!! report browser test SKIPPED: no Chromium at /usr/bin/chromium (CI installs Debian\'s `chromium`) !!!\n');
-}
-
-interface Entry { stage: string; variant: string; metrics: Record<string, unknown> }
+let browser: Browser | undefined;
+const getBrowser = async (): Promise<Browser> => (browser ??= await launch());
+afterAll(async () => { await browser?.close(); });
 
 describe('the HTML report', () => {
   let reportDir = '';
-  beforeAll(() => {
-    const store = join(tempDir(), 'store');
-    const r = cli(['run', join(ROOT, 'test/fixtures/pipelines/report-small.yaml'), '--store', store, '--json'], { plugins: '' });
-    expect(r.status, r.stderr).toBe(0);
-    const run = JSON.parse(r.stdout) as { stages: { id: string; outputs: Record<string, string> }[] };
-    reportDir = run.stages.find((s) => s.id === 'report')!.outputs.report!;
-  }, 300_000);
+  beforeAll(() => { ({ reportDir } = runFixture('report-small.yaml')); }, 300_000);
 
   it('is self-contained: no scripts, no external references, specs and metrics beside it', () => {
     const html = readFileSync(join(reportDir, 'index.html'), 'utf8');
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/(src|href)="https?:/i);
     expect(html.match(/<svg/g)!.length).toBeGreaterThanOrEqual(8);
-    const metrics = JSON.parse(readFileSync(join(reportDir, 'metrics.json'), 'utf8')) as Entry[];
-    expect(metrics.map((m) => m.stage)).toEqual(expect.arrayContaining(['clean', 'codes', 'clusters', 'pseudo', 'outliers']));
+    expect(readMetrics(reportDir).map((m) => m.stage)).toEqual(expect.arrayContaining(['clean', 'codes', 'clusters', 'pseudo', 'outliers']));
     for (const spec of html.matchAll(/data-spec="([^"]+)"/g)) expect(existsSync(join(reportDir, spec[1]!))).toBe(true);
   });
 
-  describe.skipIf(!CHROMIUM)('in headless Chromium', () => {
-    let browser: import('playwright-core').Browser;
-    beforeAll(async () => {
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-    }, 60_000);
-    afterAll(async () => { await browser?.close(); });
+  it.skipIf(!CHROMIUM)('renders in headless Chromium without console errors; every figure is drawn; the metrics table is metrics.json', async () => {
+    const sections = await checkReport(await getBrowser(), reportDir, { screenshot: join(reportDir, '..', 'screenshot.png') });
+    expect(sections.map((s) => s.id)).toEqual(expect.arrayContaining(['data', 'reconstruction', 'latent', 'pseudospectra']));
+  });
+});
 
-    it('renders without console errors; every section has drawn figures; the metrics table is metrics.json', async () => {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(`file://${join(reportDir, 'index.html')}`);
-      expect(errors).toEqual([]);
-      const sections = await page.$$eval('section.report-section', (els) => els.map((s) => ({
-        id: s.id,
-        svgs: s.querySelectorAll('figure svg').length,
-        // drawn marks: paths/rects/circles/lines inside the plotted mark groups, with a visible size
-        marks: [...s.querySelectorAll('figure svg .mark-line path, figure svg .mark-area path, figure svg .mark-symbol path, figure svg .mark-rect path, figure svg .mark-rule line')]
-          .filter((m) => { const b = (m as SVGGraphicsElement).getBBox(); return b.width > 0 || b.height > 0; }).length,
-      })));
-      expect(sections.map((s) => s.id)).toEqual(expect.arrayContaining(['data', 'reconstruction', 'latent', 'pseudospectra']));
-      for (const s of sections) {
-        expect(s.svgs, `section ${s.id} has no figure`).toBeGreaterThan(0);
-        expect(s.marks, `section ${s.id} draws nothing`).toBeGreaterThan(0);
-      }
-      const rows = await page.$$eval('#metrics-table tr[data-metric]', (trs) => trs.map((tr) => ({
-        stage: tr.getAttribute('data-stage'), variant: tr.getAttribute('data-variant'), metric: tr.getAttribute('data-metric'),
-        value: (tr.querySelector('.v') as HTMLElement).textContent,
-      })));
-      const metrics = JSON.parse(readFileSync(join(reportDir, 'metrics.json'), 'utf8')) as Entry[];
-      const expected = metrics.flatMap((e) => Object.entries(e.metrics).map(([metric, value]) => ({ stage: e.stage, variant: e.variant, metric, value: JSON.stringify(value) })));
-      expect(rows).toEqual(expected);
-      await page.setViewportSize({ width: 1400, height: 1000 });
-      await page.screenshot({ path: join(reportDir, '..', 'screenshot.png'), fullPage: false });
-      await page.close();
-    }, 120_000);
+describe('the HTML report of feature relevance and embeddings', () => {
+  let reportDir = '';
+  let stages: RunStage[] = [];
+  beforeAll(() => { ({ reportDir, stages } = runFixture('report-features.yaml')); }, 300_000);
+
+  it.skipIf(!CHROMIUM)('draws relevance bars, the pixel image, the top-k curves and the embedded codes', async () => {
+    const sections = await checkReport(await getBrowser(), reportDir);
+    expect(sections.map((s) => s.id)).toEqual(expect.arrayContaining(['latent', 'relevance']));
+    // one bar per feature of the 20-feature benchmark, one cell per pixel of the 8×8 images
+    expect(figure(sections, 'relevance', 'gauss_net: relevance score per input').marks.rect).toBe(20);
+    expect(figure(sections, 'relevance', 'pixel_net: relevance score per input').marks.rect).toBe(64);
+    expect(figure(sections, 'relevance', 'pixel_net: relevance as an image').marks.rect).toBe(64);
+    // spectral ranking, random ranking and permutation importance
+    for (const net of ['gauss', 'pixel']) expect(figure(sections, 'relevance', `${net}_check: accuracy with the top-k inputs kept`).marks.line).toBe(3);
+
+    // the 4-dimensional codes are drawn through the UMAP embedding, point for point
+    const scatter = figure(sections, 'latent', 'codes: coloured by label');
+    const n = stages.find((s) => s.id === 'codes')!.metrics.n as number;
+    expect(scatter.marks.symbol).toBe(n);
+    expect(scatter.titles).toEqual(expect.arrayContaining(['umap 1', 'umap 2', 'label']));
+    const embedded = (await readRecords(join(stages.find((s) => s.id === 'map')!.outputs.embedding!))).rows;
+    const spec = JSON.parse(readFileSync(join(reportDir, scatter.spec), 'utf8')) as { data: { values: { x: number; y: number }[] } };
+    expect(spec.data.values.map((p) => [p.x, p.y])).toEqual(embedded.map((r) => [r.x, r.y]));
+    // the spectra's own embedding has no codes to go with: it is drawn by itself
+    const spectraMap = figure(sections, 'latent', 'spectra_map: pca embedding');
+    expect(spectraMap.marks.symbol).toBe(n);
+    expect(spectraMap.titles).toEqual(expect.arrayContaining(['pca 1', 'pca 2', 'label']));
+  });
+});
+
+describe('the HTML report of a sweep without a numeric axis', () => {
+  let reportDir = '';
+  let stages: RunStage[] = [];
+  beforeAll(() => { ({ reportDir, stages } = runFixture('report-sweep.yaml')); }, 300_000);
+
+  it.skipIf(!CHROMIUM)('compares the variants in bar charts, one bar per variant reporting the metric', async () => {
+    const sections = await checkReport(await getBrowser(), reportDir);
+    const comparison = sections.find((s) => s.id === 'comparison')!;
+    const bars = comparison.figures.filter((f) => / by method$/.test(f.title));
+    expect(bars.length).toBeGreaterThan(0);
+    for (const f of bars) {
+      // the runner's own record of which variant computed what
+      const [stage, metric] = f.title.replace(/ by method$/, '').split('.') as [string, string];
+      const reporting = stages.filter((s) => s.id === stage && typeof s.metrics[metric] === 'number');
+      expect(f.marks.rect, f.title).toBe(reporting.length);
+      expect(f.marks.line, f.title).toBe(0);
+      expect(f.titles).toEqual(expect.arrayContaining(['method', `${stage}.${metric}`]));
+    }
+
+    // the codes are computed once per normalisation and shared by both methods; every
+    // variant's row and detailed sections must still have them
+    const [header, ...rows] = comparison.tables[0]!;
+    const col = header!.indexOf('codes.latent_dim');
+    expect(col).toBeGreaterThan(0);
+    expect(rows.map((r) => r[col])).toEqual(rows.map(() => '2'));
+    const variants = [...new Set(stages.map((s) => s.variant))];
+    expect(variants).toHaveLength(4);
+    for (const v of variants) {
+      const id = `latent-${v.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+      expect(figure(sections, id, 'codes: coloured by cluster').marks.symbol).toBe(stages.find((s) => s.id === 'codes' && s.variant === v)!.metrics.n);
+    }
   });
 });
