@@ -191,7 +191,9 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const t = await io.readLatent(c.art.path);
     const s = section('latent', 'Latent space');
     const ids = new Set(t.ids);
-    const emb = t.k > 2 ? embeddings.find((e) => e.rows.length === ids.size && e.rows.every((r) => ids.has(String(r.id)))) : undefined;
+    // an embedding of the spectra with the same ids is not a picture of these codes
+    const ofCodes = (e: (typeof embeddings)[number]): boolean => (e.c.metadata['specflow.embed_column'] ?? 'z') === 'z';
+    const emb = t.k > 2 ? embeddings.find((e) => ofCodes(e) && e.rows.length === ids.size && e.rows.every((r) => ids.has(String(r.id)))) : undefined;
     let pts: { x: number; y: number; id: string }[];
     let axes: [string, string];
     if (!emb) {
@@ -256,7 +258,8 @@ export async function buildSections(items: Classified[], options: ReportOptions)
 
   // ---- feature relevance
   for (const c of byRole('relevance')) {
-    const { rows, metadata } = await io.readRecords(c.art.path);
+    const { rows } = await io.readRecords(c.art.path);
+    const { metadata } = c; // the schema's own keys: readRecords leaves out the reserved axis ones
     const s = section('relevance', 'Feature relevance');
     const numericAxis = rows.every((r) => isNum(r.axis));
     const pts = rows.map((r) => ({ x: numericAxis ? Number(r.axis) : Number(r.feature), y: Number(r.score) }));

@@ -95,7 +95,7 @@ export const embed: StageDef = {
       x: xy[i]![0]!,
       y: xy[i]![1]!,
     }));
-    await arrow.writeRecords(ctx.output('embedding'), out, { 'specflow.kind': 'embedding', 'specflow.embed_method': method }, {
+    await arrow.writeRecords(ctx.output('embedding'), out, { 'specflow.kind': 'embedding', 'specflow.embed_method': method, 'specflow.embed_column': latent ? 'z' : 'spectrum' }, {
       types: { id: 'utf8', label: 'utf8', x: 'float64', y: 'float64' },
     });
   },

@@ -129,7 +129,7 @@ export const rankFeatures: StageDef = {
       permOrder.forEach((j, r) => { permRank[j] = r + 1; });
       await writeRecords(ctx.output('permutation'), Array.from({ length: d }, (_, j) => ({
         feature: j, axis: axisOf(j), score: perm[j]!, rank: permRank[j]!,
-      })), { 'specflow.kind': 'ranking' }, { types: { feature: 'int32', score: 'float64', rank: 'int32' } });
+      })), { 'specflow.kind': 'ranking', 'specflow.axis_name': c.axisName ?? '', 'specflow.axis_unit': c.axisUnit ?? '' }, { types: { feature: 'int32', score: 'float64', rank: 'int32' } });
 
       const fraction = p.threshold as number;
       const kOf = (v: number[]) => ev.smallestK(ks, v, full, fraction, higher);

@@ -127,7 +127,11 @@ export const trainSpectral: StageDef = {
         score: r.score,
         rank: r.rank,
       }));
-      await writeRecords(ctx.output('relevance'), rows, { 'specflow.kind': 'relevance' }, {
+      await writeRecords(ctx.output('relevance'), rows, {
+        'specflow.kind': 'relevance',
+        'specflow.axis_name': trainSet.table.axisName,
+        'specflow.axis_unit': trainSet.table.axisUnit,
+      }, {
         types: { feature: 'int32', axis: numericAxis ? 'float64' : 'utf8', lambda: 'float64', phi_norm: 'float64', score: 'float64', rank: 'int32' },
         columns: ['feature', 'axis', 'lambda', 'phi_norm', 'score', 'rank'],
       });

@@ -102,8 +102,9 @@ describe('embed stage', () => {
     }
     await writeLatent(path, { n, k: 3, ids: Array.from({ length: n }, (_, i) => `q${i}`), z, columns: {}, metadata: {} });
     const run = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'pca' } });
-    const { rows } = await readRecords(run.outputs.embedding!);
+    const { rows, metadata } = await readRecords(run.outputs.embedding!);
     expect(Object.keys(rows[0]!)).toEqual(['id', 'x', 'y']);
+    expect(metadata['specflow.embed_column']).toBe('z');
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
         const d3 = Math.hypot(z[i * 3]! - z[j * 3]!, z[i * 3 + 1]! - z[j * 3 + 1]!, z[i * 3 + 2]! - z[j * 3 + 2]!);
@@ -136,7 +137,8 @@ describe('embed stage', () => {
       axisUnit: '', axisName: '', columns: {}, metadata: {},
     });
     const run = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'pca' } });
-    const { rows } = await readRecords(run.outputs.embedding!);
+    const { rows, metadata } = await readRecords(run.outputs.embedding!);
+    expect(metadata['specflow.embed_column']).toBe('spectrum');
     // collinear points: the first coordinate is the signed distance along the line (0, 5, 10 around the mean)
     expect(rows.map((r) => Math.abs(r.x as number))).toEqual([5, 0, 5].map((v) => expect.closeTo(v, 5)) as unknown as number[]);
     expect(rows.map((r) => r.label)).toEqual(['x', 'y', 'x']);

@@ -47,6 +47,14 @@ describe('train.spectral', () => {
     const r = await runStageForTest(trainSpectral, { inputs: { train, test }, params: small, seed: 1 });
     const { rows } = await readRecords(r.outputs.relevance!);
     expect(Object.keys(rows[0]!)).toEqual(['feature', 'axis', 'lambda', 'phi_norm', 'score', 'rank']);
+    // the spectral axis travels with the scores, so plots of them can be labelled
+    const source = await readSpectra(train);
+    const { tableFromIPC } = await import('apache-arrow');
+    const { readFileSync } = await import('node:fs');
+    const metadata = Object.fromEntries(tableFromIPC(readFileSync(r.outputs.relevance!)).schema.metadata);
+    expect(source.axisName).not.toBe('');
+    expect(metadata['specflow.axis_name']).toBe(source.axisName);
+    expect(metadata['specflow.axis_unit']).toBe(source.axisUnit);
     expect(rows).toHaveLength(6);
     for (const row of rows) expect(row.score as number).toBeCloseTo(Math.abs(row.lambda as number) * (row.phi_norm as number), 6);
     const byRank = [...rows].sort((a, b) => (a.rank as number) - (b.rank as number));
