@@ -20,7 +20,7 @@ const compiled = new WeakMap<StageDef, ValidateFunction>();
 
 function getAjv(): Ajv {
   if (!ajv) {
-    ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
+    ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true, verbose: true });
     ajv.addKeyword({ keyword: 'x-path', schemaType: 'boolean' });
   }
   return ajv;
@@ -97,8 +97,20 @@ function simplify(errors: ErrorObject[], def: StageDef): ParamError[] {
       err = { path, atKey: false, message: `${paramLabel(path)}must be ${article((e.params as { type: string }).type)}` };
     } else if ((e.keyword === 'oneOf' || e.keyword === 'anyOf')) {
       const s = schemaAt(def, path);
-      const desc = s?.description ? ` (${String(s.description)})` : '';
-      err = { path, atKey: false, message: `${paramLabel(path)}has an invalid value${desc}` };
+      const branches = ((s?.[e.keyword] as Record<string, unknown>[] | undefined) ?? []);
+      const names = branches.flatMap((b) => (Array.isArray(b.enum) ? b.enum.filter((v): v is string => typeof v === 'string') : []));
+      if (names.length > 0 && typeof e.data === 'string') {
+        // a misspelt name is the usual cause: say which names exist, and the nearest one
+        const hint = didYouMean(e.data, names);
+        const others = branches.filter((b) => !Array.isArray(b.enum)).map((b) => (b.type === 'integer' && typeof b.maximum === 'number' ? `an index ${String(b.minimum ?? 0)}–${b.maximum}` : article(String(b.type))));
+        err = {
+          path, atKey: false,
+          message: `${paramLabel(path)}has an unknown value ${JSON.stringify(e.data)}${hint ? ` (did you mean "${hint}"?)` : ''}: must be one of ${names.map((n) => JSON.stringify(n)).join(', ')}${others.length ? ` or ${others.join(' or ')}` : ''}`,
+        };
+      } else {
+        const desc = s?.description ? ` (${String(s.description)})` : '';
+        err = { path, atKey: false, message: `${paramLabel(path)}has an invalid value${desc}` };
+      }
     } else {
       err = { path, atKey: false, message: `${paramLabel(path)}${e.message ?? 'is invalid'}` };
     }

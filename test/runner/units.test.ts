@@ -7,6 +7,8 @@ import { findCycle } from '../../src/runner/dag.js';
 import { Store } from '../../src/runner/store.js';
 import { parseSize } from '../../src/commands/common.js';
 import { tempDir } from './helpers.js';
+import { validateParams } from '../../src/runner/params.js';
+import type { StageDef } from '../../src/runner/stage-api.js';
 
 describe('canonical JSON and keys', () => {
   it('sorts keys at every level and keeps arrays in order', () => {
@@ -82,5 +84,28 @@ describe('sizes', () => {
     expect(parseSize('2K')).toBe(2048);
     expect(parseSize('1.5G')).toBe(1.5 * 1024 ** 3);
     expect(() => parseSize('lots')).toThrow(/invalid size/);
+  });
+});
+
+describe('parameter errors for a name-or-index choice (anyOf of an enum and an integer)', () => {
+  const def = {
+    type: 'test.choice', description: '', inputs: {}, outputs: {}, module: import.meta.url, run: async () => {},
+    params: {
+      type: 'object',
+      properties: { phase: { description: 'long text', anyOf: [{ type: 'string', enum: ['hematite', 'wustite'] }, { type: 'integer', minimum: 0, maximum: 1 }] } },
+    },
+  } as unknown as StageDef;
+
+  it('a misspelt name gets the names, the nearest one and the index range', () => {
+    const { errors } = validateParams(def, { phase: 'hematit' });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toBe('parameter "phase" has an unknown value "hematit" (did you mean "hematite"?): must be one of "hematite", "wustite" or an index 0–1');
+  });
+
+  it('valid names and indices pass; a bad index falls back to the general message', () => {
+    expect(validateParams(def, { phase: 'wustite' }).errors).toEqual([]);
+    expect(validateParams(def, { phase: 1 }).errors).toEqual([]);
+    const { errors } = validateParams(def, { phase: 5 });
+    expect(errors[0]!.message).toMatch(/^parameter "phase" has an invalid value/);
   });
 });
