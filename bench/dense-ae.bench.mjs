@@ -1,12 +1,13 @@
 // Reference dense autoencoder of DESIGN.md (1024-256-64-8-64-256-1024, relu,
 // Adam, MSE, 4000 random spectra) trained on stock wasm, on wasm with
-// specflow's kernel fixes, and on the cpu backend, at batch 64 and 256.
+// specflow's kernels (SIMD GEMM, row gathers and sums, fused Adam: see
+// src/ml/kernels/), and on the cpu backend, at batch 64 and 256.
 // Prints seconds per epoch and the ratios. Each configuration runs in its own
 // child process (a fresh tfjs, so stock and fixed kernels never share a heap).
 //
 //   node bench/run.mjs dense-ae        (after `npm run build`; `npm run bench` does both)
 //
-// Options (env): BENCH_EPOCHS (timed epochs per fixed-wasm run, default 2),
+// Options (env): BENCH_EPOCHS (timed epochs per fixed-wasm run, default 3),
 // BENCH_STOCK_BATCHES / BENCH_CPU_BATCHES (batches timed on stock wasm and on
 // the cpu backend, extrapolated to an epoch; defaults 16 and 4).
 //
@@ -32,7 +33,7 @@ const BATCHES = [64, 256];
 // s/epoch, one CPU thread, quoted from DESIGN.md (another machine): only when PyTorch cannot be measured here.
 const PYTORCH_DESIGN = { 64: 0.26, 256: 0.1 };
 const PYTORCH_PYTHON = process.env.PYTORCH_PYTHON ?? '/usr/bin/python3';
-const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 2);
+const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 3);
 const STOCK_BATCHES = Number(process.env.BENCH_STOCK_BATCHES ?? 16);
 const CPU_BATCHES = Number(process.env.BENCH_CPU_BATCHES ?? 4);
 
@@ -53,7 +54,11 @@ async function child(cfg) {
   });
   h = tf.layers.dense({ units: D, kernelInitializer: seed(9) }).apply(h);
   const model = tf.model({ inputs: input, outputs: h });
-  const optimizer = tf.train.adam(1e-3);
+  // Fixed wasm trains with specflow's optimizer (one fused Adam kernel per
+  // variable); stock wasm and the cpu backend with tf.train.adam, which is
+  // also what createAdam returns there.
+  const { createAdam } = await import('../dist/ml/optimizer.js');
+  const optimizer = createAdam(tf, 1e-3);
   const bs = cfg.batch;
   const steps = Math.ceil(N / bs);
 
@@ -158,7 +163,7 @@ async function main() {
     rows.push({ batch, fixed, fixedFit, stock, cpu });
   }
   const f = ([wall, cpu]) => `${wall.toFixed(3)} [${cpu.toFixed(3)}]`.padEnd(16);
-  console.log(`dense AE 1024-256-64-8-64-256-1024, relu, Adam (tf.train.adam), MSE, ${N} random spectra`);
+  console.log(`dense AE 1024-256-64-8-64-256-1024, relu, Adam (fixed: specflow's fused Adam; stock and cpu: tf.train.adam), MSE, ${N} random spectra`);
   console.log('seconds per epoch: wall [process CPU], fastest timed epoch');
   console.log(
     `batch | wasm fixed, loop  | wasm fixed, fit   | wasm stock, loop  | cpu backend, loop | ${measured ? 'PyTorch, measured' : 'PyTorch DESIGN.md'} | stock/fixed (CPU) | fixed/PyTorch (CPU)`,

@@ -12,6 +12,7 @@ import {
 import { getTf } from './engine.js';
 import { addNoise, type NoiseSpec } from './metrics.js';
 import { updateBatchNorm, type Pass } from './nn.js';
+import { createAdam } from './optimizer.js';
 
 export interface TrainData {
   n: number;
@@ -162,7 +163,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
     ...(options.axis ? { axis: options.axis } : {}),
   });
   const model = new Autoencoder(tf, config, deriveSeed(seed, 'weights'));
-  const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+  const optimizer = createAdam(tf, options.learningRate ?? 1e-3);
   const vars = model.store.trainable();
   const history: EpochInfo[] = [];
   let best = Infinity;

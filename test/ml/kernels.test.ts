@@ -117,6 +117,15 @@ describe('BatchMatMul', () => {
     ['vector-like', [1, 40], [40, 1], false, false],
     ['empty inner dimension', [3, 0], [0, 4], false, false],
     ['empty inner dimension, transposed', [0, 3], [4, 0], true, true],
+    // the SIMD GEMM's edges: depth in blocks of 256 with a partial last block,
+    // rows not a multiple of 4, columns not a multiple of 8
+    ['deep, ragged tiles', [70, 600], [600, 21], false, false],
+    ['deep, ragged tiles, transposeA', [600, 70], [600, 21], true, false],
+    ['deep, ragged tiles, transposeB', [70, 600], [21, 600], false, true],
+    ['deep, ragged tiles, both', [600, 70], [21, 600], true, true],
+    ['batched, deep, shared right operand', [3, 9, 300], [300, 13], false, false],
+    ['batched, deep, shared transposed left operand', [300, 9], [3, 300, 13], true, false],
+    ['batch dims broadcast from 1', [2, 1, 5, 7], [2, 3, 7, 4], false, false],
   ];
   for (const [name, sa, sb, ta, tb] of cases) {
     it(name, async () => {
@@ -164,6 +173,61 @@ describe('fused matMul (bias + activation)', () => {
       t.fused.matMul({ a: a as Tensor2D, b: b as Tensor2D, bias, activation: 'relu' }),
     );
     expect(d).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('Sum over leading axes (bias gradients)', () => {
+  const cases: [string, number[], number | number[], boolean][] = [
+    ['rows of a matrix', [37, 13], 0, false],
+    ['rows, keepDims', [37, 13], [0], true],
+    ['negative axis', [9, 6], -2, false],
+    ['two leading axes of a 3-D tensor', [3, 5, 9], [1, 0], false],
+    ['two leading axes, keepDims', [3, 5, 9], [0, 1], true],
+    ['inner axis (tfjs kernel)', [5, 9], 1, false],
+    ['all axes (tfjs kernel)', [5, 9], [0, 1], false],
+  ];
+  for (const [name, shape, axis, keepDims] of cases) {
+    it(name, async () => {
+      const d = await compare([{ shape }], (t, x) => t.sum(x!, axis, keepDims));
+      expect(d).toBeLessThanOrEqual(TOL);
+    });
+  }
+});
+
+describe('GatherV2 as block copies', () => {
+  const idx = (values: number[]) => ({ shape: [values.length], dtype: 'int32' as const, data: Int32Array.from(values) });
+  it('rows of a matrix (a shuffled mini-batch), repeated indices', async () => {
+    const d = await compare([{ shape: [50, 40] }, idx([7, 0, 49, 7, 13])], (t, x, i) => t.gather(x!, i!));
+    expect(d).toBe(0);
+  });
+  it('axis 1 of a 3-D tensor, 2-D indices', async () => {
+    const d = await compare(
+      [{ shape: [3, 10, 20] }, { shape: [2, 2], dtype: 'int32', data: Int32Array.from([9, 1, 0, 4]) }],
+      (t, x, i) => t.gather(x!, i!, 1),
+    );
+    expect(d).toBe(0);
+  });
+  it('batchDims 1', async () => {
+    const d = await compare(
+      [{ shape: [2, 6, 16] }, { shape: [2, 3], dtype: 'int32', data: Int32Array.from([5, 0, 2, 1, 1, 4]) }],
+      (t, x, i) => t.gather(x!, i!, 1, 1),
+    );
+    expect(d).toBe(0);
+  });
+  it('int32 rows, and narrow slices (tfjs kernel)', async () => {
+    const d = await compare([{ shape: [6, 32] }, idx([3, 1])], (t, x, i) => [
+      t.gather(x!.mul(100).cast('int32'), i!).cast('float32'),
+      t.gather(x!, i!, 1),
+    ]);
+    expect(d).toBe(0);
+  });
+  it('an index out of range is an error, not a read past the tensor', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.zeros([4, 32]);
+    const i = tf.tensor1d([1, 4], 'int32');
+    expect(() => tf.gather(x, i)).toThrow(/index value 4 is not in \[0, 3\]/);
+    x.dispose();
+    i.dispose();
   });
 });
 

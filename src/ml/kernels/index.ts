@@ -5,10 +5,13 @@
  * for benchmarks) and called by the replacements.
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
+import { ADAM_KERNEL, specflowAdam } from './adam.js';
 import { batchMatMul } from './batch-matmul.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { fusedMatMul } from './fused-matmul.js';
+import { gatherV2 } from './gather.js';
+import { sum } from './sum.js';
 import {
   maxPoolGrad,
   resizeBilinearGrad,
@@ -31,9 +34,13 @@ export const FIXES: readonly Fix[] = [
   { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter },
   { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput },
   { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
+  { kernelName: 'GatherV2', kernelFunc: gatherV2 },
+  { kernelName: 'Sum', kernelFunc: sum },
   { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGrad },
   { kernelName: 'ResizeNearestNeighborGrad', kernelFunc: resizeNearestNeighborGrad },
   { kernelName: 'ResizeBilinearGrad', kernelFunc: resizeBilinearGrad },
+  // not a tfjs kernel: the fused Adam update of ../optimizer.ts
+  { kernelName: ADAM_KERNEL, kernelFunc: specflowAdam },
 ];
 
 export const FIXED_KERNELS: readonly string[] = FIXES.map((f) => f.kernelName);

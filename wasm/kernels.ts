@@ -1,0 +1,356 @@
+// specflow's SIMD kernels for the tfjs wasm backend, in AssemblyScript.
+//
+// The module imports tfjs-backend-wasm's own memory, so every pointer here is
+// a tfjs tensor's heap offset (or scratch space malloc'd by tfjs): kernels
+// read and write tensors in place, with no copies across modules. Nothing
+// here allocates; the JS side passes every buffer in.
+//
+// Built by `npm run build` (asc, see package.json) into
+// dist/ml/kernels/specflow-kernels.wasm.
+
+// ---------------------------------------------------------------------------
+// GEMM: C[m×n] = op(A)·op(B) (+ bias) (relu), row-major, op = optional transpose.
+//
+// Why our own: tfjs-wasm sends only untransposed products to XNNPACK and
+// XNNPACK repacks the right operand whenever its tensor id is new (every step
+// for weights, always for gradients); the backward pass of a dense layer is
+// all transposed products. Here op(A) is read in place through two strides
+// (so Aᵀ costs nothing) and op(B) is packed into 8-column panels block by
+// block, which is the only copy and serves any transpose of B.
+
+const MR: i32 = 4; // rows of C per micro-tile
+const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
+const KC: i32 = 256; // depth of one packed block of B (a panel is KC×8 floats = 8 KiB)
+
+export function gemmScratchFloats(m: i32, n: i32, k: i32, transA: i32): i32 {
+  const kc = k < KC ? k : KC;
+  // a block of packed B, then (for Aᵀ) a block of packed A
+  return kc * (((n + NR - 1) / NR) * NR) + (transA ? ((m + MR - 1) / MR) * MR * kc : 0);
+}
+
+// Packs op(B)[k0..k0+kc, 0..n] into panels of NR columns: panel p holds
+// kc rows of 8 floats (columns p*8..p*8+7, zero past n).
+function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bool): void {
+  const panels = (n + NR - 1) / NR;
+  for (let p = 0; p < panels; p++) {
+    const j0 = p * NR;
+    const w = n - j0 < NR ? n - j0 : NR;
+    let dst = bp + <usize>(p * kc * NR) * 4;
+    if (!transB) {
+      // B is k×n: row kk of the panel is B[k0+kk][j0..j0+8]
+      let src = b + (<usize>k0 * <usize>n + <usize>j0) * 4;
+      const rowBytes = <usize>n * 4;
+      if (w == NR) {
+        for (let kk = 0; kk < kc; kk++) {
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+          dst += NR * 4;
+          src += rowBytes;
+        }
+      } else {
+        for (let kk = 0; kk < kc; kk++) {
+          for (let c = 0; c < NR; c++) store<f32>(dst + <usize>c * 4, c < w ? load<f32>(src + <usize>c * 4) : 0);
+          dst += NR * 4;
+          src += rowBytes;
+        }
+      }
+    } else {
+      // B is n×k: column c of the panel is row j0+c of B, contiguous along k.
+      // Whole 4×4 blocks are transposed in registers.
+      const kc4 = w == NR ? kc & ~3 : 0;
+      for (let c4 = 0; c4 < NR; c4 += 4) {
+        const rowBytes = <usize>k * 4;
+        let src = b + (<usize>(j0 + c4) * <usize>k + <usize>k0) * 4;
+        let d = dst + <usize>c4 * 4;
+        for (let kk = 0; kk < kc4; kk += 4) {
+          const r0 = v128.load(src);
+          const r1 = v128.load(src + rowBytes);
+          const r2 = v128.load(src + 2 * rowBytes);
+          const r3 = v128.load(src + 3 * rowBytes);
+          const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+          const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+          const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+          v128.store(d, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+          v128.store(d + NR * 4, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+          v128.store(d + 2 * NR * 4, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+          v128.store(d + 3 * NR * 4, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+          src += 16;
+          d += 4 * NR * 4;
+        }
+      }
+      for (let c = 0; c < NR; c++) {
+        let d = dst + (<usize>kc4 * NR + <usize>c) * 4;
+        if (c < w) {
+          let src = b + (<usize>(j0 + c) * <usize>k + <usize>(k0 + kc4)) * 4;
+          for (let kk = kc4; kk < kc; kk++) {
+            store<f32>(d, load<f32>(src));
+            d += NR * 4;
+            src += 4;
+          }
+        } else {
+          for (let kk = kc4; kk < kc; kk++) {
+            store<f32>(d, 0);
+            d += NR * 4;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Packs Aᵀ's rows i0..i1 for depths k0..k0+kc (A stored k×m) into tiles of
+// MR rows: tile t holds kc groups of 4 floats (rows i0+4t..i0+4t+3, zero past
+// i1). Read in place, Aᵀ's 4 rows sit 4 bytes apart and consecutive depths
+// m·4 bytes apart: with m a multiple of 1024 every depth maps to the same L1
+// set and the cache thrashes.
+function packAT(a: usize, ap: usize, m: i32, k0: i32, kc: i32, i0: i32, i1: i32): void {
+  const rowBytes = <usize>m * 4;
+  for (let i = i0; i < i1; i += MR) {
+    const h = i1 - i < MR ? i1 - i : MR;
+    let src = a + (<usize>k0 * <usize>m + <usize>i) * 4;
+    let d = ap + <usize>((i - i0) * kc) * 4;
+    if (h == MR) {
+      for (let kk = 0; kk < kc; kk++) {
+        v128.store(d, v128.load(src));
+        src += rowBytes;
+        d += 16;
+      }
+    } else {
+      for (let kk = 0; kk < kc; kk++) {
+        for (let r = 0; r < MR; r++) store<f32>(d + <usize>r * 4, r < h ? load<f32>(src + <usize>r * 4) : 0);
+        src += rowBytes;
+        d += 16;
+      }
+    }
+  }
+}
+
+// One 4×8 tile: acc = Σ_kk op(A)[rows][k0+kk] · panel[kk]; rows of A at a0..a3
+// advancing by aStep bytes per kk. `first`: C is overwritten, else added to.
+// `last`: bias and relu are applied. Rows ≥ mr and columns ≥ nr are not stored.
+// @ts-ignore: decorator
+@inline
+function microTile(
+  a0: usize, a1: usize, a2: usize, a3: usize, aStep: usize,
+  bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let p = bp;
+  for (let kk = 0; kk < kc; kk++) {
+    const b0 = v128.load(p);
+    const b1 = v128.load(p, 16);
+    const x0 = v128.load32_splat(a0);
+    const x1 = v128.load32_splat(a1);
+    const x2 = v128.load32_splat(a2);
+    const x3 = v128.load32_splat(a3);
+    c00 = madd(x0, b0, c00);
+    c01 = madd(x0, b1, c01);
+    c10 = madd(x1, b0, c10);
+    c11 = madd(x1, b1, c11);
+    c20 = madd(x2, b0, c20);
+    c21 = madd(x2, b1, c21);
+    c30 = madd(x3, b0, c30);
+    c31 = madd(x3, b1, c31);
+    a0 += aStep;
+    a1 += aStep;
+    a2 += aStep;
+    a3 += aStep;
+    p += NR * 4;
+  }
+  storeRow(c, c00, c01, first, last, bias, relu, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, first, last, bias, relu, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, first, last, bias, relu, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
+}
+
+// a·b + c: one fused multiply-add where the module is built with relaxed
+// SIMD (see src/ml/kernels/simd.ts for when that build is used), else a
+// multiply and an add, rounded twice.
+// @ts-ignore: decorator
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+// @ts-ignore: decorator
+@inline
+function storeRow(c: usize, v0: v128, v1: v128, first: bool, last: bool, bias: usize, relu: bool, nr: i32): void {
+  if (nr == NR) {
+    if (!first) {
+      v0 = f32x4.add(v0, v128.load(c));
+      v1 = f32x4.add(v1, v128.load(c, 16));
+    }
+    if (last) {
+      if (bias) {
+        v0 = f32x4.add(v0, v128.load(bias));
+        v1 = f32x4.add(v1, v128.load(bias, 16));
+      }
+      if (relu) {
+        v0 = f32x4.max(v0, f32x4.splat(0));
+        v1 = f32x4.max(v1, f32x4.splat(0));
+      }
+    }
+    v128.store(c, v0);
+    v128.store(c, v1, 16);
+    return;
+  }
+  // partial tile: spill to scalars
+  for (let j = 0; j < nr; j++) {
+    let v: f32 = j < 4 ? laneOf(v0, j) : laneOf(v1, j - 4);
+    if (!first) v += load<f32>(c + <usize>j * 4);
+    if (last) {
+      if (bias) v += load<f32>(bias + <usize>j * 4);
+      if (relu && !(v > 0)) v = v != v ? v : 0;
+    }
+    store<f32>(c + <usize>j * 4, v);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function laneOf(v: v128, j: i32): f32 {
+  if (j == 0) return f32x4.extract_lane(v, 0);
+  if (j == 1) return f32x4.extract_lane(v, 1);
+  if (j == 2) return f32x4.extract_lane(v, 2);
+  return f32x4.extract_lane(v, 3);
+}
+
+/**
+ * C = op(A)·op(B) (+ bias[n]) (relu when act = 1), batched over `batch`
+ * products with element strides strideA/strideB/strideC between them
+ * (strideA or strideB 0 broadcasts one operand). scratch must hold
+ * gemmScratchFloats(n, k) floats.
+ */
+export function gemm(
+  a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, transA: i32, transB: i32,
+  bias: usize, act: i32, scratch: usize,
+  batch: i32, strideA: i32, strideB: i32, strideC: i32,
+): void {
+  const ldc = <usize>n * 4;
+  const relu = act == 1;
+  for (let q = 0; q < batch; q++) {
+    const aq = a + <usize>q * <usize>strideA * 4;
+    const bq = b + <usize>q * <usize>strideB * 4;
+    const cq = c + <usize>q * <usize>strideC * 4;
+    if (k == 0) {
+      // an empty sum, then the epilogue
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let v: f32 = bias ? load<f32>(bias + <usize>j * 4) : 0;
+          if (relu && v < 0) v = 0;
+          store<f32>(cq + (<usize>i * <usize>n + <usize>j) * 4, v);
+        }
+      }
+      continue;
+    }
+    const apack = scratch + <usize>((kMin(k) * (((n + NR - 1) / NR) * NR))) * 4;
+    for (let k0 = 0; k0 < k; k0 += KC) {
+      const kc = k - k0 < KC ? k - k0 : KC;
+      // a broadcast B that fits one block is packed once for all products
+      if (!(q > 0 && strideB == 0 && k <= KC)) packB(bq, scratch, n, k, k0, kc, transB != 0);
+      const first = k0 == 0;
+      const last = k0 + kc >= k;
+      if (transA) packAT(aq, apack, m, k0, kc, 0, m);
+      // Each 8 KiB panel of B stays in L1 while every row tile of A passes it.
+      for (let j0 = 0; j0 < n; j0 += NR) {
+        const nr = n - j0 < NR ? n - j0 : NR;
+        const panel = scratch + <usize>(j0 * kc) * 4;
+        const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
+        for (let i = 0; i < m; i += MR) {
+          const mr = m - i < MR ? m - i : MR;
+          const cTile = cq + <usize>i * ldc + <usize>j0 * 4;
+          if (transA) {
+            const t = apack + <usize>(i * kc) * 4;
+            microTile(t, t + 4, t + 8, t + 12, 16, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+          } else {
+            // rows past m re-read the tile's first row (never stored)
+            const r0 = aq + (<usize>i * <usize>k + <usize>k0) * 4;
+            const rowStep = <usize>k * 4;
+            const r1 = mr > 1 ? r0 + rowStep : r0;
+            const r2 = mr > 2 ? r0 + 2 * rowStep : r0;
+            const r3 = mr > 3 ? r0 + 3 * rowStep : r0;
+            microTile(r0, r1, r2, r3, 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+          }
+        }
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function kMin(k: i32): i32 {
+  return k < KC ? k : KC;
+}
+
+// ---------------------------------------------------------------------------
+// Adam, one variable per call, in one pass (tfjs composes it from ~16
+// elementwise kernels per variable, each a full pass over memory):
+//   m' = β1·m + (1−β1)·g,  v' = β2·v + (1−β2)·g²,
+//   x' = x − lr_t · m' / (√v' + ε_t)
+// with lr_t and ε_t carrying the bias corrections (as tf.train.adam does).
+// Outputs may alias inputs.
+export function adam(
+  x: usize, g: usize, m: usize, v: usize, xOut: usize, mOut: usize, vOut: usize, size: i32,
+  lrT: f32, beta1: f32, beta2: f32, epsT: f32,
+): void {
+  const b1 = f32x4.splat(beta1);
+  const c1 = f32x4.splat(1 - beta1);
+  const b2 = f32x4.splat(beta2);
+  const c2 = f32x4.splat(1 - beta2);
+  const lr = f32x4.splat(lrT);
+  const eps = f32x4.splat(epsT);
+  const vec = size & ~3;
+  let o: usize = 0;
+  const end = <usize>vec * 4;
+  while (o < end) {
+    const gi = v128.load(g + o);
+    const mi = f32x4.add(f32x4.mul(b1, v128.load(m + o)), f32x4.mul(c1, gi));
+    const vi = f32x4.add(f32x4.mul(b2, v128.load(v + o)), f32x4.mul(c2, f32x4.mul(gi, gi)));
+    const step = f32x4.div(f32x4.mul(lr, mi), f32x4.add(f32x4.sqrt(vi), eps));
+    v128.store(xOut + o, f32x4.sub(v128.load(x + o), step));
+    v128.store(mOut + o, mi);
+    v128.store(vOut + o, vi);
+    o += 16;
+  }
+  for (let i = vec; i < size; i++) {
+    const p = <usize>i * 4;
+    const gi = load<f32>(g + p);
+    const mi = beta1 * load<f32>(m + p) + (1 - beta1) * gi;
+    const vi = beta2 * load<f32>(v + p) + (1 - beta2) * gi * gi;
+    store<f32>(xOut + p, load<f32>(x + p) - (lrT * mi) / (Mathf.sqrt(vi) + epsT));
+    store<f32>(mOut + p, mi);
+    store<f32>(vOut + p, vi);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Column sums out[j] = Σ_i x[i][j] of a rows×cols matrix: a bias gradient.
+// tfjs-wasm reduces only innermost axes, so it transposes the whole matrix
+// first; here rows are added in order (the same order on every run), four
+// columns per instruction.
+export function sumRows(x: usize, out: usize, rows: i32, cols: i32): void {
+  const vec = cols & ~3;
+  const rowBytes = <usize>cols * 4;
+  for (let j = 0; j < cols; j++) store<f32>(out + <usize>j * 4, 0);
+  let src = x;
+  for (let i = 0; i < rows; i++) {
+    let o: usize = 0;
+    const end = <usize>vec * 4;
+    while (o < end) {
+      v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(src + o)));
+      o += 16;
+    }
+    for (let j = vec; j < cols; j++) {
+      const p = <usize>j * 4;
+      store<f32>(out + p, load<f32>(out + p) + load<f32>(src + p));
+    }
+    src += rowBytes;
+  }
+}
