@@ -113,6 +113,8 @@ function runChild(cfg) {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify(cfg)], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
+    // fixed wasm runs with the default (plain SIMD) kernels unless cfg.fma
+    env: { ...process.env, SPECFLOW_WASM_FMA: cfg.fma ? '1' : '0' },
   });
   const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) {
@@ -158,15 +160,16 @@ async function main() {
   for (const batch of BATCHES) {
     const fixed = runChild({ variant: 'fixed', loop: 'custom', batch, epochs: EPOCHS });
     const fixedFit = runChild({ variant: 'fixed', loop: 'fit', batch, epochs: EPOCHS });
+    const fma = runChild({ variant: 'fixed', fma: true, loop: 'custom', batch, epochs: EPOCHS });
     const stock = runChild({ variant: 'stock', loop: 'custom', batch, epochs: 1, maxBatches: STOCK_BATCHES });
     const cpu = runChild({ variant: 'cpu', loop: 'custom', batch, epochs: 1, maxBatches: CPU_BATCHES });
-    rows.push({ batch, fixed, fixedFit, stock, cpu });
+    rows.push({ batch, fixed, fixedFit, fma, stock, cpu });
   }
   const f = ([wall, cpu]) => `${wall.toFixed(3)} [${cpu.toFixed(3)}]`.padEnd(16);
   console.log(`dense AE 1024-256-64-8-64-256-1024, relu, Adam (fixed: specflow's fused Adam; stock and cpu: tf.train.adam), MSE, ${N} random spectra`);
   console.log('seconds per epoch: wall [process CPU], fastest timed epoch');
   console.log(
-    `batch | wasm fixed, loop  | wasm fixed, fit   | wasm stock, loop  | cpu backend, loop | ${measured ? 'PyTorch, measured' : 'PyTorch DESIGN.md'} | stock/fixed (CPU) | fixed/PyTorch (CPU)`,
+    `batch | wasm fixed, loop  | wasm fixed, fit   | fixed+FMA, loop   | wasm stock, loop  | cpu backend, loop | ${measured ? 'PyTorch, measured' : 'PyTorch DESIGN.md'} | stock/fixed (CPU) | fixed/PyTorch (CPU)   | fixed+FMA/PyTorch`,
   );
   for (const r of rows) {
     const fx = best(r.fixed);
@@ -174,10 +177,12 @@ async function main() {
     const py = pyCpu(r.batch);
     const pyCol = measured ? f([torch.results[r.batch].wall, py]) : `${py} (quoted)`.padEnd(16);
     console.log(
-      `${String(r.batch).padStart(5)} | ${f(fx)}  | ${f(best(r.fixedFit))}  | ${f(st)}  | ${f(best(r.cpu))}  | ${pyCol}  | ${(st[1] / fx[1]).toFixed(1).padStart(6)}×           | ${(fx[1] / py).toFixed(2)}× of ${measured ? py.toFixed(3) : py} s`,
+      `${String(r.batch).padStart(5)} | ${f(fx)}  | ${f(best(r.fixedFit))}  | ${f(best(r.fma))}  | ${f(st)}  | ${f(best(r.cpu))}  | ${pyCol}  | ${(st[1] / fx[1]).toFixed(1).padStart(6)}×           | ${(fx[1] / py).toFixed(2)}× of ${measured ? py.toFixed(3) : py} s`.padEnd(0) +
+        `   | ${(best(r.fma)[1] / py).toFixed(2)}×`,
     );
   }
   console.log('loop = custom loop (shuffled mini-batches, optimizer.minimize); fit = model.fit.');
+  console.log('fixed = the default build of specflow\'s kernels (plain SIMD: the same bits on every machine); fixed+FMA = SPECFLOW_WASM_FMA=1 (relaxed-SIMD fused multiply-adds).');
   console.log(
     `wasm fixed: ${EPOCHS} epochs per run; wasm stock: ${STOCK_BATCHES} batches, cpu backend: ${CPU_BATCHES} batches per batch size, timed and extrapolated to the epoch.`,
   );

@@ -660,6 +660,19 @@ describe('housekeeping', () => {
     expect(tf.memory().numTensors).toBe(tensors);
   });
 
+  it('Identity (clone) shares data by reference count: the copy outlives the original', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.engine().backend;
+    const ids = backend.numDataIds();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = a.clone();
+    expect(backend.numDataIds()).toBe(ids + 1);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    b.dispose();
+    expect(backend.numDataIds()).toBe(ids);
+  });
+
   it('initStockWasm restores tfjs kernels and initBackend re-installs the fixes', async () => {
     const fixed = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
     await initStockWasm();

@@ -11,6 +11,7 @@ import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { fusedMatMul } from './fused-matmul.js';
 import { gatherV2 } from './gather.js';
+import { identity } from './identity.js';
 import { sum } from './sum.js';
 import {
   maxPoolGrad,
@@ -36,6 +37,7 @@ export const FIXES: readonly Fix[] = [
   { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
   { kernelName: 'GatherV2', kernelFunc: gatherV2 },
   { kernelName: 'Sum', kernelFunc: sum },
+  { kernelName: 'Identity', kernelFunc: identity },
   { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGrad },
   { kernelName: 'ResizeNearestNeighborGrad', kernelFunc: resizeNearestNeighborGrad },
   { kernelName: 'ResizeBilinearGrad', kernelFunc: resizeBilinearGrad },

@@ -6,10 +6,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import type { BackendWasm, TensorInfo } from './common.js';
 
 interface Exports {
-  gemmScratchFloats(m: number, n: number, k: number, transA: number): number;
+  gemmScratchFloats(m: number, n: number, k: number): number;
   gemm(
     a: number, b: number, c: number, m: number, n: number, k: number, transA: number, transB: number,
     bias: number, act: number, scratch: number, batch: number, strideA: number, strideB: number, strideC: number,
@@ -34,55 +35,102 @@ interface EmscriptenParts {
   _free(ptr: number): void;
 }
 
-const WASM_NAME = 'specflow-kernels.wasm';
+/**
+ * Two builds of one source: plain SIMD (the default: every multiply and add
+ * rounded on its own, so results are bitwise the same on every machine), and
+ * relaxed SIMD with fused multiply-adds (SPECFLOW_WASM_FMA=1: ~1.3× faster
+ * products; the same bits run after run on one machine, but a CPU without
+ * FMA, or a VM hiding it, rounds differently).
+ */
+export type KernelBuild = 'simd' | 'simd-fma';
 
-let compiled: object | undefined;
+const FILES: Record<KernelBuild, string> = { simd: 'specflow-kernels.wasm', 'simd-fma': 'specflow-kernels-fma.wasm' };
 
-/** The compiled module: next to this file in dist/, or dist/ seen from src/ (tests run the sources). */
-function compiledModule(): object {
-  if (compiled) return compiled;
-  const candidates = [new URL(`./${WASM_NAME}`, import.meta.url), new URL(`../../../dist/ml/kernels/${WASM_NAME}`, import.meta.url)];
-  const found = candidates.map((u) => fileURLToPath(u)).find((p) => existsSync(p));
-  if (!found) {
-    throw new Error(`specflow: ${WASM_NAME} is missing (looked in ${candidates.map((u) => fileURLToPath(u)).join(', ')}); run \`npm run build\``);
+const compiled = new Map<KernelBuild, object>();
+
+/** The build SPECFLOW_WASM_FMA asks for. */
+export function requestedKernelBuild(): KernelBuild {
+  const v = process.env.SPECFLOW_WASM_FMA?.trim();
+  if (v === undefined || v === '' || v === '0') return 'simd';
+  if (v === '1') return 'simd-fma';
+  throw new Error(`SPECFLOW_WASM_FMA=${v}: use 1 (fused multiply-add kernels) or 0`);
+}
+
+function readBuild(build: KernelBuild): Uint8Array {
+  const name = FILES[build];
+  // next to this file in dist/, or dist/ seen from src/ (tests run the sources)
+  const candidates = [new URL(`./${name}`, import.meta.url), new URL(`../../../dist/ml/kernels/${name}`, import.meta.url)].map((u) => fileURLToPath(u));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`specflow: ${name} is missing (looked in ${candidates.join(', ')}); run \`npm run build\``);
+  return readFileSync(found);
+}
+
+/**
+ * Node 20's V8 has relaxed SIMD behind a flag (on by default from Node 22).
+ * The flag only gates what the wasm compiler accepts, and is set before the
+ * one module that needs it is compiled.
+ */
+function compileRelaxed(bytes: Uint8Array): object {
+  try {
+    return new WebAssemblyApi.Module(bytes);
+  } catch {
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    try {
+      return new WebAssemblyApi.Module(bytes);
+    } catch (e) {
+      throw new Error(`SPECFLOW_WASM_FMA=1: this Node.js cannot compile relaxed-SIMD WebAssembly (${e instanceof Error ? e.message : String(e)})`);
+    }
   }
-  compiled = new WebAssemblyApi.Module(readFileSync(found));
-  return compiled;
+}
+
+function compiledModule(build: KernelBuild): object {
+  let module = compiled.get(build);
+  if (!module) {
+    const bytes = readBuild(build);
+    module = build === 'simd-fma' ? compileRelaxed(bytes) : new WebAssemblyApi.Module(bytes);
+    compiled.set(build, module);
+  }
+  return module;
 }
 
 export interface SimdKernels {
   exports: Exports;
-  malloc(bytes: number): number;
-  free(ptr: number): void;
   /** Heap offset of a tensor's data. */
   ptr(t: TensorInfo): number;
+  /** A scratch buffer of at least `bytes`, kept between calls (kernels run one at a time per thread). */
+  scratch(bytes: number): number;
 }
 
-const byBackend = new WeakMap<object, SimdKernels>();
+const byBackend = new WeakMap<object, Map<KernelBuild, SimdKernels>>();
 
+/** The kernels on this backend's memory, in the build SPECFLOW_WASM_FMA asks for (read at each call). */
 export function simdKernels(backend: BackendWasm): SimdKernels {
-  let k = byBackend.get(backend);
+  const build = requestedKernelBuild();
+  let builds = byBackend.get(backend);
+  if (!builds) {
+    builds = new Map();
+    byBackend.set(backend, builds);
+  }
+  let k = builds.get(build);
   if (k) return k;
   const mod = backend.wasm as unknown as EmscriptenParts;
-  const instance = new WebAssemblyApi.Instance(compiledModule(), { env: { memory: mod.asm.memory } });
+  const scratch = { ptr: 0, bytes: 0 };
+  const instance = new WebAssemblyApi.Instance(compiledModule(build), { env: { memory: mod.asm.memory } });
   k = {
     exports: instance.exports as unknown as Exports,
-    malloc: (bytes) => mod._malloc(bytes),
-    free: (p) => mod._free(p),
     ptr: (t) => backend.dataIdMap.get(t.dataId).memoryOffset,
+    scratch: (bytes) => {
+      if (bytes > scratch.bytes) {
+        if (scratch.ptr) mod._free(scratch.ptr);
+        // grown by half again, so a slowly growing size does not reallocate every call
+        scratch.bytes = Math.max(bytes, Math.ceil(scratch.bytes * 1.5));
+        scratch.ptr = mod._malloc(scratch.bytes);
+      }
+      return scratch.ptr;
+    },
   };
-  byBackend.set(backend, k);
+  builds.set(build, k);
   return k;
-}
-
-/** Whether the compiled kernels can be found (they are built with the TypeScript). */
-export function simdKernelsAvailable(): boolean {
-  try {
-    compiledModule();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface GemmArgs {
@@ -107,15 +155,10 @@ export function gemm(backend: BackendWasm, g: GemmArgs): TensorInfo {
   const simd = simdKernels(backend);
   const out = backend.makeOutput(g.outShape, 'float32');
   if (g.m * g.n * g.batch === 0) return out;
-  const scratchBytes = simd.exports.gemmScratchFloats(g.m, g.n, g.k, g.transA ? 1 : 0) * 4;
-  const scratch = scratchBytes > 0 ? simd.malloc(scratchBytes) : 0;
-  try {
-    simd.exports.gemm(
-      simd.ptr(g.a), simd.ptr(g.b), simd.ptr(out), g.m, g.n, g.k, g.transA ? 1 : 0, g.transB ? 1 : 0,
-      g.bias ? simd.ptr(g.bias) : 0, g.relu ? 1 : 0, scratch, g.batch, g.strideA, g.strideB, g.m * g.n,
-    );
-  } finally {
-    if (scratch) simd.free(scratch);
-  }
+  const scratch = simd.scratch(simd.exports.gemmScratchFloats(g.m, g.n, g.k) * 4);
+  simd.exports.gemm(
+    simd.ptr(g.a), simd.ptr(g.b), simd.ptr(out), g.m, g.n, g.k, g.transA ? 1 : 0, g.transB ? 1 : 0,
+    g.bias ? simd.ptr(g.bias) : 0, g.relu ? 1 : 0, scratch, g.batch, g.strideA, g.strideB, g.m * g.n,
+  );
   return out;
 }
