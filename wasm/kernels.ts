@@ -22,6 +22,7 @@
 
 const MR: i32 = 4; // rows of C per micro-tile
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
+const PACK_A_MIN_N: i32 = 32;
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
 
 export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
@@ -104,14 +105,14 @@ function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bo
 // Packs op(A)[0..m, k0..k0+kc] into tiles of MR rows: tile t holds kc groups
 // of 4 floats (rows 4t..4t+3, zero past m), so the micro-kernel reads A
 // through one pointer with constant offsets, whatever A's layout.
-function packA(a: usize, ap: usize, m: i32, k: i32, k0: i32, kc: i32, transA: bool): void {
+function packA(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA: bool): void {
   let d = ap;
   for (let i = 0; i < m; i += MR) {
     const h = m - i < MR ? m - i : MR;
     if (transA) {
-      // A is k×m: the tile's 4 values at depth kk are contiguous
-      const rowBytes = <usize>m * 4;
-      let src = a + (<usize>k0 * <usize>m + <usize>i) * 4;
+      // A is k×m (rows lda apart): the tile's 4 values at depth kk are contiguous
+      const rowBytes = <usize>lda * 4;
+      let src = a + (<usize>k0 * <usize>lda + <usize>i) * 4;
       let dd = d;
       if (h == MR) {
         for (let kk = 0; kk < kc; kk++) {
@@ -127,11 +128,12 @@ function packA(a: usize, ap: usize, m: i32, k: i32, k0: i32, kc: i32, transA: bo
         }
       }
     } else {
-      // A is m×k: row r of the tile is contiguous along k; whole 4×4 blocks
-      // are transposed in registers.
-      const rowBytes = <usize>k * 4;
+      // A is m×k (rows lda apart; rows may overlap, as the windows of a
+      // convolution do): row r of the tile is contiguous along k; whole 4×4
+      // blocks are transposed in registers.
+      const rowBytes = <usize>lda * 4;
       const kc4 = h == MR ? kc & ~3 : 0;
-      let src = a + (<usize>i * <usize>k + <usize>k0) * 4;
+      let src = a + (<usize>i * <usize>lda + <usize>k0) * 4;
       let dd = d;
       for (let kk = 0; kk < kc4; kk += 4) {
         const r0 = v128.load(src);
@@ -152,7 +154,7 @@ function packA(a: usize, ap: usize, m: i32, k: i32, k0: i32, kc: i32, transA: bo
       for (let r = 0; r < MR; r++) {
         let dr = d + (<usize>kc4 * MR + <usize>r) * 4;
         if (r < h) {
-          let s2 = a + (<usize>(i + r) * <usize>k + <usize>(k0 + kc4)) * 4;
+          let s2 = a + (<usize>(i + r) * <usize>lda + <usize>(k0 + kc4)) * 4;
           for (let kk = kc4; kk < kc; kk++) {
             store<f32>(dr, load<f32>(s2));
             s2 += 4;
@@ -202,6 +204,53 @@ function microTile(
     c30 = madd(x, b0, c30);
     c31 = madd(x, b1, c31);
     pa += MR * 4;
+    pb += NR * 4;
+  }
+  storeRow(c, c00, c01, first, last, bias, relu, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, first, last, bias, relu, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, first, last, bias, relu, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
+}
+
+// The same tile reading untransposed A in place, rows lda apart (a0 the
+// tile's first row at depth k0): for narrow products (a Conv-1D with few
+// output channels) packing A would copy more than the tile computes.
+// @ts-ignore: decorator
+@inline
+function microTileDirect(
+  a0: usize, rowBytes: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  // rows past m re-read the tile's first row (never stored)
+  let p0 = a0;
+  let p1 = mr > 1 ? a0 + rowBytes : a0;
+  let p2 = mr > 2 ? a0 + 2 * rowBytes : a0;
+  let p3 = mr > 3 ? a0 + 3 * rowBytes : a0;
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let pb = bp;
+  const end = bp + <usize>(kc * NR) * 4;
+  while (pb < end) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let x = v128.load32_splat(p0);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(p1);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(p2);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(p3);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    p0 += 4;
+    p1 += 4;
+    p2 += 4;
+    p3 += 4;
     pb += NR * 4;
   }
   storeRow(c, c00, c01, first, last, bias, relu, nr);
@@ -266,25 +315,29 @@ function laneOf(v: v128, j: i32): f32 {
 /**
  * C = op(A)·op(B) (+ bias[n]) (relu when act = 1), batched over `batch`
  * products with element strides strideA/strideB/strideC between them
- * (strideA or strideB 0 broadcasts one operand). scratch must hold
- * gemmScratchFloats(m, n, k) floats.
+ * (strideA or strideB 0 broadcasts one operand). lda is the element distance
+ * between A's stored rows (0: dense, k or m); with lda < k untransposed rows
+ * overlap, which makes a stride-s convolution one product (lda = s·channels).
+ * scratch must hold gemmScratchFloats(m, n, k) floats.
  */
 export function gemm(
   a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, transA: i32, transB: i32,
   bias: usize, act: i32, scratch: usize,
-  batch: i32, strideA: i32, strideB: i32, strideC: i32,
+  batch: i32, strideA: i32, strideB: i32, strideC: i32, lda: i32,
 ): void {
   const ldc = <usize>n * 4;
   const relu = act == 1;
   const kcMax = k < KC ? k : KC;
   const bpack = scratch;
   const apack = scratch + <usize>(kcMax * (((n + NR - 1) / NR) * NR)) * 4;
-  for (let q = 0; q < batch; q++) {
-    const aq = a + <usize>q * <usize>strideA * 4;
-    const bq = b + <usize>q * <usize>strideB * 4;
-    const cq = c + <usize>q * <usize>strideC * 4;
-    if (k == 0) {
-      // an empty sum, then the epilogue
+  const ldA = lda > 0 ? lda : transA ? m : k;
+  // A is packed (read through one pointer) unless it is untransposed and the
+  // product is narrow: then each packed tile would serve one or two panels.
+  const packed = transA != 0 || n > PACK_A_MIN_N;
+  if (k == 0) {
+    // an empty sum, then the epilogue
+    for (let q = 0; q < batch; q++) {
+      const cq = c + <usize>q * <usize>strideC * 4;
       for (let i = 0; i < m; i++) {
         for (let j = 0; j < n; j++) {
           let v: f32 = bias ? load<f32>(bias + <usize>j * 4) : 0;
@@ -292,16 +345,20 @@ export function gemm(
           store<f32>(cq + (<usize>i * <usize>n + <usize>j) * 4, v);
         }
       }
-      continue;
     }
-    // an operand broadcast over the batch that fits one block is packed once
-    const single = k <= KC;
-    for (let k0 = 0; k0 < k; k0 += KC) {
-      const kc = k - k0 < KC ? k - k0 : KC;
-      if (!(q > 0 && strideB == 0 && single)) packB(bq, bpack, n, k, k0, kc, transB != 0);
-      if (!(q > 0 && strideA == 0 && single)) packA(aq, apack, m, k, k0, kc, transA != 0);
-      const first = k0 == 0;
-      const last = k0 + kc >= k;
+    return;
+  }
+  // Depth blocks outermost, so an operand shared by the whole batch is packed
+  // once per block rather than once per product.
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kc = k - k0 < KC ? k - k0 : KC;
+    const first = k0 == 0;
+    const last = k0 + kc >= k;
+    for (let q = 0; q < batch; q++) {
+      if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, k, k0, kc, transB != 0);
+      const aq = a + <usize>q * <usize>strideA * 4;
+      if (packed && (q == 0 || strideA != 0)) packA(aq, apack, m, ldA, k0, kc, transA != 0);
+      const cq = c + <usize>q * <usize>strideC * 4;
       // Each B panel stays in L1 while every row tile of A passes it.
       for (let j0 = 0; j0 < n; j0 += NR) {
         const nr = n - j0 < NR ? n - j0 : NR;
@@ -309,7 +366,12 @@ export function gemm(
         const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
         for (let i = 0; i < m; i += MR) {
           const mr = m - i < MR ? m - i : MR;
-          microTile(apack + <usize>(i * kc) * 4, panel, kc, cq + <usize>i * ldc + <usize>j0 * 4, ldc, mr, nr, first, last, biasJ, relu);
+          const cTile = cq + <usize>i * ldc + <usize>j0 * 4;
+          if (packed) {
+            microTile(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+          } else {
+            microTileDirect(aq + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+          }
         }
       }
     }

@@ -231,6 +231,28 @@ describe('GatherV2 as block copies', () => {
   });
 });
 
+describe('Conv-1D forward as one GEMM per sample (Conv2D of height 1)', () => {
+  const cases: [string, number[], number[], number, 'same' | 'valid' | number[][], number][] = [
+    ['stride 1, same, odd kernel', [3, 1, 40, 5], [1, 7, 5, 6], 1, 'same', 1],
+    ['stride 1, same, even kernel', [2, 1, 33, 4], [1, 4, 4, 3], 1, 'same', 1],
+    ['stride 1, valid', [2, 1, 30, 3], [1, 5, 3, 9], 1, 'valid', 1],
+    ['stride 2, same', [4, 1, 31, 6], [1, 5, 6, 4], 2, 'same', 1],
+    ['stride 3, valid', [2, 1, 29, 2], [1, 4, 2, 5], 3, 'valid', 1],
+    ['explicit padding', [2, 1, 20, 3], [1, 3, 3, 2], 1, [[0, 0], [0, 0], [2, 1], [0, 0]], 1],
+    ['long filter, many channels (a filter gradient as a convolution)', [5, 1, 80, 32], [1, 64, 32, 7], 1, 'valid', 1],
+    ['dilation 2 (tfjs kernel)', [2, 1, 25, 3], [1, 3, 3, 4], 1, 'same', 2],
+    ['2-D convolution (tfjs kernel)', [2, 6, 7, 3], [3, 3, 3, 4], 1, 'same', 1],
+  ];
+  for (const [name, xs, fs, stride, pad, dil] of cases) {
+    it(name, async () => {
+      const d = await compare([{ shape: xs }, { shape: fs }], (t, x, f) =>
+        t.conv2d(x as Tensor4D, f as Tensor4D, stride, pad as 'same', 'NHWC', dil),
+      );
+      expect(d).toBeLessThanOrEqual(TOL);
+    });
+  }
+});
+
 describe('Conv2DBackpropFilter', () => {
   type Case = {
     name: string;

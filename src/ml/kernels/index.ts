@@ -7,6 +7,7 @@
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { ADAM_KERNEL, specflowAdam } from './adam.js';
 import { batchMatMul } from './batch-matmul.js';
+import { conv2D } from './conv1d.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { fusedMatMul } from './fused-matmul.js';
@@ -32,6 +33,7 @@ interface Fix {
 export const FIXES: readonly Fix[] = [
   { kernelName: 'BatchMatMul', kernelFunc: batchMatMul },
   { kernelName: '_FusedMatMul', kernelFunc: fusedMatMul },
+  { kernelName: 'Conv2D', kernelFunc: conv2D },
   { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter },
   { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput },
   { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },

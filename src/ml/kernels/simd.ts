@@ -13,7 +13,7 @@ interface Exports {
   gemmScratchFloats(m: number, n: number, k: number): number;
   gemm(
     a: number, b: number, c: number, m: number, n: number, k: number, transA: number, transB: number,
-    bias: number, act: number, scratch: number, batch: number, strideA: number, strideB: number, strideC: number,
+    bias: number, act: number, scratch: number, batch: number, strideA: number, strideB: number, strideC: number, lda: number,
   ): void;
   sumRows(x: number, out: number, rows: number, cols: number): void;
   adam(
@@ -147,6 +147,8 @@ export interface GemmArgs {
   strideB: number;
   bias?: TensorInfo;
   relu?: boolean;
+  /** Element distance between A's stored rows (default: dense). */
+  lda?: number;
   outShape: number[];
 }
 
@@ -158,7 +160,7 @@ export function gemm(backend: BackendWasm, g: GemmArgs): TensorInfo {
   const scratch = simd.scratch(simd.exports.gemmScratchFloats(g.m, g.n, g.k) * 4);
   simd.exports.gemm(
     simd.ptr(g.a), simd.ptr(g.b), simd.ptr(out), g.m, g.n, g.k, g.transA ? 1 : 0, g.transB ? 1 : 0,
-    g.bias ? simd.ptr(g.bias) : 0, g.relu ? 1 : 0, scratch, g.batch, g.strideA, g.strideB, g.m * g.n,
+    g.bias ? simd.ptr(g.bias) : 0, g.relu ? 1 : 0, scratch, g.batch, g.strideA, g.strideB, g.m * g.n, g.lda ?? 0,
   );
   return out;
 }

@@ -1,0 +1,71 @@
+/**
+ * Conv2D for wasm when it is a Conv-1D (height 1, as tf.conv1d makes it):
+ * one GEMM per batch, with no im2col. In NWC layout the window of output
+ * position t is the contiguous run x[t·s − left .. t·s − left + fw)·Cin, so the
+ * (padded) input read with a row distance of s·Cin *is* the im2col matrix,
+ * rows overlapping; y[n] = X̃[n] (outW × fw·Cin) · W (fw·Cin × Cout). Forward
+ * convolutions, and the input and filter gradients that specflow's Conv-1D
+ * layers compute as forward convolutions (src/ml/nn.ts), all land here;
+ * XNNPACK's convolution measured 1.5–2× slower on these shapes. Dilated or
+ * 2-D convolutions keep tfjs's kernel.
+ */
+import type { KernelArgs, TensorInfo } from './common.js';
+import type { BackendWasm } from './common.js';
+import { boundTf, dispose, run } from './common.js';
+import { gemm } from './simd.js';
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | number[][];
+  dataFormat: 'NHWC' | 'NCHW';
+  dilations: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+export function conv2D(args: KernelArgs<ConvAttrs>): TensorInfo {
+  const { backend, attrs } = args;
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  const tf = boundTf();
+  const fallback = () => run('Conv2D', backend, { x, filter }, attrs as never);
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat === 'NCHW') return fallback();
+  if (x.shape.length !== 4 || x.shape[1] !== 1 || filter.shape[0] !== 1) return fallback();
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+    attrs.strides, attrs.dilations, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast',
+  );
+  if (info.dilationWidth !== 1 || info.padInfo.top !== 0 || info.padInfo.bottom !== 0 || info.outHeight !== 1) return fallback();
+  const [n, , w, cin] = x.shape as [number, number, number, number];
+  const [, fw, , cout] = filter.shape as [number, number, number, number];
+  const { left, right } = info.padInfo;
+  const s = info.strideWidth;
+  const ow = info.outWidth;
+  const wp = w + left + right;
+  const xp = left > 0 || right > 0 ? padWidth(backend, x, n, w, cin, left, right) : x;
+  // the last window must lie inside the padded row (true of tfjs's padding rules)
+  if ((ow - 1) * s + fw > wp) {
+    if (xp !== x) dispose(backend, xp);
+    return fallback();
+  }
+  const out = gemm(backend, {
+    a: xp, b: filter, m: ow, n: cout, k: fw * cin, transA: false, transB: false,
+    batch: n, strideA: wp * cin, strideB: 0, lda: s * cin, outShape: [n, 1, ow, cout],
+  });
+  if (xp !== x) dispose(backend, xp);
+  return out;
+}
+
+/** x [n, 1, w, c] zero-padded along w: one block copy per sample (tfjs's PadV2 took ~3 ms for 64×512×16). */
+function padWidth(backend: BackendWasm, x: TensorInfo, n: number, w: number, c: number, left: number, right: number): TensorInfo {
+  const wp = w + left + right;
+  const out = backend.makeOutput([n, 1, wp, c], 'float32');
+  const heap = (backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;
+  const src = backend.dataIdMap.get(x.dataId).memoryOffset / 4;
+  const dst = backend.dataIdMap.get(out.dataId).memoryOffset / 4;
+  for (let i = 0; i < n; i++) {
+    const d = dst + i * wp * c;
+    heap.fill(0, d, d + left * c);
+    heap.copyWithin(d + left * c, src + i * w * c, src + (i + 1) * w * c);
+    heap.fill(0, d + (left + w) * c, d + wp * c);
+  }
+  return out;
+}
