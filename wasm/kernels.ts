@@ -5,8 +5,9 @@
 // read and write tensors in place, with no copies across modules. Nothing
 // here allocates; the JS side passes every buffer in.
 //
-// Built by `npm run build` (asc, see package.json) into
-// dist/ml/kernels/specflow-kernels.wasm.
+// Built by `npm run build` (asc, see package.json) twice: plain SIMD into
+// dist/ml/kernels/specflow-kernels.wasm (the default) and with relaxed SIMD
+// into specflow-kernels-fma.wasm (SPECFLOW_WASM_FMA=1; see madd below).
 
 // ---------------------------------------------------------------------------
 // GEMM: C[m×n] = op(A)·op(B) (+ bias) (relu), row-major, op = optional transpose.
@@ -22,7 +23,7 @@
 
 const MR: i32 = 4; // rows of C per micro-tile
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
-const PACK_A_MIN_N: i32 = 32;
+const PACK_A_MIN_N: i32 = 32; // narrower products read untransposed A in place
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
 
 export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {

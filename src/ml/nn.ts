@@ -219,7 +219,8 @@ type T3 = import('@tensorflow/tfjs').Tensor3D;
  * channel-swapped kernel (the same numbers as tfjs's Conv2DBackpropInput, which
  * on wasm runs a scalar loop ~10× slower than the forward kernel), and its filter
  * gradient as a forward 'valid' convolution of the padded input with dy, so both
- * take the backend's fast forward-convolution path.
+ * take the backend's fast forward-convolution path (on wasm, specflow's Conv-1D
+ * GEMM: src/ml/kernels/conv1d.ts).
  */
 export function conv1dSame(tf: TF, x: Tensor, w: Tensor): Tensor {
   const k = w.shape[0]!;
@@ -235,7 +236,7 @@ export function conv1dSame(tf: TF, x: Tensor, w: Tensor): Tensor {
         const wFlip = tf.reverse(tf.transpose(sw, [0, 2, 1]), 0);
         const dx = tf.conv1d(dy as T3, wFlip as T3, 1, 'same');
         // dw[j, c, o] = Σ_b Σ_t xpad[b, t + j, c] · dy[b, t, o]: a 'valid' forward convolution with
-        // batch c, length L + k − 1, input channels b and the filter dy [L, b, o] (XNNPACK path)
+        // batch c, length L + k − 1, input channels b and the filter dy [L, b, o] (the fast forward path)
         const half = (k - 1) / 2;
         const xp = tf.transpose(tf.pad(sx, [[0, 0], [half, half], [0, 0]]), [2, 1, 0]); // [ci, L+k-1, b]
         const f = tf.transpose(dy, [1, 0, 2]); // [L, b, co]

@@ -74,7 +74,7 @@ export const cluster: StageDef = {
       ks = [kParam];
     }
     ctx.log(`${method} on ${t.n} codes × ${t.k} dims, k ∈ {${ks.join(', ')}}`);
-    const progress = (done: number) => ctx.progress({ fraction: done / ks.length, message: `k = ${ks[done - 1]}` });
+    const progress = (done: number) => ctx.progress({ fraction: done / ks.length, message: `fitted k = ${ks[done - 1]}` });
 
     let labels: Int32Array;
     let k: number;
@@ -120,6 +120,7 @@ export const cluster: StageDef = {
     for (const [old, now] of order) inverse[now] = old;
 
     ctx.metric('k', k);
+    if (ks.length > 1) ctx.log(`chose k = ${k} (${method === 'kmeans' ? 'best mean silhouette' : 'lowest BIC'})`);
     const used = new Set(relabelled).size;
     ctx.metric('silhouette', used >= 2 && used <= t.n - 1 ? silhouette(x, relabelled) : null);
     ctx.metric('cluster_sizes', Array.from({ length: k }, (_, c) => relabelled.filter((l) => l === c).length));

@@ -7,8 +7,7 @@
  *
  * computed as one GEMM, dW[R × Cout] = Pᵀ[R × NP] · dy[NP × Cout] with
  * R = fh·fw·Cin and NP = N·outH·outW, where Pᵀ (im2col, transposed) is written
- * straight into wasm memory: laid out that way it is XNNPACK's left operand as
- * is, and only dy (the smaller matrix) gets packed.
+ * straight into wasm memory as the GEMM's (./simd.ts) left operand.
  */
 import { matMulPlain } from './batch-matmul.js';
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';

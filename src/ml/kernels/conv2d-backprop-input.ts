@@ -2,8 +2,8 @@
  * Conv2DBackpropInput (the input gradient of every convolution, and the
  * forward of conv2dTranspose) for wasm. The original is a scalar direct loop:
  * for the Conv-1D AE's middle layers it measured 46–60 ms per call against
- * 5–7 ms for the forward convolution (XNNPACK). Here it is one XNNPACK GEMM
- * and a col2im scatter:
+ * 5–7 ms for the forward convolution. Here it is one GEMM (specflow's, see
+ * ./simd.ts) and a col2im scatter:
  *
  *   cols[NP × R] = dy[NP × Cout] · Wᵀ[Cout × R]      (R = fh·fw·Cin)
  *   dx[n, oy·sh + a·dh − top, ox·sw + b·dw − left, ci] += cols[(n,oy,ox), (a,b,ci)]

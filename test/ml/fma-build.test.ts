@@ -1,0 +1,82 @@
+/**
+ * The fused-multiply-add build of specflow's kernels (SPECFLOW_WASM_FMA=1):
+ * as accurate as the default build, and bitwise repeatable on one machine
+ * whichever of V8's two wasm compilers (Liftoff, TurboFan) runs the code —
+ * V8 compiles a function with Liftoff first and swaps in TurboFan code while
+ * the program runs, so a difference between them would make results depend
+ * on timing.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/ml/backend.js';
+
+const dist = (name: string) => fileURLToPath(new URL(`../../dist/ml/kernels/${name}`, import.meta.url));
+
+/** A GEMM on fixed pseudo-random data in a fresh process with `flags`; prints the output's SHA-256. */
+function gemmHash(wasmFile: string, flags: string[]): string {
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { createHash } from 'node:crypto';
+    import v8 from 'node:v8';
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    const memory = new WebAssembly.Memory({ initial: 64 });
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(${JSON.stringify(wasmFile)})), { env: { memory } }).exports;
+    const m = 37, n = 45, k = 300;
+    const f = new Float32Array(memory.buffer);
+    let s = 7;
+    for (let i = 0; i < m * k + k * n; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; f[i] = s / 2 ** 31 - 1; }
+    const a = 0, b = m * k * 4, c = b + k * n * 4, scratch = c + m * n * 4;
+    const hashes = new Set();
+    for (let rep = 0; rep < 400; rep++) {
+      ex.gemm(a, b, c, m, n, k, rep % 2, 0, 0, 0, scratch, 1, 0, 0, m * n, 0);
+      if (rep === 0 || rep === 398) hashes.add(createHash('sha256').update(new Uint8Array(memory.buffer, c, m * n * 4)).digest('hex'));
+    }
+    console.log([...hashes].join(','));`;
+  const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  expect(r.stderr.trim().split('\n').filter((l) => l && !/Warning|setFlagsFromString|--trace-warnings/.test(l))).toEqual([]);
+  expect(r.status).toBe(0);
+  return r.stdout.trim();
+}
+
+describe('kernel builds', () => {
+  afterEach(() => {
+    delete process.env.SPECFLOW_WASM_FMA;
+  });
+
+  it('each build gives the same bits under Liftoff only and TurboFan only', () => {
+    for (const file of ['specflow-kernels.wasm', 'specflow-kernels-fma.wasm']) {
+      const liftoff = gemmHash(dist(file), ['--liftoff-only']);
+      const turbofan = gemmHash(dist(file), ['--no-liftoff']);
+      expect(liftoff).toMatch(/^[0-9a-f]{64}$/);
+      expect(turbofan).toBe(liftoff);
+    }
+  });
+
+  it('SPECFLOW_WASM_FMA=1 products agree with the default build to float rounding', async () => {
+    const { tf } = await initBackend('wasm');
+    const a = tf.randomNormal([70, 300], 0, 1, 'float32', 3);
+    const b = tf.randomNormal([21, 300], 0, 1, 'float32', 4);
+    const plain = tf.matMul(a, b, false, true);
+    process.env.SPECFLOW_WASM_FMA = '1';
+    const fused = tf.matMul(a, b, false, true);
+    const p = plain.dataSync();
+    const q = fused.dataSync();
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < p.length; i++) {
+      worst = Math.max(worst, Math.abs(p[i]! - q[i]!));
+      scale = Math.max(scale, Math.abs(p[i]!));
+    }
+    expect(worst / scale).toBeLessThan(1e-5);
+    [a, b, plain, fused].forEach((t) => t.dispose());
+  });
+
+  it('rejects an unknown SPECFLOW_WASM_FMA value with a clear message', async () => {
+    const { tf } = await initBackend('wasm');
+    process.env.SPECFLOW_WASM_FMA = 'yes';
+    const a = tf.ones([4, 4]);
+    expect(() => tf.matMul(a, a)).toThrow(/SPECFLOW_WASM_FMA=yes: use 1 \(fused multiply-add kernels\) or 0/);
+    a.dispose();
+  });
+});
