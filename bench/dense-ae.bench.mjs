@@ -177,7 +177,7 @@ async function main() {
     const py = pyCpu(r.batch);
     const pyCol = measured ? f([torch.results[r.batch].wall, py]) : `${py} (quoted)`.padEnd(16);
     console.log(
-      `${String(r.batch).padStart(5)} | ${f(fx)}  | ${f(best(r.fixedFit))}  | ${f(best(r.fma))}  | ${f(st)}  | ${f(best(r.cpu))}  | ${pyCol}  | ${(st[1] / fx[1]).toFixed(1).padStart(6)}×           | ${(fx[1] / py).toFixed(2)}× of ${measured ? py.toFixed(3) : py} s`.padEnd(0) +
+      `${String(r.batch).padStart(5)} | ${f(fx)}  | ${f(best(r.fixedFit))}  | ${f(best(r.fma))}  | ${f(st)}  | ${f(best(r.cpu))}  | ${pyCol}  | ${(st[1] / fx[1]).toFixed(1).padStart(6)}×           | ${(fx[1] / py).toFixed(2)}× of ${measured ? py.toFixed(3) : py} s` +
         `   | ${(best(r.fma)[1] / py).toFixed(2)}×`,
     );
   }

@@ -10,10 +10,9 @@
  * handles batches and broadcasting of either operand, and packs only small
  * blocks of B (about 2× tfjs's fast path on a training step's products).
  */
-import type { KernelArgs, TensorInfo } from './common.js';
+import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { boundTf, run, sizeOf } from './common.js';
 import { gemm } from './simd.js';
-import type { BackendWasm } from './common.js';
 
 interface MatMulAttrs {
   transposeA: boolean;

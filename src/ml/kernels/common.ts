@@ -89,10 +89,13 @@ export function reshape(backend: BackendWasm, t: TensorInfo, shape: number[]): T
  * dependency.
  */
 export interface WasmModule {
-  cwrap(name: string, returnType: string | null, argTypes: string[]): (...args: never[]) => unknown;
+  /** The instance's exports; `memory` is what specflow's own kernels import. */
+  asm: { memory: object };
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  /** Views of the heap, replaced by Emscripten when memory grows: read them after allocating. */
+  HEAPU8: Uint8Array;
   HEAPF32: Float32Array;
-  HEAP32: Int32Array;
-  tfjs: { disposeData(id: number): void };
 }
 
 export function wasmModule(backend: BackendWasm): WasmModule {

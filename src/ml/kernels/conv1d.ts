@@ -11,7 +11,7 @@
  */
 import type { KernelArgs, TensorInfo } from './common.js';
 import type { BackendWasm } from './common.js';
-import { boundTf, dispose, run } from './common.js';
+import { boundTf, dispose, run, wasmModule } from './common.js';
 import { gemm } from './simd.js';
 
 interface ConvAttrs {
@@ -58,7 +58,7 @@ export function conv2D(args: KernelArgs<ConvAttrs>): TensorInfo {
 function padWidth(backend: BackendWasm, x: TensorInfo, n: number, w: number, c: number, left: number, right: number): TensorInfo {
   const wp = w + left + right;
   const out = backend.makeOutput([n, 1, wp, c], 'float32');
-  const heap = (backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;
+  const heap = wasmModule(backend).HEAPF32;
   const src = backend.dataIdMap.get(x.dataId).memoryOffset / 4;
   const dst = backend.dataIdMap.get(out.dataId).memoryOffset / 4;
   for (let i = 0; i < n; i++) {

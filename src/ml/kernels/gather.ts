@@ -7,7 +7,7 @@
  * along an inner axis) keep tfjs's kernel.
  */
 import type { KernelArgs, TensorInfo } from './common.js';
-import { boundTf, run, sizeOf } from './common.js';
+import { boundTf, run, sizeOf, wasmModule } from './common.js';
 
 interface GatherAttrs {
   axis: number;
@@ -41,7 +41,7 @@ export function gatherV2(args: KernelArgs<GatherAttrs>): TensorInfo {
   if (sizeOf(info.outputShape) === 0) return out;
   const bytes = tf.util.bytesPerElement(x.dtype);
   const slice = info.sliceSize * bytes;
-  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+  const heap = wasmModule(backend).HEAPU8;
   const xBase = backend.dataIdMap.get(x.dataId).memoryOffset;
   let dst = backend.dataIdMap.get(out.dataId).memoryOffset;
   for (let b = 0; b < info.batchSize; b++) {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import type { BackendWasm, TensorInfo } from './common.js';
+import { wasmModule } from './common.js';
 
 interface Exports {
   gemmScratchFloats(m: number, n: number, k: number): number;
@@ -28,12 +29,6 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: unknown };
 }
 const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-interface EmscriptenParts {
-  asm: { memory: object };
-  _malloc(bytes: number): number;
-  _free(ptr: number): void;
-}
 
 /**
  * Two builds of one source: plain SIMD (the default: every multiply and add
@@ -113,7 +108,7 @@ export function simdKernels(backend: BackendWasm): SimdKernels {
   }
   let k = builds.get(build);
   if (k) return k;
-  const mod = backend.wasm as unknown as EmscriptenParts;
+  const mod = wasmModule(backend);
   const scratch = { ptr: 0, bytes: 0 };
   const instance = new WebAssemblyApi.Instance(compiledModule(build), { env: { memory: mod.asm.memory } });
   k = {
