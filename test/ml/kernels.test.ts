@@ -176,22 +176,56 @@ describe('fused matMul (bias + activation)', () => {
   });
 });
 
-describe('Sum over leading axes (bias gradients)', () => {
+describe('Sum and Mean over adjacent non-innermost axes', () => {
   const cases: [string, number[], number | number[], boolean][] = [
     ['rows of a matrix', [37, 13], 0, false],
     ['rows, keepDims', [37, 13], [0], true],
     ['negative axis', [9, 6], -2, false],
-    ['two leading axes of a 3-D tensor', [3, 5, 9], [1, 0], false],
+    ['two leading axes of a 3-D tensor (batch-norm moments)', [3, 5, 9], [1, 0], false],
     ['two leading axes, keepDims', [3, 5, 9], [0, 1], true],
+    ['a middle axis (average pooling by 2)', [4, 7, 2, 6], 2, false],
+    ['two middle axes, keepDims', [2, 3, 4, 5, 3], [1, 2], true],
     ['inner axis (tfjs kernel)', [5, 9], 1, false],
     ['all axes (tfjs kernel)', [5, 9], [0, 1], false],
+    ['scattered axes (tfjs kernel)', [3, 4, 5], [0, 2], false],
   ];
   for (const [name, shape, axis, keepDims] of cases) {
     it(name, async () => {
-      const d = await compare([{ shape }], (t, x) => t.sum(x!, axis, keepDims));
+      const d = await compare([{ shape }], (t, x) => [t.sum(x!, axis, keepDims), t.mean(x!, axis, keepDims)]);
       expect(d).toBeLessThanOrEqual(TOL);
     });
   }
+});
+
+describe('LeakyRelu and its gradient (Greater, Select)', () => {
+  it('forward and gradient of a 3-D activation, odd size', async () => {
+    const d = await compare([{ shape: [3, 37, 5] }, { shape: [3, 37, 5] }], (t, x, w) => {
+      const f = (a: Tensor) => t.leakyRelu(a, 0.15).mul(w!).sum();
+      return [t.leakyRelu(x!, 0.15), t.grad(f)(x!)];
+    });
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+  it('greater against a scalar and elementwise, select by the mask', async () => {
+    const d = await compare([{ shape: [7, 19] }, { shape: [7, 19] }], (t, a, b) => {
+      const m1 = t.greater(a!, t.scalar(0.1));
+      const m2 = t.greater(a!, b!);
+      return [m1.cast('float32'), m2.cast('float32'), t.where(m2, a!, b!), t.where(m1, b!, a!)];
+    });
+    expect(d).toBe(0);
+  });
+  it('ties, zeros and NaN compare as tfjs does (not greater)', async () => {
+    const a = Float32Array.from([0, -0, 1, NaN, 2, -1, 3, 3, 0.5, NaN, 7, -7, 0, 1, 2, 3, 4]);
+    const b = Float32Array.from([0, 0, 1, 1, NaN, -2, 3, 2, 0.5, NaN, 8, -8, -0, 0, 3, 3, 5]);
+    const d = await compare([{ shape: [17], data: a }, { shape: [17], data: b }], (t, x, y) => t.greater(x!, y!).cast('float32'));
+    expect(d).toBe(0);
+  });
+  it('broadcast operands: a row vector (tfjs kernel) and a per-row condition', async () => {
+    const d = await compare([{ shape: [4, 6] }, { shape: [6] }], (t, a, b) => [
+      t.greater(a!, b!).cast('float32'),
+      t.where(t.greater(a!.sum(1, true), 0), a!, a!.neg()),
+    ]);
+    expect(d).toBe(0);
+  });
 });
 
 describe('GatherV2 as block copies', () => {

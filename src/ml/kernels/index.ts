@@ -13,7 +13,8 @@ import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { fusedMatMul } from './fused-matmul.js';
 import { gatherV2 } from './gather.js';
 import { identity } from './identity.js';
-import { sum } from './sum.js';
+import { greater, leakyRelu, select } from './elementwise.js';
+import { mean, sum } from './reduce.js';
 import {
   maxPoolGrad,
   resizeBilinearGrad,
@@ -39,6 +40,10 @@ export const FIXES: readonly Fix[] = [
   { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
   { kernelName: 'GatherV2', kernelFunc: gatherV2 },
   { kernelName: 'Sum', kernelFunc: sum },
+  { kernelName: 'Mean', kernelFunc: mean },
+  { kernelName: 'LeakyRelu', kernelFunc: leakyRelu },
+  { kernelName: 'Greater', kernelFunc: greater },
+  { kernelName: 'Select', kernelFunc: select },
   { kernelName: 'Identity', kernelFunc: identity },
   { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGrad },
   { kernelName: 'ResizeNearestNeighborGrad', kernelFunc: resizeNearestNeighborGrad },

@@ -16,7 +16,10 @@ interface Exports {
     a: number, b: number, c: number, m: number, n: number, k: number, transA: number, transB: number,
     bias: number, act: number, scratch: number, batch: number, strideA: number, strideB: number, strideC: number, lda: number,
   ): void;
-  sumRows(x: number, out: number, rows: number, cols: number): void;
+  reduceMiddle(x: number, out: number, outer: number, r: number, inner: number, scale: number): void;
+  leakyRelu(x: number, out: number, n: number, alpha: number): void;
+  greater(a: number, b: number, out: number, n: number, bScalar: number): void;
+  select(cond: number, t: number, e: number, out: number, n: number): void;
   adam(
     x: number, g: number, m: number, v: number, xOut: number, mOut: number, vOut: number, size: number,
     lrT: number, beta1: number, beta2: number, epsT: number,

@@ -1,0 +1,48 @@
+/**
+ * Sum and Mean over a block of adjacent axes that are not the innermost, for
+ * wasm: bias gradients (Σ over the batch), batch-norm moments, average
+ * pooling. tfjs-wasm reduces only innermost axes, so for these it first
+ * transposes the whole input (~1.6 ms for 256×1024, more than the Adam update
+ * of all the weights). Reductions over the innermost axes, scattered axes or
+ * other dtypes keep tfjs's kernel.
+ */
+import type { KernelArgs, TensorInfo } from './common.js';
+import { boundTf, run, sizeOf } from './common.js';
+import { simdKernels } from './simd.js';
+
+interface ReduceAttrs {
+  axis: number | number[];
+  keepDims: boolean;
+}
+
+function reduceBlock(kernel: 'Sum' | 'Mean', args: KernelArgs<ReduceAttrs>): TensorInfo {
+  const { backend, attrs } = args;
+  const { x } = args.inputs as { x: TensorInfo };
+  const tf = boundTf();
+  const rank = x.shape.length;
+  const axes = [...new Set(tf.util.parseAxisParam(attrs.axis, x.shape))].sort((p, q) => p - q);
+  const first = axes[0];
+  const last = axes[axes.length - 1];
+  const adjacent = axes.every((a, i) => a === first! + i);
+  const r = sizeOf(axes.map((a) => x.shape[a]!));
+  if (x.dtype !== 'float32' || first === undefined || last === rank - 1 || !adjacent || r === 0) {
+    return run(kernel, backend, { x }, { axis: attrs.axis, keepDims: attrs.keepDims });
+  }
+  const outer = sizeOf(x.shape.slice(0, first));
+  const inner = sizeOf(x.shape.slice(last! + 1));
+  const outShape = attrs.keepDims
+    ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : x.shape.filter((_, i) => !axes.includes(i));
+  const out = backend.makeOutput(outShape, 'float32');
+  const simd = simdKernels(backend);
+  simd.exports.reduceMiddle(simd.ptr(x), simd.ptr(out), outer, r, inner, kernel === 'Mean' ? 1 / r : 1);
+  return out;
+}
+
+export function sum(args: KernelArgs<ReduceAttrs>): TensorInfo {
+  return reduceBlock('Sum', args);
+}
+
+export function mean(args: KernelArgs<ReduceAttrs>): TensorInfo {
+  return reduceBlock('Mean', args);
+}
