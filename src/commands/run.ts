@@ -2,6 +2,8 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { backendEnvironmentProblem } from '../ml/backend.js';
+import { UserError } from '../runner/errors.js';
 import { planPipeline, type Plan } from '../runner/plan.js';
 import { executePlan } from '../runner/scheduler.js';
 import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
@@ -30,6 +32,9 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
     }
   }
   if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
+  // refused before anything runs, rather than as a failure of the first training stage
+  const envProblem = backendEnvironmentProblem();
+  if (envProblem) throw new UserError(envProblem);
 
   const controller = new AbortController();
   let interrupts = 0;

@@ -6,6 +6,8 @@
  * tfjs is imported lazily so that merely importing this module (the CLI, the
  * runner, stages that never train) costs nothing.
  */
+import { requestedKernelBuild } from './kernels/simd.js';
+
 export type BackendName = 'node' | 'wasm' | 'cpu';
 export type TF = typeof import('@tensorflow/tfjs');
 
@@ -69,6 +71,21 @@ async function activate(tf: TF, name: BackendName): Promise<string | undefined> 
   if (!ok) return 'backend failed to initialise';
   await tf.ready();
   return undefined;
+}
+
+/**
+ * The problem with the environment variables that choose the engine
+ * (SPECFLOW_BACKEND, SPECFLOW_WASM_FMA), if any, without loading tfjs, so that
+ * the CLI can refuse them before it runs anything.
+ */
+export function backendEnvironmentProblem(): string | undefined {
+  try {
+    requested();
+    requestedKernelBuild();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
 }
 
 function requested(forced?: BackendName): BackendName | undefined {

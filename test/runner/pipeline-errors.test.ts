@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPipeline } from '../../src/runner/pipeline.js';
@@ -50,5 +51,19 @@ describe('the CLI on broken pipelines', () => {
     const r = cli(['validate', 'test/fixtures/broken/wrong-kind.yaml']);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('run refuses a bad engine environment variable before running anything', () => {
+    const store = mkdtempSync(join(tmpdir(), 'specflow-env-'));
+    for (const [env, message] of [
+      [{ SPECFLOW_WASM_FMA: 'yes' }, 'SPECFLOW_WASM_FMA=yes: use 1 (fused multiply-add kernels) or 0'],
+      [{ SPECFLOW_BACKEND: 'gpu' }, 'SPECFLOW_BACKEND=gpu: unknown backend; use one of node, wasm, cpu'],
+    ] as const) {
+      const r = cli(['run', 'test/fixtures/pipelines/chain10.yaml', '--store', store], { env });
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toBe(message);
+      expect(existsSync(join(store, 'runs'))).toBe(false);
+    }
+    rmSync(store, { recursive: true, force: true });
   });
 });

@@ -2,7 +2,8 @@
  * specflow's own SIMD kernels (wasm/kernels.ts, compiled by AssemblyScript)
  * instantiated on the wasm backend's memory, so they work on tfjs tensors in
  * place: a GEMM that takes transposed and batched operands directly and fuses
- * bias and relu, and a one-pass Adam update.
+ * bias and relu, a one-pass Adam update, reductions over middle axes and
+ * LeakyReLU with its gradient's kernels.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +37,7 @@ const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAs
 /**
  * Two builds of one source: plain SIMD (the default: every multiply and add
  * rounded on its own, so results are bitwise the same on every machine), and
- * relaxed SIMD with fused multiply-adds (SPECFLOW_WASM_FMA=1: ~1.3× faster
+ * relaxed SIMD with fused multiply-adds (SPECFLOW_WASM_FMA=1: up to ~2× faster
  * products; the same bits run after run on one machine, but a CPU without
  * FMA, or a VM hiding it, rounds differently).
  */
