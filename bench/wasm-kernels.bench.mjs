@@ -22,6 +22,10 @@ const CASES = [
   ['dense dx = dy·Wᵀ [64,1024]·[256,1024]ᵀ', 'dense', [64, 256, 1024], 'dx'],
   ['maxPool1d grad [64,512,1,16] pool 2', 'pool', [64, 512, 16], 'grad'],
   ['upsample grad [64,256,1,16] → 512', 'up', [64, 256, 16], 'grad'],
+  ['gather 64 rows of [4000,1024] (a mini-batch)', 'gather', [4000, 1024, 64], 'rows'],
+  ['leakyRelu fwd + grad [64,512,16]', 'leaky', [64, 512, 16], 'grad'],
+  ['sum over the batch [256,1024] (bias grad)', 'sum', [256, 1024], 'rows'],
+  ['Adam, 558k weights in 12 variables (one step)', 'adam', [], 'step'],
 ];
 
 async function child(variant) {
@@ -62,6 +66,26 @@ async function child(variant) {
       const [B, W, C] = p;
       const x = tf.randomNormal([B, W, 1, C]);
       f = () => tf.grads((a) => tf.maxPool(a, [2, 1], [2, 1], 'valid').sum())([x]);
+    } else if (kind === 'gather') {
+      const [N, D, B] = p;
+      const x = tf.randomNormal([N, D]);
+      const idx = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => (i * 7919) % N), 'int32');
+      f = () => tf.gather(x, idx);
+    } else if (kind === 'leaky') {
+      const x = tf.randomNormal(p);
+      f = () => tf.grads((a) => tf.leakyRelu(a, 0.2).square().sum())([x]);
+    } else if (kind === 'sum') {
+      const x = tf.randomNormal(p);
+      f = () => tf.sum(x, 0);
+    } else if (kind === 'adam') {
+      // the reference dense AE's variables; the optimizer specflow trains with
+      // (on stock wasm that is tf.train.adam), gradients held fixed
+      const { createAdam } = await import('../dist/ml/optimizer.js');
+      const shapes = [[1024, 256], [256], [256, 64], [64], [64, 8], [8], [8, 64], [64], [64, 256], [256], [256, 1024], [1024]];
+      const vars = shapes.map((sh, i) => tf.variable(tf.randomNormal(sh), true, `bench_adam_${i}`));
+      const grads = vars.map((v) => ({ name: v.name, tensor: tf.randomNormal(v.shape) }));
+      const opt = createAdam(tf, 1e-3);
+      f = () => { opt.applyGradients(grads); return vars[0]; };
     } else {
       const [B, W, C] = p;
       const x = tf.randomNormal([B, W, 1, C]);

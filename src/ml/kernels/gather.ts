@@ -2,7 +2,7 @@
  * GatherV2 for wasm as block copies. tfjs-wasm's C++ Gather walks the output
  * element by element with stride arithmetic: picking 64 rows of 1024 floats
  * (a shuffled mini-batch, which is how model.fit and most custom loops build
- * batches) took ~4 ms, a quarter of a dense AE's training step. Here every
+ * batches) took ~3–4 ms, a quarter of a dense AE's training step. Here every
  * gathered slice is one memmove; slices under MIN_SLICE elements (gathers
  * along an inner axis) keep tfjs's kernel.
  */

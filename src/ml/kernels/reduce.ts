@@ -2,8 +2,8 @@
  * Sum and Mean over a block of adjacent axes that are not the innermost, for
  * wasm: bias gradients (Σ over the batch), batch-norm moments, average
  * pooling. tfjs-wasm reduces only innermost axes, so for these it first
- * transposes the whole input (~1.6 ms for 256×1024, more than the Adam update
- * of all the weights). Reductions over the innermost axes, scattered axes or
+ * transposes the whole input (~1 ms for 256×1024, about 3× this kernel; see
+ * `node bench/run.mjs wasm-kernels`). Reductions over the innermost axes, scattered axes or
  * other dtypes keep tfjs's kernel.
  */
 import type { KernelArgs, TensorInfo } from './common.js';
