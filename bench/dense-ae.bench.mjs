@@ -106,15 +106,17 @@ async function child(cfg) {
     }
   }
   const numTensors = tf.memory().numTensors;
-  console.log(JSON.stringify({ ...cfg, epochSeconds, epochCpu, lastLoss, measuredBatches, steps, numTensors }));
+  const label = cfg.variant === 'stock' ? 'wasm (stock)' : backend.backendLabel(cfg.variant === 'cpu' ? 'cpu' : 'wasm');
+  console.log(JSON.stringify({ ...cfg, label, epochSeconds, epochCpu, lastLoss, measuredBatches, steps, numTensors }));
 }
 
 function runChild(cfg) {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify(cfg)], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
-    // fixed wasm runs with the default (plain SIMD) kernels unless cfg.fma
-    env: { ...process.env, SPECFLOW_WASM_FMA: cfg.fma ? '1' : '0' },
+    // fixed wasm runs specflow's default kernels (fused multiply-adds where
+    // available) unless cfg.plain asks for the plain-SIMD build
+    env: { ...process.env, SPECFLOW_WASM_FMA: cfg.plain ? '0' : '' },
   });
   const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) {
@@ -160,16 +162,16 @@ async function main() {
   for (const batch of BATCHES) {
     const fixed = runChild({ variant: 'fixed', loop: 'custom', batch, epochs: EPOCHS });
     const fixedFit = runChild({ variant: 'fixed', loop: 'fit', batch, epochs: EPOCHS });
-    const fma = runChild({ variant: 'fixed', fma: true, loop: 'custom', batch, epochs: EPOCHS });
+    const plain = runChild({ variant: 'fixed', plain: true, loop: 'custom', batch, epochs: EPOCHS });
     const stock = runChild({ variant: 'stock', loop: 'custom', batch, epochs: 1, maxBatches: STOCK_BATCHES });
     const cpu = runChild({ variant: 'cpu', loop: 'custom', batch, epochs: 1, maxBatches: CPU_BATCHES });
-    rows.push({ batch, fixed, fixedFit, fma, stock, cpu });
+    rows.push({ batch, fixed, fixedFit, plain, stock, cpu });
   }
   const f = ([wall, cpu]) => `${wall.toFixed(3)} [${cpu.toFixed(3)}]`.padEnd(16);
   console.log(`dense AE 1024-256-64-8-64-256-1024, relu, Adam (fixed: specflow's fused Adam; stock and cpu: tf.train.adam), MSE, ${N} random spectra`);
   console.log('seconds per epoch: wall [process CPU], fastest timed epoch');
   console.log(
-    `batch | wasm fixed, loop  | wasm fixed, fit   | fixed+FMA, loop   | wasm stock, loop  | cpu backend, loop | ${measured ? 'PyTorch, measured' : 'PyTorch DESIGN.md'} | stock/fixed (CPU) | fixed/PyTorch (CPU)   | fixed+FMA/PyTorch`,
+    `batch | wasm fixed, loop  | wasm fixed, fit   | fixed plain, loop | wasm stock, loop  | cpu backend, loop | ${measured ? 'PyTorch, measured' : 'PyTorch DESIGN.md'} | stock/fixed (CPU) | fixed/PyTorch (CPU)   | plain/PyTorch`,
   );
   for (const r of rows) {
     const fx = best(r.fixed);
@@ -177,12 +179,12 @@ async function main() {
     const py = pyCpu(r.batch);
     const pyCol = measured ? f([torch.results[r.batch].wall, py]) : `${py} (quoted)`.padEnd(16);
     console.log(
-      `${String(r.batch).padStart(5)} | ${f(fx)}  | ${f(best(r.fixedFit))}  | ${f(best(r.fma))}  | ${f(st)}  | ${f(best(r.cpu))}  | ${pyCol}  | ${(st[1] / fx[1]).toFixed(1).padStart(6)}×           | ${(fx[1] / py).toFixed(2)}× of ${measured ? py.toFixed(3) : py} s` +
-        `   | ${(best(r.fma)[1] / py).toFixed(2)}×`,
+      `${String(r.batch).padStart(5)} | ${f(fx)}  | ${f(best(r.fixedFit))}  | ${f(best(r.plain))}  | ${f(st)}  | ${f(best(r.cpu))}  | ${pyCol}  | ${(st[1] / fx[1]).toFixed(1).padStart(6)}×           | ${(fx[1] / py).toFixed(2)}× of ${measured ? py.toFixed(3) : py} s` +
+        `   | ${(best(r.plain)[1] / py).toFixed(2)}×`,
     );
   }
   console.log('loop = custom loop (shuffled mini-batches, optimizer.minimize); fit = model.fit.');
-  console.log('fixed = the default build of specflow\'s kernels (plain SIMD: the same bits on every machine); fixed+FMA = SPECFLOW_WASM_FMA=1 (relaxed-SIMD fused multiply-adds).');
+  console.log(`fixed = specflow's kernels as a run uses them by default (here: ${rows[0].fixed.label}; wasm+fma = relaxed-SIMD fused multiply-adds); plain = SPECFLOW_WASM_FMA=0 (${rows[0].plain.label}: every multiply and add rounded).`);
   console.log(
     `wasm fixed: ${EPOCHS} epochs per run; wasm stock: ${STOCK_BATCHES} batches, cpu backend: ${CPU_BATCHES} batches per batch size, timed and extrapolated to the epoch.`,
   );

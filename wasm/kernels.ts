@@ -270,6 +270,15 @@ function madd(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(c, f32x4.mul(a, b));
 }
 
+// 1 when madd rounds once on this machine (relaxed SIMD on a CPU with FMA),
+// 0 when it is a rounded multiply then a rounded add (the plain build, or a
+// CPU without FMA): called with a = 1 + 2^-12 and c = 1 + 2^-11, a·a − c is
+// 2^-24 exactly, which rounding a·a to float first loses (a tie to even).
+export function maddIsFused(a: f32, c: f32): i32 {
+  const r = madd(f32x4.splat(a), f32x4.splat(a), f32x4.splat(-c));
+  return f32x4.extract_lane(r, 0) != 0 ? 1 : 0;
+}
+
 // @ts-ignore: decorator
 @inline
 function storeRow(c: usize, v0: v128, v1: v128, first: bool, last: bool, bias: usize, relu: bool, nr: i32): void {
@@ -428,13 +437,39 @@ export function adam(
 // the whole input first. Terms are added in index order, the same order on
 // every run, four inner elements per instruction.
 export function reduceMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32, scale: f32): void {
-  const vec = inner & ~3;
   const rowBytes = <usize>inner * 4;
   const s4 = f32x4.splat(scale);
+  const strip = inner & ~15;
+  const vec = inner & ~3;
   for (let o = 0; o < outer; o++) {
     const dst = out + <usize>o * rowBytes;
     const base = x + <usize>o * <usize>r * rowBytes;
-    for (let i = 0; i < vec; i += 4) {
+    // 16 columns at a time, down the rows: each row read is one whole cache
+    // line, and four independent sums hide the add latency. Every column is
+    // still summed row 0, 1, 2, … so the bits do not depend on the strip width.
+    for (let i = 0; i < strip; i += 16) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let src = base + <usize>i * 4;
+      for (let j = 0; j < r; j++) {
+        a0 = f32x4.add(a0, v128.load(src));
+        a1 = f32x4.add(a1, v128.load(src, 16));
+        a2 = f32x4.add(a2, v128.load(src, 32));
+        a3 = f32x4.add(a3, v128.load(src, 48));
+        src += rowBytes;
+      }
+      const d = dst + <usize>i * 4;
+      if (scale != 1) {
+        a0 = f32x4.mul(a0, s4);
+        a1 = f32x4.mul(a1, s4);
+        a2 = f32x4.mul(a2, s4);
+        a3 = f32x4.mul(a3, s4);
+      }
+      v128.store(d, a0);
+      v128.store(d, a1, 16);
+      v128.store(d, a2, 32);
+      v128.store(d, a3, 48);
+    }
+    for (let i = strip; i < vec; i += 4) {
       let acc = f32x4.splat(0);
       let src = base + <usize>i * 4;
       for (let j = 0; j < r; j++) {
@@ -452,6 +487,146 @@ export function reduceMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i3
       }
       store<f32>(dst + <usize>i * 4, scale == 1 ? acc : acc * scale);
     }
+  }
+}
+
+// out[o] = scale · Σ x[o·r .. o·r + r): the innermost axes (a loss's mean,
+// softmax and layer-norm sums). tfjs-wasm adds one float at a time; here
+// eight partial sums run side by side (lane j of accumulator q takes the
+// elements ≡ 4q + j mod 16), then combine in a fixed order: a different but
+// equally fixed summation order, and a more accurate one for long rows.
+export function reduceInner(x: usize, out: usize, outer: i32, r: i32, scale: f32): void {
+  const body = r & ~15;
+  for (let o = 0; o < outer; o++) {
+    const row = x + <usize>o * <usize>r * 4;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let p = row;
+    const end = row + <usize>body * 4;
+    while (p < end) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+      p += 64;
+    }
+    const v = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+    let acc: f32 = (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+    for (let i = body; i < r; i++) acc += load<f32>(row + <usize>i * 4);
+    store<f32>(out + <usize>o * 4, scale == 1 ? acc : acc * scale);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Binary arithmetic with the broadcasts training uses: out = a ∘ b for
+// equal shapes, a scalar on either side, or a row of `period` values
+// repeated along the other operand (a bias). op: 0 add, 1 sub, 2 mul,
+// 3 div, 4 squared difference. Each element is the same single IEEE
+// operation (or two, for (a−b)²) as tfjs-wasm's scalar loop, so the results
+// are the same bits, four at a time.
+// mode: 0 equal shapes, 1 b repeats with period `period`, 2 a repeats.
+
+// @ts-ignore: decorator
+@inline
+function binOp4(op: i32, x: v128, y: v128): v128 {
+  if (op == 0) return f32x4.add(x, y);
+  if (op == 1) return f32x4.sub(x, y);
+  if (op == 2) return f32x4.mul(x, y);
+  if (op == 3) return f32x4.div(x, y);
+  const d = f32x4.sub(x, y);
+  return f32x4.mul(d, d);
+}
+
+// @ts-ignore: decorator
+@inline
+function binOp1(op: i32, x: f32, y: f32): f32 {
+  if (op == 0) return x + y;
+  if (op == 1) return x - y;
+  if (op == 2) return x * y;
+  if (op == 3) return x / y;
+  const d = x - y;
+  return d * d;
+}
+
+// out[i] = a[i] ∘ b[i] over n elements (a, b and out may alias).
+// @ts-ignore: decorator
+@inline
+function binaryRun(op: i32, a: usize, b: usize, out: usize, n: i32): void {
+  const vec = n & ~3;
+  let o: usize = 0;
+  const end = <usize>vec * 4;
+  while (o < end) {
+    v128.store(out + o, binOp4(op, v128.load(a + o), v128.load(b + o)));
+    o += 16;
+  }
+  for (let i = vec; i < n; i++) {
+    const q = <usize>i * 4;
+    store<f32>(out + q, binOp1(op, load<f32>(a + q), load<f32>(b + q)));
+  }
+}
+
+// out[i] = a[i] ∘ s (swap: s ∘ a[i]).
+// @ts-ignore: decorator
+@inline
+function binaryScalar(op: i32, a: usize, s: f32, swap: bool, out: usize, n: i32): void {
+  const vec = n & ~3;
+  const s4 = f32x4.splat(s);
+  let o: usize = 0;
+  const end = <usize>vec * 4;
+  while (o < end) {
+    const x = v128.load(a + o);
+    v128.store(out + o, swap ? binOp4(op, s4, x) : binOp4(op, x, s4));
+    o += 16;
+  }
+  for (let i = vec; i < n; i++) {
+    const q = <usize>i * 4;
+    const x = load<f32>(a + q);
+    store<f32>(out + q, swap ? binOp1(op, s, x) : binOp1(op, x, s));
+  }
+}
+
+function binaryOp(op: i32, a: usize, b: usize, out: usize, n: i32, mode: i32, period: i32): void {
+  if (mode == 0) {
+    binaryRun(op, a, b, out, n);
+    return;
+  }
+  // one operand of `period` values repeated along the other ("big")
+  const big = mode == 1 ? a : b;
+  const row = mode == 1 ? b : a;
+  const swap = mode == 2;
+  if (period == 1) {
+    binaryScalar(op, big, load<f32>(row), swap, out, n);
+    return;
+  }
+  for (let start = 0; start < n; start += period) {
+    const off = <usize>start * 4;
+    if (swap) binaryRun(op, row, big + off, out + off, period);
+    else binaryRun(op, big + off, row, out + off, period);
+  }
+}
+
+// One export per op, so that each loop is specialised for its operation.
+export function addF32(a: usize, b: usize, out: usize, n: i32, mode: i32, period: i32): void { binaryOp(0, a, b, out, n, mode, period); }
+export function subF32(a: usize, b: usize, out: usize, n: i32, mode: i32, period: i32): void { binaryOp(1, a, b, out, n, mode, period); }
+export function mulF32(a: usize, b: usize, out: usize, n: i32, mode: i32, period: i32): void { binaryOp(2, a, b, out, n, mode, period); }
+export function divF32(a: usize, b: usize, out: usize, n: i32, mode: i32, period: i32): void { binaryOp(3, a, b, out, n, mode, period); }
+export function squaredDifferenceF32(a: usize, b: usize, out: usize, n: i32, mode: i32, period: i32): void { binaryOp(4, a, b, out, n, mode, period); }
+
+// out = max(x, 0) as tfjs-wasm (XNNPACK) computes it, on the bits as
+// integers: anything with the sign bit set (−0 and a negative NaN too)
+// becomes +0, everything else is kept.
+export function relu(x: usize, out: usize, n: i32): void {
+  const vec = n & ~3;
+  const zero = i32x4.splat(0);
+  let o: usize = 0;
+  const end = <usize>vec * 4;
+  while (o < end) {
+    v128.store(out + o, i32x4.max_s(v128.load(x + o), zero));
+    o += 16;
+  }
+  for (let i = vec; i < n; i++) {
+    const q = <usize>i * 4;
+    const v = load<i32>(x + q);
+    store<i32>(out + q, v < 0 ? 0 : v);
   }
 }
 

@@ -6,7 +6,7 @@
  * tfjs is imported lazily so that merely importing this module (the CLI, the
  * runner, stages that never train) costs nothing.
  */
-import { requestedKernelBuild } from './kernels/simd.js';
+import { kernelArithmetic, requestedKernelBuild } from './kernels/simd.js';
 
 export type BackendName = 'node' | 'wasm' | 'cpu';
 export type TF = typeof import('@tensorflow/tfjs');
@@ -131,6 +131,16 @@ export async function initBackend(forced?: BackendName): Promise<{ name: Backend
   const run = pending.then(() => doInit(forced, true));
   pending = run.catch(() => undefined);
   return run;
+}
+
+/**
+ * The backend's name as run records and logs give it. wasm whose kernels
+ * fuse multiply-adds is "wasm+fma": its results differ in the last bits from
+ * plain wasm's (SPECFLOW_WASM_FMA=0, or a CPU without FMA), so a record says
+ * which arithmetic produced it.
+ */
+export function backendLabel(name: BackendName): string {
+  return name === 'wasm' && kernelArithmetic() === 'fma' ? 'wasm+fma' : name;
 }
 
 /** The backend chosen by the last successful initBackend/initStockWasm, if any. */

@@ -9,6 +9,7 @@ import {
   Autoencoder, withArchDefaults, type AeArch, type AutoencoderConfig, type Conv1dSizes, type DenseSizes, type LossName,
   type TransformerSizes,
 } from './autoencoder.js';
+import { backendLabel } from './backend.js';
 import { getTf } from './engine.js';
 import { addNoise, type NoiseSpec } from './metrics.js';
 import { updateBatchNorm, type Pass } from './nn.js';
@@ -236,6 +237,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
     optimizer.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  model.config.training = { seed, epochs_run: history.length, best_epoch: bestEpoch, backend, denoise: noiseSpec ?? null, resample_noise: resample };
-  return { model, history, epochsRun: history.length, bestEpoch, seconds, backend };
+  const backendUsed = backendLabel(backend);
+  model.config.training = { seed, epochs_run: history.length, best_epoch: bestEpoch, backend: backendUsed, denoise: noiseSpec ?? null, resample_noise: resample };
+  return { model, history, epochsRun: history.length, bestEpoch, seconds, backend: backendUsed };
 }

@@ -46,7 +46,7 @@ export const rankFeatures: StageDef = {
   module: import.meta.url,
   async run(ctx) {
     const { readSpectra, readRecords, writeRecords } = await import('../data/arrow-io.js');
-    const { initBackend } = await import('../ml/backend.js');
+    const { initBackend, backendLabel } = await import('../ml/backend.js');
     const { SpectralNet } = await import('../ml/spectral/model.js');
     const ev = await import('../ml/spectral/evaluate.js');
     const p = ctx.params;
@@ -58,7 +58,8 @@ export const rankFeatures: StageDef = {
     const retrain = p.retrain as boolean;
     if (retrain && !trainIn) throw new StageError('retrain: true needs the `train` input (the samples to retrain on)', 'in.train');
 
-    const { name: backend, tf } = await initBackend();
+    const { name: backendName, tf } = await initBackend();
+    const backend = backendLabel(backendName);
     const net = await SpectralNet.load(tf, modelIn.path);
     try {
       const c = net.config;

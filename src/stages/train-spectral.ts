@@ -49,7 +49,7 @@ export const trainSpectral: StageDef = {
   module: import.meta.url,
   async run(ctx) {
     const { readSpectra, writeRecords } = await import('../data/arrow-io.js');
-    const { initBackend } = await import('../ml/backend.js');
+    const { initBackend, backendLabel } = await import('../ml/backend.js');
     const { trainSpectral: train } = await import('../ml/spectral/train.js');
     const { evaluate } = await import('../ml/spectral/evaluate.js');
     const p = ctx.params;
@@ -78,7 +78,8 @@ export const trainSpectral: StageDef = {
     if (testSet && testSet.d !== trainSet.d) throw new StageError(`test spectra have ${testSet.d} channels, training spectra ${trainSet.d}`, 'in.test');
     if (trainSet.n < 2) throw new StageError(`only ${trainSet.n} training rows`, 'in');
 
-    const { name: backend, tf } = await initBackend();
+    const { name: backendName, tf } = await initBackend();
+    const backend = backendLabel(backendName);
     const epochs = p.epochs as number;
     const names = featureNames(trainSet.table);
     const numericAxis = !trainSet.table.metadata.channel_names;

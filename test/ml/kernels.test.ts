@@ -176,7 +176,7 @@ describe('fused matMul (bias + activation)', () => {
   });
 });
 
-describe('Sum and Mean over adjacent non-innermost axes', () => {
+describe('Sum and Mean over adjacent axes', () => {
   const cases: [string, number[], number | number[], boolean][] = [
     ['rows of a matrix', [37, 13], 0, false],
     ['rows, keepDims', [37, 13], [0], true],
@@ -185,8 +185,11 @@ describe('Sum and Mean over adjacent non-innermost axes', () => {
     ['two leading axes, keepDims', [3, 5, 9], [0, 1], true],
     ['a middle axis (average pooling by 2)', [4, 7, 2, 6], 2, false],
     ['two middle axes, keepDims', [2, 3, 4, 5, 3], [1, 2], true],
-    ['inner axis (tfjs kernel)', [5, 9], 1, false],
-    ['all axes (tfjs kernel)', [5, 9], [0, 1], false],
+    ['a wide middle axis (16-column strips, then 4, then single columns)', [3, 5, 39], 1, false],
+    ['inner axis, short rows', [5, 9], 1, false],
+    ['inner axis, rows of 16k + 7 (vector body and a scalar tail)', [6, 103], 1, true],
+    ['all axes (a loss mean)', [37, 29], [0, 1], false],
+    ['two inner axes of a 3-D tensor (layer norm)', [4, 6, 21], [1, 2], true],
     ['scattered axes (tfjs kernel)', [3, 4, 5], [0, 2], false],
   ];
   for (const [name, shape, axis, keepDims] of cases) {
@@ -195,6 +198,90 @@ describe('Sum and Mean over adjacent non-innermost axes', () => {
       expect(d).toBeLessThanOrEqual(TOL);
     });
   }
+});
+
+describe('Add, Sub, Multiply, RealDiv, SquaredDifference, Relu and Cast as vector loops', () => {
+  const OPS = [
+    ['Add', (t: TF, a: Tensor, b: Tensor) => t.add(a, b)],
+    ['Sub', (t: TF, a: Tensor, b: Tensor) => t.sub(a, b)],
+    ['Multiply', (t: TF, a: Tensor, b: Tensor) => t.mul(a, b)],
+    ['RealDiv', (t: TF, a: Tensor, b: Tensor) => t.div(a, b)],
+    ['SquaredDifference', (t: TF, a: Tensor, b: Tensor) => t.squaredDifference(a, b)],
+  ] as const;
+  // Special values among the random ones: signed zeros, infinities, NaN, subnormals, ties.
+  const SPECIAL = [0, -0, Infinity, -Infinity, NaN, 1e-40, -3e-39, 1, -1, 0.5, 3.4e38];
+  function data(n: number, seed: number): Float32Array {
+    const d = rand(n, seed, 3);
+    for (let i = 0; i < n; i += 3) d[i] = SPECIAL[(i / 3 + seed) % SPECIAL.length]!;
+    return d;
+  }
+  /** Bits of `fn`'s output with specflow's kernels and with tfjs-wasm's own kernel `name` on the same inputs. */
+  async function bothKernels(name: string, inputs: { shape: number[]; data: Float32Array }[], fn: (t: TF, ...xs: Tensor[]) => Tensor) {
+    await tf.setBackend('wasm');
+    const { run } = await import('../../src/ml/kernels/common.js');
+    const backend = tf.engine().backend as never;
+    const xs = inputs.map((i) => tf.tensor(i.data, i.shape, 'float32'));
+    const ours = fn(tf, ...xs);
+    const names = name === 'Relu' ? ['x'] : ['a', 'b'];
+    const info = run(name, backend, Object.fromEntries(xs.map((x, i) => [names[i], { dataId: x.dataId, shape: x.shape, dtype: x.dtype }])));
+    const theirs = tf.engine().makeTensorFromTensorInfo(info);
+    const result = {
+      shapes: [ours.shape, theirs.shape],
+      ours: new Uint32Array(Float32Array.from(ours.dataSync() as Float32Array).buffer),
+      theirs: new Uint32Array(Float32Array.from(theirs.dataSync() as Float32Array).buffer),
+    };
+    tf.dispose([...xs, ours, theirs]);
+    return result;
+  }
+  const cases: [string, number[], number[]][] = [
+    ['equal shapes, odd size', [7, 19], [7, 19]],
+    ['a bias row', [37, 13], [13]],
+    ['a row with leading 1s', [5, 3, 11], [1, 1, 11]],
+    ['a trailing block', [4, 3, 5], [3, 5]],
+    ['a scalar on the right', [6, 7], []],
+    ['a scalar on the left', [], [6, 7]],
+    ['a [1, 1] scalar', [1, 1], [30, 17]],
+    ['a row on the left', [9], [4, 9]],
+    ['a column (tfjs kernel)', [6, 1], [6, 5]],
+    ['an outer broadcast (tfjs kernel)', [6, 1], [1, 5]],
+  ];
+  for (const [label, sa, sb] of cases) {
+    it(`${label}: the same bits as tfjs-wasm's kernels, and cpu's values`, async () => {
+      const n = (s: number[]) => s.reduce((p, q) => p * q, 1);
+      const inputs = [{ shape: sa, data: data(n(sa), 1) }, { shape: sb, data: data(n(sb), 2) }];
+      for (const [name, op] of OPS) {
+        const r = await bothKernels(name, inputs, op);
+        expect(r.shapes[0], name).toEqual(r.shapes[1]);
+        expect(Array.from(r.ours), name).toEqual(Array.from(r.theirs));
+      }
+      // finite values against the cpu backend (an independent implementation)
+      const finite = inputs.map((i) => ({ shape: i.shape, data: rand(n(i.shape), 5 + i.data.length, 2).map((v) => (Math.abs(v) < 0.05 ? 0.5 : v)) }));
+      const d = await compare(finite, (t, a, b) => OPS.map(([, op]) => op(t, a!, b!)));
+      expect(d).toBeLessThanOrEqual(1e-6);
+    });
+  }
+  it('Relu: the same bits as tfjs-wasm (NaN, -0), forward and gradient against cpu', async () => {
+    const x = data(1003, 3);
+    const r = await bothKernels('Relu', [{ shape: [17, 59], data: x }], (t, a) => t.relu(a));
+    expect(Array.from(r.ours)).toEqual(Array.from(r.theirs));
+    const d = await compare([{ shape: [9, 31] }, { shape: [9, 31] }], (t, a, w) => [t.relu(a!), t.grad((v: Tensor) => t.relu(v).mul(w!).sum())(a!)]);
+    expect(d).toBe(0);
+  });
+  it('Cast to the same dtype shares the data; to another dtype converts', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.engine().backend;
+    const ids = backend.numDataIds();
+    const a = tf.tensor1d([1.5, -2, 3]);
+    const b = a.cast('float32');
+    expect(backend.numDataIds()).toBe(ids + 1);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1.5, -2, 3]);
+    const c = b.cast('int32');
+    expect(c.dtype).toBe('int32');
+    expect(Array.from(c.dataSync())).toEqual([1, -2, 3]);
+    tf.dispose([b, c]);
+    expect(backend.numDataIds()).toBe(ids);
+  });
 });
 
 describe('LeakyRelu and its gradient (Greater, Select)', () => {

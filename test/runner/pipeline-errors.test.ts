@@ -56,7 +56,7 @@ describe('the CLI on broken pipelines', () => {
   it('run refuses a bad engine environment variable before running anything', () => {
     const store = mkdtempSync(join(tmpdir(), 'specflow-env-'));
     for (const [env, message] of [
-      [{ SPECFLOW_WASM_FMA: 'yes' }, 'SPECFLOW_WASM_FMA=yes: use 1 (fused multiply-add kernels) or 0'],
+      [{ SPECFLOW_WASM_FMA: 'yes' }, 'SPECFLOW_WASM_FMA=yes: use 0 (plain SIMD kernels) or 1 (fused multiply-adds, the default where Node.js supports them)'],
       [{ SPECFLOW_BACKEND: 'gpu' }, 'SPECFLOW_BACKEND=gpu: unknown backend; use one of node, wasm, cpu'],
     ] as const) {
       const r = cli(['run', 'test/fixtures/pipelines/chain10.yaml', '--store', store], { env });

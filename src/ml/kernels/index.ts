@@ -6,6 +6,7 @@
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { ADAM_KERNEL, specflowAdam } from './adam.js';
+import { add, cast, multiply, realDiv, relu, squaredDifference, sub } from './arithmetic.js';
 import { batchMatMul } from './batch-matmul.js';
 import { conv2D } from './conv1d.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
@@ -45,6 +46,13 @@ export const FIXES: readonly Fix[] = [
   { kernelName: 'Greater', kernelFunc: greater },
   { kernelName: 'Select', kernelFunc: select },
   { kernelName: 'Identity', kernelFunc: identity },
+  { kernelName: 'Add', kernelFunc: add },
+  { kernelName: 'Sub', kernelFunc: sub },
+  { kernelName: 'Multiply', kernelFunc: multiply },
+  { kernelName: 'RealDiv', kernelFunc: realDiv },
+  { kernelName: 'SquaredDifference', kernelFunc: squaredDifference },
+  { kernelName: 'Relu', kernelFunc: relu },
+  { kernelName: 'Cast', kernelFunc: cast },
   { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGrad },
   { kernelName: 'ResizeNearestNeighborGrad', kernelFunc: resizeNearestNeighborGrad },
   { kernelName: 'ResizeBilinearGrad', kernelFunc: resizeBilinearGrad },

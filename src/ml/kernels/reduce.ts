@@ -1,10 +1,12 @@
 /**
- * Sum and Mean over a block of adjacent axes that are not the innermost, for
- * wasm: bias gradients (Σ over the batch), batch-norm moments, average
- * pooling. tfjs-wasm reduces only innermost axes, so for these it first
- * transposes the whole input (~1 ms for 256×1024, about 3× this kernel; see
- * `node bench/run.mjs wasm-kernels`). Reductions over the innermost axes, scattered axes or
- * other dtypes keep tfjs's kernel.
+ * Sum and Mean over a block of adjacent axes, for wasm.
+ * - Not the innermost: bias gradients (Σ over the batch), batch-norm moments,
+ *   average pooling. tfjs-wasm reduces only innermost axes, so for these it
+ *   first transposes the whole input (~1 ms for 256×1024, several times this
+ *   kernel; see `node bench/run.mjs wasm-kernels`).
+ * - The innermost (a loss's mean, softmax and layer-norm sums): tfjs-wasm
+ *   adds one float at a time; here in several vector lanes.
+ * Scattered axes and other dtypes keep tfjs's kernel.
  */
 import type { KernelArgs, TensorInfo } from './common.js';
 import { boundTf, run, sizeOf } from './common.js';
@@ -25,7 +27,7 @@ function reduceBlock(kernel: 'Sum' | 'Mean', args: KernelArgs<ReduceAttrs>): Ten
   const last = axes[axes.length - 1];
   const adjacent = axes.every((a, i) => a === first! + i);
   const r = sizeOf(axes.map((a) => x.shape[a]!));
-  if (x.dtype !== 'float32' || first === undefined || last === rank - 1 || !adjacent || r === 0) {
+  if (x.dtype !== 'float32' || first === undefined || !adjacent || r === 0) {
     return run(kernel, backend, { x }, { axis: attrs.axis, keepDims: attrs.keepDims });
   }
   const outer = sizeOf(x.shape.slice(0, first));
@@ -34,8 +36,11 @@ function reduceBlock(kernel: 'Sum' | 'Mean', args: KernelArgs<ReduceAttrs>): Ten
     ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
     : x.shape.filter((_, i) => !axes.includes(i));
   const out = backend.makeOutput(outShape, 'float32');
+  if (sizeOf(outShape) === 0) return out;
   const simd = simdKernels(backend);
-  simd.exports.reduceMiddle(simd.ptr(x), simd.ptr(out), outer, r, inner, kernel === 'Mean' ? 1 / r : 1);
+  const scale = kernel === 'Mean' ? 1 / r : 1;
+  if (inner === 1) simd.exports.reduceInner(simd.ptr(x), simd.ptr(out), outer, r, scale);
+  else simd.exports.reduceMiddle(simd.ptr(x), simd.ptr(out), outer, r, inner, scale);
   return out;
 }
 

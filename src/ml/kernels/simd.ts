@@ -18,6 +18,13 @@ interface Exports {
     bias: number, act: number, scratch: number, batch: number, strideA: number, strideB: number, strideC: number, lda: number,
   ): void;
   reduceMiddle(x: number, out: number, outer: number, r: number, inner: number, scale: number): void;
+  reduceInner(x: number, out: number, outer: number, r: number, scale: number): void;
+  addF32(a: number, b: number, out: number, n: number, mode: number, period: number): void;
+  subF32(a: number, b: number, out: number, n: number, mode: number, period: number): void;
+  mulF32(a: number, b: number, out: number, n: number, mode: number, period: number): void;
+  divF32(a: number, b: number, out: number, n: number, mode: number, period: number): void;
+  squaredDifferenceF32(a: number, b: number, out: number, n: number, mode: number, period: number): void;
+  relu(x: number, out: number, n: number): void;
   leakyRelu(x: number, out: number, n: number, alpha: number): void;
   greater(a: number, b: number, out: number, n: number, bScalar: number): void;
   select(cond: number, t: number, e: number, out: number, n: number): void;
@@ -25,34 +32,58 @@ interface Exports {
     x: number, g: number, m: number, v: number, xOut: number, mOut: number, vOut: number, size: number,
     lrT: number, beta1: number, beta2: number, epsT: number,
   ): void;
+  maddIsFused(a: number, c: number): number;
 }
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number }) => object;
 }
 const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /**
- * Two builds of one source: plain SIMD (the default: every multiply and add
- * rounded on its own, so results are bitwise the same on every machine), and
- * relaxed SIMD with fused multiply-adds (SPECFLOW_WASM_FMA=1: up to ~2× faster
- * products; the same bits run after run on one machine, but a CPU without
- * FMA, or a VM hiding it, rounds differently).
+ * Two builds of one source: relaxed SIMD with fused multiply-adds (the
+ * default wherever this Node.js compiles it: products up to ~1.6× faster), and
+ * plain SIMD (SPECFLOW_WASM_FMA=0, or a Node.js without relaxed SIMD), where
+ * every multiply and add is rounded on its own.
+ *
+ * Both are bitwise reproducible: a fused multiply-add rounds once, exactly as
+ * IEEE 754 defines it, on every CPU that has the instruction (x86-64 since
+ * 2013, every ARM64), and V8 lowers it to a multiply then an add, i.e. the
+ * plain build's arithmetic, where the CPU has none. `kernelArithmetic()`
+ * says which of the two a machine computes, and the run record names it.
  */
 export type KernelBuild = 'simd' | 'simd-fma';
 
 const FILES: Record<KernelBuild, string> = { simd: 'specflow-kernels.wasm', 'simd-fma': 'specflow-kernels-fma.wasm' };
 
 const compiled = new Map<KernelBuild, object>();
+let fmaCompiles: boolean | undefined;
 
-/** The build SPECFLOW_WASM_FMA asks for. */
-export function requestedKernelBuild(): KernelBuild {
+/** What SPECFLOW_WASM_FMA asks for: unset → the fused build where it compiles, 1 → fused (or an error), 0 → plain. */
+export function requestedKernelBuild(): KernelBuild | 'auto' {
   const v = process.env.SPECFLOW_WASM_FMA?.trim();
-  if (v === undefined || v === '' || v === '0') return 'simd';
+  if (v === undefined || v === '') return 'auto';
+  if (v === '0') return 'simd';
   if (v === '1') return 'simd-fma';
-  throw new Error(`SPECFLOW_WASM_FMA=${v}: use 1 (fused multiply-add kernels) or 0`);
+  throw new Error(`SPECFLOW_WASM_FMA=${v}: use 0 (plain SIMD kernels) or 1 (fused multiply-adds, the default where Node.js supports them)`);
+}
+
+/** The build the kernels run now (SPECFLOW_WASM_FMA, read at each call). */
+function activeBuild(): KernelBuild {
+  const want = requestedKernelBuild();
+  if (want !== 'auto') return want;
+  if (fmaCompiles === undefined) {
+    try {
+      compiledModule('simd-fma');
+      fmaCompiles = true;
+    } catch {
+      fmaCompiles = false;
+    }
+  }
+  return fmaCompiles ? 'simd-fma' : 'simd';
 }
 
 function readBuild(build: KernelBuild): Uint8Array {
@@ -92,6 +123,28 @@ function compiledModule(build: KernelBuild): object {
   return module;
 }
 
+const fusedByBuild = new Map<KernelBuild, boolean>();
+
+/** Whether `build`'s multiply-adds round once on this machine (asked of the module itself). */
+function buildFuses(build: KernelBuild, exports?: Exports): boolean {
+  let fused = fusedByBuild.get(build);
+  if (fused === undefined) {
+    // Without a backend's memory at hand, a small one of our own will do: the probe touches no memory.
+    const ex = exports ?? (new WebAssemblyApi.Instance(compiledModule(build), { env: { memory: new WebAssemblyApi.Memory({ initial: 1 }) } }).exports as unknown as Exports);
+    fused = ex.maddIsFused(1 + 2 ** -12, 1 + 2 ** -11) === 1;
+    fusedByBuild.set(build, fused);
+  }
+  return fused;
+}
+
+/**
+ * The arithmetic the wasm kernels compute on this machine with the current
+ * SPECFLOW_WASM_FMA: 'fma' (multiply-adds rounded once) or 'plain'.
+ */
+export function kernelArithmetic(): 'fma' | 'plain' {
+  return buildFuses(activeBuild()) ? 'fma' : 'plain';
+}
+
 export interface SimdKernels {
   exports: Exports;
   /** Heap offset of a tensor's data. */
@@ -104,7 +157,7 @@ const byBackend = new WeakMap<object, Map<KernelBuild, SimdKernels>>();
 
 /** The kernels on this backend's memory, in the build SPECFLOW_WASM_FMA asks for (read at each call). */
 export function simdKernels(backend: BackendWasm): SimdKernels {
-  const build = requestedKernelBuild();
+  const build = activeBuild();
   let builds = byBackend.get(backend);
   if (!builds) {
     builds = new Map();
