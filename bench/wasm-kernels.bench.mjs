@@ -1,6 +1,7 @@
 // Per-kernel timings, stock tfjs-backend-wasm against specflow's fixed kernels,
 // for the shapes the Conv-1D and Transformer autoencoders train with (batch
-// 64, 512 channels). "missing" = the stock backend has no such kernel.
+// 64, 512 channels) and the reference dense AE's at batch 256. "missing" =
+// the stock backend has no such kernel.
 //
 //   node bench/run.mjs wasm-kernels      (after `npm run build`)
 //
@@ -25,6 +26,8 @@ const CASES = [
   ['gather 64 rows of [4000,1024] (a mini-batch)', 'gather', [4000, 1024, 64], 'rows'],
   ['leakyRelu fwd + grad [64,512,16]', 'leaky', [64, 512, 16], 'grad'],
   ['sum over the batch [256,1024] (bias grad)', 'sum', [256, 1024], 'rows'],
+  ['MSE loss + gradient [256,1024] (5 elementwise)', 'mse', [256, 1024], 'grad'],
+  ['bias add + relu, fwd + grad [256,256]', 'biasrelu', [256, 256], 'grad'],
   ['Adam, 558k weights in 12 variables (one step)', 'adam', [], 'step'],
 ];
 
@@ -77,6 +80,15 @@ async function child(variant) {
     } else if (kind === 'sum') {
       const x = tf.randomNormal(p);
       f = () => tf.sum(x, 0);
+    } else if (kind === 'mse') {
+      const y = tf.randomNormal(p);
+      const yhat = tf.randomNormal(p);
+      f = () => tf.grads((a) => tf.losses.meanSquaredError(y, a))([yhat]);
+    } else if (kind === 'biasrelu') {
+      const x = tf.randomNormal(p);
+      const b = tf.randomNormal([p[1]]);
+      const w = tf.randomNormal(p);
+      f = () => tf.grads((a, c) => tf.relu(tf.add(a, c)).mul(w).sum())([x, b]);
     } else if (kind === 'adam') {
       // the reference dense AE's variables; the optimizer specflow trains with
       // (on stock wasm that is tf.train.adam), gradients held fixed

@@ -5,9 +5,10 @@
 // read and write tensors in place, with no copies across modules. Nothing
 // here allocates; the JS side passes every buffer in.
 //
-// Built by `npm run build` (asc, see package.json) twice: plain SIMD into
-// dist/ml/kernels/specflow-kernels.wasm (the default) and with relaxed SIMD
-// into specflow-kernels-fma.wasm (SPECFLOW_WASM_FMA=1; see madd below).
+// Built by `npm run build` (asc, see package.json) twice: with relaxed SIMD
+// into dist/ml/kernels/specflow-kernels-fma.wasm (the default where Node.js
+// compiles it; see madd below) and plain SIMD into specflow-kernels.wasm
+// (SPECFLOW_WASM_FMA=0).
 
 // ---------------------------------------------------------------------------
 // GEMM: C[m×n] = op(A)·op(B) (+ bias) (relu), row-major, op = optional transpose.
@@ -260,9 +261,10 @@ function microTileDirect(
   if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
 }
 
-// a·b + c: one fused multiply-add where the module is built with relaxed
-// SIMD, else a multiply and an add, each rounded (the build specflow ships:
-// plain SIMD rounds the same on every machine).
+// a·b + c: in the relaxed-SIMD build one fused multiply-add (one rounding,
+// on CPUs with FMA; V8 emits a multiply then an add on others), in the plain
+// build a multiply and an add, each rounded. The order c + a·b is the same
+// in both, so the fused build on a CPU without FMA gives the plain bits.
 // @ts-ignore: decorator
 @inline
 function madd(a: v128, b: v128, c: v128): v128 {

@@ -56,6 +56,21 @@ describe('kernel builds', () => {
     }
   });
 
+  it('where the CPU has no FMA (V8 told to ignore FMA3), the fused build gives the plain build\'s bits and the probe says so', () => {
+    const plain = gemmHash(dist('specflow-kernels.wasm'), []);
+    expect(gemmHash(dist('specflow-kernels-fma.wasm'), ['--no-enable-fma3'])).toBe(plain);
+    const probe = (flags: string[]) => {
+      const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e',
+        `const k = await import(${JSON.stringify(dist('simd.js'))}); console.log(k.kernelArithmetic());`], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      return r.stdout.trim();
+    };
+    expect(probe(['--no-enable-fma3'])).toBe('plain');
+    // with FMA3 allowed, the probe and the products agree with each other (either way)
+    const fusedHere = gemmHash(dist('specflow-kernels-fma.wasm'), []) !== plain;
+    expect(probe([])).toBe(fusedHere ? 'fma' : 'plain');
+  });
+
   it('the default build fuses where the CPU can, SPECFLOW_WASM_FMA=0 never does; both agree to float rounding', async () => {
     const { tf } = await initBackend('wasm');
     const a = tf.randomNormal([70, 300], 0, 1, 'float32', 3);

@@ -126,11 +126,12 @@ function compiledModule(build: KernelBuild): object {
 const fusedByBuild = new Map<KernelBuild, boolean>();
 
 /** Whether `build`'s multiply-adds round once on this machine (asked of the module itself). */
-function buildFuses(build: KernelBuild, exports?: Exports): boolean {
+function buildFuses(build: KernelBuild): boolean {
   let fused = fusedByBuild.get(build);
   if (fused === undefined) {
-    // Without a backend's memory at hand, a small one of our own will do: the probe touches no memory.
-    const ex = exports ?? (new WebAssemblyApi.Instance(compiledModule(build), { env: { memory: new WebAssemblyApi.Memory({ initial: 1 }) } }).exports as unknown as Exports);
+    // An instance on a small memory of its own: the probe touches no memory.
+    const memory = new WebAssemblyApi.Memory({ initial: 1 });
+    const ex = new WebAssemblyApi.Instance(compiledModule(build), { env: { memory } }).exports as unknown as Exports;
     fused = ex.maddIsFused(1 + 2 ** -12, 1 + 2 ** -11) === 1;
     fusedByBuild.set(build, fused);
   }
