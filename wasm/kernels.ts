@@ -329,13 +329,16 @@ function laneOf(v: v128, j: i32): f32 {
  * products with element strides strideA/strideB/strideC between them
  * (strideA or strideB 0 broadcasts one operand). lda is the element distance
  * between A's stored rows (0: dense, k or m); with lda < k untransposed rows
- * overlap, which makes a stride-s convolution one product (lda = s·channels).
+ * overlap, which makes a stride-s convolution one product (lda = s·channels),
+ * and so do transposed ones (a convolution's filter gradient).
+ * accumulate = 1 sums the batch's products into one C (strideC unused): C =
+ * Σ_q op(A_q)·op(B_q), each element summed in a fixed order.
  * scratch must hold gemmScratchFloats(m, n, k) floats.
  */
 export function gemm(
   a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, transA: i32, transB: i32,
   bias: usize, act: i32, scratch: usize,
-  batch: i32, strideA: i32, strideB: i32, strideC: i32, lda: i32,
+  batch: i32, strideA: i32, strideB: i32, strideC: i32, lda: i32, accumulate: i32,
 ): void {
   const ldc = <usize>n * 4;
   const relu = act == 1;
@@ -364,13 +367,13 @@ export function gemm(
   // once per block rather than once per product.
   for (let k0 = 0; k0 < k; k0 += KC) {
     const kc = k - k0 < KC ? k - k0 : KC;
-    const first = k0 == 0;
-    const last = k0 + kc >= k;
     for (let q = 0; q < batch; q++) {
+      const first = k0 == 0 && (accumulate == 0 || q == 0);
+      const last = k0 + kc >= k && (accumulate == 0 || q == batch - 1);
       if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, k, k0, kc, transB != 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       if (packed && (q == 0 || strideA != 0)) packA(aq, apack, m, ldA, k0, kc, transA != 0);
-      const cq = c + <usize>q * <usize>strideC * 4;
+      const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
       // Each B panel stays in L1 while every row tile of A passes it.
       for (let j0 = 0; j0 < n; j0 += NR) {
         const nr = n - j0 < NR ? n - j0 : NR;
@@ -387,6 +390,23 @@ export function gemm(
         }
       }
     }
+  }
+}
+
+// out[q] = [left·c zeros, x[q] (w·c floats), right·c zeros] for q < n: the
+// rows of a 1-D convolution's input padded for its windows.
+export function padRows(x: usize, out: usize, n: i32, w: i32, c: i32, left: i32, right: i32): void {
+  const lb = <usize>(left * c) * 4;
+  const xb = <usize>(w * c) * 4;
+  const rb = <usize>(right * c) * 4;
+  let src = x;
+  let dst = out;
+  for (let q = 0; q < n; q++) {
+    memory.fill(dst, 0, lb);
+    memory.copy(dst + lb, src, xb);
+    memory.fill(dst + lb + xb, 0, rb);
+    src += xb;
+    dst += lb + xb + rb;
   }
 }
 

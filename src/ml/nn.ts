@@ -216,11 +216,9 @@ type T3 = import('@tensorflow/tfjs').Tensor3D;
 /**
  * Stride-1 'same' Conv-1D, x [b, L, inC] * w [k, inC, outC]. For odd k its input
  * gradient is computed as a forward convolution of dy with the flipped,
- * channel-swapped kernel (the same numbers as tfjs's Conv2DBackpropInput, which
- * on wasm runs a scalar loop ~10× slower than the forward kernel), and its filter
- * gradient as a forward 'valid' convolution of the padded input with dy, so both
- * take the backend's fast forward-convolution path (on wasm, specflow's Conv-1D
- * GEMM: src/ml/kernels/conv1d.ts).
+ * channel-swapped kernel (the same numbers as Conv2DBackpropInput, whose
+ * col2im scatter costs more than the forward kernel's GEMM on wasm: specflow's
+ * Conv-1D GEMM, src/ml/kernels/conv1d.ts).
  */
 export function conv1dSame(tf: TF, x: Tensor, w: Tensor): Tensor {
   const k = w.shape[0]!;
@@ -235,14 +233,14 @@ export function conv1dSame(tf: TF, x: Tensor, w: Tensor): Tensor {
         const co = dy.shape[2]!;
         const wFlip = tf.reverse(tf.transpose(sw, [0, 2, 1]), 0);
         const dx = tf.conv1d(dy as T3, wFlip as T3, 1, 'same');
-        // dw[j, c, o] = Σ_b Σ_t xpad[b, t + j, c] · dy[b, t, o]: a 'valid' forward convolution with
-        // batch c, length L + k − 1, input channels b and the filter dy [L, b, o] (the fast forward path)
-        const half = (k - 1) / 2;
-        const xp = tf.transpose(tf.pad(sx, [[0, 0], [half, half], [0, 0]]), [2, 1, 0]); // [ci, L+k-1, b]
-        const f = tf.transpose(dy, [1, 0, 2]); // [L, b, co]
-        const dw = tf.transpose(tf.conv1d(xp as T3, f as T3, 1, 'valid'), [1, 0, 2]); // [k, ci, co]
-        void b;
-        return [dx, dw];
+        // the backend's own filter-gradient kernel (on wasm specflow's, one GEMM over the
+        // overlapping input windows: ./kernels/conv2d-backprop-filter.ts)
+        const dw = tf.engine().runKernel(
+          'Conv2DBackpropFilter',
+          { x: tf.reshape(sx, [b, 1, l, ci]), dy: tf.reshape(dy, [b, 1, l, co]) },
+          { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [1, k, ci, co], dilations: [1, 1] } as never,
+        ) as Tensor;
+        return [dx, tf.reshape(dw, [k, ci, co])];
       },
     };
   }) as never) as (a: Tensor, b: Tensor) => Tensor;

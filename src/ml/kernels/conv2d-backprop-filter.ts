@@ -8,10 +8,13 @@
  * computed as one GEMM, dW[R × Cout] = Pᵀ[R × NP] · dy[NP × Cout] with
  * R = fh·fw·Cin and NP = N·outH·outW, where Pᵀ (im2col, transposed) is written
  * straight into wasm memory as the GEMM's (./simd.ts) left operand.
+ *
+ * A Conv-1D (height 1, no dilation) needs no im2col: see filterGrad1d.
  */
 import { matMulPlain } from './batch-matmul.js';
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { boundTf, dispose, f32, run } from './common.js';
+import { gemm, simdKernels } from './simd.js';
 
 interface Attrs {
   strides: number | [number, number];
@@ -64,6 +67,12 @@ export function conv2DBackpropFilter(args: KernelArgs<Attrs>): TensorInfo {
     throw new Error(
       `Conv2DBackpropFilter: dy shape ${dy.shape} does not match x ${x.shape}, filter ${attrs.filterShape}`,
     );
+  }
+
+  if (fh === 1 && h === 1 && oh === 1 && top === 0 && dw === 1 && n * ow * cin * cout > 0) {
+    const result = filterGrad1d(backend, x, dy, { n, w, cin, cout, fw, sw, ow, left });
+    dispose(backend, ...owned);
+    return result;
   }
 
   const rows = fh * fw * cin;
@@ -130,5 +139,40 @@ export function conv2DBackpropFilter(args: KernelArgs<Attrs>): TensorInfo {
     }
   }
   dispose(backend, ...owned);
+  return result;
+}
+
+interface Conv1dDims {
+  n: number;
+  w: number;
+  cin: number;
+  cout: number;
+  fw: number;
+  sw: number;
+  ow: number;
+  left: number;
+}
+
+/**
+ * The filter gradient of a Conv-1D without im2col. With each sample's input
+ * padded (xp), the window of output position ox is the fw·cin floats from
+ * xp[ox·sw·cin]: a matrix of ow rows whose rows overlap (row distance sw·cin).
+ * So dW[fw·cin × cout] = Σ_n windows(xp_n)ᵀ · dy_n, one transposed GEMM per
+ * sample summed into one output, reading the padded input in place.
+ */
+function filterGrad1d(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Conv1dDims): TensorInfo {
+  // padded width: the last window must fit; zeros past the input on the right
+  const wp = Math.max(d.left + d.w, (d.ow - 1) * d.sw + d.fw);
+  const right = wp - d.left - d.w;
+  const xp = backend.makeOutput([d.n, wp, d.cin], 'float32');
+  const simd = simdKernels(backend);
+  // a window may start before the input (left > 0 pads) but never after its end
+  simd.exports.padRows(simd.ptr(x), simd.ptr(xp), d.n, d.w, d.cin, d.left, right);
+  const result = gemm(backend, {
+    a: xp, b: dy, m: d.fw * d.cin, n: d.cout, k: d.ow, transA: true, transB: false,
+    lda: d.sw * d.cin, batch: d.n, strideA: wp * d.cin, strideB: d.ow * d.cout, accumulate: true,
+    outShape: [1, d.fw, d.cin, d.cout],
+  });
+  dispose(backend, xp);
   return result;
 }

@@ -16,7 +16,9 @@ interface Exports {
   gemm(
     a: number, b: number, c: number, m: number, n: number, k: number, transA: number, transB: number,
     bias: number, act: number, scratch: number, batch: number, strideA: number, strideB: number, strideC: number, lda: number,
+    accumulate: number,
   ): void;
+  padRows(x: number, out: number, n: number, w: number, c: number, left: number, right: number): void;
   reduceMiddle(x: number, out: number, outer: number, r: number, inner: number, scale: number): void;
   reduceInner(x: number, out: number, outer: number, r: number, scale: number): void;
   addF32(a: number, b: number, out: number, n: number, mode: number, period: number): void;
@@ -202,6 +204,8 @@ export interface GemmArgs {
   relu?: boolean;
   /** Element distance between A's stored rows (default: dense). */
   lda?: number;
+  /** Sum the batch's products into one output of outShape (default: one output per product). */
+  accumulate?: boolean;
   outShape: number[];
 }
 
@@ -209,11 +213,17 @@ export interface GemmArgs {
 export function gemm(backend: BackendWasm, g: GemmArgs): TensorInfo {
   const simd = simdKernels(backend);
   const out = backend.makeOutput(g.outShape, 'float32');
-  if (g.m * g.n * g.batch === 0) return out;
+  if (g.m * g.n === 0) return out;
+  if (g.batch === 0 || (g.accumulate && g.k === 0)) {
+    // an empty sum (the gemm export writes one output per product when k = 0)
+    (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+    return out;
+  }
   const scratch = simd.scratch(simd.exports.gemmScratchFloats(g.m, g.n, g.k) * 4);
   simd.exports.gemm(
     simd.ptr(g.a), simd.ptr(g.b), simd.ptr(out), g.m, g.n, g.k, g.transA ? 1 : 0, g.transB ? 1 : 0,
     g.bias ? simd.ptr(g.bias) : 0, g.relu ? 1 : 0, scratch, g.batch, g.strideA, g.strideB, g.m * g.n, g.lda ?? 0,
+    g.accumulate ? 1 : 0,
   );
   return out;
 }
