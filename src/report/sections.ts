@@ -251,8 +251,14 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       const entries = Array.isArray(perGroup) ? perGroup.map((v, i) => [String((v as Record<string, MetricValue>)?.group ?? i), v] as const) : Object.entries(perGroup);
       // one level of nesting is flattened: roughness.pseudospectrum, roughness.mean, …
       const flat = entries.map(([g, v]) => [g, flatten(v)] as const);
-      const cols = [...new Set(flat.flatMap(([, f]) => Object.keys(f)))];
-      s.tables.push({ caption: `${from(c)}: correlation, roughness and sparsity per group`, header: ['group', ...cols], rows: flat.map(([g, f]) => [g, ...cols.map((k) => (isNum(f[k]) ? round(f[k]!) : null))]) });
+      const measures = [...new Set(flat.flatMap(([, f]) => Object.keys(f)))];
+      const cell = (f: Record<string, number>, k: string) => (isNum(f[k]) ? round(f[k]!) : null);
+      const caption = `${from(c)}: correlation, roughness and sparsity per group`;
+      // a column per group while groups are fewer than measures (the usual case: ~17
+      // measures, a handful of groups), so the table is read down, not scrolled across
+      s.tables.push(flat.length < measures.length
+        ? { caption, header: ['measure', ...flat.map(([g]) => g)], rows: measures.map((k) => [k, ...flat.map(([, f]) => cell(f, k))]) }
+        : { caption, header: ['group', ...measures], rows: flat.map(([g, f]) => [g, ...measures.map((k) => cell(f, k))]) });
     }
   }
 

@@ -25,6 +25,14 @@ describe('the HTML report', () => {
   it.skipIf(!CHROMIUM)('renders in headless Chromium without console errors; every figure is drawn; the metrics table is metrics.json', async () => {
     const sections = await checkReport(await getBrowser(), reportDir, { screenshot: join(reportDir, '..', 'screenshot.png') });
     expect(sections.map((s) => s.id)).toEqual(expect.arrayContaining(['data', 'reconstruction', 'latent', 'pseudospectra']));
+    // the pseudospectra's measures read down a column per group (fewer groups than measures)
+    const pseudo = readMetrics(reportDir).find((m) => m.stage === 'pseudo')!;
+    const groups = Object.keys(pseudo.metrics.groups as Record<string, unknown>);
+    const [header, ...rows] = sections.find((s) => s.id === 'pseudospectra')!.tables[0]!;
+    expect(header).toEqual(['measure', ...groups]);
+    expect(rows.map((r) => r[0])).toEqual(expect.arrayContaining(['correlation_mean', 'roughness.pseudospectrum']));
+    expect(rows.length).toBeGreaterThan(groups.length);
+    for (const r of rows) expect(r).toHaveLength(groups.length + 1);
   });
 });
 
