@@ -94,12 +94,12 @@ function describeDir(dir: string): string {
 }
 
 async function describeArrow(path: string, head: number): Promise<string> {
-  const { tableFromIPC } = await import('apache-arrow');
+  const { parseArrowIpc, arrowReadError } = await import('../data/arrow-io.js');
   let table;
   try {
-    table = tableFromIPC(readFileSync(path));
+    table = parseArrowIpc(readFileSync(path));
   } catch (e) {
-    throw new UserError(`${path}: not an Arrow IPC file (${(e as Error).message})`);
+    throw new UserError(`${path}: ${arrowReadError(e)}`);
   }
   const out: string[] = [`${table.numRows} rows × ${table.numCols} columns`, 'schema:'];
   for (const f of table.schema.fields) out.push(`  ${f.name}: ${String(f.type)}${f.nullable ? '' : ' (not null)'}`);

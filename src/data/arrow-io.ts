@@ -247,6 +247,15 @@ function cellVector(name: string, values: Cell[], forced: ColumnType | undefined
 
 // ---------------------------------------------------------------- reading
 
+/**
+ * An Arrow IPC / Feather v2 file's table, LZ4-compressed ones included (the
+ * codec is registered when this module loads). Every reader of files from
+ * outside goes through here, so none of them misses the codec.
+ */
+export function parseArrowIpc(bytes: Uint8Array): Table {
+  return tableFromIPC(bytes);
+}
+
 async function loadTable(path: string): Promise<Table> {
   let bytes: Buffer;
   try {
@@ -256,7 +265,7 @@ async function loadTable(path: string): Promise<Table> {
   }
   if (bytes.length === 0) throw new StageError('the file is empty', basename(path));
   try {
-    return tableFromIPC(bytes);
+    return parseArrowIpc(bytes);
   } catch (e) {
     throw new StageError(arrowReadError(e), basename(path));
   }

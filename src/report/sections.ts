@@ -48,8 +48,8 @@ export interface ReportOptions {
 
 export async function classify(art: InputArtifact): Promise<Classified> {
   if (!art.kind.startsWith('table')) return { art, role: art.kind.startsWith('model') ? 'model' : 'table', fields: [], metadata: {} };
-  const { tableFromIPC } = await import('apache-arrow');
-  const t = tableFromIPC(readFileSync(art.path));
+  const { parseArrowIpc } = await import('../data/arrow-io.js');
+  const t = parseArrowIpc(readFileSync(art.path));
   const fields = t.schema.fields.map((f) => f.name);
   const metadata = Object.fromEntries(t.schema.metadata);
   const has = (...names: string[]): boolean => names.every((n) => fields.includes(n));
@@ -306,8 +306,8 @@ export async function buildSections(items: Classified[], options: ReportOptions)
 }
 
 async function readFixedList(path: string, column: string): Promise<Float32Array | undefined> {
-  const { tableFromIPC } = await import('apache-arrow');
-  const t = tableFromIPC(readFileSync(path));
+  const { parseArrowIpc } = await import('../data/arrow-io.js');
+  const t = parseArrowIpc(readFileSync(path));
   const col = t.getChild(column);
   if (!col) return undefined;
   const out: number[] = [];

@@ -5,6 +5,7 @@ import { decodeLz4Block, decodeLz4Frame, newOutput } from '../../src/data/lz4.js
 import { runStageForTest } from '../../src/runner/testing.js';
 import { readSpectra } from '../../src/data/arrow-io.js';
 import { loadArrow } from '../../src/stages/load.js';
+import { cli } from '../runner/helpers.js';
 
 const ascii = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
 const text = (b: Uint8Array) => String.fromCharCode(...b);
@@ -68,5 +69,13 @@ describe('load.arrow with compressed Feather files', () => {
   });
   it('says what to do with a ZSTD-compressed file', async () => {
     await expect(runStageForTest(loadArrow, { params: { path: join(FIX, 'wide-zstd.arrow') } })).rejects.toThrow(/wide-zstd\.arrow: the file is ZSTD-compressed/);
+  });
+  it('`specflow show` reads the LZ4 file too, and refuses the ZSTD one with the same remedy', () => {
+    const lz4 = cli(['show', join(FIX, 'wide-lz4.arrow'), '--head', '1']);
+    expect(lz4.status).toBe(0);
+    expect(lz4.stdout).toMatch(/^40 rows × \d+ columns/);
+    const zstd = cli(['show', join(FIX, 'wide-zstd.arrow')]);
+    expect(zstd.status).toBe(1);
+    expect(zstd.stderr.trim()).toBe(`${join(FIX, 'wide-zstd.arrow')}: the file is ZSTD-compressed, which this reader does not decode; write it uncompressed or with LZ4 (pandas: df.to_feather(path, compression="lz4"))`);
   });
 });

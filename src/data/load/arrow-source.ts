@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { DataType, tableFromIPC, Type, type Table, type Vector } from 'apache-arrow';
+import { DataType, Type, type Table, type Vector } from 'apache-arrow';
 import { StageError } from '../../runner/stage-api.js';
-import { META, arrowReadError, isScalarType, readListColumn, readSpectra, type Cell } from '../arrow-io.js';
+import { META, arrowReadError, isScalarType, parseArrowIpc, readListColumn, readSpectra, type Cell } from '../arrow-io.js';
 import { assembleLong, assembleWide, fromGroups, readIdColumn, resolveColumn, type Group, type LoadOptions, type Loaded } from './assemble.js';
 import { cellToText, metadataColumn, type RawTable } from './raw-table.js';
 
@@ -28,7 +28,7 @@ export async function loadArrowFile(path: string, opts: ArrowLoadOptions): Promi
   if (bytes.length === 0) throw new StageError('the file is empty', file);
   let table: Table;
   try {
-    table = tableFromIPC(bytes);
+    table = parseArrowIpc(bytes);
   } catch (e) {
     throw new StageError(arrowReadError(e), file);
   }
