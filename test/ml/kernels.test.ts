@@ -284,6 +284,72 @@ describe('Add, Sub, Multiply, RealDiv, SquaredDifference, Relu and Cast as vecto
   });
 });
 
+describe('Exp and Erf as vector loops', () => {
+  async function onWasm(xs: Float32Array, op: (t: TF, x: Tensor) => Tensor): Promise<Float32Array> {
+    await tf.setBackend('wasm');
+    return tf.tidy(() => Float32Array.from(op(tf, tf.tensor1d(xs)).dataSync() as Float32Array));
+  }
+  const grid = (lo: number, hi: number, n: number) => Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
+  it('exp is within 1 ulp of the exact value, subnormal results included; n not a multiple of 4', async () => {
+    const xs = grid(-103.5, 88.5, 100_003);
+    const got = await onWasm(xs, (t, x) => t.exp(x));
+    let worst = 0;
+    for (let i = 0; i < xs.length; i++) {
+      const exact = Math.exp(xs[i]!);
+      // one ulp at the exact value's magnitude (the subnormal spacing below 2^-126)
+      const ulp = 2 ** (Math.max(Math.floor(Math.log2(exact)), -126) - 23);
+      worst = Math.max(worst, Math.abs(got[i]! - exact) / ulp);
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+  it('exp of NaN, ±∞, overflow and underflow', async () => {
+    const got = await onWasm(Float32Array.from([NaN, Infinity, -Infinity, 0, -0, 89, 1000, -1000, -104.5]), (t, x) => t.exp(x));
+    expect(Array.from(got)).toEqual([NaN, Infinity, 0, 1, 1, Infinity, Infinity, 0, 0]);
+  });
+  /** erf by its Taylor series in double precision (accurate to ~1e-15 for |x| ≤ 2.5). */
+  function erfSeries(x: number): number {
+    let sum = 0;
+    let term = x;
+    for (let n = 0; n < 200 && Math.abs(term) > 1e-18; n++) {
+      sum += term / (2 * n + 1);
+      term *= (-x * x) / (n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  /** erfc by its continued fraction in double precision (x ≥ 2). */
+  function erfcFraction(x: number): number {
+    let k = x;
+    for (let n = 80; n >= 1; n--) k = x + n / 2 / k;
+    return Math.exp(-x * x) / (Math.sqrt(Math.PI) * k);
+  }
+  it('erf: within 2e-7 of the true erf, relatively accurate near 0, odd, saturating', async () => {
+    const xs = grid(-6, 6, 60_001);
+    const got = await onWasm(xs, (t, x) => t.erf(x));
+    let worst = 0;
+    let worstRelSmall = 0;
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i]!;
+      const exact = Math.abs(x) <= 2.5 ? erfSeries(x) : Math.sign(x) * (1 - erfcFraction(Math.abs(x)));
+      worst = Math.max(worst, Math.abs(got[i]! - exact));
+      if (Math.abs(x) < 1 && x !== 0) worstRelSmall = Math.max(worstRelSmall, Math.abs(got[i]! - exact) / Math.abs(exact));
+    }
+    expect(worst).toBeLessThan(2e-7);
+    expect(worstRelSmall).toBeLessThan(1e-6);
+    const tiny = await onWasm(Float32Array.from([1e-6, -3e-20]), (t, x) => t.erf(x));
+    expect(tiny[0]! / (1e-6 * 2 / Math.sqrt(Math.PI))).toBeCloseTo(1, 6);
+    expect(tiny[1]! / (-3e-20 * 2 / Math.sqrt(Math.PI))).toBeCloseTo(1, 6);
+    for (let i = 0; i < xs.length; i++) expect(got[xs.length - 1 - i] === -got[i]!).toBe(true); // (±0 alike)
+    const far = await onWasm(Float32Array.from([4, -4, 10, Infinity, -Infinity, NaN, 0.5]), (t, x) => t.erf(x));
+    expect(Array.from(far.subarray(0, 6))).toEqual([1, -1, 1, 1, -1, NaN]);
+    expect(far[6]).toBeCloseTo(0.5204998778, 6);
+  });
+  it('GELU forward and gradient (exp and erf together) against cpu', async () => {
+    const gelu = (t: TF, x: Tensor) => t.mul(t.mul(x, 0.5), t.add(1, t.erf(t.mul(x, Math.SQRT1_2))));
+    const d = await compare([{ shape: [37, 21] }, { shape: [37, 21] }], (t, x, w) => [gelu(t, x!), t.grad((v: Tensor) => gelu(t, v).mul(w!).sum())(x!)]);
+    expect(d).toBeLessThanOrEqual(1e-6);
+  });
+});
+
 describe('LeakyRelu and its gradient (Greater, Select)', () => {
   it('forward and gradient of a 3-D activation, odd size', async () => {
     const d = await compare([{ shape: [3, 37, 5] }, { shape: [3, 37, 5] }], (t, x, w) => {

@@ -7,7 +7,9 @@
  * gradient take five). Each element gets the same IEEE operation as in
  * tfjs's loop, so the results are the same bits. Relu likewise; Cast to the
  * tensor's own dtype (the relu gradient casts its mask) shares the data
- * instead of copying it. Other dtypes and broadcasts keep tfjs's kernels.
+ * instead of copying it. Exp and Erf (GELU and its gradient) are vector
+ * loops too, within 2 ulp of libm's expf, and with the Abramowitz–Stegun
+ * erf that tfjs's kernels use. Other dtypes and broadcasts keep tfjs's kernels.
  */
 import type { KernelArgs, TensorInfo } from './common.js';
 import { boundTf, run, sizeOf } from './common.js';
@@ -67,6 +69,20 @@ export function relu(args: KernelArgs<Record<string, never>>): TensorInfo {
   simd.exports.relu(simd.ptr(x), simd.ptr(out), sizeOf(x.shape));
   return out;
 }
+
+/** Exp and Erf on float32 as vector loops (tfjs-wasm calls libm once per element). */
+function unaryMath(kernel: 'Exp' | 'Erf', exportName: 'expF32' | 'erfF32', args: KernelArgs<Record<string, never>>): TensorInfo {
+  const { backend } = args;
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype !== 'float32') return run(kernel, backend, { x });
+  const out = backend.makeOutput(x.shape, 'float32');
+  const simd = simdKernels(backend);
+  simd.exports[exportName](simd.ptr(x), simd.ptr(out), sizeOf(x.shape));
+  return out;
+}
+
+export const exp = (args: KernelArgs<Record<string, never>>): TensorInfo => unaryMath('Exp', 'expF32', args);
+export const erf = (args: KernelArgs<Record<string, never>>): TensorInfo => unaryMath('Erf', 'erfF32', args);
 
 export function cast(args: KernelArgs<{ dtype: string }>): TensorInfo {
   const { backend, attrs } = args;

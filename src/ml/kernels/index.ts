@@ -6,7 +6,7 @@
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { ADAM_KERNEL, specflowAdam } from './adam.js';
-import { add, cast, multiply, realDiv, relu, squaredDifference, sub } from './arithmetic.js';
+import { add, cast, erf, exp, multiply, realDiv, relu, squaredDifference, sub } from './arithmetic.js';
 import { batchMatMul } from './batch-matmul.js';
 import { conv2D } from './conv1d.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
@@ -53,6 +53,8 @@ export const FIXES: readonly Fix[] = [
   { kernelName: 'SquaredDifference', kernelFunc: squaredDifference },
   { kernelName: 'Relu', kernelFunc: relu },
   { kernelName: 'Cast', kernelFunc: cast },
+  { kernelName: 'Exp', kernelFunc: exp },
+  { kernelName: 'Erf', kernelFunc: erf },
   { kernelName: 'MaxPoolGrad', kernelFunc: maxPoolGrad },
   { kernelName: 'ResizeNearestNeighborGrad', kernelFunc: resizeNearestNeighborGrad },
   { kernelName: 'ResizeBilinearGrad', kernelFunc: resizeBilinearGrad },

@@ -27,6 +27,8 @@ interface Exports {
   divF32(a: number, b: number, out: number, n: number, mode: number, period: number): void;
   squaredDifferenceF32(a: number, b: number, out: number, n: number, mode: number, period: number): void;
   relu(x: number, out: number, n: number): void;
+  expF32(x: number, out: number, n: number): void;
+  erfF32(x: number, out: number, n: number): void;
   leakyRelu(x: number, out: number, n: number, alpha: number): void;
   greater(a: number, b: number, out: number, n: number, bScalar: number): void;
   select(cond: number, t: number, e: number, out: number, n: number): void;
