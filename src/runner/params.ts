@@ -41,9 +41,31 @@ function validator(def: StageDef): ValidateFunction {
   return v;
 }
 
+/**
+ * A stage may accept other names for a parameter (`x-aliases` in its params
+ * schema: alias → canonical name). The alias is renamed before validation, so
+ * both spellings resolve to the same parameters and the same content key.
+ */
+function resolveAliases(def: StageDef, value: Record<string, unknown>): ParamError[] {
+  const aliases = (def.params as { 'x-aliases'?: Record<string, string> })['x-aliases'] ?? {};
+  const errors: ParamError[] = [];
+  for (const [alias, canonical] of Object.entries(aliases)) {
+    if (!(alias in value)) continue;
+    if (canonical in value) {
+      errors.push({ path: [alias], atKey: true, message: `"${alias}" is another name for "${canonical}", which is also given: keep one` });
+      continue;
+    }
+    value[canonical] = value[alias];
+    delete value[alias];
+  }
+  return errors;
+}
+
 /** Validate and default a copy of `raw`. */
 export function validateParams(def: StageDef, raw: Record<string, unknown>): { value: Record<string, unknown>; errors: ParamError[] } {
   const value = structuredClone(raw);
+  const aliasErrors = resolveAliases(def, value);
+  if (aliasErrors.length) return { value, errors: aliasErrors };
   const validate = validator(def);
   if (validate(value)) return { value, errors: [] };
   return { value, errors: simplify(validate.errors ?? [], def) };

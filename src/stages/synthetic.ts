@@ -25,6 +25,8 @@ export const syntheticEels: StageDef = {
   params: {
     type: 'object',
     additionalProperties: false,
+    // DESIGN.md's example pipeline says per_phase
+    'x-aliases': { per_phase: 'per_class' },
     properties: {
       phases: {
         description: `Phases to generate: a number n takes the first n of ${EELS_PHASE_NAMES.join(', ')}; or a list of their names. Fe₂O₃ (hematite, Fe³⁺): L₃ 709.8 eV with a t₂g pre-peak 1.6 eV below, L₃/L₂ ≈ 5.2. FeO (wüstite, Fe²⁺): L₃ 707.7 eV, high-energy shoulder, L₃/L₂ ≈ 4.3. Fe₃O₄ (magnetite, Fe²⁺/Fe³⁺): L₃ 709.2 eV, broad, Fe²⁺ shoulder 1.5 eV below, L₃/L₂ ≈ 4.7. amorphous/surface oxide: L₃ 708.3 eV, broad lines, L₃/L₂ ≈ 3.9. Fe metal: L₃ 707.0 eV, L₃/L₂ ≈ 3.2, weak white lines. L₂ lies ~13 eV above L₃ (spin-orbit splitting of Fe 2p).`,
@@ -34,7 +36,7 @@ export const syntheticEels: StageDef = {
           { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: EELS_PHASE_NAMES } },
         ],
       },
-      per_class: perClass(100),
+      per_class: { ...perClass(100), description: 'Spectra generated per phase (also accepted as per_phase).' },
       channels: { type: 'integer', minimum: 8, maximum: 65536, default: 256, description: 'Detector channels across the energy window (spectrometer dispersion = (e_max − e_min)/(channels − 1) eV per channel).' },
       dose: { type: 'number', exclusiveMinimum: 0, default: 50, description: 'Electron dose: mean counts per channel of a spectrum. Counting noise is Poisson, so the signal-to-noise ratio per channel is ≈ √dose.' },
       e_min: { type: 'number', default: 690, description: 'Start of the energy-loss window (eV); the Fe L₃ edge is at ~708 eV.' },

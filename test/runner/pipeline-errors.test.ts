@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPipeline } from '../../src/runner/pipeline.js';
 import { PipelineError } from '../../src/runner/errors.js';
-import { cli, testRegistry } from './helpers.js';
+import { cli, tempDir, testRegistry } from './helpers.js';
 
 const DIR = 'test/fixtures/broken';
 const cases = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
@@ -45,6 +45,20 @@ describe('the CLI on broken pipelines', () => {
     const r = cli(['run', 'test/fixtures/broken/cycle.yaml', '--store', '/nonexistent/never-created']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('test/fixtures/broken/cycle.yaml:6:9: cycle: a → b → a');
+  });
+
+  it('a parameter alias (synthetic.eels per_phase = per_class) gives the same stage; both at once is an error at the alias', () => {
+    const keyOf = (file: string) => {
+      const r = cli(['run', file, '--dry-run', '--store', tempDir()]);
+      expect(r.status, r.stderr).toBe(0);
+      return /spectra\s+\(synthetic\.eels\)\s+([0-9a-f]{12})/.exec(r.stdout)?.[1];
+    };
+    const key = keyOf('test/fixtures/aliases/per-phase.yaml');
+    expect(key).toMatch(/^[0-9a-f]{12}$/);
+    expect(keyOf('test/fixtures/aliases/per-class.yaml')).toBe(key);
+    const both = cli(['validate', 'test/fixtures/aliases/both.yaml']);
+    expect(both.status).toBe(1);
+    expect(both.stderr.trim()).toBe('test/fixtures/aliases/both.yaml:7:53: stage "spectra": "per_phase" is another name for "per_class", which is also given: keep one');
   });
 
   it('reports every problem, not only the first', () => {
