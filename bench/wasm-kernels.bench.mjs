@@ -5,7 +5,7 @@
 //
 //   node bench/run.mjs wasm-kernels      (after `npm run build`)
 //
-// Each figure is the fastest of several runs, in process CPU milliseconds
+// Each figure is the fastest of 15 runs, in process CPU milliseconds
 // (robust to other load on a shared machine).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,9 @@ const CASES = [
   ['sum over the batch [256,1024] (bias grad)', 'sum', [256, 1024], 'rows'],
   ['MSE loss + gradient [256,1024] (5 elementwise)', 'mse', [256, 1024], 'grad'],
   ['bias add + relu, fwd + grad [256,256]', 'biasrelu', [256, 256], 'grad'],
+  ['exp [2048,128]', 'exp', [2048, 128], 'fwd'],
+  ['erf [2048,128]', 'erf', [2048, 128], 'fwd'],
+  ['GELU fwd + grad [2048,128] (erf, exp)', 'gelu', [2048, 128], 'grad'],
   ['Adam, 558k weights in 12 variables (one step)', 'adam', [], 'step'],
 ];
 
@@ -89,6 +92,13 @@ async function child(variant) {
       const b = tf.randomNormal([p[1]]);
       const w = tf.randomNormal(p);
       f = () => tf.grads((a, c) => tf.relu(tf.add(a, c)).mul(w).sum())([x, b]);
+    } else if (kind === 'exp' || kind === 'erf') {
+      const x = tf.randomNormal(p, 0, 2);
+      f = kind === 'exp' ? () => tf.exp(x) : () => tf.erf(x);
+    } else if (kind === 'gelu') {
+      const x = tf.randomNormal(p);
+      const gelu = (a) => tf.mul(tf.mul(a, 0.5), tf.add(1, tf.erf(tf.mul(a, Math.SQRT1_2))));
+      f = () => tf.grads((a) => gelu(a).sum())([x]);
     } else if (kind === 'adam') {
       // the reference dense AE's variables; the optimizer specflow trains with
       // (on stock wasm that is tf.train.adam), gradients held fixed
@@ -107,7 +117,7 @@ async function child(variant) {
     try {
       once();
       const times = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 15; i++) {
         const c = process.cpuUsage();
         once();
         const d = process.cpuUsage(c);
@@ -137,7 +147,7 @@ if (process.argv[2] === '--child') {
   const stock = runChild('stock');
   const fixed = runChild('fixed');
   const fmt = (v) => (typeof v === 'number' ? v.toFixed(2) : v).padStart(10);
-  console.log('wasm kernels, ms of process CPU (fastest of 5)');
+  console.log('wasm kernels, ms of process CPU (fastest of 15)');
   console.log(`${'case'.padEnd(46)} ${'stock'.padStart(10)} ${'fixed'.padStart(10)}   speed-up`);
   for (const [name] of CASES) {
     const s = stock[name];

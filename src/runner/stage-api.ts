@@ -95,7 +95,9 @@ export interface StageDef {
   /** JSON Schema of `with:`: `{type: 'object', properties: {...}, required?: [...]}`.
    * Every property should have a `description` and, where sensible, a `default`.
    * A string property with `"x-path": true` is a file path (or glob): it is resolved
-   * against the pipeline's folder and the file contents enter the content key. */
+   * against the pipeline's folder and the file contents enter the content key.
+   * A top-level `"x-aliases": { alias: name }` accepts other names for parameters;
+   * an alias is renamed before validation, so both spellings give the same key. */
   params: JsonSchema;
   /** Run in a worker thread (CPU-heavy stages) so independent branches use several cores. */
   cpu?: boolean;

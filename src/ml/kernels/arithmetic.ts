@@ -13,6 +13,7 @@
  */
 import type { KernelArgs, TensorInfo } from './common.js';
 import { boundTf, run, sizeOf } from './common.js';
+import { identity } from './identity.js';
 import { simdKernels } from './simd.js';
 
 type BinaryExport = 'addF32' | 'subF32' | 'mulF32' | 'divF32' | 'squaredDifferenceF32';
@@ -88,7 +89,5 @@ export function cast(args: KernelArgs<{ dtype: string }>): TensorInfo {
   const { backend, attrs } = args;
   const { x } = args.inputs as { x: TensorInfo };
   if (x.dtype !== attrs.dtype || x.dtype === 'string') return run('Cast', backend, { x }, attrs as never);
-  // tensors are immutable and wasm data is reference-counted (see ./identity.ts)
-  backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  return identity({ backend, inputs: { x }, attrs: {} });
 }
