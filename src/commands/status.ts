@@ -99,8 +99,14 @@ function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant:
     }
   }
   if (a.seed !== b.seed) reasons.push(`seed changed: ${a.seed} → ${b.seed}`);
+  // a gathering stage's inputs also name the variants reading each output (`key:port@v1|v2`)
+  const outputsOnly = (refs: string[] | undefined) => canonicalJson((refs ?? []).map((r) => r.replace(/@.*$/, '')));
   for (const port of new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)])) {
     if (canonicalJson(a.inputs[port]) === canonicalJson(b.inputs[port])) continue;
+    if (outputsOnly(a.inputs[port]) === outputsOnly(b.inputs[port])) {
+      reasons.push(`the sweep's variants changed: the same outputs of input "${port}" are read by other variants`);
+      continue;
+    }
     const refs = task.stage.inputs[port] ?? [];
     const upstream = refs.map((r) => {
       const key = plan.keys.get(variant)!.get(r.stage)!;

@@ -18,8 +18,7 @@ export interface VariantMetrics {
 export function variantTable(arts: InputArtifact[]): VariantMetrics[] {
   const byVariant = new Map<string, VariantMetrics>();
   for (const a of arts) {
-    const v = a.variant ?? 'default';
-    if (!byVariant.has(v)) byVariant.set(v, { variant: v, axes: a.axes ?? {}, values: {} });
+    for (const r of readersOf(a)) if (!byVariant.has(r.variant)) byVariant.set(r.variant, { variant: r.variant, axes: r.axes, values: {} });
   }
   for (const [v, used] of usedByVariant(arts, [...byVariant.keys()])) {
     const row = byVariant.get(v)!;
@@ -29,29 +28,23 @@ export function variantTable(arts: InputArtifact[]): VariantMetrics[] {
 }
 
 /**
- * The artifacts each variant used. The runner hands a gathering stage an
- * artifact shared by several variants only once, tagged with the first of
- * them, so the others would show holes where their shared stages' metrics
- * belong. An output's copies differ only along the axes its stage depends on,
- * so a variant without its own copy used the one that agrees with it on every
- * axis along which the copies differ; when no single copy does, the variant
- * is left without (a gap beats a wrong number).
+ * The variants that used an artifact, with their swept values: the runner
+ * passes an artifact shared by several variants once and lists its readers;
+ * without that list (an unswept run) it is its own variant's.
  */
+export function readersOf(a: InputArtifact): { variant: string; axes: Record<string, unknown> }[] {
+  return a.usedBy ?? [{ variant: a.variant ?? 'default', axes: a.axes ?? {} }];
+}
+
+/** The variants in the order the sweep lists them. */
+export function variantsOf(arts: InputArtifact[]): string[] {
+  return [...new Set(arts.flatMap((a) => readersOf(a).map((r) => r.variant)))];
+}
+
+/** The artifacts each variant used. */
 export function usedByVariant(arts: InputArtifact[], variants: string[]): Map<string, InputArtifact[]> {
   const used = new Map(variants.map((v) => [v, [] as InputArtifact[]]));
-  const axesOf = new Map(arts.map((a) => [a.variant ?? 'default', a.axes ?? {}]));
-  const byOutput = new Map<string, InputArtifact[]>();
-  for (const a of arts) byOutput.set(a.from, [...(byOutput.get(a.from) ?? []), a]);
-  for (const copies of byOutput.values()) {
-    const names = [...new Set(copies.flatMap((a) => Object.keys(a.axes ?? {})))];
-    const varying = names.filter((n) => new Set(copies.map((a) => fmtAxis(a.axes?.[n]))).size > 1);
-    for (const v of variants) {
-      const own = copies.find((a) => (a.variant ?? 'default') === v);
-      const axes = axesOf.get(v) ?? {};
-      const match = own ? [own] : copies.filter((a) => varying.every((n) => fmtAxis(a.axes?.[n]) === fmtAxis(axes[n])));
-      if (match.length === 1) used.get(v)!.push(match[0]!);
-    }
-  }
+  for (const a of arts) for (const r of readersOf(a)) used.get(r.variant)?.push(a);
   return used;
 }
 
@@ -126,9 +119,12 @@ export async function pseudospectraGrid(arts: InputArtifact[]): Promise<Section[
     const kinds = (t.columns.kind ?? []).map(String);
     const groups = (t.columns.group ?? t.labels ?? []).map(String);
     const idx = thin(t.d, 200);
-    for (let r = 0; r < t.n; r++) {
-      if (kinds[r] !== 'pseudospectrum' && kinds[r] !== 'mean') continue;
-      for (const j of idx) rows.push({ x: t.axis[j]!, y: t.spectra[r * t.d + j]!, row: `group ${groups[r]}`, column: a.variant ?? 'default', series: kinds[r]! });
+    // a shared artifact fills the column of every variant that used it
+    for (const { variant } of readersOf(a)) {
+      for (let r = 0; r < t.n; r++) {
+        if (kinds[r] !== 'pseudospectrum' && kinds[r] !== 'mean') continue;
+        for (const j of idx) rows.push({ x: t.axis[j]!, y: t.spectra[r * t.d + j]!, row: `group ${groups[r]}`, column: variant, series: kinds[r]! });
+      }
     }
   }
   if (!rows.length) return [];

@@ -13,7 +13,10 @@ export interface TaskInput {
   key: string;
   stage: string;
   port: string;
+  /** The variant it was read for (the first of `variants`). */
   variant: string;
+  /** A gathering stage's input: every variant that reads this output (it is passed once). */
+  variants?: string[];
 }
 
 export interface Task {
@@ -53,7 +56,8 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
       impl: impl.hash,
       params: await keyParams(s, p.dir),
       seed: s.def.seedless ? null : seed,
-      inputs: Object.fromEntries(Object.entries(inputs).map(([port, refs]) => [port, refs.map((r) => `${r.key}:${r.port}`)])),
+      // a gathering stage also depends on which variants read which output (its report's rows)
+      inputs: Object.fromEntries(Object.entries(inputs).map(([port, refs]) => [port, refs.map((r) => `${r.key}:${r.port}${r.variants ? `@${r.variants.join('|')}` : ''}`)])),
     };
     const key = contentKey(material);
     let task = byKey.get(key);
@@ -101,10 +105,16 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
         }
       }
     }
-    // identical upstream artifacts shared by several variants are passed once
+    // an upstream output shared by several variants is passed once, with the list of its readers
     for (const port of Object.keys(inputs)) {
-      const seen = new Set<string>();
-      inputs[port] = inputs[port]!.filter((r) => !seen.has(`${r.key}:${r.port}`) && seen.add(`${r.key}:${r.port}`));
+      const once = new Map<string, TaskInput>();
+      for (const r of inputs[port]!) {
+        const id = `${r.key}:${r.port}`;
+        const kept = once.get(id);
+        if (kept) kept.variants!.push(r.variant);
+        else once.set(id, { ...r, variants: [r.variant] });
+      }
+      inputs[port] = [...once.values()];
     }
     const key = await addTask(s, first.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })));
     for (const v of p.variants) keys.get(v.id)!.set(id, key);

@@ -48,6 +48,9 @@ export interface InputArtifact {
   /** Sweep variant it belongs to (`default` when unswept) and that variant's swept values. */
   variant?: string;
   axes?: Record<string, unknown>;
+  /** In a gathering stage: every variant that used this artifact, with its swept values.
+   * An artifact shared by several variants is passed once; `variant` is the first of them. */
+  usedBy?: { variant: string; axes: Record<string, unknown> }[];
   /** The producing stage's metrics (reports show them). */
   metrics?: Record<string, MetricValue>;
 }

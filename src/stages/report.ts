@@ -28,12 +28,12 @@ export const report: StageDef = {
     const { mkdirSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { classify, buildSections } = await import('../report/sections.js');
-    const { comparisonSection, pseudospectraGrid, usedByVariant, variantTable } = await import('../report/compare.js');
+    const { comparisonSection, pseudospectraGrid, readersOf, usedByVariant, variantsOf, variantTable } = await import('../report/compare.js');
     const { renderSvg } = await import('../report/render.js');
     const { renderHtml } = await import('../report/html.js');
 
     const arts = (ctx.inputs.items ?? []) as InputArtifact[];
-    const variants = [...new Set(arts.map((a) => a.variant ?? 'default'))];
+    const variants = variantsOf(arts);
     const options = { examples: ctx.params.examples as number, reconstructions: ctx.params.reconstructions as number };
     const classified = await Promise.all(arts.map(classify));
     const sections = [];
@@ -44,7 +44,6 @@ export const report: StageDef = {
       sections.push(comparison);
     }
     const detailed = ctx.params.details === 'all' ? variants : variants.slice(0, 1);
-    // artifacts shared by several variants reach this stage once, tagged with the first of them
     const used = usedByVariant(arts, variants);
     for (const v of detailed) {
       const mine = classified.filter((c) => used.get(v)!.includes(c.art));
@@ -72,7 +71,7 @@ export const report: StageDef = {
     const seen = new Set<string>();
     const metrics = arts
       .filter((a) => { const k = `${a.stage}|${a.variant}|${a.key}`; if (seen.has(k)) return false; seen.add(k); return true; })
-      .map((a) => ({ stage: a.stage ?? a.from, variant: a.variant ?? 'default', axes: a.axes ?? {}, metrics: a.metrics ?? {} }));
+      .map((a) => ({ stage: a.stage ?? a.from, variant: a.variant ?? 'default', axes: a.axes ?? {}, used_by: readersOf(a).map((r) => r.variant), metrics: a.metrics ?? {} }));
     writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify(metrics, null, 1)}\n`);
     const title = (ctx.params.title as string | undefined) ?? `specflow report: ${ctx.id}`;
     const subtitle = [

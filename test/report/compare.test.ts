@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { comparisonSection, usedByVariant, variantTable, type VariantMetrics } from '../../src/report/compare.js';
+import { comparisonSection, usedByVariant, variantsOf, variantTable, type VariantMetrics } from '../../src/report/compare.js';
 import type { InputArtifact } from '../../src/runner/stage-api.js';
 import { renderSvg } from '../../src/report/render.js';
 import type { VlSpec } from '../../src/report/charts.js';
@@ -99,43 +99,51 @@ describe('sweep comparison', () => {
 });
 
 describe('variant table of a sweep', () => {
-  const art = (from: string, variant: string, axes: Record<string, unknown>, metrics: Record<string, number>): InputArtifact =>
-    ({ path: `/nowhere/${from}/${variant}`, kind: 'table', from, key: `${from}@${variant}`, stage: from.split('.')[0]!, variant, axes, metrics });
-  const v = (method: string, norm: string): [string, Record<string, unknown>] => [`method=${method},norm=${norm}`, { method, norm }];
-  const [ka, kaAxes] = v('kmeans', 'area');
-  const [kv, kvAxes] = v('kmeans', 'vector');
-  const [ga, gaAxes] = v('gmm', 'area');
-  const [gv, gvAxes] = v('gmm', 'vector');
-  // as the runner passes them: the data once (shared by all), the preprocessing once per
-  // normalisation (tagged with the first variant using it), the clusters once per variant
+  type Reader = [string, Record<string, unknown>];
+  const v = (method: string, norm: string): Reader => [`method=${method},norm=${norm}`, { method, norm }];
+  const ka = v('kmeans', 'area');
+  const kv = v('kmeans', 'vector');
+  const ga = v('gmm', 'area');
+  const gv = v('gmm', 'vector');
+  /** An artifact as the runner passes it to a gathering stage: once, with every variant that read it. */
+  const art = (from: string, readers: Reader[], metrics: Record<string, number>): InputArtifact => ({
+    path: `/nowhere/${from}/${readers[0]![0]}`, kind: 'table', from, key: `${from}@${readers[0]![0]}`, stage: from.split('.')[0]!,
+    variant: readers[0]![0], axes: readers[0]![1], usedBy: readers.map(([variant, axes]) => ({ variant, axes })), metrics,
+  });
+  // the data once (shared by all), the preprocessing once per normalisation, the clusters once per variant
   const arts = [
-    art('spectra.spectra', ka, kaAxes, { classes: 3 }),
-    art('clean.spectra', ka, kaAxes, { scale: 1.5 }),
-    art('clusters.assignments', ka, kaAxes, { ari: 0.4 }),
-    art('clean.spectra', kv, kvAxes, { scale: 2.5 }),
-    art('clusters.assignments', kv, kvAxes, { ari: 0.5 }),
-    art('clusters.assignments', ga, gaAxes, { ari: 0.6 }),
-    art('clusters.assignments', gv, gvAxes, { ari: 0.7 }),
+    art('spectra.spectra', [ka, kv, ga, gv], { classes: 3 }),
+    art('clean.spectra', [ka, ga], { scale: 1.5 }),
+    art('clusters.assignments', [ka], { ari: 0.4 }),
+    art('clean.spectra', [kv, gv], { scale: 2.5 }),
+    art('clusters.assignments', [kv], { ari: 0.5 }),
+    art('clusters.assignments', [ga], { ari: 0.6 }),
+    art('clusters.assignments', [gv], { ari: 0.7 }),
   ];
 
-  it('gives every variant the metrics of the shared artifacts it used', () => {
-    const rows = new Map(variantTable(arts).map((r) => [r.variant, r.values]));
-    expect([...rows.keys()]).toEqual([ka, kv, ga, gv]);
-    expect(rows.get(ga)).toEqual({ 'spectra.classes': 3, 'clean.scale': 1.5, 'clusters.ari': 0.6 });
-    expect(rows.get(gv)).toEqual({ 'spectra.classes': 3, 'clean.scale': 2.5, 'clusters.ari': 0.7 });
-    expect(rows.get(kv)!['clean.scale']).toBe(2.5);
+  it('gives every variant the metrics of the artifacts it read, shared ones included, in sweep order', () => {
+    const rows = variantTable(arts);
+    expect(rows.map((r) => r.variant)).toEqual([ka[0], kv[0], ga[0], gv[0]]);
+    expect(rows.map((r) => r.axes)).toEqual([ka[1], kv[1], ga[1], gv[1]]);
+    const values = new Map(rows.map((r) => [r.variant, r.values]));
+    expect(values.get(ga[0])).toEqual({ 'spectra.classes': 3, 'clean.scale': 1.5, 'clusters.ari': 0.6 });
+    expect(values.get(gv[0])).toEqual({ 'spectra.classes': 3, 'clean.scale': 2.5, 'clusters.ari': 0.7 });
+    expect(values.get(kv[0])!['clean.scale']).toBe(2.5);
+    expect(variantsOf(arts)).toEqual([ka[0], kv[0], ga[0], gv[0]]);
   });
 
-  it('leaves a variant without an artifact when no single copy matches it', () => {
-    // the preprocessing copies differ in both axes: which one gmm/area used cannot be told
-    const odd = [art('clean.spectra', ka, kaAxes, { scale: 1 }), art('clean.spectra', gv, gvAxes, { scale: 2 }), art('clusters.assignments', ga, gaAxes, { ari: 0.6 })];
-    const used = usedByVariant(odd, [ka, gv, ga]);
-    expect(used.get(ga)!.map((a) => a.from)).toEqual(['clusters.assignments']);
-    expect(used.get(ka)!.filter((a) => a.from === 'clean.spectra').map((a) => a.metrics!.scale)).toEqual([1]);
+  it('a variant whose every input is shared still gets its row', () => {
+    // e.g. a swept parameter only the report reads: all variants read the same artifacts
+    const shared = [art('clusters.assignments', [ka, kv], { ari: 0.4 })];
+    expect(variantTable(shared).map((r) => [r.variant, r.values])).toEqual([[ka[0], { 'clusters.ari': 0.4 }], [kv[0], { 'clusters.ari': 0.4 }]]);
   });
 
   it('an unswept report uses every artifact once', () => {
-    const plain = [art('a.x', 'default', {}, { m: 1 }), art('b.y', 'default', {}, { m: 2 })];
+    const plain: InputArtifact[] = [
+      { path: '/a', kind: 'table', from: 'a.x', key: 'a', stage: 'a', variant: 'default', axes: {}, metrics: { m: 1 } },
+      { path: '/b', kind: 'table', from: 'b.y', key: 'b', stage: 'b', variant: 'default', axes: {}, metrics: { m: 2 } },
+    ];
     expect(usedByVariant(plain, ['default']).get('default')).toEqual(plain);
+    expect(variantsOf(plain)).toEqual(['default']);
   });
 });

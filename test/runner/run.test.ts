@@ -405,6 +405,27 @@ describe('gathering stages', () => {
   });
 });
 
+describe('gathering stages and shared artifacts', () => {
+  it('get an output shared by several variants once, with the list of every variant that read it; the list is part of the key', () => {
+    const { dir, store } = workspace();
+    const { status, run } = runJson(dir, store, 'gather-shared.yaml');
+    expect(status).toBe(0);
+    // `tag` changes nothing upstream: rows and total run once per scale
+    expect(new Set(run.stages.filter((s) => s.id === 'total').map((s) => s.key)).size).toBe(2);
+    const seen = run.stages.find((s) => s.id === 'compare')!.metrics.seen as { variant: string; usedBy: string[] }[];
+    expect(seen.map((x) => x.usedBy)).toEqual([['scale=1,tag=a', 'scale=1,tag=b'], ['scale=2,tag=a', 'scale=2,tag=b']]);
+    expect(seen.map((x) => x.variant)).toEqual(['scale=1,tag=a', 'scale=2,tag=a']);
+    // another set of variants reading the same outputs is another report: it re-runs, nothing upstream does
+    const explained = cli(['status', 'gather-shared.yaml', '--store', store, '--explain', '--sweep', 'tag=a,b,c'], { cwd: dir });
+    expect(explained.stdout).toContain('the sweep\'s variants changed: the same outputs of input "tables" are read by other variants');
+    const again = runJson(dir, store, 'gather-shared.yaml', ['--sweep', 'tag=a,b,c']).run;
+    expect(again.stages.filter((s) => s.id !== 'compare').every((s) => s.cached)).toBe(true);
+    const compare = again.stages.find((s) => s.id === 'compare')!;
+    expect(compare.cached).toBe(false);
+    expect((compare.metrics.seen as { usedBy: string[] }[])[0]!.usedBy).toEqual(['scale=1,tag=a', 'scale=1,tag=b', 'scale=1,tag=c']);
+  });
+});
+
 describe('specflow compare', () => {
   it('prints one CSV row per variant with parameter and metric columns', () => {
     const { dir, store } = workspace();
