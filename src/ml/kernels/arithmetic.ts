@@ -2,15 +2,13 @@
  * Add, Sub, Multiply, RealDiv and SquaredDifference on float32 for wasm as
  * vector loops, for the broadcasts training uses: equal shapes, a scalar, or
  * a row repeated along the leading axes (a bias). tfjs-wasm runs these one
- * element at a time through its general broadcasting loop (~1 ns per
- * element: 0.3 ms each for a 256×1024 batch, and a dense AE's loss and its
- * gradient take five). Each element gets the same IEEE operation as in
- * tfjs's loop, so the results are the same bits. Relu likewise; Cast to the
- * tensor's own dtype (the relu gradient casts its mask) shares the data
- * instead of copying it. Exp and Erf (GELU and its gradient) are vector
- * loops too, within 2 ulp of libm's expf, and with the Abramowitz–Stegun
- * erf that tfjs's kernels use. Other dtypes and broadcasts keep tfjs's kernels.
- */
+ * element at a time through its general broadcasting loop, and a dense AE's
+ * loss and its gradient alone take five of them over the whole batch. Each
+ * element gets the same IEEE operation as in tfjs's loop, so the results are
+ * the same bits. Relu likewise; Cast to the tensor's own dtype (the relu
+ * gradient casts its mask) shares the data instead of copying it. Exp (within
+ * 1 ulp) and Erf (within 2e-7; see wasm/kernels.ts) for GELU and its gradient
+ * are vector loops too. Other dtypes and broadcasts keep tfjs's kernels. */
 import type { KernelArgs, TensorInfo } from './common.js';
 import { boundTf, run, sizeOf } from './common.js';
 import { identity } from './identity.js';
@@ -61,18 +59,8 @@ export const realDiv = (args: KernelArgs<Record<string, never>>): TensorInfo => 
 export const squaredDifference = (args: KernelArgs<Record<string, never>>): TensorInfo =>
   binary('SquaredDifference', 'squaredDifferenceF32', args);
 
-export function relu(args: KernelArgs<Record<string, never>>): TensorInfo {
-  const { backend } = args;
-  const { x } = args.inputs as { x: TensorInfo };
-  if (x.dtype !== 'float32') return run('Relu', backend, { x });
-  const out = backend.makeOutput(x.shape, 'float32');
-  const simd = simdKernels(backend);
-  simd.exports.relu(simd.ptr(x), simd.ptr(out), sizeOf(x.shape));
-  return out;
-}
-
-/** Exp and Erf on float32 as vector loops (tfjs-wasm calls libm once per element). */
-function unaryMath(kernel: 'Exp' | 'Erf', exportName: 'expF32' | 'erfF32', args: KernelArgs<Record<string, never>>): TensorInfo {
+/** A float32 elementwise function as one vector loop (tfjs-wasm: one call per element); other dtypes keep tfjs's kernel. */
+function unary(kernel: 'Relu' | 'Exp' | 'Erf', exportName: 'relu' | 'expF32' | 'erfF32', args: KernelArgs<Record<string, never>>): TensorInfo {
   const { backend } = args;
   const { x } = args.inputs as { x: TensorInfo };
   if (x.dtype !== 'float32') return run(kernel, backend, { x });
@@ -82,8 +70,9 @@ function unaryMath(kernel: 'Exp' | 'Erf', exportName: 'expF32' | 'erfF32', args:
   return out;
 }
 
-export const exp = (args: KernelArgs<Record<string, never>>): TensorInfo => unaryMath('Exp', 'expF32', args);
-export const erf = (args: KernelArgs<Record<string, never>>): TensorInfo => unaryMath('Erf', 'erfF32', args);
+export const relu = (args: KernelArgs<Record<string, never>>): TensorInfo => unary('Relu', 'relu', args);
+export const exp = (args: KernelArgs<Record<string, never>>): TensorInfo => unary('Exp', 'expF32', args);
+export const erf = (args: KernelArgs<Record<string, never>>): TensorInfo => unary('Erf', 'erfF32', args);
 
 export function cast(args: KernelArgs<{ dtype: string }>): TensorInfo {
   const { backend, attrs } = args;
