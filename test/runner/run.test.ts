@@ -1,7 +1,8 @@
 import { cpSync, readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, cliAsync, collectOutput, PLUGIN, ROOT, tempDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, cli, cliAsync, collectOutput, PLUGIN, ROOT, tempDir } from './helpers.js';
 
 interface JsonStage { id: string; variant: string; type: string; key: string; cached: boolean; status: string; seconds: number; outputs: Record<string, string>; metrics: Record<string, unknown>; error?: string; blocked_by?: string }
 interface JsonRun { run: string; pipeline: string; status: string; variants: { id: string; params: Record<string, unknown> }[]; stages: JsonStage[] }
@@ -24,6 +25,15 @@ function runJson(dir: string, store: string, file: string, extra: string[] = [])
   }
   return { status: r.status, run, stderr: r.stderr };
 }
+
+describe('the specflow bin', () => {
+  it('runs by itself, as `npx specflow` runs it after `npm ci` (executable, with its shebang)', () => {
+    const r = spawnSync(CLI, ['--version'], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+});
 
 describe('specflow run', () => {
   it('runs a 10-stage pipeline, then re-runs it without computing anything', () => {
