@@ -12,7 +12,7 @@ import {
   Bool, compressionRegistry, CompressionType, Data, DataType, Field, FixedSizeList, Float32, Float64, Int32, List, makeData, makeVector, RecordBatch,
   Schema, Struct, Table, tableFromIPC, tableToIPC, Type, Utf8, vectorFromArray, type Vector,
 } from 'apache-arrow';
-import { StageError } from '../runner/stage-api.js';
+import { StageError } from '../core/stage-api.js';
 import { decodeLz4Frame } from './lz4.js';
 
 // pyarrow/pandas compress Feather v2 with LZ4 frames by default; decode them (ZSTD stays unsupported).

@@ -4,7 +4,7 @@
  * and each metric that varies plotted against the first numeric sweep axis
  * (bars per value when no axis is numeric).
  */
-import type { InputArtifact } from '../runner/stage-api.js';
+import type { InputArtifact } from '../core/stage-api.js';
 import { axisTitle, categoryBarsChart, gridChart, linesChart, thin } from './charts.js';
 import { isNum, round, type Section } from './sections.js';
 

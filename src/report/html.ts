@@ -1,5 +1,5 @@
 /** Self-contained HTML: inline CSS, inline SVG figures, no scripts, opens offline. */
-import type { MetricValue } from '../runner/stage-api.js';
+import type { MetricValue } from '../core/stage-api.js';
 import type { Section, TableBlock } from './sections.js';
 
 export interface RenderedFigure {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InputArtifact, MetricValue } from '../runner/stage-api.js';
+import type { InputArtifact, MetricValue } from '../core/stage-api.js';
 import type { Cell, SpectraTable } from '../data/arrow-io.js';
 import { axisTitle, barsChart, heatmapChart, histogramChart, linesChart, scatterChart, spectraChart, type Series, type VlSpec } from './charts.js';
 

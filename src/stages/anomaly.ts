@@ -3,7 +3,7 @@
  * threshold at a percentile; evaluated spectra above it are flagged. When the
  * evaluated table says which spectra are anomalous, detection scores follow.
  */
-import { StageError, type StageDef } from '../runner/stage-api.js';
+import { StageError, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 /** Rows per encode/decode call, to bound memory on large tables. */

@@ -3,7 +3,7 @@
  * silhouette (k-means) or BIC (GMM) when `k: auto`; agreement with `label`
  * by ARI and NMI. Metric names are fixed (scripts outside the repo use them).
  */
-import { StageError, type StageDef } from '../runner/stage-api.js';
+import { StageError, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 export const cluster: StageDef = {

@@ -2,7 +2,7 @@
  * `embed`: a 2-D map of latent codes (or spectra) for plots, by UMAP (umap-js,
  * seeded), exact t-SNE (small data sets) or PCA.
  */
-import { StageError, type StageDef } from '../runner/stage-api.js';
+import { StageError, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 /** Exact t-SNE is O(n²) in time and memory per iteration. */

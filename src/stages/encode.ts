@@ -2,7 +2,7 @@
  * `encode`, `reconstruct` and `decode`: apply a trained model (any arch, PCA
  * included) to spectra or to latent points. Heavy modules are imported in run().
  */
-import { StageError, type InputArtifact, type StageContext, type StageDef } from '../runner/stage-api.js';
+import { StageError, type InputArtifact, type StageContext, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'apache-arrow'];

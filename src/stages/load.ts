@@ -4,7 +4,7 @@
  * parsed and checked before the output file is written, so a bad input never
  * leaves a partial artifact.
  */
-import type { StageContext, StageDef } from '../runner/stage-api.js';
+import type { StageContext, StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 const onNan = {
@@ -83,7 +83,7 @@ export const loadCsv: StageDef = {
   async run(ctx) {
     const { readFile } = await import('node:fs/promises');
     const { basename } = await import('node:path');
-    const { StageError } = await import('../runner/stage-api.js');
+    const { StageError } = await import('../core/stage-api.js');
     const { parseCsv } = await import('../data/load/csv-parse.js');
     const { rawFromCsv } = await import('../data/load/raw-table.js');
     const { assembleWide, assembleLong } = await import('../data/load/assemble.js');
@@ -169,7 +169,7 @@ export const loadJcamp: StageDef = {
   module: import.meta.url,
   async run(ctx) {
     const { existsSync } = await import('node:fs');
-    const { StageError } = await import('../runner/stage-api.js');
+    const { StageError } = await import('../core/stage-api.js');
     const fg = (await import('fast-glob')).default;
     const { loadJcampFiles } = await import('../data/load/jcamp-source.js');
     const patterns = Array.isArray(ctx.params.path) ? (ctx.params.path as string[]) : [ctx.params.path as string];

@@ -4,7 +4,7 @@
  * bare name for steps without parameters (`- anscombe`). The numerical code is in
  * src/data/preprocess/.
  */
-import type { JsonSchema, StageDef } from '../runner/stage-api.js';
+import type { JsonSchema, StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 const num = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'number', description, ...extra });

@@ -5,7 +5,7 @@
  * is nearest the centroid. Shape metrics per group and per model make "smooth
  * vs sparse and peaky" measurable.
  */
-import { StageError, type MetricValue, type StageDef } from '../runner/stage-api.js';
+import { StageError, type MetricValue, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 type Kind = 'pseudospectrum' | 'mean' | 'clean_mean' | 'nearest';

@@ -8,7 +8,7 @@
  * Cheap to import: tfjs, apache-arrow and the model code load inside `run`.
  */
 import { KIND } from './kinds.js';
-import { StageError, type StageDef } from '../runner/stage-api.js';
+import { StageError, type StageDef } from '../core/stage-api.js';
 import { restrictToClasses, round, selectRows, single, subset, truthOf, type Samples } from './train-spectral.js';
 import type { SpectralNet, TF } from '../ml/spectral/model.js';
 import type { Cell } from '../data/arrow-io.js';

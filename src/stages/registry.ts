@@ -3,7 +3,7 @@
  * src/stages/, add one line here, add its tests. Modules listed here must be
  * cheap to import (heavy libraries are imported inside `run`).
  */
-import type { StageDef } from '../runner/stage-api.js';
+import type { StageDef } from '../core/stage-api.js';
 
 export async function builtinStages(): Promise<StageDef[]> {
   const modules = await Promise.all([

@@ -3,7 +3,7 @@
  * from Vega-Lite specs) with the specs and a metrics.json beside it. Fed by a
  * swept pipeline it gathers every variant and compares them side by side.
  */
-import type { InputArtifact, StageDef } from '../runner/stage-api.js';
+import type { InputArtifact, StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 export const report: StageDef = {

@@ -1,5 +1,5 @@
 /** `split`: seeded train / validation / test partition of a spectra table. */
-import type { StageDef } from '../runner/stage-api.js';
+import type { StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 const fraction = (def: number, what: string) => ({ type: 'number', minimum: 0, maximum: 1, default: def, description: `Fraction of the spectra in the ${what} split.` });
@@ -26,7 +26,7 @@ export const split: StageDef = {
   packages: ['apache-arrow'],
   module: import.meta.url,
   async run(ctx) {
-    const { StageError } = await import('../runner/stage-api.js');
+    const { StageError } = await import('../core/stage-api.js');
     const { readSpectra, writeSpectra } = await import('../data/arrow-io.js');
     const { splitIndices, subsetSpectra, SPLITS } = await import('../data/split.js');
     const f = { train: ctx.params.train as number, validation: ctx.params.validation as number, test: ctx.params.test as number };

@@ -2,7 +2,7 @@
  * Synthetic data sets from the seed papers, deterministic from the pipeline seed
  * (same seed → identical bytes). Physics and statistics live in src/data/synthetic/.
  */
-import type { StageContext, StageDef } from '../runner/stage-api.js';
+import type { StageContext, StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 const EELS_PHASE_NAMES = ['Fe2O3', 'FeO', 'Fe3O4', 'amorphous', 'Fe'];
@@ -57,7 +57,7 @@ export const syntheticEels: StageDef = {
   module: import.meta.url,
   async run(ctx) {
     const { generateEels } = await import('../data/synthetic/eels.js');
-    const { StageError } = await import('../runner/stage-api.js');
+    const { StageError } = await import('../core/stage-api.js');
     const p = ctx.params;
     if ((p.e_max as number) <= (p.e_min as number)) throw new StageError('e_max must be above e_min', 'with.e_max');
     await write(ctx, generateEels(ctx.seed, {
@@ -102,7 +102,7 @@ export const syntheticRaman: StageDef = {
   module: import.meta.url,
   async run(ctx) {
     const { generateRaman } = await import('../data/synthetic/raman.js');
-    const { StageError } = await import('../runner/stage-api.js');
+    const { StageError } = await import('../core/stage-api.js');
     const p = ctx.params;
     if ((p.x_max as number) <= (p.x_min as number)) throw new StageError('x_max must be above x_min', 'with.x_max');
     await write(ctx, await generateRaman(ctx.seed, {

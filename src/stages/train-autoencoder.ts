@@ -2,7 +2,7 @@
  * `train.autoencoder`: fit a dense, Conv-1D or Transformer autoencoder (or PCA) on a spectra table.
  * Heavy modules (tfjs, ml-pca, apache-arrow) are imported inside run().
  */
-import { StageError, type JsonSchema, type StageContext, type StageDef } from '../runner/stage-api.js';
+import { StageError, type JsonSchema, type StageContext, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 import { readTrainingSpectra, runPca } from './train-pca.js';
 

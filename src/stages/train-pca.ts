@@ -3,7 +3,7 @@
  * as the autoencoders. `train.autoencoder` with `arch: pca` runs exactly this.
  * Heavy modules (ml-pca, apache-arrow) are imported inside run().
  */
-import { StageError, type StageContext, type StageDef } from '../runner/stage-api.js';
+import { StageError, type StageContext, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 const latentDim = { type: 'integer', minimum: 1, default: 8, description: 'Number of principal components k.' };

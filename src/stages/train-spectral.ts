@@ -7,7 +7,7 @@
  */
 import { KIND } from './kinds.js';
 import { deriveSeed, Rng } from '../util/random.js';
-import { StageError, type InputArtifact, type StageContext, type StageDef } from '../runner/stage-api.js';
+import { StageError, type InputArtifact, type StageContext, type StageDef } from '../core/stage-api.js';
 import type { SpectraTable } from '../data/arrow-io.js';
 import type { SpectralNet } from '../ml/spectral/model.js';
 import type { Truth } from '../ml/spectral/evaluate.js';

@@ -16,7 +16,7 @@
  * 708.3 eV lies between FeO's and Fe3O4's. At dose 500 it is; that case is tested too.
  */
 import { describe, expect, it } from 'vitest';
-import type { MetricValue } from '../../src/runner/stage-api.js';
+import type { MetricValue } from '../../src/core/stage-api.js';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { anomaly } from '../../src/stages/anomaly.js';
 import { syntheticEels } from '../../src/stages/synthetic.js';

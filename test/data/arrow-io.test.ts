@@ -6,7 +6,7 @@ import { tableFromIPC, tableFromArrays, tableToIPC, FixedSizeList, Type } from '
 import {
   readLatent, readRecords, readSpectra, requireCommonGrid, writeLatent, writeRecords, writeSpectra, type Cell, type SpectraTable,
 } from '../../src/data/arrow-io.js';
-import { StageError } from '../../src/runner/stage-api.js';
+import { StageError } from '../../src/core/stage-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'specflow-arrow-io-'));
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runStageForTest } from '../../src/runner/testing.js';
-import { StageError, type StageDef } from '../../src/runner/stage-api.js';
+import { StageError, type StageDef } from '../../src/core/stage-api.js';
 import { readSpectra, type SpectraTable } from '../../src/data/arrow-io.js';
 import { loadArrow, loadCsv, loadJcamp } from '../../src/stages/load.js';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { readSpectra, type SpectraTable } from '../../src/data/arrow-io.js';
 import { syntheticCorrelated, syntheticEels, syntheticRaman, syntheticRelevance } from '../../src/stages/synthetic.js';
-import type { StageDef } from '../../src/runner/stage-api.js';
+import type { StageDef } from '../../src/core/stage-api.js';
 
 async function generate(def: StageDef, params: Record<string, unknown>, seed: number): Promise<{ bytes: Buffer; table: SpectraTable }> {
   const r = await runStageForTest(def, { params, seed });

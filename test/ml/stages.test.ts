@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readLatent, readRecords, readSpectra } from '../../src/data/arrow-io.js';
 import { getTf } from '../../src/ml/engine.js';
-import { StageError } from '../../src/runner/stage-api.js';
+import { StageError } from '../../src/core/stage-api.js';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { decode, encode, reconstruct } from '../../src/stages/encode.js';
 import { builtinStages } from '../../src/stages/registry.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { comparisonSection, usedByVariant, variantsOf, variantTable, type VariantMetrics } from '../../src/report/compare.js';
-import type { InputArtifact } from '../../src/runner/stage-api.js';
+import type { InputArtifact } from '../../src/core/stage-api.js';
 import { renderSvg } from '../../src/report/render.js';
 import type { VlSpec } from '../../src/report/charts.js';
 

@@ -2,7 +2,7 @@
 import { runStageForTest } from '../../src/runner/testing.js';
 import { trainSpectral } from '../../src/stages/train-spectral.js';
 import { readRecords } from '../../src/data/arrow-io.js';
-import type { StageDef } from '../../src/runner/stage-api.js';
+import type { StageDef } from '../../src/core/stage-api.js';
 
 /** Scores normalised by each run's largest score, then averaged over the seeds. */
 export async function meanScores(generator: StageDef, genParams: Record<string, unknown>, seeds: number[], train: Record<string, unknown>): Promise<{ mean: number[]; runs: number[][]; acc: number[] }> {

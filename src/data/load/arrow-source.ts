@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { DataType, Type, type Table, type Vector } from 'apache-arrow';
-import { StageError } from '../../runner/stage-api.js';
+import { StageError } from '../../core/stage-api.js';
 import { META, arrowReadError, isScalarType, parseArrowIpc, readListColumn, readSpectra, type Cell } from '../arrow-io.js';
 import { assembleLong, assembleWide, fromGroups, readIdColumn, resolveColumn, type Group, type LoadOptions, type Loaded } from './assemble.js';
 import { cellToText, metadataColumn, type RawTable } from './raw-table.js';

@@ -3,7 +3,7 @@
  * wide (one spectrum a row, channel positions in the header) and long
  * (`id, x, y` rows, one point a row). Every rejection names file, row and column.
  */
-import { StageError } from '../../runner/stage-api.js';
+import { StageError } from '../../core/stage-api.js';
 import type { Cell, SpectraTable } from '../arrow-io.js';
 import { cellToNumber, cellToText, headerNumber, metadataColumn, type RawTable } from './raw-table.js';
 

@@ -4,7 +4,7 @@
  * newlines, `#` comment lines and blank lines. Every record remembers the line it
  * starts on, so errors can point into the file.
  */
-import { StageError } from '../../runner/stage-api.js';
+import { StageError } from '../../core/stage-api.js';
 
 export interface CsvText {
   header: string[];

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { StageError } from '../../runner/stage-api.js';
+import { StageError } from '../../core/stage-api.js';
 import { fromGroups, type Group, type LoadOptions, type Loaded } from './assemble.js';
 
 const UNIT_NAMES: Record<string, string> = {

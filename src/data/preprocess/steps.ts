@@ -5,7 +5,7 @@
  * one is given (the training split), else from the spectra themselves, and the
  * same statistics are applied to every track so targets stay aligned.
  */
-import { StageError } from '../../runner/stage-api.js';
+import { StageError } from '../../core/stage-api.js';
 import { alsBaseline, airplsBaseline, polyBaseline } from './baseline.js';
 import { whitakerHayes } from './despike.js';
 import { cropRange, interpolateLinear, makeGrid } from './grid.js';

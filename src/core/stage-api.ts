@@ -1,0 +1,142 @@
+/**
+ * The contract between the runner and stage implementations.
+ *
+ * A stage type is plain data (ports, a JSON Schema for its parameters) plus one
+ * async `run` function. Stage modules must stay cheap to import: anything heavy
+ * (tfjs, vega, apache-arrow, ml-*) is loaded with `await import()` inside `run`,
+ * so that a no-op re-run of a pipeline never pays for it.
+ */
+
+/**
+ * Artifact kinds are hierarchical strings. A port expecting `table` accepts
+ * `table/spectra`, `table/latent`, …; `any` accepts everything.
+ * Kinds starting with `table` are stored as one Arrow IPC file; every other
+ * kind is stored as a directory the stage fills as it likes.
+ */
+export type ArtifactKind = string;
+
+export interface InputPortSpec {
+  kind: ArtifactKind;
+  /** The port may be left unconnected. */
+  optional?: boolean;
+  /** The port takes a list of artifacts (e.g. a report fed by many stages). */
+  many?: boolean;
+  description?: string;
+}
+
+export interface OutputPortSpec {
+  kind: ArtifactKind;
+  description?: string;
+}
+
+/** A JSON Schema object (draft-07 subset understood by ajv). */
+export type JsonSchema = Record<string, unknown>;
+
+/** Parameter values after validation, with defaults filled in. */
+export type Params = Record<string, unknown>;
+
+export interface InputArtifact {
+  /** Absolute path: an `.arrow` file for table kinds, a directory otherwise. */
+  path: string;
+  kind: ArtifactKind;
+  /** Producing stage id and port, for messages. */
+  from: string;
+  /** Content key of the producing stage. */
+  key: string;
+  /** Producing stage id. */
+  stage?: string;
+  /** Sweep variant it belongs to (`default` when unswept) and that variant's swept values. */
+  variant?: string;
+  axes?: Record<string, unknown>;
+  /** In a gathering stage: every variant that used this artifact, with its swept values.
+   * An artifact shared by several variants is passed once; `variant` is the first of them. */
+  usedBy?: { variant: string; axes: Record<string, unknown> }[];
+  /** The producing stage's metrics (reports show them). */
+  metrics?: Record<string, MetricValue>;
+}
+
+export interface ProgressEvent {
+  /** 0..1 when known. */
+  fraction?: number;
+  message?: string;
+  epoch?: number;
+  epochs?: number;
+  loss?: number;
+  val_loss?: number;
+}
+
+export type MetricValue = number | string | boolean | null | MetricValue[] | { [k: string]: MetricValue };
+
+export interface StageContext {
+  /** Stage id in the pipeline (for messages only; never affects results). */
+  id: string;
+  params: Params;
+  /** The pipeline seed (or the variant's swept seed). Derive sub-streams from it. */
+  seed: number;
+  inputs: Record<string, InputArtifact | InputArtifact[] | undefined>;
+  /**
+   * Where to write an output port. Table kinds: a file path ending in `.arrow`
+   * (write the file there). Other kinds: an existing, empty directory.
+   * Everything lives in a temporary entry that is renamed into the store only
+   * after `run` resolves, so a crash never publishes a partial artifact.
+   */
+  output(port: string): string;
+  progress(event: ProgressEvent): void;
+  /** Metrics are stored with the artifact, shown in run records and `--json`. */
+  metric(name: string, value: MetricValue): void;
+  log(message: string): void;
+  signal: AbortSignal;
+  /** Folder of the pipeline file, for resolving relative paths stages compute themselves. */
+  pipelineDir: string;
+}
+
+export interface StageDef {
+  type: string;
+  description: string;
+  inputs: Record<string, InputPortSpec>;
+  outputs: Record<string, OutputPortSpec>;
+  /** JSON Schema of `with:`: `{type: 'object', properties: {...}, required?: [...]}`.
+   * Every property should have a `description` and, where sensible, a `default`.
+   * A string property with `"x-path": true` is a file path (or glob): it is resolved
+   * against the pipeline's folder and the file contents enter the content key.
+   * A top-level `"x-aliases": { alias: name }` accepts other names for parameters;
+   * an alias is renamed before validation, so both spellings give the same key. */
+  params: JsonSchema;
+  /** Run in a worker thread (CPU-heavy stages) so independent branches use several cores. */
+  cpu?: boolean;
+  /** In a swept pipeline, run once for the whole sweep: every input port receives the
+   * artifacts of all variants (each tagged with its variant), e.g. a comparison report.
+   * Nothing may depend on a gathering stage. */
+  gather?: boolean;
+  /** Results do not depend on the seed: leave it out of the content key. */
+  seedless?: boolean;
+  /** npm packages whose versions enter the implementation fingerprint. */
+  packages?: string[];
+  /** `import.meta.url` of the defining module: its source (and relative imports) is fingerprinted. */
+  module: string;
+  run(ctx: StageContext): Promise<void>;
+}
+
+/** Thrown by a stage for a user error (bad input data, bad parameter combination).
+ * The runner prints `message` without a stack trace. `where` is e.g. `data.csv row 41`. */
+export class StageError extends Error {
+  constructor(message: string, public readonly where?: string) {
+    super(where ? `${where}: ${message}` : message);
+    this.name = 'StageError';
+  }
+}
+
+export function isTableKind(kind: ArtifactKind): boolean {
+  return kind === 'table' || kind.startsWith('table/');
+}
+
+/** Does an artifact of kind `produced` fit a port expecting `expected`? */
+export function kindAccepts(expected: ArtifactKind, produced: ArtifactKind): boolean {
+  return expected === 'any' || produced === expected || produced.startsWith(expected + '/');
+}
+
+/** `table/spectra` → `spectra table`, `model/autoencoder` → `autoencoder model`. */
+export function describeKind(kind: ArtifactKind): string {
+  const parts = kind.split('/');
+  return parts.length === 1 ? parts[0]! : `${parts.slice(1).join(' ')} ${parts[0]}`;
+}
