@@ -70,9 +70,14 @@ export const META = {
   axisUnit: 'specflow.axis_unit',
   axisName: 'specflow.axis_name',
   layout: 'specflow.layout',
+  /** JSON {width, height, x_unit, y_unit}: the rows form a spectrum image (see SpectrumMap). */
+  map: 'specflow.map',
 } as const;
-const RESERVED_META = new Set<string>(Object.values(META));
-const SPECTRA_RESERVED_COLUMNS = new Set(['id', 'label', 'spectrum', 'clean', 'x']);
+// `specflow.map` stays in a table's user metadata so it travels with the `x`/`y` columns.
+const RESERVED_META = new Set<string>(Object.values(META).filter((k) => k !== META.map));
+// `x`/`y` are not reserved: as scalar float columns they are a spectrum image's navigation
+// coordinates, carried through every stage like any metadata column (see SpectrumMap).
+const SPECTRA_RESERVED_COLUMNS = new Set(['id', 'label', 'spectrum', 'clean', 'axis']);
 const LATENT_RESERVED_COLUMNS = new Set(['id', 'label', 'z']);
 
 // ---------------------------------------------------------------- writing
@@ -94,7 +99,7 @@ export async function writeSpectra(path: string, t: SpectraTable): Promise<void>
   const meta = new Map<string, string>(Object.entries(t.metadata));
   meta.set(META.kind, 'spectra');
   if (t.ragged) {
-    push('x', listVector(t.ragged.x, new Float64()), false);
+    push('axis', listVector(t.ragged.x, new Float64()), false);
     push('spectrum', listVector(t.ragged.y, new Float32()), false);
     meta.set(META.layout, 'ragged');
   } else {
@@ -311,8 +316,9 @@ export async function readSpectra(path: string): Promise<SpectraTable> {
   const metadata = userMetadata(meta);
 
   if (spectrum.type.typeId === Type.List || spectrum.type.typeId === Type.LargeList) {
-    const xCol = table.getChild('x');
-    if (!xCol) throw new StageError('ragged spectra table has no `x` column', where);
+    // Each row's own grid: `axis` (written since navigation coordinates took `x`) or a list-typed `x`.
+    const xCol = [table.getChild('axis'), table.getChild('x')].find((c) => c && (c.type.typeId === Type.List || c.type.typeId === Type.LargeList));
+    if (!xCol) throw new StageError('ragged spectra table has no `axis` (or `x`) list column with each spectrum\'s grid', where);
     const y = readListColumn(spectrum, 'spectrum', where).map((a) => Float32Array.from(a));
     const x = readListColumn(xCol, 'x', where).map((a) => Float64Array.from(a));
     x.forEach((xi, i) => {
@@ -475,6 +481,43 @@ export function readListColumn(col: Vector, name: string, where: string): number
     out.push(arr);
   }
   return out;
+}
+
+// ---------------------------------------------------------------- spectrum images
+
+/**
+ * A spectrum image: rows are pixels in row-major order (x fastest), with their
+ * navigation coordinates in the scalar columns `x` and `y` (stage positions, in
+ * the units given) and the image size in the schema metadata `specflow.map`.
+ * Because `x`/`y` are ordinary metadata columns, every stage that carries
+ * columns through (preprocess, split, encode, reconstruct) keeps the geometry.
+ */
+export interface SpectrumMap {
+  width: number;
+  height: number;
+  xUnit: string;
+  yUnit: string;
+}
+
+/** Record a spectrum image's geometry in table metadata (the `x`/`y` columns are the caller's). */
+export function setSpectrumMap(metadata: Record<string, string>, map: SpectrumMap): void {
+  metadata[META.map] = JSON.stringify({ width: map.width, height: map.height, x_unit: map.xUnit, y_unit: map.yUnit });
+}
+
+/** The geometry of a table whose rows form a spectrum image, or undefined when they do not. */
+export function spectrumMapOf(metadata: Record<string, string>, n: number): SpectrumMap | undefined {
+  const text = metadata[META.map];
+  if (!text) return undefined;
+  let m: { width?: unknown; height?: unknown; x_unit?: unknown; y_unit?: unknown };
+  try {
+    m = JSON.parse(text) as typeof m;
+  } catch {
+    return undefined;
+  }
+  const width = Number(m.width), height = Number(m.height);
+  // A subset of the pixels (a split, a filtered table) is no longer an image.
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width * height !== n) return undefined;
+  return { width, height, xUnit: String(m.x_unit ?? ''), yUnit: String(m.y_unit ?? '') };
 }
 
 // ---------------------------------------------------------------- checks

@@ -124,3 +124,27 @@ describe('arrow-io', () => {
     await expect(readSpectra(junk)).rejects.toThrow(/junk\.arrow: not an Arrow IPC/);
   });
 });
+
+describe('spectrum images', () => {
+  it('keeps x/y navigation columns and the map shape through a write and a read', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { setSpectrumMap, spectrumMapOf, readSpectra: read, writeSpectra: write } = await import('../../src/data/arrow-io.js');
+    const dir = await mkdtemp(join(tmpdir(), 'specflow-map-'));
+    const metadata: Record<string, string> = {};
+    setSpectrumMap(metadata, { width: 3, height: 2, xUnit: 'µm', yUnit: 'µm' });
+    const n = 6;
+    await write(join(dir, 'm.arrow'), {
+      n, d: 2, ids: ['a', 'b', 'c', 'd', 'e', 'f'], spectra: new Float32Array(12).fill(1), axis: Float64Array.from([1, 2]),
+      axisUnit: 'eV', axisName: 'energy', metadata,
+      columns: { x: [0, 0.5, 1, 0, 0.5, 1], y: [0, 0, 0, 2, 2, 2] },
+    });
+    const back = await read(join(dir, 'm.arrow'));
+    expect(back.columns.x).toEqual([0, 0.5, 1, 0, 0.5, 1]);
+    expect(back.columns.y).toEqual([0, 0, 0, 2, 2, 2]);
+    expect(spectrumMapOf(back.metadata, back.n)).toEqual({ width: 3, height: 2, xUnit: 'µm', yUnit: 'µm' });
+    // A subset of the pixels is no longer an image.
+    expect(spectrumMapOf(back.metadata, 5)).toBeUndefined();
+  });
+});
