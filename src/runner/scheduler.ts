@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import type { Plan, Task } from './plan.js';
-import type { Manifest, Store, LockInfo } from './store.js';
+import { CHEAP_HASH_BYTES, INPUT_HASH_BYTES, type Manifest, type Store, type LockInfo } from './store.js';
+import { describeFsError, fsErrorCode, fsErrorLine, STORE_FATAL_CODES } from './durable.js';
 import { isTableKind, type InputArtifact, type MetricValue, type ProgressEvent } from './stage-api.js';
 import { executeStage, type StageMessage, type StageOutcome, type StageTask } from './execute-stage.js';
 
@@ -25,13 +26,15 @@ export interface TaskResult {
   userError?: boolean;
   /** For skipped tasks: the failed upstream stage. */
   blockedBy?: string;
+  /** The store's filesystem failed (full, read-only, I/O error): the whole run stopped. `error` is one line. */
+  fatal?: boolean;
 }
 
 export type SchedulerEvent =
   | { type: 'start'; task: Task }
   | { type: 'progress'; task: Task; event: ProgressEvent }
   | { type: 'log'; task: Task; message: string }
-  | { type: 'waiting'; task: Task; holder: LockInfo }
+  | { type: 'waiting'; task: Task; holder: LockInfo | undefined }
   | { type: 'finish'; task: Task; result: TaskResult };
 
 export interface ExecuteOptions {
@@ -48,11 +51,17 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
   const results = new Map<string, TaskResult>();
   const emit = options.onEvent ?? (() => undefined);
   const pool = new LazyPool(Math.max(1, options.jobs));
-  await store.ensureLayout();
+  // a failing store filesystem stops the whole run, not just one stage
+  const stopAll = new AbortController();
+  const signal = AbortSignal.any([options.signal, stopAll.signal]);
+  // registered before anything is looked up, so that `cache gc` spares what this run uses
+  await store.holdKeys(plan.tasks.map((t) => t.key));
+  await store.waitForGc(options.signal);
   await store.cleanStale();
 
   const forced = (t: Task): boolean => options.force === true || (Array.isArray(options.force) && t.instances.some((i) => (options.force as string[]).includes(i.stage)));
   const pending = new Map<string, Promise<TaskResult>>();
+  const ctx: ComputeContext = { plan, store, pool, signal, userSignal: options.signal, emit, stopAll };
 
   const runTask = async (task: Task): Promise<TaskResult> => {
     const depResults = await Promise.all(task.deps.map((k) => pending.get(k)!));
@@ -63,7 +72,7 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
       emit({ type: 'finish', task, result });
       return result;
     }
-    if (!forced(task) && store.has(task.key)) {
+    if (!forced(task) && store.has(task.key) && !(await store.checkEntry(task.key, CHEAP_HASH_BYTES)).length) {
       const result = cachedResult(store, task.key);
       if (result) {
         await store.touch(task.key);
@@ -72,7 +81,7 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
       }
     }
     return queue.add(async () => {
-      const r = await compute(task, plan, store, pool, forced(task), options.signal, emit);
+      const r = await compute(task, ctx, forced(task));
       emit({ type: 'finish', task, result: r });
       return r;
     }) as Promise<TaskResult>;
@@ -90,24 +99,54 @@ function cachedResult(store: Store, key: string): TaskResult | undefined {
   return { key, status: 'cached', seconds: m.seconds, outputs: store.outputPaths(m), metrics: m.metrics };
 }
 
-async function compute(
-  task: Task, plan: Plan, store: Store, pool: LazyPool, force: boolean, signal: AbortSignal, emit: (e: SchedulerEvent) => void,
-): Promise<TaskResult> {
-  const interrupted = (): TaskResult => ({ key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: 'interrupted' });
-  if (signal.aborted) return interrupted();
-  let lock: 'acquired' | 'exists';
-  try {
-    lock = await store.acquire(task.key, signal, (holder) => emit({ type: 'waiting', task, holder }));
-  } catch {
-    return interrupted();
-  }
-  if (lock === 'exists' && !force) {
-    const r = cachedResult(store, task.key);
-    if (r) return r;
-  }
+interface ComputeContext {
+  plan: Plan;
+  store: Store;
+  pool: LazyPool;
+  /** Aborted by Ctrl-C or by a fatal store error. */
+  signal: AbortSignal;
+  /** Aborted by Ctrl-C only. */
+  userSignal: AbortSignal;
+  emit: (e: SchedulerEvent) => void;
+  stopAll: AbortController;
+}
+
+async function compute(task: Task, ctx: ComputeContext, force: boolean): Promise<TaskResult> {
+  const { plan, store, pool, signal, emit } = ctx;
+  const stopped = (): TaskResult => (ctx.userSignal.aborted
+    ? { key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: 'interrupted' }
+    : { key: task.key, status: 'skipped', seconds: 0, outputs: {}, metrics: {}, blockedBy: 'the store' });
+  if (signal.aborted) return stopped();
+  const onWait = (holder: LockInfo | undefined): void => emit({ type: 'waiting', task, holder });
   const started = performance.now();
   let temp: string | undefined;
+  let locked = false;
   try {
+    let lock: 'acquired' | 'exists';
+    try {
+      lock = await store.acquire(task.key, signal, onWait, force);
+      if (lock === 'exists') {
+        const r = (await store.checkEntry(task.key, CHEAP_HASH_BYTES)).length ? undefined : cachedResult(store, task.key);
+        if (r) return r;
+        // corrupt: take the lock over it, to move it aside and recompute
+        lock = await store.acquire(task.key, signal, onWait, true);
+      }
+    } catch (e) {
+      if (signal.aborted) return stopped();
+      throw e;
+    }
+    locked = true;
+    if (existsSync(store.entryDir(task.key))) {
+      const problems = await store.checkEntry(task.key, CHEAP_HASH_BYTES);
+      if (!problems.length && !force) {
+        const r = cachedResult(store, task.key);
+        if (r) return r;
+      }
+      if (problems.length) {
+        await store.quarantine(task.key, problems.join('; '));
+        emit({ type: 'log', task, message: `cached entry was broken (${problems[0]}); moved to quarantine/, recomputing` });
+      }
+    }
     emit({ type: 'start', task });
     temp = await store.createTemp(task.key);
     const def = task.stage.def;
@@ -121,16 +160,16 @@ async function compute(
     const inputs: StageTask['inputs'] = {};
     const axesOf = new Map(plan.pipeline.variants.map((v) => [v.id, v.axes]));
     for (const [port, refs] of Object.entries(task.inputs)) {
-      const arts: InputArtifact[] = refs.map((r) => {
-        const m = store.readManifest(r.key);
-        if (!m) throw new Error(`input ${r.stage}.${r.port} vanished from the store`);
+      const arts: InputArtifact[] = [];
+      for (const r of refs) {
+        const m = await soundInput(r.key, `${r.stage}.${r.port}`, task, ctx);
         const out = m.outputs[r.port]!;
-        return {
+        arts.push({
           path: join(store.entryDir(r.key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key: r.key,
           stage: r.stage, variant: r.variant, axes: axesOf.get(r.variant) ?? {}, metrics: m.metrics,
           ...(r.variants ? { usedBy: r.variants.map((v) => ({ variant: v, axes: axesOf.get(v) ?? {} })) } : {}),
-        };
-      });
+        });
+      }
       inputs[port] = def.inputs[port]?.many || def.gather ? arts : arts[0]!;
     }
     const stageTask: StageTask = {
@@ -143,30 +182,60 @@ async function compute(
     const outcome = def.cpu && pool.available()
       ? await pool.run(stageTask, onMessage, signal)
       : await untilAborted(executeStage(def, stageTask, onMessage, signal), signal);
-    if (signal.aborted) {
-      await store.discardTemp(temp);
-      return interrupted();
-    }
+    if (signal.aborted) return stopped();
     if (!outcome.ok) {
-      await store.discardTemp(temp);
+      if (outcome.error.code && STORE_FATAL_CODES.has(outcome.error.code)) {
+        return fatal(task, `${store.root}: ${describeFsError(outcome.error)}: stage "${task.stage.id}" could not write its output`, ctx);
+      }
       return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: outcome.error.user ? outcome.error.message : (outcome.error.stack ?? outcome.error.message), userError: outcome.error.user };
     }
     const seconds = secondsSince(started);
-    if (force && store.has(task.key)) await store.removeEntry(task.key);
     const manifest = await store.publish(temp, {
       key: task.key, type: task.stage.type, stage: task.stage.id, material: task.material,
       outputs: relOutputs, metrics: outcome.metrics, seconds, created: new Date().toISOString(),
-    });
+    }, { replace: force, signal });
     temp = undefined;
     return { key: task.key, status: 'done', seconds, outputs: store.outputPaths(manifest), metrics: manifest.metrics };
   } catch (e) {
-    if (temp) await store.discardTemp(temp).catch(() => undefined);
-    if (signal.aborted) return interrupted();
+    if (signal.aborted) return stopped();
+    if (e instanceof CorruptInput) return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: e.message, userError: true };
+    const code = fsErrorCode(e);
+    if (code && STORE_FATAL_CODES.has(code)) return fatal(task, fsErrorLine(e), ctx);
     const err = e as Error;
     return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: err.stack ?? String(e) };
   } finally {
-    await store.release(task.key);
+    if (temp) await store.discardTemp(temp).catch(() => undefined);
+    if (locked) await store.release(task.key).catch(() => undefined);
   }
+}
+
+function fatal(task: Task, message: string, ctx: ComputeContext): TaskResult {
+  ctx.stopAll.abort(new Error(message));
+  return { key: task.key, status: 'failed', seconds: 0, outputs: {}, metrics: {}, error: message, userError: true, fatal: true };
+}
+
+class CorruptInput extends Error {}
+
+/**
+ * The manifest of an input entry, checked before the stage reads it: sizes
+ * always, contents too when the entry is small enough to re-hash cheaply. A
+ * corrupt input is moved to quarantine and its producer recomputed once.
+ */
+async function soundInput(key: string, name: string, task: Task, ctx: ComputeContext, retried = false): Promise<Manifest> {
+  const m = await ctx.store.waitForEntry(key, ctx.signal);
+  if (!m) throw new Error(`input ${name} vanished from the store`);
+  const bytes = Object.values(m.files).reduce((s, f) => s + f.size, 0);
+  const problems = await ctx.store.checkEntry(key, bytes <= INPUT_HASH_BYTES ? Infinity : CHEAP_HASH_BYTES);
+  if (!problems.length) return m;
+  const where = await ctx.store.quarantine(key, problems.join('; '));
+  const producer = ctx.plan.byKey.get(key);
+  if (retried || !producer) {
+    throw new CorruptInput(`input ${name} (entry ${key.slice(0, 12)}) is corrupt: ${problems[0]}${where ? `; moved to ${where}` : ''}; run again to recompute it`);
+  }
+  ctx.emit({ type: 'log', task, message: `input ${name} is corrupt (${problems[0]}); moved to quarantine/, recomputing it` });
+  const redo = await compute(producer, ctx, false);
+  if (redo.status !== 'done' && redo.status !== 'cached') throw new CorruptInput(`input ${name} was corrupt and recomputing it failed: ${redo.error ?? redo.status}`);
+  return soundInput(key, name, task, ctx, true);
 }
 
 /** Stop waiting for an in-thread stage on Ctrl-C; its temp entry is discarded and the process exits. */
