@@ -331,12 +331,15 @@ export class Store {
   async cleanStale(): Promise<{ temps: number; locks: number }> {
     let temps = 0;
     let locks = 0;
+    const expired = new Set<string>();
     for (const dir of ['holds', 'locks']) {
       for (const name of await readdirSafe(join(this.root, dir))) {
         const path = join(this.root, dir, name);
         if (name.endsWith('.lock') || name.endsWith('.json')) {
           const state = await readLease(path);
-          if (state && leaseExpired(state) && (await breakLease(path, state)) && dir === 'locks') locks++;
+          if (!state || !leaseExpired(state) || !(await breakLease(path, state))) continue;
+          if (dir === 'locks') locks++;
+          else expired.add(name.slice(0, -'.json'.length));
         } else if (await this.ownerGone(name.split('.').at(-3) ?? '', path)) {
           await fsp.rm(path, { force: true });
         }
@@ -344,7 +347,8 @@ export class Store {
     }
     for (const name of await readdirSafe(join(this.root, 'tmp'))) {
       const path = join(this.root, 'tmp', name);
-      if (await this.ownerGone(name.split('.')[1] ?? '', path)) {
+      const owner = name.split('.')[1] ?? '';
+      if (expired.has(owner) || (await this.ownerGone(owner, path))) {
         await fsp.rm(path, { recursive: true, force: true });
         temps++;
       }
