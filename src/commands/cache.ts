@@ -143,6 +143,7 @@ async function verify(store: Store, args: { remove?: boolean; json?: boolean }):
     const m = store.readManifest(key);
     return `${key.slice(0, 12)} (${m?.type ?? '?'} ${m?.stage ?? ''})`;
   };
+  const badLines = bad.map((b) => `corrupt ${describe(b.key)}: ${b.problems.join('; ')}${args.remove ? ' — removed' : ''}`);
   const derivedLines = [...derived].map(([key, from]) => `removed ${describe(key)}: computed from corrupt ${from.slice(0, 12)}`);
   if (args.remove) for (const key of [...bad.map((b) => b.key), ...derived.keys()]) await store.removeEntry(key);
   if (args.json) {
@@ -151,8 +152,7 @@ async function verify(store: Store, args: { remove?: boolean; json?: boolean }):
       derived_removed: [...derived].map(([key, from]) => ({ key, from })),
     }, null, 2)}\n`);
   } else {
-    for (const b of bad) process.stdout.write(`corrupt ${describe(b.key)}: ${b.problems.join('; ')}${args.remove ? ' — removed' : ''}\n`);
-    for (const line of derivedLines) process.stdout.write(`${line}\n`);
+    for (const line of [...badLines, ...derivedLines]) process.stdout.write(`${line}\n`);
     process.stdout.write(`${keys.length} entries checked, ${bad.length} corrupt${derived.size ? `, ${derived.size} derived from them removed` : ''}${bad.length && !args.remove ? ' (run `specflow cache verify --remove` to delete them and what was computed from them; the next run recomputes them)' : ''}\n`);
   }
   return bad.length && !args.remove ? 1 : 0;

@@ -424,7 +424,11 @@ export class Store {
     const children = new Map<string, string[]>();
     for (const k of await this.keys()) {
       for (const parents of Object.values(this.readManifest(k)?.material.inputs ?? {})) {
-        for (const p of parents) children.set(p, [...(children.get(p) ?? []), k]);
+        // each input is recorded as `<key>:<port>[@variants]`
+        for (const ref of parents) {
+          const p = ref.slice(0, 64);
+          children.set(p, [...(children.get(p) ?? []), k]);
+        }
       }
     }
     const derivedFrom = new Map<string, string>();
