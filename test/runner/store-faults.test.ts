@@ -133,11 +133,19 @@ describe('concurrency across hosts and pid namespaces', () => {
     writeFileSync(join(dir, 'shared.yaml'), logged(log));
     const store = join(dir, 'store');
     const run = ['run', 'shared.yaml', '--store', store, '--json'];
+    // the first run starts computing before the others start, so that they find its locks and temp dirs
+    const first = spawn(process.execPath, [CLI, ...run], { cwd: dir, env: { ...process.env, SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const firstDone = collectOutput(first);
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('the first run never started a stage')), 60_000);
+      let seen = '';
+      first.stderr!.on('data', (d) => { seen += String(d); if (seen.includes('▶ l1')) { clearTimeout(t); res(); } });
+    });
     const results = await Promise.all([
-      spawnCollect(process.execPath, [CLI, ...run], dir),
+      firstDone,
       // another hostname and pid namespace: a container on another host, as the store sees it
       spawnCollect('unshare', ['--uts', '--pid', '--fork', '--mount-proc', 'sh', '-c', `hostname specflow-elsewhere && exec "${process.execPath}" "${CLI}" ${run.map((a) => `"${a}"`).join(' ')}`], dir),
-      // the same hostname in another pid namespace: pids mean nothing across it
+      // the same hostname in another pid namespace: the first run's pid does not exist there
       spawnCollect('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, CLI, ...run], dir),
     ]);
     for (const r of results) expect(r.status, r.stderr).toBe(0);
