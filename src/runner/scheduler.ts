@@ -199,8 +199,8 @@ async function compute(task: Task, ctx: ComputeContext, force: boolean): Promise
   } catch (e) {
     if (signal.aborted) return stopped();
     if (e instanceof CorruptInput) return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: e.message, userError: true };
-    const code = fsErrorCode(e);
-    if (code && STORE_FATAL_CODES.has(code)) return fatal(task, fsErrorLine(e), ctx);
+    // outside the stage function, a filesystem error is the store's (full, read-only, permissions): it stops the run
+    if (fsErrorCode(e) && (e as NodeJS.ErrnoException).syscall) return fatal(task, fsErrorLine(e), ctx);
     const err = e as Error;
     return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: err.stack ?? String(e) };
   } finally {

@@ -16,6 +16,24 @@
  * several) share work: the second run waits for the first to publish the entry
  * and reuses it. `<owner>` names a process by host, boot id, pid namespace and
  * pid (owner.ts); its temp names are live exactly as long as its hold.
+ *
+ * Using it from any process on any host sharing the store (a run, a queue or
+ * SLURM worker):
+ *
+ *   const store = new Store(root);
+ *   await store.holdKeys(keys);              // register (creates the store and this process's hold)
+ *   await store.waitForGc(signal);           // then look things up
+ *   if (await store.acquire(key, signal, onWait, force) === 'acquired') {
+ *     const tmp = await store.createTemp(key);   // compute into tmp
+ *     await store.publish(tmp, manifest, { replace: force, signal });
+ *     await store.release(key);             // (discardTemp(tmp) on failure)
+ *   }
+ *   await store.close();                     // releases locks and the hold
+ *
+ * Every lease is renewed by a timer in this process's event loop: a process
+ * whose event loop is blocked for longer than SPECFLOW_LEASE_MS loses its
+ * locks (another process may then compute the same key; publishing stays
+ * safe, the loser's rename finds the entry there and discards its copy).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
