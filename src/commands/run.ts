@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { backendEnvironmentProblem } from '../ml/backend.js';
+import { engineIdentity, pinEngine } from '../ml/engine-identity.js';
 import { UserError } from '../runner/errors.js';
-import { planPipeline, type Plan } from '../runner/plan.js';
+import { forcedKeys, planPipeline, type Plan } from '../runner/plan.js';
 import { executePlan } from '../runner/scheduler.js';
 import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
 import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
@@ -20,7 +21,10 @@ export interface RunArgs extends PipelineArgs, GlobalOptions {
 export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const store = openStore(args);
   const pipeline = await pipelineFrom(file, args, store);
-  const plan = await planPipeline(pipeline);
+  // refused before anything runs, rather than as a failure of the first training stage
+  const envProblem = backendEnvironmentProblem();
+  if (envProblem) throw new UserError(envProblem);
+  const plan = await planPipeline(pipeline, { engine: engineIdentity });
   const jobs = args.jobs ?? availableParallelism();
   const force = args.force === undefined ? false : args.force === true || (Array.isArray(args.force) && args.force.length === 0) ? true : args.force;
   if (Array.isArray(force)) {
@@ -32,9 +36,8 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
     }
   }
   if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
-  // refused before anything runs, rather than as a failure of the first training stage
-  const envProblem = backendEnvironmentProblem();
-  if (envProblem) throw new UserError(envProblem);
+  // the stages compute on the engine their keys name, or fail; never on a quiet fallback
+  pinEngine();
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -100,8 +103,9 @@ function printSummary(plan: Plan, record: RunRecord, recordPath: string): void {
 
 function dryRun(plan: Plan, has: (key: string) => boolean, force: boolean | string[], json: boolean): number {
   const variants = plan.pipeline.variants.length;
+  const forcedSet = forcedKeys(plan, force);
   const rows = plan.tasks.map((t) => {
-    const forced = force === true || (Array.isArray(force) && t.instances.some((i) => force.includes(i.stage)));
+    const forced = forcedSet.has(t.key);
     const cached = has(t.key) && !forced;
     return { label: taskLabel(t, variants), type: t.stage.type, key: t.key, cached, forced };
   });

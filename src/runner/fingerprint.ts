@@ -17,6 +17,13 @@ export interface KeyMaterial {
   params: Record<string, unknown>;
   seed: number | null;
   inputs: Record<string, string[]>;
+  /** Numeric stages only: the identity of the engine computing them (backend, kernels, versions). */
+  engine?: unknown;
+}
+
+/** Does the stage's output depend on the numeric engine (see StageDef.numeric)? */
+export function isNumeric(def: StageDef): boolean {
+  return def.numeric ?? (def.packages ?? []).some((p) => p.startsWith('@tensorflow/'));
 }
 
 export interface ImplFingerprint {

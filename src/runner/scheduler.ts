@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import type { Plan, Task } from './plan.js';
+import { forcedKeys, type Plan, type Task } from './plan.js';
 import type { Manifest, Store, LockInfo } from './store.js';
 import { isTableKind, type InputArtifact, type MetricValue, type ProgressEvent } from './stage-api.js';
 import { executeStage, type StageMessage, type StageOutcome, type StageTask } from './execute-stage.js';
@@ -51,7 +51,8 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
   await store.ensureLayout();
   await store.cleanStale();
 
-  const forced = (t: Task): boolean => options.force === true || (Array.isArray(options.force) && t.instances.some((i) => (options.force as string[]).includes(i.stage)));
+  const forcedSet = forcedKeys(plan, options.force);
+  const forced = (t: Task): boolean => forcedSet.has(t.key);
   const pending = new Map<string, Promise<TaskResult>>();
 
   const runTask = async (task: Task): Promise<TaskResult> => {

@@ -1,0 +1,92 @@
+// Complete content keys (issue 13): what a cached result depends on is in its key.
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, tempDir } from './helpers.js';
+import { engineIdentity } from '../../src/ml/engine-identity.js';
+import { kernelFile, type KernelBuild } from '../../src/ml/kernels/simd.js';
+
+interface JsonStage { id: string; key: string; cached: boolean; status: string; metrics: Record<string, unknown>; error?: string }
+interface JsonRun { status: string; stages: JsonStage[] }
+
+function run(dir: string, file: string, extra: string[] = [], env: Record<string, string> = {}): { status: number | null; run: JsonRun; stderr: string } {
+  const r = cli(['run', file, '--store', join(dir, 'store'), '--json', ...extra], { cwd: dir, env });
+  let parsed: JsonRun;
+  try {
+    parsed = JSON.parse(r.stdout) as JsonRun;
+  } catch {
+    throw new Error(`stdout is not one JSON document:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  }
+  return { status: r.status, run: parsed, stderr: r.stderr };
+}
+
+const computed = (r: JsonRun): string[] => r.stages.filter((s) => !s.cached).map((s) => s.id);
+
+const NUMERIC = `name: numeric
+stages:
+  rows: { type: test.rows, with: { n: 5 } }
+  net: { type: test.numeric, in: rows }
+  total: { type: test.sum, in: net }
+`;
+
+describe('the numeric engine is in the key (issue 13.1)', () => {
+  it('another backend or kernel build recomputes numeric stages and their dependents only; status --explain says why', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'p.yaml'), NUMERIC);
+    const cpu = run(dir, 'p.yaml', [], { SPECFLOW_BACKEND: 'cpu' });
+    expect(cpu.status).toBe(0);
+    // the stage computed on the backend the key names
+    expect(cpu.run.stages.find((s) => s.id === 'net')!.metrics.pinned).toBe('cpu/');
+
+    const st = cli(['status', 'p.yaml', '--store', join(dir, 'store'), '--explain'], { cwd: dir, env: { SPECFLOW_BACKEND: 'wasm' } });
+    expect(st.stdout).toMatch(/would run {2}net[^\n]*\n\s+backend changed: cpu → wasm/);
+    expect(st.stdout).toMatch(/= cached +rows/);
+
+    const wasm = run(dir, 'p.yaml', [], { SPECFLOW_BACKEND: 'wasm' });
+    expect(computed(wasm.run)).toEqual(['net', 'total']);
+    expect(wasm.run.stages.find((s) => s.id === 'net')!.metrics.pinned).toMatch(/^wasm\/[01]$/);
+
+    const plain = run(dir, 'p.yaml', [], { SPECFLOW_BACKEND: 'wasm', SPECFLOW_WASM_FMA: '0' });
+    expect(plain.run.stages.find((s) => s.id === 'net')!.metrics.pinned).toBe('wasm/0');
+    const fused = wasm.run.stages.find((s) => s.id === 'net')!.metrics.pinned === 'wasm/1';
+    // the fused and the plain build are different arithmetic: different keys (the build is in the key even where labels agree)
+    expect(computed(plain.run)).toEqual(fused ? ['net', 'total'] : []);
+
+    const again = run(dir, 'p.yaml', [], { SPECFLOW_BACKEND: 'cpu' });
+    expect(computed(again.run)).toEqual([]);
+  });
+
+  it('the kernel .wasm files enter the identity by content', () => {
+    const dir = tempDir();
+    const copies = new Map<KernelBuild, string>();
+    for (const b of ['simd', 'simd-fma'] as KernelBuild[]) {
+      copies.set(b, join(dir, `${b}.wasm`));
+      copyFileSync(kernelFile(b), copies.get(b)!);
+    }
+    const env = process.env.SPECFLOW_BACKEND;
+    process.env.SPECFLOW_BACKEND = 'wasm';
+    try {
+      const before = engineIdentity((b) => copies.get(b)!);
+      const bytes = readFileSync(copies.get('simd')!);
+      bytes[bytes.length - 1] ^= 1;
+      writeFileSync(copies.get('simd')!, bytes);
+      const after = engineIdentity((b) => copies.get(b)!);
+      expect(after.kernels!.files.simd).not.toBe(before.kernels!.files.simd);
+      expect(after.kernels!.files['simd-fma']).toBe(before.kernels!.files['simd-fma']);
+      expect(before.tfjs['@tensorflow/tfjs-core']).toMatch(/^\d+\.\d+\.\d+/);
+    } finally {
+      if (env === undefined) delete process.env.SPECFLOW_BACKEND;
+      else process.env.SPECFLOW_BACKEND = env;
+    }
+  });
+
+  it('--force STAGE recomputes that stage and everything downstream of it', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'p.yaml'), NUMERIC);
+    run(dir, 'p.yaml');
+    expect(computed(run(dir, 'p.yaml', ['--force', 'net']).run)).toEqual(['net', 'total']);
+    expect(computed(run(dir, 'p.yaml', ['--force', 'total']).run)).toEqual(['total']);
+    const dry = cli(['run', 'p.yaml', '--store', join(dir, 'store'), '--dry-run', '--force', 'rows'], { cwd: dir });
+    expect(dry.stdout).toContain('3 of 3 distinct stages would run');
+  });
+});
