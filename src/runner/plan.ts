@@ -122,7 +122,8 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
       }
       inputs[port] = [...once.values()];
     }
-    const key = await addTask(s, first.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })));
+    // its parameters are equal in every variant (checked when parsing); its seed is the pipeline's own
+    const key = await addTask(s, p.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })));
     for (const v of p.variants) keys.get(v.id)!.set(id, key);
   }
   return { pipeline: p, tasks, byKey, keys };
