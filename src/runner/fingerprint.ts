@@ -152,6 +152,23 @@ export async function keyParams(stage: StageInstance, pipelineDir: string): Prom
   return out;
 }
 
+/**
+ * The input files of a stage whose contents differ now from when its key was
+ * made (`keyed` is its key material's params): the stage may have read other
+ * bytes than its key names, so its output must not be stored under that key.
+ */
+export async function changedInputFiles(stage: StageInstance, pipelineDir: string, keyed: Record<string, unknown>): Promise<string[]> {
+  if (stage.pathParams.length === 0) return [];
+  const now = await keyParams(stage, pipelineDir);
+  const changed: string[] = [];
+  for (const name of stage.pathParams) {
+    const before = (keyed[name] as { files?: Record<string, string> } | undefined)?.files ?? {};
+    const after = (now[name] as { files?: Record<string, string> } | undefined)?.files ?? {};
+    for (const f of new Set([...Object.keys(before), ...Object.keys(after)])) if (before[f] !== after[f]) changed.push(f);
+  }
+  return changed;
+}
+
 const GLOB_CHARS = /[*?[\]{}()!+@]/;
 
 /** Does file parameter `name` accept glob patterns (`"x-glob": true` in its schema, e.g. JCAMP lists)? */

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { forcedKeys, type Plan, type Task } from './plan.js';
+import { changedInputFiles } from './fingerprint.js';
 import type { Manifest, Store, LockInfo } from './store.js';
 import { isTableKind, type InputArtifact, type MetricValue, type ProgressEvent } from './stage-api.js';
 import { executeStage, type StageMessage, type StageOutcome, type StageTask } from './execute-stage.js';
@@ -151,6 +152,13 @@ async function compute(
     if (!outcome.ok) {
       await store.discardTemp(temp);
       return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: outcome.error.user ? outcome.error.message : (outcome.error.stack ?? outcome.error.message), userError: outcome.error.user };
+    }
+    const changed = await changedInputFiles(task.stage, plan.pipeline.dir, task.material.params);
+    if (changed.length) {
+      await store.discardTemp(temp);
+      temp = undefined;
+      const error = `${changed.join(', ')}: changed while this run was using ${changed.length > 1 ? 'them' : 'it'} (its contents differ from when the stage's key was made); nothing was stored, run again`;
+      return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error, userError: true };
     }
     const seconds = secondsSince(started);
     if (force && store.has(task.key)) await store.removeEntry(task.key);

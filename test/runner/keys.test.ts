@@ -1,8 +1,10 @@
 // Complete content keys (issue 13): what a cached result depends on is in its key.
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, tempDir } from './helpers.js';
+import { cli, cliAsync, collectOutput, tempDir, testRegistry } from './helpers.js';
+import { expandPath } from '../../src/runner/fingerprint.js';
 import { engineIdentity } from '../../src/ml/engine-identity.js';
 import { kernelFile, type KernelBuild } from '../../src/ml/kernels/simd.js';
 
@@ -88,5 +90,67 @@ describe('the numeric engine is in the key (issue 13.1)', () => {
     expect(computed(run(dir, 'p.yaml', ['--force', 'total']).run)).toEqual(['total']);
     const dry = cli(['run', 'p.yaml', '--store', join(dir, 'store'), '--dry-run', '--force', 'rows'], { cwd: dir });
     expect(dry.stdout).toContain('3 of 3 distinct stages would run');
+  });
+});
+
+describe('input files are keyed by what the stage read (issue 13.2)', () => {
+  it('a file truncated between planning and reading publishes nothing under the old key', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'data.txt'), '1\n2\n3\n4\n');
+    writeFileSync(join(dir, 'p.yaml'), 'name: snap\nstages:\n  lines: { type: test.slowread, with: { path: data.txt } }\n  total: { type: test.sum, in: lines }\n');
+    const child = cliAsync(['run', 'p.yaml', '--store', join(dir, 'store'), '--json'], { cwd: dir });
+    const done = collectOutput(child);
+    while (!existsSync(join(dir, 'data.txt.started'))) await sleep(20);
+    writeFileSync(join(dir, 'data.txt'), '1\n');
+    writeFileSync(join(dir, 'data.txt.go'), '');
+    const r = await done;
+    expect(r.status).toBe(1);
+    const lines = (JSON.parse(r.stdout) as JsonRun).stages.find((s) => s.id === 'lines')!;
+    expect(lines.status).toBe('failed');
+    expect(lines.error).toBe("data.txt: changed while this run was using it (its contents differ from when the stage's key was made); nothing was stored, run again");
+    // the next run keys the short file and computes from it; nothing stale was cached
+    const again = run(dir, 'p.yaml');
+    expect(again.status).toBe(0);
+    expect(computed(again.run)).toEqual(['lines', 'total']);
+    expect(again.run.stages.find((s) => s.id === 'total')!.metrics.sum).toBe(1);
+  });
+});
+
+describe('paths with glob characters (issue 13.3)', () => {
+  it('a literal file named like a glob is keyed by its content: edits to it are seen', () => {
+    const dir = tempDir();
+    const folders = ['study{a,b}', 'g[1]'];
+    for (const f of folders) {
+      mkdirSync(join(dir, f));
+      writeFileSync(join(dir, f, 'n.txt'), '1\n2\n');
+    }
+    writeFileSync(join(dir, 'p.yaml'), `name: g\nstages:\n${folders.map((f, i) => `  l${i}: { type: test.readfile, with: { path: "${f}/n.txt" } }\n  t${i}: { type: test.sum, in: l${i} }\n`).join('')}`);
+    const a = run(dir, 'p.yaml');
+    expect(a.status).toBe(0);
+    expect(a.run.stages.filter((s) => s.id.startsWith('t')).map((s) => s.metrics.sum)).toEqual([3, 3]);
+    for (const f of folders) writeFileSync(join(dir, f, 'n.txt'), '1\n2\n4\n');
+    const st = cli(['status', 'p.yaml', '--store', join(dir, 'store'), '--explain'], { cwd: dir });
+    expect(st.stdout.match(/input file of parameter "path" changed/g)).toHaveLength(2);
+    const b = run(dir, 'p.yaml');
+    expect(computed(b.run)).toEqual(['l0', 't0', 'l1', 't1']);
+    expect(b.run.stages.filter((s) => s.id.startsWith('t')).map((s) => s.metrics.sum)).toEqual([7, 7]);
+  });
+
+  it('a missing literal path with glob characters is "file not found" where the stage does not glob', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'p.yaml'), 'name: g\nstages:\n  lines: { type: test.readfile, with: { path: "g[1]/*.txt" } }\n');
+    const r = cli(['validate', 'p.yaml'], { cwd: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('p.yaml:3:47: stage "lines": file not found: g[1]/*.txt');
+  });
+
+  it('a globbing parameter expands under a pipeline folder whose own name has glob characters', async () => {
+    const dir = join(tempDir(), 'runs[2]');
+    mkdirSync(join(dir, 'spectra'), { recursive: true });
+    for (const f of ['b.jdx', 'a.jdx']) writeFileSync(join(dir, 'spectra', f), f);
+    const registry = await testRegistry();
+    expect(registry.size).toBeGreaterThan(0);
+    expect(await expandPath(join(dir, 'spectra', '*.jdx'), true, dir)).toEqual([join(dir, 'spectra', 'a.jdx'), join(dir, 'spectra', 'b.jdx')]);
+    expect(await expandPath(join(dir, 'spectra', '*.jdx'), false, dir)).toEqual([join(dir, 'spectra', '*.jdx')]);
   });
 });
