@@ -1,6 +1,8 @@
 // Complete content keys (issue 13): what a cached result depends on is in its key.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, cliAsync, collectOutput, tempDir, testRegistry } from './helpers.js';
@@ -152,5 +154,31 @@ describe('paths with glob characters (issue 13.3)', () => {
     expect(registry.size).toBeGreaterThan(0);
     expect(await expandPath(join(dir, 'spectra', '*.jdx'), true, dir)).toEqual([join(dir, 'spectra', 'a.jdx'), join(dir, 'spectra', 'b.jdx')]);
     expect(await expandPath(join(dir, 'spectra', '*.jdx'), false, dir)).toEqual([join(dir, 'spectra', '*.jdx')]);
+  });
+});
+
+describe('the run record asks git without running the repository\'s hooks (issue 13.16)', () => {
+  it('an fsmonitor hook configured in the pipeline\'s repository is not run', () => {
+    const dir = tempDir();
+    const marker = join(dir, 'hook-ran');
+    const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } });
+    git('init', '-q');
+    writeFileSync(join(dir, 'p.yaml'), 'name: g\nstages:\n  a: { type: test.rows, with: { n: 2 } }\n');
+    git('add', 'p.yaml');
+    git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'p');
+    const hook = join(dir, 'fsmonitor.sh');
+    writeFileSync(hook, `#!/bin/sh\ntouch '${marker}'\n`);
+    chmodSync(hook, 0o755);
+    git('config', 'core.fsmonitor', hook);
+    // the hook does run for a plain `git status`: the test can see it
+    git('status', '--porcelain');
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+    const r = run(dir, 'p.yaml');
+    expect(r.status).toBe(0);
+    const latest = readFileSync(join(dir, 'store', 'latest'), 'utf8').trim();
+    const record = JSON.parse(readFileSync(join(dir, 'store', 'runs', `${latest}.json`), 'utf8')) as { git: { commit: string; dirty: boolean } | null };
+    expect(record.git?.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(existsSync(marker)).toBe(false);
   });
 });
