@@ -6,7 +6,9 @@ import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, cliAsync, collectOutput, tempDir, testRegistry } from './helpers.js';
-import { expandPath } from '../../src/runner/fingerprint.js';
+import { expandPath, implementationFingerprint } from '../../src/runner/fingerprint.js';
+import { pathToFileURL } from 'node:url';
+import type { StageDef } from '../../src/runner/stage-api.js';
 import { engineIdentity } from '../../src/ml/engine-identity.js';
 import { kernelFile, type KernelBuild } from '../../src/ml/kernels/simd.js';
 
@@ -180,5 +182,53 @@ describe('the run record asks git without running the repository\'s hooks (issue
     const record = JSON.parse(readFileSync(join(dir, 'store', 'runs', `${latest}.json`), 'utf8')) as { git: { commit: string; dirty: boolean } | null };
     expect(record.git?.commit).toMatch(/^[0-9a-f]{40}$/);
     expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('plugin helpers loaded by a computed import() are fingerprinted (issue 13.6)', () => {
+  const PLUGIN = `const second = './helper-b.mjs';
+export const s = {
+  type: 'plug.s', description: 'a plugin stage', inputs: {}, outputs: { out: { kind: 'blob' } },
+  params: { type: 'object', properties: {} }, seedless: true, module: import.meta.url, files: ['table.json'],
+  async run(ctx) {
+    const a = await import(new URL('./helper-a.mjs', import.meta.url).href);
+    const b = await import(second);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(ctx.output('out') + '/sum.txt', String(a.value + b.value));
+    ctx.metric('sum', a.value + b.value);
+  },
+};
+`;
+
+  function plugin(): string {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'plugin.mjs'), PLUGIN);
+    writeFileSync(join(dir, 'helper-a.mjs'), 'export const value = 1;\n');
+    writeFileSync(join(dir, 'helper-b.mjs'), 'export const value = 10;\n');
+    writeFileSync(join(dir, 'table.json'), '[1]');
+    return dir;
+  }
+  const fingerprint = (dir: string) => implementationFingerprint({ module: pathToFileURL(join(dir, 'plugin.mjs')).href, files: ['table.json'] } as StageDef);
+
+  it('new URL(literal, import.meta.url), a specifier kept in a constant, and StageDef.files', () => {
+    const dir = plugin();
+    const before = fingerprint(dir);
+    expect(Object.keys(before.files).sort()).toEqual(['helper-a.mjs', 'helper-b.mjs', 'plugin.mjs', 'table.json']);
+    for (const [file, text] of [['helper-a.mjs', 'export const value = 2;\n'], ['helper-b.mjs', 'export const value = 20;\n'], ['table.json', '[2]']]) {
+      const prev = fingerprint(dir).hash;
+      writeFileSync(join(dir, file!), text!);
+      expect(fingerprint(dir).hash, file).not.toBe(prev);
+    }
+  });
+
+  it('an edited helper re-runs the plugin stage, and status --explain names the file', () => {
+    const dir = plugin();
+    writeFileSync(join(dir, 'p.yaml'), 'name: plug\nstages:\n  s: { type: plug.s }\n');
+    const plug = join(dir, 'plugin.mjs');
+    const first = cli(['run', 'p.yaml', '--store', join(dir, 'store'), '--json'], { cwd: dir, plugins: plug });
+    expect(first.status, first.stderr).toBe(0);
+    writeFileSync(join(dir, 'helper-a.mjs'), 'export const value = 5;\n');
+    const st = cli(['status', 'p.yaml', '--store', join(dir, 'store'), '--explain'], { cwd: dir, plugins: plug });
+    expect(st.stdout).toContain('implementation changed: source helper-a.mjs');
   });
 });
