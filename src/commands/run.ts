@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { backendEnvironmentProblem } from '../ml/backend.js';
+import { engineIdentity, pinEngine } from '../ml/engine-identity.js';
 import { UserError } from '../runner/errors.js';
-import { planPipeline, type Plan } from '../runner/plan.js';
+import { forcedKeys, planPipeline, type Plan } from '../runner/plan.js';
 import { executePlan, type TaskResult } from '../runner/scheduler.js';
 import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
 import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
@@ -21,7 +22,10 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const store = openStore(args);
   // the parsed-pipeline cache lives in the store, but a run creates the store only once the pipeline is valid
   const pipeline = await pipelineFrom(file, args, store.exists() ? store : undefined);
-  const plan = await planPipeline(pipeline);
+  // refused before anything runs, rather than as a failure of the first training stage
+  const envProblem = backendEnvironmentProblem();
+  if (envProblem) throw new UserError(envProblem);
+  const plan = await planPipeline(pipeline, { engine: engineIdentity });
   const jobs = args.jobs ?? availableParallelism();
   const force = args.force === undefined ? false : args.force === true || (Array.isArray(args.force) && args.force.length === 0) ? true : args.force;
   if (Array.isArray(force)) {
@@ -33,10 +37,9 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
     }
   }
   if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
-  // refused before anything runs, rather than as a failure of the first training stage
-  const envProblem = backendEnvironmentProblem();
-  if (envProblem) throw new UserError(envProblem);
   await store.ensureLayout(); // a path that cannot be a store is refused before any work
+  // the stages compute on the engine their keys name, or fail; never on a quiet fallback
+  pinEngine();
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -121,8 +124,9 @@ function printSummary(plan: Plan, record: RunRecord, recordPath: string): void {
 
 function dryRun(plan: Plan, has: (key: string) => boolean, force: boolean | string[], json: boolean): number {
   const variants = plan.pipeline.variants.length;
+  const forcedSet = forcedKeys(plan, force);
   const rows = plan.tasks.map((t) => {
-    const forced = force === true || (Array.isArray(force) && t.instances.some((i) => force.includes(i.stage)));
+    const forced = forcedSet.has(t.key);
     const cached = has(t.key) && !forced;
     return { label: taskLabel(t, variants), type: t.stage.type, key: t.key, cached, forced };
   });

@@ -5,6 +5,9 @@ import type { RunRecord, StageRecord } from '../runner/records.js';
 import type { Store } from '../runner/store.js';
 import { canonicalJson } from '../runner/fingerprint.js';
 import { existingStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
+import { backendEnvironmentProblem } from '../ml/backend.js';
+import { engineIdentity, type EngineIdentity } from '../ml/engine-identity.js';
+import { UserError } from '../runner/errors.js';
 
 export interface StatusArgs extends PipelineArgs, GlobalOptions {
   explain?: boolean;
@@ -21,7 +24,10 @@ export interface StageStatus {
 
 export async function statusCommand(file: string, args: StatusArgs): Promise<number> {
   const store = existingStore(args);
-  const plan = await planPipeline(await pipelineFrom(file, args, store));
+  const pipeline = await pipelineFrom(file, args, store);
+  const envProblem = backendEnvironmentProblem();
+  if (envProblem) throw new UserError(envProblem);
+  const plan = await planPipeline(pipeline, { engine: engineIdentity });
   const statuses = await explainPlan(plan, store);
   if (args.json) {
     process.stdout.write(`${JSON.stringify({ pipeline: file, stages: statuses }, null, 2)}\n`);
@@ -99,6 +105,7 @@ function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant:
     }
   }
   if (a.seed !== b.seed) reasons.push(`seed changed: ${a.seed} → ${b.seed}`);
+  reasons.push(...engineChanges(a.engine as EngineIdentity | undefined, b.engine as EngineIdentity | undefined));
   // a gathering stage's inputs also name the variants reading each output (`key:port@v1|v2`)
   const outputsOnly = (refs: string[] | undefined) => canonicalJson((refs ?? []).map((r) => r.replace(/@.*$/, '')));
   for (const port of new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)])) {
@@ -115,6 +122,18 @@ function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant:
     reasons.push(`input "${port}" changed: ${upstream.join(', ') || 'rewired'}`);
   }
   return reasons.length ? reasons : ['key changed'];
+}
+
+/** Why a numeric stage's engine identity differs (records from before it was keyed have none). */
+function engineChanges(a: EngineIdentity | undefined, b: EngineIdentity | undefined): string[] {
+  if (canonicalJson(a) === canonicalJson(b)) return [];
+  if (!a || !b) return [`numeric engine now part of the key (backend ${b?.backend ?? a?.backend})`];
+  const out: string[] = [];
+  if (a.backend !== b.backend) out.push(`backend changed: ${a.backend} → ${b.backend}`);
+  if (canonicalJson(a.kernels) !== canonicalJson(b.kernels) && a.backend === b.backend) out.push('wasm kernels changed (kernel build or its .wasm files)');
+  const versions = Object.keys({ ...a.tfjs, ...b.tfjs }).filter((n) => a.tfjs?.[n] !== b.tfjs?.[n]).map((n) => `${n} ${a.tfjs?.[n] ?? '∅'} → ${b.tfjs?.[n] ?? '∅'}`);
+  if (versions.length) out.push(`tfjs versions changed: ${versions.join(', ')}`);
+  return out.length ? out : ['numeric engine changed'];
 }
 
 function short(v: unknown): string {

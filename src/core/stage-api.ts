@@ -112,6 +112,12 @@ export interface StageDef {
   seedless?: boolean;
   /** npm packages whose versions enter the implementation fingerprint. */
   packages?: string[];
+  /** Results depend on the numeric engine (tfjs backend, wasm kernels): the engine's identity
+   * enters the content key. Default: true when `packages` names a `@tensorflow/` package. */
+  numeric?: boolean;
+  /** Extra files (relative to `module`'s folder) whose contents enter the implementation
+   * fingerprint: helpers loaded by a computed `import()` or data read at run time. */
+  files?: string[];
   /** `import.meta.url` of the defining module: its source (and relative imports) is fingerprinted. */
   module: string;
   run(ctx: StageContext): Promise<void>;

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StageDef } from './stage-api.js';
 import type { StageInstance } from './pipeline.js';
@@ -17,6 +17,13 @@ export interface KeyMaterial {
   params: Record<string, unknown>;
   seed: number | null;
   inputs: Record<string, string[]>;
+  /** Numeric stages only: the identity of the engine computing them (backend, kernels, versions). */
+  engine?: unknown;
+}
+
+/** Does the stage's output depend on the numeric engine (see StageDef.numeric)? */
+export function isNumeric(def: StageDef): boolean {
+  return def.numeric ?? (def.packages ?? []).some((p) => p.startsWith('@tensorflow/'));
 }
 
 export interface ImplFingerprint {
@@ -47,14 +54,34 @@ export function contentKey(material: KeyMaterial): string {
 
 const implCache = new Map<StageDef, ImplFingerprint>();
 const IMPORT_RE = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g;
+const URL_RE = /(?:\bnew\s+URL\s*\(\s*|\bimport\.meta\.resolve\s*\(\s*)['"`](\.{0,2}\/?[^'"`$]+)['"`]/g;
+const MODULE_LITERAL_RE = /['"`](\.{1,2}\/[^'"`$\s]+\.(?:[cm]?js|[cm]?ts|json|wasm))['"`]/g;
 
 export function implementationFingerprint(def: StageDef): ImplFingerprint {
   const cached = implCache.get(def);
   if (cached) return cached;
   const entry = def.module.startsWith('file:') ? fileURLToPath(def.module) : resolve(def.module);
   const root = dirname(entry);
+  const files = moduleGraphHashes([entry, ...(def.files ?? []).map((f) => resolve(root, f))], root);
+  const packages: Record<string, string> = {};
+  for (const name of def.packages ?? []) packages[name] = packageVersion(name, root);
+  const hash = sha256(canonicalJson({ files, packages }));
+  const fp = { hash, files, packages };
+  implCache.set(def, fp);
+  return fp;
+}
+
+/**
+ * Content hashes of the given files and of every file they reach (paths
+ * relative to `root`): static and literal dynamic imports of relative modules,
+ * `new URL('./x', import.meta.url)` and `import.meta.resolve('./x')`, and any
+ * other string literal naming an existing relative module (`const h =
+ * './helper.mjs'; await import(h)`). Specifiers computed at run time cannot be
+ * followed: a stage declares those files in StageDef.files.
+ */
+export function moduleGraphHashes(entries: string[], root: string): Record<string, string> {
   const files: Record<string, string> = {};
-  const pending = [entry];
+  const pending = [...entries];
   while (pending.length) {
     const file = pending.pop()!;
     const rel = relative(root, file) || '.';
@@ -67,17 +94,15 @@ export function implementationFingerprint(def: StageDef): ImplFingerprint {
       continue;
     }
     files[rel] = sha256(source);
-    for (const m of source.matchAll(IMPORT_RE)) {
-      const target = resolveModule(dirname(file), m[1]!);
-      if (target) pending.push(target);
+    if (!/\.[cm]?[jt]s$/.test(file)) continue; // a data file declared in StageDef.files
+    for (const re of [IMPORT_RE, URL_RE, MODULE_LITERAL_RE]) {
+      for (const m of source.matchAll(re)) {
+        const target = resolveModule(dirname(file), m[1]!);
+        if (target) pending.push(target);
+      }
     }
   }
-  const packages: Record<string, string> = {};
-  for (const name of def.packages ?? []) packages[name] = packageVersion(name, root);
-  const hash = sha256(canonicalJson({ files, packages }));
-  const fp = { hash, files, packages };
-  implCache.set(def, fp);
-  return fp;
+  return files;
 }
 
 /** `./x.js` may be compiled output of `./x.ts`; run from source (vitest) it only exists as .ts. */
@@ -113,26 +138,61 @@ export function packageVersion(name: string, fromDir: string): string {
 /** Parameters as they enter the key: file parameters replaced by their contents' hashes. */
 export async function keyParams(stage: StageInstance, pipelineDir: string): Promise<Record<string, unknown>> {
   if (stage.pathParams.length === 0) return stage.params;
-  const out: Record<string, unknown> = { ...stage.params };
+  const out: Record<string, unknown> = Object.assign(Object.create(null) as object, stage.params);
   for (const name of stage.pathParams) {
     const v = stage.params[name];
     if (v === undefined || v === null) continue;
     const specs = Array.isArray(v) ? (v as string[]) : [v as string];
     const files: Record<string, string> = {};
     for (const spec of specs) {
-      for (const file of await expandPath(spec)) files[relative(pipelineDir, file)] = hashFile(file);
+      for (const file of await expandPath(spec, globsParam(stage.def, name), pipelineDir)) files[relative(pipelineDir, file)] = hashFile(file);
     }
     out[name] = { files };
   }
   return out;
 }
 
-const GLOB_CHARS = /[*?[\]{}]/;
+/**
+ * The input files of a stage whose contents differ now from when its key was
+ * made (`keyed` is its key material's params): the stage may have read other
+ * bytes than its key names, so its output must not be stored under that key.
+ */
+export async function changedInputFiles(stage: StageInstance, pipelineDir: string, keyed: Record<string, unknown>): Promise<string[]> {
+  if (stage.pathParams.length === 0) return [];
+  const now = await keyParams(stage, pipelineDir);
+  const changed: string[] = [];
+  for (const name of stage.pathParams) {
+    const before = (keyed[name] as { files?: Record<string, string> } | undefined)?.files ?? {};
+    const after = (now[name] as { files?: Record<string, string> } | undefined)?.files ?? {};
+    for (const f of new Set([...Object.keys(before), ...Object.keys(after)])) if (before[f] !== after[f]) changed.push(f);
+  }
+  return changed;
+}
 
-export async function expandPath(spec: string): Promise<string[]> {
-  if (!GLOB_CHARS.test(spec)) return [spec];
+const GLOB_CHARS = /[*?[\]{}()!+@]/;
+
+/** Does file parameter `name` accept glob patterns (`"x-glob": true` in its schema, e.g. JCAMP lists)? */
+export function globsParam(def: StageDef, name: string): boolean {
+  const props = (def.params.properties ?? {}) as Record<string, Record<string, unknown>>;
+  return Object.hasOwn(props, name) && props[name]!['x-glob'] === true;
+}
+
+/** A file parameter's value that names no file yet is fine only as a pattern of a globbing parameter. */
+export function isPattern(def: StageDef, name: string, value: string): boolean {
+  return globsParam(def, name) && GLOB_CHARS.test(value) && !existsSync(value);
+}
+
+/**
+ * The files a file parameter's value names: an existing file is itself, even
+ * if its name holds glob characters (`study{a,b}/data.csv`); only a globbing
+ * parameter expands a pattern, matched under the pipeline folder taken literally.
+ */
+export async function expandPath(spec: string, glob: boolean, pipelineDir: string): Promise<string[]> {
+  if (!glob || !GLOB_CHARS.test(spec) || existsSync(spec)) return [spec];
   const fg = (await import('fast-glob')).default;
-  return (await fg(spec.replace(/\\/g, '/'), { absolute: true, onlyFiles: true })).sort();
+  const rel = relative(pipelineDir, spec);
+  const pattern = isAbsolute(rel) || rel.startsWith('..') ? spec.replace(/\\/g, '/') : `${fg.convertPathToPattern(pipelineDir)}/${rel.replace(/\\/g, '/')}`;
+  return (await fg(pattern, { absolute: true, onlyFiles: true })).sort();
 }
 
 function hashFile(file: string): string {

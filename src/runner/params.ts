@@ -22,6 +22,7 @@ function getAjv(): Ajv {
   if (!ajv) {
     ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true, verbose: true });
     ajv.addKeyword({ keyword: 'x-path', schemaType: 'boolean' });
+    ajv.addKeyword({ keyword: 'x-glob', schemaType: 'boolean' });
   }
   return ajv;
 }
@@ -50,8 +51,8 @@ function resolveAliases(def: StageDef, value: Record<string, unknown>): ParamErr
   const aliases = (def.params as { 'x-aliases'?: Record<string, string> })['x-aliases'] ?? {};
   const errors: ParamError[] = [];
   for (const [alias, canonical] of Object.entries(aliases)) {
-    if (!(alias in value)) continue;
-    if (canonical in value) {
+    if (!Object.hasOwn(value, alias)) continue;
+    if (Object.hasOwn(value, canonical)) {
       errors.push({ path: [alias], atKey: true, message: `"${alias}" is another name for "${canonical}", which is also given: keep one` });
       continue;
     }
@@ -84,7 +85,10 @@ function schemaAt(def: StageDef, path: (string | number)[]): Record<string, unkn
   for (const p of path) {
     if (!s) return undefined;
     if (typeof p === 'number') s = s.items as Record<string, unknown> | undefined;
-    else s = (s.properties as Record<string, Record<string, unknown>> | undefined)?.[p];
+    else {
+      const props = s.properties as Record<string, Record<string, unknown>> | undefined;
+      s = props && Object.hasOwn(props, p) ? props[p] : undefined;
+    }
   }
   return s;
 }

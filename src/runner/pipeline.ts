@@ -12,6 +12,7 @@ import { describeKind, kindAccepts, type StageDef } from './stage-api.js';
 import { didYouMean } from './suggest.js';
 import { parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
 import { findCycle } from './dag.js';
+import { canonicalJson, isPattern } from './fingerprint.js';
 
 export interface InputRef {
   stage: string;
@@ -97,7 +98,7 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
     if (typeof root.seed === 'number' && Number.isInteger(root.seed) && root.seed >= 0) seed = root.seed;
     else problems.at(['seed'], '`seed` must be a non-negative integer');
   }
-  const params: Record<string, unknown> = {};
+  const params: Record<string, unknown> = nullProto();
   if (root.params !== undefined && root.params !== null) {
     if (!isRecord(root.params)) problems.at(['params'], '`params` must be a mapping of name: value');
     else {
@@ -107,13 +108,17 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
       }
     }
   }
-  const sweep: Record<string, unknown[]> = {};
+  const sweep: Record<string, unknown[]> = nullProto();
   if (root.sweep !== undefined && root.sweep !== null) {
     if (!isRecord(root.sweep)) problems.at(['sweep'], '`sweep` must be a mapping of name: [values]');
     else {
       for (const [k, v] of Object.entries(root.sweep)) {
         if (!Array.isArray(v) || v.length === 0) problems.at(['sweep', k], `sweep axis "${k}" must be a non-empty list of values`);
-        else sweep[k] = v;
+        else {
+          sweep[k] = v;
+          const dup = duplicateIndex(v);
+          if (dup) problems.at(['sweep', k, dup[1]], `sweep axis "${k}" lists ${formatValue(v[dup[1]])} twice (items ${dup[0] + 1} and ${dup[1] + 1}): each variant must differ`);
+        }
       }
     }
   }
@@ -127,6 +132,12 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
     const values = v.split(',').filter((x) => x !== '').map((x) => parseYamlScalar(x) as unknown);
     if (values.length === 0) throw new UserError(`--sweep ${s}: give at least one value, e.g. --sweep ${k}=2,4,8`);
     sweep[k] = values;
+  }
+  refuseNonFinite(params, sweep);
+  for (const s of options.sweep ?? []) {
+    const k = s.slice(0, s.indexOf('=')).trim();
+    const dup = sweep[k] ? duplicateIndex(sweep[k]!) : undefined;
+    if (dup) throw new UserError(`--sweep ${s}: ${formatValue(sweep[k]![dup[1]])} is given twice; each variant must differ`);
   }
   if (sweep.seed) {
     for (const [i, s] of sweep.seed.entries()) {
@@ -164,6 +175,8 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
     variants.push(resolveVariant(id, axes, variantParams, variantSeed, stages, dir, options.registry, problems));
     problems.throwIfAny();
   }
+  checkGatheringParams(variants, problems);
+  problems.throwIfAny();
   return { name, file, absPath, dir, text, seed, params, sweep, variants };
 }
 
@@ -204,7 +217,7 @@ function resolveVariant(
       else if (Array.isArray(v)) value[k] = v.map((x) => (typeof x === 'string' ? absolutise(x, dir) : x));
       const files = Array.isArray(value[k]) ? (value[k] as unknown[]) : [value[k]];
       files.forEach((f, i) => {
-        if (typeof f === 'string' && !/[*?[\]{}]/.test(f) && !existsSync(f)) {
+        if (typeof f === 'string' && !existsSync(f) && !isPattern(def, k, f)) {
           const written = Array.isArray(withRaw[k]) ? (withRaw[k] as unknown[])[i] : withRaw[k];
           problems.at(['stages', sid, 'with', k, ...(Array.isArray(value[k]) ? [i] : [])], `stage "${sid}": file not found: ${typeof written === 'string' ? written : f}`);
         }
@@ -221,6 +234,26 @@ function resolveVariant(
   if (cycle) problems.at(['stages', cycle[0]!, 'in'], `cycle: ${cycle.join(' → ')}`);
   const order = cycle ? [] : topoOrder(stages);
   return { id, axes, params, seed, stages, order };
+}
+
+/**
+ * A gathering stage runs once for the whole sweep, so it cannot take a
+ * parameter from one variant and ignore the others' values: its parameters
+ * must be the same in every variant (and it gets the pipeline's own seed).
+ */
+function checkGatheringParams(variants: Variant[], problems: Problems): void {
+  if (variants.length < 2) return;
+  const first = variants[0]!;
+  for (const [id, s] of first.stages) {
+    if (!s.def.gather) continue;
+    for (const v of variants.slice(1)) {
+      const other = v.stages.get(id)!.params;
+      const name = Object.keys({ ...s.params, ...other }).find((k) => canonicalJson(s.params[k]) !== canonicalJson(other[k]));
+      if (name === undefined) continue;
+      problems.at(['stages', id, 'with', name], `stage "${id}" (${s.type}) runs once for the whole sweep, so its parameters must not depend on swept values: "${name}" is ${JSON.stringify(s.params[name])} in variant ${first.id} but ${JSON.stringify(other[name])} in variant ${v.id}`);
+      break;
+    }
+  }
 }
 
 /** Parses `in:` (a stage id, `stage.port`, a list of them, or a map port → ref(s)) and type-checks each edge. */
@@ -278,7 +311,7 @@ function connectInputs(inst: StageInstance, rawIn: unknown, stages: Map<string, 
     // nothing connected
   } else if (isRecord(rawIn)) {
     for (const [port, value] of Object.entries(rawIn)) {
-      if (!ports[port]) {
+      if (!Object.hasOwn(ports, port)) {
         problems.atKey([...base, port], `stage "${inst.id}" (${inst.type}) has no input "${port}"${hint(port, portNames)}; its inputs: ${portNames.join(', ') || 'none'}`);
         continue;
       }
@@ -341,7 +374,7 @@ function substituteRefs(value: unknown, path: Path, params: Record<string, unkno
     const whole = value.startsWith(REF_OPEN) && value.endsWith(REF_CLOSE) && value.indexOf(REF_OPEN, 1) < 0;
     const lookup = (name: string): unknown => {
       const n = name.trim();
-      if (!(n in params)) {
+      if (!Object.hasOwn(params, n)) {
         problems.at(path, `undefined reference "\${${n}}"${hint(n, Object.keys(params), (s) => `\${${s}}`)}; define it under \`params\` or \`sweep\``);
         return undefined;
       }
@@ -355,7 +388,7 @@ function substituteRefs(value: unknown, path: Path, params: Record<string, unkno
   }
   if (Array.isArray(value)) return value.map((v, i) => substituteRefs(v, [...path, i], params, problems));
   if (isRecord(value)) {
-    const out: Record<string, unknown> = {};
+    const out: Record<string, unknown> = nullProto();
     for (const [k, v] of Object.entries(value)) out[k] = substituteRefs(v, [...path, k], params, problems);
     return out;
   }
@@ -426,6 +459,30 @@ function escapeRe(s: string): string {
 
 function basenameNoExt(file: string): string {
   return file.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');
+}
+
+/** An object for user-chosen keys: `__proto__` and `constructor` are keys like any other. */
+function nullProto<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/** Indices [first, repeat] of the first value listed twice (compared as canonical JSON). */
+function duplicateIndex(values: unknown[]): [number, number] | undefined {
+  const seen = new Map<string, number>();
+  for (const [i, v] of values.entries()) {
+    const id = canonicalJson(v);
+    const first = seen.get(id);
+    if (first !== undefined) return [first, i];
+    seen.set(id, i);
+  }
+  return undefined;
+}
+
+/** Non-finite numbers only reach here from --set/--sweep (the YAML reader refuses them where written). */
+function refuseNonFinite(params: Record<string, unknown>, sweep: Record<string, unknown[]>): void {
+  const bad = (v: unknown): boolean => (typeof v === 'number' ? !Number.isFinite(v) : Array.isArray(v) ? v.some(bad) : isRecord(v) ? Object.values(v).some(bad) : false);
+  for (const [k, v] of Object.entries(params)) if (bad(v)) throw new UserError(`--set ${k}: not a finite number (infinities and NaN cannot be keyed or stored)`);
+  for (const [k, v] of Object.entries(sweep)) if (bad(v)) throw new UserError(`--sweep ${k}: a value is not a finite number (infinities and NaN cannot be keyed or stored)`);
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

@@ -4,7 +4,7 @@
  * variants) become one task that runs once. A gathering stage (StageDef.gather)
  * becomes one task fed by every variant.
  */
-import { contentKey, implementationFingerprint, keyParams, type ImplFingerprint, type KeyMaterial } from './fingerprint.js';
+import { contentKey, implementationFingerprint, isNumeric, keyParams, type ImplFingerprint, type KeyMaterial } from './fingerprint.js';
 import type { Pipeline, StageInstance } from './pipeline.js';
 import { PipelineError } from './errors.js';
 
@@ -43,7 +43,12 @@ export interface Plan {
   keys: Map<string, Map<string, string>>;
 }
 
-export async function planPipeline(p: Pipeline): Promise<Plan> {
+export interface PlanOptions {
+  /** The identity of the numeric engine, asked for only when a numeric stage is planned. */
+  engine?: () => unknown;
+}
+
+export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Promise<Plan> {
   const byKey = new Map<string, Task>();
   const tasks: Task[] = [];
   const keys = new Map<string, Map<string, string>>();
@@ -58,6 +63,7 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
       seed: s.def.seedless ? null : seed,
       // a gathering stage also depends on which variants read which output (its report's rows)
       inputs: Object.fromEntries(Object.entries(inputs).map(([port, refs]) => [port, refs.map((r) => `${r.key}:${r.port}${r.variants ? `@${r.variants.join('|')}` : ''}`)])),
+      ...(isNumeric(s.def) && options.engine ? { engine: options.engine() } : {}),
     };
     const key = contentKey(material);
     let task = byKey.get(key);
@@ -116,7 +122,8 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
       }
       inputs[port] = [...once.values()];
     }
-    const key = await addTask(s, first.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })));
+    // its parameters are equal in every variant (checked when parsing); its seed is the pipeline's own
+    const key = await addTask(s, p.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })));
     for (const v of p.variants) keys.get(v.id)!.set(id, key);
   }
   return { pipeline: p, tasks, byKey, keys };
@@ -124,4 +131,19 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
 
 function gatherError(p: Pipeline, upstream: string, stage: string): PipelineError {
   return new PipelineError([{ file: p.file, message: `stage "${stage}" reads "${upstream}", which gathers all sweep variants; nothing can depend on a gathering stage` }]);
+}
+
+/**
+ * The tasks `--force` recomputes: every task serving a named stage (all of
+ * them for `true`) and everything downstream of one, so no dependent stays
+ * cached from the bytes a forced stage replaced.
+ */
+export function forcedKeys(plan: Plan, force: boolean | string[]): Set<string> {
+  const out = new Set<string>();
+  if (force === false) return out;
+  for (const t of plan.tasks) {
+    // plan.tasks is in execution order: a task's dependencies are decided before it
+    if (force === true || t.instances.some((i) => force.includes(i.stage)) || t.deps.some((d) => out.has(d))) out.add(t.key);
+  }
+  return out;
 }

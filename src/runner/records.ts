@@ -103,10 +103,17 @@ export function buildRecord(
   };
 }
 
+/**
+ * The pipeline repository's configuration must not run programs: its
+ * fsmonitor hook (run by `git status`) and any other hook are switched off.
+ */
+const GIT_SAFE = ['-c', 'core.fsmonitor=', '-c', 'core.hooksPath=/dev/null', '-c', 'core.untrackedCache=false'];
+
 function gitState(dir: string): { commit: string; dirty: boolean } | null {
-  const rev = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' });
+  const git = (args: string[]) => spawnSync('git', [...GIT_SAFE, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } });
+  const rev = git(['rev-parse', 'HEAD']);
   if (rev.status !== 0) return null;
-  const st = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, encoding: 'utf8' });
+  const st = git(['status', '--porcelain', '--untracked-files=no']);
   return { commit: rev.stdout.trim(), dirty: st.status === 0 && st.stdout.trim() !== '' };
 }
 

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import type { Plan, Task } from './plan.js';
+import { forcedKeys, type Plan, type Task } from './plan.js';
+import { changedInputFiles } from './fingerprint.js';
 import { CHEAP_HASH_BYTES, INPUT_HASH_BYTES, type Manifest, type Store, type LockInfo } from './store.js';
 import { describeFsError, fsErrorCode, fsErrorLine, STORE_FATAL_CODES } from './durable.js';
 import { isTableKind, type InputArtifact, type MetricValue, type ProgressEvent } from './stage-api.js';
@@ -59,7 +60,8 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
   await store.waitForGc(options.signal);
   await store.cleanStale();
 
-  const forced = (t: Task): boolean => options.force === true || (Array.isArray(options.force) && t.instances.some((i) => (options.force as string[]).includes(i.stage)));
+  const forcedSet = forcedKeys(plan, options.force);
+  const forced = (t: Task): boolean => forcedSet.has(t.key);
   const pending = new Map<string, Promise<TaskResult>>();
   const ctx: ComputeContext = { plan, store, pool, signal, userSignal: options.signal, emit, stopAll };
 
@@ -188,6 +190,13 @@ async function compute(task: Task, ctx: ComputeContext, force: boolean): Promise
         return fatal(task, `${store.root}: ${describeFsError(outcome.error)}: stage "${task.stage.id}" could not write its output`, ctx);
       }
       return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: outcome.error.user ? outcome.error.message : (outcome.error.stack ?? outcome.error.message), userError: outcome.error.user };
+    }
+    const changed = await changedInputFiles(task.stage, plan.pipeline.dir, task.material.params);
+    if (changed.length) {
+      await store.discardTemp(temp);
+      temp = undefined;
+      const error = `${changed.join(', ')}: changed while this run was using ${changed.length > 1 ? 'them' : 'it'} (its contents differ from when the stage's key was made); nothing was stored, run again`;
+      return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error, userError: true };
     }
     const seconds = secondsSince(started);
     const manifest = await store.publish(temp, {

@@ -6,8 +6,15 @@
  * (`{ arch: ${arch} }` is a syntax error), yet that is how people write them.
  * Before parsing, each `${` … `}` is rewritten to `$⟨` … `⟩`, which has the same
  * length in UTF-16 code units, so positions stay exact.
+ *
+ * Aliases (`*name`) and merge keys (`<<: *name`) are resolved here, with a
+ * bound on how much they may expand (a "billion laughs" file is an error at
+ * the alias that crosses it, not a hang). Mappings are null-prototype objects,
+ * so `__proto__` or `constructor` are ordinary keys. Non-finite numbers
+ * (`.inf`, `.nan`, 1e999) are refused where they are written: they have no
+ * JSON form, so they could neither be keyed nor cached faithfully.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Located, SourcePos } from './errors.js';
 
 export const REF_OPEN = '$\u27e8';
@@ -33,10 +40,13 @@ export function pathKey(path: Path): string {
   return JSON.stringify(path);
 }
 
+/** How many nodes aliases may add to a document, in all (a shared block reused by every stage stays far below). */
+export const MAX_ALIAS_NODES = 20_000;
+
 export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
   const rewritten = text.replace(REF_PATTERN, (_m, name: string) => `${REF_OPEN}${name}${REF_CLOSE}`);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(rewritten, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(rewritten, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: true });
   const at = (offset: number | undefined): SourcePos | undefined => {
     if (offset === undefined) return undefined;
     const p = lineCounter.linePos(offset);
@@ -49,30 +59,16 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
   }));
   const values = new Map<string, SourcePos>();
   const keys = new Map<string, SourcePos>();
-
-  const walk = (node: unknown, path: Path): unknown => {
-    if (!node) return null;
-    const n = node as Node;
-    const pos = at(n.range?.[0]);
-    if (pos) values.set(pathKey(path), pos);
-    if (isMap(n)) {
-      const out: Record<string, unknown> = {};
-      for (const item of n.items) {
-        if (!isPair(item)) continue;
-        const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
-        const childPath = [...path, k];
-        const kpos = at((item.key as Node | null)?.range?.[0]);
-        if (kpos) keys.set(pathKey(childPath), kpos);
-        out[k] = walk(item.value, childPath);
-        if (item.value === null && kpos && !values.has(pathKey(childPath))) values.set(pathKey(childPath), kpos);
-      }
-      return out;
+  const walker = new Walker(doc as Document, at, values, keys);
+  let value: unknown = null;
+  if (!errors.length) {
+    try {
+      value = walker.walk(doc.contents, []);
+    } catch (e) {
+      if (!(e instanceof LocatedProblem)) throw e;
+      errors.push({ file, pos: e.pos, message: e.message });
     }
-    if (isSeq(n)) return n.items.map((item, i) => walk(item, [...path, i]));
-    if (isScalar(n)) return n.value;
-    return null;
-  };
-  const value = errors.length ? null : walk(doc.contents, []);
+  }
   return {
     value,
     errors,
@@ -81,6 +77,93 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
       key: (path) => keys.get(pathKey(path)) ?? nearest(values, path),
     },
   };
+}
+
+class LocatedProblem extends Error {
+  constructor(message: string, readonly pos: SourcePos | undefined) {
+    super(message);
+  }
+}
+
+/** YAML nodes → plain values, recording each path's position; resolves aliases and merge keys. */
+class Walker {
+  private expanded = 0;
+  private readonly targets = new Map<Node, Node | undefined>();
+  /** The aliases being expanded, outermost first, with their targets (a target reached again through itself is a cycle). */
+  private readonly expanding: { target: Node; pos: SourcePos | undefined }[] = [];
+
+  constructor(
+    private readonly doc: Document,
+    private readonly at: (offset: number | undefined) => SourcePos | undefined,
+    private readonly values: Map<string, SourcePos>,
+    private readonly keys: Map<string, SourcePos>,
+  ) {}
+
+  walk(node: unknown, path: Path): unknown {
+    if (!node) return null;
+    const n = node as Node;
+    const pos = this.at(n.range?.[0]);
+    if (pos && !this.values.has(pathKey(path))) this.values.set(pathKey(path), pos);
+    if (this.expanding.length && ++this.expanded > MAX_ALIAS_NODES) {
+      throw new LocatedProblem(`aliases expand this document beyond ${MAX_ALIAS_NODES} values; write the repeated parts out, or use \${params}`, this.expanding[0]!.pos);
+    }
+    if (isAlias(n)) return this.follow(n, path, pos);
+    if (isMap(n)) {
+      const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+      const merges: unknown[] = [];
+      for (const item of n.items) {
+        if (!isPair(item)) continue;
+        if (isScalar(item.key) && typeof item.key.value === 'symbol') {
+          merges.push(item.value);
+          continue;
+        }
+        const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
+        const childPath = [...path, k];
+        const kpos = this.at((item.key as Node | null)?.range?.[0]);
+        if (kpos) this.keys.set(pathKey(childPath), kpos);
+        out[k] = this.walk(item.value, childPath);
+        if (item.value === null && kpos && !this.values.has(pathKey(childPath))) this.values.set(pathKey(childPath), kpos);
+      }
+      // `<<: *base` / `<<: [*a, *b]`: keys written in the mapping win, then the earlier source
+      for (const m of merges) {
+        const sources = isSeq(m) ? m.items : [m];
+        for (const src of sources) {
+          const srcPos = this.at((src as Node | null)?.range?.[0]) ?? pos;
+          const merged = this.walk(src, path);
+          if (typeof merged !== 'object' || merged === null || Array.isArray(merged)) {
+            throw new LocatedProblem('a merge key `<<` takes a mapping, an alias of one, or a list of them', srcPos);
+          }
+          for (const [k, v] of Object.entries(merged)) if (!Object.hasOwn(out, k)) out[k] = v;
+        }
+      }
+      return out;
+    }
+    if (isSeq(n)) return n.items.map((item, i) => this.walk(item, [...path, i]));
+    if (isScalar(n)) {
+      if (typeof n.value === 'number' && !Number.isFinite(n.value)) {
+        throw new LocatedProblem(`${n.source ?? String(n.value)} is not a finite number; write a finite value (infinities and NaN cannot be keyed or stored)`, pos);
+      }
+      return n.value;
+    }
+    return null;
+  }
+
+  private follow(alias: Node & { source: string; resolve(doc: Document): Node | undefined }, path: Path, pos: SourcePos | undefined): unknown {
+    // resolving searches the whole document: once per alias node, not once per use
+    let target = this.targets.get(alias);
+    if (!this.targets.has(alias)) {
+      target = alias.resolve(this.doc);
+      this.targets.set(alias, target);
+    }
+    if (!target) throw new LocatedProblem(`unknown alias *${alias.source}: no anchor &${alias.source} before it`, pos);
+    if (this.expanding.some((e) => e.target === target)) throw new LocatedProblem(`alias *${alias.source} refers to a value that contains it`, pos);
+    this.expanding.push({ target, pos });
+    try {
+      return this.walk(target, path);
+    } finally {
+      this.expanding.pop();
+    }
+  }
 }
 
 /** The position of the path, or of its closest ancestor that has one. */

@@ -153,6 +153,7 @@ export const loadJcamp: StageDef = {
       path: {
         description: 'A JCAMP-DX file, a glob (e.g. spectra/*.jdx) or a list of files/globs, relative to the pipeline file.',
         'x-path': true,
+        'x-glob': true,
         anyOf: [
           { type: 'string' },
           { type: 'array', minItems: 1, items: { type: 'string' } },
@@ -174,11 +175,13 @@ export const loadJcamp: StageDef = {
     const { loadJcampFiles } = await import('../data/load/jcamp-source.js');
     const patterns = Array.isArray(ctx.params.path) ? (ctx.params.path as string[]) : [ctx.params.path as string];
     const paths: string[] = [];
-    const { isAbsolute } = await import('node:path');
+    const { isAbsolute, relative } = await import('node:path');
     for (const p of patterns) {
       const abs = await resolvePath(ctx, p);
       if (fg.isDynamicPattern(p) && !existsSync(abs)) {
-        const pattern = isAbsolute(p) ? p : `${fg.convertPathToPattern(ctx.pipelineDir)}/${p}`;
+        // the pipeline folder is taken literally, glob characters in its name included
+        const rel = relative(ctx.pipelineDir, abs);
+        const pattern = !isAbsolute(rel) && !rel.startsWith('..') ? `${fg.convertPathToPattern(ctx.pipelineDir)}/${rel.replace(/\\/g, '/')}` : isAbsolute(p) ? p : `${fg.convertPathToPattern(ctx.pipelineDir)}/${p}`;
         const found = (await fg(pattern, { absolute: true, onlyFiles: true })).sort();
         if (found.length === 0) throw new StageError(`no file matches the glob "${p}"`, p);
         paths.push(...found);

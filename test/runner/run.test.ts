@@ -97,12 +97,12 @@ describe('specflow run', () => {
     expect(run.status).toBe('failed');
   });
 
-  it('--force recomputes the named stage only', () => {
+  it('--force recomputes the named stage and what depends on it, nothing else', () => {
     const { dir, store } = workspace();
     runJson(dir, store, 'chain10.yaml');
     const { run } = runJson(dir, store, 'chain10.yaml', ['--force', 'sa']);
     const computed = run.stages.filter((s) => !s.cached).map((s) => s.id);
-    expect(computed).toEqual(['sa']);
+    expect(computed).toEqual(['sa', 'both', 'all', 'again', 'final']);
   });
 
   it('--dry-run runs nothing', () => {

@@ -77,7 +77,7 @@ export function requestedKernelBuild(): KernelBuild | 'auto' {
 }
 
 /** The build the kernels run now (SPECFLOW_WASM_FMA, read at each call). */
-function activeBuild(): KernelBuild {
+export function activeBuild(): KernelBuild {
   const want = requestedKernelBuild();
   if (want !== 'auto') return want;
   if (fmaCompiles === undefined) {
@@ -91,13 +91,19 @@ function activeBuild(): KernelBuild {
   return fmaCompiles ? 'simd-fma' : 'simd';
 }
 
-function readBuild(build: KernelBuild): Uint8Array {
+/** Where a build's .wasm file is: next to this file in dist/, or dist/ seen from src/ (tests run the sources). */
+export function kernelFile(build: KernelBuild): string {
   const name = FILES[build];
-  // next to this file in dist/, or dist/ seen from src/ (tests run the sources)
   const candidates = [new URL(`./${name}`, import.meta.url), new URL(`../../../dist/ml/kernels/${name}`, import.meta.url)].map((u) => fileURLToPath(u));
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`specflow: ${name} is missing (looked in ${candidates.join(', ')}); run \`npm run build\``);
-  return readFileSync(found);
+  return found;
+}
+
+export const KERNEL_BUILDS = Object.keys(FILES) as KernelBuild[];
+
+function readBuild(build: KernelBuild): Uint8Array {
+  return readFileSync(kernelFile(build));
 }
 
 /**
