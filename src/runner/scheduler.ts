@@ -153,7 +153,7 @@ async function compute(
       await store.discardTemp(temp);
       return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: outcome.error.user ? outcome.error.message : (outcome.error.stack ?? outcome.error.message), userError: outcome.error.user };
     }
-    const changed = await changedInputFiles(task.stage, plan.pipeline.dir, task.material.params);
+    const changed = await changedInputFiles(task.stage, plan.pipeline.dir, task.material.params, task.stamps);
     if (changed.length) {
       await store.discardTemp(temp);
       temp = undefined;
