@@ -37,7 +37,7 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   }
   if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
   // the stages compute on the engine their keys name, or fail; never on a quiet fallback
-  pinEngine();
+  if (plan.tasks.some((t) => t.material.engine !== undefined)) pinEngine();
 
   const controller = new AbortController();
   let interrupts = 0;
