@@ -85,24 +85,46 @@ export function moduleGraphHashes(entries: string[], root: string): Record<strin
   while (pending.length) {
     const file = pending.pop()!;
     const rel = relative(root, file) || '.';
-    if (rel in files) continue;
-    let source: string;
-    try {
-      source = readFileSync(file, 'utf8');
-    } catch {
-      files[rel] = 'missing';
-      continue;
-    }
-    files[rel] = sha256(source);
-    if (!/\.[cm]?[jt]s$/.test(file)) continue; // a data file declared in StageDef.files
+    if (Object.hasOwn(files, rel)) continue;
+    const scanned = scanFile(file);
+    files[rel] = scanned.hash;
+    pending.push(...scanned.reaches);
+  }
+  return files;
+}
+
+/** Per process, keyed by the file's version: stage modules share most of their imports. */
+const scans = new Map<string, { hash: string; reaches: string[] }>();
+
+function scanFile(file: string): { hash: string; reaches: string[] } {
+  let version: string;
+  try {
+    const st = statSync(file, { bigint: true });
+    version = `${file}\0${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return { hash: 'missing', reaches: [] };
+  }
+  const hit = scans.get(version);
+  if (hit) return hit;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return { hash: 'missing', reaches: [] };
+  }
+  const reaches: string[] = [];
+  if (/\.[cm]?[jt]s$/.test(file)) { // not a data file declared in StageDef.files
+    const source = bytes.toString('utf8');
     for (const re of [IMPORT_RE, URL_RE, MODULE_LITERAL_RE]) {
       for (const m of source.matchAll(re)) {
         const target = resolveModule(dirname(file), m[1]!);
-        if (target) pending.push(target);
+        if (target) reaches.push(target);
       }
     }
   }
-  return files;
+  const scanned = { hash: sha256(bytes), reaches };
+  scans.set(version, scanned);
+  return scanned;
 }
 
 /** `./x.js` may be compiled output of `./x.ts`; run from source (vitest) it only exists as .ts. */
