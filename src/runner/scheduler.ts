@@ -157,7 +157,7 @@ async function compute(
     if (changed.length) {
       await store.discardTemp(temp);
       temp = undefined;
-      const error = `${changed.join(', ')}: changed while this run was using ${changed.length > 1 ? 'them' : 'it'} (its contents differ from when the stage's key was made); nothing was stored, run again`;
+      const error = `${changed.join(', ')}: changed while this run was using ${changed.length > 1 ? 'them' : 'it'} (written after the stage's key was made, so the stage may have read other bytes); nothing was stored, run again`;
       return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error, userError: true };
     }
     const seconds = secondsSince(started);
