@@ -39,7 +39,7 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
   await store.ensureLayout(); // a path that cannot be a store is refused before any work
   // the stages compute on the engine their keys name, or fail; never on a quiet fallback
-  pinEngine();
+  if (plan.tasks.some((t) => t.material.engine !== undefined)) pinEngine();
 
   const controller = new AbortController();
   let interrupts = 0;

@@ -85,24 +85,46 @@ export function moduleGraphHashes(entries: string[], root: string): Record<strin
   while (pending.length) {
     const file = pending.pop()!;
     const rel = relative(root, file) || '.';
-    if (rel in files) continue;
-    let source: string;
-    try {
-      source = readFileSync(file, 'utf8');
-    } catch {
-      files[rel] = 'missing';
-      continue;
-    }
-    files[rel] = sha256(source);
-    if (!/\.[cm]?[jt]s$/.test(file)) continue; // a data file declared in StageDef.files
+    if (Object.hasOwn(files, rel)) continue;
+    const scanned = scanFile(file);
+    files[rel] = scanned.hash;
+    pending.push(...scanned.reaches);
+  }
+  return files;
+}
+
+/** Per process, keyed by the file's version: stage modules share most of their imports. */
+const scans = new Map<string, { hash: string; reaches: string[] }>();
+
+function scanFile(file: string): { hash: string; reaches: string[] } {
+  let version: string;
+  try {
+    const st = statSync(file, { bigint: true });
+    version = `${file}\0${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return { hash: 'missing', reaches: [] };
+  }
+  const hit = scans.get(version);
+  if (hit) return hit;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return { hash: 'missing', reaches: [] };
+  }
+  const reaches: string[] = [];
+  if (/\.[cm]?[jt]s$/.test(file)) { // not a data file declared in StageDef.files
+    const source = bytes.toString('utf8');
     for (const re of [IMPORT_RE, URL_RE, MODULE_LITERAL_RE]) {
       for (const m of source.matchAll(re)) {
         const target = resolveModule(dirname(file), m[1]!);
-        if (target) pending.push(target);
+        if (target) reaches.push(target);
       }
     }
   }
-  return files;
+  const scanned = { hash: sha256(bytes), reaches };
+  scans.set(version, scanned);
+  return scanned;
 }
 
 /** `./x.js` may be compiled output of `./x.ts`; run from source (vitest) it only exists as .ts. */
@@ -142,31 +164,62 @@ export async function keyParams(stage: StageInstance, pipelineDir: string): Prom
   for (const name of stage.pathParams) {
     const v = stage.params[name];
     if (v === undefined || v === null) continue;
-    const specs = Array.isArray(v) ? (v as string[]) : [v as string];
     const files: Record<string, string> = {};
-    for (const spec of specs) {
-      for (const file of await expandPath(spec, globsParam(stage.def, name), pipelineDir)) files[relative(pipelineDir, file)] = hashFile(file);
-    }
+    for (const file of await inputFiles({ ...stage, pathParams: [name] }, pipelineDir)) files[relative(pipelineDir, file)] = hashFile(file);
     out[name] = { files };
   }
   return out;
 }
 
 /**
- * The input files of a stage whose contents differ now from when its key was
- * made (`keyed` is its key material's params): the stage may have read other
- * bytes than its key names, so its output must not be stored under that key.
+ * What identifies one version of each input file without reading it: inode,
+ * size and the modification and change times in nanoseconds. Taken before the
+ * files are hashed for the key; any write after that changes the change time
+ * (which no user can set back), so equal stamps after a stage ran mean it read
+ * the very bytes that were hashed, even if the file was changed and restored.
  */
-export async function changedInputFiles(stage: StageInstance, pipelineDir: string, keyed: Record<string, unknown>): Promise<string[]> {
+export async function inputStamps(stage: StageInstance, pipelineDir: string): Promise<Record<string, string>> {
+  const stamps: Record<string, string> = {};
+  for (const file of await inputFiles(stage, pipelineDir)) {
+    try {
+      const st = statSync(file, { bigint: true });
+      stamps[relative(pipelineDir, file)] = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch (e) {
+      stamps[relative(pipelineDir, file)] = `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
+    }
+  }
+  return stamps;
+}
+
+/**
+ * The input files of a stage that are not, now, what its key was made from
+ * (`keyed`: its key material's params; `stamps`: inputStamps taken before
+ * keying): the stage may have read other bytes than its key names, so its
+ * output must not be stored under that key.
+ */
+export async function changedInputFiles(stage: StageInstance, pipelineDir: string, keyed: Record<string, unknown>, stamps: Record<string, string>): Promise<string[]> {
   if (stage.pathParams.length === 0) return [];
+  const changed = new Set<string>();
+  const nowStamps = await inputStamps(stage, pipelineDir);
+  for (const f of new Set([...Object.keys(stamps), ...Object.keys(nowStamps)])) if (stamps[f] !== nowStamps[f]) changed.add(f);
+  // stamps can be coarse on some filesystems: the contents are compared as well
   const now = await keyParams(stage, pipelineDir);
-  const changed: string[] = [];
   for (const name of stage.pathParams) {
     const before = (keyed[name] as { files?: Record<string, string> } | undefined)?.files ?? {};
     const after = (now[name] as { files?: Record<string, string> } | undefined)?.files ?? {};
-    for (const f of new Set([...Object.keys(before), ...Object.keys(after)])) if (before[f] !== after[f]) changed.push(f);
+    for (const f of new Set([...Object.keys(before), ...Object.keys(after)])) if (before[f] !== after[f]) changed.add(f);
   }
-  return changed;
+  return [...changed].sort();
+}
+
+async function inputFiles(stage: StageInstance, pipelineDir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const name of stage.pathParams) {
+    const v = stage.params[name];
+    if (v === undefined || v === null) continue;
+    for (const spec of Array.isArray(v) ? (v as string[]) : [v as string]) files.push(...await expandPath(spec, globsParam(stage.def, name), pipelineDir));
+  }
+  return files;
 }
 
 const GLOB_CHARS = /[*?[\]{}()!+@]/;

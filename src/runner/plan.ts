@@ -4,7 +4,7 @@
  * variants) become one task that runs once. A gathering stage (StageDef.gather)
  * becomes one task fed by every variant.
  */
-import { contentKey, implementationFingerprint, isNumeric, keyParams, type ImplFingerprint, type KeyMaterial } from './fingerprint.js';
+import { contentKey, implementationFingerprint, inputStamps, isNumeric, keyParams, type ImplFingerprint, type KeyMaterial } from './fingerprint.js';
 import type { Pipeline, StageInstance } from './pipeline.js';
 import { PipelineError } from './errors.js';
 
@@ -32,6 +32,8 @@ export interface Task {
   inputs: Record<string, TaskInput[]>;
   /** Keys of the tasks whose outputs it reads. */
   deps: string[];
+  /** Versions of its input files when keyed (see inputStamps); checked again before its output is stored. */
+  stamps: Record<string, string>;
 }
 
 export interface Plan {
@@ -56,6 +58,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
 
   const addTask = async (s: StageInstance, seed: number, inputs: Record<string, TaskInput[]>, served: { variant: string; stage: string }[]): Promise<string> => {
     const impl = implementationFingerprint(s.def);
+    const stamps = await inputStamps(s, p.dir); // before hashing: a write while hashing changes them
     const material: KeyMaterial = {
       type: s.type,
       impl: impl.hash,
@@ -69,7 +72,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
     let task = byKey.get(key);
     if (!task) {
       const deps = [...new Set(Object.values(inputs).flat().map((r) => r.key))];
-      task = { key, material, impl, stage: s, seed, instances: [], inputs, deps };
+      task = { key, material, impl, stage: s, seed, instances: [], inputs, deps, stamps };
       byKey.set(key, task);
       tasks.push(task);
     }

@@ -191,11 +191,11 @@ async function compute(task: Task, ctx: ComputeContext, force: boolean): Promise
       }
       return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: outcome.error.user ? outcome.error.message : (outcome.error.stack ?? outcome.error.message), userError: outcome.error.user };
     }
-    const changed = await changedInputFiles(task.stage, plan.pipeline.dir, task.material.params);
+    const changed = await changedInputFiles(task.stage, plan.pipeline.dir, task.material.params, task.stamps);
     if (changed.length) {
       await store.discardTemp(temp);
       temp = undefined;
-      const error = `${changed.join(', ')}: changed while this run was using ${changed.length > 1 ? 'them' : 'it'} (its contents differ from when the stage's key was made); nothing was stored, run again`;
+      const error = `${changed.join(', ')}: changed while this run was using ${changed.length > 1 ? 'them' : 'it'} (written after the stage's key was made, so the stage may have read other bytes); nothing was stored, run again`;
       return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error, userError: true };
     }
     const seconds = secondsSince(started);

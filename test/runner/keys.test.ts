@@ -1,5 +1,5 @@
 // Complete content keys (issue 13): what a cached result depends on is in its key.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
@@ -107,16 +107,35 @@ describe('input files are keyed by what the stage read (issue 13.2)', () => {
     while (!existsSync(join(dir, 'data.txt.started'))) await sleep(20);
     writeFileSync(join(dir, 'data.txt'), '1\n');
     writeFileSync(join(dir, 'data.txt.go'), '');
+    writeFileSync(join(dir, 'data.txt.finish'), '');
     const r = await done;
     expect(r.status).toBe(1);
     const lines = (JSON.parse(r.stdout) as JsonRun).stages.find((s) => s.id === 'lines')!;
     expect(lines.status).toBe('failed');
-    expect(lines.error).toBe("data.txt: changed while this run was using it (its contents differ from when the stage's key was made); nothing was stored, run again");
+    expect(lines.error).toBe("data.txt: changed while this run was using it (written after the stage's key was made, so the stage may have read other bytes); nothing was stored, run again");
     // the next run keys the short file and computes from it; nothing stale was cached
     const again = run(dir, 'p.yaml');
     expect(again.status).toBe(0);
     expect(computed(again.run)).toEqual(['lines', 'total']);
     expect(again.run.stages.find((s) => s.id === 'total')!.metrics.sum).toBe(1);
+  });
+
+  it('a file changed while the stage reads it and restored before it ends is caught too', async () => {
+    const dir = tempDir();
+    const data = join(dir, 'data.txt');
+    writeFileSync(data, '1\n2\n3\n4\n');
+    writeFileSync(join(dir, 'p.yaml'), 'name: snap\nstages:\n  lines: { type: test.slowread, with: { path: data.txt } }\n');
+    const done = collectOutput(cliAsync(['run', 'p.yaml', '--store', join(dir, 'store'), '--json'], { cwd: dir }));
+    while (!existsSync(`${data}.started`)) await sleep(20);
+    writeFileSync(data, '1\n');
+    writeFileSync(`${data}.go`, '');
+    while (!existsSync(`${data}.read`)) await sleep(20);
+    writeFileSync(data, '1\n2\n3\n4\n'); // the same bytes as when it was keyed
+    writeFileSync(`${data}.finish`, '');
+    const r = await done;
+    expect(r.status).toBe(1);
+    expect((JSON.parse(r.stdout) as JsonRun).stages[0]!.error).toMatch(/^data\.txt: changed while this run was using it/);
+    expect(existsSync(join(dir, 'store', 'objects')) ? readdirSync(join(dir, 'store', 'objects')).length : 0).toBe(0);
   });
 });
 
