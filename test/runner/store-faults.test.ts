@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Store } from '../../src/runner/store.js';
 import { CLI, cli, cliAsync, collectOutput, PLUGIN, ROOT, tempDir, type CliResult } from './helpers.js';
 
 interface JsonStage { id: string; key: string; cached: boolean; status: string; outputs: Record<string, string> }
@@ -78,12 +79,9 @@ describe('fault injection', () => {
       child.kill('SIGKILL');
       await done;
       kinds.add(log.includes('run record') ? 'after the record' : /✓ \w+/.test(log) ? 'mid-run' : 'before any publish');
-      const verify = cli(['cache', 'verify', '--store', store]);
-      // a kill before the store was created leaves no store to verify
-      if (!verify.stderr.includes('no store at')) {
-        expect(verify.status, `round ${i} (killed at ${at} ms): ${verify.stdout}${verify.stderr}`).toBe(0);
-        expect(verify.stdout).toContain(' 0 corrupt');
-      }
+      // what `cache verify` does, in-process (spares a Node start per round): re-hash every entry
+      const verifier = new Store(store);
+      for (const key of await verifier.keys()) expect(await verifier.verifyEntry(key), `round ${i} (killed at ${at} ms): ${key}`).toEqual([]);
       const next = cli(['run', 'faults.yaml', '--store', store, '--json'], { cwd: dir });
       expect(next.status, `round ${i}: ${next.stderr}`).toBe(0);
       expect(leftovers(store), `round ${i} (killed at ${at} ms)`).toEqual([]);
