@@ -20,11 +20,11 @@ export interface RunArgs extends PipelineArgs, GlobalOptions {
 
 export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const store = openStore(args);
-  // the parsed-pipeline cache lives in the store, but a run creates the store only once the pipeline is valid
-  const pipeline = await pipelineFrom(file, args, store.exists() ? store : undefined);
   // refused before anything runs, rather than as a failure of the first training stage
-  const envProblem = backendEnvironmentProblem();
+  const envProblem = args.dryRun ? undefined : backendEnvironmentProblem();
   if (envProblem) throw new UserError(envProblem);
+  // the store is created (or a path that cannot be one refused) only once the pipeline is valid
+  const pipeline = await pipelineFrom(file, args, store, args.dryRun ? undefined : () => store.ensureLayout());
   const plan = await planPipeline(pipeline, { engine: engineIdentity });
   const jobs = args.jobs ?? availableParallelism();
   const force = args.force === undefined ? false : args.force === true || (Array.isArray(args.force) && args.force.length === 0) ? true : args.force;
@@ -37,7 +37,7 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
     }
   }
   if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
-  await store.ensureLayout(); // a path that cannot be a store is refused before any work
+  await store.ensureLayout(); // (when the parsed pipeline came from the cache)
   // the stages compute on the engine their keys name, or fail; never on a quiet fallback
   if (plan.tasks.some((t) => t.material.engine !== undefined)) pinEngine();
 
@@ -63,6 +63,7 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
     record = buildRecord(plan, results, runId, started, jobs);
   } catch (e) {
     await store.close().catch(() => undefined);
+    if (controller.signal.aborted) process.exit(130);
     throw e;
   } finally {
     display.stop();

@@ -227,14 +227,16 @@ class CorruptInput extends Error {}
 
 /**
  * The manifest of an input entry, checked before the stage reads it: sizes
- * always, contents too when the entry is small enough to re-hash cheaply. A
+ * always, contents too when the entry is small enough to re-hash cheaply and
+ * was not just published by this process (whose hashes are moments old). A
  * corrupt input is moved to quarantine and its producer recomputed once.
  */
 async function soundInput(key: string, name: string, task: Task, ctx: ComputeContext, retried = false): Promise<Manifest> {
   const m = await ctx.store.waitForEntry(key, ctx.signal);
   if (!m) throw new Error(`input ${name} vanished from the store`);
   const bytes = Object.values(m.files).reduce((s, f) => s + f.size, 0);
-  const problems = await ctx.store.checkEntry(key, bytes <= INPUT_HASH_BYTES ? Infinity : CHEAP_HASH_BYTES);
+  const fresh = ctx.store.publishedByThisProcess(key);
+  const problems = await ctx.store.checkEntry(key, !fresh && bytes <= INPUT_HASH_BYTES ? Infinity : CHEAP_HASH_BYTES);
   if (!problems.length) return m;
   const where = await ctx.store.quarantine(key, problems.join('; '));
   const producer = ctx.plan.byKey.get(key);
