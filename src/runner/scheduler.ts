@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { forcedKeys, type Plan, type Task } from './plan.js';
 import { changedInputFiles } from './fingerprint.js';
-import { CHEAP_HASH_BYTES, INPUT_HASH_BYTES, type Manifest, type Store, type LockInfo } from './store.js';
+import { CHEAP_HASH_BYTES, type Manifest, type Store, type LockInfo } from './store.js';
 import { describeFsError, fsErrorCode, fsErrorLine, STORE_FATAL_CODES } from './durable.js';
 import { isTableKind, type InputArtifact, type MetricValue, type ProgressEvent } from './stage-api.js';
 import { executeStage, type StageMessage, type StageOutcome, type StageTask } from './execute-stage.js';
@@ -124,31 +124,19 @@ async function compute(task: Task, ctx: ComputeContext, force: boolean): Promise
   let temp: string | undefined;
   let locked = false;
   try {
-    let lock: 'acquired' | 'exists';
+    let claim: Awaited<ReturnType<Store['claim']>>;
     try {
-      lock = await store.acquire(task.key, signal, onWait, force);
-      if (lock === 'exists') {
-        const r = (await store.checkEntry(task.key, CHEAP_HASH_BYTES)).length ? undefined : cachedResult(store, task.key);
-        if (r) return r;
-        // corrupt: take the lock over it, to move it aside and recompute
-        lock = await store.acquire(task.key, signal, onWait, true);
-      }
+      claim = await store.claim(task.key, signal, onWait, force);
     } catch (e) {
       if (signal.aborted) return stopped();
       throw e;
     }
-    locked = true;
-    if (existsSync(store.entryDir(task.key))) {
-      const problems = await store.checkEntry(task.key, CHEAP_HASH_BYTES);
-      if (!problems.length && !force) {
-        const r = cachedResult(store, task.key);
-        if (r) return r;
-      }
-      if (problems.length) {
-        await store.quarantine(task.key, problems.join('; '));
-        emit({ type: 'log', task, message: `cached entry was broken (${problems[0]}); moved to quarantine/, recomputing` });
-      }
+    if (claim.cached) {
+      const r = cachedResult(store, task.key);
+      if (r) return r;
     }
+    locked = !claim.cached;
+    if (claim.quarantined) emit({ type: 'log', task, message: `cached entry was broken (${claim.quarantined[0]}); moved to quarantine/, recomputing` });
     emit({ type: 'start', task });
     temp = await store.createTemp(task.key);
     const def = task.stage.def;
@@ -225,25 +213,16 @@ function fatal(task: Task, message: string, ctx: ComputeContext): TaskResult {
 
 class CorruptInput extends Error {}
 
-/**
- * The manifest of an input entry, checked before the stage reads it: sizes
- * always, contents too when the entry is small enough to re-hash cheaply and
- * was not just published by this process (whose hashes are moments old). A
- * corrupt input is moved to quarantine and its producer recomputed once.
- */
+/** The manifest of an input entry, checked by `Store.readInput`; a corrupt input's producer is recomputed once. */
 async function soundInput(key: string, name: string, task: Task, ctx: ComputeContext, retried = false): Promise<Manifest> {
-  const m = await ctx.store.waitForEntry(key, ctx.signal);
-  if (!m) throw new Error(`input ${name} vanished from the store`);
-  const bytes = Object.values(m.files).reduce((s, f) => s + f.size, 0);
-  const fresh = ctx.store.publishedByThisProcess(key);
-  const problems = await ctx.store.checkEntry(key, !fresh && bytes <= INPUT_HASH_BYTES ? Infinity : CHEAP_HASH_BYTES);
-  if (!problems.length) return m;
-  const where = await ctx.store.quarantine(key, problems.join('; '));
+  const checked = await ctx.store.readInput(key, ctx.signal);
+  if ('manifest' in checked) return checked.manifest;
+  if (!checked.problems) throw new Error(`input ${name} vanished from the store`);
   const producer = ctx.plan.byKey.get(key);
   if (retried || !producer) {
-    throw new CorruptInput(`input ${name} (entry ${key.slice(0, 12)}) is corrupt: ${problems[0]}${where ? `; moved to ${where}` : ''}; run again to recompute it`);
+    throw new CorruptInput(`input ${name} (entry ${key.slice(0, 12)}) is corrupt: ${checked.problems[0]}${checked.movedTo ? `; moved to ${checked.movedTo}` : ''}; run again to recompute it`);
   }
-  ctx.emit({ type: 'log', task, message: `input ${name} is corrupt (${problems[0]}); moved to quarantine/, recomputing it` });
+  ctx.emit({ type: 'log', task, message: `input ${name} is corrupt (${checked.problems[0]}); moved to quarantine/, recomputing it` });
   const redo = await compute(producer, ctx, false);
   if (redo.status !== 'done' && redo.status !== 'cached') throw new CorruptInput(`input ${name} was corrupt and recomputing it failed: ${redo.error ?? redo.status}`);
   return soundInput(key, name, task, ctx, true);
