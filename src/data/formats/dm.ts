@@ -49,7 +49,9 @@ class TagParser {
     if (this.version !== 3 && this.version !== 4) r.fail(`not a DigitalMicrograph file: version ${this.version}, expected 3 or 4`, 0);
     const sizeAt = r.pos;
     const declared = this.count('file size');
-    if (declared > r.length + 64) r.fail(`file is truncated: header says ${declared} bytes, file has ${r.length}`, sizeAt);
+    // The size field counts the bytes after the header (16 in DM3, 24 in DM4) up to the closing zeros.
+    const headerBytes = this.version === 4 ? 24 : 16;
+    if (declared + headerBytes > r.length) r.fail(`file is truncated: the header says ${declared + headerBytes} bytes, the file has ${r.length}`, sizeAt);
     const orderAt = r.pos;
     const order = r.i32('byte order', false);
     if (order !== 0 && order !== 1) r.fail(`byte-order flag is ${order}, expected 0 or 1`, orderAt);
