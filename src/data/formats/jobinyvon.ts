@@ -36,6 +36,12 @@ export async function readJobinYvon(bytes: Uint8Array, file: string): Promise<In
   const xml = new TextDecoder('utf-8').decode(bytes);
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
+    // The validator reports elements left open at the end as a list at line 1: the file stops early.
+    const open = /^Invalid '\[(.*)\]' found/s.exec(valid.err.msg);
+    if (open) {
+      const names = JSON.parse(`[${open[1]}]`) as string[];
+      throw new FormatError(file, `file is truncated: it ends inside <${names.join('> <')}>`, bytes.length);
+    }
     throw new FormatError(file, `not well-formed XML (${valid.err.msg}, line ${valid.err.line})`, byteOffset(xml, valid.err.line, valid.err.col));
   }
   const doc = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', parseTagValue: false, trimValues: true })
