@@ -44,6 +44,16 @@ describe('load (instrument files)', () => {
     expect(t.ids[0]).toBe('hyperspy_si.hspy:0');
   });
 
+  it('a DM3 spectrum image (energy the slowest dimension in the file) becomes 12 pixel rows with x/y and the map', async () => {
+    // dm_si_float32.dm3 (test/golden/dump_hyperspy.py): x 4 × (origin -2, 0.5 nm), y 3 × (origin 1, 0.25 nm), 16 channels from 100 eV
+    const t = await loadTable({ path: 'dm_si_float32.dm3' });
+    expect([t.n, t.d, t.axis[0], t.axisUnit]).toEqual([12, 16, 100, 'eV']);
+    expect(t.columns.x!.slice(0, 5)).toEqual([1, 1.5, 2, 2.5, 1]);
+    expect(t.columns.y!.slice(3, 5)).toEqual([-0.25, 0]);
+    expect(spectrumMapOf(t.metadata, t.n)).toEqual({ width: 4, height: 3, xUnit: 'nm', yUnit: 'nm' });
+    expect(t.metadata['instrument.beam_energy_keV']).toBe('200');
+  });
+
   it('a line scan is an image one row high: y = 0', async () => {
     const t = await loadTable({ path: 'hyperspy_linescan.nxs' });
     expect([t.n, t.d]).toEqual([5, 8]);

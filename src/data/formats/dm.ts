@@ -6,7 +6,7 @@
  * byte order of the data (int32 BE, 1 = little endian); then the root group.
  * A group: is_sorted (u8), is_open (u8), tag count (uint32 / uint64). A tag:
  * kind (u8: 20 group, 21 data), name length (uint16 BE), name; DM4 adds the
- * tag's byte size (uint64 BE) here. A data tag: "%%%%", info length, info
+ * tag's byte size (uint64 BE) here, for groups and data alike. A data tag: "%%%%", info length, info
  * (encoded type, then array/struct/string definitions; all BE), then values in
  * the header's byte order. The image is ImageList/<n>/ImageData: Data, DataType,
  * Dimensions (fastest first), Calibrations/Dimension (Origin, Scale, Units).
@@ -30,7 +30,7 @@ const INLINE_ARRAY = 64;
 
 /** ImageData.DataType codes → element type; the others are refused by name. */
 const IMAGE_TYPES: Record<number, NumericType> = {
-  1: 'int16', 2: 'float32', 6: 'uint8', 7: 'int32', 9: 'int8', 10: 'uint16', 11: 'uint32', 12: 'float64', 14: 'bool', 39: 'int64', 40: 'uint64',
+  1: 'int16', 2: 'float32', 6: 'uint8', 7: 'int32', 9: 'int8', 10: 'uint16', 11: 'uint32', 12: 'float64', 14: 'bool',
 };
 const REFUSED_TYPES: Record<number, string> = {
   3: 'complex (complex64)', 4: 'obsolete packed', 5: 'packed complex (FFT)', 8: 'RGB', 13: 'complex (complex128)', 23: 'RGBA',
@@ -56,7 +56,7 @@ class TagParser {
     const order = r.i32('byte order', false);
     if (order !== 0 && order !== 1) r.fail(`byte-order flag is ${order}, expected 0 or 1`, orderAt);
     this.little = order === 1;
-    const root = this.group(false, 0);
+    const root = this.group(0);
     return { root, version: this.version, little: this.little };
   }
 
@@ -65,12 +65,11 @@ class TagParser {
     return this.version === 4 ? this.r.u64(what, false) : this.r.u32(what, false);
   }
 
-  private group(sized: boolean, depth: number): TagGroup {
+  private group(depth: number): TagGroup {
     const r = this.r;
     if (depth > 64) r.fail('tag groups nested more than 64 deep (corrupt tag tree)');
     r.u8('group is_sorted');
     r.u8('group is_open');
-    if (this.version === 4 && sized) this.count('group size');
     const nAt = r.pos;
     const n = this.count('tag count');
     // Each tag takes at least 3 bytes, so a count beyond that is corruption, not a big file.
@@ -81,10 +80,11 @@ class TagParser {
       const kind = r.u8('tag kind');
       const nameLength = r.u16('tag name length', false);
       const name = new TextDecoder('latin1').decode(r.take(nameLength, 'tag name'));
+      // DM4 gives every tag's byte size after its name.
+      if ((kind === 20 || kind === 21) && this.version === 4) this.count('tag size');
       if (kind === 20) {
-        out.group.push([name, this.group(true, depth + 1)]);
+        out.group.push([name, this.group(depth + 1)]);
       } else if (kind === 21) {
-        if (this.version === 4) this.count('tag size');
         out.group.push([name, this.data(name)]);
       } else {
         r.fail(`unknown tag kind ${kind} (expected 20 = group or 21 = data; corrupt tag tree)`, kindAt);
@@ -123,12 +123,14 @@ class TagParser {
         r.need(count * bytes, `array tag "${name}" (${count} values)`);
         const at = r.pos;
         r.pos += count * bytes;
+        // The image itself (a tag named Data) stays a reference, whatever its element type.
+        if (name === 'Data') return { at, count, type: elem };
         if (elem === 4 && count <= 4096) {
           // DM stores text as arrays of UTF-16 code units.
           const chars = decodeNumbers(r, at, count, 'uint16', this.little, `text tag "${name}"`);
           return String.fromCharCode(...chars);
         }
-        if (count <= INLINE_ARRAY && name !== 'Data') return Array.from(decodeNumbers(r, at, count, SIMPLE[elem].type, this.little, `array tag "${name}"`));
+        if (count <= INLINE_ARRAY) return Array.from(decodeNumbers(r, at, count, SIMPLE[elem].type, this.little, `array tag "${name}"`));
         return { at, count, type: elem };
       }
       if (elem === STRUCT) {
