@@ -6,6 +6,7 @@ import { readSpectra, spectrumMapOf, type SpectraTable } from '../../src/data/ar
 import { StageError } from '../../src/core/stage-api.js';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { load } from '../../src/stages/load-instrument.js';
+import { cli } from '../runner/helpers.js';
 
 const FIX = resolve(import.meta.dirname, '../fixtures/formats');
 const INSTRUMENTS = resolve(import.meta.dirname, '../../../shared/data/instruments');
@@ -95,6 +96,17 @@ describe('load (instrument files)', () => {
     writeFileSync(join(dir, 'data.txt'), 'id,a,b\n1,2,3\n');
     expect(await loadError({ path: 'data.txt' }, dir)).toMatch(/^data\.txt: not a recognised instrument file.*format/);
     expect(await loadError({ path: 'nothing-*.dm3' })).toMatch(/no file matches the glob "nothing-\*\.dm3"/);
+  });
+
+  it('`specflow show FILE` describes an instrument file: format, shape, navigation, axis, metadata, first values', () => {
+    const r = cli(['show', join(FIX, 'hyperspy_si.hspy'), '--head', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('hyperspy_si.hspy: HyperSpy HDF5');
+    expect(r.stdout).toContain('12 spectra × 16 channels');
+    expect(r.stdout).toContain('navigation: x 4 (offset 2, scale 0.25 µm) × y 3 (offset -1, scale 0.5 µm)');
+    expect(r.stdout).toContain('axis: Energy loss in eV, 280 … 287.5 (offset 280, scale 0.5)');
+    expect(r.stdout).toContain('beam_energy_keV: 200');
+    expect(r.stdout).toMatch(/first 2 spectra:\n  0  x=2 y=-1  \[53, 57, 48, 60, 50, /);
   });
 
   it.skipIf(!existsSync(INSTRUMENTS))('the real EELS spectrum: 2048 channels from -100 eV in 0.5 eV steps, its metadata', async () => {
