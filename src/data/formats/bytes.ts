@@ -53,81 +53,49 @@ export class ByteReader {
     return out;
   }
 
-  u8(what: string): number {
-    this.need(1, what);
-    return this.bytes[this.pos++]!;
+  /** One value of `size` bytes at the cursor, bounds-checked, then the cursor moves past it. */
+  private read<T>(size: number, what: string, get: (at: number) => T): T {
+    this.need(size, what);
+    const v = get(this.pos);
+    this.pos += size;
+    return v;
   }
 
-  i8(what: string): number {
-    this.need(1, what);
-    return this.view.getInt8(this.pos++);
+  u8(what: string): number {
+    return this.read(1, what, (p) => this.view.getUint8(p));
   }
 
   u16(what: string, little = this.little): number {
-    this.need(2, what);
-    const v = this.view.getUint16(this.pos, little);
-    this.pos += 2;
-    return v;
-  }
-
-  i16(what: string, little = this.little): number {
-    this.need(2, what);
-    const v = this.view.getInt16(this.pos, little);
-    this.pos += 2;
-    return v;
+    return this.read(2, what, (p) => this.view.getUint16(p, little));
   }
 
   u32(what: string, little = this.little): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.pos, little);
-    this.pos += 4;
-    return v;
+    return this.read(4, what, (p) => this.view.getUint32(p, little));
   }
 
   i32(what: string, little = this.little): number {
-    this.need(4, what);
-    const v = this.view.getInt32(this.pos, little);
-    this.pos += 4;
-    return v;
-  }
-
-  /** An unsigned 64-bit count or offset; refused when it cannot be a safe integer. */
-  u64(what: string, little = this.little): number {
-    this.need(8, what);
-    const at = this.pos;
-    const v = this.view.getBigUint64(this.pos, little);
-    this.pos += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} is implausibly large (${v})`, at);
-    return Number(v);
+    return this.read(4, what, (p) => this.view.getInt32(p, little));
   }
 
   /** A full 64-bit unsigned value (timestamps), as a bigint. */
   u64big(what: string, little = this.little): bigint {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.pos, little);
-    this.pos += 8;
-    return v;
+    return this.read(8, what, (p) => this.view.getBigUint64(p, little));
   }
 
-  i64(what: string, little = this.little): number {
-    this.need(8, what);
-    const v = this.view.getBigInt64(this.pos, little);
-    this.pos += 8;
+  /** An unsigned 64-bit count or offset; refused when it cannot be a safe integer. */
+  u64(what: string, little = this.little): number {
+    const at = this.pos;
+    const v = this.u64big(what, little);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} is implausibly large (${v})`, at);
     return Number(v);
   }
 
   f32(what: string, little = this.little): number {
-    this.need(4, what);
-    const v = this.view.getFloat32(this.pos, little);
-    this.pos += 4;
-    return v;
+    return this.read(4, what, (p) => this.view.getFloat32(p, little));
   }
 
   f64(what: string, little = this.little): number {
-    this.need(8, what);
-    const v = this.view.getFloat64(this.pos, little);
-    this.pos += 8;
-    return v;
+    return this.read(8, what, (p) => this.view.getFloat64(p, little));
   }
 
   ascii(n: number, what: string): string {
