@@ -69,6 +69,17 @@ describe('corruption corpus: truncated files and flipped header bytes are refuse
     });
   }
 
+  it('HDF5 damage past the superblock: one line naming what HDF5 found (HDF5 gives no offset), never its error stack', async () => {
+    const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'hyperspy_si.hspy')));
+    // bytes 682 (a local heap's signature), 1070 (an object address), 9024 (a B-tree node) of this fixture
+    for (const flip of [682, 1070, 9024]) {
+      const bad = bytes.slice();
+      bad[flip] = bad[flip]! ^ 0xff;
+      const message = await refusal(bad, 'hyperspy_si.hspy');
+      expect(message, `byte ${flip}`).toMatch(/^hyperspy_si\.hspy: the file is corrupt: HDF5 cannot read it \([^\n]+\)$/);
+    }
+  });
+
   it.skipIf(!HAVE)('through the CLI: `show` and `run` of a corrupt file print the one line, exit 1, and store nothing', () => {
     const dir = tempDir();
     const store = join(dir, 'store');

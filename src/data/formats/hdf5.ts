@@ -83,15 +83,16 @@ export async function readHdf5(bytes: Uint8Array, file: string, want?: 'hspy' | 
     try {
       f = new h5.File(path, 'r');
     } catch (e) {
-      throw new FormatError(file, `HDF5 cannot open it (${firstLine(e)})`, 0);
+      throw new FormatError(file, `the file is corrupt: HDF5 cannot open it (${firstLine(e)})`);
     }
-    const isHspy = String(attr(f, 'file_format') ?? '').toLowerCase() === 'hyperspy';
-    const kind = want ?? (isHspy ? 'hspy' : 'nexus');
     try {
+      const isHspy = String(attr(f, 'file_format') ?? '').toLowerCase() === 'hyperspy';
+      const kind = want ?? (isHspy ? 'hspy' : 'nexus');
       return kind === 'hspy' ? readHspy(f, file) : readNexus(f, file);
     } catch (e) {
       if (e instanceof FormatError) throw e;
-      throw new FormatError(file, `HDF5 read failed (${firstLine(e)}); the file is corrupt`, 0);
+      // HDF5 names the damaged structure but not its file offset.
+      throw new FormatError(file, `the file is corrupt: HDF5 cannot read it (${firstLine(e)})`);
     }
   } finally {
     try {
@@ -117,16 +118,16 @@ function attr(o: { attrs: Record<string, { value: unknown }> }, name: string): u
 function readHspy(f: H5File, file: string): InstrumentSpectra {
   const experiments = f.get('Experiments') as H5Group | null;
   const names = experiments?.keys?.() ?? [];
-  if (!experiments || names.length === 0) throw new FormatError(file, 'a HyperSpy file without Experiments/<signal>', 0);
+  if (!experiments || names.length === 0) throw new FormatError(file, 'a HyperSpy file without Experiments/<signal>');
   const exp = experiments.get(names[0]!) as H5Group;
   const data = exp.get('data') as H5Dataset | null;
-  if (!data?.shape) throw new FormatError(file, `Experiments/${names[0]} has no data dataset`, 0);
+  if (!data?.shape) throw new FormatError(file, `Experiments/${names[0]} has no data dataset`);
   const shape = data.shape.map(Number);
   const axes: Axis[] = shape.map((size, i) => {
     const g = exp.get(`axis-${i}`) as H5Group | null;
     if (!g) return { name: '', unit: '', size, offset: 0, scale: 1, navigate: i < shape.length - 1 };
     const declared = Number(attr(g, 'size') ?? size);
-    if (declared !== size) throw new FormatError(file, `axis-${i} says size ${declared} but data dimension ${i} is ${size}`, 0);
+    if (declared !== size) throw new FormatError(file, `axis-${i} says size ${declared} but data dimension ${i} is ${size}`);
     const values = g.keys().includes('axis') ? Float64Array.from((g.get('axis') as H5Dataset).value as ArrayLike<number>) : undefined;
     return {
       name: text(attr(g, 'name')), unit: text(attr(g, 'units')), size,
@@ -168,11 +169,11 @@ function readHspy(f: H5File, file: string): InstrumentSpectra {
 
 function readNexus(f: H5File, file: string): InstrumentSpectra {
   const nxdata = findNxData(f);
-  if (!nxdata) throw new FormatError(file, 'no NXdata group (NX_class="NXdata" with a signal) in the file', 0);
+  if (!nxdata) throw new FormatError(file, 'no NXdata group (NX_class="NXdata" with a signal) in the file');
   const { group, path } = nxdata;
   const signalName = text(attr(group, 'signal'));
   const data = group.get(signalName) as H5Dataset | null;
-  if (!data?.shape) throw new FormatError(file, `${path}: the signal "${signalName}" is not a dataset`, 0);
+  if (!data?.shape) throw new FormatError(file, `${path}: the signal "${signalName}" is not a dataset`);
   const shape = data.shape.map(Number);
   const axesAttr = attr(group, 'axes');
   const axisNames = (Array.isArray(axesAttr) ? axesAttr.map(String) : text(axesAttr).split(/[,:\s]+/)).filter((s) => s !== '');
