@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInstrumentBytes } from '../../src/data/formats/detect.js';
+import { StageError } from '../../src/core/stage-api.js';
 import { cli, ROOT, tempDir } from '../runner/helpers.js';
 
 const INSTRUMENTS = join(ROOT, '..', 'shared', 'data', 'instruments');
@@ -68,6 +69,26 @@ describe('corruption corpus: truncated files and flipped header bytes are refuse
       }
     });
   }
+
+  it('a flipped byte anywhere: a read or one StageError line, never a crash (DM fixtures; MSA, WDF, XML when shared data is here)', async () => {
+    const paths = [join(FIXTURES, 'dm_si_float32.dm3'), join(FIXTURES, 'dm_linescan_int16_be.dm4')];
+    if (HAVE) paths.push(...['msa/example1.msa', 'renishaw/renishaw_test_linescan.wdf', 'jobinyvon/jobinyvon_test_map_x3-y2.xml'].map((p) => join(INSTRUMENTS, p)));
+    for (const path of paths) {
+      const bytes = new Uint8Array(readFileSync(path));
+      const step = Math.max(1, Math.floor(bytes.length / 300));
+      for (let flip = 0; flip < bytes.length; flip += step) {
+        const bad = bytes.slice();
+        bad[flip] = bad[flip]! ^ 0xff;
+        try {
+          await readInstrumentBytes(bad, basename(path));
+        } catch (e) {
+          // Flips in the data themselves cannot be seen (these formats carry no checksums); the rest must be a clean refusal.
+          expect(e, `${basename(path)} byte ${flip}: ${(e as Error).message}`).toBeInstanceOf(StageError);
+          expect((e as Error).message, `${basename(path)} byte ${flip}`).not.toContain('\n');
+        }
+      }
+    }
+  });
 
   it('HDF5 damage past the superblock: one line naming what HDF5 found (HDF5 gives no offset), never its error stack', async () => {
     const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'hyperspy_si.hspy')));

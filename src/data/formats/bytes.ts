@@ -8,7 +8,9 @@ import { StageError } from '../../core/stage-api.js';
 /** A bad file: `FILE: <what is wrong> at byte N` (a StageError, so the CLI prints one line and exits 1). */
 export class FormatError extends StageError {
   constructor(file: string, message: string, public readonly offset?: number) {
-    super(offset === undefined ? message : `${message} at byte ${offset}`, file);
+    // Names read from a damaged file may hold control characters; the message stays one line.
+    const text = message.replace(/[\x00-\x1f\x7f]/g, '?');
+    super(offset === undefined ? text : `${text} at byte ${offset}`, file);
   }
 }
 
