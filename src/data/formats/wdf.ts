@@ -24,6 +24,8 @@ const SCAN = ['Unspecified', 'Static', 'Continuous', 'StepRepeat', 'FilterScan',
 /** ORGN data types that are positions (X = 3, Y = 4, Z = 5) or time (11, uint64 ticks). */
 const ORGN_X = 3, ORGN_Y = 4, ORGN_Z = 5, ORGN_TIME = 11;
 const WMAP_XYLINE = 128;
+/** Origins that can be a series' axis, in order of preference (14: focus-track Z). */
+const SERIES_ORIGINS: [number, string][] = [[ORGN_Z, 'z'], [ORGN_X, 'x'], [ORGN_Y, 'y'], [14, 'focus_z'], [ORGN_TIME, 'time']];
 
 function blocks(r: ByteReader): Map<string, Block> {
   const out = new Map<string, Block>();
@@ -137,9 +139,17 @@ export function readWdf(bytes: Uint8Array, file: string): InstrumentSpectra {
     }
     coords = gridCoords(navigation);
   } else if (count > 1) {
-    // A series (time, depth, focus track): one navigation axis along the acquisition order.
-    navigation = [{ name: 'index', unit: '', size: count, offset: 0, scale: 1 }];
-    coords = gridCoords(navigation);
+    // A series (depth, time, focus track): the navigation axis is the origin that changes along it, else the acquisition order.
+    const moving = SERIES_ORIGINS.map(([type, name]) => ({ name, o: origins.get(type) }))
+      .find(({ o }) => o !== undefined && o.values.some((v) => v !== o.values[0]));
+    if (moving) {
+      const v = moving.o!.values;
+      navigation = [{ name: moving.name, unit: moving.o!.unit, size: count, offset: v[0]!, scale: (v[count - 1]! - v[0]!) / (count - 1) }];
+      coords = { x: Float64Array.from(v) };
+    } else {
+      navigation = [{ name: 'index', unit: '', size: count, offset: 0, scale: 1 }];
+      coords = gridCoords(navigation);
+    }
   }
   if (count > 1 && navigation.length === 0) notes.push(`${file}: ${count} spectra without map geometry`);
   const stage = [origins.get(ORGN_X), origins.get(ORGN_Y), origins.get(ORGN_Z)];
