@@ -228,7 +228,7 @@ export function readDm(bytes: Uint8Array, file: string): InstrumentSpectra {
   if (dims.length === 1) signal = 0;
   else if (dims.length === 2 && (isSpectral || dims[1] === 1)) signal = 0;
   else if (dims.length === 3 && isSpectral) signal = 2;
-  else if (dims.filter((s) => s > 1).length <= 1) signal = dims.findIndex((s) => s > 1) === -1 ? 0 : dims.findIndex((s) => s > 1);
+  else if (dims.filter((s) => s > 1).length <= 1) signal = Math.max(0, dims.findIndex((s) => s > 1)); // one real dimension: a spectrum
   else {
     const what = dims.length === 2 ? 'an image' : `a ${dims.length}-D image stack`;
     return r.fail(`is ${what} (${dims.join(' × ')}), not spectra`, dataRef.at);
