@@ -11,7 +11,7 @@
  * the header's byte order. The image is ImageList/<n>/ImageData: Data, DataType,
  * Dimensions (fastest first), Calibrations/Dimension (Origin, Scale, Units).
  */
-import { ByteReader, decodeNumbers, TYPE_BYTES, type NumericType } from './bytes.js';
+import { ByteReader, decodeNumbers, FormatError, TYPE_BYTES, type NumericType } from './bytes.js';
 import { gridCoords, linearAxis, type InstrumentSpectra, type MetaValue, type NavigationAxis } from './types.js';
 
 type TagValue = number | string | TagValue[] | DataRef | TagGroup;
@@ -183,6 +183,10 @@ function num(v: TagValue | undefined): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
+function noData(file: string): never {
+  throw new FormatError(file, 'the image has no ImageData/Data array');
+}
+
 function str(v: TagValue | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
@@ -192,13 +196,13 @@ export function readDm(bytes: Uint8Array, file: string): InstrumentSpectra {
   const { root, little } = new TagParser(r).parse();
   const thumbnails = new Set(entries(get(root, 'Thumbnails')).map((t) => num(get(t, 'ImageIndex'))));
   const images = entries(get(root, 'ImageList')).filter((_, i) => !thumbnails.has(i));
-  if (images.length === 0) r.fail('no image in the file\'s ImageList (only thumbnails)', 0);
+  if (images.length === 0) throw new FormatError(file, 'no image in the file\'s ImageList (only thumbnails)');
   // The first non-thumbnail image is the data; DM files from acquisition hold one.
   const image = images[0]!;
   const notes = images.length > 1 ? [`${file}: ${images.length} data objects in the file; reading the first`] : [];
 
   const dataNode = get(image, 'ImageData.Data');
-  const dataRef: DataRef = dataNode && typeof dataNode === 'object' && 'at' in dataNode ? (dataNode as DataRef) : r.fail('ImageData has no Data array', 0);
+  const dataRef: DataRef = dataNode && typeof dataNode === 'object' && 'at' in dataNode ? (dataNode as DataRef) : noData(file);
   const dtypeCode = num(get(image, 'ImageData.DataType')) ?? r.fail('ImageData has no DataType', dataRef.at);
   if (REFUSED_TYPES[dtypeCode]) r.fail(`the data are ${REFUSED_TYPES[dtypeCode]}, which are not spectra of real numbers`, dataRef.at);
   const elemType = IMAGE_TYPES[dtypeCode] ?? r.fail(`unknown image DataType ${dtypeCode}`, dataRef.at);
