@@ -61,7 +61,8 @@ function schemaType(s: Record<string, unknown>): string {
 export async function showCommand(target: string, args: GlobalOptions & { head?: number }): Promise<number> {
   const head = args.head ?? 5;
   if (existsSync(target) && statSync(target).isFile()) {
-    process.stdout.write(await describeArrow(target, head));
+    const { describeInstrumentFile } = await import('./show-instrument.js');
+    process.stdout.write((await describeInstrumentFile(target, head)) ?? (await describeArrow(target, head)));
     return 0;
   }
   if (existsSync(target) && statSync(target).isDirectory()) {

@@ -9,6 +9,7 @@ export async function builtinStages(): Promise<StageDef[]> {
   const modules = await Promise.all([
     // one line per stage module, e.g.: import('./load-csv.js'),
     import('./load.js'),
+    import('./load-instrument.js'),
     import('./synthetic.js'),
     import('./preprocess.js'),
     import('./split.js'),

@@ -75,6 +75,18 @@ describe('example pipelines', () => {
     const html = readFileSync(join(report.outputs.report!, 'index.html'), 'utf8');
     expect(html).toContain('one column per variant');
   });
+
+  const instruments = existsSync(join(ROOT, '..', 'shared', 'data', 'instruments'));
+  if (!instruments) console.warn('!!! ../shared/data/instruments is absent: the DM3 and WDF example pipelines are not run !!!');
+  it.skipIf(!instruments)('the instrument-file examples run: a real DM3 EELS spectrum to a report, a WDF line scan through an AE to a report', () => {
+    const store = join(tempDir(), 'store');
+    const eels = run('eels-real-dm3.yaml', store, []);
+    expect(eels.stages.find((s) => s.id === 'eels')!.metrics).toMatchObject({ spectra: 1, channels: 2048 });
+    expect(existsSync(join(eels.stages.find((s) => s.id === 'report')!.outputs.report!, 'index.html'))).toBe(true);
+    const raman = run('raman-linescan-ae.yaml', store, ['--set', 'epochs=3']);
+    expect(raman.stages.find((s) => s.id === 'scan')!.metrics).toMatchObject({ spectra: 5, channels: 40 });
+    expect(existsSync(join(raman.stages.find((s) => s.id === 'report')!.outputs.report!, 'index.html'))).toBe(true);
+  });
 });
 
 /** RFC 4180: quoted fields may hold commas and doubled quotes. */
