@@ -43,7 +43,7 @@ import { dirname, join, relative } from 'node:path';
 import type { KeyMaterial } from './fingerprint.js';
 import type { MetricValue } from './stage-api.js';
 import { FsProblem, fsErrorLine, fsyncEnabled, fsyncPath, makeDirs, testPause, writeAtomic } from './durable.js';
-import { acquireLease, breakLease, createLease, leaseExpired, leaseMs, readLease, sleep, type Lease, type LeaseInfo } from './lease.js';
+import { acquireLease, backoff, breakLease, createLease, leaseExpired, leaseMs, readLease, type Lease, type LeaseInfo } from './lease.js';
 import { currentOwner, ownerIdProvablyDead } from './owner.js';
 
 export { writeAtomic } from './durable.js';
@@ -217,12 +217,11 @@ export class Store {
   /** Waits while a gc runs (after `holdKeys`, so that gc either saw the hold or finished first). */
   async waitForGc(signal: AbortSignal): Promise<void> {
     const path = this.lockPath(GC_LOCK);
-    let delay = 20;
+    const wait = backoff(signal);
     for (;;) {
       const state = await readLease(path);
       if (!state || leaseExpired(state)) return;
-      await sleep(delay * (0.5 + Math.random()), signal);
-      delay = Math.min(1000, delay * 1.6);
+      await wait();
     }
   }
 
@@ -368,14 +367,13 @@ export class Store {
    * again.
    */
   async waitForEntry(key: string, signal: AbortSignal): Promise<Manifest | undefined> {
-    let delay = 20;
+    const wait = backoff(signal);
     for (;;) {
       const m = this.readManifest(key);
       if (m) return m;
       const state = await readLease(this.lockPath(key));
       if (!state || leaseExpired(state) || this.locks.has(key)) return this.readManifest(key);
-      await sleep(delay * (0.5 + Math.random()), signal);
-      delay = Math.min(1000, delay * 1.6);
+      await wait();
     }
   }
 
@@ -535,6 +533,7 @@ export class Store {
   async writeRun(id: string, record: unknown): Promise<string> {
     await this.ensureLayout();
     const path = join(this.runsDir(), `${id}.json`);
+    await testPause('record');
     await writeAtomic(path, JSON.stringify(record, null, 1));
     await writeAtomic(join(this.root, 'latest'), `${id}\n`);
     return path;
