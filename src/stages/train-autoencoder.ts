@@ -151,7 +151,8 @@ export const trainAutoencoder: StageDef = {
         }),
       });
     } catch (e) {
-      if (e instanceof Error && /diverged/.test(e.message)) throw new StageError(e.message);
+      const { isTrainingDiverged } = await import('../ml/divergence.js');
+      if (isTrainingDiverged(e)) throw new StageError(e.message);
       throw e;
     }
     try {
