@@ -15,6 +15,7 @@ program
 
 const setOpt = (): Option => new Option('--set <key=value>', 'override a pipeline param (repeatable)').argParser(collect);
 const sweepOpt = (): Option => new Option('--sweep <key=a,b,c>', 'add or replace a sweep axis (repeatable)').argParser(collect);
+const maxVariantsOpt = (): Option => new Option('--max-variants <n>', 'accept sweeps of up to N variants (default 10000)').argParser(positiveInt('--max-variants'));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- commander options are validated by each command
 const globals = (cmd: Command): any => cmd.optsWithGlobals();
 
@@ -23,6 +24,7 @@ program.command('run')
   .argument('<file>', 'pipeline YAML file')
   .addOption(setOpt())
   .addOption(sweepOpt())
+  .addOption(maxVariantsOpt())
   .addOption(new Option('-j, --jobs <n>', 'stages run at once (default: number of cores)').argParser(positiveInt('--jobs')))
   .option('--force [stages...]', 'recompute these stages (all when none named) even if cached')
   .option('--dry-run', 'show what would run, run nothing')
@@ -37,6 +39,7 @@ program.command('validate')
   .argument('<file>')
   .addOption(setOpt())
   .addOption(sweepOpt())
+  .addOption(maxVariantsOpt())
   .action(async (file: string, _o, cmd: Command) => {
     const { validateCommand } = await import('./commands/inspect.js');
     process.exitCode = await validateCommand(file, globals(cmd));
@@ -47,6 +50,7 @@ program.command('status')
   .argument('<file>')
   .addOption(setOpt())
   .addOption(sweepOpt())
+  .addOption(maxVariantsOpt())
   .option('--explain', 'say why each stage would run: which input, parameter or implementation changed')
   .option('--json', 'machine-readable output')
   .action(async (file: string, _o, cmd: Command) => {
@@ -59,6 +63,7 @@ program.command('dag')
   .argument('<file>')
   .addOption(setOpt())
   .addOption(sweepOpt())
+  .addOption(maxVariantsOpt())
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'dot']).default('text'))
   .action(async (file: string, _o, cmd: Command) => {
     const { dagCommand } = await import('./commands/inspect.js');

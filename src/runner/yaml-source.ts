@@ -36,7 +36,17 @@ export function pathKey(path: Path): string {
 export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
   const rewritten = text.replace(REF_PATTERN, (_m, name: string) => `${REF_OPEN}${name}${REF_CLOSE}`);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(rewritten, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const deep = tooDeep(rewritten);
+  if (deep !== undefined) {
+    const counter = new LineCounter();
+    counter.addNewLine(0);
+    for (let i = rewritten.indexOf('\n'); i >= 0; i = rewritten.indexOf('\n', i + 1)) counter.addNewLine(i + 1);
+    const p = counter.linePos(deep);
+    const message = `nested more than ${MAX_NESTING} levels deep; a pipeline needs a handful`;
+    return { value: null, errors: [{ file, pos: { line: p.line, col: p.col }, message }], positions: { value: () => undefined, key: () => undefined } };
+  }
+  // uniqueKeys is checked below with a set: the parser's own check is quadratic in the number of keys
+  const doc = parseDocument(rewritten, { lineCounter, uniqueKeys: false, prettyErrors: false });
   const at = (offset: number | undefined): SourcePos | undefined => {
     if (offset === undefined) return undefined;
     const p = lineCounter.linePos(offset);
@@ -47,6 +57,7 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
     pos: at(e.pos[0]),
     message: `YAML syntax error: ${firstLine(e.message)}`,
   }));
+  const duplicates: Located[] = [];
   const values = new Map<string, SourcePos>();
   const keys = new Map<string, SourcePos>();
 
@@ -57,11 +68,14 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
     if (pos) values.set(pathKey(path), pos);
     if (isMap(n)) {
       const out: Record<string, unknown> = {};
+      const seen = new Set<string>();
       for (const item of n.items) {
         if (!isPair(item)) continue;
         const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
         const childPath = [...path, k];
         const kpos = at((item.key as Node | null)?.range?.[0]);
+        if (seen.has(k)) duplicates.push({ file, pos: kpos, message: 'YAML syntax error: Map keys must be unique' });
+        seen.add(k);
         if (kpos) keys.set(pathKey(childPath), kpos);
         out[k] = walk(item.value, childPath);
         if (item.value === null && kpos && !values.has(pathKey(childPath))) values.set(pathKey(childPath), kpos);
@@ -72,7 +86,9 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
     if (isScalar(n)) return n.value;
     return null;
   };
-  const value = errors.length ? null : walk(doc.contents, []);
+  const walked = errors.length ? null : walk(doc.contents, []);
+  errors.push(...duplicates.slice(0, 1));
+  const value = errors.length ? null : walked;
   return {
     value,
     errors,
@@ -94,4 +110,46 @@ function nearest(map: Map<string, SourcePos>, path: Path): SourcePos | undefined
 
 function firstLine(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** Deepest nesting accepted; the YAML parser recurses once per level and overflows the stack near a thousand. */
+export const MAX_NESTING = 64;
+
+/**
+ * Offset of the first place nested deeper than MAX_NESTING, if any: block
+ * indentation levels, `- ` entries opened on one line, and open flow brackets
+ * (outside quotes and comments). A linear scan before parsing.
+ */
+function tooDeep(text: string): number | undefined {
+  const indents: number[] = [];
+  let flow = 0;
+  let offset = 0;
+  for (const line of text.split('\n')) {
+    const lead = /^( *)((?:- +)*)/.exec(line)!;
+    const content = line.slice(lead[0].length);
+    if (flow === 0 && content !== '' && !content.startsWith('#')) {
+      const indent = lead[1]!.length;
+      while (indents.length && indents[indents.length - 1]! > indent) indents.pop();
+      if (!indents.length || indents[indents.length - 1]! < indent) indents.push(indent);
+      const dashes = (lead[2]!.match(/-/g) ?? []).length;
+      if (indents.length + dashes > MAX_NESTING) return offset + lead[1]!.length;
+    }
+    let quote = '';
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i]!;
+      if (quote) {
+        if (c === quote) quote = '';
+      } else if (c === '"' || c === "'") {
+        if (i === 0 || /[\s,[{:]/.test(line[i - 1]!)) quote = c;
+      } else if (c === '#' && (i === 0 || line[i - 1] === ' ')) {
+        break;
+      } else if (c === '{' || c === '[') {
+        if (++flow + indents.length > MAX_NESTING) return offset + i;
+      } else if ((c === '}' || c === ']') && flow > 0) {
+        flow--;
+      }
+    }
+    offset += line.length + 1;
+  }
+  return undefined;
 }
