@@ -77,7 +77,7 @@ export const META = {
 const RESERVED_META = new Set<string>(Object.values(META).filter((k) => k !== META.map));
 // `x`/`y` are not reserved: as scalar float columns they are a spectrum image's navigation
 // coordinates, carried through every stage like any metadata column (see SpectrumMap).
-const SPECTRA_RESERVED_COLUMNS = new Set(['id', 'label', 'spectrum', 'clean', 'axis']);
+export const SPECTRA_RESERVED_COLUMNS = new Set(['id', 'label', 'spectrum', 'clean', 'axis']);
 const LATENT_RESERVED_COLUMNS = new Set(['id', 'label', 'z']);
 
 // ---------------------------------------------------------------- writing

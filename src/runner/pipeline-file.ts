@@ -6,19 +6,10 @@
  */
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { UserError } from './errors.js';
+import { describeFileType } from '../util/file-type.js';
 
 /** Pipelines describe stages; data belongs in the files they read. */
 export const MAX_PIPELINE_BYTES = 1024 * 1024;
-
-/** `a character device`, `a FIFO`, … for messages about paths that are not regular files. */
-export function describeFileType(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
 
 export function readPipelineText(file: string): string {
   let st: Stats;

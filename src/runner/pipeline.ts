@@ -3,12 +3,13 @@
  * sweep variant. Every problem found is reported with its file position; all
  * of them at once, not just the first.
  */
-import { existsSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
 import { PipelineError, UserError, type Located, type SourcePos } from './errors.js';
 import { validateParams } from './params.js';
 import { readPipelineText } from './pipeline-file.js';
+import { describeFileType } from '../util/file-type.js';
 import { describeKind, kindAccepts, type StageDef } from './stage-api.js';
 import { didYouMean } from './suggest.js';
 import { parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
@@ -223,9 +224,14 @@ function resolveVariant(
       else if (Array.isArray(v)) value[k] = v.map((x) => (typeof x === 'string' ? absolutise(x, dir) : x));
       const files = Array.isArray(value[k]) ? (value[k] as unknown[]) : [value[k]];
       files.forEach((f, i) => {
-        if (typeof f === 'string' && !/[*?[\]{}]/.test(f) && !existsSync(f)) {
+        if (typeof f === 'string' && !/[*?[\]{}]/.test(f)) {
           const written = Array.isArray(withRaw[k]) ? (withRaw[k] as unknown[])[i] : withRaw[k];
-          problems.at(['stages', sid, 'with', k, ...(Array.isArray(value[k]) ? [i] : [])], `stage "${sid}": file not found: ${typeof written === 'string' ? written : f}`);
+          const at = ['stages', sid, 'with', k, ...(Array.isArray(value[k]) ? [i] : [])];
+          const shown = typeof written === 'string' ? written : f;
+          // a device, FIFO or directory would block, never end, or fail deep inside a reader
+          const st = statOrUndefined(f);
+          if (!st) problems.at(at, `stage "${sid}": file not found: ${shown}`);
+          else if (!st.isFile()) problems.at(at, `stage "${sid}": ${shown} is ${describeFileType(st)}, not a regular file`);
         }
       });
     }
@@ -451,6 +457,14 @@ function splitAssignment(s: string, flag: string): [string, string] {
   const i = s.indexOf('=');
   if (i <= 0) throw new UserError(`${flag} ${s}: expected key=value`);
   return [s.slice(0, i).trim(), s.slice(i + 1).trim()];
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function absolutise(p: string, dir: string): string {
