@@ -21,7 +21,7 @@ const globals = (cmd: Command): any => cmd.optsWithGlobals();
 
 program.command('run')
   .description('run a pipeline; stages whose content key is in the store are reused')
-  .argument('<file>', 'pipeline YAML file')
+  .argument('[file]', 'pipeline YAML file')
   .addOption(setOpt())
   .addOption(sweepOpt())
   .addOption(maxVariantsOpt())
@@ -29,9 +29,10 @@ program.command('run')
   .option('--force [stages...]', 'recompute these stages (all when none named) even if cached')
   .option('--dry-run', 'show what would run, run nothing')
   .option('--json', 'print one JSON document describing the run on stdout')
-  .action(async (file: string, _o, cmd: Command) => {
-    const { runCommand } = await import('./commands/run.js');
-    process.exitCode = await runCommand(file, globals(cmd));
+  .action(async (file: string | undefined, _o, cmd: Command) => {
+    const { runCommand, pipelineArgument } = await import('./commands/run.js');
+    const opts = globals(cmd);
+    process.exitCode = await runCommand(pipelineArgument(file, opts), opts);
   });
 
 program.command('validate')
