@@ -139,7 +139,7 @@ export const preprocess: StageDef = {
     steps.forEach((step, k) => {
       if (ctx.signal.aborted) throw new Error('aborted');
       const name = stepName(step as never);
-      applyStep(step as never, main, fit, { where: `${ctx.id} step ${k + 1} (${name})`, log: (m) => ctx.log(m) });
+      applyStep(step as never, main, fit, { where: `${ctx.id} step ${k + 1} (${name})`, log: (m) => ctx.log(m), metric: (m, v) => ctx.metric(m, v) });
       ctx.progress({ fraction: (k + 1) / steps.length, message: name });
     });
     let history: unknown[] = [];

@@ -37,6 +37,11 @@ export const split: StageDef = {
     if ((ctx.params.stratify as boolean) && !t.labels) ctx.log('no label column: split without stratification');
     const parts = splitIndices(t.n, t.labels, f, stratify, ctx.seed);
     for (const s of SPLITS) {
+      if (f[s] > 0 && parts[s].length === 0) {
+        throw new StageError(`${s}: ${f[s]} of ${t.n} spectra rounds to none, so the ${s} set would be empty; give more spectra or set ${s}: 0`, (ctx.inputs.spectra as { from: string }).from);
+      }
+    }
+    for (const s of SPLITS) {
       await writeSpectra(ctx.output(s), { ...subsetSpectra(t, parts[s]), metadata: { ...t.metadata, split: s } });
       ctx.metric(s, parts[s].length);
     }
