@@ -10,7 +10,7 @@ import { PipelineError, UserError, type Located, type SourcePos } from './errors
 import { validateParams } from './params.js';
 import { readPipelineText } from './pipeline-file.js';
 import { describeFileType } from '../util/file-type.js';
-import { describeKind, kindAccepts, type StageDef } from './stage-api.js';
+import { describeKind, kindAccepts, type InputShapes, type StageDef } from './stage-api.js';
 import { didYouMean } from './suggest.js';
 import { parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
 import { findCycle } from './dag.js';
@@ -245,7 +245,25 @@ function resolveVariant(
   const cycle = findCycle([...stages.values()].map((s) => ({ id: s.id, deps: Object.values(s.inputs).flat().map((r) => r.stage) })));
   if (cycle) problems.at(['stages', cycle[0]!, 'in'], `cycle: ${cycle.join(' → ')}`);
   const order = cycle ? [] : topoOrder(stages);
+  if (!cycle) checkStages(order, stages, id, problems);
   return { id, axes, params, seed, stages, order };
+}
+
+/** Each stage's own `check` of its parameters, given what is known of its inputs (in topological order). */
+function checkStages(order: string[], stages: Map<string, StageInstance>, variant: string, problems: Problems): void {
+  const channels = new Map<string, number | undefined>();
+  for (const sid of order) {
+    const inst = stages.get(sid)!;
+    const shapes: InputShapes = {};
+    for (const [port, refs] of Object.entries(inst.inputs)) {
+      const c = refs.length === 1 ? channels.get(refs[0]!.stage) : undefined;
+      shapes[port] = c === undefined ? {} : { channels: c };
+    }
+    channels.set(sid, inst.def.channels?.(inst.params, shapes));
+    for (const p of inst.def.check?.(inst.params, shapes) ?? []) {
+      problems.at(['stages', sid, 'with', ...p.path], `stage "${sid}": ${p.message}${variant === 'default' ? '' : ` (variant ${variant})`}`);
+    }
+  }
 }
 
 /** Parses `in:` (a stage id, `stage.port`, a list of them, or a map port → ref(s)) and type-checks each edge. */

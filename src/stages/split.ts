@@ -25,6 +25,11 @@ export const split: StageDef = {
   },
   packages: ['apache-arrow'],
   module: import.meta.url,
+  channels: (_p, inputs) => inputs.spectra?.channels,
+  check(p) {
+    const sum = (p.train as number) + (p.validation as number) + (p.test as number);
+    return Math.abs(sum - 1) > 1e-6 ? [{ path: ['test'], message: `train + validation + test must be 1 (got ${+sum.toFixed(6)})` }] : [];
+  },
   async run(ctx) {
     const { StageError } = await import('../core/stage-api.js');
     const { readSpectra, writeSpectra } = await import('../data/arrow-io.js');
