@@ -16,21 +16,24 @@ program
 
 const setOpt = (): Option => new Option('--set <key=value>', 'override a pipeline param (repeatable)').argParser(collect);
 const sweepOpt = (): Option => new Option('--sweep <key=a,b,c>', 'add or replace a sweep axis (repeatable)').argParser(collect);
+const maxVariantsOpt = (): Option => new Option('--max-variants <n>', 'accept sweeps of up to N variants (default 10000)').argParser(positiveInt('--max-variants'));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- commander options are validated by each command
 const globals = (cmd: Command): any => cmd.optsWithGlobals();
 
 program.command('run')
   .description('run a pipeline; stages whose content key is in the store are reused')
-  .argument('<file>', 'pipeline YAML file')
+  .argument('[file]', 'pipeline YAML file')
   .addOption(setOpt())
   .addOption(sweepOpt())
+  .addOption(maxVariantsOpt())
   .addOption(new Option('-j, --jobs <n>', 'stages run at once (default: number of cores)').argParser(positiveInt('--jobs')))
   .option('--force [stages...]', 'recompute these stages (all when none named) even if cached')
   .option('--dry-run', 'show what would run, run nothing')
   .option('--json', 'print one JSON document describing the run on stdout')
-  .action(async (file: string, _o, cmd: Command) => {
-    const { runCommand } = await import('./commands/run.js');
-    process.exitCode = await runCommand(file, globals(cmd));
+  .action(async (file: string | undefined, _o, cmd: Command) => {
+    const { runCommand, pipelineArgument } = await import('./commands/run.js');
+    const opts = globals(cmd);
+    process.exitCode = await runCommand(pipelineArgument(file, opts), opts);
   });
 
 program.command('validate')
@@ -38,6 +41,7 @@ program.command('validate')
   .argument('<file>')
   .addOption(setOpt())
   .addOption(sweepOpt())
+  .addOption(maxVariantsOpt())
   .action(async (file: string, _o, cmd: Command) => {
     const { validateCommand } = await import('./commands/inspect.js');
     process.exitCode = await validateCommand(file, globals(cmd));
@@ -48,6 +52,7 @@ program.command('status')
   .argument('<file>')
   .addOption(setOpt())
   .addOption(sweepOpt())
+  .addOption(maxVariantsOpt())
   .option('--explain', 'say why each stage would run: which input, parameter or implementation changed')
   .option('--json', 'machine-readable output')
   .action(async (file: string, _o, cmd: Command) => {
@@ -60,6 +65,7 @@ program.command('dag')
   .argument('<file>')
   .addOption(setOpt())
   .addOption(sweepOpt())
+  .addOption(maxVariantsOpt())
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'dot']).default('text'))
   .action(async (file: string, _o, cmd: Command) => {
     const { dagCommand } = await import('./commands/inspect.js');

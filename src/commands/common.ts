@@ -1,11 +1,12 @@
 /** Shared plumbing of the CLI commands: store location, pipeline loading, sizes. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Pipeline } from '../runner/pipeline.js';
 import { loadRegistry } from '../runner/registry.js';
 import { pipelineCacheKey, readCachedPipeline, writeCachedPipeline } from '../runner/pipeline-cache.js';
 import { Store } from '../runner/store.js';
 import { UserError } from '../runner/errors.js';
+import { readPipelineText } from '../runner/pipeline-file.js';
 
 export interface GlobalOptions {
   store?: string;
@@ -27,6 +28,7 @@ export function existingStore(opts: GlobalOptions): Store {
 export interface PipelineArgs {
   set?: string[];
   sweep?: string[];
+  maxVariants?: number;
 }
 
 /**
@@ -37,21 +39,16 @@ export interface PipelineArgs {
  */
 export async function pipelineFrom(file: string, args: PipelineArgs, store?: Store, prepareStore?: () => Promise<void>): Promise<Pipeline> {
   const registry = await loadRegistry();
-  const options = { registry, set: args.set, sweep: args.sweep };
-  let text: string | undefined;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    // loadPipeline reports it
-  }
+  const options = { registry, set: args.set, sweep: args.sweep, ...(args.maxVariants ? { maxVariants: args.maxVariants } : {}) };
+  const text = readPipelineText(file);
   const cacheDir = store ? join(store.root, 'cache', 'pipelines') : undefined;
-  const key = cacheDir && text !== undefined ? pipelineCacheKey(text, resolve(file), options) : undefined;
+  const key = cacheDir ? pipelineCacheKey(text, resolve(file), options) : undefined;
   if (cacheDir && key) {
     const hit = readCachedPipeline(cacheDir, key, registry);
     if (hit) return { ...hit, file };
   }
-  const { parsePipeline, loadPipeline } = await import('../runner/pipeline.js');
-  const pipeline = text !== undefined ? parsePipeline(text, file, options) : loadPipeline(file, options);
+  const { parsePipeline } = await import('../runner/pipeline.js');
+  const pipeline = parsePipeline(text, file, options);
   if (cacheDir && key) {
     // a valid pipeline may create the store (run); other commands never create one
     if (prepareStore) await prepareStore();

@@ -70,10 +70,15 @@ export function compareTable(records: RunRecord[]): CompareTable {
           row[col] = x;
         }
       }
+      // a failed variant's metrics are partial: say so rather than show a row like the others
+      const own = rec.stages.filter((st) => st.variant === v.id);
+      const failed = own.find((st) => st.status === 'failed') ?? own.find((st) => st.status === 'skipped' || st.status === 'interrupted');
+      row.status = failed ? `${failed.status === 'failed' ? 'failed' : failed.status}: ${failed.id}` : 'ok';
       rows.push(row);
     }
   }
-  const columns = ['run', 'pipeline', 'variant', ...paramCols, ...[...metricCols].sort()];
+  const anyFailed = rows.some((r) => r.status !== 'ok');
+  const columns = ['run', 'pipeline', 'variant', ...(anyFailed ? ['status'] : []), ...paramCols, ...[...metricCols].sort()];
   if (records.length === 1) columns.splice(0, 2);
   return { columns, rows };
 }

@@ -38,14 +38,11 @@ function finishLine(label: string, e: Extract<SchedulerEvent, { type: 'finish' }
   switch (r.status) {
     case 'cached': return `= ${label}  (cached)`;
     case 'done': return `✓ ${label}  ${r.seconds.toFixed(1)}s`;
-    case 'failed': return r.fatal ? `✗ ${label}  stopped: the store's filesystem failed` : `✗ ${label}  failed: ${firstLine(r.error ?? '')}`;
+    // the error itself is printed once, in the run's summary
+    case 'failed': return r.fatal ? `✗ ${label}  stopped: the store's filesystem failed` : `✗ ${label}  failed`;
     case 'skipped': return `- ${label}  skipped (upstream "${r.blockedBy}" failed)`;
     default: return `! ${label}  interrupted`;
   }
-}
-
-function firstLine(s: string): string {
-  return s.split('\n')[0] ?? '';
 }
 
 /** Lines on stderr so that stdout stays clean for --json. */

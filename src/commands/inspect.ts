@@ -54,7 +54,12 @@ function schemaType(s: Record<string, unknown>): string {
   if (Array.isArray(s.oneOf ?? s.anyOf)) return ((s.oneOf ?? s.anyOf) as Record<string, unknown>[]).map(schemaType).join(' | ');
   if (s.type === 'array') return `${schemaType((s.items ?? {}) as Record<string, unknown>)}[]`;
   let t = Array.isArray(s.type) ? s.type.join(' | ') : String(s.type ?? 'any');
-  if (s.minimum !== undefined || s.maximum !== undefined) t += ` [${s.minimum ?? '-∞'}, ${s.maximum ?? '∞'}]`;
+  // the interval as enforced: exclusive bounds in round brackets
+  const lo = s.exclusiveMinimum ?? s.minimum;
+  const hi = s.exclusiveMaximum ?? s.maximum;
+  if (lo !== undefined || hi !== undefined) {
+    t += ` ${s.exclusiveMinimum !== undefined || lo === undefined ? '(' : '['}${lo ?? '-∞'}, ${hi ?? '∞'}${s.exclusiveMaximum !== undefined || hi === undefined ? ')' : ']'}`;
+  }
   return t;
 }
 
@@ -66,6 +71,7 @@ export async function showCommand(target: string, args: GlobalOptions & { head?:
     return 0;
   }
   if (existsSync(target) && statSync(target).isDirectory()) {
+    if (!existsSync(join(target, 'config.json'))) throw new UserError(`${target}: a directory, not an Arrow file, a model directory or a content key`);
     process.stdout.write(describeDir(target));
     return 0;
   }
@@ -76,6 +82,9 @@ export async function showCommand(target: string, args: GlobalOptions & { head?:
   if (matches.length === 0) throw new UserError(`no entry with key ${prefix}… in ${store.root}`);
   if (matches.length > 1) throw new UserError(`key prefix ${prefix} is ambiguous: ${matches.map((k) => k.slice(0, 12)).join(', ')}`);
   const m = store.readManifest(matches[0]!)!;
+  if (port !== undefined && !m.outputs[port]) {
+    throw new UserError(`entry ${m.key.slice(0, 12)} (${m.stage}) has no output "${port}"; its outputs: ${Object.keys(m.outputs).join(', ')}`);
+  }
   const out: string[] = [`entry ${m.key}`, `  stage ${m.stage} (${m.type}), computed ${m.created} in ${m.seconds}s`];
   if (Object.keys(m.metrics).length) out.push(`  metrics: ${JSON.stringify(m.metrics)}`);
   process.stdout.write(`${out.join('\n')}\n`);

@@ -1,5 +1,5 @@
 /** `specflow run FILE`: plan, execute (cached where possible), record, summarise. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { backendEnvironmentProblem } from '../ml/backend.js';
@@ -16,6 +16,17 @@ export interface RunArgs extends PipelineArgs, GlobalOptions {
   force?: boolean | string[];
   dryRun?: boolean;
   json?: boolean;
+}
+
+/** `run --force FILE`: the variadic --force takes FILE as a stage name; an existing file at its end is the pipeline. */
+export function pipelineArgument(file: string | undefined, args: RunArgs): string {
+  if (file !== undefined) return file;
+  const last = Array.isArray(args.force) ? args.force[args.force.length - 1] : undefined;
+  if (last !== undefined && existsSync(last) && statSync(last).isFile()) {
+    (args.force as string[]).pop();
+    return last;
+  }
+  throw new UserError('run: give the pipeline file, e.g. specflow run pipelines/quickstart.yaml (with --force STAGE…, put the file first)');
 }
 
 export async function runCommand(file: string, args: RunArgs): Promise<number> {

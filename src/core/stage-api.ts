@@ -121,6 +121,22 @@ export interface StageDef {
   /** `import.meta.url` of the defining module: its source (and relative imports) is fingerprinted. */
   module: string;
   run(ctx: StageContext): Promise<void>;
+  /** Checks of parameter combinations JSON Schema cannot express (e.g. heads must divide d_model),
+   * run at validation so they are reported at the offending key before anything runs.
+   * `inputs` says what is known of each input port's artifact before running (its channel count,
+   * when the upstream stage can tell from its parameters). */
+  check?(params: Params, inputs: InputShapes): ParamProblem[];
+  /** Channel count of the spectra this stage will output, when its parameters (and inputs) fix it. */
+  channels?(params: Params, inputs: InputShapes): number | undefined;
+}
+
+/** What validation knows of an input before running; absent fields are unknown. */
+export type InputShapes = Record<string, { channels?: number } | undefined>;
+
+/** A problem found by `StageDef.check`: `path` inside `with:` (e.g. ['heads']). */
+export interface ParamProblem {
+  path: (string | number)[];
+  message: string;
 }
 
 /** Thrown by a stage for a user error (bad input data, bad parameter combination).

@@ -77,7 +77,7 @@ export const META = {
 const RESERVED_META = new Set<string>(Object.values(META).filter((k) => k !== META.map));
 // `x`/`y` are not reserved: as scalar float columns they are a spectrum image's navigation
 // coordinates, carried through every stage like any metadata column (see SpectrumMap).
-const SPECTRA_RESERVED_COLUMNS = new Set(['id', 'label', 'spectrum', 'clean', 'axis']);
+export const SPECTRA_RESERVED_COLUMNS = new Set(['id', 'label', 'spectrum', 'clean', 'axis']);
 const LATENT_RESERVED_COLUMNS = new Set(['id', 'label', 'z']);
 
 // ---------------------------------------------------------------- writing
@@ -257,7 +257,14 @@ function cellVector(name: string, values: Cell[], forced: ColumnType | undefined
  * codec is registered when this module loads). Every reader of files from
  * outside goes through here, so none of them misses the codec.
  */
+const ARROW_MAGIC = 'ARROW1';
+
 export function parseArrowIpc(bytes: Uint8Array): Table {
+  // the IPC file format starts and ends with ARROW1; apache-arrow reads a cut-off file into a null dereference
+  const ascii = (from: number): string => String.fromCharCode(...bytes.subarray(from, from + ARROW_MAGIC.length));
+  if (ascii(0) === ARROW_MAGIC && ascii(bytes.length - ARROW_MAGIC.length) !== ARROW_MAGIC) {
+    throw new Error(`truncated: ${bytes.length} bytes and no closing ${ARROW_MAGIC} footer`);
+  }
   return tableFromIPC(bytes);
 }
 
@@ -282,6 +289,8 @@ export function arrowReadError(e: unknown): string {
   if (/codec|compress/i.test(msg)) {
     return 'the file is ZSTD-compressed, which this reader does not decode; write it uncompressed or with LZ4 (pandas: df.to_feather(path, compression="lz4"))';
   }
+  if (msg.startsWith('truncated: ')) return `the Arrow file is cut off (${msg.slice(11)}): it was not completely written or copied`;
+  if (e instanceof TypeError) return 'not a readable Arrow IPC / Feather v2 file (damaged or truncated)';
   return `not an Arrow IPC / Feather v2 file (${msg})`;
 }
 

@@ -14,6 +14,7 @@ import { getTf } from './engine.js';
 import { addNoise, type NoiseSpec } from './metrics.js';
 import { updateBatchNorm, type Pass } from './nn.js';
 import { createAdam } from './optimizer.js';
+import { checkEpochLosses, checkWeights } from './divergence.js';
 
 export interface TrainData {
   n: number;
@@ -93,6 +94,10 @@ function rows(src: Float32Array, idx: ArrayLike<number>, d: number): Float32Arra
   const out = new Float32Array(idx.length * d);
   for (let i = 0; i < idx.length; i++) out.set(src.subarray(idx[i]! * d, (idx[i]! + 1) * d), i * d);
   return out;
+}
+
+function* weightArrays(model: Autoencoder): Generator<[string, ArrayLike<number>]> {
+  for (const [name, v] of model.store.vars) yield [name, v.dataSync() as Float32Array];
 }
 
 export async function trainAutoencoder(data: TrainData, options: TrainOptions): Promise<TrainResult> {
@@ -209,8 +214,9 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         yb.dispose();
       }
       const loss = total / nTrain;
-      if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch} (loss ${loss}); lower learning_rate`);
       const valLoss = nVal > 0 ? evaluate(valX, valY, nVal) : null;
+      checkEpochLosses(epoch, { loss, val_loss: valLoss }, history[0]?.loss, options.learningRate ?? 1e-3);
+      checkWeights(epoch, weightArrays(model), options.learningRate ?? 1e-3);
       const info: EpochInfo = { epoch, epochs, loss, val_loss: valLoss };
       history.push(info);
       options.onEpoch?.(info);
@@ -230,6 +236,11 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
       await new Promise((r) => setImmediate(r));
     }
     if (bestWeights && bestEpoch !== history.length) model.store.restore(bestWeights);
+    else if (nVal === 0 && history.length > 0) {
+      // the last update is in no epoch's loss: check the weights as they will be published
+      const final = evaluate(trainX, trainY, nTrain);
+      checkEpochLosses(history.length, { 'loss after the last update': final }, history[0]!.loss, options.learningRate ?? 1e-3);
+    }
   } catch (e) {
     model.dispose();
     throw e;

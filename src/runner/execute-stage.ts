@@ -47,10 +47,36 @@ export async function executeStage(def: StageDef, task: StageTask, send: (m: Sta
     for (const [port, out] of Object.entries(task.outputs)) {
       if (!existsSync(out.path)) throw new Error(`stage type ${def.type} finished without writing its output "${port}"`);
     }
+    const bad = nonFiniteMetric(metrics);
+    if (bad) throw new StageError(`metric "${bad.name}" came out ${bad.value}: the stage produced no usable number, so its result is not published`);
     return { ok: true, metrics: JSON.parse(JSON.stringify(metrics)) as Record<string, MetricValue> };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const code = typeof err?.code === 'string' ? err.code : undefined;
     return { ok: false, error: { name: err?.name ?? 'Error', message: err?.message ?? String(e), stack: err?.stack, user: err instanceof StageError || err?.name === 'StageError', ...(code ? { code } : {}) } };
   }
+}
+
+/** The first metric (or nested entry, e.g. `top_features[0].score`) that is NaN or ±Infinity. */
+export function nonFiniteMetric(metrics: Record<string, MetricValue>): { name: string; value: number } | undefined {
+  const walk = (v: MetricValue, name: string): { name: string; value: number } | undefined => {
+    if (typeof v === 'number') return Number.isFinite(v) ? undefined : { name, value: v };
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const r = walk(v[i]!, `${name}[${i}]`);
+        if (r) return r;
+      }
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        const r = walk(x, `${name}.${k}`);
+        if (r) return r;
+      }
+    }
+    return undefined;
+  };
+  for (const [k, v] of Object.entries(metrics)) {
+    const r = walk(v, k);
+    if (r) return r;
+  }
+  return undefined;
 }

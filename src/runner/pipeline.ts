@@ -3,12 +3,14 @@
  * sweep variant. Every problem found is reported with its file position; all
  * of them at once, not just the first.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
 import { PipelineError, UserError, type Located, type SourcePos } from './errors.js';
 import { validateParams } from './params.js';
-import { describeKind, kindAccepts, type StageDef } from './stage-api.js';
+import { readPipelineText } from './pipeline-file.js';
+import { describeFileType } from '../util/file-type.js';
+import { describeKind, kindAccepts, type InputShapes, type StageDef } from './stage-api.js';
 import { didYouMean } from './suggest.js';
 import { parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
 import { findCycle } from './dag.js';
@@ -63,20 +65,19 @@ export interface LoadOptions {
   set?: string[];
   /** `--sweep key=a,b,c`. */
   sweep?: string[];
+  /** Refuse sweeps with more variants than this (default MAX_VARIANTS). */
+  maxVariants?: number;
 }
+
+/** A sweep larger than this is almost always a mistake, and expanding it costs minutes and gigabytes. */
+export const MAX_VARIANTS = 10_000;
 
 const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'stages'];
 const STAGE_KEYS = ['type', 'in', 'with'];
 const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 export function loadPipeline(file: string, options: LoadOptions): Pipeline {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`${file}: cannot read pipeline file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return parsePipeline(text, file, options);
+  return parsePipeline(readPipelineText(file), file, options);
 }
 
 export function parsePipeline(text: string, file: string, options: LoadOptions): Pipeline {
@@ -95,8 +96,8 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
   const name = typeof root.name === 'string' ? root.name : root.name === undefined ? basenameNoExt(file) : (problems.at(['name'], '`name` must be a string'), '');
   let seed = 0;
   if (root.seed !== undefined) {
-    if (typeof root.seed === 'number' && Number.isInteger(root.seed) && root.seed >= 0) seed = root.seed;
-    else problems.at(['seed'], '`seed` must be a non-negative integer');
+    if (isSeed(root.seed)) seed = root.seed;
+    else problems.at(['seed'], '`seed` must be a non-negative integer up to 2^53 − 1');
   }
   const params: Record<string, unknown> = nullProto();
   if (root.params !== undefined && root.params !== null) {
@@ -122,15 +123,27 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
       }
     }
   }
+  // a name nothing refers to would silently give identical variants
+  const used = referencedNames(root.stages);
+  for (const k of Object.keys(sweep)) {
+    if (k !== 'seed' && !used.has(k)) {
+      problems.atKey(['sweep', k], `sweep axis "${k}" is not used: no stage refers to \${${k}}${hint(k, [...used], (x) => `\${${x}}`)}`);
+    }
+  }
+  const known = new Set(['seed', ...Object.keys(params), ...Object.keys(sweep), ...used]);
   for (const s of options.set ?? []) {
     const [k, v] = splitAssignment(s, '--set');
-    params[k] = v === '' ? '' : parseYamlScalar(v);
+    checkOverrideName('--set', s, k, known);
+    params[k] = v === '' ? '' : parseOverrideValue('--set', s, v);
+    if (k === 'seed' && !isSeed(params[k])) throw new UserError(`--set ${s}: seed must be a non-negative integer up to 2^53 − 1`);
     delete sweep[k]; // an explicit value pins a swept axis
   }
   for (const s of options.sweep ?? []) {
     const [k, v] = splitAssignment(s, '--sweep');
-    const values = v.split(',').filter((x) => x !== '').map((x) => parseYamlScalar(x) as unknown);
+    checkOverrideName('--sweep', s, k, known);
+    const values = v.split(',').filter((x) => x !== '').map((x) => parseOverrideValue('--sweep', s, x));
     if (values.length === 0) throw new UserError(`--sweep ${s}: give at least one value, e.g. --sweep ${k}=2,4,8`);
+    if (k === 'seed' && !values.every(isSeed)) throw new UserError(`--sweep ${s}: seeds must be non-negative integers up to 2^53 − 1`);
     sweep[k] = values;
   }
   refuseNonFinite(params, sweep);
@@ -141,10 +154,17 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
   }
   if (sweep.seed) {
     for (const [i, s] of sweep.seed.entries()) {
-      if (typeof s !== 'number' || !Number.isInteger(s) || s < 0) problems.at(['sweep', 'seed', i], 'seed values must be non-negative integers');
+      if (!isSeed(s)) problems.at(['sweep', 'seed', i], 'seed values must be non-negative integers up to 2^53 − 1 (larger ones cannot be told apart)');
     }
   }
-  if (typeof params.seed === 'number') seed = params.seed;
+  if ('seed' in params && !isSeed(params.seed)) problems.at(['params', 'seed'], '`seed` must be a non-negative integer up to 2^53 − 1');
+  if (isSeed(params.seed)) seed = params.seed;
+  const variantCount = Object.values(sweep).reduce((n, values) => n * values.length, 1);
+  const maxVariants = options.maxVariants ?? MAX_VARIANTS;
+  if (variantCount > maxVariants) {
+    const axes = Object.entries(sweep).map(([k, v]) => `${k} (${v.length})`).join(' × ');
+    problems.at(['sweep'], `the sweep has ${variantCount.toLocaleString('en')} variants (${axes}); the limit is ${maxVariants.toLocaleString('en')} (raise it with --max-variants N)`);
+  }
 
   const stagesRaw = root.stages;
   if (stagesRaw === undefined || stagesRaw === null) problems.at([], 'the pipeline has no `stages`');
@@ -217,10 +237,16 @@ function resolveVariant(
       else if (Array.isArray(v)) value[k] = v.map((x) => (typeof x === 'string' ? absolutise(x, dir) : x));
       const files = Array.isArray(value[k]) ? (value[k] as unknown[]) : [value[k]];
       files.forEach((f, i) => {
-        if (typeof f === 'string' && !existsSync(f) && !isPattern(def, k, f)) {
-          const written = Array.isArray(withRaw[k]) ? (withRaw[k] as unknown[])[i] : withRaw[k];
-          problems.at(['stages', sid, 'with', k, ...(Array.isArray(value[k]) ? [i] : [])], `stage "${sid}": file not found: ${typeof written === 'string' ? written : f}`);
-        }
+        if (typeof f !== 'string') return;
+        // a literal file wins over glob syntax; a declared glob with no such file is expanded later
+        const st = statOrUndefined(f);
+        if (!st && isPattern(def, k, f)) return;
+        const written = Array.isArray(withRaw[k]) ? (withRaw[k] as unknown[])[i] : withRaw[k];
+        const at = ['stages', sid, 'with', k, ...(Array.isArray(value[k]) ? [i] : [])];
+        const shown = typeof written === 'string' ? written : f;
+        // a device, FIFO or directory would block, never end, or fail deep inside a reader
+        if (!st) problems.at(at, `stage "${sid}": file not found: ${shown}`);
+        else if (!st.isFile()) problems.at(at, `stage "${sid}": ${shown} is ${describeFileType(st)}, not a regular file`);
       });
     }
     stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {} });
@@ -233,6 +259,7 @@ function resolveVariant(
   const cycle = findCycle([...stages.values()].map((s) => ({ id: s.id, deps: Object.values(s.inputs).flat().map((r) => r.stage) })));
   if (cycle) problems.at(['stages', cycle[0]!, 'in'], `cycle: ${cycle.join(' → ')}`);
   const order = cycle ? [] : topoOrder(stages);
+  if (!cycle) checkStages(order, stages, id, problems);
   return { id, axes, params, seed, stages, order };
 }
 
@@ -252,6 +279,23 @@ function checkGatheringParams(variants: Variant[], problems: Problems): void {
       if (name === undefined) continue;
       problems.at(['stages', id, 'with', name], `stage "${id}" (${s.type}) runs once for the whole sweep, so its parameters must not depend on swept values: "${name}" is ${JSON.stringify(s.params[name])} in variant ${first.id} but ${JSON.stringify(other[name])} in variant ${v.id}`);
       break;
+    }
+  }
+}
+
+/** Each stage's own `check` of its parameters, given what is known of its inputs (in topological order). */
+function checkStages(order: string[], stages: Map<string, StageInstance>, variant: string, problems: Problems): void {
+  const channels = new Map<string, number | undefined>();
+  for (const sid of order) {
+    const inst = stages.get(sid)!;
+    const shapes: InputShapes = {};
+    for (const [port, refs] of Object.entries(inst.inputs)) {
+      const c = refs.length === 1 ? channels.get(refs[0]!.stage) : undefined;
+      shapes[port] = c === undefined ? {} : { channels: c };
+    }
+    channels.set(sid, inst.def.channels?.(inst.params, shapes));
+    for (const p of inst.def.check?.(inst.params, shapes) ?? []) {
+      problems.at(['stages', sid, 'with', ...p.path], `stage "${sid}": ${p.message}${variant === 'default' ? '' : ` (variant ${variant})`}`);
     }
   }
 }
@@ -428,10 +472,51 @@ function hint(name: string, known: Iterable<string>, show: (s: string) => string
   return best ? ` (did you mean "${show(best)}"?)` : '';
 }
 
+/** Seeds above 2^53 − 1 collapse onto their neighbours as JS numbers, so they are refused. */
+function isSeed(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Every `${name}` the stages refer to. */
+function referencedNames(stages: unknown): Set<string> {
+  const names = new Set<string>();
+  const pattern = new RegExp(`${escapeRe(REF_OPEN)}([^${REF_CLOSE}]*)${REF_CLOSE}`, 'g');
+  const visit = (v: unknown): void => {
+    if (typeof v === 'string') for (const m of v.matchAll(pattern)) names.add(m[1]!.trim());
+    else if (Array.isArray(v)) v.forEach(visit);
+    else if (isRecord(v)) Object.values(v).forEach(visit);
+  };
+  visit(stages);
+  return names;
+}
+
+function checkOverrideName(flag: string, arg: string, name: string, known: Set<string>): void {
+  if (known.has(name)) return;
+  const names = [...known].filter((n) => n !== 'seed').sort();
+  throw new UserError(`${flag} ${arg}: the pipeline has no parameter "${name}"${hint(name, known)}; its parameters: ${[...names, 'seed'].join(', ')}`);
+}
+
+function parseOverrideValue(flag: string, arg: string, value: string): unknown {
+  try {
+    return parseYamlScalar(value) as unknown;
+  } catch (e) {
+    const reason = ((e as Error).message ?? String(e)).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new UserError(`${flag} ${arg}: "${value}" is not a valid YAML value (${reason})`);
+  }
+}
+
 function splitAssignment(s: string, flag: string): [string, string] {
   const i = s.indexOf('=');
   if (i <= 0) throw new UserError(`${flag} ${s}: expected key=value`);
   return [s.slice(0, i).trim(), s.slice(i + 1).trim()];
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function absolutise(p: string, dir: string): string {

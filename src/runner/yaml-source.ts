@@ -46,7 +46,17 @@ export const MAX_ALIAS_NODES = 20_000;
 export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
   const rewritten = text.replace(REF_PATTERN, (_m, name: string) => `${REF_OPEN}${name}${REF_CLOSE}`);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(rewritten, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: true });
+  const deep = tooDeep(rewritten);
+  if (deep !== undefined) {
+    const counter = new LineCounter();
+    counter.addNewLine(0);
+    for (let i = rewritten.indexOf('\n'); i >= 0; i = rewritten.indexOf('\n', i + 1)) counter.addNewLine(i + 1);
+    const p = counter.linePos(deep);
+    const message = `nested more than ${MAX_NESTING} levels deep; a pipeline needs a handful`;
+    return { value: null, errors: [{ file, pos: { line: p.line, col: p.col }, message }], positions: { value: () => undefined, key: () => undefined } };
+  }
+  // uniqueKeys is checked by the walker with a set: the parser's own check is quadratic in the number of keys
+  const doc = parseDocument(rewritten, { lineCounter, uniqueKeys: false, prettyErrors: false, merge: true });
   const at = (offset: number | undefined): SourcePos | undefined => {
     if (offset === undefined) return undefined;
     const p = lineCounter.linePos(offset);
@@ -69,6 +79,10 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
       errors.push({ file, pos: e.pos, message: e.message });
     }
   }
+  if (!errors.length && walker.duplicate) {
+    errors.push({ file, pos: walker.duplicate, message: 'YAML syntax error: Map keys must be unique' });
+    value = null;
+  }
   return {
     value,
     errors,
@@ -88,6 +102,8 @@ class LocatedProblem extends Error {
 /** YAML nodes → plain values, recording each path's position; resolves aliases and merge keys. */
 class Walker {
   private expanded = 0;
+  /** Where the first key written twice in one mapping is. */
+  duplicate: SourcePos | undefined;
   private readonly targets = new Map<Node, Node | undefined>();
   /** The aliases being expanded, outermost first, with their targets (a target reached again through itself is a cycle). */
   private readonly expanding: { target: Node; pos: SourcePos | undefined }[] = [];
@@ -111,6 +127,7 @@ class Walker {
     if (isMap(n)) {
       const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       const merges: unknown[] = [];
+      const seen = new Set<string>();
       for (const item of n.items) {
         if (!isPair(item)) continue;
         if (isScalar(item.key) && typeof item.key.value === 'symbol') {
@@ -120,6 +137,8 @@ class Walker {
         const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
         const childPath = [...path, k];
         const kpos = this.at((item.key as Node | null)?.range?.[0]);
+        if (seen.has(k) && !this.duplicate) this.duplicate = kpos;
+        seen.add(k);
         if (kpos) this.keys.set(pathKey(childPath), kpos);
         out[k] = this.walk(item.value, childPath);
         if (item.value === null && kpos && !this.values.has(pathKey(childPath))) this.values.set(pathKey(childPath), kpos);
@@ -177,4 +196,46 @@ function nearest(map: Map<string, SourcePos>, path: Path): SourcePos | undefined
 
 function firstLine(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** Deepest nesting accepted; the YAML parser recurses once per level and overflows the stack near a thousand. */
+export const MAX_NESTING = 64;
+
+/**
+ * Offset of the first place nested deeper than MAX_NESTING, if any: block
+ * indentation levels, `- ` entries opened on one line, and open flow brackets
+ * (outside quotes and comments). A linear scan before parsing.
+ */
+function tooDeep(text: string): number | undefined {
+  const indents: number[] = [];
+  let flow = 0;
+  let offset = 0;
+  for (const line of text.split('\n')) {
+    const lead = /^( *)((?:- +)*)/.exec(line)!;
+    const content = line.slice(lead[0].length);
+    if (flow === 0 && content !== '' && !content.startsWith('#')) {
+      const indent = lead[1]!.length;
+      while (indents.length && indents[indents.length - 1]! > indent) indents.pop();
+      if (!indents.length || indents[indents.length - 1]! < indent) indents.push(indent);
+      const dashes = (lead[2]!.match(/-/g) ?? []).length;
+      if (indents.length + dashes > MAX_NESTING) return offset + lead[1]!.length;
+    }
+    let quote = '';
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i]!;
+      if (quote) {
+        if (c === quote) quote = '';
+      } else if (c === '"' || c === "'") {
+        if (i === 0 || /[\s,[{:]/.test(line[i - 1]!)) quote = c;
+      } else if (c === '#' && (i === 0 || line[i - 1] === ' ')) {
+        break;
+      } else if (c === '{' || c === '[') {
+        if (++flow + indents.length > MAX_NESTING) return offset + i;
+      } else if ((c === '}' || c === ']') && flow > 0) {
+        flow--;
+      }
+    }
+    offset += line.length + 1;
+  }
+  return undefined;
 }

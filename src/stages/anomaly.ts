@@ -5,6 +5,7 @@
  */
 import { StageError, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
+import { allowAxisMismatchParam, checkModelAxis } from './model-axis.js';
 
 /** Rows per encode/decode call, to bound memory on large tables. */
 const BATCH = 1024;
@@ -32,6 +33,7 @@ export const anomaly: StageDef = {
         enum: ['auto', 'mse', 'poisson'], default: 'auto',
         description: 'Reconstruction error per spectrum: mean squared error, mean Poisson deviance, or auto (the model\'s training loss)',
       },
+      allow_axis_mismatch: allowAxisMismatchParam,
     },
   },
   seedless: true,
@@ -71,6 +73,7 @@ export const anomaly: StageDef = {
       if (!truth.some(Boolean)) ctx.log(`no spectrum has label "${anomalyLabel}"`);
     }
 
+    for (const [t, inp] of [[normal, normalIn], [target, evalIn]] as const) await checkModelAxis(ctx, modelIn.path, modelIn.from, t, inp.from);
     const model = await loadModel(modelIn.path);
     let normalErr: Float64Array;
     let evalErr: Float64Array;

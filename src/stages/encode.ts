@@ -4,6 +4,7 @@
  */
 import { StageError, type InputArtifact, type StageContext, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
+import { allowAxisMismatchParam, checkModelAxis } from './model-axis.js';
 
 const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'apache-arrow'];
 
@@ -31,6 +32,7 @@ async function openSpectra(ctx: StageContext, inputDim: number, modelFrom: strin
   if (t.d !== inputDim) {
     throw new StageError(`spectra have ${t.d} channels but model ${modelFrom} was trained on ${inputDim}; preprocess them the same way`, input.from);
   }
+  await checkModelAxis(ctx, single(ctx, 'model').path, modelFrom, t, input.from);
   return t;
 }
 
@@ -42,7 +44,7 @@ export const encode: StageDef = {
     spectra: { kind: KIND.spectra },
   },
   outputs: { codes: { kind: KIND.latent, description: '`id`, `label`, metadata columns, `z` FixedSizeList<Float32>[k].' } },
-  params: { type: 'object', properties: {} },
+  params: { type: 'object', properties: { allow_axis_mismatch: allowAxisMismatchParam } },
   cpu: true,
   seedless: true,
   packages: PACKAGES,
@@ -76,7 +78,7 @@ export const reconstruct: StageDef = {
     reconstruction: { kind: KIND.spectra, description: 'Reconstructed spectra; `clean` carried through; columns `error` (MSE, or Poisson deviance for Poisson models) and, with a clean column, `error_clean` (MSE against clean).' },
     residuals: { kind: KIND.spectra, description: 'spectrum − reconstruction.' },
   },
-  params: { type: 'object', properties: {} },
+  params: { type: 'object', properties: { allow_axis_mismatch: allowAxisMismatchParam } },
   cpu: true,
   seedless: true,
   packages: PACKAGES,

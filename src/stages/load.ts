@@ -32,8 +32,10 @@ function resolvePath(ctx: StageContext, p: string): Promise<string> {
   return import('node:path').then(({ resolve }) => resolve(ctx.pipelineDir, p));
 }
 
-async function finish(ctx: StageContext, loaded: { table: import('../data/arrow-io.js').SpectraTable; notes: string[] }): Promise<void> {
+async function finish(ctx: StageContext, loaded: { table: import('../data/arrow-io.js').SpectraTable; notes: string[] }, file: string): Promise<void> {
   const { writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
+  const { checkMetadataNames } = await import('../data/load/assemble.js');
+  checkMetadataNames(loaded.table, file);
   for (const note of loaded.notes) ctx.log(note);
   await writeSpectra(ctx.output('spectra'), loaded.table);
   ctx.log(`loaded ${describeSpectra(loaded.table)}`);
@@ -89,6 +91,8 @@ export const loadCsv: StageDef = {
     const { assembleWide, assembleLong } = await import('../data/load/assemble.js');
     const path = await resolvePath(ctx, ctx.params.path as string);
     const file = basename(path);
+    const { assertRegularFile } = await import('../data/load/regular-file.js');
+    await assertRegularFile(path);
     let text: string;
     try {
       text = await readFile(path, 'utf8');
@@ -98,7 +102,7 @@ export const loadCsv: StageDef = {
     const csv = parseCsv(text, file, ctx.params.delimiter as string);
     const raw = rawFromCsv(file, csv.header, csv.rows, csv.lines, csv.headerLine);
     const opts = loadOptions(ctx.params);
-    await finish(ctx, ctx.params.layout === 'long' ? assembleLong(raw, opts) : assembleWide(raw, opts));
+    await finish(ctx, ctx.params.layout === 'long' ? assembleLong(raw, opts) : assembleWide(raw, opts), file);
   },
 };
 
@@ -131,12 +135,14 @@ export const loadArrow: StageDef = {
   async run(ctx) {
     const { loadArrowFile } = await import('../data/load/arrow-source.js');
     const path = await resolvePath(ctx, ctx.params.path as string);
+    const { assertRegularFile } = await import('../data/load/regular-file.js');
+    await assertRegularFile(path);
     const opts = {
       ...loadOptions(ctx.params),
       layout: ctx.params.layout as 'wide' | 'long',
       column: ctx.params.column as string | undefined,
     };
-    await finish(ctx, await loadArrowFile(path, opts));
+    await finish(ctx, await loadArrowFile(path, opts), (await import('node:path')).basename(path));
   },
 };
 
@@ -191,6 +197,8 @@ export const loadJcamp: StageDef = {
       }
     }
     const unique = [...new Set(paths)];
-    await finish(ctx, await loadJcampFiles(unique, { ...loadOptions(ctx.params), keep: undefined, x: undefined, y: undefined }));
+    const { assertRegularFile } = await import('../data/load/regular-file.js');
+    for (const p of unique) await assertRegularFile(p);
+    await finish(ctx, await loadJcampFiles(unique, { ...loadOptions(ctx.params), keep: undefined, x: undefined, y: undefined }), unique.length === 1 ? (await import('node:path')).basename(unique[0]!) : `${unique.length} JCAMP files`);
   },
 };

@@ -90,6 +90,8 @@ export const STEP_SCHEMAS: Record<string, JsonSchema> = {
 
 const PARAMLESS_OK = Object.keys(STEP_SCHEMAS).filter((k) => k !== 'crop');
 
+const SAME_LENGTH_STEPS = new Set(['despike', 'baseline', 'smooth', 'derivative', 'normalize', 'anscombe', 'log', 'standardize']);
+
 export const preprocess: StageDef = {
   type: 'preprocess',
   description: 'Ordered preprocessing steps: crop, resample, despike, baseline, smooth, derivative, normalize, anscombe, log, standardize. The clean column goes through the same steps.',
@@ -125,6 +127,8 @@ export const preprocess: StageDef = {
   cpu: true,
   packages: ['ml-airpls', 'ml-savitzky-golay-generalized', 'ml-matrix', 'apache-arrow'],
   module: import.meta.url,
+  // steps that keep one value per channel; crop and resample change the count
+  channels: (p, inputs) => ((p.steps as unknown[]).every((st) => SAME_LENGTH_STEPS.has(typeof st === 'string' ? st : Object.keys(st as object)[0]!)) ? inputs.spectra?.channels : undefined),
   async run(ctx) {
     const { readSpectra, writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
     const { applyStep, stepName } = await import('../data/preprocess/steps.js');
@@ -139,7 +143,7 @@ export const preprocess: StageDef = {
     steps.forEach((step, k) => {
       if (ctx.signal.aborted) throw new Error('aborted');
       const name = stepName(step as never);
-      applyStep(step as never, main, fit, { where: `${ctx.id} step ${k + 1} (${name})`, log: (m) => ctx.log(m) });
+      applyStep(step as never, main, fit, { where: `${ctx.id} step ${k + 1} (${name})`, log: (m) => ctx.log(m), metric: (m, v) => ctx.metric(m, v) });
       ctx.progress({ fraction: (k + 1) / steps.length, message: name });
     });
     let history: unknown[] = [];

@@ -7,6 +7,7 @@
  */
 import { StageError, type MetricValue, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
+import { allowAxisMismatchParam, checkModelAxis } from './model-axis.js';
 
 type Kind = 'pseudospectrum' | 'mean' | 'clean_mean' | 'nearest';
 
@@ -43,6 +44,7 @@ export const pseudospectrum: StageDef = {
         description: 'Peaks: minimum topographic prominence as a fraction of the spectrum\'s range',
       },
       max_peaks: { type: 'integer', minimum: 1, default: 10, description: 'Peaks reported per spectrum (tallest first)' },
+      allow_axis_mismatch: allowAxisMismatchParam,
     },
   },
   seedless: true,
@@ -141,6 +143,7 @@ export const pseudospectrum: StageDef = {
       const s = await arrow.readSpectra(spectraIn.path);
       arrow.requireCommonGrid(s, spectraIn.from);
       if (s.d !== D) throw new StageError(`spectra have ${s.d} channels but the model decodes ${D}: connect the spectra the model was trained on`, spectraIn.from);
+      await checkModelAxis(ctx, modelIn.path, modelIn.from, s, spectraIn.from);
       ({ axis, axisUnit, axisName } = s);
       meta = s.metadata;
       const rowOf = new Map(s.ids.map((id, i) => [id, i]));

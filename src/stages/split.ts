@@ -25,6 +25,11 @@ export const split: StageDef = {
   },
   packages: ['apache-arrow'],
   module: import.meta.url,
+  channels: (_p, inputs) => inputs.spectra?.channels,
+  check(p) {
+    const sum = (p.train as number) + (p.validation as number) + (p.test as number);
+    return Math.abs(sum - 1) > 1e-6 ? [{ path: ['test'], message: `train + validation + test must be 1 (got ${+sum.toFixed(6)})` }] : [];
+  },
   async run(ctx) {
     const { StageError } = await import('../core/stage-api.js');
     const { readSpectra, writeSpectra } = await import('../data/arrow-io.js');
@@ -36,6 +41,11 @@ export const split: StageDef = {
     const stratify = (ctx.params.stratify as boolean) && t.labels !== undefined;
     if ((ctx.params.stratify as boolean) && !t.labels) ctx.log('no label column: split without stratification');
     const parts = splitIndices(t.n, t.labels, f, stratify, ctx.seed);
+    for (const s of SPLITS) {
+      if (f[s] > 0 && parts[s].length === 0) {
+        throw new StageError(`${s}: ${f[s]} of ${t.n} spectra rounds to none, so the ${s} set would be empty; give more spectra or set ${s}: 0`, (ctx.inputs.spectra as { from: string }).from);
+      }
+    }
     for (const s of SPLITS) {
       await writeSpectra(ctx.output(s), { ...subsetSpectra(t, parts[s]), metadata: { ...t.metadata, split: s } });
       ctx.metric(s, parts[s].length);

@@ -55,6 +55,8 @@ export const syntheticEels: StageDef = {
   },
   packages: ['apache-arrow'],
   module: import.meta.url,
+  channels: (p) => p.channels as number,
+  check: (p) => ((p.e_min as number) < (p.e_max as number) ? [] : [{ path: ['e_max'], message: `e_max (${String(p.e_max)}) must be above e_min (${String(p.e_min)})` }]),
   async run(ctx) {
     const { generateEels } = await import('../data/synthetic/eels.js');
     const { StageError } = await import('../core/stage-api.js');
@@ -100,6 +102,8 @@ export const syntheticRaman: StageDef = {
   },
   packages: ['spectrum-generator', 'apache-arrow'],
   module: import.meta.url,
+  channels: (p) => p.channels as number,
+  check: (p) => ((p.x_min as number) < (p.x_max as number) ? [] : [{ path: ['x_max'], message: `x_max (${String(p.x_max)}) must be above x_min (${String(p.x_min)})` }]),
   async run(ctx) {
     const { generateRaman } = await import('../data/synthetic/raman.js');
     const { StageError } = await import('../core/stage-api.js');
@@ -139,6 +143,7 @@ export const syntheticRelevance: StageDef = {
   },
   packages: ['apache-arrow'],
   module: import.meta.url,
+  channels: (p) => (p.delta_mu as number[]).length,
   async run(ctx) {
     const { generateRelevance } = await import('../data/synthetic/relevance.js');
     await write(ctx, generateRelevance(ctx.seed, ctx.params.per_class as number, ctx.params.delta_mu as number[], ctx.params.sd as number));

@@ -4,7 +4,7 @@
  */
 import { StageError, type JsonSchema, type StageContext, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
-import { readTrainingSpectra, runPca } from './train-pca.js';
+import { latentWithinChannels, readTrainingSpectra, runPca } from './train-pca.js';
 
 const ML_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'ml-pca', 'ml-matrix', 'apache-arrow'];
 
@@ -93,6 +93,17 @@ export const trainAutoencoder: StageDef = {
   cpu: true,
   packages: ML_PACKAGES,
   module: import.meta.url,
+  check(params, inputs) {
+    const p = params as unknown as AeParams;
+    if (p.arch === 'pca') return latentWithinChannels(params, inputs);
+    if (p.arch === 'conv1d' && p.filters.length !== p.kernels.length) {
+      return [{ path: ['kernels'], message: `conv1d: ${p.filters.length} filters but ${p.kernels.length} kernels; give one kernel size per entry of filters` }];
+    }
+    if (p.arch === 'transformer' && p.d_model % p.heads !== 0) {
+      return [{ path: ['heads'], message: `transformer: heads (${p.heads}) must divide d_model (${p.d_model})` }];
+    }
+    return [];
+  },
   async run(ctx) {
     const p = ctx.params as unknown as AeParams;
     if (p.arch === 'pca') {
@@ -151,7 +162,8 @@ export const trainAutoencoder: StageDef = {
         }),
       });
     } catch (e) {
-      if (e instanceof Error && /diverged/.test(e.message)) throw new StageError(e.message);
+      const { isTrainingDiverged } = await import('../ml/divergence.js');
+      if (isTrainingDiverged(e)) throw new StageError(e.message);
       throw e;
     }
     try {

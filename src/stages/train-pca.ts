@@ -3,7 +3,7 @@
  * as the autoencoders. `train.autoencoder` with `arch: pca` runs exactly this.
  * Heavy modules (ml-pca, apache-arrow) are imported inside run().
  */
-import { StageError, type StageContext, type StageDef } from '../core/stage-api.js';
+import { StageError, type InputShapes, type ParamProblem, type StageContext, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 const latentDim = { type: 'integer', minimum: 1, default: 8, description: 'Number of principal components k.' };
@@ -70,7 +70,15 @@ export const trainPcaStage: StageDef = {
   seedless: true,
   packages: ['ml-pca', 'ml-matrix', 'apache-arrow'],
   module: import.meta.url,
+  check: (p, inputs) => latentWithinChannels(p, inputs),
   async run(ctx) {
     await runPca(ctx, ctx.params.latent_dim as number, 'model', 'variance');
   },
 };
+
+/** PCA cannot have more components than channels (known at validation when the input's channel count is). */
+export function latentWithinChannels(p: Record<string, unknown>, inputs: InputShapes): ParamProblem[] {
+  const d = inputs.spectra?.channels;
+  const k = p.latent_dim as number;
+  return d !== undefined && k > d ? [{ path: ['latent_dim'], message: `latent_dim ${k} exceeds the ${d} channels of the input spectra` }] : [];
+}

@@ -77,12 +77,19 @@ export const trainSpectral: StageDef = {
     } else throw new StageError('no input: connect `spectra`, or `train` and `test`', 'in');
     if (testSet && testSet.d !== trainSet.d) throw new StageError(`test spectra have ${testSet.d} channels, training spectra ${trainSet.d}`, 'in.test');
     if (trainSet.n < 2) throw new StageError(`only ${trainSet.n} training rows`, 'in');
+    if (task === 'classify') {
+      const present = new Set(trainSet.labels);
+      if (present.size < 2) {
+        throw new StageError(`classification needs at least 2 classes, but the training rows have ${present.size === 0 ? 'none' : `only "${[...present][0]}"`}`, target !== undefined ? `column "${target}"` : 'column "label"');
+      }
+    }
 
     const { name: backendName, tf } = await initBackend();
     const backend = backendLabel(backendName);
     const epochs = p.epochs as number;
     const names = featureNames(trainSet.table);
     const numericAxis = !trainSet.table.metadata.channel_names;
+    const { isTrainingDiverged } = await import('../ml/divergence.js');
     const result = await train(tf, {
       x: trainSet.x, n: trainSet.n, d: trainSet.d,
       ...(task === 'classify' ? { labels: trainSet.labels! } : { y: trainSet.y! }),
@@ -106,6 +113,8 @@ export const trainSpectral: StageDef = {
       signal: ctx.signal,
       extra: { backend, standardize: p.standardize as boolean },
       onEpoch: (epoch, loss) => ctx.progress({ epoch, epochs, loss, fraction: epoch / epochs }),
+    }).catch((e: unknown) => {
+      throw isTrainingDiverged(e) ? new StageError((e as Error).message) : e;
     });
     const net = result.net;
     try {

@@ -4,8 +4,8 @@
  * (`id, x, y` rows, one point a row). Every rejection names file, row and column.
  */
 import { StageError } from '../../core/stage-api.js';
-import type { Cell, SpectraTable } from '../arrow-io.js';
-import { cellToNumber, cellToText, headerNumber, metadataColumn, type RawTable } from './raw-table.js';
+import { SPECTRA_RESERVED_COLUMNS, type Cell, type SpectraTable } from '../arrow-io.js';
+import { beyondFloat32, cellToNumber, cellToText, headerNumber, metadataColumn, type RawTable } from './raw-table.js';
 
 export type OnNan = 'error' | 'drop' | 'interpolate';
 
@@ -76,6 +76,10 @@ export function readIdColumn(raw: RawTable, idCol: number, rows: number[]): stri
 }
 
 function nanMessage(v: Cell, onNan: OnNan): string {
+  const n = typeof v === 'number' ? v : cellToNumber(v);
+  if (n !== undefined && beyondFloat32(n)) {
+    return `"${String(v)}" is beyond the float32 range of spectrum values (±3.4e38); set on_nan: drop or on_nan: interpolate to accept it (on_nan is ${onNan})`;
+  }
   const shown = v === null || (typeof v === 'string' && v.trim() === '') ? 'an empty cell' : `"${String(v)}"`;
   return `${shown} (NaN/Inf) in a spectrum; set on_nan: drop or on_nan: interpolate to accept it (on_nan is ${onNan})`;
 }
@@ -153,8 +157,8 @@ export function assembleWide(raw: RawTable, opts: LoadOptions): Loaded {
       const v = raw.get(r, c);
       const x = cellToNumber(v);
       if (x === undefined) throw new StageError(`"${String(v)}" is not a number`, `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[c]}"`);
-      if (!Number.isFinite(x) && bad < 0) bad = j;
-      y[j] = x;
+      if ((!Number.isFinite(x) || beyondFloat32(x)) && bad < 0) bad = j;
+      y[j] = beyondFloat32(x) ? x * Infinity : x;
     }
     if (bad >= 0) {
       const c = channelCols[order[bad]!]!;
@@ -229,7 +233,7 @@ export function assembleLong(raw: RawTable, opts: LoadOptions): Loaded {
     } else if (labelCol >= 0 && g.label !== label) {
       throw new StageError(`label "${label}" differs from "${g.label}" given earlier for id "${id}"`, at(labelCol));
     }
-    if (!Number.isFinite(y) && opts.onNan === 'error') throw new StageError(nanMessage(yv, opts.onNan), at(yCol));
+    if ((!Number.isFinite(y) || beyondFloat32(y)) && opts.onNan === 'error') throw new StageError(nanMessage(yv, opts.onNan), at(yCol));
     g.x.push(x);
     g.y.push(y);
     g.where.push(at(xCol));
@@ -266,9 +270,10 @@ export function fromGroups(groups: Group[], file: string, opts: LoadOptions, has
     for (let i = 1; i < x.length; i++) {
       if (x[i] === x[i - 1]) throw new StageError(`duplicate x = ${x[i]} for id "${g.id}"`, g.where[order[i]!]!);
     }
-    const badAt = y.findIndex((v) => !Number.isFinite(v));
+    const badAt = y.findIndex((v) => !Number.isFinite(v) || beyondFloat32(v));
     if (badAt >= 0) {
       const where = g.where[order[badAt]!]!;
+      y.forEach((v, i) => { if (beyondFloat32(v)) y[i] = v * Infinity; });
       if (opts.onNan === 'error') throw new StageError(nanMessage(g.y[order[badAt]!]!, 'error'), where);
       if (opts.onNan === 'drop') continue;
       if (!interpolateNonFinite(x, y)) throw new StageError(`every value of spectrum "${g.id}" is NaN/Inf; nothing to interpolate from`, where);
@@ -301,4 +306,16 @@ export function fromGroups(groups: Group[], file: string, opts: LoadOptions, has
     notes.push(`${kept.length} spectra are on different x grids; add a resample step before steps that need one grid`);
   }
   return { table, notes };
+}
+
+/** A metadata column may not take a name the spectra table itself uses. */
+export function checkMetadataNames(table: SpectraTable, file: string): void {
+  for (const name of Object.keys(table.columns)) {
+    if (SPECTRA_RESERVED_COLUMNS.has(name)) {
+      throw new StageError(
+        `metadata column "${name}" clashes with a reserved spectra column (${[...SPECTRA_RESERVED_COLUMNS].join(', ')}); rename it, or list the columns to carry with keep:`,
+        `${file}, column "${name}"`,
+      );
+    }
+  }
 }

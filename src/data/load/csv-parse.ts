@@ -104,6 +104,7 @@ export function parseCsv(text: string, file: string, delimiter = 'auto'): CsvTex
       );
     }
   });
+  if (text.includes('\0')) throwAtNul(head!, body, header, file);
   return { header, rows: body.map((r) => r.fields), lines: body.map((r) => r.line), headerLine: head!.line, delimiter: delim };
 }
 
@@ -118,4 +119,16 @@ function nextLineEnd(text: string, from: number): number {
 function skipNewline(text: string, at: number): number {
   if (text[at] === '\r' && text[at + 1] === '\n') return at + 2;
   return at < text.length ? at + 1 : at;
+}
+
+/** An invisible NUL byte would otherwise surface as a baffling `"12" is not a number`. */
+function throwAtNul(head: { fields: string[]; line: number }, body: { fields: string[]; line: number }[], header: string[], file: string): never {
+  const hint = 'a NUL byte (\\0) in the cell; the file may be binary or UTF-16 (save it as UTF-8)';
+  const c = head.fields.findIndex((f) => f.includes('\0'));
+  if (c >= 0) throw new StageError(hint, `${file} line ${head.line} (header), column ${c + 1}`);
+  for (const [k, r] of body.entries()) {
+    const col = r.fields.findIndex((f) => f.includes('\0'));
+    if (col >= 0) throw new StageError(hint, `${file} row ${k + 1} (line ${r.line}), column "${header[col]}"`);
+  }
+  throw new StageError(hint, file);
 }

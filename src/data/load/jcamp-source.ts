@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { StageError } from '../../core/stage-api.js';
+import { checkJcampBlock, checkJcampText } from './jcamp-check.js';
 import { fromGroups, type Group, type LoadOptions, type Loaded } from './assemble.js';
 
 const UNIT_NAMES: Record<string, string> = {
@@ -49,6 +50,7 @@ export async function loadJcampFiles(paths: string[], opts: LoadOptions): Promis
       throw new StageError(`cannot read file: ${(e as Error).message}`, file);
     }
     if (text.trim() === '') throw new StageError('the file is empty', file);
+    checkJcampText(text, file);
     let entries: JcampEntry[];
     try {
       entries = (convert(text, { keepRecordsRegExp: /.*/ }) as unknown as { flatten: JcampEntry[] }).flatten;
@@ -76,6 +78,7 @@ export async function loadJcampFiles(paths: string[], opts: LoadOptions): Promis
         }
         label = String(all[key]).trim() || null;
       }
+      checkJcampBlock(entry.info, spectrum.data!.x, where);
       const x = Array.from(spectrum.data!.x);
       const y = Array.from(spectrum.data!.y);
       groups.push({ id, label, x, y, where: x.map((xv, i) => `${where} point ${i + 1} (x = ${xv}), column "y"`), meta: { file } });

@@ -47,6 +47,11 @@ export function cellToNumber(v: Cell): number | undefined {
   return undefined;
 }
 
+/** A spectrum value stored as float32 would become ±Infinity: treated like one (on_nan decides). */
+export function beyondFloat32(x: number): boolean {
+  return Number.isFinite(x) && !Number.isFinite(Math.fround(x));
+}
+
 /** Column header that names a channel position (e.g. `1002`, `1.5e3`). */
 export function headerNumber(name: string): number | undefined {
   const s = name.trim();

@@ -9,7 +9,7 @@ import { StageError } from '../../core/stage-api.js';
 import { alsBaseline, airplsBaseline, polyBaseline } from './baseline.js';
 import { whitakerHayes } from './despike.js';
 import { cropRange, interpolateLinear, makeGrid } from './grid.js';
-import { msc, normalize, snv, type NormalizeMethod } from './normalize.js';
+import { msc, normalize, snv, trapezoid, type NormalizeMethod } from './normalize.js';
 import { savitzkyGolay, whittaker } from './smooth.js';
 import { anscombe, channelStats, logTransform, standardizeWith } from './transform.js';
 
@@ -39,6 +39,8 @@ export interface StepContext {
   /** For messages: `preprocess step 2 (baseline)`. */
   where: string;
   log(message: string): void;
+  /** Record a metric of the preprocessing stage (e.g. how many values a step had to clamp). */
+  metric?(name: string, value: number): void;
 }
 
 export function stepName(step: Step | string): string {
@@ -196,15 +198,28 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
         return;
       }
       mapRows(works, (x, y, id, t) => {
+        // dividing by a negative area or maximum would silently flip the spectrum upside down
+        const negative = method === 'area' ? trapezoid(x, y) : method === 'max' ? y.reduce((m, v) => Math.max(m, v), -Infinity) : 0;
+        if (negative < 0) {
+          throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : 'maximum'} is negative (${Number(negative.toPrecision(4))}), so dividing by it would flip the spectrum's sign${t === 1 ? ' (clean column)' : ''}; subtract a baseline or offset first, or use snv or minmax`, where(id));
+        }
         const r = normalize(method, x, y);
         if (!r) throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : method === 'minmax' ? 'range' : method === 'max' ? 'maximum' : 'norm'} is zero${t === 1 ? ' (clean column)' : ''}`, where(id));
         return r;
       });
       return;
     }
-    case 'anscombe':
-      mapRows(works, (_x, y) => anscombe(y));
+    case 'anscombe': {
+      // 2√(y + 3/8) is undefined below −3/8: such values are clamped to 0, and the user is told how many
+      let clamped = 0;
+      mapRows(works, (_x, y) => {
+        for (const v of y) if (v < -3 / 8) clamped++;
+        return anscombe(y);
+      });
+      if (clamped > 0) ctx.log(`warning: anscombe clamped ${clamped} values below −3/8 to 0 (counts should not be negative: is a baseline subtracted before?)`);
+      ctx.metric?.('anscombe_clamped', clamped);
       return;
+    }
     case 'log': {
       const baseParam = p.base as number | 'e' | undefined;
       const base = baseParam === undefined || baseParam === 'e' ? Math.E : baseParam;

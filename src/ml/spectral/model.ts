@@ -64,7 +64,7 @@ export interface RelevanceRow {
 }
 
 /** Parameter names in a fixed order (also the order in weights.bin). */
-function paramNames(hidden: number[]): string[] {
+export function paramNames(hidden: number[]): string[] {
   const names = ['lambda', 'phi', 'b1'];
   for (let l = 1; l < hidden.length; l++) names.push(`w${l + 1}`, `b${l + 1}`);
   names.push('w_out', 'b_out');

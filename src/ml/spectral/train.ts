@@ -7,7 +7,8 @@
  */
 import { deriveSeed, Rng } from '../../util/random.js';
 import { JsAdam, lossAndGrads } from './step.js';
-import { initialValues, parameterShapes, prepareInputs, SpectralNet, type SpectralConfig, type SpectralLoss, type SpectralTask, type TF } from './model.js';
+import { checkEpochLosses, checkWeights } from '../divergence.js';
+import { initialValues, paramNames, parameterShapes, prepareInputs, SpectralNet, type SpectralConfig, type SpectralLoss, type SpectralTask, type TF } from './model.js';
 
 export interface SpectralTrainOptions {
   task: SpectralTask;
@@ -168,10 +169,9 @@ export async function trainSpectral(tf: TF, data: SpectralTrainData, o: Spectral
   const yb = new Float32Array(batchSize * k);
   const history: number[] = [];
   const penalty = { lambdaL2: config.lambdaL2, phiL2: config.phiL2 };
-  const t0 = performance.now();
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    if (o.signal?.aborted) throw o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted');
-    const order = rng.permutation(n);
+  const names = paramNames(config.hidden);
+  /** Mean loss over the rows in `order`; with `update`, an Adam step after each mini-batch. */
+  const pass = (order: ArrayLike<number>, update: boolean): number => {
     let total = 0;
     for (let s = 0; s < n; s += batchSize) {
       const m = Math.min(batchSize, n - s);
@@ -183,14 +183,23 @@ export async function trainSpectral(tf: TF, data: SpectralTrainData, o: Spectral
         else yb[r] = yStd![row]!;
       }
       const batchLoss = lossAndGrads(tf, params, shapes, xb, m, d, { loss, values: yb.subarray(0, m * k) }, penalty, grads);
-      adam.step(params, grads);
+      if (update) adam.step(params, grads);
       total += batchLoss * m;
     }
-    const mean = total / n;
-    if (!Number.isFinite(mean)) throw new Error(`spectral training diverged at epoch ${epoch + 1} (loss ${mean}); lower learning_rate`);
+    return total / n;
+  };
+  const t0 = performance.now();
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    if (o.signal?.aborted) throw o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted');
+    const mean = pass(rng.permutation(n), true);
+    checkEpochLosses(epoch + 1, { loss: mean }, history[0], learningRate);
+    checkWeights(epoch + 1, params.map((v, i) => [names[i]!, v] as [string, Float32Array]), learningRate);
     history.push(mean);
     o.onEpoch?.(epoch + 1, mean);
   }
+  // the last update is in no epoch's loss: check the weights as they will be published
+  const identity = Int32Array.from({ length: n }, (_, i) => i);
+  checkEpochLosses(epochs, { 'loss after the last update': pass(identity, false) }, history[0], learningRate);
   const seconds = (performance.now() - t0) / 1000;
   const net = new SpectralNet(tf, config, params);
   return { net, history, seconds };

@@ -1,0 +1,101 @@
+/** Issue 17 items 9, 10 and 12: the smaller command-line and file defects, each through the CLI. */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { StageError } from '../../src/core/stage-api.js';
+import { runStageForTest } from '../../src/runner/testing.js';
+import { loadCsv } from '../../src/stages/load.js';
+import { cli, tempDir } from '../runner/helpers.js';
+
+const ROWS = 'name: rows\nstages:\n  data:\n    type: test.rows\n    with: { n: 3 }\n';
+
+function runJson(dir: string, file: string, extra: string[] = []): { status: number | null; stages: { id: string; key: string; outputs: Record<string, string> }[] } {
+  const r = cli(['run', file, '--store', join(dir, 'store'), '--json', ...extra], { cwd: dir });
+  return { status: r.status, stages: r.stdout ? (JSON.parse(r.stdout) as { stages: never[] }).stages : [] };
+}
+
+describe('show', () => {
+  it('KEY:nope names the outputs and exits 1; a truncated Arrow file is called cut off, not a null dereference', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rows.yaml'), ROWS);
+    const { status, stages } = runJson(dir, 'rows.yaml');
+    expect(status).toBe(0);
+    const key = stages[0]!.key;
+    const bad = cli(['show', `${key.slice(0, 12)}:nope`, '--store', join(dir, 'store')], { cwd: dir });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim()).toBe(`entry ${key.slice(0, 12)} (data) has no output "nope"; its outputs: table`);
+    const arrow = readFileSync(stages[0]!.outputs.table!);
+    const cut = join(dir, 'cut.arrow');
+    writeFileSync(cut, arrow.subarray(0, Math.floor(arrow.length * 0.7)));
+    const r = cli(['show', cut]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the Arrow file is cut off \(\d+ bytes and no closing ARROW1 footer\)/);
+    expect(r.stderr).not.toMatch(/fieldsLength|^\s+at /m);
+  });
+});
+
+describe('run', () => {
+  it('run --force FILE runs FILE (the variadic --force no longer swallows it)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rows.yaml'), ROWS);
+    const r = cli(['run', '--force', 'rows.yaml', '--store', join(dir, 'store')], { cwd: dir });
+    expect(r.stderr).toMatch(/1 computed/);
+    expect(r.status).toBe(0);
+  });
+
+  it('compare marks failed variants', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'f.yaml'), 'name: f\nsweep:\n  n: [2, 3]\nstages:\n  data:\n    type: test.rows\n    with: { n: "${n}" }\n  broken:\n    type: test.fail\n    in: data\n');
+    expect(runJson(dir, 'f.yaml').status).toBe(1);
+    const r = cli(['compare', '--store', join(dir, 'store'), '--format', 'csv'], { cwd: dir });
+    expect(r.status).toBe(0);
+    const [header, ...rows] = r.stdout.trim().split('\n');
+    expect(header!.split(',').slice(0, 2)).toEqual(['variant', 'status']);
+    expect(rows.map((l) => l.split(',')[1])).toEqual(['failed: broken', 'failed: broken']);
+  });
+
+  it('a FIFO as input file is refused at validation instead of blocking for ever', () => {
+    const dir = tempDir();
+    const made = spawnSync('mkfifo', [join(dir, 'pipe.csv')]);
+    if (made.status !== 0) {
+      console.warn('!!! mkfifo is not available: the FIFO case is not tested !!!');
+      return;
+    }
+    writeFileSync(join(dir, 'f.yaml'), 'name: f\nstages:\n  data:\n    type: load.csv\n    with: { path: pipe.csv }\n');
+    const r = cli(['validate', 'f.yaml'], { cwd: dir, plugins: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('f.yaml:5:19: stage "data": pipe.csv is a FIFO (named pipe), not a regular file');
+  });
+
+  it('a pipeline file over 1 MiB is refused before parsing', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'big.yaml'), `name: big\nparams:\n${'  # padding padding padding padding padding padding padding padding\n'.repeat(16000)}stages:\n  data:\n    type: test.rows\n`);
+    const r = cli(['validate', 'big.yaml'], { cwd: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^big\.yaml: the pipeline file is 1\.\d MiB; the limit is 1 MiB/);
+  });
+});
+
+describe('stages', () => {
+  it('documents exclusive bounds as enforced: percentile (0, 100], learning_rate (0, ∞)', () => {
+    const r = cli(['stages'], { plugins: '' });
+    expect(r.stdout).toMatch(/percentile: number \(0, 100\] = 99/);
+    expect(r.stdout).toMatch(/learning_rate: number \(0, ∞\) = 0\.001/);
+    expect(r.stdout).not.toMatch(/percentile: number \[-∞/);
+  });
+});
+
+describe('CSV values beyond float32', () => {
+  it('1e308 and -4e38 are refused at file, row and column; on_nan: drop drops the row', async () => {
+    const dir = tempDir();
+    for (const v of ['1e308', '-4e38']) {
+      writeFileSync(join(dir, 'v.csv'), `id,1,2\na,1,${v}\nb,1,2\n`);
+      const run = runStageForTest(loadCsv, { params: { path: 'v.csv' }, pipelineDir: dir });
+      await expect(run).rejects.toThrow(StageError);
+      await expect(run).rejects.toThrow(`v.csv row 1 (line 2), column "2": "${v}" is beyond the float32 range`);
+    }
+    const dropped = await runStageForTest(loadCsv, { params: { path: 'v.csv', on_nan: 'drop' }, pipelineDir: dir });
+    expect(dropped.metrics.spectra).toBe(1);
+  });
+});
