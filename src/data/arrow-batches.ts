@@ -20,11 +20,15 @@ import {
 } from 'apache-arrow';
 import { AsyncByteQueue } from 'apache-arrow/io/stream';
 
-/** Bytes of one float32 column per record batch when nothing else is asked for. */
-const BATCH_BYTES = 1 << 24;
+/**
+ * Bytes of one float32 column per record batch when nothing else is asked for. A streaming
+ * stage holds a few batches and their float64 working copies at once (~20× this, measured
+ * on preprocess), so 4 MB keeps it near 100 MB; 16 MB batches peaked at 4× that.
+ */
+const BATCH_BYTES = 1 << 22;
 
 /**
- * Rows per record batch for rows of `width` float32 values (≈ 16 MB a batch), or
+ * Rows per record batch for rows of `width` float32 values (≈ 4 MB a batch, at least 1024 rows), or
  * SPECFLOW_BATCH_ROWS when set (tests use a small value to cross many batches).
  */
 export function batchRows(width: number): number {
@@ -35,14 +39,16 @@ export function batchRows(width: number): number {
 
 /**
  * Should a stage stream a table of n rows × width float32 values rather than load it?
- * SPECFLOW_STREAM=always|never overrides; by default tables above 128 MB stream.
- * Both paths give the same bits, so this never enters a content key.
+ * Above SPECFLOW_STREAM_MB megabytes (default 128) it does; SPECFLOW_STREAM=always|never
+ * overrides. Both paths give the same bits, so this never enters a content key.
  */
 export function shouldStream(n: number, width: number): boolean {
   const mode = process.env.SPECFLOW_STREAM;
   if (mode === 'always') return true;
   if (mode === 'never') return false;
-  return n * width * 4 > 1 << 27;
+  const mb = Number(process.env.SPECFLOW_STREAM_MB);
+  const limit = (Number.isFinite(mb) && mb >= 0 ? mb : 128) * 1024 * 1024;
+  return n * width * 4 > limit;
 }
 
 /** An AsyncByteQueue that hands each chunk to the file at once instead of queueing it. */

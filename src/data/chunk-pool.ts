@@ -14,17 +14,25 @@ export class ChunkPool<I, O> {
   private readonly file: string;
   readonly threads: number;
 
-  /** `worker`: URL of the compiled worker module; `inline`: the same function, for when it is absent. */
-  constructor(worker: URL, private readonly inline: (input: I) => O | Promise<O>, threads = Math.min(2, availableParallelism())) {
+  /**
+   * `worker`: URL of the compiled worker module; `inline`: the same function, for when it is absent.
+   * Threads: SPECFLOW_CHUNK_THREADS when set (0 runs every chunk inline), else up to 2 (this machine's cores).
+   */
+  constructor(worker: URL, private readonly inline: (input: I) => O | Promise<O>, threads?: number) {
     this.file = fileURLToPath(worker);
-    this.threads = Math.max(1, threads);
+    const forced = Number(process.env.SPECFLOW_CHUNK_THREADS);
+    const wanted = threads ?? (process.env.SPECFLOW_CHUNK_THREADS && Number.isInteger(forced) && forced >= 0 ? forced : Math.min(2, availableParallelism()));
+    this.useWorkers = wanted > 0 && existsSync(this.file);
+    this.threads = Math.max(1, wanted);
   }
 
+  private readonly useWorkers: boolean;
+
   async run(input: I, transfer: ArrayBuffer[] = []): Promise<O> {
-    if (!existsSync(this.file)) return this.inline(input);
+    if (!this.useWorkers) return this.inline(input);
     if (!this.pool) {
       const { Piscina } = await import('piscina');
-      this.pool = new Piscina({ filename: this.file, maxThreads: this.threads, minThreads: 0, idleTimeout: 1000 });
+      this.pool = new Piscina({ filename: this.file, maxThreads: this.threads, minThreads: 0, idleTimeout: 30_000 });
     }
     return (await this.pool.run(input, { transferList: transfer })) as O;
   }
