@@ -28,13 +28,14 @@ import { AsyncByteQueue } from 'apache-arrow/io/stream';
 const BATCH_BYTES = 1 << 22;
 
 /**
- * Rows per record batch for rows of `width` float32 values (≈ 4 MB a batch, at least 1024 rows), or
+ * Rows per record batch for rows of `width` float32 values (≈ 4 MB a batch), or
  * SPECFLOW_BATCH_ROWS when set (tests use a small value to cross many batches).
  */
 export function batchRows(width: number): number {
   const forced = Number(process.env.SPECFLOW_BATCH_ROWS);
   if (Number.isInteger(forced) && forced > 0) return forced;
-  return Math.max(1024, Math.floor(BATCH_BYTES / (4 * Math.max(1, width))));
+  // and 1024–8192 rows: per-row objects (ids, row views) weigh too when rows are short
+  return Math.min(8192, Math.max(1024, Math.floor(BATCH_BYTES / (4 * Math.max(1, width)))));
 }
 
 /**

@@ -44,7 +44,7 @@ export async function preprocessStreamed(o: StreamOptions): Promise<{ n: number;
     passNo++;
     const started = performance.now();
     let done = 0;
-    await inOrder(readSpectraBatches(o.input), pool.threads + 1, async ({ t }) => {
+    await inOrder(readSpectraBatches(o.input), pool.threads, async ({ t }) => {
       if (o.signal.aborted) throw new Error('aborted');
       const job: ChunkJob = {
         steps: o.steps, from: 0, to, ids: t.ids, axis: t.axis, d: t.d, spectra: t.spectra, stats, where: o.where, float64,
