@@ -4,7 +4,7 @@
  * rows as the in-memory path's internal batches (e.g. a model's 256-row batches),
  * which keeps the two paths' results bit-identical whatever the file's batch size.
  */
-import type { SpectraTable } from './arrow-io.js';
+import { sliceSpectra, type SpectraTable } from './arrow-io.js';
 
 export async function* rechunk(batches: AsyncIterable<{ t: SpectraTable }>, rows: number): AsyncGenerator<{ first: number; t: SpectraTable }> {
   let parts: SpectraTable[] = [];
@@ -15,24 +15,13 @@ export async function* rechunk(batches: AsyncIterable<{ t: SpectraTable }>, rows
     pending += t.n;
     while (pending >= rows) {
       const all = concatSpectra(parts);
-      yield { first, t: sliceRows(all, 0, rows) };
+      yield { first, t: sliceSpectra(all, 0, rows) };
       first += rows;
       pending -= rows;
-      parts = pending > 0 ? [sliceRows(all, rows, all.n)] : [];
+      parts = pending > 0 ? [sliceSpectra(all, rows, all.n)] : [];
     }
   }
   if (pending > 0) yield { first, t: concatSpectra(parts) };
-}
-
-function sliceRows(t: SpectraTable, a: number, b: number): SpectraTable {
-  const d = t.d;
-  const out: SpectraTable = {
-    ...t, n: b - a, ids: t.ids.slice(a, b), spectra: t.spectra.slice(a * d, b * d),
-    columns: Object.fromEntries(Object.entries(t.columns).map(([k, v]) => [k, v.slice(a, b)])),
-  };
-  if (t.labels) out.labels = t.labels.slice(a, b);
-  if (t.clean) out.clean = t.clean.slice(a * d, b * d);
-  return out;
 }
 
 /** Rows of several tables with the same columns, one after another. */

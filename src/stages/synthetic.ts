@@ -15,7 +15,7 @@ async function write(ctx: StageContext, table: import('../data/arrow-io.js').Spe
   ctx.metric('channels', table.d);
 }
 
-const perClass = (def: number) => ({ type: 'integer', minimum: 1, maximum: 100000, default: def, description: 'Spectra (samples) generated per class.' });
+const perClass = (def: number) => ({ type: 'integer', minimum: 1, maximum: 10_000_000, default: def, description: 'Spectra (samples) generated per class.' });
 
 export const syntheticEels: StageDef = {
   type: 'synthetic.eels',
