@@ -6,13 +6,14 @@
  * Spectra and latent codes are FixedSizeList<Float32> columns; the spectral axis
  * and its unit live in the schema metadata so a table is self-describing.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
-  Bool, compressionRegistry, CompressionType, Data, DataType, Field, FixedSizeList, Float32, Float64, Int32, List, makeData, makeVector, RecordBatch,
-  Schema, Struct, Table, tableFromIPC, tableToIPC, Type, Utf8, vectorFromArray, type Vector,
+  Bool, compressionRegistry, CompressionType, Data, DataType, Field, FixedSizeList, Float32, Float64, Int32, List, makeData, makeVector,
+  Schema, tableFromIPC, Type, Utf8, vectorFromArray, type RecordBatch, type Table, type Vector,
 } from 'apache-arrow';
 import { StageError } from '../core/stage-api.js';
+import { batchRows, IpcFileWriter, readBatches } from './arrow-batches.js';
 import { decodeLz4Frame } from './lz4.js';
 
 // pyarrow/pandas compress Feather v2 with LZ4 frames by default; decode them (ZSTD stays unsupported).
@@ -40,6 +41,8 @@ export interface SpectraTable {
   metadata: Record<string, string>;
   /** Long-layout spectra on their own grids (then d = 0, spectra empty) until `resample`. */
   ragged?: { x: Float64Array[]; y: Float32Array[] };
+  /** Arrow types of `columns` as read from a file, so writing the table back keeps them. */
+  columnTypes?: Record<string, ColumnType>;
 }
 
 export interface LatentTable {
@@ -51,6 +54,7 @@ export interface LatentTable {
   z: Float32Array;
   columns: Record<string, Cell[]>;
   metadata: Record<string, string>;
+  columnTypes?: Record<string, ColumnType>;
 }
 
 /** Arrow type of a plain column; inferred from the values when not given. */
@@ -82,55 +86,178 @@ const LATENT_RESERVED_COLUMNS = new Set(['id', 'label', 'z']);
 
 // ---------------------------------------------------------------- writing
 
+/** What a spectra file's schema is made of; a streaming stage fixes it before its first batch. */
+export interface SpectraHeader {
+  d: number;
+  axis: Float64Array;
+  axisUnit: string;
+  axisName: string;
+  metadata: Record<string, string>;
+  labels: boolean;
+  clean: boolean;
+  ragged: boolean;
+  /** Metadata columns in order, with their Arrow types. */
+  columnTypes: [string, ColumnType][];
+}
+
+/** The header of an in-memory table: column types as recorded when it was read, else inferred from all values. */
+export function spectraHeader(t: SpectraTable): SpectraHeader {
+  return {
+    d: t.d, axis: t.axis, axisUnit: t.axisUnit, axisName: t.axisName, metadata: t.metadata,
+    labels: t.labels !== undefined, clean: t.clean !== undefined, ragged: t.ragged !== undefined,
+    columnTypes: Object.entries(t.columns).map(([name, values]) => [name, t.columnTypes?.[name] ?? inferType(values)]),
+  };
+}
+
+/** Writes a spectra table record batch by record batch (see arrow-batches.ts). */
+export class SpectraWriter {
+  private readonly file: IpcFileWriter;
+  constructor(path: string, private readonly h: SpectraHeader) {
+    const fields: Field[] = [new Field('id', new Utf8(), false)];
+    if (h.labels) fields.push(new Field('label', new Utf8(), true));
+    for (const [name, type] of h.columnTypes) {
+      if (SPECTRA_RESERVED_COLUMNS.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved spectra column`);
+      fields.push(new Field(name, arrowType(type), true));
+    }
+    const meta = new Map<string, string>(Object.entries(h.metadata));
+    meta.set(META.kind, 'spectra');
+    if (h.ragged) {
+      fields.push(new Field('axis', new List(new Field('item', new Float64(), false)), false));
+      fields.push(new Field('spectrum', new List(new Field('item', new Float32(), false)), false));
+      meta.set(META.layout, 'ragged');
+    } else {
+      fields.push(new Field('spectrum', fixedListType(h.d), false));
+      if (h.clean) fields.push(new Field('clean', fixedListType(h.d), false));
+      meta.set(META.axis, JSON.stringify(Array.from(h.axis)));
+    }
+    meta.set(META.axisUnit, h.axisUnit);
+    meta.set(META.axisName, h.axisName);
+    this.file = new IpcFileWriter(path, new Schema(fields, meta));
+  }
+
+  /** Append rows; `t` must match the header (same d, columns, labels/clean presence). */
+  write(t: SpectraTable): void {
+    checkSpectraShape(t);
+    if (t.n === 0) return;
+    const h = this.h;
+    if (!h.ragged && t.d !== h.d) throw new Error(`spectra batch has ${t.d} channels, the file ${h.d}`);
+    const data: Data[] = [utf8Vector(t.ids).data[0]!];
+    if (h.labels) data.push(utf8Vector(t.labels!).data[0]!);
+    for (const [name, type] of h.columnTypes) data.push(cellVector(name, t.columns[name]!, type).data[0]!);
+    if (h.ragged) {
+      data.push(listVector(t.ragged!.x, new Float64()).data[0]!, listVector(t.ragged!.y, new Float32()).data[0]!);
+    } else {
+      data.push(fixedListData(t.spectra, t.n, h.d));
+      if (h.clean) data.push(fixedListData(t.clean!, t.n, h.d));
+    }
+    this.file.write(data, t.n);
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  abort(): void {
+    this.file.abort();
+  }
+}
+
+/** Rows [a, b) of a table (views, not copies, of the numeric data). */
+export function sliceSpectra(t: SpectraTable, a: number, b: number): SpectraTable {
+  const d = t.d;
+  const out: SpectraTable = {
+    ...t, n: b - a, ids: t.ids.slice(a, b), spectra: t.spectra.subarray(a * d, b * d),
+    columns: Object.fromEntries(Object.entries(t.columns).map(([k, v]) => [k, v.slice(a, b)])),
+  };
+  if (t.labels) out.labels = t.labels.slice(a, b);
+  if (t.clean) out.clean = t.clean.subarray(a * d, b * d);
+  if (t.ragged) out.ragged = { x: t.ragged.x.slice(a, b), y: t.ragged.y.slice(a, b) };
+  return out;
+}
+
 export async function writeSpectra(path: string, t: SpectraTable): Promise<void> {
   checkSpectraShape(t);
-  const fields: Field[] = [];
-  const data: Data[] = [];
-  const push = (name: string, vector: Vector, nullable: boolean) => {
-    fields.push(new Field(name, vector.type, nullable));
-    data.push(vector.data[0] ?? makeData({ type: vector.type, length: 0 }) as Data);
+  const writer = new SpectraWriter(path, spectraHeader(t));
+  try {
+    const step = batchRows(t.ragged ? 1 : t.d);
+    for (let a = 0; a < t.n; a += step) writer.write(sliceSpectra(t, a, Math.min(t.n, a + step)));
+    writer.close();
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+}
+
+/** What a latent file's schema is made of. */
+export interface LatentHeader {
+  k: number;
+  labels: boolean;
+  columnTypes: [string, ColumnType][];
+  metadata: Record<string, string>;
+}
+
+/** Writes a latent-code table record batch by record batch. */
+export class LatentWriter {
+  private readonly file: IpcFileWriter;
+  constructor(path: string, private readonly h: LatentHeader) {
+    const fields: Field[] = [new Field('id', new Utf8(), false)];
+    if (h.labels) fields.push(new Field('label', new Utf8(), true));
+    for (const [name, type] of h.columnTypes) {
+      if (LATENT_RESERVED_COLUMNS.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved latent column`);
+      fields.push(new Field(name, arrowType(type), true));
+    }
+    fields.push(new Field('z', fixedListType(h.k), false));
+    const meta = new Map<string, string>(Object.entries(h.metadata));
+    meta.set(META.kind, 'latent');
+    this.file = new IpcFileWriter(path, new Schema(fields, meta));
+  }
+
+  write(t: LatentTable): void {
+    if (t.ids.length !== t.n) throw new Error(`latent table: ${t.ids.length} ids for n = ${t.n}`);
+    if (t.z.length !== t.n * t.k) throw new Error(`latent table: z has ${t.z.length} values, expected n*k = ${t.n * t.k}`);
+    if (t.n === 0) return;
+    const data: Data[] = [utf8Vector(t.ids).data[0]!];
+    if (this.h.labels) data.push(utf8Vector(t.labels!).data[0]!);
+    for (const [name, type] of this.h.columnTypes) data.push(cellVector(name, t.columns[name]!, type).data[0]!);
+    data.push(fixedListData(t.z, t.n, this.h.k));
+    this.file.write(data, t.n);
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  abort(): void {
+    this.file.abort();
+  }
+}
+
+export function latentHeader(t: LatentTable): LatentHeader {
+  return {
+    k: t.k, labels: t.labels !== undefined, metadata: t.metadata,
+    columnTypes: Object.entries(t.columns).map(([name, values]) => [name, t.columnTypes?.[name] ?? inferType(values)]),
   };
-  push('id', utf8Vector(t.ids), false);
-  if (t.labels) push('label', utf8Vector(t.labels), true);
-  for (const [name, values] of Object.entries(t.columns)) {
-    if (SPECTRA_RESERVED_COLUMNS.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved spectra column`);
-    push(name, cellVector(name, values, undefined), true);
-  }
-  const meta = new Map<string, string>(Object.entries(t.metadata));
-  meta.set(META.kind, 'spectra');
-  if (t.ragged) {
-    push('axis', listVector(t.ragged.x, new Float64()), false);
-    push('spectrum', listVector(t.ragged.y, new Float32()), false);
-    meta.set(META.layout, 'ragged');
-  } else {
-    push('spectrum', fixedListVector(t.spectra, t.n, t.d), false);
-    if (t.clean) push('clean', fixedListVector(t.clean, t.n, t.d), false);
-    meta.set(META.axis, JSON.stringify(Array.from(t.axis)));
-  }
-  meta.set(META.axisUnit, t.axisUnit);
-  meta.set(META.axisName, t.axisName);
-  await writeTable(path, fields, data, t.n, meta);
 }
 
 export async function writeLatent(path: string, t: LatentTable): Promise<void> {
   if (t.ids.length !== t.n) throw new Error(`latent table: ${t.ids.length} ids for n = ${t.n}`);
   if (t.z.length !== t.n * t.k) throw new Error(`latent table: z has ${t.z.length} values, expected n*k = ${t.n * t.k}`);
-  const fields: Field[] = [];
-  const data: Data[] = [];
-  const push = (name: string, vector: Vector, nullable: boolean) => {
-    fields.push(new Field(name, vector.type, nullable));
-    data.push(vector.data[0]!);
-  };
-  push('id', utf8Vector(t.ids), false);
-  if (t.labels) push('label', utf8Vector(t.labels), true);
-  for (const [name, values] of Object.entries(t.columns)) {
-    if (LATENT_RESERVED_COLUMNS.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved latent column`);
-    push(name, cellVector(name, values, undefined), true);
+  const writer = new LatentWriter(path, latentHeader(t));
+  try {
+    const step = batchRows(t.k);
+    for (let a = 0; a < t.n; a += step) {
+      const b = Math.min(t.n, a + step);
+      writer.write({
+        n: b - a, k: t.k, ids: t.ids.slice(a, b), z: t.z.subarray(a * t.k, b * t.k), metadata: t.metadata,
+        columns: Object.fromEntries(Object.entries(t.columns).map(([name, v]) => [name, v.slice(a, b)])),
+        ...(t.labels ? { labels: t.labels.slice(a, b) } : {}),
+      });
+    }
+    writer.close();
+  } catch (e) {
+    writer.abort();
+    throw e;
   }
-  push('z', fixedListVector(t.z, t.n, t.k), false);
-  const meta = new Map<string, string>(Object.entries(t.metadata));
-  meta.set(META.kind, 'latent');
-  await writeTable(path, fields, data, t.n, meta);
 }
 
 export async function writeRecords(
@@ -140,23 +267,22 @@ export async function writeRecords(
   options: WriteRecordsOptions = {},
 ): Promise<void> {
   const names = options.columns ?? columnOrder(rows);
-  const fields: Field[] = [];
-  const data: Data[] = [];
-  for (const name of names) {
-    const vector = cellVector(name, rows.map((r) => (r[name] === undefined ? null : r[name]!)), options.types?.[name]);
-    fields.push(new Field(name, vector.type, true));
-    data.push(vector.data[0]!);
-  }
+  const columns = names.map((name) => rows.map((r) => (r[name] === undefined ? null : r[name]!)));
+  const types = names.map((name, i) => options.types?.[name] ?? inferType(columns[i]!));
   const meta = new Map<string, string>(Object.entries(metadata));
   if (!meta.has(META.kind)) meta.set(META.kind, 'records');
-  await writeTable(path, fields, data, rows.length, meta);
-}
-
-async function writeTable(path: string, fields: Field[], children: Data[], length: number, meta: Map<string, string>): Promise<void> {
-  const schema = new Schema(fields, meta);
-  const struct = makeData({ type: new Struct(fields), length, nullCount: 0, children });
-  const table = new Table(schema, [new RecordBatch(schema, struct)]);
-  await writeFile(path, tableToIPC(table, 'file'));
+  const file = new IpcFileWriter(path, new Schema(names.map((name, i) => new Field(name, arrowType(types[i]!), true)), meta));
+  try {
+    const step = batchRows(names.length);
+    for (let a = 0; a < rows.length; a += step) {
+      const b = Math.min(rows.length, a + step);
+      file.write(names.map((name, i) => cellVector(name, columns[i]!.slice(a, b), types[i]).data[0]!), b - a);
+    }
+    file.close();
+  } catch (e) {
+    file.abort();
+    throw e;
+  }
 }
 
 function checkSpectraShape(t: SpectraTable): void {
@@ -187,10 +313,31 @@ function utf8Vector(values: (string | null)[]): Vector {
   return vectorFromArray(values, new Utf8());
 }
 
-function fixedListVector(values: Float32Array, n: number, d: number): Vector {
+function fixedListType(d: number): FixedSizeList {
+  return new FixedSizeList(d, new Field('item', new Float32(), false));
+}
+
+function fixedListData(values: Float32Array, n: number, d: number): Data {
   const child = makeData({ type: new Float32(), length: n * d, nullCount: 0, data: values });
-  const type = new FixedSizeList(d, new Field('item', new Float32(), false));
-  return makeVector(makeData({ type, length: n, nullCount: 0, child }));
+  return makeData({ type: fixedListType(d), length: n, nullCount: 0, child }) as Data;
+}
+
+function arrowType(type: ColumnType): DataType {
+  switch (type) {
+    case 'utf8': return new Utf8();
+    case 'bool': return new Bool();
+    case 'int32': return new Int32();
+    case 'float32': return new Float32();
+    case 'float64': return new Float64();
+  }
+}
+
+/** The ColumnType a scalar Arrow column is read back as (so a stage writes it with the same type). */
+function columnTypeOf(type: DataType): ColumnType {
+  if (DataType.isBool(type)) return 'bool';
+  if (DataType.isInt(type)) return (type as Int32).bitWidth <= 32 && (type as Int32).isSigned ? 'int32' : 'float64';
+  if (DataType.isFloat(type)) return (type as Float32).precision === 1 ? 'float32' : 'float64';
+  return 'utf8';
 }
 
 function listVector<T extends Float32 | Float64>(arrays: ArrayLike<number>[], itemType: T): Vector {
@@ -294,7 +441,7 @@ export function arrowReadError(e: unknown): string {
   return `not an Arrow IPC / Feather v2 file (${msg})`;
 }
 
-function schemaMetadata(table: Table): Map<string, string> {
+function schemaMetadata(table: Table | RecordBatch): Map<string, string> {
   return table.schema.metadata ?? new Map<string, string>();
 }
 
@@ -305,8 +452,30 @@ function userMetadata(meta: Map<string, string>): Record<string, string> {
 }
 
 export async function readSpectra(path: string): Promise<SpectraTable> {
-  const table = await loadTable(path);
+  return spectraOf(await loadTable(path), basename(path));
+}
+
+/**
+ * The spectra of a file one record batch at a time (each a SpectraTable of that
+ * batch's rows), for stages that stream; `first` is the row number of the first one.
+ */
+export async function* readSpectraBatches(path: string): AsyncGenerator<{ first: number; t: SpectraTable }> {
   const where = basename(path);
+  let first = 0;
+  let batches: AsyncGenerator<RecordBatch>;
+  try {
+    batches = readBatches(path);
+  } catch (e) {
+    throw new StageError(arrowReadError(e), where);
+  }
+  for await (const batch of batches) {
+    const t = spectraOf(batch, where, first);
+    yield { first, t };
+    first += t.n;
+  }
+}
+
+function spectraOf(table: Table | RecordBatch, where: string, firstRow = 0): SpectraTable {
   const meta = schemaMetadata(table);
   const spectrum = table.getChild('spectrum');
   if (!spectrum) {
@@ -317,9 +486,10 @@ export async function readSpectra(path: string): Promise<SpectraTable> {
     );
   }
   const n = table.numRows;
-  const ids = readIds(table, where);
+  const ids = readIds(table, where, firstRow);
   const labels = table.getChild('label') ? readStrings(table.getChild('label')!) : undefined;
   const columns = readColumns(table, SPECTRA_RESERVED_COLUMNS);
+  const columnTypes = readColumnTypes(table, SPECTRA_RESERVED_COLUMNS);
   const axisUnit = meta.get(META.axisUnit) ?? '';
   const axisName = meta.get(META.axisName) ?? '';
   const metadata = userMetadata(meta);
@@ -331,17 +501,17 @@ export async function readSpectra(path: string): Promise<SpectraTable> {
     const y = readListColumn(spectrum, 'spectrum', where).map((a) => Float32Array.from(a));
     const x = readListColumn(xCol, 'x', where).map((a) => Float64Array.from(a));
     x.forEach((xi, i) => {
-      if (xi.length !== y[i]!.length) throw new StageError(`x has ${xi.length} values but spectrum ${y[i]!.length}`, `${where} row ${i + 1}`);
+      if (xi.length !== y[i]!.length) throw new StageError(`x has ${xi.length} values but spectrum ${y[i]!.length}`, `${where} row ${firstRow + i + 1}`);
     });
-    return { n, d: 0, ids, labels, spectra: new Float32Array(0), axis: new Float64Array(0), axisUnit, axisName, columns, metadata, ragged: { x, y } };
+    return { n, d: 0, ids, labels, spectra: new Float32Array(0), axis: new Float64Array(0), axisUnit, axisName, columns, columnTypes, metadata, ragged: { x, y } };
   }
   if (spectrum.type.typeId !== Type.FixedSizeList) {
     throw new StageError(`not a spectra table: column \`spectrum\` is ${String(spectrum.type)}, expected FixedSizeList<Float32>`, where);
   }
   const d = (spectrum.type as FixedSizeList).listSize;
-  const spectra = readFixedList(spectrum, n, d, 'spectrum', where);
+  const spectra = readFixedList(spectrum, n, d, 'spectrum', where, firstRow);
   const cleanCol = table.getChild('clean');
-  const clean = cleanCol ? readFixedList(cleanCol, n, d, 'clean', where) : undefined;
+  const clean = cleanCol ? readFixedList(cleanCol, n, d, 'clean', where, firstRow) : undefined;
   const axisText = meta.get(META.axis);
   let axis: Float64Array;
   if (axisText) {
@@ -354,7 +524,7 @@ export async function readSpectra(path: string): Promise<SpectraTable> {
   } else {
     axis = Float64Array.from({ length: d }, (_, i) => i);
   }
-  const out: SpectraTable = { n, d, ids, spectra, axis, axisUnit, axisName, columns, metadata };
+  const out: SpectraTable = { n, d, ids, spectra, axis, axisUnit, axisName, columns, columnTypes, metadata };
   if (labels) out.labels = labels;
   if (clean) out.clean = clean;
   return out;
@@ -374,6 +544,7 @@ export async function readLatent(path: string): Promise<LatentTable> {
     ids: readIds(table, where),
     z: readFixedList(z, n, k, 'z', where),
     columns: readColumns(table, LATENT_RESERVED_COLUMNS),
+    columnTypes: readColumnTypes(table, LATENT_RESERVED_COLUMNS),
     metadata: userMetadata(schemaMetadata(table)),
   };
   const label = table.getChild('label');
@@ -394,11 +565,11 @@ export async function readRecords(path: string): Promise<{ rows: Record<string, 
   return { rows, metadata: userMetadata(schemaMetadata(table)) };
 }
 
-function readIds(table: Table, where: string): string[] {
+function readIds(table: Table | RecordBatch, where: string, firstRow = 0): string[] {
   const col = table.getChild('id');
-  if (!col) return Array.from({ length: table.numRows }, (_, i) => String(i));
+  if (!col) return Array.from({ length: table.numRows }, (_, i) => String(firstRow + i));
   return readStrings(col).map((v, i) => {
-    if (v === null) throw new StageError('missing id', `${where} row ${i + 1}, column "id"`);
+    if (v === null) throw new StageError('missing id', `${where} row ${firstRow + i + 1}, column "id"`);
     return v;
   });
 }
@@ -413,7 +584,15 @@ function readStrings(col: Vector): (string | null)[] {
 }
 
 /** Scalar columns other than the reserved ones; list-typed columns are skipped. */
-function readColumns(table: Table, reserved: Set<string>): Record<string, Cell[]> {
+function readColumnTypes(table: Table | RecordBatch, reserved: Set<string>): Record<string, ColumnType> {
+  const out: Record<string, ColumnType> = {};
+  for (const field of table.schema.fields) {
+    if (!reserved.has(field.name) && isScalarType(field.type)) out[field.name] = columnTypeOf(field.type);
+  }
+  return out;
+}
+
+function readColumns(table: Table | RecordBatch, reserved: Set<string>): Record<string, Cell[]> {
   const out: Record<string, Cell[]> = {};
   for (const field of table.schema.fields) {
     if (reserved.has(field.name)) continue;
@@ -441,13 +620,13 @@ function toCell(v: unknown): Cell {
 }
 
 /** Values of a FixedSizeList column as one row-major Float32Array (copy). */
-function readFixedList(col: Vector, n: number, d: number, name: string, where: string): Float32Array {
+function readFixedList(col: Vector, n: number, d: number, name: string, where: string, firstRow = 0): Float32Array {
   const out = new Float32Array(n * d);
   let row = 0;
   for (const chunk of col.data) {
     if (chunk.nullCount > 0) {
       for (let i = 0; i < chunk.length; i++) {
-        if (!chunk.getValid(i)) throw new StageError('missing (null) spectrum', `${where} row ${row + i + 1}, column "${name}"`);
+        if (!chunk.getValid(i)) throw new StageError('missing (null) spectrum', `${where} row ${firstRow + row + i + 1}, column "${name}"`);
       }
     }
     const child = chunk.children[0]!;

@@ -346,7 +346,7 @@ export class Autoencoder implements SpectralModel {
   private async batched(input: Float32Array, n: number, inDim: number, outDim: number, f: (t: Tensor) => Tensor): Promise<Float32Array> {
     if (input.length !== n * inDim) throw new Error(`expected ${n}×${inDim} values, got ${input.length}`);
     const out = new Float32Array(n * outDim);
-    const bs = 256;
+    const bs = INFERENCE_BATCH;
     for (let start = 0; start < n; start += bs) {
       const m = Math.min(bs, n - start);
       const y = this.tf.tidy(() => f(this.tf.tensor2d(input.subarray(start * inDim, (start + m) * inDim), [m, inDim])));
@@ -362,6 +362,9 @@ export class Autoencoder implements SpectralModel {
     this.base?.dispose();
   }
 }
+
+/** Rows per tensor in encode/decode/reconstruct; streaming callers cut their chunks at multiples of it. */
+export const INFERENCE_BATCH = 256;
 
 /** Mean Poisson negative log-likelihood of targets t under rates p, without the log(t!) term. */
 export function poissonNllT(tf: TF, p: Tensor, t: Tensor): Tensor {

@@ -15,14 +15,15 @@ import { addNoise, type NoiseSpec } from './metrics.js';
 import { updateBatchNorm, type Pass } from './nn.js';
 import { createAdam } from './optimizer.js';
 import { checkEpochLosses, checkWeights } from './divergence.js';
+import { forEachBlock, memoryRows, type RowSource } from './rows.js';
 
 export interface TrainData {
   n: number;
   d: number;
-  /** Network input, n × d row-major. */
-  x: Float32Array;
+  /** Network input, n × d row-major (or its rows from elsewhere, e.g. a file: training reads one mini-batch at a time). */
+  x: Float32Array | RowSource;
   /** Target (e.g. clean spectra); when absent the target is x (and `denoise` adds noise to the input). */
-  y?: Float32Array;
+  y?: Float32Array | RowSource;
 }
 
 export interface EpochInfo {
@@ -55,6 +56,8 @@ export interface TrainOptions {
   seed?: number;
   axis?: AutoencoderConfig['axis'];
   onEpoch?: (info: EpochInfo) => void;
+  /** Within an epoch, every few hundred mini-batches: training rows done so far this epoch. */
+  onRows?: (epoch: number, done: number, total: number) => void;
   signal?: AbortSignal;
 }
 
@@ -70,16 +73,27 @@ export interface TrainResult {
 
 /** Per-channel mean and global scale of an n × d matrix. */
 export function fitScaling(y: Float32Array, n: number, d: number): { center: number[]; scale: number } {
+  return fitScalingOf(memoryRows(y, n, d), Array.from({ length: n }, (_, i) => i));
+}
+
+/** fitScaling of the rows `idx` of a source, read a block at a time (same sums, same order). */
+function fitScalingOf(y: RowSource, idx: ArrayLike<number>): { center: number[]; scale: number } {
+  const { d } = y;
+  const n = idx.length;
   const center = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) center[j]! += y[i * d + j]!;
+  forEachBlock(y, idx, (block, count) => {
+    for (let i = 0; i < count; i++) for (let j = 0; j < d; j++) center[j]! += block[i * d + j]!;
+  });
   for (let j = 0; j < d; j++) center[j]! /= n;
   let ss = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) {
-      const e = y[i * d + j]! - center[j]!;
-      ss += e * e;
+  forEachBlock(y, idx, (block, count) => {
+    for (let i = 0; i < count; i++) {
+      for (let j = 0; j < d; j++) {
+        const e = block[i * d + j]! - center[j]!;
+        ss += e * e;
+      }
     }
-  }
+  });
   let scale = Math.sqrt(ss / (n * d));
   if (!(scale > 1e-12) || !Number.isFinite(scale)) {
     // constant data: fall back to the magnitude of the mean, else 1
@@ -90,10 +104,13 @@ export function fitScaling(y: Float32Array, n: number, d: number): { center: num
   return { center: Array.from(center, (v) => Math.fround(v)), scale };
 }
 
-function rows(src: Float32Array, idx: ArrayLike<number>, d: number): Float32Array {
-  const out = new Float32Array(idx.length * d);
-  for (let i = 0; i < idx.length; i++) out.set(src.subarray(idx[i]! * d, (idx[i]! + 1) * d), i * d);
-  return out;
+function asRows(m: Float32Array | RowSource, n: number, d: number, what: string): RowSource {
+  if (!(m instanceof Float32Array)) {
+    if (m.n !== n || m.d !== d) throw new Error(`${what} has ${m.n}×${m.d} values, expected ${n}×${d}`);
+    return m;
+  }
+  if (m.length !== n * d) throw new Error(`${what} has ${m.length} values, expected ${n}×${d}`);
+  return memoryRows(m, n, d);
 }
 
 function* weightArrays(model: Autoencoder): Generator<[string, ArrayLike<number>]> {
@@ -104,16 +121,16 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   const { tf, backend } = await getTf();
   const t0 = performance.now();
   const { n, d } = data;
-  if (data.x.length !== n * d) throw new Error(`input has ${data.x.length} values, expected ${n}×${d}`);
-  if (data.y && data.y.length !== n * d) throw new Error(`target has ${data.y.length} values, expected ${n}×${d}`);
+  const xRows = asRows(data.x, n, d, 'input');
+  const yRows = data.y ? asRows(data.y, n, d, 'target') : undefined;
   const seed = options.seed ?? 0;
   const epochs = options.epochs ?? 100;
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 64, n));
   const lossName = options.loss ?? 'mse';
   const patience = options.patience ?? 10;
-  const target = data.y ?? data.x;
-  const resample = data.y !== undefined && options.denoise !== undefined && options.resampleNoise === true;
-  const noisy = (data.y === undefined || resample) && options.denoise !== undefined;
+  const target = yRows ?? xRows;
+  const resample = yRows !== undefined && options.denoise !== undefined && options.resampleNoise === true;
+  const noisy = (yRows === undefined || resample) && options.denoise !== undefined;
 
   // validation split
   const perm = new Rng(deriveSeed(seed, 'split')).permutation(n);
@@ -125,35 +142,40 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   const nTrain = trainIdx.length;
   if (nTrain === 0) throw new Error('no training spectra');
 
-  const trainY = rows(target, trainIdx, d);
-  const trainX = data.y ? rows(data.x, trainIdx, d) : trainY;
-  const scaling = fitScaling(trainY, nTrain, d);
+  // Training rows are read a block or a mini-batch at a time, never copied as a whole.
+  const scaling = fitScalingOf(target, trainIdx);
   let stats = { sd: 0, mean: 0 };
   if (noisy) {
     let s = 0;
     let ss = 0;
-    for (const v of trainY) { s += v; ss += v * v; }
-    const m = s / trainY.length;
-    stats = { mean: m, sd: Math.sqrt(Math.max(ss / trainY.length - m * m, 0)) };
+    forEachBlock(target, trainIdx, (block) => {
+      for (const v of block) { s += v; ss += v * v; }
+    });
+    const m = s / (nTrain * d);
+    stats = { mean: m, sd: Math.sqrt(Math.max(ss / (nTrain * d) - m * m, 0)) };
   }
   let noiseSpec = options.denoise;
   if (resample && noiseSpec && noiseSpec.level === undefined) {
     // calibrate the synthetic noise on the real (noisy, clean) pairs
     let sy = 0;
     let se = 0;
-    for (let i = 0; i < trainY.length; i++) {
-      const e = trainX[i]! - trainY[i]!;
-      sy += Math.max(trainY[i]!, 0);
-      se += e * e;
-    }
+    const xBlock = new Float32Array(Math.min(1024, nTrain) * d);
+    let at = 0;
+    forEachBlock(target, trainIdx, (block, count) => {
+      const xs = xBlock.subarray(0, count * d);
+      xRows.read(trainIdx.slice(at, at + count), xs);
+      at += count;
+      for (let i = 0; i < count * d; i++) {
+        const e = xs[i]! - block[i]!;
+        sy += Math.max(block[i]!, 0);
+        se += e * e;
+      }
+    });
     const level = noiseSpec.noise === 'poisson'
       ? (se > 0 ? (sy / se) * stats.mean : 1)
-      : Math.sqrt(se / trainY.length) / Math.max(stats.sd, 1e-12);
+      : Math.sqrt(se / (nTrain * d)) / Math.max(stats.sd, 1e-12);
     noiseSpec = { ...noiseSpec, level };
   }
-  const valY = rows(target, valIdx, d);
-  const valX = data.y ? rows(data.x, valIdx, d)
-    : noisy ? addNoise(valY, noiseSpec!, new Rng(deriveSeed(seed, 'val-noise')), stats) : valY;
 
   const config = withArchDefaults({
     format: 'specflow-model',
@@ -177,19 +199,28 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   let bestWeights: Map<string, Float32Array> | undefined;
   let wait = 0;
 
-  const evaluate = (x: Float32Array, y: Float32Array, m: number): number => {
+  /** Validation loss; the validation input's noise is the same draw every epoch. */
+  /** Mean loss over some rows (the validation rows by default), with the model in inference mode. */
+  const evaluate = (idx: ArrayLike<number> & { slice(a: number, b: number): ArrayLike<number> } = valIdx, count = nVal): number => {
+    const valNoise = yRows === undefined && noisy ? new Rng(deriveSeed(seed, 'val-noise')) : undefined;
     let total = 0;
-    for (let start = 0; start < m; start += 256) {
-      const b = Math.min(256, m - start);
-      const l = tf.tidy(() => model.lossT(
-        tf.tensor2d(x.subarray(start * d, (start + b) * d), [b, d]),
-        tf.tensor2d(y.subarray(start * d, (start + b) * d), [b, d]),
-        { training: false },
-      ));
+    for (let start = 0; start < count; start += 256) {
+      const b = Math.min(256, count - start);
+      const rowsB = idx.slice(start, start + b);
+      const vy = new Float32Array(b * d);
+      target.read(rowsB, vy);
+      let vx: Float32Array = vy;
+      if (yRows) {
+        vx = new Float32Array(b * d);
+        xRows.read(rowsB, vx);
+      } else if (valNoise) {
+        vx = addNoise(vy, noiseSpec!, valNoise, stats);
+      }
+      const l = tf.tidy(() => model.lossT(tf.tensor2d(vx, [b, d]), tf.tensor2d(vy, [b, d]), { training: false }));
       total += (l.dataSync()[0] as number) * b;
       l.dispose();
     }
-    return total / m;
+    return total / count;
   };
 
   try {
@@ -197,24 +228,36 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
     while (epoch < epochs) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       epoch++;
-      const inputs = noisy ? addNoise(trainY, noiseSpec!, new Rng(deriveSeed(seed, 'noise', epoch)), stats) : trainX;
+      // Shuffled by index: each mini-batch's rows are read in the shuffled order, and its
+      // noise drawn from one generator per epoch in that order.
+      const noise = noisy ? new Rng(deriveSeed(seed, 'noise', epoch)) : undefined;
       const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).permutation(nTrain);
       let total = 0;
       for (let start = 0; start < nTrain; start += batchSize) {
-        const idx = order.slice(start, start + batchSize);
-        const b = idx.length;
-        const xb = tf.tensor2d(rows(inputs, idx, d), [b, d]);
-        const yb = tf.tensor2d(rows(trainY, idx, d), [b, d]);
+        const b = Math.min(batchSize, nTrain - start);
+        const batchRows = new Array<number>(b);
+        for (let i = 0; i < b; i++) batchRows[i] = trainIdx[order[start + i]!]!;
+        const yArr = new Float32Array(b * d);
+        target.read(batchRows, yArr);
+        let xArr: Float32Array = yArr;
+        if (noise) xArr = addNoise(yArr, noiseSpec!, noise, stats);
+        else if (yRows) {
+          xArr = new Float32Array(b * d);
+          xRows.read(batchRows, xArr);
+        }
+        const xb = tf.tensor2d(xArr, [b, d]);
+        const yb = tf.tensor2d(yArr, [b, d]);
         const pass: Pass = { training: true, bnStats: new Map() };
         const cost = optimizer.minimize(() => model.lossT(xb, yb, pass) as import('@tensorflow/tfjs').Scalar, true, vars);
         updateBatchNorm(tf, model.store, pass);
         total += (cost!.dataSync()[0] as number) * b;
         cost!.dispose();
+        if (options.onRows && ((start / batchSize) % 200 === 199)) options.onRows(epoch, start + b, nTrain);
         xb.dispose();
         yb.dispose();
       }
       const loss = total / nTrain;
-      const valLoss = nVal > 0 ? evaluate(valX, valY, nVal) : null;
+      const valLoss = nVal > 0 ? evaluate() : null;
       checkEpochLosses(epoch, { loss, val_loss: valLoss }, history[0]?.loss, options.learningRate ?? 1e-3);
       checkWeights(epoch, weightArrays(model), options.learningRate ?? 1e-3);
       const info: EpochInfo = { epoch, epochs, loss, val_loss: valLoss };
@@ -238,7 +281,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
     if (bestWeights && bestEpoch !== history.length) model.store.restore(bestWeights);
     else if (nVal === 0 && history.length > 0) {
       // the last update is in no epoch's loss: check the weights as they will be published
-      const final = evaluate(trainX, trainY, nTrain);
+      const final = evaluate(trainIdx, nTrain);
       checkEpochLosses(history.length, { 'loss after the last update': final }, history[0]!.loss, options.learningRate ?? 1e-3);
     }
   } catch (e) {

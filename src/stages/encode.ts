@@ -36,6 +36,37 @@ async function openSpectra(ctx: StageContext, inputDim: number, modelFrom: strin
   return t;
 }
 
+/**
+ * A large spectra table (see shouldStream) as chunks whose first rows are multiples of the
+ * models' inference batch, so a chunked pass computes exactly what one whole-table call does;
+ * undefined for tables small enough to load.
+ */
+async function streamedSpectra(ctx: StageContext, inputDim: number, modelFrom: string) {
+  const input = single(ctx, 'spectra');
+  const { RowFile, shouldStream, batchRows } = await import('../data/arrow-batches.js');
+  const probe = await RowFile.open(input.path, ['spectrum']).catch(() => undefined);
+  probe?.close();
+  if (!probe || !shouldStream(probe.n, probe.d)) return undefined;
+  if (probe.d !== inputDim) {
+    throw new StageError(`spectra have ${probe.d} channels but model ${modelFrom} was trained on ${inputDim}; preprocess them the same way`, input.from);
+  }
+  const { readSpectraBatches } = await import('../data/arrow-io.js');
+  const { rechunk } = await import('../data/rechunk.js');
+  const { INFERENCE_BATCH } = await import('../ml/autoencoder.js');
+  const { rateMessage } = await import('../util/progress.js');
+  // a multiple of both the inference batch and the output file's record batch
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const rows = batchRows(probe.d);
+  const chunk = (INFERENCE_BATCH / gcd(INFERENCE_BATCH, rows)) * rows;
+  const started = performance.now();
+  ctx.log(`streaming ${probe.n} spectra × ${probe.d} channels in chunks of ${chunk}`);
+  return {
+    n: probe.n,
+    chunks: rechunk(readSpectraBatches(input.path), chunk),
+    progress: (done: number) => ctx.progress({ fraction: done / probe.n, message: rateMessage(ctx.id, done, probe.n, started) }),
+  };
+}
+
 export const encode: StageDef = {
   type: 'encode',
   description: 'Encode spectra with a trained model (autoencoder or PCA) into latent codes.',
@@ -52,14 +83,41 @@ export const encode: StageDef = {
   async run(ctx) {
     const { model, from } = await openModel(ctx);
     try {
+      const { writeLatent } = await import('../data/arrow-io.js');
+      const metadata = { 'specflow.model_arch': model.arch };
+      const k = model.latentDim;
+      const streamed = await streamedSpectra(ctx, model.inputDim, from);
+      if (streamed) {
+        // The codes (n × k) are small next to the spectra (n × d): collected, then written as usual.
+        const z = new Float32Array(streamed.n * k);
+        const ids: string[] = [];
+        let labels: (string | null)[] | undefined;
+        let columns: Record<string, import('../data/arrow-io.js').Cell[]> | undefined;
+        let columnTypes: import('../data/arrow-io.js').SpectraTable['columnTypes'];
+        for await (const { first, t } of streamed.chunks) {
+          if (ctx.signal.aborted) throw new Error('aborted');
+          z.set(await model.encode(t.spectra, t.n), first * k);
+          for (const id of t.ids) ids.push(id);
+          if (t.labels) for (const l of t.labels) (labels ??= []).push(l);
+          columns ??= Object.fromEntries(Object.keys(t.columns).map((c) => [c, []]));
+          for (const [c, v] of Object.entries(t.columns)) for (const x of v) columns[c]!.push(x);
+          columnTypes ??= t.columnTypes;
+          streamed.progress(first + t.n);
+        }
+        await writeLatent(ctx.output('codes'), {
+          n: streamed.n, k, ids, ...(labels ? { labels } : {}), z, columns: columns ?? {}, ...(columnTypes ? { columnTypes } : {}), metadata,
+        });
+        ctx.metric('latent_dim', k);
+        ctx.metric('n', streamed.n);
+        return;
+      }
       const t = await openSpectra(ctx, model.inputDim, from);
       const z = await model.encode(t.spectra, t.n);
-      const { writeLatent } = await import('../data/arrow-io.js');
       await writeLatent(ctx.output('codes'), {
-        n: t.n, k: model.latentDim, ids: t.ids, ...(t.labels ? { labels: t.labels } : {}), z,
-        columns: t.columns, metadata: { 'specflow.model_arch': model.arch },
+        n: t.n, k, ids: t.ids, ...(t.labels ? { labels: t.labels } : {}), z,
+        columns: t.columns, ...(t.columnTypes ? { columnTypes: t.columnTypes } : {}), metadata,
       });
-      ctx.metric('latent_dim', model.latentDim);
+      ctx.metric('latent_dim', k);
       ctx.metric('n', t.n);
     } finally {
       model.dispose();

@@ -135,24 +135,45 @@ export const preprocess: StageDef = {
     const { toWork, fromWork } = await import('../data/preprocess/work.js');
     const input = ctx.inputs.spectra as { path: string };
     const fitInput = ctx.inputs.fit as { path: string } | undefined;
-    const table = await readSpectra(input.path);
-    const main = toWork(table);
+    const steps = ctx.params.steps as (string | Record<string, unknown>)[];
+    const history = (metadata: Record<string, string>): string => {
+      let before: unknown[] = [];
+      try {
+        before = JSON.parse(metadata.preprocess ?? '[]') as unknown[];
+      } catch {
+        before = [];
+      }
+      return JSON.stringify([...before, ...steps]);
+    };
     const fit = fitInput ? toWork(await readSpectra(fitInput.path)) : undefined;
     if (fit) delete fit.clean;
-    const steps = ctx.params.steps as (string | Record<string, unknown>)[];
+
+    // Large tables on a common grid stream batch by batch (same bits as below); the
+    // default resample range depends on the fit set's own grid, so that pair stays in memory.
+    const { RowFile, shouldStream } = await import('../data/arrow-batches.js');
+    const shape = await RowFile.open(input.path, ['spectrum']).catch(() => undefined);
+    shape?.close();
+    if (shape && shouldStream(shape.n, shape.d) && !(fit && steps.some((s) => stepName(s as never) === 'resample'))) {
+      const { preprocessStreamed } = await import('../data/preprocess/stream.js');
+      ctx.log(`streaming ${shape.n} spectra × ${shape.d} channels in record batches`);
+      const { n, d } = await preprocessStreamed({
+        input: input.path, output: ctx.output('spectra'), rows: shape.n, steps: steps as never, ...(fit ? { fit } : {}), history,
+        where: ctx.id, log: (m) => ctx.log(m), progress: (fraction, message) => ctx.progress({ fraction, message }), signal: ctx.signal,
+      });
+      ctx.log(`preprocessed ${n} spectra × ${d} channels`);
+      ctx.metric('channels', d);
+      return;
+    }
+
+    const table = await readSpectra(input.path);
+    const main = toWork(table);
     steps.forEach((step, k) => {
       if (ctx.signal.aborted) throw new Error('aborted');
       const name = stepName(step as never);
       applyStep(step as never, main, fit, { where: `${ctx.id} step ${k + 1} (${name})`, log: (m) => ctx.log(m), metric: (m, v) => ctx.metric(m, v) });
       ctx.progress({ fraction: (k + 1) / steps.length, message: name });
     });
-    let history: unknown[] = [];
-    try {
-      history = JSON.parse(table.metadata.preprocess ?? '[]') as unknown[];
-    } catch {
-      history = [];
-    }
-    const out = fromWork(table, main, JSON.stringify([...history, ...steps]));
+    const out = fromWork(table, main, history(table.metadata));
     await writeSpectra(ctx.output('spectra'), out);
     ctx.log(`preprocessed ${describeSpectra(out)}`);
     ctx.metric('channels', out.d);

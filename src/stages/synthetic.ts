@@ -15,7 +15,7 @@ async function write(ctx: StageContext, table: import('../data/arrow-io.js').Spe
   ctx.metric('channels', table.d);
 }
 
-const perClass = (def: number) => ({ type: 'integer', minimum: 1, maximum: 100000, default: def, description: 'Spectra (samples) generated per class.' });
+const perClass = (def: number) => ({ type: 'integer', minimum: 1, maximum: 10_000_000, default: def, description: 'Spectra (samples) generated per class.' });
 
 export const syntheticEels: StageDef = {
   type: 'synthetic.eels',
@@ -109,7 +109,7 @@ export const syntheticRaman: StageDef = {
     const { StageError } = await import('../core/stage-api.js');
     const p = ctx.params;
     if ((p.x_max as number) <= (p.x_min as number)) throw new StageError('x_max must be above x_min', 'with.x_max');
-    await write(ctx, await generateRaman(ctx.seed, {
+    const options = {
       classes: p.classes as number,
       perClass: p.per_class as number,
       channels: p.channels as number,
@@ -119,9 +119,47 @@ export const syntheticRaman: StageDef = {
       shiftJitter: p.shift_jitter as number,
       intensityJitter: p.intensity_jitter as number,
       fluorescence: p.fluorescence as number,
-    }));
+    };
+    const n = Math.min(p.classes as number, 6) * options.perClass;
+    const { shouldStream } = await import('../data/arrow-batches.js');
+    if (shouldStream(n, 2 * options.channels)) await writeRamanStreamed(ctx, n, options);
+    else await write(ctx, await generateRaman(ctx.seed, options));
   },
 };
+
+/** Large data sets: ranges of rows generated on the worker-thread pool and written batch by batch (same bytes). */
+async function writeRamanStreamed(ctx: StageContext, n: number, o: import('../data/synthetic/raman.js').RamanOptions): Promise<void> {
+  const { ramanRows, ramanTable } = await import('../data/synthetic/raman.js');
+  const { batchRows } = await import('../data/arrow-batches.js');
+  const { SpectraWriter, spectraHeader } = await import('../data/arrow-io.js');
+  const { ChunkPool, inOrder } = await import('../data/chunk-pool.js');
+  const { rateMessage } = await import('../util/progress.js');
+  const pool = new ChunkPool(new URL('../data/synthetic/raman-worker.js', import.meta.url), ramanRows);
+  const step = batchRows(o.channels);
+  async function* ranges() {
+    for (let from = 0; from < n; from += step) yield { from, to: Math.min(n, from + step) };
+  }
+  let writer: InstanceType<typeof SpectraWriter> | undefined;
+  const started = performance.now();
+  try {
+    await inOrder(ranges(), pool.threads + 1, (r) => pool.run({ seed: ctx.seed, o, ...r }), (rows, r) => {
+      if (ctx.signal.aborted) throw new Error('aborted');
+      const t = { ...ramanTable(o, r.from, r.to), ...rows };
+      writer ??= new SpectraWriter(ctx.output('spectra'), spectraHeader(t));
+      writer.write(t);
+      ctx.progress({ fraction: r.to / n, message: rateMessage('synthetic.raman', r.to, n, started) });
+    });
+    writer!.close();
+  } catch (e) {
+    writer?.abort();
+    throw e;
+  } finally {
+    await pool.destroy();
+  }
+  ctx.log(`generated ${n} spectra × ${o.channels} channels (streamed)`);
+  ctx.metric('spectra', n);
+  ctx.metric('channels', o.channels);
+}
 
 export const syntheticRelevance: StageDef = {
   type: 'synthetic.relevance',

@@ -81,6 +81,63 @@ async function writeHistory(path: string, rows: { epoch: number; loss: number; v
   });
 }
 
+type TrainingTable = Pick<import('../data/arrow-io.js').SpectraTable, 'ids' | 'spectra' | 'clean' | 'd'>;
+
+/** The checks of every training row: finite values, and non-negative counts where a Poisson model needs them. */
+function checkTrainingRows(t: TrainingTable, p: AeParams, hasClean: boolean, from: string): void {
+  for (const [name, values] of [['spectrum', t.spectra], ['clean', t.clean]] as const) {
+    if (!values) continue;
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new StageError(`non-finite value in column "${name}" (spectrum ${t.ids[Math.floor(bad / t.d)]}, channel ${bad % t.d})`, from);
+  }
+  const useClean = p.denoise !== undefined && hasClean;
+  const target = useClean ? t.clean! : t.spectra;
+  if (p.loss === 'poisson') {
+    const neg = target.findIndex((v) => v < 0);
+    if (neg >= 0) {
+      throw new StageError(`loss: poisson needs non-negative counts, but ${useClean ? 'clean' : 'spectrum'} of ${t.ids[Math.floor(neg / t.d)]} has ${target[neg]} at channel ${neg % t.d}`, from);
+    }
+  }
+  if (p.denoise?.noise === 'poisson' && !useClean) {
+    const neg = t.spectra.findIndex((v) => v < 0);
+    if (neg >= 0) throw new StageError(`denoise: poisson needs non-negative spectra, but ${t.ids[Math.floor(neg / t.d)]} has ${t.spectra[neg]} at channel ${neg % t.d}`, from);
+  }
+}
+
+/**
+ * The training rows: in memory for small tables; for large ones (see shouldStream) read
+ * from the artifact by file offset one mini-batch at a time, after one streamed pass of checks.
+ */
+async function trainingData(ctx: StageContext, p: AeParams) {
+  const input = ctx.inputs.spectra;
+  if (!input || Array.isArray(input)) throw new StageError('needs one spectra table on port "spectra"');
+  const { RowFile, shouldStream } = await import('../data/arrow-batches.js');
+  const probe = await RowFile.open(input.path, ['spectrum']).catch(() => undefined);
+  probe?.close();
+  if (!probe || !shouldStream(probe.n, probe.d)) {
+    const { t, from } = await readTrainingSpectra(ctx);
+    checkTrainingRows(t, p, t.clean !== undefined, from);
+    const useClean = p.denoise !== undefined && t.clean !== undefined;
+    const data = useClean ? { n: t.n, d: t.d, x: t.spectra, y: t.clean! } : { n: t.n, d: t.d, x: t.spectra };
+    return { t, from, data: data as typeof data & { close?: () => void } };
+  }
+  const { readSpectraBatches } = await import('../data/arrow-io.js');
+  let head: import('../data/arrow-io.js').SpectraTable | undefined;
+  for await (const { t } of readSpectraBatches(input.path)) {
+    head ??= t;
+    checkTrainingRows(t, p, t.clean !== undefined, input.from);
+  }
+  if (!head || probe.n < 2) throw new StageError(`needs at least 2 spectra to train, got ${probe.n}`, input.from);
+  const hasClean = head.clean !== undefined;
+  const useClean = p.denoise !== undefined && hasClean;
+  const file = (await RowFile.open(input.path, useClean ? ['spectrum', 'clean'] : ['spectrum']))!;
+  const column = (c: number) => ({ n: file.n, d: file.d, read: (rows: ArrayLike<number>, out: Float32Array) => file.read(c, rows, out) });
+  ctx.log(`streaming ${file.n} training spectra from the artifact (rows read by offset, one mini-batch at a time)`);
+  const t = { n: file.n, d: file.d, axis: head.axis, axisUnit: head.axisUnit, axisName: head.axisName, clean: head.clean, ids: [] as string[] };
+  const data = { n: file.n, d: file.d, x: column(0), ...(useClean ? { y: column(1) } : {}), close: () => file.close() };
+  return { t, from: input.from, data };
+}
+
 export const trainAutoencoder: StageDef = {
   type: 'train.autoencoder',
   description: 'Train a dense, Conv-1D or Transformer autoencoder (or PCA) on spectra, optionally as a denoiser; outputs the model and its training history.',
@@ -119,27 +176,22 @@ export const trainAutoencoder: StageDef = {
     if (p.arch === 'transformer' && p.d_model % p.heads !== 0) {
       throw new StageError(`transformer: d_model ${p.d_model} is not divisible by heads ${p.heads}`);
     }
-    const { t, from } = await readTrainingSpectra(ctx);
+    const { t, from, data } = await trainingData(ctx, p);
     const useClean = p.denoise !== undefined && t.clean !== undefined;
-    const target = useClean ? t.clean! : t.spectra;
-    if (p.loss === 'poisson') {
-      const neg = target.findIndex((v) => v < 0);
-      if (neg >= 0) {
-        throw new StageError(`loss: poisson needs non-negative counts, but ${useClean ? 'clean' : 'spectrum'} of ${t.ids[Math.floor(neg / t.d)]} has ${target[neg]} at channel ${neg % t.d}`, from);
-      }
-    }
-    if (p.denoise?.noise === 'poisson' && !useClean) {
-      const neg = t.spectra.findIndex((v) => v < 0);
-      if (neg >= 0) throw new StageError(`denoise: poisson needs non-negative spectra, but ${t.ids[Math.floor(neg / t.d)]} has ${t.spectra[neg]} at channel ${neg % t.d}`, from);
-    }
     if (useClean) ctx.log(`denoising: target = clean column, input = ${p.denoise!.resample ? 'fresh noise on clean each epoch' : 'spectrum'}`);
     else if (p.denoise) ctx.log(`denoising: ${p.denoise.noise} noise${p.denoise.level !== undefined ? ` (level ${p.denoise.level})` : ''} added to the input each epoch`);
 
     const { trainAutoencoder: train } = await import('../ml/train.js');
+    const { rateMessage } = await import('../util/progress.js');
+    const starts = new Map<number, number>();
+    const epochStarted = (epoch: number): number => {
+      if (!starts.has(epoch)) starts.set(epoch, performance.now());
+      return starts.get(epoch)!;
+    };
     const { saveModel } = await import('../ml/model-io.js');
     let result;
     try {
-      result = await train(useClean ? { n: t.n, d: t.d, x: t.spectra, y: t.clean! } : { n: t.n, d: t.d, x: t.spectra }, {
+      result = await train(data, {
         arch: p.arch,
         latentDim: p.latent_dim,
         loss: p.loss,
@@ -160,11 +212,16 @@ export const trainAutoencoder: StageDef = {
           epoch: e.epoch, epochs: e.epochs, loss: e.loss, ...(e.val_loss !== null ? { val_loss: e.val_loss } : {}),
           fraction: e.epoch / e.epochs,
         }),
+        onRows: (epoch, done, total) => ctx.progress({
+          fraction: (epoch - 1 + done / total) / p.epochs, message: rateMessage(`epoch ${epoch}`, done, total, epochStarted(epoch)),
+        }),
       });
     } catch (e) {
       const { isTrainingDiverged } = await import('../ml/divergence.js');
       if (isTrainingDiverged(e)) throw new StageError(e.message);
       throw e;
+    } finally {
+      data.close?.();
     }
     try {
       result.model.config.training = { ...result.model.config.training, target: useClean ? 'clean' : 'spectrum' };

@@ -57,7 +57,8 @@ export function polyFit(x: ArrayLike<number>, y: ArrayLike<number>, degree: numb
 export function polyBaseline(x: ArrayLike<number>, y: ArrayLike<number>, degree: number, iterations: number, tolerance: number): Float64Array {
   let fit = polyFit(x, y, degree);
   for (let it = 0; it < iterations; it++) {
-    const clipped = Float64Array.from(y, (v, i) => Math.min(v, fit[i]!));
+    const clipped = new Float64Array(y.length);
+    for (let i = 0; i < y.length; i++) clipped[i] = Math.min(y[i]!, fit[i]!);
     const nextFit = polyFit(x, clipped, degree);
     let num = 0;
     let den = 0;

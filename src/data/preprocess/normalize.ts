@@ -1,4 +1,8 @@
-/** Per-spectrum normalisations (the chemotools / RamanSPy vocabulary). */
+/**
+ * Per-spectrum normalisations (the chemotools / RamanSPy vocabulary). Plain loops
+ * over typed arrays: `Float64Array.from(y, fn)` costs ~350 ns a value in V8
+ * (measured, Node 20), which made `snv` on 10⁵ × 1024 take a minute.
+ */
 
 export type NormalizeMethod = 'snv' | 'msc' | 'vector' | 'minmax' | 'max' | 'area';
 
@@ -9,9 +13,14 @@ export function snv(y: ArrayLike<number>): Float64Array {
   for (let i = 0; i < n; i++) mean += y[i]!;
   mean /= n;
   let ss = 0;
-  for (let i = 0; i < n; i++) ss += (y[i]! - mean) ** 2;
+  for (let i = 0; i < n; i++) {
+    const e = y[i]! - mean;
+    ss += e * e;
+  }
   const sd = Math.sqrt(ss / n);
-  return Float64Array.from(y, (v) => (sd > 0 ? (v - mean) / sd : 0));
+  const out = new Float64Array(n);
+  if (sd > 0) for (let i = 0; i < n; i++) out[i] = (y[i]! - mean) / sd;
+  return out;
 }
 
 /** Multiplicative scatter correction: regress y = a + b·ref, return (y − a)/b. */
@@ -28,12 +37,15 @@ export function msc(y: ArrayLike<number>, ref: ArrayLike<number>): Float64Array 
   let sxy = 0;
   let sxx = 0;
   for (let i = 0; i < n; i++) {
-    sxy += (ref[i]! - mr) * (y[i]! - my);
-    sxx += (ref[i]! - mr) ** 2;
+    const e = ref[i]! - mr;
+    sxy += e * (y[i]! - my);
+    sxx += e * e;
   }
   const b = sxx > 0 ? sxy / sxx : 1;
   const a = my - b * mr;
-  return Float64Array.from(y, (v) => (b !== 0 ? (v - a) / b : v - a));
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = b !== 0 ? (y[i]! - a) / b : y[i]! - a;
+  return out;
 }
 
 /** Trapezoidal integral of y over x. */
@@ -47,9 +59,18 @@ export function trapezoid(x: ArrayLike<number>, y: ArrayLike<number>): number {
 export function normalize(method: Exclude<NormalizeMethod, 'snv' | 'msc'>, x: ArrayLike<number>, y: ArrayLike<number>): Float64Array | undefined {
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < y.length; i++) {
-    min = Math.min(min, y[i]!);
-    max = Math.max(max, y[i]!);
+  if (method === 'minmax' || method === 'max') {
+    for (let i = 0; i < y.length; i++) {
+      const v = y[i]!;
+      if (v < min) min = v;
+      if (v > max) max = v;
+      if (Number.isNaN(v)) {
+        // as Math.min/max: one NaN makes both extremes NaN
+        min = NaN;
+        max = NaN;
+        break;
+      }
+    }
   }
   let offset = 0;
   let scale: number;
@@ -77,5 +98,7 @@ export function normalize(method: Exclude<NormalizeMethod, 'snv' | 'msc'>, x: Ar
     }
   }
   if (!(Math.abs(scale) > 0) || !Number.isFinite(scale)) return undefined;
-  return Float64Array.from(y, (v) => (v - offset) / scale);
+  const out = new Float64Array(y.length);
+  for (let i = 0; i < y.length; i++) out[i] = (y[i]! - offset) / scale;
+  return out;
 }

@@ -11,7 +11,7 @@ import { whitakerHayes } from './despike.js';
 import { cropRange, interpolateLinear, makeGrid } from './grid.js';
 import { msc, normalize, snv, trapezoid, type NormalizeMethod } from './normalize.js';
 import { savitzkyGolay, whittaker } from './smooth.js';
-import { anscombe, channelStats, logTransform, standardizeWith } from './transform.js';
+import { addRows, addSquaredDeviations, anscombe, finishSd, logTransform, standardizeWith } from './transform.js';
 
 export type Step =
   | { crop: { min?: number; max?: number } }
@@ -35,12 +35,30 @@ export interface Work {
   clean?: Float64Array[];
 }
 
+/** Statistics a step fits on a whole table (MSC reference, standardize mean/sd). */
+export interface StepStats {
+  msc?: Float64Array;
+  standardize?: { mean: Float64Array; sd: Float64Array };
+}
+
 export interface StepContext {
   /** For messages: `preprocess step 2 (baseline)`. */
   where: string;
   log(message: string): void;
   /** Record a metric of the preprocessing stage (e.g. how many values a step had to clamp). */
   metric?(name: string, value: number): void;
+  /** Statistics fitted beforehand (streaming: on the whole table, not this batch); else fitted here. */
+  stats?: StepStats;
+  /** Told the statistics a step fitted here. */
+  fitted?(stats: StepStats): void;
+}
+
+/** Does this step fit statistics on a whole table? */
+export function fitsStatistics(step: Step | string): 'msc' | 'standardize' | undefined {
+  const name = stepName(step);
+  if (name === 'standardize') return 'standardize';
+  if (name === 'normalize' && stepParams(step).method === 'msc') return 'msc';
+  return undefined;
 }
 
 export function stepName(step: Step | string): string {
@@ -159,7 +177,9 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
         if (method === 'airpls') b = airplsBaseline(x, y, (p.lambda as number | undefined) ?? 10, iterations ?? 100, tolerance ?? 0.001);
         else if (method === 'als') b = alsBaseline(y, (p.lambda as number | undefined) ?? 1e5, (p.p as number | undefined) ?? 0.01, iterations ?? 10);
         else b = polyBaseline(x, y, (p.degree as number | undefined) ?? 3, iterations ?? 100, tolerance ?? 1e-3);
-        return y.map((v, i) => v - b[i]!);
+        const out = new Float64Array(y.length);
+        for (let i = 0; i < y.length; i++) out[i] = y[i]! - b[i]!;
+        return out;
       });
       return;
     }
@@ -193,7 +213,8 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
         works.forEach((w) => requireGrid(w, ctx, 'msc'));
         const source = (fit ?? main).spectrum;
         checkSameGrid(main, fit, ctx);
-        const ref = meanRow(source);
+        const ref = ctx.stats?.msc ?? meanRow(source);
+        ctx.fitted?.({ msc: ref });
         mapRows(works, (_x, y) => msc(y, ref));
         return;
       }
@@ -237,8 +258,9 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
       works.forEach((w) => requireGrid(w, ctx, name));
       checkSameGrid(main, fit, ctx);
       const source = (fit ?? main).spectrum;
-      const d = source[0]!.length;
-      const { mean, sd } = channelStats(stack(source, d), source.length, d);
+      const d = main.axis!.length;
+      const { mean, sd } = ctx.stats?.standardize ?? channelStatsOfRows(source, d);
+      ctx.fitted?.({ standardize: { mean, sd } });
       const center = (p.center as boolean | undefined) ?? true;
       const scale = (p.scale as boolean | undefined) ?? true;
       for (const w of works) {
@@ -247,7 +269,7 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
           rows.forEach((_, i) => (rows[i] = out.slice(i * d, (i + 1) * d)));
         }
       }
-      ctx.log(`standardize: statistics fitted on ${fit ? 'the fit set' : 'these spectra'} (${source.length} spectra)`);
+      if (!ctx.stats?.standardize) ctx.log(`standardize: statistics fitted on ${fit ? 'the fit set' : 'these spectra'} (${source.length} spectra)`);
       return;
     }
     default:
@@ -271,9 +293,17 @@ function stack(rows: Float64Array[], d: number): Float64Array {
 }
 
 function meanRow(rows: Float64Array[]): Float64Array {
-  const d = rows[0]!.length;
-  const m = new Float64Array(d);
-  for (const r of rows) for (let j = 0; j < d; j++) m[j]! += r[j]!;
-  for (let j = 0; j < d; j++) m[j]! /= rows.length;
+  const m = new Float64Array(rows[0]!.length);
+  addRows(rows, m);
+  for (let j = 0; j < m.length; j++) m[j]! /= rows.length;
   return m;
+}
+
+function channelStatsOfRows(rows: Float64Array[], d: number): { mean: Float64Array; sd: Float64Array } {
+  const mean = new Float64Array(d);
+  addRows(rows, mean);
+  for (let j = 0; j < d; j++) mean[j]! /= rows.length;
+  const ss = new Float64Array(d);
+  addSquaredDeviations(rows, mean, ss);
+  return { mean, sd: finishSd(ss, rows.length) };
 }

@@ -2,8 +2,13 @@
 import type { SpectraTable } from '../arrow-io.js';
 import type { Work } from './steps.js';
 
+/** Float64 rows as views of one buffer (one allocation, a typed-array copy, no per-value work). */
 function rowsOf(data: Float32Array, n: number, d: number): Float64Array[] {
-  return Array.from({ length: n }, (_, i) => Float64Array.from(data.subarray(i * d, (i + 1) * d)));
+  const all = new Float64Array(n * d);
+  all.set(data);
+  const rows = new Array<Float64Array>(n);
+  for (let i = 0; i < n; i++) rows[i] = all.subarray(i * d, (i + 1) * d);
+  return rows;
 }
 
 export function toWork(t: SpectraTable): Work {
@@ -31,7 +36,7 @@ export function fromWork(t: SpectraTable, w: Work, steps: string): SpectraTable 
   const d = w.axis.length;
   const pack = (rows: Float64Array[]) => {
     const a = new Float32Array(rows.length * d);
-    rows.forEach((r, i) => a.set(r, i * d));
+    for (let i = 0; i < rows.length; i++) a.set(rows[i]!, i * d);
     return a;
   };
   out.d = d;

@@ -37,51 +37,23 @@ export interface RamanOptions {
 }
 
 export async function generateRaman(seed: number, o: RamanOptions): Promise<SpectraTable> {
-  const { generateSpectrum } = await import('spectrum-generator');
+  const n = RAMAN_CLASSES.slice(0, o.classes).length * o.perClass;
+  const { spectra, clean, axis } = await ramanRows({ seed, o, from: 0, to: n });
+  return { ...ramanTable(o, 0, n), spectra, clean, axis };
+}
+
+/** Everything of rows [from, to) but the numbers (ids, labels, metadata; axis filled by ramanRows). */
+export function ramanTable(o: RamanOptions, from: number, to: number): SpectraTable {
   const classes = RAMAN_CLASSES.slice(0, o.classes);
-  const n = classes.length * o.perClass;
-  const d = o.channels;
-  const spectra = new Float32Array(n * d);
-  const clean = new Float32Array(n * d);
   const ids: string[] = [];
   const labels: string[] = [];
-  let axis = new Float64Array(d);
-  const photons = 1 / (o.noise * o.noise);
-  let row = 0;
-  for (const cls of classes) {
-    for (let i = 0; i < o.perClass; i++) {
-      const rng = new Rng(deriveSeed(seed, 'synthetic.raman', cls.name, i));
-      const shift = rng.normal(0, o.shiftJitter);
-      const enhancement = Math.exp(rng.normal(0, o.intensityJitter));
-      const peaks = [
-        ...cls.bands.map((b) => ({ x: b.x + shift, y: b.y * enhancement * Math.exp(rng.normal(0, 0.05)), width: b.width })),
-        ...SHARED_BANDS.map((b) => ({ x: b.x + shift, y: b.y * Math.exp(rng.normal(0, 0.15)), width: b.width })),
-      ];
-      // Fluorescence: positive, smooth, rising or falling across the window.
-      const f0 = o.fluorescence * Math.exp(rng.normal(0, 0.3));
-      const f1 = rng.normal(0, 0.5);
-      const f2 = Math.abs(rng.normal(0, 0.3));
-      const baseline = (x: number) => {
-        const t = (x - o.xMin) / (o.xMax - o.xMin);
-        return f0 * Math.max(0.05, 1 + f1 * (t - 0.5) + f2 * (t - 0.5) * (t - 0.5));
-      };
-      const s = generateSpectrum(peaks, {
-        generator: { from: o.xMin, to: o.xMax, nbPoints: d, shape: { kind: 'lorentzian' } },
-        baseline,
-      });
-      if (row === 0) axis = Float64Array.from(s.x);
-      for (let j = 0; j < d; j++) {
-        const c = s.y[j]!;
-        clean[row * d + j] = c;
-        spectra[row * d + j] = rng.poisson(c * photons) / photons;
-      }
-      ids.push(`${cls.name}-${String(i).padStart(4, '0')}`);
-      labels.push(cls.name);
-      row++;
-    }
+  for (let row = from; row < to; row++) {
+    const cls = classes[Math.floor(row / o.perClass)]!;
+    ids.push(`${cls.name}-${String(row % o.perClass).padStart(4, '0')}`);
+    labels.push(cls.name);
   }
   return {
-    n, d, ids, labels, spectra, clean, axis,
+    n: to - from, d: o.channels, ids, labels, spectra: new Float32Array(0), axis: new Float64Array(0),
     axisUnit: 'cm-1', axisName: 'Raman shift',
     columns: {},
     metadata: {
@@ -90,4 +62,52 @@ export async function generateRaman(seed: number, o: RamanOptions): Promise<Spec
       shared_bands: JSON.stringify(SHARED_BANDS),
     },
   };
+}
+
+export interface RamanJob { seed: number; o: RamanOptions; from: number; to: number }
+
+/**
+ * Rows [from, to) of the data set (classes one after another, `perClass` rows each).
+ * Every row has its own seeded generator, so any range can be computed on its own
+ * (the streaming stage spreads ranges over worker threads).
+ */
+export async function ramanRows({ seed, o, from, to }: RamanJob): Promise<{ spectra: Float32Array; clean: Float32Array; axis: Float64Array }> {
+  const { generateSpectrum } = await import('spectrum-generator');
+  const classes = RAMAN_CLASSES.slice(0, o.classes);
+  const d = o.channels;
+  const spectra = new Float32Array((to - from) * d);
+  const clean = new Float32Array((to - from) * d);
+  let axis = new Float64Array(d);
+  const photons = 1 / (o.noise * o.noise);
+  for (let row = from; row < to; row++) {
+    const cls = classes[Math.floor(row / o.perClass)]!;
+    const i = row % o.perClass;
+    const rng = new Rng(deriveSeed(seed, 'synthetic.raman', cls.name, i));
+    const shift = rng.normal(0, o.shiftJitter);
+    const enhancement = Math.exp(rng.normal(0, o.intensityJitter));
+    const peaks = [
+      ...cls.bands.map((b) => ({ x: b.x + shift, y: b.y * enhancement * Math.exp(rng.normal(0, 0.05)), width: b.width })),
+      ...SHARED_BANDS.map((b) => ({ x: b.x + shift, y: b.y * Math.exp(rng.normal(0, 0.15)), width: b.width })),
+    ];
+    // Fluorescence: positive, smooth, rising or falling across the window.
+    const f0 = o.fluorescence * Math.exp(rng.normal(0, 0.3));
+    const f1 = rng.normal(0, 0.5);
+    const f2 = Math.abs(rng.normal(0, 0.3));
+    const baseline = (x: number) => {
+      const t = (x - o.xMin) / (o.xMax - o.xMin);
+      return f0 * Math.max(0.05, 1 + f1 * (t - 0.5) + f2 * (t - 0.5) * (t - 0.5));
+    };
+    const s = generateSpectrum(peaks, {
+      generator: { from: o.xMin, to: o.xMax, nbPoints: d, shape: { kind: 'lorentzian' } },
+      baseline,
+    });
+    if (row === from) axis = Float64Array.from(s.x);
+    const at = (row - from) * d;
+    for (let j = 0; j < d; j++) {
+      const c = s.y[j]!;
+      clean[at + j] = c;
+      spectra[at + j] = rng.poisson(c * photons) / photons;
+    }
+  }
+  return { spectra, clean, axis };
 }
