@@ -68,35 +68,49 @@ export function clusterMeans(x: Rows, labels: ArrayLike<number>, k?: number): nu
  * Needs 2 ≤ number of clusters ≤ n − 1. O(n² d) time, O(n·clusters) memory.
  */
 export function silhouette(points: Points, labels: ArrayLike<number>): number {
+  return silhouettes(points, [labels])[0]!;
+}
+
+/**
+ * The silhouettes of several labelings of the same points, each pair's
+ * distance computed once for all of them (choosing k compares a labeling per
+ * k on the same sample). Each value is bit for bit `silhouette(x, labels)`.
+ */
+export function silhouettes(points: Points, labelings: ReadonlyArray<ArrayLike<number>>): number[] {
   const x = asMatrix(points);
   const { n, d, data } = x;
-  const { codes, classes } = encodeLabels(Array.from(labels));
-  const m = classes.length;
-  if (m < 2 || m > n - 1) throw new RangeError(`silhouette needs 2..n-1 clusters, got ${m} for n = ${n}`);
-  const counts = new Array<number>(m).fill(0);
-  for (let i = 0; i < n; i++) counts[codes[i]!]!++;
+  const parts = labelings.map((labels) => {
+    const { codes, classes } = encodeLabels(Array.from(labels));
+    const m = classes.length;
+    if (m < 2 || m > n - 1) throw new RangeError(`silhouette needs 2..n-1 clusters, got ${m} for n = ${n}`);
+    const counts = new Array<number>(m).fill(0);
+    for (let i = 0; i < n; i++) counts[codes[i]!]!++;
+    return { codes, m, counts, sums: new Float64Array(n * m) };
+  });
   // each pair's distance once, added to both rows' per-cluster sums; row i still
   // receives its terms in ascending j, as a row-by-row loop would add them
-  const sums = new Float64Array(n * m);
   for (let i = 0; i < n; i++) {
-    const ci = codes[i]!;
     for (let j = i + 1; j < n; j++) {
       const dist = Math.sqrt(rowDistance(data, i, data, j, d));
-      sums[i * m + codes[j]!]! += dist;
-      sums[j * m + ci]! += dist;
+      for (const { codes, m, sums } of parts) {
+        sums[i * m + codes[j]!]! += dist;
+        sums[j * m + codes[i]!]! += dist;
+      }
     }
   }
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const own = codes[i]!;
-    if (counts[own]! <= 1) continue; // s = 0
-    const a = sums[i * m + own]! / (counts[own]! - 1);
-    let b = Infinity;
-    for (let c = 0; c < m; c++) if (c !== own) b = Math.min(b, sums[i * m + c]! / counts[c]!);
-    const denom = Math.max(a, b);
-    total += denom > 0 ? (b - a) / denom : 0;
-  }
-  return total / n;
+  return parts.map(({ codes, m, counts, sums }) => {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const own = codes[i]!;
+      if (counts[own]! <= 1) continue; // s = 0
+      const a = sums[i * m + own]! / (counts[own]! - 1);
+      let b = Infinity;
+      for (let c = 0; c < m; c++) if (c !== own) b = Math.min(b, sums[i * m + c]! / counts[c]!);
+      const denom = Math.max(a, b);
+      total += denom > 0 ? (b - a) / denom : 0;
+    }
+    return total / n;
+  });
 }
 
 export interface SampledSilhouette {
@@ -113,10 +127,16 @@ export interface SampledSilhouette {
  * same subset for every labelling, so values for different k are comparable.
  */
 export function sampledSilhouette(points: Points, labels: ArrayLike<number>, sampleSize: number, seed: number): SampledSilhouette {
+  return sampledSilhouettes(points, [labels], sampleSize, seed)[0]!;
+}
+
+/** `sampledSilhouette` of several labelings on one sample, each pair's distance computed once. */
+export function sampledSilhouettes(points: Points, labelings: ReadonlyArray<ArrayLike<number>>, sampleSize: number, seed: number): SampledSilhouette[] {
   const x = asMatrix(points);
-  if (x.n <= sampleSize) return { value: silhouette(x, labels), sampled: x.n };
+  if (x.n <= sampleSize) return silhouettes(x, labelings).map((value) => ({ value, sampled: x.n }));
   const idx = sampleIndices(x.n, sampleSize, new Rng(seed));
-  return { value: silhouette(takeRows(x, idx), Int32Array.from(idx, (i) => labels[i]!)), sampled: sampleSize };
+  const values = silhouettes(takeRows(x, idx), labelings.map((labels) => Int32Array.from(idx, (i) => labels[i]!)));
+  return values.map((value) => ({ value, sampled: sampleSize }));
 }
 
 /** `size` distinct indices of 0..n−1 chosen uniformly (partial Fisher–Yates), in ascending order. */

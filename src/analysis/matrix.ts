@@ -41,6 +41,11 @@ export function pointCount(x: Points): number {
   return isMatrix(x) ? x.n : x.length;
 }
 
+/** Row views into a matrix (no copy), for code written over rows. */
+export function rowsOf(x: Matrix): Float64Array[] {
+  return Array.from({ length: x.n }, (_, i) => x.data.subarray(i * x.d, (i + 1) * x.d));
+}
+
 /** The rows `idx` of x, as a new matrix. */
 export function takeRows(x: Matrix, idx: ArrayLike<number>): Matrix {
   const data = new Float64Array(idx.length * x.d);
