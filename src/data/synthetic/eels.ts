@@ -194,6 +194,16 @@ function resolvePhases(o: EelsOptions): { phases: EelsPhase[]; anomaly: EelsPhas
   return { phases, anomaly };
 }
 
+/** Row `row` of `clean` (expected counts) and `spectra` (their Poisson draw), from one spectrum's Rng. */
+function drawSpectrum(phase: EelsPhase, axis: Float64Array, rng: Rng, o: EelsOptions, clean: Float32Array, spectra: Float32Array, row: number): void {
+  const c = eelsClean(phase, axis, rng, o);
+  const d = axis.length;
+  for (let j = 0; j < d; j++) {
+    clean[row * d + j] = c[j]!;
+    spectra[row * d + j] = rng.poisson(c[j]!);
+  }
+}
+
 function energyAxis(o: EelsOptions): Float64Array {
   return Float64Array.from({ length: o.channels }, (_, i) => o.eMin + ((o.eMax - o.eMin) * i) / (o.channels - 1));
 }
@@ -228,11 +238,7 @@ export function generateEelsMap(seed: number, o: EelsOptions & { map: EelsMapOpt
     const py = Math.floor(i / width);
     // one stream per pixel: the layout never changes another pixel's noise
     const rng = new Rng(deriveSeed(seed, 'synthetic.eels', 'map', i));
-    const c = eelsClean(phase, axis, rng, o);
-    for (let j = 0; j < d; j++) {
-      clean[i * d + j] = c[j]!;
-      spectra[i * d + j] = rng.poisson(c[j]!);
-    }
+    drawSpectrum(phase, axis, rng, o, clean, spectra, i);
     ids.push(`px-${String(py).padStart(pad, '0')}-${String(px).padStart(pad, '0')}`);
     labels.push(phase.name);
     xs.push(px * pixelSize);
@@ -280,11 +286,7 @@ export function generateEels(seed: number, o: EelsOptions): SpectraTable {
     for (let i = 0; i < count; i++) {
       // One stream per spectrum: changing per_class or the phase list never alters other spectra.
       const rng = new Rng(deriveSeed(seed, 'synthetic.eels', phase.name, i));
-      const c = eelsClean(phase, axis, rng, o);
-      for (let j = 0; j < d; j++) {
-        clean[row * d + j] = c[j]!;
-        spectra[row * d + j] = rng.poisson(c[j]!);
-      }
+      drawSpectrum(phase, axis, rng, o, clean, spectra, row);
       ids.push(`${phase.name}-${String(i).padStart(4, '0')}`);
       labels.push(phase.name);
       anomalyCol.push(anomalous);
