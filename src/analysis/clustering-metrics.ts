@@ -2,6 +2,8 @@
  * Clustering quality and agreement measures. Pure functions over plain arrays;
  * no pipeline knowledge. Conventions follow scikit-learn where it has one.
  */
+import { Rng } from '../util/random.js';
+import { asMatrix, rowDistance, takeRows, type Points } from './matrix.js';
 
 /** Row-major points: each row one sample. */
 export type Rows = ReadonlyArray<ArrayLike<number>>;
@@ -63,30 +65,91 @@ export function clusterMeans(x: Rows, labels: ArrayLike<number>, k?: number): nu
  * `silhouette_score`): for sample i, a = mean distance to the other members of
  * its cluster, b = smallest mean distance to the members of another cluster,
  * s = (b − a) / max(a, b); s = 0 for a sample alone in its cluster.
- * Needs 2 ≤ number of clusters ≤ n − 1. O(n² d) time, O(n) memory.
+ * Needs 2 ≤ number of clusters ≤ n − 1. O(n² d) time, O(n·clusters) memory.
  */
-export function silhouette(x: Rows, labels: ArrayLike<number>): number {
-  const n = x.length;
-  const { codes, classes } = encodeLabels(Array.from(labels));
-  const m = classes.length;
-  if (m < 2 || m > n - 1) throw new RangeError(`silhouette needs 2..n-1 clusters, got ${m} for n = ${n}`);
-  const counts = new Array<number>(m).fill(0);
-  for (let i = 0; i < n; i++) counts[codes[i]!]!++;
-  const sums = new Float64Array(m);
-  let total = 0;
+export function silhouette(points: Points, labels: ArrayLike<number>): number {
+  return silhouettes(points, [labels])[0]!;
+}
+
+/**
+ * The silhouettes of several labelings of the same points, each pair's
+ * distance computed once for all of them (choosing k compares a labeling per
+ * k on the same sample). Each value is bit for bit `silhouette(x, labels)`.
+ */
+export function silhouettes(points: Points, labelings: ReadonlyArray<ArrayLike<number>>): number[] {
+  const x = asMatrix(points);
+  const { n, d, data } = x;
+  const parts = labelings.map((labels) => {
+    const { codes, classes } = encodeLabels(Array.from(labels));
+    const m = classes.length;
+    if (m < 2 || m > n - 1) throw new RangeError(`silhouette needs 2..n-1 clusters, got ${m} for n = ${n}`);
+    const counts = new Array<number>(m).fill(0);
+    for (let i = 0; i < n; i++) counts[codes[i]!]!++;
+    return { codes, m, counts, sums: new Float64Array(n * m) };
+  });
+  // each pair's distance once, added to both rows' per-cluster sums; row i still
+  // receives its terms in ascending j, as a row-by-row loop would add them
   for (let i = 0; i < n; i++) {
-    sums.fill(0);
-    const xi = x[i]!;
-    for (let j = 0; j < n; j++) if (j !== i) sums[codes[j]!]! += Math.sqrt(squaredDistance(xi, x[j]!));
-    const own = codes[i]!;
-    if (counts[own]! <= 1) continue; // s = 0
-    const a = sums[own]! / (counts[own]! - 1);
-    let b = Infinity;
-    for (let c = 0; c < m; c++) if (c !== own) b = Math.min(b, sums[c]! / counts[c]!);
-    const denom = Math.max(a, b);
-    total += denom > 0 ? (b - a) / denom : 0;
+    for (let j = i + 1; j < n; j++) {
+      const dist = Math.sqrt(rowDistance(data, i, data, j, d));
+      for (const { codes, m, sums } of parts) {
+        sums[i * m + codes[j]!]! += dist;
+        sums[j * m + codes[i]!]! += dist;
+      }
+    }
   }
-  return total / n;
+  return parts.map(({ codes, m, counts, sums }) => {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const own = codes[i]!;
+      if (counts[own]! <= 1) continue; // s = 0
+      const a = sums[i * m + own]! / (counts[own]! - 1);
+      let b = Infinity;
+      for (let c = 0; c < m; c++) if (c !== own) b = Math.min(b, sums[i * m + c]! / counts[c]!);
+      const denom = Math.max(a, b);
+      total += denom > 0 ? (b - a) / denom : 0;
+    }
+    return total / n;
+  });
+}
+
+export interface SampledSilhouette {
+  value: number;
+  /** Points the value was computed on: n when exact, else the sample size. */
+  sampled: number;
+}
+
+/**
+ * The silhouette on at most `sampleSize` points, as scikit-learn's
+ * `silhouette_score(sample_size=…)`: a seeded random subset of the points and
+ * their labels, on which both a and b are computed. When n ≤ sampleSize every
+ * point is used and the value is the exact silhouette. The same seed gives the
+ * same subset for every labelling, so values for different k are comparable.
+ */
+export function sampledSilhouette(points: Points, labels: ArrayLike<number>, sampleSize: number, seed: number): SampledSilhouette {
+  return sampledSilhouettes(points, [labels], sampleSize, seed)[0]!;
+}
+
+/** `sampledSilhouette` of several labelings on one sample, each pair's distance computed once. */
+export function sampledSilhouettes(points: Points, labelings: ReadonlyArray<ArrayLike<number>>, sampleSize: number, seed: number): SampledSilhouette[] {
+  const x = asMatrix(points);
+  if (x.n <= sampleSize) return silhouettes(x, labelings).map((value) => ({ value, sampled: x.n }));
+  const idx = sampleIndices(x.n, sampleSize, new Rng(seed));
+  const values = silhouettes(takeRows(x, idx), labelings.map((labels) => Int32Array.from(idx, (i) => labels[i]!)));
+  return values.map((value) => ({ value, sampled: sampleSize }));
+}
+
+/** `size` distinct indices of 0..n−1 chosen uniformly (partial Fisher–Yates), in ascending order. */
+export function sampleIndices(n: number, size: number, rng: Rng): Int32Array {
+  if (size >= n) return Int32Array.from({ length: n }, (_, i) => i);
+  const perm = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < size; i++) {
+    const j = i + rng.int(n - i);
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  return perm.subarray(0, size).sort();
 }
 
 /** Contingency table of two labelings (rows: first, columns: second). */

@@ -230,12 +230,7 @@ export function fitGmmFrom(x: Rows, initResp: Float64Array, k: number, options: 
   }
   // responsibilities and likelihood consistent with the final parameters
   ll = eStep(x, comps, type, resp);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (resp[i * k + c]! > resp[i * k + best]!) best = c;
-    labels[i] = best;
-  }
+  const labels = mostLikely(resp, n, k);
   const nParameters = gmmParameterCount(k, d, type);
   return {
     k,
@@ -251,6 +246,29 @@ export function fitGmmFrom(x: Rows, initResp: Float64Array, k: number, options: 
     iterations,
     converged,
   };
+}
+
+/** Row-wise argmax of n × k responsibilities (ties go to the lower component). */
+function mostLikely(resp: Float64Array, n: number, k: number): Int32Array {
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (resp[i * k + c]! > resp[i * k + best]!) best = c;
+    labels[i] = best;
+  }
+  return labels;
+}
+
+/**
+ * A fitted mixture applied to (other) points: their responsibilities, labels
+ * and total log-likelihood under the fitted parameters — how a mixture fitted
+ * on a sample is applied to every point.
+ */
+export function gmmPredict(x: Rows, fit: GmmResult): Pick<GmmResult, 'responsibilities' | 'labels' | 'logLikelihood'> {
+  const comps = fit.weights.map((weight, c) => prepare({ weight, mean: fit.means[c]!, cov: fit.covariances[c]! }, fit.covariance, 0));
+  const responsibilities = new Float64Array(x.length * fit.k);
+  const logLikelihood = eStep(x, comps, fit.covariance, responsibilities);
+  return { responsibilities, labels: mostLikely(responsibilities, x.length, fit.k), logLikelihood };
 }
 
 /** Fit a k-component mixture; `restarts` k-means initialisations, best log-likelihood kept. */

@@ -109,14 +109,14 @@ export function categoryBarsChart(title: string, rows: { x: string; y: number; g
 }
 
 /** A scatter of 2-D points coloured by a category. */
-export function scatterChart(title: string, rows: { x: number; y: number; group: string }[], xTitle: string, yTitle: string, legend: string): VlSpec {
+export function scatterChart(title: string, rows: { x: number; y: number; group: string }[], xTitle: string, yTitle: string, legend: string, colorScale?: { domain: string[]; range: string[] }): VlSpec {
   return base(title, rows, {
     width: 380, height: 320,
     mark: { type: 'circle', size: 28, opacity: 0.75 },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false } },
       y: { field: 'y', type: 'quantitative', title: yTitle, scale: { zero: false } },
-      color: { field: 'group', type: 'nominal', title: legend },
+      color: { field: 'group', type: 'nominal', title: legend, ...(colorScale ? { scale: colorScale } : {}) },
     },
   });
 }

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InputArtifact, MetricValue } from '../core/stage-api.js';
 import type { Cell, SpectraTable } from '../data/arrow-io.js';
+import { subsample } from './large.js';
+import { clusterColorScale, mapSection } from './maps.js';
 import { axisTitle, barsChart, heatmapChart, histogramChart, linesChart, scatterChart, spectraChart, type Series, type VlSpec } from './charts.js';
 
 export interface Figure {
@@ -148,7 +150,10 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       s.figures.push({ title: `${from(c)}: ${t.ids[i]}`, spec: spectraChart(`${from(c)}: ${t.ids[i]}${t.labels ? ` (${t.labels[i]})` : ''}`, t.axis, xTitle, series, { legend: '' }) });
     }
     const err = t.columns.error;
-    if (err) s.figures.push({ title: `${from(c)}: reconstruction errors`, spec: histogramChart(`${from(c)}: per-spectrum reconstruction error`, err.map((e, i) => ({ value: Number(e), group: String(t.labels?.[i] ?? 'all') })), 'error') });
+    if (err) {
+      const shown = subsample(err.map((e, i) => ({ value: Number(e), group: String(t.labels?.[i] ?? 'all') })));
+      s.figures.push({ title: `${from(c)}: reconstruction errors`, spec: histogramChart(`${from(c)}: per-spectrum reconstruction error${shown.note}`, shown.rows, 'error') });
+    }
     const m = c.art.metrics ?? {};
     const facts = ['mse', 'mse_clean', 'mse_noisy_vs_clean', 'mse_clean_ratio'].filter((k) => isNum(m[k])).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
@@ -160,7 +165,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const group = (r: Record<string, Cell>): string => (r.anomaly === true ? 'anomalous' : r.anomaly === false ? 'normal' : r.flagged ? 'flagged' : 'not flagged');
     s.figures.push({
       title: `${from(c)}: anomaly scores`,
-      spec: histogramChart(`${from(c)}: reconstruction error and threshold`, rows.map((r) => ({ value: Number(r.error), group: group(r) })), 'reconstruction error', isNum(m.threshold) ? m.threshold : undefined),
+      spec: ((shown) => histogramChart(`${from(c)}: reconstruction error and threshold${shown.note}`, shown.rows, 'reconstruction error', isNum(m.threshold) ? m.threshold : undefined))(subsample(rows.map((r) => ({ value: Number(r.error), group: group(r) })))),
     });
     const facts = ['threshold', 'flagged', 'precision', 'recall', 'f1', 'error_ratio'].filter((k) => m[k] !== undefined && m[k] !== null).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
@@ -207,9 +212,11 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       s.notes.push(`${from(c)}: ${t.k}-dimensional codes shown through the 2-D ${methodOf(emb.c)} embedding of ${from(emb.c)}.`);
     }
     const labelOf = new Map(t.ids.map((id, i) => [id, t.labels?.[i] ?? '']));
-    if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label') });
-    if (assignments.size) s.figures.push({ title: `${from(c)}: latent codes by cluster`, spec: scatterChart(`${from(c)}: coloured by cluster`, pts.map((p) => ({ x: p.x, y: p.y, group: assignments.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster') });
-    if (!t.labels && !assignments.size) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
+    const drawn = subsample(pts);
+    pts = drawn.rows;
+    if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label') });
+    if (assignments.size) s.figures.push({ title: `${from(c)}: latent codes by cluster`, spec: scatterChart(`${from(c)}: coloured by cluster${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: assignments.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster', clusterColorScale(assignments.values())) });
+    if (!t.labels && !assignments.size) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
   }
   // embeddings of spectra (or of codes not fed to the report) are drawn on their own
   for (const { c, rows } of embeddings.filter((e) => !shown.has(e.c))) {
@@ -217,9 +224,10 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const labelled = rows.some((r) => r.label !== undefined && r.label !== null);
     const byCluster = !labelled && rows.some((r) => assignments.has(String(r.id)));
     const group = (r: Record<string, Cell>): string => (labelled ? String(r.label ?? '') : byCluster ? assignments.get(String(r.id)) ?? '?' : 'all');
+    const shown = subsample(rows);
     s.figures.push({
       title: `${from(c)}: 2-D ${methodOf(c)} embedding`,
-      spec: scatterChart(`${from(c)}: ${methodOf(c)} embedding`, rows.map((r) => ({ x: Number(r.x), y: Number(r.y), group: group(r) })), `${methodOf(c)} 1`, `${methodOf(c)} 2`, labelled ? 'label' : byCluster ? 'cluster' : ''),
+      spec: scatterChart(`${from(c)}: ${methodOf(c)} embedding${shown.note}`, shown.rows.map((r) => ({ x: Number(r.x), y: Number(r.y), group: group(r) })), `${methodOf(c)} 1`, `${methodOf(c)} 2`, labelled ? 'label' : byCluster ? 'cluster' : '', byCluster ? clusterColorScale(assignments.values()) : undefined),
     });
   }
 
@@ -302,6 +310,10 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const facts = ['k_95', 'k_95_random', 'k_95_permutation'].filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
   }
+
+  // ---- maps of a spectrum image
+  const maps = await mapSection(items);
+  if (maps) sections.push(maps);
   return sections;
 }
 

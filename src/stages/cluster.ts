@@ -6,6 +6,9 @@
 import { StageError, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
+/** Above this many codes a k-means start is expensive enough that one start is the default. */
+const MANY_CODES = 10000;
+
 export const cluster: StageDef = {
   type: 'cluster',
   description: 'Cluster latent codes (k-means or Gaussian mixture); k chosen by silhouette or BIC with k: auto',
@@ -28,9 +31,14 @@ export const cluster: StageDef = {
         type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 2, maxItems: 2, default: [2, 10],
         description: 'Inclusive [min, max] of k tried with k: auto (kmeans needs min ≥ 2)',
       },
-      restarts: { type: 'integer', minimum: 1, description: 'Seeded starts per k, the best kept: k-means++ starts for kmeans (default 10), k-means initialisations for gmm (default 3)' },
+      restarts: { type: 'integer', minimum: 1, description: `Seeded starts per k, the best kept: k-means++ starts for kmeans (default 10 up to ${MANY_CODES} codes, 1 above: each start is full passes over every code, and at that size one k-means++ start is what scikit-learn's n_init='auto' does too), k-means initialisations for gmm (default 3)` },
       covariance: { enum: ['full', 'diag'], default: 'full', description: 'GMM covariance type' },
-      max_iterations: { type: 'integer', minimum: 1, default: 300, description: 'Lloyd / EM iterations per start' },
+      max_iterations: { type: 'integer', minimum: 1, default: 300, description: 'Lloyd / mini-batch / EM iterations per start' },
+      algorithm: { enum: ['lloyd', 'minibatch'], default: 'lloyd', description: 'kmeans: full Lloyd passes over all codes (exact, with Hamerly bounds), or seeded mini-batches (Sculley 2010) for very large tables; labels and inertia always come from a full pass' },
+      batch_size: { type: 'integer', minimum: 1, default: 1024, description: 'kmeans with algorithm: minibatch: codes per mini-batch step' },
+      tolerance: { type: 'number', minimum: 0, default: 1e-4, description: 'kmeans: stop when the centres move in total by at most this × the codes\' mean variance (scikit-learn\'s tol); 0: only when no assignment changes' },
+      silhouette_sample: { type: 'integer', minimum: 3, default: 5000, description: 'The silhouette (metric, and the choice of k with k: auto) is computed on a seeded sample of this many codes when there are more (scikit-learn\'s sample_size); the size used is the metric silhouette_sample' },
+      fit_sample: { type: 'integer', minimum: 2, default: 20000, description: 'gmm: the mixture is fitted on a seeded sample of this many codes when there are more, then applied to all; the size used is the metric fit_sample' },
     },
   },
   cpu: true,
@@ -38,10 +46,12 @@ export const cluster: StageDef = {
   module: import.meta.url,
   async run(ctx) {
     const { readLatent, writeRecords } = await import('../data/arrow-io.js');
-    const { adjustedRandIndex, normalizedMutualInformation, silhouette } = await import('../analysis/clustering-metrics.js');
-    const { kmeans } = await import('../analysis/kmeans.js');
-    const { fitGmm } = await import('../analysis/gmm.js');
-    const { selectGmm, selectKMeans } = await import('../analysis/select-k.js');
+    const { adjustedRandIndex, normalizedMutualInformation, sampleIndices, sampledSilhouette } = await import('../analysis/clustering-metrics.js');
+    const { distinctPoints, kmeans } = await import('../analysis/kmeans.js');
+    const { fitGmm, gmmPredict } = await import('../analysis/gmm.js');
+    const { matrixOf, rowsOf, takeRows } = await import('../analysis/matrix.js');
+    const { selectGmm, selectKMeans, silhouetteSeed } = await import('../analysis/select-k.js');
+    const { deriveSeed, Rng } = await import('../util/random.js');
 
     const input = ctx.inputs.codes;
     if (!input || Array.isArray(input)) throw new StageError('input `codes` is required');
@@ -52,62 +62,86 @@ export const cluster: StageDef = {
     const maxIterations = ctx.params.max_iterations as number;
     const kParam = ctx.params.k as number | 'auto';
     const [kMin, kMax] = ctx.params.k_range as [number, number];
+    const silhouetteSample = ctx.params.silhouette_sample as number;
+    const kmOptions = {
+      seed: ctx.seed, maxIterations,
+      restarts: restarts ?? (t.n > MANY_CODES ? 1 : 10),
+      algorithm: ctx.params.algorithm as 'lloyd' | 'minibatch',
+      batchSize: ctx.params.batch_size as number,
+      tolerance: ctx.params.tolerance as number,
+    };
 
-    const x: Float32Array[] = [];
-    for (let i = 0; i < t.n; i++) {
-      const row = t.z.subarray(i * t.k, (i + 1) * t.k);
-      if (row.some((v) => !Number.isFinite(v))) throw new StageError('latent code contains NaN or infinity', `${input.from} row ${i + 1}`);
-      x.push(row);
+    for (let i = 0; i < t.z.length; i++) {
+      if (!Number.isFinite(t.z[i]!)) throw new StageError('latent code contains NaN or infinity', `${input.from} row ${Math.floor(i / t.k) + 1}`);
     }
     if (t.n < 2) throw new StageError(`need at least 2 latent codes to cluster, got ${t.n}`, input.from);
+    const x = matrixOf(t.z, t.n, t.k);
+    // identical codes (a collapsed encoder) cannot form k clusters: k-means would return empty ones
+    const wanted = kParam === 'auto' ? kMax : kParam;
+    const distinct = distinctPoints(x, wanted + 1);
+    if (distinct === 1) throw new StageError(`all ${t.n} latent codes are identical: there is nothing to cluster (did the encoder collapse? check the training loss)`, input.from);
 
     let ks: number[];
     if (kParam === 'auto') {
       if (kMin > kMax) throw new StageError(`k_range [${kMin}, ${kMax}] is empty`);
       if (method === 'kmeans' && kMin < 2) throw new StageError('k: auto with kmeans chooses by silhouette, which needs k_range to start at 2 or more');
-      const hi = Math.min(kMax, t.n - 1);
+      let hi = Math.min(kMax, t.n - 1);
       if (hi < kMin) throw new StageError(`k_range [${kMin}, ${kMax}] needs more than ${t.n} codes`);
+      if (distinct < hi) {
+        if (distinct < kMin) throw new StageError(`the codes take only ${distinct} distinct values, fewer than k_range's minimum ${kMin}`, input.from);
+        ctx.log(`warning: the codes take only ${distinct} distinct values; k is tried up to ${distinct}, not ${hi}`);
+        hi = distinct;
+      }
       ks = [];
       for (let k = kMin; k <= hi; k++) ks.push(k);
     } else {
       if (kParam > t.n) throw new StageError(`k = ${kParam} exceeds the number of codes (${t.n})`);
+      if (kParam > distinct) throw new StageError(`k = ${kParam} but the codes take only ${distinct} distinct values: ${kParam} clusters cannot be formed (did the encoder collapse?)`, input.from);
       ks = [kParam];
     }
+    if (distinct <= wanted) ctx.metric('distinct_codes', distinct);
     ctx.log(`${method} on ${t.n} codes × ${t.k} dims, k ∈ {${ks.join(', ')}}`);
     const progress = (done: number) => ctx.progress({ fraction: done / ks.length, message: `fitted k = ${ks[done - 1]}` });
 
     let labels: Int32Array;
     let k: number;
     let resp: Float64Array | undefined;
+    let silhouetteOfBest: number | undefined;
     if (method === 'kmeans') {
       if (ks.length > 1) {
-        const sel = selectKMeans(x, ks, { seed: ctx.seed, restarts, maxIterations, onProgress: progress });
+        const sel = selectKMeans(x, ks, { ...kmOptions, silhouetteSample, onProgress: progress });
         labels = sel.best.labels;
         k = sel.best.k;
+        silhouetteOfBest = sel.silhouetteByK[k];
         ctx.metric('inertia_by_k', keyed(sel.inertiaByK));
         ctx.metric('silhouette_by_k', keyed(sel.silhouetteByK));
       } else {
-        const r = kmeans(x, ks[0]!, { seed: ctx.seed, restarts, maxIterations });
+        const r = kmeans(x, ks[0]!, kmOptions);
         labels = r.labels;
         k = r.k;
         ctx.metric('inertia_by_k', { [String(k)]: r.inertia });
       }
     } else {
+      const fitSample = ctx.params.fit_sample as number;
+      const fitRows = t.n > fitSample ? rowsOf(takeRows(x, sampleIndices(t.n, fitSample, new Rng(deriveSeed(ctx.seed, 'gmm-fit-sample'))))) : rowsOf(x);
+      if (fitRows.length < t.n) ctx.log(`gmm fitted on a seeded sample of ${fitRows.length} of ${t.n} codes, then applied to all`);
+      ctx.metric('fit_sample', fitRows.length);
       const g = ks.length > 1
         ? (() => {
-          const sel = selectGmm(x, ks, { seed: ctx.seed, covariance, restarts, maxIterations, onProgress: progress });
+          const sel = selectGmm(fitRows, ks, { seed: ctx.seed, covariance, restarts, maxIterations, onProgress: progress });
           ctx.metric('bic_by_k', keyed(sel.bicByK));
           return sel.best;
         })()
         : (() => {
-          const r = fitGmm(x, ks[0]!, { seed: ctx.seed, covariance, restarts, maxIterations });
+          const r = fitGmm(fitRows, ks[0]!, { seed: ctx.seed, covariance, restarts, maxIterations });
           ctx.metric('bic_by_k', { [String(r.k)]: r.bic });
           return r;
         })();
-      labels = g.labels;
+      const all = fitRows.length < t.n ? gmmPredict(rowsOf(x), g) : g;
+      labels = all.labels;
       k = g.k;
-      resp = g.responsibilities;
-      ctx.metric('log_likelihood', g.logLikelihood);
+      resp = all.responsibilities;
+      ctx.metric('log_likelihood', all.logLikelihood);
       if (!g.converged) ctx.log(`EM stopped after ${g.iterations} iterations without converging`);
     }
 
@@ -121,9 +155,18 @@ export const cluster: StageDef = {
 
     ctx.metric('k', k);
     if (ks.length > 1) ctx.log(`chose k = ${k} (${method === 'kmeans' ? 'best mean silhouette' : 'lowest BIC'})`);
-    const used = new Set(relabelled).size;
-    ctx.metric('silhouette', used >= 2 && used <= t.n - 1 ? silhouette(x, relabelled) : null);
-    ctx.metric('cluster_sizes', Array.from({ length: k }, (_, c) => relabelled.filter((l) => l === c).length));
+    const sizes = new Array<number>(k).fill(0);
+    for (const l of relabelled) sizes[l]!++;
+    const used = sizes.filter((v) => v > 0).length;
+    if (used < k) ctx.log(`warning: ${k - used} of the ${k} clusters are empty`);
+    // the sample's silhouette already computed while choosing k is the same number (same sample, same partition)
+    const sil = silhouetteOfBest !== undefined
+      ? { value: silhouetteOfBest, sampled: Math.min(t.n, silhouetteSample) }
+      : used >= 2 && used <= t.n - 1 ? sampledSilhouette(x, relabelled, silhouetteSample, silhouetteSeed(ctx.seed)) : undefined;
+    ctx.metric('silhouette', sil?.value ?? null);
+    ctx.metric('silhouette_sample', sil?.sampled ?? null);
+    if (sil && sil.sampled < t.n) ctx.log(`silhouette on a seeded sample of ${sil.sampled} of ${t.n} codes`);
+    ctx.metric('cluster_sizes', sizes);
 
     if (t.labels) {
       const idx = t.labels.map((l, i) => (l === null ? -1 : i)).filter((i) => i >= 0);

@@ -7,6 +7,10 @@ import { KIND } from './kinds.js';
 
 /** Exact t-SNE is O(n²) in time and memory per iteration. */
 const TSNE_MAX_POINTS = 2000;
+/** UMAP's fit is roughly linear in n but slow in umap-js; the rest is placed by `transform`. */
+const UMAP_SAMPLE = 5000;
+/** Points placed per umap-js `transform` call, so that progress can be reported. */
+const TRANSFORM_CHUNK = 2000;
 
 export const embed: StageDef = {
   type: 'embed',
@@ -20,13 +24,17 @@ export const embed: StageDef = {
   params: {
     type: 'object',
     properties: {
-      method: { enum: ['umap', 'tsne', 'pca'], default: 'umap', description: 'umap (umap-js), tsne (exact, up to 2000 points) or pca' },
+      method: { enum: ['umap', 'tsne', 'pca'], default: 'umap', description: 'umap (umap-js), tsne (exact, fitted on up to 2000 points) or pca' },
       column: { enum: ['auto', 'z', 'spectrum'], default: 'auto', description: 'Which column to embed; auto: `z` when present, else `spectrum`' },
       n_neighbors: { type: 'integer', minimum: 2, default: 15, description: 'UMAP neighbourhood size (capped at n − 1)' },
       min_dist: { type: 'number', minimum: 0, default: 0.1, description: 'UMAP minimum distance between embedded points' },
       epochs: { type: 'integer', minimum: 1, description: 'UMAP optimisation epochs (umap-js default when omitted)' },
       perplexity: { type: 'number', exclusiveMinimum: 1, default: 30, description: 't-SNE perplexity (capped at (n − 1)/3)' },
       iterations: { type: 'integer', minimum: 250, default: 1000, description: 't-SNE gradient steps' },
+      sample_size: {
+        type: 'integer', minimum: 4,
+        description: `Points the method is fitted on, a seeded sample when there are more (default ${UMAP_SAMPLE} for umap, ${TSNE_MAX_POINTS} for tsne; pca uses all): UMAP places the other points with its fitted model (umap-js transform); t-SNE cannot place new points, so only the sample is embedded. The size used is the metric fit_sample, the points written the metric embedded.`,
+      },
     },
   },
   cpu: true,
@@ -61,39 +69,69 @@ export const embed: StageDef = {
     const rows: number[][] = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * dim, (i + 1) * dim)));
     if (rows.some((r) => r.some((v) => !Number.isFinite(v)))) throw new StageError('input contains NaN or infinity', input.from);
     const method = ctx.params.method as 'umap' | 'tsne' | 'pca';
-    let xy: number[][];
+    const { distinctPoints } = await import('../analysis/kmeans.js');
+    // identical points have no neighbourhoods: UMAP and t-SNE would draw noise around one spot
+    if (method !== 'pca' && n > 1 && distinctPoints(rows, 2) === 1) throw new StageError(`all ${n} points are identical: a ${method} embedding would show only noise (did the encoder collapse? check the training loss)`, input.from);
+    const sampleSize = (ctx.params.sample_size as number | undefined) ?? (method === 'umap' ? UMAP_SAMPLE : method === 'tsne' ? TSNE_MAX_POINTS : n);
+    if (method === 'tsne' && sampleSize > TSNE_MAX_POINTS) throw new StageError(`exact t-SNE is limited to ${TSNE_MAX_POINTS} points (sample_size ${sampleSize}); use method: umap`, 'with.sample_size');
+    const { sampleIndices } = await import('../analysis/clustering-metrics.js');
+    // fitted points: all, or a seeded sample in table order
+    const fitted = n > sampleSize ? Array.from(sampleIndices(n, sampleSize, new Rng(deriveSeed(ctx.seed, 'embed', 'sample')))) : undefined;
+    const fitRows = fitted ? fitted.map((i) => rows[i]!) : rows;
+    const m = fitRows.length;
+    /** Embedded rows: their index in the table and their 2-D position. */
+    let placed: { row: number; xy: number[] }[];
     if (method === 'umap') {
-      if (n < 3) throw new StageError(`UMAP needs at least 3 points, got ${n}`);
+      if (m < 3) throw new StageError(`UMAP needs at least 3 points, got ${m}`);
       const { UMAP } = await import('umap-js');
       const rng = new Rng(deriveSeed(ctx.seed, 'embed', 'umap'));
       const umap = new UMAP({
         nComponents: 2,
-        nNeighbors: Math.min(ctx.params.n_neighbors as number, n - 1),
+        nNeighbors: Math.min(ctx.params.n_neighbors as number, m - 1),
         minDist: ctx.params.min_dist as number,
         random: () => rng.uniform(),
         ...(ctx.params.epochs !== undefined ? { nEpochs: ctx.params.epochs as number } : {}),
       });
-      const epochs = umap.initializeFit(rows);
+      const epochs = umap.initializeFit(fitRows);
       for (let e = 0; e < epochs; e++) {
         umap.step();
-        if (e % 50 === 0) ctx.progress({ fraction: e / epochs, epoch: e, epochs });
+        if (e % 50 === 0) ctx.progress({ fraction: (fitted ? 0.5 : 1) * (e / epochs), epoch: e, epochs });
       }
-      xy = umap.getEmbedding();
+      const xy = umap.getEmbedding().map((p) => [p[0]!, p[1]!]);
+      if (!fitted) placed = xy.map((p, row) => ({ row, xy: p }));
+      else {
+        const where = new Map<number, number[]>(fitted.map((row, j) => [row, xy[j]!]));
+        const rest = rows.map((_, i) => i).filter((i) => !where.has(i));
+        // umap-js 1.4's transform optimises for nEpochs / 3 epochs and loops for ever
+        // unless that is a whole number: give it a multiple of 3
+        const fitEpochs = (umap as unknown as { nEpochs: number }).nEpochs;
+        if (fitEpochs % 3 !== 0) (umap as unknown as { nEpochs: number }).nEpochs = 3 * Math.max(1, Math.round(fitEpochs / 3));
+        for (let c = 0; c < rest.length; c += TRANSFORM_CHUNK) {
+          const chunk = rest.slice(c, c + TRANSFORM_CHUNK);
+          umap.transform(chunk.map((i) => rows[i]!)).forEach((p, j) => where.set(chunk[j]!, [p[0]!, p[1]!]));
+          ctx.progress({ fraction: 0.5 + (0.5 * Math.min(rest.length, c + TRANSFORM_CHUNK)) / rest.length, message: 'placing the other points (umap transform)' });
+        }
+        placed = rows.map((_, row) => ({ row, xy: where.get(row)! }));
+        ctx.log(`umap fitted on a seeded sample of ${m} of ${n} points; the other ${n - m} placed by the fitted model`);
+      }
     } else if (method === 'tsne') {
-      if (n > TSNE_MAX_POINTS) throw new StageError(`exact t-SNE is limited to ${TSNE_MAX_POINTS} points (got ${n}); use method: umap`);
-      if (n < 4) throw new StageError(`t-SNE needs at least 4 points, got ${n}`);
+      if (m < 4) throw new StageError(`t-SNE needs at least 4 points, got ${m}`);
       const { tsne } = await import('../analysis/tsne.js');
-      const perplexity = Math.min(ctx.params.perplexity as number, (n - 1) / 3);
-      xy = tsne(rows, { seed: deriveSeed(ctx.seed, 'embed', 'tsne'), perplexity, iterations: ctx.params.iterations as number });
+      const perplexity = Math.min(ctx.params.perplexity as number, (m - 1) / 3);
+      const xy = tsne(fitRows, { seed: deriveSeed(ctx.seed, 'embed', 'tsne'), perplexity, iterations: ctx.params.iterations as number });
+      placed = xy.map((p, j) => ({ row: fitted ? fitted[j]! : j, xy: p }));
+      if (fitted) ctx.log(`t-SNE cannot place points it was not fitted on: only a seeded sample of ${m} of ${n} points is embedded`);
     } else {
       if (n < 2 || dim < 2) throw new StageError(`PCA to 2-D needs at least 2 points and 2 dimensions (got ${n} × ${dim})`);
-      xy = await pca2(rows);
+      placed = (await pca2(rows)).map((p, row) => ({ row, xy: p }));
     }
-    const out = ids.map((id, i) => ({
-      id,
-      ...(labels ? { label: labels[i]! } : {}),
-      x: xy[i]![0]!,
-      y: xy[i]![1]!,
+    ctx.metric('fit_sample', method === 'pca' ? n : m);
+    ctx.metric('embedded', placed.length);
+    const out = placed.map(({ row, xy }) => ({
+      id: ids[row]!,
+      ...(labels ? { label: labels[row]! } : {}),
+      x: xy[0]!,
+      y: xy[1]!,
     }));
     await arrow.writeRecords(ctx.output('embedding'), out, { 'specflow.kind': 'embedding', 'specflow.embed_method': method, 'specflow.embed_column': latent ? 'z' : 'spectrum' }, {
       types: { id: 'utf8', label: 'utf8', x: 'float64', y: 'float64' },

@@ -51,6 +51,18 @@ export const syntheticEels: StageDef = {
       intensity_jitter: { type: 'number', minimum: 0, default: 0.1, description: 'Log-normal standard deviation of the per-spectrum total intensity: sample thickness and beam-current variation.' },
       background: { type: 'number', minimum: 0, default: 1, description: 'Height of the power-law pre-edge background at e_min relative to the L₂,₃ edge step (tail of lower-energy losses): 1 is a thin specimen (edge jump ratio ≈ 1); thicker samples have more, and their phase contrast drowns sooner in counting noise.' },
       exponent: { type: 'number', minimum: 0, default: 3, description: 'Exponent r of the pre-edge background A·E^−r (typically 2–5 for core-loss EELS).' },
+      map: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['width', 'height'],
+        description: 'Spectrum-image mode: one spectrum per pixel of a width × height map (per_class is then not used), the phases laid out in seeded Voronoi grains (an anomaly phase is one grain); writes the navigation coordinates `x`, `y` (nm) and the map geometry, so the report draws phase maps.',
+        properties: {
+          width: { type: 'integer', minimum: 1, maximum: 4096, description: 'Pixels across.' },
+          height: { type: 'integer', minimum: 1, maximum: 4096, description: 'Pixels down.' },
+          grains: { type: 'integer', minimum: 1, description: 'Number of grains (default 3 per phase); at least the number of phases.' },
+          pixel_size: { type: 'number', exclusiveMinimum: 0, default: 1, description: 'Step between pixels (nm).' },
+        },
+      },
     },
   },
   packages: ['apache-arrow'],
@@ -62,21 +74,31 @@ export const syntheticEels: StageDef = {
     const { StageError } = await import('../core/stage-api.js');
     const p = ctx.params;
     if ((p.e_max as number) <= (p.e_min as number)) throw new StageError('e_max must be above e_min', 'with.e_max');
-    await write(ctx, generateEels(ctx.seed, {
-      phases: p.phases as number | string[],
-      perClass: p.per_class as number,
-      channels: p.channels as number,
-      dose: p.dose as number,
-      eMin: p.e_min as number,
-      eMax: p.e_max as number,
-      anomaly: p.anomaly as string | number | undefined,
-      anomalyCount: p.anomaly_count as number | undefined,
-      includeAnomaly: p.include_anomaly as boolean,
-      shiftJitter: p.shift_jitter as number,
-      intensityJitter: p.intensity_jitter as number,
-      background: p.background as number,
-      exponent: p.exponent as number,
-    }));
+    const map = p.map as { width: number; height: number; grains?: number; pixel_size?: number } | undefined;
+    if (map && p.include_anomaly === false) throw new StageError('include_anomaly: false leaves holes in a map; a map always has every phase', 'with.include_anomaly');
+    let table;
+    try {
+      table = generateEels(ctx.seed, {
+        phases: p.phases as number | string[],
+        perClass: p.per_class as number,
+        channels: p.channels as number,
+        dose: p.dose as number,
+        eMin: p.e_min as number,
+        eMax: p.e_max as number,
+        anomaly: p.anomaly as string | number | undefined,
+        anomalyCount: p.anomaly_count as number | undefined,
+        includeAnomaly: p.include_anomaly as boolean,
+        shiftJitter: p.shift_jitter as number,
+        intensityJitter: p.intensity_jitter as number,
+        background: p.background as number,
+        exponent: p.exponent as number,
+        ...(map ? { map: { width: map.width, height: map.height, grains: map.grains, pixelSize: map.pixel_size ?? 1 } } : {}),
+      });
+    } catch (e) {
+      if (map && e instanceof Error && e.message.startsWith('map.grains')) throw new StageError(e.message, 'with.map.grains');
+      throw e;
+    }
+    await write(ctx, table);
   },
 };
 

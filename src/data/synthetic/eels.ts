@@ -11,7 +11,7 @@
  * ~1.5–2 eV from Fe²⁺ (FeO) to Fe³⁺ (Fe₂O₃) and the L₃/L₂ ratio rises with valence.
  */
 import { deriveSeed, Rng } from '../../util/random.js';
-import type { SpectraTable } from '../arrow-io.js';
+import { setSpectrumMap, type SpectraTable } from '../arrow-io.js';
 
 export interface EelsPhase {
   name: string;
@@ -73,6 +73,17 @@ export interface EelsOptions {
   background: number;
   /** Power-law exponent r of the background. */
   exponent: number;
+  /** Spectrum-image mode: one spectrum per pixel, phases laid out in grains (then perClass is not used). */
+  map?: EelsMapOptions;
+}
+
+export interface EelsMapOptions {
+  width: number;
+  height: number;
+  /** Voronoi grains (seeded centres); default 3 per phase. */
+  grains?: number;
+  /** Step between pixels, in nm. */
+  pixelSize: number;
 }
 
 /** Resolve a phase given by name (case-insensitive) or 0-based index; undefined if unknown. */
@@ -134,7 +145,43 @@ export function eelsClean(phase: EelsPhase, axis: Float64Array, rng: Rng, o: Eel
   return out;
 }
 
-export function generateEels(seed: number, o: EelsOptions): SpectraTable {
+/**
+ * A seeded grain layout: `grains` centres drawn uniformly over the image, each
+ * pixel taking the grain of its nearest centre (a Voronoi tessellation, the
+ * usual picture of a polycrystal). Grain g has phase g mod phases, so every
+ * phase has a grain when grains ≥ phases; with `single`, the last phase
+ * (an anomaly) gets exactly one grain, the last. Returns the phase of each
+ * pixel, row-major (x fastest).
+ */
+export function grainLayout(seed: number, width: number, height: number, grains: number, phases: number, single = false): Int32Array {
+  const rng = new Rng(deriveSeed(seed, 'synthetic.eels', 'map-layout'));
+  const cx = new Float64Array(grains);
+  const cy = new Float64Array(grains);
+  for (let g = 0; g < grains; g++) {
+    cx[g] = rng.uniform() * width;
+    cy[g] = rng.uniform() * height;
+  }
+  const common = single ? phases - 1 : phases;
+  const phaseOf = (g: number): number => (single && g === grains - 1 ? phases - 1 : g % common);
+  const out = new Int32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let best = 0;
+      let bestD = Infinity;
+      for (let g = 0; g < grains; g++) {
+        const d = (x + 0.5 - cx[g]!) ** 2 + (y + 0.5 - cy[g]!) ** 2;
+        if (d < bestD) {
+          bestD = d;
+          best = g;
+        }
+      }
+      out[y * width + x] = phaseOf(best);
+    }
+  }
+  return out;
+}
+
+function resolvePhases(o: EelsOptions): { phases: EelsPhase[]; anomaly: EelsPhase | undefined } {
   const phases: EelsPhase[] = typeof o.phases === 'number'
     ? EELS_PHASES.slice(0, o.phases)
     : o.phases.map((p) => {
@@ -144,6 +191,81 @@ export function generateEels(seed: number, o: EelsOptions): SpectraTable {
     });
   const anomaly = o.anomaly === undefined ? undefined : findPhase(o.anomaly);
   if (o.anomaly !== undefined && !anomaly) throw new Error(`unknown anomaly phase "${o.anomaly}"`);
+  return { phases, anomaly };
+}
+
+/** Row `row` of `clean` (expected counts) and `spectra` (their Poisson draw), from one spectrum's Rng. */
+function drawSpectrum(phase: EelsPhase, axis: Float64Array, rng: Rng, o: EelsOptions, clean: Float32Array, spectra: Float32Array, row: number): void {
+  const c = eelsClean(phase, axis, rng, o);
+  const d = axis.length;
+  for (let j = 0; j < d; j++) {
+    clean[row * d + j] = c[j]!;
+    spectra[row * d + j] = rng.poisson(c[j]!);
+  }
+}
+
+function energyAxis(o: EelsOptions): Float64Array {
+  return Float64Array.from({ length: o.channels }, (_, i) => o.eMin + ((o.eMax - o.eMin) * i) / (o.channels - 1));
+}
+
+/**
+ * A spectrum image: one spectrum per pixel of a width × height map whose phases
+ * form seeded grains (see grainLayout); the anomaly phase, when set, is one
+ * grain among them. Navigation coordinates in the `x`/`y` columns (nm), the
+ * map's geometry in the table metadata (setSpectrumMap).
+ */
+export function generateEelsMap(seed: number, o: EelsOptions & { map: EelsMapOptions }): SpectraTable {
+  const { phases: normal, anomaly } = resolvePhases(o);
+  const phases = anomaly ? [...normal.filter((p) => p !== anomaly), anomaly] : normal;
+  const { width, height, pixelSize } = o.map;
+  const grains = o.map.grains ?? 3 * phases.length;
+  if (grains < phases.length) throw new Error(`map.grains (${grains}) must be at least the number of phases (${phases.length})`);
+  const layout = grainLayout(seed, width, height, grains, phases.length, anomaly !== undefined);
+  const axis = energyAxis(o);
+  const n = width * height;
+  const d = o.channels;
+  const spectra = new Float32Array(n * d);
+  const clean = new Float32Array(n * d);
+  const ids: string[] = [];
+  const labels: string[] = [];
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const anomalyCol: boolean[] = [];
+  const pad = String(Math.max(width, height) - 1).length;
+  for (let i = 0; i < n; i++) {
+    const phase = phases[layout[i]!]!;
+    const px = i % width;
+    const py = Math.floor(i / width);
+    // one stream per pixel: the layout never changes another pixel's noise
+    const rng = new Rng(deriveSeed(seed, 'synthetic.eels', 'map', i));
+    drawSpectrum(phase, axis, rng, o, clean, spectra, i);
+    ids.push(`px-${String(py).padStart(pad, '0')}-${String(px).padStart(pad, '0')}`);
+    labels.push(phase.name);
+    xs.push(px * pixelSize);
+    ys.push(py * pixelSize);
+    anomalyCol.push(phase === anomaly);
+  }
+  const table: SpectraTable = {
+    n, d, ids, labels, spectra, clean, axis,
+    axisUnit: 'eV', axisName: 'energy loss',
+    columns: { x: xs, y: ys },
+    metadata: {
+      generator: 'synthetic.eels',
+      dose: String(o.dose),
+      phases: JSON.stringify(phases),
+    },
+  };
+  setSpectrumMap(table.metadata, { width, height, xUnit: 'nm', yUnit: 'nm' });
+  if (anomaly) {
+    table.columns.anomaly = anomalyCol;
+    table.metadata.anomaly = JSON.stringify(anomaly.name);
+  }
+  return table;
+}
+
+export function generateEels(seed: number, o: EelsOptions): SpectraTable {
+  if (o.map) return generateEelsMap(seed, { ...o, map: o.map });
+  const { phases, anomaly } = resolvePhases(o);
   const plan: { phase: EelsPhase; count: number; anomalous: boolean }[] = [];
   for (const ph of phases) {
     if (ph === anomaly) {
@@ -151,7 +273,7 @@ export function generateEels(seed: number, o: EelsOptions): SpectraTable {
     } else plan.push({ phase: ph, count: o.perClass, anomalous: false });
   }
   if (anomaly && !phases.includes(anomaly) && o.includeAnomaly) plan.push({ phase: anomaly, count: o.anomalyCount ?? o.perClass, anomalous: true });
-  const axis = Float64Array.from({ length: o.channels }, (_, i) => o.eMin + ((o.eMax - o.eMin) * i) / (o.channels - 1));
+  const axis = energyAxis(o);
   const n = plan.reduce((s, p) => s + p.count, 0);
   const d = o.channels;
   const spectra = new Float32Array(n * d);
@@ -164,11 +286,7 @@ export function generateEels(seed: number, o: EelsOptions): SpectraTable {
     for (let i = 0; i < count; i++) {
       // One stream per spectrum: changing per_class or the phase list never alters other spectra.
       const rng = new Rng(deriveSeed(seed, 'synthetic.eels', phase.name, i));
-      const c = eelsClean(phase, axis, rng, o);
-      for (let j = 0; j < d; j++) {
-        clean[row * d + j] = c[j]!;
-        spectra[row * d + j] = rng.poisson(c[j]!);
-      }
+      drawSpectrum(phase, axis, rng, o, clean, spectra, row);
       ids.push(`${phase.name}-${String(i).padStart(4, '0')}`);
       labels.push(phase.name);
       anomalyCol.push(anomalous);
