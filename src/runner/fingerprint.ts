@@ -17,6 +17,8 @@ export interface KeyMaterial {
   params: Record<string, unknown>;
   seed: number | null;
   inputs: Record<string, string[]>;
+  /** A gathering stage's replicate axes (they change how it summarises); absent otherwise, so other keys are unchanged. */
+  replicates?: string[];
 }
 
 export interface ImplFingerprint {

@@ -53,6 +53,9 @@ export interface Pipeline {
   seed: number;
   params: Record<string, unknown>;
   sweep: Record<string, unknown[]>;
+  /** Swept axes that repeat an experiment rather than vary it: a swept `seed`, and those
+   * listed under `replicates:`. Comparisons summarise over them (mean ± sd), never plot along them. */
+  replicates: string[];
   variants: Variant[];
 }
 
@@ -64,7 +67,7 @@ export interface LoadOptions {
   sweep?: string[];
 }
 
-const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'stages'];
+const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'replicates', 'stages'];
 const STAGE_KEYS = ['type', 'in', 'with'];
 const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -134,6 +137,7 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
     }
   }
   if (typeof params.seed === 'number') seed = params.seed;
+  const replicates = parseReplicates(root.replicates, sweep, params, problems);
 
   const stagesRaw = root.stages;
   if (stagesRaw === undefined || stagesRaw === null) problems.at([], 'the pipeline has no `stages`');
@@ -164,7 +168,28 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
     variants.push(resolveVariant(id, axes, variantParams, variantSeed, stages, dir, options.registry, problems));
     problems.throwIfAny();
   }
-  return { name, file, absPath, dir, text, seed, params, sweep, variants };
+  return { name, file, absPath, dir, text, seed, params, sweep, replicates, variants };
+}
+
+/**
+ * `replicates: [axis, …]` names sweep axes that repeat the experiment (seeds of a data split,
+ * of an initialisation). A swept `seed` always is one. A name that is a param but not swept
+ * (e.g. pinned with `--set`) is accepted and has no effect; anything else is a typo.
+ */
+function parseReplicates(raw: unknown, sweep: Record<string, unknown[]>, params: Record<string, unknown>, problems: Problems): string[] {
+  const out: string[] = [];
+  if (raw !== undefined && raw !== null) {
+    if (!Array.isArray(raw) || raw.some((x) => typeof x !== 'string')) problems.at(['replicates'], '`replicates` must be a list of sweep axis names, e.g. [seed]');
+    else {
+      for (const [i, name] of (raw as string[]).entries()) {
+        const known = [...Object.keys(sweep), ...Object.keys(params), 'seed'];
+        if (!known.includes(name)) problems.at(['replicates', i], `"${name}" is not a sweep axis${hint(name, Object.keys(sweep))}`);
+        else if (name in sweep && !out.includes(name)) out.push(name);
+      }
+    }
+  }
+  if ('seed' in sweep && !out.includes('seed')) out.unshift('seed');
+  return out;
 }
 
 function resolveVariant(

@@ -49,7 +49,7 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
   const keys = new Map<string, Map<string, string>>();
   const gathering = new Set<string>();
 
-  const addTask = async (s: StageInstance, seed: number, inputs: Record<string, TaskInput[]>, served: { variant: string; stage: string }[]): Promise<string> => {
+  const addTask = async (s: StageInstance, seed: number, inputs: Record<string, TaskInput[]>, served: { variant: string; stage: string }[], gathers = false): Promise<string> => {
     const impl = implementationFingerprint(s.def);
     const material: KeyMaterial = {
       type: s.type,
@@ -58,6 +58,7 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
       seed: s.def.seedless ? null : seed,
       // a gathering stage also depends on which variants read which output (its report's rows)
       inputs: Object.fromEntries(Object.entries(inputs).map(([port, refs]) => [port, refs.map((r) => `${r.key}:${r.port}${r.variants ? `@${r.variants.join('|')}` : ''}`)])),
+      ...(gathers && p.replicates.length ? { replicates: p.replicates } : {}),
     };
     const key = contentKey(material);
     let task = byKey.get(key);
@@ -116,7 +117,7 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
       }
       inputs[port] = [...once.values()];
     }
-    const key = await addTask(s, first.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })));
+    const key = await addTask(s, first.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })), true);
     for (const v of p.variants) keys.get(v.id)!.set(id, key);
   }
   return { pipeline: p, tasks, byKey, keys };
