@@ -28,6 +28,8 @@ export interface StageInstance {
   pathParams: string[];
   /** Port → upstream outputs feeding it (one element unless the port takes many). */
   inputs: Record<string, InputRef[]>;
+  /** The stage's own `seed:`, pinning it across a seed sweep (e.g. one data set for every replicate). */
+  seed?: number;
 }
 
 export interface Variant {
@@ -68,7 +70,7 @@ export interface LoadOptions {
 }
 
 const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'replicates', 'stages'];
-const STAGE_KEYS = ['type', 'in', 'with'];
+const STAGE_KEYS = ['type', 'in', 'with', 'seed'];
 const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 export function loadPipeline(file: string, options: LoadOptions): Pipeline {
@@ -235,7 +237,12 @@ function resolveVariant(
         }
       });
     }
-    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {} });
+    let ownSeed: number | undefined;
+    if (raw.seed !== undefined) {
+      if (typeof raw.seed === 'number' && Number.isSafeInteger(raw.seed) && raw.seed >= 0) ownSeed = raw.seed;
+      else problems.at(['stages', sid, 'seed'], `stage "${sid}": \`seed\` must be a non-negative integer`);
+    }
+    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {}, ...(ownSeed !== undefined ? { seed: ownSeed } : {}) });
   }
   if (problems.any()) return { id, axes, params, seed, stages, order: [] };
 

@@ -89,7 +89,7 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
           return { key, stage: r.stage, port: r.port, variant: v.id };
         });
       }
-      vkeys.set(id, await addTask(s, v.seed, inputs, [{ variant: v.id, stage: id }]));
+      vkeys.set(id, await addTask(s, s.seed ?? v.seed, inputs, [{ variant: v.id, stage: id }]));
     }
   }
 
