@@ -135,6 +135,7 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
     for (const v of rec.variants) {
       const values: Record<string, number> = {};
       for (const s of rec.stages.filter((st) => st.variant === v.id && (st.status === 'done' || st.status === 'cached'))) {
+        if (registry.get(s.type)?.gather) continue; // a report's figure count is not a result
         for (const [m, x] of Object.entries(s.metrics)) if (typeof x === 'number' && Number.isFinite(x)) values[`${s.id}.${m}`] = x;
         for (const [m, d] of Object.entries(registry.get(s.type)?.metrics ?? {})) info[`${s.id}.${m}`] = d;
       }

@@ -114,7 +114,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       if (isNum(r.loss)) pts.push({ x: epoch, y: r.loss, series: 'loss' });
       if (isNum(r.val_loss)) pts.push({ x: epoch, y: r.val_loss, series: 'validation loss' });
     }
-    if (pts.length) s.figures.push({ title: `${from(c)}: loss per epoch`, spec: linesChart(`${from(c)}: training curves`, pts, 'epoch', 'loss', { logY: pts.every((p) => p.y > 0), points: false }) });
+    if (pts.length) s.figures.push({ title: `${from(c)}: loss per epoch`, spec: linesChart(`${from(c)}: training curves`, pts, 'epoch', 'loss', { logY: pts.every((p) => p.y > 0), points: new Set(pts.map((p) => p.x)).size < 3 }) });
     const m = c.art.metrics ?? {};
     // no seconds: a report is an artifact, and identical runs must give identical bytes
     const facts = ['epochs_run', 'loss', 'val_loss', 'backend'].filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtMetric(m[k]!)}`);

@@ -51,6 +51,7 @@ export async function trainingCurves(histories: InputArtifact[], design: SweepDe
   }
   if (!rows.length) return undefined;
   const log = rows.every((r) => (r.value as number) > 0);
+  const few = new Set(rows.map((r) => r.epoch)).size < 3;
   const thinLines = design.maxReplicates > 1;
   const spec: VlSpec = {
     $schema: SCHEMA,
@@ -59,7 +60,8 @@ export async function trainingCurves(histories: InputArtifact[], design: SweepDe
     facet: { column: { field: 'measure', type: 'nominal', title: null, sort: ['training loss', 'validation loss'] } },
     spec: {
       width: 330, height: 200,
-      mark: { type: 'line', strokeWidth: thinLines ? 1.1 : 1.6, opacity: thinLines ? 0.85 : 1, clip: true },
+      // a model trained for an epoch or two has no line to draw: show its points
+      mark: { type: 'line', strokeWidth: thinLines ? 1.1 : 1.6, opacity: thinLines ? 0.85 : 1, clip: true, ...(few ? { point: { size: 24 } } : {}) },
       encoding: {
         x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } },
         y: { field: 'value', type: 'quantitative', title: 'loss', scale: log ? { type: 'log', nice: false } : { zero: false } },

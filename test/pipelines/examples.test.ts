@@ -63,18 +63,7 @@ describe('example pipelines', () => {
     expect(table.slice(1).every((row) => row.length === header.length)).toBe(true);
     expect(new Set(table.slice(1).map((row) => row[0]))).toEqual(new Set(first.variants.map((v) => v.id)));
   });
-
-  it('sers-architectures compares Conv-1D and Transformer pseudospectra at reduced size', () => {
-    const store = join(tempDir(), 'store');
-    const r = run('sers-architectures.yaml', store, ['--set', 'per_class=8', '--set', 'epochs=1']);
-    const pseudo = r.stages.filter((s) => s.id === 'pseudo');
-    expect(pseudo.map((s) => s.variant)).toEqual(['arch=conv1d', 'arch=transformer']);
-    for (const s of pseudo) expect(s.metrics.roughness).toEqual(expect.any(Number));
-    const report = r.stages.find((s) => s.id === 'report')!;
-    expect(report.metrics.sections).toEqual(expect.arrayContaining(['comparison']));
-    const html = readFileSync(join(report.outputs.report!, 'index.html'), 'utf8');
-    expect(html).toContain('one column per variant');
-  });
+  // sers-architectures and eels-arch-seeds run in test/report/comparison.test.ts
 });
 
 /** RFC 4180: quoted fields may hold commas and doubled quotes. */
