@@ -83,7 +83,7 @@ function renderSection(s: RenderedSection): string {
     ? `<div class="figures">${s.figures.map((f) => `<figure data-spec="${esc(f.specFile)}">${f.svg}<figcaption>${esc(f.caption ?? f.title)}</figcaption></figure>`).join('\n')}</div>`
     : '';
   const tables = s.tables.length ? `<div class="tables">${s.tables.map(renderTable).join('')}</div>` : '';
-  return `<section id="${s.id}" class="report-section">\n<h2>${esc(s.title)}</h2>\n${notes}${tables}${figures}\n</section>`;
+  return `<section id="${s.id}" class="report-section">\n<h2>${esc(s.title)}</h2>\n${notes}${s.figuresFirst ? figures + tables : tables + figures}\n</section>`;
 }
 
 // summaries such as `0.213 ± 0.004 ★` align like numbers

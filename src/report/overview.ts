@@ -104,13 +104,16 @@ export function fmtSummary(s: Summary): string {
 export function overviewSection(rows: VariantMetrics[], info: Record<string, MetricInfo>, replicates: string[]): Section {
   const ov = buildOverview(rows, info, replicates);
   const { design } = ov;
-  const section: Section = { id: 'comparison', title: 'Comparison of variants', figures: [], tables: [], notes: [] };
+  const section: Section = { id: 'comparison', title: 'Comparison of variants', figures: [], tables: [], notes: [], figuresFirst: true };
   if (design.replicates.length && design.maxReplicates > 1) {
     const reps = design.replicates.join(' × ');
     section.notes.push(`${reps} ${design.replicates.length > 1 ? 'are replicate axes' : 'is a replicate axis'}: each value is the mean ± sd over the ${design.maxReplicates} runs of a variant (n in the table); open circles in the figure are the single runs.`);
   }
   const ranked = ov.varying.filter((m) => m.best);
-  if (ranked.length) section.notes.push('↓ lower is better, ↑ higher is better (as each stage declares); ★ marks the best variant.');
+  if (ranked.length) {
+    const noise = design.maxReplicates > 1 ? ' A difference smaller than the sd is within replicate-to-replicate noise.' : '';
+    section.notes.push(`↓ lower is better, ↑ higher is better (as each stage declares); ★ and a ring mark the variant with the best mean.${noise}`);
+  }
   if (ov.constants.length) section.notes.push(`Same in every variant (not charted): ${ov.constants.map((c) => `${c.name} ${fmtNumber(c.value)}`).join(' · ')}.`);
   if (!ov.varying.length) {
     section.notes.push('No metric differs between the variants.');
@@ -211,7 +214,8 @@ function panel(m: MetricOverview, design: SweepDesign): VlSpec {
   }
   const subtitle = [m.better ? `${ARROW[m.better]} ${m.better} is better` : '', m.best ? `best: ${m.best}` : ''].filter(Boolean).join(', ');
   const title = { text: m.metric, ...(subtitle ? { subtitle } : {}), fontSize: 12, subtitleFontSize: 10, anchor: 'start' };
-  const y = (field: string): Record<string, unknown> => ({ field, type: 'quantitative', title: null, scale: { zero: false }, axis: { tickCount: 4, format: '~g' } });
+  // padding keeps the extreme dots (and the best variant's ring) off the panel's edge
+  const y = (field: string): Record<string, unknown> => ({ field, type: 'quantitative', title: null, scale: { zero: false, padding: 10 }, axis: { tickCount: 4, format: '~g' } });
   const layers: VlSpec[] = [];
   if (design.xAxis) {
     const values = design.groups.map((g) => g.x!);

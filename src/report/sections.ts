@@ -29,6 +29,8 @@ export interface Section {
   figures: Figure[];
   tables: TableBlock[];
   notes: string[];
+  /** Draw the figures above the tables (an overview read at a glance before its numbers). */
+  figuresFirst?: boolean;
 }
 
 export type ArtifactRole = 'spectra' | 'reconstruction' | 'pseudospectra' | 'latent' | 'assignments' | 'history'
