@@ -317,8 +317,11 @@ describe('inspection commands', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('test.rows');
     expect(r.stdout).toMatch(/n: integer \[1, 1000000\] = 10\s+— number of rows/);
-    const json = JSON.parse(cli(['stages', '--json']).stdout) as { type: string }[];
+    // the direction of each metric, which comparison reports rank variants by
+    expect(r.stdout).toMatch(/cluster\n.*\n.*\n.*\n  metrics \(↓ lower, ↑ higher is better\): silhouette ↑, ari ↑, nmi ↑/);
+    const json = JSON.parse(cli(['stages', '--json']).stdout) as { type: string; metrics: Record<string, { better?: string }> }[];
     expect(json.map((d) => d.type)).toContain('test.apply');
+    expect(json.find((d) => d.type === 'train.autoencoder')!.metrics.val_loss!.better).toBe('lower');
   });
 
   it('show prints the schema and rows of an artifact by key', () => {
