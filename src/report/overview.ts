@@ -225,9 +225,9 @@ function panel(m: MetricOverview, design: SweepDesign): VlSpec {
       scale: logScale(values) ? { type: 'log', base: 2, nice: false } : { zero: false, nice: false },
       axis: { values: [...new Set(values)], format: '~g', grid: false },
     };
-    if (single.length) layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: y('lo'), y2: { field: 'hi' }, color: { ...color, legend: null } } });
+    if (single.length) layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: y('lo'), y2: { field: 'hi' }, color } });
     layers.push({ mark: { type: 'line', strokeWidth: 1.6, point: { filled: true, size: 30 } }, encoding: { x, y: y('mean'), color } });
-    if (single.length) layers.push({ data: { values: single }, mark: { type: 'point', size: 16, opacity: 0.6, strokeWidth: 1 }, encoding: { x, y: y('value'), color: { ...color, legend: null } } });
+    if (single.length) layers.push({ data: { values: single }, mark: { type: 'point', size: 16, opacity: 0.6, strokeWidth: 1 }, encoding: { x, y: y('value'), color } });
     if (m.best) layers.push({ transform: [{ filter: 'datum.best' }], mark: { type: 'point', size: 220, color: '#1d2330', strokeWidth: 1.5, filled: false }, encoding: { x, y: y('mean') } });
     return { title, width: 170, height: PANEL_H, data: { values: points }, layer: layers };
   }
@@ -237,8 +237,8 @@ function panel(m: MetricOverview, design: SweepDesign): VlSpec {
   const slant = Math.max(...order.map((l) => l.length)) * 6 > width / order.length;
   // the axis's name is in the legend and the table; each panel repeating it is noise
   const x = { field: 'x', type: 'nominal', sort: order, title: null, axis: { labelAngle: slant ? -30 : 0, labelLimit: 120 } };
-  if (single.length) layers.push({ mark: { type: 'rule', strokeWidth: 2 }, encoding: { x, y: y('lo'), y2: { field: 'hi' }, color: { ...color, legend: null } } });
-  if (single.length) layers.push({ data: { values: single }, mark: { type: 'point', size: 18, opacity: 0.7, strokeWidth: 1 }, encoding: { x, y: y('value'), color: { ...color, legend: null } } });
+  if (single.length) layers.push({ mark: { type: 'rule', strokeWidth: 2 }, encoding: { x, y: y('lo'), y2: { field: 'hi' }, color } });
+  if (single.length) layers.push({ data: { values: single }, mark: { type: 'point', size: 18, opacity: 0.7, strokeWidth: 1 }, encoding: { x, y: y('value'), color } });
   layers.push({ mark: { type: 'point', filled: true, size: 70, opacity: 1 }, encoding: { x, y: y('mean'), color } });
   if (m.best) layers.push({ transform: [{ filter: 'datum.best' }], mark: { type: 'point', size: 260, color: '#1d2330', strokeWidth: 1.5, filled: false }, encoding: { x, y: y('mean') } });
   return { title, width, height: PANEL_H, data: { values: points }, layer: layers };
