@@ -42,6 +42,10 @@ export interface Overview {
   design: SweepDesign;
   varying: MetricOverview[];
   constants: { name: string; value: number }[];
+  /** Metrics that only repeat a sweep axis's value (`codes.latent_dim` in a latent_dim sweep): name → axis. */
+  echoes: { name: string; axis: string }[];
+  /** Metrics whose summary is the same for every group: they differ only between replicates (e.g. the data's noise per seed). */
+  replicateOnly: string[];
 }
 
 export function summarise(values: number[]): Summary {
@@ -61,14 +65,20 @@ export function buildOverview(rows: VariantMetrics[], info: Record<string, Metri
   names.sort((a, b) => stages.indexOf(stageOf(a)) - stages.indexOf(stageOf(b)));
   const varying: MetricOverview[] = [];
   const constants: Overview['constants'] = [];
+  const echoes: Overview['echoes'] = [];
+  const replicateOnly: string[] = [];
   for (const name of names) {
     const reported = rows.filter((r) => name in r.values).map((r) => r.values[name]!);
     if (reported.every((v) => same(v, reported[0]!))) { constants.push({ name, value: reported[0]! }); continue; }
+    const echoed = design.factors.find((a) => rows.every((r) => !(name in r.values) || r.axes[a] === r.values[name]));
+    if (echoed) { echoes.push({ name, axis: echoed }); continue; }
     const byGroup = new Map<string, Summary>();
     for (const g of design.groups) {
       const vals = rows.filter((r) => g.variants.includes(r.variant) && name in r.values).map((r) => r.values[name]!);
       if (vals.length) byGroup.set(g.label, summarise(vals));
     }
+    const summaries = [...byGroup.values()];
+    if (design.maxReplicates > 1 && summaries.every((x) => same(x.mean, summaries[0]!.mean) && same(x.sd ?? 0, summaries[0]!.sd ?? 0))) { replicateOnly.push(name); continue; }
     const better = info[name]?.better;
     const m: MetricOverview = { name, stage: stageOf(name), metric: name.slice(name.indexOf('.') + 1), ...(better ? { better } : {}), byGroup };
     if (better && byGroup.size > 1) {
@@ -77,7 +87,7 @@ export function buildOverview(rows: VariantMetrics[], info: Record<string, Metri
     }
     varying.push(m);
   }
-  return { design, varying, constants };
+  return { design, varying, constants, echoes, replicateOnly };
 }
 
 function stageOf(name: string): string {
@@ -115,6 +125,8 @@ export function overviewSection(rows: VariantMetrics[], info: Record<string, Met
     section.notes.push(`↓ lower is better, ↑ higher is better (as each stage declares); ★ and a ring mark the variant with the best mean.${noise}`);
   }
   if (ov.constants.length) section.notes.push(`Same in every variant (not charted): ${ov.constants.map((c) => `${c.name} ${fmtNumber(c.value)}`).join(' · ')}.`);
+  if (ov.replicateOnly.length) section.notes.push(`Differ only between replicates, the same in every variant (not charted): ${ov.replicateOnly.join(' · ')}.`);
+  if (ov.echoes.length) section.notes.push(`Repeat a swept value (not charted): ${ov.echoes.map((e) => `${e.name} = ${e.axis}`).join(' · ')}.`);
   if (!ov.varying.length) {
     section.notes.push('No metric differs between the variants.');
     return section;
@@ -225,8 +237,9 @@ function panel(m: MetricOverview, design: SweepDesign): VlSpec {
       scale: logScale(values) ? { type: 'log', base: 2, nice: false } : { zero: false, nice: false },
       axis: { values: [...new Set(values)], format: '~g', grid: false },
     };
-    if (single.length) layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: y('lo'), y2: { field: 'hi' }, color } });
+    // the line first: the figure's legend takes its symbols from it, not from the pale band
     layers.push({ mark: { type: 'line', strokeWidth: 1.6, point: { filled: true, size: 30 } }, encoding: { x, y: y('mean'), color } });
+    if (single.length) layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: y('lo'), y2: { field: 'hi' }, color } });
     if (single.length) layers.push({ data: { values: single }, mark: { type: 'point', size: 16, opacity: 0.6, strokeWidth: 1 }, encoding: { x, y: y('value'), color } });
     if (m.best) layers.push({ transform: [{ filter: 'datum.best' }], mark: { type: 'point', size: 220, color: '#1d2330', strokeWidth: 1.5, filled: false }, encoding: { x, y: y('mean') } });
     return { title, width: 170, height: PANEL_H, data: { values: points }, layer: layers };

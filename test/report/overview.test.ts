@@ -98,7 +98,7 @@ describe('the overview of a sweep', () => {
     const rows: VariantMetrics[] = [];
     for (const arch of ['dense', 'pca']) {
       for (const k of [2, 4, 8]) {
-        for (const seed of [1, 2]) rows.push({ variant: `latent_dim=${k},arch=${arch},seed=${seed}`, axes: { latent_dim: k, arch, seed }, values: { 'denoised.mse': (arch === 'pca' ? 2 : 1) / k + seed / 100 } });
+        for (const seed of [1, 2]) rows.push({ variant: `latent_dim=${k},arch=${arch},seed=${seed}`, axes: { latent_dim: k, arch, seed }, values: { 'denoised.mse': (arch === 'pca' ? 2 : 1) / k + seed / 100, 'codes.latent_dim': k, 'spectra.noise': seed / 1000 } });
       }
     }
     const ov = buildOverview(rows, {}, ['seed']);
@@ -106,9 +106,16 @@ describe('the overview of a sweep', () => {
     expect(ov.design.series).toEqual(['dense', 'pca']);
     const panel = (overviewSection(rows, {}, ['seed']).figures[0]!.spec as { vconcat: { concat: { layer: Spec[]; data: { values: Record<string, unknown>[] } }[] }[] }).vconcat[0]!.concat[0]!;
     const marks = panel.layer.map((l) => (l.mark as { type: string }).type);
-    expect(marks).toEqual(['area', 'line', 'point']);
+    expect(marks).toEqual(['line', 'area', 'point']);
     expect(panel.data.values.find((v) => v.series === 'pca' && v.x === 4)).toMatchObject({ mean: 0.515 });
     expect(axisTitles(panel)).toContain('x:latent_dim');
+    // a metric that repeats the swept value, and one that differs only from seed to seed, are said, not charted
+    expect(ov.varying.map((m) => m.name)).toEqual(['denoised.mse']);
+    expect(ov.echoes).toEqual([{ name: 'codes.latent_dim', axis: 'latent_dim' }]);
+    expect(ov.replicateOnly).toEqual(['spectra.noise']);
+    const notes = overviewSection(rows, {}, ['seed']).notes.join('\n');
+    expect(notes).toContain('Repeat a swept value (not charted): codes.latent_dim = latent_dim.');
+    expect(notes).toContain('Differ only between replicates, the same in every variant (not charted): spectra.noise.');
   });
 
   it('a table of mean ± sd: transposed when metrics outnumber variants, else two-level (stage, metric) headers', () => {
