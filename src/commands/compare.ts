@@ -26,7 +26,6 @@ export async function compareCommand(runs: string[], args: CompareArgs): Promise
   const table = compareTable(records);
   if (args.sort) sortTable(table, args.sort);
   const format = args.format ?? 'table';
-  if (!['table', 'csv', 'json', 'html'].includes(format)) throw new UserError(`--format ${format}: use table, csv, json or html`);
   const out = format === 'csv' ? toCsv(table) : format === 'json' ? `${JSON.stringify(table.rows, null, 2)}\n` : format === 'html' ? await overviewPage(records) : toText(table);
   process.stdout.write(out);
   return 0;

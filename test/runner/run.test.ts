@@ -457,6 +457,16 @@ describe('specflow compare', () => {
     expect(sums).toEqual(fromJson);
   });
 
+  it('--format html is a self-contained overview page', () => {
+    const { dir, store } = workspace();
+    runJson(dir, store, 'sweep.yaml');
+    const html = cli(['compare', '--store', store, '--format', 'html']);
+    expect(html.status, html.stderr).toBe(0);
+    expect(html.stdout).toMatch(/^<!doctype html>/);
+    expect(html.stdout).toContain('Every metric that differs between variants');
+    expect(html.stdout).not.toMatch(/<script/i);
+  });
+
   it('compares several runs of one pipeline', () => {
     const { dir, store } = workspace();
     runJson(dir, store, 'chain10.yaml');
