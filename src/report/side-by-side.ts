@@ -190,6 +190,7 @@ export async function pseudospectraGrid(items: Classified[], design: SweepDesign
   const arts = items.filter((c) => c.role === 'pseudospectra').map((c) => c.art);
   if (arts.length < 2) return undefined;
   const { readSpectra } = await import('../data/arrow-io.js');
+  const clusterArts = items.filter((c) => c.role === 'assignments').map((c) => c.art);
   const rows: Record<string, unknown>[] = [];
   const panels: string[] = [];
   let xTitle = '';
@@ -197,13 +198,14 @@ export async function pseudospectraGrid(items: Classified[], design: SweepDesign
     const t = await readSpectra(a.path);
     xTitle = axisTitle(t.axisName, t.axisUnit);
     const kinds = (t.columns.kind ?? []).map(String);
-    const groups = (t.columns.group ?? t.labels ?? []).map(String);
+    const rowOf = await groupRowNames(a, (t.columns.group ?? t.labels ?? []).map(String), clusterArts);
+    const groups = (t.columns.group ?? t.labels ?? []).map((g) => rowOf(String(g)));
     const idx = thin(t.d, 200);
     const panel = artifactLabel(a, design);
     panels.push(panel);
     for (let r = 0; r < t.n; r++) {
       if (kinds[r] !== 'pseudospectrum' && kinds[r] !== 'mean') continue;
-      for (const j of idx) rows.push({ x: t.axis[j]!, y: t.spectra[r * t.d + j]!, kind: kinds[r] === 'mean' ? 'mean spectrum' : 'pseudospectrum', example: `group ${groups[r]}`, panel });
+      for (const j of idx) rows.push({ x: t.axis[j]!, y: t.spectra[r * t.d + j]!, kind: kinds[r] === 'mean' ? 'mean spectrum' : 'pseudospectrum', example: groups[r], panel });
     }
   }
   if (!rows.length) return undefined;
@@ -214,9 +216,32 @@ export async function pseudospectraGrid(items: Classified[], design: SweepDesign
   };
 }
 
+/**
+ * Row names for a pseudospectrum table's groups. Groups that are cluster ids
+ * mean different things in different models, so they are named after the label
+ * each cluster overlaps most (Hungarian assignment) — the rows of every variant
+ * then line up phase by phase; labels name themselves.
+ */
+export async function groupRowNames(pseudo: InputArtifact, groups: string[], clusterArts: InputArtifact[]): Promise<(group: string) => string> {
+  const plain = (g: string): string => `group ${g}`;
+  const readers = new Set(readersOf(pseudo).map((r) => r.variant));
+  const clusters = clusterArts.find((c) => readersOf(c).some((r) => readers.has(r.variant)));
+  if (!clusters) return plain;
+  const { readRecords } = await import('../data/arrow-io.js');
+  const { rows } = await readRecords(clusters.path);
+  if (!rows.length || rows.some((r) => r.label === null || r.label === undefined)) return plain;
+  const ids = new Set(rows.map((r) => String(r.cluster)));
+  const labels = new Set(rows.map((r) => String(r.label)));
+  // grouped by label (no clusters fed to the pseudospectrum stage): nothing to match
+  if (!groups.every((g) => ids.has(g)) || groups.every((g) => labels.has(g))) return plain;
+  const match = matchClustersToLabels(rows.map((r) => String(r.cluster)), rows.map((r) => String(r.label)));
+  return (g) => (match.has(g) ? `cluster ≈ ${match.get(g)}` : `cluster ${g} (no label)`);
+}
+
 function gridSpec(title: string, rows: Record<string, unknown>[], xTitle: string, panels: string[], colors: Record<string, string>, rowField: string): VlSpec {
   const kinds = Object.keys(colors);
   const rowNames = [...new Set(rows.map((r) => String(r[rowField])))];
+  if (rowNames.some((n) => n.startsWith('cluster'))) rowNames.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   return {
     $schema: SCHEMA,
     title: { text: title, anchor: 'start' },
