@@ -5,6 +5,8 @@
 import { resolve } from 'node:path';
 import { UserError } from '../runner/errors.js';
 import type { RunRecord } from '../runner/records.js';
+import { loadRegistry } from '../runner/registry.js';
+import type { MetricInfo } from '../runner/stage-api.js';
 import { openStore, type GlobalOptions } from './common.js';
 
 export interface CompareArgs extends GlobalOptions {
@@ -24,7 +26,7 @@ export async function compareCommand(runs: string[], args: CompareArgs): Promise
   const table = compareTable(records);
   if (args.sort) sortTable(table, args.sort);
   const format = args.format ?? 'table';
-  const out = format === 'csv' ? toCsv(table) : format === 'json' ? `${JSON.stringify(table.rows, null, 2)}\n` : format === 'html' ? toHtml(table) : toText(table);
+  const out = format === 'csv' ? toCsv(table) : format === 'json' ? `${JSON.stringify(table.rows, null, 2)}\n` : format === 'html' ? await overviewPage(records) : toText(table);
   process.stdout.write(out);
   return 0;
 }
@@ -116,7 +118,41 @@ export function toCsv(t: CompareTable): string {
   return `${[t.columns.map(q).join(','), ...t.rows.map((r) => t.columns.map((c) => q(typeof r[c] === 'number' ? String(r[c]) : cell(r[c]))).join(','))].join('\n')}\n`;
 }
 
-function toHtml(t: CompareTable): string {
-  const e = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  return `<table>\n<tr>${t.columns.map((c) => `<th>${e(c)}</th>`).join('')}</tr>\n${t.rows.map((r) => `<tr>${t.columns.map((c) => `<td>${e(cell(r[c]))}</td>`).join('')}</tr>`).join('\n')}\n</table>\n`;
+/**
+ * The same overview the report of a sweep opens with — one figure of small
+ * multiples, constants as text, replicates as mean ± sd — over every variant
+ * of the runs given, as a self-contained HTML page. A variant computed by
+ * several runs counts once (the latest run's).
+ */
+async function overviewPage(records: RunRecord[]): Promise<string> {
+  const { overviewSection } = await import('../report/overview.js');
+  const { renderSvg } = await import('../report/render.js');
+  const { renderHtml } = await import('../report/html.js');
+  const registry = await loadRegistry();
+  const rows = new Map<string, { variant: string; axes: Record<string, unknown>; values: Record<string, number> }>();
+  const info: Record<string, MetricInfo> = {};
+  const replicates = new Set<string>();
+  const metrics: { stage: string; variant: string; metrics: RunRecord['stages'][number]['metrics'] }[] = [];
+  for (const rec of records) {
+    // records written before `replicates` existed: a swept seed still is one
+    for (const r of rec.replicates ?? (rec.variants.some((v) => 'seed' in v.axes) ? ['seed'] : [])) replicates.add(r);
+    for (const v of rec.variants) {
+      const values: Record<string, number> = {};
+      for (const s of rec.stages.filter((st) => st.variant === v.id && (st.status === 'done' || st.status === 'cached'))) {
+        if (registry.get(s.type)?.gather) continue; // a report's figure count is not a result
+        for (const [m, x] of Object.entries(s.metrics)) if (typeof x === 'number' && Number.isFinite(x)) values[`${s.id}.${m}`] = x;
+        for (const [m, d] of Object.entries(registry.get(s.type)?.metrics ?? {})) info[`${s.id}.${m}`] = d;
+      }
+      rows.delete(v.id); // a variant run again counts once, as the latest run has it
+      rows.set(v.id, { variant: v.id, axes: v.axes, values });
+    }
+    for (const s of rec.stages) if (Object.keys(s.metrics).length) metrics.push({ stage: s.id, variant: s.variant, metrics: s.metrics });
+  }
+  const section = overviewSection([...rows.values()], info, [...replicates]);
+  const figures = [];
+  for (const f of section.figures) figures.push({ title: f.title, caption: f.caption, svg: await renderSvg(f.spec), specFile: '' });
+  const names = [...new Set(records.map((r) => r.name))];
+  const title = `specflow compare: ${names.join(', ')}`;
+  const subtitle = [`${rows.size} variant${rows.size === 1 ? '' : 's'} from ${records.length} run${records.length === 1 ? '' : 's'}: ${records.map((r) => r.run).join(', ')}`];
+  return renderHtml(title, subtitle, [{ ...section, figures }], metrics);
 }

@@ -26,7 +26,7 @@ export async function stagesCommand(args: { json?: boolean }): Promise<number> {
   const registry = await loadRegistry();
   const defs = [...registry.values()].sort((a, b) => a.type.localeCompare(b.type));
   if (args.json) {
-    process.stdout.write(`${JSON.stringify(defs.map((d) => ({ type: d.type, description: d.description, inputs: d.inputs, outputs: d.outputs, params: paramSchema(d) })), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(defs.map((d) => ({ type: d.type, description: d.description, inputs: d.inputs, outputs: d.outputs, params: paramSchema(d), metrics: d.metrics ?? {} })), null, 2)}\n`);
     return 0;
   }
   const out: string[] = [];
@@ -35,6 +35,9 @@ export async function stagesCommand(args: { json?: boolean }): Promise<number> {
     const ins = Object.entries(d.inputs);
     if (ins.length) out.push(`  inputs:  ${ins.map(([p, s]) => `${p} (${describeKind(s.kind)}${s.many ? ', many' : ''}${s.optional ? ', optional' : ''})`).join(', ')}`);
     out.push(`  outputs: ${Object.entries(d.outputs).map(([p, s]) => `${p} (${describeKind(s.kind)})`).join(', ')}`);
+    // which way each metric is better: what comparison reports rank variants by
+    const ranked = Object.entries(d.metrics ?? {}).filter(([, m]) => m.better);
+    if (ranked.length) out.push(`  metrics (↓ lower, ↑ higher is better): ${ranked.map(([m, info]) => `${m} ${info.better === 'lower' ? '↓' : '↑'}`).join(', ')}`);
     const props = (paramSchema(d).properties ?? {}) as Record<string, Record<string, unknown>>;
     const required = new Set((d.params.required as string[] | undefined) ?? []);
     if (Object.keys(props).length) out.push('  parameters:');

@@ -53,6 +53,11 @@ export interface InputArtifact {
   usedBy?: { variant: string; axes: Record<string, unknown> }[];
   /** The producing stage's metrics (reports show them). */
   metrics?: Record<string, MetricValue>;
+  /** What the producing stage declares about those metrics (StageDef.metrics). */
+  metricInfo?: Record<string, MetricInfo>;
+  /** In a gathering stage: the sweep axes that are replicates (a swept `seed`, and the axes the
+   * pipeline lists under `replicates:`): results are summarised over them, never plotted along them. */
+  replicates?: string[];
 }
 
 export interface ProgressEvent {
@@ -66,6 +71,19 @@ export interface ProgressEvent {
 }
 
 export type MetricValue = number | string | boolean | null | MetricValue[] | { [k: string]: MetricValue };
+
+/** What a stage says about one of its metrics: which way is better (reports mark the best
+ * variant by it; a metric without a direction — k, n, a count — is shown but never ranked). */
+export interface MetricInfo {
+  better?: 'lower' | 'higher';
+  description?: string;
+}
+
+/** Metrics that measure the machine, not the science: run records keep them, artifacts must not
+ * (two identical runs would otherwise give different bytes). */
+export function isTimingMetric(name: string): boolean {
+  return name === 'seconds' || /(^|_)seconds(_|$)/.test(name);
+}
 
 export interface StageContext {
   /** Stage id in the pipeline (for messages only; never affects results). */
@@ -108,6 +126,9 @@ export interface StageDef {
    * artifacts of all variants (each tagged with its variant), e.g. a comparison report.
    * Nothing may depend on a gathering stage. */
   gather?: boolean;
+  /** Which way is better for each metric it reports (`better: 'lower'` for losses and errors,
+   * `'higher'` for agreement scores); comparison reports mark the best variant by it. */
+  metrics?: Record<string, MetricInfo>;
   /** Results do not depend on the seed: leave it out of the content key. */
   seedless?: boolean;
   /** npm packages whose versions enter the implementation fingerprint. */

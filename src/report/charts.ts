@@ -83,31 +83,6 @@ export function linesChart(title: string, rows: { x: number; y: number; series: 
   return base(title, rows, { layer: layers });
 }
 
-/**
- * One bar per category (e.g. a sweep's architectures), optionally grouped side
- * by side by a second category. Categories keep the order given: a sweep's
- * order is the one its author wrote, alphabetical order would shuffle it.
- */
-export function categoryBarsChart(title: string, rows: { x: string; y: number; group?: string }[], xTitle: string, yTitle: string): VlSpec {
-  const cats = [...new Set(rows.map((r) => r.x))];
-  const groups = [...new Set(rows.flatMap((r) => (r.group === undefined ? [] : [r.group])))];
-  const long = cats.some((c) => c.length > 12);
-  const values: Row[] = rows.map((r) => ({ x: r.x, y: r.y, ...(r.group === undefined ? {} : { group: r.group }) }));
-  const grouped = groups.length > 0;
-  return base(title, values, {
-    width: Math.max(WIDTH / 2, Math.min(WIDTH, cats.length * Math.max(1, groups.length) * 48)),
-    mark: { type: 'bar' },
-    encoding: {
-      x: { field: 'x', type: 'nominal', title: xTitle, sort: cats, axis: { labelAngle: long ? -30 : 0, labelLimit: 180 } },
-      // long stage.metric names are cut at the plot's height (the chart title has them whole)
-      y: { field: 'y', type: 'quantitative', title: yTitle, axis: { titleLimit: HEIGHT } },
-      ...(grouped
-        ? { xOffset: { field: 'group', type: 'nominal', sort: groups }, color: { field: 'group', type: 'nominal', title: null, sort: groups } }
-        : {}),
-    },
-  });
-}
-
 /** A scatter of 2-D points coloured by a category. */
 export function scatterChart(title: string, rows: { x: number; y: number; group: string }[], xTitle: string, yTitle: string, legend: string, colorScale?: { domain: string[]; range: string[] }): VlSpec {
   return base(title, rows, {
@@ -161,26 +136,4 @@ export function heatmapChart(title: string, grid: number[][], legend: string): V
       color: { field: 'v', type: 'quantitative', title: legend, scale: { scheme: 'viridis' } },
     },
   });
-}
-
-/** Small multiples: one panel per (row, column) pair, e.g. pseudospectra per group × architecture. */
-export function gridChart(title: string, rows: { x: number; y: number; row: string; column: string; series: string }[], xTitle: string, colors: Record<string, string>): VlSpec {
-  const names = [...new Set(rows.map((r) => r.series))];
-  return {
-    $schema: SCHEMA,
-    title,
-    data: { values: rows },
-    facet: { row: { field: 'row', type: 'nominal', title: null }, column: { field: 'column', type: 'nominal', title: null } },
-    spec: {
-      width: 220, height: 110,
-      mark: { type: 'line', strokeWidth: 1.2, clip: true },
-      encoding: {
-        x: { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false, nice: false } },
-        y: { field: 'y', type: 'quantitative', title: null, scale: { zero: false } },
-        color: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: names.map((n) => colors[n] ?? '#555') } },
-      },
-    },
-    resolve: { scale: { y: 'independent' } },
-    config: CONFIG,
-  };
 }

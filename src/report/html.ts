@@ -45,6 +45,7 @@ table { border-collapse:collapse; margin:10px 0 18px; font-size:13px; }
 caption { text-align:left; color:var(--muted); padding-bottom:4px; }
 th, td { border:1px solid var(--line); padding:3px 8px; text-align:left; vertical-align:top; }
 th { background:var(--soft); }
+tr.groups th { text-align:center; border-bottom:2px solid var(--line); }
 td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .metrics td.value { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; max-width:520px; overflow-wrap:anywhere; }
 `;
@@ -82,13 +83,17 @@ function renderSection(s: RenderedSection): string {
     ? `<div class="figures">${s.figures.map((f) => `<figure data-spec="${esc(f.specFile)}">${f.svg}<figcaption>${esc(f.caption ?? f.title)}</figcaption></figure>`).join('\n')}</div>`
     : '';
   const tables = s.tables.length ? `<div class="tables">${s.tables.map(renderTable).join('')}</div>` : '';
-  return `<section id="${s.id}" class="report-section">\n<h2>${esc(s.title)}</h2>\n${notes}${tables}${figures}\n</section>`;
+  return `<section id="${s.id}" class="report-section">\n<h2>${esc(s.title)}</h2>\n${notes}${s.figuresFirst ? figures + tables : tables + figures}\n</section>`;
 }
+
+// summaries such as `0.213 ± 0.004 ★` align like numbers
+const NUMERIC = /^-?[\d.]+(e[-+]?\d+)?( ± [\d.]+(e[-+]?\d+)?)?( ★)?$/;
 
 function renderTable(t: TableBlock): string {
   // stage.metric_name headers may break after . and _ so that wide tables fit the page
-  const head = `<tr>${t.header.map((h) => `<th>${esc(h).replace(/([._])/g, '$1<wbr>')}</th>`).join('')}</tr>`;
-  const rows = t.rows.map((r) => `<tr>${r.map((c) => (typeof c === 'number' ? `<td class="num">${c}</td>` : `<td>${esc(c ?? '')}</td>`)).join('')}</tr>`).join('');
+  const groups = t.headerGroups ? `<tr class="groups">${t.headerGroups.map((g) => `<th colspan="${g.span}">${esc(g.label)}</th>`).join('')}</tr>` : '';
+  const head = `${groups}<tr>${t.header.map((h) => `<th>${esc(h).replace(/([._])/g, '$1<wbr>')}</th>`).join('')}</tr>`;
+  const rows = t.rows.map((r) => `<tr>${r.map((c) => (typeof c === 'number' || (c && NUMERIC.test(c)) ? `<td class="num">${esc(String(c))}</td>` : `<td>${esc(c ?? '')}</td>`)).join('')}</tr>`).join('');
   return `<div class="table-wrap"><table><caption>${esc(t.caption)}</caption>${head}${rows}</table></div>`;
 }
 

@@ -19,6 +19,8 @@ export interface Figure {
 
 export interface TableBlock {
   caption: string;
+  /** An optional first header row of spanning labels (e.g. stages over their metrics). */
+  headerGroups?: { label: string; span: number }[];
   header: string[];
   rows: (string | number | null)[][];
 }
@@ -29,6 +31,8 @@ export interface Section {
   figures: Figure[];
   tables: TableBlock[];
   notes: string[];
+  /** Draw the figures above the tables (an overview read at a glance before its numbers). */
+  figuresFirst?: boolean;
 }
 
 export type ArtifactRole = 'spectra' | 'reconstruction' | 'pseudospectra' | 'latent' | 'assignments' | 'history'
@@ -46,6 +50,8 @@ export interface ReportOptions {
   examples: number;
   /** Spectra shown with their reconstructions. */
   reconstructions: number;
+  /** Artifacts with sections of their own elsewhere in the report (shared by every variant). */
+  elsewhere?: Set<InputArtifact>;
 }
 
 export async function classify(art: InputArtifact): Promise<Classified> {
@@ -81,10 +87,12 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     return s;
   };
   const byRole = (role: ArtifactRole): Classified[] => items.filter((i) => i.role === role);
+  // artifacts drawn elsewhere (a sweep's shared data) still lend context: originals, clusters
+  const own = (role: ArtifactRole): Classified[] => byRole(role).filter((i) => !options.elsewhere?.has(i.art));
   const from = (c: Classified): string => c.art.stage ?? c.art.from;
 
   // ---- data
-  for (const c of byRole('spectra')) {
+  for (const c of own('spectra')) {
     const t = await io.readSpectra(c.art.path);
     const s = section('data', 'Data');
     if (t.ragged) { s.notes.push(`${from(c)}: ${t.n} spectra on their own grids (no common axis yet).`); continue; }
@@ -101,7 +109,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   }
 
   // ---- training
-  for (const c of byRole('history')) {
+  for (const c of own('history')) {
     const { rows } = await io.readRecords(c.art.path);
     const s = section('training', 'Training');
     const pts: { x: number; y: number; series: string }[] = [];
@@ -110,12 +118,13 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       if (isNum(r.loss)) pts.push({ x: epoch, y: r.loss, series: 'loss' });
       if (isNum(r.val_loss)) pts.push({ x: epoch, y: r.val_loss, series: 'validation loss' });
     }
-    if (pts.length) s.figures.push({ title: `${from(c)}: loss per epoch`, spec: linesChart(`${from(c)}: training curves`, pts, 'epoch', 'loss', { logY: pts.every((p) => p.y > 0), points: false }) });
+    if (pts.length) s.figures.push({ title: `${from(c)}: loss per epoch`, spec: linesChart(`${from(c)}: training curves`, pts, 'epoch', 'loss', { logY: pts.every((p) => p.y > 0), points: new Set(pts.map((p) => p.x)).size < 3 }) });
     const m = c.art.metrics ?? {};
-    const facts = ['epochs_run', 'loss', 'val_loss', 'seconds', 'backend'].filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtMetric(m[k]!)}`);
+    // no seconds: a report is an artifact, and identical runs must give identical bytes
+    const facts = ['epochs_run', 'loss', 'val_loss', 'backend'].filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
   }
-  for (const c of byRole('model')) {
+  for (const c of own('model')) {
     const config = readJson(join(c.art.path, 'config.json'));
     if (config) {
       const facts = ['arch', 'inputDim', 'latentDim', 'loss', 'task'].filter((k) => config[k] !== undefined).map((k) => `${k} ${JSON.stringify(config[k])}`);
@@ -130,7 +139,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const t = await io.readSpectra(c.art.path);
     t.ids.forEach((id, row) => { if (!originals.has(id)) originals.set(id, { t, row }); });
   }
-  for (const c of byRole('reconstruction')) {
+  for (const c of own('reconstruction')) {
     const t = await io.readSpectra(c.art.path);
     const s = section('reconstruction', 'Reconstructions');
     const legacy = await readFixedList(c.art.path, 'reconstruction');
@@ -158,7 +167,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const facts = ['mse', 'mse_clean', 'mse_noisy_vs_clean', 'mse_clean_ratio'].filter((k) => isNum(m[k])).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);
   }
-  for (const c of byRole('anomaly')) {
+  for (const c of own('anomaly')) {
     const { rows } = await io.readRecords(c.art.path);
     const s = section('reconstruction', 'Reconstructions');
     const m = c.art.metrics ?? {};
@@ -176,6 +185,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   for (const c of byRole('assignments')) {
     const { rows } = await io.readRecords(c.art.path);
     for (const r of rows) assignments.set(String(r.id), `cluster ${String(r.cluster)}`);
+    if (options.elsewhere?.has(c.art)) continue;
     const s = section('latent', 'Latent space');
     const m = c.art.metrics ?? {};
     const curves: [string, string][] = [['inertia_by_k', 'inertia (elbow)'], ['silhouette_by_k', 'mean silhouette'], ['bic_by_k', 'BIC']];
@@ -192,7 +202,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   const embeddings = await Promise.all(byRole('embedding').map(async (c) => ({ c, rows: (await io.readRecords(c.art.path)).rows })));
   const shown = new Set<Classified>();
   const methodOf = (c: Classified): string => c.metadata['specflow.embed_method'] ?? 'embedding';
-  for (const c of byRole('latent')) {
+  for (const c of own('latent')) {
     const t = await io.readLatent(c.art.path);
     const s = section('latent', 'Latent space');
     const ids = new Set(t.ids);
@@ -219,7 +229,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     if (!t.labels && !assignments.size) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
   }
   // embeddings of spectra (or of codes not fed to the report) are drawn on their own
-  for (const { c, rows } of embeddings.filter((e) => !shown.has(e.c))) {
+  for (const { c, rows } of embeddings.filter((e) => !shown.has(e.c) && !options.elsewhere?.has(e.c.art))) {
     const s = section('latent', 'Latent space');
     const labelled = rows.some((r) => r.label !== undefined && r.label !== null);
     const byCluster = !labelled && rows.some((r) => assignments.has(String(r.id)));
@@ -232,7 +242,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   }
 
   // ---- pseudospectra
-  for (const c of byRole('pseudospectra')) {
+  for (const c of own('pseudospectra')) {
     const t = await io.readSpectra(c.art.path);
     const s = section('pseudospectra', 'Pseudospectra');
     const xTitle = axisTitle(t.axisName, t.axisUnit);
@@ -271,7 +281,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   }
 
   // ---- feature relevance
-  for (const c of byRole('relevance')) {
+  for (const c of own('relevance')) {
     const { rows } = await io.readRecords(c.art.path);
     const { metadata } = c; // the schema's own keys: readRecords leaves out the reserved axis ones
     const s = section('relevance', 'Feature relevance');
@@ -293,7 +303,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const top = [...rows].sort((a, b) => Number(a.rank) - Number(b.rank)).slice(0, 10);
     s.tables.push({ caption: `${from(c)}: top 10 inputs`, header: ['rank', 'feature', 'axis', 'score'], rows: top.map((r) => [Number(r.rank), Number(r.feature), r.axis as string | number, round(Number(r.score))]) });
   }
-  for (const c of byRole('curve')) {
+  for (const c of own('curve')) {
     const { rows } = await io.readRecords(c.art.path);
     const s = section('relevance', 'Feature relevance');
     const metric = String(rows[0]?.metric ?? 'score');

@@ -19,6 +19,8 @@ export interface KeyMaterial {
   inputs: Record<string, string[]>;
   /** Numeric stages only: the identity of the engine computing them (backend, kernels, versions). */
   engine?: unknown;
+  /** A gathering stage's replicate axes (they change how it summarises); absent otherwise, so other keys are unchanged. */
+  replicates?: string[];
 }
 
 /** Does the stage's output depend on the numeric engine (see StageDef.numeric)? */

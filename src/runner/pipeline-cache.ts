@@ -17,7 +17,8 @@ import type { LoadOptions, Pipeline, StageInstance, Variant } from './pipeline.j
 import type { StageDef } from './stage-api.js';
 import { writeAtomic } from './store.js';
 
-const FORMAT = 1;
+// 2: pipelines carry `replicates`
+const FORMAT = 2;
 
 interface StoredStage extends Omit<StageInstance, 'def'> {}
 interface StoredVariant extends Omit<Variant, 'stages'> { stages: StoredStage[] }

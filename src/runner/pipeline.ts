@@ -31,6 +31,8 @@ export interface StageInstance {
   pathParams: string[];
   /** Port → upstream outputs feeding it (one element unless the port takes many). */
   inputs: Record<string, InputRef[]>;
+  /** The stage's own `seed:`, pinning it across a seed sweep (e.g. one data set for every replicate). */
+  seed?: number;
 }
 
 export interface Variant {
@@ -56,6 +58,9 @@ export interface Pipeline {
   seed: number;
   params: Record<string, unknown>;
   sweep: Record<string, unknown[]>;
+  /** Swept axes that repeat an experiment rather than vary it: a swept `seed`, and those
+   * listed under `replicates:`. Comparisons summarise over them (mean ± sd), never plot along them. */
+  replicates: string[];
   variants: Variant[];
 }
 
@@ -72,8 +77,8 @@ export interface LoadOptions {
 /** A sweep larger than this is almost always a mistake, and expanding it costs minutes and gigabytes. */
 export const MAX_VARIANTS = 10_000;
 
-const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'stages'];
-const STAGE_KEYS = ['type', 'in', 'with'];
+const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'replicates', 'stages'];
+const STAGE_KEYS = ['type', 'in', 'with', 'seed'];
 const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 export function loadPipeline(file: string, options: LoadOptions): Pipeline {
@@ -165,6 +170,7 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
     const axes = Object.entries(sweep).map(([k, v]) => `${k} (${v.length})`).join(' × ');
     problems.at(['sweep'], `the sweep has ${variantCount.toLocaleString('en')} variants (${axes}); the limit is ${maxVariants.toLocaleString('en')} (raise it with --max-variants N)`);
   }
+  const replicates = parseReplicates(root.replicates, sweep, params, problems);
 
   const stagesRaw = root.stages;
   if (stagesRaw === undefined || stagesRaw === null) problems.at([], 'the pipeline has no `stages`');
@@ -197,7 +203,28 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
   }
   checkGatheringParams(variants, problems);
   problems.throwIfAny();
-  return { name, file, absPath, dir, text, seed, params, sweep, variants };
+  return { name, file, absPath, dir, text, seed, params, sweep, replicates, variants };
+}
+
+/**
+ * `replicates: [axis, …]` names sweep axes that repeat the experiment (seeds of a data split,
+ * of an initialisation). A swept `seed` always is one. A name that is a param but not swept
+ * (e.g. pinned with `--set`) is accepted and has no effect; anything else is a typo.
+ */
+function parseReplicates(raw: unknown, sweep: Record<string, unknown[]>, params: Record<string, unknown>, problems: Problems): string[] {
+  const out: string[] = [];
+  if (raw !== undefined && raw !== null) {
+    if (!Array.isArray(raw) || raw.some((x) => typeof x !== 'string')) problems.at(['replicates'], '`replicates` must be a list of sweep axis names, e.g. [seed]');
+    else {
+      for (const [i, name] of (raw as string[]).entries()) {
+        const known = [...Object.keys(sweep), ...Object.keys(params), 'seed'];
+        if (!known.includes(name)) problems.at(['replicates', i], `"${name}" is not a sweep axis${hint(name, Object.keys(sweep))}`);
+        else if (name in sweep && !out.includes(name)) out.push(name);
+      }
+    }
+  }
+  if ('seed' in sweep && !out.includes('seed')) out.unshift('seed');
+  return out;
 }
 
 function resolveVariant(
@@ -249,7 +276,12 @@ function resolveVariant(
         else if (!st.isFile()) problems.at(at, `stage "${sid}": ${shown} is ${describeFileType(st)}, not a regular file`);
       });
     }
-    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {} });
+    let ownSeed: number | undefined;
+    if (raw.seed !== undefined) {
+      if (typeof raw.seed === 'number' && Number.isSafeInteger(raw.seed) && raw.seed >= 0) ownSeed = raw.seed;
+      else problems.at(['stages', sid, 'seed'], `stage "${sid}": \`seed\` must be a non-negative integer`);
+    }
+    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {}, ...(ownSeed !== undefined ? { seed: ownSeed } : {}) });
   }
   if (problems.any()) return { id, axes, params, seed, stages, order: [] };
 

@@ -56,7 +56,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
   const keys = new Map<string, Map<string, string>>();
   const gathering = new Set<string>();
 
-  const addTask = async (s: StageInstance, seed: number, inputs: Record<string, TaskInput[]>, served: { variant: string; stage: string }[]): Promise<string> => {
+  const addTask = async (s: StageInstance, seed: number, inputs: Record<string, TaskInput[]>, served: { variant: string; stage: string }[], gathers = false): Promise<string> => {
     const impl = implementationFingerprint(s.def);
     const stamps = await inputStamps(s, p.dir); // before hashing: a write while hashing changes them
     const material: KeyMaterial = {
@@ -67,6 +67,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
       // a gathering stage also depends on which variants read which output (its report's rows)
       inputs: Object.fromEntries(Object.entries(inputs).map(([port, refs]) => [port, refs.map((r) => `${r.key}:${r.port}${r.variants ? `@${r.variants.join('|')}` : ''}`)])),
       ...(isNumeric(s.def) && options.engine ? { engine: options.engine() } : {}),
+      ...(gathers && p.replicates.length ? { replicates: p.replicates } : {}),
     };
     const key = contentKey(material);
     let task = byKey.get(key);
@@ -97,7 +98,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
           return { key, stage: r.stage, port: r.port, variant: v.id };
         });
       }
-      vkeys.set(id, await addTask(s, v.seed, inputs, [{ variant: v.id, stage: id }]));
+      vkeys.set(id, await addTask(s, s.seed ?? v.seed, inputs, [{ variant: v.id, stage: id }]));
     }
   }
 
@@ -126,7 +127,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
       inputs[port] = [...once.values()];
     }
     // its parameters are equal in every variant (checked when parsing); its seed is the pipeline's own
-    const key = await addTask(s, p.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })));
+    const key = await addTask(s, p.seed, inputs, p.variants.map((v) => ({ variant: v.id, stage: id })), true);
     for (const v of p.variants) keys.get(v.id)!.set(id, key);
   }
   return { pipeline: p, tasks, byKey, keys };

@@ -40,6 +40,8 @@ export interface RunRecord {
   seconds: number;
   text: string;
   variants: { id: string; params: Record<string, unknown>; axes: Record<string, unknown>; seed: number }[];
+  /** Sweep axes that are replicates (absent in records written before they existed). */
+  replicates?: string[];
   stages: StageRecord[];
   git: { commit: string; dirty: boolean } | null;
   packages: Record<string, string>;
@@ -94,6 +96,7 @@ export function buildRecord(
     seconds: (finished.getTime() - started.getTime()) / 1000,
     text: p.text,
     variants: p.variants.map((v) => ({ id: v.id, params: v.params, axes: v.axes, seed: v.seed })),
+    replicates: p.replicates,
     stages,
     git: gitState(p.dir),
     packages: packageVersions(),

@@ -157,7 +157,8 @@ async function compute(task: Task, ctx: ComputeContext, force: boolean): Promise
         arts.push({
           path: join(store.entryDir(r.key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key: r.key,
           stage: r.stage, variant: r.variant, axes: axesOf.get(r.variant) ?? {}, metrics: m.metrics,
-          ...(r.variants ? { usedBy: r.variants.map((v) => ({ variant: v, axes: axesOf.get(v) ?? {} })) } : {}),
+          ...(plan.byKey.get(r.key)?.stage.def.metrics ? { metricInfo: plan.byKey.get(r.key)!.stage.def.metrics } : {}),
+          ...(r.variants ? { usedBy: r.variants.map((v) => ({ variant: v, axes: axesOf.get(v) ?? {} })), replicates: plan.pipeline.replicates } : {}),
         });
       }
       inputs[port] = def.inputs[port]?.many || def.gather ? arts : arts[0]!;

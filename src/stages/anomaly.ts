@@ -21,6 +21,13 @@ export const anomaly: StageDef = {
   outputs: {
     scores: { kind: KIND.table, description: '`id`, `label`, `anomaly` (truth, when known), `error`, `flagged`' },
   },
+  metrics: {
+    precision: { better: 'higher' },
+    recall: { better: 'higher' },
+    f1: { better: 'higher' },
+    error_ratio: { better: 'higher', description: 'mean error of anomalous over normal spectra' },
+    flagged_fraction: { description: 'share of spectra flagged' },
+  },
   params: {
     type: 'object',
     properties: {

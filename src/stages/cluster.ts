@@ -18,6 +18,13 @@ export const cluster: StageDef = {
   outputs: {
     assignments: { kind: KIND.assignments, description: '`id`, `label` (when present), `cluster` (int32, numbered by first appearance), `resp_<c>` responsibilities (gmm)' },
   },
+  metrics: {
+    silhouette: { better: 'higher', description: 'mean silhouette of the clustering' },
+    ari: { better: 'higher', description: 'adjusted Rand index against the labels' },
+    nmi: { better: 'higher', description: 'normalised mutual information with the labels' },
+    log_likelihood: { better: 'higher', description: 'Gaussian mixture log-likelihood' },
+    k: { description: 'number of clusters' },
+  },
   params: {
     type: 'object',
     properties: {

@@ -136,6 +136,13 @@ export const reconstruct: StageDef = {
     reconstruction: { kind: KIND.spectra, description: 'Reconstructed spectra; `clean` carried through; columns `error` (MSE, or Poisson deviance for Poisson models) and, with a clean column, `error_clean` (MSE against clean).' },
     residuals: { kind: KIND.spectra, description: 'spectrum − reconstruction.' },
   },
+  metrics: {
+    mse: { better: 'lower', description: 'mean squared error of the reconstructions against their inputs' },
+    poisson_deviance: { better: 'lower', description: 'mean Poisson deviance (models trained with loss: poisson)' },
+    mse_clean: { better: 'lower', description: 'mean squared error against the noise-free spectra' },
+    mse_clean_ratio: { better: 'lower', description: 'mse_clean over the noisy input\'s own error' },
+    mse_noisy_vs_clean: { description: 'error of the noisy input against the noise-free spectra (a property of the data)' },
+  },
   params: { type: 'object', properties: { allow_axis_mismatch: allowAxisMismatchParam } },
   cpu: true,
   seedless: true,

@@ -32,6 +32,15 @@ export const pseudospectrum: StageDef = {
       description: 'One row per group and kind (pseudospectrum, mean, clean_mean, nearest): `group`, `kind`, `n`, `source_id`, `spectrum`; axis kept',
     },
   },
+  metrics: {
+    correlation_mean: { better: 'higher', description: 'Pearson r of each pseudospectrum with its group\'s mean spectrum, averaged' },
+    correlation_mean_min: { better: 'higher', description: 'the worst group\'s correlation_mean' },
+    correlation_clean_mean: { better: 'higher', description: 'Pearson r with the group\'s noise-free mean spectrum, averaged' },
+    correlation_clean_mean_min: { better: 'higher', description: 'the worst group\'s correlation_clean_mean' },
+    roughness: { better: 'lower', description: 'mean squared second difference over variance of the pseudospectra' },
+    gini: { description: 'sparsity of the pseudospectra (Gini of |intensity|)' },
+    top5_energy: { description: 'share of the pseudospectra\'s energy in the top 5 % of channels' },
+  },
   params: {
     type: 'object',
     properties: {

@@ -27,6 +27,11 @@ export const rankFeatures: StageDef = {
     curve: { kind: KIND.table, description: 'k, fraction, metric, ranking, random, random_sd, permutation: the score at each k for the three rankings.' },
     permutation: { kind: KIND.table, description: 'The permutation-importance ranking: feature, axis, score (loss increase), rank.' },
   },
+  metrics: {
+    k_95: { better: 'lower', description: 'inputs needed to reach 95 % of the full model\'s score' },
+    full_accuracy: { better: 'higher' },
+    full_mae: { better: 'lower' },
+  },
   params: {
     type: 'object',
     additionalProperties: false,

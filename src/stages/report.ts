@@ -3,7 +3,8 @@
  * from Vega-Lite specs) with the specs and a metrics.json beside it. Fed by a
  * swept pipeline it gathers every variant and compares them side by side.
  */
-import type { InputArtifact, StageDef } from '../core/stage-api.js';
+import { isTimingMetric, type InputArtifact, type MetricValue, type StageDef } from '../core/stage-api.js';
+import type { Figure } from '../report/sections.js';
 import { KIND } from './kinds.js';
 
 export const report: StageDef = {
@@ -17,7 +18,7 @@ export const report: StageDef = {
       title: { type: 'string', description: 'Report title (default: the stage id).' },
       examples: { type: 'integer', minimum: 0, maximum: 50, default: 6, description: 'Raw spectra drawn in the data section.' },
       reconstructions: { type: 'integer', minimum: 0, maximum: 20, default: 3, description: 'Spectra shown beside their reconstructions.' },
-      details: { enum: ['first', 'all'], default: 'first', description: 'In a sweep: detailed sections for the first variant only, or for every variant.' },
+      details: { enum: ['first', 'all'], default: 'first', description: 'In a sweep: detailed sections for the first variant only, or for every variant (the overview and the side-by-side figures always cover every variant).' },
     },
   },
   gather: true,
@@ -28,27 +29,45 @@ export const report: StageDef = {
     const { mkdirSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { classify, buildSections } = await import('../report/sections.js');
-    const { comparisonSection, pseudospectraGrid, readersOf, usedByVariant, variantsOf, variantTable } = await import('../report/compare.js');
+    const { metricInfoOf, readersOf, replicatesOf, usedByVariant, variantsOf, variantTable } = await import('../report/variants.js');
+    const { overviewSection } = await import('../report/overview.js');
+    const { sweepDesign } = await import('../report/sweep-design.js');
+    const sideBySide = await import('../report/side-by-side.js');
     const { renderSvg } = await import('../report/render.js');
     const { renderHtml } = await import('../report/html.js');
 
     const arts = (ctx.inputs.items ?? []) as InputArtifact[];
     const variants = variantsOf(arts);
-    const options = { examples: ctx.params.examples as number, reconstructions: ctx.params.reconstructions as number };
     const classified = await Promise.all(arts.map(classify));
+    const swept = variants.length > 1;
+    // in a sweep, what every variant shares (the data, as a rule) is shown once
+    const shared = new Set(swept ? arts.filter((a) => readersOf(a).length === variants.length) : []);
+    const options = { examples: ctx.params.examples as number, reconstructions: ctx.params.reconstructions as number, elsewhere: shared };
     const sections = [];
-    if (variants.length > 1) {
-      const comparison = comparisonSection(variantTable(arts));
-      const pseudo = classified.filter((c) => c.role === 'pseudospectra').map((c) => c.art);
-      comparison.figures.push(...(await pseudospectraGrid(pseudo)));
-      sections.push(comparison);
+    if (swept) {
+      const rows = variantTable(arts);
+      const design = sweepDesign(rows, replicatesOf(arts));
+      sections.push(overviewSection(rows, metricInfoOf(arts), design.replicates));
+      const side = { id: 'side-by-side', title: 'Side by side', figures: [] as Figure[], tables: [], notes: [] };
+      const histories = classified.filter((c) => c.role === 'history').map((c) => c.art);
+      const figures = [
+        await sideBySide.trainingCurves(histories, design),
+        await sideBySide.latentRow(classified, design),
+        await sideBySide.reconstructionGrid(classified, design, Math.min(3, options.reconstructions)),
+        await sideBySide.pseudospectraGrid(classified, design),
+      ];
+      for (const f of figures) if (f) side.figures.push(f);
+      if (side.figures.length) sections.push(side);
+      const once = await buildSections(classified.filter((c) => shared.has(c.art)), { ...options, elsewhere: undefined });
+      for (const s of once) { s.id = `${s.id}-shared`; s.title = `${s.title} — shared by every variant`; }
+      sections.push(...once);
     }
     const detailed = ctx.params.details === 'all' ? variants : variants.slice(0, 1);
     const used = usedByVariant(arts, variants);
     for (const v of detailed) {
       const mine = classified.filter((c) => used.get(v)!.includes(c.art));
       const built = await buildSections(mine, options);
-      if (variants.length > 1) for (const s of built) { s.id = `${s.id}-${slug(v)}`; s.title = `${s.title} — ${v}`; }
+      if (swept) for (const s of built) { s.id = `${s.id}-${slug(v)}`; s.title = `${s.title} — ${v}`; }
       sections.push(...built);
       ctx.progress({ fraction: 0.2 + (0.4 * (detailed.indexOf(v) + 1)) / detailed.length, message: `sections for ${v}` });
     }
@@ -71,7 +90,8 @@ export const report: StageDef = {
     const seen = new Set<string>();
     const metrics = arts
       .filter((a) => { const k = `${a.stage}|${a.variant}|${a.key}`; if (seen.has(k)) return false; seen.add(k); return true; })
-      .map((a) => ({ stage: a.stage ?? a.from, variant: a.variant ?? 'default', axes: a.axes ?? {}, used_by: readersOf(a).map((r) => r.variant), metrics: a.metrics ?? {} }));
+      // timings stay in the run record: with them, two identical runs would give different report bytes
+      .map((a) => ({ stage: a.stage ?? a.from, variant: a.variant ?? 'default', axes: a.axes ?? {}, used_by: readersOf(a).map((r) => r.variant), metrics: withoutTimings(a.metrics ?? {}) }));
     writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify(metrics, null, 1)}\n`);
     const title = (ctx.params.title as string | undefined) ?? `specflow report: ${ctx.id}`;
     const subtitle = [
@@ -83,6 +103,10 @@ export const report: StageDef = {
     ctx.metric('sections', rendered.map((s) => s.id));
   },
 };
+
+function withoutTimings(metrics: Record<string, MetricValue>): Record<string, MetricValue> {
+  return Object.fromEntries(Object.entries(metrics).filter(([k]) => !isTimingMetric(k)));
+}
 
 function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'figure';

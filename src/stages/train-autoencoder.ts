@@ -146,6 +146,13 @@ export const trainAutoencoder: StageDef = {
     model: { kind: KIND.autoencoder, description: 'Model directory (config.json + weights.bin).' },
     history: { kind: KIND.history, description: 'Per-epoch loss and val_loss (scaled units; empty for pca).' },
   },
+  metrics: {
+    loss: { better: 'lower', description: 'training loss at the best epoch' },
+    val_loss: { better: 'lower', description: 'validation loss at the best epoch' },
+    final_loss: { better: 'lower', description: 'training loss at the last epoch' },
+    epochs_run: { description: 'epochs trained before early stopping' },
+    best_epoch: { description: 'epoch whose weights were kept' },
+  },
   params: trainAutoencoderParams,
   cpu: true,
   packages: ML_PACKAGES,

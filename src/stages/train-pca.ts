@@ -65,6 +65,9 @@ export const trainPcaStage: StageDef = {
     model: { kind: KIND.pca, description: 'Model directory (config.json + weights.bin).' },
     variance: { kind: KIND.table, description: 'component, eigenvalue, explained_variance, cumulative (the scree plot data).' },
   },
+  metrics: {
+    explained_variance: { better: 'higher', description: 'fraction of the variance the components explain' },
+  },
   params: { type: 'object', properties: { latent_dim: latentDim } },
   cpu: true,
   seedless: true,

@@ -25,6 +25,13 @@ export const trainSpectral: StageDef = {
     model: { kind: KIND.spectral, description: 'config.json + weights.bin; reloadable by rank.features.' },
     relevance: { kind: KIND.relevance, description: 'feature, axis, lambda, phi_norm, score (= |lambda|·phi_norm), rank (1 = most relevant).' },
   },
+  metrics: {
+    train_accuracy: { better: 'higher' },
+    test_accuracy: { better: 'higher' },
+    train_mae: { better: 'lower' },
+    test_mae: { better: 'lower' },
+    final_loss: { better: 'lower' },
+  },
   params: {
     type: 'object',
     additionalProperties: false,

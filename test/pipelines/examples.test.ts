@@ -64,17 +64,7 @@ describe('example pipelines', () => {
     expect(new Set(table.slice(1).map((row) => row[0]))).toEqual(new Set(first.variants.map((v) => v.id)));
   });
 
-  it('sers-architectures compares Conv-1D and Transformer pseudospectra at reduced size', () => {
-    const store = join(tempDir(), 'store');
-    const r = run('sers-architectures.yaml', store, ['--set', 'per_class=8', '--set', 'epochs=1']);
-    const pseudo = r.stages.filter((s) => s.id === 'pseudo');
-    expect(pseudo.map((s) => s.variant)).toEqual(['arch=conv1d', 'arch=transformer']);
-    for (const s of pseudo) expect(s.metrics.roughness).toEqual(expect.any(Number));
-    const report = r.stages.find((s) => s.id === 'report')!;
-    expect(report.metrics.sections).toEqual(expect.arrayContaining(['comparison']));
-    const html = readFileSync(join(report.outputs.report!, 'index.html'), 'utf8');
-    expect(html).toContain('one column per variant');
-  });
+  // sers-architectures and eels-arch-seeds run in test/report/comparison.test.ts
 
   const instruments = existsSync(join(ROOT, '..', 'shared', 'data', 'instruments'));
   if (!instruments) console.warn('!!! ../shared/data/instruments is absent: the DM3 and WDF example pipelines are not run !!!');

@@ -52,6 +52,10 @@ export interface DrawnFigure {
   marks: Record<string, number>;
   /** Axis and legend titles, to tell which axes a figure drew. */
   titles: string[];
+  /** Vega's description of every axis drawn (`Y-axis titled 'loss' for a linear scale with values from 0.5 to 2`). */
+  axes: string[];
+  /** Legend entries, in order. */
+  legend: string[];
 }
 
 export interface DrawnSection { id: string; notes: string[]; tables: string[][][]; figures: DrawnFigure[] }
@@ -88,6 +92,8 @@ export async function checkReport(browser: Browser, reportDir: string, opts: { s
           svgs: f.querySelectorAll('svg').length,
           marks,
           titles: [...f.querySelectorAll('svg .role-axis-title text, svg .role-legend-title text')].map((t) => t.textContent ?? ''),
+          axes: [...f.querySelectorAll('svg g.role-axis')].map((a) => a.getAttribute('aria-label') ?? ''),
+          legend: [...f.querySelectorAll('svg .role-legend-label text')].map((t) => t.textContent ?? ''),
         };
       }),
     })));
@@ -99,12 +105,15 @@ export async function checkReport(browser: Browser, reportDir: string, opts: { s
         expect(Object.values(f.marks).reduce((a, b) => a + b, 0), `${s.id} / ${f.caption} draws nothing`).toBeGreaterThan(0);
       }
     }
-    const rows = await page.$$eval('#metrics-table tr[data-metric]', (trs) => trs.map((tr) => ({
-      stage: tr.getAttribute('data-stage'), variant: tr.getAttribute('data-variant'), metric: tr.getAttribute('data-metric'),
-      value: (tr.querySelector('.v') as HTMLElement).textContent,
-    })));
-    const expected = readMetrics(reportDir).flatMap((e) => Object.entries(e.metrics).map(([metric, value]) => ({ stage: e.stage, variant: e.variant, metric, value: JSON.stringify(value) })));
-    expect(rows).toEqual(expected);
+    // a report has metrics.json beside it; `compare --format html` prints a page alone
+    if (existsSync(join(reportDir, 'metrics.json'))) {
+      const rows = await page.$$eval('#metrics-table tr[data-metric]', (trs) => trs.map((tr) => ({
+        stage: tr.getAttribute('data-stage'), variant: tr.getAttribute('data-variant'), metric: tr.getAttribute('data-metric'),
+        value: (tr.querySelector('.v') as HTMLElement).textContent,
+      })));
+      const expected = readMetrics(reportDir).flatMap((e) => Object.entries(e.metrics).map(([metric, value]) => ({ stage: e.stage, variant: e.variant, metric, value: JSON.stringify(value) })));
+      expect(rows).toEqual(expected);
+    }
     if (opts.screenshot) {
       await page.setViewportSize({ width: 1400, height: 1000 });
       await page.screenshot({ path: opts.screenshot, fullPage: false });

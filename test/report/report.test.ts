@@ -71,26 +71,27 @@ describe('the HTML report of a sweep without a numeric axis', () => {
   let stages: RunStage[] = [];
   beforeAll(() => { ({ reportDir, stages } = runFixture('report-sweep.yaml')); }, 300_000);
 
-  it.skipIf(!CHROMIUM)('compares the variants in bar charts, one bar per variant reporting the metric', async () => {
+  it.skipIf(!CHROMIUM)('compares the variants in one figure: a dot per variant in a panel per varying metric', async () => {
     const sections = await checkReport(await getBrowser(), reportDir);
     const comparison = sections.find((s) => s.id === 'comparison')!;
-    const bars = comparison.figures.filter((f) => / by method$/.test(f.title));
-    expect(bars.length).toBeGreaterThan(0);
-    for (const f of bars) {
-      // the runner's own record of which variant computed what
-      const [stage, metric] = f.title.replace(/ by method$/, '').split('.') as [string, string];
-      const reporting = stages.filter((s) => s.id === stage && typeof s.metrics[metric] === 'number');
-      expect(f.marks.rect, f.title).toBe(reporting.length);
-      expect(f.marks.line, f.title).toBe(0);
-      expect(f.titles).toEqual(expect.arrayContaining(['method', `${stage}.${metric}`]));
-    }
+    expect(comparison.figures).toHaveLength(1);
+    const overview = comparison.figures[0]!;
+    // the runner's own record of what each variant computed: the metrics that differ
+    const fed = new Set(readMetrics(reportDir).map((m) => m.stage));
+    const varying = [...new Set(stages.filter((s) => fed.has(s.id)).flatMap((s) => Object.keys(s.metrics).map((m) => `${s.id}.${m}`)))].filter((name) => {
+      const [stage, metric] = name.split('.') as [string, string];
+      const values = stages.filter((s) => s.id === stage && typeof s.metrics[metric] === 'number').map((s) => s.metrics[metric]);
+      return new Set(values).size > 1 && !/seconds/.test(metric);
+    });
+    expect(varying.length).toBeGreaterThan(0);
+    // a panel (own y axis) per varying metric, a filled dot per variant in each
+    expect(overview.axes.filter((a) => a.startsWith('Y-axis'))).toHaveLength(varying.length);
+    expect(overview.marks.symbol).toBeGreaterThanOrEqual(4 * varying.length);
+    expect(overview.marks.line).toBe(0);
 
     // the codes are computed once per normalisation and shared by both methods; every
     // variant's row and detailed sections must still have them
-    const [header, ...rows] = comparison.tables[0]!;
-    const col = header!.indexOf('codes.latent_dim');
-    expect(col).toBeGreaterThan(0);
-    expect(rows.map((r) => r[col])).toEqual(rows.map(() => '2'));
+    expect(comparison.notes.join(' ')).toMatch(/Same in every variant \(not charted\): .*codes\.latent_dim 2\b/);
     const variants = [...new Set(stages.map((s) => s.variant))];
     expect(variants).toHaveLength(4);
     for (const v of variants) {

@@ -318,8 +318,11 @@ describe('inspection commands', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('test.rows');
     expect(r.stdout).toMatch(/n: integer \[1, 1000000\] = 10\s+— number of rows/);
-    const json = JSON.parse(cli(['stages', '--json']).stdout) as { type: string }[];
+    // the direction of each metric, which comparison reports rank variants by
+    expect(r.stdout).toMatch(/cluster\n.*\n.*\n.*\n  metrics \(↓ lower, ↑ higher is better\): silhouette ↑, ari ↑, nmi ↑/);
+    const json = JSON.parse(cli(['stages', '--json']).stdout) as { type: string; metrics: Record<string, { better?: string }> }[];
     expect(json.map((d) => d.type)).toContain('test.apply');
+    expect(json.find((d) => d.type === 'train.autoencoder')!.metrics.val_loss!.better).toBe('lower');
   });
 
   it('show prints the schema and rows of an artifact by key', () => {
@@ -453,6 +456,16 @@ describe('specflow compare', () => {
     expect(sums).toEqual([...sums].sort((a, b) => b - a)); // sorted descending
     const fromJson = run.stages.filter((s) => s.id === 'combined').map((s) => s.metrics.sum as number).sort((a, b) => b - a);
     expect(sums).toEqual(fromJson);
+  });
+
+  it('--format html is a self-contained overview page', () => {
+    const { dir, store } = workspace();
+    runJson(dir, store, 'sweep.yaml');
+    const html = cli(['compare', '--store', store, '--format', 'html']);
+    expect(html.status, html.stderr).toBe(0);
+    expect(html.stdout).toMatch(/^<!doctype html>/);
+    expect(html.stdout).toContain('Every metric that differs between variants');
+    expect(html.stdout).not.toMatch(/<script/i);
   });
 
   it('compares several runs of one pipeline', () => {
