@@ -3,19 +3,14 @@
  * terminal (cli-progress), plain timestamped lines otherwise (CI logs, pipes).
  */
 import type { SchedulerEvent } from '../runner/scheduler.js';
-import type { Task } from '../runner/plan.js';
+import { taskLabel } from '../runner/plan.js';
+
+export { taskLabel };
 import type { ProgressEvent } from '../runner/stage-api.js';
 
 export interface Display {
   handle(e: SchedulerEvent): void;
   stop(): void;
-}
-
-export function taskLabel(task: Task, variants: number): string {
-  const ids = [...new Set(task.instances.map((i) => i.stage))].join('/');
-  if (variants <= 1) return ids;
-  const vs = [...new Set(task.instances.map((i) => i.variant))];
-  return vs.length === variants ? `${ids} [all variants]` : vs.length === 1 ? `${ids} [${vs[0]}]` : `${ids} [${vs.length} variants]`;
 }
 
 function describeProgress(e: ProgressEvent): string {

@@ -142,3 +142,20 @@ function hashFile(file: string): string {
     return `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
   }
 }
+
+/**
+ * What a process must share with the coordinator to compute a stage under the
+ * coordinator's key: the stage's implementation fingerprint and the numeric
+ * backend it would run on. A queue or batch worker compares its own with the
+ * job's and refuses a mismatch rather than publish under a key it cannot honour.
+ * (The backend is the one the environment selects; the key itself does not hold
+ * it yet, see issue 13 item 1.)
+ */
+export function executionFingerprint(def: StageDef): string {
+  return sha256(canonicalJson({ type: def.type, impl: implementationFingerprint(def).hash, backend: backendSelection() }));
+}
+
+/** The environment's choice of tfjs backend and wasm arithmetic, which change numeric outputs. */
+export function backendSelection(): string {
+  return `${process.env.SPECFLOW_BACKEND || 'auto'}/fma=${process.env.SPECFLOW_WASM_FMA || 'auto'}`;
+}

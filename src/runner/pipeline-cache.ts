@@ -12,7 +12,7 @@ import type { LoadOptions, Pipeline, StageInstance, Variant } from './pipeline.j
 import type { StageDef } from './stage-api.js';
 import { writeAtomic } from './store.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 interface StoredStage extends Omit<StageInstance, 'def'> {}
 interface StoredVariant extends Omit<Variant, 'stages'> { stages: StoredStage[] }

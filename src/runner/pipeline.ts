@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
 import { PipelineError, UserError, type Located, type SourcePos } from './errors.js';
 import { validateParams } from './params.js';
-import { describeKind, kindAccepts, type StageDef } from './stage-api.js';
+import { describeKind, kindAccepts, type StageDef, type StageResources } from './stage-api.js';
 import { didYouMean } from './suggest.js';
 import { parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
 import { findCycle } from './dag.js';
@@ -28,6 +28,8 @@ export interface StageInstance {
   pathParams: string[];
   /** Port → upstream outputs feeding it (one element unless the port takes many). */
   inputs: Record<string, InputRef[]>;
+  /** `resources:` of the stage in the pipeline (batch executors); never part of the key. */
+  resources?: StageResources;
 }
 
 export interface Variant {
@@ -65,7 +67,7 @@ export interface LoadOptions {
 }
 
 const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'stages'];
-const STAGE_KEYS = ['type', 'in', 'with'];
+const STAGE_KEYS = ['type', 'in', 'with', 'resources'];
 const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 export function loadPipeline(file: string, options: LoadOptions): Pipeline {
@@ -210,7 +212,8 @@ function resolveVariant(
         }
       });
     }
-    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {} });
+    const resources = checkResources(raw.resources, ['stages', sid, 'resources'], problems);
+    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {}, ...(resources ? { resources } : {}) });
   }
   if (problems.any()) return { id, axes, params, seed, stages, order: [] };
 
@@ -221,6 +224,37 @@ function resolveVariant(
   if (cycle) problems.at(['stages', cycle[0]!, 'in'], `cycle: ${cycle.join(' → ')}`);
   const order = cycle ? [] : topoOrder(stages);
   return { id, axes, params, seed, stages, order };
+}
+
+const MEMORY = /^\d+(\.\d+)?[KMGT]?$/i;
+// SLURM's --time forms: minutes, MM:SS, H:MM:SS, D-H, D-H:MM, D-H:MM:SS
+const TIME = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
+
+/** `resources: {cpus, memory, time}` of a stage: what a batch executor asks for. */
+function checkResources(raw: unknown, at: Path, problems: Problems): StageResources | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isRecord(raw)) {
+    problems.at(at, '`resources` must be a mapping with cpus, memory and/or time');
+    return undefined;
+  }
+  const out: StageResources = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === 'cpus') {
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 1) out.cpus = v;
+      else problems.at([...at, k], '`cpus` must be a positive integer');
+    } else if (k === 'memory') {
+      const text = typeof v === 'number' ? String(v) : v;
+      if (typeof text === 'string' && MEMORY.test(text)) out.memory = text.toUpperCase();
+      else problems.at([...at, k], '`memory` must be a size such as 500M or 4G (SLURM --mem)');
+    } else if (k === 'time') {
+      const text = typeof v === 'number' ? String(v) : v;
+      if (typeof text === 'string' && TIME.test(text)) out.time = text;
+      else problems.at([...at, k], '`time` must be minutes or [D-]H:MM:SS such as 90 or 1:30:00 (SLURM --time)');
+    } else {
+      problems.atKey([...at, k], `unknown resource "${k}"${hint(k, ['cpus', 'memory', 'time'])}`);
+    }
+  }
+  return out;
 }
 
 /** Parses `in:` (a stage id, `stage.port`, a list of them, or a map port → ref(s)) and type-checks each edge. */

@@ -125,3 +125,11 @@ export async function planPipeline(p: Pipeline): Promise<Plan> {
 function gatherError(p: Pipeline, upstream: string, stage: string): PipelineError {
   return new PipelineError([{ file: p.file, message: `stage "${stage}" reads "${upstream}", which gathers all sweep variants; nothing can depend on a gathering stage` }]);
 }
+
+/** How the display and messages name a task: its stage id(s) and the variant(s) it serves. */
+export function taskLabel(task: Task, variants: number): string {
+  const ids = [...new Set(task.instances.map((i) => i.stage))].join('/');
+  if (variants <= 1) return ids;
+  const vs = [...new Set(task.instances.map((i) => i.variant))];
+  return vs.length === variants ? `${ids} [all variants]` : vs.length === 1 ? `${ids} [${vs[0]}]` : `${ids} [${vs.length} variants]`;
+}

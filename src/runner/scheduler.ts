@@ -1,16 +1,15 @@
 /**
- * Executes a plan: ready tasks run concurrently (p-queue, up to `jobs`);
- * stages marked `cpu` run in a worker-thread pool so that independent branches
- * really use several cores. A failed task stops its dependents only.
+ * Executes a plan: the coordinator's side. Cached tasks are reused; ready tasks
+ * are handed to the executor (p-queue bounds how many at once), which computes
+ * them into the store: locally (CPU-heavy stages in worker threads), on queue
+ * workers or as batch jobs. A failed task stops its dependents only.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { MessageChannel } from 'node:worker_threads';
-import type { Plan, Task } from './plan.js';
-import type { Manifest, Store, LockInfo } from './store.js';
-import { isTableKind, type InputArtifact, type MetricValue, type ProgressEvent } from './stage-api.js';
-import { executeStage, type StageMessage, type StageOutcome, type StageTask } from './execute-stage.js';
+import { taskLabel, type Plan, type Task } from './plan.js';
+import type { Store, LockInfo } from './store.js';
+import type { MetricValue, ProgressEvent } from './stage-api.js';
+import { stageJob, type ComputedBy } from './stage-job.js';
+import type { Executor } from './executors/executor.js';
+import { localExecutor } from './executors/local.js';
 
 export type TaskStatus = 'done' | 'cached' | 'failed' | 'skipped' | 'interrupted';
 
@@ -25,10 +24,13 @@ export interface TaskResult {
   userError?: boolean;
   /** For skipped tasks: the failed upstream stage. */
   blockedBy?: string;
+  /** Who computed it (absent for cached and skipped tasks). */
+  host?: string;
+  worker?: string;
 }
 
 export type SchedulerEvent =
-  | { type: 'start'; task: Task }
+  | { type: 'start'; task: Task; by?: ComputedBy }
   | { type: 'progress'; task: Task; event: ProgressEvent }
   | { type: 'log'; task: Task; message: string }
   | { type: 'waiting'; task: Task; holder: LockInfo }
@@ -40,14 +42,16 @@ export interface ExecuteOptions {
   force: boolean | string[];
   signal: AbortSignal;
   onEvent?: (e: SchedulerEvent) => void;
+  /** Computes ready tasks; the local executor (threads of this process) by default. */
+  executor?: Executor;
 }
 
 export async function executePlan(plan: Plan, store: Store, options: ExecuteOptions): Promise<Map<string, TaskResult>> {
   const { default: PQueue } = await import('p-queue');
-  const queue = new PQueue({ concurrency: Math.max(1, options.jobs) });
+  const executor = options.executor ?? localExecutor(store, options.jobs);
+  const queue = new PQueue({ concurrency: Math.max(1, executor.concurrency(options.jobs)) });
   const results = new Map<string, TaskResult>();
   const emit = options.onEvent ?? (() => undefined);
-  const pool = new LazyPool(Math.max(1, options.jobs));
   await store.ensureLayout();
   await store.cleanStale();
 
@@ -72,15 +76,18 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
       }
     }
     return queue.add(async () => {
-      const r = await compute(task, plan, store, pool, forced(task), options.signal, emit);
+      const r = await compute(task, plan, store, executor, forced(task), options.signal, emit);
       emit({ type: 'finish', task, result: r });
       return r;
     }) as Promise<TaskResult>;
   };
 
-  for (const task of plan.tasks) pending.set(task.key, runTask(task));
-  for (const task of plan.tasks) results.set(task.key, await pending.get(task.key)!);
-  await pool.destroy();
+  try {
+    for (const task of plan.tasks) pending.set(task.key, runTask(task));
+    for (const task of plan.tasks) results.set(task.key, await pending.get(task.key)!);
+  } finally {
+    if (!options.executor) await executor.close();
+  }
   return results;
 }
 
@@ -91,132 +98,26 @@ function cachedResult(store: Store, key: string): TaskResult | undefined {
 }
 
 async function compute(
-  task: Task, plan: Plan, store: Store, pool: LazyPool, force: boolean, signal: AbortSignal, emit: (e: SchedulerEvent) => void,
+  task: Task, plan: Plan, store: Store, executor: Executor, force: boolean, signal: AbortSignal, emit: (e: SchedulerEvent) => void,
 ): Promise<TaskResult> {
-  const interrupted = (): TaskResult => ({ key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: 'interrupted' });
-  if (signal.aborted) return interrupted();
-  let lock: 'acquired' | 'exists';
-  try {
-    lock = await store.acquire(task.key, signal, (holder) => emit({ type: 'waiting', task, holder }));
-  } catch {
-    return interrupted();
-  }
-  if (lock === 'exists' && !force) {
-    const r = cachedResult(store, task.key);
-    if (r) return r;
-  }
-  const started = performance.now();
-  let temp: string | undefined;
-  try {
-    emit({ type: 'start', task });
-    temp = await store.createTemp(task.key);
-    const def = task.stage.def;
-    const outputs: StageTask['outputs'] = {};
-    const relOutputs: Manifest['outputs'] = {};
-    for (const [port, spec] of Object.entries(def.outputs)) {
-      const rel = isTableKind(spec.kind) ? `${port}.arrow` : port;
-      outputs[port] = { path: join(temp, rel), kind: spec.kind };
-      relOutputs[port] = { kind: spec.kind, path: rel };
-    }
-    const inputs: StageTask['inputs'] = {};
-    const axesOf = new Map(plan.pipeline.variants.map((v) => [v.id, v.axes]));
-    for (const [port, refs] of Object.entries(task.inputs)) {
-      const arts: InputArtifact[] = refs.map((r) => {
-        const m = store.readManifest(r.key);
-        if (!m) throw new Error(`input ${r.stage}.${r.port} vanished from the store`);
-        const out = m.outputs[r.port]!;
-        return {
-          path: join(store.entryDir(r.key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key: r.key,
-          stage: r.stage, variant: r.variant, axes: axesOf.get(r.variant) ?? {}, metrics: m.metrics,
-          ...(r.variants ? { usedBy: r.variants.map((v) => ({ variant: v, axes: axesOf.get(v) ?? {} })) } : {}),
-        };
-      });
-      inputs[port] = def.inputs[port]?.many || def.gather ? arts : arts[0]!;
-    }
-    const stageTask: StageTask = {
-      type: task.stage.type, id: task.stage.id, params: task.stage.params, seed: task.seed, inputs, outputs, pipelineDir: plan.pipeline.dir,
-    };
-    const onMessage = (m: StageMessage): void => {
-      if (m.type === 'progress') emit({ type: 'progress', task, event: m.event });
-      else emit({ type: 'log', task, message: m.message });
-    };
-    const outcome = def.cpu && pool.available()
-      ? await pool.run(stageTask, onMessage, signal)
-      : await untilAborted(executeStage(def, stageTask, onMessage, signal), signal);
-    if (signal.aborted) {
-      await store.discardTemp(temp);
-      return interrupted();
-    }
-    if (!outcome.ok) {
-      await store.discardTemp(temp);
-      return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: outcome.error.user ? outcome.error.message : (outcome.error.stack ?? outcome.error.message), userError: outcome.error.user };
-    }
-    const seconds = secondsSince(started);
-    if (force && store.has(task.key)) await store.removeEntry(task.key);
-    const manifest = await store.publish(temp, {
-      key: task.key, type: task.stage.type, stage: task.stage.id, material: task.material,
-      outputs: relOutputs, metrics: outcome.metrics, seconds, created: new Date().toISOString(),
-    });
-    temp = undefined;
-    return { key: task.key, status: 'done', seconds, outputs: store.outputPaths(manifest), metrics: manifest.metrics };
-  } catch (e) {
-    if (temp) await store.discardTemp(temp).catch(() => undefined);
-    if (signal.aborted) return interrupted();
-    const err = e as Error;
-    return { key: task.key, status: 'failed', seconds: secondsSince(started), outputs: {}, metrics: {}, error: err.stack ?? String(e) };
-  } finally {
-    await store.release(task.key);
-  }
-}
-
-/** Stop waiting for an in-thread stage on Ctrl-C; its temp entry is discarded and the process exits. */
-function untilAborted(work: Promise<StageOutcome>, signal: AbortSignal): Promise<StageOutcome> {
-  if (signal.aborted) return Promise.resolve({ ok: false, error: { name: 'AbortError', message: 'interrupted', user: true } });
-  return new Promise((res) => {
-    const onAbort = (): void => res({ ok: false, error: { name: 'AbortError', message: 'interrupted', user: true } });
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then((o) => { signal.removeEventListener('abort', onAbort); res(o); }, (e: unknown) => {
-      signal.removeEventListener('abort', onAbort);
-      res({ ok: false, error: { name: 'Error', message: String(e), user: false } });
-    });
+  const job = stageJob(task, plan, force, taskLabel(task, plan.pipeline.variants.length));
+  const outcome = await executor.compute(task.stage.def, job, {
+    signal,
+    onStart: (by) => emit({ type: 'start', task, ...(by ? { by } : {}) }),
+    onMessage: (m) => emit(m.type === 'progress' ? { type: 'progress', task, event: m.event } : { type: 'log', task, message: m.message }),
+    onWaiting: (holder) => emit({ type: 'waiting', task, holder }),
   });
-}
-
-function secondsSince(t0: number): number {
-  return Math.round((performance.now() - t0)) / 1000;
-}
-
-/** The worker pool, created on first use so runs without CPU-heavy stages never start threads. */
-class LazyPool {
-  private pool: import('piscina').Piscina | undefined;
-  private readonly workerFile = join(fileURLToPath(new URL('.', import.meta.url)), 'worker.js');
-  constructor(private readonly threads: number) {}
-
-  /** From TypeScript sources (tests) there is no compiled worker: run inline instead. */
-  available(): boolean {
-    return existsSync(this.workerFile);
+  const by = { host: outcome.host, worker: outcome.worker };
+  if (outcome.status === 'interrupted') return { key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: outcome.error ?? 'interrupted', ...by };
+  if (outcome.status === 'failed') {
+    return { key: task.key, status: 'failed', seconds: outcome.seconds, outputs: {}, metrics: {}, error: outcome.error, userError: outcome.userError, ...by };
   }
-
-  async run(task: StageTask, onMessage: (m: StageMessage) => void, signal: AbortSignal): Promise<StageOutcome> {
-    if (!this.pool) {
-      const { Piscina } = await import('piscina');
-      this.pool = new Piscina({ filename: this.workerFile, maxThreads: this.threads, minThreads: 0, idleTimeout: 1000 });
-    }
-    const { port1, port2 } = new MessageChannel();
-    port1.on('message', onMessage);
-    try {
-      return (await this.pool.run({ task, port: port2 }, { transferList: [port2], signal })) as StageOutcome;
-    } catch (e) {
-      if (signal.aborted) return { ok: false, error: { name: 'AbortError', message: 'interrupted', user: true } };
-      const err = e as Error;
-      return { ok: false, error: { name: err.name, message: err.message, stack: err.stack, user: false } };
-    } finally {
-      port1.close();
-    }
+  const manifest = store.readManifest(task.key);
+  if (!manifest) {
+    return {
+      key: task.key, status: 'failed', seconds: outcome.seconds, outputs: {}, metrics: {}, userError: true, ...by,
+      error: `${by.worker} on ${by.host} published ${task.key.slice(0, 12)}, but it is not in ${store.root}: do the workers and this coordinator share one store directory?`,
+    };
   }
-
-  async destroy(): Promise<void> {
-    await this.pool?.destroy();
-    this.pool = undefined;
-  }
+  return { key: task.key, status: outcome.status, seconds: manifest.seconds, outputs: store.outputPaths(manifest), metrics: manifest.metrics, ...by };
 }

@@ -1,0 +1,103 @@
+/**
+ * A StageJob is everything needed to compute one task into a store, as plain
+ * JSON: it travels to a worker thread, a queue worker on another host (BullMQ
+ * job data) or a SLURM batch job (a file). Inputs are named by content key, not
+ * by path, because each host may mount the shared store elsewhere.
+ */
+import { join } from 'node:path';
+import { executionFingerprint, type KeyMaterial } from './fingerprint.js';
+import type { Plan, Task } from './plan.js';
+import type { Store } from './store.js';
+import { isTableKind, type InputArtifact, type MetricValue, type StageDef, type StageResources } from './stage-api.js';
+import type { StageTask } from './execute-stage.js';
+
+export interface JobInput {
+  key: string;
+  port: string;
+  stage: string;
+  variant: string;
+  axes: Record<string, unknown>;
+  usedBy?: { variant: string; axes: Record<string, unknown> }[];
+}
+
+export interface StageJob {
+  key: string;
+  /** How the coordinator names the task (`ae [latent_dim=4]`), for messages. */
+  label: string;
+  type: string;
+  stage: string;
+  params: Record<string, unknown>;
+  seed: number;
+  pipelineDir: string;
+  material: KeyMaterial;
+  /** The coordinator's executionFingerprint of the stage type; a worker must have the same. */
+  fingerprint: string;
+  inputs: Record<string, JobInput[]>;
+  /** Recompute even if the store has the entry (`--force`). */
+  force: boolean;
+  resources: StageResources;
+}
+
+/** Where a stage was computed, for the display and the run record. */
+export interface ComputedBy {
+  host: string;
+  /** `pid 1234` locally; a queue worker's id; a SLURM job id. */
+  worker: string;
+}
+
+export interface JobOutcome extends ComputedBy {
+  /** `cached`: another process published the entry while we waited for its lock. */
+  status: 'done' | 'cached' | 'failed' | 'interrupted';
+  seconds: number;
+  metrics: Record<string, MetricValue>;
+  error?: string;
+  /** The error came from user input (a StageError): not worth a stack trace, nor a retry. */
+  userError?: boolean;
+  /** The failure was the store's or the machine's, not the stage's: worth another try elsewhere. */
+  infrastructure?: boolean;
+}
+
+export const DEFAULT_RESOURCES: Required<StageResources> = { cpus: 1, memory: '2G', time: '1:00:00' };
+
+export function stageJob(task: Task, plan: Plan, force: boolean, label: string): StageJob {
+  const axesOf = new Map(plan.pipeline.variants.map((v) => [v.id, v.axes]));
+  const inputs: Record<string, JobInput[]> = {};
+  for (const [port, refs] of Object.entries(task.inputs)) {
+    inputs[port] = refs.map((r) => ({
+      key: r.key, port: r.port, stage: r.stage, variant: r.variant, axes: axesOf.get(r.variant) ?? {},
+      ...(r.variants ? { usedBy: r.variants.map((v) => ({ variant: v, axes: axesOf.get(v) ?? {} })) } : {}),
+    }));
+  }
+  const def = task.stage.def;
+  return {
+    key: task.key, label, type: task.stage.type, stage: task.stage.id, params: task.stage.params, seed: task.seed,
+    pipelineDir: plan.pipeline.dir, material: task.material, fingerprint: executionFingerprint(def), inputs, force,
+    resources: { ...DEFAULT_RESOURCES, ...def.resources, ...task.stage.resources },
+  };
+}
+
+/** Output ports of a stage and where each goes inside an entry directory. */
+export function outputLayout(def: StageDef): Record<string, { kind: string; path: string }> {
+  return Object.fromEntries(Object.entries(def.outputs).map(([port, spec]) => [port, { kind: spec.kind, path: isTableKind(spec.kind) ? `${port}.arrow` : port }]));
+}
+
+/** The serialisable task a stage function runs on, with paths in `store` and outputs in `tempDir`. */
+export function stageTaskFor(store: Store, def: StageDef, job: StageJob, tempDir: string): StageTask {
+  const outputs: StageTask['outputs'] = {};
+  for (const [port, o] of Object.entries(outputLayout(def))) outputs[port] = { path: join(tempDir, o.path), kind: o.kind };
+  const inputs: StageTask['inputs'] = {};
+  for (const [port, refs] of Object.entries(job.inputs)) {
+    const arts: InputArtifact[] = refs.map((r) => {
+      const m = store.readManifest(r.key);
+      if (!m) throw new Error(`input ${r.stage}.${r.port} (${r.key.slice(0, 12)}) is not in the store ${store.root}`);
+      const out = m.outputs[r.port]!;
+      return {
+        path: join(store.entryDir(r.key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key: r.key,
+        stage: r.stage, variant: r.variant, axes: r.axes, metrics: m.metrics,
+        ...(r.usedBy ? { usedBy: r.usedBy } : {}),
+      };
+    });
+    inputs[port] = def.inputs[port]?.many || def.gather ? arts : arts[0]!;
+  }
+  return { type: job.type, id: job.stage, params: job.params, seed: job.seed, inputs, outputs, pipelineDir: job.pipelineDir };
+}
