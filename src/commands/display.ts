@@ -49,7 +49,7 @@ export function plainDisplay(variants: number, write: (s: string) => void = (s) 
   return {
     handle(e) {
       const label = taskLabel(e.task, variants);
-      if (e.type === 'start') write(`[${stamp()}] ▶ ${label}  (${e.task.stage.type})\n`);
+      if (e.type === 'start') write(`[${stamp()}] ▶ ${label}  (${e.task.stage.type})${e.by ? `  on ${e.by.worker}` : ''}\n`);
       else if (e.type === 'finish') write(`[${stamp()}] ${finishLine(label, e)}\n`);
       else if (e.type === 'waiting') write(`[${stamp()}] … ${label}  waiting for pid ${e.holder.pid}, which is computing it\n`);
       else if (e.type === 'log') write(`[${stamp()}]   ${label}: ${e.message}\n`);
@@ -83,7 +83,7 @@ export async function ttyDisplay(variants: number): Promise<Display> {
     handle(e) {
       const label = taskLabel(e.task, variants);
       if (e.type === 'start') {
-        bars.set(e.task.key, multi.create(100, 0, { label, status: e.task.stage.type }));
+        bars.set(e.task.key, multi.create(100, 0, { label, status: `${e.task.stage.type}${e.by ? ` on ${e.by.worker}` : ''}` }));
       } else if (e.type === 'progress') {
         const bar = bars.get(e.task.key);
         const fraction = e.event.fraction ?? (e.event.epoch !== undefined && e.event.epochs ? e.event.epoch / e.event.epochs : undefined);

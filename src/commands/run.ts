@@ -6,6 +6,7 @@ import { backendEnvironmentProblem } from '../ml/backend.js';
 import { UserError } from '../runner/errors.js';
 import { planPipeline, type Plan } from '../runner/plan.js';
 import { executePlan } from '../runner/scheduler.js';
+import { createExecutor, executorName } from '../runner/executors/index.js';
 import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
 import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
 import { plainDisplay, ttyDisplay, taskLabel } from './display.js';
@@ -15,6 +16,8 @@ export interface RunArgs extends PipelineArgs, GlobalOptions {
   force?: boolean | string[];
   dryRun?: boolean;
   json?: boolean;
+  executor?: string;
+  redis?: string;
 }
 
 export async function runCommand(file: string, args: RunArgs): Promise<number> {
@@ -31,11 +34,13 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
       return 1;
     }
   }
+  executorName(args.executor); // a typo is refused before anything is planned to run
   if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
   // refused before anything runs, rather than as a failure of the first training stage
   const envProblem = backendEnvironmentProblem();
   if (envProblem) throw new UserError(envProblem);
 
+  const executor = await createExecutor(store, { executor: args.executor, redis: args.redis, jobs, warn: (m) => process.stderr.write(`${m}\n`) });
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -53,9 +58,10 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const runId = newRunId(started);
   let record: RunRecord;
   try {
-    const results = await executePlan(plan, store, { jobs, force, signal: controller.signal, onEvent: (e) => display.handle(e) });
-    record = buildRecord(plan, results, runId, started, jobs);
+    const results = await executePlan(plan, store, { jobs, force, signal: controller.signal, onEvent: (e) => display.handle(e), executor });
+    record = buildRecord(plan, results, runId, started, jobs, executor.name);
   } finally {
+    await executor.close();
     display.stop();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
