@@ -18,7 +18,8 @@ const INTERRUPTED: StageOutcome = { ok: false, error: { name: 'AbortError', mess
 export class StagePool {
   private pool: import('piscina').Piscina | undefined;
   private readonly workerFile = join(fileURLToPath(new URL('.', import.meta.url)), 'worker.js');
-  constructor(private readonly threads: number) {}
+  /** `idleMs`: a thread unused this long exits (a long-lived queue worker keeps its tfjs warm). */
+  constructor(private readonly threads: number, private readonly idleMs = 1000) {}
 
   /** From TypeScript sources (tests) there is no compiled worker: run inline instead. */
   available(): boolean {
@@ -28,7 +29,7 @@ export class StagePool {
   async run(task: StageTask, onMessage: (m: StageMessage) => void, signal: AbortSignal): Promise<StageOutcome> {
     if (!this.pool) {
       const { Piscina } = await import('piscina');
-      this.pool = new Piscina({ filename: this.workerFile, maxThreads: this.threads, minThreads: 0, idleTimeout: 1000 });
+      this.pool = new Piscina({ filename: this.workerFile, maxThreads: this.threads, minThreads: 0, idleTimeout: this.idleMs });
     }
     const { port1, port2 } = new MessageChannel();
     port1.on('message', onMessage);

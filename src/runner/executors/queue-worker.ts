@@ -45,7 +45,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const registry = await loadRegistry();
   const redis = await openRedis(options.redis);
   const id = `${hostname()}:${process.pid}`;
-  const pool = new StagePool(concurrency);
+  const pool = new StagePool(concurrency, 120_000);
   const runStage = pool.runner(true);
   const abort = new AbortController();
   const current = new Map<string, string>();
@@ -101,7 +101,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   }, {
     connection: connection(options.redis), prefix: PREFIX, concurrency, name: id,
     ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
-    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
+    // an idle worker long-polls this many seconds; a job that a stalled check requeues waits at most that long
+    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, drainDelay: Math.min(5, Math.ceil(options.stalledIntervalMs / 1000)) } : {}),
     maxStalledCount: 2,
   });
   worker.on('error', (e) => options.log(`! ${e.message}`));
