@@ -115,6 +115,15 @@ program.command('workers')
     process.exitCode = await workersCommand(globals(cmd));
   });
 
+program.command('exec-stage')
+  .description('compute one stage job file into the store (what each SLURM batch job of --executor slurm runs)')
+  .argument('<jobfile>', 'stage job (JSON) written by the coordinator')
+  .requiredOption('--result <file>', 'where to write the outcome (JSON)')
+  .action(async (jobFile: string, _o, cmd: Command) => {
+    const { execStageCommand } = await import('./commands/exec-stage.js');
+    process.exitCode = await execStageCommand(jobFile, globals(cmd));
+  });
+
 const cache = program.command('cache').description('inspect and maintain the artifact store');
 cache.command('ls')
   .description('list stored entries')

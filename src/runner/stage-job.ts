@@ -101,3 +101,10 @@ export function stageTaskFor(store: Store, def: StageDef, job: StageJob, tempDir
   }
   return { type: job.type, id: job.stage, params: job.params, seed: job.seed, inputs, outputs, pipelineDir: job.pipelineDir };
 }
+
+/** Why `who` must not compute `job` under its key (another implementation or backend), or undefined. */
+export function fingerprintMismatch(def: StageDef, job: StageJob, who: string, backend: string): string | undefined {
+  const mine = executionFingerprint(def);
+  if (mine === job.fingerprint) return undefined;
+  return `${who} refuses stage "${job.label}" (${job.type}, key ${job.key.slice(0, 12)}): its implementation fingerprint ${mine.slice(0, 12)} differs from the coordinator's ${job.fingerprint.slice(0, 12)} (another specflow version, plugin or backend; its backend: ${backend})`;
+}

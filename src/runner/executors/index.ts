@@ -27,7 +27,7 @@ export async function createExecutor(store: Store, choice: ExecutorChoice): Prom
   }
   if (name === 'slurm') {
     const { slurmExecutor } = await import('./slurm.js');
-    return slurmExecutor(store, { warn: choice.warn });
+    return slurmExecutor(store);
   }
   const { localExecutor } = await import('./local.js');
   return localExecutor(store, choice.jobs);

@@ -8,12 +8,12 @@
  */
 import { hostname } from 'node:os';
 import { computeEntry } from '../compute-entry.js';
-import { backendSelection, executionFingerprint } from '../fingerprint.js';
+import { backendSelection } from '../fingerprint.js';
 import { loadRegistry } from '../registry.js';
 import { packageVersions } from '../records.js';
 import { StagePool } from '../stage-pool.js';
 import type { Store } from '../store.js';
-import type { StageJob } from '../stage-job.js';
+import { fingerprintMismatch, type StageJob } from '../stage-job.js';
 import type { ProgressEvent } from '../stage-api.js';
 import {
   HEARTBEAT_MS, PREFIX, QUEUE, WORKER_KEY, WORKER_TTL_MS, connection, openRedis, type QueueProgress, type QueueResult, type WorkerInfo,
@@ -66,9 +66,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     const data = job.data;
     const def = registry.get(data.type);
     if (!def) throw new Error(`worker ${id} does not know stage type "${data.type}" (another specflow version, or a plugin missing from SPECFLOW_PLUGINS)`);
-    const mine = executionFingerprint(def);
-    if (mine !== data.fingerprint) {
-      const message = `worker ${id} refuses stage "${data.label}" (${data.type}, key ${data.key.slice(0, 12)}): its implementation fingerprint ${mine.slice(0, 12)} differs from the coordinator's ${data.fingerprint.slice(0, 12)} (another specflow version, plugin or backend; this worker's backend: ${backendSelection()})`;
+    const message = fingerprintMismatch(def, data, `worker ${id}`, backendSelection());
+    if (message) {
       options.log(`! ${message}`);
       throw new Error(message);
     }
