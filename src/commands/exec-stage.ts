@@ -51,6 +51,7 @@ export async function execStageCommand(jobFile: string, args: ExecStageArgs): Pr
     }
   }
   await writeAtomic(args.result, JSON.stringify(outcome));
-  if (outcome.status === 'interrupted') return 130;
+  // an in-thread stage may still be running; its temp entry is gone and nothing waits for it
+  if (outcome.status === 'interrupted') process.exit(130);
   return outcome.infrastructure ? 2 : 0;
 }
