@@ -15,7 +15,7 @@ import { tempDir } from './helpers.js';
 export interface SlurmCluster {
   env: Record<string, string>;
   dir: string;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 /** Why no SLURM can be started here, or undefined. */
@@ -59,7 +59,23 @@ export async function startSlurm(): Promise<SlurmCluster> {
     p.stderr!.on('data', (d) => { output += String(d); });
     procs.push(p);
   };
-  const stop = (): void => { for (const p of procs.reverse()) p.kill('SIGTERM'); };
+  let env: Record<string, string> = {};
+  // slurmd ignores SIGTERM while a job step lives: cancel every job and let the steps end first
+  const stop = async (): Promise<void> => {
+    const slurm = { ...process.env, ...env };
+    if (env.SLURM_CONF) {
+      spawnSync('scancel', ['--user=root'], { env: slurm });
+      for (let i = 0; i < 50; i++) {
+        const q = spawnSync('squeue', ['-h'], { env: slurm, encoding: 'utf8' });
+        if (q.status !== 0 || q.stdout.trim() === '') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    const alive = procs.reverse().filter((p) => p.exitCode === null && p.signalCode === null);
+    for (const p of alive) p.kill('SIGTERM');
+    await Promise.race([Promise.all(alive.map((p) => new Promise((r) => p.once('exit', r)))), new Promise((r) => setTimeout(r, 3000))]);
+    for (const p of alive) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  };
   try {
     launch('munged', ['--foreground', '--force', `--key-file=${key}`, `--socket=${socket}`, `--pid-file=${join(dir, 'munge', 'munged.pid')}`, `--seed-file=${join(dir, 'munge', 'munged.seed')}`, `--log-file=${join(dir, 'munge', 'munged.log')}`]);
     await until('munged', () => existsSync(socket), 10_000, () => output);
@@ -78,7 +94,7 @@ export async function startSlurm(): Promise<SlurmCluster> {
       `NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus().length} RealMemory=8000 State=UNKNOWN`,
       `PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP`, '',
     ].join('\n'));
-    const env = { SLURM_CONF: conf };
+    env = { SLURM_CONF: conf };
     launch('slurmctld', ['-D', '-f', conf], env);
     launch('slurmd', ['-D', '-f', conf], env);
     await until('an idle SLURM node', () => {
@@ -87,7 +103,7 @@ export async function startSlurm(): Promise<SlurmCluster> {
     }, 30_000, () => output);
     return { env, dir, stop };
   } catch (e) {
-    stop();
+    await stop();
     throw e;
   }
 }

@@ -42,7 +42,7 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
   const scontrol = (id: string): string => spawnSync('scontrol', ['show', 'job', id], { env: { ...process.env, ...env() }, encoding: 'utf8' }).stdout;
 
   beforeAll(async () => { cluster = await startSlurm(); }, 60_000);
-  afterAll(() => cluster?.stop());
+  afterAll(async () => { await cluster?.stop(); }, 30_000);
 
   it('runs each stage as a batch job with its resources; outputs equal a local run byte for byte', () => {
     const local = tempDir();
