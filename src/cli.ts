@@ -2,6 +2,7 @@
 /** specflow command line: commander wiring only; each command lives in src/commands/. */
 import { Command, CommanderError, Option } from 'commander';
 import { PipelineError, UserError } from './runner/errors.js';
+import { FsProblem, fsErrorCode, fsErrorLine } from './runner/durable.js';
 import { collect, positiveInt } from './commands/common.js';
 
 const program = new Command();
@@ -163,8 +164,13 @@ function reportError(e: unknown): number {
     return 1;
   }
   const err = e as Error;
-  if (err?.name === 'StageError') {
+  if (err?.name === 'StageError' || e instanceof FsProblem) {
     process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  if (fsErrorCode(e) && (e as NodeJS.ErrnoException).syscall) {
+    // the filesystem refused (full disk, permissions, a path that is a file…): say where and why
+    process.stderr.write(`specflow: ${fsErrorLine(e)}\n`);
     return 1;
   }
   process.stderr.write(`specflow: internal error: ${err?.stack ?? String(e)}\n`);

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { RunRecord } from '../runner/records.js';
 import type { Store } from '../runner/store.js';
-import { formatSize, openStore, parseSize, type GlobalOptions } from './common.js';
+import { existingStore, formatSize, parseSize, type GlobalOptions } from './common.js';
 
 interface EntryInfo {
   key: string;
@@ -31,7 +31,7 @@ async function keysOfRuns(store: Store, runIds: string[]): Promise<Set<string>> 
 }
 
 export async function cacheLs(args: GlobalOptions & { json?: boolean }): Promise<number> {
-  const store = openStore(args);
+  const store = existingStore(args);
   const list = await entries(store);
   const latest = store.latestRunId();
   const inLatest = latest ? await keysOfRuns(store, [latest]) : new Set<string>();
@@ -65,8 +65,21 @@ export interface GcArgs extends GlobalOptions {
  * until the store fits.
  */
 export async function cacheGc(args: GcArgs): Promise<number> {
-  const store = openStore(args);
+  const store = existingStore(args);
+  // one gc at a time; runs that start meanwhile wait for it (Store.waitForGc)
+  const lock = args.dryRun ? undefined : await store.lockStore(new AbortController().signal, () => process.stderr.write('waiting for another `cache gc` to finish…\n'));
+  try {
+    return await collect(store, args);
+  } finally {
+    await lock?.release();
+    await store.close();
+  }
+}
+
+async function collect(store: Store, args: GcArgs): Promise<number> {
   const stale = args.dryRun ? { temps: 0, locks: 0 } : await store.cleanStale();
+  // what running processes (runs, workers) have registered: published but not yet in a run record
+  const held = await store.heldByLiveProcesses();
   const runIds = await store.runIds();
   const keptRuns = args.keepRuns === undefined ? runIds : runIds.slice(-args.keepRuns);
   const droppedRuns = runIds.filter((r) => !keptRuns.includes(r));
@@ -74,11 +87,11 @@ export async function cacheGc(args: GcArgs): Promise<number> {
   const latest = store.latestRunId();
   const protect = latest ? await keysOfRuns(store, [latest]) : new Set<string>();
   const all = await entries(store);
-  const remove = new Set(all.filter((e) => !keep.has(e.key)).map((e) => e.key));
+  const remove = new Set(all.filter((e) => !keep.has(e.key) && !held.has(e.key)).map((e) => e.key));
   if (args.maxSize !== undefined) {
     const limit = parseSize(args.maxSize);
     let size = all.filter((e) => !remove.has(e.key)).reduce((s, e) => s + e.size, 0);
-    const candidates = all.filter((e) => !remove.has(e.key) && !protect.has(e.key)).sort((a, b) => a.used.getTime() - b.used.getTime());
+    const candidates = all.filter((e) => !remove.has(e.key) && !protect.has(e.key) && !held.has(e.key)).sort((a, b) => a.used.getTime() - b.used.getTime());
     for (const e of candidates) {
       if (size <= limit) break;
       remove.add(e.key);
@@ -92,6 +105,9 @@ export async function cacheGc(args: GcArgs): Promise<number> {
     for (const id of droppedRuns) await store.removeRun(id);
     // parsed pipelines are only a speed-up; they are rebuilt on the next run
     await fsp.rm(join(store.root, 'cache', 'pipelines'), { recursive: true, force: true });
+    for (const name of await fsp.readdir(join(store.root, 'quarantine')).catch(() => [])) {
+      await fsp.rm(join(store.root, 'quarantine', name), { recursive: true, force: true });
+    }
   }
   const verb = args.dryRun ? 'would remove' : 'removed';
   process.stdout.write(`${verb} ${remove.size} of ${all.length} entries (${formatSize(freed)}) and ${droppedRuns.length} run record${droppedRuns.length === 1 ? '' : 's'}`
@@ -100,22 +116,44 @@ export async function cacheGc(args: GcArgs): Promise<number> {
 }
 
 export async function cacheVerify(args: GlobalOptions & { remove?: boolean; json?: boolean }): Promise<number> {
-  const store = openStore(args);
+  const store = existingStore(args);
+  const lock = args.remove ? await store.lockStore(new AbortController().signal) : undefined;
+  try {
+    return await verify(store, args);
+  } finally {
+    await lock?.release();
+    await store.close();
+  }
+}
+
+/**
+ * Re-hashes every entry. With --remove, corrupt entries go, and so does every
+ * entry computed from one of them (their manifests' input keys say which):
+ * a result made from corrupt bytes is no better than the bytes.
+ */
+async function verify(store: Store, args: { remove?: boolean; json?: boolean }): Promise<number> {
   const keys = await store.keys();
   const bad: { key: string; problems: string[] }[] = [];
   for (const key of keys) {
     const problems = await store.verifyEntry(key);
     if (problems.length) bad.push({ key, problems });
   }
-  if (args.remove) for (const b of bad) await store.removeEntry(b.key);
+  const derived = args.remove ? await store.dependentsOf(bad.map((b) => b.key)) : new Map<string, string>();
+  const describe = (key: string): string => {
+    const m = store.readManifest(key);
+    return `${key.slice(0, 12)} (${m?.type ?? '?'} ${m?.stage ?? ''})`;
+  };
+  const badLines = bad.map((b) => `corrupt ${describe(b.key)}: ${b.problems.join('; ')}${args.remove ? ' — removed' : ''}`);
+  const derivedLines = [...derived].map(([key, from]) => `removed ${describe(key)}: computed from corrupt ${from.slice(0, 12)}`);
+  if (args.remove) for (const key of [...bad.map((b) => b.key), ...derived.keys()]) await store.removeEntry(key);
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ entries: keys.length, corrupt: bad, removed: args.remove ? bad.length : 0 }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({
+      entries: keys.length, corrupt: bad, removed: args.remove ? bad.length + derived.size : 0,
+      derived_removed: [...derived].map(([key, from]) => ({ key, from })),
+    }, null, 2)}\n`);
   } else {
-    for (const b of bad) {
-      const m = store.readManifest(b.key);
-      process.stdout.write(`corrupt ${b.key.slice(0, 12)} (${m?.type ?? '?'} ${m?.stage ?? ''}): ${b.problems.join('; ')}${args.remove ? ' — removed' : ''}\n`);
-    }
-    process.stdout.write(`${keys.length} entries checked, ${bad.length} corrupt${bad.length && !args.remove ? ' (run `specflow cache verify --remove` to delete them; the next run recomputes them)' : ''}\n`);
+    for (const line of [...badLines, ...derivedLines]) process.stdout.write(`${line}\n`);
+    process.stdout.write(`${keys.length} entries checked, ${bad.length} corrupt${derived.size ? `, ${derived.size} derived from them removed` : ''}${bad.length && !args.remove ? ' (run `specflow cache verify --remove` to delete them and what was computed from them; the next run recomputes them)' : ''}\n`);
   }
   return bad.length && !args.remove ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /** Shared plumbing of the CLI commands: store location, pipeline loading, sizes. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Pipeline } from '../runner/pipeline.js';
 import { loadRegistry } from '../runner/registry.js';
@@ -13,6 +13,15 @@ export interface GlobalOptions {
 
 export function openStore(opts: GlobalOptions): Store {
   return new Store(resolve(opts.store ?? process.env.SPECFLOW_STORE ?? 'artifacts'));
+}
+
+/** The store of a command that only reads or maintains one: a missing store is an error, not an empty one (a mistyped --store). */
+export function existingStore(opts: GlobalOptions): Store {
+  const store = openStore(opts);
+  if (!store.exists()) {
+    throw new UserError(existsSync(store.root) ? `${store.root} is not a directory, so not a store` : `no store at ${store.root} (nothing has run with this --store yet, or the path is mistyped)`);
+  }
+  return store;
 }
 
 export interface PipelineArgs {

@@ -7,6 +7,7 @@ import { taskLabel } from '../runner/plan.js';
 
 export { taskLabel };
 import type { ProgressEvent } from '../runner/stage-api.js';
+import type { LockInfo } from '../runner/store.js';
 
 export interface Display {
   handle(e: SchedulerEvent): void;
@@ -32,7 +33,7 @@ function finishLine(label: string, e: Extract<SchedulerEvent, { type: 'finish' }
   switch (r.status) {
     case 'cached': return `= ${label}  (cached)`;
     case 'done': return `✓ ${label}  ${r.seconds.toFixed(1)}s`;
-    case 'failed': return `✗ ${label}  failed: ${firstLine(r.error ?? '')}`;
+    case 'failed': return r.fatal ? `✗ ${label}  stopped: the store's filesystem failed` : `✗ ${label}  failed: ${firstLine(r.error ?? '')}`;
     case 'skipped': return `- ${label}  skipped (upstream "${r.blockedBy}" failed)`;
     default: return `! ${label}  interrupted`;
   }
@@ -51,7 +52,7 @@ export function plainDisplay(variants: number, write: (s: string) => void = (s) 
       const label = taskLabel(e.task, variants);
       if (e.type === 'start') write(`[${stamp()}] ▶ ${label}  (${e.task.stage.type})${e.by ? `  on ${e.by.worker}` : ''}\n`);
       else if (e.type === 'finish') write(`[${stamp()}] ${finishLine(label, e)}\n`);
-      else if (e.type === 'waiting') write(`[${stamp()}] … ${label}  waiting for pid ${e.holder.pid}, which is computing it\n`);
+      else if (e.type === 'waiting') write(`[${stamp()}] … ${label}  waiting for ${holderName(e.holder)}, which is computing it\n`);
       else if (e.type === 'log') write(`[${stamp()}]   ${label}: ${e.message}\n`);
       else if (e.type === 'progress') {
         // a line per few seconds per stage at most: logs stay readable
@@ -93,7 +94,7 @@ export async function ttyDisplay(variants: number): Promise<Display> {
         if (bar) { multi.remove(bar); bars.delete(e.task.key); }
         multi.log(`${finishLine(label, e)}\n`);
       } else if (e.type === 'waiting') {
-        multi.log(`… ${label}  waiting for pid ${e.holder.pid}, which is computing it\n`);
+        multi.log(`… ${label}  waiting for ${holderName(e.holder)}, which is computing it\n`);
       } else if (e.type === 'log') {
         multi.log(`  ${label}: ${e.message}\n`);
       }
@@ -103,4 +104,9 @@ export async function ttyDisplay(variants: number): Promise<Display> {
       multi.stop();
     },
   };
+}
+
+/** "pid 123 on host h" for a lock's holder (a lock of unknown format has none). */
+function holderName(holder: LockInfo | undefined): string {
+  return holder ? `pid ${holder.owner.pid} on ${holder.owner.host}` : 'another process';
 }

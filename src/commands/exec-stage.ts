@@ -48,10 +48,11 @@ export async function execStageCommand(jobFile: string, args: ExecStageArgs): Pr
       });
     } finally {
       await pool.destroy();
+      await store.close().catch(() => undefined);
     }
   }
   await writeAtomic(args.result, JSON.stringify(outcome));
   // an in-thread stage may still be running; its temp entry is gone and nothing waits for it
   if (outcome.status === 'interrupted') process.exit(130);
-  return outcome.infrastructure ? 2 : 0;
+  return outcome.infrastructure || outcome.fatal ? 2 : 0;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { backendEnvironmentProblem } from '../ml/backend.js';
 import { UserError } from '../runner/errors.js';
 import { planPipeline, type Plan } from '../runner/plan.js';
-import { executePlan } from '../runner/scheduler.js';
+import { executePlan, type TaskResult } from '../runner/scheduler.js';
 import { createExecutor, executorName } from '../runner/executors/index.js';
 import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
 import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
@@ -22,7 +22,8 @@ export interface RunArgs extends PipelineArgs, GlobalOptions {
 
 export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const store = openStore(args);
-  const pipeline = await pipelineFrom(file, args, store);
+  // the parsed-pipeline cache lives in the store, but a run creates the store only once the pipeline is valid
+  const pipeline = await pipelineFrom(file, args, store.exists() ? store : undefined);
   const plan = await planPipeline(pipeline);
   const jobs = args.jobs ?? availableParallelism();
   const force = args.force === undefined ? false : args.force === true || (Array.isArray(args.force) && args.force.length === 0) ? true : args.force;
@@ -39,6 +40,7 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   // refused before anything runs, rather than as a failure of the first training stage
   const envProblem = backendEnvironmentProblem();
   if (envProblem) throw new UserError(envProblem);
+  await store.ensureLayout(); // a path that cannot be a store is refused before any work
 
   const executor = await createExecutor(store, { executor: args.executor, redis: args.redis, jobs, warn: (m) => process.stderr.write(`${m}\n`) });
   const controller = new AbortController();
@@ -57,20 +59,39 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const started = new Date();
   const runId = newRunId(started);
   let record: RunRecord;
+  let results: Map<string, TaskResult>;
   try {
-    const results = await executePlan(plan, store, { jobs, force, signal: controller.signal, onEvent: (e) => display.handle(e), executor });
+    results = await executePlan(plan, store, { jobs, force, signal: controller.signal, onEvent: (e) => display.handle(e), executor });
     record = buildRecord(plan, results, runId, started, jobs, executor.name);
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
   } finally {
-    await executor.close();
+    await executor.close().catch(() => undefined);
     display.stop();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
-  const recordPath = await store.writeRun(runId, record);
+  const fatal = [...results.values()].find((r) => r.fatal);
+  if (fatal) {
+    // the store's filesystem failed: one line saying so; a record only if it still fits
+    record.status = 'failed';
+    await store.writeRun(runId, record).catch(() => undefined);
+    await store.close().catch(() => undefined);
+    process.stderr.write(`specflow: ${fatal.error}\n`);
+    return 1;
+  }
+  let recordPath: string;
+  try {
+    recordPath = await store.writeRun(runId, record);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
   if (args.json) process.stdout.write(`${JSON.stringify(jsonSummary(record), null, 2)}\n`);
   else printSummary(plan, record, recordPath);
-  if (record.status === 'interrupted') {
-    // an in-thread stage may still be running; its temp entry is gone and nothing waits for it
+  if (controller.signal.aborted || record.status === 'interrupted') {
+    // interrupted whatever stage it was in (even one that finished meanwhile); an in-thread
+    // stage may still be running: its temp entry is gone and nothing waits for it
     process.exit(130);
   }
   return record.status === 'ok' ? 0 : 1;

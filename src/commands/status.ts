@@ -4,7 +4,7 @@ import type { KeyMaterial } from '../runner/fingerprint.js';
 import type { RunRecord, StageRecord } from '../runner/records.js';
 import type { Store } from '../runner/store.js';
 import { canonicalJson } from '../runner/fingerprint.js';
-import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
+import { existingStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
 
 export interface StatusArgs extends PipelineArgs, GlobalOptions {
   explain?: boolean;
@@ -20,7 +20,7 @@ export interface StageStatus {
 }
 
 export async function statusCommand(file: string, args: StatusArgs): Promise<number> {
-  const store = openStore(args);
+  const store = existingStore(args);
   const plan = await planPipeline(await pipelineFrom(file, args, store));
   const statuses = await explainPlan(plan, store);
   if (args.json) {

@@ -1,82 +1,145 @@
 /**
  * Computes one StageJob into a store: take the key's lock (or find the entry
- * published meanwhile), run the stage into a temp directory, publish it. The
- * same function serves the local executor, a queue worker and a SLURM batch job,
- * so an entry is produced the same way wherever it is computed.
+ * published meanwhile), check the inputs, run the stage into a temp directory,
+ * publish it. The same function serves the local executor, a queue worker and a
+ * SLURM batch job, so an entry is produced the same way wherever it is computed.
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { StageMessage } from './execute-stage.js';
+import { join } from 'node:path';
+import { describeFsError, fsErrorCode, fsErrorLine, STORE_FATAL_CODES } from './durable.js';
+import type { StageMessage, StageTask } from './execute-stage.js';
 import type { StageRunner } from './stage-pool.js';
-import type { LockInfo, Store } from './store.js';
-import type { StageDef } from './stage-api.js';
-import { outputLayout, stageTaskFor, type ComputedBy, type JobOutcome, type StageJob } from './stage-job.js';
+import { CHEAP_HASH_BYTES, INPUT_HASH_BYTES, type LockInfo, type Manifest, type Store } from './store.js';
+import type { InputArtifact, StageDef } from './stage-api.js';
+import { outputLayout, type ComputedBy, type JobOutcome, type StageJob } from './stage-job.js';
 
 export interface ComputeHooks {
   signal: AbortSignal;
   runStage: StageRunner;
-  /** Says who computes it (this process); called once the lock is held. */
+  /** Who computes it (this process), as the run record will name it. */
   by?: ComputedBy;
+  /** Called once the lock is held and the stage is about to run. */
   onStart?: () => void;
   onMessage?: (m: StageMessage) => void;
-  onWaiting?: (holder: LockInfo) => void;
+  onWaiting?: (holder: LockInfo | undefined) => void;
+  /** Register the job's keys in this process's store hold (false where the coordinator already did). */
+  hold?: boolean;
 }
 
 export function localIdentity(): ComputedBy {
   return { host: hostname(), worker: `pid ${process.pid}` };
 }
 
+class CorruptInput extends Error {
+  constructor(message: string, readonly input: { key: string; note: string }) {
+    super(message);
+  }
+}
+
 export async function computeEntry(store: Store, def: StageDef, job: StageJob, hooks: ComputeHooks): Promise<JobOutcome> {
   const by = hooks.by ?? localIdentity();
   const { signal } = hooks;
   const interrupted = (): JobOutcome => ({ ...by, status: 'interrupted', seconds: 0, metrics: {}, error: 'interrupted' });
-  const cachedOutcome = (): JobOutcome | undefined => {
+  const cached = (): JobOutcome | undefined => {
     const m = store.readManifest(job.key);
     return m ? { ...by, status: 'cached', seconds: m.seconds, metrics: m.metrics } : undefined;
   };
+  const fatal = (error: string): JobOutcome => ({ ...by, status: 'failed', seconds: 0, metrics: {}, error, userError: true, fatal: true });
   if (signal.aborted) return interrupted();
-  let lock: 'acquired' | 'exists';
-  try {
-    lock = await store.acquire(job.key, signal, hooks.onWaiting);
-  } catch (e) {
-    if (signal.aborted) return interrupted();
-    throw e;
-  }
-  if (lock === 'exists' && !job.force) {
-    const r = cachedOutcome();
-    if (r) return r;
-  }
+  // gc spares what this process reads and writes
+  if (hooks.hold !== false) await store.holdKeys([job.key, ...Object.values(job.inputs).flat().map((r) => r.key)]);
   const started = performance.now();
   let temp: string | undefined;
+  let locked = false;
   try {
+    let lock = await store.acquire(job.key, signal, hooks.onWaiting, job.force);
+    if (lock === 'exists') {
+      const r = (await store.checkEntry(job.key, CHEAP_HASH_BYTES)).length ? undefined : cached();
+      if (r) return r;
+      // corrupt: take the lock over it, to move it aside and recompute
+      lock = await store.acquire(job.key, signal, hooks.onWaiting, true);
+    }
+    locked = true;
+    if (existsSync(store.entryDir(job.key))) {
+      const problems = await store.checkEntry(job.key, CHEAP_HASH_BYTES);
+      if (!problems.length && !job.force) {
+        const r = cached();
+        if (r) return r;
+      }
+      if (problems.length) {
+        await store.quarantine(job.key, problems.join('; '));
+        hooks.onMessage?.({ type: 'log', message: `cached entry was broken (${problems[0]}); moved to quarantine/, recomputing` });
+      }
+    }
     hooks.onStart?.();
     temp = await store.createTemp(job.key);
-    const task = stageTaskFor(store, def, job, temp);
+    const task = await stageTaskFor(store, def, job, temp, signal);
     const outcome = await hooks.runStage(def, task, hooks.onMessage ?? (() => undefined), signal);
-    if (signal.aborted) {
-      await store.discardTemp(temp);
-      return interrupted();
-    }
+    if (signal.aborted) return interrupted();
     if (!outcome.ok) {
-      await store.discardTemp(temp);
+      if (outcome.error.code && STORE_FATAL_CODES.has(outcome.error.code)) {
+        return fatal(`${store.root}: ${describeFsError(outcome.error)}: stage "${job.stage}" could not write its output`);
+      }
       const e = outcome.error;
       return { ...by, status: 'failed', seconds: secondsSince(started), metrics: {}, error: e.user ? e.message : (e.stack ?? e.message), userError: e.user };
     }
     const seconds = secondsSince(started);
-    if (job.force && store.has(job.key)) await store.removeEntry(job.key);
     await store.publish(temp, {
       key: job.key, type: job.type, stage: job.stage, material: job.material,
       outputs: outputLayout(def), metrics: outcome.metrics, seconds, created: new Date().toISOString(),
-    });
+    }, { replace: job.force, signal });
     temp = undefined;
     return { ...by, status: 'done', seconds, metrics: outcome.metrics };
   } catch (e) {
-    if (temp) await store.discardTemp(temp).catch(() => undefined);
     if (signal.aborted) return interrupted();
+    if (e instanceof CorruptInput) {
+      return { ...by, status: 'failed', seconds: secondsSince(started), metrics: {}, error: e.message, userError: true, corruptInput: e.input };
+    }
+    // outside the stage function, a filesystem error is the store's (full, read-only, permissions)
+    if (fsErrorCode(e) && (e as NodeJS.ErrnoException).syscall) return fatal(fsErrorLine(e));
     const err = e as Error;
     return { ...by, status: 'failed', seconds: secondsSince(started), metrics: {}, error: err.stack ?? String(e), infrastructure: true };
   } finally {
-    await store.release(job.key);
+    if (temp) await store.discardTemp(temp).catch(() => undefined);
+    if (locked) await store.release(job.key).catch(() => undefined);
   }
+}
+
+/** The serialisable task a stage function runs on: its inputs checked and found in `store`, its outputs in `tempDir`. */
+async function stageTaskFor(store: Store, def: StageDef, job: StageJob, tempDir: string, signal: AbortSignal): Promise<StageTask> {
+  const outputs: StageTask['outputs'] = {};
+  for (const [port, o] of Object.entries(outputLayout(def))) outputs[port] = { path: join(tempDir, o.path), kind: o.kind };
+  const inputs: StageTask['inputs'] = {};
+  for (const [port, refs] of Object.entries(job.inputs)) {
+    const arts: InputArtifact[] = [];
+    for (const r of refs) {
+      const m = await soundInput(store, r.key, `${r.stage}.${r.port}`, signal);
+      const out = m.outputs[r.port]!;
+      arts.push({
+        path: join(store.entryDir(r.key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key: r.key,
+        stage: r.stage, variant: r.variant, axes: r.axes, metrics: m.metrics,
+        ...(r.usedBy ? { usedBy: r.usedBy } : {}),
+      });
+    }
+    inputs[port] = def.inputs[port]?.many || def.gather ? arts : arts[0]!;
+  }
+  return { type: job.type, id: job.stage, params: job.params, seed: job.seed, inputs, outputs, pipelineDir: job.pipelineDir };
+}
+
+/**
+ * The manifest of an input entry, checked before the stage reads it: sizes
+ * always, contents too when the entry is small enough to re-hash cheaply. A
+ * corrupt input is moved to quarantine; the coordinator recomputes its producer.
+ */
+async function soundInput(store: Store, key: string, name: string, signal: AbortSignal): Promise<Manifest> {
+  const m = await store.waitForEntry(key, signal);
+  if (!m) throw new Error(`input ${name} (${key.slice(0, 12)}) is not in the store ${store.root}`);
+  const bytes = Object.values(m.files).reduce((s, f) => s + f.size, 0);
+  const problems = await store.checkEntry(key, bytes <= INPUT_HASH_BYTES ? Infinity : CHEAP_HASH_BYTES);
+  if (!problems.length) return m;
+  const where = await store.quarantine(key, problems.join('; '));
+  throw new CorruptInput(`input ${name} (entry ${key.slice(0, 12)}) is corrupt: ${problems[0]}${where ? `; moved to ${where}` : ''}; run again to recompute it`, { key, note: `input ${name} is corrupt (${problems[0]})` });
 }
 
 export function secondsSince(t0: number): number {

@@ -22,7 +22,7 @@ export type StageMessage =
 
 export type StageOutcome =
   | { ok: true; metrics: Record<string, MetricValue> }
-  | { ok: false; error: { name: string; message: string; stack?: string; user: boolean } };
+  | { ok: false; error: { name: string; message: string; stack?: string; user: boolean; code?: string } };
 
 export async function executeStage(def: StageDef, task: StageTask, send: (m: StageMessage) => void, signal: AbortSignal): Promise<StageOutcome> {
   const metrics: Record<string, MetricValue> = {};
@@ -49,7 +49,8 @@ export async function executeStage(def: StageDef, task: StageTask, send: (m: Sta
     }
     return { ok: true, metrics: JSON.parse(JSON.stringify(metrics)) as Record<string, MetricValue> };
   } catch (e) {
-    const err = e as Error;
-    return { ok: false, error: { name: err?.name ?? 'Error', message: err?.message ?? String(e), stack: err?.stack, user: err instanceof StageError || err?.name === 'StageError' } };
+    const err = e as NodeJS.ErrnoException;
+    const code = typeof err?.code === 'string' ? err.code : undefined;
+    return { ok: false, error: { name: err?.name ?? 'Error', message: err?.message ?? String(e), stack: err?.stack, user: err instanceof StageError || err?.name === 'StageError', ...(code ? { code } : {}) } };
   }
 }

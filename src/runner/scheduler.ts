@@ -2,10 +2,11 @@
  * Executes a plan: the coordinator's side. Cached tasks are reused; ready tasks
  * are handed to the executor (p-queue bounds how many at once), which computes
  * them into the store: locally (CPU-heavy stages in worker threads), on queue
- * workers or as batch jobs. A failed task stops its dependents only.
+ * workers or as batch jobs. A failed task stops its dependents only; a failing
+ * store filesystem stops the run.
  */
 import { taskLabel, type Plan, type Task } from './plan.js';
-import type { Store, LockInfo } from './store.js';
+import { CHEAP_HASH_BYTES, type Store, type LockInfo } from './store.js';
 import type { MetricValue, ProgressEvent } from './stage-api.js';
 import { stageJob, type ComputedBy } from './stage-job.js';
 import type { Executor } from './executors/executor.js';
@@ -24,6 +25,8 @@ export interface TaskResult {
   userError?: boolean;
   /** For skipped tasks: the failed upstream stage. */
   blockedBy?: string;
+  /** The store's filesystem failed (full, read-only, I/O error): the whole run stopped. `error` is one line. */
+  fatal?: boolean;
   /** Who computed it (absent for cached and skipped tasks). */
   host?: string;
   worker?: string;
@@ -33,7 +36,7 @@ export type SchedulerEvent =
   | { type: 'start'; task: Task; by?: ComputedBy }
   | { type: 'progress'; task: Task; event: ProgressEvent }
   | { type: 'log'; task: Task; message: string }
-  | { type: 'waiting'; task: Task; holder: LockInfo }
+  | { type: 'waiting'; task: Task; holder: LockInfo | undefined }
   | { type: 'finish'; task: Task; result: TaskResult };
 
 export interface ExecuteOptions {
@@ -46,17 +49,35 @@ export interface ExecuteOptions {
   executor?: Executor;
 }
 
+interface ComputeContext {
+  plan: Plan;
+  store: Store;
+  executor: Executor;
+  /** Aborted by Ctrl-C or by a fatal store error. */
+  signal: AbortSignal;
+  /** Aborted by Ctrl-C only. */
+  userSignal: AbortSignal;
+  emit: (e: SchedulerEvent) => void;
+  stopAll: AbortController;
+}
+
 export async function executePlan(plan: Plan, store: Store, options: ExecuteOptions): Promise<Map<string, TaskResult>> {
   const { default: PQueue } = await import('p-queue');
   const executor = options.executor ?? localExecutor(store, options.jobs);
   const queue = new PQueue({ concurrency: Math.max(1, executor.concurrency(options.jobs)) });
   const results = new Map<string, TaskResult>();
   const emit = options.onEvent ?? (() => undefined);
-  await store.ensureLayout();
+  // a failing store filesystem stops the whole run, not just one stage
+  const stopAll = new AbortController();
+  const signal = AbortSignal.any([options.signal, stopAll.signal]);
+  // registered before anything is looked up, so that `cache gc` spares what this run uses
+  await store.holdKeys(plan.tasks.map((t) => t.key));
+  await store.waitForGc(options.signal);
   await store.cleanStale();
 
   const forced = (t: Task): boolean => options.force === true || (Array.isArray(options.force) && t.instances.some((i) => (options.force as string[]).includes(i.stage)));
   const pending = new Map<string, Promise<TaskResult>>();
+  const ctx: ComputeContext = { plan, store, executor, signal, userSignal: options.signal, emit, stopAll };
 
   const runTask = async (task: Task): Promise<TaskResult> => {
     const depResults = await Promise.all(task.deps.map((k) => pending.get(k)!));
@@ -67,7 +88,7 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
       emit({ type: 'finish', task, result });
       return result;
     }
-    if (!forced(task) && store.has(task.key)) {
+    if (!forced(task) && store.has(task.key) && !(await store.checkEntry(task.key, CHEAP_HASH_BYTES)).length) {
       const result = cachedResult(store, task.key);
       if (result) {
         await store.touch(task.key);
@@ -76,7 +97,7 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
       }
     }
     return queue.add(async () => {
-      const r = await compute(task, plan, store, executor, forced(task), options.signal, emit);
+      const r = await compute(task, ctx, forced(task));
       emit({ type: 'finish', task, result: r });
       return r;
     }) as Promise<TaskResult>;
@@ -97,19 +118,34 @@ function cachedResult(store: Store, key: string): TaskResult | undefined {
   return { key, status: 'cached', seconds: m.seconds, outputs: store.outputPaths(m), metrics: m.metrics };
 }
 
-async function compute(
-  task: Task, plan: Plan, store: Store, executor: Executor, force: boolean, signal: AbortSignal, emit: (e: SchedulerEvent) => void,
-): Promise<TaskResult> {
+/** Hands the task to the executor; a corrupt input's producer is recomputed once, then the task again. */
+async function compute(task: Task, ctx: ComputeContext, force: boolean, retried = false): Promise<TaskResult> {
+  const { plan, store, signal, emit } = ctx;
+  const stopped = (): TaskResult => (ctx.userSignal.aborted
+    ? { key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: 'interrupted' }
+    : { key: task.key, status: 'skipped', seconds: 0, outputs: {}, metrics: {}, blockedBy: 'the store' });
+  if (signal.aborted) return stopped();
   const job = stageJob(task, plan, force, taskLabel(task, plan.pipeline.variants.length));
-  const outcome = await executor.compute(task.stage.def, job, {
+  const outcome = await ctx.executor.compute(task.stage.def, job, {
     signal,
     onStart: (by) => emit({ type: 'start', task, ...(by ? { by } : {}) }),
     onMessage: (m) => emit(m.type === 'progress' ? { type: 'progress', task, event: m.event } : { type: 'log', task, message: m.message }),
     onWaiting: (holder) => emit({ type: 'waiting', task, holder }),
   });
   const by = { host: outcome.host, worker: outcome.worker };
-  if (outcome.status === 'interrupted') return { key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: outcome.error ?? 'interrupted', ...by };
+  if (outcome.status === 'interrupted' || signal.aborted) return stopped();
   if (outcome.status === 'failed') {
+    if (outcome.fatal) {
+      ctx.stopAll.abort(new Error(outcome.error));
+      return { key: task.key, status: 'failed', seconds: 0, outputs: {}, metrics: {}, error: outcome.error, userError: true, fatal: true, ...by };
+    }
+    const producer = outcome.corruptInput ? plan.byKey.get(outcome.corruptInput.key) : undefined;
+    if (producer && !retried) {
+      emit({ type: 'log', task, message: `${outcome.corruptInput!.note}; moved to quarantine/, recomputing it` });
+      const redo = await compute(producer, ctx, false, true);
+      if (redo.status === 'done' || redo.status === 'cached') return compute(task, ctx, force, true);
+      return { key: task.key, status: 'failed', seconds: 0, outputs: {}, metrics: {}, userError: true, ...by, error: `${outcome.corruptInput!.note} and recomputing it failed: ${redo.error ?? redo.status}` };
+    }
     return { key: task.key, status: 'failed', seconds: outcome.seconds, outputs: {}, metrics: {}, error: outcome.error, userError: outcome.userError, ...by };
   }
   const manifest = store.readManifest(task.key);

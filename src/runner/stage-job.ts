@@ -4,12 +4,9 @@
  * job data) or a SLURM batch job (a file). Inputs are named by content key, not
  * by path, because each host may mount the shared store elsewhere.
  */
-import { join } from 'node:path';
 import { executionFingerprint, type KeyMaterial } from './fingerprint.js';
 import type { Plan, Task } from './plan.js';
-import type { Store } from './store.js';
-import { isTableKind, type InputArtifact, type MetricValue, type StageDef, type StageResources } from './stage-api.js';
-import type { StageTask } from './execute-stage.js';
+import { isTableKind, type MetricValue, type StageDef, type StageResources } from './stage-api.js';
 
 export interface JobInput {
   key: string;
@@ -53,8 +50,12 @@ export interface JobOutcome extends ComputedBy {
   error?: string;
   /** The error came from user input (a StageError): not worth a stack trace, nor a retry. */
   userError?: boolean;
-  /** The failure was the store's or the machine's, not the stage's: worth another try elsewhere. */
+  /** The failure was the machine's, not the stage's: worth another try elsewhere. */
   infrastructure?: boolean;
+  /** The store's filesystem failed (full, read-only, I/O error); `error` is one line. */
+  fatal?: boolean;
+  /** An input entry was corrupt (now in quarantine/): its producer must be recomputed first. */
+  corruptInput?: { key: string; note: string };
 }
 
 export const DEFAULT_RESOURCES: Required<StageResources> = { cpus: 1, memory: '2G', time: '1:00:00' };
@@ -79,27 +80,6 @@ export function stageJob(task: Task, plan: Plan, force: boolean, label: string):
 /** Output ports of a stage and where each goes inside an entry directory. */
 export function outputLayout(def: StageDef): Record<string, { kind: string; path: string }> {
   return Object.fromEntries(Object.entries(def.outputs).map(([port, spec]) => [port, { kind: spec.kind, path: isTableKind(spec.kind) ? `${port}.arrow` : port }]));
-}
-
-/** The serialisable task a stage function runs on, with paths in `store` and outputs in `tempDir`. */
-export function stageTaskFor(store: Store, def: StageDef, job: StageJob, tempDir: string): StageTask {
-  const outputs: StageTask['outputs'] = {};
-  for (const [port, o] of Object.entries(outputLayout(def))) outputs[port] = { path: join(tempDir, o.path), kind: o.kind };
-  const inputs: StageTask['inputs'] = {};
-  for (const [port, refs] of Object.entries(job.inputs)) {
-    const arts: InputArtifact[] = refs.map((r) => {
-      const m = store.readManifest(r.key);
-      if (!m) throw new Error(`input ${r.stage}.${r.port} (${r.key.slice(0, 12)}) is not in the store ${store.root}`);
-      const out = m.outputs[r.port]!;
-      return {
-        path: join(store.entryDir(r.key), out.path), kind: out.kind, from: `${r.stage}.${r.port}`, key: r.key,
-        stage: r.stage, variant: r.variant, axes: r.axes, metrics: m.metrics,
-        ...(r.usedBy ? { usedBy: r.usedBy } : {}),
-      };
-    });
-    inputs[port] = def.inputs[port]?.many || def.gather ? arts : arts[0]!;
-  }
-  return { type: job.type, id: job.stage, params: job.params, seed: job.seed, inputs, outputs, pipelineDir: job.pipelineDir };
 }
 
 /** Why `who` must not compute `job` under its key (another implementation or backend), or undefined. */

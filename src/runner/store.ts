@@ -2,23 +2,50 @@
  * The content-addressed artifact store.
  *
  *   objects/ab/<key>/manifest.json   an entry: outputs + the manifest, which lists every
- *                                    file's SHA-256 and is written last
- *   tmp/<key>.<pid>.<nonce>/         an entry being computed; renamed into objects/ when complete
- *   locks/<key>.lock                 who is computing <key> right now (pid, host)
+ *                                    file's SHA-256 and size, and is written last
+ *   tmp/<key>.<owner>.<nonce>/       an entry being computed; renamed into objects/ when complete
+ *   locks/<key>.lock                 lease: who is computing <key> right now (see lease.ts)
+ *   locks/store-gc.lock              lease: a `cache gc` or `verify --remove` is deleting entries
+ *   holds/<owner>.json               lease: a live process and the keys it reads or writes
+ *   quarantine/<key>.<time>.<nonce>  entries found broken or corrupt, kept for inspection until gc
  *   runs/<run-id>.json, latest       run records
  *
  * An entry directory exists under objects/ only after a single rename of a
- * complete temp directory, so a crash can never leave a half-written entry that
- * a later run would trust. Locks let concurrent runs share work: the second run
- * waits for the first to publish the entry and reuses it.
+ * complete, fsynced temp directory, so a crash can never leave a half-written
+ * entry that a later run would trust. Locks let concurrent runs (on one host or
+ * several) share work: the second run waits for the first to publish the entry
+ * and reuses it. `<owner>` names a process by host, boot id, pid namespace and
+ * pid (owner.ts); its temp names are live exactly as long as its hold.
+ *
+ * Using it from any process on any host sharing the store (a run, a queue or
+ * SLURM worker):
+ *
+ *   const store = new Store(root);
+ *   await store.holdKeys(keys);              // register (creates the store and this process's hold)
+ *   await store.waitForGc(signal);           // then look things up
+ *   if (await store.acquire(key, signal, onWait, force) === 'acquired') {
+ *     const tmp = await store.createTemp(key);   // compute into tmp
+ *     await store.publish(tmp, manifest, { replace: force, signal });
+ *     await store.release(key);             // (discardTemp(tmp) on failure)
+ *   }
+ *   await store.close();                     // releases locks and the hold
+ *
+ * Every lease is renewed by a timer in this process's event loop: a process
+ * whose event loop is blocked for longer than SPECFLOW_LEASE_MS loses its
+ * locks (another process may then compute the same key; publishing stays
+ * safe, the loser's rename finds the entry there and discards its copy).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { KeyMaterial } from './fingerprint.js';
 import type { MetricValue } from './stage-api.js';
+import { FsProblem, fsErrorLine, fsyncEnabled, fsyncPath, makeDirs, testPause, writeAtomic } from './durable.js';
+import { acquireLease, breakLease, createLease, leaseExpired, leaseMs, readLease, sleep, type Lease, type LeaseInfo } from './lease.js';
+import { currentOwner, ownerIdProvablyDead } from './owner.js';
+
+export { writeAtomic } from './durable.js';
 
 export interface OutputRecord {
   kind: string;
@@ -40,16 +67,23 @@ export interface Manifest {
   files: Record<string, { sha256: string; size: number }>;
 }
 
-export interface LockInfo {
-  pid: number;
-  host: string;
-  started: string;
-}
+/** What the scheduler is told about the holder of a lock it waits for. */
+export type LockInfo = LeaseInfo;
 
-const LOCK_POLL_MS = 100;
+/** Files no larger than this are hashed whenever a cached entry is reused; larger ones are checked by size. */
+export const CHEAP_HASH_BYTES = 1 << 20;
+/** An entry about to be read by a computing stage is re-hashed whole if its files total at most this. */
+export const INPUT_HASH_BYTES = 256 << 20;
+
+const GC_LOCK = 'store-gc';
+const LAYOUT = ['objects', 'tmp', 'locks', 'holds', 'runs', 'quarantine'];
 
 export class Store {
   readonly root: string;
+  private readonly locks = new Map<string, Lease>();
+  private hold: Lease | undefined;
+  private readonly heldKeys = new Set<string>();
+
   constructor(root: string) {
     this.root = root;
   }
@@ -62,17 +96,37 @@ export class Store {
     return join(this.entryDir(key), 'manifest.json');
   }
 
-  private lockPath(key: string): string {
-    return join(this.root, 'locks', `${key}.lock`);
+  private lockPath(name: string): string {
+    return join(this.root, 'locks', `${name}.lock`);
   }
 
+  private holdPath(ownerId: string): string {
+    return join(this.root, 'holds', `${ownerId}.json`);
+  }
+
+  /** The store directory exists (read-only commands refuse a store that does not). */
+  exists(): boolean {
+    try {
+      return statSync(this.root).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /** A published entry with a sound manifest (file contents are checked by `checkEntry`). */
   has(key: string): boolean {
-    return existsSync(this.manifestPath(key));
+    return this.readManifest(key) !== undefined;
+  }
+
+  /** An entry directory is there but its manifest is missing, truncated or names another key. */
+  isBroken(key: string): boolean {
+    return existsSync(this.entryDir(key)) && !this.has(key);
   }
 
   readManifest(key: string): Manifest | undefined {
     try {
-      return JSON.parse(readFileSync(this.manifestPath(key), 'utf8')) as Manifest;
+      const m = JSON.parse(readFileSync(this.manifestPath(key), 'utf8')) as Manifest;
+      return m && m.key === key && typeof m.files === 'object' && typeof m.outputs === 'object' ? m : undefined;
     } catch {
       return undefined;
     }
@@ -90,103 +144,156 @@ export class Store {
     await fsp.utimes(this.manifestPath(key), now, now).catch(() => undefined);
   }
 
+  /** Creates the store's folders; a path that cannot be a store is a one-line `FsProblem`. */
   async ensureLayout(): Promise<void> {
-    await Promise.all(['objects', 'tmp', 'locks', 'runs'].map((d) => fsp.mkdir(join(this.root, d), { recursive: true })));
+    try {
+      await makeDirs(this.root);
+      for (const d of LAYOUT) {
+        await fsp.mkdir(join(this.root, d)).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+      }
+    } catch (e) {
+      throw new FsProblem(`cannot use store ${this.root}: ${e instanceof FsProblem ? e.message : fsErrorLine(e)}`);
+    }
+  }
+
+  // ---- presence: the hold of this process ----
+
+  /**
+   * Registers this process in the store (`holds/<owner>.json`, a lease renewed
+   * by heartbeat) before it writes anything: its temp directories and temp
+   * files are live exactly as long as its hold is.
+   */
+  async open(): Promise<void> {
+    if (this.hold && !this.hold.lost) return;
+    await this.ensureLayout();
+    const path = this.holdPath(currentOwner().id);
+    await fsp.rm(path, { force: true }); // a hold of ours broken while we were stalled
+    this.hold = await createLease(path, { keys: [...this.heldKeys] });
+    if (!this.hold) throw new Error(`hold ${path} exists`);
   }
 
   /**
-   * Take the lock for computing `key`, or learn that the entry exists (maybe
-   * published meanwhile by another process, which we waited for).
+   * Declares entries this process reads or writes: `cache gc` never deletes a
+   * key a live hold names. Call before checking that the entry exists, then
+   * `waitForGc`, so that a gc already running is waited for.
    */
-  async acquire(key: string, signal: AbortSignal, onWait?: (holder: LockInfo) => void): Promise<'acquired' | 'exists'> {
-    await this.ensureLayout();
-    let told = false;
+  async holdKeys(keys: Iterable<string>): Promise<void> {
+    await this.open();
+    for (const k of keys) this.heldKeys.add(k);
+    const state = await readLease(this.hold!.path);
+    if (!state?.info) throw new Error(`hold ${this.hold!.path} vanished`);
+    await writeAtomic(this.hold!.path, JSON.stringify({ ...state.info, keys: [...this.heldKeys] }));
+  }
+
+  /** Releases every lock this process holds and its hold. */
+  async close(): Promise<void> {
+    for (const key of [...this.locks.keys()]) await this.release(key);
+    await this.hold?.release();
+    this.hold = undefined;
+  }
+
+  /** Keys named by live holds of any process (this one included). */
+  async heldByLiveProcesses(): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const name of await readdirSafe(join(this.root, 'holds'))) {
+      if (!name.endsWith('.json')) continue;
+      const state = await readLease(join(this.root, 'holds', name));
+      if (state?.info && !leaseExpired(state)) for (const k of state.info.keys ?? []) keys.add(k);
+    }
+    return keys;
+  }
+
+  /** The store-wide lock `cache gc` (and `verify --remove`) take; waits for another holder. */
+  async lockStore(signal: AbortSignal, onWait?: (holder: LockInfo | undefined) => void): Promise<Lease> {
+    await this.open();
+    return (await acquireLease(this.lockPath(GC_LOCK), { signal, onWait })) as Lease;
+  }
+
+  /** Waits while a gc runs (after `holdKeys`, so that gc either saw the hold or finished first). */
+  async waitForGc(signal: AbortSignal): Promise<void> {
+    const path = this.lockPath(GC_LOCK);
+    let delay = 20;
     for (;;) {
-      if (this.has(key)) return 'exists';
-      signal.throwIfAborted();
-      const info: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
-      try {
-        await fsp.writeFile(this.lockPath(key), JSON.stringify(info), { flag: 'wx' });
-        if (this.has(key)) {
-          await this.release(key);
-          return 'exists';
-        }
-        return 'acquired';
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const holder = await this.readLock(key);
-      if (holder && isStale(holder)) {
-        await this.breakLock(key, holder);
-        continue;
-      }
-      if (holder && !told && onWait) {
-        told = true;
-        onWait(holder);
-      }
-      await sleep(LOCK_POLL_MS, signal);
+      const state = await readLease(path);
+      if (!state || leaseExpired(state)) return;
+      await sleep(delay * (0.5 + Math.random()), signal);
+      delay = Math.min(1000, delay * 1.6);
     }
   }
 
+  // ---- per-key locks ----
+
+  /**
+   * Take the lock for computing `key`, or learn that the entry exists (maybe
+   * published meanwhile by another process, which we waited for). With
+   * `force`, the lock is taken even over an existing entry (to replace it).
+   */
+  async acquire(key: string, signal: AbortSignal, onWait?: (holder: LockInfo | undefined) => void, force = false): Promise<'acquired' | 'exists'> {
+    await this.open();
+    const got = await acquireLease(this.lockPath(key), { signal, onWait, done: () => !force && this.has(key) });
+    if (got === 'done') return 'exists';
+    this.locks.set(key, got);
+    return 'acquired';
+  }
+
+  /** Releases this process's lock on `key`, if it still holds it (never another holder's). */
   async release(key: string): Promise<void> {
-    await fsp.rm(this.lockPath(key), { force: true });
+    const lease = this.locks.get(key);
+    this.locks.delete(key);
+    await lease?.release();
   }
 
-  private async readLock(key: string): Promise<LockInfo | undefined> {
-    try {
-      return JSON.parse(await fsp.readFile(this.lockPath(key), 'utf8')) as LockInfo;
-    } catch {
-      // Written with one write() call, so an unreadable lock is one being written right now,
-      // or one whose writer died mid-write: treat it as live unless it is old.
-      try {
-        const age = Date.now() - statSync(this.lockPath(key)).mtimeMs;
-        if (age > 10_000) return { pid: -1, host: hostname(), started: '' };
-      } catch { /* vanished */ }
-      return undefined;
-    }
-  }
+  // ---- entries ----
 
-  private async breakLock(key: string, seen: LockInfo): Promise<void> {
-    // Rename first so that two processes breaking the same stale lock cannot
-    // delete a fresh lock taken in between by a third.
-    const aside = `${this.lockPath(key)}.stale.${process.pid}.${nonce()}`;
-    try {
-      await fsp.rename(this.lockPath(key), aside);
-    } catch {
-      return;
-    }
-    const moved = await fsp.readFile(aside, 'utf8').catch(() => '');
-    if (moved && moved !== JSON.stringify(seen) && !moved.includes(`"pid":${seen.pid},`)) {
-      // we moved someone else's fresh lock: put it back
-      await fsp.rename(aside, this.lockPath(key)).catch(() => undefined);
-      return;
-    }
-    await fsp.rm(aside, { force: true });
-  }
-
-  /** A fresh temp directory for computing `key`. */
+  /** A fresh temp directory for computing `key`, named after this process's hold. */
   async createTemp(key: string): Promise<string> {
-    await this.ensureLayout();
-    const dir = join(this.root, 'tmp', `${key}.${process.pid}.${nonce()}`);
-    await fsp.mkdir(dir, { recursive: true });
+    await this.open();
+    const dir = join(this.root, 'tmp', `${key}.${currentOwner().id}.${nonce()}`);
+    await fsp.mkdir(dir);
     return dir;
   }
 
-  /** Hash the temp entry's files, write its manifest last, and rename it into place. */
-  async publish(tempDir: string, manifest: Omit<Manifest, 'files'>): Promise<Manifest> {
+  /**
+   * Hash the temp entry's files, write its manifest last, sync everything, and
+   * rename it into place. With `replace` (a forced recompute, under the key's
+   * lock) an existing entry is swapped out: old aside, new in, old removed; a
+   * reader that finds the key missing in between waits on the lock
+   * (`waitForEntry`). After `signal` aborts, nothing is published.
+   */
+  async publish(tempDir: string, manifest: Omit<Manifest, 'files'>, options: { replace?: boolean; signal?: AbortSignal } = {}): Promise<Manifest> {
     const files: Manifest['files'] = {};
     for (const file of await listFiles(tempDir)) {
       const rel = relative(tempDir, file);
       if (rel === 'manifest.json') continue;
       files[rel] = { sha256: await hashFile(file), size: statSync(file).size };
+      await fsyncPath(file);
     }
+    for (const dir of await listDirs(tempDir)) await fsyncPath(dir);
     const full: Manifest = { ...manifest, files };
+    await testPause('manifest');
     const handle = await fsp.open(join(tempDir, 'manifest.json'), 'w');
-    await handle.writeFile(JSON.stringify(full, null, 1));
-    await handle.sync();
-    await handle.close();
+    try {
+      await handle.writeFile(JSON.stringify(full, null, 1));
+      if (fsyncEnabled()) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsyncPath(tempDir);
     const target = this.entryDir(manifest.key);
-    await fsp.mkdir(join(target, '..'), { recursive: true });
+    await fsp.mkdir(dirname(target)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+    await testPause('rename');
+    options.signal?.throwIfAborted();
+    if (options.replace && existsSync(target)) {
+      const aside = join(this.root, 'tmp', `${manifest.key}.${currentOwner().id}.${nonce()}.replaced`);
+      await fsp.rename(target, aside).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
+      await testPause('swap');
+      await fsp.rename(tempDir, target);
+      await fsyncPath(dirname(target));
+      await fsp.rm(aside, { recursive: true, force: true });
+      return full;
+    }
     try {
       await fsp.rename(tempDir, target);
     } catch (e) {
@@ -196,6 +303,7 @@ export class Store {
       await fsp.rm(tempDir, { recursive: true, force: true });
       return this.readManifest(manifest.key) ?? full;
     }
+    await fsyncPath(dirname(target));
     return full;
   }
 
@@ -203,27 +311,83 @@ export class Store {
     await fsp.rm(tempDir, { recursive: true, force: true });
   }
 
-  /** Remove temp directories and locks left by processes that no longer exist. */
+  /**
+   * The manifest of `key`, waiting out a forced replacement in progress: if
+   * the entry is missing while its lock is held, wait for the lock and look
+   * again.
+   */
+  async waitForEntry(key: string, signal: AbortSignal): Promise<Manifest | undefined> {
+    let delay = 20;
+    for (;;) {
+      const m = this.readManifest(key);
+      if (m) return m;
+      const state = await readLease(this.lockPath(key));
+      if (!state || leaseExpired(state) || this.locks.has(key)) return this.readManifest(key);
+      await sleep(delay * (0.5 + Math.random()), signal);
+      delay = Math.min(1000, delay * 1.6);
+    }
+  }
+
+  /**
+   * Moves a broken or corrupt entry out of objects/ into quarantine/ (kept for
+   * inspection until the next `cache gc`), so that its key is computed afresh.
+   * Returns where it went, or undefined if it was already gone.
+   */
+  async quarantine(key: string, reason: string): Promise<string | undefined> {
+    await this.ensureLayout();
+    const dest = join(this.root, 'quarantine', `${key}.${new Date().toISOString().replace(/[:.]/g, '')}.${nonce()}`);
+    try {
+      await fsp.rename(this.entryDir(key), dest);
+    } catch {
+      return undefined;
+    }
+    await fsp.writeFile(`${dest}.reason`, `${reason}\n`).catch(() => undefined);
+    return dest;
+  }
+
+  /** Remove temp dirs, temp files, locks and holds of processes that are gone (provably, or whose leases expired). */
   async cleanStale(): Promise<{ temps: number; locks: number }> {
     let temps = 0;
     let locks = 0;
+    const expired = new Set<string>();
+    for (const dir of ['holds', 'locks']) {
+      for (const name of await readdirSafe(join(this.root, dir))) {
+        const path = join(this.root, dir, name);
+        if (name.endsWith('.lock') || name.endsWith('.json')) {
+          const state = await readLease(path);
+          if (!state || !leaseExpired(state) || !(await breakLease(path, state))) continue;
+          if (dir === 'locks') locks++;
+          else expired.add(name.slice(0, -'.json'.length));
+        } else if (await this.ownerGone(name.split('.').at(-3) ?? '', path)) {
+          await fsp.rm(path, { force: true });
+        }
+      }
+    }
     for (const name of await readdirSafe(join(this.root, 'tmp'))) {
-      const pid = Number(name.split('.')[1]);
-      if (Number.isInteger(pid) && !pidAlive(pid)) {
-        await fsp.rm(join(this.root, 'tmp', name), { recursive: true, force: true });
+      const path = join(this.root, 'tmp', name);
+      const owner = name.split('.')[1] ?? '';
+      if (expired.has(owner) || (await this.ownerGone(owner, path))) {
+        await fsp.rm(path, { recursive: true, force: true });
         temps++;
       }
     }
-    for (const name of await readdirSafe(join(this.root, 'locks'))) {
-      if (!name.endsWith('.lock')) continue;
-      const key = name.slice(0, -'.lock'.length);
-      const holder = await this.readLock(key);
-      if (holder && isStale(holder)) {
-        await this.breakLock(key, holder);
-        locks++;
+    for (const dir of [this.root, this.runsDir(), join(this.root, 'cache', 'pipelines')]) {
+      for (const name of await readdirSafe(dir)) {
+        if (name.endsWith('.tmp') && (await this.ownerGone(name.split('.').at(-3) ?? '', join(dir, name)))) {
+          await fsp.rm(join(dir, name), { force: true });
+        }
       }
     }
     return { temps, locks };
+  }
+
+  /** A temp name's owner is gone: its hold expired, or it has none and is provably dead or older than a lease. */
+  private async ownerGone(ownerId: string, path: string): Promise<boolean> {
+    const hold = ownerId && /^[A-Za-z0-9_-]+$/.test(ownerId) ? await readLease(this.holdPath(ownerId)) : undefined;
+    if (hold) return leaseExpired(hold);
+    if (ownerIdProvablyDead(ownerId)) return true;
+    const mtime = await fsp.lstat(path).then((s) => s.mtimeMs).catch(() => undefined);
+    return mtime !== undefined && Date.now() - mtime > leaseMs();
   }
 
   /** Every published entry key. */
@@ -243,16 +407,22 @@ export class Store {
     return total;
   }
 
-  /** Re-hash an entry's files against its manifest. Returns the problems found (empty = sound). */
-  async verifyEntry(key: string): Promise<string[]> {
+  /**
+   * Checks an entry against its manifest: every file present with its size,
+   * and re-hashed when it is at most `hashUpTo` bytes (Infinity: all files).
+   * Returns the problems found (empty = sound).
+   */
+  async checkEntry(key: string, hashUpTo: number): Promise<string[]> {
     const m = this.readManifest(key);
-    if (!m) return ['manifest missing or unreadable'];
-    if (m.key !== key) return [`manifest names key ${m.key}`];
+    if (!m) return [existsSync(this.manifestPath(key)) ? 'manifest unreadable (truncated or not this key)' : 'manifest missing'];
     const problems: string[] = [];
     const dir = this.entryDir(key);
     for (const [rel, want] of Object.entries(m.files)) {
       const file = join(dir, rel);
-      if (!existsSync(file)) { problems.push(`${rel}: missing`); continue; }
+      const size = await fsp.stat(file).then((s) => s.size).catch(() => undefined);
+      if (size === undefined) { problems.push(`${rel}: missing`); continue; }
+      if (size !== want.size) { problems.push(`${rel}: size ${size}, expected ${want.size}`); continue; }
+      if (size > hashUpTo) continue;
       const got = await hashFile(file);
       if (got !== want.sha256) problems.push(`${rel}: content changed (sha256 ${got.slice(0, 12)}…, expected ${want.sha256.slice(0, 12)}…)`);
     }
@@ -262,9 +432,40 @@ export class Store {
     return problems;
   }
 
+  /** Re-hash an entry's files against its manifest. Returns the problems found (empty = sound). */
+  verifyEntry(key: string): Promise<string[]> {
+    return this.checkEntry(key, Infinity);
+  }
+
+  /** Keys of the entries made from `key`'s output, directly or further down, as their manifests record. */
+  async dependentsOf(keys: Iterable<string>): Promise<Map<string, string>> {
+    const children = new Map<string, string[]>();
+    for (const k of await this.keys()) {
+      for (const parents of Object.values(this.readManifest(k)?.material.inputs ?? {})) {
+        // each input is recorded as `<key>:<port>[@variants]`
+        for (const ref of parents) {
+          const p = ref.slice(0, 64);
+          children.set(p, [...(children.get(p) ?? []), k]);
+        }
+      }
+    }
+    const derivedFrom = new Map<string, string>();
+    const queue = [...keys].map((k) => [k, k] as const);
+    while (queue.length) {
+      const [k, root] = queue.shift()!;
+      for (const c of children.get(k) ?? []) {
+        if (derivedFrom.has(c) || c === root) continue;
+        derivedFrom.set(c, root);
+        queue.push([c, root]);
+      }
+    }
+    for (const k of keys) derivedFrom.delete(k);
+    return derivedFrom;
+  }
+
   /** Remove an entry: rename it out of objects/ first so readers never see it half-deleted. */
   async removeEntry(key: string): Promise<void> {
-    const aside = join(this.root, 'tmp', `${key}.${process.pid}.${nonce()}.removing`);
+    const aside = join(this.root, 'tmp', `${key}.${currentOwner().id}.${nonce()}.removing`);
     await fsp.mkdir(join(this.root, 'tmp'), { recursive: true });
     try {
       await fsp.rename(this.entryDir(key), aside);
@@ -314,36 +515,8 @@ export class Store {
   }
 }
 
-export async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.${nonce()}.tmp`;
-  await fsp.writeFile(tmp, data);
-  await fsp.rename(tmp, path);
-}
-
-function isStale(holder: LockInfo): boolean {
-  return holder.host === hostname() && !pidAlive(holder.pid);
-}
-
-export function pidAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function nonce(): string {
   return randomBytes(4).toString('hex');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); res(); }, ms);
-    const onAbort = (): void => { clearTimeout(t); rej(signal.reason); };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 async function readdirSafe(dir: string): Promise<string[]> {
@@ -352,6 +525,14 @@ async function readdirSafe(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+async function listDirs(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isDirectory()) out.push(join(dir, e.name), ...(await listDirs(join(dir, e.name))));
+  }
+  return out;
 }
 
 export async function listFiles(dir: string): Promise<string[]> {

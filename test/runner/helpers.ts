@@ -20,19 +20,20 @@ export function tempDir(prefix = 'specflow-test-'): string {
 export interface CliResult { status: number | null; stdout: string; stderr: string }
 
 /** Runs the compiled CLI (built by `npm test` before vitest starts). */
-export function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; plugins?: string } = {}): CliResult {
+export function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; plugins?: string; timeout?: number } = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
+    timeout: options.timeout,
     env: { ...process.env, SPECFLOW_PLUGINS: options.plugins ?? PLUGIN, FORCE_COLOR: '0', ...options.env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function cliAsync(args: string[], options: { cwd?: string; plugins?: string } = {}): ChildProcess {
+export function cliAsync(args: string[], options: { cwd?: string; plugins?: string; env?: Record<string, string> } = {}): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, SPECFLOW_PLUGINS: options.plugins ?? PLUGIN, FORCE_COLOR: '0' },
+    env: { ...process.env, SPECFLOW_PLUGINS: options.plugins ?? PLUGIN, FORCE_COLOR: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -5,6 +5,7 @@ import { canonicalJson, contentKey, sha256 } from '../../src/runner/fingerprint.
 import { didYouMean, editDistance } from '../../src/runner/suggest.js';
 import { findCycle } from '../../src/runner/dag.js';
 import { Store } from '../../src/runner/store.js';
+import { currentOwner } from '../../src/runner/owner.js';
 import { parseSize } from '../../src/commands/common.js';
 import { tempDir } from './helpers.js';
 import { validateParams } from '../../src/runner/params.js';
@@ -68,12 +69,13 @@ describe('store', () => {
     expect(readdirSync(join(store.root, 'locks'))).toEqual([]);
   });
 
-  it('breaks the lock of a dead process', async () => {
+  it('breaks at once the lock of a dead process of this kernel and pid namespace', async () => {
     const store = new Store(tempDir());
     await store.ensureLayout();
     const key = 'cd'.repeat(32);
     // pid 2^22+1 is above Linux's default pid_max, so it is never alive
-    writeFileSync(join(store.root, 'locks', `${key}.lock`), JSON.stringify({ pid: 4194305, host: (await import('node:os')).hostname(), started: '' }));
+    const owner = { ...currentOwner(), pid: 4194305 };
+    writeFileSync(join(store.root, 'locks', `${key}.lock`), JSON.stringify({ token: 'x', owner, lease_ms: 3_600_000, created: '' }));
     expect(await store.acquire(key, new AbortController().signal)).toBe('acquired');
   });
 });

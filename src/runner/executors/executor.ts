@@ -19,7 +19,7 @@ export interface ExecutorHooks {
   onStart(by?: ComputedBy): void;
   onMessage(m: StageMessage): void;
   /** Another process holds the key's lock: we wait for its entry. */
-  onWaiting(holder: LockInfo): void;
+  onWaiting(holder: LockInfo | undefined): void;
 }
 
 export interface Executor {

@@ -10,7 +10,7 @@ export function localExecutor(store: Store, threads: number): Executor {
     name: 'local',
     concurrency: (jobs) => jobs,
     compute: (def, job, hooks) => computeEntry(store, def, job, {
-      signal: hooks.signal, runStage: pool.runner(), onStart: () => hooks.onStart(), onMessage: hooks.onMessage, onWaiting: hooks.onWaiting,
+      signal: hooks.signal, runStage: pool.runner(), hold: false, onStart: () => hooks.onStart(), onMessage: hooks.onMessage, onWaiting: hooks.onWaiting,
     }),
     close: () => pool.destroy(),
   };

@@ -90,7 +90,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
         },
       });
       if (outcome.status === 'interrupted') throw new Error(`worker ${id} stopped while computing it`);
-      if (outcome.infrastructure) throw new Error(outcome.error ?? 'store failure');
+      // the machine's or the store's failure, not the stage's: another worker may fare better
+      if (outcome.infrastructure || outcome.fatal) throw new Error(outcome.error ?? 'store failure');
       const mark = outcome.status === 'failed' ? '✗' : outcome.status === 'cached' ? '=' : '✓';
       options.log(`${mark} ${data.label} ${data.key.slice(0, 12)} ${outcome.status} ${outcome.seconds.toFixed(2)}s`);
       return outcome;
@@ -115,6 +116,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       clearInterval(beat);
       await worker.close();
       await pool.destroy();
+      await store.close().catch(() => undefined);
       await redis.del(WORKER_KEY(id)).catch(() => undefined);
       redis.disconnect();
     },
