@@ -32,9 +32,10 @@ export interface PipelineArgs {
 /**
  * Load and validate a pipeline. With a store, a pipeline validated before (same
  * text, overrides and stage implementations) comes from the store's cache, which
- * spares loading the YAML parser and ajv in a no-op re-run.
+ * spares loading the YAML parser and ajv in a no-op re-run. `prepareStore`
+ * runs once the pipeline is known to be valid, before the store is written.
  */
-export async function pipelineFrom(file: string, args: PipelineArgs, store?: Store): Promise<Pipeline> {
+export async function pipelineFrom(file: string, args: PipelineArgs, store?: Store, prepareStore?: () => Promise<void>): Promise<Pipeline> {
   const registry = await loadRegistry();
   const options = { registry, set: args.set, sweep: args.sweep };
   let text: string | undefined;
@@ -51,7 +52,11 @@ export async function pipelineFrom(file: string, args: PipelineArgs, store?: Sto
   }
   const { parsePipeline, loadPipeline } = await import('../runner/pipeline.js');
   const pipeline = text !== undefined ? parsePipeline(text, file, options) : loadPipeline(file, options);
-  if (cacheDir && key) await writeCachedPipeline(cacheDir, key, pipeline);
+  if (cacheDir && key) {
+    // a valid pipeline may create the store (run); other commands never create one
+    if (prepareStore) await prepareStore();
+    if (store!.exists()) await writeCachedPipeline(cacheDir, key, pipeline);
+  }
   return pipeline;
 }
 

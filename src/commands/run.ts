@@ -22,8 +22,12 @@ export interface RunArgs extends PipelineArgs, GlobalOptions {
 
 export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const store = openStore(args);
-  // the parsed-pipeline cache lives in the store, but a run creates the store only once the pipeline is valid
-  const pipeline = await pipelineFrom(file, args, store.exists() ? store : undefined);
+  executorName(args.executor); // a typo is refused before anything runs or the store is created
+  // refused before anything runs, rather than as a failure of the first training stage
+  const envProblem = args.dryRun ? undefined : backendEnvironmentProblem();
+  if (envProblem) throw new UserError(envProblem);
+  // the store is created (or a path that cannot be one refused) only once the pipeline is valid
+  const pipeline = await pipelineFrom(file, args, store, args.dryRun ? undefined : () => store.ensureLayout());
   const plan = await planPipeline(pipeline);
   const jobs = args.jobs ?? availableParallelism();
   const force = args.force === undefined ? false : args.force === true || (Array.isArray(args.force) && args.force.length === 0) ? true : args.force;
@@ -35,12 +39,8 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
       return 1;
     }
   }
-  executorName(args.executor); // a typo is refused before anything is planned to run
   if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
-  // refused before anything runs, rather than as a failure of the first training stage
-  const envProblem = backendEnvironmentProblem();
-  if (envProblem) throw new UserError(envProblem);
-  await store.ensureLayout(); // a path that cannot be a store is refused before any work
+  await store.ensureLayout(); // (when the parsed pipeline came from the cache)
 
   const executor = await createExecutor(store, { executor: args.executor, redis: args.redis, jobs, warn: (m) => process.stderr.write(`${m}\n`) });
   const controller = new AbortController();
@@ -65,6 +65,7 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
     record = buildRecord(plan, results, runId, started, jobs, executor.name);
   } catch (e) {
     await store.close().catch(() => undefined);
+    if (controller.signal.aborted) process.exit(130);
     throw e;
   } finally {
     await executor.close().catch(() => undefined);

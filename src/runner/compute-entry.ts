@@ -129,14 +129,16 @@ async function stageTaskFor(store: Store, def: StageDef, job: StageJob, tempDir:
 
 /**
  * The manifest of an input entry, checked before the stage reads it: sizes
- * always, contents too when the entry is small enough to re-hash cheaply. A
+ * always, contents too when the entry is small enough to re-hash cheaply and
+ * was not just published by this process (whose hashes are moments old). A
  * corrupt input is moved to quarantine; the coordinator recomputes its producer.
  */
 async function soundInput(store: Store, key: string, name: string, signal: AbortSignal): Promise<Manifest> {
   const m = await store.waitForEntry(key, signal);
   if (!m) throw new Error(`input ${name} (${key.slice(0, 12)}) is not in the store ${store.root}`);
   const bytes = Object.values(m.files).reduce((s, f) => s + f.size, 0);
-  const problems = await store.checkEntry(key, bytes <= INPUT_HASH_BYTES ? Infinity : CHEAP_HASH_BYTES);
+  const fresh = store.publishedByThisProcess(key);
+  const problems = await store.checkEntry(key, !fresh && bytes <= INPUT_HASH_BYTES ? Infinity : CHEAP_HASH_BYTES);
   if (!problems.length) return m;
   const where = await store.quarantine(key, problems.join('; '));
   throw new CorruptInput(`input ${name} (entry ${key.slice(0, 12)}) is corrupt: ${problems[0]}${where ? `; moved to ${where}` : ''}; run again to recompute it`, { key, note: `input ${name} is corrupt (${problems[0]})` });

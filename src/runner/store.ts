@@ -83,6 +83,8 @@ export class Store {
   private readonly locks = new Map<string, Lease>();
   private hold: Lease | undefined;
   private readonly heldKeys = new Set<string>();
+  /** Entries this process published (their bytes were hashed moments ago). */
+  private readonly publishedHere = new Set<string>();
 
   constructor(root: string) {
     this.root = root;
@@ -292,6 +294,7 @@ export class Store {
       await fsp.rename(tempDir, target);
       await fsyncPath(dirname(target));
       await fsp.rm(aside, { recursive: true, force: true });
+      this.publishedHere.add(manifest.key);
       return full;
     }
     try {
@@ -304,7 +307,13 @@ export class Store {
       return this.readManifest(manifest.key) ?? full;
     }
     await fsyncPath(dirname(target));
+    this.publishedHere.add(manifest.key);
     return full;
+  }
+
+  /** This process published `key` itself: reading it back needs no re-hash. */
+  publishedByThisProcess(key: string): boolean {
+    return this.publishedHere.has(key);
   }
 
   async discardTemp(tempDir: string): Promise<void> {

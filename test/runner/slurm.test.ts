@@ -40,11 +40,20 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
   const pipeline = join(ROOT, 'test', 'fixtures', 'pipelines', 'slurm.yaml');
   const env = (): Record<string, string> => ({ ...cluster.env, SPECFLOW_SLURM_POLL_MS: '250' });
   const scontrol = (id: string): string => spawnSync('scontrol', ['show', 'job', id], { env: { ...process.env, ...env() }, encoding: 'utf8' }).stdout;
+  /** The job once it has ended (the coordinator may read its result while exec-stage is still exiting). */
+  const ended = async (id: string): Promise<string> => {
+    let shown = '';
+    for (let i = 0; i < 100 && !/JobState=(COMPLETED|CANCELLED|FAILED|TIMEOUT|OUT_OF_MEMORY)/.test(shown); i++) {
+      shown = scontrol(id);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return shown;
+  };
 
   beforeAll(async () => { cluster = await startSlurm(); }, 60_000);
   afterAll(async () => { await cluster?.stop(); }, 30_000);
 
-  it('runs each stage as a batch job with its resources; outputs equal a local run byte for byte', () => {
+  it('runs each stage as a batch job with its resources; outputs equal a local run byte for byte', async () => {
     const local = tempDir();
     const remote = tempDir();
     expect(cli(['--store', local, 'run', pipeline]).status).toBe(0);
@@ -56,7 +65,7 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
       expect(s.status).toBe('done');
       const id = /^slurm job (\d+)$/.exec(s.worker)?.[1];
       expect(id, s.worker).toBeDefined();
-      const shown = scontrol(id!);
+      const shown = await ended(id!);
       expect(shown).toMatch(/JobState=COMPLETED/);
       if (s.id === 'total') {
         expect(shown).toMatch(/MinMemoryNode=300M/);
@@ -83,12 +92,7 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
     expect(id, err).toBeDefined();
     child.kill('SIGINT');
     expect((await done).status).toBe(130);
-    let state = '';
-    for (let i = 0; i < 50 && !/JobState=(CANCELLED|COMPLETED|FAILED)/.test(state); i++) {
-      state = scontrol(id!);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(state, err).toMatch(/JobState=CANCELLED/);
+    expect(await ended(id!), err).toMatch(/JobState=CANCELLED/);
     // exec-stage, told by SIGTERM, discarded its temp entry
     for (let i = 0; i < 50 && readdirSync(join(store, 'tmp')).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
     expect(readdirSync(join(store, 'tmp'))).toEqual([]);

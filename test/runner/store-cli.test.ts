@@ -49,7 +49,7 @@ describe('cache gc during a run', () => {
     writeFileSync(join(dir, 'gc-race.yaml'), [
       'name: gc-race', 'stages:',
       '  early: { type: test.rows, with: { n: 7 } }',
-      '  slow: { type: test.slow, with: { ms: 2500 } }',
+      `  slow: { type: test.slow, with: { ms: 0, gate: ${JSON.stringify(join(dir, 'gate'))} } }`,
       '  late: { type: test.concat, in: [early, slow.out] }', '',
     ].join('\n'));
     const child = cliAsync(['run', 'gc-race.yaml', '--store', store, '--json', '--jobs', '2'], { cwd: dir });
@@ -57,6 +57,7 @@ describe('cache gc during a run', () => {
     await Promise.all([waitFor(child, '✓ early'), waitFor(child, 'first half written')]);
     const gc = cli(['cache', 'gc', '--store', store]);
     expect(gc.status, gc.stderr).toBe(0);
+    writeFileSync(join(dir, 'gate'), ''); // now let the slow stage finish
     expect(gc.stdout).toContain('removed 0 of 1 entries');
     const r = await out;
     expect(r.status, r.stderr).toBe(0);
