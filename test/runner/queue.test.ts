@@ -6,10 +6,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, PLUGIN, ROOT, cli, collectOutput, tempDir } from './helpers.js';
+import { CLI, PLUGIN, ROOT, cli, freePort, tempDir, until } from './helpers.js';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 if (!hasRedis) console.warn('!!! redis-server not found: the queue executor tests are SKIPPED (apt-get install redis-server) !!!');
@@ -28,23 +27,6 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
   child.stderr!.on('data', (d) => out.push(String(d)));
   const exited = new Promise<number | null>((res) => child.on('close', (code, signal) => res(signal ? 128 : code)));
   return { child, out, exited };
-}
-
-async function until(what: string, test: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
 }
 
 /** Keys a worker log says it computed (`✓ label key12 done …`). */

@@ -9,8 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { tempDir } from './helpers.js';
+import { freePort, tempDir, until } from './helpers.js';
 
 export interface SlurmCluster {
   env: Record<string, string>;
@@ -25,23 +24,6 @@ export function slurmUnavailable(): string | undefined {
     if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} not found (apt-get install munge slurmctld slurmd slurm-client)`;
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function until(what: string, test: () => boolean, ms: number, log: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}:\n${log()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 export async function startSlurm(): Promise<SlurmCluster> {
