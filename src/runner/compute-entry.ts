@@ -4,13 +4,12 @@
  * publish it. The same function serves the local executor, a queue worker and a
  * SLURM batch job, so an entry is produced the same way wherever it is computed.
  */
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeFsError, fsErrorCode, fsErrorLine, STORE_FATAL_CODES } from './durable.js';
 import type { StageMessage, StageTask } from './execute-stage.js';
 import type { StageRunner } from './stage-pool.js';
-import { CHEAP_HASH_BYTES, INPUT_HASH_BYTES, type LockInfo, type Manifest, type Store } from './store.js';
+import type { LockInfo, Manifest, Store } from './store.js';
 import type { InputArtifact, StageDef } from './stage-api.js';
 import { outputLayout, type ComputedBy, type JobOutcome, type StageJob } from './stage-job.js';
 
@@ -53,25 +52,13 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
   let temp: string | undefined;
   let locked = false;
   try {
-    let lock = await store.acquire(job.key, signal, hooks.onWaiting, job.force);
-    if (lock === 'exists') {
-      const r = (await store.checkEntry(job.key, CHEAP_HASH_BYTES)).length ? undefined : cached();
+    const claim = await store.claim(job.key, signal, hooks.onWaiting, job.force);
+    if (claim.cached) {
+      const r = cached();
       if (r) return r;
-      // corrupt: take the lock over it, to move it aside and recompute
-      lock = await store.acquire(job.key, signal, hooks.onWaiting, true);
     }
-    locked = true;
-    if (existsSync(store.entryDir(job.key))) {
-      const problems = await store.checkEntry(job.key, CHEAP_HASH_BYTES);
-      if (!problems.length && !job.force) {
-        const r = cached();
-        if (r) return r;
-      }
-      if (problems.length) {
-        await store.quarantine(job.key, problems.join('; '));
-        hooks.onMessage?.({ type: 'log', message: `cached entry was broken (${problems[0]}); moved to quarantine/, recomputing` });
-      }
-    }
+    locked = !claim.cached;
+    if (claim.quarantined) hooks.onMessage?.({ type: 'log', message: `cached entry was broken (${claim.quarantined[0]}); moved to quarantine/, recomputing` });
     hooks.onStart?.();
     temp = await store.createTemp(job.key);
     const task = await stageTaskFor(store, def, job, temp, signal);
@@ -127,21 +114,13 @@ async function stageTaskFor(store: Store, def: StageDef, job: StageJob, tempDir:
   return { type: job.type, id: job.stage, params: job.params, seed: job.seed, inputs, outputs, pipelineDir: job.pipelineDir };
 }
 
-/**
- * The manifest of an input entry, checked before the stage reads it: sizes
- * always, contents too when the entry is small enough to re-hash cheaply and
- * was not just published by this process (whose hashes are moments old). A
- * corrupt input is moved to quarantine; the coordinator recomputes its producer.
- */
+/** The manifest of an input entry, checked by `Store.readInput`; for a corrupt one the coordinator recomputes its producer. */
 async function soundInput(store: Store, key: string, name: string, signal: AbortSignal): Promise<Manifest> {
-  const m = await store.waitForEntry(key, signal);
-  if (!m) throw new Error(`input ${name} (${key.slice(0, 12)}) is not in the store ${store.root}`);
-  const bytes = Object.values(m.files).reduce((s, f) => s + f.size, 0);
-  const fresh = store.publishedByThisProcess(key);
-  const problems = await store.checkEntry(key, !fresh && bytes <= INPUT_HASH_BYTES ? Infinity : CHEAP_HASH_BYTES);
-  if (!problems.length) return m;
-  const where = await store.quarantine(key, problems.join('; '));
-  throw new CorruptInput(`input ${name} (entry ${key.slice(0, 12)}) is corrupt: ${problems[0]}${where ? `; moved to ${where}` : ''}; run again to recompute it`, { key, note: `input ${name} is corrupt (${problems[0]})` });
+  const checked = await store.readInput(key, signal);
+  if ('manifest' in checked) return checked.manifest;
+  if (!checked.problems) throw new Error(`input ${name} (${key.slice(0, 12)}) is not in the store ${store.root}`);
+  const problem = checked.problems[0];
+  throw new CorruptInput(`input ${name} (entry ${key.slice(0, 12)}) is corrupt: ${problem}${checked.movedTo ? `; moved to ${checked.movedTo}` : ''}; run again to recompute it`, { key, note: `input ${name} is corrupt (${problem})` });
 }
 
 export function secondsSince(t0: number): number {

@@ -151,7 +151,7 @@ export interface AcquireOptions {
 
 /** Waits for the lease with exponential backoff and jitter (20 ms growing to 1 s); breaks expired leases. */
 export async function acquireLease(path: string, options: AcquireOptions): Promise<Lease | 'done'> {
-  let delay = 20;
+  const wait = backoff(options.signal);
   let told = false;
   for (;;) {
     if (options.done && (await options.done())) return 'done';
@@ -171,9 +171,17 @@ export async function acquireLease(path: string, options: AcquireOptions): Promi
       told = true;
       options.onWait?.(state.info);
     }
-    await sleep(delay * (0.5 + Math.random()), options.signal);
-    delay = Math.min(1000, delay * 1.6);
+    await wait();
   }
+}
+
+/** Successive waits of an exponential backoff with jitter: 20 ms growing ×1.6 up to 1 s, each ±50 %. */
+export function backoff(signal: AbortSignal): () => Promise<void> {
+  let delay = 20;
+  return async () => {
+    await sleep(delay * (0.5 + Math.random()), signal);
+    delay = Math.min(1000, delay * 1.6);
+  };
 }
 
 /** One timer per process renews every lease it holds. */

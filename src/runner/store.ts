@@ -23,7 +23,8 @@
  *   const store = new Store(root);
  *   await store.holdKeys(keys);              // register (creates the store and this process's hold)
  *   await store.waitForGc(signal);           // then look things up
- *   if (await store.acquire(key, signal, onWait, force) === 'acquired') {
+ *   if (!(await store.claim(key, signal, onWait, force)).cached) {  // lock held
+ *     const input = await store.readInput(inputKey, signal);  // checked, or quarantined
  *     const tmp = await store.createTemp(key);   // compute into tmp
  *     await store.publish(tmp, manifest, { replace: force, signal });
  *     await store.release(key);             // (discardTemp(tmp) on failure)
@@ -42,7 +43,7 @@ import { dirname, join, relative } from 'node:path';
 import type { KeyMaterial } from './fingerprint.js';
 import type { MetricValue } from './stage-api.js';
 import { FsProblem, fsErrorLine, fsyncEnabled, fsyncPath, makeDirs, testPause, writeAtomic } from './durable.js';
-import { acquireLease, breakLease, createLease, leaseExpired, leaseMs, readLease, sleep, type Lease, type LeaseInfo } from './lease.js';
+import { acquireLease, backoff, breakLease, createLease, leaseExpired, leaseMs, readLease, type Lease, type LeaseInfo } from './lease.js';
 import { currentOwner, ownerIdProvablyDead } from './owner.js';
 
 export { writeAtomic } from './durable.js';
@@ -216,12 +217,11 @@ export class Store {
   /** Waits while a gc runs (after `holdKeys`, so that gc either saw the hold or finished first). */
   async waitForGc(signal: AbortSignal): Promise<void> {
     const path = this.lockPath(GC_LOCK);
-    let delay = 20;
+    const wait = backoff(signal);
     for (;;) {
       const state = await readLease(path);
       if (!state || leaseExpired(state)) return;
-      await sleep(delay * (0.5 + Math.random()), signal);
-      delay = Math.min(1000, delay * 1.6);
+      await wait();
     }
   }
 
@@ -238,6 +238,52 @@ export class Store {
     if (got === 'done') return 'exists';
     this.locks.set(key, got);
     return 'acquired';
+  }
+
+  /**
+   * What a process computing `key` calls first. Returns `{ cached: true }`
+   * (no lock held) when a sound entry exists and `force` is off; otherwise
+   * holds the key's lock, and a broken or corrupt entry found under it has
+   * been moved to quarantine/ (`quarantined`: its problems). With `force`, a
+   * sound entry stays in place for `publish(…, { replace: true })`.
+   */
+  async claim(key: string, signal: AbortSignal, onWait?: (holder: LockInfo | undefined) => void, force = false): Promise<{ cached: boolean; quarantined?: string[] }> {
+    if ((await this.acquire(key, signal, onWait, force)) === 'exists') {
+      if (!(await this.checkEntry(key, CHEAP_HASH_BYTES)).length) return { cached: true };
+      // corrupt: take the lock over it, to move it aside and recompute
+      await this.acquire(key, signal, onWait, true);
+    }
+    try {
+      if (!existsSync(this.entryDir(key))) return { cached: false };
+      const problems = await this.checkEntry(key, CHEAP_HASH_BYTES);
+      if (!problems.length) {
+        if (force) return { cached: false };
+        await this.release(key);
+        return { cached: true };
+      }
+      await this.quarantine(key, problems.join('; '));
+      return { cached: false, quarantined: problems };
+    } catch (e) {
+      await this.release(key);
+      throw e;
+    }
+  }
+
+  /**
+   * The manifest of an entry a stage is about to read, checked first: sizes
+   * always, contents too when the entry is at most INPUT_HASH_BYTES and was
+   * not just published by this process (whose hashes are moments old). A
+   * corrupt entry is moved to quarantine/ (`movedTo`); a missing one gives
+   * neither manifest nor problems. Waits out a forced replacement in progress.
+   */
+  async readInput(key: string, signal: AbortSignal): Promise<{ manifest: Manifest } | { problems?: string[]; movedTo?: string }> {
+    const m = await this.waitForEntry(key, signal);
+    if (!m) return {};
+    const bytes = Object.values(m.files).reduce((sum, f) => sum + f.size, 0);
+    const thorough = !this.publishedHere.has(key) && bytes <= INPUT_HASH_BYTES;
+    const problems = await this.checkEntry(key, thorough ? Infinity : CHEAP_HASH_BYTES);
+    if (!problems.length) return { manifest: m };
+    return { problems, movedTo: await this.quarantine(key, problems.join('; ')) };
   }
 
   /** Releases this process's lock on `key`, if it still holds it (never another holder's). */
@@ -311,11 +357,6 @@ export class Store {
     return full;
   }
 
-  /** This process published `key` itself: reading it back needs no re-hash. */
-  publishedByThisProcess(key: string): boolean {
-    return this.publishedHere.has(key);
-  }
-
   async discardTemp(tempDir: string): Promise<void> {
     await fsp.rm(tempDir, { recursive: true, force: true });
   }
@@ -326,14 +367,13 @@ export class Store {
    * again.
    */
   async waitForEntry(key: string, signal: AbortSignal): Promise<Manifest | undefined> {
-    let delay = 20;
+    const wait = backoff(signal);
     for (;;) {
       const m = this.readManifest(key);
       if (m) return m;
       const state = await readLease(this.lockPath(key));
       if (!state || leaseExpired(state) || this.locks.has(key)) return this.readManifest(key);
-      await sleep(delay * (0.5 + Math.random()), signal);
-      delay = Math.min(1000, delay * 1.6);
+      await wait();
     }
   }
 
