@@ -25,6 +25,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const port = await new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 const url = `redis://127.0.0.1:${port}`;
 const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+redis.on('exit', (code, signal) => { if (!stopping) console.log(`!!! redis-server exited (${signal ?? code}) during the benchmark`); });
+let stopping = false;
 
 async function startWorkers(n, store) {
   const ws = Array.from({ length: n }, () => {
@@ -41,7 +43,11 @@ async function startWorkers(n, store) {
   return ws;
 }
 async function stopWorkers(ws) {
-  await Promise.all(ws.map((w) => new Promise((r) => { w.on('close', r); w.kill('SIGTERM'); })));
+  await Promise.all(ws.map((w) => new Promise((r) => {
+    if (w.exitCode !== null || w.signalCode !== null) return r();
+    w.on('close', r);
+    w.kill('SIGTERM');
+  })));
 }
 /** Coordinator wall time, and the run's own seconds from its record (no Node start-up). */
 function run(file, store, args = []) {
@@ -89,6 +95,7 @@ try {
   console.log('8-variant sweep (20 stages, 8 dense-AE trainings of 600 epochs) on the queue, coordinator wall time:');
   for (const [i, p] of pairs.entries()) console.log(`  run ${i + 1}: 1 worker ${p[1].toFixed(1)} s, 2 workers ${p[2].toFixed(1)} s → wall(2)/wall(1) = ${(p[2] / p[1]).toFixed(2)}`);
 } finally {
+  stopping = true;
   redis.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
