@@ -37,7 +37,7 @@ export async function writeAtomic(path: string, data: string | Buffer, tag = cur
     } finally {
       await handle.close();
     }
-    await testPause('record');
+    await testPause('write');
     await fsp.rename(tmp, path);
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
@@ -127,10 +127,12 @@ let pauseMs: number | undefined;
 
 /**
  * Test hook: `SPECFLOW_TEST_SLOW_STORE_MS=N` sleeps N ms at each step of
- * publishing and record writing, so that fault-injection tests can kill a run
- * inside those windows.
+ * publishing and record writing, announced on stderr (`specflow-test-pause
+ * STEP`), so that fault-injection tests can kill a run inside those windows.
  */
-export async function testPause(_step: string): Promise<void> {
+export async function testPause(step: string): Promise<void> {
   pauseMs ??= Number(process.env.SPECFLOW_TEST_SLOW_STORE_MS ?? 0) || 0;
-  if (pauseMs > 0) await new Promise((res) => setTimeout(res, pauseMs));
+  if (pauseMs <= 0) return;
+  process.stderr.write(`specflow-test-pause ${step}\n`);
+  await new Promise((res) => setTimeout(res, pauseMs));
 }

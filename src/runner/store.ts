@@ -533,6 +533,7 @@ export class Store {
   async writeRun(id: string, record: unknown): Promise<string> {
     await this.ensureLayout();
     const path = join(this.runsDir(), `${id}.json`);
+    await testPause('record');
     await writeAtomic(path, JSON.stringify(record, null, 1));
     await writeAtomic(join(this.root, 'latest'), `${id}\n`);
     return path;

@@ -74,11 +74,21 @@ describe('fault injection', () => {
       const done = collectOutput(child);
       let log = '';
       child.stderr!.on('data', (d) => { log += String(d); });
-      const at = Math.floor(random() * span * 1.1);
+      // every fourth round aims at the run-record write (the hook announces it); the others at any moment
+      const aimAtRecord = i % 4 === 3;
+      // (after the announcement: 40 ms of pause, then the record's temp file written, 40 ms, rename, the same for `latest`)
+      const at = Math.floor(aimAtRecord ? 40 + random() * 120 : random() * span * 1.1);
+      if (aimAtRecord) {
+        await new Promise<void>((res) => {
+          const check = (): void => { if (log.includes('specflow-test-pause record')) { child.stderr!.off('data', check); res(); } };
+          child.stderr!.on('data', check);
+          child.on('close', () => res());
+        });
+      }
       await new Promise((r) => setTimeout(r, at));
       child.kill('SIGKILL');
       await done;
-      kinds.add(log.includes('run record') ? 'after the record' : /✓ \w+/.test(log) ? 'mid-run' : 'before any publish');
+      kinds.add(log.includes('run record') ? 'after the record' : log.includes('pause record') ? 'writing the record' : /✓ \w+/.test(log) ? 'mid-run' : 'before any publish');
       // what `cache verify` does, in-process (spares a Node start per round): re-hash every entry
       const verifier = new Store(store);
       for (const key of await verifier.keys()) expect(await verifier.verifyEntry(key), `round ${i} (killed at ${at} ms): ${key}`).toEqual([]);
@@ -89,8 +99,9 @@ describe('fault injection', () => {
       expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
       for (const [k, bytes] of want) expect(got.get(k)!.equals(bytes), `round ${i}: ${k} differs`).toBe(true);
     }
-    // the kills did land at different points of a run
-    expect(kinds.size).toBeGreaterThanOrEqual(2);
+    // the kills did land at different points of a run, the record write among them
+    expect(kinds.size).toBeGreaterThanOrEqual(3);
+    expect(kinds).toContain('writing the record');
   }, 300_000);
 });
 
