@@ -61,13 +61,15 @@ export function connection(url: string): { url: string; maxRetriesPerRequest: nu
 export async function openRedis(url: string): Promise<import('ioredis').Redis> {
   const { Redis } = await import('ioredis');
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (n) => (n > 3 ? null : 200 * n) });
-  client.on('error', () => undefined); // surfaced by the failing command instead
+  // the socket's own error (ECONNREFUSED…) says more than the failing command's "Connection is closed"
+  let socketError: Error | undefined;
+  client.on('error', (e: Error) => { socketError = e; });
   try {
     await client.connect();
     await client.ping();
   } catch (e) {
     client.disconnect();
-    throw new UserError(`cannot reach Redis at ${url}: ${(e as Error).message}`);
+    throw new UserError(`cannot reach Redis at ${url}: ${(socketError ?? (e as Error)).message}`);
   }
   return client;
 }
