@@ -30,6 +30,8 @@ program.command('run')
   .option('--force [stages...]', 'recompute these stages (all when none named) even if cached')
   .option('--dry-run', 'show what would run, run nothing')
   .option('--json', 'print one JSON document describing the run on stdout')
+  .option('--executor <name>', 'where stages are computed: local, queue (BullMQ workers) or slurm (default: $SPECFLOW_EXECUTOR or local)')
+  .option('--redis <url>', 'Redis of the queue executor (default: $SPECFLOW_REDIS)')
   .action(async (file: string | undefined, _o, cmd: Command) => {
     const { runCommand, pipelineArgument } = await import('./commands/run.js');
     const opts = globals(cmd);
@@ -98,6 +100,35 @@ program.command('compare')
   .action(async (runs: string[], _o, cmd: Command) => {
     const { compareCommand } = await import('./commands/compare.js');
     process.exitCode = await compareCommand(runs, globals(cmd));
+  });
+
+program.command('worker')
+  .description('compute queued stages (specflow run --executor queue) into the store, until Ctrl-C')
+  .option('--redis <url>', 'Redis of the queue (default: $SPECFLOW_REDIS)')
+  .addOption(new Option('--concurrency <n>', 'stages computed at once').argParser(positiveInt('--concurrency')).default(1))
+  .addOption(new Option('--lock-duration <ms>', "BullMQ job lock; a worker silent this long is stalled and its job goes to another (default 30000)").argParser(positiveInt('--lock-duration')))
+  .addOption(new Option('--stalled-interval <ms>', 'how often stalled jobs are looked for (default 30000)').argParser(positiveInt('--stalled-interval')))
+  .action(async (_o, cmd: Command) => {
+    const { workerCommand } = await import('./commands/worker.js');
+    process.exitCode = await workerCommand(globals(cmd));
+  });
+
+program.command('workers')
+  .description('list the live queue workers: host, pid, concurrency, backend, version, current job')
+  .option('--redis <url>', 'Redis of the queue (default: $SPECFLOW_REDIS)')
+  .option('--json', 'machine-readable output')
+  .action(async (_o, cmd: Command) => {
+    const { workersCommand } = await import('./commands/worker.js');
+    process.exitCode = await workersCommand(globals(cmd));
+  });
+
+program.command('exec-stage')
+  .description('compute one stage job file into the store (what each SLURM batch job of --executor slurm runs)')
+  .argument('<jobfile>', 'stage job (JSON) written by the coordinator')
+  .requiredOption('--result <file>', 'where to write the outcome (JSON)')
+  .action(async (jobFile: string, _o, cmd: Command) => {
+    const { execStageCommand } = await import('./commands/exec-stage.js');
+    process.exitCode = await execStageCommand(jobFile, globals(cmd));
   });
 
 const cache = program.command('cache').description('inspect and maintain the artifact store');

@@ -3,20 +3,15 @@
  * terminal (cli-progress), plain timestamped lines otherwise (CI logs, pipes).
  */
 import type { SchedulerEvent } from '../runner/scheduler.js';
-import type { Task } from '../runner/plan.js';
+import { taskLabel } from '../runner/plan.js';
+
+export { taskLabel };
 import type { ProgressEvent } from '../runner/stage-api.js';
 import type { LockInfo } from '../runner/store.js';
 
 export interface Display {
   handle(e: SchedulerEvent): void;
   stop(): void;
-}
-
-export function taskLabel(task: Task, variants: number): string {
-  const ids = [...new Set(task.instances.map((i) => i.stage))].join('/');
-  if (variants <= 1) return ids;
-  const vs = [...new Set(task.instances.map((i) => i.variant))];
-  return vs.length === variants ? `${ids} [all variants]` : vs.length === 1 ? `${ids} [${vs[0]}]` : `${ids} [${vs.length} variants]`;
 }
 
 function describeProgress(e: ProgressEvent): string {
@@ -52,7 +47,7 @@ export function plainDisplay(variants: number, write: (s: string) => void = (s) 
   return {
     handle(e) {
       const label = taskLabel(e.task, variants);
-      if (e.type === 'start') write(`[${stamp()}] ▶ ${label}  (${e.task.stage.type})\n`);
+      if (e.type === 'start') write(`[${stamp()}] ▶ ${label}  (${e.task.stage.type})${e.by ? `  on ${e.by.worker}` : ''}\n`);
       else if (e.type === 'finish') write(`[${stamp()}] ${finishLine(label, e)}\n`);
       else if (e.type === 'waiting') write(`[${stamp()}] … ${label}  waiting for ${holderName(e.holder)}, which is computing it\n`);
       else if (e.type === 'log') write(`[${stamp()}]   ${label}: ${e.message}\n`);
@@ -86,7 +81,7 @@ export async function ttyDisplay(variants: number): Promise<Display> {
     handle(e) {
       const label = taskLabel(e.task, variants);
       if (e.type === 'start') {
-        bars.set(e.task.key, multi.create(100, 0, { label, status: e.task.stage.type }));
+        bars.set(e.task.key, multi.create(100, 0, { label, status: `${e.task.stage.type}${e.by ? ` on ${e.by.worker}` : ''}` }));
       } else if (e.type === 'progress') {
         const bar = bars.get(e.task.key);
         const fraction = e.event.fraction ?? (e.event.epoch !== undefined && e.event.epochs ? e.event.epoch / e.event.epochs : undefined);

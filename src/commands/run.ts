@@ -7,6 +7,7 @@ import { engineIdentity, pinEngine } from '../ml/engine-identity.js';
 import { UserError } from '../runner/errors.js';
 import { forcedKeys, planPipeline, type Plan } from '../runner/plan.js';
 import { executePlan, type TaskResult } from '../runner/scheduler.js';
+import { createExecutor, executorName } from '../runner/executors/index.js';
 import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
 import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
 import { plainDisplay, ttyDisplay, taskLabel } from './display.js';
@@ -16,6 +17,8 @@ export interface RunArgs extends PipelineArgs, GlobalOptions {
   force?: boolean | string[];
   dryRun?: boolean;
   json?: boolean;
+  executor?: string;
+  redis?: string;
 }
 
 /** `run --force FILE`: the variadic --force takes FILE as a stage name; an existing file at its end is the pipeline. */
@@ -31,6 +34,7 @@ export function pipelineArgument(file: string | undefined, args: RunArgs): strin
 
 export async function runCommand(file: string, args: RunArgs): Promise<number> {
   const store = openStore(args);
+  executorName(args.executor); // a typo is refused before anything runs or the store is created
   // refused before anything runs, rather than as a failure of the first training stage
   const envProblem = args.dryRun ? undefined : backendEnvironmentProblem();
   if (envProblem) throw new UserError(envProblem);
@@ -52,6 +56,7 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   // the stages compute on the engine their keys name, or fail; never on a quiet fallback
   if (plan.tasks.some((t) => t.material.engine !== undefined)) pinEngine();
 
+  const executor = await createExecutor(store, { executor: args.executor, redis: args.redis, jobs, warn: (m) => process.stderr.write(`${m}\n`) });
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -70,13 +75,14 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   let record: RunRecord;
   let results: Map<string, TaskResult>;
   try {
-    results = await executePlan(plan, store, { jobs, force, signal: controller.signal, onEvent: (e) => display.handle(e) });
-    record = buildRecord(plan, results, runId, started, jobs);
+    results = await executePlan(plan, store, { jobs, force, signal: controller.signal, onEvent: (e) => display.handle(e), executor });
+    record = buildRecord(plan, results, runId, started, jobs, executor.name);
   } catch (e) {
     await store.close().catch(() => undefined);
     if (controller.signal.aborted) process.exit(130);
     throw e;
   } finally {
+    await executor.close().catch(() => undefined);
     display.stop();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

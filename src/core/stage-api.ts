@@ -108,6 +108,14 @@ export interface StageContext {
   pipelineDir: string;
 }
 
+/** Compute resources of one stage run. `memory` as SLURM writes it (`500M`, `4G`),
+ * `time` as `minutes`, `H:MM:SS` or `D-HH:MM:SS`. */
+export interface StageResources {
+  cpus?: number;
+  memory?: string;
+  time?: string;
+}
+
 export interface StageDef {
   type: string;
   description: string;
@@ -131,6 +139,9 @@ export interface StageDef {
   metrics?: Record<string, MetricInfo>;
   /** Results do not depend on the seed: leave it out of the content key. */
   seedless?: boolean;
+  /** What one run of the stage needs on a batch cluster (SLURM's --cpus-per-task, --mem,
+   * --time); a pipeline overrides them per stage under `resources:`. Never in the key. */
+  resources?: StageResources;
   /** npm packages whose versions enter the implementation fingerprint. */
   packages?: string[];
   /** Results depend on the numeric engine (tfjs backend, wasm kernels): the engine's identity

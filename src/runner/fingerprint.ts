@@ -257,3 +257,19 @@ function hashFile(file: string): string {
     return `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
   }
 }
+
+/**
+ * What a process computing a stage for someone else must share with them: the
+ * stage's implementation and, for numeric stages, the engine identity (backend,
+ * kernels, tfjs versions) that the content key holds. A queue worker or batch
+ * job with another one refuses the job rather than compute under a key it
+ * cannot honour.
+ */
+export function executionFingerprint(def: StageDef, engine: unknown): string {
+  return sha256(canonicalJson({ type: def.type, impl: implementationFingerprint(def).hash, engine: isNumeric(def) ? engine ?? null : null }));
+}
+
+/** The environment's choice of tfjs backend and wasm arithmetic, which change numeric outputs. */
+export function backendSelection(): string {
+  return `${process.env.SPECFLOW_BACKEND || 'auto'}/fma=${process.env.SPECFLOW_WASM_FMA || 'auto'}`;
+}

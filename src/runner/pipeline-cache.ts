@@ -17,8 +17,8 @@ import type { LoadOptions, Pipeline, StageInstance, Variant } from './pipeline.j
 import type { StageDef } from './stage-api.js';
 import { writeAtomic } from './store.js';
 
-// 2: pipelines carry `replicates`
-const FORMAT = 2;
+// 2: pipelines carry `replicates`; 3: stages carry `resources`
+const FORMAT = 3;
 
 interface StoredStage extends Omit<StageInstance, 'def'> {}
 interface StoredVariant extends Omit<Variant, 'stages'> { stages: StoredStage[] }

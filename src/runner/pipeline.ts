@@ -10,7 +10,7 @@ import { PipelineError, UserError, type Located, type SourcePos } from './errors
 import { validateParams } from './params.js';
 import { readPipelineText } from './pipeline-file.js';
 import { describeFileType } from '../util/file-type.js';
-import { describeKind, kindAccepts, type InputShapes, type StageDef } from './stage-api.js';
+import { describeKind, kindAccepts, type InputShapes, type StageDef, type StageResources } from './stage-api.js';
 import { didYouMean } from './suggest.js';
 import { parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
 import { findCycle } from './dag.js';
@@ -33,6 +33,8 @@ export interface StageInstance {
   inputs: Record<string, InputRef[]>;
   /** The stage's own `seed:`, pinning it across a seed sweep (e.g. one data set for every replicate). */
   seed?: number;
+  /** `resources:` of the stage in the pipeline (batch executors); never part of the key. */
+  resources?: StageResources;
 }
 
 export interface Variant {
@@ -78,7 +80,7 @@ export interface LoadOptions {
 export const MAX_VARIANTS = 10_000;
 
 const TOP_KEYS = ['name', 'seed', 'params', 'sweep', 'replicates', 'stages'];
-const STAGE_KEYS = ['type', 'in', 'with', 'seed'];
+const STAGE_KEYS = ['type', 'in', 'with', 'seed', 'resources'];
 const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 export function loadPipeline(file: string, options: LoadOptions): Pipeline {
@@ -281,7 +283,8 @@ function resolveVariant(
       if (typeof raw.seed === 'number' && Number.isSafeInteger(raw.seed) && raw.seed >= 0) ownSeed = raw.seed;
       else problems.at(['stages', sid, 'seed'], `stage "${sid}": \`seed\` must be a non-negative integer`);
     }
-    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {}, ...(ownSeed !== undefined ? { seed: ownSeed } : {}) });
+    const resources = checkResources(raw.resources, ['stages', sid, 'resources'], problems);
+    stages.set(sid, { id: sid, type, def, params: value, pathParams, inputs: {}, ...(ownSeed !== undefined ? { seed: ownSeed } : {}), ...(resources ? { resources } : {}) });
   }
   if (problems.any()) return { id, axes, params, seed, stages, order: [] };
 
@@ -330,6 +333,37 @@ function checkStages(order: string[], stages: Map<string, StageInstance>, varian
       problems.at(['stages', sid, 'with', ...p.path], `stage "${sid}": ${p.message}${variant === 'default' ? '' : ` (variant ${variant})`}`);
     }
   }
+}
+
+const MEMORY = /^\d+(\.\d+)?[KMGT]?$/i;
+// SLURM's --time forms: minutes, MM:SS, H:MM:SS, D-H, D-H:MM, D-H:MM:SS
+const TIME = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
+
+/** `resources: {cpus, memory, time}` of a stage: what a batch executor asks for. */
+function checkResources(raw: unknown, at: Path, problems: Problems): StageResources | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isRecord(raw)) {
+    problems.at(at, '`resources` must be a mapping with cpus, memory and/or time');
+    return undefined;
+  }
+  const out: StageResources = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === 'cpus') {
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 1) out.cpus = v;
+      else problems.at([...at, k], '`cpus` must be a positive integer');
+    } else if (k === 'memory') {
+      const text = typeof v === 'number' ? String(v) : v;
+      if (typeof text === 'string' && MEMORY.test(text)) out.memory = text.toUpperCase();
+      else problems.at([...at, k], '`memory` must be a size such as 500M or 4G (SLURM --mem)');
+    } else if (k === 'time') {
+      const text = typeof v === 'number' ? String(v) : v;
+      if (typeof text === 'string' && TIME.test(text)) out.time = text;
+      else problems.at([...at, k], '`time` must be minutes or [D-]H:MM:SS such as 90 or 1:30:00 (SLURM --time)');
+    } else {
+      problems.atKey([...at, k], `unknown resource "${k}"${hint(k, ['cpus', 'memory', 'time'])}`);
+    }
+  }
+  return out;
 }
 
 /** Parses `in:` (a stage id, `stage.port`, a list of them, or a map port → ref(s)) and type-checks each edge. */

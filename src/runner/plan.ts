@@ -151,3 +151,11 @@ export function forcedKeys(plan: Plan, force: boolean | string[]): Set<string> {
   }
   return out;
 }
+
+/** How the display and messages name a task: its stage id(s) and the variant(s) it serves. */
+export function taskLabel(task: Task, variants: number): string {
+  const ids = [...new Set(task.instances.map((i) => i.stage))].join('/');
+  if (variants <= 1) return ids;
+  const vs = [...new Set(task.instances.map((i) => i.variant))];
+  return vs.length === variants ? `${ids} [all variants]` : vs.length === 1 ? `${ids} [${vs[0]}]` : `${ids} [${vs.length} variants]`;
+}

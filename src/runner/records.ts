@@ -27,6 +27,9 @@ export interface StageRecord {
   blocked_by?: string;
   material: KeyMaterial;
   impl: ImplFingerprint;
+  /** Where it was computed (absent when cached or not run). */
+  host?: string;
+  worker?: string;
 }
 
 export interface RunRecord {
@@ -49,6 +52,8 @@ export interface RunRecord {
   /** tfjs backends reported by the stages (metric `backend`). */
   backend: string | null;
   jobs: number;
+  /** `local`, `queue` or `slurm`. */
+  executor: string;
 }
 
 export function newRunId(now = new Date()): string {
@@ -57,7 +62,7 @@ export function newRunId(now = new Date()): string {
 }
 
 export function buildRecord(
-  plan: Plan, results: Map<string, TaskResult>, runId: string, started: Date, jobs: number,
+  plan: Plan, results: Map<string, TaskResult>, runId: string, started: Date, jobs: number, executor = 'local',
 ): RunRecord {
   const p = plan.pipeline;
   const stages: StageRecord[] = [];
@@ -78,6 +83,7 @@ export function buildRecord(
         ...(r?.blockedBy ? { blocked_by: r.blockedBy } : {}),
         material: task.material,
         impl: task.impl,
+        ...(r?.host && r.status !== 'cached' ? { host: r.host, worker: r.worker } : {}),
       });
     }
   }
@@ -103,6 +109,7 @@ export function buildRecord(
     node: process.version,
     backend: backends.length ? backends.join(',') : null,
     jobs,
+    executor,
   };
 }
 
@@ -144,11 +151,13 @@ export function jsonSummary(record: RunRecord): unknown {
     run: record.run,
     pipeline: record.pipeline,
     status: record.status,
+    executor: record.executor,
     variants: record.variants.map((v) => ({ id: v.id, params: v.params })),
     stages: record.stages.map((s) => ({
       id: s.id, variant: s.variant, type: s.type, key: s.key, cached: s.cached, status: s.status,
       seconds: s.seconds, outputs: s.outputs, metrics: s.metrics,
       ...(s.error ? { error: s.error } : {}), ...(s.blocked_by ? { blocked_by: s.blocked_by } : {}),
+      ...(s.host ? { host: s.host, worker: s.worker } : {}),
     })),
   };
 }

@@ -1,5 +1,6 @@
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { StageDef } from '../../src/runner/stage-api.js';
@@ -46,4 +47,23 @@ export function collectOutput(child: ChildProcess): Promise<CliResult> {
     child.stderr?.on('data', (d) => { stderr += String(d); });
     child.on('close', (status) => res({ status, stdout, stderr }));
   });
+}
+
+/** A TCP port free on the loopback interface right now (for a server a test starts). */
+export function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Polls `test` every 50 ms until it holds; fails naming `what` (and `detail()`) after `ms`. */
+export async function until(what: string, test: () => boolean, ms = 30_000, detail: () => string = () => ''): Promise<void> {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail() ? `:\n${detail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -1,0 +1,156 @@
+/**
+ * The queue executor, coordinator side: each ready stage becomes a BullMQ job
+ * whose id is its content key, so coordinators asking for the same stage share
+ * one job and one computation. Workers (`specflow worker`, queue-worker.ts)
+ * compute it into the shared store and report progress through the job; the
+ * coordinator waits for the job's end (QueueEvents, with a poll of the job's
+ * state so that a missed event or a job withdrawn by someone else never hangs it).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Store } from '../store.js';
+import type { ComputedBy, JobOutcome, StageJob } from '../stage-job.js';
+import type { Executor, ExecutorHooks } from './executor.js';
+import {
+  ATTEMPTS, BACKOFF_MS, PREFIX, QUEUE, WAITERS_KEY, connection, liveWorkers, openRedis, type QueueProgress, type QueueResult,
+} from './queue-common.js';
+
+const POLL_MS = 1_000;
+/** Finished jobs stay this long so that late coordinators read their result; then BullMQ drops them. */
+const KEEP_FINISHED_S = 3_600;
+
+export interface QueueExecutorOptions {
+  redis: string;
+  /** Told once when no worker is registered. */
+  warn?: (message: string) => void;
+}
+
+interface Waiting {
+  job: StageJob;
+  hooks: ExecutorHooks;
+  by?: ComputedBy;
+  finish(outcome: JobOutcome): void;
+}
+
+export async function queueExecutor(store: Store, options: QueueExecutorOptions): Promise<Executor> {
+  const redis = await openRedis(options.redis);
+  const { Queue, QueueEvents } = await import('bullmq');
+  const queue = new Queue<StageJob, QueueResult>(QUEUE, { connection: connection(options.redis), prefix: PREFIX });
+  const events = new QueueEvents(QUEUE, { connection: connection(options.redis), prefix: PREFIX });
+  queue.on('error', () => undefined);
+  events.on('error', () => undefined);
+  await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+  const me = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const waiting = new Map<string, Waiting>();
+  const withdrawals: Promise<void>[] = [];
+
+  if ((await liveWorkers(redis)).length === 0) {
+    options.warn?.(`no specflow worker is registered on ${options.redis}: stages wait until one starts (specflow worker --redis ${options.redis} --store DIR)`);
+  }
+
+  events.on('progress', ({ jobId, data }) => {
+    const w = waiting.get(jobId);
+    if (!w) return;
+    const p = data as QueueProgress;
+    if (p.type === 'start') {
+      w.by = { host: p.host, worker: p.worker };
+      w.hooks.onStart(w.by);
+    } else {
+      w.hooks.onMessage(p);
+    }
+  });
+  events.on('completed', ({ jobId, returnvalue }) => waiting.get(jobId)?.finish(returnvalue as QueueResult));
+  events.on('failed', ({ jobId, failedReason }) => {
+    // BullMQ says 'failed' only once no attempt is left (a retried attempt goes back to wait)
+    const w = waiting.get(jobId);
+    w?.finish(failure(w, failedReason));
+  });
+
+  const failure = (w: Waiting, reason: string): JobOutcome => ({
+    host: w.by?.host ?? '?', worker: w.by?.worker ?? '?', status: 'failed', seconds: 0, metrics: {},
+    error: `queue job ${w.job.key.slice(0, 12)} failed (tried up to ${ATTEMPTS} times): ${reason}`,
+  });
+
+  /** Add the job unless one with its id is queued or running; a finished one is replaced. */
+  const enqueue = async (job: StageJob): Promise<JobOutcome | undefined> => {
+    const existing = await queue.getJob(job.key);
+    if (existing) {
+      const state = await existing.getState();
+      if (state === 'completed' || state === 'failed' || state === 'unknown') {
+        if (!job.force && store.has(job.key)) return storeOutcome(store, job.key, existing.returnvalue);
+        await existing.remove().catch(() => undefined);
+      }
+    }
+    await queue.add(job.type, job, {
+      jobId: job.key, attempts: ATTEMPTS, backoff: { type: 'exponential', delay: BACKOFF_MS },
+      removeOnComplete: { age: KEEP_FINISHED_S }, removeOnFail: { age: KEEP_FINISHED_S },
+    });
+    return undefined;
+  };
+
+  /** Its state, in case an event was missed; a job that vanished unfinished is added again. */
+  const poll = async (w: Waiting): Promise<void> => {
+    const job = await queue.getJob(w.job.key);
+    if (!job) {
+      if (!w.job.force && store.has(w.job.key)) w.finish(storeOutcome(store, w.job.key));
+      else await enqueue(w.job);
+      return;
+    }
+    const state = await job.getState();
+    if (state === 'completed' && job.returnvalue) w.finish(job.returnvalue);
+    else if (state === 'failed') w.finish(failure(w, job.failedReason));
+  };
+
+  /** Ctrl-C: stop waiting; the job goes only if no other coordinator waits for it and no worker has it yet. */
+  const withdraw = async (key: string): Promise<void> => {
+    await redis.srem(WAITERS_KEY(key), me);
+    if ((await redis.scard(WAITERS_KEY(key))) > 0) return;
+    const job = await queue.getJob(key);
+    if (!job) return;
+    const state = await job.getState();
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove().catch(() => undefined);
+  };
+
+  return {
+    name: 'queue',
+    // workers decide how much runs at once; the coordinator offers every ready stage
+    concurrency: () => Number.MAX_SAFE_INTEGER,
+    async compute(_def, job, hooks) {
+      const interrupted: JobOutcome = { host: '?', worker: '?', status: 'interrupted', seconds: 0, metrics: {}, error: 'interrupted' };
+      if (hooks.signal.aborted) return interrupted;
+      await redis.sadd(WAITERS_KEY(job.key), me);
+      return new Promise<JobOutcome>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const finish = (outcome: JobOutcome): void => {
+          if (!waiting.has(job.key)) return;
+          waiting.delete(job.key);
+          clearInterval(timer);
+          hooks.signal.removeEventListener('abort', onAbort);
+          if (outcome.status !== 'interrupted') void redis.srem(WAITERS_KEY(job.key), me).catch(() => undefined);
+          resolve(outcome);
+        };
+        const onAbort = (): void => {
+          withdrawals.push(withdraw(job.key).catch(() => undefined));
+          finish(interrupted);
+        };
+        waiting.set(job.key, { job, hooks, finish });
+        hooks.signal.addEventListener('abort', onAbort, { once: true });
+        enqueue(job).then((done) => {
+          if (done) finish(done);
+          else timer = setInterval(() => { const w = waiting.get(job.key); if (w) poll(w).catch(() => undefined); }, POLL_MS);
+        }, (e: unknown) => finish({ ...interrupted, status: 'failed', error: `cannot queue the stage: ${(e as Error).message}`, infrastructure: true }));
+      });
+    },
+    async close() {
+      await Promise.all(withdrawals);
+      await Promise.all([events.close(), queue.close()]);
+      redis.disconnect();
+    },
+  };
+}
+
+/** The entry is already in the store: published by a job this coordinator did not see finish. */
+function storeOutcome(store: Store, key: string, returned?: QueueResult): JobOutcome {
+  const m = store.readManifest(key);
+  return { host: returned?.host ?? '?', worker: returned?.worker ?? '?', status: returned?.status === 'done' ? 'done' : 'cached', seconds: m?.seconds ?? 0, metrics: m?.metrics ?? {} };
+}
