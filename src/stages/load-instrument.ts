@@ -4,7 +4,7 @@
  * bytes, then extension, or forced with `format`. Every file is read and
  * checked before the output is written, so a bad file leaves nothing behind.
  */
-import type { StageContext, StageDef } from '../core/stage-api.js';
+import type { StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 export const load: StageDef = {
@@ -20,6 +20,7 @@ export const load: StageDef = {
       path: {
         description: 'An instrument file, a glob (e.g. spectra/*.msa) or a list of files/globs, relative to the pipeline file. Several files stack into one table.',
         'x-path': true,
+        'x-glob': true,
         anyOf: [
           { type: 'string' },
           { type: 'array', minItems: 1, items: { type: 'string' } },
@@ -40,7 +41,8 @@ export const load: StageDef = {
     const { readInstrumentFile } = await import('../data/formats/detect.js');
     const { toSpectraTable } = await import('../data/formats/to-table.js');
     const { writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
-    const paths = await expandPaths(ctx);
+    const { filesNamed } = await import('./load.js');
+    const paths = await filesNamed(ctx, ctx.params.path);
     const files = [];
     for (const p of paths) files.push(await readInstrumentFile(p, ctx.params.format as string));
     const { table, notes } = toSpectraTable(files);
@@ -51,26 +53,3 @@ export const load: StageDef = {
     ctx.metric('channels', table.d);
   },
 };
-
-/** Files named by `path`: a literal file wins over glob syntax; globs match files, sorted. */
-async function expandPaths(ctx: StageContext): Promise<string[]> {
-  const { existsSync } = await import('node:fs');
-  const { isAbsolute, resolve } = await import('node:path');
-  const { StageError } = await import('../core/stage-api.js');
-  const fg = (await import('fast-glob')).default;
-  const patterns = Array.isArray(ctx.params.path) ? (ctx.params.path as string[]) : [ctx.params.path as string];
-  const out: string[] = [];
-  for (const p of patterns) {
-    const abs = resolve(ctx.pipelineDir, p);
-    if (existsSync(abs)) {
-      out.push(abs);
-      continue;
-    }
-    if (!fg.isDynamicPattern(p)) throw new StageError('file not found', p);
-    const pattern = isAbsolute(p) ? p : `${fg.convertPathToPattern(ctx.pipelineDir)}/${p}`;
-    const found = (await fg(pattern, { absolute: true, onlyFiles: true })).sort();
-    if (found.length === 0) throw new StageError(`no file matches the glob "${p}"`, p);
-    out.push(...found);
-  }
-  return [...new Set(out)];
-}

@@ -32,6 +32,38 @@ function resolvePath(ctx: StageContext, p: string): Promise<string> {
   return import('node:path').then(({ resolve }) => resolve(ctx.pipelineDir, p));
 }
 
+/**
+ * The files a path parameter names — a file, a glob or a list of them: an
+ * existing file wins over glob syntax in its name, a glob matches files under
+ * the pipeline folder (its own name taken literally), and every file must be a
+ * regular file. Sorted per glob, duplicates dropped.
+ */
+export async function filesNamed(ctx: StageContext, value: unknown): Promise<string[]> {
+  const { existsSync } = await import('node:fs');
+  const { isAbsolute, relative } = await import('node:path');
+  const { StageError } = await import('../core/stage-api.js');
+  const fg = (await import('fast-glob')).default;
+  const patterns = Array.isArray(value) ? (value as string[]) : [value as string];
+  const paths: string[] = [];
+  for (const p of patterns) {
+    const abs = await resolvePath(ctx, p);
+    if (fg.isDynamicPattern(p) && !existsSync(abs)) {
+      const rel = relative(ctx.pipelineDir, abs);
+      const pattern = !isAbsolute(rel) && !rel.startsWith('..') ? `${fg.convertPathToPattern(ctx.pipelineDir)}/${rel.replace(/\\/g, '/')}` : isAbsolute(p) ? p : `${fg.convertPathToPattern(ctx.pipelineDir)}/${p}`;
+      const found = (await fg(pattern, { absolute: true, onlyFiles: true })).sort();
+      if (found.length === 0) throw new StageError(`no file matches the glob "${p}"`, p);
+      paths.push(...found);
+    } else {
+      if (!existsSync(abs)) throw new StageError('file not found', p);
+      paths.push(abs);
+    }
+  }
+  const unique = [...new Set(paths)];
+  const { assertRegularFile } = await import('../data/load/regular-file.js');
+  for (const f of unique) await assertRegularFile(f);
+  return unique;
+}
+
 async function finish(ctx: StageContext, loaded: { table: import('../data/arrow-io.js').SpectraTable; notes: string[] }, file: string): Promise<void> {
   const { writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
   const { checkMetadataNames } = await import('../data/load/assemble.js');
@@ -175,30 +207,8 @@ export const loadJcamp: StageDef = {
   packages: ['jcampconverter', 'fast-glob', 'apache-arrow'],
   module: import.meta.url,
   async run(ctx) {
-    const { existsSync } = await import('node:fs');
-    const { StageError } = await import('../core/stage-api.js');
-    const fg = (await import('fast-glob')).default;
     const { loadJcampFiles } = await import('../data/load/jcamp-source.js');
-    const patterns = Array.isArray(ctx.params.path) ? (ctx.params.path as string[]) : [ctx.params.path as string];
-    const paths: string[] = [];
-    const { isAbsolute, relative } = await import('node:path');
-    for (const p of patterns) {
-      const abs = await resolvePath(ctx, p);
-      if (fg.isDynamicPattern(p) && !existsSync(abs)) {
-        // the pipeline folder is taken literally, glob characters in its name included
-        const rel = relative(ctx.pipelineDir, abs);
-        const pattern = !isAbsolute(rel) && !rel.startsWith('..') ? `${fg.convertPathToPattern(ctx.pipelineDir)}/${rel.replace(/\\/g, '/')}` : isAbsolute(p) ? p : `${fg.convertPathToPattern(ctx.pipelineDir)}/${p}`;
-        const found = (await fg(pattern, { absolute: true, onlyFiles: true })).sort();
-        if (found.length === 0) throw new StageError(`no file matches the glob "${p}"`, p);
-        paths.push(...found);
-      } else {
-        if (!existsSync(abs)) throw new StageError('file not found', p);
-        paths.push(abs);
-      }
-    }
-    const unique = [...new Set(paths)];
-    const { assertRegularFile } = await import('../data/load/regular-file.js');
-    for (const p of unique) await assertRegularFile(p);
+    const unique = await filesNamed(ctx, ctx.params.path);
     await finish(ctx, await loadJcampFiles(unique, { ...loadOptions(ctx.params), keep: undefined, x: undefined, y: undefined }), unique.length === 1 ? (await import('node:path')).basename(unique[0]!) : `${unique.length} JCAMP files`);
   },
 };

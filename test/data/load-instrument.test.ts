@@ -78,6 +78,22 @@ describe('load (instrument files)', () => {
     expect(message).toMatch(/different units.*hyperspy_linescan\.hspy: "cm-1".*hyperspy_si\.hspy: "eV"/);
   });
 
+  it('a glob in a pipeline validates, and the files it matches are in the key: editing one makes the stage run again', async () => {
+    const { copyFileSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'specflow-load-glob-'));
+    copyFileSync(join(FIX, 'hyperspy_si.hspy'), join(dir, 'a_si.hspy'));
+    copyFileSync(join(FIX, 'hyperspy_si.nxs'), join(dir, 'b_si.nxs'));
+    writeFileSync(join(dir, 'p.yaml'), 'name: g\nstages:\n  scan: { type: load, with: { path: "*_si.*" } }\n');
+    const store = join(dir, 'store');
+    expect(cli(['validate', join(dir, 'p.yaml')]).status).toBe(0);
+    const first = cli(['run', join(dir, 'p.yaml'), '--store', store, '--json']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).stages[0].metrics.spectra).toBe(24);
+    expect(cli(['status', join(dir, 'p.yaml'), '--store', store]).stdout).toMatch(/up to date/);
+    copyFileSync(join(FIX, 'hyperspy_si.hspy'), join(dir, 'b_si.nxs'));
+    expect(cli(['status', join(dir, 'p.yaml'), '--store', store]).stdout).toMatch(/would run\s+scan/);
+  });
+
   it('files on different grids in the same unit stay on their own grids (ragged) until a resample step', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'specflow-msa-'));
     const msa = (offset: number, n: number) => `#FORMAT : EMSA/MAS Spectral Data File\n#VERSION : 1.0\n#TITLE : t\n#NPOINTS : ${n}\n#NCOLUMNS : 1\n#XUNITS : eV\n#DATATYPE : Y\n#XPERCHAN : 1.0\n#OFFSET : ${offset}\n#SPECTRUM :\n${Array.from({ length: n }, (_, i) => `${i + 1}.5E+01`).join(', ')}\n#ENDOFDATA :\n`;
