@@ -6,6 +6,7 @@
  */
 import type { StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
+import { filesNamed, filesParam } from './load.js';
 
 export const load: StageDef = {
   type: 'load',
@@ -17,15 +18,7 @@ export const load: StageDef = {
     additionalProperties: false,
     required: ['path'],
     properties: {
-      path: {
-        description: 'An instrument file, a glob (e.g. spectra/*.msa) or a list of files/globs, relative to the pipeline file. Several files stack into one table.',
-        'x-path': true,
-        'x-glob': true,
-        anyOf: [
-          { type: 'string' },
-          { type: 'array', minItems: 1, items: { type: 'string' } },
-        ],
-      },
+      path: filesParam('An instrument file, a glob (e.g. spectra/*.msa) or a list of files/globs, relative to the pipeline file. Several files stack into one table.'),
       format: {
         type: 'string',
         enum: ['auto', 'dm', 'dm3', 'dm4', 'msa', 'emsa', 'wdf', 'renishaw', 'jobinyvon', 'labspec', 'hspy', 'hyperspy', 'nexus', 'nxs'],
@@ -41,7 +34,6 @@ export const load: StageDef = {
     const { readInstrumentFile } = await import('../data/formats/detect.js');
     const { toSpectraTable } = await import('../data/formats/to-table.js');
     const { writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
-    const { filesNamed } = await import('./load.js');
     const paths = await filesNamed(ctx, ctx.params.path);
     const files = [];
     for (const p of paths) files.push(await readInstrumentFile(p, ctx.params.format as string));

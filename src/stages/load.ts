@@ -32,6 +32,19 @@ function resolvePath(ctx: StageContext, p: string): Promise<string> {
   return import('node:path').then(({ resolve }) => resolve(ctx.pipelineDir, p));
 }
 
+/** A parameter naming files: one file, a glob or a list of them, keyed by the files' contents (see filesNamed). */
+export function filesParam(description: string): Record<string, unknown> {
+  return {
+    description,
+    'x-path': true,
+    'x-glob': true,
+    anyOf: [
+      { type: 'string' },
+      { type: 'array', minItems: 1, items: { type: 'string' } },
+    ],
+  };
+}
+
 /**
  * The files a path parameter names — a file, a glob or a list of them: an
  * existing file wins over glob syntax in its name, a glob matches files under
@@ -188,15 +201,7 @@ export const loadJcamp: StageDef = {
     additionalProperties: false,
     required: ['path'],
     properties: {
-      path: {
-        description: 'A JCAMP-DX file, a glob (e.g. spectra/*.jdx) or a list of files/globs, relative to the pipeline file.',
-        'x-path': true,
-        'x-glob': true,
-        anyOf: [
-          { type: 'string' },
-          { type: 'array', minItems: 1, items: { type: 'string' } },
-        ],
-      },
+      path: filesParam('A JCAMP-DX file, a glob (e.g. spectra/*.jdx) or a list of files/globs, relative to the pipeline file.'),
       label: { type: 'string', description: 'JCAMP record giving the class label, e.g. TITLE or $CLASS (## and $ optional). Default: no label.' },
       unit: { type: 'string', description: 'Override the axis unit read from ##XUNITS (needed when files disagree).' },
       axis_name: axisNameParam,
