@@ -109,16 +109,22 @@ export function spectraHeader(t: SpectraTable): SpectraHeader {
   };
 }
 
+/** The `id`, optional `label` and metadata-column fields every batch-written table starts with. */
+function leadingFields(labels: unknown, columnTypes: [string, ColumnType][], reserved: Set<string>, kind: string): Field[] {
+  const fields: Field[] = [new Field('id', new Utf8(), false)];
+  if (labels) fields.push(new Field('label', new Utf8(), true));
+  for (const [name, type] of columnTypes) {
+    if (reserved.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved ${kind} column`);
+    fields.push(new Field(name, arrowType(type), true));
+  }
+  return fields;
+}
+
 /** Writes a spectra table record batch by record batch (see arrow-batches.ts). */
 export class SpectraWriter {
   private readonly file: IpcFileWriter;
   constructor(path: string, private readonly h: SpectraHeader) {
-    const fields: Field[] = [new Field('id', new Utf8(), false)];
-    if (h.labels) fields.push(new Field('label', new Utf8(), true));
-    for (const [name, type] of h.columnTypes) {
-      if (SPECTRA_RESERVED_COLUMNS.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved spectra column`);
-      fields.push(new Field(name, arrowType(type), true));
-    }
+    const fields = leadingFields(h.labels, h.columnTypes, SPECTRA_RESERVED_COLUMNS, 'spectra');
     const meta = new Map<string, string>(Object.entries(h.metadata));
     meta.set(META.kind, 'spectra');
     if (h.ragged) {
@@ -200,12 +206,7 @@ export interface LatentHeader {
 export class LatentWriter {
   private readonly file: IpcFileWriter;
   constructor(path: string, private readonly h: LatentHeader) {
-    const fields: Field[] = [new Field('id', new Utf8(), false)];
-    if (h.labels) fields.push(new Field('label', new Utf8(), true));
-    for (const [name, type] of h.columnTypes) {
-      if (LATENT_RESERVED_COLUMNS.has(name)) throw new Error(`metadata column "${name}" clashes with a reserved latent column`);
-      fields.push(new Field(name, arrowType(type), true));
-    }
+    const fields = leadingFields(h.labels, h.columnTypes, LATENT_RESERVED_COLUMNS, 'latent');
     fields.push(new Field('z', fixedListType(h.k), false));
     const meta = new Map<string, string>(Object.entries(h.metadata));
     meta.set(META.kind, 'latent');
