@@ -59,6 +59,10 @@ export interface TrainOptions {
   /** Within an epoch, every few hundred mini-batches: training rows done so far this epoch. */
   onRows?: (epoch: number, done: number, total: number) => void;
   signal?: AbortSignal;
+  /** Data-parallel threads (this one and threads − 1 workers, ./parallel/team.ts); 1, the default, trains
+   * in this thread alone. The trained weights depend on the count (each shard is its own batch-norm batch,
+   * and the shards' gradients are summed in another order than one batch's). */
+  threads?: number;
 }
 
 export interface TrainResult {
@@ -193,6 +197,8 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   const model = new Autoencoder(tf, config, deriveSeed(seed, 'weights'));
   const optimizer = createAdam(tf, options.learningRate ?? 1e-3);
   const vars = model.store.trainable();
+  const threads = options.threads ?? 1;
+  let team: import('./parallel/team.js').TrainingTeam | undefined;
   const history: EpochInfo[] = [];
   let best = Infinity;
   let bestEpoch = 0;
@@ -224,6 +230,10 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   };
 
   try {
+    if (threads > 1) {
+      const { TrainingTeam } = await import('./parallel/team.js');
+      team = await TrainingTeam.start({ tf, backend, model, optimizer, threads, maxBatch: batchSize });
+    }
     let epoch = 0;
     while (epoch < epochs) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
@@ -245,16 +255,21 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
           xArr = new Float32Array(b * d);
           xRows.read(batchRows, xArr);
         }
-        const xb = tf.tensor2d(xArr, [b, d]);
-        const yb = tf.tensor2d(yArr, [b, d]);
-        const pass: Pass = { training: true, bnStats: new Map() };
-        const cost = optimizer.minimize(() => model.lossT(xb, yb, pass) as import('@tensorflow/tfjs').Scalar, true, vars);
-        updateBatchNorm(tf, model.store, pass);
-        total += (cost!.dataSync()[0] as number) * b;
-        cost!.dispose();
+        if (team) {
+          total += (await team.step(xArr, yArr, b)) * b;
+          if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+        } else {
+          const xb = tf.tensor2d(xArr, [b, d]);
+          const yb = tf.tensor2d(yArr, [b, d]);
+          const pass: Pass = { training: true, bnStats: new Map() };
+          const cost = optimizer.minimize(() => model.lossT(xb, yb, pass) as import('@tensorflow/tfjs').Scalar, true, vars);
+          updateBatchNorm(tf, model.store, pass);
+          total += (cost!.dataSync()[0] as number) * b;
+          cost!.dispose();
+          xb.dispose();
+          yb.dispose();
+        }
         if (options.onRows && ((start / batchSize) % 200 === 199)) options.onRows(epoch, start + b, nTrain);
-        xb.dispose();
-        yb.dispose();
       }
       const loss = total / nTrain;
       const valLoss = nVal > 0 ? evaluate() : null;
@@ -288,10 +303,14 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
     model.dispose();
     throw e;
   } finally {
+    await team?.close();
     optimizer.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
   const backendUsed = backendLabel(backend);
-  model.config.training = { seed, epochs_run: history.length, best_epoch: bestEpoch, backend: backendUsed, denoise: noiseSpec ?? null, resample_noise: resample };
+  model.config.training = {
+    seed, epochs_run: history.length, best_epoch: bestEpoch, backend: backendUsed, denoise: noiseSpec ?? null, resample_noise: resample,
+    ...(threads > 1 ? { threads } : {}),
+  };
   return { model, history, epochsRun: history.length, bestEpoch, seconds, backend: backendUsed };
 }

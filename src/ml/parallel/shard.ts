@@ -1,0 +1,127 @@
+/**
+ * The arithmetic of data-parallel training that every thread shares: how a
+ * mini-batch is cut into shards, one shard's share of the batch gradient, and
+ * the layout of the weights, gradients and batch-norm moments in the shared
+ * buffers. The stage's thread and the worker threads run exactly this code on
+ * the same engine, so a shard's gradient has the same bits wherever it is
+ * computed.
+ */
+import type { Autoencoder } from '../autoencoder.js';
+import type { Tensor, TF } from '../engine.js';
+import type { Pass } from '../nn.js';
+
+/** Contiguous [start, count) row ranges of a b-row batch, sizes differing by at most one (larger first); empty shards are dropped. */
+export function shardRanges(b: number, threads: number): { start: number; count: number }[] {
+  const out: { start: number; count: number }[] = [];
+  const base = Math.floor(b / threads);
+  const extra = b % threads;
+  let start = 0;
+  for (let i = 0; i < threads; i++) {
+    const count = base + (i < extra ? 1 : 0);
+    if (count > 0) out.push({ start, count });
+    start += count;
+  }
+  return out;
+}
+
+/** Where each trainable tensor and each batch-norm layer's moments sit in the flat shared arrays. */
+export interface ParamLayout {
+  /** Trainable tensors in the store's order (the order every thread defines them in). */
+  params: { name: string; shape: number[]; offset: number; size: number }[];
+  paramFloats: number;
+  /** Batch-norm layers: mean at `offset`, variance at `offset + channels`. */
+  norms: { name: string; channels: number; offset: number }[];
+  normFloats: number;
+}
+
+export function paramLayout(model: Autoencoder): ParamLayout {
+  const params: ParamLayout['params'] = [];
+  const norms: ParamLayout['norms'] = [];
+  let at = 0;
+  let nAt = 0;
+  for (const s of model.store.specs) {
+    const size = s.shape.reduce((a, c) => a * c, 1);
+    if (s.trainable) {
+      params.push({ name: s.name, shape: s.shape, offset: at, size });
+      at += size;
+    } else if (s.name.endsWith('.mean')) {
+      // a batch-norm layer's running mean (its running variance follows it)
+      norms.push({ name: s.name.slice(0, -'.mean'.length), channels: size, offset: nAt });
+      nAt += 2 * size;
+    }
+  }
+  return { params, paramFloats: at, norms, normFloats: nAt };
+}
+
+export interface ShardResult {
+  /** This shard's share of the batch loss: its mean loss × count / batch. */
+  loss: number;
+  /** Gradients of that share, in the layout's order (kept tensors: the caller disposes them). */
+  grads: Tensor[];
+  /** Batch-norm moments of this shard per layer (kept tensors: the caller disposes them). */
+  moments: Map<string, { mean: Tensor; variance: Tensor }>;
+}
+
+/**
+ * One shard's gradient of the batch loss. The batch loss is a mean over the
+ * batch, so a shard of `count` of its `batch` rows contributes its own mean
+ * loss scaled by count/batch, and the shards' gradients sum to the batch's
+ * gradient (exactly, up to rounding, except that batch norm normalises each
+ * shard with the shard's own moments).
+ */
+export function shardGradient(tf: TF, model: Autoencoder, x: Float32Array, y: Float32Array, count: number, batch: number): ShardResult {
+  const d = model.inputDim;
+  const vars = model.store.trainable();
+  const pass: Pass = { training: true, bnStats: new Map() };
+  const scale = count / batch;
+  const { value, grads } = tf.tidy(() => {
+    const xb = tf.tensor2d(x.subarray(0, count * d), [count, d]);
+    const yb = y === x ? xb : tf.tensor2d(y.subarray(0, count * d), [count, d]);
+    return tf.variableGrads(() => tf.mul(model.lossT(xb, yb, pass), scale) as import('@tensorflow/tfjs').Scalar, vars);
+  });
+  const loss = value.dataSync()[0] as number;
+  value.dispose();
+  return { loss, grads: vars.map((v) => grads[v.name]!), moments: pass.bnStats! };
+}
+
+/** Copies a shard's gradients and moments into flat arrays of `layout`, and disposes the tensors. */
+export function writeShard(result: ShardResult, layout: ParamLayout, grads: Float32Array, moments: Float32Array): void {
+  layout.params.forEach((p, i) => {
+    grads.set(result.grads[i]!.dataSync() as Float32Array, p.offset);
+    result.grads[i]!.dispose();
+  });
+  for (const n of layout.norms) {
+    const m = result.moments.get(n.name);
+    if (!m) throw new Error(`batch-norm layer ${n.name} recorded no moments`);
+    moments.set(m.mean.dataSync() as Float32Array, n.offset);
+    moments.set(m.variance.dataSync() as Float32Array, n.offset + n.channels);
+    m.mean.dispose();
+    m.variance.dispose();
+  }
+  result.moments.clear();
+}
+
+/**
+ * Moments of the whole batch from its shards' (count, mean, biased variance),
+ * pooled in the order given:  μ = Σ nᵢμᵢ / N,  σ² = Σ nᵢ(σᵢ² + (μᵢ − μ)²) / N.
+ * Each layer's per-channel moments sit at its layout offset in every shard's array.
+ */
+export function poolMoments(layout: ParamLayout, shards: { count: number; moments: Float32Array }[]): Float32Array {
+  const out = new Float32Array(layout.normFloats);
+  const total = shards.reduce((a, s) => a + s.count, 0);
+  for (const n of layout.norms) {
+    for (let c = 0; c < n.channels; c++) {
+      let mean = 0;
+      for (const s of shards) mean += s.count * s.moments[n.offset + c]!;
+      mean /= total;
+      let variance = 0;
+      for (const s of shards) {
+        const dm = s.moments[n.offset + c]! - mean;
+        variance += s.count * (s.moments[n.offset + n.channels + c]! + dm * dm);
+      }
+      out[n.offset + c] = mean;
+      out[n.offset + n.channels + c] = variance / total;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+/**
+ * How many threads one training uses: the `threads:` parameter of
+ * train.autoencoder (a count, or `auto`), SPECFLOW_THREADS when the pipeline
+ * says auto, and the machine. Decided when the pipeline is planned, never from
+ * the load at run time, because the count changes the trained weights (the
+ * batch is split into that many shards) and so enters the content key.
+ *
+ * Cheap to import (no tfjs): stage modules call it while planning.
+ */
+import { availableParallelism } from 'node:os';
+import { resolvedBackend } from '../engine-identity.js';
+
+/** `auto` never uses more threads than this: the shards' gradients are summed on one thread, so the
+ * gain flattens beyond a few threads while the copies of the model grow. */
+export const MAX_AUTO_THREADS = 4;
+
+/** `auto` gives each thread at least this many rows of a mini-batch: below it the per-step handoff
+ * (copying shards, gradients and weights) costs more than the thread saves
+ * (`node bench/run.mjs train-threads`). */
+export const MIN_ROWS_PER_THREAD = 64;
+
+/** An explicit count beyond this is surely a typo (and would start that many tfjs instances). */
+export const MAX_THREADS = 64;
+
+export type ThreadsRequest = number | 'auto';
+
+/** The problem with SPECFLOW_THREADS, if any (unset, `auto` or an integer 1..MAX_THREADS are fine). */
+export function threadsEnvironmentProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const v = env.SPECFLOW_THREADS?.trim();
+  if (v === undefined || v === '' || v === 'auto') return undefined;
+  if (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_THREADS) return undefined;
+  return `SPECFLOW_THREADS=${v}: use auto or a whole number of threads from 1 to ${MAX_THREADS}`;
+}
+
+/** What the environment asks for when a pipeline says `threads: auto`. */
+function environmentRequest(env: NodeJS.ProcessEnv): ThreadsRequest {
+  const problem = threadsEnvironmentProblem(env);
+  if (problem) throw new Error(problem);
+  const v = env.SPECFLOW_THREADS?.trim();
+  return v === undefined || v === '' || v === 'auto' ? 'auto' : Number(v);
+}
+
+/** `auto`: the machine's cores (at most MAX_AUTO_THREADS), as many as get MIN_ROWS_PER_THREAD rows of a batch each. */
+export function autoThreads(batchSize: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(cores, MAX_AUTO_THREADS, Math.floor(batchSize / MIN_ROWS_PER_THREAD)));
+}
+
+/**
+ * The thread count a training with these parameters runs with. tfjs-node
+ * computes with its own native thread pool and cannot be started in worker
+ * threads, so there it is always 1 (and the key says 1).
+ */
+export function resolveThreads(
+  request: ThreadsRequest, batchSize: number,
+  env: NodeJS.ProcessEnv = process.env, cores = availableParallelism(),
+): number {
+  if (resolvedBackend(env) === 'node') return 1;
+  const wanted = request === 'auto' ? environmentRequest(env) : request;
+  return wanted === 'auto' ? autoThreads(batchSize, cores) : wanted;
+}
