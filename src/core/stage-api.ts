@@ -142,6 +142,15 @@ export interface StageDef {
   /** What one run of the stage needs on a batch cluster (SLURM's --cpus-per-task, --mem,
    * --time); a pipeline overrides them per stage under `resources:`. Never in the key. */
   resources?: StageResources;
+  /** Settles parameters whose value depends on this machine or its environment (e.g. a thread
+   * count `auto`) into the values a run will use. Called when the pipeline is planned, so the content
+   * key names what runs and `status --explain` names a change; the stage's `run` sees the settled
+   * values. Must be cheap (no heavy imports); throws an Error whose message is one line for an
+   * environment it cannot accept. */
+  settle?(params: Params): Params;
+  /** Cores one run with these (settled) parameters keeps busy, when more than one: the local executor
+   * charges that many of its `--jobs` slots, batch executors ask for at least that many CPUs. */
+  cores?(params: Params): number;
   /** npm packages whose versions enter the implementation fingerprint. */
   packages?: string[];
   /** Results depend on the numeric engine (tfjs backend, wasm kernels): the engine's identity

@@ -85,7 +85,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
     const vkeys = new Map<string, string>();
     keys.set(v.id, vkeys);
     for (const id of v.order) {
-      const s = v.stages.get(id)!;
+      const s = settled(p, v.stages.get(id)!);
       if (s.def.gather && p.variants.length > 1) {
         gathering.add(id);
         continue;
@@ -104,7 +104,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
 
   for (const id of gathering) {
     const first = p.variants[0]!;
-    const s = first.stages.get(id)!;
+    const s = settled(p, first.stages.get(id)!);
     const inputs: Record<string, TaskInput[]> = {};
     for (const v of p.variants) {
       for (const [port, refs] of Object.entries(v.stages.get(id)!.inputs)) {
@@ -131,6 +131,16 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
     for (const v of p.variants) keys.get(v.id)!.set(id, key);
   }
   return { pipeline: p, tasks, byKey, keys };
+}
+
+/** The stage with its parameters settled for this machine (StageDef.settle), as it will run and be keyed. */
+function settled(p: Pipeline, s: StageInstance): StageInstance {
+  if (!s.def.settle) return s;
+  try {
+    return { ...s, params: s.def.settle(s.params) };
+  } catch (e) {
+    throw new PipelineError([{ file: p.file, message: `stage "${s.id}": ${e instanceof Error ? e.message : String(e)}` }]);
+  }
 }
 
 function gatherError(p: Pipeline, upstream: string, stage: string): PipelineError {

@@ -81,9 +81,20 @@ export function stageJob(task: Task, plan: Plan, force: boolean, label: string):
   return {
     key: task.key, label, type: task.stage.type, stage: task.stage.id, params: task.stage.params, seed: task.seed,
     pipelineDir: plan.pipeline.dir, material: task.material, fingerprint: executionFingerprint(def, task.material.engine), inputs, force,
-    resources: { ...DEFAULT_RESOURCES, ...def.resources, ...task.stage.resources },
+    resources: atLeastCores({ ...DEFAULT_RESOURCES, ...def.resources, ...task.stage.resources }, stageCores(def, task.stage.params)),
     pathParams: task.stage.pathParams, stamps: task.stamps,
   };
+}
+
+/** The cores one run of a stage with these (settled) parameters keeps busy (StageDef.cores), at least 1. */
+export function stageCores(def: StageDef, params: Record<string, unknown>): number {
+  const n = def.cores?.(params) ?? 1;
+  return Number.isFinite(n) ? Math.max(1, Math.floor(n)) : 1;
+}
+
+/** A batch job asks for at least the cores its stage keeps busy, whatever `resources:` says. */
+function atLeastCores(r: StageResources, cores: number): StageResources {
+  return cores > (r.cpus ?? 1) ? { ...r, cpus: cores } : r;
 }
 
 /** Output ports of a stage and where each goes inside an entry directory. */

@@ -3,6 +3,7 @@
  * Heavy modules (tfjs, ml-pca, apache-arrow) are imported inside run().
  */
 import { StageError, type JsonSchema, type StageContext, type StageDef } from '../core/stage-api.js';
+import { MAX_THREADS, MIN_ROWS_PER_THREAD, MAX_AUTO_THREADS, resolveThreads, type ThreadsRequest } from '../ml/parallel/threads.js';
 import { KIND } from './kinds.js';
 import { latentWithinChannels, readTrainingSpectra, runPca } from './train-pca.js';
 
@@ -45,6 +46,11 @@ export const trainAutoencoderParams: JsonSchema = {
       },
       description: 'Denoising: noisy input, clean target, fresh noise every epoch. When the table has a `clean` column, the input is `spectrum` as is and the target is `clean`.',
     },
+    threads: {
+      anyOf: [{ type: 'integer', minimum: 1, maximum: MAX_THREADS }, { const: 'auto' }],
+      default: 'auto',
+      description: `Threads training one model: each mini-batch is split between them and their gradients summed in a fixed order, so the weights are reproducible for a given count (the count enters the key). auto: SPECFLOW_THREADS if set, else the machine's cores (at most ${MAX_AUTO_THREADS}) with at least ${MIN_ROWS_PER_THREAD} rows of a batch each; always 1 on tfjs-node. Takes as many --jobs slots.`,
+    },
     validation: { type: 'number', minimum: 0, maximum: 0.9, default: 0.1, description: 'Fraction held out for validation and early stopping; 0 disables both.' },
     patience: { type: 'integer', minimum: 1, default: 10, description: 'Early stopping: epochs without a better validation loss before stopping (best weights are restored).' },
   },
@@ -71,6 +77,8 @@ interface AeParams {
   denoise?: { noise: 'gaussian' | 'poisson'; level?: number; resample: boolean };
   validation: number;
   patience: number;
+  /** A count once the plan has settled it (see settle). */
+  threads: ThreadsRequest;
 }
 
 async function writeHistory(path: string, rows: { epoch: number; loss: number; val_loss: number | null }[]): Promise<void> {
@@ -155,6 +163,12 @@ export const trainAutoencoder: StageDef = {
   },
   params: trainAutoencoderParams,
   cpu: true,
+  settle(params) {
+    const p = params as unknown as AeParams;
+    // pca runs on one thread whatever the machine: its key must not depend on it
+    return { ...params, threads: p.arch === 'pca' ? 1 : resolveThreads(p.threads, p.batch_size) };
+  },
+  cores: (params) => (typeof params.threads === 'number' ? params.threads : 1),
   packages: ML_PACKAGES,
   module: import.meta.url,
   check(params, inputs) {
@@ -213,6 +227,7 @@ export const trainAutoencoder: StageDef = {
         ...(p.denoise ? { denoise: { noise: p.denoise.noise, ...(p.denoise.level !== undefined ? { level: p.denoise.level } : {}) } } : {}),
         resampleNoise: useClean && p.denoise?.resample === true,
         seed: ctx.seed,
+        threads: typeof p.threads === 'number' ? p.threads : 1,
         axis: { values: Array.from(t.axis), unit: t.axisUnit, name: t.axisName },
         signal: ctx.signal,
         onEpoch: (e) => ctx.progress({
@@ -246,6 +261,6 @@ export const trainAutoencoder: StageDef = {
     ctx.metric('best_epoch', result.bestEpoch);
     ctx.metric('seconds', result.seconds);
     ctx.metric('backend', result.backend);
-    ctx.log(`${p.arch} AE k=${p.latent_dim}: ${result.epochsRun} epochs in ${result.seconds.toFixed(1)} s on ${result.backend}; loss ${best.loss.toPrecision(4)}${best.val_loss !== null ? `, val_loss ${best.val_loss.toPrecision(4)}` : ''} (epoch ${result.bestEpoch})`);
+    ctx.log(`${p.arch} AE k=${p.latent_dim}: ${result.epochsRun} epochs in ${result.seconds.toFixed(1)} s on ${result.backend}${p.threads !== 1 ? ` × ${p.threads} threads` : ''}; loss ${best.loss.toPrecision(4)}${best.val_loss !== null ? `, val_loss ${best.val_loss.toPrecision(4)}` : ''} (epoch ${result.bestEpoch})`);
   },
 };

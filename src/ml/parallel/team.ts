@@ -36,6 +36,11 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
 
+/** acc += g elementwise (a small monomorphic loop V8 optimises: inlined in step() it ran ~10× slower). */
+function addInto(acc: Float32Array, g: Float32Array): void {
+  for (let j = 0; j < acc.length; j++) acc[j] = acc[j]! + g[j]!;
+}
+
 interface Member {
   worker: Worker;
   control: Int32Array;
@@ -158,8 +163,7 @@ export class TrainingTeam {
     // summed in shard order: the same bits every run
     const pooled: { count: number; moments: Float32Array }[] = [{ count: first.count, moments: this.moments }];
     busy.forEach((m, i) => {
-      const g = m.views.grads;
-      for (let j = 0; j < g.length; j++) this.grads[j]! += g[j]!;
+      addInto(this.grads, m.views.grads);
       loss += m.scalars[1]!;
       if (this.layout.normFloats) pooled.push({ count: shards[i + 1]!.count, moments: m.views.moments });
     });
