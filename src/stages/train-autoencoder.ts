@@ -240,7 +240,8 @@ export const trainAutoencoder: StageDef = {
       });
     } catch (e) {
       const { isTrainingDiverged } = await import('../ml/divergence.js');
-      if (isTrainingDiverged(e)) throw new StageError(e.message);
+      const { isTrainingThreadError } = await import('../ml/parallel/team.js');
+      if (isTrainingDiverged(e) || isTrainingThreadError(e)) throw new StageError((e as Error).message);
       throw e;
     } finally {
       data.close?.();

@@ -31,6 +31,18 @@ function workerFile(): string {
   return found;
 }
 
+/** A training thread could not start or failed during a step (its own error, or it died: out of memory). */
+export class TrainingThreadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingThreadError';
+  }
+}
+
+export function isTrainingThreadError(e: unknown): e is TrainingThreadError {
+  return e instanceof TrainingThreadError || (e as Error | undefined)?.name === 'TrainingThreadError';
+}
+
 /** Atomics.waitAsync (Node ≥ 16), which the project's TypeScript libs do not declare yet. */
 const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
@@ -80,7 +92,7 @@ export class TrainingTeam {
   static async start(options: TeamOptions): Promise<TrainingTeam> {
     const { model, threads, backend } = options;
     if (threads < 2) throw new Error('a training team needs at least 2 threads');
-    if (backend === 'node') throw new Error(`threads: ${threads} needs the wasm or cpu backend (tfjs-node runs its own thread pool); use threads: 1`);
+    if (backend === 'node') throw new TrainingThreadError(`threads: ${threads} needs the wasm or cpu backend (tfjs-node runs its own thread pool); use threads: 1`);
     const layout = paramLayout(model);
     const maxRows = Math.ceil(options.maxBatch / threads);
     const d = model.inputDim;
@@ -109,15 +121,15 @@ export class TrainingTeam {
       member.failed.catch(() => undefined);
       worker.on('message', (r: WorkerReport) => {
         if (r.type === 'ready') {
-          if (r.backend !== label) fail(new Error(`training thread ${i} started on ${r.backend}, not on ${label} like the training`));
+          if (r.backend !== label) fail(new TrainingThreadError(`training thread ${i} started on ${r.backend}, not on ${label} like the training`));
           else signalReady();
         } else {
-          member.lastError = r.message;
-          fail(new Error(r.message));
+          member.lastError = `training thread ${i}: ${r.message}`;
+          fail(new TrainingThreadError(`training thread ${i}: ${r.message}`));
         }
       });
-      worker.on('error', (e) => fail(e));
-      worker.on('exit', (code) => fail(new Error(`training thread ${i} stopped (exit code ${code})`)));
+      worker.on('error', (e) => fail(new TrainingThreadError(`training thread ${i}: ${e.message}`)));
+      worker.on('exit', (code) => fail(new TrainingThreadError(`training thread ${i} stopped (exit code ${code}${code === 1 ? ', e.g. out of memory' : ''})`)));
       members.push(member);
     }
     const team = new TrainingTeam(options, members, layout, weights);
@@ -203,7 +215,7 @@ export class TrainingTeam {
     if (Atomics.load(m.control, CTRL.STATUS) !== 0) {
       // the message travels by postMessage: let it arrive
       await Promise.race([m.failed, new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
-      throw new Error(m.lastError ?? 'a training thread failed');
+      throw new TrainingThreadError(m.lastError ?? 'a training thread failed');
     }
   }
 

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Autoencoder } from '../autoencoder.js';
 import { backendLabel, initBackend, initStockWasm } from '../backend.js';
 import { CMD, CTRL, dataViews, type WorkerReport, type WorkerSetup } from './protocol.js';
-import { shardGradient, writeShard } from './shard.js';
+import { paramLayout, shardGradient, writeShard } from './shard.js';
 
 const setup = workerData as WorkerSetup;
 const post = (r: WorkerReport): void => parentPort!.postMessage(r);
@@ -19,6 +19,9 @@ async function main(): Promise<void> {
   const model = new Autoencoder(tf, setup.config, 0);
   const vars = model.store.trainable();
   const { layout, maxRows } = setup;
+  if (JSON.stringify(paramLayout(model)) !== JSON.stringify(layout)) {
+    throw new Error('its network has another parameter layout than the training thread\'s');
+  }
   const d = setup.config.inputDim;
   const control = new Int32Array(setup.buffers.control);
   const scalars = new Float64Array(setup.buffers.scalars);
