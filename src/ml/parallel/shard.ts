@@ -9,6 +9,7 @@
 import type { Autoencoder } from '../autoencoder.js';
 import type { Tensor, TF } from '../engine.js';
 import type { Pass } from '../nn.js';
+import { copyOut, tensorOf } from './copy.js';
 
 /** Contiguous [start, count) row ranges of a b-row batch, sizes differing by at most one (larger first); empty shards are dropped. */
 export function shardRanges(b: number, threads: number): { start: number; count: number }[] {
@@ -75,8 +76,8 @@ export function shardGradient(tf: TF, model: Autoencoder, x: Float32Array, y: Fl
   const pass: Pass = { training: true, bnStats: new Map() };
   const scale = count / batch;
   const { value, grads } = tf.tidy(() => {
-    const xb = tf.tensor2d(x.subarray(0, count * d), [count, d]);
-    const yb = y === x ? xb : tf.tensor2d(y.subarray(0, count * d), [count, d]);
+    const xb = tensorOf(tf, x.subarray(0, count * d), [count, d]);
+    const yb = y === x ? xb : tensorOf(tf, y.subarray(0, count * d), [count, d]);
     return tf.variableGrads(() => tf.mul(model.lossT(xb, yb, pass), scale) as import('@tensorflow/tfjs').Scalar, vars);
   });
   const loss = value.dataSync()[0] as number;
@@ -85,9 +86,9 @@ export function shardGradient(tf: TF, model: Autoencoder, x: Float32Array, y: Fl
 }
 
 /** Copies a shard's gradients and moments into flat arrays of `layout`, and disposes the tensors. */
-export function writeShard(result: ShardResult, layout: ParamLayout, grads: Float32Array, moments: Float32Array): void {
+export function writeShard(tf: TF, result: ShardResult, layout: ParamLayout, grads: Float32Array, moments: Float32Array): void {
   layout.params.forEach((p, i) => {
-    grads.set(result.grads[i]!.dataSync() as Float32Array, p.offset);
+    copyOut(tf, result.grads[i]!, grads, p.offset);
     result.grads[i]!.dispose();
   });
   for (const n of layout.norms) {

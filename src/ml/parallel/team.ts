@@ -20,6 +20,7 @@ import { backendLabel, wasmFixesInstalled, type BackendName } from '../backend.j
 import type { TF } from '../engine.js';
 import { activeBuild } from '../kernels/simd.js';
 import { updateBatchNorm, type Pass } from '../nn.js';
+import { copyOut, tensorOf } from './copy.js';
 import { CMD, CTRL, dataBytes, dataViews, type WorkerReport, type WorkerSetup } from './protocol.js';
 import { paramLayout, poolMoments, shardGradient, shardRanges, writeShard, type ParamLayout } from './shard.js';
 
@@ -170,7 +171,7 @@ export class TrainingTeam {
     const own = y === x ? x.subarray(0, first.count * d) : undefined;
     const mine = shardGradient(tf, model, own ?? x.subarray(0, first.count * d), own ?? y.subarray(0, first.count * d), first.count, b);
     let loss = mine.loss;
-    writeShard(mine, this.layout, this.grads, this.moments);
+    writeShard(tf, mine, this.layout, this.grads, this.moments);
     for (const m of busy) await this.finished(m);
     // summed in shard order: the same bits every run
     const pooled: { count: number; moments: Float32Array }[] = [{ count: first.count, moments: this.moments }];
@@ -181,7 +182,7 @@ export class TrainingTeam {
     });
     const named: Record<string, import('@tensorflow/tfjs').Tensor> = {};
     const vars = model.store.trainable();
-    this.layout.params.forEach((p, i) => { named[vars[i]!.name] = tf.tensor(this.grads.subarray(p.offset, p.offset + p.size), p.shape, 'float32'); });
+    this.layout.params.forEach((p, i) => { named[vars[i]!.name] = tensorOf(tf, this.grads.subarray(p.offset, p.offset + p.size), p.shape); });
     optimizer.applyGradients(named);
     for (const t of Object.values(named)) t.dispose();
     if (this.layout.normFloats) this.updateNorms(poolMoments(this.layout, pooled));
@@ -202,8 +203,9 @@ export class TrainingTeam {
 
   /** The training thread's weights, where the workers read them at the start of a step. */
   private publishWeights(): void {
-    const vars = this.options.model.store.trainable();
-    this.layout.params.forEach((p, i) => this.weights.set(vars[i]!.dataSync() as Float32Array, p.offset));
+    const { tf, model } = this.options;
+    const vars = model.store.trainable();
+    this.layout.params.forEach((p, i) => copyOut(tf, vars[i]!, this.weights, p.offset));
   }
 
   private async finished(m: Member): Promise<void> {

@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Autoencoder } from '../autoencoder.js';
 import { backendLabel, initBackend, initStockWasm } from '../backend.js';
+import { tensorOf } from './copy.js';
 import { CMD, CTRL, dataViews, type WorkerReport, type WorkerSetup } from './protocol.js';
 import { paramLayout, shardGradient, writeShard } from './shard.js';
 
@@ -34,9 +35,8 @@ async function main(): Promise<void> {
     seq = Atomics.load(control, CTRL.SEQ);
     if (Atomics.load(control, CTRL.CMD) === CMD.STOP) break;
     try {
-      // copies, not views: the cpu backend would keep a view of memory the training thread rewrites
       layout.params.forEach((p, i) => {
-        const t = tf.tensor(weights.slice(p.offset, p.offset + p.size), p.shape, 'float32');
+        const t = tensorOf(tf, weights.subarray(p.offset, p.offset + p.size), p.shape);
         vars[i]!.assign(t);
         t.dispose();
       });
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       const y = Atomics.load(control, CTRL.SAME) ? views.x : views.y;
       const result = shardGradient(tf, model, views.x, y, rows, scalars[0]!);
       scalars[1] = result.loss;
-      writeShard(result, layout, views.grads, views.moments);
+      writeShard(tf, result, layout, views.grads, views.moments);
       Atomics.store(control, CTRL.STATUS, 0);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
