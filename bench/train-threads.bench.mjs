@@ -6,7 +6,8 @@
 //   node bench/run.mjs train-threads      (after `npm run build`)
 //
 // Options (env): BENCH_EPOCHS (epochs per run, default 4; the first is
-// start-up and is not counted), BENCH_ARCHS (e.g. dense,conv1d).
+// start-up and is not counted), BENCH_ARCHS (e.g. dense,conv1d), BENCH_BATCH
+// (another batch size for every case: where sharing a batch starts to gain).
 //
 // Three clocks per run, each per steady-state epoch:
 //   wall      — what a user waits; meaningless on a loaded machine.
@@ -29,6 +30,7 @@ const CASES = {
   conv1d: { n: 1000, d: 512, batch: 256 },
   transformer: { n: 1000, d: 512, batch: 256 },
 };
+if (process.env.BENCH_BATCH) for (const c of Object.values(CASES)) c.batch = Number(process.env.BENCH_BATCH);
 const ARCHS = (process.env.BENCH_ARCHS ?? Object.keys(CASES).join(',')).split(',');
 
 /** CPU seconds of this process's main thread (utime + stime in clock ticks, 100 per second on Linux). */
