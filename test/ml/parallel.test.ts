@@ -71,7 +71,6 @@ describe('shards of a batch', () => {
       want.forEach((w, j) => { worst = Math.max(worst, Math.abs(sums[i]![j]! - w) / scale); });
     });
     expect(worst).toBeLessThan(1e-5);
-    expect(worst).toBeGreaterThanOrEqual(0);
     full.value.dispose();
     Object.values(full.grads).forEach((g) => g.dispose());
     model.dispose();
