@@ -209,9 +209,9 @@ export class TrainingTeam {
   }
 
   private async finished(m: Member): Promise<void> {
-    for (;;) {
-      const wait = waitAsync(m.control, CTRL.DONE, Atomics.load(m.control, CTRL.DONE));
-      if (Atomics.load(m.control, CTRL.DONE) === this.seq) break;
+    for (let seen = Atomics.load(m.control, CTRL.DONE); seen !== this.seq; seen = Atomics.load(m.control, CTRL.DONE)) {
+      // resolves when the worker stores a new DONE (at once if it already has); failing or dying rejects
+      const wait = waitAsync(m.control, CTRL.DONE, seen);
       if (wait.async) await Promise.race([wait.value, m.failed]);
     }
     if (Atomics.load(m.control, CTRL.STATUS) !== 0) {
