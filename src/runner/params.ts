@@ -133,6 +133,14 @@ function simplify(errors: ErrorObject[], def: StageDef): ParamError[] {
           path, atKey: false,
           message: `${paramLabel(path)}has an unknown value ${JSON.stringify(e.data)}${hint ? ` (did you mean "${hint}"?)` : ''}: must be one of ${names.map((n) => JSON.stringify(n)).join(', ')}${others.length ? ` or ${others.join(' or ')}` : ''}`,
         };
+      } else if (names.length > 0 && typeof e.data === 'number') {
+        // a number where names or a range of numbers are allowed: say both
+        const numbers = branches.filter((b) => b.type === 'integer' || b.type === 'number').map((b) => {
+          const kind = b.type === 'integer' ? 'a whole number' : 'a number';
+          const { minimum: lo, maximum: hi } = b as { minimum?: number; maximum?: number };
+          return lo !== undefined && hi !== undefined ? `${kind} from ${lo} to ${hi}` : lo !== undefined ? `${kind} ≥ ${lo}` : hi !== undefined ? `${kind} ≤ ${hi}` : kind;
+        });
+        err = { path, atKey: false, message: `${paramLabel(path)}has an invalid value ${e.data}: must be ${[...names.map((n) => JSON.stringify(n)), ...numbers].join(' or ')}` };
       } else {
         const desc = s?.description ? ` (${String(s.description)})` : '';
         err = { path, atKey: false, message: `${paramLabel(path)}has an invalid value${desc}` };

@@ -47,7 +47,7 @@ export const trainAutoencoderParams: JsonSchema = {
       description: 'Denoising: noisy input, clean target, fresh noise every epoch. When the table has a `clean` column, the input is `spectrum` as is and the target is `clean`.',
     },
     threads: {
-      anyOf: [{ type: 'integer', minimum: 1, maximum: MAX_THREADS }, { const: 'auto' }],
+      anyOf: [{ type: 'integer', minimum: 1, maximum: MAX_THREADS }, { enum: ['auto'] }],
       default: 'auto',
       description: `Threads training one model: each mini-batch is split between them and their gradients summed in a fixed order, so the weights are reproducible for a given count (the count enters the key). auto: SPECFLOW_THREADS if set, else the machine's cores (at most ${MAX_AUTO_THREADS}) with at least ${MIN_ROWS_PER_THREAD} rows of a batch each; always 1 on tfjs-node. Takes as many --jobs slots.`,
     },

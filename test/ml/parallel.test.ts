@@ -258,6 +258,8 @@ stages:
       const message = (error as Error).message;
       expect(message, bad).toMatch(/^p\.yaml:9:\d+: .*threads/);
       expect(message, bad).not.toContain('\n');
+      if (bad !== 'many') expect(message).toContain(`has an invalid value ${bad}: must be "auto" or a whole number from 1 to 64`);
+      else expect(message).toContain('has an unknown value "many": must be one of "auto"');
     }
     process.env.SPECFLOW_THREADS = 'lots';
     await expect(plan('auto')).rejects.toThrow(/^p\.yaml: stage "ae": SPECFLOW_THREADS=lots: use auto or a whole number of threads from 1 to 64$/);
