@@ -34,8 +34,9 @@ export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
 }
 
 // Packs op(B)[k0..k0+kc, 0..n] into panels of NR columns: panel p holds
-// kc rows of 8 floats (columns p*8..p*8+7, zero past n).
-function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bool): void {
+// kc rows of 8 floats (columns p*8..p*8+7, zero past n). ldb is the element
+// distance between B's stored rows (n untransposed, k transposed, when dense).
+function packB(b: usize, bp: usize, n: i32, ldb: i32, k0: i32, kc: i32, transB: bool): void {
   const panels = (n + NR - 1) / NR;
   for (let p = 0; p < panels; p++) {
     const j0 = p * NR;
@@ -43,8 +44,8 @@ function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bo
     let dst = bp + <usize>(p * kc * NR) * 4;
     if (!transB) {
       // B is k×n: row kk of the panel is B[k0+kk][j0..j0+8]
-      let src = b + (<usize>k0 * <usize>n + <usize>j0) * 4;
-      const rowBytes = <usize>n * 4;
+      let src = b + (<usize>k0 * <usize>ldb + <usize>j0) * 4;
+      const rowBytes = <usize>ldb * 4;
       if (w == NR) {
         for (let kk = 0; kk < kc; kk++) {
           v128.store(dst, v128.load(src));
@@ -64,8 +65,8 @@ function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bo
       // Whole 4×4 blocks are transposed in registers.
       const kc4 = w == NR ? kc & ~3 : 0;
       for (let c4 = 0; c4 < NR; c4 += 4) {
-        const rowBytes = <usize>k * 4;
-        let src = b + (<usize>(j0 + c4) * <usize>k + <usize>k0) * 4;
+        const rowBytes = <usize>ldb * 4;
+        let src = b + (<usize>(j0 + c4) * <usize>ldb + <usize>k0) * 4;
         let d = dst + <usize>c4 * 4;
         for (let kk = 0; kk < kc4; kk += 4) {
           const r0 = v128.load(src);
@@ -87,7 +88,7 @@ function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bo
       for (let c = 0; c < NR; c++) {
         let d = dst + (<usize>kc4 * NR + <usize>c) * 4;
         if (c < w) {
-          let src = b + (<usize>(j0 + c) * <usize>k + <usize>(k0 + kc4)) * 4;
+          let src = b + (<usize>(j0 + c) * <usize>ldb + <usize>(k0 + kc4)) * 4;
           for (let kk = kc4; kk < kc; kk++) {
             store<f32>(d, load<f32>(src));
             d += NR * 4;
@@ -370,7 +371,7 @@ export function gemm(
     for (let q = 0; q < batch; q++) {
       const first = k0 == 0 && (accumulate == 0 || q == 0);
       const last = k0 + kc >= k && (accumulate == 0 || q == batch - 1);
-      if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, k, k0, kc, transB != 0);
+      if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, transB ? k : n, k0, kc, transB != 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       if (packed && (q == 0 || strideA != 0)) packA(aq, apack, m, ldA, k0, kc, transA != 0);
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
@@ -1000,45 +1001,17 @@ export function geluGradF32(x: usize, cdf: usize, dy: usize, out: usize, n: i32)
 // of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh).
 
 export function attentionScratchFloats(t: i32, dh: i32): i32 {
+  return panelFloats(t, dh) + 2 * (((t + 3) & ~3) + 4) * ((t + 3) & ~3);
+}
+
+// Room for a packed B of the products below (k, n ≤ max(t, dh)).
+function panelFloats(t: i32, dh: i32): i32 {
   const w = t > dh ? t : dh;
-  const tp = (t + 3) & ~3;
-  return ((w + NR - 1) / NR) * NR * w + 2 * t * tp;
+  return ((w + NR - 1) / NR) * NR * w;
 }
 
-// Packs B[0..k, 0..n] (rows ld floats apart) into NR-column panels, as packB
-// does for the GEMM: panel p holds k rows of 8 floats, zero past n.
-function packPanels(b: usize, ld: i32, k: i32, n: i32, bp: usize): void {
-  let dst = bp;
-  for (let j0 = 0; j0 < n; j0 += NR) {
-    const w = n - j0 < NR ? n - j0 : NR;
-    for (let kk = 0; kk < k; kk++) {
-      const src = b + (<usize>kk * <usize>ld + <usize>j0) * 4;
-      if (w == NR) {
-        v128.store(dst, v128.load(src));
-        v128.store(dst, v128.load(src, 16), 16);
-      } else {
-        for (let c = 0; c < NR; c++) store<f32>(dst + <usize>c * 4, c < w ? load<f32>(src + <usize>c * 4) : 0);
-      }
-      dst += NR * 4;
-    }
-  }
-}
-
-// The same for B = Mᵀ, M[0..n, 0..k] (rows ld floats apart): B[kk][j] = M[j][kk].
-function packPanelsT(m: usize, ld: i32, n: i32, k: i32, bp: usize): void {
-  let dst = bp;
-  for (let j0 = 0; j0 < n; j0 += NR) {
-    const w = n - j0 < NR ? n - j0 : NR;
-    for (let kk = 0; kk < k; kk++) {
-      for (let c = 0; c < NR; c++) {
-        store<f32>(dst + <usize>c * 4, c < w ? load<f32>(m + (<usize>(j0 + c) * <usize>ld + <usize>kk) * 4) : 0);
-      }
-      dst += NR * 4;
-    }
-  }
-}
-
-// C[m×n] (rows ldc floats apart) = A[m×k] (rows lda apart, read in place) · B (packed by packPanels*).
+// C[m×n] (rows ldc floats apart) = A[m×k] · B, A read in place (rows lda
+// floats apart), B packed by packB.
 function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32): void {
   const rowBytes = <usize>lda * 4;
   const ldcBytes = <usize>ldc * 4;
@@ -1052,10 +1025,17 @@ function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32,
   }
 }
 
-// out[j][i] = x[i][j] for an m×n block (rows ldx / ldo floats apart).
-function transposeBlock(x: usize, ldx: i32, m: i32, n: i32, out: usize, ldo: i32): void {
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) store<f32>(out + (<usize>j * <usize>ldo + <usize>i) * 4, load<f32>(x + (<usize>i * <usize>ldx + <usize>j) * 4));
+// The same with A transposed (stored k×m, rows lda floats apart), packed into ap first.
+function smallProductTransA(a: usize, lda: i32, ap: usize, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32): void {
+  const ldcBytes = <usize>ldc * 4;
+  packA(a, ap, m, lda, 0, k, true);
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const nr = n - j0 < NR ? n - j0 : NR;
+    const panel = bp + <usize>(j0 * k) * 4;
+    for (let i = 0; i < m; i += MR) {
+      const mr = m - i < MR ? m - i : MR;
+      microTile(ap + <usize>(i * k) * 4, panel, k, c + <usize>i * ldcBytes + <usize>j0 * 4, ldcBytes, mr, nr, true, true, 0, false);
+    }
   }
 }
 
@@ -1072,9 +1052,8 @@ export function attention(
   const d = heads * dh;
   const ld = 3 * d;
   const tp = (t + 3) & ~3;
-  const w = t > dh ? t : dh;
   const bp = scratch;
-  const s = scratch + <usize>(((w + NR - 1) / NR) * NR * w) * 4;
+  const s = scratch + <usize>panelFloats(t, dh) * 4;
   const sc4 = f32x4.splat(scale);
   for (let bi = 0; bi < b; bi++) {
     const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
@@ -1084,19 +1063,20 @@ export function attention(
       const k = rows + <usize>(d + h * dh) * 4;
       const v = rows + <usize>(2 * d + h * dh) * 4;
       // S = Q_h·K_hᵀ [t×t], rows tp apart
-      packPanelsT(k, ld, t, dh, bp);
+      packB(k, bp, t, ld, 0, dh, true);
       smallProduct(q, ld, bp, dh, s, tp, t, t);
       // P = softmax(scale·S) by rows (exp(z − max) / Σ, as tfjs's Softmax), into probs
       const pHead = probs + <usize>((bi * heads + h) * t) * <usize>t * 4;
       for (let i = 0; i < t; i++) {
         const row = s + <usize>(i * tp) * 4;
-        let mx: f32 = -Infinity;
+        let mx4 = f32x4.splat(-Infinity);
         for (let j = 0; j < tp; j += 4) {
-          const z = f32x4.mul(v128.load(row + <usize>j * 4), sc4);
+          let z = f32x4.mul(v128.load(row + <usize>j * 4), sc4);
           v128.store(row + <usize>j * 4, z);
+          if (j + 4 > t) z = v128.bitselect(z, f32x4.splat(-Infinity), lanesBelow(t - j));
+          mx4 = f32x4.pmax(mx4, z);
         }
-        for (let j = 0; j < t; j++) mx = max(mx, load<f32>(row + <usize>j * 4));
-        const m4 = f32x4.splat(mx);
+        const m4 = f32x4.splat(max(max(f32x4.extract_lane(mx4, 0), f32x4.extract_lane(mx4, 1)), max(f32x4.extract_lane(mx4, 2), f32x4.extract_lane(mx4, 3))));
         let acc = f32x4.splat(0);
         for (let j = 0; j < tp; j += 4) {
           let e = exp4(f32x4.sub(v128.load(row + <usize>j * 4), m4));
@@ -1109,7 +1089,7 @@ export function attention(
         memory.copy(pHead + <usize>(i * t) * 4, row, <usize>t * 4);
       }
       // out_h = P·V_h
-      packPanels(v, ld, t, dh, bp);
+      packB(v, bp, dh, ld, 0, t, false);
       smallProduct(s, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh);
     }
   }
@@ -1124,10 +1104,9 @@ export function attentionGrad(
   const d = heads * dh;
   const ld = 3 * d;
   const tp = (t + 3) & ~3;
-  const w = t > dh ? t : dh;
   const bp = scratch;
-  const ds = scratch + <usize>(((w + NR - 1) / NR) * NR * w) * 4;
-  const tr = ds + <usize>(t * tp) * 4;
+  const ds = scratch + <usize>panelFloats(t, dh) * 4;
+  const ap = ds + <usize>(t * tp) * 4;
   for (let bi = 0; bi < b; bi++) {
     const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
     const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
@@ -1139,29 +1118,36 @@ export function attentionGrad(
       const dO = dorows + <usize>(h * dh) * 4;
       const pHead = probs + <usize>((bi * heads + h) * t) * <usize>t * 4;
       // dV_h = Pᵀ·dO_h
-      transposeBlock(pHead, t, t, t, tr, tp);
-      packPanels(dO, d, t, dh, bp);
-      smallProduct(tr, tp, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
+      packB(dO, bp, dh, d, 0, t, false);
+      smallProductTransA(pHead, t, ap, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
       // dP = dO_h·V_hᵀ, then dS in place
-      packPanelsT(v, ld, t, dh, bp);
+      packB(v, bp, t, ld, 0, dh, true);
       smallProduct(dO, d, bp, dh, ds, tp, t, t);
+      const vec = t & ~3;
+      const sc4 = f32x4.splat(scale);
       for (let i = 0; i < t; i++) {
         const pRow = pHead + <usize>(i * t) * 4;
         const dRow = ds + <usize>(i * tp) * 4;
-        let dot: f32 = 0;
-        for (let j = 0; j < t; j++) dot += load<f32>(pRow + <usize>j * 4) * load<f32>(dRow + <usize>j * 4);
-        for (let j = 0; j < t; j++) {
+        let acc = f32x4.splat(0);
+        for (let j = 0; j < vec; j += 4) acc = madd(v128.load(pRow + <usize>j * 4), v128.load(dRow + <usize>j * 4), acc);
+        let dot = sum4(acc);
+        for (let j = vec; j < t; j++) dot += load<f32>(pRow + <usize>j * 4) * load<f32>(dRow + <usize>j * 4);
+        const dot4 = f32x4.splat(dot);
+        for (let j = 0; j < vec; j += 4) {
+          const o = <usize>j * 4;
+          v128.store(dRow + o, f32x4.mul(f32x4.mul(v128.load(pRow + o), f32x4.sub(v128.load(dRow + o), dot4)), sc4));
+        }
+        for (let j = vec; j < t; j++) {
           const o = <usize>j * 4;
           store<f32>(dRow + o, load<f32>(pRow + o) * (load<f32>(dRow + o) - dot) * scale);
         }
       }
       // dQ_h = dS·K_h
-      packPanels(k, ld, t, dh, bp);
+      packB(k, bp, dh, ld, 0, t, false);
       smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh);
       // dK_h = dSᵀ·Q_h
-      transposeBlock(ds, tp, t, t, tr, tp);
-      packPanels(q, ld, t, dh, bp);
-      smallProduct(tr, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
+      packB(q, bp, dh, ld, 0, t, false);
+      smallProductTransA(ds, tp, ap, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
     }
   }
 }
