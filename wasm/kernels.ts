@@ -34,8 +34,9 @@ export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
 }
 
 // Packs op(B)[k0..k0+kc, 0..n] into panels of NR columns: panel p holds
-// kc rows of 8 floats (columns p*8..p*8+7, zero past n).
-function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bool): void {
+// kc rows of 8 floats (columns p*8..p*8+7, zero past n). ldb is the element
+// distance between B's stored rows (n untransposed, k transposed, when dense).
+function packB(b: usize, bp: usize, n: i32, ldb: i32, k0: i32, kc: i32, transB: bool): void {
   const panels = (n + NR - 1) / NR;
   for (let p = 0; p < panels; p++) {
     const j0 = p * NR;
@@ -43,8 +44,8 @@ function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bo
     let dst = bp + <usize>(p * kc * NR) * 4;
     if (!transB) {
       // B is k×n: row kk of the panel is B[k0+kk][j0..j0+8]
-      let src = b + (<usize>k0 * <usize>n + <usize>j0) * 4;
-      const rowBytes = <usize>n * 4;
+      let src = b + (<usize>k0 * <usize>ldb + <usize>j0) * 4;
+      const rowBytes = <usize>ldb * 4;
       if (w == NR) {
         for (let kk = 0; kk < kc; kk++) {
           v128.store(dst, v128.load(src));
@@ -64,8 +65,8 @@ function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bo
       // Whole 4×4 blocks are transposed in registers.
       const kc4 = w == NR ? kc & ~3 : 0;
       for (let c4 = 0; c4 < NR; c4 += 4) {
-        const rowBytes = <usize>k * 4;
-        let src = b + (<usize>(j0 + c4) * <usize>k + <usize>k0) * 4;
+        const rowBytes = <usize>ldb * 4;
+        let src = b + (<usize>(j0 + c4) * <usize>ldb + <usize>k0) * 4;
         let d = dst + <usize>c4 * 4;
         for (let kk = 0; kk < kc4; kk += 4) {
           const r0 = v128.load(src);
@@ -87,7 +88,7 @@ function packB(b: usize, bp: usize, n: i32, k: i32, k0: i32, kc: i32, transB: bo
       for (let c = 0; c < NR; c++) {
         let d = dst + (<usize>kc4 * NR + <usize>c) * 4;
         if (c < w) {
-          let src = b + (<usize>(j0 + c) * <usize>k + <usize>(k0 + kc4)) * 4;
+          let src = b + (<usize>(j0 + c) * <usize>ldb + <usize>(k0 + kc4)) * 4;
           for (let kk = kc4; kk < kc; kk++) {
             store<f32>(d, load<f32>(src));
             d += NR * 4;
@@ -370,7 +371,7 @@ export function gemm(
     for (let q = 0; q < batch; q++) {
       const first = k0 == 0 && (accumulate == 0 || q == 0);
       const last = k0 + kc >= k && (accumulate == 0 || q == batch - 1);
-      if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, k, k0, kc, transB != 0);
+      if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, transB ? k : n, k0, kc, transB != 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       if (packed && (q == 0 || strideA != 0)) packA(aq, apack, m, ldA, k0, kc, transA != 0);
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
@@ -810,5 +811,343 @@ export function select(cond: usize, t: usize, e: usize, out: usize, n: i32): voi
   for (let i = vec; i < n; i++) {
     const p = <usize>i * 4;
     store<f32>(out + p, load<u8>(cond + <usize>i) ? load<f32>(t + p) : load<f32>(e + p));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Transformer ops with closed-form gradients: layer norm, GELU and multi-head
+// attention as single passes. tfjs composes each from a dozen kernels, every
+// one a full pass over the activation, and attention in addition needs four
+// transposes (heads out, heads back) and a batched product per head whose
+// matrices (T×dh, 32×16 by default) are too small for the GEMM to pack.
+
+// Layer norm over rows of d floats: x̂ = (x − μ)·r with r = 1/√(σ² + eps),
+// y = x̂·γ + β; x̂ and r are kept for the gradient. μ and σ² are summed in
+// four lanes, then the lanes in a fixed order.
+export function layerNorm(
+  x: usize, gamma: usize, beta: usize, y: usize, xhat: usize, rstd: usize, rows: i32, d: i32, eps: f32,
+): void {
+  const vec = d & ~3;
+  const inv = <f32>1 / <f32>d;
+  for (let r = 0; r < rows; r++) {
+    const off = <usize>r * <usize>d * 4;
+    const xr = x + off;
+    let acc = f32x4.splat(0);
+    for (let i = 0; i < vec; i += 4) acc = f32x4.add(acc, v128.load(xr + <usize>i * 4));
+    let s = sum4(acc);
+    for (let i = vec; i < d; i++) s += load<f32>(xr + <usize>i * 4);
+    const mean = s * inv;
+    const m4 = f32x4.splat(mean);
+    acc = f32x4.splat(0);
+    for (let i = 0; i < vec; i += 4) {
+      const c = f32x4.sub(v128.load(xr + <usize>i * 4), m4);
+      acc = f32x4.add(acc, f32x4.mul(c, c));
+    }
+    let ss = sum4(acc);
+    for (let i = vec; i < d; i++) {
+      const c = load<f32>(xr + <usize>i * 4) - mean;
+      ss += c * c;
+    }
+    const rs = <f32>1 / Mathf.sqrt(ss * inv + eps);
+    store<f32>(rstd + <usize>r * 4, rs);
+    const r4 = f32x4.splat(rs);
+    const hr = xhat + off;
+    const yr = y + off;
+    for (let i = 0; i < vec; i += 4) {
+      const p = <usize>i * 4;
+      const h = f32x4.mul(f32x4.sub(v128.load(xr + p), m4), r4);
+      v128.store(hr + p, h);
+      v128.store(yr + p, f32x4.add(f32x4.mul(h, v128.load(gamma + p)), v128.load(beta + p)));
+    }
+    for (let i = vec; i < d; i++) {
+      const p = <usize>i * 4;
+      const h = (load<f32>(xr + p) - mean) * rs;
+      store<f32>(hr + p, h);
+      store<f32>(yr + p, h * load<f32>(gamma + p) + load<f32>(beta + p));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function sum4(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// Layer norm's gradient, per row with g = dy·γ:
+//   dx = r·(g − mean(g) − x̂·mean(g·x̂)),  dγ = Σ_rows dy·x̂,  dβ = Σ_rows dy
+// (dγ, dβ summed row 0, 1, 2, … in every column).
+export function layerNormGrad(
+  dy: usize, xhat: usize, rstd: usize, gamma: usize, dx: usize, dgamma: usize, dbeta: usize, rows: i32, d: i32,
+): void {
+  const vec = d & ~3;
+  const inv = <f32>1 / <f32>d;
+  memory.fill(dgamma, 0, <usize>d * 4);
+  memory.fill(dbeta, 0, <usize>d * 4);
+  for (let r = 0; r < rows; r++) {
+    const off = <usize>r * <usize>d * 4;
+    const dyr = dy + off;
+    const hr = xhat + off;
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    for (let i = 0; i < vec; i += 4) {
+      const p = <usize>i * 4;
+      const dv = v128.load(dyr + p);
+      const h = v128.load(hr + p);
+      const g = f32x4.mul(dv, v128.load(gamma + p));
+      a1 = f32x4.add(a1, g);
+      a2 = f32x4.add(a2, f32x4.mul(g, h));
+      v128.store(dgamma + p, f32x4.add(v128.load(dgamma + p), f32x4.mul(dv, h)));
+      v128.store(dbeta + p, f32x4.add(v128.load(dbeta + p), dv));
+    }
+    let sg = sum4(a1);
+    let sgh = sum4(a2);
+    for (let i = vec; i < d; i++) {
+      const p = <usize>i * 4;
+      const dv = load<f32>(dyr + p);
+      const h = load<f32>(hr + p);
+      const g = dv * load<f32>(gamma + p);
+      sg += g;
+      sgh += g * h;
+      store<f32>(dgamma + p, load<f32>(dgamma + p) + dv * h);
+      store<f32>(dbeta + p, load<f32>(dbeta + p) + dv);
+    }
+    const rs = load<f32>(rstd + <usize>r * 4);
+    const mg = sg * inv;
+    const mgh = sgh * inv;
+    const rs4 = f32x4.splat(rs);
+    const mg4 = f32x4.splat(mg);
+    const mgh4 = f32x4.splat(mgh);
+    const dxr = dx + off;
+    for (let i = 0; i < vec; i += 4) {
+      const p = <usize>i * 4;
+      const g = f32x4.mul(v128.load(dyr + p), v128.load(gamma + p));
+      const t = f32x4.sub(f32x4.sub(g, mg4), f32x4.mul(v128.load(hr + p), mgh4));
+      v128.store(dxr + p, f32x4.mul(t, rs4));
+    }
+    for (let i = vec; i < d; i++) {
+      const p = <usize>i * 4;
+      const g = load<f32>(dyr + p) * load<f32>(gamma + p);
+      store<f32>(dxr + p, (g - mg - load<f32>(hr + p) * mgh) * rs);
+    }
+  }
+}
+
+// GELU, y = x/2·(1 + erf(x/√2)), in the order tfjs's composition computes it
+// (the same bits as Multiply, Erf, Add, Multiply here), also writing
+// Φ(x) = (1 + erf(x/√2))/2 for the gradient dx = dy·(Φ(x) + x·φ(x)),
+// φ(x) = e^(−x²/2)/√(2π), which then needs no second erf.
+export function geluF32(x: usize, out: usize, cdf: usize, n: i32): void {
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const invSqrt2 = f32x4.splat(<f32>0.7071067811865476);
+  const vec = n & ~3;
+  for (let i = 0; i <= vec; i += 4) {
+    const p = <usize>i * 4;
+    const tail = i == vec;
+    if (tail && vec == n) break;
+    let xv = f32x4.splat(0);
+    if (!tail) xv = v128.load(x + p);
+    else for (let j = vec; j < n; j++) xv = withLane(xv, j - vec, load<f32>(x + <usize>j * 4));
+    const e1 = f32x4.add(one, erf4(f32x4.mul(xv, invSqrt2)));
+    const y = f32x4.mul(f32x4.mul(xv, half), e1);
+    const c = f32x4.mul(e1, half);
+    if (!tail) {
+      v128.store(out + p, y);
+      v128.store(cdf + p, c);
+    } else {
+      for (let j = vec; j < n; j++) {
+        store<f32>(out + <usize>j * 4, laneOf(y, j - vec));
+        store<f32>(cdf + <usize>j * 4, laneOf(c, j - vec));
+      }
+    }
+  }
+}
+
+export function geluGradF32(x: usize, cdf: usize, dy: usize, out: usize, n: i32): void {
+  const minusHalf = f32x4.splat(-0.5);
+  const invSqrt2Pi = f32x4.splat(<f32>0.3989422804014327);
+  const vec = n & ~3;
+  for (let i = 0; i <= vec; i += 4) {
+    const p = <usize>i * 4;
+    const tail = i == vec;
+    if (tail && vec == n) break;
+    let xv = f32x4.splat(0), cv = f32x4.splat(0), gv = f32x4.splat(0);
+    if (!tail) {
+      xv = v128.load(x + p);
+      cv = v128.load(cdf + p);
+      gv = v128.load(dy + p);
+    } else {
+      for (let j = vec; j < n; j++) {
+        const q = <usize>j * 4;
+        xv = withLane(xv, j - vec, load<f32>(x + q));
+        cv = withLane(cv, j - vec, load<f32>(cdf + q));
+        gv = withLane(gv, j - vec, load<f32>(dy + q));
+      }
+    }
+    const pdf = f32x4.mul(exp4(f32x4.mul(f32x4.mul(xv, xv), minusHalf)), invSqrt2Pi);
+    const r = f32x4.mul(gv, madd(xv, pdf, cv));
+    if (!tail) v128.store(out + p, r);
+    else for (let j = vec; j < n; j++) store<f32>(out + <usize>j * 4, laneOf(r, j - vec));
+  }
+}
+
+// Multi-head self-attention on the fused projection qkv [b·t, 3·d] (columns:
+// Q, K, V; head h at h·dh within each), d = heads·dh:
+//   P = softmax(scale·Q_h·K_hᵀ) (saved, [b, heads, t, t]),  out_h = P·V_h
+// written straight into out [b·t, d] at the head's columns, so neither
+// direction transposes heads. Every product is the GEMM's 4×8 micro-tile
+// reading its left operand in place, on a right operand packed into panels
+// of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh).
+
+export function attentionScratchFloats(t: i32, dh: i32): i32 {
+  return panelFloats(t, dh) + 2 * (((t + 3) & ~3) + 4) * ((t + 3) & ~3);
+}
+
+// Room for a packed B of the products below (k, n ≤ max(t, dh)).
+function panelFloats(t: i32, dh: i32): i32 {
+  const w = t > dh ? t : dh;
+  return ((w + NR - 1) / NR) * NR * w;
+}
+
+// C[m×n] (rows ldc floats apart) = A[m×k] · B, A read in place (rows lda
+// floats apart), B packed by packB.
+function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32): void {
+  const rowBytes = <usize>lda * 4;
+  const ldcBytes = <usize>ldc * 4;
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const nr = n - j0 < NR ? n - j0 : NR;
+    const panel = bp + <usize>(j0 * k) * 4;
+    for (let i = 0; i < m; i += MR) {
+      const mr = m - i < MR ? m - i : MR;
+      microTileDirect(a + <usize>i * rowBytes, rowBytes, panel, k, c + <usize>i * ldcBytes + <usize>j0 * 4, ldcBytes, mr, nr, true, true, 0, false);
+    }
+  }
+}
+
+// The same with A transposed (stored k×m, rows lda floats apart), packed into ap first.
+function smallProductTransA(a: usize, lda: i32, ap: usize, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32): void {
+  const ldcBytes = <usize>ldc * 4;
+  packA(a, ap, m, lda, 0, k, true);
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const nr = n - j0 < NR ? n - j0 : NR;
+    const panel = bp + <usize>(j0 * k) * 4;
+    for (let i = 0; i < m; i += MR) {
+      const mr = m - i < MR ? m - i : MR;
+      microTile(ap + <usize>(i * k) * 4, panel, k, c + <usize>i * ldcBytes + <usize>j0 * 4, ldcBytes, mr, nr, true, true, 0, false);
+    }
+  }
+}
+
+// A mask of the lanes j < n (n in 1..3 keeps that many; ≥ 4 all).
+// @ts-ignore: decorator
+@inline
+function lanesBelow(n: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(n));
+}
+
+export function attention(
+  qkv: usize, out: usize, probs: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
+): void {
+  const d = heads * dh;
+  const ld = 3 * d;
+  const tp = (t + 3) & ~3;
+  const bp = scratch;
+  const s = scratch + <usize>panelFloats(t, dh) * 4;
+  const sc4 = f32x4.splat(scale);
+  for (let bi = 0; bi < b; bi++) {
+    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
+    const orows = out + <usize>(bi * t) * <usize>d * 4;
+    for (let h = 0; h < heads; h++) {
+      const q = rows + <usize>(h * dh) * 4;
+      const k = rows + <usize>(d + h * dh) * 4;
+      const v = rows + <usize>(2 * d + h * dh) * 4;
+      // S = Q_h·K_hᵀ [t×t], rows tp apart
+      packB(k, bp, t, ld, 0, dh, true);
+      smallProduct(q, ld, bp, dh, s, tp, t, t);
+      // P = softmax(scale·S) by rows (exp(z − max) / Σ, as tfjs's Softmax), into probs
+      const pHead = probs + <usize>((bi * heads + h) * t) * <usize>t * 4;
+      for (let i = 0; i < t; i++) {
+        const row = s + <usize>(i * tp) * 4;
+        let mx4 = f32x4.splat(-Infinity);
+        for (let j = 0; j < tp; j += 4) {
+          let z = f32x4.mul(v128.load(row + <usize>j * 4), sc4);
+          v128.store(row + <usize>j * 4, z);
+          if (j + 4 > t) z = v128.bitselect(z, f32x4.splat(-Infinity), lanesBelow(t - j));
+          mx4 = f32x4.pmax(mx4, z);
+        }
+        const m4 = f32x4.splat(max(max(f32x4.extract_lane(mx4, 0), f32x4.extract_lane(mx4, 1)), max(f32x4.extract_lane(mx4, 2), f32x4.extract_lane(mx4, 3))));
+        let acc = f32x4.splat(0);
+        for (let j = 0; j < tp; j += 4) {
+          let e = exp4(f32x4.sub(v128.load(row + <usize>j * 4), m4));
+          if (j + 4 > t) e = v128.and(e, lanesBelow(t - j));
+          v128.store(row + <usize>j * 4, e);
+          acc = f32x4.add(acc, e);
+        }
+        const r = f32x4.splat(<f32>1 / sum4(acc));
+        for (let j = 0; j < tp; j += 4) v128.store(row + <usize>j * 4, f32x4.mul(v128.load(row + <usize>j * 4), r));
+        memory.copy(pHead + <usize>(i * t) * 4, row, <usize>t * 4);
+      }
+      // out_h = P·V_h
+      packB(v, bp, dh, ld, 0, t, false);
+      smallProduct(s, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh);
+    }
+  }
+}
+
+// The gradient of attention for dout [b·t, d], into dqkv [b·t, 3·d]:
+//   dV_h = Pᵀ·dO_h,  dP = dO_h·V_hᵀ,  dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale,
+//   dQ_h = dS·K_h,  dK_h = dSᵀ·Q_h
+export function attentionGrad(
+  qkv: usize, probs: usize, dout: usize, dqkv: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
+): void {
+  const d = heads * dh;
+  const ld = 3 * d;
+  const tp = (t + 3) & ~3;
+  const bp = scratch;
+  const ds = scratch + <usize>panelFloats(t, dh) * 4;
+  const ap = ds + <usize>(t * tp) * 4;
+  for (let bi = 0; bi < b; bi++) {
+    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
+    const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
+    const dorows = dout + <usize>(bi * t) * <usize>d * 4;
+    for (let h = 0; h < heads; h++) {
+      const q = rows + <usize>(h * dh) * 4;
+      const k = rows + <usize>(d + h * dh) * 4;
+      const v = rows + <usize>(2 * d + h * dh) * 4;
+      const dO = dorows + <usize>(h * dh) * 4;
+      const pHead = probs + <usize>((bi * heads + h) * t) * <usize>t * 4;
+      // dV_h = Pᵀ·dO_h
+      packB(dO, bp, dh, d, 0, t, false);
+      smallProductTransA(pHead, t, ap, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
+      // dP = dO_h·V_hᵀ, then dS in place
+      packB(v, bp, t, ld, 0, dh, true);
+      smallProduct(dO, d, bp, dh, ds, tp, t, t);
+      const vec = t & ~3;
+      const sc4 = f32x4.splat(scale);
+      for (let i = 0; i < t; i++) {
+        const pRow = pHead + <usize>(i * t) * 4;
+        const dRow = ds + <usize>(i * tp) * 4;
+        let acc = f32x4.splat(0);
+        for (let j = 0; j < vec; j += 4) acc = madd(v128.load(pRow + <usize>j * 4), v128.load(dRow + <usize>j * 4), acc);
+        let dot = sum4(acc);
+        for (let j = vec; j < t; j++) dot += load<f32>(pRow + <usize>j * 4) * load<f32>(dRow + <usize>j * 4);
+        const dot4 = f32x4.splat(dot);
+        for (let j = 0; j < vec; j += 4) {
+          const o = <usize>j * 4;
+          v128.store(dRow + o, f32x4.mul(f32x4.mul(v128.load(pRow + o), f32x4.sub(v128.load(dRow + o), dot4)), sc4));
+        }
+        for (let j = vec; j < t; j++) {
+          const o = <usize>j * 4;
+          store<f32>(dRow + o, load<f32>(pRow + o) * (load<f32>(dRow + o) - dot) * scale);
+        }
+      }
+      // dQ_h = dS·K_h
+      packB(k, bp, dh, ld, 0, t, false);
+      smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh);
+      // dK_h = dSᵀ·Q_h
+      packB(q, bp, dh, ld, 0, t, false);
+      smallProductTransA(ds, tp, ap, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
+    }
   }
 }

@@ -10,8 +10,8 @@
  */
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
-  activate, batchNorm, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, downsample2,
-  layerNorm, ParamStore, sinusoidalPositions, upsample2, type Activation, type Pass,
+  activate, batchNorm, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
+  layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsample2, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
 
@@ -189,16 +189,12 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
   const d = s.d_model;
   const H = s.heads;
   if (d % H !== 0) throw new Error(`transformer: d_model ${d} is not divisible by heads ${H}`);
-  const dh = d / H;
   const dp = padTo(cfg.inputDim, p);
   const T = dp / p;
   const pos = sinusoidalPositions(T, d);
   const defineBlock = (store: ParamStore, name: string) => {
     defineLayerNorm(store, `${name}.ln1`, d);
-    defineDense(store, `${name}.q`, d, d);
-    defineDense(store, `${name}.k`, d, d);
-    defineDense(store, `${name}.v`, d, d);
-    defineDense(store, `${name}.o`, d, d);
+    defineSelfAttention(store, name, d);
     defineLayerNorm(store, `${name}.ln2`, d);
     defineDense(store, `${name}.fc1`, d, s.mlp);
     defineDense(store, `${name}.fc2`, s.mlp, d);
@@ -207,14 +203,7 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
   const block = (tf: TF, store: ParamStore, name: string, x: Tensor): Tensor => {
     const b = x.shape[0]!;
     const h = tf.reshape(layerNorm(tf, store, `${name}.ln1`, x), [b * T, d]);
-    const heads = (t: Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [b, T, H, dh]), [0, 2, 1, 3]), [b * H, T, dh]);
-    const q = heads(dense(tf, store, `${name}.q`, h));
-    const k = heads(dense(tf, store, `${name}.k`, h));
-    const v = heads(dense(tf, store, `${name}.v`, h));
-    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh));
-    const att = tf.matMul(tf.softmax(scores), v); // [bH, T, dh]
-    const merged = tf.reshape(tf.transpose(tf.reshape(att, [b, H, T, dh]), [0, 2, 1, 3]), [b * T, d]);
-    const x1 = tf.add(x, tf.reshape(dense(tf, store, `${name}.o`, merged), [b, T, d]));
+    const x1 = tf.add(x, tf.reshape(selfAttention(tf, store, name, h, T, H), [b, T, d]));
     const h2 = tf.reshape(layerNorm(tf, store, `${name}.ln2`, x1), [b * T, d]);
     const m = dense(tf, store, `${name}.fc2`, dense(tf, store, `${name}.fc1`, h2, 'gelu'));
     return tf.add(x1, tf.reshape(m, [b, T, d]));

@@ -7,6 +7,9 @@
  */
 import { deriveSeed, Rng } from '../util/random.js';
 import type { Tensor, TF, Variable } from './engine.js';
+import {
+  ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
+} from './kernels/transformer.js';
 
 export type Init =
   | { kind: 'glorot'; fanIn: number; fanOut: number }
@@ -125,8 +128,37 @@ export function activate(tf: TF, x: Tensor, act: Activation, leak = 0.2): Tensor
     case 'tanh':
       return tf.tanh(x);
     case 'gelu':
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+      return gelu(tf, x);
   }
+}
+
+/**
+ * Whether the current backend has specflow's fused Transformer kernels
+ * (./kernels/transformer.ts: wasm with specflow's kernels). Elsewhere layer
+ * norm, GELU and attention are composed from tfjs ops: the same functions.
+ */
+export function fusedTransformerOps(tf: TF): boolean {
+  return tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend()) !== undefined;
+}
+
+function runKernel(tf: TF, name: string, inputs: Record<string, Tensor>, attrs: Record<string, unknown> = {}): Tensor[] {
+  const out = tf.engine().runKernel(name, inputs as never, attrs as never) as Tensor | Tensor[];
+  return Array.isArray(out) ? out : [out];
+}
+
+/** GELU, x/2·(1 + erf(x/√2)) (exact, not the tanh approximation). */
+export function gelu(tf: TF, x: Tensor): Tensor {
+  if (!fusedTransformerOps(tf)) return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  // one pass each way; the gradient dy·(Φ(x) + x·φ(x)) in closed form
+  const f = tf.customGrad(((xx: Tensor, save: (ts: Tensor[]) => void) => {
+    const [y, cdf] = runKernel(tf, GELU_KERNEL, { x: xx }) as [Tensor, Tensor];
+    save([xx, cdf]);
+    return {
+      value: y,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => runKernel(tf, GELU_GRAD_KERNEL, { x: saved[0]!, cdf: saved[1]!, dy })[0]!,
+    };
+  }) as never) as (a: Tensor) => Tensor;
+  return f(x);
 }
 
 /** Define a dense layer's parameters `${name}.w` [inDim, outDim] and `${name}.b`. */
@@ -153,11 +185,101 @@ export function defineLayerNorm(store: ParamStore, name: string, dim: number): v
 
 /** Normalises over the last axis. */
 export function layerNorm(tf: TF, store: ParamStore, name: string, x: Tensor, eps = 1e-5): Tensor {
-  const axis = x.rank - 1;
-  const { mean, variance } = tf.moments(x, axis, true);
-  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(xn, store.get(`${name}.gamma`)), store.get(`${name}.beta`));
+  return layerNormOp(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps);
 }
+
+/**
+ * y = γ·x̂ + β, x̂ = (x − μ)·r, r = 1/√(σ² + eps), with each row's moments over
+ * the last axis. With the fused kernels one pass each way, the gradient in
+ * closed form (per row, g = dy·γ):
+ *   dx = r·(g − mean(g) − x̂·mean(g·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy
+ * (tfjs's autodiff through the moments runs some 25 kernels backwards).
+ */
+export function layerNormOp(tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  if (!fusedTransformerOps(tf)) {
+    const { mean, variance } = tf.moments(x, x.rank - 1, true);
+    const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    return tf.add(tf.mul(xn, gamma), beta);
+  }
+  const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+    const [y, xhat, rstd] = runKernel(tf, LAYER_NORM_KERNEL, { x: xx, gamma: g, beta: b }, { eps }) as [Tensor, Tensor, Tensor];
+    save([xhat, rstd, g]);
+    return {
+      value: y,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sh, sr, sg] = saved as [Tensor, Tensor, Tensor];
+        return runKernel(tf, LAYER_NORM_GRAD_KERNEL, { dy, xhat: sh, rstd: sr, gamma: sg });
+      },
+    };
+  }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
+  return f(x, gamma, beta);
+}
+
+/** Define the projections of a multi-head self-attention layer: `${name}.q`, `.k`, `.v`, `.o`, each dim × dim. */
+export function defineSelfAttention(store: ParamStore, name: string, dim: number): void {
+  for (const p of ['q', 'k', 'v', 'o']) defineDense(store, `${name}.${p}`, dim, dim);
+}
+
+/**
+ * Multi-head self-attention (Q/K/V projections, softmax(QKᵀ/√dh)·V per head,
+ * output projection) on h [b·seq, d] → [b·seq, d].
+ *
+ * With the fused kernels the three projections are one product with the
+ * weights side by side ([d, 3d]: one pass over h each way instead of three)
+ * and attention reads the heads from that product and writes them merged, in
+ * one kernel each way; tfjs's composition transposes heads out and back in
+ * both directions and runs a small batched product per head.
+ */
+export function selfAttention(tf: TF, store: ParamStore, name: string, h: Tensor, seq: number, heads: number): Tensor {
+  let merged: Tensor;
+  if (fusedTransformerOps(tf)) {
+    const w = tf.concat(['q', 'k', 'v'].map((p) => store.get(`${name}.${p}.w`)), 1);
+    const bias = tf.concat(['q', 'k', 'v'].map((p) => store.get(`${name}.${p}.b`)), 0);
+    merged = multiHeadAttention(tf, tf.fused.matMul({ a: h as Tensor2D, b: w as Tensor2D, bias }), seq, heads);
+  } else {
+    const [q, k, v] = ['q', 'k', 'v'].map((p) => dense(tf, store, `${name}.${p}`, h)) as [Tensor, Tensor, Tensor];
+    merged = attendHeads(tf, q, k, v, seq, heads);
+  }
+  return dense(tf, store, `${name}.o`, merged);
+}
+
+/**
+ * softmax(Q_h·K_hᵀ/√dh)·V_h for each head h, from qkv [b·seq, 3d] (Q, K, V side
+ * by side, head h at columns h·dh of each) to the heads merged, [b·seq, d]:
+ * one kernel each way on backends with the fused ops (its gradient from the
+ * saved probabilities in closed form), tfjs ops elsewhere.
+ */
+export function multiHeadAttention(tf: TF, qkv: Tensor, seq: number, heads: number): Tensor {
+  const d = qkv.shape[1]! / 3;
+  if (!fusedTransformerOps(tf)) {
+    const [q, k, v] = tf.split(qkv, 3, 1) as [Tensor, Tensor, Tensor];
+    return attendHeads(tf, q, k, v, seq, heads);
+  }
+  const attrs = { seq, heads, scale: 1 / Math.sqrt(d / heads) };
+  const f = tf.customGrad(((x: Tensor, save: (ts: Tensor[]) => void) => {
+    const [out, probs] = runKernel(tf, ATTENTION_KERNEL, { qkv: x }, attrs) as [Tensor, Tensor];
+    save([x, probs]);
+    return {
+      value: out,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => runKernel(tf, ATTENTION_GRAD_KERNEL, { qkv: saved[0]!, probs: saved[1]!, dy }, attrs)[0]!,
+    };
+  }) as never) as (a: Tensor) => Tensor;
+  return f(qkv);
+}
+
+/** Attention composed from tfjs ops: q, k, v [b·seq, d] → [b·seq, d] (heads split out by transposes and merged back). */
+function attendHeads(tf: TF, q: Tensor, k: Tensor, v: Tensor, seq: number, heads: number): Tensor {
+  const [rows, d] = q.shape as [number, number];
+  const b = rows / seq;
+  const dh = d / heads;
+  const split = (t: Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [b, seq, heads, dh]), [0, 2, 1, 3]), [b * heads, seq, dh]);
+  const scores = tf.mul(tf.matMul(split(q), split(k), false, true), 1 / Math.sqrt(dh));
+  const att = tf.matMul(tf.softmax(scores), split(v)); // [b·heads, seq, dh]
+  return tf.reshape(tf.transpose(tf.reshape(att, [b, heads, seq, dh]), [0, 2, 1, 3]), [rows, d]);
+}
+
+type Tensor2D = import('@tensorflow/tfjs').Tensor2D;
+
 
 export function defineBatchNorm(store: ParamStore, name: string, channels: number): void {
   store.create(`${name}.gamma`, [channels], { kind: 'ones' });

@@ -24,6 +24,10 @@ import {
   resizeNearestNeighborGradCpu,
 } from './pool-resize-grads.js';
 import { unsortedSegmentSum } from './unsorted-segment-sum.js';
+import {
+  ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, attention, attentionGrad, gelu, GELU_GRAD_KERNEL, GELU_KERNEL, geluGrad,
+  LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNorm, layerNormGrad,
+} from './transformer.js';
 import { bindTf, original, rememberOriginal, type TF } from './common.js';
 
 interface Fix {
@@ -60,6 +64,13 @@ export const FIXES: readonly Fix[] = [
   { kernelName: 'ResizeBilinearGrad', kernelFunc: resizeBilinearGrad },
   // not a tfjs kernel: the fused Adam update of ../optimizer.ts
   { kernelName: ADAM_KERNEL, kernelFunc: specflowAdam },
+  // nor these: the Transformer's fused ops and their gradients (../nn.ts)
+  { kernelName: LAYER_NORM_KERNEL, kernelFunc: layerNorm },
+  { kernelName: LAYER_NORM_GRAD_KERNEL, kernelFunc: layerNormGrad },
+  { kernelName: GELU_KERNEL, kernelFunc: gelu },
+  { kernelName: GELU_GRAD_KERNEL, kernelFunc: geluGrad },
+  { kernelName: ATTENTION_KERNEL, kernelFunc: attention },
+  { kernelName: ATTENTION_GRAD_KERNEL, kernelFunc: attentionGrad },
 ];
 
 export const FIXED_KERNELS: readonly string[] = FIXES.map((f) => f.kernelName);

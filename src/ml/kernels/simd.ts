@@ -37,6 +37,15 @@ interface Exports {
     lrT: number, beta1: number, beta2: number, epsT: number,
   ): void;
   maddIsFused(a: number, c: number): number;
+  layerNorm(x: number, gamma: number, beta: number, y: number, xhat: number, rstd: number, rows: number, d: number, eps: number): void;
+  layerNormGrad(dy: number, xhat: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, d: number): void;
+  geluF32(x: number, out: number, cdf: number, n: number): void;
+  geluGradF32(x: number, cdf: number, dy: number, out: number, n: number): void;
+  attentionScratchFloats(t: number, dh: number): number;
+  attention(qkv: number, out: number, probs: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number): void;
+  attentionGrad(
+    qkv: number, probs: number, dout: number, dqkv: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number,
+  ): void;
 }
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */

@@ -1,0 +1,138 @@
+/**
+ * Kernels specflow adds to the wasm backend for the Transformer autoencoder
+ * (not tfjs kernels; ../nn.ts calls them inside tf.customGrad, and composes
+ * the same functions from tfjs ops on backends without them):
+ * - SpecflowLayerNorm {x, gamma, beta} → [y, x̂, r] and its gradient
+ *   SpecflowLayerNormGrad {dy, xhat, rstd, gamma} → [dx, dγ, dβ]
+ * - SpecflowGelu {x} → [y, Φ(x)] and SpecflowGeluGrad {x, cdf, dy} → dx
+ * - SpecflowAttention {qkv} → [out, probs] and SpecflowAttentionGrad
+ *   {qkv, probs, dy} → dqkv: multi-head self-attention read from and written
+ *   to the fused Q/K/V projection's layout, so heads are never transposed.
+ * Each is one pass (wasm/kernels.ts) where tfjs's composition makes 10–25.
+ */
+import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
+import { sizeOf } from './common.js';
+import { simdKernels } from './simd.js';
+
+export const LAYER_NORM_KERNEL = 'SpecflowLayerNorm';
+export const LAYER_NORM_GRAD_KERNEL = 'SpecflowLayerNormGrad';
+export const GELU_KERNEL = 'SpecflowGelu';
+export const GELU_GRAD_KERNEL = 'SpecflowGeluGrad';
+export const ATTENTION_KERNEL = 'SpecflowAttention';
+export const ATTENTION_GRAD_KERNEL = 'SpecflowAttentionGrad';
+
+function expectFloat(kernel: string, name: string, t: TensorInfo, size: number): void {
+  if (t.dtype !== 'float32' || sizeOf(t.shape) !== size) {
+    throw new Error(`${kernel}: input ${name} has shape ${t.shape} (${t.dtype}), expected ${size} float32 values`);
+  }
+}
+
+export function layerNorm(args: KernelArgs<{ eps: number }>): TensorInfo[] {
+  const { backend, attrs } = args;
+  const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const d = x.shape[x.shape.length - 1]!;
+  const rows = sizeOf(x.shape) / d;
+  expectFloat(LAYER_NORM_KERNEL, 'x', x, rows * d);
+  expectFloat(LAYER_NORM_KERNEL, 'gamma', gamma, d);
+  expectFloat(LAYER_NORM_KERNEL, 'beta', beta, d);
+  const y = backend.makeOutput(x.shape, 'float32');
+  const xhat = backend.makeOutput(x.shape, 'float32');
+  const rstd = backend.makeOutput([rows], 'float32');
+  const simd = simdKernels(backend);
+  simd.exports.layerNorm(simd.ptr(x), simd.ptr(gamma), simd.ptr(beta), simd.ptr(y), simd.ptr(xhat), simd.ptr(rstd), rows, d, attrs.eps);
+  return [y, xhat, rstd];
+}
+
+export function layerNormGrad(args: KernelArgs<Record<string, never>>): TensorInfo[] {
+  const { backend } = args;
+  const { dy, xhat, rstd, gamma } = args.inputs as { dy: TensorInfo; xhat: TensorInfo; rstd: TensorInfo; gamma: TensorInfo };
+  const d = xhat.shape[xhat.shape.length - 1]!;
+  const rows = sizeOf(xhat.shape) / d;
+  expectFloat(LAYER_NORM_GRAD_KERNEL, 'dy', dy, rows * d);
+  expectFloat(LAYER_NORM_GRAD_KERNEL, 'rstd', rstd, rows);
+  expectFloat(LAYER_NORM_GRAD_KERNEL, 'gamma', gamma, d);
+  const dx = backend.makeOutput(xhat.shape, 'float32');
+  const dgamma = backend.makeOutput(gamma.shape, 'float32');
+  const dbeta = backend.makeOutput(gamma.shape, 'float32');
+  const simd = simdKernels(backend);
+  simd.exports.layerNormGrad(
+    simd.ptr(dy), simd.ptr(xhat), simd.ptr(rstd), simd.ptr(gamma), simd.ptr(dx), simd.ptr(dgamma), simd.ptr(dbeta), rows, d,
+  );
+  return [dx, dgamma, dbeta];
+}
+
+/** GELU and the normal CDF Φ(x) its gradient needs (which saves computing erf again backwards). */
+export function gelu(args: KernelArgs<Record<string, never>>): TensorInfo[] {
+  const { backend } = args;
+  const { x } = args.inputs as { x: TensorInfo };
+  const n = sizeOf(x.shape);
+  expectFloat(GELU_KERNEL, 'x', x, n);
+  const out = backend.makeOutput(x.shape, 'float32');
+  const cdf = backend.makeOutput(x.shape, 'float32');
+  const simd = simdKernels(backend);
+  simd.exports.geluF32(simd.ptr(x), simd.ptr(out), simd.ptr(cdf), n);
+  return [out, cdf];
+}
+
+export function geluGrad(args: KernelArgs<Record<string, never>>): TensorInfo {
+  const { backend } = args;
+  const { x, cdf, dy } = args.inputs as { x: TensorInfo; cdf: TensorInfo; dy: TensorInfo };
+  const n = sizeOf(x.shape);
+  expectFloat(GELU_GRAD_KERNEL, 'x', x, n);
+  expectFloat(GELU_GRAD_KERNEL, 'cdf', cdf, n);
+  expectFloat(GELU_GRAD_KERNEL, 'dy', dy, n);
+  const out = backend.makeOutput(x.shape, 'float32');
+  const simd = simdKernels(backend);
+  simd.exports.geluGradF32(simd.ptr(x), simd.ptr(cdf), simd.ptr(dy), simd.ptr(out), n);
+  return out;
+}
+
+export interface AttentionAttrs {
+  /** Tokens per sample. */
+  seq: number;
+  heads: number;
+  /** Multiplies the scores before the softmax (1/√dh). */
+  scale: number;
+}
+
+/** Samples, model width and head width of a qkv [b·seq, 3·d] input. */
+function attentionDims(kernel: string, qkv: TensorInfo, attrs: AttentionAttrs): { b: number; d: number; dh: number } {
+  const [rows, width] = qkv.shape as [number, number];
+  const { seq, heads } = attrs;
+  if (qkv.shape.length !== 2 || qkv.dtype !== 'float32' || rows % seq !== 0 || width % (3 * heads) !== 0) {
+    throw new Error(`${kernel}: qkv has shape ${qkv.shape} (${qkv.dtype}), expected [b·${seq}, 3·${heads}·dh] float32`);
+  }
+  return { b: rows / seq, d: width / 3, dh: width / 3 / heads };
+}
+
+function attentionScratch(backend: BackendWasm, seq: number, dh: number): number {
+  const simd = simdKernels(backend);
+  return simd.scratch(simd.exports.attentionScratchFloats(seq, dh) * 4);
+}
+
+export function attention(args: KernelArgs<AttentionAttrs>): TensorInfo[] {
+  const { backend, attrs } = args;
+  const { qkv } = args.inputs as { qkv: TensorInfo };
+  const { b, d, dh } = attentionDims(ATTENTION_KERNEL, qkv, attrs);
+  const { seq, heads } = attrs;
+  const out = backend.makeOutput([b * seq, d], 'float32');
+  const probs = backend.makeOutput([b * heads, seq, seq], 'float32');
+  const scratch = attentionScratch(backend, seq, dh);
+  const simd = simdKernels(backend);
+  simd.exports.attention(simd.ptr(qkv), simd.ptr(out), simd.ptr(probs), b, seq, heads, dh, attrs.scale, scratch);
+  return [out, probs];
+}
+
+export function attentionGrad(args: KernelArgs<AttentionAttrs>): TensorInfo {
+  const { backend, attrs } = args;
+  const { qkv, probs, dy } = args.inputs as { qkv: TensorInfo; probs: TensorInfo; dy: TensorInfo };
+  const { b, d, dh } = attentionDims(ATTENTION_GRAD_KERNEL, qkv, attrs);
+  const { seq, heads } = attrs;
+  expectFloat(ATTENTION_GRAD_KERNEL, 'probs', probs, b * heads * seq * seq);
+  expectFloat(ATTENTION_GRAD_KERNEL, 'dy', dy, b * seq * d);
+  const dqkv = backend.makeOutput(qkv.shape, 'float32');
+  const scratch = attentionScratch(backend, seq, dh);
+  const simd = simdKernels(backend);
+  simd.exports.attentionGrad(simd.ptr(qkv), simd.ptr(probs), simd.ptr(dy), simd.ptr(dqkv), b, seq, heads, dh, attrs.scale, scratch);
+  return dqkv;
+}

@@ -1,0 +1,164 @@
+/**
+ * The Transformer's fused ops (src/ml/nn.ts on specflow's wasm kernels,
+ * src/ml/kernels/transformer.ts): forward values and gradients against the
+ * same functions composed from tfjs ops on the cpu backend, on small random
+ * shapes whose sizes are not multiples of 4 (the SIMD loops' tails), and
+ * against hand-worked tiny cases.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Tensor } from '@tensorflow/tfjs';
+import { initBackend, type TF } from '../../src/ml/backend.js';
+import { fusedTransformerOps, gelu, layerNormOp, multiHeadAttention } from '../../src/ml/nn.js';
+import { trainAutoencoder } from '../../src/ml/train.js';
+import { Rng } from '../../src/util/random.js';
+
+let tf: TF;
+
+beforeAll(async () => {
+  ({ tf } = await initBackend('wasm'));
+});
+
+function rand(n: number, seed: number, sd = 1): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.normal(0, sd));
+}
+
+type Op = (t: TF, ...xs: Tensor[]) => Tensor;
+
+/** Values of op(inputs) and of the gradients of Σ op(inputs)·w, w a fixed random weighting. */
+async function valueAndGrads(backend: 'cpu' | 'wasm', shapes: number[][], op: Op, seed: number) {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const xs = shapes.map((s, i) => tf.tensor(rand(s.reduce((a, b) => a * b, 1), seed + i), s));
+    const y = op(tf, ...xs);
+    const w = tf.tensor(rand(y.size, seed + 99), y.shape);
+    const grads = tf.grads((...p: Tensor[]) => tf.sum(tf.mul(op(tf, ...p), w)))(xs);
+    return { fused: fusedTransformerOps(tf), outs: [y, ...grads].map((t) => Float32Array.from(t.dataSync())) };
+  });
+}
+
+/** Max |wasm − cpu| of each output relative to its largest |cpu| value. */
+async function wasmVsCpu(shapes: number[][], op: Op, seed = 1): Promise<number> {
+  const ref = await valueAndGrads('cpu', shapes, op, seed);
+  const got = await valueAndGrads('wasm', shapes, op, seed);
+  expect(ref.fused).toBe(false);
+  expect(got.fused).toBe(true);
+  let worst = 0;
+  got.outs.forEach((g, o) => {
+    const r = ref.outs[o]!;
+    expect(g.length).toBe(r.length);
+    const scale = Math.max(1e-6, ...Array.from(r, Math.abs));
+    for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(g[i]! - r[i]!) / scale);
+  });
+  return worst;
+}
+
+const TOL = 2e-5;
+
+describe('layer norm', () => {
+  it.each([[[3, 5, 7]], [[2, 4, 16]], [[6, 64]], [[2, 3]], [[4, 1]]])('%j: forward and gradients (x, γ, β) match cpu', async (shape) => {
+    const d = shape[shape.length - 1]!;
+    const diff = await wasmVsCpu([shape, [d], [d]], (t, x, g, b) => layerNormOp(t, t.add(t.mul(x!, 3), 1.5), g!, b!));
+    expect(diff).toBeLessThan(TOL);
+  });
+
+  it('a hand-worked row: x = 1, 2, 3, 4 (eps 0)', async () => {
+    await tf.setBackend('wasm');
+    const { y, dx, dg, db } = tf.tidy(() => {
+      const x = tf.tensor2d([[1, 2, 3, 4]]);
+      const g = tf.tensor1d([1, 1, 1, 1]);
+      const b = tf.tensor1d([0, 0, 0, 0]);
+      const dy = tf.tensor2d([[1, 0, 0, 0]]);
+      const [gx, gg, gb] = tf.grads((a: Tensor, c: Tensor, e: Tensor) => tf.sum(tf.mul(layerNormOp(tf, a, c, e, 0), dy)))([x, g, b]);
+      return { y: layerNormOp(tf, x, g, b, 0).dataSync(), dx: gx!.dataSync(), dg: gg!.dataSync(), db: gb!.dataSync() };
+    });
+    // μ = 2.5, σ² = 1.25, r = 2/√5: x̂ = (−3, −1, 1, 3)/√5;
+    // dx = r·(dy − mean(dy) − x̂·mean(dy·x̂)) = r·(0.75 − 0.45, −0.25 − 0.15, −0.25 + 0.15, −0.25 + 0.45)
+    const s5 = Math.sqrt(5);
+    [-3 / s5, -1 / s5, 1 / s5, 3 / s5].forEach((v, i) => expect(y[i]).toBeCloseTo(v, 6));
+    [0.3, -0.4, -0.1, 0.2].forEach((v, i) => expect(dx[i]).toBeCloseTo((2 / s5) * v, 6));
+    [-3 / s5, 0, 0, 0].forEach((v, i) => expect(dg[i]).toBeCloseTo(v, 6));
+    [1, 0, 0, 0].forEach((v, i) => expect(db[i]).toBeCloseTo(v, 6));
+  });
+});
+
+describe('GELU', () => {
+  it.each([[[7, 13]], [[3, 128]], [[1]]])('%j: forward (the same bits as the composition) and gradient match cpu', async (shape) => {
+    const diff = await wasmVsCpu([shape], (t, x) => gelu(t, t.mul(x!, 2.5)));
+    expect(diff).toBeLessThan(TOL);
+    // forward: the fused kernel computes the composition's operations in its order
+    await tf.setBackend('wasm');
+    const same = tf.tidy(() => {
+      const x = tf.mul(tf.tensor(rand(shape.reduce((a, b) => a * b, 1), 5), shape), 2.5);
+      const a = gelu(tf, x).dataSync();
+      const b = tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))).dataSync();
+      return a.every((v, i) => Object.is(v, b[i]));
+    });
+    expect(same).toBe(true);
+  });
+
+  it('hand values: gelu(0) = 0, gelu(±1) = ±Φ(±1), slopes Φ(x) + x·φ(x)', async () => {
+    await tf.setBackend('wasm');
+    const { y, g } = tf.tidy(() => {
+      const x = tf.tensor1d([0, 1, -1]);
+      return { y: gelu(tf, x).dataSync(), g: tf.grad((a: Tensor) => tf.sum(gelu(tf, a)))(x).dataSync() };
+    });
+    const phi1 = Math.exp(-0.5) / Math.sqrt(2 * Math.PI); // φ(1) = 0.241971
+    const cdf1 = 0.8413447460685429; // Φ(1)
+    [0, cdf1, -(1 - cdf1)].forEach((v, i) => expect(y[i]).toBeCloseTo(v, 6));
+    [0.5, cdf1 + phi1, 1 - cdf1 - phi1].forEach((v, i) => expect(g[i]).toBeCloseTo(v, 6));
+  });
+});
+
+describe('multi-head attention on the fused Q/K/V product', () => {
+  // [samples, tokens, heads, head width]
+  it.each([[2, 5, 3, 3], [1, 9, 2, 8], [3, 32, 4, 16], [2, 1, 2, 5], [1, 13, 1, 7]])(
+    'b %i, seq %i, heads %i, dh %i: forward and gradient match cpu',
+    async (b, seq, heads, dh) => {
+      const diff = await wasmVsCpu([[b * seq, 3 * heads * dh]], (t, qkv) => multiHeadAttention(t, qkv!, seq, heads));
+      expect(diff).toBeLessThan(TOL);
+    },
+  );
+
+  it('a hand-worked case: two tokens, one head of width 1', async () => {
+    await tf.setBackend('wasm');
+    // rows (q, k, v): token 0 (1, 0, 1), token 1 (0, ln 3, 5). Scores row 0: (0, ln 3) → P = (1/4, 3/4),
+    // out0 = 1/4 + 15/4 = 4; row 1: (0, 0) → (1/2, 1/2), out1 = 3. With dout = (1, 0):
+    // dV = Pᵀ·dO = (1/4, 3/4); dS row 0 = P ⊙ (dO·Vᵀ − 4) = (−3/4, 3/4), row 1 = 0;
+    // dQ = dS·K = (3/4·ln 3, 0); dK = dSᵀ·Q = (−3/4, 3/4).
+    const { out, grad } = tf.tidy(() => {
+      const qkv = tf.tensor2d([[1, 0, 1], [0, Math.log(3), 5]]);
+      const dout = tf.tensor2d([[1], [0]]);
+      return {
+        out: multiHeadAttention(tf, qkv, 2, 1).dataSync(),
+        grad: tf.grad((x: Tensor) => tf.sum(tf.mul(multiHeadAttention(tf, x, 2, 1), dout)))(qkv).dataSync(),
+      };
+    });
+    [4, 3].forEach((v, i) => expect(out[i]).toBeCloseTo(v, 5));
+    [0.75 * Math.log(3), -0.75, 0.25, 0, 0.75, 0.75].forEach((v, i) => expect(grad[i]).toBeCloseTo(v, 5));
+  });
+});
+
+describe('a Transformer autoencoder on the fused ops', () => {
+  it('trains on wasm: the loss falls', async () => {
+    await tf.setBackend('wasm');
+    expect(fusedTransformerOps(tf)).toBe(true);
+    // 64 spectra × 48 channels: one Gaussian band at a random place, so the code has something to learn
+    const rng = new Rng(4);
+    const n = 64, d = 48;
+    const x = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const c = 10 + 28 * rng.uniform();
+      for (let j = 0; j < d; j++) x[i * d + j] = 2 + 10 * Math.exp(-(((j - c) / 3) ** 2)) + rng.normal(0, 0.1);
+    }
+    const r = await trainAutoencoder({ n, d, x }, {
+      arch: 'transformer', latentDim: 2, epochs: 12, batchSize: 16, validation: 0, seed: 3, learningRate: 3e-3,
+      transformer: { patch: 6, d_model: 12, heads: 3, layers: 1, mlp: 20 },
+    });
+    r.model.dispose();
+    expect(r.backend).toMatch(/^wasm/);
+    const losses = r.history.map((h) => h.loss);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+  });
+});
