@@ -246,7 +246,8 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
           xRows.read(batchRows, xArr);
         }
         const xb = tf.tensor2d(xArr, [b, d]);
-        const yb = tf.tensor2d(yArr, [b, d]);
+        // an autoencoder's own input as target: one upload (lossT scales it once)
+        const yb = xArr === yArr ? xb : tf.tensor2d(yArr, [b, d]);
         const pass: Pass = { training: true, bnStats: new Map() };
         const cost = optimizer.minimize(() => model.lossT(xb, yb, pass) as import('@tensorflow/tfjs').Scalar, true, vars);
         updateBatchNorm(tf, model.store, pass);
@@ -254,7 +255,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         cost!.dispose();
         if (options.onRows && ((start / batchSize) % 200 === 199)) options.onRows(epoch, start + b, nTrain);
         xb.dispose();
-        yb.dispose();
+        if (yb !== xb) yb.dispose();
       }
       const loss = total / nTrain;
       const valLoss = nVal > 0 ? evaluate() : null;
