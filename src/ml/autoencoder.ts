@@ -130,8 +130,8 @@ function conv1dNetwork(cfg: AutoencoderConfig): Network {
   const lz = dp / 2 ** nb;
   const flat = lz * s.filters[nb - 1]!;
   const widths = [flat, ...s.hidden];
-  const block = (tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass): Tensor => {
-    let h = conv1d(tf, store, name, x);
+  const block = (tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, dataInput = false): Tensor => {
+    let h = conv1d(tf, store, name, x, dataInput);
     if (s.norm === 'batch') h = batchNorm(tf, store, `${name}.bn`, h, pass);
     return tf.leakyRelu(h, s.leak);
   };
@@ -165,7 +165,7 @@ function conv1dNetwork(cfg: AutoencoderConfig): Network {
     encode(tf, store, xs, pass) {
       const b = xs.shape[0]!;
       let h = tf.reshape(padCols(tf, xs, dp), [b, dp, 1]);
-      for (let i = 0; i < nb; i++) h = downsample2(tf, block(tf, store, `enc.conv${i}`, h, pass));
+      for (let i = 0; i < nb; i++) h = downsample2(tf, block(tf, store, `enc.conv${i}`, h, pass, i === 0));
       h = tf.reshape(h, [b, flat]);
       for (let i = 0; i < s.hidden.length; i++) h = dense(tf, store, `enc.fc${i}`, h, 'leaky_relu');
       return dense(tf, store, 'enc.z', h);
@@ -311,9 +311,11 @@ export class Autoencoder implements SpectralModel {
   /** Training loss (scaled units) for a batch: mean squared error or mean Poisson NLL (without log y!). */
   lossT(x: Tensor, y: Tensor, pass: Pass): Tensor {
     const tf = this.tf;
-    const out = this.scaledOutput(this.decodeRaw(this.encodeT(x, pass), pass));
-    const t = this.scaleTarget(y);
-    return this.loss === 'poisson' ? poissonNllT(tf, out, t) : tf.mean(tf.squaredDifference(out, t));
+    const xs = this.scaleIn(x);
+    const out = this.scaledOutput(this.decodeRaw(this.net.encode(tf, this.store, xs, pass), pass));
+    // y is x (no noise): its mse target is the scaled input already computed, the same bits
+    const t = y === x && !this.base ? xs : this.scaleTarget(y);
+    return this.loss === 'poisson' ? poissonNllT(tf, out, t) : mseT(tf, out, t);
   }
 
   async encode(x: Float32Array, n: number): Promise<Float32Array> {
@@ -354,6 +356,26 @@ export class Autoencoder implements SpectralModel {
 
 /** Rows per tensor in encode/decode/reconstruct; streaming callers cut their chunks at multiples of it. */
 export const INFERENCE_BATCH = 256;
+
+/**
+ * Mean squared error of predictions p against targets t, differentiable in p
+ * only (targets are data). Its gradient in two passes, (p − t)·(2·dy/n): the
+ * same bits as tfjs's autodiff through mean(squaredDifference), which builds a
+ * ones tensor of p's size in JavaScript every step (Mean's gradient) and makes
+ * three more passes (p − t, 2·(p − t), then two products).
+ */
+export function mseT(tf: TF, p: Tensor, t: Tensor): Tensor {
+  const f = tf.customGrad(((pp: Tensor, save: (ts: Tensor[]) => void) => {
+    // t too: the forward pass's tensors are disposed before the backward pass runs
+    save([pp, t]);
+    return {
+      value: tf.mean(tf.squaredDifference(pp, t)),
+      // (dy/n)·2 as tfjs forms it (Mean's gradient, then SquaredDifference's), exact in either order
+      gradFunc: (dy: Tensor, [sp, st]: Tensor[]) => tf.mul(tf.sub(sp!, st!), tf.mul(tf.div(dy, p.size), 2)),
+    };
+  }) as never) as (a: Tensor) => Tensor;
+  return f(p);
+}
 
 /** Mean Poisson negative log-likelihood of targets t under rates p, without the log(t!) term. */
 export function poissonNllT(tf: TF, p: Tensor, t: Tensor): Tensor {

@@ -363,51 +363,87 @@ export function defineConv1d(store: ParamStore, name: string, kernel: number, in
   store.create(`${name}.b`, [outC], { kind: 'zeros' });
 }
 
-/** x [b, L, inC] → [b, L, outC], 'same' padding, stride 1. */
-export function conv1d(tf: TF, store: ParamStore, name: string, x: Tensor): Tensor {
-  return tf.add(conv1dSame(tf, x, store.get(`${name}.w`)), store.get(`${name}.b`));
+/**
+ * x [b, L, inC] → [b, L, outC], 'same' padding, stride 1. `dataInput`: x is
+ * data (the network's input), so its gradient is never needed and is not
+ * computed (for the first layer, a full convolution per step).
+ */
+export function conv1d(tf: TF, store: ParamStore, name: string, x: Tensor, dataInput = false): Tensor {
+  return conv1dSame(tf, x, store.get(`${name}.w`), store.get(`${name}.b`), { inputGrad: !dataInput });
 }
 
 type T3 = import('@tensorflow/tfjs').Tensor3D;
+type T4 = import('@tensorflow/tfjs').Tensor4D;
 
 /**
- * Stride-1 'same' Conv-1D, x [b, L, inC] * w [k, inC, outC]. For odd k its input
- * gradient is computed as a forward convolution of dy with the flipped,
- * channel-swapped kernel (the same numbers as Conv2DBackpropInput, whose
- * col2im scatter costs more than the forward kernel's GEMM on wasm: specflow's
- * Conv-1D GEMM, src/ml/kernels/conv1d.ts).
+ * Stride-1 'same' Conv-1D, x [b, L, inC] * w [k, inC, outC] (+ bias [outC]).
+ * For odd k its input gradient is computed as a forward convolution of dy
+ * with the flipped, channel-swapped kernel (the same numbers as
+ * Conv2DBackpropInput, whose col2im scatter costs more than the forward
+ * kernel's GEMM on wasm: specflow's Conv-1D GEMM, src/ml/kernels/conv1d.ts),
+ * the bias is added inside the convolution (tf.fused.conv2d: on wasm in the
+ * GEMM's store, the same bits as a separate add) and its gradient is Σ dy.
+ * With `inputGrad: false` the input's gradient is zeros (for data inputs,
+ * whose gradient nothing reads).
  */
-export function conv1dSame(tf: TF, x: Tensor, w: Tensor): Tensor {
+export function conv1dSame(tf: TF, x: Tensor, w: Tensor, bias?: Tensor, opts: { inputGrad?: boolean } = {}): Tensor {
   const k = w.shape[0]!;
-  if (k % 2 === 0) return tf.conv1d(x as T3, w as T3, 1, 'same');
-  const f = tf.customGrad(((xx: Tensor, ww: Tensor, save: (ts: Tensor[]) => void) => {
+  if (k % 2 === 0) {
+    const y = tf.conv1d(x as T3, w as T3, 1, 'same');
+    return bias ? tf.add(y, bias) : y;
+  }
+  const inputGrad = opts.inputGrad ?? true;
+  const forward = (xx: Tensor, ww: Tensor, bb?: Tensor): Tensor => {
+    if (!bb) return tf.conv1d(xx as T3, ww as T3, 1, 'same');
+    const [b, l, ci] = xx.shape as [number, number, number];
+    const co = ww.shape[2]!;
+    const y = tf.fused.conv2d({
+      x: tf.reshape(xx, [b, 1, l, ci]) as T4, filter: tf.reshape(ww, [1, k, ci, co]) as T4, strides: 1, pad: 'same', bias: bb,
+    });
+    return tf.reshape(y, [b, l, co]);
+  };
+  const gradients = (dy: Tensor, sx: Tensor, sw: Tensor): Tensor[] => {
+    const [b, l, ci] = sx.shape as [number, number, number];
+    const co = dy.shape[2]!;
+    const dx = inputGrad ? tf.conv1d(dy as T3, tf.reverse(tf.transpose(sw, [0, 2, 1]), 0) as T3, 1, 'same') : tf.zerosLike(sx);
+    // the backend's own filter-gradient kernel (on wasm specflow's, one GEMM over the
+    // overlapping input windows: ./kernels/conv2d-backprop-filter.ts)
+    const dw = tf.engine().runKernel(
+      'Conv2DBackpropFilter',
+      { x: tf.reshape(sx, [b, 1, l, ci]), dy: tf.reshape(dy, [b, 1, l, co]) },
+      { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [1, k, ci, co], dilations: [1, 1] } as never,
+    ) as Tensor;
+    return [dx, tf.reshape(dw, [k, ci, co])];
+  };
+  if (!bias) {
+    const f = tf.customGrad(((xx: Tensor, ww: Tensor, save: (ts: Tensor[]) => void) => {
+      save([xx, ww]);
+      return { value: forward(xx, ww), gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => gradients(dy, sx!, sw!) };
+    }) as never) as (a: Tensor, b: Tensor) => Tensor;
+    return f(x, w);
+  }
+  const f = tf.customGrad(((xx: Tensor, ww: Tensor, bb: Tensor, save: (ts: Tensor[]) => void) => {
     save([xx, ww]);
     return {
-      value: tf.conv1d(xx as T3, ww as T3, 1, 'same'),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sx, sw] = saved as [Tensor, Tensor];
-        const [b, l, ci] = sx.shape as [number, number, number];
-        const co = dy.shape[2]!;
-        const wFlip = tf.reverse(tf.transpose(sw, [0, 2, 1]), 0);
-        const dx = tf.conv1d(dy as T3, wFlip as T3, 1, 'same');
-        // the backend's own filter-gradient kernel (on wasm specflow's, one GEMM over the
-        // overlapping input windows: ./kernels/conv2d-backprop-filter.ts)
-        const dw = tf.engine().runKernel(
-          'Conv2DBackpropFilter',
-          { x: tf.reshape(sx, [b, 1, l, ci]), dy: tf.reshape(dy, [b, 1, l, co]) },
-          { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [1, k, ci, co], dilations: [1, 1] } as never,
-        ) as Tensor;
-        return [dx, tf.reshape(dw, [k, ci, co])];
-      },
+      value: forward(xx, ww, bb),
+      // Σ dy over batch and length: what tf.add's gradient reduces a broadcast bias with
+      gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => [...gradients(dy, sx!, sw!), tf.sum(dy, [0, 1])],
     };
-  }) as never) as (a: Tensor, b: Tensor) => Tensor;
-  return f(x, w);
+  }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
+  return f(x, w, bias);
 }
 
 /** Average pooling by 2 along the length axis: [b, L, C] → [b, L/2, C] (L even). */
 export function downsample2(tf: TF, x: Tensor): Tensor {
   const [b, l, c] = x.shape as [number, number, number];
-  return tf.mean(tf.reshape(x, [b, l / 2, 2, c]), 2);
+  // Its gradient, dy/2 to both members of each pair, as a broadcast product:
+  // tfjs's Mean gradient builds a ones tensor of the input's size in
+  // JavaScript each step and multiplies by it (the same bits: dy·1/2 = dy·0.5).
+  const f = tf.customGrad(((xx: Tensor) => ({
+    value: tf.mean(tf.reshape(xx, [b, l / 2, 2, c]), 2),
+    gradFunc: (dy: Tensor) => tf.reshape(tf.mul(tf.reshape(dy, [b, l / 2, 1, c]), tf.fill([1, 1, 2, 1], 0.5)), [b, l, c]),
+  })) as never) as (a: Tensor) => Tensor;
+  return f(x);
 }
 
 /** Nearest-neighbour upsampling by 2 along the length axis: [b, L, C] → [b, 2L, C]. */

@@ -260,14 +260,15 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
           if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
         } else {
           const xb = tf.tensor2d(xArr, [b, d]);
-          const yb = tf.tensor2d(yArr, [b, d]);
+          // an autoencoder's own input as target: one upload (lossT scales it once)
+          const yb = xArr === yArr ? xb : tf.tensor2d(yArr, [b, d]);
           const pass: Pass = { training: true, bnStats: new Map() };
           const cost = optimizer.minimize(() => model.lossT(xb, yb, pass) as import('@tensorflow/tfjs').Scalar, true, vars);
           updateBatchNorm(tf, model.store, pass);
           total += (cost!.dataSync()[0] as number) * b;
           cost!.dispose();
           xb.dispose();
-          yb.dispose();
+          if (yb !== xb) yb.dispose();
         }
         if (options.onRows && ((start / batchSize) % 200 === 199)) options.onRows(epoch, start + b, nTrain);
       }

@@ -440,6 +440,29 @@ describe('Conv-1D forward as one GEMM per sample (Conv2D of height 1)', () => {
   }
 });
 
+describe('FusedConv2D as a Conv-1D GEMM with the bias in its store', () => {
+  const cases: [string, number[], number[], number, 'same' | 'valid', string][] = [
+    ['stride 1, same, odd kernel, bias', [3, 1, 41, 5], [1, 7, 5, 6], 1, 'same', 'linear'],
+    ['one output channel (a decoder output layer)', [2, 1, 34, 16], [1, 15, 16, 1], 1, 'same', 'linear'],
+    ['stride 2, valid, 9 channels', [2, 1, 30, 3], [1, 5, 3, 9], 2, 'valid', 'linear'],
+    ['relu activation (tfjs kernel)', [2, 1, 21, 4], [1, 3, 4, 5], 1, 'same', 'relu'],
+  ];
+  for (const [name, xs, fs, stride, pad, activation] of cases) {
+    it(name, async () => {
+      const d = await compare([{ shape: xs }, { shape: fs }, { shape: [fs[3]!] }], (t, x, f, b) =>
+        t.fused.conv2d({ x: x as Tensor4D, filter: f as Tensor4D, strides: stride, pad, bias: b, activation: activation as 'relu' }),
+      );
+      expect(d).toBeLessThanOrEqual(TOL);
+    });
+  }
+  it('no bias', async () => {
+    const d = await compare([{ shape: [2, 1, 20, 3] }, { shape: [1, 3, 3, 4] }], (t, x, f) =>
+      t.fused.conv2d({ x: x as Tensor4D, filter: f as Tensor4D, strides: 1, pad: 'same' }),
+    );
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+});
+
 describe('Conv2DBackpropFilter', () => {
   type Case = {
     name: string;

@@ -25,30 +25,59 @@ interface ConvAttrs {
 export function conv2D(args: KernelArgs<ConvAttrs>): TensorInfo {
   const { backend, attrs } = args;
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  return conv1dGemm(backend, x, filter, attrs) ?? run('Conv2D', backend, { x, filter }, attrs as never);
+}
+
+interface FusedConvAttrs extends ConvAttrs {
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+/**
+ * FusedConv2D (tf.fused.conv2d: convolution + bias + activation) when it is a
+ * Conv-1D with a per-channel bias and no activation: the bias is added in the
+ * GEMM's store (the same single rounding as a separate Add, one pass over
+ * the output fewer). Anything else runs tfjs's own kernel.
+ */
+export function fusedConv2D(args: KernelArgs<FusedConvAttrs>): TensorInfo {
+  const { backend, attrs } = args;
+  const { x, filter, bias, preluActivationWeights } = args.inputs as {
+    x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo;
+  };
+  const cout = filter.shape[3];
+  const columnBias = bias === undefined || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === cout);
+  const linear = (attrs.activation ?? 'linear') === 'linear';
+  const out = columnBias && linear ? conv1dGemm(backend, x, filter, attrs, bias) : undefined;
+  if (out) return out;
+  const inputs: Record<string, TensorInfo> = { x, filter };
+  if (bias) inputs.bias = bias;
+  if (preluActivationWeights) inputs.preluActivationWeights = preluActivationWeights;
+  return run('FusedConv2D', backend, inputs, attrs as never);
+}
+
+/** A Conv-1D (height 1, no dilation, NHWC float32) as one GEMM per sample (+ bias), or undefined for anything else. */
+function conv1dGemm(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs, bias?: TensorInfo): TensorInfo | undefined {
   const tf = boundTf();
-  const fallback = () => run('Conv2D', backend, { x, filter }, attrs as never);
-  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat === 'NCHW') return fallback();
-  if (x.shape.length !== 4 || x.shape[1] !== 1 || filter.shape[0] !== 1) return fallback();
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat === 'NCHW') return undefined;
+  if (x.shape.length !== 4 || x.shape[1] !== 1 || filter.shape[0] !== 1) return undefined;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
     attrs.strides, attrs.dilations, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast',
   );
-  if (info.dilationWidth !== 1 || info.padInfo.top !== 0 || info.padInfo.bottom !== 0 || info.outHeight !== 1) return fallback();
+  if (info.dilationWidth !== 1 || info.padInfo.top !== 0 || info.padInfo.bottom !== 0 || info.outHeight !== 1) return undefined;
   const [n, , w, cin] = x.shape as [number, number, number, number];
   const [, fw, , cout] = filter.shape as [number, number, number, number];
   const { left, right } = info.padInfo;
   const s = info.strideWidth;
   const ow = info.outWidth;
   const wp = w + left + right;
-  const xp = left > 0 || right > 0 ? padWidth(backend, x, n, w, cin, left, right) : x;
   // the last window must lie inside the padded row (true of tfjs's padding rules)
-  if ((ow - 1) * s + fw > wp) {
-    if (xp !== x) dispose(backend, xp);
-    return fallback();
-  }
+  if ((ow - 1) * s + fw > wp) return undefined;
+  const xp = left > 0 || right > 0 ? padWidth(backend, x, n, w, cin, left, right) : x;
   const out = gemm(backend, {
     a: xp, b: filter, m: ow, n: cout, k: fw * cin, transA: false, transB: false,
     batch: n, strideA: wp * cin, strideB: 0, lda: s * cin, outShape: [n, 1, ow, cout],
+    ...(bias ? { bias } : {}),
   });
   if (xp !== x) dispose(backend, xp);
   return out;

@@ -8,7 +8,7 @@ import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { ADAM_KERNEL, specflowAdam } from './adam.js';
 import { add, cast, erf, exp, multiply, realDiv, relu, squaredDifference, sub } from './arithmetic.js';
 import { batchMatMul } from './batch-matmul.js';
-import { conv2D } from './conv1d.js';
+import { conv2D, fusedConv2D } from './conv1d.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { fusedMatMul } from './fused-matmul.js';
@@ -40,6 +40,7 @@ export const FIXES: readonly Fix[] = [
   { kernelName: 'BatchMatMul', kernelFunc: batchMatMul },
   { kernelName: '_FusedMatMul', kernelFunc: fusedMatMul },
   { kernelName: 'Conv2D', kernelFunc: conv2D },
+  { kernelName: 'FusedConv2D', kernelFunc: fusedConv2D },
   { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter },
   { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput },
   { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
