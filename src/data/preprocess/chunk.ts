@@ -37,8 +37,26 @@ function rows(data: Float32Array, n: number, d: number): Float64Array[] {
 
 function pack(r: Float64Array[], d: number, float64: boolean): Float32Array | Float64Array {
   const out = float64 ? new Float64Array(r.length * d) : new Float32Array(r.length * d);
-  for (let i = 0; i < r.length; i++) out.set(r[i]!, i * d);
+  const flat = contiguous(r, d);
+  if (flat) out.set(flat);
+  else for (let i = 0; i < r.length; i++) out.set(r[i]!, i * d);
   return out;
+}
+
+/** The rows as one array when they are consecutive views of one buffer (as the steps leave them): one copy, not n. */
+function contiguous(r: Float64Array[], d: number): Float64Array | undefined {
+  if (r.length === 0) return undefined;
+  const first = r[0]!;
+  for (let i = 1; i < r.length; i++) {
+    if (r[i]!.buffer !== first.buffer || r[i]!.byteOffset !== first.byteOffset + i * d * 8 || r[i]!.length !== d) return undefined;
+  }
+  return first.length === d ? new Float64Array(first.buffer, first.byteOffset, r.length * d) : undefined;
+}
+
+/** The result's buffers a worker can hand over instead of copying (each the result's own). */
+export function resultBuffers(r: ChunkResult): ArrayBuffer[] {
+  if (!r.ok) return [];
+  return [r.spectra.buffer as ArrayBuffer, ...(r.clean ? [r.clean.buffer as ArrayBuffer] : [])];
 }
 
 export function runChunk(job: ChunkJob): ChunkResult {
