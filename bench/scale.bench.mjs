@@ -1,6 +1,7 @@
 // Real-size data (issue 15): a 100,000 × 1024 pipeline end to end, with the peak RSS
 // of the whole run and the seconds of each stage; then preprocessing throughput of
-// specflow's kernels against numpy/scipy on the same spectra.
+// specflow against numpy/scipy on the same spectra, per step and the whole stage
+// (preprocess-vs-numpy.mjs; `npm run bench -- preprocess` runs that part alone).
 //
 //   npm run bench -- scale                     100,000 spectra
 //   SPECFLOW_BENCH_1M=1 npm run bench -- scale also 1,000,000 (long: ~4 GB of float32 per column)
@@ -13,10 +14,11 @@
 // preprocessing throughput ≥ numpy's. Peak RSS is printed for the whole run (the
 // kernel's maxRSS) and per stage (sampled, see peak-rss.mjs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compareWithNumpy } from './preprocess-vs-numpy.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -60,7 +62,6 @@ stages:
 `;
 }
 
-let spectraPath;
 for (const n of sizes) {
   const dir = mkdtempSync(join(process.env.SPECFLOW_BENCH_DIR ?? tmpdir(), 'specflow-scale-'));
   writeFileSync(join(dir, 'pipe.yaml'), pipeline(n));
@@ -89,8 +90,8 @@ for (const n of sizes) {
   console.log(`\n${n.toLocaleString('en')} × 1024: whole run ${wall.toFixed(1)} s wall, ${cpu.toFixed(0)} s CPU (load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}), peak RSS ${peakMb.toFixed(0)} MB (target ≤ ${target} MB: ${peakMb <= target ? 'met' : 'NOT met'})`);
   console.log('  stage        wall s   peak RSS (sampled)');
   for (const s of stagesOf(run)) console.log(`  ${s.id.padEnd(10)} ${String(s.seconds.toFixed(1)).padStart(8)}   ${String(stageMb[s.id] ?? '?').padStart(5)} MB  ${s.status}`);
-  if (n === sizes[0]) spectraPath = findOutput(run, 'spectra', 'spectra');
-  if (n === sizes[0] && spectraPath) await compareWithNumpy(spectraPath, dir, run);
+  const spectraPath = findOutput(run, 'spectra', 'spectra');
+  if (n === sizes[0] && spectraPath) await compareWithNumpy({ root, path: spectraPath, dir });
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -112,84 +113,4 @@ function findOutput(run, stage, port) {
   const s = stagesOf(run).find((x) => x.id === stage);
   const out = s?.outputs?.[port];
   return typeof out === 'string' ? out : out?.path;
-}
-
-/** specflow's kernels (one thread, in this process) and the preprocess stage (both cores, I/O included) vs numpy/scipy. */
-async function compareWithNumpy(path, dir, run) {
-  const py = spawnSync('python3', ['-c', 'import numpy, sys; print(numpy.__version__)'], { encoding: 'utf8' });
-  if (py.status !== 0) {
-    console.log('\nnumpy comparison SKIPPED: python3 with numpy is not installed (apt-get install python3-numpy python3-scipy)');
-    return;
-  }
-  const io = await import(join(root, 'dist', 'data', 'arrow-io.js'));
-  const { snv, normalize } = await import(join(root, 'dist', 'data', 'preprocess', 'normalize.js'));
-  const { savitzkyGolay } = await import(join(root, 'dist', 'data', 'preprocess', 'smooth.js'));
-  // the same spectra for both: the first 20,000 rows, as raw float32 for numpy
-  const rows = 20_000;
-  const raw = join(dir, 'x.f32');
-  const fd = openSync(raw, 'w');
-  const kept = [];
-  let axis;
-  let got = 0;
-  for await (const { t } of io.readSpectraBatches(path)) {
-    axis ??= t.axis;
-    const take = Math.min(t.n, rows - got);
-    const part = t.spectra.subarray(0, take * t.d);
-    writeSync(fd, new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
-    kept.push(part);
-    got += take;
-    if (got >= rows) break;
-  }
-  closeSync(fd);
-  const d = axis.length;
-  const x64 = kept.flatMap((p) => Array.from({ length: p.length / d }, (_, i) => Float64Array.from(p.subarray(i * d, (i + 1) * d))));
-  writeFileSync(join(dir, 'axis.f64'), Buffer.from(axis.buffer));
-  const time = (f) => {
-    f(x64.slice(0, 200));
-    const t0 = performance.now();
-    for (const y of x64) f(y);
-    return (performance.now() - t0) / 1000;
-  };
-  const ours = {
-    snv: time((y) => snv(y)),
-    area: time((y) => normalize('area', axis, y)),
-    savgol: time((y) => savitzkyGolay(y, axis, 9, 2, 0)),
-  };
-  const script = `
-import numpy as np, time, sys
-x = np.fromfile(sys.argv[1], dtype=np.float32).reshape(-1, ${d}).astype(np.float64)
-ax = np.fromfile(sys.argv[2], dtype=np.float64)
-def t(f):
-    f(x[:200]); t0 = time.perf_counter(); f(x); return time.perf_counter() - t0
-snv = t(lambda a: (a - a.mean(1, keepdims=True)) / a.std(1, keepdims=True))
-trap = getattr(np, 'trapezoid', None) or np.trapz
-area = t(lambda a: a / (trap(a, ax, axis=1) / (ax[-1] - ax[0]))[:, None])
-try:
-    from scipy.signal import savgol_filter
-    sg = t(lambda a: savgol_filter(a, 9, 2, axis=1))
-except ImportError:
-    sg = -1
-print(snv, area, sg)
-`;
-  const r = spawnSync('python3', ['-c', script, raw, join(dir, 'axis.f64')], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.log(`numpy comparison failed: ${r.stderr.slice(-500)}`);
-    return;
-  }
-  const [npSnv, npArea, npSg] = r.stdout.trim().split(/\s+/).map(Number);
-  const rate = (s) => `${Math.round(got / s).toLocaleString('en').padStart(9)} spectra/s`;
-  console.log(`\npreprocessing throughput on the same ${got.toLocaleString('en')} × ${d} spectra (float64 compute, one thread, no I/O):`);
-  console.log(`  snv     specflow ${rate(ours.snv)}   numpy ${rate(npSnv)}   ratio ${(npSnv / ours.snv).toFixed(2)}`);
-  console.log(`  area    specflow ${rate(ours.area)}   numpy ${rate(npArea)}   ratio ${(npArea / ours.area).toFixed(2)}`);
-  if (npSg > 0) console.log(`  savgol  specflow ${rate(ours.savgol)}   scipy ${rate(npSg)}   ratio ${(npSg / ours.savgol).toFixed(2)}`);
-  else console.log('  savgol  scipy not installed (apt-get install python3-scipy): no reference');
-  const stage = stagesOf(run).find((s) => s.id === 'clean');
-  const n = stagesOf(run).length ? (run.n ?? null) : null;
-  void n;
-  if (stage) {
-    const total = sizes[0];
-    const npAll = npSnv + npArea + (npSg > 0 ? npSg : 0);
-    console.log(`  preprocess stage (snv, savgol, area; two worker threads, Arrow read+write included): ${Math.round(total / stage.seconds).toLocaleString('en')} spectra/s; numpy's three steps, compute only: ${Math.round(got / npAll).toLocaleString('en')} spectra/s`);
-  }
-  if (existsSync(raw)) rmSync(raw);
 }

@@ -34,6 +34,11 @@ export interface Work {
   /** One array per row, the Work's own (no two rows, tracks or Works share one): a step may overwrite them in place. */
   spectrum: Float64Array[];
   clean?: Float64Array[];
+  /**
+   * Free buffers a step may write its output rows into instead of allocating; it puts back
+   * the buffer its input rows were in. The streaming workers keep theirs between batches.
+   */
+  spare?: Float64Array[];
 }
 
 /** Statistics a step fits on a whole table (MSC reference, standardize mean/sd). */
@@ -102,7 +107,9 @@ function mapRowsInto(works: Work[], f: (x: Float64Array, y: Float64Array, out: F
     tracks(w).forEach((rows, t) => {
       let total = 0;
       for (const r of rows) total += r.length;
-      const flat = new Float64Array(total);
+      const k = w.spare?.findIndex((b) => b.length === total) ?? -1;
+      const flat = k >= 0 ? w.spare!.splice(k, 1)[0]! : new Float64Array(total);
+      const before = rows.length > 0 && rows[0]!.length > 0 ? contiguousRows(rows, rows[0]!.length) : undefined;
       let at = 0;
       for (let i = 0; i < rows.length; i++) {
         const y = rows[i]!;
@@ -111,8 +118,19 @@ function mapRowsInto(works: Work[], f: (x: Float64Array, y: Float64Array, out: F
         f(w.xs[i]!, y, out, w.ids[i]!, t);
         rows[i] = out;
       }
+      if (before && w.spare) w.spare.push(before);
     });
   }
+}
+
+/** The rows as one array when they are consecutive views, each `d` long, of one buffer; else undefined. */
+export function contiguousRows(r: Float64Array[], d: number): Float64Array | undefined {
+  if (r.length === 0) return undefined;
+  const first = r[0]!;
+  for (let i = 0; i < r.length; i++) {
+    if (r[i]!.buffer !== first.buffer || r[i]!.byteOffset !== first.byteOffset + i * d * 8 || r[i]!.length !== d) return undefined;
+  }
+  return new Float64Array(first.buffer, first.byteOffset, r.length * d);
 }
 
 function requireGrid(w: Work, ctx: StepContext, name: string): Float64Array {
