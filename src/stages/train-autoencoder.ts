@@ -220,7 +220,7 @@ export const trainAutoencoder: StageDef = {
           fraction: e.epoch / e.epochs,
         }),
         onRows: (epoch, done, total) => ctx.progress({
-          fraction: (epoch - 1 + done / total) / p.epochs, message: rateMessage(`epoch ${epoch}`, done, total, epochStarted(epoch)),
+          fraction: (epoch - 1 + done / total) / p.epochs, message: rateMessage(`epoch ${epoch}/${p.epochs}`, done, total, epochStarted(epoch), (p.epochs - epoch) * total),
         }),
       });
     } catch (e) {

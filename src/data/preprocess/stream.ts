@@ -55,7 +55,7 @@ export async function preprocessStreamed(o: StreamOptions): Promise<{ n: number;
       if (!r.ok) throw r.user ? new StageError(r.message) : new Error(r.message);
       consume(r, t);
       done += t.n;
-      o.progress(((passNo - 1) + done / Math.max(1, o.rows)) / passes, rateMessage(`pass ${passNo}/${passes} (${what})`, done, o.rows, started));
+      o.progress(((passNo - 1) + done / Math.max(1, o.rows)) / passes, rateMessage(`pass ${passNo}/${passes} (${what})`, done, o.rows, started, (passes - passNo) * o.rows));
     });
   };
 
