@@ -44,7 +44,8 @@ export async function preprocessStreamed(o: StreamOptions): Promise<{ n: number;
     passNo++;
     const rate = new RateMeter();
     let done = 0;
-    await inOrder(readSpectraBatches(o.input), pool.threads, async ({ t }) => {
+    // one batch more in flight than threads: both stay busy while this thread reads and writes
+    await inOrder(readSpectraBatches(o.input), pool.threads + 1, async ({ t }) => {
       if (o.signal.aborted) throw new Error('aborted');
       const job: ChunkJob = {
         steps: o.steps, from: 0, to, ids: t.ids, axis: t.axis, d: t.d, spectra: t.spectra, stats, where: o.where, float64,
