@@ -1,20 +1,24 @@
 // Real-size data (issue 15): a 100,000 × 1024 pipeline end to end, with the peak RSS
 // of the whole run and the seconds of each stage; then preprocessing throughput of
-// specflow's kernels against numpy/scipy on the same spectra.
+// specflow against numpy/scipy on the same spectra, per step and the whole stage
+// (preprocess-vs-numpy.mjs; `npm run bench -- preprocess` runs that part alone).
 //
 //   npm run bench -- scale                     100,000 spectra
 //   SPECFLOW_BENCH_1M=1 npm run bench -- scale also 1,000,000 (long: ~4 GB of float32 per column)
 //   SPECFLOW_BENCH_SCALE_N=20000 ...            another size instead of 100,000
 //
+//   SPECFLOW_BENCH_DIR=/big/disk ...            where the store goes (default: the OS temp dir)
+//   SPECFLOW_BENCH_LOG=file ...                 keep the run's progress lines there
+//
 // Targets on the 2-core reference machine: peak RSS ≤ 1.5 GB at 10⁵, ≤ 2 GB at 10⁶;
-// preprocessing throughput ≥ numpy's. `cluster` (fixed k = 4) and `report` run only with
-// SPECFLOW_BENCH_CLUSTER=1: until cluster's silhouette works on a sample (another change),
-// it computes all n² distances and does not finish on 10⁵ codes in reasonable time.
+// preprocessing throughput ≥ numpy's. Peak RSS is printed for the whole run (the
+// kernel's maxRSS) and per stage (sampled, see peak-rss.mjs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compareWithNumpy } from './preprocess-vs-numpy.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -23,7 +27,6 @@ const preload = join(root, 'bench', 'peak-rss.mjs');
 const sizes = [Number(process.env.SPECFLOW_BENCH_SCALE_N) || 100_000];
 if (process.env.SPECFLOW_BENCH_1M === '1') sizes.push(1_000_000);
 else console.log('(set SPECFLOW_BENCH_1M=1 to also run 1,000,000 spectra)');
-if (process.env.SPECFLOW_BENCH_CLUSTER !== '1') console.log('(cluster and report left out: set SPECFLOW_BENCH_CLUSTER=1; cluster\'s exact silhouette is quadratic in n)');
 
 function pipeline(n) {
   return `name: scale-${n}
@@ -37,9 +40,11 @@ stages:
     in: spectra
     with:
       steps:
-        - normalize: { method: snv }
+        # area before snv: snv centres each spectrum, after which its area is about 0 and
+        # area normalisation (rightly) refuses to divide by it
         - smooth: { method: savgol, window: 9, polynomial: 2 }
         - normalize: { method: area }
+        - normalize: { method: snv }
   ae:
     type: train.autoencoder
     in: clean
@@ -47,38 +52,55 @@ stages:
   codes:
     type: encode
     in: { model: ae, spectra: clean }
-${process.env.SPECFLOW_BENCH_CLUSTER === '1' ? `  clusters:
+  clusters:
     type: cluster
     in: codes
-    with: { method: kmeans, k: 4 }
+    with: { method: kmeans, k: auto }
   report:
     type: report
     in: [ae.history, clusters]
-` : ''}`;
+`;
 }
 
-let spectraPath;
 for (const n of sizes) {
-  const dir = mkdtempSync(join(tmpdir(), 'specflow-scale-'));
+  const dir = mkdtempSync(join(process.env.SPECFLOW_BENCH_DIR ?? tmpdir(), 'specflow-scale-'));
   writeFileSync(join(dir, 'pipe.yaml'), pipeline(n));
   const rssFile = join(dir, 'peak-rss');
+  const stageRssFile = join(dir, 'stage-rss.json');
+  const logFile = process.env.SPECFLOW_BENCH_LOG ?? join(dir, 'run.log');
+  console.log(`${n.toLocaleString('en')} × 1024: progress in ${logFile}`);
+  const log = openSync(logFile, 'w');
   const t0 = performance.now();
+  const cpu0 = childrenCpuSeconds();
   const r = spawnSync(process.execPath, ['--import', preload, cli, '--store', join(dir, 'store'), 'run', join(dir, 'pipe.yaml'), '--json'], {
-    encoding: 'utf8', env: { ...process.env, SPECFLOW_PEAK_RSS_FILE: rssFile }, maxBuffer: 1 << 28,
+    encoding: 'utf8', env: { ...process.env, SPECFLOW_PEAK_RSS_FILE: rssFile, SPECFLOW_STAGE_RSS_FILE: stageRssFile },
+    stdio: ['ignore', 'pipe', log], maxBuffer: 1 << 28,
   });
+  closeSync(log);
   const wall = (performance.now() - t0) / 1000;
   if (r.status !== 0) {
-    console.log(r.stderr.slice(-3000));
+    console.log(readFileSync(logFile, 'utf8').slice(-3000));
     throw new Error(`pipeline at n = ${n} exited with ${r.status}`);
   }
   const run = JSON.parse(r.stdout);
   const peakMb = Number(readFileSync(rssFile, 'utf8')) / 1024;
+  const stageMb = existsSync(stageRssFile) ? JSON.parse(readFileSync(stageRssFile, 'utf8')) : {};
   const target = n >= 1_000_000 ? 2048 : 1536;
-  console.log(`\n${n.toLocaleString('en')} × 1024: whole run ${wall.toFixed(1)} s, peak RSS ${peakMb.toFixed(0)} MB (target ≤ ${target} MB: ${peakMb <= target ? 'met' : 'NOT met'})`);
-  for (const s of stagesOf(run)) console.log(`  ${s.id.padEnd(10)} ${String(s.seconds.toFixed(1)).padStart(7)} s  ${s.status}`);
-  if (n === sizes[0]) spectraPath = findOutput(run, 'spectra', 'spectra');
-  if (n === sizes[0] && spectraPath) await compareWithNumpy(spectraPath, dir, run);
+  const cpu = childrenCpuSeconds() - cpu0;
+  console.log(`\n${n.toLocaleString('en')} × 1024: whole run ${wall.toFixed(1)} s wall, ${cpu.toFixed(0)} s CPU (load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}), peak RSS ${peakMb.toFixed(0)} MB (target ≤ ${target} MB: ${peakMb <= target ? 'met' : 'NOT met'})`);
+  console.log('  stage        wall s   peak RSS (sampled)');
+  for (const s of stagesOf(run)) console.log(`  ${s.id.padEnd(10)} ${String(s.seconds.toFixed(1)).padStart(8)}   ${String(stageMb[s.id] ?? '?').padStart(5)} MB  ${s.status}`);
+  const spectraPath = findOutput(run, 'spectra', 'spectra');
+  if (n === sizes[0] && spectraPath) await compareWithNumpy({ root, path: spectraPath, dir });
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** CPU seconds (user + system) of this process's children waited for so far (Linux: cutime + cstime of /proc/self/stat). */
+function childrenCpuSeconds() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields 16 and 17 of the whole line are the 14th and 15th after the command name; clock ticks of 1/100 s
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 function stagesOf(run) {
@@ -91,84 +113,4 @@ function findOutput(run, stage, port) {
   const s = stagesOf(run).find((x) => x.id === stage);
   const out = s?.outputs?.[port];
   return typeof out === 'string' ? out : out?.path;
-}
-
-/** specflow's kernels (one thread, in this process) and the preprocess stage (both cores, I/O included) vs numpy/scipy. */
-async function compareWithNumpy(path, dir, run) {
-  const py = spawnSync('python3', ['-c', 'import numpy, sys; print(numpy.__version__)'], { encoding: 'utf8' });
-  if (py.status !== 0) {
-    console.log('\nnumpy comparison SKIPPED: python3 with numpy is not installed (apt-get install python3-numpy python3-scipy)');
-    return;
-  }
-  const io = await import(join(root, 'dist', 'data', 'arrow-io.js'));
-  const { snv, normalize } = await import(join(root, 'dist', 'data', 'preprocess', 'normalize.js'));
-  const { savitzkyGolay } = await import(join(root, 'dist', 'data', 'preprocess', 'smooth.js'));
-  // the same spectra for both: the first 20,000 rows, as raw float32 for numpy
-  const rows = 20_000;
-  const raw = join(dir, 'x.f32');
-  const fd = openSync(raw, 'w');
-  const kept = [];
-  let axis;
-  let got = 0;
-  for await (const { t } of io.readSpectraBatches(path)) {
-    axis ??= t.axis;
-    const take = Math.min(t.n, rows - got);
-    const part = t.spectra.subarray(0, take * t.d);
-    writeSync(fd, new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
-    kept.push(part);
-    got += take;
-    if (got >= rows) break;
-  }
-  closeSync(fd);
-  const d = axis.length;
-  const x64 = kept.flatMap((p) => Array.from({ length: p.length / d }, (_, i) => Float64Array.from(p.subarray(i * d, (i + 1) * d))));
-  writeFileSync(join(dir, 'axis.f64'), Buffer.from(axis.buffer));
-  const time = (f) => {
-    f(x64.slice(0, 200));
-    const t0 = performance.now();
-    for (const y of x64) f(y);
-    return (performance.now() - t0) / 1000;
-  };
-  const ours = {
-    snv: time((y) => snv(y)),
-    area: time((y) => normalize('area', axis, y)),
-    savgol: time((y) => savitzkyGolay(y, axis, 9, 2, 0)),
-  };
-  const script = `
-import numpy as np, time, sys
-x = np.fromfile(sys.argv[1], dtype=np.float32).reshape(-1, ${d}).astype(np.float64)
-ax = np.fromfile(sys.argv[2], dtype=np.float64)
-def t(f):
-    f(x[:200]); t0 = time.perf_counter(); f(x); return time.perf_counter() - t0
-snv = t(lambda a: (a - a.mean(1, keepdims=True)) / a.std(1, keepdims=True))
-trap = getattr(np, 'trapezoid', None) or np.trapz
-area = t(lambda a: a / (trap(a, ax, axis=1) / (ax[-1] - ax[0]))[:, None])
-try:
-    from scipy.signal import savgol_filter
-    sg = t(lambda a: savgol_filter(a, 9, 2, axis=1))
-except ImportError:
-    sg = -1
-print(snv, area, sg)
-`;
-  const r = spawnSync('python3', ['-c', script, raw, join(dir, 'axis.f64')], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.log(`numpy comparison failed: ${r.stderr.slice(-500)}`);
-    return;
-  }
-  const [npSnv, npArea, npSg] = r.stdout.trim().split(/\s+/).map(Number);
-  const rate = (s) => `${Math.round(got / s).toLocaleString('en').padStart(9)} spectra/s`;
-  console.log(`\npreprocessing throughput on the same ${got.toLocaleString('en')} × ${d} spectra (float64 compute, one thread, no I/O):`);
-  console.log(`  snv     specflow ${rate(ours.snv)}   numpy ${rate(npSnv)}   ratio ${(npSnv / ours.snv).toFixed(2)}`);
-  console.log(`  area    specflow ${rate(ours.area)}   numpy ${rate(npArea)}   ratio ${(npArea / ours.area).toFixed(2)}`);
-  if (npSg > 0) console.log(`  savgol  specflow ${rate(ours.savgol)}   scipy ${rate(npSg)}   ratio ${(npSg / ours.savgol).toFixed(2)}`);
-  else console.log('  savgol  scipy not installed (apt-get install python3-scipy): no reference');
-  const stage = stagesOf(run).find((s) => s.id === 'clean');
-  const n = stagesOf(run).length ? (run.n ?? null) : null;
-  void n;
-  if (stage) {
-    const total = sizes[0];
-    const npAll = npSnv + npArea + (npSg > 0 ? npSg : 0);
-    console.log(`  preprocess stage (snv, savgol, area; two worker threads, Arrow read+write included): ${Math.round(total / stage.seconds).toLocaleString('en')} spectra/s; numpy's three steps, compute only: ${Math.round(got / npAll).toLocaleString('en')} spectra/s`);
-  }
-  if (existsSync(raw)) rmSync(raw);
 }

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 
 export class ChunkPool<I, O> {
   private pool: import('piscina').Piscina | undefined;
@@ -41,6 +42,15 @@ export class ChunkPool<I, O> {
     await this.pool?.destroy();
     this.pool = undefined;
   }
+}
+
+/**
+ * For a worker module's return value: `buffers` (the value's own, used by nothing else
+ * afterwards) are transferred to the calling thread instead of copied.
+ */
+export function transferring<T>(value: T, buffers: ArrayBuffer[]): T {
+  if (buffers.length === 0) return value;
+  return move({ [transferableSymbol]: buffers, [valueSymbol]: value } as never) as T;
 }
 
 /**

@@ -53,17 +53,17 @@ async function streamedSpectra(ctx: StageContext, inputDim: number, modelFrom: s
   const { readSpectraBatches } = await import('../data/arrow-io.js');
   const { rechunk } = await import('../data/rechunk.js');
   const { INFERENCE_BATCH } = await import('../ml/autoencoder.js');
-  const { rateMessage } = await import('../util/progress.js');
+  const { RateMeter } = await import('../util/progress.js');
   // a multiple of both the inference batch and the output file's record batch
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
   const rows = batchRows(probe.d);
   const chunk = (INFERENCE_BATCH / gcd(INFERENCE_BATCH, rows)) * rows;
-  const started = performance.now();
+  const rate = new RateMeter();
   ctx.log(`streaming ${probe.n} spectra × ${probe.d} channels in chunks of ${chunk}`);
   return {
     n: probe.n,
     chunks: rechunk(readSpectraBatches(input.path), chunk),
-    progress: (done: number) => ctx.progress({ fraction: done / probe.n, message: rateMessage(ctx.id, done, probe.n, started) }),
+    progress: (done: number) => ctx.progress({ fraction: done / probe.n, message: rate.message(ctx.id, done, probe.n) }),
   };
 }
 

@@ -155,21 +155,21 @@ async function writeRamanStreamed(ctx: StageContext, n: number, o: import('../da
   const { batchRows } = await import('../data/arrow-batches.js');
   const { SpectraWriter, spectraHeader } = await import('../data/arrow-io.js');
   const { ChunkPool, inOrder } = await import('../data/chunk-pool.js');
-  const { rateMessage } = await import('../util/progress.js');
+  const { RateMeter } = await import('../util/progress.js');
   const pool = new ChunkPool(new URL('../data/synthetic/raman-worker.js', import.meta.url), ramanRows);
   const step = batchRows(o.channels);
   async function* ranges() {
     for (let from = 0; from < n; from += step) yield { from, to: Math.min(n, from + step) };
   }
   let writer: InstanceType<typeof SpectraWriter> | undefined;
-  const started = performance.now();
+  const rate = new RateMeter();
   try {
     await inOrder(ranges(), pool.threads + 1, (r) => pool.run({ seed: ctx.seed, o, ...r }), (rows, r) => {
       if (ctx.signal.aborted) throw new Error('aborted');
       const t = { ...ramanTable(o, r.from, r.to), ...rows };
       writer ??= new SpectraWriter(ctx.output('spectra'), spectraHeader(t));
       writer.write(t);
-      ctx.progress({ fraction: r.to / n, message: rateMessage('synthetic.raman', r.to, n, started) });
+      ctx.progress({ fraction: r.to / n, message: rate.message('synthetic.raman', r.to, n) });
     });
     writer!.close();
   } catch (e) {

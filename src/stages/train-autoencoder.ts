@@ -203,11 +203,12 @@ export const trainAutoencoder: StageDef = {
     else if (p.denoise) ctx.log(`denoising: ${p.denoise.noise} noise${p.denoise.level !== undefined ? ` (level ${p.denoise.level})` : ''} added to the input each epoch`);
 
     const { trainAutoencoder: train } = await import('../ml/train.js');
-    const { rateMessage } = await import('../util/progress.js');
-    const starts = new Map<number, number>();
-    const epochStarted = (epoch: number): number => {
-      if (!starts.has(epoch)) starts.set(epoch, performance.now());
-      return starts.get(epoch)!;
+    const { RateMeter } = await import('../util/progress.js');
+    // a meter per epoch, started when the previous epoch ends (rows restart at 0 each epoch)
+    const meters = new Map([[1, new RateMeter()]]);
+    const epochMeter = (epoch: number): InstanceType<typeof RateMeter> => {
+      if (!meters.has(epoch)) meters.set(epoch, new RateMeter());
+      return meters.get(epoch)!;
     };
     const { saveModel } = await import('../ml/model-io.js');
     let result;
@@ -230,12 +231,15 @@ export const trainAutoencoder: StageDef = {
         threads: typeof p.threads === 'number' ? p.threads : 1,
         axis: { values: Array.from(t.axis), unit: t.axisUnit, name: t.axisName },
         signal: ctx.signal,
-        onEpoch: (e) => ctx.progress({
-          epoch: e.epoch, epochs: e.epochs, loss: e.loss, ...(e.val_loss !== null ? { val_loss: e.val_loss } : {}),
-          fraction: e.epoch / e.epochs,
-        }),
+        onEpoch: (e) => {
+          meters.set(e.epoch + 1, new RateMeter());
+          ctx.progress({
+            epoch: e.epoch, epochs: e.epochs, loss: e.loss, ...(e.val_loss !== null ? { val_loss: e.val_loss } : {}),
+            fraction: e.epoch / e.epochs,
+          });
+        },
         onRows: (epoch, done, total) => ctx.progress({
-          fraction: (epoch - 1 + done / total) / p.epochs, message: rateMessage(`epoch ${epoch}`, done, total, epochStarted(epoch)),
+          fraction: (epoch - 1 + done / total) / p.epochs, message: epochMeter(epoch).message(`epoch ${epoch}/${p.epochs}`, done, total, (p.epochs - epoch) * total),
         }),
       });
     } catch (e) {

@@ -10,7 +10,9 @@ import { cropRange, interpolateLinear, makeGrid } from '../../src/data/preproces
 import { msc, normalize, snv, trapezoid } from '../../src/data/preprocess/normalize.js';
 import { savitzkyGolay, whittaker } from '../../src/data/preprocess/smooth.js';
 import { anscombe, channelStats, logTransform, standardizeWith } from '../../src/data/preprocess/transform.js';
+import { applyStep, type Work } from '../../src/data/preprocess/steps.js';
 import { Rng } from '../../src/util/random.js';
+import golden from '../golden/savgol-scipy.json' with { type: 'json' };
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-9) => {
   expect(a.length).toBe(b.length);
@@ -79,6 +81,58 @@ describe('Savitzky–Golay against closed-form convolution coefficients', () => 
   it('window 5, quadratic second derivative: (2, −1, −2, −1, 2)/(7h²)', () => {
     const s = savitzkyGolay(y, y.map((_, i) => i), 5, 2, 2);
     for (let i = 2; i < 38; i++) expect(s[i]).toBeCloseTo(conv([2, -1, -2, -1, 2], 7, i), 10);
+  });
+});
+
+describe('Savitzky–Golay against scipy.signal.savgol_filter (golden values, test/golden/savgol_scipy.py)', () => {
+  const y = Array.from({ length: golden.n }, (_, i) => Math.sin(i / 3) + (0.25 * ((i * 7919) % 13)) / 13);
+  for (const c of golden.cases) {
+    it(`window ${c.window}, polynomial ${c.polynomial}, derivative ${c.derivative}: every point, edges included`, () => {
+      const x = y.map((_, i) => 100 + c.delta * i);
+      const ours = savitzkyGolay(y, x, c.window, c.polynomial, c.derivative);
+      const scale = Math.max(...c.out.map(Math.abs));
+      close(ours, c.out, 1e-10 * scale);
+    });
+  }
+});
+
+describe('the snv and area steps on a batch of rows (rows overwritten in place)', () => {
+  const work = (rows: number[][], x: number[]): Work => {
+    const axis = Float64Array.from(x);
+    const flat = Float64Array.from(rows.flat());
+    const d = x.length;
+    return { ids: rows.map((_, i) => `r${i}`), axis, xs: rows.map(() => axis), spectrum: rows.map((_, i) => flat.subarray(i * d, (i + 1) * d)) };
+  };
+  const ctx = { where: 'test', log: () => undefined };
+
+  it('area: each row divided by its own trapezoid area over the span, on an uneven axis', () => {
+    // x = [0, 2, 3]: areas (1+3)/2·2 + (3+1)/2·1 = 6 and (2+2)/2·2 + (2+8)/2·1 = 9; span 3
+    const w = work([[1, 3, 1], [2, 2, 8]], [0, 2, 3]);
+    applyStep({ normalize: { method: 'area' } }, w, undefined, ctx);
+    close(w.spectrum[0]!, [0.5, 1.5, 0.5]);
+    close(w.spectrum[1]!, [2 / 3, 2 / 3, 8 / 3]);
+  });
+
+  it('snv: each row by its own mean and population sd; a flat row becomes zeros', () => {
+    const w = work([[1, 2, 3, 4, 5], [7, 7, 7, 7, 7], [0, 0, 0, 0, 10]], [0, 1, 2, 3, 4]);
+    applyStep({ normalize: { method: 'snv' } }, w, undefined, ctx);
+    const s = Math.SQRT2;
+    close(w.spectrum[0]!, [-2 / s, -1 / s, 0, 1 / s, 2 / s]);
+    close(w.spectrum[1]!, [0, 0, 0, 0, 0]);
+    close(w.spectrum[2]!, [-0.5, -0.5, -0.5, -0.5, 2]); // mean 2, sd 4
+  });
+
+  it('savgol into spare buffers: the step hands back its input buffer, and reusing it changes nothing', () => {
+    const rng = new Rng(5);
+    const rows = Array.from({ length: 3 }, () => Array.from({ length: 30 }, () => rng.normal()));
+    const x = rows[0]!.map((_, i) => i);
+    const expected = rows.map((r) => savitzkyGolay(r, x, 7, 2, 0));
+    const w = work(rows, x);
+    const input = w.spectrum[0]!.buffer;
+    w.spare = [new Float64Array(90).fill(NaN)];
+    applyStep({ smooth: { method: 'savgol', window: 7, polynomial: 2 } }, w, undefined, ctx);
+    expect(w.spare.map((b) => b.buffer)).toEqual([input]);
+    rows.forEach((_, i) => expect(Array.from(w.spectrum[i]!)).toEqual(Array.from(expected[i]!)));
   });
 });
 

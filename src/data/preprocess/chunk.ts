@@ -5,7 +5,7 @@
  * does not depend on how the table was cut.
  */
 import { StageError } from '../../core/stage-api.js';
-import { applyStep, stepName, type Step, type StepStats, type Work } from './steps.js';
+import { applyStep, contiguousRows, stepName, type Step, type StepStats, type Work } from './steps.js';
 
 export interface ChunkJob {
   steps: (Step | string)[];
@@ -29,23 +29,52 @@ export type ChunkResult =
   | { ok: true; spectra: Float32Array | Float64Array; clean?: Float32Array | Float64Array; axis: Float64Array; logs: string[] }
   | { ok: false; message: string; user: boolean };
 
-function rows(data: Float32Array, n: number, d: number): Float64Array[] {
-  const all = new Float64Array(n * d);
-  all.set(data);
+/**
+ * Float64 working buffers this thread keeps between batches: a batch's rows live in them
+ * until `pack` copies them out, so 10⁵ spectra cost no allocation (and no garbage
+ * collection) per batch. Slots 0–1: the tracks' rows; 2–3: spares for steps' output.
+ */
+const scratch: Float64Array[] = [];
+
+function scratchBuffer(slot: number, length: number): Float64Array {
+  let b = scratch[slot];
+  if (!b || b.length < length) {
+    b = new Float64Array(length);
+    scratch[slot] = b;
+  }
+  return b.subarray(0, length);
+}
+
+function rows(data: Float32Array, n: number, d: number, slot: number): Float64Array[] {
+  const all = scratchBuffer(slot, n * d);
+  all.set(data.subarray(0, n * d));
   return Array.from({ length: n }, (_, i) => all.subarray(i * d, (i + 1) * d));
 }
 
 function pack(r: Float64Array[], d: number, float64: boolean): Float32Array | Float64Array {
   const out = float64 ? new Float64Array(r.length * d) : new Float32Array(r.length * d);
-  for (let i = 0; i < r.length; i++) out.set(r[i]!, i * d);
+  const flat = contiguousRows(r, d);
+  if (flat) out.set(flat);
+  else for (let i = 0; i < r.length; i++) out.set(r[i]!, i * d);
   return out;
+}
+
+/** The result's buffers a worker can hand over instead of copying (each the result's own). */
+export function resultBuffers(r: ChunkResult): ArrayBuffer[] {
+  if (!r.ok) return [];
+  return [r.spectra.buffer as ArrayBuffer, ...(r.clean ? [r.clean.buffer as ArrayBuffer] : [])];
 }
 
 export function runChunk(job: ChunkJob): ChunkResult {
   const n = job.ids.length;
   const axis = Float64Array.from(job.axis);
-  const w: Work = { ids: job.ids, axis, xs: job.ids.map(() => axis), spectrum: rows(job.spectra, n, job.d) };
-  if (job.clean) w.clean = rows(job.clean, n, job.d);
+  // steps move rows between these four buffers (a spare taken, the input's handed back);
+  // all four are free again once this batch is packed
+  const w: Work = { ids: job.ids, axis, xs: job.ids.map(() => axis), spectrum: rows(job.spectra, n, job.d, 0), spare: [scratchBuffer(2, n * job.d)] };
+  if (job.clean) {
+    w.clean = rows(job.clean, n, job.d, 1);
+    w.spare!.push(scratchBuffer(3, n * job.d));
+  }
   const logs: string[] = [];
   try {
     for (let k = job.from; k < job.to; k++) {

@@ -8,6 +8,16 @@ export type NormalizeMethod = 'snv' | 'msc' | 'vector' | 'minmax' | 'max' | 'are
 
 /** Standard normal variate: centre and scale each spectrum by its own mean and (population) sd. */
 export function snv(y: ArrayLike<number>): Float64Array {
+  const out = Float64Array.from(y);
+  snvInto(out, out);
+  return out;
+}
+
+/**
+ * `snv` of one row written into `out` (which may be `y` itself). Typed-array rows in
+ * and out only, so V8 keeps one fast shape for the loops (the preprocess hot path).
+ */
+export function snvInto(y: Float64Array, out: Float64Array): void {
   const n = y.length;
   let mean = 0;
   for (let i = 0; i < n; i++) mean += y[i]!;
@@ -18,9 +28,8 @@ export function snv(y: ArrayLike<number>): Float64Array {
     ss += e * e;
   }
   const sd = Math.sqrt(ss / n);
-  const out = new Float64Array(n);
   if (sd > 0) for (let i = 0; i < n; i++) out[i] = (y[i]! - mean) / sd;
-  return out;
+  else out.fill(0, 0, n);
 }
 
 /** Multiplicative scatter correction: regress y = a + b·ref, return (y − a)/b. */
@@ -50,6 +59,11 @@ export function msc(y: ArrayLike<number>, ref: ArrayLike<number>): Float64Array 
 
 /** Trapezoidal integral of y over x. */
 export function trapezoid(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  return trapezoidOf(x instanceof Float64Array ? x : Float64Array.from(x), y instanceof Float64Array ? y : Float64Array.from(y));
+}
+
+/** `trapezoid` on typed-array rows (the hot path). */
+export function trapezoidOf(x: Float64Array, y: Float64Array): number {
   let s = 0;
   for (let i = 1; i < y.length; i++) s += ((y[i]! + y[i - 1]!) / 2) * (x[i]! - x[i - 1]!);
   return s;
@@ -57,6 +71,22 @@ export function trapezoid(x: ArrayLike<number>, y: ArrayLike<number>): number {
 
 /** Divide by a per-spectrum scale; `undefined` when the scale is zero (caller reports which spectrum). */
 export function normalize(method: Exclude<NormalizeMethod, 'snv' | 'msc'>, x: ArrayLike<number>, y: ArrayLike<number>): Float64Array | undefined {
+  const out = Float64Array.from(y);
+  return normalizeInto(method, x instanceof Float64Array ? x : Float64Array.from(x), out, out) ? out : undefined;
+}
+
+/** The area over the axis divided by the axis span (NaN on a span ≤ 0): what `area` divides by. */
+export function meanLevel(x: Float64Array, y: Float64Array, area = trapezoidOf(x, y)): number {
+  const span = x[x.length - 1]! - x[0]!;
+  return span > 0 ? area / span : NaN;
+}
+
+/**
+ * `normalize` of one row into `out` (may be `y`); false, with `out` untouched, when the
+ * scale is zero or not finite. `area` may be given the row's mean level when the
+ * caller has computed it already (to check its sign) so the row is integrated once.
+ */
+export function normalizeInto(method: Exclude<NormalizeMethod, 'snv' | 'msc'>, x: Float64Array, y: Float64Array, out: Float64Array, level?: number): boolean {
   let min = Infinity;
   let max = -Infinity;
   if (method === 'minmax' || method === 'max') {
@@ -88,17 +118,15 @@ export function normalize(method: Exclude<NormalizeMethod, 'snv' | 'msc'>, x: Ar
     case 'max':
       scale = max;
       break;
-    case 'area': {
+    case 'area':
       // Area over the axis, divided by the axis span: every spectrum ends up with the same
       // area (the span) and a mean level ≈ 1, whatever the axis unit or channel count, which
       // keeps count-like magnitudes for Poisson losses (≈ "rows sum to d" on an even grid).
-      const span = x[x.length - 1]! - x[0]!;
-      scale = span > 0 ? trapezoid(x, y) / span : NaN;
+      scale = level ?? meanLevel(x, y);
       break;
-    }
   }
-  if (!(Math.abs(scale) > 0) || !Number.isFinite(scale)) return undefined;
-  const out = new Float64Array(y.length);
-  for (let i = 0; i < y.length; i++) out[i] = (y[i]! - offset) / scale;
-  return out;
+  if (!(Math.abs(scale) > 0) || !Number.isFinite(scale)) return false;
+  if (offset === 0) for (let i = 0; i < y.length; i++) out[i] = y[i]! / scale;
+  else for (let i = 0; i < y.length; i++) out[i] = (y[i]! - offset) / scale;
+  return true;
 }

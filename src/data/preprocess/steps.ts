@@ -9,8 +9,8 @@ import { StageError } from '../../core/stage-api.js';
 import { alsBaseline, airplsBaseline, polyBaseline } from './baseline.js';
 import { whitakerHayes } from './despike.js';
 import { cropRange, interpolateLinear, makeGrid } from './grid.js';
-import { msc, normalize, snv, trapezoid, type NormalizeMethod } from './normalize.js';
-import { savitzkyGolay, whittaker } from './smooth.js';
+import { meanLevel, msc, normalizeInto, snvInto, trapezoidOf, type NormalizeMethod } from './normalize.js';
+import { savitzkyGolayInto, whittaker } from './smooth.js';
 import { addRows, addSquaredDeviations, anscombe, finishSd, logTransform, standardizeWith } from './transform.js';
 
 export type Step =
@@ -31,8 +31,14 @@ export interface Work {
   axis: Float64Array | null;
   /** Per-row axis (the same array for every row once on a common grid). */
   xs: Float64Array[];
+  /** One array per row, the Work's own (no two rows, tracks or Works share one): a step may overwrite them in place. */
   spectrum: Float64Array[];
   clean?: Float64Array[];
+  /**
+   * Free buffers a step may write its output rows into instead of allocating; it puts back
+   * the buffer its input rows were in. The streaming workers keep theirs between batches.
+   */
+  spare?: Float64Array[];
 }
 
 /** Statistics a step fits on a whole table (MSC reference, standardize mean/sd). */
@@ -80,6 +86,51 @@ function mapRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: string
       for (let i = 0; i < rows.length; i++) rows[i] = f(w.xs[i]!, rows[i]!, w.ids[i]!, t);
     });
   }
+}
+
+/**
+ * As mapRows, for kernels that write a row into a given output row of the same length:
+ * each track's output is one buffer (one allocation per batch, not one per spectrum,
+ * which kept the garbage collector busy on 10⁵ spectra).
+ */
+/** For kernels that may overwrite their row (the Work's own: every step hands over fresh rows). */
+function updateRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: string, track: number) => void): void {
+  for (const w of works) {
+    tracks(w).forEach((rows, t) => {
+      for (let i = 0; i < rows.length; i++) f(w.xs[i]!, rows[i]!, w.ids[i]!, t);
+    });
+  }
+}
+
+function mapRowsInto(works: Work[], f: (x: Float64Array, y: Float64Array, out: Float64Array, id: string, track: number) => void): void {
+  for (const w of works) {
+    tracks(w).forEach((rows, t) => {
+      let total = 0;
+      for (const r of rows) total += r.length;
+      const k = w.spare?.findIndex((b) => b.length === total) ?? -1;
+      const flat = k >= 0 ? w.spare!.splice(k, 1)[0]! : new Float64Array(total);
+      const before = rows.length > 0 && rows[0]!.length > 0 ? contiguousRows(rows, rows[0]!.length) : undefined;
+      let at = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const y = rows[i]!;
+        const out = flat.subarray(at, at + y.length);
+        at += y.length;
+        f(w.xs[i]!, y, out, w.ids[i]!, t);
+        rows[i] = out;
+      }
+      if (before && w.spare) w.spare.push(before);
+    });
+  }
+}
+
+/** The rows as one array when they are consecutive views, each `d` long, of one buffer; else undefined. */
+export function contiguousRows(r: Float64Array[], d: number): Float64Array | undefined {
+  if (r.length === 0) return undefined;
+  const first = r[0]!;
+  for (let i = 0; i < r.length; i++) {
+    if (r[i]!.buffer !== first.buffer || r[i]!.byteOffset !== first.byteOffset + i * d * 8 || r[i]!.length !== d) return undefined;
+  }
+  return new Float64Array(first.buffer, first.byteOffset, r.length * d);
 }
 
 function requireGrid(w: Work, ctx: StepContext, name: string): Float64Array {
@@ -200,13 +251,13 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
       if (order > polynomial) throw new StageError(`derivative order ${order} needs a polynomial of at least that order (got ${polynomial})`, ctx.where);
       const d = main.axis!.length;
       if (window > d) throw new StageError(`window ${window} is longer than the spectra (${d} points)`, ctx.where);
-      mapRows(works, (x, y) => savitzkyGolay(y, x, window, polynomial, order));
+      mapRowsInto(works, (x, y, out) => savitzkyGolayInto(y, x, window, polynomial, order, out));
       return;
     }
     case 'normalize': {
       const method = ((p.method as NormalizeMethod | undefined) ?? 'snv');
       if (method === 'snv') {
-        mapRows(works, (_x, y) => snv(y));
+        updateRows(works, (_x, y) => snvInto(y, y));
         return;
       }
       if (method === 'msc') {
@@ -218,15 +269,14 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
         mapRows(works, (_x, y) => msc(y, ref));
         return;
       }
-      mapRows(works, (x, y, id, t) => {
+      updateRows(works, (x, y, id, t) => {
         // dividing by a negative area or maximum would silently flip the spectrum upside down
-        const negative = method === 'area' ? trapezoid(x, y) : method === 'max' ? y.reduce((m, v) => Math.max(m, v), -Infinity) : 0;
+        const area = method === 'area' ? trapezoidOf(x, y) : undefined;
+        const negative = area ?? (method === 'max' ? maxOf(y) : 0);
         if (negative < 0) {
           throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : 'maximum'} is negative (${Number(negative.toPrecision(4))}), so dividing by it would flip the spectrum's sign${t === 1 ? ' (clean column)' : ''}; subtract a baseline or offset first, or use snv or minmax`, where(id));
         }
-        const r = normalize(method, x, y);
-        if (!r) throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : method === 'minmax' ? 'range' : method === 'max' ? 'maximum' : 'norm'} is zero${t === 1 ? ' (clean column)' : ''}`, where(id));
-        return r;
+        if (!normalizeInto(method, x, y, y, area === undefined ? undefined : meanLevel(x, y, area))) throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : method === 'minmax' ? 'range' : method === 'max' ? 'maximum' : 'norm'} is zero${t === 1 ? ' (clean column)' : ''}`, where(id));
       });
       return;
     }
@@ -275,6 +325,13 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
     default:
       throw new StageError(`unknown step "${name}"`, ctx.where);
   }
+}
+
+/** Largest value; NaN when any is NaN (as Math.max). */
+function maxOf(y: Float64Array): number {
+  let m = -Infinity;
+  for (let i = 0; i < y.length; i++) m = Math.max(m, y[i]!);
+  return m;
 }
 
 function checkSameGrid(main: Work, fit: Work | undefined, ctx: StepContext): void {

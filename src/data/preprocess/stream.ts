@@ -12,7 +12,7 @@ import { ChunkPool, inOrder } from '../chunk-pool.js';
 import { runChunk, type ChunkJob, type ChunkResult } from './chunk.js';
 import { applyStep, fitsStatistics, stepName, type Step, type StepStats, type Work } from './steps.js';
 import { addRows, addSquaredDeviations, finishSd } from './transform.js';
-import { rateMessage } from '../../util/progress.js';
+import { RateMeter } from '../../util/progress.js';
 
 export interface StreamOptions {
   input: string;
@@ -42,9 +42,10 @@ export async function preprocessStreamed(o: StreamOptions): Promise<{ n: number;
   /** One pass: every batch through steps[0..to), results handed over in row order. */
   const pass = async (what: string, to: number, float64: boolean, consume: (r: Ok, t: SpectraTable) => void): Promise<void> => {
     passNo++;
-    const started = performance.now();
+    const rate = new RateMeter();
     let done = 0;
-    await inOrder(readSpectraBatches(o.input), pool.threads, async ({ t }) => {
+    // one batch more in flight than threads: both stay busy while this thread reads and writes
+    await inOrder(readSpectraBatches(o.input), pool.threads + 1, async ({ t }) => {
       if (o.signal.aborted) throw new Error('aborted');
       const job: ChunkJob = {
         steps: o.steps, from: 0, to, ids: t.ids, axis: t.axis, d: t.d, spectra: t.spectra, stats, where: o.where, float64,
@@ -55,7 +56,7 @@ export async function preprocessStreamed(o: StreamOptions): Promise<{ n: number;
       if (!r.ok) throw r.user ? new StageError(r.message) : new Error(r.message);
       consume(r, t);
       done += t.n;
-      o.progress(((passNo - 1) + done / Math.max(1, o.rows)) / passes, rateMessage(`pass ${passNo}/${passes} (${what})`, done, o.rows, started));
+      o.progress(((passNo - 1) + done / Math.max(1, o.rows)) / passes, rate.message(`pass ${passNo}/${passes} (${what})`, done, o.rows, (passes - passNo) * o.rows));
     });
   };
 
