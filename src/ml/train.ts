@@ -232,7 +232,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   try {
     if (threads > 1) {
       const { TrainingTeam } = await import('./parallel/team.js');
-      team = await TrainingTeam.start({ tf, backend, model, optimizer, threads, maxBatch: batchSize });
+      team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: options.learningRate ?? 1e-3, threads, maxBatch: batchSize });
     }
     let epoch = 0;
     while (epoch < epochs) {
@@ -272,6 +272,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         }
         if (options.onRows && ((start / batchSize) % 200 === 199)) options.onRows(epoch, start + b, nTrain);
       }
+      await team?.checkReplicas();
       const loss = total / nTrain;
       const valLoss = nVal > 0 ? evaluate() : null;
       checkEpochLosses(epoch, { loss, val_loss: valLoss }, history[0]?.loss, options.learningRate ?? 1e-3);

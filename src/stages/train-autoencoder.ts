@@ -202,6 +202,8 @@ export const trainAutoencoder: StageDef = {
     if (useClean) ctx.log(`denoising: target = clean column, input = ${p.denoise!.resample ? 'fresh noise on clean each epoch' : 'spectrum'}`);
     else if (p.denoise) ctx.log(`denoising: ${p.denoise.noise} noise${p.denoise.level !== undefined ? ` (level ${p.denoise.level})` : ''} added to the input each epoch`);
 
+    // settled by the plan; a stage run without one (unit tests) trains on one thread
+    const threads = typeof p.threads === 'number' ? p.threads : 1;
     const { trainAutoencoder: train } = await import('../ml/train.js');
     const { RateMeter } = await import('../util/progress.js');
     // a meter per epoch, started when the previous epoch ends (rows restart at 0 each epoch)
@@ -228,7 +230,7 @@ export const trainAutoencoder: StageDef = {
         ...(p.denoise ? { denoise: { noise: p.denoise.noise, ...(p.denoise.level !== undefined ? { level: p.denoise.level } : {}) } } : {}),
         resampleNoise: useClean && p.denoise?.resample === true,
         seed: ctx.seed,
-        threads: typeof p.threads === 'number' ? p.threads : 1,
+        threads,
         axis: { values: Array.from(t.axis), unit: t.axisUnit, name: t.axisName },
         signal: ctx.signal,
         onEpoch: (e) => {
@@ -266,6 +268,6 @@ export const trainAutoencoder: StageDef = {
     ctx.metric('best_epoch', result.bestEpoch);
     ctx.metric('seconds', result.seconds);
     ctx.metric('backend', result.backend);
-    ctx.log(`${p.arch} AE k=${p.latent_dim}: ${result.epochsRun} epochs in ${result.seconds.toFixed(1)} s on ${result.backend}${p.threads !== 1 ? ` × ${p.threads} threads` : ''}; loss ${best.loss.toPrecision(4)}${best.val_loss !== null ? `, val_loss ${best.val_loss.toPrecision(4)}` : ''} (epoch ${result.bestEpoch})`);
+    ctx.log(`${p.arch} AE k=${p.latent_dim}: ${result.epochsRun} epochs in ${result.seconds.toFixed(1)} s on ${result.backend}${threads > 1 ? ` × ${threads} threads` : ''}; loss ${best.loss.toPrecision(4)}${best.val_loss !== null ? `, val_loss ${best.val_loss.toPrecision(4)}` : ''} (epoch ${result.bestEpoch})`);
   },
 };

@@ -170,9 +170,13 @@ describe('training on several threads', () => {
       const { tf, backend } = await getTf();
       const model = new Autoencoder(tf, config('dense', 32), 2);
       const optimizer = createAdam(tf, 1e-3);
-      const team = await TrainingTeam.start({ tf, backend, model, optimizer, threads: 2, maxBatch: 8 });
+      const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-3, threads: 2, maxBatch: 8 });
       const x = rows(8, 32);
       expect(Number.isFinite(await team.step(x, x, 8))).toBe(true);
+      await team.checkReplicas(); // the worker's copy of the weights is this thread's, bit for bit
+      const w = model.store.get('dec.out.b');
+      w.assign(tf.add(w, 1e-7));
+      await expect(team.checkReplicas()).rejects.toThrow(/training thread 1's copy of the weights differs/);
       await (team as unknown as { members: { worker: import('node:worker_threads').Worker }[] }).members[0]!.worker.terminate();
       await expect(team.step(x, x, 8)).rejects.toThrow(/training thread 1 stopped/);
       await team.close();
@@ -187,7 +191,7 @@ describe('training on several threads', () => {
       const optimizer = createAdam(tf, 1e-3);
       // a worker building another network than this thread's is refused
       (model.config.dense as { hidden: number[] }).hidden = [13];
-      await expect(TrainingTeam.start({ tf, backend, model, optimizer, threads: 2, maxBatch: 8 })).rejects.toThrow(/training thread 1: .*layout/);
+      await expect(TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-3, threads: 2, maxBatch: 8 })).rejects.toThrow(/training thread 1: .*layout/);
       optimizer.dispose();
       model.dispose();
     });

@@ -6,6 +6,7 @@
  * the same engine, so a shard's gradient has the same bits wherever it is
  * computed.
  */
+import type { Optimizer } from '@tensorflow/tfjs';
 import type { Autoencoder } from '../autoencoder.js';
 import type { Tensor, TF } from '../engine.js';
 import type { Pass } from '../nn.js';
@@ -125,4 +126,29 @@ export function poolMoments(layout: ParamLayout, shards: { count: number; moment
     }
   }
   return out;
+}
+
+/** One Adam step with the summed gradient `acc` (in the layout's order) on the model's trainable tensors. */
+export function applySummed(tf: TF, optimizer: Optimizer, model: Autoencoder, layout: ParamLayout, acc: Float32Array): void {
+  const vars = model.store.trainable();
+  const named: Record<string, Tensor> = {};
+  layout.params.forEach((p, i) => { named[vars[i]!.name] = tensorOf(tf, acc.subarray(p.offset, p.offset + p.size), p.shape); });
+  optimizer.applyGradients(named);
+  for (const t of Object.values(named)) t.dispose();
+}
+
+/** Sets the model's trainable tensors from `weights` (in the layout's order). */
+export function loadWeights(tf: TF, model: Autoencoder, layout: ParamLayout, weights: Float32Array): void {
+  const vars = model.store.trainable();
+  layout.params.forEach((p, i) => {
+    const t = tensorOf(tf, weights.subarray(p.offset, p.offset + p.size), p.shape);
+    vars[i]!.assign(t);
+    t.dispose();
+  });
+}
+
+/** Copies the model's trainable tensors into `weights` (in the layout's order). */
+export function saveWeights(tf: TF, model: Autoencoder, layout: ParamLayout, weights: Float32Array): void {
+  const vars = model.store.trainable();
+  layout.params.forEach((p, i) => copyOut(tf, vars[i]!, weights, p.offset));
 }

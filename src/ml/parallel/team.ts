@@ -1,15 +1,16 @@
 /**
  * Data-parallel training steps: the training thread and threads−1 worker
- * threads (./worker.ts), each with its own tfjs on the same engine and a copy
- * of the weights. Each mini-batch is cut into `threads` contiguous shards; the
- * training thread computes shard 0 while the workers compute the others; the
- * shards' gradients are summed in shard order, Adam is applied once here, and
- * the new weights are published to the workers through shared memory. So the
- * trained weights are bitwise reproducible for a given seed and thread count.
+ * threads (./worker.ts), each with its own tfjs on the same engine, a copy of
+ * the weights and a copy of Adam's state. Each mini-batch is cut into `threads`
+ * contiguous shards; thread s computes shard s's gradient; every thread then
+ * sums all shards' gradients in shard order and steps its Adam, so every copy
+ * of the weights gets the same bits without being sent (checked after every
+ * epoch: checkReplicas), and the trained weights are bitwise reproducible for a
+ * given seed and thread count.
  *
  * Batch norm normalises each shard with its own moments (as PyTorch's DDP does
- * without SyncBatchNorm); the running averages are updated with the moments
- * of the whole batch pooled from the shards'.
+ * without SyncBatchNorm); the running averages (kept by the training thread
+ * only) are updated with the moments of the whole batch pooled from the shards'.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +21,8 @@ import { backendLabel, wasmFixesInstalled, type BackendName } from '../backend.j
 import type { TF } from '../engine.js';
 import { activeBuild } from '../kernels/simd.js';
 import { updateBatchNorm, type Pass } from '../nn.js';
-import { copyOut, tensorOf } from './copy.js';
-import { CMD, CTRL, dataBytes, dataViews, type WorkerReport, type WorkerSetup } from './protocol.js';
-import { paramLayout, poolMoments, shardGradient, shardRanges, writeShard, type ParamLayout } from './shard.js';
+import { CMD, CTRL, dataBytes, dataViews, STOPPED, sumShards, type WorkerReport, type WorkerSetup } from './protocol.js';
+import { applySummed, paramLayout, poolMoments, saveWeights, shardGradient, shardRanges, writeShard, type ParamLayout } from './shard.js';
 
 /** The compiled worker: next to this file in dist/, or dist/ seen from src/ (tests run the sources). */
 function workerFile(): string {
@@ -49,11 +49,6 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
 
-/** acc += g elementwise (a small monomorphic loop V8 optimises: inlined in step() it ran ~10× slower). */
-function addInto(acc: Float32Array, g: Float32Array): void {
-  for (let j = 0; j < acc.length; j++) acc[j] = acc[j]! + g[j]!;
-}
-
 interface Member {
   worker: Worker;
   control: Int32Array;
@@ -62,6 +57,8 @@ interface Member {
   /** Rejects when the worker fails or exits unasked. */
   failed: Promise<never>;
   lastError?: string;
+  /** The last command's number: DONE reaches it when the worker has finished it. */
+  pending: number;
 }
 
 export interface TeamOptions {
@@ -70,22 +67,28 @@ export interface TeamOptions {
   model: Autoencoder;
   optimizer: Optimizer;
   threads: number;
+  /** The optimizer's learning rate (each worker steps its own Adam: createAdam with it). */
+  learningRate: number;
   /** The largest mini-batch a step will get. */
   maxBatch: number;
 }
 
 export class TrainingTeam {
-  private readonly layout: ParamLayout;
-  private readonly weights: Float32Array;
-  private readonly grads: Float32Array;
+  /** Thread 0's (this one's) gradient first, then each worker's. */
+  private readonly grads: Float32Array[];
+  private readonly ready: Int32Array;
+  private readonly acc: Float32Array;
   private readonly moments: Float32Array;
   private seq = 0;
   private closed = false;
 
-  private constructor(private readonly options: TeamOptions, private readonly members: Member[], layout: ParamLayout, weights: Float32Array) {
-    this.layout = layout;
-    this.weights = weights;
-    this.grads = new Float32Array(layout.paramFloats);
+  private constructor(
+    private readonly options: TeamOptions, private readonly members: Member[], private readonly layout: ParamLayout,
+    private readonly weights: Float32Array, grads: SharedArrayBuffer[], ready: SharedArrayBuffer,
+  ) {
+    this.grads = grads.map((b) => new Float32Array(b));
+    this.ready = new Int32Array(ready);
+    this.acc = new Float32Array(layout.paramFloats);
     this.moments = new Float32Array(layout.normFloats);
   }
 
@@ -98,6 +101,9 @@ export class TrainingTeam {
     const maxRows = Math.ceil(options.maxBatch / threads);
     const d = model.inputDim;
     const weights = new Float32Array(new SharedArrayBuffer(4 * layout.paramFloats));
+    saveWeights(options.tf, model, layout, weights); // every copy starts from this thread's weights
+    const grads = Array.from({ length: threads }, () => new SharedArrayBuffer(4 * layout.paramFloats));
+    const readyFlags = new SharedArrayBuffer(4 * threads);
     const file = workerFile();
     const wasmFixes = backend === 'wasm' ? await wasmFixesInstalled() : true;
     // the same kernel build as this thread (SPECFLOW_WASM_FMA is read by each thread's kernels)
@@ -111,10 +117,12 @@ export class TrainingTeam {
         scalars: new SharedArrayBuffer(16),
         data: new SharedArrayBuffer(dataBytes(maxRows, d, layout)),
         weights: weights.buffer as SharedArrayBuffer,
+        grads,
+        ready: readyFlags,
       };
-      const setup: WorkerSetup = { config: model.config, backend, wasmFixes, maxRows, layout, buffers };
+      const setup: WorkerSetup = { config: model.config, backend, wasmFixes, learningRate: options.learningRate, index: i, threads, maxRows, layout, buffers };
       const worker = new Worker(file, { workerData: setup, env });
-      const member = { worker, control: new Int32Array(buffers.control), scalars: new Float64Array(buffers.scalars), views: dataViews(buffers.data, maxRows, d, layout) } as Member;
+      const member = { worker, control: new Int32Array(buffers.control), scalars: new Float64Array(buffers.scalars), views: dataViews(buffers.data, maxRows, d, layout), pending: 0 } as Member;
       let signalReady!: () => void;
       let fail!: (e: Error) => void;
       ready.push(new Promise<void>((res) => { signalReady = res; }));
@@ -133,7 +141,7 @@ export class TrainingTeam {
       worker.on('exit', (code) => fail(new TrainingThreadError(`training thread ${i} stopped (exit code ${code}${code === 1 ? ', e.g. out of memory' : ''})`)));
       members.push(member);
     }
-    const team = new TrainingTeam(options, members, layout, weights);
+    const team = new TrainingTeam(options, members, layout, weights, grads, readyFlags);
     try {
       await Promise.race([Promise.all(ready), ...members.map((m) => m.failed)]);
     } catch (e) {
@@ -150,43 +158,66 @@ export class TrainingTeam {
   async step(x: Float32Array, y: Float32Array, b: number): Promise<number> {
     const { tf, model, optimizer } = this.options;
     const d = model.inputDim;
+    // every worker has finished the previous step: it read all gradient buffers until then
+    for (const m of this.members) await this.finished(m);
     const shards = shardRanges(b, this.members.length + 1);
-    this.publishWeights();
     this.seq++;
-    const busy: Member[] = [];
-    for (let s = 1; s < shards.length; s++) {
-      const { start, count } = shards[s]!;
-      const m = this.members[s - 1]!;
-      m.views.x.set(x.subarray(start * d, (start + count) * d));
-      if (y !== x) m.views.y.set(y.subarray(start * d, (start + count) * d));
+    this.members.forEach((m, i) => {
+      const count = shards[i + 1]?.count ?? 0;
+      if (count > 0) {
+        const start = shards[i + 1]!.start;
+        m.views.x.set(x.subarray(start * d, (start + count) * d));
+        if (y !== x) m.views.y.set(y.subarray(start * d, (start + count) * d));
+      }
       m.scalars[0] = b;
       Atomics.store(m.control, CTRL.ROWS, count);
       Atomics.store(m.control, CTRL.SAME, y === x ? 1 : 0);
-      Atomics.store(m.control, CTRL.CMD, CMD.STEP);
-      Atomics.store(m.control, CTRL.SEQ, this.seq);
-      Atomics.notify(m.control, CTRL.SEQ);
-      busy.push(m);
-    }
-    const first = shards[0]!;
-    const own = y === x ? x.subarray(0, first.count * d) : undefined;
-    const mine = shardGradient(tf, model, own ?? x.subarray(0, first.count * d), own ?? y.subarray(0, first.count * d), first.count, b);
-    let loss = mine.loss;
-    writeShard(tf, mine, this.layout, this.grads, this.moments);
-    for (const m of busy) await this.finished(m);
-    // summed in shard order: the same bits every run
-    const pooled: { count: number; moments: Float32Array }[] = [{ count: first.count, moments: this.moments }];
-    busy.forEach((m, i) => {
-      addInto(this.grads, m.views.grads);
-      loss += m.scalars[1]!;
-      if (this.layout.normFloats) pooled.push({ count: shards[i + 1]!.count, moments: m.views.moments });
+      this.command(m, CMD.STEP);
     });
-    const named: Record<string, import('@tensorflow/tfjs').Tensor> = {};
-    const vars = model.store.trainable();
-    this.layout.params.forEach((p, i) => { named[vars[i]!.name] = tensorOf(tf, this.grads.subarray(p.offset, p.offset + p.size), p.shape); });
-    optimizer.applyGradients(named);
-    for (const t of Object.values(named)) t.dispose();
+    const first = shards[0]!;
+    const mine = shardGradient(tf, model, x, y, first.count, b);
+    let loss = mine.loss;
+    writeShard(tf, mine, this.layout, this.grads[0]!, this.moments);
+    Atomics.store(this.ready, 0, this.seq);
+    Atomics.notify(this.ready, 0);
+    for (let i = 0; i < this.members.length; i++) await this.gradientOf(i + 1);
+    // summed in shard order, as every worker sums them: the same bits in every thread, run after run
+    const pooled: { count: number; moments: Float32Array }[] = [{ count: first.count, moments: this.moments }];
+    for (let s = 1; s < shards.length; s++) {
+      const m = this.members[s - 1]!;
+      loss += m.scalars[1]!;
+      pooled.push({ count: shards[s]!.count, moments: m.views.moments });
+    }
+    sumShards(this.acc, this.grads, shards.length);
+    applySummed(tf, optimizer, model, this.layout, this.acc);
     if (this.layout.normFloats) this.updateNorms(poolMoments(this.layout, pooled));
     return loss;
+  }
+
+  /**
+   * Checks that every worker's copy of the weights is bitwise this thread's (they are updated
+   * separately with the same numbers; a difference would mean the engines differ).
+   */
+  async checkReplicas(): Promise<void> {
+    const { tf, model } = this.options;
+    const mine = new Float32Array(this.layout.paramFloats);
+    saveWeights(tf, model, this.layout, mine);
+    for (const [i, m] of this.members.entries()) {
+      await this.finished(m);
+      this.seq++;
+      this.command(m, CMD.CHECK);
+      await this.finished(m);
+      if (!Buffer.from(this.weights.buffer, 0, this.weights.byteLength).equals(Buffer.from(mine.buffer))) {
+        throw new TrainingThreadError(`training thread ${i + 1}'s copy of the weights differs from this thread's (its engine computes differently)`);
+      }
+    }
+  }
+
+  private command(m: Member, cmd: number): void {
+    m.pending = this.seq;
+    Atomics.store(m.control, CTRL.CMD, cmd);
+    Atomics.store(m.control, CTRL.SEQ, this.seq);
+    Atomics.notify(m.control, CTRL.SEQ);
   }
 
   private updateNorms(pooled: Float32Array): void {
@@ -201,19 +232,23 @@ export class TrainingTeam {
     updateBatchNorm(tf, model.store, pass);
   }
 
-  /** The training thread's weights, where the workers read them at the start of a step. */
-  private publishWeights(): void {
-    const { tf, model } = this.options;
-    const vars = model.store.trainable();
-    this.layout.params.forEach((p, i) => copyOut(tf, vars[i]!, this.weights, p.offset));
-  }
-
-  private async finished(m: Member): Promise<void> {
-    for (let seen = Atomics.load(m.control, CTRL.DONE); seen !== this.seq; seen = Atomics.load(m.control, CTRL.DONE)) {
-      // resolves when the worker stores a new DONE (at once if it already has); failing or dying rejects
-      const wait = waitAsync(m.control, CTRL.DONE, seen);
+  /** Waits until `flags[index]` holds this step's number; the member failing or dying rejects. */
+  private async reach(flags: Int32Array, index: number, m: Member, value: number): Promise<void> {
+    for (let seen = Atomics.load(flags, index); seen !== value; seen = Atomics.load(flags, index)) {
+      // resolves when the worker stores a new value (at once if it already has)
+      const wait = waitAsync(flags, index, seen);
       if (wait.async) await Promise.race([wait.value, m.failed]);
     }
+  }
+
+  /** Worker `thread` has written this step's gradient. */
+  private async gradientOf(thread: number): Promise<void> {
+    await this.reach(this.ready, thread, this.members[thread - 1]!, this.seq);
+  }
+
+  /** The member has finished its last command; its failure is thrown. */
+  private async finished(m: Member): Promise<void> {
+    await this.reach(m.control, CTRL.DONE, m, m.pending);
     if (Atomics.load(m.control, CTRL.STATUS) !== 0) {
       // the message travels by postMessage: let it arrive
       await Promise.race([m.failed, new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
@@ -225,6 +260,11 @@ export class TrainingTeam {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // workers waiting for the others' gradients give up
+    for (let j = 0; j < this.ready.length; j++) {
+      Atomics.store(this.ready, j, STOPPED);
+      Atomics.notify(this.ready, j);
+    }
     for (const m of this.members) {
       m.worker.removeAllListeners('exit');
       Atomics.store(m.control, CTRL.CMD, CMD.STOP);
