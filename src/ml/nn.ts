@@ -146,7 +146,11 @@ function runKernel(tf: TF, name: string, inputs: Record<string, Tensor>, attrs: 
   return Array.isArray(out) ? out : [out];
 }
 
-/** GELU, x/2·(1 + erf(x/√2)) (exact, not the tanh approximation). */
+/**
+ * GELU, x/2·(1 + erf(x/√2)) (the erf form, not the tanh approximation). The
+ * fused kernel evaluates erf by a rational approximation (within 3e-7·max(1, |x|)
+ * of the exact GELU) and keeps Φ(x) for the gradient.
+ */
 export function gelu(tf: TF, x: Tensor): Tensor {
   if (!fusedTransformerOps(tf)) return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
   // one pass each way; the gradient dy·(Φ(x) + x·φ(x)) in closed form
