@@ -10,6 +10,7 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
 import { fusedTransformerOps, gelu, layerNormOp, multiHeadAttention } from '../../src/ml/nn.js';
 import { trainAutoencoder } from '../../src/ml/train.js';
+import { erfExact } from './exact-erf.js';
 import { Rng } from '../../src/util/random.js';
 
 let tf: TF;
@@ -81,23 +82,6 @@ describe('layer norm', () => {
     [1, 0, 0, 0].forEach((v, i) => expect(db[i]).toBeCloseTo(v, 6));
   });
 });
-
-/** erf in double precision: its Maclaurin series below 3, the continued fraction of erfc beyond. */
-function erfExact(x: number): number {
-  const ax = Math.abs(x);
-  if (ax < 3) {
-    let sum = 0;
-    let term = x;
-    for (let n = 0; n < 200 && Math.abs(term) > 1e-18; n++) {
-      sum += term / (2 * n + 1);
-      term *= (-x * x) / (n + 1);
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  let cf = 0;
-  for (let k = 60; k >= 1; k--) cf = k / 2 / (ax + cf);
-  return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + cf));
-}
 
 describe('GELU', () => {
   it.each([[[7, 13]], [[3, 128]], [[1]]])('%j: forward and gradient match cpu', async (shape) => {
