@@ -3,7 +3,9 @@
  * seeded initialisers (every parameter gets its own stream derived from the
  * model seed and its name, so adding a parameter never shifts another one), and
  * functional layers written with plain tfjs ops (tfjs-layers has no attention
- * layer, and plain ops keep training deterministic and leak-free).
+ * layer, and plain ops keep training deterministic and leak-free). Batch norm,
+ * layer norm, GELU and attention have closed-form gradients (tf.customGrad);
+ * the last three run as specflow's fused kernels where the backend has them.
  */
 import { deriveSeed, Rng } from '../util/random.js';
 import type { Tensor, TF, Variable } from './engine.js';
@@ -283,7 +285,6 @@ function attendHeads(tf: TF, q: Tensor, k: Tensor, v: Tensor, seq: number, heads
 }
 
 type Tensor2D = import('@tensorflow/tfjs').Tensor2D;
-
 
 export function defineBatchNorm(store: ParamStore, name: string, channels: number): void {
   store.create(`${name}.gamma`, [channels], { kind: 'ones' });
