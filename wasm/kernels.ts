@@ -933,10 +933,33 @@ export function layerNormGrad(
   }
 }
 
-// GELU, y = x/2·(1 + erf(x/√2)), in the order tfjs's composition computes it
-// (the same bits as Multiply, Erf, Add, Multiply here), also writing
-// Φ(x) = (1 + erf(x/√2))/2 for the gradient dx = dy·(Φ(x) + x·φ(x)),
-// φ(x) = e^(−x²/2)/√(2π), which then needs no second erf.
+// GELU, y = x/2·(1 + erf(x/√2)), also writing Φ(x) = (1 + erf(x/√2))/2 for
+// the gradient dx = dy·(Φ(x) + x·φ(x)), φ(x) = e^(−x²/2)/√(2π), which then
+// needs no second erf. erf here is the rational approximation XLA and Eigen
+// use for float32, x·P(x²)/Q(x²) on x clamped to ±4: one division and no
+// exp, GELU's forward pass in 0.45× the time with erf4, within 5e-7 of the
+// true erf (GELU within 3e-7·max(1, |x|): test/ml/transformer-ops.test.ts).
+// The Erf kernel keeps erf4.
+// @ts-ignore: decorator
+@inline
+function erfRational4(x: v128): v128 {
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-4)), f32x4.splat(4));
+  const z = f32x4.mul(xc, xc);
+  let p = f32x4.splat(-2.72614225801306e-10);
+  p = madd(p, z, f32x4.splat(2.77068142495902e-08));
+  p = madd(p, z, f32x4.splat(-2.10102402082508e-06));
+  p = madd(p, z, f32x4.splat(-5.69250639462346e-05));
+  p = madd(p, z, f32x4.splat(-7.34990630326855e-04));
+  p = madd(p, z, f32x4.splat(-2.95459980854025e-03));
+  p = madd(p, z, f32x4.splat(-1.60960333262415e-02));
+  let q = f32x4.splat(-1.45660718464996e-05);
+  q = madd(q, z, f32x4.splat(-2.13374055278905e-04));
+  q = madd(q, z, f32x4.splat(-1.68282697438203e-03));
+  q = madd(q, z, f32x4.splat(-7.37332916720468e-03));
+  q = madd(q, z, f32x4.splat(-1.42647390514189e-02));
+  return f32x4.div(f32x4.mul(xc, p), q);
+}
+
 export function geluF32(x: usize, out: usize, cdf: usize, n: i32): void {
   const half = f32x4.splat(0.5);
   const one = f32x4.splat(1);
@@ -949,7 +972,7 @@ export function geluF32(x: usize, out: usize, cdf: usize, n: i32): void {
     let xv = f32x4.splat(0);
     if (!tail) xv = v128.load(x + p);
     else for (let j = vec; j < n; j++) xv = withLane(xv, j - vec, load<f32>(x + <usize>j * 4));
-    const e1 = f32x4.add(one, erf4(f32x4.mul(xv, invSqrt2)));
+    const e1 = f32x4.add(one, erfRational4(f32x4.mul(xv, invSqrt2)));
     const y = f32x4.mul(f32x4.mul(xv, half), e1);
     const c = f32x4.mul(e1, half);
     if (!tail) {

@@ -3,7 +3,9 @@
  * seeded initialisers (every parameter gets its own stream derived from the
  * model seed and its name, so adding a parameter never shifts another one), and
  * functional layers written with plain tfjs ops (tfjs-layers has no attention
- * layer, and plain ops keep training deterministic and leak-free).
+ * layer, and plain ops keep training deterministic and leak-free). Batch norm,
+ * layer norm, GELU and attention have closed-form gradients (tf.customGrad);
+ * the last three run as specflow's fused kernels where the backend has them.
  */
 import { deriveSeed, Rng } from '../util/random.js';
 import type { Tensor, TF, Variable } from './engine.js';
@@ -146,7 +148,11 @@ function runKernel(tf: TF, name: string, inputs: Record<string, Tensor>, attrs: 
   return Array.isArray(out) ? out : [out];
 }
 
-/** GELU, x/2·(1 + erf(x/√2)) (exact, not the tanh approximation). */
+/**
+ * GELU, x/2·(1 + erf(x/√2)) (the erf form, not the tanh approximation). The
+ * fused kernel evaluates erf by a rational approximation (within 3e-7·max(1, |x|)
+ * of the exact GELU) and keeps Φ(x) for the gradient.
+ */
 export function gelu(tf: TF, x: Tensor): Tensor {
   if (!fusedTransformerOps(tf)) return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
   // one pass each way; the gradient dy·(Φ(x) + x·φ(x)) in closed form
@@ -279,7 +285,6 @@ function attendHeads(tf: TF, q: Tensor, k: Tensor, v: Tensor, seq: number, heads
 }
 
 type Tensor2D = import('@tensorflow/tfjs').Tensor2D;
-
 
 export function defineBatchNorm(store: ParamStore, name: string, channels: number): void {
   store.create(`${name}.gamma`, [channels], { kind: 'ones' });
