@@ -1174,3 +1174,97 @@ export function attentionGrad(
     }
   }
 }
+// [trainbench] Batch normalisation in training (src/ml/nn.ts
+// batchNormTraining): the passes over an activation x [rows, c] (channels
+// last) fused, two forward and two backward where tfjs's kernels made six
+// and seven. Each element, and each per-channel sum (rows 0, 1, 2, … in
+// order), is the same IEEE operations in the same order as the kernels they
+// replace (Sub, Square, Mean over rows; Multiply, Add; Sum, Multiply, Sum;
+// Multiply, Multiply, Add, Add), so the results are the same bits. No fused
+// multiply-adds here for that reason. Per-channel accumulators live in the
+// small output vectors (L1), rows are walked in memory order.
+
+// d = x − mean[ch]; variance[ch] = scale · Σ_rows d² (tfjs: Sub, Square, Mean).
+export function bnCenter(x: usize, mean: usize, d: usize, variance: usize, rows: i32, c: i32, scale: f32): void {
+  const vec = c & ~3;
+  memory.fill(variance, 0, <usize>c * 4);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const v = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      v128.store(d + p + q, v);
+      v128.store(variance + q, f32x4.add(v128.load(variance + q), f32x4.mul(v, v)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const v: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      store<f32>(d + p + q, v);
+      store<f32>(variance + q, load<f32>(variance + q) + v * v);
+    }
+    p += <usize>c * 4;
+  }
+  if (scale != 1) for (let i = 0; i < c; i++) store<f32>(variance + <usize>i * 4, load<f32>(variance + <usize>i * 4) * scale);
+}
+
+// y = d·s[ch] + beta[ch] (tfjs: Multiply, Add).
+export function bnAffine(d: usize, s: usize, beta: usize, y: usize, rows: i32, c: i32): void {
+  const vec = c & ~3;
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      v128.store(y + p + q, f32x4.add(f32x4.mul(v128.load(d + p + q), v128.load(s + q)), v128.load(beta + q)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      store<f32>(y + p + q, load<f32>(d + p + q) * load<f32>(s + q) + load<f32>(beta + q));
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// sumDy[ch] = Σ_rows dy; sumDyD[ch] = Σ_rows dy·d (tfjs: Sum; Multiply, Sum).
+export function bnGradSums(dy: usize, d: usize, sumDy: usize, sumDyD: usize, rows: i32, c: i32): void {
+  const vec = c & ~3;
+  memory.fill(sumDy, 0, <usize>c * 4);
+  memory.fill(sumDyD, 0, <usize>c * 4);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const g = v128.load(dy + p + q);
+      v128.store(sumDy + q, f32x4.add(v128.load(sumDy + q), g));
+      v128.store(sumDyD + q, f32x4.add(v128.load(sumDyD + q), f32x4.mul(g, v128.load(d + p + q))));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const g = load<f32>(dy + p + q);
+      store<f32>(sumDy + q, load<f32>(sumDy + q) + g);
+      store<f32>(sumDyD + q, load<f32>(sumDyD + q) + g * load<f32>(d + p + q));
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// dx = (dy·s[ch] + d·k[ch]) + cc[ch] (tfjs: Multiply, Multiply, Add, Add).
+export function bnGradInput(dy: usize, d: usize, s: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32): void {
+  const vec = c & ~3;
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const a = f32x4.mul(v128.load(dy + p + q), v128.load(s + q));
+      const b = f32x4.mul(v128.load(d + p + q), v128.load(k + q));
+      v128.store(dx + p + q, f32x4.add(f32x4.add(a, b), v128.load(cc + q)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const a: f32 = load<f32>(dy + p + q) * load<f32>(s + q);
+      const b: f32 = load<f32>(d + p + q) * load<f32>(k + q);
+      store<f32>(dx + p + q, (a + b) + load<f32>(cc + q));
+    }
+    p += <usize>c * 4;
+  }
+}
+// [trainbench] end of batch normalisation

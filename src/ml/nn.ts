@@ -12,6 +12,7 @@ import type { Tensor, TF, Variable } from './engine.js';
 import {
   ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
 } from './kernels/transformer.js';
+import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 
 export type Init =
   | { kind: 'glorot'; fanIn: number; fanOut: number }
@@ -313,7 +314,8 @@ export function batchNorm(tf: TF, store: ParamStore, name: string, x: Tensor, pa
  *   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = (γ/σ)·(dy − mean(dy) − x̂·mean(dy·x̂)),  x̂ = (x − μ)/σ
  * (five passes over the activation backwards, four forwards; tfjs's
  * autodiff through the moments made some twenty, each a full pass over
- * memory). `moments` receives μ and σ² (for the running averages).
+ * memory; on wasm two and two, fused). `moments` receives μ and σ² (for the
+ * running averages).
  */
 export function batchNormTraining(
   tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number,
@@ -321,25 +323,37 @@ export function batchNormTraining(
 ): Tensor {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
+  // On wasm the passes over the activation run fused, with the same bits (./kernels/batch-norm.ts).
+  const fused = tf.getKernel(BN_MOMENTS, tf.getBackend()) !== undefined;
+  const run = (name: string, inputs: Record<string, Tensor>): Tensor | Tensor[] => tf.engine().runKernel(name, inputs as never) as never;
   const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
-    const mean = tf.mean(xx, axes);
-    const d = tf.sub(xx, mean);
-    const variance = tf.mean(tf.square(d), axes);
+    let mean: Tensor;
+    let d: Tensor;
+    let variance: Tensor;
+    if (fused) [mean, d, variance] = run(BN_MOMENTS, { x: xx }) as [Tensor, Tensor, Tensor];
+    else {
+      mean = tf.mean(xx, axes);
+      d = tf.sub(xx, mean);
+      variance = tf.mean(tf.square(d), axes);
+    }
     const r = tf.rsqrt(tf.add(variance, eps));
     const s = tf.mul(g, r);
     moments?.(mean, variance);
     save([d, r, s]);
     return {
-      value: tf.add(tf.mul(d, s), b),
+      value: fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b),
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sd, sr, ss] = saved as [Tensor, Tensor, Tensor];
-        const dBeta = tf.sum(dy, axes);
-        const dyD = tf.sum(tf.mul(dy, sd), axes);
+        const [dBeta, dyD] = fused
+          ? run(BN_GRAD_SUMS, { dy, d: sd }) as [Tensor, Tensor]
+          : [tf.sum(dy, axes), tf.sum(tf.mul(dy, sd), axes)];
         const dGamma = tf.mul(dyD, sr);
         // dx = dy·s + d·k + c with per-channel k = −s·r²·Σ(dy·d)/N and c = −s·Σdy/N
         const k = tf.mul(tf.mul(ss, tf.square(sr)), tf.mul(dyD, -1 / count));
         const c = tf.mul(ss, tf.mul(dBeta, -1 / count));
-        const dx = tf.add(tf.add(tf.mul(dy, ss), tf.mul(sd, k)), c);
+        const dx = fused
+          ? run(BN_GRAD_INPUT, { dy, d: sd, s: ss, k, c }) as Tensor
+          : tf.add(tf.add(tf.mul(dy, ss), tf.mul(sd, k)), c);
         return [dx, dGamma, dBeta];
       },
     };

@@ -61,3 +61,48 @@ describe('batchNormTraining', () => {
     });
   }
 });
+
+describe('batch normalisation fused on wasm (./kernels/batch-norm.ts)', () => {
+  const KERNELS = ['SpecflowBnMoments', 'SpecflowBnAffine', 'SpecflowBnGradSums', 'SpecflowBnGradInput'];
+  /** y, Σ y·dy, dx, dγ, dβ, mean, variance of batchNormTraining, as arrays. */
+  const run = (shape: number[]) => tf.tidy(() => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const c = shape[shape.length - 1]!;
+    const x = tf.tensor(values(n, 5, 3, 2), shape);
+    const dy = tf.tensor(values(n, 6), shape);
+    const gamma = tf.tensor1d(values(c, 7, 0.5, 1));
+    const beta = tf.tensor1d(values(c, 8));
+    let moments: number[][] = [];
+    const f = (a: Tensor, g: Tensor, b: Tensor) =>
+      batchNormTraining(tf, a, g, b, EPS, (m, v) => { moments = [Array.from(m.dataSync()), Array.from(v.dataSync())]; });
+    const { value, grads } = tf.valueAndGrads((a: Tensor, g: Tensor, b: Tensor) => tf.sum(tf.mul(f(a, g, b), dy)))([x, gamma, beta]);
+    const y = f(x, gamma, beta);
+    return [...[y, value, ...grads].map((t) => Array.from(t.dataSync())), ...moments];
+  });
+
+  for (const shape of [[6, 11, 5], [3, 7, 16], [2, 3, 4, 3], [9, 1]]) {
+    it(`${shape.join('×')}: the same bits as the composed tfjs kernels, and values within float tolerance of cpu`, async () => {
+      await tf.setBackend('wasm');
+      const fused = run(shape);
+      // the composed path: the same function with the fused kernels unregistered
+      const configs = KERNELS.map((k) => tf.getKernel(k, 'wasm')!);
+      expect(configs.every((k) => k !== undefined)).toBe(true);
+      for (const k of KERNELS) tf.unregisterKernel(k, 'wasm');
+      let composed: number[][];
+      try {
+        composed = run(shape);
+      } finally {
+        for (const k of configs) tf.registerKernel(k);
+      }
+      expect(fused).toEqual(composed);
+      await tf.setBackend('cpu');
+      const cpu = run(shape);
+      await tf.setBackend('wasm');
+      for (let k = 0; k < cpu.length; k++) {
+        const scale = Math.max(...cpu[k]!.map(Math.abs), 1e-6);
+        const worst = Math.max(...cpu[k]!.map((w, i) => Math.abs(w - fused[k]![i]!)));
+        expect(worst / scale).toBeLessThan(1e-5);
+      }
+    });
+  }
+});

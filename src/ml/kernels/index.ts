@@ -8,6 +8,7 @@ import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { ADAM_KERNEL, specflowAdam } from './adam.js';
 import { add, cast, erf, exp, multiply, realDiv, relu, squaredDifference, sub } from './arithmetic.js';
 import { batchMatMul } from './batch-matmul.js';
+import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS, bnAffine, bnGradInput, bnGradSums, bnMoments } from './batch-norm.js';
 import { conv2D, fusedConv2D } from './conv1d.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
@@ -72,6 +73,11 @@ export const FIXES: readonly Fix[] = [
   { kernelName: GELU_GRAD_KERNEL, kernelFunc: geluGrad },
   { kernelName: ATTENTION_KERNEL, kernelFunc: attention },
   { kernelName: ATTENTION_GRAD_KERNEL, kernelFunc: attentionGrad },
+  // not tfjs kernels: batch normalisation's fused passes (../nn.ts batchNormTraining)
+  { kernelName: BN_MOMENTS, kernelFunc: bnMoments },
+  { kernelName: BN_AFFINE, kernelFunc: bnAffine },
+  { kernelName: BN_GRAD_SUMS, kernelFunc: bnGradSums },
+  { kernelName: BN_GRAD_INPUT, kernelFunc: bnGradInput },
 ];
 
 export const FIXED_KERNELS: readonly string[] = FIXES.map((f) => f.kernelName);

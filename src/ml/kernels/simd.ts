@@ -46,6 +46,11 @@ interface Exports {
   attentionGrad(
     qkv: number, probs: number, dout: number, dqkv: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number,
   ): void;
+  // batch normalisation in training (./batch-norm.ts)
+  bnCenter(x: number, mean: number, d: number, variance: number, rows: number, c: number, scale: number): void;
+  bnAffine(d: number, s: number, beta: number, y: number, rows: number, c: number): void;
+  bnGradSums(dy: number, d: number, sumDy: number, sumDyD: number, rows: number, c: number): void;
+  bnGradInput(dy: number, d: number, s: number, k: number, cc: number, dx: number, rows: number, c: number): void;
 }
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */

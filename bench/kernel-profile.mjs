@@ -1,0 +1,66 @@
+// Where a training step's time goes: every wasm kernel wrapped with a timer
+// (process CPU time, exclusive of the kernels it calls), over two steady
+// epochs of trainAutoencoder (the first epoch, start-up, is not counted; the
+// final check of the weights after the last epoch is). Not part of `npm run
+// bench` (no .bench.mjs suffix):
+//
+//   node bench/kernel-profile.mjs [dense|conv1d|transformer] [BATCH]     (after `npm run build`)
+//
+// SHAPES=1 splits each kernel by its first input's shape; TOP=N rows (30).
+// "rest" is CPU time outside kernels: tfjs's bookkeeping, autodiff, the loop.
+import { getTf } from '../dist/ml/engine.js';
+import { trainAutoencoder } from '../dist/ml/train.js';
+
+const arch = process.argv[2] ?? 'dense';
+const bs = Number(process.argv[3] ?? 256);
+const [n, d] = arch === 'dense' ? [4000, 1024] : [1000, 512];
+const { tf } = await getTf();
+const stats = new Map();
+const stack = [];
+let on = false;
+const ms = (c) => (c.user + c.system) / 1e3;
+for (const k of tf.getKernelsForBackend(tf.getBackend())) {
+  const f = k.kernelFunc;
+  tf.unregisterKernel(k.kernelName, k.backendName);
+  tf.registerKernel({
+    ...k,
+    kernelFunc: (args) => {
+      if (!on) return f(args);
+      const c = process.cpuUsage();
+      stack.push(0);
+      const r = f(args);
+      const dt = ms(process.cpuUsage(c));
+      const inner = stack.pop();
+      if (stack.length) stack[stack.length - 1] += dt;
+      const shape = Object.values(args.inputs ?? {})[0]?.shape?.join('×') ?? '';
+      const key = k.kernelName + (process.env.SHAPES ? ` ${shape}` : '');
+      const s = stats.get(key) ?? { calls: 0, ms: 0 };
+      s.calls++;
+      s.ms += dt - inner;
+      stats.set(key, s);
+      return r;
+    },
+  });
+}
+const x = new Float32Array(n * d);
+let seed = 7;
+for (let i = 0; i < x.length; i++) {
+  seed = (seed * 1103515245 + 12345) >>> 0;
+  x[i] = (10 * seed) / 2 ** 32 + (i % d) / d;
+}
+let c0;
+await trainAutoencoder({ n, d, x }, {
+  arch, latentDim: 8, epochs: 3, batchSize: bs, validation: 0, seed: 1,
+  onEpoch: ({ epoch }) => {
+    if (epoch === 1) {
+      on = true;
+      c0 = process.cpuUsage();
+    }
+  },
+});
+const total = ms(process.cpuUsage(c0));
+const inKernels = [...stats.values()].reduce((a, s) => a + s.ms, 0);
+console.log(`${arch}, batch ${bs}, ${n} × ${d}: ${(total / 2).toFixed(0)} ms CPU per epoch, kernels ${(inKernels / 2).toFixed(0)} ms, rest ${((total - inKernels) / 2).toFixed(0)} ms`);
+for (const [k, s] of [...stats].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.TOP ?? 30))) {
+  console.log(`${(s.ms / 2).toFixed(1).padStart(8)} ms/epoch ${String(s.calls / 2).padStart(6)} calls  ${k}`);
+}
