@@ -94,7 +94,7 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('streamed and in-memory paths', () => {
-  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode)', () => {
+  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly)', () => {
     const dir = tempDir();
     // Fitted statistics (msc, standardize) take extra streamed passes; despike/crop/savgol are per row.
     writeFileSync(join(dir, 'p.yaml'), `name: stream-equal
@@ -121,6 +121,17 @@ stages:
   codes:
     type: encode
     in: { model: ae, spectra: clean }
+  recon:
+    type: reconstruct
+    in: { model: ae, spectra: clean }
+  flags:
+    type: anomaly
+    in: { model: ae, normal: clean, spectra: spectra_again }
+    with: { percentile: 90, anomaly_label: glucose }
+  spectra_again:
+    type: preprocess
+    in: spectra
+    with: { steps: [ { crop: { min: 450, max: 1750 } }, { normalize: { method: snv } } ] }
 `);
     const stores: Record<string, string> = {};
     for (const mode of ['never', 'always']) {
@@ -135,12 +146,15 @@ stages:
         expect(r.stdout + r.stderr).toMatch(/clean: streaming 210 spectra/);
         expect(r.stdout + r.stderr).toMatch(/ae: streaming 210 training spectra/);
         expect(r.stdout + r.stderr).toMatch(/codes: streaming 210 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/recon: streaming 210 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/flags: normal: streaming 210 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/flags: spectra: streaming 210 spectra/);
       }
     }
     const objects = (mode: string) => filesUnder(join(stores[mode]!, 'objects')).filter((f) => !f.endsWith('manifest.json'))
       .map((f) => relative(stores[mode]!, f)).sort();
     expect(objects('always')).toEqual(objects('never'));
-    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(5);
+    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(8);
     for (const f of objects('never')) {
       expect(readFileSync(join(stores.always!, f)).equals(readFileSync(join(stores.never!, f))), f).toBe(true);
     }
