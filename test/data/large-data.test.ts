@@ -94,7 +94,7 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('streamed and in-memory paths', () => {
-  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly)', () => {
+  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum)', () => {
     const dir = tempDir();
     // Fitted statistics (msc, standardize) take extra streamed passes; despike/crop/savgol are per row.
     writeFileSync(join(dir, 'p.yaml'), `name: stream-equal
@@ -102,7 +102,7 @@ seed: 3
 stages:
   spectra:
     type: synthetic.raman
-    with: { classes: 3, per_class: 70, channels: 64 }
+    with: { classes: 3, per_class: 150, channels: 64 }
   clean:
     type: preprocess
     in: spectra
@@ -132,29 +132,41 @@ stages:
     type: preprocess
     in: spectra
     with: { steps: [ { crop: { min: 450, max: 1750 } }, { normalize: { method: snv } } ] }
+  parts:
+    type: split
+    in: spectra
+  clusters:
+    type: cluster
+    in: codes
+    with: { k: 3 }
+  pseudo:
+    type: pseudospectrum
+    in: { model: ae, codes: codes, groups: clusters, spectra: clean }
 `);
     const stores: Record<string, string> = {};
     for (const mode of ['never', 'always']) {
       stores[mode] = join(dir, mode);
       const r = spawnSync(process.execPath, [CLI, '--store', stores[mode]!, 'run', join(dir, 'p.yaml')], {
-        cwd: ROOT, encoding: 'utf8', env: { ...process.env, SPECFLOW_STREAM: mode, SPECFLOW_BATCH_ROWS: '23', FORCE_COLOR: '0' },
+        cwd: ROOT, encoding: 'utf8', env: { ...process.env, SPECFLOW_STREAM: mode, SPECFLOW_BATCH_ROWS: '32', FORCE_COLOR: '0' },
       });
       expect(r.status, r.stderr).toBe(0);
       if (mode === 'always') {
         // every stage really took its streaming path
-        expect(r.stdout + r.stderr).toMatch(/generated 210 spectra × 64 channels \(streamed\)/);
-        expect(r.stdout + r.stderr).toMatch(/clean: streaming 210 spectra/);
-        expect(r.stdout + r.stderr).toMatch(/ae: streaming 210 training spectra/);
-        expect(r.stdout + r.stderr).toMatch(/codes: streaming 210 spectra/);
-        expect(r.stdout + r.stderr).toMatch(/recon: streaming 210 spectra/);
-        expect(r.stdout + r.stderr).toMatch(/flags: normal: streaming 210 spectra/);
-        expect(r.stdout + r.stderr).toMatch(/flags: spectra: streaming 210 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/generated 450 spectra × 64 channels \(streamed\)/);
+        expect(r.stdout + r.stderr).toMatch(/clean: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/ae: streaming 450 training spectra/);
+        expect(r.stdout + r.stderr).toMatch(/codes: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/recon: streaming 450 spectra × 58 channels in chunks of 256/);
+        expect(r.stdout + r.stderr).toMatch(/flags: normal: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/flags: spectra: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/parts: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/pseudo: streaming 450 spectra/);
       }
     }
     const objects = (mode: string) => filesUnder(join(stores[mode]!, 'objects')).filter((f) => !f.endsWith('manifest.json'))
       .map((f) => relative(stores[mode]!, f)).sort();
     expect(objects('always')).toEqual(objects('never'));
-    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(8);
+    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(13);
     for (const f of objects('never')) {
       expect(readFileSync(join(stores.always!, f)).equals(readFileSync(join(stores.never!, f))), f).toBe(true);
     }
