@@ -94,7 +94,7 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('streamed and in-memory paths', () => {
-  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum)', () => {
+  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum, embed)', () => {
     const dir = tempDir();
     // Fitted statistics (msc, standardize) take extra streamed passes; despike/crop/savgol are per row.
     writeFileSync(join(dir, 'p.yaml'), `name: stream-equal
@@ -142,6 +142,10 @@ stages:
   pseudo:
     type: pseudospectrum
     in: { model: ae, codes: codes, groups: clusters, spectra: clean }
+  emb:
+    type: embed
+    in: clean
+    with: { method: umap, sample_size: 100, epochs: 30, n_neighbors: 5 }
 `);
     const stores: Record<string, string> = {};
     for (const mode of ['never', 'always']) {
@@ -161,12 +165,13 @@ stages:
         expect(r.stdout + r.stderr).toMatch(/flags: spectra: streaming 450 spectra/);
         expect(r.stdout + r.stderr).toMatch(/parts: streaming 450 spectra/);
         expect(r.stdout + r.stderr).toMatch(/pseudo: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/emb: streaming 450 spectra/);
       }
     }
     const objects = (mode: string) => filesUnder(join(stores[mode]!, 'objects')).filter((f) => !f.endsWith('manifest.json'))
       .map((f) => relative(stores[mode]!, f)).sort();
     expect(objects('always')).toEqual(objects('never'));
-    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(13);
+    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(14);
     for (const f of objects('never')) {
       expect(readFileSync(join(stores.always!, f)).equals(readFileSync(join(stores.never!, f))), f).toBe(true);
     }

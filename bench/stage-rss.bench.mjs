@@ -1,0 +1,102 @@
+// Peak RSS of single stages on a large table (issue 15), streamed and in memory.
+//
+//   npm run bench -- stage-rss                       200,000 × 1024 spectra
+//   SPECFLOW_BENCH_RSS_N=20000 npm run bench -- stage-rss   another size
+//   SPECFLOW_BENCH_RSS_STAGES=recon,flags ...         only these stages
+//   SPECFLOW_BENCH_STORE=/tmp/x ...                   keep the store (the 200,000-row table takes minutes to make)
+//
+// One pipeline makes the inputs once (synthetic.raman, a small dense AE trained on
+// 2,000 other spectra of the same kind, codes and clusters); then each measured stage
+// is recomputed alone (`--force STAGE`, one stage at a time) in a fresh process under
+// bench/peak-rss.mjs, first with SPECFLOW_STREAM=never (the in-memory path, which is
+// what every table took before these stages streamed) and then with the default
+// automatic switch. Peak RSS is of the whole CLI process, worker threads included;
+// seconds are printed but mean little on a shared machine.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist', 'cli.js');
+const preload = join(root, 'bench', 'peak-rss.mjs');
+const n = Number(process.env.SPECFLOW_BENCH_RSS_N) || 200_000;
+const dir = process.env.SPECFLOW_BENCH_STORE || mkdtempSync(join(tmpdir(), 'specflow-stage-rss-'));
+mkdirSync(dir, { recursive: true });
+
+const measured = {
+  recon: `  recon:
+    type: reconstruct
+    in: { model: ae, spectra: big }`,
+  flags: `  flags:
+    type: anomaly
+    in: { model: ae, normal: small, spectra: big }`,
+  pseudo: `  pseudo:
+    type: pseudospectrum
+    in: { model: ae, codes: codes, groups: clusters, spectra: big }`,
+  parts: `  parts:
+    type: split
+    in: big`,
+  embedding: `  embedding:
+    type: embed
+    in: codes
+    with: { method: umap, sample_size: 2000, epochs: 50 }`,
+  pca: `  pca:
+    type: train.pca
+    in: big
+    with: { latent_dim: 8 }`,
+  map: `  map:
+    type: synthetic.eels
+    with: { phases: 3, channels: 1024, map: { width: 500, height: ${Math.max(1, Math.round(n / 500))} } }`,
+};
+const wanted = (process.env.SPECFLOW_BENCH_RSS_STAGES ?? Object.keys(measured).join(',')).split(',').filter((s) => s in measured);
+
+const yaml = `name: stage-rss-${n}
+seed: 5
+stages:
+  big:
+    type: synthetic.raman
+    with: { classes: 4, per_class: ${n / 4}, channels: 1024 }
+  small:
+    type: synthetic.raman
+    with: { classes: 4, per_class: 500, channels: 1024, noise: 0.03 }
+  ae:
+    type: train.autoencoder
+    in: small
+    with: { arch: dense, hidden: [64], latent_dim: 4, epochs: 1, batch_size: 256 }
+  codes:
+    type: encode
+    in: { model: ae, spectra: big }
+  clusters:
+    type: cluster
+    in: codes
+    with: { k: 4 }
+${wanted.map((s) => measured[s]).join('\n')}
+`;
+const pipe = join(dir, 'pipe.yaml');
+writeFileSync(pipe, yaml);
+const store = join(dir, 'store');
+
+function run(args, env = {}) {
+  const rssFile = join(dir, 'peak-rss');
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--import', preload, cli, '--store', store, 'run', pipe, '-j', '1', ...args], {
+    encoding: 'utf8', env: { ...process.env, ...env, SPECFLOW_PEAK_RSS_FILE: rssFile, FORCE_COLOR: '0' }, maxBuffer: 1 << 28,
+  });
+  if (r.status !== 0) {
+    console.log(r.stdout.slice(-2000), r.stderr.slice(-3000));
+    throw new Error(`specflow run ${args.join(' ')} exited with ${r.status}`);
+  }
+  return { mb: Number(readFileSync(rssFile, 'utf8')) / 1024, seconds: (performance.now() - t0) / 1000 };
+}
+
+console.log(`${n.toLocaleString('en')} × 1024 spectra; store ${store}`);
+const setup = run([]);
+console.log(`inputs and every stage once: peak RSS ${setup.mb.toFixed(0)} MB, ${setup.seconds.toFixed(0)} s`);
+console.log('stage       in memory (SPECFLOW_STREAM=never)   streamed (default)');
+for (const s of wanted) {
+  const before = run(['--force', s], { SPECFLOW_STREAM: 'never' });
+  const after = run(['--force', s]);
+  console.log(`${s.padEnd(10)}  ${before.mb.toFixed(0).padStart(6)} MB (${before.seconds.toFixed(0)} s)          ${after.mb.toFixed(0).padStart(6)} MB (${after.seconds.toFixed(0)} s)`);
+}
