@@ -11,6 +11,12 @@ import { readSpectra, readSpectraBatches, writeSpectra, type SpectraTable } from
 import { RowFile } from '../../src/data/arrow-batches.js';
 import { savitzkyGolay } from '../../src/data/preprocess/smooth.js';
 import { CLI, ROOT, tempDir } from '../runner/helpers.js';
+import { runStageForTest } from '../../src/runner/testing.js';
+import { trainPcaStage } from '../../src/stages/train-pca.js';
+import { sampleIndices } from '../../src/analysis/clustering-metrics.js';
+import { deriveSeed, Rng } from '../../src/util/random.js';
+import { trainPca, type PcaModel } from '../../src/ml/pca.js';
+import { loadModel } from '../../src/ml/model-io.js';
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -176,6 +182,31 @@ stages:
       expect(readFileSync(join(stores.always!, f)).equals(readFileSync(join(stores.never!, f))), f).toBe(true);
     }
   }, 240_000);
+});
+
+describe('train.pca on a large table', () => {
+  it('fits on a seeded sample of fit_sample spectra read by file offset: the same model as ml-pca on exactly those rows', async () => {
+    process.env.SPECFLOW_BATCH_ROWS = '16';
+    const n = 90;
+    const d = 6;
+    const t = table(n, d);
+    t.spectra = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.37) * (1 + (i % d)) + ((i * 7919) % 11) / 11);
+    const path = join(tempDir(), 'pca-in.arrow');
+    await writeSpectra(path, t);
+    const run = await runStageForTest(trainPcaStage, { inputs: { spectra: path }, params: { latent_dim: 2, fit_sample: 25 }, seed: 4 });
+    expect(run.metrics.fit_sample).toBe(25);
+    expect(run.logs.join('\n')).toMatch(/PCA fitted on a seeded sample of 25 of 90 spectra/);
+    const idx = Array.from(sampleIndices(n, 25, new Rng(deriveSeed(4, 'pca-fit-sample'))));
+    const sample = new Float32Array(25 * d);
+    idx.forEach((r, i) => sample.set(t.spectra.subarray(r * d, (r + 1) * d), i * d));
+    const ref = await trainPca(sample, 25, d, { latentDim: 2 });
+    const model = (await loadModel(run.outputs.model!)) as PcaModel;
+    expect(Array.from(model.mean)).toEqual(Array.from(ref.mean));
+    expect(Array.from(model.components)).toEqual(Array.from(ref.components));
+    // at or below fit_sample every spectrum is used
+    const all = await runStageForTest(trainPcaStage, { inputs: { spectra: path }, params: { latent_dim: 2, fit_sample: 90 }, seed: 4 });
+    expect(all.metrics.fit_sample).toBe(90);
+  });
 });
 
 describe('memory cap', () => {
