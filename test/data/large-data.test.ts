@@ -100,7 +100,7 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('streamed and in-memory paths', () => {
-  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum, embed)', () => {
+  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum, embed, synthetic.eels map)', () => {
     const dir = tempDir();
     // Fitted statistics (msc, standardize) take extra streamed passes; despike/crop/savgol are per row.
     writeFileSync(join(dir, 'p.yaml'), `name: stream-equal
@@ -148,6 +148,9 @@ stages:
   pseudo:
     type: pseudospectrum
     in: { model: ae, codes: codes, groups: clusters, spectra: clean }
+  map:
+    type: synthetic.eels
+    with: { phases: 3, channels: 32, anomaly: Fe, map: { width: 25, height: 18, pixel_size: 0.5 } }
   emb:
     type: embed
     in: clean
@@ -172,12 +175,13 @@ stages:
         expect(r.stdout + r.stderr).toMatch(/parts: streaming 450 spectra/);
         expect(r.stdout + r.stderr).toMatch(/pseudo: streaming 450 spectra/);
         expect(r.stdout + r.stderr).toMatch(/emb: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/map: generated 450 spectra × 32 channels \(streamed\)/);
       }
     }
     const objects = (mode: string) => filesUnder(join(stores[mode]!, 'objects')).filter((f) => !f.endsWith('manifest.json'))
       .map((f) => relative(stores[mode]!, f)).sort();
     expect(objects('always')).toEqual(objects('never'));
-    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(14);
+    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(15);
     for (const f of objects('never')) {
       expect(readFileSync(join(stores.always!, f)).equals(readFileSync(join(stores.never!, f))), f).toBe(true);
     }
