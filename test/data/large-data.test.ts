@@ -100,7 +100,7 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('streamed and in-memory paths', () => {
-  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum, embed, synthetic.eels map)', () => {
+  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum, embed, synthetic.eels map, load.arrow)', async () => {
     const dir = tempDir();
     // Fitted statistics (msc, standardize) take extra streamed passes; despike/crop/savgol are per row.
     writeFileSync(join(dir, 'p.yaml'), `name: stream-equal
@@ -151,11 +151,16 @@ stages:
   map:
     type: synthetic.eels
     with: { phases: 3, channels: 32, anomaly: Fe, map: { width: 25, height: 18, pixel_size: 0.5 } }
+  reload:
+    type: load.arrow
+    with: { path: table.arrow }
   emb:
     type: embed
     in: clean
     with: { method: umap, sample_size: 100, epochs: 30, n_neighbors: 5 }
 `);
+    process.env.SPECFLOW_BATCH_ROWS = '7'; // written in other batches than the store's: load re-cuts them
+    await writeSpectra(join(dir, 'table.arrow'), table(450, 16));
     const stores: Record<string, string> = {};
     for (const mode of ['never', 'always']) {
       stores[mode] = join(dir, mode);
@@ -175,13 +180,14 @@ stages:
         expect(r.stdout + r.stderr).toMatch(/parts: streaming 450 spectra/);
         expect(r.stdout + r.stderr).toMatch(/pseudo: streaming 450 spectra/);
         expect(r.stdout + r.stderr).toMatch(/emb: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/reload: loaded 450 spectra × 16 channels \(streamed\)/);
         expect(r.stdout + r.stderr).toMatch(/map: generated 450 spectra × 32 channels \(streamed\)/);
       }
     }
     const objects = (mode: string) => filesUnder(join(stores[mode]!, 'objects')).filter((f) => !f.endsWith('manifest.json'))
       .map((f) => relative(stores[mode]!, f)).sort();
     expect(objects('always')).toEqual(objects('never'));
-    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(15);
+    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(16);
     for (const f of objects('never')) {
       expect(readFileSync(join(stores.always!, f)).equals(readFileSync(join(stores.never!, f))), f).toBe(true);
     }
@@ -214,7 +220,7 @@ describe('train.pca on a large table', () => {
 });
 
 describe('memory cap', () => {
-  it('a 200,000-spectrum pipeline runs with a 160 MB JS heap and stays under a peak RSS the in-memory path exceeds', () => {
+  it('a 200,000-spectrum pipeline (synthetic → preprocess → AE → encode, reconstruct, anomaly) runs with a 160 MB JS heap and stays under a peak RSS the in-memory path exceeds', () => {
     // 200,000 × 64 float32 is 51 MB a column (spectrum + clean: 102 MB; float64 working copies
     // double that). SPECFLOW_STREAM_MB=8 puts this table over the streaming threshold, as 10⁵ × 1024
     // is by default, so what is proven is that nothing in the streamed path holds all rows'
@@ -238,6 +244,15 @@ stages:
   codes:
     type: encode
     in: { model: ae, spectra: clean }
+  recon:
+    type: reconstruct
+    in: { model: ae, spectra: clean }
+  normal:
+    type: synthetic.raman
+    with: { classes: 4, per_class: 100, channels: 64 }
+  flags:
+    type: anomaly
+    in: { model: ae, normal: normal, spectra: clean }
 `);
     const rssFile = join(dir, 'rss');
     const r = spawnSync(process.execPath, ['--max-old-space-size=160', '--import', join(ROOT, 'bench', 'peak-rss.mjs'), CLI, '--store', join(dir, 's'), 'run', join(dir, 'p.yaml')], {
@@ -245,6 +260,8 @@ stages:
     });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/codes: streaming 200000 spectra/);
+    expect(r.stdout + r.stderr).toMatch(/recon: streaming 200000 spectra/);
+    expect(r.stdout + r.stderr).toMatch(/flags: spectra: streaming 200000 spectra/);
     const peakMb = Number(readFileSync(rssFile, 'utf8')) / 1024;
     console.log(`200,000 × 64 pipeline, streamed: peak RSS ${peakMb.toFixed(0)} MB`);
     expect(peakMb).toBeLessThan(700);
