@@ -114,9 +114,12 @@ export function silhouettes(points: Points, labelings: ReadonlyArray<ArrayLike<n
 }
 
 export interface SampledSilhouette {
+  /** NaN when the silhouette is undefined on the points used (fewer than 2 or more than n − 1 clusters among them). */
   value: number;
   /** Points the value was computed on: n when exact, else the sample size. */
   sampled: number;
+  /** Distinct clusters among those points. */
+  clusters: number;
 }
 
 /**
@@ -132,11 +135,17 @@ export function sampledSilhouette(points: Points, labels: ArrayLike<number>, sam
 
 /** `sampledSilhouette` of several labelings on one sample, each pair's distance computed once. */
 export function sampledSilhouettes(points: Points, labelings: ReadonlyArray<ArrayLike<number>>, sampleSize: number, seed: number): SampledSilhouette[] {
-  const x = asMatrix(points);
-  if (x.n <= sampleSize) return silhouettes(x, labelings).map((value) => ({ value, sampled: x.n }));
-  const idx = sampleIndices(x.n, sampleSize, new Rng(seed));
-  const values = silhouettes(takeRows(x, idx), labelings.map((labels) => Int32Array.from(idx, (i) => labels[i]!)));
-  return values.map((value) => ({ value, sampled: sampleSize }));
+  const all = asMatrix(points);
+  const idx = all.n <= sampleSize ? undefined : sampleIndices(all.n, sampleSize, new Rng(seed));
+  const x = idx ? takeRows(all, idx) : all;
+  const used = idx ? labelings.map((labels) => Int32Array.from(idx, (i) => labels[i]!)) : labelings;
+  // scikit-learn raises for these; a sample that happens to miss a small cluster is not the
+  // caller's mistake, so the value is NaN (undefined) and the caller says why
+  const clusters = used.map((labels) => new Set(Array.from(labels)).size);
+  const defined = used.filter((_, i) => clusters[i]! >= 2 && clusters[i]! <= x.n - 1);
+  const values = defined.length > 0 ? silhouettes(x, defined) : [];
+  let next = 0;
+  return clusters.map((m) => ({ value: m >= 2 && m <= x.n - 1 ? values[next++]! : NaN, sampled: x.n, clusters: m }));
 }
 
 /** `size` distinct indices of 0..n−1 chosen uniformly (partial Fisher–Yates), in ascending order. */

@@ -43,11 +43,15 @@ export function selectKMeans(
   let bestS = -Infinity;
   fits.forEach((r, idx) => {
     silhouetteByK[r.k] = sil[idx]!.value;
+    // an undefined (NaN) silhouette never wins
     if (sil[idx]!.value > bestS) {
       bestS = sil[idx]!.value;
       best = r;
     }
   });
+  if (!best) {
+    throw new RangeError(`the silhouette is undefined for every k: the seeded sample of ${sil[0]?.sampled ?? x.n} codes holds ${sil.map((s) => s.clusters).join(', ')} clusters for k = ${ks.join(', ')} (it needs 2 to sample size − 1); raise silhouette_sample`);
+  }
   const sampled = sil[0]?.sampled ?? x.n;
   return { best: best!, inertiaByK, silhouetteByK, silhouetteSampled: sampled };
 }

@@ -159,6 +159,15 @@ export class SpectraWriter {
     this.file.write(data, t.n);
   }
 
+  /**
+   * Append rows as record batches of batchRows(d) rows: a table appended in pieces whose
+   * lengths are multiples of that is the same bytes as the table appended at once.
+   */
+  append(t: SpectraTable): void {
+    const step = batchRows(this.h.ragged ? 1 : this.h.d);
+    for (let a = 0; a < t.n; a += step) this.write(sliceSpectra(t, a, Math.min(t.n, a + step)));
+  }
+
   close(): void {
     this.file.close();
   }
@@ -185,8 +194,7 @@ export async function writeSpectra(path: string, t: SpectraTable): Promise<void>
   checkSpectraShape(t);
   const writer = new SpectraWriter(path, spectraHeader(t));
   try {
-    const step = batchRows(t.ragged ? 1 : t.d);
-    for (let a = 0; a < t.n; a += step) writer.write(sliceSpectra(t, a, Math.min(t.n, a + step)));
+    writer.append(t);
     writer.close();
   } catch (e) {
     writer.abort();
@@ -268,15 +276,29 @@ export async function writeRecords(
   options: WriteRecordsOptions = {},
 ): Promise<void> {
   const names = options.columns ?? columnOrder(rows);
-  const columns = names.map((name) => rows.map((r) => (r[name] === undefined ? null : r[name]!)));
+  const columns = Object.fromEntries(names.map((name) => [name, rows.map((r) => (r[name] === undefined ? null : r[name]!))]));
+  await writeColumns(path, columns, metadata, { types: options.types });
+}
+
+/** `writeRecords` for a table already held as columns (all of one length), in their key order. */
+export async function writeColumns(
+  path: string,
+  byName: Record<string, Cell[]>,
+  metadata: Record<string, string> = {},
+  options: Pick<WriteRecordsOptions, 'types'> = {},
+): Promise<void> {
+  const names = Object.keys(byName);
+  const columns = names.map((name) => byName[name]!);
+  const n = columns[0]?.length ?? 0;
+  if (columns.some((c) => c.length !== n)) throw new Error(`columns differ in length: ${names.map((name, i) => `${name} ${columns[i]!.length}`).join(', ')}`);
   const types = names.map((name, i) => options.types?.[name] ?? inferType(columns[i]!));
   const meta = new Map<string, string>(Object.entries(metadata));
   if (!meta.has(META.kind)) meta.set(META.kind, 'records');
   const file = new IpcFileWriter(path, new Schema(names.map((name, i) => new Field(name, arrowType(types[i]!), true)), meta));
   try {
     const step = batchRows(names.length);
-    for (let a = 0; a < rows.length; a += step) {
-      const b = Math.min(rows.length, a + step);
+    for (let a = 0; a < n; a += step) {
+      const b = Math.min(n, a + step);
       file.write(names.map((name, i) => cellVector(name, columns[i]!.slice(a, b), types[i]).data[0]!), b - a);
     }
     file.close();
@@ -551,6 +573,12 @@ export async function readLatent(path: string): Promise<LatentTable> {
   const label = table.getChild('label');
   if (label) out.labels = readStrings(label);
   return out;
+}
+
+/** A table's columns as arrays of cells (cheaper than `readRecords`' object per row on long tables). */
+export async function readTableColumns(path: string): Promise<{ n: number; columns: Record<string, Cell[]>; metadata: Record<string, string> }> {
+  const table = await loadTable(path);
+  return { n: table.numRows, columns: readColumns(table, new Set()), metadata: userMetadata(schemaMetadata(table)) };
 }
 
 export async function readRecords(path: string): Promise<{ rows: Record<string, Cell>[]; metadata: Record<string, string> }> {

@@ -4,7 +4,8 @@
  * rounding, so every split gets each class in the requested proportion (±1).
  */
 import { deriveSeed, Rng } from '../util/random.js';
-import type { SpectraTable } from './arrow-io.js';
+import { readSpectraBatches, spectraHeader, SpectraWriter, type SpectraTable } from './arrow-io.js';
+import { rechunk } from './rechunk.js';
 
 export interface SplitFractions { train: number; validation: number; test: number }
 export type SplitName = keyof SplitFractions;
@@ -71,4 +72,60 @@ export function subsetSpectra(t: SpectraTable, idx: number[]): SpectraTable {
   if (t.clean) out.clean = pick(t.clean);
   if (t.ragged) out.ragged = { x: idx.map((r) => t.ragged!.x[r]!), y: idx.map((r) => t.ragged!.y[r]!) };
   return out;
+}
+
+/** Row count and labels of a spectra file, read batch by batch (what `splitIndices` needs). */
+export async function splitKeys(input: string, signal?: AbortSignal): Promise<{ n: number; labels?: (string | null)[] }> {
+  let n = 0;
+  let labels: (string | null)[] | undefined;
+  for await (const { t } of readSpectraBatches(input)) {
+    if (signal?.aborted) throw new Error('aborted');
+    n += t.n;
+    if (t.labels) for (const l of t.labels) (labels ??= []).push(l);
+  }
+  return labels ? { n, labels } : { n };
+}
+
+/**
+ * Write each split of a large file without loading it: one streamed pass per split,
+ * its rows regrouped into record batches of `rows` rows, so the files are the bytes
+ * `writeSpectra(subsetSpectra(...))` writes (which cuts at the same row counts).
+ */
+export async function writeSplitsStreamed(
+  input: string, outputs: Record<SplitName, string>, parts: Record<SplitName, number[]>, rows: number,
+  progress: (split: SplitName, done: number) => void, signal?: AbortSignal,
+): Promise<void> {
+  let n = 0;
+  for (const s of SPLITS) n = Math.max(n, parts[s].at(-1) ?? -1);
+  for (const s of SPLITS) {
+    const keep = new Uint8Array(n + 1);
+    for (const r of parts[s]) keep[r] = 1;
+    let header: ReturnType<typeof spectraHeader> | undefined;
+    let done = 0;
+    async function* picked(): AsyncGenerator<{ t: SpectraTable }> {
+      for await (const { first, t } of readSpectraBatches(input)) {
+        if (signal?.aborted) throw new Error('aborted');
+        const idx: number[] = [];
+        for (let i = 0; i < t.n; i++) if (keep[first + i]) idx.push(i);
+        const part = { ...subsetSpectra(t, idx), metadata: { ...t.metadata, split: s } };
+        header ??= spectraHeader(part);
+        yield { t: part };
+      }
+    }
+    let writer: SpectraWriter | undefined;
+    try {
+      for await (const { t } of rechunk(picked(), rows)) {
+        writer ??= new SpectraWriter(outputs[s], header!);
+        writer.write(t);
+        done += t.n;
+        progress(s, done);
+      }
+      // an empty split is a file with the schema and no batches, as writeSpectra writes it
+      writer ??= new SpectraWriter(outputs[s], header!);
+      writer.close();
+    } catch (e) {
+      writer?.abort();
+      throw e;
+    }
+  }
 }

@@ -5,7 +5,7 @@
  * resolved parameters (file parameters by content), seed, and input keys.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StageDef } from './stage-api.js';
@@ -250,11 +250,19 @@ export async function expandPath(spec: string, glob: boolean, pipelineDir: strin
   return (await fg(pattern, { absolute: true, onlyFiles: true })).sort();
 }
 
+/** SHA-256 of a file read 1 MB at a time: an input file of gigabytes never sits in memory. */
 function hashFile(file: string): string {
+  let fd: number | undefined;
   try {
-    return sha256(readFileSync(file));
+    fd = openSync(file, 'r');
+    const h = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let got; (got = readSync(fd, chunk, 0, chunk.length, null)) > 0;) h.update(chunk.subarray(0, got));
+    return h.digest('hex');
   } catch (e) {
     return `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -4,10 +4,12 @@
  * evaluated table says which spectra are anomalous, detection scores follow.
  */
 import { StageError, type StageDef } from '../core/stage-api.js';
+import type { Cell, SpectraTable } from '../data/arrow-io.js';
 import { KIND } from './kinds.js';
-import { allowAxisMismatchParam, checkModelAxis } from './model-axis.js';
+import { allowAxisMismatchParam } from './model-axis.js';
+import { loadModelSpectra, singleInput, streamModelSpectra } from './model-stream.js';
 
-/** Rows per encode/decode call, to bound memory on large tables. */
+/** Rows per encode/decode call (a multiple of the models' inference batch), to bound tensor memory. */
 const BATCH = 1024;
 
 export const anomaly: StageDef = {
@@ -51,68 +53,76 @@ export const anomaly: StageDef = {
     const arrow = await import('../data/arrow-io.js');
     const { loadModel } = await import('../ml/model-io.js');
     const det = await import('../analysis/detection.js');
-    const modelIn = ctx.inputs.model;
-    const normalIn = ctx.inputs.normal;
-    const evalIn = ctx.inputs.spectra;
-    if (!modelIn || Array.isArray(modelIn)) throw new StageError('input `model` is required');
-    if (!normalIn || Array.isArray(normalIn)) throw new StageError('input `normal` is required');
-    if (!evalIn || Array.isArray(evalIn)) throw new StageError('input `spectra` is required');
-
-    const normal = await arrow.readSpectra(normalIn.path);
-    const target = await arrow.readSpectra(evalIn.path);
-    arrow.requireCommonGrid(normal, normalIn.from);
-    arrow.requireCommonGrid(target, evalIn.from);
-    if (normal.n === 0) throw new StageError('no normal spectra to set the threshold', normalIn.from);
-
-    // truth, when the evaluated table carries it
+    const modelIn = singleInput(ctx, 'model');
+    const normalIn = singleInput(ctx, 'normal');
+    const evalIn = singleInput(ctx, 'spectra');
     const anomalyLabel = ctx.params.anomaly_label as string | number | undefined;
-    let truth: boolean[] | undefined;
-    const col = target.columns.anomaly;
-    if (col) {
-      truth = col.map((v, i) => {
-        if (v === true || v === 1 || v === 'true') return true;
-        if (v === false || v === 0 || v === 'false') return false;
-        throw new StageError(`\`anomaly\` must be boolean, got ${JSON.stringify(v)}`, `${evalIn.from} row ${i + 1}`);
-      });
-    } else if (anomalyLabel !== undefined) {
-      if (!target.labels) throw new StageError(`anomaly_label: ${anomalyLabel} given but the spectra have no \`label\` column`, evalIn.from);
-      truth = target.labels.map((l) => l === String(anomalyLabel));
-      if (!truth.some(Boolean)) ctx.log(`no spectrum has label "${anomalyLabel}"`);
-    }
 
-    for (const [t, inp] of [[normal, normalIn], [target, evalIn]] as const) await checkModelAxis(ctx, modelIn.path, modelIn.from, t, inp.from);
     const model = await loadModel(modelIn.path);
     let normalErr: Float64Array;
     let evalErr: Float64Array;
+    const ids: string[] = [];
+    let labels: (string | null)[] | undefined;
+    let truth: boolean[] | undefined;
+    let truthFromLabel = false;
     try {
-      for (const [t, inp] of [[normal, normalIn], [target, evalIn]] as const) {
-        if (t.d !== model.inputDim) throw new StageError(`spectra have ${t.d} channels but the model expects ${model.inputDim}`, inp.from);
-      }
       const kind = ctx.params.error === 'auto' ? model.loss : (ctx.params.error as 'mse' | 'poisson');
       ctx.log(`reconstruction error: ${kind === 'poisson' ? 'mean Poisson deviance' : 'mean squared error'}`);
-      const errors = async (x: Float32Array, n: number, d: number): Promise<Float64Array> => {
-        const out = new Float64Array(n);
+      const errors = async (x: Float32Array, n: number, d: number, out: Float64Array, at: number): Promise<void> => {
         for (let start = 0; start < n; start += BATCH) {
           const m = Math.min(BATCH, n - start);
           const xb = x.subarray(start * d, (start + m) * d);
           const rec = await model.decode(await model.encode(xb, m), m);
-          out.set(kind === 'poisson' ? det.rowPoissonDeviance(xb, rec, m, d) : det.rowMse(xb, rec, m, d), start);
+          out.set(kind === 'poisson' ? det.rowPoissonDeviance(xb, rec, m, d) : det.rowMse(xb, rec, m, d), at + start);
         }
+      };
+      /** Errors of every row on `port`, chunk by chunk when the table is large; `each` sees every chunk in row order. */
+      const pass = async (port: string, span: [number, number], each?: (t: SpectraTable, first: number) => void): Promise<Float64Array> => {
+        const streamed = await streamModelSpectra(ctx, port, model.inputDim, modelIn.from, { label: port, span });
+        const whole = streamed ? undefined : await loadModelSpectra(ctx, port, model.inputDim, modelIn.from);
+        const out = new Float64Array(streamed?.n ?? whole!.n);
+        const chunks = streamed?.chunks ?? (async function* () { yield { first: 0, t: whole! }; })();
+        for await (const { first, t } of chunks) {
+          each?.(t, first);
+          await errors(t.spectra, t.n, t.d, out, first);
+          streamed?.progress(first + t.n);
+        }
+        if (!streamed) ctx.progress({ fraction: span[1] });
         return out;
       };
-      normalErr = await errors(normal.spectra, normal.n, normal.d);
-      ctx.progress({ fraction: 0.5 });
-      evalErr = await errors(target.spectra, target.n, target.d);
+      normalErr = await pass('normal', [0, 0.5]);
+      if (normalErr.length === 0) throw new StageError('no normal spectra to set the threshold', normalIn.from);
+      evalErr = await pass('spectra', [0.5, 1], (t, first) => {
+        for (const id of t.ids) ids.push(id);
+        if (t.labels) for (const l of t.labels) (labels ??= []).push(l);
+        // truth, when the evaluated table carries it
+        const col = t.columns.anomaly;
+        if (col) {
+          truth ??= [];
+          col.forEach((v, i) => {
+            if (v === true || v === 1 || v === 'true') truth!.push(true);
+            else if (v === false || v === 0 || v === 'false') truth!.push(false);
+            else throw new StageError(`\`anomaly\` must be boolean, got ${JSON.stringify(v)}`, `${evalIn.from} row ${first + i + 1}`);
+          });
+        } else if (anomalyLabel !== undefined) {
+          truthFromLabel = true;
+          if (!t.labels) throw new StageError(`anomaly_label: ${anomalyLabel} given but the spectra have no \`label\` column`, evalIn.from);
+          truth ??= [];
+          for (const l of t.labels) truth.push(l === String(anomalyLabel));
+        }
+      });
     } finally {
       model.dispose();
     }
+    const n = evalErr.length;
+    if (truth && truthFromLabel && !truth.some(Boolean)) ctx.log(`no spectrum has label "${anomalyLabel}"`);
     const threshold = det.percentile(normalErr, ctx.params.percentile as number);
     const flagged = Array.from(evalErr, (e) => e > threshold);
     const nFlagged = flagged.filter(Boolean).length;
     ctx.metric('threshold', threshold);
     ctx.metric('flagged', nFlagged);
-    ctx.metric('n', target.n);
-    ctx.metric('flagged_fraction', target.n > 0 ? nFlagged / target.n : 0);
+    ctx.metric('n', n);
+    ctx.metric('flagged_fraction', n > 0 ? nFlagged / n : 0);
     ctx.metric('normal_error_mean', mean(Array.from(normalErr)));
 
     if (truth) {
@@ -128,14 +138,13 @@ export const anomaly: StageDef = {
       ctx.metric('error_ratio', anomalous.length > 0 ? mean(anomalous) / mean(normalSide) : null);
     }
 
-    const rows = target.ids.map((id, i) => ({
-      id,
-      ...(target.labels ? { label: target.labels[i]! } : {}),
-      ...(truth ? { anomaly: truth[i]! } : {}),
-      error: evalErr[i]!,
-      flagged: flagged[i]!,
-    }));
-    await arrow.writeRecords(ctx.output('scores'), rows, {
+    // columns, not one object per row: this table has a row per evaluated spectrum
+    const columns: Record<string, Cell[]> = { id: ids };
+    if (labels) columns.label = labels;
+    if (truth) columns.anomaly = truth;
+    columns.error = Array.from(evalErr);
+    columns.flagged = flagged;
+    await arrow.writeColumns(ctx.output('scores'), columns, {
       'specflow.kind': 'anomaly',
       'specflow.threshold': String(threshold),
     }, { types: { id: 'utf8', label: 'utf8', anomaly: 'bool', error: 'float64', flagged: 'bool' } });

@@ -116,7 +116,14 @@ export const cluster: StageDef = {
     let silhouetteOfBest: number | undefined;
     if (method === 'kmeans') {
       if (ks.length > 1) {
-        const sel = selectKMeans(x, ks, { ...kmOptions, silhouetteSample, onProgress: progress });
+        const sel = (() => {
+          try {
+            return selectKMeans(x, ks, { ...kmOptions, silhouetteSample, onProgress: progress });
+          } catch (e) {
+            if (e instanceof RangeError) throw new StageError(e.message, `${ctx.id} with`);
+            throw e;
+          }
+        })();
         labels = sel.best.labels;
         k = sel.best.k;
         silhouetteOfBest = sel.silhouetteByK[k];
@@ -168,11 +175,13 @@ export const cluster: StageDef = {
     if (used < k) ctx.log(`warning: ${k - used} of the ${k} clusters are empty`);
     // the sample's silhouette already computed while choosing k is the same number (same sample, same partition)
     const sil = silhouetteOfBest !== undefined
-      ? { value: silhouetteOfBest, sampled: Math.min(t.n, silhouetteSample) }
+      ? { value: silhouetteOfBest, sampled: Math.min(t.n, silhouetteSample), clusters: used }
       : used >= 2 && used <= t.n - 1 ? sampledSilhouette(x, relabelled, silhouetteSample, silhouetteSeed(ctx.seed)) : undefined;
-    ctx.metric('silhouette', sil?.value ?? null);
+    ctx.metric('silhouette', sil && Number.isFinite(sil.value) ? sil.value : null);
     ctx.metric('silhouette_sample', sil?.sampled ?? null);
-    if (sil && sil.sampled < t.n) ctx.log(`silhouette on a seeded sample of ${sil.sampled} of ${t.n} codes`);
+    if (sil && !Number.isFinite(sil.value)) {
+      ctx.log(`silhouette undefined: the seeded sample of ${sil.sampled} codes holds ${sil.clusters} cluster${sil.clusters === 1 ? '' : 's'} (a silhouette needs 2 to ${sil.sampled - 1}); raise silhouette_sample`);
+    } else if (sil && sil.sampled < t.n) ctx.log(`silhouette on a seeded sample of ${sil.sampled} of ${t.n} codes`);
     ctx.metric('cluster_sizes', sizes);
 
     if (t.labels) {
@@ -203,6 +212,7 @@ export const cluster: StageDef = {
   },
 };
 
-function keyed(byK: Record<number, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(byK).map(([k, v]) => [String(k), v]));
+/** k → value, an undefined (NaN) silhouette as null. */
+function keyed(byK: Record<number, number>): Record<string, number | null> {
+  return Object.fromEntries(Object.entries(byK).map(([k, v]) => [String(k), Number.isFinite(v) ? v : null]));
 }

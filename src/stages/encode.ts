@@ -2,69 +2,23 @@
  * `encode`, `reconstruct` and `decode`: apply a trained model (any arch, PCA
  * included) to spectra or to latent points. Heavy modules are imported in run().
  */
-import { StageError, type InputArtifact, type StageContext, type StageDef } from '../core/stage-api.js';
+import { StageError, type StageContext, type StageDef } from '../core/stage-api.js';
+import type { SpectraTable } from '../data/arrow-io.js';
+import type { SpectralModel } from '../ml/model-api.js';
 import { KIND } from './kinds.js';
-import { allowAxisMismatchParam, checkModelAxis } from './model-axis.js';
+import { allowAxisMismatchParam } from './model-axis.js';
+import { loadModelSpectra, singleInput, streamModelSpectra } from './model-stream.js';
 
 const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'apache-arrow'];
 
-function single(ctx: StageContext, port: string): InputArtifact {
-  const a = ctx.inputs[port];
-  if (!a || Array.isArray(a)) throw new StageError(`needs one artifact on port "${port}"`);
-  return a;
-}
-
 async function openModel(ctx: StageContext) {
-  const input = single(ctx, 'model');
+  const input = singleInput(ctx, 'model');
   const { loadModel } = await import('../ml/model-io.js');
   try {
     return { model: await loadModel(input.path), from: input.from };
   } catch (e) {
     throw new StageError((e as Error).message, input.from);
   }
-}
-
-async function openSpectra(ctx: StageContext, inputDim: number, modelFrom: string) {
-  const input = single(ctx, 'spectra');
-  const { readSpectra, requireCommonGrid } = await import('../data/arrow-io.js');
-  const t = await readSpectra(input.path);
-  requireCommonGrid(t, input.from);
-  if (t.d !== inputDim) {
-    throw new StageError(`spectra have ${t.d} channels but model ${modelFrom} was trained on ${inputDim}; preprocess them the same way`, input.from);
-  }
-  await checkModelAxis(ctx, single(ctx, 'model').path, modelFrom, t, input.from);
-  return t;
-}
-
-/**
- * A large spectra table (see shouldStream) as chunks whose first rows are multiples of the
- * models' inference batch, so a chunked pass computes exactly what one whole-table call does;
- * undefined for tables small enough to load.
- */
-async function streamedSpectra(ctx: StageContext, inputDim: number, modelFrom: string) {
-  const input = single(ctx, 'spectra');
-  const { RowFile, shouldStream, batchRows } = await import('../data/arrow-batches.js');
-  const probe = await RowFile.open(input.path, ['spectrum']).catch(() => undefined);
-  probe?.close();
-  if (!probe || !shouldStream(probe.n, probe.d)) return undefined;
-  if (probe.d !== inputDim) {
-    throw new StageError(`spectra have ${probe.d} channels but model ${modelFrom} was trained on ${inputDim}; preprocess them the same way`, input.from);
-  }
-  const { readSpectraBatches } = await import('../data/arrow-io.js');
-  const { rechunk } = await import('../data/rechunk.js');
-  const { INFERENCE_BATCH } = await import('../ml/autoencoder.js');
-  const { RateMeter } = await import('../util/progress.js');
-  // a multiple of both the inference batch and the output file's record batch
-  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-  const rows = batchRows(probe.d);
-  const chunk = (INFERENCE_BATCH / gcd(INFERENCE_BATCH, rows)) * rows;
-  const rate = new RateMeter();
-  ctx.log(`streaming ${probe.n} spectra × ${probe.d} channels in chunks of ${chunk}`);
-  return {
-    n: probe.n,
-    chunks: rechunk(readSpectraBatches(input.path), chunk),
-    progress: (done: number) => ctx.progress({ fraction: done / probe.n, message: rate.message(ctx.id, done, probe.n) }),
-  };
 }
 
 export const encode: StageDef = {
@@ -86,7 +40,7 @@ export const encode: StageDef = {
       const { writeLatent } = await import('../data/arrow-io.js');
       const metadata = { 'specflow.model_arch': model.arch };
       const k = model.latentDim;
-      const streamed = await streamedSpectra(ctx, model.inputDim, from);
+      const streamed = await streamModelSpectra(ctx, 'spectra', model.inputDim, from);
       if (streamed) {
         // The codes (n × k) are small next to the spectra (n × d): collected, then written as usual.
         const z = new Float32Array(streamed.n * k);
@@ -95,7 +49,6 @@ export const encode: StageDef = {
         let columns: Record<string, import('../data/arrow-io.js').Cell[]> | undefined;
         let columnTypes: import('../data/arrow-io.js').SpectraTable['columnTypes'];
         for await (const { first, t } of streamed.chunks) {
-          if (ctx.signal.aborted) throw new Error('aborted');
           z.set(await model.encode(t.spectra, t.n), first * k);
           for (const id of t.ids) ids.push(id);
           if (t.labels) for (const l of t.labels) (labels ??= []).push(l);
@@ -111,7 +64,7 @@ export const encode: StageDef = {
         ctx.metric('n', streamed.n);
         return;
       }
-      const t = await openSpectra(ctx, model.inputDim, from);
+      const t = await loadModelSpectra(ctx, 'spectra', model.inputDim, from);
       const z = await model.encode(t.spectra, t.n);
       await writeLatent(ctx.output('codes'), {
         n: t.n, k, ids: t.ids, ...(t.labels ? { labels: t.labels } : {}), z,
@@ -151,37 +104,78 @@ export const reconstruct: StageDef = {
   async run(ctx) {
     const { model, from } = await openModel(ctx);
     try {
-      const t = await openSpectra(ctx, model.inputDim, from);
-      const { n, d } = t;
-      const recon = await model.decode(await model.encode(t.spectra, n), n);
-      const { rowMse, rowPoissonDeviance, mean } = await import('../ml/metrics.js');
-      const mse = rowMse(t.spectra, recon, n, d);
-      const poisson = model.loss === 'poisson';
-      const errors = poisson ? rowPoissonDeviance(t.spectra, recon, n, d) : mse;
-      const columns: Record<string, (string | number | boolean | null)[]> = { ...t.columns, error: Array.from(errors) };
-      ctx.metric('mse', mean(mse));
-      if (poisson) ctx.metric('poisson_deviance', mean(errors));
-      if (t.clean) {
-        const mseClean = rowMse(recon, t.clean, n, d);
-        const floor = mean(rowMse(t.spectra, t.clean, n, d));
-        columns.error_clean = Array.from(mseClean);
-        ctx.metric('mse_clean', mean(mseClean));
-        ctx.metric('mse_noisy_vs_clean', floor);
-        ctx.metric('mse_clean_ratio', floor > 0 ? mean(mseClean) / floor : null);
-        ctx.log(`MSE vs clean ${mean(mseClean).toPrecision(4)} (raw input ${floor.toPrecision(4)}, ratio ${(mean(mseClean) / floor).toFixed(3)})`);
+      const { SpectraWriter, spectraHeader } = await import('../data/arrow-io.js');
+      const { mean } = await import('../ml/metrics.js');
+      const streamed = await streamModelSpectra(ctx, 'spectra', model.inputDim, from);
+      const whole = streamed ? undefined : await loadModelSpectra(ctx, 'spectra', model.inputDim, from);
+      const n = streamed?.n ?? whole!.n;
+      // per-row errors of all rows (n numbers), so the means are summed in one order either way
+      const errors = { mse: new Float64Array(n), error: new Float64Array(n), clean: new Float64Array(n), floor: new Float64Array(n) };
+      let hasClean = false;
+      let writers: { reconstruction: InstanceType<typeof SpectraWriter>; residuals: InstanceType<typeof SpectraWriter> } | undefined;
+      try {
+        const chunks = streamed?.chunks ?? (async function* () { yield { first: 0, t: whole! }; })();
+        for await (const { first, t } of chunks) {
+          const out = await reconstructRows(model, t);
+          errors.mse.set(out.mse, first);
+          errors.error.set(out.errors, first);
+          if (out.mseClean) errors.clean.set(out.mseClean, first);
+          if (out.floor) errors.floor.set(out.floor, first);
+          hasClean = t.clean !== undefined;
+          writers ??= {
+            reconstruction: new SpectraWriter(ctx.output('reconstruction'), spectraHeader(out.reconstruction)),
+            residuals: new SpectraWriter(ctx.output('residuals'), spectraHeader(out.residuals)),
+          };
+          writers.reconstruction.append(out.reconstruction);
+          writers.residuals.append(out.residuals);
+          streamed?.progress(first + t.n);
+        }
+        if (!writers) throw new StageError('no spectra to reconstruct', singleInput(ctx, 'spectra').from);
+        writers.reconstruction.close();
+        writers.residuals.close();
+      } catch (e) {
+        writers?.reconstruction.abort();
+        writers?.residuals.abort();
+        throw e;
       }
-      const residual = new Float32Array(n * d);
-      for (let i = 0; i < n * d; i++) residual[i] = t.spectra[i]! - recon[i]!;
-      const { writeSpectra } = await import('../data/arrow-io.js');
-      const meta = { ...t.metadata, 'specflow.model_arch': model.arch };
-      const base = { n, d, ids: t.ids, ...(t.labels ? { labels: t.labels } : {}), axis: t.axis, axisUnit: t.axisUnit, axisName: t.axisName };
-      await writeSpectra(ctx.output('reconstruction'), { ...base, spectra: recon, ...(t.clean ? { clean: t.clean } : {}), columns, metadata: meta });
-      await writeSpectra(ctx.output('residuals'), { ...base, spectra: residual, columns, metadata: meta });
+      ctx.metric('mse', mean(errors.mse));
+      if (model.loss === 'poisson') ctx.metric('poisson_deviance', mean(errors.error));
+      if (hasClean) {
+        const mseClean = mean(errors.clean);
+        const floor = mean(errors.floor);
+        ctx.metric('mse_clean', mseClean);
+        ctx.metric('mse_noisy_vs_clean', floor);
+        ctx.metric('mse_clean_ratio', floor > 0 ? mseClean / floor : null);
+        ctx.log(`MSE vs clean ${mseClean.toPrecision(4)} (raw input ${floor.toPrecision(4)}, ratio ${(mseClean / floor).toFixed(3)})`);
+      }
     } finally {
       model.dispose();
     }
   },
 };
+
+/** Reconstructions, residuals and per-row errors of the rows of `t` (a whole table or a chunk of one). */
+async function reconstructRows(model: SpectralModel, t: SpectraTable) {
+  const { n, d } = t;
+  const recon = await model.decode(await model.encode(t.spectra, n), n);
+  const { rowMse, rowPoissonDeviance } = await import('../ml/metrics.js');
+  const mse = rowMse(t.spectra, recon, n, d);
+  const errors = model.loss === 'poisson' ? rowPoissonDeviance(t.spectra, recon, n, d) : mse;
+  const columns: SpectraTable['columns'] = { ...t.columns, error: Array.from(errors) };
+  const mseClean = t.clean ? rowMse(recon, t.clean, n, d) : undefined;
+  const floor = t.clean ? rowMse(t.spectra, t.clean, n, d) : undefined;
+  if (mseClean) columns.error_clean = Array.from(mseClean);
+  const residual = new Float32Array(n * d);
+  for (let i = 0; i < n * d; i++) residual[i] = t.spectra[i]! - recon[i]!;
+  // the error columns are float64 whatever their values (a streamed file fixes its schema at the first chunk)
+  const base: SpectraTable = {
+    ...t, spectra: recon, columns, columnTypes: { ...t.columnTypes, error: 'float64', error_clean: 'float64' },
+    metadata: { ...t.metadata, 'specflow.model_arch': model.arch },
+  };
+  const residuals: SpectraTable = { ...base, spectra: residual };
+  delete residuals.clean;
+  return { reconstruction: base, residuals, mse, errors, mseClean, floor };
+}
 
 export const decode: StageDef = {
   type: 'decode',
@@ -199,13 +193,13 @@ export const decode: StageDef = {
   async run(ctx) {
     const { model, from } = await openModel(ctx);
     try {
-      const input = single(ctx, 'codes');
+      const input = singleInput(ctx, 'codes');
       const { readLatent, writeSpectra } = await import('../data/arrow-io.js');
       const c = await readLatent(input.path);
       if (c.k !== model.latentDim) throw new StageError(`codes have ${c.k} dimensions but model ${from} has latent_dim ${model.latentDim}`, input.from);
       const x = await model.decode(c.z, c.n);
       const { readModelConfig } = await import('../ml/model-io.js');
-      const axis = (await readModelConfig(single(ctx, 'model').path)).axis;
+      const axis = (await readModelConfig(singleInput(ctx, 'model').path)).axis;
       await writeSpectra(ctx.output('spectra'), {
         n: c.n, d: model.inputDim, ids: c.ids, ...(c.labels ? { labels: c.labels } : {}), spectra: x,
         axis: axis ? Float64Array.from(axis.values) : Float64Array.from({ length: model.inputDim }, (_, i) => i),

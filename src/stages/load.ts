@@ -187,6 +187,19 @@ export const loadArrow: StageDef = {
       layout: ctx.params.layout as 'wide' | 'long',
       column: ctx.params.column as string | undefined,
     };
+    if (opts.column === undefined) {
+      // a large specflow spectra table is copied batch by batch (other layouts are assembled in memory)
+      const { copySpectraStreamed } = await import('../data/load/arrow-source.js');
+      const { RateMeter } = await import('../util/progress.js');
+      const rate = new RateMeter();
+      const copied = await copySpectraStreamed(path, ctx.output('spectra'), (done, total) => ctx.progress({ fraction: done / total, message: rate.message(ctx.id, done, total) }));
+      if (copied) {
+        ctx.log(`loaded ${copied.n} spectra × ${copied.d} channels (streamed)`);
+        ctx.metric('spectra', copied.n);
+        ctx.metric('channels', copied.d);
+        return;
+      }
+    }
     await finish(ctx, await loadArrowFile(path, opts), (await import('node:path')).basename(path));
   },
 };

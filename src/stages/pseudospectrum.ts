@@ -7,7 +7,8 @@
  */
 import { StageError, type MetricValue, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
-import { allowAxisMismatchParam, checkModelAxis } from './model-axis.js';
+import { allowAxisMismatchParam } from './model-axis.js';
+import { loadModelSpectra, streamModelSpectra } from './model-stream.js';
 
 type Kind = 'pseudospectrum' | 'mean' | 'clean_mean' | 'nearest';
 
@@ -74,8 +75,8 @@ export const pseudospectrum: StageDef = {
     let groupOf: Map<string, string>;
     const groupBy = ctx.params.group_by as string;
     if (groupsIn) {
-      const { rows } = await arrow.readRecords(groupsIn.path);
-      const cols = rows.length > 0 ? Object.keys(rows[0]!) : [];
+      const table = await arrow.readTableColumns(groupsIn.path);
+      const cols = table.n > 0 ? Object.keys(table.columns) : [];
       const col = groupBy === 'auto' ? (cols.includes('cluster') ? 'cluster' : cols.includes('label') ? 'label' : undefined) : groupBy;
       if (!col || !cols.includes(col)) {
         throw new StageError(
@@ -85,7 +86,9 @@ export const pseudospectrum: StageDef = {
       }
       if (!cols.includes('id')) throw new StageError('groups table has no `id` column to join on', groupsIn.from);
       groupOf = new Map();
-      for (const r of rows) if (r[col] !== null && r.id !== null) groupOf.set(String(r.id), String(r[col]));
+      const ids = table.columns.id!;
+      const values = table.columns[col]!;
+      for (let i = 0; i < table.n; i++) if (values[i] !== null && ids[i] !== null) groupOf.set(String(ids[i]), String(values[i]));
       ctx.log(`groups from column "${col}" of ${groupsIn.from}`);
     } else {
       if (groupBy !== 'auto' && groupBy !== 'label') throw new StageError(`group_by: ${groupBy} needs a \`groups\` input`);
@@ -149,26 +152,53 @@ export const pseudospectrum: StageDef = {
     const rows: { group: string; kind: Kind; n: number; sourceId: string | null; values: Float32Array }[] = [];
     groups.forEach((g, gi) => rows.push({ group: g, kind: 'pseudospectrum', n: members.get(g)!.length, sourceId: null, values: pseudo.subarray(gi * D, (gi + 1) * D) }));
     if (spectraIn) {
-      const s = await arrow.readSpectra(spectraIn.path);
-      arrow.requireCommonGrid(s, spectraIn.from);
-      if (s.d !== D) throw new StageError(`spectra have ${s.d} channels but the model decodes ${D}: connect the spectra the model was trained on`, spectraIn.from);
-      await checkModelAxis(ctx, modelIn.path, modelIn.from, s, spectraIn.from);
-      ({ axis, axisUnit, axisName } = s);
-      meta = s.metadata;
-      const rowOf = new Map(s.ids.map((id, i) => [id, i]));
-      groups.forEach((g) => {
-        const idx = members.get(g)!.map((i) => rowOf.get(codes.ids[i]!)).filter((r): r is number => r !== undefined);
-        if (idx.length === 0) {
+      // one pass over the spectra (chunk by chunk when the table is large): per-group sums in
+      // the spectra table's row order, the same order whether it is streamed or loaded
+      const streamed = await streamModelSpectra(ctx, 'spectra', D, modelIn.from);
+      const whole = streamed ? undefined : await loadModelSpectra(ctx, 'spectra', D, modelIn.from);
+      const groupIndex = new Map(groups.map((g, gi) => [g, gi]));
+      const memberGroup = new Map<string, number>();
+      for (const id of codes.ids) {
+        const g = groupOf.get(id);
+        if (g !== undefined) memberGroup.set(id, groupIndex.get(g)!);
+      }
+      const nearestGroup = new Map(nearest.map((i, gi) => [codes.ids[i]!, gi]));
+      const sums = new Float64Array(G * D);
+      let cleanSums: Float64Array | undefined;
+      const counts = new Array<number>(G).fill(0);
+      const nearestRows: (Float32Array | undefined)[] = new Array(G);
+      const chunks = streamed?.chunks ?? (async function* () { yield { first: 0, t: whole! }; })();
+      let seen = false;
+      for await (const { first, t } of chunks) {
+        if (!seen) {
+          ({ axis, axisUnit, axisName } = t);
+          meta = t.metadata;
+          if (t.clean) cleanSums = new Float64Array(G * D);
+          seen = true;
+        }
+        t.ids.forEach((id, r) => {
+          const gi = memberGroup.get(id);
+          if (gi === undefined) return;
+          counts[gi]!++;
+          addRow(sums, gi * D, t.spectra, r * D, D);
+          if (cleanSums) addRow(cleanSums, gi * D, t.clean!, r * D, D);
+          const ni = nearestGroup.get(id);
+          if (ni !== undefined) nearestRows[ni] = t.spectra.slice(r * D, (r + 1) * D);
+        });
+        streamed?.progress(first + t.n);
+      }
+      groups.forEach((g, gi) => {
+        const c = counts[gi]!;
+        if (c === 0) {
           ctx.log(`group ${g}: none of its spectra is in ${spectraIn.from}`);
           return;
         }
-        rows.push({ group: g, kind: 'mean', n: idx.length, sourceId: null, values: meanRows(s.spectra, idx, D) });
-        if (s.clean) rows.push({ group: g, kind: 'clean_mean', n: idx.length, sourceId: null, values: meanRows(s.clean, idx, D) });
+        rows.push({ group: g, kind: 'mean', n: c, sourceId: null, values: Float32Array.from(sums.subarray(gi * D, (gi + 1) * D), (v) => v / c) });
+        if (cleanSums) rows.push({ group: g, kind: 'clean_mean', n: c, sourceId: null, values: Float32Array.from(cleanSums.subarray(gi * D, (gi + 1) * D), (v) => v / c) });
       });
       groups.forEach((g, gi) => {
-        const id = codes.ids[nearest[gi]!]!;
-        const r = rowOf.get(id);
-        if (r !== undefined) rows.push({ group: g, kind: 'nearest', n: 1, sourceId: id, values: s.spectra.slice(r * D, (r + 1) * D) });
+        const values = nearestRows[gi];
+        if (values) rows.push({ group: g, kind: 'nearest', n: 1, sourceId: codes.ids[nearest[gi]!]!, values });
       });
     } else {
       const cfg = await readModelConfig(modelIn.path).catch(() => undefined);
@@ -264,10 +294,8 @@ function optionalSingle<T>(v: T | T[] | undefined): T | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function meanRows(x: Float32Array, idx: number[], d: number): Float32Array {
-  const acc = new Float64Array(d);
-  for (const i of idx) for (let j = 0; j < d; j++) acc[j]! += x[i * d + j]!;
-  return Float32Array.from(acc, (v) => v / idx.length);
+function addRow(acc: Float64Array, at: number, x: Float32Array, from: number, d: number): void {
+  for (let j = 0; j < d; j++) acc[at + j]! += x[from + j]!;
 }
 
 /** Numbers first in numeric order, then strings. */

@@ -78,7 +78,7 @@ export const syntheticEels: StageDef = {
     if (map && p.include_anomaly === false) throw new StageError('include_anomaly: false leaves holes in a map; a map always has every phase', 'with.include_anomaly');
     let table;
     try {
-      table = generateEels(ctx.seed, {
+      const options = {
         phases: p.phases as number | string[],
         perClass: p.per_class as number,
         channels: p.channels as number,
@@ -93,7 +93,18 @@ export const syntheticEels: StageDef = {
         background: p.background as number,
         exponent: p.exponent as number,
         ...(map ? { map: { width: map.width, height: map.height, grains: map.grains, pixelSize: map.pixel_size ?? 1 } } : {}),
-      });
+      };
+      const { shouldStream } = await import('../data/arrow-batches.js');
+      if (options.map && shouldStream(map!.width * map!.height, 2 * options.channels)) {
+        const { eelsMapRows } = await import('../data/synthetic/eels.js');
+        const { ChunkPool } = await import('../data/chunk-pool.js');
+        const o = { ...options, map: options.map };
+        eelsMapRows({ seed: ctx.seed, o, from: 0, to: 0 }); // option errors before any work
+        const pool = new ChunkPool(new URL('../data/synthetic/eels-worker.js', import.meta.url), eelsMapRows);
+        await writeRowsStreamed(ctx, 'synthetic.eels', map!.width * map!.height, options.channels, pool, (from, to) => ({ seed: ctx.seed, o, from, to }), (t) => t);
+        return;
+      }
+      table = generateEels(ctx.seed, options);
     } catch (e) {
       if (map && e instanceof Error && e.message.startsWith('map.grains')) throw new StageError(e.message, 'with.map.grains');
       throw e;
@@ -152,24 +163,36 @@ export const syntheticRaman: StageDef = {
 /** Large data sets: ranges of rows generated on the worker-thread pool and written batch by batch (same bytes). */
 async function writeRamanStreamed(ctx: StageContext, n: number, o: import('../data/synthetic/raman.js').RamanOptions): Promise<void> {
   const { ramanRows, ramanTable } = await import('../data/synthetic/raman.js');
+  const { ChunkPool } = await import('../data/chunk-pool.js');
+  const pool = new ChunkPool(new URL('../data/synthetic/raman-worker.js', import.meta.url), ramanRows);
+  await writeRowsStreamed(ctx, 'synthetic.raman', n, o.channels, pool, (from, to) => ({ seed: ctx.seed, o, from, to }), (rows, from, to) => ({ ...ramanTable(o, from, to), ...rows }));
+}
+
+/**
+ * Rows [0, n) made range by range on `pool` (ranges of one record batch, a few in flight)
+ * and written in order as they come back: the bytes of writing the whole table at once.
+ */
+async function writeRowsStreamed<J, R>(
+  ctx: StageContext, label: string, n: number, channels: number, pool: import('../data/chunk-pool.js').ChunkPool<J, R>,
+  job: (from: number, to: number) => J, table: (result: R, from: number, to: number) => import('../data/arrow-io.js').SpectraTable,
+): Promise<void> {
   const { batchRows } = await import('../data/arrow-batches.js');
   const { SpectraWriter, spectraHeader } = await import('../data/arrow-io.js');
-  const { ChunkPool, inOrder } = await import('../data/chunk-pool.js');
+  const { inOrder } = await import('../data/chunk-pool.js');
   const { RateMeter } = await import('../util/progress.js');
-  const pool = new ChunkPool(new URL('../data/synthetic/raman-worker.js', import.meta.url), ramanRows);
-  const step = batchRows(o.channels);
+  const step = batchRows(channels);
   async function* ranges() {
     for (let from = 0; from < n; from += step) yield { from, to: Math.min(n, from + step) };
   }
   let writer: InstanceType<typeof SpectraWriter> | undefined;
   const rate = new RateMeter();
   try {
-    await inOrder(ranges(), pool.threads + 1, (r) => pool.run({ seed: ctx.seed, o, ...r }), (rows, r) => {
+    await inOrder(ranges(), pool.threads + 1, (r) => pool.run(job(r.from, r.to)), (rows, r) => {
       if (ctx.signal.aborted) throw new Error('aborted');
-      const t = { ...ramanTable(o, r.from, r.to), ...rows };
+      const t = table(rows, r.from, r.to);
       writer ??= new SpectraWriter(ctx.output('spectra'), spectraHeader(t));
       writer.write(t);
-      ctx.progress({ fraction: r.to / n, message: rate.message('synthetic.raman', r.to, n) });
+      ctx.progress({ fraction: r.to / n, message: rate.message(label, r.to, n) });
     });
     writer!.close();
   } catch (e) {
@@ -178,9 +201,9 @@ async function writeRamanStreamed(ctx: StageContext, n: number, o: import('../da
   } finally {
     await pool.destroy();
   }
-  ctx.log(`generated ${n} spectra × ${o.channels} channels (streamed)`);
+  ctx.log(`generated ${n} spectra × ${channels} channels (streamed)`);
   ctx.metric('spectra', n);
-  ctx.metric('channels', o.channels);
+  ctx.metric('channels', channels);
 }
 
 export const syntheticRelevance: StageDef = {

@@ -23,8 +23,50 @@ export async function readTrainingSpectra(ctx: StageContext) {
   return { t, from: input.from };
 }
 
-export async function runPca(ctx: StageContext, latent: number, modelPort: string, variancePort?: string): Promise<void> {
-  const { t, from } = await readTrainingSpectra(ctx);
+/** Spectra PCA is fitted on by default: ml-pca needs them all in memory (n × d float64, plus copies). */
+export const PCA_FIT_SAMPLE = 20_000;
+
+/**
+ * The training spectra, or a seeded sample of `fitSample` of them when there are more
+ * (read by file offset, so the table is never loaded whole); `of` is the table's row count.
+ */
+async function readPcaSpectra(ctx: StageContext, fitSample: number) {
+  const input = ctx.inputs.spectra;
+  if (!input || Array.isArray(input)) throw new StageError('needs one spectra table on port "spectra"');
+  const { RowFile } = await import('../data/arrow-batches.js');
+  const file = await RowFile.open(input.path, ['spectrum']).catch(() => undefined);
+  if (!file || file.n <= fitSample) {
+    file?.close();
+    const { t, from } = await readTrainingSpectra(ctx);
+    if (t.n <= fitSample) return { t, from, of: t.n };
+    return { t: (await import('../data/split.js')).subsetSpectra(t, Array.from(await pcaSample(ctx, t.n, fitSample))), from, of: t.n };
+  }
+  try {
+    const idx = await pcaSample(ctx, file.n, fitSample);
+    const spectra = new Float32Array(idx.length * file.d);
+    file.read(0, idx, spectra);
+    const bad = spectra.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new StageError(`non-finite value in column "spectrum" (row ${idx[Math.floor(bad / file.d)]! + 1}, channel ${bad % file.d})`, input.from);
+    const { readSpectraBatches } = await import('../data/arrow-io.js');
+    // the axis is in the schema: the first batch carries it
+    const { value: head } = await readSpectraBatches(input.path).next();
+    const t = { ...head!.t, n: idx.length, d: file.d, spectra };
+    return { t, from: input.from, of: file.n };
+  } finally {
+    file.close();
+  }
+}
+
+async function pcaSample(ctx: StageContext, n: number, size: number): Promise<Int32Array> {
+  const { sampleIndices } = await import('../analysis/clustering-metrics.js');
+  const { deriveSeed, Rng } = await import('../util/random.js');
+  return sampleIndices(n, size, new Rng(deriveSeed(ctx.seed, 'pca-fit-sample')));
+}
+
+export async function runPca(ctx: StageContext, latent: number, modelPort: string, variancePort?: string, fitSample = PCA_FIT_SAMPLE): Promise<void> {
+  const { t, from, of } = await readPcaSpectra(ctx, fitSample);
+  if (t.n < of) ctx.log(`PCA fitted on a seeded sample of ${t.n} of ${of} spectra (fit_sample)`);
+  ctx.metric('fit_sample', t.n);
   if (latent > Math.min(t.n, t.d)) {
     throw new StageError(`latent_dim ${latent} exceeds min(spectra, channels) = min(${t.n}, ${t.d})`, from);
   }
@@ -66,16 +108,25 @@ export const trainPcaStage: StageDef = {
     variance: { kind: KIND.table, description: 'component, eigenvalue, explained_variance, cumulative (the scree plot data).' },
   },
   metrics: {
-    explained_variance: { better: 'higher', description: 'fraction of the variance the components explain' },
+    explained_variance: { better: 'higher', description: 'fraction of the variance the components explain (of the fitted sample)' },
+    fit_sample: { description: 'spectra PCA was fitted on' },
   },
-  params: { type: 'object', properties: { latent_dim: latentDim } },
+  params: {
+    type: 'object',
+    properties: {
+      latent_dim: latentDim,
+      fit_sample: {
+        type: 'integer', minimum: 2, default: PCA_FIT_SAMPLE,
+        description: 'PCA is fitted on a seeded sample of this many spectra when there are more (read by file offset; ml-pca holds its input in memory); the size used is the metric fit_sample. The model then encodes every spectrum.',
+      },
+    },
+  },
   cpu: true,
-  seedless: true,
   packages: ['ml-pca', 'ml-matrix', 'apache-arrow'],
   module: import.meta.url,
   check: (p, inputs) => latentWithinChannels(p, inputs),
   async run(ctx) {
-    await runPca(ctx, ctx.params.latent_dim as number, 'model', 'variance');
+    await runPca(ctx, ctx.params.latent_dim as number, 'model', 'variance', ctx.params.fit_sample as number);
   },
 };
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { adjustedRandIndex, sampledSilhouette, sampleIndices, silhouette } from '../../src/analysis/clustering-metrics.js';
 import { kmeans, kmeansPlusPlus, lloyd } from '../../src/analysis/kmeans.js';
+import { silhouetteSeed } from '../../src/analysis/select-k.js';
 import { readRecords, writeLatent } from '../../src/data/arrow-io.js';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { cluster } from '../../src/stages/cluster.js';
@@ -63,7 +64,7 @@ describe('silhouette on a seeded sample', () => {
 
   it('is the exact value when the sample is at least n, and the fast exact value matches the definition', () => {
     expect(silhouette(x, labels)).toBeCloseTo(exact, 10);
-    expect(sampledSilhouette(x, labels, t.n, 9)).toEqual({ value: silhouette(x, labels), sampled: t.n });
+    expect(sampledSilhouette(x, labels, t.n, 9)).toEqual({ value: silhouette(x, labels), sampled: t.n, clusters: 3 });
   });
 
   it('agrees with the exact value within sampling error, and is reproducible for a seed', () => {
@@ -144,6 +145,33 @@ describe('cluster and embed at scale and on degenerate codes', () => {
     const { rows } = await readRecords(g.outputs.assignments!);
     expect(rows).toHaveLength(600);
     for (const r of rows) expect((r.resp_0 as number) + (r.resp_1 as number) + (r.resp_2 as number)).toBeCloseTo(1, 9);
+  });
+
+  it('a silhouette sample that holds one cluster gives silhouette null and says why (scikit-learn: defined for 2..n−1 clusters)', async () => {
+    // 300 codes near 0 and 3 outliers near 100: k = 2 splits them, a 4-code sample almost surely misses the outliers
+    const n = 303;
+    const z = Float32Array.from({ length: n }, (_, i) => (i < 300 ? (i % 7) * 0.01 : 100 + i));
+    const idx = sampleIndices(n, 4, new Rng(silhouetteSeed(5)));
+    expect(Array.from(idx).every((i) => i < 300)).toBe(true); // the case this test is about
+    const path = join(dir, 'outliers.arrow');
+    await writeLatent(path, { n, k: 1, ids: Array.from({ length: n }, (_, i) => `p${i}`), z, columns: {}, metadata: {} });
+    const r = await runStageForTest(cluster, { inputs: { codes: path }, params: { k: 2, silhouette_sample: 4 }, seed: 5 });
+    expect(r.metrics.cluster_sizes).toEqual([300, 3]);
+    expect(r.metrics.silhouette).toBeNull();
+    expect(r.metrics.silhouette_sample).toBe(4);
+    expect(r.logs.join('\n')).toMatch(/silhouette undefined: the seeded sample of 4 codes holds 1 cluster/);
+    // the analysis function says the same with NaN instead of throwing
+    const labels = Int32Array.from({ length: n }, (_, i) => (i < 300 ? 0 : 1));
+    const s = sampledSilhouette({ data: Float64Array.from(z), n, d: 1 }, labels, 4, silhouetteSeed(5));
+    expect(s.sampled).toBe(4);
+    expect(s.value).toBeNaN();
+    expect(s.clusters).toBe(1);
+    // k: auto with no k whose sample silhouette is defined: one clear line, not a RangeError
+    const zz = Float32Array.from({ length: n }, (_, i) => (i < 300 ? 0 : 100 + (i % 2)));
+    const flat = join(dir, 'outliers-auto.arrow');
+    await writeLatent(flat, { n, k: 1, ids: Array.from({ length: n }, (_, i) => `p${i}`), z: zz, columns: {}, metadata: {} });
+    await expect(runStageForTest(cluster, { inputs: { codes: flat }, params: { k: 'auto', k_range: [2, 3], silhouette_sample: 4 }, seed: 5 }))
+      .rejects.toThrow(/the silhouette is undefined for every k: the seeded sample of 4 codes holds 1, 1 clusters for k = 2, 3/);
   });
 
   it('identical codes: a clear error for k-means (fixed k and auto), UMAP and t-SNE; k stops at the distinct values', async () => {

@@ -11,6 +11,12 @@ import { readSpectra, readSpectraBatches, writeSpectra, type SpectraTable } from
 import { RowFile } from '../../src/data/arrow-batches.js';
 import { savitzkyGolay } from '../../src/data/preprocess/smooth.js';
 import { CLI, ROOT, tempDir } from '../runner/helpers.js';
+import { runStageForTest } from '../../src/runner/testing.js';
+import { trainPcaStage } from '../../src/stages/train-pca.js';
+import { sampleIndices } from '../../src/analysis/clustering-metrics.js';
+import { deriveSeed, Rng } from '../../src/util/random.js';
+import { trainPca, type PcaModel } from '../../src/ml/pca.js';
+import { loadModel } from '../../src/ml/model-io.js';
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -94,7 +100,7 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('streamed and in-memory paths', () => {
-  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode)', () => {
+  it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum, embed, synthetic.eels map, load.arrow)', async () => {
     const dir = tempDir();
     // Fitted statistics (msc, standardize) take extra streamed passes; despike/crop/savgol are per row.
     writeFileSync(join(dir, 'p.yaml'), `name: stream-equal
@@ -102,7 +108,7 @@ seed: 3
 stages:
   spectra:
     type: synthetic.raman
-    with: { classes: 3, per_class: 70, channels: 64 }
+    with: { classes: 3, per_class: 150, channels: 64 }
   clean:
     type: preprocess
     in: spectra
@@ -121,34 +127,100 @@ stages:
   codes:
     type: encode
     in: { model: ae, spectra: clean }
+  recon:
+    type: reconstruct
+    in: { model: ae, spectra: clean }
+  flags:
+    type: anomaly
+    in: { model: ae, normal: clean, spectra: spectra_again }
+    with: { percentile: 90, anomaly_label: glucose }
+  spectra_again:
+    type: preprocess
+    in: spectra
+    with: { steps: [ { crop: { min: 450, max: 1750 } }, { normalize: { method: snv } } ] }
+  parts:
+    type: split
+    in: spectra
+  clusters:
+    type: cluster
+    in: codes
+    with: { k: 3 }
+  pseudo:
+    type: pseudospectrum
+    in: { model: ae, codes: codes, groups: clusters, spectra: clean }
+  map:
+    type: synthetic.eels
+    with: { phases: 3, channels: 32, anomaly: Fe, map: { width: 25, height: 18, pixel_size: 0.5 } }
+  reload:
+    type: load.arrow
+    with: { path: table.arrow }
+  emb:
+    type: embed
+    in: clean
+    with: { method: umap, sample_size: 100, epochs: 30, n_neighbors: 5 }
 `);
+    process.env.SPECFLOW_BATCH_ROWS = '7'; // written in other batches than the store's: load re-cuts them
+    await writeSpectra(join(dir, 'table.arrow'), table(450, 16));
     const stores: Record<string, string> = {};
     for (const mode of ['never', 'always']) {
       stores[mode] = join(dir, mode);
       const r = spawnSync(process.execPath, [CLI, '--store', stores[mode]!, 'run', join(dir, 'p.yaml')], {
-        cwd: ROOT, encoding: 'utf8', env: { ...process.env, SPECFLOW_STREAM: mode, SPECFLOW_BATCH_ROWS: '23', FORCE_COLOR: '0' },
+        cwd: ROOT, encoding: 'utf8', env: { ...process.env, SPECFLOW_STREAM: mode, SPECFLOW_BATCH_ROWS: '32', FORCE_COLOR: '0' },
       });
       expect(r.status, r.stderr).toBe(0);
       if (mode === 'always') {
         // every stage really took its streaming path
-        expect(r.stdout + r.stderr).toMatch(/generated 210 spectra × 64 channels \(streamed\)/);
-        expect(r.stdout + r.stderr).toMatch(/clean: streaming 210 spectra/);
-        expect(r.stdout + r.stderr).toMatch(/ae: streaming 210 training spectra/);
-        expect(r.stdout + r.stderr).toMatch(/codes: streaming 210 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/generated 450 spectra × 64 channels \(streamed\)/);
+        expect(r.stdout + r.stderr).toMatch(/clean: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/ae: streaming 450 training spectra/);
+        expect(r.stdout + r.stderr).toMatch(/codes: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/recon: streaming 450 spectra × 58 channels in chunks of 256/);
+        expect(r.stdout + r.stderr).toMatch(/flags: normal: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/flags: spectra: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/parts: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/pseudo: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/emb: streaming 450 spectra/);
+        expect(r.stdout + r.stderr).toMatch(/reload: loaded 450 spectra × 16 channels \(streamed\)/);
+        expect(r.stdout + r.stderr).toMatch(/map: generated 450 spectra × 32 channels \(streamed\)/);
       }
     }
     const objects = (mode: string) => filesUnder(join(stores[mode]!, 'objects')).filter((f) => !f.endsWith('manifest.json'))
       .map((f) => relative(stores[mode]!, f)).sort();
     expect(objects('always')).toEqual(objects('never'));
-    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(5);
+    expect(objects('never').filter((f) => f.endsWith('.arrow') || f.endsWith('.bin')).length).toBeGreaterThanOrEqual(16);
     for (const f of objects('never')) {
       expect(readFileSync(join(stores.always!, f)).equals(readFileSync(join(stores.never!, f))), f).toBe(true);
     }
   }, 240_000);
 });
 
+describe('train.pca on a large table', () => {
+  it('fits on a seeded sample of fit_sample spectra read by file offset: the same model as ml-pca on exactly those rows', async () => {
+    process.env.SPECFLOW_BATCH_ROWS = '16';
+    const n = 90;
+    const d = 6;
+    const t = table(n, d);
+    t.spectra = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.37) * (1 + (i % d)) + ((i * 7919) % 11) / 11);
+    const path = join(tempDir(), 'pca-in.arrow');
+    await writeSpectra(path, t);
+    const run = await runStageForTest(trainPcaStage, { inputs: { spectra: path }, params: { latent_dim: 2, fit_sample: 25 }, seed: 4 });
+    expect(run.metrics.fit_sample).toBe(25);
+    expect(run.logs.join('\n')).toMatch(/PCA fitted on a seeded sample of 25 of 90 spectra/);
+    const idx = Array.from(sampleIndices(n, 25, new Rng(deriveSeed(4, 'pca-fit-sample'))));
+    const sample = new Float32Array(25 * d);
+    idx.forEach((r, i) => sample.set(t.spectra.subarray(r * d, (r + 1) * d), i * d));
+    const ref = await trainPca(sample, 25, d, { latentDim: 2 });
+    const model = (await loadModel(run.outputs.model!)) as PcaModel;
+    expect(Array.from(model.mean)).toEqual(Array.from(ref.mean));
+    expect(Array.from(model.components)).toEqual(Array.from(ref.components));
+    // at or below fit_sample every spectrum is used
+    const all = await runStageForTest(trainPcaStage, { inputs: { spectra: path }, params: { latent_dim: 2, fit_sample: 90 }, seed: 4 });
+    expect(all.metrics.fit_sample).toBe(90);
+  });
+});
+
 describe('memory cap', () => {
-  it('a 200,000-spectrum pipeline runs with a 160 MB JS heap and stays under a peak RSS the in-memory path exceeds', () => {
+  it('a 200,000-spectrum pipeline (synthetic → preprocess → AE → encode, reconstruct, anomaly) runs with a 160 MB JS heap and stays under a peak RSS the in-memory path exceeds', () => {
     // 200,000 × 64 float32 is 51 MB a column (spectrum + clean: 102 MB; float64 working copies
     // double that). SPECFLOW_STREAM_MB=8 puts this table over the streaming threshold, as 10⁵ × 1024
     // is by default, so what is proven is that nothing in the streamed path holds all rows'
@@ -172,6 +244,15 @@ stages:
   codes:
     type: encode
     in: { model: ae, spectra: clean }
+  recon:
+    type: reconstruct
+    in: { model: ae, spectra: clean }
+  normal:
+    type: synthetic.raman
+    with: { classes: 4, per_class: 100, channels: 64 }
+  flags:
+    type: anomaly
+    in: { model: ae, normal: normal, spectra: clean }
 `);
     const rssFile = join(dir, 'rss');
     const r = spawnSync(process.execPath, ['--max-old-space-size=160', '--import', join(ROOT, 'bench', 'peak-rss.mjs'), CLI, '--store', join(dir, 's'), 'run', join(dir, 'p.yaml')], {
@@ -179,6 +260,8 @@ stages:
     });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/codes: streaming 200000 spectra/);
+    expect(r.stdout + r.stderr).toMatch(/recon: streaming 200000 spectra/);
+    expect(r.stdout + r.stderr).toMatch(/flags: spectra: streaming 200000 spectra/);
     const peakMb = Number(readFileSync(rssFile, 'utf8')) / 1024;
     console.log(`200,000 × 64 pipeline, streamed: peak RSS ${peakMb.toFixed(0)} MB`);
     expect(peakMb).toBeLessThan(700);

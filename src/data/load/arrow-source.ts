@@ -119,3 +119,39 @@ function fromListColumn(table: Table, file: string, name: string, opts: ArrowLoa
   if (opts.unit === undefined && unit) loaded.table.axisUnit = unit;
   return loaded;
 }
+
+/**
+ * A large file that already is a specflow spectra table (kind `spectra`, one grid), copied
+ * record batch by record batch into `output` (batches re-cut to batchRows rows: the bytes
+ * `writeSpectra(readSpectra(path))` writes); undefined when the file is not such a table
+ * or is small enough to load (see shouldStream).
+ */
+export async function copySpectraStreamed(path: string, output: string, progress: (done: number, total: number) => void): Promise<{ n: number; d: number } | undefined> {
+  const { RowFile, readSchema, shouldStream, batchRows } = await import('../arrow-batches.js');
+  const probe = await RowFile.open(path, ['spectrum']).catch(() => undefined);
+  probe?.close();
+  if (!probe || !shouldStream(probe.n, probe.d)) return undefined;
+  if ((await readSchema(path)).metadata.get(META.kind) !== 'spectra') return undefined;
+  const { readSpectraBatches, spectraHeader, SpectraWriter } = await import('../arrow-io.js');
+  const { rechunk } = await import('../rechunk.js');
+  const { checkMetadataNames } = await import('./assemble.js');
+  let writer: InstanceType<typeof SpectraWriter> | undefined;
+  let done = 0;
+  try {
+    for await (const { t } of rechunk(readSpectraBatches(path), batchRows(probe.d))) {
+      if (!writer) {
+        checkMetadataNames(t, basename(path));
+        writer = new SpectraWriter(output, spectraHeader(t));
+      }
+      writer.write(t);
+      done += t.n;
+      progress(done, probe.n);
+    }
+    if (!writer) return undefined;
+    writer.close();
+  } catch (e) {
+    writer?.abort();
+    throw e;
+  }
+  return { n: probe.n, d: probe.d };
+}

@@ -153,7 +153,7 @@ export function eelsClean(phase: EelsPhase, axis: Float64Array, rng: Rng, o: Eel
  * (an anomaly) gets exactly one grain, the last. Returns the phase of each
  * pixel, row-major (x fastest).
  */
-export function grainLayout(seed: number, width: number, height: number, grains: number, phases: number, single = false): Int32Array {
+export function grainLayout(seed: number, width: number, height: number, grains: number, phases: number, single = false, from = 0, to = width * height): Int32Array {
   const rng = new Rng(deriveSeed(seed, 'synthetic.eels', 'map-layout'));
   const cx = new Float64Array(grains);
   const cy = new Float64Array(grains);
@@ -163,20 +163,21 @@ export function grainLayout(seed: number, width: number, height: number, grains:
   }
   const common = single ? phases - 1 : phases;
   const phaseOf = (g: number): number => (single && g === grains - 1 ? phases - 1 : g % common);
-  const out = new Int32Array(width * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let best = 0;
-      let bestD = Infinity;
-      for (let g = 0; g < grains; g++) {
-        const d = (x + 0.5 - cx[g]!) ** 2 + (y + 0.5 - cy[g]!) ** 2;
-        if (d < bestD) {
-          bestD = d;
-          best = g;
-        }
+  // pixels [from, to) only: a streamed map computes its layout chunk by chunk
+  const out = new Int32Array(to - from);
+  for (let i = from; i < to; i++) {
+    const x = i % width;
+    const y = Math.floor(i / width);
+    let best = 0;
+    let bestD = Infinity;
+    for (let g = 0; g < grains; g++) {
+      const d = (x + 0.5 - cx[g]!) ** 2 + (y + 0.5 - cy[g]!) ** 2;
+      if (d < bestD) {
+        bestD = d;
+        best = g;
       }
-      out[y * width + x] = phaseOf(best);
     }
+    out[i - from] = phaseOf(best);
   }
   return out;
 }
@@ -215,14 +216,25 @@ function energyAxis(o: EelsOptions): Float64Array {
  * map's geometry in the table metadata (setSpectrumMap).
  */
 export function generateEelsMap(seed: number, o: EelsOptions & { map: EelsMapOptions }): SpectraTable {
+  return eelsMapRows({ seed, o, from: 0, to: o.map.width * o.map.height });
+}
+
+export interface EelsMapJob { seed: number; o: EelsOptions & { map: EelsMapOptions }; from: number; to: number }
+
+/**
+ * Pixels [from, to) (row-major) of the spectrum image: each pixel has its own seeded
+ * generator and the grain centres are seeded once, so any range is computed on its own
+ * and ranges put together are the whole map (the streaming stage relies on it).
+ */
+export function eelsMapRows({ seed, o, from, to }: EelsMapJob): SpectraTable {
   const { phases: normal, anomaly } = resolvePhases(o);
   const phases = anomaly ? [...normal.filter((p) => p !== anomaly), anomaly] : normal;
   const { width, height, pixelSize } = o.map;
   const grains = o.map.grains ?? 3 * phases.length;
   if (grains < phases.length) throw new Error(`map.grains (${grains}) must be at least the number of phases (${phases.length})`);
-  const layout = grainLayout(seed, width, height, grains, phases.length, anomaly !== undefined);
+  const layout = grainLayout(seed, width, height, grains, phases.length, anomaly !== undefined, from, to);
   const axis = energyAxis(o);
-  const n = width * height;
+  const n = to - from;
   const d = o.channels;
   const spectra = new Float32Array(n * d);
   const clean = new Float32Array(n * d);
@@ -232,13 +244,13 @@ export function generateEelsMap(seed: number, o: EelsOptions & { map: EelsMapOpt
   const ys: number[] = [];
   const anomalyCol: boolean[] = [];
   const pad = String(Math.max(width, height) - 1).length;
-  for (let i = 0; i < n; i++) {
-    const phase = phases[layout[i]!]!;
+  for (let i = from; i < to; i++) {
+    const phase = phases[layout[i - from]!]!;
     const px = i % width;
     const py = Math.floor(i / width);
     // one stream per pixel: the layout never changes another pixel's noise
     const rng = new Rng(deriveSeed(seed, 'synthetic.eels', 'map', i));
-    drawSpectrum(phase, axis, rng, o, clean, spectra, i);
+    drawSpectrum(phase, axis, rng, o, clean, spectra, i - from);
     ids.push(`px-${String(py).padStart(pad, '0')}-${String(px).padStart(pad, '0')}`);
     labels.push(phase.name);
     xs.push(px * pixelSize);
@@ -249,6 +261,8 @@ export function generateEelsMap(seed: number, o: EelsOptions & { map: EelsMapOpt
     n, d, ids, labels, spectra, clean, axis,
     axisUnit: 'eV', axisName: 'energy loss',
     columns: { x: xs, y: ys },
+    // coordinates are float64 whatever the pixel size (a streamed map fixes its schema at the first chunk)
+    columnTypes: { x: 'float64', y: 'float64', anomaly: 'bool' },
     metadata: {
       generator: 'synthetic.eels',
       dose: String(o.dose),
