@@ -6,7 +6,7 @@
  * same statistics are applied to every track so targets stay aligned.
  */
 import { StageError } from '../../core/stage-api.js';
-import { alsBaseline, airplsBaseline, polyBaseline } from './baseline.js';
+import { alsBaseline, airplsBaseline, loadAirpls, polyBaseline } from './baseline.js';
 import { whitakerHayes } from './despike.js';
 import { cropRange, interpolateLinear, makeGrid } from './grid.js';
 import { meanLevel, msc, normalizeInto, snvInto, trapezoidOf, type NormalizeMethod } from './normalize.js';
@@ -57,6 +57,11 @@ export interface StepContext {
   stats?: StepStats;
   /** Told the statistics a step fitted here. */
   fitted?(stats: StepStats): void;
+}
+
+/** Load what the steps need that is imported on demand (ml-airpls); await before applyStep. */
+export async function prepareSteps(steps: (Step | string)[]): Promise<void> {
+  if (steps.some((s) => stepName(s) === 'baseline' && ((stepParams(s).method as string | undefined) ?? 'airpls') === 'airpls')) await loadAirpls();
 }
 
 /** Does this step fit statistics on a whole table? */
