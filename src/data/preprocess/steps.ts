@@ -93,11 +93,6 @@ function mapRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: string
   }
 }
 
-/**
- * As mapRows, for kernels that write a row into a given output row of the same length:
- * each track's output is one buffer (one allocation per batch, not one per spectrum,
- * which kept the garbage collector busy on 10⁵ spectra).
- */
 /** For kernels that may overwrite their row (the Work's own: every step hands over fresh rows). */
 function updateRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: string, track: number) => void): void {
   for (const w of works) {
@@ -107,6 +102,11 @@ function updateRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: str
   }
 }
 
+/**
+ * As mapRows, for kernels that write a row into a given output row of the same length:
+ * each track's output is one buffer — a spare of the Work's when it has one, else one
+ * allocation per batch (one per spectrum kept the garbage collector busy on 10⁵ spectra).
+ */
 function mapRowsInto(works: Work[], f: (x: Float64Array, y: Float64Array, out: Float64Array, id: string, track: number) => void): void {
   for (const w of works) {
     tracks(w).forEach((rows, t) => {
