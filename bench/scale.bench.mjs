@@ -7,6 +7,7 @@
 //   SPECFLOW_BENCH_1M=1 npm run bench -- scale also 1,000,000 (long: ~4 GB of float32 per column)
 //   SPECFLOW_BENCH_SCALE_N=20000 ...            another size instead of 100,000
 //
+//   SPECFLOW_BENCH_CHANNELS=64 ...             another channel count instead of 1024 (all of n's costs, little of d's)
 //   SPECFLOW_BENCH_DIR=/big/disk ...            where the store goes (default: the OS temp dir)
 //   SPECFLOW_BENCH_LOG=file ...                 keep the run's progress lines there
 //
@@ -24,6 +25,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'cli.js');
 const preload = join(root, 'bench', 'peak-rss.mjs');
 
+const channels = Number(process.env.SPECFLOW_BENCH_CHANNELS) || 1024;
 const sizes = [Number(process.env.SPECFLOW_BENCH_SCALE_N) || 100_000];
 if (process.env.SPECFLOW_BENCH_1M === '1') sizes.push(1_000_000);
 else console.log('(set SPECFLOW_BENCH_1M=1 to also run 1,000,000 spectra)');
@@ -34,7 +36,7 @@ seed: 11
 stages:
   spectra:
     type: synthetic.raman
-    with: { classes: 4, per_class: ${n / 4}, channels: 1024 }
+    with: { classes: 4, per_class: ${n / 4}, channels: ${channels} }
   clean:
     type: preprocess
     in: spectra
@@ -68,7 +70,7 @@ for (const n of sizes) {
   const rssFile = join(dir, 'peak-rss');
   const stageRssFile = join(dir, 'stage-rss.json');
   const logFile = process.env.SPECFLOW_BENCH_LOG ?? join(dir, 'run.log');
-  console.log(`${n.toLocaleString('en')} × 1024: progress in ${logFile}`);
+  console.log(`${n.toLocaleString('en')} × ${channels}: progress in ${logFile}`);
   const log = openSync(logFile, 'w');
   const t0 = performance.now();
   const cpu0 = childrenCpuSeconds();
@@ -87,7 +89,7 @@ for (const n of sizes) {
   const stageMb = existsSync(stageRssFile) ? JSON.parse(readFileSync(stageRssFile, 'utf8')) : {};
   const target = n >= 1_000_000 ? 2048 : 1536;
   const cpu = childrenCpuSeconds() - cpu0;
-  console.log(`\n${n.toLocaleString('en')} × 1024: whole run ${wall.toFixed(1)} s wall, ${cpu.toFixed(0)} s CPU (load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}), peak RSS ${peakMb.toFixed(0)} MB (target ≤ ${target} MB: ${peakMb <= target ? 'met' : 'NOT met'})`);
+  console.log(`\n${n.toLocaleString('en')} × ${channels}: whole run ${wall.toFixed(1)} s wall, ${cpu.toFixed(0)} s CPU (load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}), peak RSS ${peakMb.toFixed(0)} MB (target ≤ ${target} MB: ${peakMb <= target ? 'met' : 'NOT met'})`);
   console.log('  stage        wall s   peak RSS (sampled)');
   for (const s of stagesOf(run)) console.log(`  ${s.id.padEnd(10)} ${String(s.seconds.toFixed(1)).padStart(8)}   ${String(stageMb[s.id] ?? '?').padStart(5)} MB  ${s.status}`);
   const spectraPath = findOutput(run, 'spectra', 'spectra');

@@ -131,7 +131,7 @@ export const preprocess: StageDef = {
   channels: (p, inputs) => ((p.steps as unknown[]).every((st) => SAME_LENGTH_STEPS.has(typeof st === 'string' ? st : Object.keys(st as object)[0]!)) ? inputs.spectra?.channels : undefined),
   async run(ctx) {
     const { readSpectra, writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
-    const { applyStep, stepName } = await import('../data/preprocess/steps.js');
+    const { applyStep, prepareSteps, stepName } = await import('../data/preprocess/steps.js');
     const { toWork, fromWork } = await import('../data/preprocess/work.js');
     const input = ctx.inputs.spectra as { path: string };
     const fitInput = ctx.inputs.fit as { path: string } | undefined;
@@ -167,6 +167,7 @@ export const preprocess: StageDef = {
 
     const table = await readSpectra(input.path);
     const main = toWork(table);
+    await prepareSteps(steps as never);
     steps.forEach((step, k) => {
       if (ctx.signal.aborted) throw new Error('aborted');
       const name = stepName(step as never);

@@ -2,8 +2,8 @@
  * Each numerical step against an independent computation: hand-worked vectors,
  * closed-form Savitzky–Golay coefficients, dense linear algebra, known baselines.
  */
-import { describe, expect, it } from 'vitest';
-import { alsBaseline, airplsBaseline, polyBaseline } from '../../src/data/preprocess/baseline.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { alsBaseline, airplsBaseline, loadAirpls, polyBaseline } from '../../src/data/preprocess/baseline.js';
 import { solvePenalized } from '../../src/data/preprocess/banded.js';
 import { whitakerHayes } from '../../src/data/preprocess/despike.js';
 import { cropRange, interpolateLinear, makeGrid } from '../../src/data/preprocess/grid.js';
@@ -161,6 +161,7 @@ describe('penalised least squares (Whittaker, ALS)', () => {
 });
 
 describe('baselines recover a known smooth baseline under synthetic peaks', () => {
+  beforeAll(loadAirpls);
   const n = 500;
   const x = Float64Array.from({ length: n }, (_, i) => i);
   const t = (i: number) => i / (n - 1);

@@ -1,10 +1,22 @@
 /** Baseline estimation; each function returns the baseline (caller subtracts it). */
-import airPLS from 'ml-airpls';
+import type airPLSFunction from 'ml-airpls';
 import { Matrix, solve } from 'ml-matrix';
 import { solvePenalized } from './banded.js';
 
+let airPLS: typeof airPLSFunction | undefined;
+
+/**
+ * ml-airpls is imported on demand: importing it costs about 0.3 s of CPU (it pulls in
+ * ml-spectra-processing), which every streaming worker thread paid for every preprocess
+ * stage, airPLS or not. Await this before `airplsBaseline` (steps.ts's prepareSteps does).
+ */
+export async function loadAirpls(): Promise<void> {
+  airPLS ??= (await import('ml-airpls')).default;
+}
+
 /** airPLS (Zhang et al. 2010): adaptively reweighted penalised least squares, no peak-side parameter. */
 export function airplsBaseline(x: ArrayLike<number>, y: ArrayLike<number>, lambda: number, maxIterations: number, tolerance: number): Float64Array {
+  if (!airPLS) throw new Error('airplsBaseline: loadAirpls() was not awaited first');
   const r = airPLS(Array.from(x), Array.from(y), { lambda, maxIterations, tolerance });
   return Float64Array.from(r.baseline as ArrayLike<number>);
 }

@@ -1,8 +1,10 @@
 /** Worker-thread entry of the streaming `preprocess` (see chunk.ts and ../chunk-pool.ts). */
 import { transferring } from '../chunk-pool.js';
 import { resultBuffers, runChunk, type ChunkJob, type ChunkResult } from './chunk.js';
+import { prepareSteps } from './steps.js';
 
-export default function work(job: ChunkJob): ChunkResult {
+export default async function work(job: ChunkJob): Promise<ChunkResult> {
+  await prepareSteps(job.steps);
   const r = runChunk(job);
   // the processed batch moves to the stage's thread rather than being copied (4–8 MB a batch)
   return transferring(r, resultBuffers(r));

@@ -6,7 +6,7 @@
  * same statistics are applied to every track so targets stay aligned.
  */
 import { StageError } from '../../core/stage-api.js';
-import { alsBaseline, airplsBaseline, polyBaseline } from './baseline.js';
+import { alsBaseline, airplsBaseline, loadAirpls, polyBaseline } from './baseline.js';
 import { whitakerHayes } from './despike.js';
 import { cropRange, interpolateLinear, makeGrid } from './grid.js';
 import { meanLevel, msc, normalizeInto, snvInto, trapezoidOf, type NormalizeMethod } from './normalize.js';
@@ -59,6 +59,11 @@ export interface StepContext {
   fitted?(stats: StepStats): void;
 }
 
+/** Load what the steps need that is imported on demand (ml-airpls); await before applyStep. */
+export async function prepareSteps(steps: (Step | string)[]): Promise<void> {
+  if (steps.some((s) => stepName(s) === 'baseline' && ((stepParams(s).method as string | undefined) ?? 'airpls') === 'airpls')) await loadAirpls();
+}
+
 /** Does this step fit statistics on a whole table? */
 export function fitsStatistics(step: Step | string): 'msc' | 'standardize' | undefined {
   const name = stepName(step);
@@ -88,11 +93,6 @@ function mapRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: string
   }
 }
 
-/**
- * As mapRows, for kernels that write a row into a given output row of the same length:
- * each track's output is one buffer (one allocation per batch, not one per spectrum,
- * which kept the garbage collector busy on 10⁵ spectra).
- */
 /** For kernels that may overwrite their row (the Work's own: every step hands over fresh rows). */
 function updateRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: string, track: number) => void): void {
   for (const w of works) {
@@ -102,6 +102,11 @@ function updateRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: str
   }
 }
 
+/**
+ * As mapRows, for kernels that write a row into a given output row of the same length:
+ * each track's output is one buffer — a spare of the Work's when it has one, else one
+ * allocation per batch (one per spectrum kept the garbage collector busy on 10⁵ spectra).
+ */
 function mapRowsInto(works: Work[], f: (x: Float64Array, y: Float64Array, out: Float64Array, id: string, track: number) => void): void {
   for (const w of works) {
     tracks(w).forEach((rows, t) => {

@@ -10,7 +10,7 @@ import { StageError } from '../../core/stage-api.js';
 import { readSpectraBatches, spectraHeader, SpectraWriter, type SpectraTable } from '../arrow-io.js';
 import { ChunkPool, inOrder } from '../chunk-pool.js';
 import { runChunk, type ChunkJob, type ChunkResult } from './chunk.js';
-import { applyStep, fitsStatistics, stepName, type Step, type StepStats, type Work } from './steps.js';
+import { applyStep, fitsStatistics, prepareSteps, stepName, type Step, type StepStats, type Work } from './steps.js';
 import { addRows, addSquaredDeviations, finishSd } from './transform.js';
 import { RateMeter } from '../../util/progress.js';
 
@@ -61,6 +61,7 @@ export async function preprocessStreamed(o: StreamOptions): Promise<{ n: number;
   };
 
   try {
+    await prepareSteps(o.steps); // for the fit set, and for batches run in this thread
     if (o.fit) {
       const fit = o.fit;
       o.steps.forEach((step, k) => {
