@@ -34,9 +34,9 @@
 //   BENCH_EPOCHS    timed epochs per configuration (default 3)
 //   BENCH_ARCHS     e.g. "dense,conv1d" (default all three)
 //   BENCH_BATCHES   e.g. "256" (default "64,256")
-//   BENCH_THREADS   specflow thread counts, e.g. "1,2" (default "1"): passed to
-//                   trainAutoencoder as `threads`; counts above 1 are skipped,
-//                   with a message, while trainAutoencoder has no such option
+//   BENCH_THREADS   specflow thread counts (default "1,2": one thread, and what
+//                   `threads: auto` picks on a 2-core machine at batch 256),
+//                   passed to trainAutoencoder as `threads`
 //   PYTORCH_PYTHON  the python with torch (default /usr/bin/python3: Debian's
 //                   python3-torch; `apt-get install python3-torch libopenblas0`)
 import { spawnSync } from 'node:child_process';
@@ -52,7 +52,7 @@ const list = (v, dflt) => (v ?? dflt).split(',').map((s) => s.trim()).filter(Boo
 const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 3);
 const archs = list(process.env.BENCH_ARCHS, Object.keys(ARCHS).join(','));
 const batches = list(process.env.BENCH_BATCHES, '64,256').map(Number);
-const sfThreads = list(process.env.BENCH_THREADS, '1').map(Number);
+const sfThreads = list(process.env.BENCH_THREADS, '1,2').map(Number);
 const PYTORCH_PYTHON = process.env.PYTORCH_PYTHON ?? '/usr/bin/python3';
 for (const a of archs) if (!ARCHS[a]) throw new Error(`BENCH_ARCHS: unknown architecture ${a} (${Object.keys(ARCHS).join(', ')})`);
 
@@ -215,7 +215,7 @@ async function main() {
     const p = py[t];
     if (!p.ok) console.log(`PyTorch ${t} thread(s) NOT measured: ${p.why}; \`apt-get install python3-torch libopenblas0\` or PYTORCH_PYTHON=<a python with torch>.`);
     else {
-      console.log(`PyTorch ${p.torch}, ${p.threads} thread(s), BLAS ${p.blas} (bench/pytorch-autoencoders.py)` +
+      console.log(`PyTorch ${p.torch}, ${p.threads} thread(s), BLAS ${p.blas}${p.openblas_coretype ? ` (OpenBLAS kernels: ${p.openblas_coretype})` : ''} (bench/pytorch-autoencoders.py)` +
         (p.referenceBlas ? ': the REFERENCE BLAS, many times slower than OpenBLAS: not a fair baseline (`apt-get install libopenblas0`).' : '.'));
     }
   }
