@@ -37,11 +37,14 @@
 //   BENCH_THREADS   specflow thread counts (default "1,2": one thread, and what
 //                   `threads: auto` picks on a 2-core machine at batch 256),
 //                   passed to trainAutoencoder as `threads`
+//   BENCH_DIST      the specflow build to time (default this checkout's dist/):
+//                   e.g. an older commit's, built in a git worktree, for before/after
 //   PYTORCH_PYTHON  the python with torch (default /usr/bin/python3: Debian's
 //                   python3-torch; `apt-get install python3-torch libopenblas0`)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ARCHS = {
   dense: { n: 4000, d: 1024, label: 'dense 1024-256-64-8 (mirrored), relu' },
@@ -53,6 +56,7 @@ const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 3);
 const archs = list(process.env.BENCH_ARCHS, Object.keys(ARCHS).join(','));
 const batches = list(process.env.BENCH_BATCHES, '64,256').map(Number);
 const sfThreads = list(process.env.BENCH_THREADS, '1,2').map(Number);
+const DIST = process.env.BENCH_DIST ? pathToFileURL(resolve(process.env.BENCH_DIST)).href : new URL('../dist', import.meta.url).href;
 const PYTORCH_PYTHON = process.env.PYTORCH_PYTHON ?? '/usr/bin/python3';
 for (const a of archs) if (!ARCHS[a]) throw new Error(`BENCH_ARCHS: unknown architecture ${a} (${Object.keys(ARCHS).join(', ')})`);
 
@@ -70,7 +74,7 @@ const threadsUsed = (result) => result.model.config.training?.threads;
 
 /** Peaky Poisson "spectra" (the values do not change the speed). */
 async function spectra(n, d, seed) {
-  const { Rng } = await import('../dist/util/random.js');
+  const { Rng } = await import(`${DIST}/util/random.js`);
   const rng = new Rng(seed);
   const x = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
@@ -88,7 +92,7 @@ async function spectra(n, d, seed) {
 
 /** One architecture at every batch size and thread count, in this (child) process. Prints one JSON line. */
 async function child({ arch, threads }) {
-  const { trainAutoencoder } = await import('../dist/ml/train.js');
+  const { trainAutoencoder } = await import(`${DIST}/ml/train.js`);
   const { n, d } = ARCHS[arch];
   const x = await spectra(n, d, 1);
   const out = [];
@@ -141,7 +145,7 @@ function runChild(cfg) {
 
 /** Whether trainAutoencoder honours `threads` (a two-row, one-epoch training asks it). */
 async function specflowHasThreads() {
-  const { trainAutoencoder } = await import('../dist/ml/train.js');
+  const { trainAutoencoder } = await import(`${DIST}/ml/train.js`);
   const r = await trainAutoencoder({ n: 4, d: 8, x: new Float32Array(32).map((_, i) => i % 7) }, {
     arch: 'dense', latentDim: 2, epochs: 1, batchSize: 4, validation: 0, threads: 2,
   });
