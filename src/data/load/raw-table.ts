@@ -16,13 +16,17 @@ export interface RawTable {
   headerLabel: string;
 }
 
-export function rawFromCsv(file: string, header: string[], rows: string[][], lines: number[], headerLine: number): RawTable {
+/** What is known of a table before its rows: enough to resolve columns and name them in errors. */
+export type RawHeader = Pick<RawTable, 'file' | 'columns' | 'headerLabel'>;
+
+/** CSV rows; `firstRow` is the file's data-row index of rows[0] (for a batch of a streamed file). */
+export function rawFromCsv(file: string, header: string[], rows: string[][], lines: number[], headerLine: number, firstRow = 0): RawTable {
   return {
     file,
     columns: header,
     nRows: rows.length,
     get: (r, c) => rows[r]![c]!,
-    rowLabel: (r) => `row ${r + 1} (line ${lines[r]})`,
+    rowLabel: (r) => `row ${firstRow + r + 1} (line ${lines[r]})`,
     headerLabel: `line ${headerLine} (header)`,
   };
 }
@@ -60,7 +64,11 @@ export function headerNumber(name: string): number | undefined {
 
 /** Metadata cells: numbers when every non-empty value is one, else strings. */
 export function metadataColumn(raw: RawTable, col: number, rows: number[]): Cell[] {
-  const values = rows.map((r) => raw.get(r, col));
+  return metadataCells(rows.map((r) => raw.get(r, col)));
+}
+
+/** A metadata column's cells as read, typed: numbers when every non-empty value is one, else strings. */
+export function metadataCells(values: Cell[]): Cell[] {
   const allNumeric = values.every((v) => {
     if (v === null || typeof v === 'boolean') return true;
     if (typeof v === 'number') return true;
