@@ -138,6 +138,23 @@ export const loadCsv: StageDef = {
     const file = basename(path);
     const { assertRegularFile } = await import('../data/load/regular-file.js');
     await assertRegularFile(path);
+    const opts = loadOptions(ctx.params);
+    const { stat } = await import('node:fs/promises');
+    const size = (await stat(path)).size;
+    const { shouldStreamBytes } = await import('../data/arrow-batches.js');
+    if (ctx.params.layout !== 'long' && shouldStreamBytes(size)) {
+      // a large wide file: read a piece at a time and written batch by batch (the long layout gathers
+      // each spectrum's points from anywhere in the file, so it is read whole)
+      const { loadCsvStreamed } = await import('../data/load/csv-stream.js');
+      const loaded = await loadCsvStreamed(path, file, ctx.params.delimiter as string, opts, ctx.output('spectra'), (read) => {
+        ctx.progress({ fraction: size > 0 ? read / size : 1, message: `${ctx.id}: ${(read / 2 ** 20).toFixed(0)}/${(size / 2 ** 20).toFixed(0)} MB of text` });
+      });
+      for (const note of loaded.notes) ctx.log(note);
+      ctx.log(`loaded ${loaded.n} spectra × ${loaded.d} channels (streamed)`);
+      ctx.metric('spectra', loaded.n);
+      ctx.metric('channels', loaded.d);
+      return;
+    }
     let text: string;
     try {
       text = await readFile(path, 'utf8');
@@ -146,7 +163,6 @@ export const loadCsv: StageDef = {
     }
     const csv = parseCsv(text, file, ctx.params.delimiter as string);
     const raw = rawFromCsv(file, csv.header, csv.rows, csv.lines, csv.headerLine);
-    const opts = loadOptions(ctx.params);
     await finish(ctx, ctx.params.layout === 'long' ? assembleLong(raw, opts) : assembleWide(raw, opts), file);
   },
 };

@@ -1,0 +1,145 @@
+/**
+ * load.csv streamed (issue 15): a CSV read a piece at a time and written batch by batch
+ * gives the bytes of the whole-file path, and the same error, with the same location,
+ * wherever a bad row is; a failed streamed load leaves nothing behind.
+ */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runStageForTest } from '../../src/runner/testing.js';
+import { loadCsv } from '../../src/stages/load.js';
+import { readSpectra, writeSpectra } from '../../src/data/arrow-io.js';
+import { parseCsv } from '../../src/data/load/csv-parse.js';
+import { rawFromCsv } from '../../src/data/load/raw-table.js';
+import { assembleWide, type LoadOptions } from '../../src/data/load/assemble.js';
+import { loadCsvStreamed } from '../../src/data/load/csv-stream.js';
+
+const FIX = resolve(import.meta.dirname, '../fixtures/data');
+const saved = { ...process.env };
+afterEach(() => {
+  for (const k of ['SPECFLOW_BATCH_ROWS', 'SPECFLOW_STREAM']) {
+    if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
+  }
+});
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'specflow-csvstream-'));
+
+/** 700 rows × 24 channels (descending wavenumbers), CRLF, quotes, comments, a few NaN cells. */
+function bigCsv(rows = 700, edit?: (row: number, cells: string[]) => string[]): string {
+  const d = 24;
+  const head = ['id', 'label', 'octane', 'site', 'weight', ...Array.from({ length: d }, (_, j) => String(2000 - 10 * j))];
+  const lines = ['\uFEFF# exported by a test', head.join(',')];
+  for (let r = 1; r <= rows; r++) {
+    const values = Array.from({ length: d }, (_, j) => (r % 97 === 0 && j === 5 ? 'NaN' : ((Math.sin(r * 0.37 + j) * 1000) / 7).toPrecision(9)));
+    let cells = [`s${String(r).padStart(6, '0')}`, r % 3 === 0 ? '"class, three"' : `c${r % 3}`, String(80 + (r % 11)), r % 50 === 0 ? '' : `"site ""${r % 4}"""`, (r / 8).toString(), ...values];
+    if (edit) cells = edit(r, cells);
+    lines.push(cells.join(','));
+    if (r % 200 === 0) lines.push('# a comment between rows', '');
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+async function inMemory(path: string, opts: LoadOptions, out: string): Promise<string[]> {
+  const csv = parseCsv(readFileSync(path, 'utf8'), 'data.csv');
+  const loaded = assembleWide(rawFromCsv('data.csv', csv.header, csv.rows, csv.lines, csv.headerLine), opts);
+  await writeSpectra(out, loaded.table);
+  return loaded.notes;
+}
+
+async function errorOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'no error';
+}
+
+describe('load.csv streamed', () => {
+  it('gives the bytes and notes of the whole-file path on a file crossing many record batches and text pieces', async () => {
+    process.env.SPECFLOW_BATCH_ROWS = '64';
+    const dir = tmp();
+    const path = join(dir, 'data.csv');
+    writeFileSync(path, bigCsv());
+    const cases: LoadOptions[] = [
+      { onNan: 'interpolate', unit: 'cm-1' }, // octane int32, site utf8, weight float64: the metadata-spill path
+      { onNan: 'drop', keep: [] }, // no metadata columns: written straight through
+      { onNan: 'drop', id: 'weight', keep: ['octane', 'site'], axisName: 'shift' },
+    ];
+    for (const [k, opts] of cases.entries()) {
+      const a = join(dir, `memory-${k}.arrow`);
+      const b = join(dir, `streamed-${k}.arrow`);
+      const memoryNotes = await inMemory(path, opts, a).catch((e: Error) => [`error: ${e.message}`]);
+      const read: number[] = [];
+      const streamed = await loadCsvStreamed(path, 'data.csv', 'auto', opts, b, (n) => read.push(n), 1000).then((s) => s.notes, (e: Error) => [`error: ${e.message}`]);
+      expect(streamed, JSON.stringify(opts)).toEqual(memoryNotes);
+      if (memoryNotes[0]?.startsWith('error: ')) continue;
+      expect(readFileSync(b).equals(readFileSync(a)), JSON.stringify(opts)).toBe(true);
+      expect(read.length).toBeGreaterThan(50); // many pieces of text
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    }
+    // the cases above really cover what they claim
+    const t = await readSpectra(join(dir, 'streamed-0.arrow'));
+    expect([t.n, t.d]).toEqual([700, 24]);
+    expect(t.columnTypes).toEqual({ octane: 'int32', site: 'utf8', weight: 'float64' });
+    expect(t.labels![2]).toBe('class, three');
+    expect(t.axis[0]).toBe(1770);
+    expect((await readSpectra(join(dir, 'streamed-1.arrow'))).n).toBe(700 - 7);
+    expect((await readSpectra(join(dir, 'streamed-2.arrow'))).ids[1]).toBe('0.25');
+  });
+
+  it('names the row, line and column of a bad row late in the file as the whole-file path does, and leaves nothing behind', async () => {
+    process.env.SPECFLOW_BATCH_ROWS = '64';
+    const bad: [string, (r: number, c: string[]) => string[], LoadOptions, RegExp][] = [
+      ['ragged', (r, c) => (r === 640 ? c.slice(0, 20) : c), { onNan: 'drop' }, /^data\.csv row 640 \(line 648\), column "1850": ragged row: 20 fields, the header has 29$/],
+      ['not a number', (r, c) => (r === 655 ? [...c.slice(0, 9), '1.2.3', ...c.slice(10)] : c), { onNan: 'drop' }, /^data\.csv row 655 \(line 663\), column "1960": "1\.2\.3" is not a number$/],
+      ['NaN', (r, c) => c, { onNan: 'error' }, /^data\.csv row 97 \(line 99\), column "1950": "NaN" \(NaN\/Inf\) in a spectrum/],
+      ['duplicate id', (r, c) => (r === 690 ? ['s000003', ...c.slice(1)] : c), { onNan: 'drop' }, /^data\.csv row 690 \(line 698\), column "id": duplicate id "s000003" \(first seen at row 3 \(line 5\)\)$/],
+      ['missing id', (r, c) => (r === 444 ? [' ', ...c.slice(1)] : c), { onNan: 'drop' }, /^data\.csv row 444 \(line 450\), column "id": missing id$/],
+      ['NUL', (r, c) => (r === 601 ? [c[0]!, 'a\0b', ...c.slice(2)] : c), { onNan: 'drop' }, /^data\.csv row 601 \(line 609\), column "label": a NUL byte/],
+    ];
+    for (const [what, edit, opts, message] of bad) {
+      const dir = tmp();
+      const path = join(dir, 'data.csv');
+      writeFileSync(path, bigCsv(700, edit));
+      const memory = await errorOf(inMemory(path, opts, join(dir, 'memory.arrow')));
+      expect(memory, what).toMatch(message);
+      const out = mkdtempSync(join(dir, 'out-'));
+      const streamed = await errorOf(loadCsvStreamed(path, 'data.csv', 'auto', opts, join(out, 'spectra.arrow'), () => {}, 4096));
+      expect(streamed, what).toBe(memory);
+      expect(readdirSync(out), what).toEqual([]);
+    }
+  });
+
+  it('the stage streams above the size threshold (SPECFLOW_STREAM=always) with every fixture giving the same table or the same error, and never with SPECFLOW_STREAM=never', async () => {
+    const fixtures: Record<string, unknown>[] = [
+      { path: 'wide-quirks.csv', unit: 'nm' },
+      { path: 'wide-semicolon-desc.csv', id: 'sample', label: 'kind', unit: 'cm-1' },
+      { path: 'bad-nan.csv', on_nan: 'drop' },
+      { path: 'bad-nan.csv', on_nan: 'interpolate' },
+      ...['bad-nan.csv', 'bad-ragged.csv', 'bad-nonnumeric.csv', 'bad-empty-cell.csv', 'bad-inf.csv', 'bad-empty.csv', 'bad-comments-only.csv', 'bad-header-only.csv', 'bad-duplicate-ids.csv'].map((path) => ({ path })),
+      { path: 'wide-quirks.csv', label: 'kind' },
+      { path: 'wide-quirks.csv', keep: ['octane'] },
+    ];
+    for (const params of fixtures) {
+      const outcome: Record<string, { bytes?: Buffer; logs: string[]; error?: string; left: string[] }> = {};
+      for (const mode of ['never', 'always']) {
+        process.env.SPECFLOW_STREAM = mode;
+        const dir = tmp();
+        try {
+          const run = await runStageForTest(loadCsv, { params: { ...params, path: join(FIX, params.path as string) }, pipelineDir: FIX, dir });
+          outcome[mode] = { bytes: readFileSync(run.outputs.spectra!), logs: run.logs.map((l) => l.replace(' (streamed)', '')), left: [] };
+          expect(run.logs.some((l) => l.endsWith('(streamed)')), `${mode} ${JSON.stringify(params)}`).toBe(mode === 'always');
+        } catch (e) {
+          outcome[mode] = { error: (e as Error).message, logs: [], left: readdirSync(dir) };
+        }
+      }
+      expect(outcome.always!.error, JSON.stringify(params)).toBe(outcome.never!.error);
+      expect(outcome.always!.left).toEqual([]);
+      expect(outcome.always!.logs).toEqual(outcome.never!.logs);
+      if (outcome.never!.bytes) expect(outcome.always!.bytes!.equals(outcome.never!.bytes), JSON.stringify(params)).toBe(true);
+    }
+  });
+});
