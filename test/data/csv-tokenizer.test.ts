@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CsvTokenizer } from '../../src/data/load/csv-tokenizer.js';
 import { referenceRecords } from './csv-reference.js';
+import { decimalValue } from '../../src/data/load/raw-table.js';
 
 /** The tokenizer's records for `text` cut at `cuts`, or the error it threw. */
 function tokenize(text: string, cuts: number[], delimiter = 'auto'): { fields: string[]; line: number }[] | { error: string } {
@@ -27,7 +28,7 @@ function rng(seed: number): () => number {
 
 describe('CsvTokenizer', () => {
   it('gives the records (fields and starting lines) of the whole-text reader it replaced, however the text is cut into pieces', () => {
-    const alphabet = ['a', '1', ',', ',', ';', '\t', '"', '"', '\r', '\n', '\r\n', '\n', ' ', '#', '\uFEFF', 'é', '\0'];
+    const alphabet = ['a', '1', ',', ',', ';', '\t', '"', '"', '\r', '\n', '\r\n', '\n', ' ', '#', '\uFEFF', 'é', '\0', '\u00a0', '\u2028', '\v'];
     const random = rng(42);
     let compared = 0;
     for (let trial = 0; trial < 3000; trial++) {
@@ -55,5 +56,29 @@ describe('CsvTokenizer', () => {
       { fields: ['s3', 'plain', '4'], line: 7 },
     ]);
     expect(tokenize('a,b\n1,"2\n3,4\n', [5])).toEqual({ error: 'unterminated quoted field line 2' });
+  });
+});
+
+describe('decimalValue', () => {
+  it('is Number(s) for exactly the texts the number pattern accepts, to the bit (fast path or not)', () => {
+    const pattern = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+    const random = rng(7);
+    const pick = (chars: string) => chars[Math.floor(random() * chars.length)]!;
+    const texts = ['0', '-0', '+0.0', '1.', '.5', '.', '-', '', 'e5', '1e', '1e+', '1e-22', '9007199254740993', '123456789012345', '1234567890123456',
+      '0.1', '0.30000000000000004', '1e22', '1e23', '4.9e-324', '1e-400', '1e400', '-.5E-3', '00012.50', ' 1', '1 ', '0x10', '1_0', 'Infinity', 'NaN'];
+    for (let k = 0; k < 20000; k++) {
+      const len = 1 + Math.floor(random() * 22);
+      let t = '';
+      for (let j = 0; j < len; j++) t += random() < 0.75 ? pick('0123456789') : pick('+-.eE0123456789 x');
+      texts.push(t);
+    }
+    let numbers = 0;
+    for (const t of texts) {
+      const expected = pattern.test(t) ? Number(t) : undefined;
+      const got = decimalValue(t);
+      expect(got === undefined ? 'not a number' : Object.is(got, expected), t).toBe(expected === undefined ? 'not a number' : true);
+      if (expected !== undefined) numbers++;
+    }
+    expect(numbers).toBeGreaterThan(2000);
   });
 });

@@ -23,6 +23,9 @@ export function detectDelimiter(firstLine: string): string {
 }
 
 const QUOTE = 34;
+const HASH = 35;
+/** `\\s` is the set String.trim removes (white space and line terminators). */
+const NOT_SPACE = /\S/g;
 const LF = 10;
 const CR = 13;
 
@@ -82,16 +85,21 @@ export class CsvTokenizer {
     let i = 0;
     while (i < n || (this.fields && atEof)) {
       if (!this.fields) {
-        // Skip blank and comment lines (only at record starts, so a '#' inside data is kept).
-        const lineEnd = nextLineEnd(text, i, n);
-        const raw = text.slice(i, lineEnd);
-        if (raw.trim() === '' || raw.trimStart().startsWith('#')) {
-          i = skipNewline(text, lineEnd, n);
-          this.line++;
-          continue;
+        // Skip blank and comment lines (only at record starts, so a '#' inside data is kept):
+        // the line's first character that String.trim would keep is absent or '#'.
+        NOT_SPACE.lastIndex = i;
+        const found = NOT_SPACE.exec(text);
+        const visible = found && found.index < n ? found.index : n;
+        if (visible !== i || text.charCodeAt(i) === HASH) {
+          const lineEnd = nextLineEnd(text, i, n);
+          if (visible >= lineEnd || text.charCodeAt(visible) === HASH) {
+            i = skipNewline(text, lineEnd, n);
+            this.line++;
+            continue;
+          }
         }
         if (!this.delim) {
-          this.delim = detectDelimiter(raw);
+          this.delim = detectDelimiter(text.slice(i, nextLineEnd(text, i, n)));
           this.delimCode = this.delim.charCodeAt(0);
         }
         this.fields = [];
