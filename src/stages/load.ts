@@ -88,6 +88,14 @@ async function finish(ctx: StageContext, loaded: { table: import('../data/arrow-
   ctx.metric('channels', loaded.table.d);
 }
 
+/** What a streamed load logs and records (the rows are already in the output). */
+function finishStreamed(ctx: StageContext, loaded: { n: number; d: number; notes?: string[] }): void {
+  for (const note of loaded.notes ?? []) ctx.log(note);
+  ctx.log(`loaded ${loaded.n} spectra × ${loaded.d} channels (streamed)`);
+  ctx.metric('spectra', loaded.n);
+  ctx.metric('channels', loaded.d);
+}
+
 function loadOptions(p: Record<string, unknown>) {
   return {
     id: p.id as string | undefined,
@@ -150,10 +158,7 @@ export const loadCsv: StageDef = {
       const loaded = await loadCsvStreamed(path, file, ctx.params.delimiter as string, opts, ctx.output('spectra'), (read) => {
         ctx.progress({ fraction: size > 0 ? read / size : 1, message: `${ctx.id}: ${(read / 2 ** 20).toFixed(0)}/${(size / 2 ** 20).toFixed(0)} MB of text` });
       });
-      for (const note of loaded.notes) ctx.log(note);
-      ctx.log(`loaded ${loaded.n} spectra × ${loaded.d} channels (streamed)`);
-      ctx.metric('spectra', loaded.n);
-      ctx.metric('channels', loaded.d);
+      finishStreamed(ctx, loaded);
       return;
     }
     let text: string;
@@ -211,11 +216,16 @@ export const loadArrow: StageDef = {
       const rate = new RateMeter();
       const copied = await copySpectraStreamed(path, ctx.output('spectra'), (done, total) => ctx.progress({ fraction: done / total, message: rate.message(ctx.id, done, total) }));
       if (copied) {
-        ctx.log(`loaded ${copied.n} spectra × ${copied.d} channels (streamed)`);
-        ctx.metric('spectra', copied.n);
-        ctx.metric('channels', copied.d);
+        finishStreamed(ctx, copied);
         return;
       }
+    }
+    // a large wide table of one column per channel: read and written record batch by record batch
+    const { loadArrowWideStreamed } = await import('../data/load/arrow-source.js');
+    const streamed = await loadArrowWideStreamed(path, opts, ctx.output('spectra'), (rows) => ctx.progress({ message: `${ctx.id}: ${rows.toLocaleString('en')} rows read` }));
+    if (streamed) {
+      finishStreamed(ctx, streamed);
+      return;
     }
     await finish(ctx, await loadArrowFile(path, opts), (await import('node:path')).basename(path));
   },

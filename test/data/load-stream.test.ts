@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runStageForTest } from '../../src/runner/testing.js';
-import { loadCsv } from '../../src/stages/load.js';
+import { loadArrow, loadCsv } from '../../src/stages/load.js';
+import { Float64, Int64, Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { readSpectra, writeSpectra } from '../../src/data/arrow-io.js';
 import { parseCsv } from '../../src/data/load/csv-parse.js';
 import { rawFromCsv } from '../../src/data/load/raw-table.js';
@@ -141,5 +142,71 @@ describe('load.csv streamed', () => {
       expect(outcome.always!.logs).toEqual(outcome.never!.logs);
       if (outcome.never!.bytes) expect(outcome.always!.bytes!.equals(outcome.never!.bytes), JSON.stringify(params)).toBe(true);
     }
+  });
+});
+
+/** A pandas-like wide table (float64 column per channel, int64 metadata, saved index) in record batches of 100 rows. */
+function wideArrow(rows: number, nanAt = -1): Uint8Array {
+  const parts: Table[] = [];
+  for (let from = 0; from < rows; from += 100) {
+    const idx = Array.from({ length: Math.min(100, rows - from) }, (_, i) => from + i);
+    const cols: Record<string, ReturnType<typeof vectorFromArray>> = {
+      id: vectorFromArray(idx.map((r) => `w${r}`), new Utf8()),
+      label: vectorFromArray(idx.map((r) => (r % 9 === 0 ? null : `k${r % 3}`)), new Utf8()),
+      batch: vectorFromArray(idx.map((r) => BigInt(r % 5)), new Int64()),
+      __index_level_0__: vectorFromArray(idx.map((r) => BigInt(r)), new Int64()),
+    };
+    for (let j = 0; j < 12; j++) cols[String(900 - 5 * j)] = vectorFromArray(idx.map((r) => (r === nanAt && j === 4 ? NaN : Math.cos(r * 0.1 + j) * 3)), new Float64());
+    parts.push(new Table(cols));
+  }
+  return tableToIPC(parts.reduce((a, b) => a.concat(b)), 'file');
+}
+
+describe('load.arrow streamed (a wide table of one column per channel)', () => {
+  it('gives the bytes of the whole-file path across record batches, the same errors and row numbers, and falls back for other layouts', async () => {
+    process.env.SPECFLOW_BATCH_ROWS = '64';
+    const dir = tmp();
+    writeFileSync(join(dir, 'wide.arrow'), wideArrow(530));
+    writeFileSync(join(dir, 'wide-nan.arrow'), wideArrow(530, 433));
+    const cases: [string, Record<string, unknown>][] = [
+      [dir, { path: 'wide.arrow', unit: 'cm-1' }],
+      [dir, { path: 'wide.arrow', keep: [] }],
+      [dir, { path: 'wide-nan.arrow' }],
+      [dir, { path: 'wide-nan.arrow', on_nan: 'drop' }],
+      [FIX, { path: 'wide.arrow', unit: 'nm' }],
+      [FIX, { path: 'wide-lz4.arrow' }],
+      [FIX, { path: 'wide-zstd.arrow' }],
+      [FIX, { path: 'list-column.arrow', id: 'sample' }],
+    ];
+    const logs: string[] = [];
+    for (const [base, params] of cases) {
+      const outcome: Record<string, { bytes?: Buffer; error?: string; left: string[] }> = {};
+      for (const mode of ['never', 'always']) {
+        process.env.SPECFLOW_STREAM = mode;
+        const out = tmp();
+        try {
+          const run = await runStageForTest(loadArrow, { params, pipelineDir: base, dir: out });
+          outcome[mode] = { bytes: readFileSync(run.outputs.spectra!), left: [] };
+          if (mode === 'always') logs.push(`${params.path}: ${run.logs.at(-1)}`);
+        } catch (e) {
+          outcome[mode] = { error: (e as Error).message, left: readdirSync(out) };
+        }
+      }
+      expect(outcome.always!.error, JSON.stringify(params)).toBe(outcome.never!.error);
+      expect(outcome.always!.left).toEqual([]);
+      if (outcome.never!.bytes) expect(outcome.always!.bytes!.equals(outcome.never!.bytes), JSON.stringify(params)).toBe(true);
+      if (params.path === 'wide-nan.arrow' && !params.on_nan) expect(outcome.always!.error).toMatch(/^wide-nan\.arrow row 434, column "880": "NaN" \(NaN\/Inf\)/);
+    }
+    expect(logs).toEqual([
+      'wide.arrow: loaded 530 spectra × 12 channels (streamed)',
+      'wide.arrow: loaded 530 spectra × 12 channels (streamed)',
+      'wide-nan.arrow: loaded 529 spectra × 12 channels (streamed)',
+      'wide.arrow: loaded 2 spectra × 3 channels (streamed)',
+      'wide-lz4.arrow: loaded 40 spectra × 5 channels (streamed)',
+      'list-column.arrow: loaded 3 spectra × 3 channels', // a list column is still assembled whole
+    ]);
+    const t = await readSpectra((await runStageForTest(loadArrow, { params: { path: 'wide.arrow' }, pipelineDir: dir })).outputs.spectra!);
+    expect(t.columnTypes).toEqual({ batch: 'int32' });
+    expect(t.labels![9]).toBeNull();
   });
 });

@@ -3,13 +3,14 @@
  * columns, a long `id, x, y` table, or one list / fixed-size-list column of spectra.
  * A file that already is a specflow spectra table is taken as it is.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { DataType, Type, type Table, type Vector } from 'apache-arrow';
+import { DataType, Type, type Field, type RecordBatch, type Schema, type Table, type Vector } from 'apache-arrow';
 import { StageError } from '../../core/stage-api.js';
 import { META, arrowReadError, isScalarType, parseArrowIpc, readListColumn, readSpectra, type Cell } from '../arrow-io.js';
 import { assembleLong, assembleWide, fromGroups, readIdColumn, resolveColumn, type Group, type LoadOptions, type Loaded } from './assemble.js';
 import { cellToText, metadataColumn, type RawTable } from './raw-table.js';
+import type { RowBatch, StreamedLoad } from './wide-stream.js';
 
 export interface ArrowLoadOptions extends LoadOptions {
   layout: 'wide' | 'long';
@@ -51,17 +52,73 @@ function isListType(type: DataType): boolean {
 }
 
 /** Scalar columns only; `__index_level_0__` (pandas' saved index) is not data. */
-function rawFromArrow(table: Table, file: string): RawTable {
-  const fields = table.schema.fields.filter((f) => isScalarType(f.type) && !/^__index_level_\d+__$/.test(f.name));
+function dataFields(schema: Schema): Field[] {
+  return schema.fields.filter((f) => isScalarType(f.type) && !/^__index_level_\d+__$/.test(f.name));
+}
+
+/** A table's (or one record batch's) scalar columns; `firstRow`: the file's row index of its row 0. */
+function rawFromArrow(table: Table | RecordBatch, file: string, firstRow = 0): RawTable {
+  const fields = dataFields(table.schema);
   const cols: Vector[] = fields.map((f) => table.getChild(f.name)!);
   return {
     file,
     columns: fields.map((f) => f.name),
     nRows: table.numRows,
     get: (r, c) => toCell(cols[c]!.get(r)),
-    rowLabel: (r) => `row ${r + 1}`,
+    rowLabel: (r) => `row ${firstRow + r + 1}`,
     headerLabel: 'schema',
   };
+}
+
+/**
+ * A large wide table of scalar columns (one per channel, as pandas writes a DataFrame),
+ * read record batch by record batch and written the same way: the bytes and errors of
+ * loadArrowFile + writeSpectra. Undefined when the file is not such a table in the
+ * IPC file format (another layout, a specflow spectra table, a damaged file), or is
+ * small enough to load whole; the caller then loads it whole.
+ */
+export async function loadArrowWideStreamed(path: string, opts: ArrowLoadOptions, output: string, progress: (rows: number) => void): Promise<StreamedLoad | undefined> {
+  const { readBatches, readSchema, shouldStreamBytes } = await import('../arrow-batches.js');
+  const { size } = await stat(path);
+  if (opts.layout !== 'wide' || opts.column !== undefined || !shouldStreamBytes(size) || !(await isIpcFile(path, size))) return undefined;
+  const schema = await readSchema(path).catch(() => undefined);
+  if (!schema || schema.metadata.get(META.kind) === 'spectra' || schema.fields.some((f) => isListType(f.type))) return undefined;
+  const file = basename(path);
+  const { writeWideStreamed } = await import('./wide-stream.js');
+  let first = 0;
+  async function* batches(): AsyncGenerator<RowBatch> {
+    try {
+      for await (const batch of readBatches(path)) {
+        yield { raw: rawFromArrow(batch, file, first), first };
+        first += batch.numRows;
+        progress(first);
+      }
+    } catch (e) {
+      if (e instanceof StageError) throw e;
+      throw new StageError(arrowReadError(e), file);
+    }
+  }
+  return writeWideStreamed({
+    head: { file, columns: dataFields(schema).map((f) => f.name), headerLabel: 'schema' },
+    batches: batches(),
+    rowLabel: (r) => `row ${r + 1}`,
+    empty: 'the table has no rows',
+  }, opts, output);
+}
+
+/** Starts and ends with the IPC file magic (a cut-off file is left to the whole-file reader's message). */
+async function isIpcFile(path: string, size: number): Promise<boolean> {
+  if (size < 12) return false;
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(6);
+    const tail = Buffer.alloc(6);
+    await handle.read(head, 0, 6, 0);
+    await handle.read(tail, 0, 6, size - 6);
+    return head.toString('latin1') === 'ARROW1' && tail.toString('latin1') === 'ARROW1';
+  } finally {
+    await handle.close();
+  }
 }
 
 function toCell(v: unknown): Cell {
