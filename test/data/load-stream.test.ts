@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { loadArrow, loadCsv } from '../../src/stages/load.js';
-import { Float64, Int64, Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
+import { Float64, Int64, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { readSpectra, writeSpectra } from '../../src/data/arrow-io.js';
 import { parseCsv } from '../../src/data/load/csv-parse.js';
 import { rawFromCsv } from '../../src/data/load/raw-table.js';
@@ -150,7 +150,7 @@ function wideArrow(rows: number, nanAt = -1): Uint8Array {
   const parts: Table[] = [];
   for (let from = 0; from < rows; from += 100) {
     const idx = Array.from({ length: Math.min(100, rows - from) }, (_, i) => from + i);
-    const cols: Record<string, ReturnType<typeof vectorFromArray>> = {
+    const cols: Record<string, Vector> = {
       id: vectorFromArray(idx.map((r) => `w${r}`), new Utf8()),
       label: vectorFromArray(idx.map((r) => (r % 9 === 0 ? null : `k${r % 3}`)), new Utf8()),
       batch: vectorFromArray(idx.map((r) => BigInt(r % 5)), new Int64()),

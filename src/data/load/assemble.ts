@@ -314,6 +314,31 @@ function inferCells(values: Cell[]): Cell[] {
 }
 
 /**
+ * One spectrum given point by point, sorted by x, with on_nan applied (undefined when it
+ * drops the spectrum); `where(i)` names point i for errors.
+ */
+export function sortedSpectrum(
+  id: string, xs: ArrayLike<number>, ys: ArrayLike<number>, where: (i: number) => string, opts: LoadOptions, notes: string[],
+): { x: Float64Array; y: Float64Array } | undefined {
+  const order = Array.from({ length: xs.length }, (_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+  const x = Float64Array.from(order.map((i) => xs[i]!));
+  const y = Float64Array.from(order.map((i) => ys[i]!));
+  for (let i = 1; i < x.length; i++) {
+    if (x[i] === x[i - 1]) throw new StageError(`duplicate x = ${x[i]} for id "${id}"`, where(order[i]!));
+  }
+  const badAt = y.findIndex((v) => !Number.isFinite(v) || beyondFloat32(v));
+  if (badAt >= 0) {
+    const at = where(order[badAt]!);
+    y.forEach((v, i) => { if (beyondFloat32(v)) y[i] = v * Infinity; });
+    if (opts.onNan === 'error') throw new StageError(nanMessage(ys[order[badAt]!]!, 'error'), at);
+    if (opts.onNan === 'drop') return undefined;
+    if (!interpolateNonFinite(x, y)) throw new StageError(`every value of spectrum "${id}" is NaN/Inf; nothing to interpolate from`, at);
+    notes.push(`interpolated NaN/Inf values in spectrum "${id}"`);
+  }
+  return { x, y };
+}
+
+/**
  * Spectra given point by point: sort each by x, apply on_nan, and put them on
  * one grid when they all share the same x values, else keep them ragged.
  */
@@ -321,22 +346,8 @@ export function fromGroups(groups: Group[], file: string, opts: LoadOptions, has
   const notes: string[] = [];
   const kept: { g: Group; x: Float64Array; y: Float64Array }[] = [];
   for (const g of groups) {
-    const order = g.x.map((_, i) => i).sort((a, b) => g.x[a]! - g.x[b]!);
-    const x = Float64Array.from(order.map((i) => g.x[i]!));
-    const y = Float64Array.from(order.map((i) => g.y[i]!));
-    for (let i = 1; i < x.length; i++) {
-      if (x[i] === x[i - 1]) throw new StageError(`duplicate x = ${x[i]} for id "${g.id}"`, g.where[order[i]!]!);
-    }
-    const badAt = y.findIndex((v) => !Number.isFinite(v) || beyondFloat32(v));
-    if (badAt >= 0) {
-      const where = g.where[order[badAt]!]!;
-      y.forEach((v, i) => { if (beyondFloat32(v)) y[i] = v * Infinity; });
-      if (opts.onNan === 'error') throw new StageError(nanMessage(g.y[order[badAt]!]!, 'error'), where);
-      if (opts.onNan === 'drop') continue;
-      if (!interpolateNonFinite(x, y)) throw new StageError(`every value of spectrum "${g.id}" is NaN/Inf; nothing to interpolate from`, where);
-      notes.push(`interpolated NaN/Inf values in spectrum "${g.id}"`);
-    }
-    kept.push({ g, x, y });
+    const sorted = sortedSpectrum(g.id, g.x, g.y, (i) => g.where[i]!, opts, notes);
+    if (sorted) kept.push({ g, ...sorted });
   }
   if (kept.length < groups.length) notes.push(`dropped ${groups.length - kept.length} spectra with NaN/Inf values (on_nan: drop)`);
   if (kept.length === 0) throw new StageError('no spectra left after dropping those with NaN/Inf', file);
