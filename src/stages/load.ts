@@ -220,9 +220,12 @@ export const loadArrow: StageDef = {
         return;
       }
     }
-    // a large wide table of one column per channel: read and written record batch by record batch
-    const { loadArrowWideStreamed } = await import('../data/load/arrow-source.js');
-    const streamed = await loadArrowWideStreamed(path, opts, ctx.output('spectra'), (rows) => ctx.progress({ message: `${ctx.id}: ${rows.toLocaleString('en')} rows read` }));
+    // a large table of other tools' layouts (a list column on one grid, or a column per channel):
+    // read and written record batch by record batch
+    const { loadArrowListStreamed, loadArrowWideStreamed } = await import('../data/load/arrow-source.js');
+    const rowsRead = (rows: number) => ctx.progress({ message: `${ctx.id}: ${rows.toLocaleString('en')} rows read` });
+    const streamed = (await loadArrowListStreamed(path, opts, ctx.output('spectra'), rowsRead))
+      ?? (await loadArrowWideStreamed(path, opts, ctx.output('spectra'), rowsRead));
     if (streamed) {
       finishStreamed(ctx, streamed);
       return;

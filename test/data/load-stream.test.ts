@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { loadArrow, loadCsv } from '../../src/stages/load.js';
-import { Float64, Int64, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
+import { Field, FixedSizeList, Float32, Float64, Int64, List, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { readSpectra, writeSpectra } from '../../src/data/arrow-io.js';
 import { parseCsv } from '../../src/data/load/csv-parse.js';
 import { rawFromCsv } from '../../src/data/load/raw-table.js';
@@ -163,7 +163,7 @@ function wideArrow(rows: number, nanAt = -1): Uint8Array {
 }
 
 describe('load.arrow streamed (a wide table of one column per channel)', () => {
-  it('gives the bytes of the whole-file path across record batches, the same errors and row numbers, and falls back for other layouts', async () => {
+  it('gives the bytes of the whole-file path across record batches, the same errors and row numbers', async () => {
     process.env.SPECFLOW_BATCH_ROWS = '64';
     const dir = tmp();
     writeFileSync(join(dir, 'wide.arrow'), wideArrow(530));
@@ -203,10 +203,103 @@ describe('load.arrow streamed (a wide table of one column per channel)', () => {
       'wide-nan.arrow: loaded 529 spectra × 12 channels (streamed)',
       'wide.arrow: loaded 2 spectra × 3 channels (streamed)',
       'wide-lz4.arrow: loaded 40 spectra × 5 channels (streamed)',
-      'list-column.arrow: loaded 3 spectra × 3 channels', // a list column is still assembled whole
+      'list-column.arrow: loaded 3 spectra × 3 channels (streamed)', // the list-column path (tested below)
     ]);
     const t = await readSpectra((await runStageForTest(loadArrow, { params: { path: 'wide.arrow' }, pipelineDir: dir })).outputs.spectra!);
     expect(t.columnTypes).toEqual({ batch: 'int32' });
     expect(t.labels![9]).toBeNull();
+  });
+});
+
+/** One spectrum a row in a list column (List<Float64> or FixedSizeList<Float32>), batches of 100 rows. */
+function listArrow(rows: number, opts: { fixed?: boolean; axis?: number[]; nullAt?: number; shortAt?: number } = {}): Uint8Array {
+  const d = 10;
+  const parts: Table[] = [];
+  for (let from = 0; from < rows; from += 100) {
+    const idx = Array.from({ length: Math.min(100, rows - from) }, (_, i) => from + i);
+    const lengths = idx.map((r) => (r === opts.shortAt ? d - 1 : d));
+    const values = Float64Array.from(idx.flatMap((r, i) => Array.from({ length: lengths[i]! }, (_, j) => Math.sin(r + j * 0.3) * 7)));
+    let spectrum: Vector;
+    if (opts.fixed) {
+      const child = makeData({ type: new Float32(), length: values.length, nullCount: 0, data: Float32Array.from(values) });
+      spectrum = makeVector(makeData({ type: new FixedSizeList(d, new Field('item', new Float32(), true)), length: idx.length, nullCount: 0, child }));
+    } else {
+      const offsets = Int32Array.from([0, ...lengths.map((_, i) => lengths.slice(0, i + 1).reduce((a, b) => a + b, 0))]);
+      const nullBitmap = new Uint8Array(Math.ceil(values.length / 8)).fill(255);
+      let nulls = 0;
+      if (opts.nullAt !== undefined && idx.includes(opts.nullAt)) {
+        const at = offsets[opts.nullAt - from]! + 3;
+        nullBitmap[at >> 3]! &= ~(1 << (at & 7));
+        nulls = 1;
+      }
+      const child = makeData({ type: new Float64(), length: values.length, nullCount: nulls, data: values, nullBitmap });
+      spectrum = makeVector(makeData({ type: new List(new Field('item', new Float64(), true)), length: idx.length, nullCount: 0, valueOffsets: offsets, child }));
+    }
+    parts.push(new Table({
+      sample: vectorFromArray(idx.map((r) => `p${r}`), new Utf8()),
+      label: vectorFromArray(idx.map((r) => `k${r % 2}`), new Utf8()),
+      temperature: vectorFromArray(idx.map((r) => 20 + r / 4), new Float64()),
+      spectrum,
+    }));
+  }
+  const table = parts.reduce((a, b) => a.concat(b));
+  if (opts.axis) {
+    table.schema.metadata.set('specflow.axis', JSON.stringify(opts.axis));
+    table.schema.metadata.set('specflow.axis_unit', 'eV');
+  }
+  return tableToIPC(table, 'file');
+}
+
+describe('load.arrow streamed (a list column of spectra)', () => {
+  it('gives the bytes and errors of the whole-file path across record batches (List and FixedSizeList, an axis in the schema, null values)', async () => {
+    process.env.SPECFLOW_BATCH_ROWS = '64';
+    const dir = tmp();
+    const descending = Array.from({ length: 10 }, (_, j) => 800 - 7 * j);
+    writeFileSync(join(dir, 'list.arrow'), listArrow(450, { axis: descending, nullAt: 321 }));
+    writeFileSync(join(dir, 'fixed.arrow'), listArrow(450, { fixed: true }));
+    writeFileSync(join(dir, 'short.arrow'), listArrow(450, { shortAt: 377 }));
+    const cases: [string, Record<string, unknown>][] = [
+      [dir, { path: 'list.arrow', id: 'sample', on_nan: 'interpolate' }],
+      [dir, { path: 'list.arrow', id: 'sample', on_nan: 'drop', keep: [] }],
+      [dir, { path: 'list.arrow', id: 'sample' }],
+      [dir, { path: 'fixed.arrow', column: 'spectrum', unit: 'nm' }],
+      [dir, { path: 'short.arrow', id: 'sample' }],
+      [FIX, { path: 'list-column.arrow', id: 'sample' }],
+      [FIX, { path: 'list-ragged.arrow' }],
+    ];
+    const logs: string[] = [];
+    const errors: string[] = [];
+    for (const [base, params] of cases) {
+      const outcome: Record<string, { bytes?: Buffer; error?: string; left: string[] }> = {};
+      for (const mode of ['never', 'always']) {
+        process.env.SPECFLOW_STREAM = mode;
+        const out = tmp();
+        try {
+          const run = await runStageForTest(loadArrow, { params, pipelineDir: base, dir: out });
+          outcome[mode] = { bytes: readFileSync(run.outputs.spectra!), left: [] };
+          if (mode === 'always') logs.push(`${params.path}: ${run.logs.filter((l) => !l.startsWith('interpolated')).join('; ')}`);
+        } catch (e) {
+          outcome[mode] = { error: (e as Error).message, left: readdirSync(out) };
+          if (mode === 'always') errors.push(outcome[mode].error!);
+        }
+      }
+      expect(outcome.always!.error, JSON.stringify(params)).toBe(outcome.never!.error);
+      expect(outcome.always!.left).toEqual([]);
+      if (outcome.never!.bytes) expect(outcome.always!.bytes!.equals(outcome.never!.bytes), JSON.stringify(params)).toBe(true);
+    }
+    expect(logs).toEqual([
+      'list.arrow: loaded 450 spectra × 10 channels (streamed)',
+      'list.arrow: dropped 1 spectra with NaN/Inf values (on_nan: drop); loaded 449 spectra × 10 channels (streamed)',
+      'fixed.arrow: loaded 450 spectra × 10 channels (streamed)',
+      'list-column.arrow: loaded 3 spectra × 3 channels (streamed)',
+    ]);
+    expect(errors).toEqual([
+      expect.stringMatching(/^list\.arrow row 322, column "spectrum" \(value 4\): an empty cell \(NaN\/Inf\)|^list\.arrow row 322, column "spectrum" \(value 4\)/),
+      'short.arrow row 378, column "spectrum": ragged row: 9 values, row 1 has 10 (give an x list column for spectra on different grids)',
+      expect.stringMatching(/^list-ragged\.arrow row 2, column "spectrum": ragged row: 2 values, row 1 has 3/),
+    ]);
+    const t = await readSpectra((await runStageForTest(loadArrow, { params: { path: 'list.arrow', id: 'sample', on_nan: 'interpolate' }, pipelineDir: dir })).outputs.spectra!);
+    expect(Array.from(t.axis)).toEqual([...descending].reverse());
+    expect([t.axisUnit, t.columnTypes]).toEqual(['eV', { temperature: 'float64' }]);
   });
 });

@@ -38,17 +38,39 @@ export interface WideStreamSource {
   empty: string;
 }
 
+/** How a table's rows become spectra: fixed before the first row is read. */
+export interface RowLayout {
+  d: number;
+  /** Everything of the spectra table but its rows (labels: [] when there is a label column). */
+  shell: SpectraTable;
+  idCol: number;
+  labelCol: number;
+  metaCols: number[];
+  notes: string[];
+  /** Row `r` of the batch (whose id is `id`) into `y` (length d); false when on_nan drops it. */
+  read(batch: RowBatch, r: number, y: Float64Array, notes: string[], id: string | undefined): boolean;
+  /** Check the ids of rows on_nan drops too (the list layout checks every id before any spectrum). */
+  idsOfDropped: boolean;
+}
+
 export async function writeWideStreamed(source: WideStreamSource, opts: LoadOptions, output: string): Promise<StreamedLoad> {
-  const { head } = source;
-  const plan = planWide(head, opts);
-  const notes = [...plan.notes];
-  const d = plan.d;
+  const plan = planWide(source.head, opts);
   const shell: SpectraTable = { ...wideShell(plan, opts), n: 0, ids: [], spectra: new Float32Array(0), columns: {} };
   if (plan.labelCol >= 0) shell.labels = [];
-  const metaNames = plan.metaCols.map((c) => head.columns[c]!);
+  return writeRowsStreamed(source, {
+    d: plan.d, shell, idCol: plan.idCol, labelCol: plan.labelCol, metaCols: plan.metaCols, notes: plan.notes, idsOfDropped: false,
+    read: ({ raw }, r, y, notes) => readWideRow(raw, r, plan, opts, y, notes),
+  }, output);
+}
+
+export async function writeRowsStreamed(source: WideStreamSource, layout: RowLayout, output: string): Promise<StreamedLoad> {
+  const { head } = source;
+  const { d, shell } = layout;
+  const notes = [...layout.notes];
+  const metaNames = layout.metaCols.map((c) => head.columns[c]!);
   checkMetadataNames({ ...shell, columns: Object.fromEntries(metaNames.map((m) => [m, []])) }, head.file);
   const rows = batchRows(d);
-  const registry = plan.idCol >= 0 ? new IdRegistry(source.rowLabel) : undefined;
+  const registry = layout.idCol >= 0 ? new IdRegistry(source.rowLabel) : undefined;
   const spill = metaNames.length > 0 ? new RowSpill(`${output}.rows.tmp`, d) : undefined;
   // with metadata columns: every kept row's id, label and metadata cells, until the types are known
   const all = { ids: [] as string[], labels: [] as (string | null)[], meta: metaNames.map((): Cell[] => []) };
@@ -71,16 +93,19 @@ export async function writeWideStreamed(source: WideStreamSource, opts: LoadOpti
   };
   try {
     const y = new Float64Array(d);
-    for await (const { raw, first } of source.batches) {
+    for await (const b of source.batches) {
+      const { raw, first } = b;
+      const idOf = (r: number): string => (registry
+        ? registry.take(own(raw.get(r, layout.idCol)), first + r, `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[layout.idCol]}"`)
+        : String(first + r + 1));
       for (let r = 0; r < raw.nRows; r++) {
         total++;
-        if (!readWideRow(raw, r, plan, opts, y, notes)) continue;
+        const id = layout.idsOfDropped ? idOf(r) : undefined;
+        if (!layout.read(b, r, y, notes, id)) continue;
         batch.spectra.set(y, batch.ids.length * d);
-        batch.ids.push(registry
-          ? registry.take(own(raw.get(r, plan.idCol)), first + r, `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[plan.idCol]}"`)
-          : String(first + r + 1));
-        if (plan.labelCol >= 0) batch.labels.push(own(cellToText(raw.get(r, plan.labelCol))));
-        plan.metaCols.forEach((c, k) => all.meta[k]!.push(own(raw.get(r, c))));
+        batch.ids.push(id ?? idOf(r));
+        if (layout.labelCol >= 0) batch.labels.push(own(cellToText(raw.get(r, layout.labelCol))));
+        layout.metaCols.forEach((c, k) => all.meta[k]!.push(own(raw.get(r, c))));
         kept++;
         if (batch.ids.length === rows) flush();
       }
