@@ -162,7 +162,7 @@ function run(args, env = {}, file = pipe, mayFail = false) {
   const r = spawnSync(process.execPath, ['--import', preload, cli, '--store', store, 'run', file, '-j', '1', ...args], {
     encoding: 'utf8', env: { ...process.env, ...env, SPECFLOW_PEAK_RSS_FILE: rssFile, FORCE_COLOR: '0' }, maxBuffer: 1 << 28,
   });
-  if (r.status !== 0 && mayFail) return { failed: r.stderr.trim().split('\n').filter((l) => /✗|error/i.test(l)).at(-1) ?? `exit ${r.status}` };
+  if (r.status !== 0 && mayFail) return { failed: r.stderr.trim().split('\n').filter((l) => l.trim() && !l.startsWith('run record')).at(-1)?.trim() ?? `exit ${r.status}` };
   if (r.status !== 0) {
     console.log(r.stdout.slice(-2000), r.stderr.slice(-3000));
     throw new Error(`specflow run ${args.join(' ')} exited with ${r.status}`);
