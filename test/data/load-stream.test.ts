@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { loadArrow, loadCsv } from '../../src/stages/load.js';
+import type { StageDef } from '../../src/core/stage-api.js';
 import { Field, FixedSizeList, Float32, Float64, Int64, List, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { readSpectra, writeSpectra } from '../../src/data/arrow-io.js';
 import { parseCsv } from '../../src/data/load/csv-parse.js';
@@ -56,6 +57,32 @@ async function errorOf(p: Promise<unknown>): Promise<string> {
     return (e as Error).message;
   }
   return 'no error';
+}
+
+/**
+ * The stage run with SPECFLOW_STREAM=never and =always must give the same error, or the same
+ * bytes and logs (but for "(streamed)"), and a failed streamed run must leave nothing behind.
+ * Returns the streamed run's logs, or its error.
+ */
+async function bothWays(def: StageDef, base: string, params: Record<string, unknown>): Promise<{ logs: string[]; error?: string }> {
+  const outcome: Record<string, { bytes?: Buffer; logs: string[]; error?: string; left: string[] }> = {};
+  for (const mode of ['never', 'always']) {
+    process.env.SPECFLOW_STREAM = mode;
+    const dir = tmp();
+    try {
+      const run = await runStageForTest(def, { params, pipelineDir: base, dir });
+      outcome[mode] = { bytes: readFileSync(run.outputs.spectra!), logs: run.logs, left: [] };
+    } catch (e) {
+      outcome[mode] = { error: (e as Error).message, logs: [], left: readdirSync(dir) };
+    }
+  }
+  const { never, always } = outcome as Record<'never' | 'always', (typeof outcome)[string]>;
+  const what = JSON.stringify(params);
+  expect(always.error, what).toBe(never.error);
+  expect(always.left, what).toEqual([]);
+  expect(always.logs.map((l) => l.replace(' (streamed)', '')), what).toEqual(never.logs);
+  if (never.bytes) expect(always.bytes!.equals(never.bytes), what).toBe(true);
+  return { logs: always.logs, ...(always.error !== undefined ? { error: always.error } : {}) };
 }
 
 describe('load.csv streamed', () => {
@@ -125,22 +152,8 @@ describe('load.csv streamed', () => {
       { path: 'wide-quirks.csv', keep: ['octane'] },
     ];
     for (const params of fixtures) {
-      const outcome: Record<string, { bytes?: Buffer; logs: string[]; error?: string; left: string[] }> = {};
-      for (const mode of ['never', 'always']) {
-        process.env.SPECFLOW_STREAM = mode;
-        const dir = tmp();
-        try {
-          const run = await runStageForTest(loadCsv, { params: { ...params, path: join(FIX, params.path as string) }, pipelineDir: FIX, dir });
-          outcome[mode] = { bytes: readFileSync(run.outputs.spectra!), logs: run.logs.map((l) => l.replace(' (streamed)', '')), left: [] };
-          expect(run.logs.some((l) => l.endsWith('(streamed)')), `${mode} ${JSON.stringify(params)}`).toBe(mode === 'always');
-        } catch (e) {
-          outcome[mode] = { error: (e as Error).message, logs: [], left: readdirSync(dir) };
-        }
-      }
-      expect(outcome.always!.error, JSON.stringify(params)).toBe(outcome.never!.error);
-      expect(outcome.always!.left).toEqual([]);
-      expect(outcome.always!.logs).toEqual(outcome.never!.logs);
-      if (outcome.never!.bytes) expect(outcome.always!.bytes!.equals(outcome.never!.bytes), JSON.stringify(params)).toBe(true);
+      const streamed = await bothWays(loadCsv, FIX, { ...params, path: join(FIX, params.path as string) });
+      if (!streamed.error) expect(streamed.logs.at(-1), JSON.stringify(params)).toMatch(/\(streamed\)$/);
     }
   });
 });
@@ -180,22 +193,9 @@ describe('load.arrow streamed (a wide table of one column per channel)', () => {
     ];
     const logs: string[] = [];
     for (const [base, params] of cases) {
-      const outcome: Record<string, { bytes?: Buffer; error?: string; left: string[] }> = {};
-      for (const mode of ['never', 'always']) {
-        process.env.SPECFLOW_STREAM = mode;
-        const out = tmp();
-        try {
-          const run = await runStageForTest(loadArrow, { params, pipelineDir: base, dir: out });
-          outcome[mode] = { bytes: readFileSync(run.outputs.spectra!), left: [] };
-          if (mode === 'always') logs.push(`${params.path}: ${run.logs.at(-1)}`);
-        } catch (e) {
-          outcome[mode] = { error: (e as Error).message, left: readdirSync(out) };
-        }
-      }
-      expect(outcome.always!.error, JSON.stringify(params)).toBe(outcome.never!.error);
-      expect(outcome.always!.left).toEqual([]);
-      if (outcome.never!.bytes) expect(outcome.always!.bytes!.equals(outcome.never!.bytes), JSON.stringify(params)).toBe(true);
-      if (params.path === 'wide-nan.arrow' && !params.on_nan) expect(outcome.always!.error).toMatch(/^wide-nan\.arrow row 434, column "880": "NaN" \(NaN\/Inf\)/);
+      const streamed = await bothWays(loadArrow, base, params);
+      if (!streamed.error) logs.push(`${params.path}: ${streamed.logs.at(-1)}`);
+      if (params.path === 'wide-nan.arrow' && !params.on_nan) expect(streamed.error).toMatch(/^wide-nan\.arrow row 434, column "880": "NaN" \(NaN\/Inf\)/);
     }
     expect(logs).toEqual([
       'wide.arrow: loaded 530 spectra × 12 channels (streamed)',
@@ -270,22 +270,9 @@ describe('load.arrow streamed (a list column of spectra)', () => {
     const logs: string[] = [];
     const errors: string[] = [];
     for (const [base, params] of cases) {
-      const outcome: Record<string, { bytes?: Buffer; error?: string; left: string[] }> = {};
-      for (const mode of ['never', 'always']) {
-        process.env.SPECFLOW_STREAM = mode;
-        const out = tmp();
-        try {
-          const run = await runStageForTest(loadArrow, { params, pipelineDir: base, dir: out });
-          outcome[mode] = { bytes: readFileSync(run.outputs.spectra!), left: [] };
-          if (mode === 'always') logs.push(`${params.path}: ${run.logs.filter((l) => !l.startsWith('interpolated')).join('; ')}`);
-        } catch (e) {
-          outcome[mode] = { error: (e as Error).message, left: readdirSync(out) };
-          if (mode === 'always') errors.push(outcome[mode].error!);
-        }
-      }
-      expect(outcome.always!.error, JSON.stringify(params)).toBe(outcome.never!.error);
-      expect(outcome.always!.left).toEqual([]);
-      if (outcome.never!.bytes) expect(outcome.always!.bytes!.equals(outcome.never!.bytes), JSON.stringify(params)).toBe(true);
+      const streamed = await bothWays(loadArrow, base, params);
+      if (streamed.error) errors.push(streamed.error);
+      else logs.push(`${params.path}: ${streamed.logs.filter((l) => !l.startsWith('interpolated')).join('; ')}`);
     }
     expect(logs).toEqual([
       'list.arrow: loaded 450 spectra × 10 channels (streamed)',
