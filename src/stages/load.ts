@@ -1,8 +1,9 @@
 /**
  * Loaders: CSV (wide or long), Arrow/Feather, JCAMP-DX → a spectra table.
- * Parameter names are fixed (scripts outside the repo use them). Everything is
- * parsed and checked before the output file is written, so a bad input never
- * leaves a partial artifact.
+ * Parameter names are fixed (scripts outside the repo use them). Small inputs are
+ * parsed and checked whole before the output is written; large ones are written
+ * batch by batch as they are read, and a bad row found late removes the partial
+ * output (the runner discards the stage's temp entry as well).
  */
 import type { StageContext, StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
@@ -111,7 +112,7 @@ function loadOptions(p: Record<string, unknown>) {
 
 export const loadCsv: StageDef = {
   type: 'load.csv',
-  description: 'Read spectra from a CSV file: wide (one spectrum a row) or long (id, x, y rows). Handles BOM, CRLF, quoted fields and # comment lines.',
+  description: 'Read spectra from a CSV file: wide (one spectrum a row) or long (id, x, y rows). Handles BOM, CRLF, quoted fields and # comment lines. A large wide file is read a piece at a time and written batch by batch.',
   inputs: {},
   outputs: { spectra: { kind: KIND.spectra, description: 'The spectra, with id, label and kept metadata columns.' } },
   params: {
