@@ -156,8 +156,12 @@ export const loadCsv: StageDef = {
     // gathers each spectrum's points from anywhere in the file, so it is always read whole.
     if (ctx.params.layout !== 'long' && shouldStreamBytes(size * 8)) {
       const { loadCsvStreamed } = await import('../data/load/csv-stream.js');
-      const loaded = await loadCsvStreamed(path, file, ctx.params.delimiter as string, opts, ctx.output('spectra'), (read) => {
-        ctx.progress({ fraction: size > 0 ? read / size : 1, message: `${ctx.id}: ${(read / 2 ** 20).toFixed(0)}/${(size / 2 ** 20).toFixed(0)} MB of text` });
+      const { RateMeter } = await import('../util/progress.js');
+      const rate = new RateMeter();
+      const loaded = await loadCsvStreamed(path, file, ctx.params.delimiter as string, opts, ctx.output('spectra'), (read, rows) => {
+        // the number of rows is known only at the end: estimated from the bytes read so far
+        const label = `${(read / 2 ** 20).toFixed(0)}/${(size / 2 ** 20).toFixed(0)} MB of text`;
+        ctx.progress({ fraction: size > 0 ? read / size : 1, message: rate.message(label, rows, read > 0 ? Math.round((rows * size) / read) : rows) });
       });
       finishStreamed(ctx, loaded);
       return;
@@ -224,7 +228,7 @@ export const loadArrow: StageDef = {
     // a large table of other tools' layouts (a list column on one grid, or a column per channel):
     // read and written record batch by record batch
     const { loadArrowListStreamed, loadArrowWideStreamed } = await import('../data/load/arrow-source.js');
-    const rowsRead = (rows: number) => ctx.progress({ message: `${ctx.id}: ${rows.toLocaleString('en')} rows read` });
+    const rowsRead = (rows: number) => ctx.progress({ message: `${rows.toLocaleString('en')} rows read` });
     const streamed = (await loadArrowListStreamed(path, opts, ctx.output('spectra'), rowsRead))
       ?? (await loadArrowWideStreamed(path, opts, ctx.output('spectra'), rowsRead));
     if (streamed) {

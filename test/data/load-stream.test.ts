@@ -3,7 +3,7 @@
  * gives the bytes of the whole-file path, and the same error, with the same location,
  * wherever a bad row is; a failed streamed load leaves nothing behind.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -100,12 +100,14 @@ describe('load.csv streamed', () => {
       const a = join(dir, `memory-${k}.arrow`);
       const b = join(dir, `streamed-${k}.arrow`);
       const memoryNotes = await inMemory(path, opts, a).catch((e: Error) => [`error: ${e.message}`]);
-      const read: number[] = [];
-      const streamed = await loadCsvStreamed(path, 'data.csv', 'auto', opts, b, (n) => read.push(n), 1000).then((s) => s.notes, (e: Error) => [`error: ${e.message}`]);
+      const read: [number, number][] = [];
+      const streamed = await loadCsvStreamed(path, 'data.csv', 'auto', opts, b, (bytes, rows) => read.push([bytes, rows]), 1000).then((s) => s.notes, (e: Error) => [`error: ${e.message}`]);
       expect(streamed, JSON.stringify(opts)).toEqual(memoryNotes);
       if (memoryNotes[0]?.startsWith('error: ')) continue;
       expect(readFileSync(b).equals(readFileSync(a)), JSON.stringify(opts)).toBe(true);
       expect(read.length).toBeGreaterThan(50); // many pieces of text
+      expect(read.at(-1)).toEqual([statSync(path).size, 700]); // progress: bytes and rows read
+      expect(read.every(([bytes, rows], i) => i === 0 || (bytes >= read[i - 1]![0] && rows >= read[i - 1]![1]))).toBe(true);
       expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     }
     // the cases above really cover what they claim

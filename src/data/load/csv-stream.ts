@@ -13,14 +13,13 @@ import { writeWideStreamed, type RowBatch, type StreamedLoad } from './wide-stre
 
 const PIECE_BYTES = 1 << 20;
 
-/** The records of a CSV file, a piece of text at a time; `bytes(n)` after each piece. */
-async function* csvRecordPieces(path: string, file: string, tokenizer: CsvTokenizer, bytes: (read: number) => void, pieceBytes: number): AsyncGenerator<CsvRecord[]> {
+/** The records of a CSV file, a piece of text at a time, with the bytes read so far. */
+async function* csvRecordPieces(path: string, file: string, tokenizer: CsvTokenizer, pieceBytes: number): AsyncGenerator<{ records: CsvRecord[]; bytes: number }> {
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: pieceBytes });
   try {
     for await (const piece of stream as AsyncIterable<string>) {
       const records = tokenizer.push(piece);
-      bytes(stream.bytesRead);
-      if (records.length > 0) yield records;
+      if (records.length > 0) yield { records, bytes: stream.bytesRead };
     }
   } catch (e) {
     if (e instanceof StageError) throw e;
@@ -29,28 +28,30 @@ async function* csvRecordPieces(path: string, file: string, tokenizer: CsvTokeni
     stream.destroy();
   }
   const last = tokenizer.end();
-  if (last.length > 0) yield last;
+  if (last.length > 0) yield { records: last, bytes: stream.bytesRead };
 }
 
 export async function loadCsvStreamed(
-  path: string, file: string, delimiter: string, opts: LoadOptions, output: string, bytes: (read: number) => void, pieceBytes = PIECE_BYTES,
+  path: string, file: string, delimiter: string, opts: LoadOptions, output: string,
+  progress: (bytesRead: number, rowsRead: number) => void, pieceBytes = PIECE_BYTES,
 ): Promise<StreamedLoad> {
   const tokenizer = new CsvTokenizer(file, delimiter);
-  const pieces = csvRecordPieces(path, file, tokenizer, bytes, pieceBytes);
-  let pending: CsvRecord[] = [];
-  while (pending.length === 0) {
+  const pieces = csvRecordPieces(path, file, tokenizer, pieceBytes);
+  let pending: { records: CsvRecord[]; bytes: number } | undefined;
+  while (!pending || pending.records.length === 0) {
     const next = await pieces.next();
     if (next.done) throw new StageError('the file is empty (no header line)', file);
     pending = next.value;
   }
-  const head = pending.shift()!;
+  const head = pending.records.shift()!;
   const header = checkHeader(head, file);
   checkHeaderNul(head, file);
   /** The line each data row starts on, to name an earlier row in a later batch's error. */
   const lines: number[] = [];
   async function* batches(): AsyncGenerator<RowBatch> {
     let row = 0;
-    for (let records: CsvRecord[] | undefined = pending; records; ) {
+    for (let piece = pending; piece; ) {
+      const { records } = piece;
       const first = row;
       for (const r of records) {
         row++;
@@ -59,8 +60,9 @@ export async function loadCsvStreamed(
         lines.push(r.line);
       }
       if (records.length > 0) yield { raw: rawFromCsv(file, header, records.map((r) => r.fields), records.map((r) => r.line), head.line, first), first };
+      progress(piece.bytes, row);
       const next = await pieces.next();
-      records = next.done ? undefined : next.value;
+      piece = next.done ? undefined : next.value;
     }
     if (row > 0 && tokenizer.sawNul) throw nulOutsideRecords(file);
   }
