@@ -271,18 +271,20 @@ stages:
     expect(peakMb).toBeLessThan(700);
   }, 300_000);
 
-  it('load.csv streams a 200,000 × 64 CSV (100 MB of text) with a 160 MB JS heap: read whole, the text and a string per cell need ~7× that', () => {
+  it('load.csv streams a 200,000 × 32 CSV (53 MB of text, with a metadata column) with a 160 MB JS heap: read whole, the text and a string per cell need ~7× that', () => {
+    // what stays for the whole file is per row (ids, labels, metadata cells), so 32 channels prove as much as 1024;
+    // read whole (SPECFLOW_STREAM=never) the same run dies of heap exhaustion under this cap
     const dir = tempDir();
     const csv = join(dir, 'big.csv');
     const pool = Array.from({ length: 4096 }, (_, i) => (1 + Math.sin(i * 0.731) / 2 + (i % 17) / 40).toFixed(5));
     const fd = openSync(csv, 'w');
-    writeSync(fd, `id,label,temperature,${Array.from({ length: 64 }, (_, j) => 400 + 10 * j).join(',')}\n`);
+    writeSync(fd, `id,label,temperature,${Array.from({ length: 32 }, (_, j) => 400 + 10 * j).join(',')}\n`);
     let state = 1;
     for (let from = 0; from < 200_000; from += 1000) {
       const lines: string[] = [];
       for (let r = from; r < from + 1000; r++) {
         const cells = [`s${r}`, `c${r % 4}`, String(20 + (r % 7))];
-        for (let j = 0; j < 64; j++) cells.push(pool[(state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 20]!);
+        for (let j = 0; j < 32; j++) cells.push(pool[(state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 20]!);
         lines.push(cells.join(','));
       }
       writeSync(fd, `${lines.join('\n')}\n`);
@@ -294,9 +296,9 @@ stages:
       cwd: ROOT, encoding: 'utf8', env: { ...process.env, SPECFLOW_PEAK_RSS_FILE: rssFile, FORCE_COLOR: '0' },
     });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/spectra: loaded 200000 spectra × 64 channels \(streamed\)/);
+    expect(r.stdout + r.stderr).toMatch(/spectra: loaded 200000 spectra × 32 channels \(streamed\)/);
     const peakMb = Number(readFileSync(rssFile, 'utf8')) / 1024;
-    console.log(`load.csv of 200,000 × 64 (${(statSync(csv).size / 2 ** 20).toFixed(0)} MB), streamed: peak RSS ${peakMb.toFixed(0)} MB`);
+    console.log(`load.csv of 200,000 × 32 (${(statSync(csv).size / 2 ** 20).toFixed(0)} MB), streamed: peak RSS ${peakMb.toFixed(0)} MB`);
     expect(peakMb).toBeLessThan(450);
   }, 120_000);
 });
