@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { loadArrow, loadCsv } from '../../src/stages/load.js';
 import type { StageDef } from '../../src/core/stage-api.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, ROOT } from '../runner/helpers.js';
 import { Field, FixedSizeList, Float32, Float64, Int64, List, makeData, makeVector, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { readSpectra, writeSpectra } from '../../src/data/arrow-io.js';
 import { parseCsv } from '../../src/data/load/csv-parse.js';
@@ -141,6 +143,22 @@ describe('load.csv streamed', () => {
       expect(streamed, what).toBe(memory);
       expect(readdirSync(out), what).toEqual([]);
     }
+  });
+
+  it('a run whose streamed load.csv fails late exits 1 with one line naming row, line and column, and leaves nothing in the store', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'data.csv'), bigCsv(700, (r, c) => (r === 655 ? [...c.slice(0, 9), '1.2.3', ...c.slice(10)] : c)));
+    writeFileSync(join(dir, 'p.yaml'), 'name: late\nstages:\n  spectra:\n    type: load.csv\n    with: { path: data.csv, on_nan: drop }\n');
+    const store = join(dir, 'store');
+    const r = spawnSync(process.execPath, [CLI, '--store', store, 'run', join(dir, 'p.yaml')], {
+      cwd: ROOT, encoding: 'utf8', env: { ...process.env, SPECFLOW_STREAM: 'always', SPECFLOW_BATCH_ROWS: '64', FORCE_COLOR: '0' },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/data\.csv row 655 \(line 663\), column "1960": "1\.2\.3" is not a number/);
+    expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
+    const filesIn = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesIn(join(d, e.name)) : [e.name]));
+    expect(filesIn(join(store, 'objects')).filter((f) => f.endsWith('.arrow') || f.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(join(store, 'tmp'))).toEqual([]);
   });
 
   it('the stage streams above the size threshold (SPECFLOW_STREAM=always) with every fixture giving the same table or the same error, and never with SPECFLOW_STREAM=never', async () => {
