@@ -44,12 +44,17 @@ export function batchRows(width: number): number {
  * overrides. Both paths give the same bits, so this never enters a content key.
  */
 export function shouldStream(n: number, width: number): boolean {
+  return shouldStreamBytes(n * width * 4);
+}
+
+/** The same switch for data of `bytes` bytes (a text file is judged by its size). */
+export function shouldStreamBytes(bytes: number): boolean {
   const mode = process.env.SPECFLOW_STREAM;
   if (mode === 'always') return true;
   if (mode === 'never') return false;
   const mb = Number(process.env.SPECFLOW_STREAM_MB);
   const limit = (Number.isFinite(mb) && mb >= 0 ? mb : 128) * 1024 * 1024;
-  return n * width * 4 > limit;
+  return bytes > limit;
 }
 
 /** An AsyncByteQueue that hands each chunk to the file at once instead of queueing it. */

@@ -1,8 +1,9 @@
 /**
  * Loaders: CSV (wide or long), Arrow/Feather, JCAMP-DX → a spectra table.
- * Parameter names are fixed (scripts outside the repo use them). Everything is
- * parsed and checked before the output file is written, so a bad input never
- * leaves a partial artifact.
+ * Parameter names are fixed (scripts outside the repo use them). Small inputs are
+ * parsed and checked whole before the output is written; large ones are written
+ * batch by batch as they are read, and a bad row found late removes the partial
+ * output (the runner discards the stage's temp entry as well).
  */
 import type { StageContext, StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
@@ -88,6 +89,14 @@ async function finish(ctx: StageContext, loaded: { table: import('../data/arrow-
   ctx.metric('channels', loaded.table.d);
 }
 
+/** What a streamed load logs and records (the rows are already in the output). */
+function finishStreamed(ctx: StageContext, loaded: { n: number; d: number; notes?: string[] }): void {
+  for (const note of loaded.notes ?? []) ctx.log(note);
+  ctx.log(`loaded ${loaded.n} spectra × ${loaded.d} channels (streamed)`);
+  ctx.metric('spectra', loaded.n);
+  ctx.metric('channels', loaded.d);
+}
+
 function loadOptions(p: Record<string, unknown>) {
   return {
     id: p.id as string | undefined,
@@ -103,7 +112,7 @@ function loadOptions(p: Record<string, unknown>) {
 
 export const loadCsv: StageDef = {
   type: 'load.csv',
-  description: 'Read spectra from a CSV file: wide (one spectrum a row) or long (id, x, y rows). Handles BOM, CRLF, quoted fields and # comment lines.',
+  description: 'Read spectra from a CSV file: wide (one spectrum a row) or long (id, x, y rows). Handles BOM, CRLF, quoted fields and # comment lines. A large wide file is read a piece at a time and written batch by batch.',
   inputs: {},
   outputs: { spectra: { kind: KIND.spectra, description: 'The spectra, with id, label and kept metadata columns.' } },
   params: {
@@ -138,6 +147,25 @@ export const loadCsv: StageDef = {
     const file = basename(path);
     const { assertRegularFile } = await import('../data/load/regular-file.js');
     await assertRegularFile(path);
+    const opts = loadOptions(ctx.params);
+    const { stat } = await import('node:fs/promises');
+    const size = (await stat(path)).size;
+    const { shouldStreamBytes } = await import('../data/arrow-batches.js');
+    // Read whole, a CSV takes about 7× its size in memory (the text, then a string per cell:
+    // 1.2 GB for 164 MB of text, measured), so it is judged as 8× its size. The long layout
+    // gathers each spectrum's points from anywhere in the file, so it is always read whole.
+    if (ctx.params.layout !== 'long' && shouldStreamBytes(size * 8)) {
+      const { loadCsvStreamed } = await import('../data/load/csv-stream.js');
+      const { RateMeter } = await import('../util/progress.js');
+      const rate = new RateMeter();
+      const loaded = await loadCsvStreamed(path, file, ctx.params.delimiter as string, opts, ctx.output('spectra'), (read, rows) => {
+        // the number of rows is known only at the end: estimated from the bytes read so far
+        const label = `${(read / 2 ** 20).toFixed(0)}/${(size / 2 ** 20).toFixed(0)} MB of text`;
+        ctx.progress({ fraction: size > 0 ? read / size : 1, message: rate.message(label, rows, read > 0 ? Math.round((rows * size) / read) : rows) });
+      });
+      finishStreamed(ctx, loaded);
+      return;
+    }
     let text: string;
     try {
       text = await readFile(path, 'utf8');
@@ -146,7 +174,6 @@ export const loadCsv: StageDef = {
     }
     const csv = parseCsv(text, file, ctx.params.delimiter as string);
     const raw = rawFromCsv(file, csv.header, csv.rows, csv.lines, csv.headerLine);
-    const opts = loadOptions(ctx.params);
     await finish(ctx, ctx.params.layout === 'long' ? assembleLong(raw, opts) : assembleWide(raw, opts), file);
   },
 };
@@ -194,11 +221,19 @@ export const loadArrow: StageDef = {
       const rate = new RateMeter();
       const copied = await copySpectraStreamed(path, ctx.output('spectra'), (done, total) => ctx.progress({ fraction: done / total, message: rate.message(ctx.id, done, total) }));
       if (copied) {
-        ctx.log(`loaded ${copied.n} spectra × ${copied.d} channels (streamed)`);
-        ctx.metric('spectra', copied.n);
-        ctx.metric('channels', copied.d);
+        finishStreamed(ctx, copied);
         return;
       }
+    }
+    // a large table of other tools' layouts (a list column on one grid, or a column per channel):
+    // read and written record batch by record batch
+    const { loadArrowListStreamed, loadArrowWideStreamed } = await import('../data/load/arrow-source.js');
+    const rowsRead = (rows: number) => ctx.progress({ message: `${rows.toLocaleString('en')} rows read` });
+    const streamed = (await loadArrowListStreamed(path, opts, ctx.output('spectra'), rowsRead))
+      ?? (await loadArrowWideStreamed(path, opts, ctx.output('spectra'), rowsRead));
+    if (streamed) {
+      finishStreamed(ctx, streamed);
+      return;
     }
     await finish(ctx, await loadArrowFile(path, opts), (await import('node:path')).basename(path));
   },

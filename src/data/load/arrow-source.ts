@@ -3,13 +3,14 @@
  * columns, a long `id, x, y` table, or one list / fixed-size-list column of spectra.
  * A file that already is a specflow spectra table is taken as it is.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { DataType, Type, type Table, type Vector } from 'apache-arrow';
+import { DataType, Type, type Field, type RecordBatch, type Schema, type Table, type Vector } from 'apache-arrow';
 import { StageError } from '../../core/stage-api.js';
-import { META, arrowReadError, isScalarType, parseArrowIpc, readListColumn, readSpectra, type Cell } from '../arrow-io.js';
-import { assembleLong, assembleWide, fromGroups, readIdColumn, resolveColumn, type Group, type LoadOptions, type Loaded } from './assemble.js';
+import { META, arrowReadError, isScalarType, parseArrowIpc, readListColumn, readSpectra, type Cell, type SpectraTable } from '../arrow-io.js';
+import { assembleLong, assembleWide, axisNameForUnit, fromGroups, readIdColumn, resolveColumn, sortedSpectrum, type Group, type LoadOptions, type Loaded } from './assemble.js';
 import { cellToText, metadataColumn, type RawTable } from './raw-table.js';
+import type { RowBatch, StreamedLoad } from './wide-stream.js';
 
 export interface ArrowLoadOptions extends LoadOptions {
   layout: 'wide' | 'long';
@@ -51,17 +52,177 @@ function isListType(type: DataType): boolean {
 }
 
 /** Scalar columns only; `__index_level_0__` (pandas' saved index) is not data. */
-function rawFromArrow(table: Table, file: string): RawTable {
-  const fields = table.schema.fields.filter((f) => isScalarType(f.type) && !/^__index_level_\d+__$/.test(f.name));
+function dataFields(schema: Schema): Field[] {
+  return schema.fields.filter((f) => isScalarType(f.type) && !/^__index_level_\d+__$/.test(f.name));
+}
+
+/** A table's (or one record batch's) scalar columns; `firstRow`: the file's row index of its row 0. */
+function rawFromArrow(table: Table | RecordBatch, file: string, firstRow = 0): RawTable {
+  const fields = dataFields(table.schema);
   const cols: Vector[] = fields.map((f) => table.getChild(f.name)!);
   return {
     file,
     columns: fields.map((f) => f.name),
     nRows: table.numRows,
     get: (r, c) => toCell(cols[c]!.get(r)),
-    rowLabel: (r) => `row ${r + 1}`,
+    rowLabel: (r) => `row ${firstRow + r + 1}`,
     headerLabel: 'schema',
   };
+}
+
+/**
+ * A large wide table of scalar columns (one per channel, as pandas writes a DataFrame),
+ * read record batch by record batch and written the same way: the bytes and errors of
+ * loadArrowFile + writeSpectra. Undefined when the file is not such a table in the
+ * IPC file format (another layout, a specflow spectra table, a damaged file), or is
+ * small enough to load whole; the caller then loads it whole.
+ */
+export async function loadArrowWideStreamed(path: string, opts: ArrowLoadOptions, output: string, progress: (rows: number) => void): Promise<StreamedLoad | undefined> {
+  const { readBatches, readSchema, shouldStreamBytes } = await import('../arrow-batches.js');
+  const { size } = await stat(path);
+  if (opts.layout !== 'wide' || opts.column !== undefined || !shouldStreamBytes(size) || !(await isIpcFile(path, size))) return undefined;
+  const schema = await readSchema(path).catch(() => undefined);
+  if (!schema || schema.metadata.get(META.kind) === 'spectra' || schema.fields.some((f) => isListType(f.type))) return undefined;
+  const file = basename(path);
+  const { writeWideStreamed } = await import('./wide-stream.js');
+  let first = 0;
+  async function* batches(): AsyncGenerator<RowBatch> {
+    try {
+      for await (const batch of readBatches(path)) {
+        yield { raw: rawFromArrow(batch, file, first), first };
+        first += batch.numRows;
+        progress(first);
+      }
+    } catch (e) {
+      if (e instanceof StageError) throw e;
+      throw new StageError(arrowReadError(e), file);
+    }
+  }
+  return writeWideStreamed({
+    head: { file, columns: dataFields(schema).map((f) => f.name), headerLabel: 'schema' },
+    batches: batches(),
+    rowLabel: (r) => `row ${r + 1}`,
+    empty: 'the table has no rows',
+  }, opts, output);
+}
+
+/**
+ * A large table with one spectrum a row in a list or fixed-size-list column, all on one
+ * grid (the schema's specflow.axis, else channel numbers), read record batch by record
+ * batch: the bytes and errors of loadArrowFile + writeSpectra. Undefined when the file
+ * is another layout, gives each row its own x list, or is small enough to load whole.
+ */
+export async function loadArrowListStreamed(path: string, opts: ArrowLoadOptions, output: string, progress: (rows: number) => void): Promise<StreamedLoad | undefined> {
+  const { readBatches, readSchema, shouldStreamBytes } = await import('../arrow-batches.js');
+  const { size } = await stat(path);
+  if (!shouldStreamBytes(size) || !(await isIpcFile(path, size))) return undefined;
+  const schema = await readSchema(path).catch(() => undefined);
+  if (!schema || (schema.metadata.get(META.kind) === 'spectra' && opts.column === undefined)) return undefined;
+  const listCols = schema.fields.filter((f) => isListType(f.type)).map((f) => f.name);
+  if (opts.column === undefined && (opts.layout !== 'wide' || listCols.length === 0)) return undefined;
+  const name = opts.column ?? (listCols.includes('spectrum') ? 'spectrum' : listCols.find((c) => c !== 'x') ?? listCols[0]!);
+  const field = schema.fields.find((f) => f.name === name);
+  // what the whole-file reader rejects, or a list of x values per row: left to it
+  if (!field || !isListType(field.type)) return undefined;
+  const item = field.type.children[0]!.type;
+  if (!DataType.isFloat(item) && !DataType.isInt(item)) return undefined;
+  const xField = schema.fields.find((f) => f.name === (opts.x ?? 'x'));
+  if ((opts.x !== undefined && !xField) || (xField && isListType(xField.type))) return undefined;
+  let axis: number[] | undefined;
+  try {
+    const text = schema.metadata.get(META.axis);
+    axis = text ? (JSON.parse(text) as number[]) : undefined;
+  } catch {
+    return undefined;
+  }
+  const file = basename(path);
+  const head = { file, columns: dataFields(schema).map((f) => f.name), headerLabel: 'schema' };
+  const idCol = resolveColumn(head, opts.id, 'id', 'id');
+  const labelCol = resolveColumn(head, opts.label, 'label', 'label');
+  const keep = opts.keep ?? head.columns.filter((_, c) => c !== idCol && c !== labelCol);
+  const metaCols = keep.map((k) => resolveColumn(head, k, k, 'keep'));
+  type ListBatch = RowBatch & { list: Vector };
+  const batches = (async function* (): AsyncGenerator<ListBatch> {
+    let first = 0;
+    try {
+      for await (const batch of readBatches(path)) {
+        yield { raw: rawFromArrow(batch, file, first), first, list: batch.getChild(name)! };
+        first += batch.numRows;
+        progress(first);
+      }
+    } catch (e) {
+      if (e instanceof StageError) throw e;
+      throw new StageError(arrowReadError(e), file);
+    }
+  })();
+  // the grid is the first row's: its length decides whether the schema's axis applies
+  let peeked = await batches.next();
+  while (!peeked.done && peeked.value.raw.nRows === 0) peeked = await batches.next();
+  const firstRow = peeked.done ? undefined : (peeked.value.list.get(0) as Vector | null);
+  if (!firstRow || (axis && axis.length !== firstRow.length)) {
+    await batches.return(undefined);
+    return undefined;
+  }
+  const d = firstRow.length;
+  const x = axis ?? Array.from({ length: d }, (_, i) => i);
+  const gridWhere = (i: number) => `${file} row 1, column "${name}" (value ${i + 1})`;
+  let grid: Float64Array;
+  try {
+    grid = sortedSpectrum('1', x, new Float64Array(d), gridWhere, opts, [])!.x;
+  } catch {
+    await batches.return(undefined);
+    return undefined; // a repeated axis position: the whole-file reader names the row's id
+  }
+  const unit = opts.unit ?? '';
+  const schemaUnit = schema.metadata.get(META.axisUnit);
+  const shell: SpectraTable = {
+    n: 0, d, ids: [], spectra: new Float32Array(0), axis: grid, columns: {}, metadata: {},
+    axisUnit: opts.unit === undefined && schemaUnit ? schemaUnit : unit,
+    axisName: axis ? opts.axisName ?? axisNameForUnit(unit) : opts.axisName ?? 'feature',
+  };
+  if (labelCol >= 0) shell.labels = [];
+  const values = new Float64Array(d);
+  const { writeRowsStreamed } = await import('./wide-stream.js');
+  return writeRowsStreamed({
+    head,
+    batches: (async function* () {
+      yield peeked.value!;
+      yield* batches;
+    })(),
+    rowLabel: (r) => `row ${r + 1}`,
+    empty: 'the table has no rows',
+  }, {
+    d, shell, idCol, labelCol, metaCols, notes: [], idsOfDropped: true,
+    read(batch, r, y, notes, id) {
+      const where = `${file} row ${batch.first + r + 1}, column "${name}"`;
+      const v = (batch as ListBatch).list.get(r) as Vector | null;
+      if (v === null) throw new StageError('missing (null) list', where);
+      if (v.length !== d) throw new StageError(`ragged row: ${v.length} values, row 1 has ${d} (give an x list column for spectra on different grids)`, where);
+      for (let j = 0; j < d; j++) {
+        const value = v.get(j) as number | bigint | null;
+        values[j] = value === null ? NaN : Number(value);
+      }
+      const sorted = sortedSpectrum(id!, x, values, (i) => `${where} (value ${i + 1})`, opts, notes);
+      if (!sorted) return false;
+      y.set(sorted.y);
+      return true;
+    },
+  }, output);
+}
+
+/** Starts and ends with the IPC file magic (a cut-off file is left to the whole-file reader's message). */
+async function isIpcFile(path: string, size: number): Promise<boolean> {
+  if (size < 12) return false;
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(6);
+    const tail = Buffer.alloc(6);
+    await handle.read(head, 0, 6, 0);
+    await handle.read(tail, 0, 6, size - 6);
+    return head.toString('latin1') === 'ARROW1' && tail.toString('latin1') === 'ARROW1';
+  } finally {
+    await handle.close();
+  }
 }
 
 function toCell(v: unknown): Cell {

@@ -5,7 +5,7 @@
  */
 import { StageError } from '../../core/stage-api.js';
 import { SPECTRA_RESERVED_COLUMNS, type Cell, type SpectraTable } from '../arrow-io.js';
-import { beyondFloat32, cellToNumber, cellToText, headerNumber, metadataColumn, type RawTable } from './raw-table.js';
+import { beyondFloat32, cellToNumber, cellToText, headerNumber, metadataColumn, type RawHeader, type RawTable } from './raw-table.js';
 
 export type OnNan = 'error' | 'drop' | 'interpolate';
 
@@ -38,7 +38,7 @@ export function axisNameForUnit(unit: string): string {
   return u ? 'axis' : 'feature';
 }
 
-function findColumn(raw: RawTable, name: string, role: string): number {
+function findColumn(raw: RawHeader, name: string, role: string): number {
   const c = raw.columns.indexOf(name);
   if (c < 0) {
     throw new StageError(
@@ -50,7 +50,7 @@ function findColumn(raw: RawTable, name: string, role: string): number {
 }
 
 /** An explicitly named column must exist; the conventional name is used when present. */
-export function resolveColumn(raw: RawTable, given: string | undefined, conventional: string, role: string): number {
+export function resolveColumn(raw: RawHeader, given: string | undefined, conventional: string, role: string): number {
   if (given !== undefined) return findColumn(raw, given, role);
   const c = raw.columns.findIndex((h) => h.toLowerCase() === conventional);
   return c;
@@ -63,16 +63,28 @@ function preview(names: string[]): string {
 
 export function readIdColumn(raw: RawTable, idCol: number, rows: number[]): string[] {
   if (idCol < 0) return rows.map((r) => String(r + 1));
-  const seen = new Map<string, number>();
-  return rows.map((r) => {
-    const id = cellToText(raw.get(r, idCol));
-    const where = `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[idCol]}"`;
+  const ids = new IdRegistry((r) => raw.rowLabel(r));
+  return rows.map((r) => ids.take(raw.get(r, idCol), r, `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[idCol]}"`));
+}
+
+/**
+ * Ids seen so far, each with the row it was first seen at, so that a file read in
+ * batches rejects a repeated id as the whole-file reader does.
+ */
+export class IdRegistry {
+  private readonly seen = new Map<string, number>();
+  /** `labelOf(row)`: how to name a row that may belong to an earlier batch. */
+  constructor(private readonly labelOf: (row: number) => string) {}
+
+  /** The id of `row`, which must be present and new. */
+  take(cell: Cell, row: number, where: string): string {
+    const id = cellToText(cell);
     if (id === null) throw new StageError('missing id', where);
-    const first = seen.get(id);
-    if (first !== undefined) throw new StageError(`duplicate id "${id}" (first seen at ${raw.rowLabel(first)})`, where);
-    seen.set(id, r);
+    const first = this.seen.get(id);
+    if (first !== undefined) throw new StageError(`duplicate id "${id}" (first seen at ${this.labelOf(first)})`, where);
+    this.seen.set(id, row);
     return id;
-  });
+  }
 }
 
 function nanMessage(v: Cell, onNan: OnNan): string {
@@ -109,7 +121,22 @@ export function interpolateNonFinite(x: ArrayLike<number>, y: Float64Array | Flo
   return true;
 }
 
-export function assembleWide(raw: RawTable, opts: LoadOptions): Loaded {
+/** How a wide table's columns map to a spectra table: decided from the header alone. */
+export interface WidePlan {
+  idCol: number;
+  labelCol: number;
+  metaCols: number[];
+  /** Spectrum columns in ascending axis order. */
+  channelCols: number[];
+  /** Axis positions in ascending order. */
+  axis: number[];
+  /** Non-numeric channel headers (features), in axis order. */
+  channelNames?: string[];
+  d: number;
+  notes: string[];
+}
+
+export function planWide(raw: RawHeader, opts: LoadOptions): WidePlan {
   const notes: string[] = [];
   const idCol = resolveColumn(raw, opts.id, 'id', 'id');
   const labelCol = resolveColumn(raw, opts.label, 'label', 'label');
@@ -146,50 +173,80 @@ export function assembleWide(raw: RawTable, opts: LoadOptions): Loaded {
     }
     if (descending) order.reverse();
   }
-  const d = channelCols.length;
+  return {
+    idCol, labelCol, metaCols, notes, d: channelCols.length,
+    channelCols: order.map((o) => channelCols[o]!),
+    axis: order.map((o) => axisValues[o]!),
+    ...(channelNames ? { channelNames: order.map((o) => channelNames![o]!) } : {}),
+  };
+}
+
+/**
+ * Row `r`'s spectrum into `y` (length d), on_nan applied; false when on_nan drops it.
+ * Errors name the row and column.
+ */
+export function readWideRow(raw: RawTable, r: number, plan: WidePlan, opts: LoadOptions, y: Float64Array, notes: string[]): boolean {
+  const cols = plan.channelCols;
+  let bad = -1;
+  for (let j = 0; j < plan.d; j++) {
+    const c = cols[j]!;
+    const v = raw.get(r, c);
+    const x = cellToNumber(v);
+    if (x === undefined) throw new StageError(`"${String(v)}" is not a number`, `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[c]}"`);
+    if ((!Number.isFinite(x) || beyondFloat32(x)) && bad < 0) bad = j;
+    y[j] = beyondFloat32(x) ? x * Infinity : x;
+  }
+  if (bad < 0) return true;
+  const c = cols[bad]!;
+  const where = `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[c]}"`;
+  if (opts.onNan === 'error') throw new StageError(nanMessage(raw.get(r, c), opts.onNan), where);
+  if (opts.onNan === 'drop') return false;
+  if (!interpolateNonFinite(plan.axis, y)) throw new StageError('every value of this spectrum is NaN/Inf; nothing to interpolate from', where);
+  notes.push(`interpolated NaN/Inf values at ${raw.rowLabel(r)}`);
+  return true;
+}
+
+/** The note for rows dropped by on_nan, and the error when none is left. */
+export function droppedRows(total: number, kept: number, file: string): string[] {
+  if (kept === 0) throw new StageError('no spectra left after dropping those with NaN/Inf', file);
+  return kept < total ? [`dropped ${total - kept} spectra with NaN/Inf values (on_nan: drop)`] : [];
+}
+
+/** The table-wide part of a wide layout's spectra table (everything but the rows). */
+export function wideShell(plan: WidePlan, opts: LoadOptions): Pick<SpectraTable, 'd' | 'axis' | 'axisUnit' | 'axisName' | 'metadata'> {
+  const unit = opts.unit ?? '';
+  const metadata: Record<string, string> = {};
+  if (plan.channelNames) metadata.channel_names = JSON.stringify(plan.channelNames);
+  return {
+    d: plan.d,
+    axis: Float64Array.from(plan.axis),
+    axisUnit: unit,
+    axisName: opts.axisName ?? (plan.channelNames ? 'feature' : axisNameForUnit(unit)),
+    metadata,
+  };
+}
+
+export function assembleWide(raw: RawTable, opts: LoadOptions): Loaded {
+  const plan = planWide(raw, opts);
+  const notes = [...plan.notes];
+  const d = plan.d;
   const keptRows: number[] = [];
   const rowsData: Float64Array[] = [];
   for (let r = 0; r < raw.nRows; r++) {
     const y = new Float64Array(d);
-    let bad = -1;
-    for (let j = 0; j < d; j++) {
-      const c = channelCols[order[j]!]!;
-      const v = raw.get(r, c);
-      const x = cellToNumber(v);
-      if (x === undefined) throw new StageError(`"${String(v)}" is not a number`, `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[c]}"`);
-      if ((!Number.isFinite(x) || beyondFloat32(x)) && bad < 0) bad = j;
-      y[j] = beyondFloat32(x) ? x * Infinity : x;
-    }
-    if (bad >= 0) {
-      const c = channelCols[order[bad]!]!;
-      const where = `${raw.file} ${raw.rowLabel(r)}, column "${raw.columns[c]}"`;
-      if (opts.onNan === 'error') throw new StageError(nanMessage(raw.get(r, c), opts.onNan), where);
-      if (opts.onNan === 'drop') continue;
-      if (!interpolateNonFinite(order.map((o) => axisValues[o]!), y)) throw new StageError('every value of this spectrum is NaN/Inf; nothing to interpolate from', where);
-      notes.push(`interpolated NaN/Inf values at ${raw.rowLabel(r)}`);
-    }
+    if (!readWideRow(raw, r, plan, opts, y, notes)) continue;
     keptRows.push(r);
     rowsData.push(y);
   }
-  if (keptRows.length < raw.nRows) notes.push(`dropped ${raw.nRows - keptRows.length} spectra with NaN/Inf values (on_nan: drop)`);
-  if (keptRows.length === 0) throw new StageError('no spectra left after dropping those with NaN/Inf', raw.file);
+  notes.push(...droppedRows(raw.nRows, keptRows.length, raw.file));
   const n = keptRows.length;
   const spectra = new Float32Array(n * d);
   rowsData.forEach((y, i) => spectra.set(y, i * d));
-  const ids = readIdColumn(raw, idCol, keptRows);
+  const ids = readIdColumn(raw, plan.idCol, keptRows);
   const columns: Record<string, Cell[]> = {};
-  for (const c of metaCols) columns[raw.columns[c]!] = metadataColumn(raw, c, keptRows);
-  const unit = opts.unit ?? '';
-  const metadata: Record<string, string> = {};
-  if (channelNames) metadata.channel_names = JSON.stringify(order.map((o) => channelNames![o]));
-  const table: SpectraTable = {
-    n, d, ids, spectra,
-    axis: Float64Array.from(order.map((o) => axisValues[o]!)),
-    axisUnit: unit,
-    axisName: opts.axisName ?? (channelNames ? 'feature' : axisNameForUnit(unit)),
-    columns, metadata,
-  };
-  if (labelCol >= 0) table.labels = keptRows.map((r) => cellToText(raw.get(r, labelCol)));
+  for (const c of plan.metaCols) columns[raw.columns[c]!] = metadataColumn(raw, c, keptRows);
+  const table: SpectraTable = { n, ids, spectra, columns, ...wideShell(plan, opts) };
+  if (plan.labelCol >= 0) table.labels = keptRows.map((r) => cellToText(raw.get(r, plan.labelCol)));
   return { table, notes };
 }
 
@@ -257,6 +314,31 @@ function inferCells(values: Cell[]): Cell[] {
 }
 
 /**
+ * One spectrum given point by point, sorted by x, with on_nan applied (undefined when it
+ * drops the spectrum); `where(i)` names point i for errors.
+ */
+export function sortedSpectrum(
+  id: string, xs: ArrayLike<number>, ys: ArrayLike<number>, where: (i: number) => string, opts: LoadOptions, notes: string[],
+): { x: Float64Array; y: Float64Array } | undefined {
+  const order = Array.from({ length: xs.length }, (_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+  const x = Float64Array.from(order.map((i) => xs[i]!));
+  const y = Float64Array.from(order.map((i) => ys[i]!));
+  for (let i = 1; i < x.length; i++) {
+    if (x[i] === x[i - 1]) throw new StageError(`duplicate x = ${x[i]} for id "${id}"`, where(order[i]!));
+  }
+  const badAt = y.findIndex((v) => !Number.isFinite(v) || beyondFloat32(v));
+  if (badAt >= 0) {
+    const at = where(order[badAt]!);
+    y.forEach((v, i) => { if (beyondFloat32(v)) y[i] = v * Infinity; });
+    if (opts.onNan === 'error') throw new StageError(nanMessage(ys[order[badAt]!]!, 'error'), at);
+    if (opts.onNan === 'drop') return undefined;
+    if (!interpolateNonFinite(x, y)) throw new StageError(`every value of spectrum "${id}" is NaN/Inf; nothing to interpolate from`, at);
+    notes.push(`interpolated NaN/Inf values in spectrum "${id}"`);
+  }
+  return { x, y };
+}
+
+/**
  * Spectra given point by point: sort each by x, apply on_nan, and put them on
  * one grid when they all share the same x values, else keep them ragged.
  */
@@ -264,22 +346,8 @@ export function fromGroups(groups: Group[], file: string, opts: LoadOptions, has
   const notes: string[] = [];
   const kept: { g: Group; x: Float64Array; y: Float64Array }[] = [];
   for (const g of groups) {
-    const order = g.x.map((_, i) => i).sort((a, b) => g.x[a]! - g.x[b]!);
-    const x = Float64Array.from(order.map((i) => g.x[i]!));
-    const y = Float64Array.from(order.map((i) => g.y[i]!));
-    for (let i = 1; i < x.length; i++) {
-      if (x[i] === x[i - 1]) throw new StageError(`duplicate x = ${x[i]} for id "${g.id}"`, g.where[order[i]!]!);
-    }
-    const badAt = y.findIndex((v) => !Number.isFinite(v) || beyondFloat32(v));
-    if (badAt >= 0) {
-      const where = g.where[order[badAt]!]!;
-      y.forEach((v, i) => { if (beyondFloat32(v)) y[i] = v * Infinity; });
-      if (opts.onNan === 'error') throw new StageError(nanMessage(g.y[order[badAt]!]!, 'error'), where);
-      if (opts.onNan === 'drop') continue;
-      if (!interpolateNonFinite(x, y)) throw new StageError(`every value of spectrum "${g.id}" is NaN/Inf; nothing to interpolate from`, where);
-      notes.push(`interpolated NaN/Inf values in spectrum "${g.id}"`);
-    }
-    kept.push({ g, x, y });
+    const sorted = sortedSpectrum(g.id, g.x, g.y, (i) => g.where[i]!, opts, notes);
+    if (sorted) kept.push({ g, ...sorted });
   }
   if (kept.length < groups.length) notes.push(`dropped ${groups.length - kept.length} spectra with NaN/Inf values (on_nan: drop)`);
   if (kept.length === 0) throw new StageError('no spectra left after dropping those with NaN/Inf', file);
