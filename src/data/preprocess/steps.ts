@@ -9,8 +9,9 @@ import { StageError } from '../../core/stage-api.js';
 import { alsBaseline, airplsBaseline, loadAirpls, polyBaseline } from './baseline.js';
 import { whitakerHayes } from './despike.js';
 import { cropRange, interpolateLinear, makeGrid } from './grid.js';
-import { meanLevel, msc, normalizeInto, snvInto, trapezoidOf, type NormalizeMethod } from './normalize.js';
-import { savitzkyGolayInto, whittaker } from './smooth.js';
+import { areaRows, meanLevel, msc, normalizeInto, snvInto, usableScale, type NormalizeMethod } from './normalize.js';
+import type { AreaRows } from './row-kernels.js';
+import { savitzkyGolayRows, whittaker } from './smooth.js';
 import { addRows, addSquaredDeviations, anscombe, finishSd, logTransform, standardizeWith } from './transform.js';
 
 export type Step =
@@ -256,7 +257,16 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
       if (order > polynomial) throw new StageError(`derivative order ${order} needs a polynomial of at least that order (got ${polynomial})`, ctx.where);
       const d = main.axis!.length;
       if (window > d) throw new StageError(`window ${window} is longer than the spectra (${d} points)`, ctx.where);
-      mapRowsInto(works, (x, y, out) => savitzkyGolayInto(y, x, window, polynomial, order, out));
+      // one row function per axis (the weights and spacings set up once, not per row)
+      let axisOfRows: Float64Array | undefined;
+      let rows!: (y: Float64Array, out: Float64Array) => void;
+      mapRowsInto(works, (x, y, out) => {
+        if (x !== axisOfRows) {
+          rows = savitzkyGolayRows(x, window, polynomial, order);
+          axisOfRows = x;
+        }
+        rows(y, out);
+      });
       return;
     }
     case 'normalize': {
@@ -274,14 +284,27 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
         mapRows(works, (_x, y) => msc(y, ref));
         return;
       }
+      let axisOfRows: Float64Array | undefined;
+      let kernels!: AreaRows;
       updateRows(works, (x, y, id, t) => {
+        if (method === 'area' && x !== axisOfRows) {
+          kernels = areaRows(x);
+          axisOfRows = x;
+        }
         // dividing by a negative area or maximum would silently flip the spectrum upside down
-        const area = method === 'area' ? trapezoidOf(x, y) : undefined;
+        const area = method === 'area' ? kernels.integrate(y) : undefined;
         const negative = area ?? (method === 'max' ? maxOf(y) : 0);
         if (negative < 0) {
           throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : 'maximum'} is negative (${Number(negative.toPrecision(4))}), so dividing by it would flip the spectrum's sign${t === 1 ? ' (clean column)' : ''}; subtract a baseline or offset first, or use snv or minmax`, where(id));
         }
-        if (!normalizeInto(method, x, y, y, area === undefined ? undefined : meanLevel(x, y, area))) throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : method === 'minmax' ? 'range' : method === 'max' ? 'maximum' : 'norm'} is zero${t === 1 ? ' (clean column)' : ''}`, where(id));
+        let scaled: boolean;
+        if (area === undefined) scaled = normalizeInto(method, x, y, y);
+        else {
+          const level = meanLevel(x, y, area);
+          scaled = usableScale(level);
+          if (scaled) kernels.divide(y, y, level);
+        }
+        if (!scaled) throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : method === 'minmax' ? 'range' : method === 'max' ? 'maximum' : 'norm'} is zero${t === 1 ? ' (clean column)' : ''}`, where(id));
       });
       return;
     }
