@@ -158,6 +158,9 @@ describe('wasm preprocessing kernels', () => {
       const viaWasm = new Float64Array(40);
       savitzkyGolayRows(x, 9, 2, 1)(y, viaWasm);
       sameValues(viaJs, viaWasm, 'JavaScript vs wasm');
+      const inPlace = y.slice();
+      smooth.savitzkyGolayRows(x, 9, 2, 1)(inPlace, inPlace);
+      sameValues(inPlace, viaWasm, 'JavaScript in place');
     });
   });
 });

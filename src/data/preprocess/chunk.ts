@@ -32,7 +32,7 @@ export type ChunkResult =
 /**
  * Float64 working buffers this thread keeps between batches: a batch's rows live in them
  * until `pack` copies them out, so 10⁵ spectra cost no allocation (and no garbage
- * collection) per batch. Slots 0–1: the tracks' rows; 2–3: spares for steps' output.
+ * collection) per batch. Slot 0: the spectra's rows, 1: the clean track's.
  */
 const scratch: Float64Array[] = [];
 
@@ -81,7 +81,7 @@ function blockRows(job: ChunkJob, n: number): number {
   return Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, job.d)));
 }
 
-/** ~128 KiB of float64 a buffer: the four a block uses stay within L2. */
+/** ~128 KiB of float64 a track: a block's rows stay within L2. */
 const BLOCK_VALUES = 16_384;
 
 /**
@@ -100,13 +100,9 @@ export function runChunk(job: ChunkJob, ownsInput = false): ChunkResult {
   for (let from = 0; from < n || (n === 0 && !result); from += block) {
     const m = Math.min(block, n - from);
     const ids = block === n ? job.ids : job.ids.slice(from, from + m);
-    // steps move rows between these four buffers (a spare taken, the input's handed back);
-    // all four are free again once this block is packed
-    const w: Work = { ids, axis, xs: ids.map(() => axis), spectrum: rows(job.spectra, from, m, job.d, 0), spare: [scratchBuffer(2, m * job.d)] };
-    if (job.clean) {
-      w.clean = rows(job.clean, from, m, job.d, 1);
-      w.spare!.push(scratchBuffer(3, m * job.d));
-    }
+    // steps work on these rows in place (or replace them); both buffers are free again once this block is packed
+    const w: Work = { ids, axis, xs: ids.map(() => axis), spectrum: rows(job.spectra, from, m, job.d, 0) };
+    if (job.clean) w.clean = rows(job.clean, from, m, job.d, 1);
     try {
       for (let k = job.from; k < job.to; k++) {
         const step = job.steps[k]!;

@@ -21,21 +21,32 @@ export function savitzkyGolay(y: ArrayLike<number>, x: ArrayLike<number>, window
   return out;
 }
 
-/** `savitzkyGolay` of one row into `out` (not `y` itself); the window must fit in the row. */
+/** `savitzkyGolay` of one row into `out` (which may be `y`); the window must fit in the row. */
 export function savitzkyGolayInto(y: Float64Array, x: Float64Array, window: number, polynomial: number, derivative: number, out: Float64Array): void {
   savitzkyGolayRows(x, window, polynomial, derivative)(y, out);
 }
 
 /**
  * A function (y, out) doing `savitzkyGolayInto` on rows over the axis `x` (as long as
- * it), the weights set up once: the wasm SIMD kernel (row-kernels.ts) when it is
- * available, else `savitzkyGolayIntoJs`, which computes the same bits.
+ * it), the weights set up once; `out` may be `y` (the row is read before it is written).
+ * The wasm SIMD kernel (row-kernels.ts) when it is available, else
+ * `savitzkyGolayIntoJs`, which computes the same bits.
  */
 export function savitzkyGolayRows(x: Float64Array, window: number, polynomial: number, derivative: number): (y: Float64Array, out: Float64Array) => void {
   const hs = derivative === 0 ? undefined : spacingPowers(x, window, derivative);
   const wasm = wasmSavgolRows(flatWeights(window, polynomial, derivative), window, hs, x.length);
-  const js = (y: Float64Array, out: Float64Array) => savitzkyGolayIntoJs(y, x, window, polynomial, derivative, out);
+  const js = (y: Float64Array, out: Float64Array) => savitzkyGolayIntoJs(out === y ? copyOfRow(y) : y, x, window, polynomial, derivative, out);
   return wasm ? (y, out) => (y.length === x.length ? wasm(y, out) : js(y, out)) : js;
+}
+
+let rowCopy = new Float64Array(0);
+
+/** `y` copied into a buffer kept for the purpose (valid until the next call). */
+function copyOfRow(y: Float64Array): Float64Array {
+  if (rowCopy.length < y.length) rowCopy = new Float64Array(y.length);
+  const copy = rowCopy.subarray(0, y.length);
+  copy.set(y);
+  return copy;
 }
 
 /**
