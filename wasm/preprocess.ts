@@ -127,3 +127,18 @@ export function divide(y: usize, out: usize, d: i32, scale: f64): void {
     store<f64>(out + o, load<f64>(y + o) / scale);
   }
 }
+
+// ---------------------------------------------------------------------------
+// float64 → float32, rounding to nearest even as JavaScript's Float32Array does
+// (IEEE 754 conversion), four values a step.
+
+export function toFloat32(src: usize, dst: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i;
+    const lo = f32x4.demote_f64x2_zero(v128.load(src + (o << 3)));
+    const hi = f32x4.demote_f64x2_zero(v128.load(src + (o << 3), 16));
+    v128.store(dst + (o << 2), i8x16.shuffle(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), <f32>load<f64>(src + (<usize>i << 3)));
+}

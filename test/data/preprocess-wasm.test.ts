@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { areaRows, meanLevel, trapezoidOf } from '../../src/data/preprocess/normalize.js';
-import { rowKernelsStatus } from '../../src/data/preprocess/row-kernels.js';
+import { float32Into, rowKernelsStatus } from '../../src/data/preprocess/row-kernels.js';
 import { savitzkyGolayIntoJs, savitzkyGolayRows } from '../../src/data/preprocess/smooth.js';
 import { applyStep, type Work } from '../../src/data/preprocess/steps.js';
 import { Rng } from '../../src/util/random.js';
@@ -135,6 +135,21 @@ describe('wasm preprocessing kernels', () => {
       const level = meanLevel(x, r, trapezoidOf(x, r));
       sameValues(scaled.spectrum[i]!, r.map((v) => v / level), `area, row ${i}`);
     });
+  });
+
+  it('float64 → float32: the bits of Float32Array’s own conversion (rounding ties to even, overflow, subnormals, NaN)', () => {
+    const rng = new Rng(46);
+    const f32max = 3.4028234663852886e38;
+    const awkward = [0, -0, 1, -1, 1 + 2 ** -24, 1 + 3 * 2 ** -24, 1 + 2 ** -23 + 2 ** -24, f32max, f32max * (1 + 2 ** -25), f32max * (1 + 2 ** -23), -1e39, 1.4e-45, 7e-46, 7.1e-46, 1e-46, -1e-40, 5e-324, Infinity, -Infinity, NaN, -NaN];
+    // 16,384 values a piece: a source past two pieces, with a ragged end, written at an offset
+    const src = Float64Array.from({ length: 40_003 }, (_, i) => (i < awkward.length ? awkward[i]! : rng.normal() * 10 ** Math.floor(rng.uniform() * 80 - 40)));
+    const expected = new Float32Array(40_010).fill(7);
+    expected.set(src, 5);
+    const out = new Float32Array(40_010).fill(7);
+    float32Into(src, out, 5);
+    const a = new Uint32Array(out.buffer);
+    const b = new Uint32Array(expected.buffer);
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) expect.fail(`value ${i}: ${out[i]} (0x${a[i]!.toString(16)}) vs ${expected[i]} (0x${b[i]!.toString(16)})`);
   });
 
   describe('without the wasm module', () => {

@@ -5,6 +5,7 @@
  * does not depend on how the table was cut (nor on the blocks a batch is run in).
  */
 import { StageError } from '../../core/stage-api.js';
+import { float32Into } from './row-kernels.js';
 import { applyStep, contiguousRows, fitsStatistics, stepName, type Step, type StepStats, type Work } from './steps.js';
 
 export interface ChunkJob {
@@ -54,7 +55,8 @@ function rows(data: Float32Array, from: number, n: number, d: number, slot: numb
 /** The rows into `out` from row `at` on. */
 function packInto(r: Float64Array[], d: number, out: Float32Array | Float64Array, at: number): void {
   const flat = contiguousRows(r, d);
-  if (flat) out.set(flat, at * d);
+  if (flat && out instanceof Float32Array) float32Into(flat, out, at * d);
+  else if (flat) out.set(flat, at * d);
   else for (let i = 0; i < r.length; i++) out.set(r[i]!, (at + i) * d);
 }
 
