@@ -87,6 +87,20 @@ describe('a streamed batch in blocks of rows', () => {
     sameBits(r2.spectra, expected.spectra, 'borrowed spectra');
   });
 
+  it('as float64 (the statistics passes), in blocks: the float64 values of the whole batch', () => {
+    const keep: Step[] = [{ smooth: { method: 'savgol', window: 9, polynomial: 2 } }, { normalize: { method: 'area' } }];
+    const rowsOf = (data: Float32Array) => Array.from({ length: n }, (_, i) => Float64Array.from(data.subarray(i * d, (i + 1) * d)));
+    const w: Work = { ids, axis, xs: ids.map(() => axis), spectrum: rowsOf(spectra) };
+    keep.forEach((step) => applyStep(step, w, undefined, { where: 'test', log: () => undefined }));
+    const r = runChunk({ ...job(keep, [null, null]), float64: true }, true);
+    if (!r.ok) throw new Error(r.message);
+    expect(r.spectra).toBeInstanceOf(Float64Array);
+    const expected = new Float64Array(n * d);
+    w.spectrum.forEach((row, i) => expected.set(row, i * d));
+    expect(r.spectra.length).toBe(expected.length);
+    for (let i = 0; i < expected.length; i++) if (!Object.is(r.spectra[i], expected[i])) expect.fail(`value ${i}: ${r.spectra[i]} vs ${expected[i]}`);
+  });
+
   it('a per-batch log (despike) keeps the batch whole: one message for the batch', () => {
     const r = runChunk(job([{ despike: {} }, { normalize: { method: 'snv' } }], [null, null]), true);
     if (!r.ok) throw new Error(r.message);

@@ -31,8 +31,8 @@ export type ChunkResult =
   | { ok: false; message: string; user: boolean };
 
 /**
- * Float64 working buffers this thread keeps between batches: a batch's rows live in them
- * until `pack` copies them out, so 10⁵ spectra cost no allocation (and no garbage
+ * Float64 working buffers this thread keeps between batches: a block's rows live in them
+ * until `packInto` copies them out, so 10⁵ spectra cost no allocation (and no garbage
  * collection) per batch. Slot 0: the spectra's rows, 1: the clean track's.
  */
 const scratch: Float64Array[] = [];
