@@ -4,7 +4,8 @@
 // - per step (Savitzky–Golay, area, snv), compute only, in batches of 1024 spectra in float64:
 //   specflow on one thread, by CPU time (process.cpuUsage) against numpy's CPU time
 //   (time.process_time; numpy runs these on one thread); then specflow on two worker
-//   threads (the chunk pool the stage uses, float32 in and out as in the stage), by wall time;
+//   threads (the chunk pool the stage uses, float32 in and out as in the stage), by wall time
+//   and by the CPU time of all the process's threads (the steadier figure on a loaded machine);
 // - the whole stage: specflow's streamed preprocess (Arrow read, the three steps on two
 //   worker threads, Arrow write) against numpy doing the same work in 1024-row chunks from
 //   raw float32 files (read, to float64, the three steps, to float32, write), spectrum and
@@ -88,6 +89,7 @@ export async function compareWithNumpy({ root, path, dir, kernelRows = 20_000 })
   const { runChunk } = await import(dist('data/preprocess/chunk.js'));
   const { ChunkPool, inOrder } = await import(dist('data/chunk-pool.js'));
   const { preprocessStreamed } = await import(dist('data/preprocess/stream.js'));
+  const { rowKernelsStatus } = await import(dist('data/preprocess/row-kernels.js'));
 
   // raw float32 copies of every column for numpy; the first kernelRows rows kept for the kernel runs
   const files = { spectrum: openSync(join(dir, 'spectrum.f32'), 'w') };
@@ -124,7 +126,7 @@ export async function compareWithNumpy({ root, path, dir, kernelRows = 20_000 })
   }
   const np = JSON.parse(r.stdout.trim().split('\n').pop());
 
-  const ours = {};
+  const ours = { kernels: rowKernelsStatus() };
   const work = (b) => {
     const all = Float64Array.from(b.spectra);
     const ax = Float64Array.from(axis);
@@ -144,17 +146,21 @@ export async function compareWithNumpy({ root, path, dir, kernelRows = 20_000 })
         const c = process.cpuUsage(c0);
         cpu = Math.min(cpu, (c.user + c.system) / 1e6);
       }
-      // two worker threads, as the stage runs a step: float32 batch in, float32 batch out
+      // two worker threads, as the stage runs a step: float32 batch in, float32 batch out, one batch more in flight than threads
       const jobs = async function* () { for (const b of batches) yield b; };
       const job = (b) => ({ steps: [step], from: 0, to: 1, ids: b.ids, axis, d, spectra: b.spectra.slice(), stats: [null], where: 'bench' });
-      await inOrder(jobs(), 2, (b) => { const j = job(b); return pool.run(j, [j.spectra.buffer]); }, () => undefined); // warm-up
+      await inOrder(jobs(), pool.threads + 1, (b) => { const j = job(b); return pool.run(j, [j.spectra.buffer]); }, () => undefined); // warm-up
       let wall2 = Infinity;
+      let cpu2 = Infinity;
       for (let rep = 0; rep < REPS; rep++) {
         const w0 = performance.now();
-        await inOrder(jobs(), 2, (b) => { const j = job(b); return pool.run(j, [j.spectra.buffer]); }, (res) => { if (!res.ok) throw new Error(res.message); });
+        const c0 = process.cpuUsage(); // every thread of this process: the stage's and both workers
+        await inOrder(jobs(), pool.threads + 1, (b) => { const j = job(b); return pool.run(j, [j.spectra.buffer]); }, (res) => { if (!res.ok) throw new Error(res.message); });
+        const c = process.cpuUsage(c0);
         wall2 = Math.min(wall2, (performance.now() - w0) / 1000);
+        cpu2 = Math.min(cpu2, (c.user + c.system) / 1e6);
       }
-      ours[name] = { cpu, wall2, rows: kept };
+      ours[name] = { cpu, wall2, cpu2, rows: kept };
     }
   } finally {
     await pool.destroy();
@@ -175,12 +181,13 @@ export async function compareWithNumpy({ root, path, dir, kernelRows = 20_000 })
   const load = loadavg().map((l) => l.toFixed(1)).join(' ');
   console.log(`\npreprocessing, specflow vs numpy/scipy on the same spectra, measured in this run (load average ${load}: ${loadavg()[0] > 1.5 ? 'the machine is LOADED, wall-clock figures are pessimistic and noisy' : 'quiet'}):`);
   console.log(`  per step, ${kept.toLocaleString('en')} × ${d} in batches of ${BATCH}, float64, compute only, best of ${REPS} passes; spectra per CPU-second (one thread) and per wall-second`);
-  console.log('  step     specflow 1 thread   numpy/scipy 1 thread   ratio  |  specflow 2 threads (wall)   numpy (wall)   ratio');
+  console.log('  step     specflow 1 thread   numpy/scipy 1 thread   ratio  |  specflow 2 threads (wall)   numpy (wall)   ratio  |  specflow 2 threads per CPU-second (all threads)');
   for (const { name } of STEPS) {
     const o = ours[name];
     const n = np[name];
-    console.log(`  ${name.padEnd(7)}  ${rate(o.rows, o.cpu)} CPU      ${rate(n.rows, n.cpu)} CPU        ${(n.cpu / o.cpu).toFixed(2).padStart(5)}  |  ${rate(o.rows, o.wall2)}                  ${rate(n.rows, n.wall)}   ${(n.wall / o.wall2).toFixed(2).padStart(5)}`);
+    console.log(`  ${name.padEnd(7)}  ${rate(o.rows, o.cpu)} CPU      ${rate(n.rows, n.cpu)} CPU        ${(n.cpu / o.cpu).toFixed(2).padStart(5)}  |  ${rate(o.rows, o.wall2)}                  ${rate(n.rows, n.wall)}   ${(n.wall / o.wall2).toFixed(2).padStart(5)}  |  ${rate(o.rows, o.cpu2)}`);
   }
+  console.log(`  (kernels: ${ours.kernels})`);
   const s = ours.stage;
   const n = np.stage;
   console.log(`  whole stage, ${total.toLocaleString('en')} spectra${hasClean ? ' (+ their clean column)' : ''}, savgol → area → snv, read and write included (specflow: Arrow, two worker threads; numpy: raw float32 files, one thread):`);

@@ -103,8 +103,8 @@ describe('streamed and in-memory paths', () => {
   it('give identical artifact bytes on data crossing many record batches (synthetic → preprocess → AE → encode, reconstruct, anomaly, split, pseudospectrum, embed, synthetic.eels map, load.arrow)', async () => {
     const dir = tempDir();
     // Fitted statistics (msc, standardize) take extra streamed passes; despike/crop/savgol are per row.
-    // savgol and area first: on the streaming workers' reused buffers (savgol takes a spare and hands
-    // back its input's, area overwrites rows in place), from one batch to the next.
+    // savgol and area first: on the streaming workers' reused buffers (both overwrite rows in
+    // place), from one batch to the next.
     writeFileSync(join(dir, 'p.yaml'), `name: stream-equal
 seed: 3
 stages:

@@ -2,10 +2,11 @@
  * One batch of rows through a range of preprocessing steps: the unit of work the
  * streaming `preprocess` hands to worker threads. Every step acts on each row on its
  * own, given statistics fitted beforehand on the whole table, so a batch's result
- * does not depend on how the table was cut.
+ * does not depend on how the table was cut (nor on the blocks a batch is run in).
  */
 import { StageError } from '../../core/stage-api.js';
-import { applyStep, contiguousRows, stepName, type Step, type StepStats, type Work } from './steps.js';
+import { float32Into } from './row-kernels.js';
+import { applyStep, contiguousRows, fitsStatistics, stepName, type Step, type StepStats, type Work } from './steps.js';
 
 export interface ChunkJob {
   steps: (Step | string)[];
@@ -30,9 +31,9 @@ export type ChunkResult =
   | { ok: false; message: string; user: boolean };
 
 /**
- * Float64 working buffers this thread keeps between batches: a batch's rows live in them
- * until `pack` copies them out, so 10⁵ spectra cost no allocation (and no garbage
- * collection) per batch. Slots 0–1: the tracks' rows; 2–3: spares for steps' output.
+ * Float64 working buffers this thread keeps between batches: a block's rows live in them
+ * until `packInto` copies them out, so 10⁵ spectra cost no allocation (and no garbage
+ * collection) per batch. Slot 0: the spectra's rows, 1: the clean track's.
  */
 const scratch: Float64Array[] = [];
 
@@ -45,50 +46,84 @@ function scratchBuffer(slot: number, length: number): Float64Array {
   return b.subarray(0, length);
 }
 
-function rows(data: Float32Array, n: number, d: number, slot: number): Float64Array[] {
+function rows(data: Float32Array, from: number, n: number, d: number, slot: number): Float64Array[] {
   const all = scratchBuffer(slot, n * d);
-  all.set(data.subarray(0, n * d));
+  all.set(data.subarray(from * d, (from + n) * d));
   return Array.from({ length: n }, (_, i) => all.subarray(i * d, (i + 1) * d));
 }
 
-function pack(r: Float64Array[], d: number, float64: boolean): Float32Array | Float64Array {
-  const out = float64 ? new Float64Array(r.length * d) : new Float32Array(r.length * d);
+/** The rows into `out` from row `at` on. */
+function packInto(r: Float64Array[], d: number, out: Float32Array | Float64Array, at: number): void {
   const flat = contiguousRows(r, d);
-  if (flat) out.set(flat);
-  else for (let i = 0; i < r.length; i++) out.set(r[i]!, i * d);
-  return out;
+  if (flat && out instanceof Float32Array) float32Into(flat, out, at * d);
+  else if (flat) out.set(flat, at * d);
+  else for (let i = 0; i < r.length; i++) out.set(r[i]!, (at + i) * d);
 }
 
 /** The result's buffers a worker can hand over instead of copying (each the result's own). */
 export function resultBuffers(r: ChunkResult): ArrayBuffer[] {
   if (!r.ok) return [];
-  return [r.spectra.buffer as ArrayBuffer, ...(r.clean ? [r.clean.buffer as ArrayBuffer] : [])];
+  return [...new Set([r.spectra.buffer as ArrayBuffer, ...(r.clean ? [r.clean.buffer as ArrayBuffer] : [])])];
 }
 
-export function runChunk(job: ChunkJob): ChunkResult {
+/** Steps that act on each row alone and log nothing, given their statistics: a batch of them may be cut in blocks. */
+const ROW_BY_ROW = new Set(['crop', 'baseline', 'smooth', 'derivative', 'normalize', 'log', 'standardize']);
+
+/**
+ * Rows per block: the batch goes through its steps a block at a time, so the float64
+ * rows stay in this core's cache from the float32 input to the float32 output (a whole
+ * batch at once streamed 8 MB through memory per step). The whole batch when a step
+ * logs a per-batch message (despike's count) or fits statistics not given.
+ */
+function blockRows(job: ChunkJob, n: number): number {
+  for (let k = job.from; k < job.to; k++) {
+    const step = job.steps[k]!;
+    if (!ROW_BY_ROW.has(stepName(step)) || (fitsStatistics(step) && !job.stats[k])) return n;
+  }
+  return Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, job.d)));
+}
+
+/** ~128 KiB of float64 a track: a block's rows stay within L2. */
+const BLOCK_VALUES = 16_384;
+
+/**
+ * `ownsInput`: the job's arrays are this call's own (a worker's copy of them), so the
+ * result may be written over them (each block's output over input rows already read),
+ * sparing a fresh 4–8 MB buffer a batch whose every page costs a fault on first touch;
+ * never when the caller may read them afterwards.
+ */
+export function runChunk(job: ChunkJob, ownsInput = false): ChunkResult {
   const n = job.ids.length;
+  const block = blockRows(job, n);
   const axis = Float64Array.from(job.axis);
-  // steps move rows between these four buffers (a spare taken, the input's handed back);
-  // all four are free again once this batch is packed
-  const w: Work = { ids: job.ids, axis, xs: job.ids.map(() => axis), spectrum: rows(job.spectra, n, job.d, 0), spare: [scratchBuffer(2, n * job.d)] };
-  if (job.clean) {
-    w.clean = rows(job.clean, n, job.d, 1);
-    w.spare!.push(scratchBuffer(3, n * job.d));
-  }
   const logs: string[] = [];
-  try {
-    for (let k = job.from; k < job.to; k++) {
-      const step = job.steps[k]!;
-      const stats = job.stats[k];
-      applyStep(step, w, undefined, { where: `${job.where} step ${k + 1} (${stepName(step)})`, log: (m) => logs.push(m), ...(stats ? { stats } : {}) });
-    }
-  } catch (e) {
-    const err = e as Error;
-    return { ok: false, message: err.message, user: err instanceof StageError };
-  }
-  const d = w.axis!.length;
   const float64 = job.float64 === true;
-  const out: ChunkResult = { ok: true, spectra: pack(w.spectrum, d, float64), axis: w.axis!, logs };
-  if (w.clean) out.clean = pack(w.clean, d, float64);
-  return out;
+  let result: Extract<ChunkResult, { ok: true }> | undefined;
+  for (let from = 0; from < n || (n === 0 && !result); from += block) {
+    const m = Math.min(block, n - from);
+    const ids = block === n ? job.ids : job.ids.slice(from, from + m);
+    // steps work on these rows in place (or replace them); both buffers are free again once this block is packed
+    const w: Work = { ids, axis, xs: ids.map(() => axis), spectrum: rows(job.spectra, from, m, job.d, 0) };
+    if (job.clean) w.clean = rows(job.clean, from, m, job.d, 1);
+    try {
+      for (let k = job.from; k < job.to; k++) {
+        const step = job.steps[k]!;
+        const stats = job.stats[k];
+        applyStep(step, w, undefined, { where: `${job.where} step ${k + 1} (${stepName(step)})`, log: (message) => logs.push(message), ...(stats ? { stats } : {}) });
+      }
+    } catch (e) {
+      // the first failing block's error, as the stage reports the first failing batch's
+      const err = e as Error;
+      return { ok: false, message: err.message, user: err instanceof StageError };
+    }
+    const d = w.axis!.length;
+    if (!result) {
+      const output = (input: Float32Array | undefined) => (float64 ? new Float64Array(n * d) : ownsInput && input && d === job.d ? input.subarray(0, n * d) : new Float32Array(n * d));
+      result = { ok: true, spectra: output(job.spectra), axis: w.axis!, logs };
+      if (w.clean) result.clean = output(job.clean);
+    }
+    packInto(w.spectrum, d, result.spectra, from);
+    if (w.clean) packInto(w.clean, d, result.clean!, from);
+  }
+  return result!;
 }

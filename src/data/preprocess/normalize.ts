@@ -4,6 +4,8 @@
  * (measured, Node 20), which made `snv` on 10⁵ × 1024 take a minute.
  */
 
+import { wasmAreaRows, type AreaRows } from './row-kernels.js';
+
 export type NormalizeMethod = 'snv' | 'msc' | 'vector' | 'minmax' | 'max' | 'area';
 
 /** Standard normal variate: centre and scale each spectrum by its own mean and (population) sd. */
@@ -69,6 +71,26 @@ export function trapezoidOf(x: Float64Array, y: Float64Array): number {
   return s;
 }
 
+/**
+ * The area step's kernels on rows over the axis `x`: the wasm SIMD ones (row-kernels.ts)
+ * when available, else trapezoidOf and a division loop, which give the same bits.
+ */
+export function areaRows(x: Float64Array): AreaRows {
+  return (
+    wasmAreaRows(x) ?? {
+      integrate: (y) => trapezoidOf(x, y),
+      divide(y, out, scale) {
+        for (let i = 0; i < y.length; i++) out[i] = y[i]! / scale;
+      },
+    }
+  );
+}
+
+/** Can a row be divided by this scale (non-zero and finite)? */
+export function usableScale(scale: number): boolean {
+  return Math.abs(scale) > 0 && Number.isFinite(scale);
+}
+
 /** Divide by a per-spectrum scale; `undefined` when the scale is zero (caller reports which spectrum). */
 export function normalize(method: Exclude<NormalizeMethod, 'snv' | 'msc'>, x: ArrayLike<number>, y: ArrayLike<number>): Float64Array | undefined {
   const out = Float64Array.from(y);
@@ -125,7 +147,7 @@ export function normalizeInto(method: Exclude<NormalizeMethod, 'snv' | 'msc'>, x
       scale = level ?? meanLevel(x, y);
       break;
   }
-  if (!(Math.abs(scale) > 0) || !Number.isFinite(scale)) return false;
+  if (!usableScale(scale)) return false;
   if (offset === 0) for (let i = 0; i < y.length; i++) out[i] = y[i]! / scale;
   else for (let i = 0; i < y.length; i++) out[i] = (y[i]! - offset) / scale;
   return true;

@@ -1,6 +1,7 @@
 /** Smoothing and derivatives. */
 import { sgg } from 'ml-savitzky-golay-generalized';
 import { solvePenalized } from './banded.js';
+import { wasmSavgolRows } from './row-kernels.js';
 
 /**
  * Savitzky–Golay: local polynomial least squares over `window` points; with `derivative` > 0
@@ -20,13 +21,41 @@ export function savitzkyGolay(y: ArrayLike<number>, x: ArrayLike<number>, window
   return out;
 }
 
-/**
- * `savitzkyGolay` of one row into `out` (not `y` itself); the window must fit in the row.
- * The interior is a convolution with the precomputed centre weights, four outputs at a
- * time so each weight is loaded once per four products (2–3× a plain loop in V8); every
- * output is still summed in sgg's order (0 + w₀y₀ + w₁y₁ + …), so the bits do not change.
- */
+/** `savitzkyGolay` of one row into `out` (which may be `y`); the window must fit in the row. */
 export function savitzkyGolayInto(y: Float64Array, x: Float64Array, window: number, polynomial: number, derivative: number, out: Float64Array): void {
+  savitzkyGolayRows(x, window, polynomial, derivative)(y, out);
+}
+
+/**
+ * A function (y, out) doing `savitzkyGolayInto` on rows over the axis `x` (as long as
+ * it), the weights set up once; `out` may be `y` (the row is read before it is written).
+ * The wasm SIMD kernel (row-kernels.ts) when it is available, else
+ * `savitzkyGolayIntoJs`, which computes the same bits.
+ */
+export function savitzkyGolayRows(x: Float64Array, window: number, polynomial: number, derivative: number): (y: Float64Array, out: Float64Array) => void {
+  const hs = derivative === 0 ? undefined : spacingPowers(x, window, derivative);
+  const wasm = wasmSavgolRows(flatWeights(window, polynomial, derivative), window, hs, x.length);
+  const js = (y: Float64Array, out: Float64Array) => savitzkyGolayIntoJs(out === y ? copyOfRow(y) : y, x, window, polynomial, derivative, out);
+  return wasm ? (y, out) => (y.length === x.length ? wasm(y, out) : js(y, out)) : js;
+}
+
+let rowCopy = new Float64Array(0);
+
+/** `y` copied into a buffer kept for the purpose (valid until the next call). */
+function copyOfRow(y: Float64Array): Float64Array {
+  if (rowCopy.length < y.length) rowCopy = new Float64Array(y.length);
+  const copy = rowCopy.subarray(0, y.length);
+  copy.set(y);
+  return copy;
+}
+
+/**
+ * The JavaScript Savitzky–Golay of one row into `out`. The interior is a convolution with
+ * the precomputed centre weights, four outputs at a time so each weight is loaded once
+ * per four products (2–3× a plain loop in V8); every output is still summed in sgg's
+ * order (0 + w₀y₀ + w₁y₁ + …), so the bits do not change.
+ */
+export function savitzkyGolayIntoJs(y: Float64Array, x: Float64Array, window: number, polynomial: number, derivative: number, out: Float64Array): void {
   const weights = savgolWeights(window, polynomial, derivative);
   const np = y.length;
   // sgg divides by the mean spacing to the power `derivative`: 1 when smoothing, and x/1 is x
@@ -89,6 +118,20 @@ function savgolWeights(window: number, polynomial: number, derivative: number): 
     weightCache.set(key, w);
   }
   return w;
+}
+
+const flatCache = new Map<string, Float64Array>();
+
+/** `savgolWeights` as one window × window array, row-major (for the wasm kernel). */
+function flatWeights(window: number, polynomial: number, derivative: number): Float64Array {
+  const key = `${window},${polynomial},${derivative}`;
+  let flat = flatCache.get(key);
+  if (!flat) {
+    flat = new Float64Array(window * window);
+    savgolWeights(window, polynomial, derivative).forEach((row, t) => flat!.set(row, t * window));
+    flatCache.set(key, flat);
+  }
+  return flat;
 }
 
 const spacingCache = new WeakMap<object, Map<string, Float64Array>>();

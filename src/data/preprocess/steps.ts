@@ -9,8 +9,9 @@ import { StageError } from '../../core/stage-api.js';
 import { alsBaseline, airplsBaseline, loadAirpls, polyBaseline } from './baseline.js';
 import { whitakerHayes } from './despike.js';
 import { cropRange, interpolateLinear, makeGrid } from './grid.js';
-import { meanLevel, msc, normalizeInto, snvInto, trapezoidOf, type NormalizeMethod } from './normalize.js';
-import { savitzkyGolayInto, whittaker } from './smooth.js';
+import { areaRows, meanLevel, msc, normalizeInto, snvInto, usableScale, type NormalizeMethod } from './normalize.js';
+import type { AreaRows } from './row-kernels.js';
+import { savitzkyGolayRows, whittaker } from './smooth.js';
 import { addRows, addSquaredDeviations, anscombe, finishSd, logTransform, standardizeWith } from './transform.js';
 
 export type Step =
@@ -34,11 +35,6 @@ export interface Work {
   /** One array per row, the Work's own (no two rows, tracks or Works share one): a step may overwrite them in place. */
   spectrum: Float64Array[];
   clean?: Float64Array[];
-  /**
-   * Free buffers a step may write its output rows into instead of allocating; it puts back
-   * the buffer its input rows were in. The streaming workers keep theirs between batches.
-   */
-  spare?: Float64Array[];
 }
 
 /** Statistics a step fits on a whole table (MSC reference, standardize mean/sd). */
@@ -98,32 +94,6 @@ function updateRows(works: Work[], f: (x: Float64Array, y: Float64Array, id: str
   for (const w of works) {
     tracks(w).forEach((rows, t) => {
       for (let i = 0; i < rows.length; i++) f(w.xs[i]!, rows[i]!, w.ids[i]!, t);
-    });
-  }
-}
-
-/**
- * As mapRows, for kernels that write a row into a given output row of the same length:
- * each track's output is one buffer — a spare of the Work's when it has one, else one
- * allocation per batch (one per spectrum kept the garbage collector busy on 10⁵ spectra).
- */
-function mapRowsInto(works: Work[], f: (x: Float64Array, y: Float64Array, out: Float64Array, id: string, track: number) => void): void {
-  for (const w of works) {
-    tracks(w).forEach((rows, t) => {
-      let total = 0;
-      for (const r of rows) total += r.length;
-      const k = w.spare?.findIndex((b) => b.length === total) ?? -1;
-      const flat = k >= 0 ? w.spare!.splice(k, 1)[0]! : new Float64Array(total);
-      const before = rows.length > 0 && rows[0]!.length > 0 ? contiguousRows(rows, rows[0]!.length) : undefined;
-      let at = 0;
-      for (let i = 0; i < rows.length; i++) {
-        const y = rows[i]!;
-        const out = flat.subarray(at, at + y.length);
-        at += y.length;
-        f(w.xs[i]!, y, out, w.ids[i]!, t);
-        rows[i] = out;
-      }
-      if (before && w.spare) w.spare.push(before);
     });
   }
 }
@@ -256,7 +226,16 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
       if (order > polynomial) throw new StageError(`derivative order ${order} needs a polynomial of at least that order (got ${polynomial})`, ctx.where);
       const d = main.axis!.length;
       if (window > d) throw new StageError(`window ${window} is longer than the spectra (${d} points)`, ctx.where);
-      mapRowsInto(works, (x, y, out) => savitzkyGolayInto(y, x, window, polynomial, order, out));
+      // one row function per axis (the weights and spacings set up once, not per row); in place
+      let axisOfRows: Float64Array | undefined;
+      let rows!: (y: Float64Array, out: Float64Array) => void;
+      updateRows(works, (x, y) => {
+        if (x !== axisOfRows) {
+          rows = savitzkyGolayRows(x, window, polynomial, order);
+          axisOfRows = x;
+        }
+        rows(y, y);
+      });
       return;
     }
     case 'normalize': {
@@ -274,14 +253,27 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
         mapRows(works, (_x, y) => msc(y, ref));
         return;
       }
+      let axisOfRows: Float64Array | undefined;
+      let kernels!: AreaRows;
       updateRows(works, (x, y, id, t) => {
+        if (method === 'area' && x !== axisOfRows) {
+          kernels = areaRows(x);
+          axisOfRows = x;
+        }
         // dividing by a negative area or maximum would silently flip the spectrum upside down
-        const area = method === 'area' ? trapezoidOf(x, y) : undefined;
+        const area = method === 'area' ? kernels.integrate(y) : undefined;
         const negative = area ?? (method === 'max' ? maxOf(y) : 0);
         if (negative < 0) {
           throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : 'maximum'} is negative (${Number(negative.toPrecision(4))}), so dividing by it would flip the spectrum's sign${t === 1 ? ' (clean column)' : ''}; subtract a baseline or offset first, or use snv or minmax`, where(id));
         }
-        if (!normalizeInto(method, x, y, y, area === undefined ? undefined : meanLevel(x, y, area))) throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : method === 'minmax' ? 'range' : method === 'max' ? 'maximum' : 'norm'} is zero${t === 1 ? ' (clean column)' : ''}`, where(id));
+        let scaled: boolean;
+        if (area === undefined) scaled = normalizeInto(method, x, y, y);
+        else {
+          const level = meanLevel(x, y, area);
+          scaled = usableScale(level);
+          if (scaled) kernels.divide(y, y, level);
+        }
+        if (!scaled) throw new StageError(`cannot ${method}-normalise: the ${method === 'area' ? 'area' : method === 'minmax' ? 'range' : method === 'max' ? 'maximum' : 'norm'} is zero${t === 1 ? ' (clean column)' : ''}`, where(id));
       });
       return;
     }
