@@ -10,7 +10,7 @@
  */
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
-  activate, batchNorm, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
+  activate, batchNormLeaky, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
   layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsample2, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
@@ -131,9 +131,8 @@ function conv1dNetwork(cfg: AutoencoderConfig): Network {
   const flat = lz * s.filters[nb - 1]!;
   const widths = [flat, ...s.hidden];
   const block = (tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, dataInput = false): Tensor => {
-    let h = conv1d(tf, store, name, x, dataInput);
-    if (s.norm === 'batch') h = batchNorm(tf, store, `${name}.bn`, h, pass);
-    return tf.leakyRelu(h, s.leak);
+    const h = conv1d(tf, store, name, x, dataInput);
+    return s.norm === 'batch' ? batchNormLeaky(tf, store, `${name}.bn`, h, pass, s.leak) : tf.leakyRelu(h, s.leak);
   };
   return {
     define(store) {

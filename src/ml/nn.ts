@@ -13,6 +13,7 @@ import {
   ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
+import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
 export type Init =
   | { kind: 'glorot'; fanIn: number; fanOut: number }
@@ -294,6 +295,18 @@ export function defineBatchNorm(store: ParamStore, name: string, channels: numbe
   store.create(`${name}.var`, [channels], { kind: 'ones' }, false);
 }
 
+/** batchNorm followed by LeakyReLU(alpha), fused on wasm in training (batchNormLeakyTraining). */
+export function batchNormLeaky(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
+  if (!pass.training) return tf.leakyRelu(batchNorm(tf, store, name, x, pass, eps), alpha);
+  return batchNormLeakyTraining(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps, alpha, recordMoments(tf, name, pass));
+}
+
+function recordMoments(tf: TF, name: string, pass: Pass): (mean: Tensor, variance: Tensor) => void {
+  return (mean, variance) => {
+    if (pass.bnStats) pass.bnStats.set(name, { mean: tf.keep(mean), variance: tf.keep(variance) });
+  };
+}
+
 /** Batch normalisation over every axis but the last (channels). Training mode uses the batch
  * moments and records them in `pass.bnStats`; inference uses the running averages. */
 export function batchNorm(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, eps = 1e-3): Tensor {
@@ -303,9 +316,7 @@ export function batchNorm(tf: TF, store: ParamStore, name: string, x: Tensor, pa
     const xn = tf.mul(tf.sub(x, store.get(`${name}.mean`)), tf.rsqrt(tf.add(store.get(`${name}.var`), eps)));
     return tf.add(tf.mul(xn, gamma), beta);
   }
-  return batchNormTraining(tf, x, gamma, beta, eps, (mean, variance) => {
-    if (pass.bnStats) pass.bnStats.set(name, { mean: tf.keep(mean), variance: tf.keep(variance) });
-  });
+  return batchNormTraining(tf, x, gamma, beta, eps, recordMoments(tf, name, pass));
 }
 
 /**
@@ -321,11 +332,36 @@ export function batchNormTraining(
   tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number,
   moments?: (mean: Tensor, variance: Tensor) => void,
 ): Tensor {
+  return batchNormThenLeaky(tf, x, gamma, beta, eps, undefined, moments);
+}
+
+/**
+ * batchNormTraining followed by tf.leakyRelu(·, alpha): the same numbers,
+ * and on wasm (alpha ≥ 0) the LeakyReLU and its gradient run inside batch
+ * normalisation's passes (./kernels/conv1d-passes.ts), two passes each way
+ * instead of three forward and five backward. The gradient's mask is read
+ * from the output, which is > 0 exactly where the LeakyReLU's input is.
+ */
+export function batchNormLeakyTraining(
+  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, alpha: number,
+  moments?: (mean: Tensor, variance: Tensor) => void,
+): Tensor {
+  if (alpha >= 0 && tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) !== undefined) return batchNormThenLeaky(tf, x, gamma, beta, eps, alpha, moments);
+  return tf.leakyRelu(batchNormThenLeaky(tf, x, gamma, beta, eps, undefined, moments), alpha);
+}
+
+/** Batch normalisation in training, and with `leak` the fused LeakyReLU (only where the fused kernels are). */
+function batchNormThenLeaky(
+  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, leak: number | undefined,
+  moments?: (mean: Tensor, variance: Tensor) => void,
+): Tensor {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   // On wasm the passes over the activation run fused, with the same bits (./kernels/batch-norm.ts).
   const fused = tf.getKernel(BN_MOMENTS, tf.getBackend()) !== undefined;
-  const run = (name: string, inputs: Record<string, Tensor>): Tensor | Tensor[] => tf.engine().runKernel(name, inputs as never) as never;
+  const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor | Tensor[] =>
+    tf.engine().runKernel(name, inputs as never, attrs as never) as never;
+  const alpha = { alpha: leak ?? 0 };
   const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
     let mean: Tensor;
     let d: Tensor;
@@ -339,19 +375,24 @@ export function batchNormTraining(
     const r = tf.rsqrt(tf.add(variance, eps));
     const s = tf.mul(g, r);
     moments?.(mean, variance);
-    save([d, r, s]);
+    const y = leak === undefined ? (fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b)) : run(BN_AFFINE_LEAKY, { d, s, beta: b }, alpha) as Tensor;
+    save(leak === undefined ? [d, r, s] : [d, r, s, y]);
     return {
-      value: fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b),
+      value: y,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sd, sr, ss] = saved as [Tensor, Tensor, Tensor];
-        const [dBeta, dyD] = fused
+        const [sd, sr, ss, sy] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
+        const [dBeta, dyD] = sy
+          ? run(BN_LEAKY_GRAD_SUMS, { dy, y: sy, d: sd }, alpha) as [Tensor, Tensor]
+          : fused
           ? run(BN_GRAD_SUMS, { dy, d: sd }) as [Tensor, Tensor]
           : [tf.sum(dy, axes), tf.sum(tf.mul(dy, sd), axes)];
         const dGamma = tf.mul(dyD, sr);
         // dx = dy·s + d·k + c with per-channel k = −s·r²·Σ(dy·d)/N and c = −s·Σdy/N
         const k = tf.mul(tf.mul(ss, tf.square(sr)), tf.mul(dyD, -1 / count));
         const c = tf.mul(ss, tf.mul(dBeta, -1 / count));
-        const dx = fused
+        const dx = sy
+          ? run(BN_LEAKY_GRAD_INPUT, { dy, y: sy, d: sd, s: ss, k, c }, alpha) as Tensor
+          : fused
           ? run(BN_GRAD_INPUT, { dy, d: sd, s: ss, k, c }) as Tensor
           : tf.add(tf.add(tf.mul(dy, ss), tf.mul(sd, k)), c);
         return [dx, dGamma, dBeta];
@@ -458,9 +499,13 @@ export function downsample2(tf: TF, x: Tensor): Tensor {
   // Its gradient, dy/2 to both members of each pair, as a broadcast product:
   // tfjs's Mean gradient builds a ones tensor of the input's size in
   // JavaScript each step and multiplies by it (the same bits: dy·1/2 = dy·0.5).
+  // On wasm both directions are one pass each, the same bits (./kernels/conv1d-passes.ts).
+  const paired = pairKernels(tf);
   const f = tf.customGrad(((xx: Tensor) => ({
-    value: tf.mean(tf.reshape(xx, [b, l / 2, 2, c]), 2),
-    gradFunc: (dy: Tensor) => tf.reshape(tf.mul(tf.reshape(dy, [b, l / 2, 1, c]), tf.fill([1, 1, 2, 1], 0.5)), [b, l, c]),
+    value: paired ? paired.sum(xx, 0.5) : tf.mean(tf.reshape(xx, [b, l / 2, 2, c]), 2),
+    gradFunc: (dy: Tensor) => paired
+      ? paired.dup(dy, 0.5)
+      : tf.reshape(tf.mul(tf.reshape(dy, [b, l / 2, 1, c]), tf.fill([1, 1, 2, 1], 0.5)), [b, l, c]),
   })) as never) as (a: Tensor) => Tensor;
   return f(x);
 }
@@ -470,8 +515,21 @@ export function upsample2(tf: TF, x: Tensor): Tensor {
   const [b, l, c] = x.shape as [number, number, number];
   // a broadcast product rather than concat([x, x]): its gradient is a sum over
   // the pair instead of a strided split, 2–7× cheaper on wasm
+  const paired = pairKernels(tf);
+  if (paired) {
+    // each element copied twice; its gradient the pair's sum, as tfjs's Sum adds it
+    const f = tf.customGrad(((xx: Tensor) => ({ value: paired.dup(xx, 1), gradFunc: (dy: Tensor) => paired.sum(dy, 1) })) as never) as (a: Tensor) => Tensor;
+    return f(x);
+  }
   const x4 = tf.reshape(x, [b, l, 1, c]);
   return tf.reshape(tf.mul(x4, tf.ones([1, 1, 2, 1])), [b, 2 * l, c]);
+}
+
+/** The pair kernels of ./kernels/conv1d-passes.ts where the backend has them. */
+function pairKernels(tf: TF): { sum(x: Tensor, scale: number): Tensor; dup(x: Tensor, scale: number): Tensor } | undefined {
+  if (tf.getKernel(PAIR_SUM, tf.getBackend()) === undefined) return undefined;
+  const run = (name: string, x: Tensor, scale: number): Tensor => tf.engine().runKernel(name, { x } as never, { scale } as never) as never;
+  return { sum: (x, scale) => run(PAIR_SUM, x, scale), dup: (x, scale) => run(PAIR_DUP, x, scale) };
 }
 
 /** Fixed sinusoidal positional encoding [T, d] (Vaswani et al.). */
