@@ -493,6 +493,48 @@ export function conv1dSame(tf: TF, x: Tensor, w: Tensor, bias?: Tensor, opts: { 
   return f(x, w, bias);
 }
 
+/**
+ * The decoder's conv1d(upsample2(x)), `${name}.w` [k, inC, outC] odd k: on
+ * wasm computed at x's length rather than twice it. Output 2u + p sees x
+ * through the taps j with ⌊(p + j − (k−1)/2)/2⌋ = o at x[u + o], so it is a
+ * convolution of x with the per-phase sums of those taps, and both phases are
+ * one 'same' convolution with the phase kernels side by side as 2·outC
+ * channels ([b, L, 2·outC] is [b, 2L, outC] in memory): 2R+1 taps (R =
+ * ⌈(k−1)/4⌉) for 2·outC channels on L positions, (2R+1)/k of the products
+ * of k taps on 2L positions (0.6 for k = 15, 0.71 for 7), in all three passes
+ * (the gradients of the tap sums are sums again). Elsewhere the
+ * composition, with its bits.
+ */
+export function upsampleConv1d(tf: TF, store: ParamStore, name: string, x: Tensor): Tensor {
+  const w = store.get(`${name}.w`);
+  const bias = store.get(`${name}.b`);
+  const [k, ci, co] = w.shape as [number, number, number];
+  if (k % 2 === 0 || !pairKernels(tf)) return conv1dSame(tf, upsample2(tf, x), w, bias);
+  const [b, l] = x.shape as [number, number, number];
+  const { matrix, taps } = phaseTaps(k);
+  // [2·taps, k]·w[k, ci·co] → W'[taps, ci, 2·co] with phase p at channels p·co…
+  const phases = tf.matMul(tf.tensor2d(matrix, [2 * taps, k]), tf.reshape(w, [k, ci * co]));
+  const wp = tf.reshape(tf.transpose(tf.reshape(phases, [2, taps, ci, co]), [1, 2, 0, 3]), [taps, ci, 2 * co]);
+  return tf.reshape(conv1dSame(tf, x, wp, tf.concat([bias, bias])), [b, 2 * l, co]);
+}
+
+const phaseTapCache = new Map<number, { matrix: Float32Array; taps: number }>();
+
+/** The 0/1 matrix [2·taps, k] that sums a kernel of odd length k's taps into the two phase kernels of upsampleConv1d. */
+export function phaseTaps(k: number): { matrix: Float32Array; taps: number } {
+  let cached = phaseTapCache.get(k);
+  if (cached) return cached;
+  const half = (k - 1) / 2;
+  const offset = (p: number, j: number) => Math.floor((p + j - half) / 2);
+  const r = Math.max(...[0, 1].flatMap((p) => [Math.abs(offset(p, 0)), Math.abs(offset(p, k - 1))]));
+  const taps = 2 * r + 1;
+  const matrix = new Float32Array(2 * taps * k);
+  for (let p = 0; p < 2; p++) for (let j = 0; j < k; j++) matrix[(p * taps + offset(p, j) + r) * k + j] = 1;
+  cached = { matrix, taps };
+  phaseTapCache.set(k, cached);
+  return cached;
+}
+
 /** Average pooling by 2 along the length axis: [b, L, C] → [b, L/2, C] (L even). */
 export function downsample2(tf: TF, x: Tensor): Tensor {
   const [b, l, c] = x.shape as [number, number, number];

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
-import { batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, upsample2 } from '../../src/ml/nn.js';
+import { batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, ParamStore, phaseTaps, upsample2, upsampleConv1d } from '../../src/ml/nn.js';
 
 let tf: TF;
 beforeAll(async () => {
@@ -151,5 +151,51 @@ describe('pair pooling and upsampling on wasm (SpecflowPairSum, SpecflowPairDup)
     expect(fused[2]![c]).toBe(x[0]);
     const { cpu } = await onBoth(() => run(b, l, c));
     expect(fused).toEqual(cpu);
+  });
+});
+
+describe('upsampleConv1d: the decoder\'s conv1d(upsample2(x)) as one convolution at x\'s length', () => {
+  it.each([[1, 4, 3], [5, 3, 2], [7, 6, 5], [11, 3, 4], [15, 16, 16], [1, 2, 3]])(
+    'k %i, inC %i, outC %i: value and the gradients of x, w, b match the composition on the cpu backend',
+    async (k, ci, co) => {
+      const run = () => tf.tidy(() => {
+        const store = new ParamStore(tf, 3);
+        store.create('c.w', [k, ci, co], { kind: 'zeros' }).assign(tf.tensor(values(k * ci * co, 15), [k, ci, co]));
+        store.create('c.b', [co], { kind: 'zeros' }).assign(tf.tensor1d(values(co, 12)));
+        const x = tf.tensor(values(3 * 13 * ci, 13), [3, 13, ci]);
+        const r = tf.tensor(values(3 * 26 * co, 14), [3, 26, co]);
+        const f = (a: Tensor) => upsampleConv1d(tf, store, 'c', a);
+        const w = store.get('c.w');
+        const b = store.get('c.b');
+        const { value, grads } = tf.valueAndGrads((a: Tensor, ww: Tensor, bb: Tensor) => {
+          void ww;
+          void bb;
+          return tf.sum(tf.mul(f(a), r));
+        })([x, w, b]);
+        const out = arrays([f(x), value, ...grads]);
+        store.vars.forEach((v) => v.dispose());
+        return out;
+      });
+      const { wasm, cpu } = await onBoth(run);
+      expect(wasm[0]).toHaveLength(3 * 26 * co);
+      // on cpu it is the composition itself: bitwise
+      await tf.setBackend('cpu');
+      const composed = tf.tidy(() => {
+        const w = tf.tensor(values(k * ci * co, 15), [k, ci, co]);
+        return arrays([conv1dSame(tf, upsample2(tf, tf.tensor(values(3 * 13 * ci, 13), [3, 13, ci])), w, tf.tensor1d(values(co, 12)))]);
+      });
+      await tf.setBackend('wasm');
+      expect(cpu[0]).toEqual(composed[0]);
+      for (let i = 0; i < cpu.length; i++) expect(relErr(wasm[i]!, cpu[i]!), ['y', 'Σ y·r', 'dx', 'dw', 'db'][i]).toBeLessThan(2e-5);
+    },
+  );
+
+  it('sums each tap into the phase that reads it (hand-worked for k = 5)', () => {
+    // taps j = 0..4 read x at u + ⌊(p + j − 2)/2⌋: phase 0 at offsets −1, −1, 0, 0, 1; phase 1 at −1, 0, 0, 1, 1
+    const { matrix, taps } = phaseTaps(5);
+    expect(taps).toBe(3);
+    const rows = Array.from({ length: 6 }, (_, i) => Array.from(matrix.slice(i * 5, i * 5 + 5)));
+    expect(rows).toEqual([[1, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 0, 1], [1, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 1, 1]]);
+    expect([7, 11, 15].map((k) => phaseTaps(k).taps)).toEqual([5, 7, 9]);
   });
 });
