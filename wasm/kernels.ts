@@ -1088,10 +1088,8 @@ export function attention(
       // S = Q_h·K_hᵀ [t×t], rows tp apart
       packB(k, bp, t, ld, 0, dh, true);
       smallProduct(q, ld, bp, dh, s, tp, t, t);
-      // P = softmax(scale·S) by rows (exp(z − max) / Σ, as tfjs's Softmax), written
-      // normalised straight into probs, where P·V reads it
+      // P = softmax(scale·S) by rows (exp(z − max) / Σ, as tfjs's Softmax), into probs
       const pHead = probs + <usize>((bi * heads + h) * t) * <usize>t * 4;
-      const vec = t & ~3;
       for (let i = 0; i < t; i++) {
         const row = s + <usize>(i * tp) * 4;
         let mx4 = f32x4.splat(-Infinity);
@@ -1109,15 +1107,13 @@ export function attention(
           v128.store(row + <usize>j * 4, e);
           acc = f32x4.add(acc, e);
         }
-        const inv: f32 = <f32>1 / sum4(acc);
-        const r = f32x4.splat(inv);
-        const pRow = pHead + <usize>(i * t) * 4;
-        for (let j = 0; j < vec; j += 4) v128.store(pRow + <usize>j * 4, f32x4.mul(v128.load(row + <usize>j * 4), r));
-        for (let j = vec; j < t; j++) store<f32>(pRow + <usize>j * 4, load<f32>(row + <usize>j * 4) * inv);
+        const r = f32x4.splat(<f32>1 / sum4(acc));
+        for (let j = 0; j < tp; j += 4) v128.store(row + <usize>j * 4, f32x4.mul(v128.load(row + <usize>j * 4), r));
+        memory.copy(pHead + <usize>(i * t) * 4, row, <usize>t * 4);
       }
       // out_h = P·V_h
       packB(v, bp, dh, ld, 0, t, false);
-      smallProduct(pHead, t, bp, t, orows + <usize>(h * dh) * 4, d, t, dh);
+      smallProduct(s, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh);
     }
   }
 }
