@@ -15,8 +15,8 @@
  *     average pooling and nearest upsampling by 2 along the length and their
  *     gradients, one pass each (tfjs-wasm broadcasts a multiply slowly).
  */
+import { layout } from './batch-norm.js';
 import type { KernelArgs, TensorInfo } from './common.js';
-import { sizeOf } from './common.js';
 import { simdKernels } from './simd.js';
 
 export const BN_AFFINE_LEAKY = 'SpecflowBnAffineLeaky';
@@ -24,19 +24,6 @@ export const BN_LEAKY_GRAD_SUMS = 'SpecflowBnLeakyGradSums';
 export const BN_LEAKY_GRAD_INPUT = 'SpecflowBnLeakyGradInput';
 export const PAIR_SUM = 'SpecflowPairSum';
 export const PAIR_DUP = 'SpecflowPairDup';
-
-/** rows × channels of an activation, after checking every input is float32 with the expected sizes. */
-function layout(kernel: string, x: TensorInfo, big: TensorInfo[], perChannel: TensorInfo[]): { rows: number; c: number } {
-  const c = x.shape[x.shape.length - 1] ?? 1;
-  const size = sizeOf(x.shape);
-  for (const t of [x, ...big]) {
-    if (t.dtype !== 'float32' || sizeOf(t.shape) !== size) throw new Error(`${kernel}: expected float32 inputs of shape ${x.shape}, got ${t.shape} (${t.dtype})`);
-  }
-  for (const t of perChannel) {
-    if (t.dtype !== 'float32' || sizeOf(t.shape) !== c) throw new Error(`${kernel}: expected float32 per-channel inputs of ${c} values, got ${t.shape} (${t.dtype})`);
-  }
-  return { rows: c === 0 ? 0 : size / c, c };
-}
 
 export function bnAffineLeaky(args: KernelArgs<{ alpha: number }>): TensorInfo {
   const { backend, attrs } = args;
