@@ -1268,3 +1268,256 @@ export function bnGradInput(dy: usize, d: usize, s: usize, k: usize, cc: usize, 
   }
 }
 // [trainbench] end of batch normalisation
+
+// ---------------------------------------------------------------------------
+// [convxf] Conv-1D training passes (src/ml/kernels/conv1d-passes.ts): a
+// convolution to one output channel, batch normalisation fused with the
+// LeakyReLU that follows it, and the pair pooling / upsampling of the
+// Conv-1D autoencoder.
+
+// y[q·ow + t] = Σ_{j<kk} xp[q·sampleStride + t·step + j]·w[j] (+ bias[0]):
+// a Conv-1D to ONE output channel (the autoencoder's last layer) over a
+// padded input, the window of t being kk = fw·cin contiguous floats. The
+// GEMM computes 8 output channels per tile, so one channel wasted 7/8 of it.
+// Four windows at a time share each load of w; each dot is summed in four
+// lanes, the lanes then in a fixed order, the tail last.
+export function conv1dOneOut(
+  xp: usize, w: usize, bias: usize, y: usize, n: i32, ow: i32, step: i32, kk: i32, sampleStride: i32,
+): void {
+  const vec = kk & ~3;
+  const b: f32 = bias ? load<f32>(bias) : 0;
+  const stepBytes = <usize>step * 4;
+  for (let q = 0; q < n; q++) {
+    const xq = xp + <usize>q * <usize>sampleStride * 4;
+    const yq = y + <usize>q * <usize>ow * 4;
+    let t = 0;
+    for (; t + 4 <= ow; t += 4) {
+      const x0 = xq + <usize>t * stepBytes;
+      const x1 = x0 + stepBytes;
+      const x2 = x1 + stepBytes;
+      const x3 = x2 + stepBytes;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let j = 0; j < vec; j += 4) {
+        const o = <usize>j * 4;
+        const wv = v128.load(w + o);
+        a0 = madd(v128.load(x0 + o), wv, a0);
+        a1 = madd(v128.load(x1 + o), wv, a1);
+        a2 = madd(v128.load(x2 + o), wv, a2);
+        a3 = madd(v128.load(x3 + o), wv, a3);
+      }
+      let s0 = sum4(a0), s1 = sum4(a1), s2 = sum4(a2), s3 = sum4(a3);
+      for (let j = vec; j < kk; j++) {
+        const o = <usize>j * 4;
+        const wj = load<f32>(w + o);
+        s0 += load<f32>(x0 + o) * wj;
+        s1 += load<f32>(x1 + o) * wj;
+        s2 += load<f32>(x2 + o) * wj;
+        s3 += load<f32>(x3 + o) * wj;
+      }
+      store<f32>(yq + <usize>t * 4, s0 + b);
+      store<f32>(yq + <usize>t * 4 + 4, s1 + b);
+      store<f32>(yq + <usize>t * 4 + 8, s2 + b);
+      store<f32>(yq + <usize>t * 4 + 12, s3 + b);
+    }
+    for (; t < ow; t++) {
+      const x0 = xq + <usize>t * stepBytes;
+      let a0 = f32x4.splat(0);
+      for (let j = 0; j < vec; j += 4) a0 = madd(v128.load(x0 + <usize>j * 4), v128.load(w + <usize>j * 4), a0);
+      let s0 = sum4(a0);
+      for (let j = vec; j < kk; j++) s0 += load<f32>(x0 + <usize>j * 4) * load<f32>(w + <usize>j * 4);
+      store<f32>(yq + <usize>t * 4, s0 + b);
+    }
+  }
+}
+
+// dw[j] = Σ_q Σ_t dy[q·ow + t]·xp[q·sampleStride + t·step + j] for j < kk:
+// the filter gradient of conv1dOneOut, summed over q then t in order for
+// every j, sixteen j at a time (the tail four, then one, at a time).
+export function conv1dOneOutFilterGrad(
+  xp: usize, dy: usize, dw: usize, n: i32, ow: i32, step: i32, kk: i32, sampleStride: i32,
+): void {
+  const stepBytes = <usize>step * 4;
+  const strip = kk & ~15;
+  const vec = kk & ~3;
+  for (let j = 0; j < strip; j += 16) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let q = 0; q < n; q++) {
+      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
+      const g = dy + <usize>q * <usize>ow * 4;
+      for (let t = 0; t < ow; t++) {
+        const s = v128.load32_splat(g + <usize>t * 4);
+        a0 = madd(v128.load(x), s, a0);
+        a1 = madd(v128.load(x, 16), s, a1);
+        a2 = madd(v128.load(x, 32), s, a2);
+        a3 = madd(v128.load(x, 48), s, a3);
+        x += stepBytes;
+      }
+    }
+    const d = dw + <usize>j * 4;
+    v128.store(d, a0);
+    v128.store(d, a1, 16);
+    v128.store(d, a2, 32);
+    v128.store(d, a3, 48);
+  }
+  for (let j = strip; j < vec; j += 4) {
+    let a0 = f32x4.splat(0);
+    for (let q = 0; q < n; q++) {
+      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
+      const g = dy + <usize>q * <usize>ow * 4;
+      for (let t = 0; t < ow; t++) {
+        a0 = madd(v128.load(x), v128.load32_splat(g + <usize>t * 4), a0);
+        x += stepBytes;
+      }
+    }
+    v128.store(dw + <usize>j * 4, a0);
+  }
+  for (let j = vec; j < kk; j++) {
+    let a: f32 = 0;
+    for (let q = 0; q < n; q++) {
+      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
+      const g = dy + <usize>q * <usize>ow * 4;
+      for (let t = 0; t < ow; t++) {
+        a += load<f32>(x) * load<f32>(g + <usize>t * 4);
+        x += stepBytes;
+      }
+    }
+    store<f32>(dw + <usize>j * 4, a);
+  }
+}
+
+// y = leaky(d·s[ch] + beta[ch]), leaky(v) = v > 0 ? v : α·v: bnAffine and
+// leakyRelu in one pass, each element the same operations (so the same bits).
+export function bnAffineLeaky(d: usize, s: usize, beta: usize, y: usize, rows: i32, c: i32, alpha: f32): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const v = f32x4.add(f32x4.mul(v128.load(d + p + q), v128.load(s + q)), v128.load(beta + q));
+      v128.store(y + p + q, v128.bitselect(v, f32x4.mul(v, a4), f32x4.gt(v, zero)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const v: f32 = load<f32>(d + p + q) * load<f32>(s + q) + load<f32>(beta + q);
+      store<f32>(y + p + q, v > 0 ? v : v * alpha);
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// The gradient through the LeakyReLU above, dz = y > 0 ? dy : α·dy (y, the
+// layer's output, is > 0 exactly where its input is, for α ≥ 0), folded into
+// bnGradSums: sumDz[ch] = Σ_rows dz, sumDzD[ch] = Σ_rows dz·d.
+// @ts-ignore: decorator
+@inline
+function leakyGrad4(g: v128, y: v128, a4: v128): v128 {
+  return v128.bitselect(g, f32x4.mul(g, a4), f32x4.gt(y, f32x4.splat(0)));
+}
+
+export function bnLeakyGradSums(dy: usize, y: usize, d: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  memory.fill(sumDz, 0, <usize>c * 4);
+  memory.fill(sumDzD, 0, <usize>c * 4);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const g = leakyGrad4(v128.load(dy + p + q), v128.load(y + p + q), a4);
+      v128.store(sumDz + q, f32x4.add(v128.load(sumDz + q), g));
+      v128.store(sumDzD + q, f32x4.add(v128.load(sumDzD + q), f32x4.mul(g, v128.load(d + p + q))));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const g0 = load<f32>(dy + p + q);
+      const g: f32 = load<f32>(y + p + q) > 0 ? g0 : g0 * alpha;
+      store<f32>(sumDz + q, load<f32>(sumDz + q) + g);
+      store<f32>(sumDzD + q, load<f32>(sumDzD + q) + g * load<f32>(d + p + q));
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above: bnGradInput on the
+// LeakyReLU's input gradient, which is never written out.
+export function bnLeakyGradInput(
+  dy: usize, y: usize, d: usize, s: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32,
+): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const g = leakyGrad4(v128.load(dy + p + q), v128.load(y + p + q), a4);
+      const a = f32x4.mul(g, v128.load(s + q));
+      const b = f32x4.mul(v128.load(d + p + q), v128.load(k + q));
+      v128.store(dx + p + q, f32x4.add(f32x4.add(a, b), v128.load(cc + q)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const g0 = load<f32>(dy + p + q);
+      const g: f32 = load<f32>(y + p + q) > 0 ? g0 : g0 * alpha;
+      const a: f32 = g * load<f32>(s + q);
+      const b: f32 = load<f32>(d + p + q) * load<f32>(k + q);
+      store<f32>(dx + p + q, (a + b) + load<f32>(cc + q));
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// Pairs of rows of c floats: out[o] = ((0 + x[2o]) + x[2o+1])·scale (the
+// scale skipped when 1), the order and rounding of reduceMiddle over the
+// pair (tfjs's Mean or Sum of a [.., 2, c] view): average pooling by 2 and
+// the gradient of nearest upsampling by 2.
+export function pairSum(x: usize, out: usize, pairs: i32, c: i32, scale: f32): void {
+  const vec = c & ~3;
+  const s4 = f32x4.splat(scale);
+  const zero = f32x4.splat(0);
+  const rowBytes = <usize>c * 4;
+  for (let o = 0; o < pairs; o++) {
+    const a = x + <usize>o * 2 * rowBytes;
+    const b = a + rowBytes;
+    const dst = out + <usize>o * rowBytes;
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      let v = f32x4.add(f32x4.add(zero, v128.load(a + q)), v128.load(b + q));
+      if (scale != 1) v = f32x4.mul(v, s4);
+      v128.store(dst + q, v);
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      let v: f32 = (<f32>0 + load<f32>(a + q)) + load<f32>(b + q);
+      if (scale != 1) v *= scale;
+      store<f32>(dst + q, v);
+    }
+  }
+}
+
+// out[2o] = out[2o+1] = x[o]·scale (rows of c floats; copied when scale is
+// 1, as x·1 is x): nearest upsampling by 2, and the gradient of average pooling by 2.
+export function pairDup(x: usize, out: usize, rows: i32, c: i32, scale: f32): void {
+  const vec = c & ~3;
+  const s4 = f32x4.splat(scale);
+  const rowBytes = <usize>c * 4;
+  for (let o = 0; o < rows; o++) {
+    const src = x + <usize>o * rowBytes;
+    const a = out + <usize>o * 2 * rowBytes;
+    const b = a + rowBytes;
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const v = scale == 1 ? v128.load(src + q) : f32x4.mul(v128.load(src + q), s4);
+      v128.store(a + q, v);
+      v128.store(b + q, v);
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const v: f32 = scale == 1 ? load<f32>(src + q) : load<f32>(src + q) * scale;
+      store<f32>(a + q, v);
+      store<f32>(b + q, v);
+    }
+  }
+}
+// [convxf] end of Conv-1D training passes

@@ -10,8 +10,8 @@
  */
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
-  activate, batchNorm, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
-  layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsample2, type Activation, type Pass,
+  activate, batchNormLeaky, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
+  layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
 
@@ -130,11 +130,10 @@ function conv1dNetwork(cfg: AutoencoderConfig): Network {
   const lz = dp / 2 ** nb;
   const flat = lz * s.filters[nb - 1]!;
   const widths = [flat, ...s.hidden];
-  const block = (tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, dataInput = false): Tensor => {
-    let h = conv1d(tf, store, name, x, dataInput);
-    if (s.norm === 'batch') h = batchNorm(tf, store, `${name}.bn`, h, pass);
-    return tf.leakyRelu(h, s.leak);
-  };
+  const normalise = (tf: TF, store: ParamStore, name: string, h: Tensor, pass: Pass): Tensor =>
+    s.norm === 'batch' ? batchNormLeaky(tf, store, `${name}.bn`, h, pass, s.leak) : tf.leakyRelu(h, s.leak);
+  const block = (tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, dataInput = false): Tensor =>
+    normalise(tf, store, name, conv1d(tf, store, name, x, dataInput), pass);
   return {
     define(store) {
       let inC = 1;
@@ -176,7 +175,8 @@ function conv1dNetwork(cfg: AutoencoderConfig): Network {
       for (let i = s.hidden.length - 1; i >= 0; i--) h = dense(tf, store, `dec.fc${i}`, h, 'leaky_relu');
       h = activate(tf, dense(tf, store, 'dec.map', h), 'leaky_relu', s.leak);
       h = tf.reshape(h, [b, lz, s.filters[nb - 1]!]);
-      for (let i = nb - 1; i >= 0; i--) h = block(tf, store, `dec.conv${i}`, upsample2(tf, h), pass);
+      // upsampling by 2, then the block's convolution (one op: see upsampleConv1d)
+      for (let i = nb - 1; i >= 0; i--) h = normalise(tf, store, `dec.conv${i}`, upsampleConv1d(tf, store, `dec.conv${i}`, h), pass);
       h = conv1d(tf, store, 'dec.out', h);
       return cropCols(tf, tf.reshape(h, [b, dp]), cfg.inputDim);
     },

@@ -13,6 +13,7 @@ import {
   ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
+import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
 export type Init =
   | { kind: 'glorot'; fanIn: number; fanOut: number }
@@ -294,6 +295,18 @@ export function defineBatchNorm(store: ParamStore, name: string, channels: numbe
   store.create(`${name}.var`, [channels], { kind: 'ones' }, false);
 }
 
+/** batchNorm followed by LeakyReLU(alpha), fused on wasm in training (batchNormLeakyTraining). */
+export function batchNormLeaky(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
+  if (!pass.training) return tf.leakyRelu(batchNorm(tf, store, name, x, pass, eps), alpha);
+  return batchNormLeakyTraining(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps, alpha, recordMoments(tf, name, pass));
+}
+
+function recordMoments(tf: TF, name: string, pass: Pass): (mean: Tensor, variance: Tensor) => void {
+  return (mean, variance) => {
+    if (pass.bnStats) pass.bnStats.set(name, { mean: tf.keep(mean), variance: tf.keep(variance) });
+  };
+}
+
 /** Batch normalisation over every axis but the last (channels). Training mode uses the batch
  * moments and records them in `pass.bnStats`; inference uses the running averages. */
 export function batchNorm(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, eps = 1e-3): Tensor {
@@ -303,9 +316,7 @@ export function batchNorm(tf: TF, store: ParamStore, name: string, x: Tensor, pa
     const xn = tf.mul(tf.sub(x, store.get(`${name}.mean`)), tf.rsqrt(tf.add(store.get(`${name}.var`), eps)));
     return tf.add(tf.mul(xn, gamma), beta);
   }
-  return batchNormTraining(tf, x, gamma, beta, eps, (mean, variance) => {
-    if (pass.bnStats) pass.bnStats.set(name, { mean: tf.keep(mean), variance: tf.keep(variance) });
-  });
+  return batchNormTraining(tf, x, gamma, beta, eps, recordMoments(tf, name, pass));
 }
 
 /**
@@ -321,11 +332,36 @@ export function batchNormTraining(
   tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number,
   moments?: (mean: Tensor, variance: Tensor) => void,
 ): Tensor {
+  return batchNormThenLeaky(tf, x, gamma, beta, eps, undefined, moments);
+}
+
+/**
+ * batchNormTraining followed by tf.leakyRelu(·, alpha): the same numbers,
+ * and on wasm (alpha ≥ 0) the LeakyReLU and its gradient run inside batch
+ * normalisation's passes (./kernels/conv1d-passes.ts), two passes each way
+ * instead of three forward and five backward. The gradient's mask is read
+ * from the output, which is > 0 exactly where the LeakyReLU's input is.
+ */
+export function batchNormLeakyTraining(
+  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, alpha: number,
+  moments?: (mean: Tensor, variance: Tensor) => void,
+): Tensor {
+  if (alpha >= 0 && tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) !== undefined) return batchNormThenLeaky(tf, x, gamma, beta, eps, alpha, moments);
+  return tf.leakyRelu(batchNormThenLeaky(tf, x, gamma, beta, eps, undefined, moments), alpha);
+}
+
+/** Batch normalisation in training, and with `leak` the fused LeakyReLU (only where the fused kernels are). */
+function batchNormThenLeaky(
+  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, leak: number | undefined,
+  moments?: (mean: Tensor, variance: Tensor) => void,
+): Tensor {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   // On wasm the passes over the activation run fused, with the same bits (./kernels/batch-norm.ts).
   const fused = tf.getKernel(BN_MOMENTS, tf.getBackend()) !== undefined;
-  const run = (name: string, inputs: Record<string, Tensor>): Tensor | Tensor[] => tf.engine().runKernel(name, inputs as never) as never;
+  const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor | Tensor[] =>
+    tf.engine().runKernel(name, inputs as never, attrs as never) as never;
+  const alpha = { alpha: leak ?? 0 };
   const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
     let mean: Tensor;
     let d: Tensor;
@@ -339,19 +375,24 @@ export function batchNormTraining(
     const r = tf.rsqrt(tf.add(variance, eps));
     const s = tf.mul(g, r);
     moments?.(mean, variance);
-    save([d, r, s]);
+    const y = leak === undefined ? (fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b)) : run(BN_AFFINE_LEAKY, { d, s, beta: b }, alpha) as Tensor;
+    save(leak === undefined ? [d, r, s] : [d, r, s, y]);
     return {
-      value: fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b),
+      value: y,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sd, sr, ss] = saved as [Tensor, Tensor, Tensor];
-        const [dBeta, dyD] = fused
+        const [sd, sr, ss, sy] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
+        const [dBeta, dyD] = sy
+          ? run(BN_LEAKY_GRAD_SUMS, { dy, y: sy, d: sd }, alpha) as [Tensor, Tensor]
+          : fused
           ? run(BN_GRAD_SUMS, { dy, d: sd }) as [Tensor, Tensor]
           : [tf.sum(dy, axes), tf.sum(tf.mul(dy, sd), axes)];
         const dGamma = tf.mul(dyD, sr);
         // dx = dy·s + d·k + c with per-channel k = −s·r²·Σ(dy·d)/N and c = −s·Σdy/N
         const k = tf.mul(tf.mul(ss, tf.square(sr)), tf.mul(dyD, -1 / count));
         const c = tf.mul(ss, tf.mul(dBeta, -1 / count));
-        const dx = fused
+        const dx = sy
+          ? run(BN_LEAKY_GRAD_INPUT, { dy, y: sy, d: sd, s: ss, k, c }, alpha) as Tensor
+          : fused
           ? run(BN_GRAD_INPUT, { dy, d: sd, s: ss, k, c }) as Tensor
           : tf.add(tf.add(tf.mul(dy, ss), tf.mul(sd, k)), c);
         return [dx, dGamma, dBeta];
@@ -452,15 +493,61 @@ export function conv1dSame(tf: TF, x: Tensor, w: Tensor, bias?: Tensor, opts: { 
   return f(x, w, bias);
 }
 
+/**
+ * The decoder's conv1d(upsample2(x)), `${name}.w` [k, inC, outC] odd k: on
+ * wasm computed at x's length rather than twice it. Output 2u + p sees x
+ * through the taps j with ⌊(p + j − (k−1)/2)/2⌋ = o at x[u + o], so it is a
+ * convolution of x with the per-phase sums of those taps, and both phases are
+ * one 'same' convolution with the phase kernels side by side as 2·outC
+ * channels ([b, L, 2·outC] is [b, 2L, outC] in memory): 2R+1 taps (R =
+ * ⌈(k−1)/4⌉) for 2·outC channels on L positions, (2R+1)/k of the products
+ * of k taps on 2L positions (0.6 for k = 15, 0.71 for 7), in all three passes
+ * (the gradients of the tap sums are sums again). Elsewhere the
+ * composition, with its bits.
+ */
+export function upsampleConv1d(tf: TF, store: ParamStore, name: string, x: Tensor): Tensor {
+  const w = store.get(`${name}.w`);
+  const bias = store.get(`${name}.b`);
+  const [k, ci, co] = w.shape as [number, number, number];
+  if (k % 2 === 0 || !pairKernels(tf)) return conv1dSame(tf, upsample2(tf, x), w, bias);
+  const [b, l] = x.shape as [number, number, number];
+  const { matrix, taps } = phaseTaps(k);
+  // [2·taps, k]·w[k, ci·co] → W'[taps, ci, 2·co] with phase p at channels p·co…
+  const phases = tf.matMul(tf.tensor2d(matrix, [2 * taps, k]), tf.reshape(w, [k, ci * co]));
+  const wp = tf.reshape(tf.transpose(tf.reshape(phases, [2, taps, ci, co]), [1, 2, 0, 3]), [taps, ci, 2 * co]);
+  return tf.reshape(conv1dSame(tf, x, wp, tf.concat([bias, bias])), [b, 2 * l, co]);
+}
+
+const phaseTapCache = new Map<number, { matrix: Float32Array; taps: number }>();
+
+/** The 0/1 matrix [2·taps, k] that sums a kernel of odd length k's taps into the two phase kernels of upsampleConv1d. */
+export function phaseTaps(k: number): { matrix: Float32Array; taps: number } {
+  let cached = phaseTapCache.get(k);
+  if (cached) return cached;
+  const half = (k - 1) / 2;
+  const offset = (p: number, j: number) => Math.floor((p + j - half) / 2);
+  const r = Math.max(...[0, 1].flatMap((p) => [Math.abs(offset(p, 0)), Math.abs(offset(p, k - 1))]));
+  const taps = 2 * r + 1;
+  const matrix = new Float32Array(2 * taps * k);
+  for (let p = 0; p < 2; p++) for (let j = 0; j < k; j++) matrix[(p * taps + offset(p, j) + r) * k + j] = 1;
+  cached = { matrix, taps };
+  phaseTapCache.set(k, cached);
+  return cached;
+}
+
 /** Average pooling by 2 along the length axis: [b, L, C] → [b, L/2, C] (L even). */
 export function downsample2(tf: TF, x: Tensor): Tensor {
   const [b, l, c] = x.shape as [number, number, number];
   // Its gradient, dy/2 to both members of each pair, as a broadcast product:
   // tfjs's Mean gradient builds a ones tensor of the input's size in
   // JavaScript each step and multiplies by it (the same bits: dy·1/2 = dy·0.5).
+  // On wasm both directions are one pass each, the same bits (./kernels/conv1d-passes.ts).
+  const paired = pairKernels(tf);
   const f = tf.customGrad(((xx: Tensor) => ({
-    value: tf.mean(tf.reshape(xx, [b, l / 2, 2, c]), 2),
-    gradFunc: (dy: Tensor) => tf.reshape(tf.mul(tf.reshape(dy, [b, l / 2, 1, c]), tf.fill([1, 1, 2, 1], 0.5)), [b, l, c]),
+    value: paired ? paired.sum(xx, 0.5) : tf.mean(tf.reshape(xx, [b, l / 2, 2, c]), 2),
+    gradFunc: (dy: Tensor) => paired
+      ? paired.dup(dy, 0.5)
+      : tf.reshape(tf.mul(tf.reshape(dy, [b, l / 2, 1, c]), tf.fill([1, 1, 2, 1], 0.5)), [b, l, c]),
   })) as never) as (a: Tensor) => Tensor;
   return f(x);
 }
@@ -470,8 +557,21 @@ export function upsample2(tf: TF, x: Tensor): Tensor {
   const [b, l, c] = x.shape as [number, number, number];
   // a broadcast product rather than concat([x, x]): its gradient is a sum over
   // the pair instead of a strided split, 2–7× cheaper on wasm
+  const paired = pairKernels(tf);
+  if (paired) {
+    // each element copied twice; its gradient the pair's sum, as tfjs's Sum adds it
+    const f = tf.customGrad(((xx: Tensor) => ({ value: paired.dup(xx, 1), gradFunc: (dy: Tensor) => paired.sum(dy, 1) })) as never) as (a: Tensor) => Tensor;
+    return f(x);
+  }
   const x4 = tf.reshape(x, [b, l, 1, c]);
   return tf.reshape(tf.mul(x4, tf.ones([1, 1, 2, 1])), [b, 2 * l, c]);
+}
+
+/** The pair kernels of ./kernels/conv1d-passes.ts where the backend has them. */
+function pairKernels(tf: TF): { sum(x: Tensor, scale: number): Tensor; dup(x: Tensor, scale: number): Tensor } | undefined {
+  if (tf.getKernel(PAIR_SUM, tf.getBackend()) === undefined) return undefined;
+  const run = (name: string, x: Tensor, scale: number): Tensor => tf.engine().runKernel(name, { x } as never, { scale } as never) as never;
+  return { sum: (x, scale) => run(PAIR_SUM, x, scale), dup: (x, scale) => run(PAIR_DUP, x, scale) };
 }
 
 /** Fixed sinusoidal positional encoding [T, d] (Vaswani et al.). */

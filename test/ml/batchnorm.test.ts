@@ -7,19 +7,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
 import { batchNormTraining } from '../../src/ml/nn.js';
+import { values } from './seeded-values.js';
 
 let tf: TF;
 beforeAll(async () => {
   ({ tf } = await initBackend('wasm'));
 });
-
-function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return offset + scale * (s / 2 ** 31 - 1);
-  });
-}
 
 const EPS = 1e-3;
 

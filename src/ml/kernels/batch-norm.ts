@@ -22,7 +22,7 @@ export const BN_GRAD_SUMS = 'SpecflowBnGradSums';
 export const BN_GRAD_INPUT = 'SpecflowBnGradInput';
 
 /** rows × channels of an activation, after checking every input is float32 with the channel vectors' length. */
-function layout(kernel: string, x: TensorInfo, big: TensorInfo[], perChannel: TensorInfo[]): { rows: number; c: number } {
+export function layout(kernel: string, x: TensorInfo, big: TensorInfo[], perChannel: TensorInfo[]): { rows: number; c: number } {
   const c = x.shape[x.shape.length - 1] ?? 1;
   const size = sizeOf(x.shape);
   for (const t of [x, ...big]) {

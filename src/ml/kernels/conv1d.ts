@@ -12,7 +12,7 @@
 import type { KernelArgs, TensorInfo } from './common.js';
 import type { BackendWasm } from './common.js';
 import { boundTf, dispose, run, wasmModule } from './common.js';
-import { gemm } from './simd.js';
+import { gemm, simdKernels } from './simd.js';
 
 interface ConvAttrs {
   strides: number | [number, number];
@@ -74,12 +74,27 @@ function conv1dGemm(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, att
   // the last window must lie inside the padded row (true of tfjs's padding rules)
   if ((ow - 1) * s + fw > wp) return undefined;
   const xp = left > 0 || right > 0 ? padWidth(backend, x, n, w, cin, left, right) : x;
-  const out = gemm(backend, {
+  const out = cout === 1 ? oneOutputChannel(backend, xp, filter, bias, { n, ow, step: s * cin, kk: fw * cin, sampleStride: wp * cin }) : gemm(backend, {
     a: xp, b: filter, m: ow, n: cout, k: fw * cin, transA: false, transB: false,
     batch: n, strideA: wp * cin, strideB: 0, lda: s * cin, outShape: [n, 1, ow, cout],
     ...(bias ? { bias } : {}),
   });
   if (xp !== x) dispose(backend, xp);
+  return out;
+}
+
+/**
+ * A Conv-1D to one output channel (the autoencoder's last layer) as dot
+ * products of each window with the filter: the GEMM's tiles are 8 channels
+ * wide, so it would compute 8× the products needed.
+ */
+function oneOutputChannel(
+  backend: BackendWasm, xp: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined,
+  d: { n: number; ow: number; step: number; kk: number; sampleStride: number },
+): TensorInfo {
+  const out = backend.makeOutput([d.n, 1, d.ow, 1], 'float32');
+  const simd = simdKernels(backend);
+  simd.exports.conv1dOneOut(simd.ptr(xp), simd.ptr(filter), bias ? simd.ptr(bias) : 0, simd.ptr(out), d.n, d.ow, d.step, d.kk, d.sampleStride);
   return out;
 }
 

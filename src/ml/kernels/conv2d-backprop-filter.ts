@@ -168,6 +168,13 @@ function filterGrad1d(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Co
   const simd = simdKernels(backend);
   // a window may start before the input (left > 0 pads) but never after its end
   simd.exports.padRows(simd.ptr(x), simd.ptr(xp), d.n, d.w, d.cin, d.left, right);
+  if (d.cout === 1) {
+    // one output channel: axpys of the windows (the GEMM's 8-wide tiles would waste 7/8)
+    const dw = backend.makeOutput([1, d.fw, d.cin, 1], 'float32');
+    simd.exports.conv1dOneOutFilterGrad(simd.ptr(xp), simd.ptr(dy), simd.ptr(dw), d.n, d.ow, d.sw * d.cin, d.fw * d.cin, wp * d.cin);
+    dispose(backend, xp);
+    return dw;
+  }
   const result = gemm(backend, {
     a: xp, b: dy, m: d.fw * d.cin, n: d.cout, k: d.ow, transA: true, transB: false,
     lda: d.sw * d.cin, batch: d.n, strideA: wp * d.cin, strideB: d.ow * d.cout, accumulate: true,
