@@ -48,7 +48,10 @@ export function addNoise(x: Float32Array, spec: NoiseSpec, rng: Rng, stats: { sd
   const out = new Float32Array(x.length);
   if (spec.noise === 'gaussian') {
     const sigma = (spec.level ?? 0.1) * stats.sd;
-    for (let i = 0; i < x.length; i++) out[i] = x[i]! + sigma * rng.normal();
+    // the draws of x.length calls of rng.normal(), in bulk
+    const z = new Float64Array(x.length);
+    rng.fillNormals(z, x.length);
+    for (let i = 0; i < x.length; i++) out[i] = x[i]! + sigma * z[i]!;
     return out;
   }
   // Poisson: counts = Poisson(x · f), back to data units by / f.
