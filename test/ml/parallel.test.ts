@@ -328,18 +328,18 @@ stages:
     expect(stageJob(one.task, one.planned, false, 'ae').resources.cpus).toBe(1);
     delete process.env.SPECFLOW_THREADS;
     expect((await plan('auto', 64)).task.material.params.threads).toBe(1); // 64 rows: too few to share
-    expect((await plan('auto', 256)).task.material.params.threads).toBe(1); // dense: 128 rows a thread gain nothing
+    expect((await plan('auto', 128)).task.material.params.threads).toBe(1); // dense: 64 rows a thread gain little
   });
 
   it('auto uses the cores when each gets enough rows, never tfjs-node', () => {
     expect(autoThreads(256, 2)).toBe(2);
     expect(autoThreads(100, 2)).toBe(1);
     expect(autoThreads(1024, 16)).toBe(4);
-    // a dense network shares a batch only from 256 rows a thread (two threads at 128 rows gained nothing)
-    expect(autoThreads(256, 2, minRowsPerThread('dense'))).toBe(1);
-    expect(autoThreads(512, 2, minRowsPerThread('dense'))).toBe(2);
-    expect(autoThreads(256, 2, minRowsPerThread('conv1d'))).toBe(2);
-    expect(resolveThreads('auto', 256, { SPECFLOW_BACKEND: 'wasm' }, 2, minRowsPerThread('dense'))).toBe(1);
+    // a dense network shares a batch only from 128 rows a thread
+    expect(autoThreads(255, 2, minRowsPerThread('dense'))).toBe(1);
+    expect(autoThreads(256, 2, minRowsPerThread('dense'))).toBe(2);
+    expect(autoThreads(128, 2, minRowsPerThread('conv1d'))).toBe(2);
+    expect(resolveThreads('auto', 128, { SPECFLOW_BACKEND: 'wasm' }, 2, minRowsPerThread('dense'))).toBe(1);
     expect(resolveThreads('auto', 256, { SPECFLOW_BACKEND: 'node' }, 2)).toBe(1);
     expect(resolveThreads(3, 256, { SPECFLOW_BACKEND: 'node' }, 2)).toBe(1);
     expect(resolveThreads(3, 8, { SPECFLOW_BACKEND: 'wasm' }, 2)).toBe(3);

@@ -20,10 +20,12 @@ export const MAX_AUTO_THREADS = 4;
 export const MIN_ROWS_PER_THREAD = 64;
 
 /** The same for a dense network, whose per-row compute is small against its weights (560k for the
- * default at 1024 channels, whose gradients every thread sums each step): on a quiet 2-core machine
- * two threads at 128 rows each took 1.05× one thread's wall time per epoch, where the Conv-1D and
- * the Transformer took 0.61× and 0.55× (`node bench/run.mjs train-vs-pytorch`). */
-export const DENSE_MIN_ROWS_PER_THREAD = 256;
+ * default at 1024 channels): two threads at 128 rows each already took 0.72× one thread's wall time
+ * per epoch on a quiet 2-core machine at 6aff124 (BASE-FIGURES, `node bench/run.mjs train-vs-pytorch`),
+ * before each tensor's sum and Adam step went to one owner thread (a third of that per-step cost
+ * left, by CPU profile); at 64 rows each the second thread's cost (1.6–1.7× one thread's process CPU,
+ * `BENCH_BATCH=128 node bench/run.mjs train-threads`, loaded machine) leaves little to gain. */
+export const DENSE_MIN_ROWS_PER_THREAD = 128;
 
 /** An explicit count beyond this is surely a typo (and would start that many tfjs instances). */
 export const MAX_THREADS = 64;
