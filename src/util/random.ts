@@ -11,13 +11,16 @@ export function deriveSeed(seed: number, ...labels: (string | number)[]): number
   return h.readUInt32LE(0);
 }
 
-/** xoshiro128** — small, fast, good statistical quality, reproducible across platforms. */
+/**
+ * xoshiro128** — small, fast, good statistical quality, reproducible across platforms.
+ * The four state words live in an Int32Array (as object fields, uint32 words above 2³⁰ are boxed
+ * numbers, and every draw allocated: 2.5× slower); the arithmetic is on their bits either way.
+ */
 export class Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
-  private spareNormal: number | undefined;
+  private readonly state = new Int32Array(4);
+  /** The second normal of the last pair drawn, when hasSpare. */
+  private readonly spare = new Float64Array(1);
+  private hasSpare = false;
 
   constructor(seed: number) {
     // splitmix32 expands the seed into the four state words
@@ -29,23 +32,23 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    const st = this.state;
+    for (let i = 0; i < 4; i++) st[i] = next();
+    if ((st[0]! | st[1]! | st[2]! | st[3]!) === 0) st[0] = 1;
   }
 
   /** Uniform 32-bit unsigned integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
-    const t = (this.s1 << 9) >>> 0;
-    this.s2 = (this.s2 ^ this.s0) >>> 0;
-    this.s3 = (this.s3 ^ this.s1) >>> 0;
-    this.s1 = (this.s1 ^ this.s2) >>> 0;
-    this.s0 = (this.s0 ^ this.s3) >>> 0;
-    this.s2 = (this.s2 ^ t) >>> 0;
-    this.s3 = rotl(this.s3, 11);
+    const st = this.state;
+    const s0 = st[0]!;
+    const s1 = st[1]!;
+    const s2 = st[2]! ^ s0;
+    const s3 = st[3]! ^ s1;
+    const result = Math.imul(rotl32(Math.imul(s1, 5), 7), 9) >>> 0;
+    st[0] = s0 ^ s3;
+    st[1] = s1 ^ s2;
+    st[2] = s2 ^ (s1 << 9);
+    st[3] = rotl32(s3, 11);
     return result;
   }
 
@@ -63,10 +66,9 @@ export class Rng {
 
   /** Standard normal (Marsaglia polar method). */
   normal(mean = 0, sd = 1): number {
-    if (this.spareNormal !== undefined) {
-      const v = this.spareNormal;
-      this.spareNormal = undefined;
-      return mean + sd * v;
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return mean + sd * this.spare[0]!;
     }
     let u: number;
     let v: number;
@@ -77,26 +79,28 @@ export class Rng {
       s = u * u + v * v;
     } while (s >= 1 || s === 0);
     const f = Math.sqrt((-2 * Math.log(s)) / s);
-    this.spareNormal = v * f;
+    this.spare[0] = v * f;
+    this.hasSpare = true;
     return mean + sd * u * f;
   }
 
   /**
    * `n` standard normals into out[0..n): exactly what n calls of normal() return, in order, the
    * spare of a pair carried over as normal() carries it. The generator's state lives in local
-   * int32 variables for the whole loop (in normal() every draw goes through object fields, boxing
-   * the uint32 words: ~5× slower), so noising a mini-batch stays cheap.
+   * int32 variables for the whole loop (~2× faster than normal() calls), so noising a mini-batch
+   * stays cheap.
    */
   fillNormals(out: Float64Array, n: number): void {
     let i = 0;
-    if (n > 0 && this.spareNormal !== undefined) {
-      out[i++] = 0 + 1 * this.spareNormal;
-      this.spareNormal = undefined;
+    if (n > 0 && this.hasSpare) {
+      out[i++] = 0 + 1 * this.spare[0]!;
+      this.hasSpare = false;
     }
-    let s0 = this.s0 | 0;
-    let s1 = this.s1 | 0;
-    let s2 = this.s2 | 0;
-    let s3 = this.s3 | 0;
+    const st = this.state;
+    let s0 = st[0]!;
+    let s1 = st[1]!;
+    let s2 = st[2]!;
+    let s3 = st[3]!;
     let spare: number | undefined;
     while (i < n) {
       let u: number;
@@ -127,11 +131,14 @@ export class Rng {
       if (i < n) out[i++] = 0 + 1 * (v * f);
       else spare = v * f;
     }
-    this.s0 = s0 >>> 0;
-    this.s1 = s1 >>> 0;
-    this.s2 = s2 >>> 0;
-    this.s3 = s3 >>> 0;
-    if (spare !== undefined) this.spareNormal = spare;
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = s3;
+    if (spare !== undefined) {
+      this.spare[0] = spare;
+      this.hasSpare = true;
+    }
   }
 
   /** Poisson variate: Knuth's product method for small means, PTRS (Hörmann 1993) otherwise. */
@@ -184,10 +191,6 @@ export class Rng {
 /** rotl on int32 words (the bits of rotl's result). */
 function rotl32(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
 function logFactorial(k: number): number {
