@@ -56,6 +56,11 @@ export function addNoise(x: Float32Array, spec: NoiseSpec, rng: Rng, stats: { sd
   }
   // Poisson: counts = Poisson(x · f), back to data units by / f.
   const f = spec.level === undefined ? 1 : spec.level / Math.max(stats.mean, 1e-12);
-  for (let i = 0; i < x.length; i++) out[i] = rng.poisson(Math.max(x[i]!, 0) * f) / f;
+  const lambdas = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) lambdas[i] = Math.max(x[i]!, 0) * f;
+  // the draws of x.length calls of rng.poisson(), in bulk
+  const counts = new Float64Array(x.length);
+  rng.fillPoisson(lambdas, counts);
+  for (let i = 0; i < x.length; i++) out[i] = counts[i]! / f;
   return out;
 }

@@ -87,6 +87,31 @@ describe('Rng.fillNormals', () => {
   });
 });
 
+describe('Rng.fillPoisson', () => {
+  it('gives exactly the counts of successive poisson() calls, small means (Knuth), large ones (PTRS) and none mixed', () => {
+    const lambdas = Float64Array.from({ length: 3000 }, (_, i) => [0, 0.3, 2.5, 12, 29.99, 30, 75, -1][i % 8]! * (1 + (i % 13) / 50));
+    const one = new Rng(77);
+    const bulk = new Rng(77);
+    const out = new Float64Array(lambdas.length);
+    bulk.fillPoisson(lambdas, out);
+    expect(Array.from(out)).toEqual(Array.from(lambdas, (l) => one.poisson(l)));
+    expect(bulk.nextUint32()).toBe(one.nextUint32());
+  });
+});
+
+describe('addNoise, poisson', () => {
+  it('draws Poisson(x·f)/f in order, as the per-element loop did', () => {
+    const x = Float32Array.from({ length: 999 }, (_, i) => Math.abs(Math.sin(i)) * 40 - 1);
+    const stats = { sd: 1, mean: 20 };
+    const spec = { noise: 'poisson' as const, level: 15 };
+    const f = 15 / 20;
+    const rng = new Rng(4);
+    const ref = new Rng(4);
+    const want = Float32Array.from(x, (v) => ref.poisson(Math.max(v, 0) * f) / f);
+    expect(bits(addNoise(x, spec, rng, stats))).toEqual(bits(want));
+  });
+});
+
 describe('addNoise, gaussian', () => {
   it('adds sigma × the generator\'s normals in order, as the per-element loop x + σ·normal() did', () => {
     const x = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 3);
