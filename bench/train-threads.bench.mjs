@@ -7,7 +7,10 @@
 //
 // Options (env): BENCH_EPOCHS (epochs per run, default 4; the first is
 // start-up and is not counted), BENCH_ARCHS (e.g. dense,conv1d), BENCH_BATCH
-// (another batch size for every case: where sharing a batch starts to gain).
+// (another batch size for every case: where sharing a batch starts to gain),
+// BENCH_DIST (the specflow build to time, default this checkout's dist/: e.g. an
+// older commit's, for before/after), BENCH_NOISE (poisson or gaussian: train as
+// a denoising AE, whose noise is drawn while preparing each mini-batch).
 //
 // Three clocks per run, each per steady-state epoch:
 //   wall      — what a user waits; meaningless on a loaded machine.
@@ -21,7 +24,8 @@
 // Each (architecture, threads) runs in its own child process (a fresh tfjs).
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 
 const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 4);
@@ -32,6 +36,8 @@ const CASES = {
 };
 if (process.env.BENCH_BATCH) for (const c of Object.values(CASES)) c.batch = Number(process.env.BENCH_BATCH);
 const ARCHS = (process.env.BENCH_ARCHS ?? Object.keys(CASES).join(',')).split(',');
+const DIST = process.env.BENCH_DIST ? pathToFileURL(resolve(process.env.BENCH_DIST)).href : new URL('../dist', import.meta.url).href;
+const NOISE = process.env.BENCH_NOISE;
 
 /** CPU seconds of this process's main thread (utime + stime in clock ticks, 100 per second on Linux). */
 function mainThreadCpu() {
@@ -41,7 +47,7 @@ function mainThreadCpu() {
 }
 
 async function child({ arch, threads }) {
-  const { trainAutoencoder } = await import('../dist/ml/train.js');
+  const { trainAutoencoder } = await import(`${DIST}/ml/train.js`);
   const { n, d, batch } = CASES[arch];
   // deterministic smooth positive "spectra" (values do not affect speed)
   const x = new Float32Array(n * d);
@@ -51,6 +57,7 @@ async function child({ arch, threads }) {
   mark();
   await trainAutoencoder({ n, d, x }, {
     arch, latentDim: 8, epochs: EPOCHS, batchSize: batch, validation: 0, seed: 1, threads,
+    ...(NOISE ? { denoise: { noise: NOISE } } : {}),
     onEpoch: () => mark(),
   });
   const first = marks[1];
@@ -69,7 +76,7 @@ function run(cfg) {
 if (process.argv[2] === '--child') {
   await child(JSON.parse(process.argv[3]));
 } else {
-  console.log(`trainAutoencoder, seconds per steady-state epoch (${EPOCHS - 1} epochs after the first), load average ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+  console.log(`trainAutoencoder${DIST.endsWith('/dist') && !process.env.BENCH_DIST ? '' : ` (${DIST})`}${NOISE ? `, ${NOISE} noise` : ''}, seconds per steady-state epoch (${EPOCHS - 1} epochs after the first), load average ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
   console.log('arch         data        batch  threads   wall     cpu  main cpu');
   for (const arch of ARCHS) {
     const { n, d, batch } = CASES[arch];

@@ -48,11 +48,19 @@ export function addNoise(x: Float32Array, spec: NoiseSpec, rng: Rng, stats: { sd
   const out = new Float32Array(x.length);
   if (spec.noise === 'gaussian') {
     const sigma = (spec.level ?? 0.1) * stats.sd;
-    for (let i = 0; i < x.length; i++) out[i] = x[i]! + sigma * rng.normal();
+    // the draws of x.length calls of rng.normal(), in bulk
+    const z = new Float64Array(x.length);
+    rng.fillNormals(z, x.length);
+    for (let i = 0; i < x.length; i++) out[i] = x[i]! + sigma * z[i]!;
     return out;
   }
   // Poisson: counts = Poisson(x · f), back to data units by / f.
   const f = spec.level === undefined ? 1 : spec.level / Math.max(stats.mean, 1e-12);
-  for (let i = 0; i < x.length; i++) out[i] = rng.poisson(Math.max(x[i]!, 0) * f) / f;
+  const lambdas = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) lambdas[i] = Math.max(x[i]!, 0) * f;
+  // the draws of x.length calls of rng.poisson(), in bulk
+  const counts = new Float64Array(x.length);
+  rng.fillPoisson(lambdas, counts);
+  for (let i = 0; i < x.length; i++) out[i] = counts[i]! / f;
   return out;
 }

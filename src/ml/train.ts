@@ -243,7 +243,8 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
       const noise = noisy ? new Rng(deriveSeed(seed, 'noise', epoch)) : undefined;
       const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).permutation(nTrain);
       let total = 0;
-      for (let start = 0; start < nTrain; start += batchSize) {
+      /** The mini-batch from row `start` of the epoch's order: its target rows, and its input (noisy, or from x). */
+      const batchAt = (start: number): { xArr: Float32Array; yArr: Float32Array; b: number } => {
         const b = Math.min(batchSize, nTrain - start);
         const batchRows = new Array<number>(b);
         for (let i = 0; i < b; i++) batchRows[i] = trainIdx[order[start + i]!]!;
@@ -255,8 +256,18 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
           xArr = new Float32Array(b * d);
           xRows.read(batchRows, xArr);
         }
+        return { xArr, yArr, b };
+      };
+      let next = batchAt(0);
+      for (let start = 0; start < nTrain; start += batchSize) {
+        const { xArr, yArr, b } = next;
+        const following = start + batchSize < nTrain ? start + batchSize : undefined;
         if (team) {
-          total += (await team.step(xArr, yArr, b)) * b;
+          const stepping = team.step(xArr, yArr, b);
+          stepping.catch(() => undefined); // awaited below; the next batch's preparation may throw first
+          // the next batch (its rows and noise drawn in the same order as ever) while the workers compute
+          if (following !== undefined) next = batchAt(following);
+          total += (await stepping) * b;
           if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
         } else {
           const xb = tf.tensor2d(xArr, [b, d]);
@@ -269,6 +280,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
           cost!.dispose();
           xb.dispose();
           if (yb !== xb) yb.dispose();
+          if (following !== undefined) next = batchAt(following);
         }
         if (options.onRows && ((start / batchSize) % 200 === 199)) options.onRows(epoch, start + b, nTrain);
       }

@@ -4,7 +4,7 @@
  */
 import { StageError, type JsonSchema, type StageContext, type StageDef } from '../core/stage-api.js';
 import {
-  DENSE_MIN_ROWS_PER_THREAD, MAX_THREADS, MIN_ROWS_PER_THREAD, MAX_AUTO_THREADS, minRowsPerThread, resolveThreads, type ThreadsRequest,
+  MAX_THREADS, MIN_ROWS_PER_THREAD_BY_ARCH, MAX_AUTO_THREADS, minRowsPerThread, resolveThreads, type ThreadsRequest,
 } from '../ml/parallel/threads.js';
 import { KIND } from './kinds.js';
 import { latentWithinChannels, readTrainingSpectra, runPca } from './train-pca.js';
@@ -51,7 +51,7 @@ export const trainAutoencoderParams: JsonSchema = {
     threads: {
       anyOf: [{ type: 'integer', minimum: 1, maximum: MAX_THREADS }, { enum: ['auto'] }],
       default: 'auto',
-      description: `Threads training one model: each mini-batch is split between them and their gradients summed in a fixed order, so the weights are reproducible for a given count (the count enters the key). auto: SPECFLOW_THREADS if set, else the machine's cores (at most ${MAX_AUTO_THREADS}) with at least ${MIN_ROWS_PER_THREAD} rows of a batch each (${DENSE_MIN_ROWS_PER_THREAD} for dense networks); always 1 on tfjs-node. Takes as many --jobs slots.`,
+      description: `Threads training one model: each mini-batch is split between them and their gradients summed in a fixed order, so the weights are reproducible for a given count (the count enters the key). auto: SPECFLOW_THREADS if set, else the machine's cores (at most ${MAX_AUTO_THREADS}) with at least ${Object.entries(MIN_ROWS_PER_THREAD_BY_ARCH).map(([arch, rows]) => `${rows} (${arch})`).join(', ')} rows of a batch each; always 1 on tfjs-node. Takes as many --jobs slots.`,
     },
     validation: { type: 'number', minimum: 0, maximum: 0.9, default: 0.1, description: 'Fraction held out for validation and early stopping; 0 disables both.' },
     patience: { type: 'integer', minimum: 1, default: 10, description: 'Early stopping: epochs without a better validation loss before stopping (best weights are restored).' },

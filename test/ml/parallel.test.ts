@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Autoencoder, withArchDefaults, type AutoencoderConfig } from '../../src/ml/autoencoder.js';
 import { getTf } from '../../src/ml/engine.js';
 import { createAdam } from '../../src/ml/optimizer.js';
-import { paramLayout, poolMoments, shardGradient, shardRanges } from '../../src/ml/parallel/shard.js';
+import { ownership, paramLayout, poolMoments, shardGradient, shardRanges, tensorsOf } from '../../src/ml/parallel/shard.js';
 import { TrainingTeam } from '../../src/ml/parallel/team.js';
 import { autoThreads, minRowsPerThread, resolveThreads } from '../../src/ml/parallel/threads.js';
 import { trainAutoencoder, type TrainOptions } from '../../src/ml/train.js';
@@ -104,6 +104,35 @@ describe('shards of a batch', () => {
   });
 });
 
+describe('owners of the trainable tensors', () => {
+  const layoutOf = (sizes: number[]) => ({
+    params: sizes.map((size, i) => ({ name: `t${i}`, shape: [size], offset: 0, size })), paramFloats: 0, norms: [], normFloats: 0,
+  });
+
+  it('go largest first to the thread owning the fewest floats so far, lowest-numbered on ties', () => {
+    // sizes 5, 1, 7, 3, 3 on 2 threads, largest first: 7 → 0 (loads 7, 0); 5 → 1 (7, 5); 3 (index 3) → 1 (7, 8);
+    // 3 (index 4) → 0 (10, 8); 1 → 1 (10, 9)
+    expect(ownership(layoutOf([5, 1, 7, 3, 3]), 2)).toEqual([1, 1, 0, 1, 0]);
+    expect(tensorsOf([1, 1, 0, 1, 0], 0)).toEqual([2, 4]);
+    expect(tensorsOf([1, 1, 0, 1, 0], 0, false)).toEqual([0, 1, 3]);
+    // more threads than tensors: some own none
+    expect(ownership(layoutOf([4, 2]), 3)).toEqual([0, 1]);
+  });
+
+  it('split the default dense network about evenly between two threads', async () => {
+    const { tf } = await getTf();
+    const model = new Autoencoder(tf, withArchDefaults({
+      format: 'specflow-model', version: 1, arch: 'dense', inputDim: 1024, latentDim: 8, loss: 'mse', scaling: { center: new Array<number>(1024).fill(0), scale: 1 },
+    }), 1);
+    const layout = paramLayout(model);
+    model.dispose();
+    const owners = ownership(layout, 2);
+    const floats = [0, 1].map((t) => tensorsOf(owners, t).reduce((a, i) => a + layout.params[i]!.size, 0));
+    expect(floats[0]! + floats[1]!).toBe(559752);
+    expect(Math.abs(floats[0]! - floats[1]!) / 559752).toBeLessThan(0.01);
+  });
+});
+
 describe('training on several threads', () => {
   const base = (arch: 'dense' | 'conv1d', threads: number): TrainOptions => ({
     arch, latentDim: 3, epochs: 3, batchSize: 40, seed: 11, threads, validation: 0.1,
@@ -147,6 +176,57 @@ describe('training on several threads', () => {
     expect(a.history[last]!.loss).toBeLessThan(a.history[0]!.loss);
   });
 
+  it('steps exactly as one thread summing every shard\'s gradient in shard order in float32 and stepping Adam on all tensors (3 threads, bitwise)', async () => {
+    const { tf, backend } = await getTf();
+    const d = 32;
+    const b = 10; // shards of 4, 3 and 3 rows
+    const cfg = config('dense', d);
+    const batches = [rows(b, d), rows(b + 4, d).subarray(4 * d), rows(b + 9, d).subarray(9 * d)];
+    const model = new Autoencoder(tf, cfg, 9);
+    const initial = model.store.snapshot();
+    const optimizer = createAdam(tf, 1e-2);
+    const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: b });
+    const losses: number[] = [];
+    try {
+      for (const x of batches) losses.push(await team.step(x, x, b));
+      await team.checkReplicas();
+    } finally {
+      await team.close();
+    }
+    const trained = model.store.snapshot();
+    optimizer.dispose();
+    model.dispose();
+
+    // the reference: this thread alone, every shard in turn, one Adam over every tensor
+    const ref = new Autoencoder(tf, cfg, 9);
+    const refAdam = createAdam(tf, 1e-2);
+    const vars = ref.store.trainable();
+    for (const [k, x] of batches.entries()) {
+      const sums = vars.map((v) => new Float32Array(v.size)); // each += rounds to float32, shard after shard
+      let loss = 0;
+      for (const { start, count } of shardRanges(b, 3)) {
+        const xs = x.subarray(start * d);
+        const r = shardGradient(tf, ref, xs, xs, count, b);
+        loss += r.loss;
+        r.grads.forEach((g, i) => {
+          const values = g.dataSync();
+          const sum = sums[i]!;
+          for (let j = 0; j < sum.length; j++) sum[j] = sum[j]! + values[j]!;
+          g.dispose();
+        });
+      }
+      expect(losses[k]).toBe(loss);
+      const named = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(sums[i]!, v.shape)]));
+      refAdam.applyGradients(named);
+      Object.values(named).forEach((t) => t.dispose());
+    }
+    const expected = ref.store.snapshot();
+    refAdam.dispose();
+    ref.dispose();
+    expect(same(trained, expected)).toBe(true);
+    expect(same(trained, initial)).toBe(false);
+  });
+
   describe('worker threads', () => {
     let before = 0;
     afterEach(async () => {
@@ -170,13 +250,24 @@ describe('training on several threads', () => {
       const { tf, backend } = await getTf();
       const model = new Autoencoder(tf, config('dense', 32), 2);
       const optimizer = createAdam(tf, 1e-3);
-      const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-3, threads: 2, maxBatch: 8 });
       const x = rows(8, 32);
-      expect(Number.isFinite(await team.step(x, x, 8))).toBe(true);
-      await team.checkReplicas(); // the worker's copy of the weights is this thread's, bit for bit
+      // every copy of the weights is checked against the shared weights, the training thread's and each worker's
+      const checked = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-3, threads: 2, maxBatch: 8 });
+      expect(Number.isFinite(await checked.step(x, x, 8))).toBe(true);
+      await checked.checkReplicas();
       const w = model.store.get('dec.out.b');
+      const kept = tf.keep(w.clone());
       w.assign(tf.add(w, 1e-7));
-      await expect(team.checkReplicas()).rejects.toThrow(/training thread 1's copy of the weights differs/);
+      await expect(checked.checkReplicas()).rejects.toThrow(/the training thread's copy of the weights differs from the shared weights/);
+      w.assign(kept);
+      kept.dispose();
+      await checked.checkReplicas();
+      (checked as unknown as { weights: Float32Array }).weights[0]! += 1e-3;
+      await expect(checked.checkReplicas()).rejects.toThrow(/training thread 1: its copy of the weights differs from the shared weights/);
+      await checked.close();
+
+      const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-3, threads: 2, maxBatch: 8 });
+      expect(Number.isFinite(await team.step(x, x, 8))).toBe(true);
       await (team as unknown as { members: { worker: import('node:worker_threads').Worker }[] }).members[0]!.worker.terminate();
       await expect(team.step(x, x, 8)).rejects.toThrow(/training thread 1 stopped/);
       await team.close();
@@ -237,18 +328,21 @@ stages:
     expect(stageJob(one.task, one.planned, false, 'ae').resources.cpus).toBe(1);
     delete process.env.SPECFLOW_THREADS;
     expect((await plan('auto', 64)).task.material.params.threads).toBe(1); // 64 rows: too few to share
-    expect((await plan('auto', 256)).task.material.params.threads).toBe(1); // dense: 128 rows a thread gain nothing
+    expect((await plan('auto', 128)).task.material.params.threads).toBe(1); // dense: 64 rows a thread gain little
   });
 
   it('auto uses the cores when each gets enough rows, never tfjs-node', () => {
     expect(autoThreads(256, 2)).toBe(2);
     expect(autoThreads(100, 2)).toBe(1);
     expect(autoThreads(1024, 16)).toBe(4);
-    // a dense network shares a batch only from 256 rows a thread (two threads at 128 rows gained nothing)
-    expect(autoThreads(256, 2, minRowsPerThread('dense'))).toBe(1);
-    expect(autoThreads(512, 2, minRowsPerThread('dense'))).toBe(2);
-    expect(autoThreads(256, 2, minRowsPerThread('conv1d'))).toBe(2);
-    expect(resolveThreads('auto', 256, { SPECFLOW_BACKEND: 'wasm' }, 2, minRowsPerThread('dense'))).toBe(1);
+    // a dense network shares a batch only from 128 rows a thread, a Transformer from 64, a Conv-1D from 32
+    expect(autoThreads(255, 2, minRowsPerThread('dense'))).toBe(1);
+    expect(autoThreads(256, 2, minRowsPerThread('dense'))).toBe(2);
+    expect(autoThreads(127, 2, minRowsPerThread('transformer'))).toBe(1);
+    expect(autoThreads(128, 2, minRowsPerThread('transformer'))).toBe(2);
+    expect(autoThreads(63, 2, minRowsPerThread('conv1d'))).toBe(1);
+    expect(autoThreads(64, 2, minRowsPerThread('conv1d'))).toBe(2);
+    expect(resolveThreads('auto', 128, { SPECFLOW_BACKEND: 'wasm' }, 2, minRowsPerThread('dense'))).toBe(1);
     expect(resolveThreads('auto', 256, { SPECFLOW_BACKEND: 'node' }, 2)).toBe(1);
     expect(resolveThreads(3, 256, { SPECFLOW_BACKEND: 'node' }, 2)).toBe(1);
     expect(resolveThreads(3, 8, { SPECFLOW_BACKEND: 'wasm' }, 2)).toBe(3);

@@ -3,11 +3,21 @@
  * threads. A step is handed over without messages (postMessage per step would
  * cost about as much as a small step): the training thread writes each worker's
  * shard and bumps its SEQ; every thread computes its shard's gradient into its
- * own gradient buffer and stores the step's number in its slot of READY; once
- * every slot holds it, every thread sums all gradients in shard order and steps
- * its own Adam — the same numbers on the same engine, so every copy of the
- * weights stays bitwise the same without being sent — and the worker stores SEQ
- * into DONE (after which its buffers may be rewritten).
+ * own gradient buffer and stores the step's number in its READY flag. Each
+ * trainable tensor has one owner thread (`owners`, balanced by size): once every
+ * READY flag holds the step, each thread sums its own tensors' gradients over
+ * the shards in shard order, steps Adam on them (their Adam state lives in the
+ * owner alone), writes their new values into the shared weights and stores the
+ * step in its PUBLISHED flag; once every PUBLISHED flag holds it, each thread
+ * loads the tensors it does not own from the shared weights. So every thread
+ * ends the step with the same bits, as if each had summed everything and
+ * stepped its own Adam on all of it (Adam is elementwise), for 1/threads of
+ * the work. A worker then stores SEQ into DONE.
+ *
+ * Buffer reuse follows from the two barriers: a thread writes its gradient for
+ * the next step only after every thread has published this one (so has read
+ * every gradient), and its weights only after every thread has reported the
+ * next step's gradient (so has loaded this step's weights).
  */
 import type { AutoencoderConfig } from '../autoencoder.js';
 import type { BackendName } from '../backend.js';
@@ -29,25 +39,29 @@ export const CTRL = {
   LENGTH: 6,
 } as const;
 
-/** STEP: train on the shard; CHECK: copy your weights into the weights buffer (to compare the copies); STOP: exit. */
+/** STEP: train on the shard; CHECK: compare your tensors with the shared weights (STATUS 1 and an error if they differ); STOP: exit. */
 export const CMD = { STEP: 1, STOP: 2, CHECK: 3 } as const;
 
-/** Stored in every READY slot by close(): threads waiting for the others' gradients give up. */
+/** Stored in every flag by close(): threads waiting for the others give up. */
 export const STOPPED = -1;
 
-/** Buffers of one worker; `weights`, `grads` and `ready` are shared by all threads. */
+/** The flags array: thread t's READY flag is at READY + t, its PUBLISHED flag at PUBLISHED(threads) + t. */
+export const FLAGS = { READY: 0, PUBLISHED: (threads: number): number => threads, length: (threads: number): number => 2 * threads } as const;
+
+/** Buffers of one worker; `weights`, `grads` and `flags` are shared by all threads. */
 export interface WorkerBuffers {
   control: SharedArrayBuffer;
   /** The batch size of this step (float64 slot 0) and this shard's loss share (slot 1). */
   scalars: SharedArrayBuffer;
   /** Float32: x rows, y rows (maxRows × d each), the shard's batch-norm moments (layout.normFloats). */
   data: SharedArrayBuffer;
-  /** Float32 [layout.paramFloats]: the initial weights, and a copy's weights on CHECK. */
+  /** Float32 [layout.paramFloats]: the weights, each tensor written by its owner after each step. */
   weights: SharedArrayBuffer;
   /** Float32 [layout.paramFloats] per thread, thread 0 first: each thread's shard gradient. */
   grads: SharedArrayBuffer[];
-  /** Int32 per thread: the step whose gradient the thread has written. */
-  ready: SharedArrayBuffer;
+  /** Int32 [FLAGS.length(threads)]: per thread, the last step whose gradient it has written (READY) and
+   * whose owned tensors it has updated in `weights` (PUBLISHED). */
+  flags: SharedArrayBuffer;
 }
 
 export interface WorkerSetup {
@@ -59,6 +73,8 @@ export interface WorkerSetup {
   /** This worker's thread number (1…threads − 1) and the number of threads. */
   index: number;
   threads: number;
+  /** The owner thread of each trainable tensor, in the layout's order (./shard.ts ownership). */
+  owners: number[];
   maxRows: number;
   layout: ParamLayout;
   buffers: WorkerBuffers;
@@ -76,15 +92,6 @@ export function dataViews(data: SharedArrayBuffer, maxRows: number, d: number, l
 
 export function dataBytes(maxRows: number, d: number, layout: ParamLayout): number {
   return 4 * (2 * maxRows * d + layout.normFloats);
-}
-
-/** acc = Σ grads[s] over the first `shards` buffers, in shard order (a small monomorphic loop V8 optimises). */
-export function sumShards(acc: Float32Array, grads: Float32Array[], shards: number): void {
-  acc.set(grads[0]!);
-  for (let s = 1; s < shards; s++) {
-    const g = grads[s]!;
-    for (let j = 0; j < acc.length; j++) acc[j] = acc[j]! + g[j]!;
-  }
 }
 
 /** What a worker posts: once ready (with the engine it computes on), or when a step failed. */

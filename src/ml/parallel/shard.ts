@@ -128,27 +128,82 @@ export function poolMoments(layout: ParamLayout, shards: { count: number; moment
   return out;
 }
 
-/** One Adam step with the summed gradient `acc` (in the layout's order) on the model's trainable tensors. */
-export function applySummed(tf: TF, optimizer: Optimizer, model: Autoencoder, layout: ParamLayout, acc: Float32Array): void {
+/**
+ * The batch gradient of trainable tensor `i`: the first `shards` shards' gradients (flat arrays of
+ * `layout`) added in shard order by the engine's float32 Add — on every backend the bits of
+ * `acc = g₀; acc += gₛ` in float32 (one correctly rounded add per element and shard), but on wasm
+ * as a vector loop on tfjs's heap instead of a JavaScript loop over every float. A kept tensor.
+ */
+export function summedGradient(tf: TF, layout: ParamLayout, grads: Float32Array[], shards: number, i: number): Tensor {
+  const p = layout.params[i]!;
+  const slice = (s: number): Tensor => tensorOf(tf, grads[s]!.subarray(p.offset, p.offset + p.size), p.shape);
+  return tf.tidy(() => {
+    let sum = slice(0);
+    for (let s = 1; s < shards; s++) sum = tf.add(sum, slice(s));
+    return sum;
+  });
+}
+
+/**
+ * The owner thread of each trainable tensor (in the layout's order): the largest tensors first, each to
+ * the thread owning the fewest floats so far (the lowest-numbered on ties), so summing and stepping
+ * Adam take about the same time on every thread. Depends on the layout and the count only.
+ */
+export function ownership(layout: ParamLayout, threads: number): number[] {
+  const owners = new Array<number>(layout.params.length).fill(0);
+  const load = new Array<number>(threads).fill(0);
+  const bySize = layout.params.map((p, i) => ({ size: p.size, i })).sort((a, b) => b.size - a.size || a.i - b.i);
+  for (const { size, i } of bySize) {
+    let t = 0;
+    for (let u = 1; u < threads; u++) if (load[u]! < load[t]!) t = u;
+    owners[i] = t;
+    load[t]! += size;
+  }
+  return owners;
+}
+
+/** The indices (in the layout's order) of the tensors `thread` owns, or does not own. */
+export function tensorsOf(owners: number[], thread: number, own = true): number[] {
+  return owners.flatMap((o, i) => ((o === thread) === own ? [i] : []));
+}
+
+/**
+ * One Adam step on the trainable tensors `which` (indices in the layout's order; the same list every
+ * step, as the optimizer keeps its state by name) with their batch gradients summed from the first
+ * `shards` shards' gradients.
+ */
+export function applyShards(
+  tf: TF, optimizer: Optimizer, model: Autoencoder, layout: ParamLayout, grads: Float32Array[], shards: number, which: number[],
+): void {
   const vars = model.store.trainable();
   const named: Record<string, Tensor> = {};
-  layout.params.forEach((p, i) => { named[vars[i]!.name] = tensorOf(tf, acc.subarray(p.offset, p.offset + p.size), p.shape); });
+  for (const i of which) named[vars[i]!.name] = summedGradient(tf, layout, grads, shards, i);
   optimizer.applyGradients(named);
   for (const t of Object.values(named)) t.dispose();
 }
 
-/** Sets the model's trainable tensors from `weights` (in the layout's order). */
-export function loadWeights(tf: TF, model: Autoencoder, layout: ParamLayout, weights: Float32Array): void {
+const everyTensor = (layout: ParamLayout): number[] => layout.params.map((_, i) => i);
+
+/** Sets the model's trainable tensors `which` (all by default) from `weights` (in the layout's order). */
+export function loadWeights(tf: TF, model: Autoencoder, layout: ParamLayout, weights: Float32Array, which = everyTensor(layout)): void {
   const vars = model.store.trainable();
-  layout.params.forEach((p, i) => {
+  for (const i of which) {
+    const p = layout.params[i]!;
     const t = tensorOf(tf, weights.subarray(p.offset, p.offset + p.size), p.shape);
     vars[i]!.assign(t);
     t.dispose();
-  });
+  }
 }
 
-/** Copies the model's trainable tensors into `weights` (in the layout's order). */
-export function saveWeights(tf: TF, model: Autoencoder, layout: ParamLayout, weights: Float32Array): void {
+/** Copies the model's trainable tensors `which` (all by default) into `weights` (in the layout's order). */
+export function saveWeights(tf: TF, model: Autoencoder, layout: ParamLayout, weights: Float32Array, which = everyTensor(layout)): void {
   const vars = model.store.trainable();
-  layout.params.forEach((p, i) => copyOut(tf, vars[i]!, weights, p.offset));
+  for (const i of which) copyOut(tf, vars[i]!, weights, layout.params[i]!.offset);
+}
+
+/** Whether the model's trainable tensors are bitwise `weights` (a thread's copy against the shared one). */
+export function sameWeights(tf: TF, model: Autoencoder, layout: ParamLayout, weights: Float32Array): boolean {
+  const mine = new Float32Array(layout.paramFloats);
+  saveWeights(tf, model, layout, mine);
+  return Buffer.from(mine.buffer).equals(Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength));
 }

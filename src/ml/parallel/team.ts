@@ -1,12 +1,14 @@
 /**
  * Data-parallel training steps: the training thread and threads−1 worker
- * threads (./worker.ts), each with its own tfjs on the same engine, a copy of
- * the weights and a copy of Adam's state. Each mini-batch is cut into `threads`
- * contiguous shards; thread s computes shard s's gradient; every thread then
- * sums all shards' gradients in shard order and steps its Adam, so every copy
- * of the weights gets the same bits without being sent (checked after every
- * epoch: checkReplicas), and the trained weights are bitwise reproducible for a
- * given seed and thread count.
+ * threads (./worker.ts), each with its own tfjs on the same engine and a copy
+ * of the weights. Each mini-batch is cut into `threads` contiguous shards;
+ * thread s computes shard s's gradient; each trainable tensor has an owner
+ * thread that sums its gradient over the shards in shard order, steps Adam on
+ * it and publishes the result in the shared weights, which the other threads
+ * load (./protocol.ts). Every thread's copy of the weights so has the same
+ * bits (checked against the shared weights after every epoch: checkReplicas),
+ * and the trained weights are bitwise reproducible for a given seed and
+ * thread count.
  *
  * Batch norm normalises each shard with its own moments (as PyTorch's DDP does
  * without SyncBatchNorm); the running averages (kept by the training thread
@@ -21,8 +23,11 @@ import { backendLabel, wasmFixesInstalled, type BackendName } from '../backend.j
 import type { TF } from '../engine.js';
 import { activeBuild } from '../kernels/simd.js';
 import { updateBatchNorm, type Pass } from '../nn.js';
-import { CMD, CTRL, dataBytes, dataViews, STOPPED, sumShards, type WorkerReport, type WorkerSetup } from './protocol.js';
-import { applySummed, paramLayout, poolMoments, saveWeights, shardGradient, shardRanges, writeShard, type ParamLayout } from './shard.js';
+import { CMD, CTRL, dataBytes, dataViews, FLAGS, STOPPED, type WorkerReport, type WorkerSetup } from './protocol.js';
+import {
+  applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveWeights, shardGradient, shardRanges, tensorsOf, writeShard,
+  type ParamLayout,
+} from './shard.js';
 
 /** The compiled worker: next to this file in dist/, or dist/ seen from src/ (tests run the sources). */
 function workerFile(): string {
@@ -76,19 +81,22 @@ export interface TeamOptions {
 export class TrainingTeam {
   /** Thread 0's (this one's) gradient first, then each worker's. */
   private readonly grads: Float32Array[];
-  private readonly ready: Int32Array;
-  private readonly acc: Float32Array;
+  private readonly flags: Int32Array;
+  /** The tensors this thread owns, and the others (indices in the layout's order). */
+  private readonly mine: number[];
+  private readonly others: number[];
   private readonly moments: Float32Array;
   private seq = 0;
   private closed = false;
 
   private constructor(
     private readonly options: TeamOptions, private readonly members: Member[], private readonly layout: ParamLayout,
-    private readonly weights: Float32Array, grads: SharedArrayBuffer[], ready: SharedArrayBuffer,
+    private readonly weights: Float32Array, grads: SharedArrayBuffer[], flags: SharedArrayBuffer, owners: number[],
   ) {
     this.grads = grads.map((b) => new Float32Array(b));
-    this.ready = new Int32Array(ready);
-    this.acc = new Float32Array(layout.paramFloats);
+    this.flags = new Int32Array(flags);
+    this.mine = tensorsOf(owners, 0);
+    this.others = tensorsOf(owners, 0, false);
     this.moments = new Float32Array(layout.normFloats);
   }
 
@@ -103,7 +111,8 @@ export class TrainingTeam {
     const weights = new Float32Array(new SharedArrayBuffer(4 * layout.paramFloats));
     saveWeights(options.tf, model, layout, weights); // every copy starts from this thread's weights
     const grads = Array.from({ length: threads }, () => new SharedArrayBuffer(4 * layout.paramFloats));
-    const readyFlags = new SharedArrayBuffer(4 * threads);
+    const flags = new SharedArrayBuffer(4 * FLAGS.length(threads));
+    const owners = ownership(layout, threads);
     const file = workerFile();
     const wasmFixes = backend === 'wasm' ? await wasmFixesInstalled() : true;
     // the same kernel build as this thread (SPECFLOW_WASM_FMA is read by each thread's kernels)
@@ -118,9 +127,9 @@ export class TrainingTeam {
         data: new SharedArrayBuffer(dataBytes(maxRows, d, layout)),
         weights: weights.buffer as SharedArrayBuffer,
         grads,
-        ready: readyFlags,
+        flags,
       };
-      const setup: WorkerSetup = { config: model.config, backend, wasmFixes, learningRate: options.learningRate, index: i, threads, maxRows, layout, buffers };
+      const setup: WorkerSetup = { config: model.config, backend, wasmFixes, learningRate: options.learningRate, index: i, threads, owners, maxRows, layout, buffers };
       const worker = new Worker(file, { workerData: setup, env });
       const member = { worker, control: new Int32Array(buffers.control), scalars: new Float64Array(buffers.scalars), views: dataViews(buffers.data, maxRows, d, layout), pending: 0 } as Member;
       let signalReady!: () => void;
@@ -141,7 +150,7 @@ export class TrainingTeam {
       worker.on('exit', (code) => fail(new TrainingThreadError(`training thread ${i} stopped (exit code ${code}${code === 1 ? ', e.g. out of memory' : ''})`)));
       members.push(member);
     }
-    const team = new TrainingTeam(options, members, layout, weights, grads, readyFlags);
+    const team = new TrainingTeam(options, members, layout, weights, grads, flags, owners);
     try {
       await Promise.race([Promise.all(ready), ...members.map((m) => m.failed)]);
     } catch (e) {
@@ -153,13 +162,16 @@ export class TrainingTeam {
 
   /**
    * One Adam step on a b-row batch (rows of x and y, row-major; y may be x):
-   * returns the batch loss, as the single-thread step's cost.
+   * resolves to the batch loss, as the single-thread step's cost.
+   *
+   * Everything up to the wait for the workers' gradients runs synchronously
+   * within the call: the workers get their shards at once (each read its last
+   * shard before reporting that shard's gradient), and while the promise is
+   * pending the caller may prepare the next batch.
    */
   async step(x: Float32Array, y: Float32Array, b: number): Promise<number> {
     const { tf, model, optimizer } = this.options;
     const d = model.inputDim;
-    // every worker has finished the previous step: it read all gradient buffers until then
-    for (const m of this.members) await this.finished(m);
     const shards = shardRanges(b, this.members.length + 1);
     this.seq++;
     this.members.forEach((m, i) => {
@@ -177,39 +189,40 @@ export class TrainingTeam {
     const first = shards[0]!;
     const mine = shardGradient(tf, model, x, y, first.count, b);
     let loss = mine.loss;
+    // every thread has read the last step's gradients: the last step ended when all had published
     writeShard(tf, mine, this.layout, this.grads[0]!, this.moments);
-    Atomics.store(this.ready, 0, this.seq);
-    Atomics.notify(this.ready, 0);
-    for (let i = 0; i < this.members.length; i++) await this.gradientOf(i + 1);
-    // summed in shard order, as every worker sums them: the same bits in every thread, run after run
+    this.signal(FLAGS.READY, this.seq);
+    await this.all(FLAGS.READY);
     const pooled: { count: number; moments: Float32Array }[] = [{ count: first.count, moments: this.moments }];
     for (let s = 1; s < shards.length; s++) {
       const m = this.members[s - 1]!;
       loss += m.scalars[1]!;
       pooled.push({ count: shards[s]!.count, moments: m.views.moments });
     }
-    sumShards(this.acc, this.grads, shards.length);
-    applySummed(tf, optimizer, model, this.layout, this.acc);
+    // this thread's tensors, summed in shard order as one thread would: the same bits run after run
+    applyShards(tf, optimizer, model, this.layout, this.grads, shards.length, this.mine);
+    saveWeights(tf, model, this.layout, this.weights, this.mine);
+    this.signal(FLAGS.PUBLISHED(this.members.length + 1), this.seq);
+    await this.all(FLAGS.PUBLISHED(this.members.length + 1));
+    loadWeights(tf, model, this.layout, this.weights, this.others);
     if (this.layout.normFloats) this.updateNorms(poolMoments(this.layout, pooled));
     return loss;
   }
 
   /**
-   * Checks that every worker's copy of the weights is bitwise this thread's (they are updated
-   * separately with the same numbers; a difference would mean the engines differ).
+   * Checks that every thread's copy of the weights is bitwise the shared weights (each tensor is
+   * stepped by one thread and copied by the others; a difference would mean a copy went wrong).
    */
   async checkReplicas(): Promise<void> {
     const { tf, model } = this.options;
-    const mine = new Float32Array(this.layout.paramFloats);
-    saveWeights(tf, model, this.layout, mine);
-    for (const [i, m] of this.members.entries()) {
+    for (const m of this.members) {
       await this.finished(m);
       this.seq++;
       this.command(m, CMD.CHECK);
       await this.finished(m);
-      if (!Buffer.from(this.weights.buffer, 0, this.weights.byteLength).equals(Buffer.from(mine.buffer))) {
-        throw new TrainingThreadError(`training thread ${i + 1}'s copy of the weights differs from this thread's (its engine computes differently)`);
-      }
+    }
+    if (!sameWeights(tf, model, this.layout, this.weights)) {
+      throw new TrainingThreadError('the training thread\'s copy of the weights differs from the shared weights');
     }
   }
 
@@ -232,28 +245,41 @@ export class TrainingTeam {
     updateBatchNorm(tf, model.store, pass);
   }
 
-  /** Waits until `flags[index]` holds this step's number; the member failing or dying rejects. */
+  private signal(from: number, seq: number): void {
+    Atomics.store(this.flags, from, seq);
+    Atomics.notify(this.flags, from);
+  }
+
+  /** Every worker's flag from `from` has reached this step. */
+  private async all(from: number): Promise<void> {
+    for (const [i, m] of this.members.entries()) await this.reach(this.flags, from + i + 1, m, this.seq);
+  }
+
+  /** Waits until `flags[index]` reaches `value`; the member failing or dying rejects. */
   private async reach(flags: Int32Array, index: number, m: Member, value: number): Promise<void> {
-    for (let seen = Atomics.load(flags, index); seen !== value; seen = Atomics.load(flags, index)) {
+    for (let seen = Atomics.load(flags, index); seen < value; seen = Atomics.load(flags, index)) {
       // resolves when the worker stores a new value (at once if it already has)
       const wait = waitAsync(flags, index, seen);
       if (wait.async) await Promise.race([wait.value, m.failed]);
     }
   }
 
-  /** Worker `thread` has written this step's gradient. */
-  private async gradientOf(thread: number): Promise<void> {
-    await this.reach(this.ready, thread, this.members[thread - 1]!, this.seq);
-  }
-
   /** The member has finished its last command; its failure is thrown. */
   private async finished(m: Member): Promise<void> {
     await this.reach(m.control, CTRL.DONE, m, m.pending);
-    if (Atomics.load(m.control, CTRL.STATUS) !== 0) {
-      // the message travels by postMessage: let it arrive
-      await Promise.race([m.failed, new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
-      throw new TrainingThreadError(m.lastError ?? 'a training thread failed');
-    }
+    if (this.failedLast(m)) await this.failure(m);
+  }
+
+  /** Whether the member's last finished command failed. */
+  private failedLast(m: Member): boolean {
+    return Atomics.load(m.control, CTRL.STATUS) !== 0;
+  }
+
+  /** Throws the member's failure. */
+  private async failure(m: Member): Promise<never> {
+    // the message travels by postMessage: let it arrive
+    await Promise.race([m.failed, new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
+    throw new TrainingThreadError(m.lastError ?? 'a training thread failed');
   }
 
   /** Stops and terminates every worker (also after errors and on abort). */
@@ -261,9 +287,9 @@ export class TrainingTeam {
     if (this.closed) return;
     this.closed = true;
     // workers waiting for the others' gradients give up
-    for (let j = 0; j < this.ready.length; j++) {
-      Atomics.store(this.ready, j, STOPPED);
-      Atomics.notify(this.ready, j);
+    for (let j = 0; j < this.flags.length; j++) {
+      Atomics.store(this.flags, j, STOPPED);
+      Atomics.notify(this.flags, j);
     }
     for (const m of this.members) {
       m.worker.removeAllListeners('exit');

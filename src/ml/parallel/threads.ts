@@ -14,16 +14,18 @@ import { resolvedBackend } from '../engine-identity.js';
  * gain flattens beyond a few threads while the copies of the model grow. */
 export const MAX_AUTO_THREADS = 4;
 
-/** `auto` gives each thread at least this many rows of a mini-batch: below it the per-step handoff
- * (copying shards, gradients and weights) costs more than the thread saves
- * (`node bench/run.mjs train-threads`). */
+/** `auto` gives each thread at least this many rows of a mini-batch (an architecture not in
+ * MIN_ROWS_PER_THREAD_BY_ARCH): below it the per-step handoff costs more than the thread saves. */
 export const MIN_ROWS_PER_THREAD = 64;
 
-/** The same for a dense network, whose per-row compute is small against its weights (560k for the
- * default at 1024 channels, whose gradients every thread sums each step): on a quiet 2-core machine
- * two threads at 128 rows each took 1.05× one thread's wall time per epoch, where the Conv-1D and
- * the Transformer took 0.61× and 0.55× (`node bench/run.mjs train-vs-pytorch`). */
-export const DENSE_MIN_ROWS_PER_THREAD = 256;
+/**
+ * The same per architecture, from the wall time of 2 threads over 1 per steady-state epoch on a quiet
+ * 2-core machine (`BENCH_BATCH=N node bench/run.mjs train-threads`, load average 1.3–2.3, 2026-12-01):
+ * dense 4000 × 1024 at 64 rows a thread 0.98, at 128 rows 0.77–0.92, at 256 rows 0.83 — its per-row
+ * compute is small against its 560k weights; Conv-1D 1000 × 512 at 32 rows 0.56–0.67, at 64 rows 0.62;
+ * Transformer at 32 rows 0.89–1.01, at 64 rows 0.61.
+ */
+export const MIN_ROWS_PER_THREAD_BY_ARCH: Readonly<Record<string, number>> = { dense: 128, conv1d: 32, transformer: 64 };
 
 /** An explicit count beyond this is surely a typo (and would start that many tfjs instances). */
 export const MAX_THREADS = 64;
@@ -53,7 +55,7 @@ export function autoThreads(batchSize: number, cores = availableParallelism(), m
 
 /** The fewest rows of a batch per thread that `auto` gives a network of this architecture. */
 export function minRowsPerThread(arch: string): number {
-  return arch === 'dense' ? DENSE_MIN_ROWS_PER_THREAD : MIN_ROWS_PER_THREAD;
+  return MIN_ROWS_PER_THREAD_BY_ARCH[arch] ?? MIN_ROWS_PER_THREAD;
 }
 
 /**

@@ -1,17 +1,18 @@
 /**
  * A worker thread of data-parallel training: its own tfjs on the training
- * thread's engine, its own copy of the model and of Adam's state. Each step it
- * computes its shard's gradient (./shard.ts), waits for every other thread's,
- * sums them in shard order and steps Adam, exactly as the training thread does
- * (./protocol.ts). It waits with Atomics.wait, which is fine in a thread that
- * does nothing else.
+ * thread's engine, its own copy of the model and Adam's state for the tensors
+ * it owns. Each step it computes its shard's gradient (./shard.ts), waits for
+ * every other thread's, sums its own tensors' gradients in shard order, steps
+ * Adam on them and publishes their values, then loads the other threads'
+ * tensors once they are published (./protocol.ts). It waits with
+ * Atomics.wait, which is fine in a thread that does nothing else.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Autoencoder } from '../autoencoder.js';
 import { backendLabel, initBackend, initStockWasm } from '../backend.js';
 import { createAdam } from '../optimizer.js';
-import { CMD, CTRL, dataViews, STOPPED, sumShards, type WorkerReport, type WorkerSetup } from './protocol.js';
-import { applySummed, loadWeights, paramLayout, saveWeights, shardGradient, shardRanges, writeShard } from './shard.js';
+import { CMD, CTRL, dataViews, FLAGS, STOPPED, type WorkerReport, type WorkerSetup } from './protocol.js';
+import { applyShards, loadWeights, paramLayout, sameWeights, saveWeights, shardGradient, shardRanges, tensorsOf, writeShard } from './shard.js';
 
 const setup = workerData as WorkerSetup;
 const post = (r: WorkerReport): void => parentPort!.postMessage(r);
@@ -21,7 +22,7 @@ class Stopped extends Error {}
 async function main(): Promise<void> {
   const { tf, name } = setup.wasmFixes || setup.backend !== 'wasm' ? await initBackend(setup.backend) : await initStockWasm();
   const model = new Autoencoder(tf, setup.config, 0);
-  const { layout, maxRows, index, threads } = setup;
+  const { layout, maxRows, index, threads, owners } = setup;
   if (JSON.stringify(paramLayout(model)) !== JSON.stringify(layout)) {
     throw new Error('its network has another parameter layout than the training thread\'s');
   }
@@ -30,20 +31,25 @@ async function main(): Promise<void> {
   const scalars = new Float64Array(setup.buffers.scalars);
   const weights = new Float32Array(setup.buffers.weights);
   const grads = setup.buffers.grads.map((b) => new Float32Array(b));
-  const ready = new Int32Array(setup.buffers.ready);
+  const flags = new Int32Array(setup.buffers.flags);
   const views = dataViews(setup.buffers.data, maxRows, setup.config.inputDim, layout);
-  const acc = new Float32Array(layout.paramFloats);
+  const mine = tensorsOf(owners, index);
+  const others = tensorsOf(owners, index, false);
   loadWeights(tf, model, layout, weights);
   post({ type: 'ready', backend: backendLabel(name) });
 
-  /** Blocks until every thread has written this step's gradient. */
-  const awaitOthers = (seq: number): void => {
-    for (let j = 0; j < threads; j++) {
-      for (let v = Atomics.load(ready, j); v !== seq; v = Atomics.load(ready, j)) {
+  /** Blocks until every thread's flag from `from` has reached step `seq`. */
+  const awaitAll = (from: number, seq: number): void => {
+    for (let j = from; j < from + threads; j++) {
+      for (let v = Atomics.load(flags, j); v < seq; v = Atomics.load(flags, j)) {
         if (v === STOPPED) throw new Stopped();
-        Atomics.wait(ready, j, v);
+        Atomics.wait(flags, j, v);
       }
     }
+  };
+  const signal = (flag: number, seq: number): void => {
+    Atomics.store(flags, flag, seq);
+    Atomics.notify(flags, flag);
   };
 
   let seq = 0;
@@ -54,7 +60,7 @@ async function main(): Promise<void> {
     if (cmd === CMD.STOP) break;
     try {
       if (cmd === CMD.CHECK) {
-        saveWeights(tf, model, layout, weights);
+        if (!sameWeights(tf, model, layout, weights)) throw new Error('its copy of the weights differs from the shared weights (its engine computes differently)');
       } else {
         const rows = Atomics.load(control, CTRL.ROWS);
         const batch = scalars[0]!;
@@ -64,11 +70,13 @@ async function main(): Promise<void> {
           scalars[1] = result.loss;
           writeShard(tf, result, layout, grads[index]!, views.moments);
         }
-        Atomics.store(ready, index, seq);
-        Atomics.notify(ready, index);
-        awaitOthers(seq);
-        sumShards(acc, grads, shardRanges(batch, threads).length);
-        applySummed(tf, optimizer, model, layout, acc);
+        signal(FLAGS.READY + index, seq);
+        awaitAll(FLAGS.READY, seq);
+        applyShards(tf, optimizer, model, layout, grads, shardRanges(batch, threads).length, mine);
+        saveWeights(tf, model, layout, weights, mine);
+        signal(FLAGS.PUBLISHED(threads) + index, seq);
+        awaitAll(FLAGS.PUBLISHED(threads), seq);
+        loadWeights(tf, model, layout, weights, others);
       }
       Atomics.store(control, CTRL.STATUS, 0);
     } catch (e) {
