@@ -26,11 +26,13 @@ const MR: i32 = 4; // rows of C per micro-tile
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
 const PACK_A_MIN_N: i32 = 32; // narrower products read untransposed A in place
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
+const MC: i32 = 240; // rows of A per pass over the B panels (a packed A block ≤ 240 KiB stays in L2)
 
 export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
   const kc = k < KC ? k : KC;
+  const mc = m < MC ? m : MC;
   // a block of packed B, then a block of packed A
-  return kc * (((n + NR - 1) / NR) * NR) + kc * (((m + MR - 1) / MR) * MR);
+  return kc * (((n + NR - 1) / NR) * NR) + kc * (((mc + MR - 1) / MR) * MR);
 }
 
 // Packs op(B)[k0..k0+kc, 0..n] into panels of NR columns: panel p holds
@@ -373,20 +375,26 @@ export function gemm(
       const last = k0 + kc >= k && (accumulate == 0 || q == batch - 1);
       if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, transB ? k : n, k0, kc, transB != 0);
       const aq = a + <usize>q * <usize>strideA * 4;
-      if (packed && (q == 0 || strideA != 0)) packA(aq, apack, m, ldA, k0, kc, transA != 0);
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
-      // Each B panel stays in L1 while every row tile of A passes it.
-      for (let j0 = 0; j0 < n; j0 += NR) {
-        const nr = n - j0 < NR ? n - j0 : NR;
-        const panel = bpack + <usize>(j0 * kc) * 4;
-        const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
-        for (let i = 0; i < m; i += MR) {
-          const mr = m - i < MR ? m - i : MR;
-          const cTile = cq + <usize>i * ldc + <usize>j0 * 4;
-          if (packed) {
-            microTile(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
-          } else {
-            microTileDirect(aq + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+      // Blocks of MC rows: a block's packed A stays in L2 while it passes
+      // every B panel, and each B panel stays in L1 while the block's row
+      // tiles pass it.
+      for (let i0 = 0; i0 < m; i0 += MC) {
+        const mc = m - i0 < MC ? m - i0 : MC;
+        const ai = transA ? aq + <usize>i0 * 4 : aq + <usize>i0 * <usize>ldA * 4;
+        if (packed && (q == 0 || strideA != 0 || m > MC)) packA(ai, apack, mc, ldA, k0, kc, transA != 0);
+        for (let j0 = 0; j0 < n; j0 += NR) {
+          const nr = n - j0 < NR ? n - j0 : NR;
+          const panel = bpack + <usize>(j0 * kc) * 4;
+          const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
+          for (let i = 0; i < mc; i += MR) {
+            const mr = mc - i < MR ? mc - i : MR;
+            const cTile = cq + <usize>(i0 + i) * ldc + <usize>j0 * 4;
+            if (packed) {
+              microTile(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+            } else {
+              microTileDirect(ai + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+            }
           }
         }
       }
