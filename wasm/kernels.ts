@@ -27,10 +27,14 @@ const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
 const PACK_A_MIN_N: i32 = 32; // narrower products read untransposed A in place
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
 const MC: i32 = 240; // rows of A per pass over the B panels (a packed A block ≤ 240 KiB stays in L2)
+const COL_TILES: i32 = 6; // 4-row tiles per pass of the single-column kernel (6 accumulators, 13 registers)
+const COL_ROWS: i32 = COL_TILES * 4;
 
 export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
   const kc = k < KC ? k : KC;
   const mc = m < MC ? m : MC;
+  // a single column packs no B, and A one group of COL_ROWS rows at a time
+  if (n == 1) return kc * COL_ROWS;
   // a block of packed B, then a block of packed A
   return kc * (((n + NR - 1) / NR) * NR) + kc * (((mc + MR - 1) / MR) * MR);
 }
@@ -264,6 +268,112 @@ function microTileDirect(
   if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
 }
 
+// A product with one column (a Conv-1D's single output channel and its
+// filter gradient): the 4×8 tile would waste 7 of its 8 columns, so here the
+// lanes run along rows instead. Each element's arithmetic is unchanged (madd
+// over depth in order, then the same epilogue), only which lane computes it.
+//
+// Packs COL_ROWS rows of op(A) at depths k0..k0+kc depth-major for
+// columnGroup (depth kk: the h ≤ COL_ROWS values A[0..h][k0+kk], zeros past h).
+function packColumns(a: usize, ap: usize, h: i32, lda: i32, k0: i32, kc: i32, transA: bool): void {
+  const rowBytes = <usize>lda * 4;
+  const depthBytes = <usize>COL_ROWS * 4;
+  if (transA) {
+    // A is k×m: depth kk is part of one stored row
+    for (let kk = 0; kk < kc; kk++) {
+      const src = a + <usize>(k0 + kk) * rowBytes;
+      const dst = ap + <usize>kk * depthBytes;
+      for (let r = 0; r < COL_ROWS; r++) store<f32>(dst + <usize>r * 4, r < h ? load<f32>(src + <usize>r * 4) : 0);
+    }
+    return;
+  }
+  // A is m×k, rows lda apart: 4×4 blocks transposed in registers
+  const h4 = h & ~3;
+  const kc4 = kc & ~3;
+  for (let i = 0; i < h4; i += 4) {
+    let src = a + (<usize>i * <usize>lda + <usize>k0) * 4;
+    let d = ap + <usize>i * 4;
+    for (let kk = 0; kk < kc4; kk += 4) {
+      const r0 = v128.load(src);
+      const r1 = v128.load(src + rowBytes);
+      const r2 = v128.load(src + 2 * rowBytes);
+      const r3 = v128.load(src + 3 * rowBytes);
+      const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+      const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+      v128.store(d, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+      v128.store(d + depthBytes, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+      v128.store(d + 2 * depthBytes, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+      v128.store(d + 3 * depthBytes, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+      src += 16;
+      d += 4 * depthBytes;
+    }
+    for (let kk = kc4; kk < kc; kk++) {
+      for (let r = 0; r < 4; r++) store<f32>(ap + <usize>kk * depthBytes + <usize>(i + r) * 4, load<f32>(a + (<usize>(i + r) * <usize>lda + <usize>(k0 + kk)) * 4));
+    }
+  }
+  for (let i = h4; i < COL_ROWS; i++) {
+    for (let kk = 0; kk < kc; kk++) {
+      store<f32>(ap + <usize>kk * depthBytes + <usize>i * 4, i < h ? load<f32>(a + (<usize>i * <usize>lda + <usize>(k0 + kk)) * 4) : 0);
+    }
+  }
+}
+
+// C[0..h] (h ≤ COL_ROWS rows of one column, contiguous) from COL_ROWS rows of
+// A depth-major (depth kk at pa + kk·depthBytes) and the column b[0..kc]:
+// COL_TILES f32x4 accumulators of 4 rows each share one splat of b.
+// @ts-ignore: decorator
+@inline
+function columnGroup(pa: usize, depthBytes: usize, b: usize, kc: i32, c: usize, h: i32, first: bool, last: bool, bias: usize, biasV: v128, relu: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
+  let c3 = f32x4.splat(0), c4 = f32x4.splat(0), c5 = f32x4.splat(0);
+  let pb = b;
+  const end = b + <usize>kc * 4;
+  while (pb < end) {
+    const x = v128.load32_splat(pb);
+    c0 = madd(v128.load(pa), x, c0);
+    c1 = madd(v128.load(pa, 16), x, c1);
+    c2 = madd(v128.load(pa, 32), x, c2);
+    c3 = madd(v128.load(pa, 48), x, c3);
+    c4 = madd(v128.load(pa, 64), x, c4);
+    c5 = madd(v128.load(pa, 80), x, c5);
+    pa += depthBytes;
+    pb += 4;
+  }
+  storeColumn(c, c0, h, first, last, bias, biasV, relu);
+  if (h > 4) storeColumn(c + 16, c1, h - 4, first, last, bias, biasV, relu);
+  if (h > 8) storeColumn(c + 32, c2, h - 8, first, last, bias, biasV, relu);
+  if (h > 12) storeColumn(c + 48, c3, h - 12, first, last, bias, biasV, relu);
+  if (h > 16) storeColumn(c + 64, c4, h - 16, first, last, bias, biasV, relu);
+  if (h > 20) storeColumn(c + 80, c5, h - 20, first, last, bias, biasV, relu);
+}
+
+// storeRow's epilogue for 4 rows of one column (h of them stored): relu
+// keeps v where v > 0 or v is NaN, as storeRow's scalar path does.
+// @ts-ignore: decorator
+@inline
+function storeColumn(c: usize, v: v128, h: i32, first: bool, last: bool, bias: usize, biasV: v128, relu: bool): void {
+  if (h >= 4) {
+    if (!first) v = f32x4.add(v, v128.load(c));
+    if (last) {
+      if (bias) v = f32x4.add(v, biasV);
+      if (relu) v = v128.bitselect(v, f32x4.splat(0), v128.or(f32x4.gt(v, f32x4.splat(0)), f32x4.ne(v, v)));
+    }
+    v128.store(c, v);
+    return;
+  }
+  for (let j = 0; j < h; j++) {
+    let x: f32 = laneOf(v, j);
+    if (!first) x += load<f32>(c + <usize>j * 4);
+    if (last) {
+      if (bias) x += load<f32>(bias);
+      if (relu && !(x > 0)) x = x != x ? x : 0;
+    }
+    store<f32>(c + <usize>j * 4, x);
+  }
+}
+
 // a·b + c: in the relaxed-SIMD build one fused multiply-add (one rounding,
 // on CPUs with FMA; V8 emits a multiply then an add on others), in the plain
 // build a multiply and an add, each rounded. The order c + a·b is the same
@@ -366,6 +476,10 @@ export function gemm(
     }
     return;
   }
+  if (n == 1) {
+    gemmColumn(a, b, c, m, k, transA != 0, bias, relu, scratch, batch, strideA, strideB, strideC, ldA, accumulate != 0);
+    return;
+  }
   // Depth blocks outermost, so an operand shared by the whole batch is packed
   // once per block rather than once per product.
   for (let k0 = 0; k0 < k; k0 += KC) {
@@ -396,6 +510,37 @@ export function gemm(
               microTileDirect(ai + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
             }
           }
+        }
+      }
+    }
+  }
+}
+
+// gemm for n = 1, in the same block order (B, one column, is contiguous
+// whether transposed or not, so it is read in place).
+function gemmColumn(
+  a: usize, b: usize, c: usize, m: i32, k: i32, transA: bool, bias: usize, relu: bool, scratch: usize,
+  batch: i32, strideA: i32, strideB: i32, strideC: i32, ldA: i32, accumulate: bool,
+): void {
+  const biasV = bias ? v128.load32_splat(bias) : f32x4.splat(0);
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kc = k - k0 < KC ? k - k0 : KC;
+    for (let q = 0; q < batch; q++) {
+      const first = k0 == 0 && (!accumulate || q == 0);
+      const last = k0 + kc >= k && (!accumulate || q == batch - 1);
+      const aq = a + <usize>q * <usize>strideA * 4;
+      const bq = b + (<usize>q * <usize>strideB + <usize>k0) * 4;
+      const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
+      // Whole groups of transposed A are read in place (depth kk is part of
+      // stored row kk); the others are packed, COL_ROWS rows at a time.
+      for (let i = 0; i < m; i += COL_ROWS) {
+        const h = m - i < COL_ROWS ? m - i : COL_ROWS;
+        const ci = cq + <usize>i * 4;
+        if (transA && h == COL_ROWS) {
+          columnGroup(aq + (<usize>k0 * <usize>ldA + <usize>i) * 4, <usize>ldA * 4, bq, kc, ci, h, first, last, bias, biasV, relu);
+        } else {
+          packColumns(transA ? aq + <usize>i * 4 : aq + <usize>i * <usize>ldA * 4, scratch, h, ldA, k0, kc, transA);
+          columnGroup(scratch, <usize>COL_ROWS * 4, bq, kc, ci, h, first, last, bias, biasV, relu);
         }
       }
     }
