@@ -23,6 +23,12 @@
 // tile, 12 accumulators, measured slower: V8 runs out of registers.)
 
 const MR: i32 = 4; // rows of C per micro-tile
+// Rows per micro-tile on packed A in the fused build: 5×8 (10 accumulators)
+// gives the two FMA pipes (latency 4) slack that 4×8's 8 chains do not, and
+// fits V8's 15 xmm registers because A's 5 values at a depth come from one
+// vector load (4 broadcast by shuffles) and one splat. In the plain build a
+// multiply and an add per step leave no register for it: 4×8 there.
+const MR_PACKED: i32 = ASC_FEATURE_RELAXED_SIMD ? 5 : 4;
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
 const PACK_A_MIN_N: i32 = 32; // narrower products read untransposed A in place
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
@@ -36,7 +42,7 @@ export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
   // a single column packs no B, and A one group of COL_ROWS rows at a time
   if (n == 1) return kc * COL_ROWS;
   // a block of packed B, then a block of packed A
-  return kc * (((n + NR - 1) / NR) * NR) + kc * (((mc + MR - 1) / MR) * MR);
+  return kc * (((n + NR - 1) / NR) * NR) + kc * (((mc + MR_PACKED - 1) / MR_PACKED) * MR_PACKED);
 }
 
 // Packs op(B)[k0..k0+kc, 0..n] into panels of NR columns: panel p holds
@@ -179,6 +185,108 @@ function packA(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA: 
     }
     d += <usize>(kc * MR) * 4;
   }
+}
+
+// packA for 5-row tiles (the fused build's micro-tile): tile t holds kc
+// groups of 5 floats (rows 5t..5t+4, zero past m), 20 bytes a depth.
+function packA5(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA: bool): void {
+  const rowBytes = <usize>lda * 4;
+  let d = ap;
+  for (let i = 0; i < m; i += 5) {
+    const h = m - i < 5 ? m - i : 5;
+    if (h < 5) {
+      for (let kk = 0; kk < kc; kk++) {
+        for (let r = 0; r < 5; r++) {
+          const at = transA ? (<usize>(k0 + kk) * <usize>lda + <usize>(i + r)) * 4 : (<usize>(i + r) * <usize>lda + <usize>(k0 + kk)) * 4;
+          store<f32>(d + <usize>(kk * 5 + r) * 4, r < h ? load<f32>(a + at) : 0);
+        }
+      }
+    } else if (transA) {
+      // A is k×m: the tile's 5 values at depth kk are contiguous
+      let src = a + (<usize>k0 * <usize>lda + <usize>i) * 4;
+      let dd = d;
+      for (let kk = 0; kk < kc; kk++) {
+        v128.store(dd, v128.load(src));
+        store<f32>(dd, load<f32>(src, 16), 16);
+        src += rowBytes;
+        dd += 20;
+      }
+    } else {
+      // A is m×k: rows 0..3 by 4×4 transposes, row 4 a lane at a time
+      const kc4 = kc & ~3;
+      let src = a + (<usize>i * <usize>lda + <usize>k0) * 4;
+      let dd = d;
+      for (let kk = 0; kk < kc4; kk += 4) {
+        const r0 = v128.load(src);
+        const r1 = v128.load(src + rowBytes);
+        const r2 = v128.load(src + 2 * rowBytes);
+        const r3 = v128.load(src + 3 * rowBytes);
+        const r4 = v128.load(src + 4 * rowBytes);
+        const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+        const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+        const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+        v128.store(dd, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+        v128.store(dd, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7), 20);
+        v128.store(dd, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5), 40);
+        v128.store(dd, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7), 60);
+        store<f32>(dd, f32x4.extract_lane(r4, 0), 16);
+        store<f32>(dd, f32x4.extract_lane(r4, 1), 36);
+        store<f32>(dd, f32x4.extract_lane(r4, 2), 56);
+        store<f32>(dd, f32x4.extract_lane(r4, 3), 76);
+        src += 16;
+        dd += 80;
+      }
+      for (let kk = kc4; kk < kc; kk++) {
+        for (let r = 0; r < 5; r++) store<f32>(d + <usize>(kk * 5 + r) * 4, load<f32>(a + (<usize>(i + r) * <usize>lda + <usize>(k0 + kk)) * 4));
+      }
+    }
+    d += <usize>(kc * 5) * 4;
+  }
+}
+
+// One 5×8 tile of C from a packA5 tile and a packed B panel (as microTile).
+// @ts-ignore: decorator
+@inline
+function microTile5(
+  ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let pa = ap;
+  let pb = bp;
+  const end = bp + <usize>(kc * NR) * 4;
+  while (pb < end) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    const av = v128.load(pa);
+    let x = v128.shuffle<i32>(av, av, 0, 0, 0, 0);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.shuffle<i32>(av, av, 1, 1, 1, 1);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.shuffle<i32>(av, av, 2, 2, 2, 2);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.shuffle<i32>(av, av, 3, 3, 3, 3);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    x = v128.load32_splat(pa, 16);
+    c40 = madd(x, b0, c40);
+    c41 = madd(x, b1, c41);
+    pa += 20;
+    pb += NR * 4;
+  }
+  storeRow(c, c00, c01, first, last, bias, relu, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, first, last, bias, relu, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, first, last, bias, relu, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
+  if (mr > 4) storeRow(c + 4 * ldc, c40, c41, first, last, bias, relu, nr);
 }
 
 // One 4×8 tile of C from a packed A tile and a packed B panel of depth kc.
@@ -496,18 +604,24 @@ export function gemm(
       for (let i0 = 0; i0 < m; i0 += MC) {
         const mc = m - i0 < MC ? m - i0 : MC;
         const ai = transA ? aq + <usize>i0 * 4 : aq + <usize>i0 * <usize>ldA * 4;
-        if (packed && (q == 0 || strideA != 0 || m > MC)) packA(ai, apack, mc, ldA, k0, kc, transA != 0);
+        if (packed && (q == 0 || strideA != 0 || m > MC)) {
+          if (MR_PACKED == 5) packA5(ai, apack, mc, ldA, k0, kc, transA != 0);
+          else packA(ai, apack, mc, ldA, k0, kc, transA != 0);
+        }
+        const step = packed ? MR_PACKED : MR;
         for (let j0 = 0; j0 < n; j0 += NR) {
           const nr = n - j0 < NR ? n - j0 : NR;
           const panel = bpack + <usize>(j0 * kc) * 4;
           const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
-          for (let i = 0; i < mc; i += MR) {
-            const mr = mc - i < MR ? mc - i : MR;
+          for (let i = 0; i < mc; i += step) {
+            const mr = mc - i < step ? mc - i : step;
             const cTile = cq + <usize>(i0 + i) * ldc + <usize>j0 * 4;
-            if (packed) {
-              microTile(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
-            } else {
+            if (!packed) {
               microTileDirect(ai + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+            } else if (MR_PACKED == 5) {
+              microTile5(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+            } else {
+              microTile(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
             }
           }
         }

@@ -149,9 +149,9 @@ function run(build: KernelBuild, x: Case, seed: number): { got: Uint32Array; wan
 }
 
 const CASES: [string, Case][] = [
-  ['odd shape, two depth blocks', { m: 37, n: 45, k: 300 }],
+  ['odd shape, two depth blocks (the second not a multiple of 4)', { m: 37, n: 45, k: 302 }],
   ['transposed A', { m: 37, n: 45, k: 300, transA: true }],
-  ['transposed B, bias, relu', { m: 37, n: 45, k: 300, transB: true, bias: true, relu: true }],
+  ['transposed B, bias, relu', { m: 38, n: 45, k: 259, transB: true, bias: true, relu: true }],
   ['both transposed, three depth blocks', { m: 19, n: 41, k: 530, transA: true, transB: true }],
   ['narrow (A read in place), bias, relu', { m: 29, n: 13, k: 270, bias: true, relu: true }],
   ['taller than one row block', { m: 251, n: 11, k: 40, transA: true, bias: true }],
