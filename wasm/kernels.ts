@@ -32,13 +32,24 @@ const MR_PACKED: i32 = ASC_FEATURE_RELAXED_SIMD ? 5 : 4;
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
 const PACK_A_MIN_N: i32 = 32; // narrower products read untransposed A in place
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
-const MC: i32 = 240; // rows of A per pass over the B panels (a packed A block ≤ 240 KiB stays in L2)
+const MC: i32 = 320; // most rows of A per pass over the B panels (a packed A block ≤ 320 KiB stays in L2)
+
+// Rows per pass: m split into equal blocks of at most MC rows, each a whole
+// number of micro-tiles (of 4 and of 5 rows), so no thin last block passes
+// every B panel again for a few rows.
+// @ts-ignore: decorator
+@inline
+function rowBlock(m: i32): i32 {
+  if (m <= MC) return m;
+  const blocks = (m + MC - 1) / MC;
+  return (((m + blocks - 1) / blocks + 19) / 20) * 20;
+}
 const COL_TILES: i32 = 6; // 4-row tiles per pass of the single-column kernel (6 accumulators, 13 registers)
 const COL_ROWS: i32 = COL_TILES * 4;
 
 export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
   const kc = k < KC ? k : KC;
-  const mc = m < MC ? m : MC;
+  const mc = rowBlock(m);
   // a single column packs no B, and A one group of COL_ROWS rows at a time
   if (n == 1) return kc * COL_ROWS;
   // a block of packed B, then a block of packed A
@@ -570,6 +581,7 @@ export function gemm(
   // A is packed (read through one pointer) unless it is untransposed and the
   // product is narrow: then each packed tile would serve one or two panels.
   const packed = transA != 0 || n > PACK_A_MIN_N;
+  const mcMax = rowBlock(m);
   if (k == 0) {
     // an empty sum, then the epilogue
     for (let q = 0; q < batch; q++) {
@@ -598,13 +610,13 @@ export function gemm(
       if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, transB ? k : n, k0, kc, transB != 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
-      // Blocks of MC rows: a block's packed A stays in L2 while it passes
+      // Blocks of ≤ MC rows: a block's packed A stays in L2 while it passes
       // every B panel, and each B panel stays in L1 while the block's row
       // tiles pass it.
-      for (let i0 = 0; i0 < m; i0 += MC) {
-        const mc = m - i0 < MC ? m - i0 : MC;
+      for (let i0 = 0; i0 < m; i0 += mcMax) {
+        const mc = m - i0 < mcMax ? m - i0 : mcMax;
         const ai = transA ? aq + <usize>i0 * 4 : aq + <usize>i0 * <usize>ldA * 4;
-        if (packed && (q == 0 || strideA != 0 || m > MC)) {
+        if (packed && (q == 0 || strideA != 0 || m > mcMax)) {
           if (MR_PACKED == 5) packA5(ai, apack, mc, ldA, k0, kc, transA != 0);
           else packA(ai, apack, mc, ldA, k0, kc, transA != 0);
         }
