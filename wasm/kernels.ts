@@ -56,6 +56,22 @@ export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
   return kc * (((n + NR - 1) / NR) * NR) + kc * (((mc + MR_PACKED - 1) / MR_PACKED) * MR_PACKED);
 }
 
+// Stores the 4×4 block of rows r0..r3 transposed: column j of the block (the
+// rows' lane j) at d + j·stride. The packers turn rows into depth-major
+// groups with it.
+// @ts-ignore: decorator
+@inline
+function storeTransposed(r0: v128, r1: v128, r2: v128, r3: v128, d: usize, stride: usize): void {
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+  v128.store(d + stride, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * stride, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * stride, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+}
+
 // Packs op(B)[k0..k0+kc, 0..n] into panels of NR columns: panel p holds
 // kc rows of 8 floats (columns p*8..p*8+7, zero past n). ldb is the element
 // distance between B's stored rows (n untransposed, k transposed, when dense).
@@ -96,14 +112,7 @@ function packB(b: usize, bp: usize, n: i32, ldb: i32, k0: i32, kc: i32, transB: 
           const r1 = v128.load(src + rowBytes);
           const r2 = v128.load(src + 2 * rowBytes);
           const r3 = v128.load(src + 3 * rowBytes);
-          const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
-          const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-          const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
-          const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-          v128.store(d, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
-          v128.store(d + NR * 4, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
-          v128.store(d + 2 * NR * 4, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
-          v128.store(d + 3 * NR * 4, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+          storeTransposed(r0, r1, r2, r3, d, <usize>(NR * 4));
           src += 16;
           d += 4 * NR * 4;
         }
@@ -166,14 +175,7 @@ function packA(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA: 
         const r1 = v128.load(src + rowBytes);
         const r2 = v128.load(src + 2 * rowBytes);
         const r3 = v128.load(src + 3 * rowBytes);
-        const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-        const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
-        const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-        v128.store(dd, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
-        v128.store(dd, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7), 16);
-        v128.store(dd, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5), 32);
-        v128.store(dd, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7), 48);
+        storeTransposed(r0, r1, r2, r3, dd, <usize>16);
         src += 16;
         dd += 64;
       }
@@ -233,14 +235,7 @@ function packA5(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA:
         const r2 = v128.load(src + 2 * rowBytes);
         const r3 = v128.load(src + 3 * rowBytes);
         const r4 = v128.load(src + 4 * rowBytes);
-        const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-        const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
-        const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-        v128.store(dd, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
-        v128.store(dd, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7), 20);
-        v128.store(dd, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5), 40);
-        v128.store(dd, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7), 60);
+        storeTransposed(r0, r1, r2, r3, dd, <usize>20);
         store<f32>(dd, f32x4.extract_lane(r4, 0), 16);
         store<f32>(dd, f32x4.extract_lane(r4, 1), 36);
         store<f32>(dd, f32x4.extract_lane(r4, 2), 56);
@@ -417,14 +412,7 @@ function packColumns(a: usize, ap: usize, h: i32, lda: i32, k0: i32, kc: i32, tr
       const r1 = v128.load(src + rowBytes);
       const r2 = v128.load(src + 2 * rowBytes);
       const r3 = v128.load(src + 3 * rowBytes);
-      const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
-      const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-      const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
-      const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-      v128.store(d, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
-      v128.store(d + depthBytes, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
-      v128.store(d + 2 * depthBytes, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
-      v128.store(d + 3 * depthBytes, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+      storeTransposed(r0, r1, r2, r3, d, depthBytes);
       src += 16;
       d += 4 * depthBytes;
     }
