@@ -30,7 +30,8 @@ const MR: i32 = 4; // rows of C per micro-tile
 // multiply and an add per step leave no register for it: 4×8 there.
 const MR_PACKED: i32 = ASC_FEATURE_RELAXED_SIMD ? 5 : 4;
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
-const PACK_A_MIN_N: i32 = 32; // narrower products read untransposed A in place
+const PACK_A_MIN_N: i32 = 32; // narrower products read A in place
+const TRANS_A_IN_PLACE_MAX_LD: i32 = 256; // ...transposed A if its rows (one per depth) are this close (farther ones thrash L1's sets)
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
 const MC: i32 = 320; // most rows of A per pass over the B panels (a packed A block ≤ 320 KiB stays in L2)
 
@@ -251,11 +252,13 @@ function packA5(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA:
   }
 }
 
-// One 5×8 tile of C from a packA5 tile and a packed B panel (as microTile).
+// One 5×8 tile of C from a packed B panel and A's 5 values at each depth
+// contiguous, aStep bytes apart (20 in a packA5 tile; transposed A read in
+// place: its row distance), as microTile.
 // @ts-ignore: decorator
 @inline
 function microTile5(
-  ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  ap: usize, aStep: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
   first: bool, last: bool, bias: usize, relu: bool,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
@@ -285,7 +288,7 @@ function microTile5(
     x = v128.load32_splat(pa, 16);
     c40 = madd(x, b0, c40);
     c41 = madd(x, b1, c41);
-    pa += 20;
+    pa += aStep;
     pb += NR * 4;
   }
   storeRow(c, c00, c01, first, last, bias, relu, nr);
@@ -302,6 +305,17 @@ function microTile5(
 @inline
 function microTile(
   ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  microTileStep(ap, MR * 4, bp, kc, c, ldc, mr, nr, first, last, bias, relu);
+}
+
+// microTile with A's 4 values at each depth aStep bytes apart (transposed A
+// read in place: its row distance).
+// @ts-ignore: decorator
+@inline
+function microTileStep(
+  ap: usize, aStep: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
   first: bool, last: bool, bias: usize, relu: bool,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
@@ -326,7 +340,7 @@ function microTile(
     x = v128.load32_splat(pa, 12);
     c30 = madd(x, b0, c30);
     c31 = madd(x, b1, c31);
-    pa += MR * 4;
+    pa += aStep;
     pb += NR * 4;
   }
   storeRow(c, c00, c01, first, last, bias, relu, nr);
@@ -566,9 +580,11 @@ export function gemm(
   const bpack = scratch;
   const apack = scratch + <usize>(kcMax * (((n + NR - 1) / NR) * NR)) * 4;
   const ldA = lda > 0 ? lda : transA ? m : k;
-  // A is packed (read through one pointer) unless it is untransposed and the
-  // product is narrow: then each packed tile would serve one or two panels.
-  const packed = transA != 0 || n > PACK_A_MIN_N;
+  // A is packed unless the product is narrow: then each packed tile would
+  // serve few panels, and A is read in place (transposed A's last, partial
+  // tile excepted: reading it whole could pass the end of A; and transposed
+  // A with distant rows).
+  const packed = n > PACK_A_MIN_N || (transA != 0 && ldA > TRANS_A_IN_PLACE_MAX_LD);
   const mcMax = rowBlock(m);
   if (k == 0) {
     // an empty sum, then the epilogue
@@ -608,7 +624,12 @@ export function gemm(
           if (MR_PACKED == 5) packA5(ai, apack, mc, ldA, k0, kc, transA != 0);
           else packA(ai, apack, mc, ldA, k0, kc, transA != 0);
         }
-        const step = packed ? MR_PACKED : MR;
+        const step = packed || transA ? MR_PACKED : MR;
+        const whole = mc - mc % step; // rows in whole tiles
+        if (!packed && transA && whole < mc) {
+          if (MR_PACKED == 5) packA5(ai + <usize>whole * 4, apack, mc - whole, ldA, k0, kc, true);
+          else packA(ai + <usize>whole * 4, apack, mc - whole, ldA, k0, kc, true);
+        }
         for (let j0 = 0; j0 < n; j0 += NR) {
           const nr = n - j0 < NR ? n - j0 : NR;
           const panel = bpack + <usize>(j0 * kc) * 4;
@@ -616,12 +637,19 @@ export function gemm(
           for (let i = 0; i < mc; i += step) {
             const mr = mc - i < step ? mc - i : step;
             const cTile = cq + <usize>(i0 + i) * ldc + <usize>j0 * 4;
-            if (!packed) {
+            // where this tile's A values of depth k0 are, and the bytes between depths
+            let at = apack + <usize>(i * kc) * 4;
+            let aStep = <usize>(MR_PACKED * 4);
+            if (!packed && transA) {
+              at = i < whole ? ai + (<usize>k0 * <usize>ldA + <usize>i) * 4 : apack;
+              aStep = i < whole ? <usize>ldA * 4 : aStep;
+            }
+            if (!packed && !transA) {
               microTileDirect(ai + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
             } else if (MR_PACKED == 5) {
-              microTile5(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+              microTile5(at, aStep, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
             } else {
-              microTile(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+              microTileStep(at, aStep, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
             }
           }
         }

@@ -152,6 +152,8 @@ const CASES: [string, Case][] = [
   ['odd shape, two depth blocks (the second not a multiple of 4)', { m: 37, n: 45, k: 302 }],
   ['transposed A', { m: 37, n: 45, k: 300, transA: true }],
   ['transposed B, bias, relu', { m: 38, n: 45, k: 259, transB: true, bias: true, relu: true }],
+  ['narrow, transposed A read in place (a partial last tile)', { m: 43, n: 20, k: 270, transA: true, bias: true }],
+  ['narrow, transposed A in place over several row blocks, overlapping rows', { m: 700, n: 12, k: 30, transA: true, lda: 100 }],
   ['both transposed, three depth blocks', { m: 19, n: 41, k: 530, transA: true, transB: true }],
   ['narrow (A read in place), bias, relu', { m: 29, n: 13, k: 270, bias: true, relu: true }],
   ['taller than one row block (three blocks)', { m: 661, n: 11, k: 40, transA: true, bias: true }],
