@@ -103,10 +103,11 @@ function directChild() {
     const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(file, dir))), { env: { memory } }).exports;
     return { label, memory, ex };
   });
-  // V8 runs wasm on its baseline compiler until the optimised code is ready: warm every build up first
+  // V8 runs wasm on its baseline compiler (Liftoff) until a function has run long enough to be
+  // optimised (TurboFan, compiled in the background): warm every build up first
   for (const { ex } of builds) {
     const t0 = performance.now();
-    while (performance.now() - t0 < 400) ex.gemm(64, 1 << 20, 2 << 20, 64, 64, 256, 0, 0, 0, 0, 3 << 20, 1, 0, 0, 4096, 0, 0);
+    while (performance.now() - t0 < 1500) ex.gemm(64, 1 << 20, 2 << 20, 64, 64, 256, 0, 0, 0, 0, 3 << 20, 1, 0, 0, 4096, 0, 0);
   }
   const out = {};
   for (const [what, m, k, n, ta, tb, batch, sA, sB, lda, acc, bias] of DIRECT) {
