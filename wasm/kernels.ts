@@ -17,10 +17,16 @@
 // XNNPACK repacks the right operand whenever its tensor id is new (every step
 // for weights, always for gradients); the backward pass of a dense layer is
 // all transposed products. Here both operands are packed block by block into
-// the layouts the 4×8 micro-kernel streams through (which is where a
-// transpose is absorbed), in the manner of BLIS/XNNPACK: 8 f32x4
-// accumulators, one splat of A and two vectors of B per depth step. (A 6×8
-// tile, 12 accumulators, measured slower: V8 runs out of registers.)
+// the layouts the micro-kernels stream through (which is where a transpose
+// is absorbed), in the manner of BLIS/XNNPACK: 5×8 or 4×8 tiles of f32x4
+// accumulators, A broadcast and two vectors of B per depth step.
+//
+// V8 schedules all of a loop body's loads before its arithmetic, so every
+// value loaded in a depth step is live beside the accumulators: a tile fits
+// if accumulators + loads ≤ 15 xmm registers (4×8: 8 + 6; 5×8 with five
+// splat loads or 6×8: 17 and more, and they spill; so does unrolling the
+// depth loop). Every tile and path computes each element the same way
+// (test/ml/gemm-bits.test.ts), so their choice never changes results.
 
 const MR: i32 = 4; // rows of C per micro-tile
 // Rows per micro-tile on packed A in the fused build: 5×8 (10 accumulators)
