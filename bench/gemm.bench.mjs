@@ -8,8 +8,19 @@
 //   node bench/run.mjs gemm      (after `npm run build`)
 //
 // Figures: fastest of 7 rounds, each a loop of products, wall-clock.
+//
+// A second table calls the kernel's `gemm` export directly (no tfjs around
+// it) at the products a training step of each default autoencoder makes
+// (the dense AE's, the Conv-1D's batched convolutions with overlapping rows
+// and their filter gradients, the Transformer's projections), timed in
+// process CPU time (fastest of 5 rounds, builds interleaved), so it can be
+// read on a busy machine. BENCH_GEMM_BASELINE=<a dist/ml/kernels directory of
+// another build, e.g. an older commit's> adds that build's figures and the
+// ratio, measured in the same process.
+import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 
 // [m, k, n, transposeA, transposeB, what]
 const CASES = [
@@ -64,7 +75,73 @@ function runChild(variant, env = {}) {
   return JSON.parse(line);
 }
 
-if (process.argv[2] === '--child') {
+// [what, m, k, n, transA, transB, batch, strideA, strideB, lda, accumulate, bias] as train steps call them
+// (SHAPES=1 node bench/kernel-profile.mjs ARCH 256 lists a step's kernels by shape).
+const DIRECT = [
+  ['dense: forward, first layer', 256, 1024, 256, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['dense: dx = dy·Wᵀ, last layer', 256, 256, 1024, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['dense: dW = xᵀ·dy, first layer', 1024, 256, 256, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['dense: forward, last layer', 256, 256, 1024, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['conv1d: forward, 32→64 channels', 128, 224, 64, 0, 0, 256, 4288, 0, 32, 0, 1],
+  ['conv1d: forward, 16→16 channels', 512, 240, 16, 0, 0, 256, 8416, 0, 16, 0, 1],
+  ['conv1d: forward, 16→1 channel', 512, 240, 1, 0, 0, 256, 8416, 0, 16, 0, 1],
+  ['conv1d: filter gradient, 16→16', 240, 512, 16, 1, 0, 256, 8416, 8192, 16, 1, 0],
+  ['conv1d: filter gradient, 16→1', 240, 512, 1, 1, 0, 256, 8416, 512, 16, 1, 0],
+  ['transformer: Q/K/V projection', 8192, 64, 192, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: MLP out', 8192, 128, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: dx of Q/K/V projection', 8192, 192, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer: dW of MLP in', 64, 8192, 128, 1, 0, 1, 0, 0, 0, 0, 0],
+];
+
+function directChild() {
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const dirs = [['fused', new URL('../dist/ml/kernels/', import.meta.url), 'specflow-kernels-fma.wasm'], ['plain', new URL('../dist/ml/kernels/', import.meta.url), 'specflow-kernels.wasm']];
+  const base = process.env.BENCH_GEMM_BASELINE;
+  if (base) dirs.push(['base fused', new URL(`file://${base.replace(/\/?$/, '/')}`), 'specflow-kernels-fma.wasm'], ['base plain', new URL(`file://${base.replace(/\/?$/, '/')}`), 'specflow-kernels.wasm']);
+  const builds = dirs.map(([label, dir, file]) => {
+    const memory = new WebAssembly.Memory({ initial: 1024 }); // 64 MiB: the largest case's operands
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(file, dir))), { env: { memory } }).exports;
+    return { label, memory, ex };
+  });
+  // V8 runs wasm on its baseline compiler (Liftoff) until a function has run long enough to be
+  // optimised (TurboFan, compiled in the background): warm every build up first
+  for (const { ex } of builds) {
+    const t0 = performance.now();
+    while (performance.now() - t0 < 1500) ex.gemm(64, 1 << 20, 2 << 20, 64, 64, 256, 0, 0, 0, 0, 3 << 20, 1, 0, 0, 4096, 0, 0);
+  }
+  const out = {};
+  for (const [what, m, k, n, ta, tb, batch, sA, sB, lda, acc, bias] of DIRECT) {
+    const ldA = lda || (ta ? m : k);
+    const aF = (batch - 1) * sA + (ta ? (k - 1) * ldA + m : (m - 1) * ldA + k);
+    const bF = (batch - 1) * sB + k * n;
+    const cF = acc ? m * n : batch * m * n;
+    const A = 64, B = A + 4 * aF + 64, BIAS = B + 4 * bF + 64, C = BIAS + 4 * n + 64, SCRATCH = C + 4 * cF + 64;
+    for (const { memory } of builds) {
+      const f = new Float32Array(memory.buffer);
+      let r = 12345;
+      for (let i = A / 4; i < C / 4; i++) { r = (Math.imul(r, 1103515245) + 12345) >>> 0; f[i] = r / 2 ** 31 - 1; }
+    }
+    const flops = 2 * m * n * k * batch;
+    const reps = Math.max(1, Math.round(4e7 / flops));
+    const loop = (ex) => { for (let i = 0; i < reps; i++) ex.gemm(A, B, C, m, n, k, ta, tb, bias ? BIAS : 0, 0, SCRATCH, batch, sA, sB, m * n, lda, acc); };
+    for (let w = 0; w < 2; w++) for (const { ex } of builds) loop(ex); // past V8's baseline compiler
+    const best = builds.map(() => Infinity);
+    for (let round = 0; round < 5; round++) {
+      builds.forEach(({ ex }, i) => {
+        const t0 = process.cpuUsage();
+        loop(ex);
+        const t = process.cpuUsage(t0);
+        best[i] = Math.min(best[i], (t.user + t.system) / reps);
+      });
+    }
+    out[what] = { shape: `${m}×${k}×${n}${batch > 1 ? ` ×${batch}` : ''}`, ...Object.fromEntries(builds.map(({ label }, i) => [label, flops / best[i] / 1e3])) };
+  }
+  console.log(JSON.stringify(out));
+}
+
+if (process.argv[2] === '--direct') {
+  directChild();
+} else if (process.argv[2] === '--child') {
   await child(process.argv[3]);
 } else {
   const stock = runChild('stock');
@@ -78,4 +155,20 @@ if (process.argv[2] === '--child') {
     );
   }
   console.log('stock: tfjs 4.22 wasm (XNNPACK for untransposed products, a scalar loop otherwise); fixed: specflow\'s GEMM as runs use it (fused multiply-adds where available); plain: SPECFLOW_WASM_FMA=0.');
+
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--direct'], { encoding: 'utf8' });
+  const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) {
+    process.stderr.write(r.stderr ?? '');
+    throw new Error(`gemm bench child --direct failed (exit ${r.status})`);
+  }
+  const direct = JSON.parse(line);
+  const labels = Object.keys(Object.values(direct)[0]).filter((l) => l !== 'shape');
+  console.log('\nthe kernel alone (wasm `gemm` export) at the products of one training step of each default AE, GFLOP/s on process CPU time (fastest of 5 rounds, builds interleaved)');
+  const ratios = labels.includes('base fused') ? '  fused/base  plain/base' : '';
+  console.log(`${'product'.padEnd(38)} ${'m×k×n ×batch'.padEnd(18)} ${labels.map((l) => l.padStart(10)).join(' ')}${ratios}`);
+  for (const [what, v] of Object.entries(direct)) {
+    const rel = ratios ? `  ${`${(v.fused / v['base fused']).toFixed(2)}×`.padStart(10)}  ${`${(v.plain / v['base plain']).toFixed(2)}×`.padStart(10)}` : '';
+    console.log(`${what.padEnd(38)} ${v.shape.padEnd(18)} ${labels.map((l) => v[l].toFixed(1).padStart(10)).join(' ')}${rel}`);
+  }
 }

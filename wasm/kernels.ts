@@ -17,20 +17,66 @@
 // XNNPACK repacks the right operand whenever its tensor id is new (every step
 // for weights, always for gradients); the backward pass of a dense layer is
 // all transposed products. Here both operands are packed block by block into
-// the layouts the 4×8 micro-kernel streams through (which is where a
-// transpose is absorbed), in the manner of BLIS/XNNPACK: 8 f32x4
-// accumulators, one splat of A and two vectors of B per depth step. (A 6×8
-// tile, 12 accumulators, measured slower: V8 runs out of registers.)
+// the layouts the micro-kernels stream through (which is where a transpose
+// is absorbed), in the manner of BLIS/XNNPACK: 5×8 or 4×8 tiles of f32x4
+// accumulators, A broadcast and two vectors of B per depth step.
+//
+// V8 schedules all of a loop body's loads before its arithmetic, so every
+// value loaded in a depth step is live beside the accumulators: a tile fits
+// if accumulators + loads ≤ 15 xmm registers (4×8: 8 + 6; 5×8 with five
+// splat loads or 6×8: 17 and more, and they spill; so does unrolling the
+// depth loop). Every tile and path computes each element the same way
+// (test/ml/gemm-bits.test.ts), so their choice never changes results.
 
 const MR: i32 = 4; // rows of C per micro-tile
+// Rows per micro-tile on packed A in the fused build: 5×8 (10 accumulators)
+// gives the two FMA pipes (latency 4) slack that 4×8's 8 chains do not, and
+// fits V8's 15 xmm registers because A's 5 values at a depth come from one
+// vector load (4 broadcast by shuffles) and one splat. In the plain build a
+// multiply and an add per step leave no register for it: 4×8 there.
+const MR_PACKED: i32 = ASC_FEATURE_RELAXED_SIMD ? 5 : 4;
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
-const PACK_A_MIN_N: i32 = 32; // narrower products read untransposed A in place
+const PACK_A_MIN_N: i32 = 32; // narrower products read A in place
+const TRANS_A_IN_PLACE_MAX_LD: i32 = 256; // ...transposed A if its rows (one per depth) are this close (farther ones thrash L1's sets)
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
+const MC: i32 = 320; // most rows of A per pass over the B panels (a packed A block ≤ 320 KiB stays in L2)
+
+// Rows per pass: m split into equal blocks of at most MC rows, each a whole
+// number of micro-tiles (of 4 and of 5 rows), so no thin last block passes
+// every B panel again for a few rows.
+// @ts-ignore: decorator
+@inline
+function rowBlock(m: i32): i32 {
+  if (m <= MC) return m;
+  const blocks = (m + MC - 1) / MC;
+  return (((m + blocks - 1) / blocks + 19) / 20) * 20;
+}
+const COL_TILES: i32 = 6; // 4-row tiles per pass of the single-column kernel (6 accumulators, 13 registers)
+const COL_ROWS: i32 = COL_TILES * 4;
 
 export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
   const kc = k < KC ? k : KC;
+  const mc = rowBlock(m);
+  // a single column packs no B, and A one group of COL_ROWS rows at a time
+  if (n == 1) return kc * COL_ROWS;
   // a block of packed B, then a block of packed A
-  return kc * (((n + NR - 1) / NR) * NR) + kc * (((m + MR - 1) / MR) * MR);
+  return kc * (((n + NR - 1) / NR) * NR) + kc * (((mc + MR_PACKED - 1) / MR_PACKED) * MR_PACKED);
+}
+
+// Stores the 4×4 block of rows r0..r3 transposed: column j of the block (the
+// rows' lane j) at d + j·stride. The packers turn rows into depth-major
+// groups with it.
+// @ts-ignore: decorator
+@inline
+function storeTransposed(r0: v128, r1: v128, r2: v128, r3: v128, d: usize, stride: usize): void {
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+  v128.store(d + stride, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * stride, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * stride, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
 }
 
 // Packs op(B)[k0..k0+kc, 0..n] into panels of NR columns: panel p holds
@@ -73,14 +119,7 @@ function packB(b: usize, bp: usize, n: i32, ldb: i32, k0: i32, kc: i32, transB: 
           const r1 = v128.load(src + rowBytes);
           const r2 = v128.load(src + 2 * rowBytes);
           const r3 = v128.load(src + 3 * rowBytes);
-          const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
-          const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-          const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
-          const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-          v128.store(d, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
-          v128.store(d + NR * 4, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
-          v128.store(d + 2 * NR * 4, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
-          v128.store(d + 3 * NR * 4, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+          storeTransposed(r0, r1, r2, r3, d, <usize>(NR * 4));
           src += 16;
           d += 4 * NR * 4;
         }
@@ -143,14 +182,7 @@ function packA(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA: 
         const r1 = v128.load(src + rowBytes);
         const r2 = v128.load(src + 2 * rowBytes);
         const r3 = v128.load(src + 3 * rowBytes);
-        const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-        const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
-        const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-        v128.store(dd, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
-        v128.store(dd, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7), 16);
-        v128.store(dd, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5), 32);
-        v128.store(dd, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7), 48);
+        storeTransposed(r0, r1, r2, r3, dd, <usize>16);
         src += 16;
         dd += 64;
       }
@@ -175,6 +207,103 @@ function packA(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA: 
   }
 }
 
+// packA for 5-row tiles (the fused build's micro-tile): tile t holds kc
+// groups of 5 floats (rows 5t..5t+4, zero past m), 20 bytes a depth.
+function packA5(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA: bool): void {
+  const rowBytes = <usize>lda * 4;
+  let d = ap;
+  for (let i = 0; i < m; i += 5) {
+    const h = m - i < 5 ? m - i : 5;
+    if (h < 5) {
+      for (let kk = 0; kk < kc; kk++) {
+        for (let r = 0; r < 5; r++) {
+          const at = transA ? (<usize>(k0 + kk) * <usize>lda + <usize>(i + r)) * 4 : (<usize>(i + r) * <usize>lda + <usize>(k0 + kk)) * 4;
+          store<f32>(d + <usize>(kk * 5 + r) * 4, r < h ? load<f32>(a + at) : 0);
+        }
+      }
+    } else if (transA) {
+      // A is k×m: the tile's 5 values at depth kk are contiguous
+      let src = a + (<usize>k0 * <usize>lda + <usize>i) * 4;
+      let dd = d;
+      for (let kk = 0; kk < kc; kk++) {
+        v128.store(dd, v128.load(src));
+        store<f32>(dd, load<f32>(src, 16), 16);
+        src += rowBytes;
+        dd += 20;
+      }
+    } else {
+      // A is m×k: rows 0..3 by 4×4 transposes, row 4 a lane at a time
+      const kc4 = kc & ~3;
+      let src = a + (<usize>i * <usize>lda + <usize>k0) * 4;
+      let dd = d;
+      for (let kk = 0; kk < kc4; kk += 4) {
+        const r0 = v128.load(src);
+        const r1 = v128.load(src + rowBytes);
+        const r2 = v128.load(src + 2 * rowBytes);
+        const r3 = v128.load(src + 3 * rowBytes);
+        const r4 = v128.load(src + 4 * rowBytes);
+        storeTransposed(r0, r1, r2, r3, dd, <usize>20);
+        store<f32>(dd, f32x4.extract_lane(r4, 0), 16);
+        store<f32>(dd, f32x4.extract_lane(r4, 1), 36);
+        store<f32>(dd, f32x4.extract_lane(r4, 2), 56);
+        store<f32>(dd, f32x4.extract_lane(r4, 3), 76);
+        src += 16;
+        dd += 80;
+      }
+      for (let kk = kc4; kk < kc; kk++) {
+        for (let r = 0; r < 5; r++) store<f32>(d + <usize>(kk * 5 + r) * 4, load<f32>(a + (<usize>(i + r) * <usize>lda + <usize>(k0 + kk)) * 4));
+      }
+    }
+    d += <usize>(kc * 5) * 4;
+  }
+}
+
+// One 5×8 tile of C from a packed B panel and A's 5 values at each depth
+// contiguous, aStep bytes apart (20 in a packA5 tile; transposed A read in
+// place: its row distance), as microTile.
+// @ts-ignore: decorator
+@inline
+function microTile5(
+  ap: usize, aStep: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let pa = ap;
+  let pb = bp;
+  const end = bp + <usize>(kc * NR) * 4;
+  while (pb < end) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    const av = v128.load(pa);
+    let x = v128.shuffle<i32>(av, av, 0, 0, 0, 0);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.shuffle<i32>(av, av, 1, 1, 1, 1);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.shuffle<i32>(av, av, 2, 2, 2, 2);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.shuffle<i32>(av, av, 3, 3, 3, 3);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    x = v128.load32_splat(pa, 16);
+    c40 = madd(x, b0, c40);
+    c41 = madd(x, b1, c41);
+    pa += aStep;
+    pb += NR * 4;
+  }
+  storeRow(c, c00, c01, first, last, bias, relu, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, first, last, bias, relu, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, first, last, bias, relu, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
+  if (mr > 4) storeRow(c + 4 * ldc, c40, c41, first, last, bias, relu, nr);
+}
+
 // One 4×8 tile of C from a packed A tile and a packed B panel of depth kc.
 // `first`: C is overwritten, else added to; `last`: bias and relu are
 // applied. Rows ≥ mr and columns ≥ nr are not stored.
@@ -182,6 +311,17 @@ function packA(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA: 
 @inline
 function microTile(
   ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  microTileStep(ap, MR * 4, bp, kc, c, ldc, mr, nr, first, last, bias, relu);
+}
+
+// microTile with A's 4 values at each depth aStep bytes apart (transposed A
+// read in place: its row distance).
+// @ts-ignore: decorator
+@inline
+function microTileStep(
+  ap: usize, aStep: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
   first: bool, last: bool, bias: usize, relu: bool,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
@@ -206,7 +346,7 @@ function microTile(
     x = v128.load32_splat(pa, 12);
     c30 = madd(x, b0, c30);
     c31 = madd(x, b1, c31);
-    pa += MR * 4;
+    pa += aStep;
     pb += NR * 4;
   }
   storeRow(c, c00, c01, first, last, bias, relu, nr);
@@ -260,6 +400,105 @@ function microTileDirect(
   if (mr > 1) storeRow(c + ldc, c10, c11, first, last, bias, relu, nr);
   if (mr > 2) storeRow(c + 2 * ldc, c20, c21, first, last, bias, relu, nr);
   if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
+}
+
+// A product with one column (a Conv-1D's single output channel and its
+// filter gradient): the 4×8 tile would waste 7 of its 8 columns, so here the
+// lanes run along rows instead. Each element's arithmetic is unchanged (madd
+// over depth in order, then the same epilogue), only which lane computes it.
+//
+// Packs COL_ROWS rows of op(A) at depths k0..k0+kc depth-major for
+// columnGroup (depth kk: the h ≤ COL_ROWS values A[0..h][k0+kk], zeros past h).
+function packColumns(a: usize, ap: usize, h: i32, lda: i32, k0: i32, kc: i32, transA: bool): void {
+  const rowBytes = <usize>lda * 4;
+  const depthBytes = <usize>COL_ROWS * 4;
+  if (transA) {
+    // A is k×m: depth kk is part of one stored row
+    for (let kk = 0; kk < kc; kk++) {
+      const src = a + <usize>(k0 + kk) * rowBytes;
+      const dst = ap + <usize>kk * depthBytes;
+      for (let r = 0; r < COL_ROWS; r++) store<f32>(dst + <usize>r * 4, r < h ? load<f32>(src + <usize>r * 4) : 0);
+    }
+    return;
+  }
+  // A is m×k, rows lda apart: 4×4 blocks transposed in registers
+  const h4 = h & ~3;
+  const kc4 = kc & ~3;
+  for (let i = 0; i < h4; i += 4) {
+    let src = a + (<usize>i * <usize>lda + <usize>k0) * 4;
+    let d = ap + <usize>i * 4;
+    for (let kk = 0; kk < kc4; kk += 4) {
+      const r0 = v128.load(src);
+      const r1 = v128.load(src + rowBytes);
+      const r2 = v128.load(src + 2 * rowBytes);
+      const r3 = v128.load(src + 3 * rowBytes);
+      storeTransposed(r0, r1, r2, r3, d, depthBytes);
+      src += 16;
+      d += 4 * depthBytes;
+    }
+    for (let kk = kc4; kk < kc; kk++) {
+      for (let r = 0; r < 4; r++) store<f32>(ap + <usize>kk * depthBytes + <usize>(i + r) * 4, load<f32>(a + (<usize>(i + r) * <usize>lda + <usize>(k0 + kk)) * 4));
+    }
+  }
+  for (let i = h4; i < COL_ROWS; i++) {
+    for (let kk = 0; kk < kc; kk++) {
+      store<f32>(ap + <usize>kk * depthBytes + <usize>i * 4, i < h ? load<f32>(a + (<usize>i * <usize>lda + <usize>(k0 + kk)) * 4) : 0);
+    }
+  }
+}
+
+// C[0..h] (h ≤ COL_ROWS rows of one column, contiguous) from COL_ROWS rows of
+// A depth-major (depth kk at pa + kk·depthBytes) and the column b[0..kc]:
+// COL_TILES f32x4 accumulators of 4 rows each share one splat of b.
+// @ts-ignore: decorator
+@inline
+function columnGroup(pa: usize, depthBytes: usize, b: usize, kc: i32, c: usize, h: i32, first: bool, last: bool, bias: usize, biasV: v128, relu: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
+  let c3 = f32x4.splat(0), c4 = f32x4.splat(0), c5 = f32x4.splat(0);
+  let pb = b;
+  const end = b + <usize>kc * 4;
+  while (pb < end) {
+    const x = v128.load32_splat(pb);
+    c0 = madd(v128.load(pa), x, c0);
+    c1 = madd(v128.load(pa, 16), x, c1);
+    c2 = madd(v128.load(pa, 32), x, c2);
+    c3 = madd(v128.load(pa, 48), x, c3);
+    c4 = madd(v128.load(pa, 64), x, c4);
+    c5 = madd(v128.load(pa, 80), x, c5);
+    pa += depthBytes;
+    pb += 4;
+  }
+  storeColumn(c, c0, h, first, last, bias, biasV, relu);
+  if (h > 4) storeColumn(c + 16, c1, h - 4, first, last, bias, biasV, relu);
+  if (h > 8) storeColumn(c + 32, c2, h - 8, first, last, bias, biasV, relu);
+  if (h > 12) storeColumn(c + 48, c3, h - 12, first, last, bias, biasV, relu);
+  if (h > 16) storeColumn(c + 64, c4, h - 16, first, last, bias, biasV, relu);
+  if (h > 20) storeColumn(c + 80, c5, h - 20, first, last, bias, biasV, relu);
+}
+
+// storeRow's epilogue for 4 rows of one column (h of them stored): relu
+// keeps v where v > 0 or v is NaN, as storeRow's scalar path does.
+// @ts-ignore: decorator
+@inline
+function storeColumn(c: usize, v: v128, h: i32, first: bool, last: bool, bias: usize, biasV: v128, relu: bool): void {
+  if (h >= 4) {
+    if (!first) v = f32x4.add(v, v128.load(c));
+    if (last) {
+      if (bias) v = f32x4.add(v, biasV);
+      if (relu) v = v128.bitselect(v, f32x4.splat(0), v128.or(f32x4.gt(v, f32x4.splat(0)), f32x4.ne(v, v)));
+    }
+    v128.store(c, v);
+    return;
+  }
+  for (let j = 0; j < h; j++) {
+    let x: f32 = laneOf(v, j);
+    if (!first) x += load<f32>(c + <usize>j * 4);
+    if (last) {
+      if (bias) x += load<f32>(bias);
+      if (relu && !(x > 0)) x = x != x ? x : 0;
+    }
+    store<f32>(c + <usize>j * 4, x);
+  }
 }
 
 // a·b + c: in the relaxed-SIMD build one fused multiply-add (one rounding,
@@ -347,9 +586,12 @@ export function gemm(
   const bpack = scratch;
   const apack = scratch + <usize>(kcMax * (((n + NR - 1) / NR) * NR)) * 4;
   const ldA = lda > 0 ? lda : transA ? m : k;
-  // A is packed (read through one pointer) unless it is untransposed and the
-  // product is narrow: then each packed tile would serve one or two panels.
-  const packed = transA != 0 || n > PACK_A_MIN_N;
+  // A is packed unless the product is narrow: then each packed tile would
+  // serve few panels, and A is read in place (transposed A's last, partial
+  // tile excepted: reading it whole could pass the end of A; and transposed
+  // A with distant rows).
+  const packed = n > PACK_A_MIN_N || (transA != 0 && ldA > TRANS_A_IN_PLACE_MAX_LD);
+  const mcMax = rowBlock(m);
   if (k == 0) {
     // an empty sum, then the epilogue
     for (let q = 0; q < batch; q++) {
@@ -364,6 +606,10 @@ export function gemm(
     }
     return;
   }
+  if (n == 1) {
+    gemmColumn(a, b, c, m, k, transA != 0, bias, relu, scratch, batch, strideA, strideB, strideC, ldA, accumulate != 0);
+    return;
+  }
   // Depth blocks outermost, so an operand shared by the whole batch is packed
   // once per block rather than once per product.
   for (let k0 = 0; k0 < k; k0 += KC) {
@@ -373,21 +619,76 @@ export function gemm(
       const last = k0 + kc >= k && (accumulate == 0 || q == batch - 1);
       if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, transB ? k : n, k0, kc, transB != 0);
       const aq = a + <usize>q * <usize>strideA * 4;
-      if (packed && (q == 0 || strideA != 0)) packA(aq, apack, m, ldA, k0, kc, transA != 0);
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
-      // Each B panel stays in L1 while every row tile of A passes it.
-      for (let j0 = 0; j0 < n; j0 += NR) {
-        const nr = n - j0 < NR ? n - j0 : NR;
-        const panel = bpack + <usize>(j0 * kc) * 4;
-        const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
-        for (let i = 0; i < m; i += MR) {
-          const mr = m - i < MR ? m - i : MR;
-          const cTile = cq + <usize>i * ldc + <usize>j0 * 4;
-          if (packed) {
-            microTile(apack + <usize>(i * kc) * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
-          } else {
-            microTileDirect(aq + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+      // Blocks of ≤ MC rows: a block's packed A stays in L2 while it passes
+      // every B panel, and each B panel stays in L1 while the block's row
+      // tiles pass it.
+      for (let i0 = 0; i0 < m; i0 += mcMax) {
+        const mc = m - i0 < mcMax ? m - i0 : mcMax;
+        const ai = transA ? aq + <usize>i0 * 4 : aq + <usize>i0 * <usize>ldA * 4;
+        if (packed && (q == 0 || strideA != 0 || m > mcMax)) {
+          if (MR_PACKED == 5) packA5(ai, apack, mc, ldA, k0, kc, transA != 0);
+          else packA(ai, apack, mc, ldA, k0, kc, transA != 0);
+        }
+        const step = packed || transA ? MR_PACKED : MR;
+        const whole = mc - mc % step; // rows in whole tiles
+        if (!packed && transA && whole < mc) {
+          if (MR_PACKED == 5) packA5(ai + <usize>whole * 4, apack, mc - whole, ldA, k0, kc, true);
+          else packA(ai + <usize>whole * 4, apack, mc - whole, ldA, k0, kc, true);
+        }
+        for (let j0 = 0; j0 < n; j0 += NR) {
+          const nr = n - j0 < NR ? n - j0 : NR;
+          const panel = bpack + <usize>(j0 * kc) * 4;
+          const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
+          for (let i = 0; i < mc; i += step) {
+            const mr = mc - i < step ? mc - i : step;
+            const cTile = cq + <usize>(i0 + i) * ldc + <usize>j0 * 4;
+            // where this tile's A values of depth k0 are, and the bytes between depths
+            let at = apack + <usize>(i * kc) * 4;
+            let aStep = <usize>(MR_PACKED * 4);
+            if (!packed && transA) {
+              at = i < whole ? ai + (<usize>k0 * <usize>ldA + <usize>i) * 4 : apack;
+              aStep = i < whole ? <usize>ldA * 4 : aStep;
+            }
+            if (!packed && !transA) {
+              microTileDirect(ai + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+            } else if (MR_PACKED == 5) {
+              microTile5(at, aStep, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+            } else {
+              microTileStep(at, aStep, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+            }
           }
+        }
+      }
+    }
+  }
+}
+
+// gemm for n = 1, in the same block order (B, one column, is contiguous
+// whether transposed or not, so it is read in place).
+function gemmColumn(
+  a: usize, b: usize, c: usize, m: i32, k: i32, transA: bool, bias: usize, relu: bool, scratch: usize,
+  batch: i32, strideA: i32, strideB: i32, strideC: i32, ldA: i32, accumulate: bool,
+): void {
+  const biasV = bias ? v128.load32_splat(bias) : f32x4.splat(0);
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kc = k - k0 < KC ? k - k0 : KC;
+    for (let q = 0; q < batch; q++) {
+      const first = k0 == 0 && (!accumulate || q == 0);
+      const last = k0 + kc >= k && (!accumulate || q == batch - 1);
+      const aq = a + <usize>q * <usize>strideA * 4;
+      const bq = b + (<usize>q * <usize>strideB + <usize>k0) * 4;
+      const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
+      // Whole groups of transposed A are read in place (depth kk is part of
+      // stored row kk); the others are packed, COL_ROWS rows at a time.
+      for (let i = 0; i < m; i += COL_ROWS) {
+        const h = m - i < COL_ROWS ? m - i : COL_ROWS;
+        const ci = cq + <usize>i * 4;
+        if (transA && h == COL_ROWS) {
+          columnGroup(aq + (<usize>k0 * <usize>ldA + <usize>i) * 4, <usize>ldA * 4, bq, kc, ci, h, first, last, bias, biasV, relu);
+        } else {
+          packColumns(transA ? aq + <usize>i * 4 : aq + <usize>i * <usize>ldA * 4, scratch, h, ldA, k0, kc, transA);
+          columnGroup(scratch, <usize>COL_ROWS * 4, bq, kc, ci, h, first, last, bias, biasV, relu);
         }
       }
     }

@@ -29,11 +29,14 @@ function gemmHash(wasmFile: string, flags: string[]): string {
     const f = new Float32Array(memory.buffer);
     let s = 7;
     for (let i = 0; i < m * k + k * n; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; f[i] = s / 2 ** 31 - 1; }
-    const a = 0, b = m * k * 4, c = b + k * n * 4, scratch = c + m * n * 4;
+    // also a single-column product and a narrow one (A read in place), the GEMM's other paths
+    const a = 0, b = m * k * 4, c = b + k * n * 4, c1 = c + m * n * 4, c13 = c1 + m * 4, scratch = c13 + m * 13 * 4;
     const hashes = new Set();
     for (let rep = 0; rep < 400; rep++) {
       ex.gemm(a, b, c, m, n, k, rep % 2, 0, 0, 0, scratch, 1, 0, 0, m * n, 0);
-      if (rep === 0 || rep === 398) hashes.add(createHash('sha256').update(new Uint8Array(memory.buffer, c, m * n * 4)).digest('hex'));
+      ex.gemm(a, b, c1, m, 1, k, rep % 2, 0, 0, 0, scratch, 1, 0, 0, m, 0);
+      ex.gemm(a, b, c13, m, 13, k, rep % 2, 0, 0, 0, scratch, 1, 0, 0, m * 13, 0);
+      if (rep === 0 || rep === 398) hashes.add(createHash('sha256').update(new Uint8Array(memory.buffer, c, m * (n + 14) * 4)).digest('hex'));
     }
     console.log([...hashes].join(','));`;
   const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
