@@ -251,3 +251,16 @@ export const s = {
     expect(st.stdout).toContain('implementation changed: source helper-a.mjs');
   });
 });
+
+describe('the preprocessing kernels are in the preprocess stage\'s key', () => {
+  it('its implementation fingerprint hashes the built specflow-preprocess.wasm', async () => {
+    const { preprocess } = await import('../../src/stages/preprocess.js');
+    const fp = implementationFingerprint(preprocess);
+    const wasm = Object.entries(fp.files).filter(([file]) => file.endsWith('specflow-preprocess.wasm'));
+    expect(wasm.length, Object.keys(fp.files).join(', ')).toBe(1);
+    const built = join(process.cwd(), 'dist/data/preprocess/specflow-preprocess.wasm');
+    expect(existsSync(built), 'run `npm run build` first').toBe(true);
+    const { createHash } = await import('node:crypto');
+    expect(wasm[0]![1]).toBe(createHash('sha256').update(readFileSync(built)).digest('hex'));
+  });
+});

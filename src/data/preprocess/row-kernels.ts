@@ -30,9 +30,16 @@ interface WasmApi {
 
 const FILE = 'specflow-preprocess.wasm';
 
-/** Next to this file in dist/, or dist/ seen from src/ (tests run the sources). */
+/**
+ * Next to this file in dist/, or dist/ seen from src/ (tests run the sources). The paths are
+ * literals so that the stages' implementation fingerprint (src/runner/fingerprint.ts) finds the
+ * module and hashes it: a rebuilt kernel changes the key of every stage that can run it.
+ */
 function wasmFile(): string | undefined {
-  const candidates = [new URL(`./${FILE}`, import.meta.url), new URL(`../../../dist/data/preprocess/${FILE}`, import.meta.url)].map((u) => fileURLToPath(u));
+  const candidates = [
+    new URL('./specflow-preprocess.wasm', import.meta.url),
+    new URL('../../../dist/data/preprocess/specflow-preprocess.wasm', import.meta.url),
+  ].map((u) => fileURLToPath(u));
   return candidates.find((p) => existsSync(p));
 }
 
