@@ -32,7 +32,7 @@ const FILE = 'specflow-preprocess.wasm';
 
 /**
  * Next to this file in dist/, or dist/ seen from src/ (tests run the sources). The paths are
- * literals so that the stages' implementation fingerprint (src/runner/fingerprint.ts) finds the
+ * literals so that the stages' implementation fingerprint (the runner's content keys) finds the
  * module and hashes it: a rebuilt kernel changes the key of every stage that can run it.
  */
 function wasmFile(): string | undefined {
