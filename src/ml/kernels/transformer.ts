@@ -8,6 +8,8 @@
  * - SpecflowAttention {qkv} → [out, probs] and SpecflowAttentionGrad
  *   {qkv, probs, dy} → dqkv: multi-head self-attention read from and written
  *   to the fused Q/K/V projection's layout, so heads are never transposed.
+ *   probs holds each (sample, head)'s probabilities transposed, [b·heads,
+ *   seq, seq rounded up to 4] (see wasm/kernels.ts): only these two kernels read it.
  * Each is one pass (wasm/kernels.ts) where tfjs's composition makes 10–25.
  */
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
@@ -105,6 +107,11 @@ function attentionDims(kernel: string, qkv: TensorInfo, attrs: AttentionAttrs): 
   return { b: rows / seq, d: width / 3, dh: width / 3 / heads };
 }
 
+/** Row length of the saved (transposed) probabilities: whole vectors of 4. */
+function paddedSeq(seq: number): number {
+  return (seq + 3) & ~3;
+}
+
 function attentionScratch(backend: BackendWasm, seq: number, dh: number): number {
   const simd = simdKernels(backend);
   return simd.scratch(simd.exports.attentionScratchFloats(seq, dh) * 4);
@@ -116,7 +123,7 @@ export function attention(args: KernelArgs<AttentionAttrs>): TensorInfo[] {
   const { b, d, dh } = attentionDims(ATTENTION_KERNEL, qkv, attrs);
   const { seq, heads } = attrs;
   const out = backend.makeOutput([b * seq, d], 'float32');
-  const probs = backend.makeOutput([b * heads, seq, seq], 'float32');
+  const probs = backend.makeOutput([b * heads, seq, paddedSeq(seq)], 'float32');
   const scratch = attentionScratch(backend, seq, dh);
   const simd = simdKernels(backend);
   simd.exports.attention(simd.ptr(qkv), simd.ptr(out), simd.ptr(probs), b, seq, heads, dh, attrs.scale, scratch);
@@ -128,7 +135,7 @@ export function attentionGrad(args: KernelArgs<AttentionAttrs>): TensorInfo {
   const { qkv, probs, dy } = args.inputs as { qkv: TensorInfo; probs: TensorInfo; dy: TensorInfo };
   const { b, d, dh } = attentionDims(ATTENTION_GRAD_KERNEL, qkv, attrs);
   const { seq, heads } = attrs;
-  expectFloat(ATTENTION_GRAD_KERNEL, 'probs', probs, b * heads * seq * seq);
+  expectFloat(ATTENTION_GRAD_KERNEL, 'probs', probs, b * heads * seq * paddedSeq(seq));
   expectFloat(ATTENTION_GRAD_KERNEL, 'dy', dy, b * seq * d);
   const dqkv = backend.makeOutput(qkv.shape, 'float32');
   const scratch = attentionScratch(backend, seq, dh);
