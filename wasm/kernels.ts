@@ -1122,116 +1122,10 @@ export function select(cond: usize, t: usize, e: usize, out: usize, n: i32): voi
 // transposes (heads out, heads back) and a batched product per head whose
 // matrices (T×dh, 32×16 by default) are too small for the GEMM to pack.
 
-// Layer norm over rows of d floats: x̂ = (x − μ)·r with r = 1/√(σ² + eps),
-// y = x̂·γ + β; x̂ and r are kept for the gradient. μ and σ² are summed in
-// four lanes, then the lanes in a fixed order.
-export function layerNorm(
-  x: usize, gamma: usize, beta: usize, y: usize, xhat: usize, rstd: usize, rows: i32, d: i32, eps: f32,
-): void {
-  const vec = d & ~3;
-  const inv = <f32>1 / <f32>d;
-  for (let r = 0; r < rows; r++) {
-    const off = <usize>r * <usize>d * 4;
-    const xr = x + off;
-    let acc = f32x4.splat(0);
-    for (let i = 0; i < vec; i += 4) acc = f32x4.add(acc, v128.load(xr + <usize>i * 4));
-    let s = sum4(acc);
-    for (let i = vec; i < d; i++) s += load<f32>(xr + <usize>i * 4);
-    const mean = s * inv;
-    const m4 = f32x4.splat(mean);
-    acc = f32x4.splat(0);
-    for (let i = 0; i < vec; i += 4) {
-      const c = f32x4.sub(v128.load(xr + <usize>i * 4), m4);
-      acc = f32x4.add(acc, f32x4.mul(c, c));
-    }
-    let ss = sum4(acc);
-    for (let i = vec; i < d; i++) {
-      const c = load<f32>(xr + <usize>i * 4) - mean;
-      ss += c * c;
-    }
-    const rs = <f32>1 / Mathf.sqrt(ss * inv + eps);
-    store<f32>(rstd + <usize>r * 4, rs);
-    const r4 = f32x4.splat(rs);
-    const hr = xhat + off;
-    const yr = y + off;
-    for (let i = 0; i < vec; i += 4) {
-      const p = <usize>i * 4;
-      const h = f32x4.mul(f32x4.sub(v128.load(xr + p), m4), r4);
-      v128.store(hr + p, h);
-      v128.store(yr + p, f32x4.add(f32x4.mul(h, v128.load(gamma + p)), v128.load(beta + p)));
-    }
-    for (let i = vec; i < d; i++) {
-      const p = <usize>i * 4;
-      const h = (load<f32>(xr + p) - mean) * rs;
-      store<f32>(hr + p, h);
-      store<f32>(yr + p, h * load<f32>(gamma + p) + load<f32>(beta + p));
-    }
-  }
-}
-
 // @ts-ignore: decorator
 @inline
 function sum4(v: v128): f32 {
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
-
-// Layer norm's gradient, per row with g = dy·γ:
-//   dx = r·(g − mean(g) − x̂·mean(g·x̂)),  dγ = Σ_rows dy·x̂,  dβ = Σ_rows dy
-// (dγ, dβ summed row 0, 1, 2, … in every column).
-export function layerNormGrad(
-  dy: usize, xhat: usize, rstd: usize, gamma: usize, dx: usize, dgamma: usize, dbeta: usize, rows: i32, d: i32,
-): void {
-  const vec = d & ~3;
-  const inv = <f32>1 / <f32>d;
-  memory.fill(dgamma, 0, <usize>d * 4);
-  memory.fill(dbeta, 0, <usize>d * 4);
-  for (let r = 0; r < rows; r++) {
-    const off = <usize>r * <usize>d * 4;
-    const dyr = dy + off;
-    const hr = xhat + off;
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    for (let i = 0; i < vec; i += 4) {
-      const p = <usize>i * 4;
-      const dv = v128.load(dyr + p);
-      const h = v128.load(hr + p);
-      const g = f32x4.mul(dv, v128.load(gamma + p));
-      a1 = f32x4.add(a1, g);
-      a2 = f32x4.add(a2, f32x4.mul(g, h));
-      v128.store(dgamma + p, f32x4.add(v128.load(dgamma + p), f32x4.mul(dv, h)));
-      v128.store(dbeta + p, f32x4.add(v128.load(dbeta + p), dv));
-    }
-    let sg = sum4(a1);
-    let sgh = sum4(a2);
-    for (let i = vec; i < d; i++) {
-      const p = <usize>i * 4;
-      const dv = load<f32>(dyr + p);
-      const h = load<f32>(hr + p);
-      const g = dv * load<f32>(gamma + p);
-      sg += g;
-      sgh += g * h;
-      store<f32>(dgamma + p, load<f32>(dgamma + p) + dv * h);
-      store<f32>(dbeta + p, load<f32>(dbeta + p) + dv);
-    }
-    const rs = load<f32>(rstd + <usize>r * 4);
-    const mg = sg * inv;
-    const mgh = sgh * inv;
-    const rs4 = f32x4.splat(rs);
-    const mg4 = f32x4.splat(mg);
-    const mgh4 = f32x4.splat(mgh);
-    const dxr = dx + off;
-    for (let i = 0; i < vec; i += 4) {
-      const p = <usize>i * 4;
-      const g = f32x4.mul(v128.load(dyr + p), v128.load(gamma + p));
-      const t = f32x4.sub(f32x4.sub(g, mg4), f32x4.mul(v128.load(hr + p), mgh4));
-      v128.store(dxr + p, f32x4.mul(t, rs4));
-    }
-    for (let i = vec; i < d; i++) {
-      const p = <usize>i * 4;
-      const g = load<f32>(dyr + p) * load<f32>(gamma + p);
-      store<f32>(dxr + p, (g - mg - load<f32>(hr + p) * mgh) * rs);
-    }
-  }
 }
 
 // GELU, y = x/2·(1 + erf(x/√2)), also writing Φ(x) = (1 + erf(x/√2))/2 for
@@ -1957,6 +1851,165 @@ export function attentionGrad(
       // dK_h = dSᵀ·Q_h
       packB(q, bp, dh, ld, 0, t, false);
       smallProduct(ds, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
+    }
+  }
+}
+
+// Layer norm over rows of d floats of s = x, or s = x + res (a residual
+// branch joining the stream, written to sum: the Add before a pre-norm
+// block's layer norm in the same pass): μ and r = 1/√(σ² + eps) per row into
+// mean and rstd, y = (s − μ)·r·γ + β. The gradient recomputes x̂ = (s − μ)·r
+// from them rather than reading a saved x̂. Sums run in four lanes of four
+// accumulators (chains of d/16 adds, not d/4), then in a fixed order.
+export function layerNormResidual(
+  x: usize, res: usize, gamma: usize, beta: usize, sum: usize, y: usize, mean: usize, rstd: usize, rows: i32, d: i32, eps: f32,
+): void {
+  const vec = d & ~3;
+  const vec16 = d & ~15;
+  const inv = <f32>1 / <f32>d;
+  const rowBytes = <usize>d * 4;
+  for (let row = 0; row < rows; row++) {
+    const off = <usize>row * rowBytes;
+    let sr = x + off;
+    if (res) {
+      const xr = x + off;
+      const rr = res + off;
+      sr = sum + off;
+      for (let i = 0; i < vec; i += 4) v128.store(sr + <usize>i * 4, f32x4.add(v128.load(xr + <usize>i * 4), v128.load(rr + <usize>i * 4)));
+      for (let i = vec; i < d; i++) store<f32>(sr + <usize>i * 4, load<f32>(xr + <usize>i * 4) + load<f32>(rr + <usize>i * 4));
+    }
+    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+    let i = 0;
+    for (; i < vec16; i += 16) {
+      const p = sr + <usize>i * 4;
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+    }
+    for (; i < vec; i += 4) a0 = f32x4.add(a0, v128.load(sr + <usize>i * 4));
+    let total = sum4(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    for (let k = vec; k < d; k++) total += load<f32>(sr + <usize>k * 4);
+    const mu = total * inv;
+    const m4 = f32x4.splat(mu);
+    a0 = f32x4.splat(0); a1 = a0; a2 = a0; a3 = a0;
+    i = 0;
+    for (; i < vec16; i += 16) {
+      const p = sr + <usize>i * 4;
+      const c0 = f32x4.sub(v128.load(p), m4), c1 = f32x4.sub(v128.load(p, 16), m4);
+      const c2 = f32x4.sub(v128.load(p, 32), m4), c3 = f32x4.sub(v128.load(p, 48), m4);
+      a0 = madd(c0, c0, a0);
+      a1 = madd(c1, c1, a1);
+      a2 = madd(c2, c2, a2);
+      a3 = madd(c3, c3, a3);
+    }
+    for (; i < vec; i += 4) {
+      const c = f32x4.sub(v128.load(sr + <usize>i * 4), m4);
+      a0 = madd(c, c, a0);
+    }
+    let ss = sum4(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    for (let k = vec; k < d; k++) {
+      const c = load<f32>(sr + <usize>k * 4) - mu;
+      ss += c * c;
+    }
+    const rs = <f32>1 / Mathf.sqrt(ss * inv + eps);
+    store<f32>(mean + <usize>row * 4, mu);
+    store<f32>(rstd + <usize>row * 4, rs);
+    const r4 = f32x4.splat(rs);
+    const yr = y + off;
+    for (let k = 0; k < vec; k += 4) {
+      const p = <usize>k * 4;
+      const h = f32x4.mul(f32x4.sub(v128.load(sr + p), m4), r4);
+      v128.store(yr + p, madd(h, v128.load(gamma + p), v128.load(beta + p)));
+    }
+    for (let k = vec; k < d; k++) {
+      const p = <usize>k * 4;
+      store<f32>(yr + p, (load<f32>(sr + p) - mu) * rs * load<f32>(gamma + p) + load<f32>(beta + p));
+    }
+  }
+}
+
+// Its gradient, per row with x̂ = (s − μ)·r and g = dy·γ:
+//   dx = r·(g − mean(g) − x̂·mean(g·x̂)) (+ dres: the residual stream's own
+//   gradient, summed here instead of in an Add),  dγ = Σ_rows dy·x̂,  dβ = Σ_rows dy
+// (dγ, dβ summed row 0, 1, 2, … in every column).
+export function layerNormResidualGrad(
+  dy: usize, s: usize, mean: usize, rstd: usize, gamma: usize, dres: usize, dx: usize, dgamma: usize, dbeta: usize, rows: i32, d: i32,
+): void {
+  const vec = d & ~3;
+  const inv = <f32>1 / <f32>d;
+  const rowBytes = <usize>d * 4;
+  memory.fill(dgamma, 0, rowBytes);
+  memory.fill(dbeta, 0, rowBytes);
+  for (let row = 0; row < rows; row++) {
+    const off = <usize>row * rowBytes;
+    const dyr = dy + off;
+    const sr = s + off;
+    const mu = load<f32>(mean + <usize>row * 4);
+    const rs = load<f32>(rstd + <usize>row * 4);
+    const m4 = f32x4.splat(mu);
+    const rs4 = f32x4.splat(rs);
+    // two accumulators a sum (even and odd vectors): half-length chains
+    let g0 = f32x4.splat(0), g1 = g0, h0 = g0, h1 = g0;
+    let i = 0;
+    for (; i + 8 <= vec; i += 8) {
+      const p = <usize>i * 4;
+      const dv0 = v128.load(dyr + p), dv1 = v128.load(dyr + p, 16);
+      const x0 = f32x4.mul(f32x4.sub(v128.load(sr + p), m4), rs4);
+      const x1 = f32x4.mul(f32x4.sub(v128.load(sr + p, 16), m4), rs4);
+      const gg0 = f32x4.mul(dv0, v128.load(gamma + p)), gg1 = f32x4.mul(dv1, v128.load(gamma + p, 16));
+      g0 = f32x4.add(g0, gg0);
+      g1 = f32x4.add(g1, gg1);
+      h0 = madd(gg0, x0, h0);
+      h1 = madd(gg1, x1, h1);
+      v128.store(dgamma + p, madd(dv0, x0, v128.load(dgamma + p)));
+      v128.store(dgamma + p, madd(dv1, x1, v128.load(dgamma + p, 16)), 16);
+      v128.store(dbeta + p, f32x4.add(v128.load(dbeta + p), dv0));
+      v128.store(dbeta + p, f32x4.add(v128.load(dbeta + p, 16), dv1), 16);
+    }
+    for (; i < vec; i += 4) {
+      const p = <usize>i * 4;
+      const dv = v128.load(dyr + p);
+      const xh = f32x4.mul(f32x4.sub(v128.load(sr + p), m4), rs4);
+      const gg = f32x4.mul(dv, v128.load(gamma + p));
+      g0 = f32x4.add(g0, gg);
+      h0 = madd(gg, xh, h0);
+      v128.store(dgamma + p, madd(dv, xh, v128.load(dgamma + p)));
+      v128.store(dbeta + p, f32x4.add(v128.load(dbeta + p), dv));
+    }
+    let sg = sum4(f32x4.add(g0, g1));
+    let sgh = sum4(f32x4.add(h0, h1));
+    for (let k = vec; k < d; k++) {
+      const p = <usize>k * 4;
+      const dv = load<f32>(dyr + p);
+      const xh = (load<f32>(sr + p) - mu) * rs;
+      const gg = dv * load<f32>(gamma + p);
+      sg += gg;
+      sgh += gg * xh;
+      store<f32>(dgamma + p, load<f32>(dgamma + p) + dv * xh);
+      store<f32>(dbeta + p, load<f32>(dbeta + p) + dv);
+    }
+    const mg4 = f32x4.splat(sg * inv);
+    const mgh4 = f32x4.splat(sgh * inv);
+    const mg = sg * inv;
+    const mgh = sgh * inv;
+    const dxr = dx + off;
+    const drr = dres + off;
+    for (let k = 0; k < vec; k += 4) {
+      const p = <usize>k * 4;
+      const xh = f32x4.mul(f32x4.sub(v128.load(sr + p), m4), rs4);
+      const gg = f32x4.mul(v128.load(dyr + p), v128.load(gamma + p));
+      let v = f32x4.mul(f32x4.sub(f32x4.sub(gg, mg4), f32x4.mul(xh, mgh4)), rs4);
+      if (dres) v = f32x4.add(v128.load(drr + p), v);
+      v128.store(dxr + p, v);
+    }
+    for (let k = vec; k < d; k++) {
+      const p = <usize>k * 4;
+      const xh = (load<f32>(sr + p) - mu) * rs;
+      const gg = load<f32>(dyr + p) * load<f32>(gamma + p);
+      let v = (gg - mg - xh * mgh) * rs;
+      if (dres) v = load<f32>(drr + p) + v;
+      store<f32>(dxr + p, v);
     }
   }
 }

@@ -10,7 +10,7 @@
  */
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
-  activate, batchNormLeaky, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
+  activate, addLayerNorm, batchNormLeaky, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
   layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
@@ -199,14 +199,22 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
     defineDense(store, `${name}.fc1`, d, s.mlp);
     defineDense(store, `${name}.fc2`, s.mlp, d);
   };
-  /** Pre-norm encoder block on x [b, T, d]. */
-  const block = (tf: TF, store: ParamStore, name: string, x: Tensor): Tensor => {
-    const b = x.shape[0]!;
-    const h = tf.reshape(layerNorm(tf, store, `${name}.ln1`, x), [b * T, d]);
-    const x1 = tf.add(x, tf.reshape(selfAttention(tf, store, name, h, T, H), [b, T, d]));
-    const h2 = tf.reshape(layerNorm(tf, store, `${name}.ln2`, x1), [b * T, d]);
-    const m = dense(tf, store, `${name}.fc2`, dense(tf, store, `${name}.fc1`, h2, 'gelu'));
-    return tf.add(x1, tf.reshape(m, [b, T, d]));
+  /**
+   * `layers` pre-norm blocks (prefix.block0, …) on the stream x [b·T, d]:
+   * x1 = x + attention(ln1(x)), x' = x1 + mlp(ln2(x1)). Each residual Add
+   * is done together with the layer norm that follows it (the next block's
+   * ln1, or ln2), in one pass each way (addLayerNorm).
+   */
+  const blocks = (tf: TF, store: ParamStore, prefix: string, x: Tensor): Tensor => {
+    if (s.layers === 0) return x;
+    let h = layerNorm(tf, store, `${prefix}.block0.ln1`, x);
+    for (let i = 0; ; i++) {
+      const name = `${prefix}.block${i}`;
+      const x1 = addLayerNorm(tf, store, `${name}.ln2`, x, selfAttention(tf, store, name, h, T, H));
+      const m = dense(tf, store, `${name}.fc2`, dense(tf, store, `${name}.fc1`, x1.y, 'gelu'));
+      if (i + 1 === s.layers) return tf.add(x1.sum, m);
+      ({ sum: x, y: h } = addLayerNorm(tf, store, `${prefix}.block${i + 1}.ln1`, x1.sum, m));
+    }
   };
   return {
     define(store) {
@@ -220,16 +228,15 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
     encode(tf, store, xs) {
       const b = xs.shape[0]!;
       const patches = tf.reshape(padCols(tf, xs, dp), [b * T, p]);
-      let x = tf.add(tf.reshape(dense(tf, store, 'enc.embed', patches), [b, T, d]), tf.tensor2d(pos, [T, d]));
-      for (let i = 0; i < s.layers; i++) x = block(tf, store, `enc.block${i}`, x);
-      const pooled = s.pool === 'mean' ? tf.mean(x, 1) : tf.reshape(x, [b, T * d]);
+      const x = tf.add(tf.reshape(dense(tf, store, 'enc.embed', patches), [b, T, d]), tf.tensor2d(pos, [T, d]));
+      const y = tf.reshape(blocks(tf, store, 'enc', tf.reshape(x, [b * T, d])), [b, T, d]);
+      const pooled = s.pool === 'mean' ? tf.mean(y, 1) : tf.reshape(y, [b, T * d]);
       return dense(tf, store, 'enc.z', pooled);
     },
     decode(tf, store, z) {
       const b = z.shape[0]!;
-      let x = tf.add(tf.reshape(dense(tf, store, 'dec.tokens', z), [b, T, d]), tf.tensor2d(pos, [T, d]));
-      for (let i = 0; i < s.layers; i++) x = block(tf, store, `dec.block${i}`, x);
-      const out = dense(tf, store, 'dec.out', tf.reshape(x, [b * T, d]));
+      const x = tf.add(tf.reshape(dense(tf, store, 'dec.tokens', z), [b, T, d]), tf.tensor2d(pos, [T, d]));
+      const out = dense(tf, store, 'dec.out', blocks(tf, store, 'dec', tf.reshape(x, [b * T, d])));
       return cropCols(tf, tf.reshape(out, [b, dp]), cfg.inputDim);
     },
   };

@@ -10,7 +10,7 @@
 import { deriveSeed, Rng } from '../util/random.js';
 import type { Tensor, TF, Variable } from './engine.js';
 import {
-  ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
+  ADD_LAYER_NORM_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
@@ -201,7 +201,8 @@ export function layerNorm(tf: TF, store: ParamStore, name: string, x: Tensor, ep
  * the last axis. With the fused kernels one pass each way, the gradient in
  * closed form (per row, g = dy·γ):
  *   dx = r·(g − mean(g) − x̂·mean(g·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy
- * (tfjs's autodiff through the moments runs some 25 kernels backwards).
+ * (tfjs's autodiff through the moments runs some 25 kernels backwards); x̂ is
+ * recomputed from x, μ and r rather than kept.
  */
 export function layerNormOp(tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
   if (!fusedTransformerOps(tf)) {
@@ -210,17 +211,64 @@ export function layerNormOp(tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps 
     return tf.add(tf.mul(xn, gamma), beta);
   }
   const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
-    const [y, xhat, rstd] = runKernel(tf, LAYER_NORM_KERNEL, { x: xx, gamma: g, beta: b }, { eps }) as [Tensor, Tensor, Tensor];
-    save([xhat, rstd, g]);
+    const [y, mean, rstd] = runKernel(tf, LAYER_NORM_KERNEL, { x: xx, gamma: g, beta: b }, { eps }) as [Tensor, Tensor, Tensor];
+    save([xx, mean, rstd, g]);
     return {
       value: y,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sh, sr, sg] = saved as [Tensor, Tensor, Tensor];
-        return runKernel(tf, LAYER_NORM_GRAD_KERNEL, { dy, xhat: sh, rstd: sr, gamma: sg });
+        const [sx, sm, sr, sg] = saved as [Tensor, Tensor, Tensor, Tensor];
+        return runKernel(tf, LAYER_NORM_GRAD_KERNEL, { dy, x: sx, mean: sm, rstd: sr, gamma: sg });
       },
     };
   }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
   return f(x, gamma, beta);
+}
+
+/**
+ * A residual branch joining the stream and the layer norm that follows:
+ * sum = x + residual, y = layerNorm(sum) (a pre-norm block's Add and its next
+ * layer norm). With the fused kernels one pass each way: the forward writes
+ * both, and the gradient of sum (what the stream passes back) is added into
+ * the layer norm's dx in the same pass instead of by a separate Add.
+ */
+export function addLayerNorm(
+  tf: TF, store: ParamStore, name: string, x: Tensor, residual: Tensor, eps = 1e-5,
+): { sum: Tensor; y: Tensor } {
+  return addLayerNormOp(tf, x, residual, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps);
+}
+
+export function addLayerNormOp(
+  tf: TF, x: Tensor, residual: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5,
+): { sum: Tensor; y: Tensor } {
+  if (!fusedTransformerOps(tf)) {
+    const sum = tf.add(x, residual);
+    return { sum, y: layerNormOp(tf, sum, gamma, beta, eps) };
+  }
+  registerAddLayerNormGradient(tf);
+  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, { x, residual, gamma, beta }, { eps }) as [Tensor, Tensor, Tensor, Tensor];
+  return { sum, y };
+}
+
+/**
+ * The gradient of SpecflowAddLayerNorm's two used outputs (sum, y); tfjs
+ * passes zeros for the unused μ and r. A kernel's registered gradient, not
+ * tf.customGrad, which takes one output only. Registered once per tfjs
+ * (worker threads have their own).
+ */
+function registerAddLayerNormGradient(tf: TF): void {
+  if (tf.getGradient(ADD_LAYER_NORM_KERNEL)) return;
+  tf.registerGradient({
+    kernelName: ADD_LAYER_NORM_KERNEL,
+    inputsToSave: ['gamma'],
+    outputsToSave: [true, false, true, true],
+    gradFunc: (dys: Tensor | Tensor[], saved: Tensor[]) => {
+      const [dsum, dy] = dys as Tensor[];
+      const [gamma, sum, mean, rstd] = saved as [Tensor, Tensor, Tensor, Tensor];
+      const [dx, dgamma, dbeta] = runKernel(tf, LAYER_NORM_GRAD_KERNEL, { dy: dy!, x: sum, mean, rstd, gamma, dres: dsum! });
+      // both summands get the same gradient; a clone (no copy on wasm) so each input owns its tensor
+      return { x: () => dx!, residual: () => tf.clone(dx!), gamma: () => dgamma!, beta: () => dbeta! };
+    },
+  });
 }
 
 /** Define the projections of a multi-head self-attention layer: `${name}.q`, `.k`, `.v`, `.o`, each dim × dim. */

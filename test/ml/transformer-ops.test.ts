@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
-import { fusedTransformerOps, gelu, layerNormOp, multiHeadAttention } from '../../src/ml/nn.js';
+import { addLayerNormOp, fusedTransformerOps, gelu, layerNormOp, multiHeadAttention } from '../../src/ml/nn.js';
 import { trainAutoencoder } from '../../src/ml/train.js';
 import { erfExact } from './exact-erf.js';
 import { Rng } from '../../src/util/random.js';
@@ -83,8 +83,51 @@ describe('layer norm', () => {
   });
 });
 
+describe('residual add joined with layer norm', () => {
+  // both outputs feed the loss (the stream and the normalised branch), and x also feeds it
+  // directly, so its gradient is summed by tfjs with the kernel's (the clone of dx)
+  it.each([[[3, 5, 7]], [[2, 4, 16]], [[6, 64]], [[4, 1]]])('%j: sum, y and the gradients (x, residual, γ, β) match cpu', async (shape) => {
+    const d = shape[shape.length - 1]!;
+    const diff = await wasmVsCpu([shape, shape, [d], [d]], (t, x, r, g, b) => {
+      const { sum, y } = addLayerNormOp(t, t.add(t.mul(x!, 3), 1.5), r!, g!, b!);
+      return t.concat([t.mul(sum, 0.7), y, t.mul(x!, 0.3)], -1);
+    });
+    expect(diff).toBeLessThan(TOL);
+  });
+
+  it('only y used: the unused sum gets a zero gradient', async () => {
+    const diff = await wasmVsCpu([[5, 12], [5, 12], [12], [12]], (t, x, r, g, b) => addLayerNormOp(t, x!, r!, g!, b!).y);
+    expect(diff).toBeLessThan(TOL);
+  });
+
+  it('a hand-worked row: x = (0, 2, 2, 4), residual (1, 0, 1, 0): sum (1, 2, 3, 4), eps 0', async () => {
+    await tf.setBackend('wasm');
+    const { sum, y, dx, dr } = tf.tidy(() => {
+      const x = tf.tensor2d([[0, 2, 2, 4]]);
+      const r = tf.tensor2d([[1, 0, 1, 0]]);
+      const g = tf.ones([4]);
+      const b = tf.zeros([4]);
+      const loss = (a: Tensor, c: Tensor) => {
+        const o = addLayerNormOp(tf, a, c, g, b, 0);
+        return tf.add(tf.sum(tf.mul(o.y, tf.tensor2d([[1, 0, 0, 0]]))), tf.sum(o.sum));
+      };
+      const out = addLayerNormOp(tf, x, r, g, b, 0);
+      const [gx, gr] = tf.grads(loss)([x, r]);
+      return { sum: out.sum.dataSync(), y: out.y.dataSync(), dx: gx!.dataSync(), dr: gr!.dataSync() };
+    });
+    // as the layer norm case above, plus 1 everywhere from Σ sum
+    const s5 = Math.sqrt(5);
+    [1, 2, 3, 4].forEach((v, i) => expect(sum[i]).toBe(v));
+    [-3 / s5, -1 / s5, 1 / s5, 3 / s5].forEach((v, i) => expect(y[i]).toBeCloseTo(v, 6));
+    [0.3, -0.4, -0.1, 0.2].forEach((v, i) => {
+      expect(dx[i]).toBeCloseTo(1 + (2 / s5) * v, 6);
+      expect(dr[i]).toBeCloseTo(1 + (2 / s5) * v, 6);
+    });
+  });
+});
+
 describe('GELU', () => {
-  it.each([[[7, 13]], [[3, 128]], [[1]]])('%j: forward and gradient match cpu', async (shape) => {
+  it.each([[[7, 13]], [[3, 128]], [[1]], [[2, 9]]])('%j: forward and gradient match cpu', async (shape) => {
     const diff = await wasmVsCpu([shape], (t, x) => gelu(t, t.mul(x!, 2.5)));
     expect(diff).toBeLessThan(TOL);
   });

@@ -30,7 +30,7 @@ import {
 import { unsortedSegmentSum } from './unsorted-segment-sum.js';
 import {
   ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, attention, attentionGrad, gelu, GELU_GRAD_KERNEL, GELU_KERNEL, geluGrad,
-  LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNorm, layerNormGrad,
+  LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNorm, layerNormGrad, ADD_LAYER_NORM_KERNEL, addLayerNorm,
 } from './transformer.js';
 import { bindTf, original, rememberOriginal, type TF } from './common.js';
 
@@ -72,6 +72,7 @@ export const FIXES: readonly Fix[] = [
   // nor these: the Transformer's fused ops and their gradients (../nn.ts)
   { kernelName: LAYER_NORM_KERNEL, kernelFunc: layerNorm },
   { kernelName: LAYER_NORM_GRAD_KERNEL, kernelFunc: layerNormGrad },
+  { kernelName: ADD_LAYER_NORM_KERNEL, kernelFunc: addLayerNorm },
   { kernelName: GELU_KERNEL, kernelFunc: gelu },
   { kernelName: GELU_GRAD_KERNEL, kernelFunc: geluGrad },
   { kernelName: ATTENTION_KERNEL, kernelFunc: attention },

@@ -37,8 +37,12 @@ interface Exports {
     lrT: number, beta1: number, beta2: number, epsT: number,
   ): void;
   maddIsFused(a: number, c: number): number;
-  layerNorm(x: number, gamma: number, beta: number, y: number, xhat: number, rstd: number, rows: number, d: number, eps: number): void;
-  layerNormGrad(dy: number, xhat: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, d: number): void;
+  layerNormResidual(
+    x: number, res: number, gamma: number, beta: number, sum: number, y: number, mean: number, rstd: number, rows: number, d: number, eps: number,
+  ): void;
+  layerNormResidualGrad(
+    dy: number, s: number, mean: number, rstd: number, gamma: number, dres: number, dx: number, dgamma: number, dbeta: number, rows: number, d: number,
+  ): void;
   geluF32(x: number, out: number, cdf: number, n: number): void;
   geluGradF32(x: number, cdf: number, dy: number, out: number, n: number): void;
   attentionScratchFloats(t: number, dh: number): number;

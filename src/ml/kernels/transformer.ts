@@ -2,8 +2,12 @@
  * Kernels specflow adds to the wasm backend for the Transformer autoencoder
  * (not tfjs kernels; ../nn.ts calls them inside tf.customGrad, and composes
  * the same functions from tfjs ops on backends without them):
- * - SpecflowLayerNorm {x, gamma, beta} → [y, x̂, r] and its gradient
- *   SpecflowLayerNormGrad {dy, xhat, rstd, gamma} → [dx, dγ, dβ]
+ * - SpecflowLayerNorm {x, gamma, beta} → [y, μ, r] and its gradient
+ *   SpecflowLayerNormGrad {dy, x, mean, rstd, gamma[, dres]} → [dx, dγ, dβ]
+ *   (x̂ recomputed from x, μ and r; dres, when given, is added to dx)
+ * - SpecflowAddLayerNorm {x, residual, gamma, beta} → [x + residual, y, μ, r]:
+ *   a residual branch joining the stream and the next layer norm in one pass
+ *   (its gradient is SpecflowLayerNormGrad with dres, ../nn.ts)
  * - SpecflowGelu {x} → [y, Φ(x)] and SpecflowGeluGrad {x, cdf, dy} → dx
  * - SpecflowAttention {qkv} → [out, probs] and SpecflowAttentionGrad
  *   {qkv, probs, dy} → dqkv: multi-head self-attention read from and written
@@ -18,6 +22,7 @@ import { simdKernels } from './simd.js';
 
 export const LAYER_NORM_KERNEL = 'SpecflowLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'SpecflowLayerNormGrad';
+export const ADD_LAYER_NORM_KERNEL = 'SpecflowAddLayerNorm';
 export const GELU_KERNEL = 'SpecflowGelu';
 export const GELU_GRAD_KERNEL = 'SpecflowGeluGrad';
 export const ATTENTION_KERNEL = 'SpecflowAttention';
@@ -29,36 +34,61 @@ function expectFloat(kernel: string, name: string, t: TensorInfo, size: number):
   }
 }
 
+/** Rows and width of a layer norm's input, its parameters checked. */
+function layerNormDims(kernel: string, x: TensorInfo, gamma: TensorInfo, beta?: TensorInfo): { rows: number; d: number } {
+  const d = x.shape[x.shape.length - 1]!;
+  const rows = sizeOf(x.shape) / d;
+  expectFloat(kernel, 'x', x, rows * d);
+  expectFloat(kernel, 'gamma', gamma, d);
+  if (beta) expectFloat(kernel, 'beta', beta, d);
+  return { rows, d };
+}
+
 export function layerNorm(args: KernelArgs<{ eps: number }>): TensorInfo[] {
   const { backend, attrs } = args;
   const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
-  const d = x.shape[x.shape.length - 1]!;
-  const rows = sizeOf(x.shape) / d;
-  expectFloat(LAYER_NORM_KERNEL, 'x', x, rows * d);
-  expectFloat(LAYER_NORM_KERNEL, 'gamma', gamma, d);
-  expectFloat(LAYER_NORM_KERNEL, 'beta', beta, d);
+  const { rows, d } = layerNormDims(LAYER_NORM_KERNEL, x, gamma, beta);
   const y = backend.makeOutput(x.shape, 'float32');
-  const xhat = backend.makeOutput(x.shape, 'float32');
+  const mean = backend.makeOutput([rows], 'float32');
   const rstd = backend.makeOutput([rows], 'float32');
   const simd = simdKernels(backend);
-  simd.exports.layerNorm(simd.ptr(x), simd.ptr(gamma), simd.ptr(beta), simd.ptr(y), simd.ptr(xhat), simd.ptr(rstd), rows, d, attrs.eps);
-  return [y, xhat, rstd];
+  simd.exports.layerNormResidual(simd.ptr(x), 0, simd.ptr(gamma), simd.ptr(beta), 0, simd.ptr(y), simd.ptr(mean), simd.ptr(rstd), rows, d, attrs.eps);
+  return [y, mean, rstd];
+}
+
+export function addLayerNorm(args: KernelArgs<{ eps: number }>): TensorInfo[] {
+  const { backend, attrs } = args;
+  const { x, residual, gamma, beta } = args.inputs as { x: TensorInfo; residual: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const { rows, d } = layerNormDims(ADD_LAYER_NORM_KERNEL, x, gamma, beta);
+  expectFloat(ADD_LAYER_NORM_KERNEL, 'residual', residual, rows * d);
+  const sum = backend.makeOutput(x.shape, 'float32');
+  const y = backend.makeOutput(x.shape, 'float32');
+  const mean = backend.makeOutput([rows], 'float32');
+  const rstd = backend.makeOutput([rows], 'float32');
+  const simd = simdKernels(backend);
+  simd.exports.layerNormResidual(
+    simd.ptr(x), simd.ptr(residual), simd.ptr(gamma), simd.ptr(beta), simd.ptr(sum), simd.ptr(y), simd.ptr(mean), simd.ptr(rstd), rows, d, attrs.eps,
+  );
+  return [sum, y, mean, rstd];
 }
 
 export function layerNormGrad(args: KernelArgs<Record<string, never>>): TensorInfo[] {
   const { backend } = args;
-  const { dy, xhat, rstd, gamma } = args.inputs as { dy: TensorInfo; xhat: TensorInfo; rstd: TensorInfo; gamma: TensorInfo };
-  const d = xhat.shape[xhat.shape.length - 1]!;
-  const rows = sizeOf(xhat.shape) / d;
+  const { dy, x, mean, rstd, gamma, dres } = args.inputs as {
+    dy: TensorInfo; x: TensorInfo; mean: TensorInfo; rstd: TensorInfo; gamma: TensorInfo; dres?: TensorInfo;
+  };
+  const { rows, d } = layerNormDims(LAYER_NORM_GRAD_KERNEL, x, gamma);
   expectFloat(LAYER_NORM_GRAD_KERNEL, 'dy', dy, rows * d);
+  expectFloat(LAYER_NORM_GRAD_KERNEL, 'mean', mean, rows);
   expectFloat(LAYER_NORM_GRAD_KERNEL, 'rstd', rstd, rows);
-  expectFloat(LAYER_NORM_GRAD_KERNEL, 'gamma', gamma, d);
-  const dx = backend.makeOutput(xhat.shape, 'float32');
+  if (dres) expectFloat(LAYER_NORM_GRAD_KERNEL, 'dres', dres, rows * d);
+  const dx = backend.makeOutput(x.shape, 'float32');
   const dgamma = backend.makeOutput(gamma.shape, 'float32');
   const dbeta = backend.makeOutput(gamma.shape, 'float32');
   const simd = simdKernels(backend);
-  simd.exports.layerNormGrad(
-    simd.ptr(dy), simd.ptr(xhat), simd.ptr(rstd), simd.ptr(gamma), simd.ptr(dx), simd.ptr(dgamma), simd.ptr(dbeta), rows, d,
+  simd.exports.layerNormResidualGrad(
+    simd.ptr(dy), simd.ptr(x), simd.ptr(mean), simd.ptr(rstd), simd.ptr(gamma), dres ? simd.ptr(dres) : 0,
+    simd.ptr(dx), simd.ptr(dgamma), simd.ptr(dbeta), rows, d,
   );
   return [dx, dgamma, dbeta];
 }
