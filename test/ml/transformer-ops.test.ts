@@ -167,6 +167,29 @@ describe('multi-head attention on the fused Q/K/V product', () => {
     },
   );
 
+  it('keeps P transposed with rows padded to 4, the padding exactly 0 whatever the memory held before', async () => {
+    await tf.setBackend('wasm');
+    const [seq, heads, dh, b] = [5, 2, 3, 3];
+    // freed NaNs, likely to be handed out again for the kernel's outputs
+    tf.fill([4096], NaN).dispose();
+    const { probs, out, ref } = tf.tidy(() => {
+      const qkv = tf.tensor2d(rand(b * seq * 3 * heads * dh, 11), [b * seq, 3 * heads * dh]);
+      const [o, p] = tf.engine().runKernel('SpecflowAttention', { qkv }, { seq, heads, scale: 1 / Math.sqrt(dh) } as never) as Tensor[];
+      return { probs: p!.arraySync() as number[][][], out: o!.dataSync(), ref: multiHeadAttention(tf, qkv, seq, heads).dataSync() };
+    });
+    expect(probs.length).toBe(b * heads);
+    for (const block of probs) {
+      expect(block.length).toBe(seq);
+      for (const row of block) {
+        expect(row.length).toBe(8);
+        expect(row.slice(seq)).toEqual([0, 0, 0]);
+      }
+      // column i of Pᵀ is row i of P: sums to 1
+      for (let i = 0; i < seq; i++) expect(block.reduce((a, row) => a + row[i]!, 0)).toBeCloseTo(1, 6);
+    }
+    expect(Array.from(out)).toEqual(Array.from(ref));
+  });
+
   it('a hand-worked case: two tokens, one head of width 1', async () => {
     await tf.setBackend('wasm');
     // rows (q, k, v): token 0 (1, 0, 1), token 1 (0, ln 3, 5). Scores row 0: (0, ln 3) → P = (1/4, 3/4),
