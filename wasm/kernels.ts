@@ -968,19 +968,9 @@ export function relu(x: usize, out: usize, n: i32): void {
 function exp4(x: v128): v128 {
   // pmax/pmin (one instruction each) keep a NaN in x: it is their first operand
   const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-110)), f32x4.splat(89));
-  // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits are n as an integer
-  const magic = f32x4.splat(12582912.0);
-  const fn = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), magic);
-  const n = f32x4.sub(fn, magic);
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = madd(p, r, f32x4.splat(1.3981999507e-3));
-  p = madd(p, r, f32x4.splat(8.3334519073e-3));
-  p = madd(p, r, f32x4.splat(4.1665795894e-2));
-  p = madd(p, r, f32x4.splat(1.6666665459e-1));
-  p = madd(p, r, f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(madd(p, f32x4.mul(r, r), r), f32x4.splat(1));
+  // n and e^r: expSteps (in the [xfast] section, shared with expNonPositive4)
+  const fn = expRound(xc);
+  const y = expOfRemainder(xc, fn);
   const ni = i32x4.sub(fn, i32x4.splat(0x4b400000));
   const n1 = i32x4.shr_s(ni, 1);
   const n2 = i32x4.sub(ni, n1);
@@ -1175,9 +1165,10 @@ function panelFloats(t: i32, dh: i32): i32 {
   return ((w + NR - 1) / NR) * NR * w;
 }
 
-// C[m×n] (rows ldc floats apart) = A[m×k] · B, A read in place (rows lda
-// floats apart), B packed by packB.
-function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32): void {
+// C[m×n] (rows ldc floats apart) = op(A)·B, A read in place: A[m×k], rows
+// lda floats apart, or with transA Aᵀ stored k×m (rows lda floats apart, 4
+// floats readable past m); B packed by packB.
+function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32, transA: bool = false): void {
   const rowBytes = <usize>lda * 4;
   const ldcBytes = <usize>ldc * 4;
   for (let j0 = 0; j0 < n; j0 += NR) {
@@ -1185,7 +1176,9 @@ function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32,
     const panel = bp + <usize>(j0 * k) * 4;
     for (let i = 0; i < m; i += MR) {
       const mr = m - i < MR ? m - i : MR;
-      microTileDirect(a + <usize>i * rowBytes, rowBytes, panel, k, c + <usize>i * ldcBytes + <usize>j0 * 4, ldcBytes, mr, nr, true, true, 0, false);
+      const ci = c + <usize>i * ldcBytes + <usize>j0 * 4;
+      if (transA) microTileStep(a + <usize>i * 4, rowBytes, panel, k, ci, ldcBytes, mr, nr, true, true, 0, false);
+      else microTileDirect(a + <usize>i * rowBytes, rowBytes, panel, k, ci, ldcBytes, mr, nr, true, true, 0, false);
     }
   }
 }
@@ -1549,6 +1542,32 @@ export function pairDup(x: usize, out: usize, rows: i32, c: i32, scale: f32): vo
 // [xfast] Transformer passes, second round: attention's softmax in fewer
 // passes, written straight into the saved probabilities.
 
+// expSteps, the two steps exp4 and expNonPositive4 share. expRound: n =
+// round(x·log2 e) by the 1.5·2^23 trick (the sum's low mantissa bits are n
+// as an integer; n itself is the sum − 1.5·2^23).
+// @ts-ignore: decorator
+@inline
+function expRound(xc: v128): v128 {
+  return f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+}
+
+// expOfRemainder: e^r for r = x − n·ln2 (ln2 in two parts), |r| ≤ ln2/2, by
+// Cephes expf's degree-6 polynomial; fn from expRound.
+// @ts-ignore: decorator
+@inline
+function expOfRemainder(xc: v128, fn: v128): v128 {
+  const n = f32x4.sub(fn, f32x4.splat(12582912.0));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = madd(p, r, f32x4.splat(1.3981999507e-3));
+  p = madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = madd(p, r, f32x4.splat(5.0000001201e-1));
+  return f32x4.add(madd(p, f32x4.mul(r, r), r), f32x4.splat(1));
+}
+
 // e^x for x ≤ 0 (softmax's z − max, GELU's −x²/2): exp4 without its upper
 // clamp and with 2^n applied in one multiply, as x clamped to −87 keeps n ≥
 // −126 (a normal scale). Below −87 it gives e^−87 ≈ 1.6e−38 rather than
@@ -1558,18 +1577,8 @@ export function pairDup(x: usize, out: usize, rows: i32, c: i32, scale: f32): vo
 @inline
 function expNonPositive4(x: v128): v128 {
   const xc = f32x4.pmax(x, f32x4.splat(-87));
-  const magic = f32x4.splat(12582912.0);
-  const fn = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), magic);
-  const n = f32x4.sub(fn, magic);
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = madd(p, r, f32x4.splat(1.3981999507e-3));
-  p = madd(p, r, f32x4.splat(8.3334519073e-3));
-  p = madd(p, r, f32x4.splat(4.1665795894e-2));
-  p = madd(p, r, f32x4.splat(1.6666665459e-1));
-  p = madd(p, r, f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(madd(p, f32x4.mul(r, r), r), f32x4.splat(1));
+  const fn = expRound(xc);
+  const y = expOfRemainder(xc, fn);
   const scale = i32x4.shl(i32x4.add(i32x4.sub(fn, i32x4.splat(0x4b400000)), i32x4.splat(127)), 23);
   return f32x4.mul(y, scale);
 }
@@ -1582,9 +1591,16 @@ function expNonPositive4(x: v128): v128 {
 @inline
 function geluStore(xv: v128, out: usize, cdf: usize): void {
   const half = f32x4.splat(0.5);
-  const e1 = f32x4.add(f32x4.splat(1), erfRational4(f32x4.mul(xv, f32x4.splat(<f32>0.7071067811865476))));
+  const e1 = onePlusErf(xv);
   v128.store(out, f32x4.mul(f32x4.mul(xv, half), e1));
   v128.store(cdf, f32x4.mul(e1, half));
+}
+
+// 1 + erf(x/√2) = 2·Φ(x)
+// @ts-ignore: decorator
+@inline
+function onePlusErf(xv: v128): v128 {
+  return f32x4.add(f32x4.splat(1), erfRational4(f32x4.mul(xv, f32x4.splat(<f32>0.7071067811865476))));
 }
 
 export function geluF32(x: usize, out: usize, cdf: usize, n: i32): void {
@@ -1608,7 +1624,7 @@ function geluTail(x: usize, out: usize, cdf: usize, vec: i32, n: i32): void {
   const half = f32x4.splat(0.5);
   let xv = f32x4.splat(0);
   for (let j = vec; j < n; j++) xv = withLane(xv, j - vec, load<f32>(x + <usize>j * 4));
-  const e1 = f32x4.add(f32x4.splat(1), erfRational4(f32x4.mul(xv, f32x4.splat(<f32>0.7071067811865476))));
+  const e1 = onePlusErf(xv);
   const y = f32x4.mul(f32x4.mul(xv, half), e1);
   const c = f32x4.mul(e1, half);
   for (let j = vec; j < n; j++) {
@@ -1663,21 +1679,6 @@ export function geluGradF32(x: usize, cdf: usize, dy: usize, out: usize, n: i32)
 // softmax spent more time in its serial reductions than the products took).
 // The products read Pᵀ in place in both directions: out = P·V as transposed
 // A, dV = Pᵀ·dO as plain A (no packing of P).
-
-// C[m×n] = Aᵀ·B with A stored k×m (rows lda floats apart, 4 floats readable
-// past m), read in place; B packed by packB.
-function smallProductTransAInPlace(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32): void {
-  const ldcBytes = <usize>ldc * 4;
-  const aStep = <usize>lda * 4;
-  for (let j0 = 0; j0 < n; j0 += NR) {
-    const nr = n - j0 < NR ? n - j0 : NR;
-    const panel = bp + <usize>(j0 * k) * 4;
-    for (let i = 0; i < m; i += MR) {
-      const mr = m - i < MR ? m - i : MR;
-      microTileStep(a + <usize>i * 4, aStep, panel, k, c + <usize>i * ldcBytes + <usize>j0 * 4, ldcBytes, mr, nr, true, true, 0, false);
-    }
-  }
-}
 
 // Softmax down the t rows of four adjacent column groups of Pᵀ (rows
 // rowBytes apart), in place: exp(scale·(s − max)) / Σ per lane; the lanes
@@ -1788,7 +1789,7 @@ export function attention(
       softmaxTransposed(pT, t, tp, scale);
       // out_h = P·V_h: Pᵀ as transposed A
       packB(v, bp, dh, ld, 0, t, false);
-      smallProductTransAInPlace(pT, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh);
+      smallProduct(pT, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
     }
   }
 }
@@ -1847,7 +1848,7 @@ export function attentionGrad(
       }
       // dQ_h = (dSᵀ)ᵀ·K_h
       packB(k, bp, dh, ld, 0, t, false);
-      smallProductTransAInPlace(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh);
+      smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
       // dK_h = dSᵀ·Q_h
       packB(q, bp, dh, ld, 0, t, false);
       smallProduct(ds, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
