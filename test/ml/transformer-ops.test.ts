@@ -210,6 +210,25 @@ describe('multi-head attention on the fused Q/K/V product', () => {
 });
 
 describe('a Transformer autoencoder on the fused ops', () => {
+  it('on two threads: bitwise the same weights run after run, close to one thread (odd token count: 17)', async () => {
+    await tf.setBackend('wasm');
+    const n = 96, d = 100;
+    const x = rand(n * d, 21);
+    const weights = async (threads: number) => {
+      const r = await trainAutoencoder({ n, d, x }, {
+        arch: 'transformer', latentDim: 3, epochs: 2, batchSize: 48, validation: 0, seed: 5, threads,
+        transformer: { patch: 6, d_model: 12, heads: 3, layers: 2, mlp: 20 },
+      });
+      const all = [...r.model.store.snapshot().values()].flatMap((v) => Array.from(v));
+      r.model.dispose();
+      return all;
+    };
+    const [a, b, one] = [await weights(2), await weights(2), await weights(1)];
+    expect(a.every((v, i) => Object.is(v, b[i]))).toBe(true);
+    expect(a.some((v, i) => v !== one[i])).toBe(true); // the shards' sums round differently
+    expect(Math.max(...a.map((v, i) => Math.abs(v - one[i]!)))).toBeLessThan(1e-3);
+  });
+
   it('trains on wasm: the loss falls', async () => {
     await tf.setBackend('wasm');
     expect(fusedTransformerOps(tf)).toBe(true);
