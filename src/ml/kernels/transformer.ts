@@ -1,7 +1,8 @@
 /**
  * Kernels specflow adds to the wasm backend for the Transformer autoencoder
- * (not tfjs kernels; ../nn.ts calls them inside tf.customGrad, and composes
- * the same functions from tfjs ops on backends without them):
+ * (not tfjs kernels; ../nn.ts calls them inside tf.customGrad — the add +
+ * layer norm, with two used outputs, through a registered gradient — and
+ * composes the same functions from tfjs ops on backends without them):
  * - SpecflowLayerNorm {x, gamma, beta} → [y, μ, r] and its gradient
  *   SpecflowLayerNormGrad {dy, x, mean, rstd, gamma[, dres]} → [dx, dγ, dβ]
  *   (x̂ recomputed from x, μ and r; dres, when given, is added to dx)
