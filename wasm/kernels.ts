@@ -1633,18 +1633,24 @@ export function conv1dOneOut(
 
 // dw[j] = Σ_q Σ_t dy[q·ow + t]·xp[q·sampleStride + t·step + j] for j < kk:
 // the filter gradient of conv1dOneOut, summed over q then t in order for
-// every j, sixteen j at a time (the tail four, then one, at a time).
+// every j, sixteen j at a time (the tail four, then one, at a time). Sample
+// by sample, every strip of j in turn with its sums kept in dw between
+// samples (the same order of additions): strips outermost passed the whole
+// batch's input once per strip, from memory.
 export function conv1dOneOutFilterGrad(
   xp: usize, dy: usize, dw: usize, n: i32, ow: i32, step: i32, kk: i32, sampleStride: i32,
 ): void {
   const stepBytes = <usize>step * 4;
   const strip = kk & ~15;
   const vec = kk & ~3;
-  for (let j = 0; j < strip; j += 16) {
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (let q = 0; q < n; q++) {
-      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
-      const g = dy + <usize>q * <usize>ow * 4;
+  memory.fill(dw, 0, <usize>kk * 4);
+  for (let q = 0; q < n; q++) {
+    const g = dy + <usize>q * <usize>ow * 4;
+    const xq = xp + <usize>q * <usize>sampleStride * 4;
+    for (let j = 0; j < strip; j += 16) {
+      const d = dw + <usize>j * 4;
+      let a0 = v128.load(d), a1 = v128.load(d, 16), a2 = v128.load(d, 32), a3 = v128.load(d, 48);
+      let x = xq + <usize>j * 4;
       for (let t = 0; t < ow; t++) {
         const s = v128.load32_splat(g + <usize>t * 4);
         a0 = madd(v128.load(x), s, a0);
@@ -1653,36 +1659,31 @@ export function conv1dOneOutFilterGrad(
         a3 = madd(v128.load(x, 48), s, a3);
         x += stepBytes;
       }
+      v128.store(d, a0);
+      v128.store(d, a1, 16);
+      v128.store(d, a2, 32);
+      v128.store(d, a3, 48);
     }
-    const d = dw + <usize>j * 4;
-    v128.store(d, a0);
-    v128.store(d, a1, 16);
-    v128.store(d, a2, 32);
-    v128.store(d, a3, 48);
-  }
-  for (let j = strip; j < vec; j += 4) {
-    let a0 = f32x4.splat(0);
-    for (let q = 0; q < n; q++) {
-      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
-      const g = dy + <usize>q * <usize>ow * 4;
+    for (let j = strip; j < vec; j += 4) {
+      const d = dw + <usize>j * 4;
+      let a0 = v128.load(d);
+      let x = xq + <usize>j * 4;
       for (let t = 0; t < ow; t++) {
         a0 = madd(v128.load(x), v128.load32_splat(g + <usize>t * 4), a0);
         x += stepBytes;
       }
+      v128.store(d, a0);
     }
-    v128.store(dw + <usize>j * 4, a0);
-  }
-  for (let j = vec; j < kk; j++) {
-    let a: f32 = 0;
-    for (let q = 0; q < n; q++) {
-      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
-      const g = dy + <usize>q * <usize>ow * 4;
+    for (let j = vec; j < kk; j++) {
+      const d = dw + <usize>j * 4;
+      let a = load<f32>(d);
+      let x = xq + <usize>j * 4;
       for (let t = 0; t < ow; t++) {
         a += load<f32>(x) * load<f32>(g + <usize>t * 4);
         x += stepBytes;
       }
+      store<f32>(d, a);
     }
-    store<f32>(dw + <usize>j * 4, a);
   }
 }
 
@@ -1964,6 +1965,31 @@ export function fir2Accumulate(src: usize, dst: usize, n: i32): void {
   for (let i = vec; i < n; i++) {
     const o = <usize>i * 4;
     store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+// The filter gradient from the phases' sums (taps of `tap` floats):
+// out[2i] = a[i] + b[i] (i < kE), out[2i+1] = (c[i] − b[i]) − a[i+1] (i < kO).
+export function fir2FilterCombine(a: usize, b: usize, c: usize, out: usize, kE: i32, kO: i32, tap: i32): void {
+  const vec = tap & ~3;
+  const tapBytes = <usize>tap * 4;
+  for (let i = 0; i < kE; i++) {
+    const ai = a + <usize>i * tapBytes;
+    const bi = b + <usize>i * tapBytes;
+    const ci = c + <usize>i * tapBytes;
+    const even = out + <usize>(2 * i) * tapBytes;
+    const odd = i < kO;
+    for (let j = 0; j < vec; j += 4) {
+      const o = <usize>j * 4;
+      const bv = v128.load(bi + o);
+      v128.store(even + o, f32x4.add(v128.load(ai + o), bv));
+      if (odd) v128.store(even + tapBytes + o, f32x4.sub(f32x4.sub(v128.load(ci + o), bv), v128.load(ai + tapBytes + o)));
+    }
+    for (let j = vec; j < tap; j++) {
+      const o = <usize>j * 4;
+      const bv = load<f32>(bi + o);
+      store<f32>(even + o, load<f32>(ai + o) + bv);
+      if (odd) store<f32>(even + tapBytes + o, (load<f32>(ci + o) - bv) - load<f32>(ai + tapBytes + o));
+    }
   }
 }
 // [convfir] end of the fast-FIR Conv-1D passes

@@ -162,18 +162,7 @@ export function filterGradFir2(backend: BackendWasm, x: TensorInfo, dy: TensorIn
     gemmAt(k, xs, ds, into + cOff, kO * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
     if (into === part) k.exports.fir2Accumulate(part, sums, sumFloats);
   }
-  const out = f32(backend, dw);
-  const all = f32(backend, block);
-  const [a, b, c] = [0, kA * tap, (kA + kE) * tap];
-  // float32 arithmetic: each sum or difference of two float32s rounded once
-  for (let i = 0; i < kE; i++) {
-    for (let j = 0; j < tap; j++) out[2 * i * tap + j] = all[a + i * tap + j]! + all[b + i * tap + j]!;
-  }
-  for (let i = 0; i < kO; i++) {
-    for (let j = 0; j < tap; j++) {
-      out[(2 * i + 1) * tap + j] = Math.fround(all[c + i * tap + j]! - all[b + i * tap + j]!) - all[a + (i + 1) * tap + j]!;
-    }
-  }
+  k.exports.fir2FilterCombine(sums + aOff, sums + bOff, sums + cOff, k.ptr(dw), kE, kO, tap);
   dispose(backend, block);
   return dw;
 }
