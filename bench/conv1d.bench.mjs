@@ -14,7 +14,12 @@
 // BENCH_CONV_BASELINE=<another build's dist/> adds that build's kernels,
 // called alternately with this one's in the same process (both on this
 // build's tfjs and wasm memory), with the ratio and the largest difference
-// between their outputs relative to the largest output.
+// between their outputs relative to the largest output; then one training of
+// the default Conv-1D AE (1000 × 512, batch 256, one thread, this build's
+// code) whose convolution kernels (Conv2D, FusedConv2D,
+// Conv2DBackpropFilter) alternate between the two builds epoch by epoch,
+// with each one's process CPU ms per epoch (BENCH_CONV_EPOCHS, 8 after the
+// first; 0 skips it).
 import { fileURLToPath } from 'node:url';
 
 const B = 256;
@@ -109,3 +114,36 @@ for (const [what, L, cin, cout, k, pass] of SHAPES) {
 }
 const sums = totals.map((ms) => `${ms.toFixed(1)} ms (${(flopsTotal / ms / 1e6).toFixed(1)} GFLOP/s)`);
 console.log(`one step's convolutions: ${builds.map(([name], i) => `${name} ${sums[i]}`).join(', ')}${builds.length > 1 ? `: ${(totals[0] / totals[1]).toFixed(3)}×` : ''}`);
+
+const epochs = Number(process.env.BENCH_CONV_EPOCHS ?? 8);
+if (builds.length > 1 && epochs > 0) {
+  const { trainAutoencoder } = await import(`${here}ml/train.js`);
+  let current = 0;
+  for (const name of ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter']) {
+    const key = { Conv2D: 'conv2D', FusedConv2D: 'fusedConv2D', Conv2DBackpropFilter: 'filterGrad' }[name];
+    const config = tf.getKernel(name, 'wasm');
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...config, kernelFunc: (args) => builds[current][1][key](args) });
+  }
+  const n = 1000;
+  const d = 512;
+  const x = new Float32Array(n * d);
+  let seed = 7;
+  for (let i = 0; i < x.length; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    x[i] = (10 * seed) / 2 ** 32 + (i % d) / d;
+  }
+  const perEpoch = builds.map(() => []);
+  let c0;
+  await trainAutoencoder({ n, d, x }, {
+    arch: 'conv1d', latentDim: 8, epochs: epochs + 1, batchSize: 256, validation: 0, seed: 1, threads: 1,
+    onEpoch: ({ epoch }) => {
+      if (c0 !== undefined) perEpoch[current].push(cpuMs() - c0); // the first epoch (start-up) is not counted
+      current = (epoch + 1) % builds.length;
+      c0 = cpuMs();
+    },
+  });
+  const median = (a) => [...a].sort((p, q) => p - q)[Math.floor((a.length - 1) / 2)];
+  const line = builds.map(([name], i) => `${name} ${perEpoch[i].map((ms) => ms.toFixed(0)).join(' ')}`).join('; ');
+  console.log(`training epochs, kernels alternating (CPU ms): ${line}; median ${(median(perEpoch[0]) / median(perEpoch[1])).toFixed(3)}×, fastest ${(Math.min(...perEpoch[0]) / Math.min(...perEpoch[1])).toFixed(3)}×`);
+}
