@@ -52,6 +52,9 @@ describe('Conv-1D as a 2-parallel fast FIR (wasm) against the cpu backend', () =
   const CASES: [number, number, number, number, number][] = [
     [3, 32, 16, 32, 11], [2, 17, 32, 64, 7], [2, 9, 64, 64, 5], [3, 31, 32, 16, 9],
     [2, 13, 6, 9, 7], [2, 20, 8, 8, 4], [1, 2, 16, 8, 3], [2, 5, 11, 13, 15],
+    // samples long enough to go through two per block (~45k floats a sample, blocks of
+    // ~128k): a last block of one, and the filter gradient's sums carried between blocks
+    [3, 2501, 4, 8, 9],
   ];
   it.each(CASES)('batch %i, length %i, %i → %i channels, k %i: y, Σ y·r, dx, dw, db', async (b, l, ci, co, k) => {
     expect(fir2Pays({ n: b, w: l, cin: ci, cout: co, fw: k, left: 0, ow: l })).toBe(true);
