@@ -1873,7 +1873,8 @@ export function fir2Split(x: usize, xe: usize, xo: usize, xs: usize, n: i32, w: 
 }
 
 // The outputs from the three products (rows of c floats; p0 has u0 rows a
-// sample, p1 ue, p2 uo, y ow = ue + uo):
+// sample, p1 ue, p2 uo, y ow = ue + uo); with n = 1 and no bias, the
+// filter gradient from its three sums as well (rows = taps):
 //   y[2u] = (p0[u] + p1[u]) (+ bias),  y[2u+1] = ((p2[u] − p1[u]) − p0[u+1]) (+ bias).
 export function fir2Combine(
   p0: usize, p1: usize, p2: usize, bias: usize, y: usize, n: i32, c: i32, u0: i32, ue: i32, uo: i32,
@@ -1965,31 +1966,6 @@ export function fir2Accumulate(src: usize, dst: usize, n: i32): void {
   for (let i = vec; i < n; i++) {
     const o = <usize>i * 4;
     store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
-}
-// The filter gradient from the phases' sums (taps of `tap` floats):
-// out[2i] = a[i] + b[i] (i < kE), out[2i+1] = (c[i] − b[i]) − a[i+1] (i < kO).
-export function fir2FilterCombine(a: usize, b: usize, c: usize, out: usize, kE: i32, kO: i32, tap: i32): void {
-  const vec = tap & ~3;
-  const tapBytes = <usize>tap * 4;
-  for (let i = 0; i < kE; i++) {
-    const ai = a + <usize>i * tapBytes;
-    const bi = b + <usize>i * tapBytes;
-    const ci = c + <usize>i * tapBytes;
-    const even = out + <usize>(2 * i) * tapBytes;
-    const odd = i < kO;
-    for (let j = 0; j < vec; j += 4) {
-      const o = <usize>j * 4;
-      const bv = v128.load(bi + o);
-      v128.store(even + o, f32x4.add(v128.load(ai + o), bv));
-      if (odd) v128.store(even + tapBytes + o, f32x4.sub(f32x4.sub(v128.load(ci + o), bv), v128.load(ai + tapBytes + o)));
-    }
-    for (let j = vec; j < tap; j++) {
-      const o = <usize>j * 4;
-      const bv = load<f32>(bi + o);
-      store<f32>(even + o, load<f32>(ai + o) + bv);
-      if (odd) store<f32>(even + tapBytes + o, (load<f32>(ci + o) - bv) - load<f32>(ai + tapBytes + o));
-    }
   }
 }
 // [convfir] end of the fast-FIR Conv-1D passes

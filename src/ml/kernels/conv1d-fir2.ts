@@ -162,7 +162,8 @@ export function filterGradFir2(backend: BackendWasm, x: TensorInfo, dy: TensorIn
     gemmAt(k, xs, ds, into + cOff, kO * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
     if (into === part) k.exports.fir2Accumulate(part, sums, sumFloats);
   }
-  k.exports.fir2FilterCombine(sums + aOff, sums + bOff, sums + cOff, k.ptr(dw), kE, kO, tap);
+  // dW[2i] = A[i] + B[i], dW[2i+1] = C[i] − B[i] − A[i+1]: the forward's combination, taps for positions
+  k.exports.fir2Combine(sums + aOff, sums + bOff, sums + cOff, 0, k.ptr(dw), 1, tap, kA, kE, kO);
   dispose(backend, block);
   return dw;
 }

@@ -64,7 +64,6 @@ interface Exports {
   fir2Combine(p0: number, p1: number, p2: number, bias: number, y: number, n: number, c: number, u0: number, ue: number, uo: number): void;
   fir2SplitGrad(dy: number, d0: number, d1: number, ds: number, n: number, ow: number, c: number, ue: number): void;
   fir2Accumulate(src: number, dst: number, n: number): void;
-  fir2FilterCombine(a: number, b: number, c: number, out: number, kE: number, kO: number, tap: number): void;
 }
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
