@@ -6,8 +6,10 @@
  * rows overlapping; y[n] = X̃[n] (outW × fw·Cin) · W (fw·Cin × Cout). Forward
  * convolutions, and the input and filter gradients that specflow's Conv-1D
  * layers compute as forward convolutions (src/ml/nn.ts), all land here;
- * XNNPACK's convolution measured 1.5–2× slower on these shapes. Dilated or
- * 2-D convolutions keep tfjs's kernel.
+ * XNNPACK's convolution measured 1.5–2× slower on these shapes. Stride-1
+ * ones with enough channels and taps go through the fast FIR of
+ * ./conv1d-fir2.ts instead (three such GEMMs of a quarter the size). Dilated
+ * or 2-D convolutions keep tfjs's kernel.
  */
 import type { KernelArgs, TensorInfo } from './common.js';
 import type { BackendWasm } from './common.js';
