@@ -1348,18 +1348,24 @@ export function conv1dOneOut(
 
 // dw[j] = Σ_q Σ_t dy[q·ow + t]·xp[q·sampleStride + t·step + j] for j < kk:
 // the filter gradient of conv1dOneOut, summed over q then t in order for
-// every j, sixteen j at a time (the tail four, then one, at a time).
+// every j, sixteen j at a time (the tail four, then one, at a time). Sample
+// by sample, every strip of j in turn with its sums kept in dw between
+// samples (the same order of additions): strips outermost passed the whole
+// batch's input once per strip, from memory.
 export function conv1dOneOutFilterGrad(
   xp: usize, dy: usize, dw: usize, n: i32, ow: i32, step: i32, kk: i32, sampleStride: i32,
 ): void {
   const stepBytes = <usize>step * 4;
   const strip = kk & ~15;
   const vec = kk & ~3;
-  for (let j = 0; j < strip; j += 16) {
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (let q = 0; q < n; q++) {
-      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
-      const g = dy + <usize>q * <usize>ow * 4;
+  memory.fill(dw, 0, <usize>kk * 4);
+  for (let q = 0; q < n; q++) {
+    const g = dy + <usize>q * <usize>ow * 4;
+    const xq = xp + <usize>q * <usize>sampleStride * 4;
+    for (let j = 0; j < strip; j += 16) {
+      const d = dw + <usize>j * 4;
+      let a0 = v128.load(d), a1 = v128.load(d, 16), a2 = v128.load(d, 32), a3 = v128.load(d, 48);
+      let x = xq + <usize>j * 4;
       for (let t = 0; t < ow; t++) {
         const s = v128.load32_splat(g + <usize>t * 4);
         a0 = madd(v128.load(x), s, a0);
@@ -1368,36 +1374,31 @@ export function conv1dOneOutFilterGrad(
         a3 = madd(v128.load(x, 48), s, a3);
         x += stepBytes;
       }
+      v128.store(d, a0);
+      v128.store(d, a1, 16);
+      v128.store(d, a2, 32);
+      v128.store(d, a3, 48);
     }
-    const d = dw + <usize>j * 4;
-    v128.store(d, a0);
-    v128.store(d, a1, 16);
-    v128.store(d, a2, 32);
-    v128.store(d, a3, 48);
-  }
-  for (let j = strip; j < vec; j += 4) {
-    let a0 = f32x4.splat(0);
-    for (let q = 0; q < n; q++) {
-      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
-      const g = dy + <usize>q * <usize>ow * 4;
+    for (let j = strip; j < vec; j += 4) {
+      const d = dw + <usize>j * 4;
+      let a0 = v128.load(d);
+      let x = xq + <usize>j * 4;
       for (let t = 0; t < ow; t++) {
         a0 = madd(v128.load(x), v128.load32_splat(g + <usize>t * 4), a0);
         x += stepBytes;
       }
+      v128.store(d, a0);
     }
-    v128.store(dw + <usize>j * 4, a0);
-  }
-  for (let j = vec; j < kk; j++) {
-    let a: f32 = 0;
-    for (let q = 0; q < n; q++) {
-      let x = xp + (<usize>q * <usize>sampleStride + <usize>j) * 4;
-      const g = dy + <usize>q * <usize>ow * 4;
+    for (let j = vec; j < kk; j++) {
+      const d = dw + <usize>j * 4;
+      let a = load<f32>(d);
+      let x = xq + <usize>j * 4;
       for (let t = 0; t < ow; t++) {
         a += load<f32>(x) * load<f32>(g + <usize>t * 4);
         x += stepBytes;
       }
+      store<f32>(d, a);
     }
-    store<f32>(dw + <usize>j * 4, a);
   }
 }
 
@@ -1537,6 +1538,152 @@ export function pairDup(x: usize, out: usize, rows: i32, c: i32, scale: f32): vo
   }
 }
 // [convxf] end of Conv-1D training passes
+
+// ---------------------------------------------------------------------------
+// [convfir] Conv-1D as a 2-parallel fast FIR (src/ml/kernels/conv1d-fir2.ts).
+// A stride-1 convolution's even and odd outputs share products: with the
+// padded input's even and odd samples xe, xo, the filter's even and odd taps
+// we, wo and s = xo + xe (shifted by one), both phases come from three
+// half-length convolutions over half the outputs (0.75 of the products).
+// These are its passes over memory; the three convolutions are GEMMs.
+
+// Per sample q and t < v (rows of c floats), of the input x zero-padded by
+// `left` rows (and with zeros past its end):
+//   xe[t] = xp[2t], xo[t] = xp[2t+1], xs[t] = xp[2t+1] + xp[2t+2].
+export function fir2Split(x: usize, xe: usize, xo: usize, xs: usize, n: i32, w: i32, c: i32, left: i32, v: i32): void {
+  const rowBytes = <usize>c * 4;
+  const vec = c & ~3;
+  for (let q = 0; q < n; q++) {
+    const xq = x + <usize>q * <usize>w * rowBytes;
+    const base = <usize>q * <usize>v * rowBytes;
+    for (let t = 0; t < v; t++) {
+      const i0 = 2 * t - left;
+      const de = xe + base + <usize>t * rowBytes;
+      const dO = xo + base + <usize>t * rowBytes;
+      const ds = xs + base + <usize>t * rowBytes;
+      const in0 = i0 >= 0 && i0 < w;
+      const in1 = i0 + 1 >= 0 && i0 + 1 < w;
+      const in2 = i0 + 2 >= 0 && i0 + 2 < w;
+      const r0 = xq + <isize>i0 * <isize>rowBytes;
+      const r1 = r0 + rowBytes;
+      const r2 = r1 + rowBytes;
+      if (in0) memory.copy(de, r0, rowBytes);
+      else memory.fill(de, 0, rowBytes);
+      if (in1) memory.copy(dO, r1, rowBytes);
+      else memory.fill(dO, 0, rowBytes);
+      if (in1 && in2) {
+        for (let i = 0; i < vec; i += 4) {
+          const o = <usize>i * 4;
+          v128.store(ds + o, f32x4.add(v128.load(r1 + o), v128.load(r2 + o)));
+        }
+        for (let i = vec; i < c; i++) {
+          const o = <usize>i * 4;
+          store<f32>(ds + o, load<f32>(r1 + o) + load<f32>(r2 + o));
+        }
+      } else if (in1) memory.copy(ds, r1, rowBytes);
+      else if (in2) memory.copy(ds, r2, rowBytes);
+      else memory.fill(ds, 0, rowBytes);
+    }
+  }
+}
+
+// The outputs from the three products (rows of c floats; p0 has u0 rows a
+// sample, p1 ue, p2 uo, y ow = ue + uo); with n = 1 and no bias, the
+// filter gradient from its three sums as well (rows = taps):
+//   y[2u] = (p0[u] + p1[u]) (+ bias),  y[2u+1] = ((p2[u] − p1[u]) − p0[u+1]) (+ bias).
+export function fir2Combine(
+  p0: usize, p1: usize, p2: usize, bias: usize, y: usize, n: i32, c: i32, u0: i32, ue: i32, uo: i32,
+): void {
+  const rowBytes = <usize>c * 4;
+  const vec = c & ~3;
+  const zero = f32x4.splat(0);
+  for (let q = 0; q < n; q++) {
+    const a = p0 + <usize>q * <usize>u0 * rowBytes;
+    const b = p1 + <usize>q * <usize>ue * rowBytes;
+    const s = p2 + <usize>q * <usize>uo * rowBytes;
+    const yq = y + <usize>q * <usize>(ue + uo) * rowBytes;
+    for (let u = 0; u < ue; u++) {
+      const au = a + <usize>u * rowBytes;
+      const bu = b + <usize>u * rowBytes;
+      const su = s + <usize>u * rowBytes;
+      const ye = yq + <usize>(2 * u) * rowBytes;
+      const odd = u < uo;
+      for (let i = 0; i < vec; i += 4) {
+        const o = <usize>i * 4;
+        const bv = bias ? v128.load(bias + o) : zero;
+        const pb = v128.load(bu + o);
+        let e = f32x4.add(v128.load(au + o), pb);
+        if (bias) e = f32x4.add(e, bv);
+        v128.store(ye + o, e);
+        if (odd) {
+          let d = f32x4.sub(f32x4.sub(v128.load(su + o), pb), v128.load(au + rowBytes + o));
+          if (bias) d = f32x4.add(d, bv);
+          v128.store(ye + rowBytes + o, d);
+        }
+      }
+      for (let i = vec; i < c; i++) {
+        const o = <usize>i * 4;
+        const bv: f32 = bias ? load<f32>(bias + o) : 0;
+        const pb = load<f32>(bu + o);
+        let e: f32 = load<f32>(au + o) + pb;
+        if (bias) e += bv;
+        store<f32>(ye + o, e);
+        if (odd) {
+          let d: f32 = (load<f32>(su + o) - pb) - load<f32>(au + rowBytes + o);
+          if (bias) d += bv;
+          store<f32>(ye + rowBytes + o, d);
+        }
+      }
+    }
+  }
+}
+
+// The output gradient's phases for the filter gradient (rows of c floats,
+// ue rows a sample): d0[u] = dy[2u], d1[u] = dy[2u+1] (0 past the end),
+// ds[u] = d0[u] + d1[u].
+export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, n: i32, ow: i32, c: i32, ue: i32): void {
+  const rowBytes = <usize>c * 4;
+  const vec = c & ~3;
+  for (let q = 0; q < n; q++) {
+    const g = dy + <usize>q * <usize>ow * rowBytes;
+    const base = <usize>q * <usize>ue * rowBytes;
+    for (let u = 0; u < ue; u++) {
+      const r0 = g + <usize>(2 * u) * rowBytes;
+      const r1 = r0 + rowBytes;
+      const e = d0 + base + <usize>u * rowBytes;
+      const o1 = d1 + base + <usize>u * rowBytes;
+      const s = ds + base + <usize>u * rowBytes;
+      memory.copy(e, r0, rowBytes);
+      if (2 * u + 1 < ow) {
+        memory.copy(o1, r1, rowBytes);
+        for (let i = 0; i < vec; i += 4) {
+          const o = <usize>i * 4;
+          v128.store(s + o, f32x4.add(v128.load(r0 + o), v128.load(r1 + o)));
+        }
+        for (let i = vec; i < c; i++) {
+          const o = <usize>i * 4;
+          store<f32>(s + o, load<f32>(r0 + o) + load<f32>(r1 + o));
+        }
+      } else {
+        memory.fill(o1, 0, rowBytes);
+        memory.copy(s, r0, rowBytes);
+      }
+    }
+  }
+}
+// dst[i] += src[i], i < n: a block of samples' filter-gradient products added to the sums of the blocks before it.
+export function fir2Accumulate(src: usize, dst: usize, n: i32): void {
+  const vec = n & ~3;
+  for (let i = 0; i < vec; i += 4) {
+    const o = <usize>i * 4;
+    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  }
+  for (let i = vec; i < n; i++) {
+    const o = <usize>i * 4;
+    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+// [convfir] end of the fast-FIR Conv-1D passes
 
 // ---------------------------------------------------------------------------
 // [xfast] Transformer passes, second round: attention's softmax in fewer

@@ -6,12 +6,15 @@
  * rows overlapping; y[n] = X̃[n] (outW × fw·Cin) · W (fw·Cin × Cout). Forward
  * convolutions, and the input and filter gradients that specflow's Conv-1D
  * layers compute as forward convolutions (src/ml/nn.ts), all land here;
- * XNNPACK's convolution measured 1.5–2× slower on these shapes. Dilated or
- * 2-D convolutions keep tfjs's kernel.
+ * XNNPACK's convolution measured 1.5–2× slower on these shapes. Stride-1
+ * ones with enough channels and taps go through the fast FIR of
+ * ./conv1d-fir2.ts instead (three such GEMMs of a quarter the size). Dilated
+ * or 2-D convolutions keep tfjs's kernel.
  */
 import type { KernelArgs, TensorInfo } from './common.js';
 import type { BackendWasm } from './common.js';
 import { boundTf, dispose, run, wasmModule } from './common.js';
+import { conv1dFir2, fir2Pays, type Fir2Dims } from './conv1d-fir2.js';
 import { gemm, simdKernels } from './simd.js';
 
 interface ConvAttrs {
@@ -73,6 +76,8 @@ function conv1dGemm(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, att
   const wp = w + left + right;
   // the last window must lie inside the padded row (true of tfjs's padding rules)
   if ((ow - 1) * s + fw > wp) return undefined;
+  const fir: Fir2Dims = { n, w, cin, cout, fw, left, ow };
+  if (s === 1 && fir2Pays(fir)) return conv1dFir2(backend, x, filter, bias, fir);
   const xp = left > 0 || right > 0 ? padWidth(backend, x, n, w, cin, left, right) : x;
   const out = cout === 1 ? oneOutputChannel(backend, xp, filter, bias, { n, ow, step: s * cin, kk: fw * cin, sampleStride: wp * cin }) : gemm(backend, {
     a: xp, b: filter, m: ow, n: cout, k: fw * cin, transA: false, transB: false,

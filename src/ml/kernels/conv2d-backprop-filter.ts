@@ -14,6 +14,7 @@
 import { matMulPlain } from './batch-matmul.js';
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { boundTf, dispose, f32, run } from './common.js';
+import { filterGradFir2, fir2Pays, type Fir2Dims } from './conv1d-fir2.js';
 import { gemm, simdKernels } from './simd.js';
 
 interface Attrs {
@@ -161,6 +162,8 @@ interface Conv1dDims {
  * sample summed into one output, reading the padded input in place.
  */
 function filterGrad1d(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Conv1dDims): TensorInfo {
+  const fir: Fir2Dims = { n: d.n, w: d.w, cin: d.cin, cout: d.cout, fw: d.fw, left: d.left, ow: d.ow };
+  if (d.sw === 1 && fir2Pays(fir)) return filterGradFir2(backend, x, dy, fir);
   // padded width: the last window must fit; zeros past the input on the right
   const wp = Math.max(d.left + d.w, (d.ow - 1) * d.sw + d.fw);
   const right = wp - d.left - d.w;

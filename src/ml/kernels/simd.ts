@@ -63,6 +63,11 @@ interface Exports {
   bnLeakyGradInput(dy: number, y: number, d: number, s: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number): void;
   pairSum(x: number, out: number, pairs: number, c: number, scale: number): void;
   pairDup(x: number, out: number, rows: number, c: number, scale: number): void;
+  // the Conv-1D as a 2-parallel fast FIR (./conv1d-fir2.ts)
+  fir2Split(x: number, xe: number, xo: number, xs: number, n: number, w: number, c: number, left: number, v: number): void;
+  fir2Combine(p0: number, p1: number, p2: number, bias: number, y: number, n: number, c: number, u0: number, ue: number, uo: number): void;
+  fir2SplitGrad(dy: number, d0: number, d1: number, ds: number, n: number, ow: number, c: number, ue: number): void;
+  fir2Accumulate(src: number, dst: number, n: number): void;
 }
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
