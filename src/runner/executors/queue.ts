@@ -4,7 +4,8 @@
  * one job and one computation. Workers (`specflow worker`, queue-worker.ts)
  * compute it into the shared store and report progress through the job; the
  * coordinator waits for the job's end (QueueEvents, with a poll of the job's
- * state so that a missed event or a job withdrawn by someone else never hangs it).
+ * state so that a missed event or a job withdrawn by someone else never hangs it,
+ * and a line saying what the job is doing when the wait grows long).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -16,6 +17,9 @@ import {
 } from './queue-common.js';
 
 const POLL_MS = 1_000;
+/** Silence (no progress from the job) after which a wait says what it waits for; then twice as long each time, up to the cap. */
+const REPORT_AFTER_MS = 30_000;
+const REPORT_CAP_MS = 300_000;
 /** Finished jobs stay this long so that late coordinators read their result; then BullMQ drops them. */
 const KEEP_FINISHED_S = 3_600;
 
@@ -29,6 +33,14 @@ interface Waiting {
   job: StageJob;
   hooks: ExecutorHooks;
   by?: ComputedBy;
+  /** Polls the job's state; started with the wait, because an event may end the wait before the add returns. */
+  timer?: NodeJS.Timeout;
+  /** The job is in the queue (added, or found there): from now on its state is polled. */
+  queued: boolean;
+  started: number;
+  /** The job's last sign of life (its progress), and the silence after which the wait reports. */
+  lastSign: number;
+  reportAfter: number;
   finish(outcome: JobOutcome): void;
 }
 
@@ -51,6 +63,7 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
   events.on('progress', ({ jobId, data }) => {
     const w = waiting.get(jobId);
     if (!w) return;
+    w.lastSign = Date.now();
     const p = data as QueueProgress;
     if (p.type === 'start') {
       w.by = { host: p.host, worker: p.worker };
@@ -92,13 +105,32 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
   const poll = async (w: Waiting): Promise<void> => {
     const job = await queue.getJob(w.job.key);
     if (!job) {
-      if (!w.job.force && store.has(w.job.key)) w.finish(storeOutcome(store, w.job.key));
-      else await enqueue(w.job);
+      const done = !w.job.force && store.has(w.job.key) ? storeOutcome(store, w.job.key) : await enqueue(w.job);
+      if (done) w.finish(done);
       return;
     }
     const state = await job.getState();
-    if (state === 'completed' && job.returnvalue) w.finish(job.returnvalue);
-    else if (state === 'failed') w.finish(failure(w, job.failedReason));
+    if (state === 'completed') {
+      // a completed job always ends the wait, even one whose result cannot be read
+      const returned = job.returnvalue as QueueResult | null | undefined;
+      w.finish(returned ?? (store.has(w.job.key) ? storeOutcome(store, w.job.key) : failure(w, 'it completed without a result')));
+    } else if (state === 'failed') {
+      w.finish(failure(w, job.failedReason));
+    } else if (Date.now() - w.lastSign >= w.reportAfter) {
+      w.lastSign = Date.now();
+      w.reportAfter = Math.min(REPORT_CAP_MS, w.reportAfter * 2);
+      w.hooks.onMessage({ type: 'log', message: await waitLine(w, state, job.processedBy) });
+    }
+  };
+
+  /** What a long wait waits for: the job's state, who runs it, or that nobody could. */
+  const waitLine = async (w: Waiting, state: string, processedBy: string | undefined): Promise<string> => {
+    const head = `still waiting for queue job ${w.job.key.slice(0, 12)} after ${Math.round((Date.now() - w.started) / 1000)} s`;
+    if (state === 'active') return `${head}: active on worker ${processedBy ?? '?'}`;
+    const where = state === 'waiting' || state === 'prioritized' ? 'waiting in the queue' : state === 'delayed' ? 'delayed before another try' : state;
+    const workers = await liveWorkers(redis).catch(() => undefined);
+    const who = workers === undefined ? '' : workers.length === 0 ? '; no specflow worker is registered' : `; ${workers.length} live worker${workers.length > 1 ? 's' : ''}, busy with ${workers.reduce((n, x) => n + x.jobs.length, 0)} stage(s)`;
+    return `${head}: ${where}${who}`;
   };
 
   /** Ctrl-C: stop waiting; the job goes only if no other coordinator waits for it and no worker has it yet. */
@@ -120,28 +152,35 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
       if (hooks.signal.aborted) return interrupted;
       await redis.sadd(WAITERS_KEY(job.key), me);
       return new Promise<JobOutcome>((resolve) => {
-        let timer: NodeJS.Timeout | undefined;
-        const finish = (outcome: JobOutcome): void => {
-          if (!waiting.has(job.key)) return;
-          waiting.delete(job.key);
-          clearInterval(timer);
-          hooks.signal.removeEventListener('abort', onAbort);
-          if (outcome.status !== 'interrupted') void redis.srem(WAITERS_KEY(job.key), me).catch(() => undefined);
-          resolve(outcome);
+        const now = Date.now();
+        const w: Waiting = {
+          job, hooks, queued: false, started: now, lastSign: now, reportAfter: REPORT_AFTER_MS,
+          finish: (outcome) => {
+            if (waiting.get(job.key) !== w) return;
+            waiting.delete(job.key);
+            clearInterval(w.timer);
+            hooks.signal.removeEventListener('abort', onAbort);
+            if (outcome.status !== 'interrupted') void redis.srem(WAITERS_KEY(job.key), me).catch(() => undefined);
+            resolve(outcome);
+          },
         };
         const onAbort = (): void => {
           withdrawals.push(withdraw(job.key).catch(() => undefined));
-          finish(interrupted);
+          w.finish(interrupted);
         };
-        waiting.set(job.key, { job, hooks, finish });
+        waiting.set(job.key, w);
         hooks.signal.addEventListener('abort', onAbort, { once: true });
+        // the poll's timer exists from the start, so that whatever ends the wait (an event may
+        // arrive before the add returns) clears it: a timer left behind would keep the run alive for ever
+        w.timer = setInterval(() => { if (w.queued) poll(w).catch(() => undefined); }, POLL_MS);
         enqueue(job).then((done) => {
-          if (done) finish(done);
-          else timer = setInterval(() => { const w = waiting.get(job.key); if (w) poll(w).catch(() => undefined); }, POLL_MS);
-        }, (e: unknown) => finish({ ...interrupted, status: 'failed', error: `cannot queue the stage: ${(e as Error).message}`, infrastructure: true }));
+          if (done) w.finish(done);
+          else w.queued = true;
+        }, (e: unknown) => w.finish({ ...interrupted, status: 'failed', error: `cannot queue the stage: ${(e as Error).message}`, infrastructure: true }));
       });
     },
     async close() {
+      for (const w of waiting.values()) clearInterval(w.timer);
       await Promise.all(withdrawals);
       await Promise.all([events.close(), queue.close()]);
       redis.disconnect();
