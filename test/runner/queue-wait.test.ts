@@ -72,7 +72,7 @@ const { queueExecutor } = await import('../../src/runner/executors/queue.js');
 const def = { type: 'test.x' } as unknown as StageDef;
 
 function stageJob(key: string): StageJob {
-  return { key, label: `s ${key.slice(0, 4)}`, type: 'test.x', stage: 's', params: {}, seed: 1, pipelineDir: '/', material: {} as StageJob['material'], fingerprint: 'f', inputs: {}, force: false, resources: {}, pathParams: [], stamps: {} };
+  return { key, label: `s ${key.slice(0, 4)}`, type: 'test.x', stage: 's', params: {}, seed: 1, pipelineDir: '/', material: {} as StageJob['material'], fingerprint: 'f', inputs: {}, force: false, resources: {}, pathParams: [], stamps: {}, cores: 1 };
 }
 
 const done: JobOutcome = { host: 'h', worker: 'w', status: 'done', seconds: 0.1, metrics: {} };

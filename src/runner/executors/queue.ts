@@ -1,7 +1,7 @@
 /**
  * The queue executor, coordinator side: each ready stage becomes a BullMQ job
  * whose id is its content key, so coordinators asking for the same stage share
- * one job and one computation. Workers (`specflow worker`, queue-worker.ts)
+ * one job and one computation. It waits in the lane of its cores (queue-common.ts). Workers (`specflow worker`, queue-worker.ts)
  * compute it into the shared store and report progress through the job; the
  * coordinator waits for the job's end (QueueEvents, with a poll of the job's
  * state so that a missed event or a job withdrawn by someone else never hangs it,
@@ -13,7 +13,7 @@ import type { Store } from '../store.js';
 import type { ComputedBy, JobOutcome, StageJob } from '../stage-job.js';
 import type { Executor, ExecutorHooks } from './executor.js';
 import {
-  ATTEMPTS, BACKOFF_MS, PREFIX, QUEUE, WAITERS_KEY, connection, liveWorkers, openRedis, type QueueProgress, type QueueResult,
+  ATTEMPTS, BACKOFF_MS, PREFIX, WAITERS_KEY, connection, laneOf, laneQueue, liveWorkers, openRedis, type QueueProgress, type QueueResult,
 } from './queue-common.js';
 
 const POLL_MS = 1_000;
@@ -47,11 +47,7 @@ interface Waiting {
 export async function queueExecutor(store: Store, options: QueueExecutorOptions): Promise<Executor> {
   const redis = await openRedis(options.redis);
   const { Queue, QueueEvents } = await import('bullmq');
-  const queue = new Queue<StageJob, QueueResult>(QUEUE, { connection: connection(options.redis), prefix: PREFIX });
-  const events = new QueueEvents(QUEUE, { connection: connection(options.redis), prefix: PREFIX });
-  queue.on('error', () => undefined);
-  events.on('error', () => undefined);
-  await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+  type StageQueue = InstanceType<typeof Queue<StageJob, QueueResult>>;
   const me = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const waiting = new Map<string, Waiting>();
   const withdrawals: Promise<void>[] = [];
@@ -60,24 +56,43 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
     options.warn?.(`no specflow worker is registered on ${options.redis}: stages wait until one starts (specflow worker --redis ${options.redis} --store DIR)`);
   }
 
-  events.on('progress', ({ jobId, data }) => {
+  /** Each lane's queue, opened when a stage first needs it; its events end and report the waits. */
+  const lanes = new Map<number, Promise<StageQueue>>();
+  const closers: (() => Promise<unknown>)[] = [];
+  const openLane = async (lane: number): Promise<StageQueue> => {
+    const queue = new Queue<StageJob, QueueResult>(laneQueue(lane), { connection: connection(options.redis), prefix: PREFIX });
+    const events = new QueueEvents(laneQueue(lane), { connection: connection(options.redis), prefix: PREFIX });
+    queue.on('error', () => undefined);
+    events.on('error', () => undefined);
+    closers.push(() => Promise.all([events.close(), queue.close()]));
+    events.on('progress', ({ jobId, data }) => progress(jobId, data as QueueProgress));
+    events.on('completed', ({ jobId, returnvalue }) => waiting.get(jobId)?.finish(returnvalue as QueueResult));
+    events.on('failed', ({ jobId, failedReason }) => {
+      // BullMQ says 'failed' only once no attempt is left (a retried attempt goes back to wait)
+      const w = waiting.get(jobId);
+      w?.finish(failure(w, failedReason));
+    });
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    return queue;
+  };
+  const queueOf = (job: StageJob): Promise<StageQueue> => {
+    const lane = laneOf(job.cores);
+    if (!lanes.has(lane)) lanes.set(lane, openLane(lane));
+    return lanes.get(lane)!;
+  };
+
+  /** A worker's report on a job: it started (where), a progress event, a log line. */
+  const progress = (jobId: string, p: QueueProgress): void => {
     const w = waiting.get(jobId);
     if (!w) return;
     w.lastSign = Date.now();
-    const p = data as QueueProgress;
     if (p.type === 'start') {
       w.by = { host: p.host, worker: p.worker };
       w.hooks.onStart(w.by);
     } else {
       w.hooks.onMessage(p);
     }
-  });
-  events.on('completed', ({ jobId, returnvalue }) => waiting.get(jobId)?.finish(returnvalue as QueueResult));
-  events.on('failed', ({ jobId, failedReason }) => {
-    // BullMQ says 'failed' only once no attempt is left (a retried attempt goes back to wait)
-    const w = waiting.get(jobId);
-    w?.finish(failure(w, failedReason));
-  });
+  };
 
   const failure = (w: Waiting, reason: string): JobOutcome => ({
     host: w.by?.host ?? '?', worker: w.by?.worker ?? '?', status: 'failed', seconds: 0, metrics: {},
@@ -86,6 +101,7 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
 
   /** Add the job unless one with its id is queued or running; a finished one is replaced. */
   const enqueue = async (job: StageJob): Promise<JobOutcome | undefined> => {
+    const queue = await queueOf(job);
     const existing = await queue.getJob(job.key);
     if (existing) {
       const state = await existing.getState();
@@ -103,7 +119,7 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
 
   /** Its state, in case an event was missed; a job that vanished unfinished is added again. */
   const poll = async (w: Waiting): Promise<void> => {
-    const job = await queue.getJob(w.job.key);
+    const job = await (await queueOf(w.job)).getJob(w.job.key);
     if (!job) {
       const done = !w.job.force && store.has(w.job.key) ? storeOutcome(store, w.job.key) : await enqueue(w.job);
       if (done) w.finish(done);
@@ -134,10 +150,11 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
   };
 
   /** Ctrl-C: stop waiting; the job goes only if no other coordinator waits for it and no worker has it yet. */
-  const withdraw = async (key: string): Promise<void> => {
+  const withdraw = async (stage: StageJob): Promise<void> => {
+    const { key } = stage;
     await redis.srem(WAITERS_KEY(key), me);
     if ((await redis.scard(WAITERS_KEY(key))) > 0) return;
-    const job = await queue.getJob(key);
+    const job = await (await queueOf(stage)).getJob(key);
     if (!job) return;
     const state = await job.getState();
     if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove().catch(() => undefined);
@@ -165,7 +182,7 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
           },
         };
         const onAbort = (): void => {
-          withdrawals.push(withdraw(job.key).catch(() => undefined));
+          withdrawals.push(withdraw(job).catch(() => undefined));
           w.finish(interrupted);
         };
         waiting.set(job.key, w);
@@ -182,7 +199,7 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
     async close() {
       for (const w of waiting.values()) clearInterval(w.timer);
       await Promise.all(withdrawals);
-      await Promise.all([events.close(), queue.close()]);
+      await Promise.all(closers.map((close) => close()));
       redis.disconnect();
     },
   };
