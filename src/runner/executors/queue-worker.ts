@@ -13,7 +13,8 @@
  * by hand (Worker.getNextJob), asking a lane only when that many cores are free:
  * it never claims a job it cannot start while another worker idles. Fetching by
  * hand means renewing the locks of its jobs and running BullMQ's stalled check
- * itself, as BullMQ's own loop would.
+ * itself, as BullMQ's own loop would, and waiting for work on the lanes' markers
+ * (the sorted sets BullMQ's add touches for its workers to wake up on).
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -54,9 +55,8 @@ export interface QueueWorker {
 
 /** Progress lines per stage per second at most; the last epoch always goes through. */
 const PROGRESS_EVERY_MS = 250;
-/** An idle worker asks its lanes again after this pause, doubling up to the longest; a stage ending asks at once. */
-const IDLE_FIRST_MS = 25;
-const IDLE_LONGEST_MS = 500;
+/** An idle worker asks its lanes when a job is added to one (BullMQ's marker), when a stage of its own ends, and at least this often. */
+const IDLE_POLL_MS = 500;
 /** BullMQ's defaults, which its own fetch loop would apply. */
 const LOCK_MS = 30_000;
 const STALLED_CHECK_MS = 30_000;
@@ -169,9 +169,17 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     }
   };
 
-  /** Claims one job from the widest lane whose stages fit in the free cores; false when none has one. */
-  const claimOne = async (): Promise<boolean> => {
-    for (const lane of lanes) {
+  /** Lanes with jobs waiting (or delayed, which a claim promotes when due), in one round trip: most lanes are empty, and asking an empty one costs a script. */
+  const busyLanes = async (): Promise<Lane[]> => {
+    const counts = await redis.pipeline(lanes.flatMap((l) => [['llen', l.bull.keys.wait!], ['zcard', l.bull.keys.prioritized!], ['zcard', l.bull.keys.delayed!]])).exec();
+    if (!counts) return lanes;
+    return lanes.filter((_, i) => [0, 1, 2].some((k) => { const [err, n] = counts[3 * i + k]!; return err !== null || Number(n) > 0; }));
+  };
+
+  /** Claims one job from the widest lane whose stages fit in the free cores (the lane just signalled first); false when none has one. */
+  const claimOne = async (hint?: Lane): Promise<boolean> => {
+    const candidates = hint ? [hint] : await busyLanes().catch(() => lanes);
+    for (const lane of candidates) {
       const release = slots.tryAcquire(lane.cores);
       if (!release) continue;
       const token = `${id}:${randomUUID()}`;
@@ -204,20 +212,31 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     return false;
   };
 
+  // one blocking wait at a time for a marker of any lane; a stage ending wakes the loop too
+  const { Redis } = await import('ioredis');
+  const signals = new Redis(options.redis, { maxRetriesPerRequest: null });
+  signals.on('error', () => undefined);
+  const markers = lanes.map((lane) => lane.bull.keys.marker!);
+  /** The lane whose marker was set, or undefined (timed out, or a stage of ours ended). */
+  let markerWait: Promise<Lane | undefined> | undefined;
+  const nextMarker = (): Promise<Lane | undefined> => (markerWait ??= signals.bzpopmin(...markers, IDLE_POLL_MS / 1000)
+    .then((popped) => lanes[markers.indexOf(popped?.[0] ?? '')], () => new Promise<undefined>((r) => setTimeout(r, IDLE_POLL_MS)))
+    .finally(() => { markerWait = undefined; }));
   let wake: () => void = () => undefined;
   const fetching = (async () => {
-    let pause = IDLE_FIRST_MS;
+    let hint: Lane | undefined;
     while (!abort.signal.aborted) {
-      if (await claimOne()) {
-        pause = IDLE_FIRST_MS;
+      if (await claimOne(hint)) {
+        hint = undefined;
         continue;
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pause);
-        wake = () => { clearTimeout(timer); resolve(); };
-      });
+      if (hint) {
+        // the signalled lane had nothing this worker can start now: look at all of them
+        hint = undefined;
+        continue;
+      }
+      hint = await Promise.race([nextMarker(), new Promise<undefined>((resolve) => { wake = () => resolve(undefined); })]);
       wake = () => undefined;
-      pause = Math.min(IDLE_LONGEST_MS, pause * 2);
     }
   })();
   options.log(`worker ${id}: ${concurrency} ${concurrency > 1 ? 'cores' : 'core'} at a time, store ${store.root}, backend ${backendSelection()}`);
@@ -232,6 +251,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       // running stages see the abort: their jobs go back to their lanes
       while (running.size) await new Promise((r) => setTimeout(r, 20));
       clearInterval(renew);
+      signals.disconnect();
       await Promise.all(lanes.map((lane) => lane.bull.close()));
       await pool.destroy();
       await store.close().catch(() => undefined);
