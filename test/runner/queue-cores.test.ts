@@ -5,13 +5,13 @@
  * claims a stage it cannot start while another worker could. Skipped, loudly,
  * where redis-server is not installed (.ci/run installs it).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, freePort, tempDir, until } from './helpers.js';
+import { CLI, ROOT, tempDir, until } from './helpers.js';
+import { hasRedis, startRedis } from './redis-server.js';
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 if (!hasRedis) console.warn('!!! redis-server not found: the queue worker cores tests are SKIPPED (apt-get install redis-server) !!!');
 
 const PLUGIN = join(ROOT, 'test', 'fixtures', 'stages', 'cores-stages.mjs');
@@ -85,12 +85,7 @@ describe.skipIf(!hasRedis)('queue workers honour the cores of a stage (real redi
   };
 
   beforeAll(async () => {
-    const port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    redis.stdout!.on('data', (d) => { log += String(d); });
-    await until('redis-server to accept connections', () => log.includes('Ready to accept connections'), 10_000);
+    ({ url, server: redis } = await startRedis());
   }, 30_000);
 
   afterAll(() => {

@@ -4,13 +4,13 @@
  * sharing one store. Skipped, loudly, where redis-server is not installed
  * (.ci/run installs it).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, PLUGIN, ROOT, cli, freePort, tempDir, until } from './helpers.js';
+import { CLI, PLUGIN, ROOT, cli, tempDir, until } from './helpers.js';
+import { hasRedis, startRedis } from './redis-server.js';
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 if (!hasRedis) console.warn('!!! redis-server not found: the queue executor tests are SKIPPED (apt-get install redis-server) !!!');
 
 const SWEEP = join(ROOT, 'test', 'fixtures', 'pipelines', 'queue-sweep.yaml');
@@ -53,12 +53,7 @@ describe.skipIf(!hasRedis)('queue executor: BullMQ on a real redis-server, three
   };
 
   beforeAll(async () => {
-    const port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    redis.stdout!.on('data', (d) => { log += String(d); });
-    await until('redis-server to accept connections', () => log.includes('Ready to accept connections'), 10_000);
+    ({ url, server: redis } = await startRedis());
     workers = await Promise.all([startWorker(), startWorker(), startWorker()]);
   }, 30_000);
 
