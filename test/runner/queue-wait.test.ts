@@ -20,6 +20,8 @@ const fake = vi.hoisted(() => ({
   events: undefined as undefined | EventEmitter,
   /** Called inside Queue.add, after the job exists and before add returns. */
   onAdd: undefined as undefined | ((id: string) => void),
+  /** Awaited inside Queue.add before the job exists (the add still on its way to Redis). */
+  beforeAdd: undefined as undefined | (() => Promise<void>),
   queueNames: [] as string[],
 }));
 
@@ -39,6 +41,7 @@ vi.mock('bullmq', async () => {
       return j ? view(j) : undefined;
     }
     async add(_name: string, _data: unknown, opts: { jobId: string }): Promise<void> {
+      await fake.beforeAdd?.();
       if (!fake.jobs.has(opts.jobId)) fake.jobs.set(opts.jobId, { id: opts.jobId, state: 'waiting', returnvalue: null, failedReason: '' });
       fake.onAdd?.(opts.jobId);
     }
@@ -87,6 +90,7 @@ describe('queue coordinator: waiting for a job', () => {
     vi.useFakeTimers();
     fake.jobs.clear();
     fake.onAdd = undefined;
+    fake.beforeAdd = undefined;
     store = new Store(tempDir('specflow-queue-wait-'));
     await store.ensureLayout();
   });
@@ -131,6 +135,25 @@ describe('queue coordinator: waiting for a job', () => {
     expect(outcome.status).toBe('failed');
     expect(outcome.error).toMatch(/job stalled more than allowable limit/);
     await executor.close();
+  });
+
+  it('Ctrl-C while the job is being added: the job is withdrawn once the add has landed, not left queued with nobody waiting', async () => {
+    const executor = await queueExecutor(store, { redis: 'redis://fake:1' });
+    const key = 'e'.repeat(64);
+    const controller = new AbortController();
+    let land: () => void = () => undefined;
+    const landed = new Promise<void>((r) => { land = r; });
+    // Ctrl-C while the add is on its way; the withdrawal's own look-up finds nothing yet
+    fake.beforeAdd = async () => {
+      controller.abort();
+      for (let i = 0; i < 50; i++) await Promise.resolve();
+    };
+    fake.onAdd = () => land();
+    const outcome = await executor.compute(def, stageJob(key), { ...hooks(), signal: controller.signal });
+    expect(outcome.status).toBe('interrupted');
+    await landed;
+    await executor.close();
+    expect(fake.jobs.has(key)).toBe(false);
   });
 
   it('a long wait says what the job is doing: its state, and who runs it', async () => {

@@ -134,7 +134,8 @@ describe.skipIf(!hasRedis)('queue executor: BullMQ on a real redis-server, three
       const b = start(args);
       const waiters = (): Promise<number> => client.scard(`specflow:waiters:${first}`);
       const end = Date.now() + 20_000;
-      while ((await waiters()) < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      // each coordinator registers as a waiter, then adds the job
+      while (((await waiters()) < 2 || !(await queue.getJob(first))) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
       expect(await queue.getJob(first)).toBeDefined();
       a.child.kill('SIGINT');
       expect(await a.exited).toBe(130);

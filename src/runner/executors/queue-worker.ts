@@ -220,7 +220,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   /** The lane whose marker was set, or undefined (timed out, or a stage of ours ended). */
   let markerWait: Promise<Lane | undefined> | undefined;
   const nextMarker = (): Promise<Lane | undefined> => (markerWait ??= signals.bzpopmin(...markers, IDLE_POLL_MS / 1000)
-    .then((popped) => lanes[markers.indexOf(popped?.[0] ?? '')], () => new Promise<undefined>((r) => setTimeout(r, IDLE_POLL_MS)))
+    .then((popped) => lanes[markers.indexOf(popped?.[0] ?? '')], () => new Promise<undefined>((r) => setTimeout(() => r(undefined), IDLE_POLL_MS)))
     .finally(() => { markerWait = undefined; }));
   let wake: () => void = () => undefined;
   const fetching = (async () => {

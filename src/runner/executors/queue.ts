@@ -160,6 +160,10 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
     if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove().catch(() => undefined);
   };
 
+  // most stages take one core: that lane is ready before the first stage comes
+  lanes.set(1, openLane(1));
+  await lanes.get(1);
+
   return {
     name: 'queue',
     // workers decide how much runs at once; the coordinator offers every ready stage
@@ -181,8 +185,10 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
             resolve(outcome);
           },
         };
+        let added: Promise<unknown> = Promise.resolve();
         const onAbort = (): void => {
-          withdrawals.push(withdraw(job).catch(() => undefined));
+          // after the add has landed: a job added after its withdrawal would stay queued with nobody waiting for it
+          withdrawals.push(added.then(() => withdraw(job)).catch(() => undefined));
           w.finish(interrupted);
         };
         waiting.set(job.key, w);
@@ -190,7 +196,9 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
         // the poll's timer exists from the start, so that whatever ends the wait (an event may
         // arrive before the add returns) clears it: a timer left behind would keep the run alive for ever
         w.timer = setInterval(() => { if (w.queued) poll(w).catch(() => undefined); }, POLL_MS);
-        enqueue(job).then((done) => {
+        const enqueued = enqueue(job);
+        added = enqueued.catch(() => undefined);
+        enqueued.then((done) => {
           if (done) w.finish(done);
           else w.queued = true;
         }, (e: unknown) => w.finish({ ...interrupted, status: 'failed', error: `cannot queue the stage: ${(e as Error).message}`, infrastructure: true }));
