@@ -114,7 +114,7 @@ program.command('worker')
   });
 
 program.command('workers')
-  .description('list the live queue workers: host, pid, concurrency, backend, version, current job')
+  .description('list the live queue workers: host, pid, cores (--concurrency), backend, version, current jobs')
   .option('--redis <url>', 'Redis of the queue (default: $SPECFLOW_REDIS)')
   .option('--json', 'machine-readable output')
   .action(async (_o, cmd: Command) => {

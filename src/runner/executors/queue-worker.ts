@@ -62,7 +62,14 @@ const LOCK_MS = 30_000;
 const STALLED_CHECK_MS = 30_000;
 
 interface Lane { cores: number; bull: Worker<StageJob, QueueResult> }
-interface Running { job: Job<StageJob, QueueResult>; token: string; lane: Lane; label: string }
+interface Running {
+  job: Job<StageJob, QueueResult>;
+  token: string;
+  lane: Lane;
+  label: string;
+  /** Its lock was not renewed (this worker stalled): BullMQ may have given the job to another worker. */
+  lost?: boolean;
+}
 
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
   const { store, concurrency } = options;
@@ -105,10 +112,13 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
 
   const renewLocks = async (): Promise<void> => {
     for (const lane of lanes) {
-      const mine = [...running.values()].filter((r) => r.lane === lane);
+      const mine = [...running.values()].filter((r) => r.lane === lane && !r.lost);
       if (!mine.length) continue;
       const lost = await lane.bull.extendJobLocks(mine.map((r) => r.job.id!), mine.map((r) => r.token), lockMs);
-      for (const jobId of lost) options.log(`! lost the lock of job ${jobId.slice(0, 12)} (stalled for longer than ${lockMs} ms?): another worker may take it`);
+      for (const r of mine.filter((x) => lost.includes(x.job.id!))) {
+        r.lost = true;
+        options.log(`! ${r.label} ${r.job.id!.slice(0, 12)}: lost its lock (this worker stalled for longer than ${lockMs} ms?); another worker may take the job`);
+      }
     }
   };
 
