@@ -105,7 +105,7 @@ program.command('compare')
 program.command('worker')
   .description('compute queued stages (specflow run --executor queue) into the store, until Ctrl-C')
   .option('--redis <url>', 'Redis of the queue (default: $SPECFLOW_REDIS)')
-  .addOption(new Option('--concurrency <n>', 'stages computed at once').argParser(positiveInt('--concurrency')).default(1))
+  .addOption(new Option('--concurrency <n>', 'cores kept busy: a stage takes as many as it uses (threads: 2 takes 2; most take 1)').argParser(positiveInt('--concurrency')).default(1))
   .addOption(new Option('--lock-duration <ms>', "BullMQ job lock; a worker silent this long is stalled and its job goes to another (default 30000)").argParser(positiveInt('--lock-duration')))
   .addOption(new Option('--stalled-interval <ms>', 'how often stalled jobs are looked for (default 30000)').argParser(positiveInt('--stalled-interval')))
   .action(async (_o, cmd: Command) => {
@@ -114,7 +114,7 @@ program.command('worker')
   });
 
 program.command('workers')
-  .description('list the live queue workers: host, pid, concurrency, backend, version, current job')
+  .description('list the live queue workers: host, pid, cores (--concurrency), backend, version, current jobs')
   .option('--redis <url>', 'Redis of the queue (default: $SPECFLOW_REDIS)')
   .option('--json', 'machine-readable output')
   .action(async (_o, cmd: Command) => {

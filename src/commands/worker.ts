@@ -56,7 +56,7 @@ export async function workersCommand(args: WorkersArgs): Promise<number> {
       return 0;
     }
     const rows = workers.map((w) => [w.host, String(w.pid), String(w.concurrency), w.backend, w.version, w.jobs.length ? w.jobs.join(', ') : 'idle']);
-    process.stdout.write(table(['host', 'pid', 'concurrency', 'backend', 'version', 'current job'], rows));
+    process.stdout.write(table(['host', 'pid', 'cores', 'backend', 'version', 'current job'], rows));
     process.stdout.write(`${workers.length} live worker${workers.length === 1 ? '' : 's'} on ${url} (seen from ${hostname()})\n`);
     return 0;
   } finally {

@@ -33,6 +33,14 @@ export class CoreSlots {
     });
   }
 
+  /** The slots now, without waiting, or undefined (also while a wider stage waits: it is not overtaken). */
+  tryAcquire(cores: number): (() => void) | undefined {
+    const n = Math.max(1, Math.min(Math.floor(cores), this.capacity));
+    if (this.waiting.length || this.free < n) return undefined;
+    this.free -= n;
+    return this.releaser(n);
+  }
+
   private releaser(n: number): () => void {
     let released = false;
     return () => {

@@ -37,6 +37,9 @@ export interface StageJob {
   /** Recompute even if the store has the entry (`--force`). */
   force: boolean;
   resources: StageResources;
+  /** Cores one run keeps busy (StageDef.cores on the settled parameters: a `threads: auto` was settled by the
+   * coordinator and is in the key, so the job needs the same cores on whichever worker runs it). */
+  cores: number;
   /** File parameters and the stamps of their files when the key was made: a file written since fails the job. */
   pathParams: string[];
   stamps: Record<string, string>;
@@ -82,7 +85,7 @@ export function stageJob(task: Task, plan: Plan, force: boolean, label: string):
     key: task.key, label, type: task.stage.type, stage: task.stage.id, params: task.stage.params, seed: task.seed,
     pipelineDir: plan.pipeline.dir, material: task.material, fingerprint: executionFingerprint(def, task.material.engine), inputs, force,
     resources: atLeastCores({ ...DEFAULT_RESOURCES, ...def.resources, ...task.stage.resources }, stageCores(def, task.stage.params)),
-    pathParams: task.stage.pathParams, stamps: task.stamps,
+    cores: stageCores(def, task.stage.params), pathParams: task.stage.pathParams, stamps: task.stamps,
   };
 }
 

@@ -53,3 +53,27 @@ describe('cores of a stage', () => {
     expect(await peakRunning(1)).toBe(2);
   });
 });
+
+describe('CoreSlots.tryAcquire (what a queue worker asks before it claims a job)', () => {
+  it('grants only free slots, caps a wide request at the capacity, and never overtakes a waiting wider stage', async () => {
+    const { CoreSlots } = await import('../../src/runner/core-slots.js');
+    const slots = new CoreSlots(2);
+    const one = slots.tryAcquire(1)!;
+    expect(one).toBeDefined();
+    expect(slots.tryAcquire(2)).toBeUndefined(); // one core busy
+    const waiting = slots.acquire(2); // a wide stage queues for both cores…
+    one();
+    const both = await waiting;
+    expect(slots.tryAcquire(1)).toBeUndefined(); // …and holds them
+    both();
+    const all = slots.tryAcquire(5)!; // wider than the capacity: takes all of it
+    expect(slots.tryAcquire(1)).toBeUndefined();
+    all();
+    const a = slots.tryAcquire(1)!;
+    const wide = slots.acquire(2);
+    expect(slots.tryAcquire(1)).toBeUndefined(); // a free core, but a wider stage waits first
+    a();
+    (await wide)();
+    expect(slots.tryAcquire(2)).toBeDefined();
+  });
+});

@@ -7,9 +7,27 @@ import { UserError } from '../errors.js';
 import type { JobOutcome } from '../stage-job.js';
 import type { ProgressEvent } from '../stage-api.js';
 
-/** BullMQ key prefix and queue name: every specflow coordinator and worker on one Redis share them. */
+/** BullMQ key prefix: every specflow coordinator and worker on one Redis share it. */
 export const PREFIX = 'specflow';
-export const QUEUE = 'stages';
+
+/**
+ * Stages wait in one BullMQ queue per core class (a lane): a worker asks a lane
+ * for a job only when that many of its cores are free, so it never claims a job
+ * it cannot start (BullMQ hands out a queue's next job without saying what it
+ * needs). One-core stages use `stages`; the last lane takes every stage of
+ * WIDEST_LANE cores or more.
+ */
+export const WIDEST_LANE = 8;
+export const LANES: readonly number[] = Array.from({ length: WIDEST_LANE }, (_, i) => i + 1);
+
+/** The lane of a stage that keeps `cores` cores busy. */
+export function laneOf(cores: number): number {
+  return Math.max(1, Math.min(WIDEST_LANE, Math.floor(cores) || 1));
+}
+
+export function laneQueue(lane: number): string {
+  return lane === 1 ? 'stages' : `stages-${lane}cores`;
+}
 
 /** A live worker's registration; it expires unless the worker renews it. */
 export const WORKER_KEY = (id: string): string => `${PREFIX}:workers:${id}`;
@@ -28,6 +46,7 @@ export interface WorkerInfo {
   id: string;
   host: string;
   pid: number;
+  /** Cores it keeps busy at most (`--concurrency`); a stage takes as many as it needs. */
   concurrency: number;
   backend: string;
   version: string;

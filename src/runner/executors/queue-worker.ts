@@ -5,23 +5,37 @@
  * so the main thread keeps renewing BullMQ's job locks while a stage trains; a
  * worker that dies stops renewing them, and BullMQ's stalled-job check hands its
  * jobs to another worker.
+ *
+ * Cores: `--concurrency` is the cores the worker keeps busy, and a stage takes
+ * as many as it needs (StageDef.cores; one wider than the worker runs alone).
+ * BullMQ hands out a queue's next job without saying what it needs, so jobs wait
+ * in one queue per core class (a lane, queue-common.ts) and the worker fetches
+ * by hand (Worker.getNextJob), asking a lane only when that many cores are free:
+ * it never claims a job it cannot start while another worker idles. Fetching by
+ * hand means renewing the locks of its jobs and running BullMQ's stalled check
+ * itself, as BullMQ's own loop would, and waiting for work on the lanes' markers
+ * (the sorted sets BullMQ's add touches for its workers to wake up on).
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Job, Worker } from 'bullmq';
 import { computeEntry } from '../compute-entry.js';
+import { CoreSlots } from '../core-slots.js';
 import { backendSelection } from '../fingerprint.js';
 import { loadRegistry } from '../registry.js';
 import { packageVersions } from '../records.js';
 import { StagePool } from '../stage-pool.js';
 import type { Store } from '../store.js';
-import { fingerprintMismatch, type StageJob } from '../stage-job.js';
+import { fingerprintMismatch, stageCores, type StageJob } from '../stage-job.js';
 import type { ProgressEvent } from '../stage-api.js';
 import {
-  HEARTBEAT_MS, PREFIX, QUEUE, WORKER_KEY, WORKER_TTL_MS, connection, openRedis, type QueueProgress, type QueueResult, type WorkerInfo,
+  HEARTBEAT_MS, LANES, PREFIX, WORKER_KEY, WORKER_TTL_MS, connection, laneQueue, openRedis, type QueueProgress, type QueueResult, type WorkerInfo,
 } from './queue-common.js';
 
 export interface QueueWorkerOptions {
   redis: string;
   store: Store;
+  /** Cores kept busy at most: a stage takes StageDef.cores of them (at most all). */
   concurrency: number;
   /** BullMQ's job lock: a worker that stops renewing it for this long has stalled (default 30 s). */
   lockDurationMs?: number;
@@ -41,6 +55,21 @@ export interface QueueWorker {
 
 /** Progress lines per stage per second at most; the last epoch always goes through. */
 const PROGRESS_EVERY_MS = 250;
+/** An idle worker asks its lanes when a job is added to one (BullMQ's marker), when a stage of its own ends, and at least this often. */
+const IDLE_POLL_MS = 500;
+/** BullMQ's defaults, which its own fetch loop would apply. */
+const LOCK_MS = 30_000;
+const STALLED_CHECK_MS = 30_000;
+
+interface Lane { cores: number; bull: Worker<StageJob, QueueResult> }
+interface Running {
+  job: Job<StageJob, QueueResult>;
+  token: string;
+  lane: Lane;
+  label: string;
+  /** Its lock was not renewed (this worker stalled): BullMQ may have given the job to another worker. */
+  lost?: boolean;
+}
 
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
   const { store, concurrency } = options;
@@ -50,12 +79,13 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const pool = new StagePool(concurrency, 120_000);
   const runStage = pool.runner(true);
   const abort = new AbortController();
-  const current = new Map<string, string>();
+  const slots = new CoreSlots(concurrency);
+  const running = new Map<string, Running>();
+  const started = new Date().toISOString();
   const info = (): WorkerInfo => ({
     id, host: hostname(), pid: process.pid, concurrency, backend: backendSelection(), version: packageVersions().specflow ?? '?',
-    store: store.root, started, jobs: [...current.values()],
+    store: store.root, started, jobs: [...running.values()].map((r) => r.label),
   });
-  const started = new Date().toISOString();
   const heartbeat = async (): Promise<void> => {
     await redis.set(WORKER_KEY(id), JSON.stringify(info()), 'PX', WORKER_TTL_MS);
   };
@@ -63,60 +93,176 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   await heartbeat();
   const beat = setInterval(() => { heartbeat().catch(() => undefined); }, HEARTBEAT_MS);
 
-  const { Worker } = await import('bullmq');
-  const worker = new Worker<StageJob, QueueResult>(QUEUE, async (job) => {
+  const lockMs = options.lockDurationMs ?? LOCK_MS;
+  const { Worker: BullWorker } = await import('bullmq');
+  // widest first: a worker with all its cores free takes a wide stage before narrow ones can fill them
+  const lanes: Lane[] = [...LANES].reverse().map((cores) => ({
+    cores,
+    bull: new BullWorker<StageJob, QueueResult>(laneQueue(cores), null, {
+      connection: connection(options.redis), prefix: PREFIX, name: id, autorun: false,
+      lockDuration: lockMs, stalledInterval: options.stalledIntervalMs ?? STALLED_CHECK_MS, maxStalledCount: 2,
+    }),
+  }));
+  for (const lane of lanes) lane.bull.on('error', (e) => options.log(`! ${e.message}`));
+  await Promise.all(lanes.map((lane) => lane.bull.waitUntilReady()));
+  // a job whose worker died (its lock expired) goes back to its lane
+  await Promise.all(lanes.map((lane) => lane.bull.startStalledCheckTimer()));
+  // renewed three times a lock: a main thread late by a third of it keeps its jobs
+  const renew = setInterval(() => { renewLocks().catch((e: Error) => options.log(`! ${e.message}`)); }, lockMs / 3);
+
+  const renewLocks = async (): Promise<void> => {
+    for (const lane of lanes) {
+      const mine = [...running.values()].filter((r) => r.lane === lane && !r.lost);
+      if (!mine.length) continue;
+      const lost = await lane.bull.extendJobLocks(mine.map((r) => r.job.id!), mine.map((r) => r.token), lockMs);
+      for (const r of mine.filter((x) => lost.includes(x.job.id!))) {
+        r.lost = true;
+        options.log(`! ${r.label} ${r.job.id!.slice(0, 12)}: lost its lock (this worker stalled for longer than ${lockMs} ms?); another worker may take the job`);
+      }
+    }
+  };
+
+  const compute = async (job: Job<StageJob, QueueResult>): Promise<QueueResult> => {
     const data = job.data;
-    const def = registry.get(data.type);
-    if (!def) throw new Error(`worker ${id} does not know stage type "${data.type}" (another specflow version, or a plugin missing from SPECFLOW_PLUGINS)`);
+    const def = registry.get(data.type)!;
     const message = fingerprintMismatch(def, data, `worker ${id}`, options.engine, backendSelection());
     if (message) {
       options.log(`! ${message}`);
       throw new Error(message);
     }
-    current.set(data.key, data.label);
     void heartbeat().catch(() => undefined);
     options.log(`▶ ${data.label} (${data.type}) ${data.key.slice(0, 12)}`);
     const report = (p: QueueProgress): void => { job.updateProgress(p).catch(() => undefined); };
     let lastProgress = 0;
+    report({ type: 'start', host: hostname(), worker: id });
+    const outcome = await computeEntry(store, def, data, {
+      signal: abort.signal, runStage, by: { host: hostname(), worker: id },
+      onMessage: (m) => {
+        if (m.type === 'log') return report(m);
+        const now = Date.now();
+        if (now - lastProgress >= PROGRESS_EVERY_MS || isLastEpoch(m.event)) {
+          lastProgress = now;
+          report(m);
+        }
+      },
+    });
+    if (outcome.status === 'interrupted') throw new Error(`worker ${id} stopped while computing it`);
+    // the machine's or the store's failure, not the stage's: another worker may fare better
+    if (outcome.infrastructure || outcome.fatal) throw new Error(outcome.error ?? 'store failure');
+    const mark = outcome.status === 'failed' ? '✗' : outcome.status === 'cached' ? '=' : '✓';
+    options.log(`${mark} ${data.label} ${data.key.slice(0, 12)} ${outcome.status} ${outcome.seconds.toFixed(2)}s`);
+    return outcome;
+  };
+
+  /** Computes a claimed job on its cores, then tells BullMQ how it ended (a failure is retried by BullMQ while tries are left). */
+  const run = async (r: Running, release: () => void): Promise<void> => {
+    const { job, token } = r;
+    let outcome: QueueResult | undefined;
+    let error: Error | undefined;
     try {
-      report({ type: 'start', host: hostname(), worker: id });
-      const outcome = await computeEntry(store, def, data, {
-        signal: abort.signal, runStage, by: { host: hostname(), worker: id },
-        onMessage: (m) => {
-          if (m.type === 'log') return report(m);
-          const now = Date.now();
-          if (now - lastProgress >= PROGRESS_EVERY_MS || isLastEpoch(m.event)) {
-            lastProgress = now;
-            report(m);
-          }
-        },
-      });
-      if (outcome.status === 'interrupted') throw new Error(`worker ${id} stopped while computing it`);
-      // the machine's or the store's failure, not the stage's: another worker may fare better
-      if (outcome.infrastructure || outcome.fatal) throw new Error(outcome.error ?? 'store failure');
-      const mark = outcome.status === 'failed' ? '✗' : outcome.status === 'cached' ? '=' : '✓';
-      options.log(`${mark} ${data.label} ${data.key.slice(0, 12)} ${outcome.status} ${outcome.seconds.toFixed(2)}s`);
-      return outcome;
-    } finally {
-      current.delete(data.key);
+      outcome = await compute(job);
+    } catch (e) {
+      error = e instanceof Error ? e : new Error(String(e));
     }
-  }, {
-    connection: connection(options.redis), prefix: PREFIX, concurrency, name: id,
-    ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
-    // an idle worker long-polls this many seconds; a job that a stalled check requeues waits at most that long
-    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, drainDelay: Math.min(5, Math.ceil(options.stalledIntervalMs / 1000)) } : {}),
-    maxStalledCount: 2,
-  });
-  worker.on('error', (e) => options.log(`! ${e.message}`));
-  await worker.waitUntilReady();
-  options.log(`worker ${id}: ${concurrency} at a time, store ${store.root}, backend ${backendSelection()}`);
+    try {
+      if (outcome) await job.moveToCompleted(outcome, token, false);
+      // stopping: the job goes back to its lane for another worker, without spending a try
+      else if (abort.signal.aborted) await job.moveToWait(token);
+      else await job.moveToFailed(error!, token, false);
+    } catch (e) {
+      // its lock was lost (this worker stalled) and another worker has the job now
+      options.log(`! ${r.label} ${job.data.key.slice(0, 12)}: ${(e as Error).message}`);
+    } finally {
+      running.delete(token);
+      release();
+      wake();
+    }
+  };
+
+  /** Lanes with jobs waiting (or delayed, which a claim promotes when due), in one round trip: most lanes are empty, and asking an empty one costs a script. */
+  const busyLanes = async (): Promise<Lane[]> => {
+    const counts = await redis.pipeline(lanes.flatMap((l) => [['llen', l.bull.keys.wait!], ['zcard', l.bull.keys.prioritized!], ['zcard', l.bull.keys.delayed!]])).exec();
+    if (!counts) return lanes;
+    return lanes.filter((_, i) => [0, 1, 2].some((k) => { const [err, n] = counts[3 * i + k]!; return err !== null || Number(n) > 0; }));
+  };
+
+  /** Claims one job from the widest lane whose stages fit in the free cores (the lane just signalled first); false when none has one. */
+  const claimOne = async (hint?: Lane): Promise<boolean> => {
+    const candidates = hint ? [hint] : await busyLanes().catch(() => lanes);
+    for (const lane of candidates) {
+      const release = slots.tryAcquire(lane.cores);
+      if (!release) continue;
+      const token = `${id}:${randomUUID()}`;
+      let job: Job<StageJob, QueueResult> | undefined;
+      try {
+        job = await lane.bull.getNextJob(token, { block: false });
+      } catch (e) {
+        options.log(`! ${(e as Error).message}`);
+      }
+      if (!job) {
+        release();
+        continue;
+      }
+      const def = registry.get(job.data.type);
+      if (!def) {
+        release();
+        const error = new Error(`worker ${id} does not know stage type "${job.data.type}" (another specflow version, or a plugin missing from SPECFLOW_PLUGINS)`);
+        options.log(`! ${error.message}`);
+        await job.moveToFailed(error, token, false).catch(() => undefined);
+        return true;
+      }
+      const r: Running = { job, token, lane, label: job.data.label };
+      running.set(token, r);
+      // the widest lane holds stages of that many cores or more: such a stage waits for the rest of its cores here
+      const wider = Math.min(job.data.cores ?? stageCores(def, job.data.params), concurrency) - Math.min(lane.cores, concurrency);
+      const more = wider > 0 ? await slots.acquire(wider) : () => undefined;
+      void run(r, () => { release(); more(); });
+      return true;
+    }
+    return false;
+  };
+
+  // one blocking wait at a time for a marker of any lane; a stage ending wakes the loop too
+  const { Redis } = await import('ioredis');
+  const signals = new Redis(options.redis, { maxRetriesPerRequest: null });
+  signals.on('error', () => undefined);
+  const markers = lanes.map((lane) => lane.bull.keys.marker!);
+  /** The lane whose marker was set, or undefined (timed out, or a stage of ours ended). */
+  let markerWait: Promise<Lane | undefined> | undefined;
+  const nextMarker = (): Promise<Lane | undefined> => (markerWait ??= signals.bzpopmin(...markers, IDLE_POLL_MS / 1000)
+    .then((popped) => lanes[markers.indexOf(popped?.[0] ?? '')], () => new Promise<undefined>((r) => setTimeout(() => r(undefined), IDLE_POLL_MS)))
+    .finally(() => { markerWait = undefined; }));
+  let wake: () => void = () => undefined;
+  const fetching = (async () => {
+    let hint: Lane | undefined;
+    while (!abort.signal.aborted) {
+      if (await claimOne(hint)) {
+        hint = undefined;
+        continue;
+      }
+      if (hint) {
+        // the signalled lane had nothing this worker can start now: look at all of them
+        hint = undefined;
+        continue;
+      }
+      hint = await Promise.race([nextMarker(), new Promise<undefined>((resolve) => { wake = () => resolve(undefined); })]);
+      wake = () => undefined;
+    }
+  })();
+  options.log(`worker ${id}: ${concurrency} ${concurrency > 1 ? 'cores' : 'core'} at a time, store ${store.root}, backend ${backendSelection()}`);
 
   return {
     id,
     async close() {
       abort.abort(new Error('worker stopping'));
+      wake();
       clearInterval(beat);
-      await worker.close();
+      await fetching;
+      // running stages see the abort: their jobs go back to their lanes
+      while (running.size) await new Promise((r) => setTimeout(r, 20));
+      clearInterval(renew);
+      signals.disconnect();
+      await Promise.all(lanes.map((lane) => lane.bull.close()));
       await pool.destroy();
       await store.close().catch(() => undefined);
       await redis.del(WORKER_KEY(id)).catch(() => undefined);
