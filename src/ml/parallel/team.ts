@@ -190,9 +190,14 @@ export class TrainingTeam {
     const mine = shardGradient(tf, model, x, y, first.count, b);
     let loss = mine.loss;
     // every thread has read the last step's gradients: the last step ended when all had published
-    writeShard(tf, mine, this.layout, this.grads[0]!, this.moments);
+    const own = writeShard(tf, mine, this.layout, this.grads[0]!, this.moments, this.others);
     this.signal(FLAGS.READY, this.seq);
-    await this.all(FLAGS.READY);
+    try {
+      await this.all(FLAGS.READY);
+    } catch (e) {
+      for (const t of own.values()) t.dispose();
+      throw e;
+    }
     const pooled: { count: number; moments: Float32Array }[] = [{ count: first.count, moments: this.moments }];
     for (let s = 1; s < shards.length; s++) {
       const m = this.members[s - 1]!;
@@ -200,7 +205,7 @@ export class TrainingTeam {
       pooled.push({ count: shards[s]!.count, moments: m.views.moments });
     }
     // this thread's tensors, summed in shard order as one thread would: the same bits run after run
-    applyShards(tf, optimizer, model, this.layout, this.grads, shards.length, this.mine);
+    applyShards(tf, optimizer, model, this.layout, this.grads, shards.length, this.mine, { shard: 0, grads: own });
     saveWeights(tf, model, this.layout, this.weights, this.mine);
     this.signal(FLAGS.PUBLISHED(this.members.length + 1), this.seq);
     await this.all(FLAGS.PUBLISHED(this.members.length + 1));

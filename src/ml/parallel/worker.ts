@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Autoencoder } from '../autoencoder.js';
 import { backendLabel, initBackend, initStockWasm } from '../backend.js';
+import type { Tensor } from '../engine.js';
 import { createAdam } from '../optimizer.js';
 import { CMD, CTRL, dataViews, FLAGS, STOPPED, type WorkerReport, type WorkerSetup } from './protocol.js';
 import { applyShards, loadWeights, paramLayout, sameWeights, saveWeights, shardGradient, shardRanges, tensorsOf, writeShard } from './shard.js';
@@ -64,15 +65,21 @@ async function main(): Promise<void> {
       } else {
         const rows = Atomics.load(control, CTRL.ROWS);
         const batch = scalars[0]!;
+        let own: Map<number, Tensor> | undefined;
         if (rows > 0) {
           const y = Atomics.load(control, CTRL.SAME) ? views.x : views.y;
           const result = shardGradient(tf, model, views.x, y, rows, batch);
           scalars[1] = result.loss;
-          writeShard(tf, result, layout, grads[index]!, views.moments);
+          own = writeShard(tf, result, layout, grads[index]!, views.moments, others);
         }
         signal(FLAGS.READY + index, seq);
-        awaitAll(FLAGS.READY, seq);
-        applyShards(tf, optimizer, model, layout, grads, shardRanges(batch, threads).length, mine);
+        try {
+          awaitAll(FLAGS.READY, seq);
+        } catch (e) {
+          for (const t of own?.values() ?? []) t.dispose();
+          throw e;
+        }
+        applyShards(tf, optimizer, model, layout, grads, shardRanges(batch, threads).length, mine, own && { shard: index, grads: own });
         saveWeights(tf, model, layout, weights, mine);
         signal(FLAGS.PUBLISHED(threads) + index, seq);
         awaitAll(FLAGS.PUBLISHED(threads), seq);
