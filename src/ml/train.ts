@@ -11,7 +11,8 @@ import {
 } from './autoencoder.js';
 import { backendLabel } from './backend.js';
 import { getTf } from './engine.js';
-import { addNoise, type NoiseSpec } from './metrics.js';
+import { addNoise, addRowNoise, type NoiseSpec } from './metrics.js';
+import type { Batch } from './parallel/protocol.js';
 import { updateBatchNorm, type Pass } from './nn.js';
 import { createAdam } from './optimizer.js';
 import { checkEpochLosses, checkWeights } from './divergence.js';
@@ -232,47 +233,59 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   try {
     if (threads > 1) {
       const { TrainingTeam } = await import('./parallel/team.js');
-      team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: options.learningRate ?? 1e-3, threads, maxBatch: batchSize });
+      team = await TrainingTeam.start({
+        tf, backend, model, optimizer, learningRate: options.learningRate ?? 1e-3, threads, maxBatch: batchSize,
+        ...(noisy ? { noise: { spec: noiseSpec!, stats } } : {}),
+      });
     }
     let epoch = 0;
     while (epoch < epochs) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       epoch++;
-      // Shuffled by index: each mini-batch's rows are read in the shuffled order, and its
-      // noise drawn from one generator per epoch in that order.
+      // Shuffled by index: each mini-batch's rows are read in the shuffled order. Noise: each row
+      // of the epoch has its own generator, seeded from one generator per epoch in that order, so
+      // a row's draws are the same whichever thread draws them (addRowNoise).
       const noise = noisy ? new Rng(deriveSeed(seed, 'noise', epoch)) : undefined;
       const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).permutation(nTrain);
       let total = 0;
-      /** The mini-batch from row `start` of the epoch's order: its target rows, and its input (noisy, or from x). */
-      const batchAt = (start: number): { xArr: Float32Array; yArr: Float32Array; b: number } => {
+      /** The mini-batch from row `start` of the epoch's order: its target rows, its input from x, or the
+       * seeds of its rows' noise — drawn here on one thread, by each shard's thread in a team. */
+      const batchAt = (start: number): Batch => {
         const b = Math.min(batchSize, nTrain - start);
         const batchRows = new Array<number>(b);
         for (let i = 0; i < b; i++) batchRows[i] = trainIdx[order[start + i]!]!;
-        const yArr = new Float32Array(b * d);
-        target.read(batchRows, yArr);
-        let xArr: Float32Array = yArr;
-        if (noise) xArr = addNoise(yArr, noiseSpec!, noise, stats);
-        else if (yRows) {
-          xArr = new Float32Array(b * d);
-          xRows.read(batchRows, xArr);
+        const y = new Float32Array(b * d);
+        target.read(batchRows, y);
+        if (noise) {
+          const seeds = new Uint32Array(b);
+          for (let i = 0; i < b; i++) seeds[i] = noise.nextUint32();
+          if (team) return { y, seeds, b };
+          const x = new Float32Array(b * d);
+          addRowNoise(y, d, seeds, noiseSpec!, stats, x);
+          return { x, y, b };
         }
-        return { xArr, yArr, b };
+        if (!yRows) return { x: y, y, b };
+        const x = new Float32Array(b * d);
+        xRows.read(batchRows, x);
+        return { x, y, b };
       };
       let next = batchAt(0);
       for (let start = 0; start < nTrain; start += batchSize) {
-        const { xArr, yArr, b } = next;
+        const batch = next;
+        const { b } = batch;
         const following = start + batchSize < nTrain ? start + batchSize : undefined;
         if (team) {
-          const stepping = team.step(xArr, yArr, b);
+          const stepping = team.step(batch);
           stepping.catch(() => undefined); // awaited below; the next batch's preparation may throw first
-          // the next batch (its rows and noise drawn in the same order as ever) while the workers compute
+          // the next batch's rows (and its noise's seeds, in the same order as ever) while the workers compute
           if (following !== undefined) next = batchAt(following);
           total += (await stepping) * b;
           if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
         } else {
+          const xArr = batch.x!;
           const xb = tf.tensor2d(xArr, [b, d]);
           // an autoencoder's own input as target: one upload (lossT scales it once)
-          const yb = xArr === yArr ? xb : tf.tensor2d(yArr, [b, d]);
+          const yb = xArr === batch.y ? xb : tf.tensor2d(batch.y, [b, d]);
           const pass: Pass = { training: true, bnStats: new Map() };
           const cost = optimizer.minimize(() => model.lossT(xb, yb, pass) as import('@tensorflow/tfjs').Scalar, true, vars);
           updateBatchNorm(tf, model.store, pass);
