@@ -59,6 +59,9 @@ interface Exports {
   bnLeakyGradInput(dy: number, y: number, d: number, s: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number): void;
   pairSum(x: number, out: number, pairs: number, c: number, scale: number): void;
   pairDup(x: number, out: number, rows: number, c: number, scale: number): void;
+  // the autoencoder's input scaling and loss (./loss.ts)
+  scaleShiftF32(x: number, c: number, out: number, n: number, period: number, s: number): void;
+  mseF32(p: number, t: number, diff: number, n: number, scale: number): number;
 }
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
