@@ -238,6 +238,14 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         ...(noisy ? { noise: { spec: noiseSpec!, stats } } : {}),
       });
     }
+    // Mini-batch buffers, two sets used in turn: a step reads one while the next batch is read into
+    // the other (a fresh megabyte or two per step cost more to allocate and collect than to fill).
+    const buffers = [0, 1].map(() => ({
+      y: new Float32Array(batchSize * d),
+      x: noisy || yRows ? new Float32Array(batchSize * d) : undefined,
+      seeds: new Uint32Array(batchSize),
+    }));
+    let turn = 0;
     let epoch = 0;
     while (epoch < epochs) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
@@ -254,18 +262,20 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         const b = Math.min(batchSize, nTrain - start);
         const batchRows = new Array<number>(b);
         for (let i = 0; i < b; i++) batchRows[i] = trainIdx[order[start + i]!]!;
-        const y = new Float32Array(b * d);
+        const buffer = buffers[turn]!;
+        turn = 1 - turn;
+        const y = buffer.y.subarray(0, b * d);
         target.read(batchRows, y);
         if (noise) {
-          const seeds = new Uint32Array(b);
+          const seeds = buffer.seeds.subarray(0, b);
           for (let i = 0; i < b; i++) seeds[i] = noise.nextUint32();
           if (team) return { y, seeds, b };
-          const x = new Float32Array(b * d);
+          const x = buffer.x!.subarray(0, b * d);
           addRowNoise(y, d, seeds, noiseSpec!, stats, x);
           return { x, y, b };
         }
         if (!yRows) return { x: y, y, b };
-        const x = new Float32Array(b * d);
+        const x = buffer.x!.subarray(0, b * d);
         xRows.read(batchRows, x);
         return { x, y, b };
       };

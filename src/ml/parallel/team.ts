@@ -91,6 +91,8 @@ export class TrainingTeam {
   private readonly mine: number[];
   private readonly others: number[];
   private readonly moments: Float32Array;
+  /** This thread's shard's input when the team draws the noise (reused step after step). */
+  private noisy: Float32Array | undefined;
   private seq = 0;
   private closed = false;
 
@@ -202,7 +204,8 @@ export class TrainingTeam {
     const first = shards[0]!;
     let x = batch.x;
     if (!x) {
-      x = new Float32Array(first.count * d);
+      this.noisy ??= new Float32Array(Math.ceil(this.options.maxBatch / (this.members.length + 1)) * d);
+      x = this.noisy.subarray(0, first.count * d);
       addRowNoise(y, d, batch.seeds!.subarray(0, first.count), this.options.noise!.spec, this.options.noise!.stats, x);
     }
     const mine = shardGradient(tf, model, x, y, first.count, b);
