@@ -11,7 +11,8 @@ import {
 } from './autoencoder.js';
 import { backendLabel } from './backend.js';
 import { getTf } from './engine.js';
-import { addNoise, addRowNoise, type NoiseSpec } from './metrics.js';
+import { MiniBatches, type EpochBatches } from './batches.js';
+import { addNoise, type NoiseSpec } from './metrics.js';
 import type { Batch } from './parallel/protocol.js';
 import { updateBatchNorm, type Pass } from './nn.js';
 import { createAdam } from './optimizer.js';
@@ -238,48 +239,20 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         ...(noisy ? { noise: { spec: noiseSpec!, stats } } : {}),
       });
     }
-    // Mini-batch buffers, two sets used in turn: a step reads one while the next batch is read into
-    // the other (a fresh megabyte or two per step cost more to allocate and collect than to fill).
-    const buffers = [0, 1].map(() => ({
-      y: new Float32Array(batchSize * d),
-      x: noisy || yRows ? new Float32Array(batchSize * d) : undefined,
-      seeds: new Uint32Array(batchSize),
-    }));
-    let turn = 0;
+    const batches = new MiniBatches({
+      seed, trainIdx, batchSize, target, ...(yRows ? { x: xRows } : {}),
+      ...(noisy ? { noise: { spec: noiseSpec!, stats } } : {}), seedsOnly: team !== undefined,
+    });
+    /** The next epoch's batches and first batch, when prepared during this epoch's last step. */
+    let prefetched: { plan: EpochBatches; first: Batch } | undefined;
     let epoch = 0;
     while (epoch < epochs) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       epoch++;
-      // Shuffled by index: each mini-batch's rows are read in the shuffled order. Noise: each row
-      // of the epoch has its own generator, seeded from one generator per epoch in that order, so
-      // a row's draws are the same whichever thread draws them (addRowNoise).
-      const noise = noisy ? new Rng(deriveSeed(seed, 'noise', epoch)) : undefined;
-      const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).permutation(nTrain);
+      const plan = prefetched?.plan ?? batches.epoch(epoch);
+      let next = prefetched?.first ?? plan.at(0);
+      prefetched = undefined;
       let total = 0;
-      /** The mini-batch from row `start` of the epoch's order: its target rows, its input from x, or the
-       * seeds of its rows' noise — drawn here on one thread, by each shard's thread in a team. */
-      const batchAt = (start: number): Batch => {
-        const b = Math.min(batchSize, nTrain - start);
-        const batchRows = new Array<number>(b);
-        for (let i = 0; i < b; i++) batchRows[i] = trainIdx[order[start + i]!]!;
-        const buffer = buffers[turn]!;
-        turn = 1 - turn;
-        const y = buffer.y.subarray(0, b * d);
-        target.read(batchRows, y);
-        if (noise) {
-          const seeds = buffer.seeds.subarray(0, b);
-          for (let i = 0; i < b; i++) seeds[i] = noise.nextUint32();
-          if (team) return { y, seeds, b };
-          const x = buffer.x!.subarray(0, b * d);
-          addRowNoise(y, d, seeds, noiseSpec!, stats, x);
-          return { x, y, b };
-        }
-        if (!yRows) return { x: y, y, b };
-        const x = buffer.x!.subarray(0, b * d);
-        xRows.read(batchRows, x);
-        return { x, y, b };
-      };
-      let next = batchAt(0);
       for (let start = 0; start < nTrain; start += batchSize) {
         const batch = next;
         const { b } = batch;
@@ -287,8 +260,13 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         if (team) {
           const stepping = team.step(batch);
           stepping.catch(() => undefined); // awaited below; the next batch's preparation may throw first
-          // the next batch's rows (and its noise's seeds, in the same order as ever) while the workers compute
-          if (following !== undefined) next = batchAt(following);
+          // the next batch's rows (and its noise's seeds, in the same order as ever) while the workers
+          // compute — after the last step, the next epoch's first batch (the same batch, drawn earlier)
+          if (following !== undefined) next = plan.at(following);
+          else if (epoch < epochs) {
+            const nextPlan = batches.epoch(epoch + 1);
+            prefetched = { plan: nextPlan, first: nextPlan.at(0) };
+          }
           total += (await stepping) * b;
           if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
         } else {
@@ -303,7 +281,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
           cost!.dispose();
           xb.dispose();
           if (yb !== xb) yb.dispose();
-          if (following !== undefined) next = batchAt(following);
+          if (following !== undefined) next = plan.at(following);
         }
         if (options.onRows && ((start / batchSize) % 200 === 199)) options.onRows(epoch, start + b, nTrain);
       }
