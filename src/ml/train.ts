@@ -19,6 +19,9 @@ import { createAdam } from './optimizer.js';
 import { checkEpochLosses, checkWeights } from './divergence.js';
 import { forEachBlock, memoryRows, type RowSource } from './rows.js';
 
+/** Validation inputs up to this many floats (64 MB) keep their noise from one epoch to the next. */
+const KEEP_VALIDATION_NOISE_FLOATS = 16 * 1024 * 1024;
+
 export interface TrainData {
   n: number;
   d: number;
@@ -207,10 +210,14 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   let bestWeights: Map<string, Float32Array> | undefined;
   let wait = 0;
 
-  /** Validation loss; the validation input's noise is the same draw every epoch. */
-  /** Mean loss over some rows (the validation rows by default), with the model in inference mode. */
+  /** The validation rows' noisy inputs, a chunk each: the same draw every epoch, so drawn once when small
+   * enough to keep (a denoising epoch otherwise redraws them all, ~45 ns a value for Poisson noise). */
+  const keptValInputs = nVal * d <= KEEP_VALIDATION_NOISE_FLOATS ? new Map<number, Float32Array>() : undefined;
+  /** Mean loss over some rows (the validation rows by default), with the model in inference mode;
+   * the validation input's noise is the same draw every epoch. */
   const evaluate = (idx: ArrayLike<number> & { slice(a: number, b: number): ArrayLike<number> } = valIdx, count = nVal): number => {
     const valNoise = yRows === undefined && noisy ? new Rng(deriveSeed(seed, 'val-noise')) : undefined;
+    const kept = idx === valIdx ? keptValInputs : undefined;
     let total = 0;
     for (let start = 0; start < count; start += 256) {
       const b = Math.min(256, count - start);
@@ -222,9 +229,14 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         vx = new Float32Array(b * d);
         xRows.read(rowsB, vx);
       } else if (valNoise) {
-        vx = addNoise(vy, noiseSpec!, valNoise, stats);
+        vx = kept?.get(start) ?? addNoise(vy, noiseSpec!, valNoise, stats);
+        kept?.set(start, vx);
       }
-      const l = tf.tidy(() => model.lossT(tf.tensor2d(vx, [b, d]), tf.tensor2d(vy, [b, d]), { training: false }));
+      const l = tf.tidy(() => {
+        const xt = tf.tensor2d(vx, [b, d]);
+        // an autoencoder's own input as target: one upload (lossT scales it once)
+        return model.lossT(xt, vx === vy ? xt : tf.tensor2d(vy, [b, d]), { training: false });
+      });
       total += (l.dataSync()[0] as number) * b;
       l.dispose();
     }
