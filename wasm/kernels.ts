@@ -1686,6 +1686,70 @@ export function fir2Accumulate(src: usize, dst: usize, n: i32): void {
 // [convfir] end of the fast-FIR Conv-1D passes
 
 // ---------------------------------------------------------------------------
+// [densefast] The autoencoder's input scaling and mean squared error in one
+// pass each (src/ml/kernels/loss.ts), where tfjs took two kernels each (Sub
+// then RealDiv; SquaredDifference then Mean). Every element gets the same
+// IEEE operations, and the sum the same lanes and order as reduceInner, so
+// the results are the same bits as the kernels they replace.
+
+// out = (x − c[i mod period]) / s over n elements (rows of `period` values).
+export function scaleShiftF32(x: usize, c: usize, out: usize, n: i32, period: i32, s: f32): void {
+  const vec = period & ~3;
+  const s4 = f32x4.splat(s);
+  const rowBytes = <usize>period * 4;
+  for (let start = 0; start < n; start += period) {
+    const off = <usize>start * 4;
+    const xr = x + off;
+    const or = out + off;
+    let o: usize = 0;
+    const end = <usize>vec * 4;
+    while (o < end) {
+      v128.store(or + o, f32x4.div(f32x4.sub(v128.load(xr + o), v128.load(c + o)), s4));
+      o += 16;
+    }
+    while (o < rowBytes) {
+      store<f32>(or + o, (load<f32>(xr + o) - load<f32>(c + o)) / s);
+      o += 4;
+    }
+  }
+}
+
+// diff = p − t over n elements; returns Σ diff² · scale summed as
+// reduceInner sums SquaredDifference's output (four 4-lane accumulators over
+// blocks of 16, then the lanes, then the tail one at a time).
+export function mseF32(p: usize, t: usize, diff: usize, n: i32, scale: f32): f32 {
+  const body = n & ~15;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let o: usize = 0;
+  const end = <usize>body * 4;
+  while (o < end) {
+    const d0 = f32x4.sub(v128.load(p + o), v128.load(t + o));
+    const d1 = f32x4.sub(v128.load(p + o, 16), v128.load(t + o, 16));
+    const d2 = f32x4.sub(v128.load(p + o, 32), v128.load(t + o, 32));
+    const d3 = f32x4.sub(v128.load(p + o, 48), v128.load(t + o, 48));
+    v128.store(diff + o, d0);
+    v128.store(diff + o, d1, 16);
+    v128.store(diff + o, d2, 32);
+    v128.store(diff + o, d3, 48);
+    a0 = f32x4.add(a0, f32x4.mul(d0, d0));
+    a1 = f32x4.add(a1, f32x4.mul(d1, d1));
+    a2 = f32x4.add(a2, f32x4.mul(d2, d2));
+    a3 = f32x4.add(a3, f32x4.mul(d3, d3));
+    o += 64;
+  }
+  const v = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+  let acc: f32 = (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+  for (let i = body; i < n; i++) {
+    const q = <usize>i * 4;
+    const d: f32 = load<f32>(p + q) - load<f32>(t + q);
+    store<f32>(diff + q, d);
+    acc += d * d;
+  }
+  return scale == 1 ? acc : acc * scale;
+}
+// [densefast] end of the fused loss
+
+// ---------------------------------------------------------------------------
 // [xfast] Transformer passes, second round: attention's softmax in fewer
 // passes, written straight into the saved probabilities.
 

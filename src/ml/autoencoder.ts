@@ -14,6 +14,7 @@ import {
   layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
+import { MSE_KERNEL, SCALE_SHIFT_KERNEL } from './kernels/loss.js';
 
 export type AeArch = Exclude<ModelArch, 'pca'>;
 export type LossName = 'mse' | 'poisson';
@@ -287,7 +288,12 @@ export class Autoencoder implements SpectralModel {
 
   /** Raw spectra [b, D] → scaled network input. */
   scaleIn(x: Tensor): Tensor {
-    return this.tf.div(this.tf.sub(x, this.center), this.config.scaling.scale);
+    const tf = this.tf;
+    // one pass where the kernel is installed (wasm), the same bits as Sub then RealDiv
+    if (tf.getKernel(SCALE_SHIFT_KERNEL, tf.getBackend()) && x.dtype === 'float32' && x.shape[x.shape.length - 1] === this.inputDim) {
+      return tf.engine().runKernel(SCALE_SHIFT_KERNEL, { x, center: this.center }, { scale: this.config.scaling.scale }) as Tensor;
+    }
+    return tf.div(tf.sub(x, this.center), this.config.scaling.scale);
   }
 
   encodeT(x: Tensor, pass: Pass): Tensor {
@@ -372,6 +378,15 @@ export const INFERENCE_BATCH = 256;
  * three more passes (p − t, 2·(p − t), then two products).
  */
 export function mseT(tf: TF, p: Tensor, t: Tensor): Tensor {
+  if (tf.getKernel(MSE_KERNEL, tf.getBackend()) && p.dtype === 'float32' && t.dtype === 'float32') {
+    // one pass for the value and p − t, which the gradient then scales: the same bits, four passes fewer
+    const fused = tf.customGrad(((pp: Tensor, save: (ts: Tensor[]) => void) => {
+      const [value, diff] = tf.engine().runKernel(MSE_KERNEL, { p: pp, t }, {}) as Tensor[];
+      save([diff!]);
+      return { value: value!, gradFunc: (dy: Tensor, [sd]: Tensor[]) => tf.mul(sd!, tf.mul(tf.div(dy, p.size), 2)) };
+    }) as never) as (a: Tensor) => Tensor;
+    return fused(p);
+  }
   const f = tf.customGrad(((pp: Tensor, save: (ts: Tensor[]) => void) => {
     // t too: the forward pass's tensors are disposed before the backward pass runs
     save([pp, t]);

@@ -64,3 +64,15 @@ export function addNoise(x: Float32Array, spec: NoiseSpec, rng: Rng, stats: { sd
   for (let i = 0; i < x.length; i++) out[i] = counts[i]! / f;
   return out;
 }
+
+/**
+ * Noisy copies of the rows of `clean` (rows × d) into `out`: row r is addNoise of that row with its
+ * own generator, Rng(seeds[r]). A row's noise so depends on its seed alone, not on which rows are
+ * drawn before it: data-parallel training draws each shard's noise in the thread that trains on it,
+ * and gets the draws one thread gets.
+ */
+export function addRowNoise(
+  clean: Float32Array, d: number, seeds: ArrayLike<number>, spec: NoiseSpec, stats: { sd: number; mean: number }, out: Float32Array,
+): void {
+  for (let r = 0; r < seeds.length; r++) out.set(addNoise(clean.subarray(r * d, (r + 1) * d), spec, new Rng(seeds[r]!), stats), r * d);
+}

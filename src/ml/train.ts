@@ -11,11 +11,16 @@ import {
 } from './autoencoder.js';
 import { backendLabel } from './backend.js';
 import { getTf } from './engine.js';
+import { MiniBatches, type EpochBatches } from './batches.js';
 import { addNoise, type NoiseSpec } from './metrics.js';
+import type { Batch } from './parallel/protocol.js';
 import { updateBatchNorm, type Pass } from './nn.js';
 import { createAdam } from './optimizer.js';
 import { checkEpochLosses, checkWeights } from './divergence.js';
 import { forEachBlock, memoryRows, type RowSource } from './rows.js';
+
+/** Validation inputs up to this many floats (64 MB) keep their noise from one epoch to the next. */
+const KEEP_VALIDATION_NOISE_FLOATS = 16 * 1024 * 1024;
 
 export interface TrainData {
   n: number;
@@ -205,10 +210,14 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   let bestWeights: Map<string, Float32Array> | undefined;
   let wait = 0;
 
-  /** Validation loss; the validation input's noise is the same draw every epoch. */
-  /** Mean loss over some rows (the validation rows by default), with the model in inference mode. */
+  /** The validation rows' noisy inputs, a chunk each: the same draw every epoch, so drawn once when small
+   * enough to keep (a denoising epoch otherwise redraws them all, ~45 ns a value for Poisson noise). */
+  const keptValInputs = nVal * d <= KEEP_VALIDATION_NOISE_FLOATS ? new Map<number, Float32Array>() : undefined;
+  /** Mean loss over some rows (the validation rows by default), with the model in inference mode;
+   * the validation input's noise is the same draw every epoch. */
   const evaluate = (idx: ArrayLike<number> & { slice(a: number, b: number): ArrayLike<number> } = valIdx, count = nVal): number => {
     const valNoise = yRows === undefined && noisy ? new Rng(deriveSeed(seed, 'val-noise')) : undefined;
+    const kept = idx === valIdx ? keptValInputs : undefined;
     let total = 0;
     for (let start = 0; start < count; start += 256) {
       const b = Math.min(256, count - start);
@@ -220,9 +229,14 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         vx = new Float32Array(b * d);
         xRows.read(rowsB, vx);
       } else if (valNoise) {
-        vx = addNoise(vy, noiseSpec!, valNoise, stats);
+        vx = kept?.get(start) ?? addNoise(vy, noiseSpec!, valNoise, stats);
+        kept?.set(start, vx);
       }
-      const l = tf.tidy(() => model.lossT(tf.tensor2d(vx, [b, d]), tf.tensor2d(vy, [b, d]), { training: false }));
+      const l = tf.tidy(() => {
+        const xt = tf.tensor2d(vx, [b, d]);
+        // an autoencoder's own input as target: one upload (lossT scales it once)
+        return model.lossT(xt, vx === vy ? xt : tf.tensor2d(vy, [b, d]), { training: false });
+      });
       total += (l.dataSync()[0] as number) * b;
       l.dispose();
     }
@@ -232,47 +246,46 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   try {
     if (threads > 1) {
       const { TrainingTeam } = await import('./parallel/team.js');
-      team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: options.learningRate ?? 1e-3, threads, maxBatch: batchSize });
+      team = await TrainingTeam.start({
+        tf, backend, model, optimizer, learningRate: options.learningRate ?? 1e-3, threads, maxBatch: batchSize,
+        ...(noisy ? { noise: { spec: noiseSpec!, stats } } : {}),
+      });
     }
+    const batches = new MiniBatches({
+      seed, trainIdx, batchSize, target, ...(yRows ? { x: xRows } : {}),
+      ...(noisy ? { noise: { spec: noiseSpec!, stats } } : {}), seedsOnly: team !== undefined,
+    });
+    /** The next epoch's batches and first batch, when prepared during this epoch's last step. */
+    let prefetched: { plan: EpochBatches; first: Batch } | undefined;
     let epoch = 0;
     while (epoch < epochs) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       epoch++;
-      // Shuffled by index: each mini-batch's rows are read in the shuffled order, and its
-      // noise drawn from one generator per epoch in that order.
-      const noise = noisy ? new Rng(deriveSeed(seed, 'noise', epoch)) : undefined;
-      const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).permutation(nTrain);
+      const plan = prefetched?.plan ?? batches.epoch(epoch);
+      let next = prefetched?.first ?? plan.at(0);
+      prefetched = undefined;
       let total = 0;
-      /** The mini-batch from row `start` of the epoch's order: its target rows, and its input (noisy, or from x). */
-      const batchAt = (start: number): { xArr: Float32Array; yArr: Float32Array; b: number } => {
-        const b = Math.min(batchSize, nTrain - start);
-        const batchRows = new Array<number>(b);
-        for (let i = 0; i < b; i++) batchRows[i] = trainIdx[order[start + i]!]!;
-        const yArr = new Float32Array(b * d);
-        target.read(batchRows, yArr);
-        let xArr: Float32Array = yArr;
-        if (noise) xArr = addNoise(yArr, noiseSpec!, noise, stats);
-        else if (yRows) {
-          xArr = new Float32Array(b * d);
-          xRows.read(batchRows, xArr);
-        }
-        return { xArr, yArr, b };
-      };
-      let next = batchAt(0);
       for (let start = 0; start < nTrain; start += batchSize) {
-        const { xArr, yArr, b } = next;
+        const batch = next;
+        const { b } = batch;
         const following = start + batchSize < nTrain ? start + batchSize : undefined;
         if (team) {
-          const stepping = team.step(xArr, yArr, b);
+          const stepping = team.step(batch);
           stepping.catch(() => undefined); // awaited below; the next batch's preparation may throw first
-          // the next batch (its rows and noise drawn in the same order as ever) while the workers compute
-          if (following !== undefined) next = batchAt(following);
+          // the next batch's rows (and its noise's seeds, in the same order as ever) while the workers
+          // compute — after the last step, the next epoch's first batch (the same batch, drawn earlier)
+          if (following !== undefined) next = plan.at(following);
+          else if (epoch < epochs) {
+            const nextPlan = batches.epoch(epoch + 1);
+            prefetched = { plan: nextPlan, first: nextPlan.at(0) };
+          }
           total += (await stepping) * b;
           if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
         } else {
+          const xArr = batch.x!;
           const xb = tf.tensor2d(xArr, [b, d]);
           // an autoencoder's own input as target: one upload (lossT scales it once)
-          const yb = xArr === yArr ? xb : tf.tensor2d(yArr, [b, d]);
+          const yb = xArr === batch.y ? xb : tf.tensor2d(batch.y, [b, d]);
           const pass: Pass = { training: true, bnStats: new Map() };
           const cost = optimizer.minimize(() => model.lossT(xb, yb, pass) as import('@tensorflow/tfjs').Scalar, true, vars);
           updateBatchNorm(tf, model.store, pass);
@@ -280,7 +293,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
           cost!.dispose();
           xb.dispose();
           if (yb !== xb) yb.dispose();
-          if (following !== undefined) next = batchAt(following);
+          if (following !== undefined) next = plan.at(following);
         }
         if (options.onRows && ((start / batchSize) % 200 === 199)) options.onRows(epoch, start + b, nTrain);
       }

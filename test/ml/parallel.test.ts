@@ -9,6 +9,7 @@ import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Autoencoder, withArchDefaults, type AutoencoderConfig } from '../../src/ml/autoencoder.js';
 import { getTf } from '../../src/ml/engine.js';
+import { addRowNoise } from '../../src/ml/metrics.js';
 import { createAdam } from '../../src/ml/optimizer.js';
 import { ownership, paramLayout, poolMoments, shardGradient, shardRanges, tensorsOf } from '../../src/ml/parallel/shard.js';
 import { TrainingTeam } from '../../src/ml/parallel/team.js';
@@ -138,10 +139,10 @@ describe('training on several threads', () => {
     arch, latentDim: 3, epochs: 3, batchSize: 40, seed: 11, threads, validation: 0.1,
     ...(arch === 'dense' ? { dense: { hidden: [12] } } : { conv1d: { filters: [4, 6], kernels: [5, 3] } }),
   });
-  const train = async (arch: 'dense' | 'conv1d', threads: number) => {
+  const train = async (arch: 'dense' | 'conv1d', threads: number, extra: Partial<TrainOptions> = {}) => {
     const n = 130;
     const d = 32;
-    const r = await trainAutoencoder({ n, d, x: rows(n, d) }, base(arch, threads));
+    const r = await trainAutoencoder({ n, d, x: rows(n, d) }, { ...base(arch, threads), ...extra });
     const weights = r.model.store.snapshot();
     r.model.dispose();
     return { weights, history: r.history, config: r.model.config };
@@ -161,6 +162,21 @@ describe('training on several threads', () => {
     expect(Math.abs(a.history[last]!.loss - one.history[last]!.loss) / one.history[last]!.loss).toBeLessThan(1e-3);
     expect(a.config.training?.threads).toBe(2);
     expect(one.config.training?.threads).toBeUndefined();
+  });
+
+  it('denoising: reproducible for a thread count, and trained on one thread\'s noise (the losses agree to rounding)', async () => {
+    const denoise = { denoise: { noise: 'poisson' as const, level: 5 } };
+    const one = await train('dense', 1, denoise);
+    const a = await train('dense', 2, denoise);
+    const b = await train('dense', 2, denoise);
+    expect(same(a.weights, b.weights)).toBe(true);
+    expect(a.history).toEqual(b.history);
+    // another noise draw would move the first epoch's loss by far more than summing in another order
+    const clean = await train('dense', 1);
+    for (const e of [0, a.history.length - 1]) {
+      expect(Math.abs(a.history[e]!.loss - one.history[e]!.loss) / one.history[e]!.loss).toBeLessThan(1e-3);
+    }
+    expect(Math.abs(clean.history[0]!.loss - one.history[0]!.loss) / one.history[0]!.loss).toBeGreaterThan(1e-2);
   });
 
   it('with batch norm and uneven shards: reproducible running moments, and close to one thread (conv1d, 3 threads)', async () => {
@@ -188,7 +204,7 @@ describe('training on several threads', () => {
     const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: b });
     const losses: number[] = [];
     try {
-      for (const x of batches) losses.push(await team.step(x, x, b));
+      for (const x of batches) losses.push(await team.step({ x, y: x, b }));
       await team.checkReplicas();
     } finally {
       await team.close();
@@ -227,6 +243,45 @@ describe('training on several threads', () => {
     expect(same(trained, initial)).toBe(false);
   });
 
+  it('draws a denoising batch\'s noise shard by shard in the threads, the draws one thread makes (bitwise, 3 threads)', async () => {
+    const { tf, backend } = await getTf();
+    const d = 32;
+    const b = 10; // shards of 4, 3 and 3 rows
+    const noise = { spec: { noise: 'poisson' as const, level: 20 }, stats: { sd: 0.5, mean: 1.2 } };
+    const ys = [rows(b, d), rows(b + 4, d).subarray(4 * d)];
+    const seeds = ys.map((_, k) => Uint32Array.from({ length: b }, (_, i) => 1000 * k + 17 * i + 3));
+    const run = async (given: 'seeds' | 'noisy'): Promise<{ weights: Map<string, Float32Array>; losses: number[] }> => {
+      const model = new Autoencoder(tf, config('dense', d), 4);
+      const optimizer = createAdam(tf, 1e-2);
+      const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: b, noise });
+      const losses: number[] = [];
+      try {
+        for (const [k, y] of ys.entries()) {
+          if (given === 'seeds') {
+            losses.push(await team.step({ y, seeds: seeds[k]!, b }));
+          } else {
+            // the whole batch's noise drawn here, as one thread draws it
+            const x = new Float32Array(b * d);
+            addRowNoise(y, d, seeds[k]!, noise.spec, noise.stats, x);
+            expect(x).not.toEqual(y);
+            losses.push(await team.step({ x, y, b }));
+          }
+        }
+        await team.checkReplicas();
+      } finally {
+        await team.close();
+      }
+      const weights = model.store.snapshot();
+      optimizer.dispose();
+      model.dispose();
+      return { weights, losses };
+    };
+    const inThreads = await run('seeds');
+    const here = await run('noisy');
+    expect(inThreads.losses).toEqual(here.losses);
+    expect(same(inThreads.weights, here.weights)).toBe(true);
+  });
+
   describe('worker threads', () => {
     let before = 0;
     afterEach(async () => {
@@ -253,7 +308,7 @@ describe('training on several threads', () => {
       const x = rows(8, 32);
       // every copy of the weights is checked against the shared weights, the training thread's and each worker's
       const checked = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-3, threads: 2, maxBatch: 8 });
-      expect(Number.isFinite(await checked.step(x, x, 8))).toBe(true);
+      expect(Number.isFinite(await checked.step({ x, y: x, b: 8 }))).toBe(true);
       await checked.checkReplicas();
       const w = model.store.get('dec.out.b');
       const kept = tf.keep(w.clone());
@@ -267,9 +322,9 @@ describe('training on several threads', () => {
       await checked.close();
 
       const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-3, threads: 2, maxBatch: 8 });
-      expect(Number.isFinite(await team.step(x, x, 8))).toBe(true);
+      expect(Number.isFinite(await team.step({ x, y: x, b: 8 }))).toBe(true);
       await (team as unknown as { members: { worker: import('node:worker_threads').Worker }[] }).members[0]!.worker.terminate();
-      await expect(team.step(x, x, 8)).rejects.toThrow(/training thread 1 stopped/);
+      await expect(team.step({ x, y: x, b: 8 })).rejects.toThrow(/training thread 1 stopped/);
       await team.close();
       optimizer.dispose();
       model.dispose();

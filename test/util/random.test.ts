@@ -6,7 +6,7 @@
  * per-element formula it replaced.
  */
 import { describe, expect, it } from 'vitest';
-import { addNoise } from '../../src/ml/metrics.js';
+import { addNoise, addRowNoise } from '../../src/ml/metrics.js';
 import { Rng } from '../../src/util/random.js';
 
 const bits = (a: ArrayLike<number>): string[] => Array.from(a, (v) => (Object.is(v, -0) ? '-0' : v.toString()));
@@ -124,6 +124,29 @@ describe('addNoise, gaussian', () => {
       const want = new Float32Array(x.length);
       for (let i = 0; i < x.length; i++) want[i] = x[i]! + 0.2 * 1.7 * ref.normal();
       expect(bits(got)).toEqual(bits(want));
+    }
+  });
+});
+
+describe('addRowNoise', () => {
+  it('gives row r the noise of its own generator Rng(seeds[r]), whatever rows come before it', () => {
+    const d = 7; // odd: a Gaussian row ends on a spare, which the next row must not take
+    const y = Float32Array.from({ length: 5 * d }, (_, i) => 2 + Math.sin(i));
+    const seeds = [11, 12, 13, 14, 15];
+    const stats = { sd: 1.3, mean: 2 };
+    for (const spec of [{ noise: 'gaussian' as const, level: 0.3 }, { noise: 'poisson' as const, level: 30 }]) {
+      const out = new Float32Array(y.length);
+      addRowNoise(y, d, seeds, spec, stats, out);
+      const want = new Float32Array(y.length);
+      seeds.forEach((s, r) => {
+        want.set(addNoise(y.subarray(r * d, (r + 1) * d), spec, new Rng(s), stats), r * d);
+      });
+      expect(bits(out)).toEqual(bits(want));
+      // the last three rows alone (another thread's shard): the same draws
+      const tail = new Float32Array(3 * d);
+      addRowNoise(y.subarray(2 * d), d, seeds.slice(2), spec, stats, tail);
+      expect(bits(tail)).toEqual(bits(out.subarray(2 * d)));
+      expect(out).not.toEqual(y);
     }
   });
 });

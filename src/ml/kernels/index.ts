@@ -6,6 +6,7 @@
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { ADAM_KERNEL, specflowAdam } from './adam.js';
+import { MSE_KERNEL, mse, SCALE_SHIFT_KERNEL, scaleShift } from './loss.js';
 import { add, cast, erf, exp, multiply, realDiv, relu, squaredDifference, sub } from './arithmetic.js';
 import { batchMatMul } from './batch-matmul.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS, bnAffine, bnGradInput, bnGradSums, bnMoments } from './batch-norm.js';
@@ -69,6 +70,9 @@ export const FIXES: readonly Fix[] = [
   { kernelName: 'ResizeBilinearGrad', kernelFunc: resizeBilinearGrad },
   // not a tfjs kernel: the fused Adam update of ../optimizer.ts
   { kernelName: ADAM_KERNEL, kernelFunc: specflowAdam },
+  // nor these: the autoencoder's input scaling and loss (../autoencoder.ts)
+  { kernelName: SCALE_SHIFT_KERNEL, kernelFunc: scaleShift },
+  { kernelName: MSE_KERNEL, kernelFunc: mse },
   // nor these: the Transformer's fused ops and their gradients (../nn.ts)
   { kernelName: LAYER_NORM_KERNEL, kernelFunc: layerNorm },
   { kernelName: LAYER_NORM_GRAD_KERNEL, kernelFunc: layerNormGrad },

@@ -2,7 +2,8 @@
  * The shared memory between a training's own thread (thread 0) and its worker
  * threads. A step is handed over without messages (postMessage per step would
  * cost about as much as a small step): the training thread writes each worker's
- * shard and bumps its SEQ; every thread computes its shard's gradient into its
+ * shard (for a denoising autoencoder its target rows and the seeds of their
+ * noise, which the worker draws) and bumps its SEQ; every thread computes its shard's gradient into its
  * own gradient buffer and stores the step's number in its READY flag. Each
  * trainable tensor has one owner thread (`owners`, balanced by size): once every
  * READY flag holds the step, each thread sums its own tensors' gradients over
@@ -21,6 +22,7 @@
  */
 import type { AutoencoderConfig } from '../autoencoder.js';
 import type { BackendName } from '../backend.js';
+import type { NoiseSpec } from '../metrics.js';
 import type { ParamLayout } from './shard.js';
 
 /** Int32 slots of the control array. */
@@ -30,14 +32,24 @@ export const CTRL = {
   CMD: 1,
   /** Rows in this step's shard. */
   ROWS: 2,
-  /** 1 when the target is the input (no separate y rows were written). */
-  SAME: 3,
+  /** Where this step's input comes from (INPUT). */
+  INPUT: 3,
   /** Set by the worker to SEQ when the command is done. */
   DONE: 4,
   /** 0 ok, 1 failed (the message follows by postMessage). */
   STATUS: 5,
   LENGTH: 6,
 } as const;
+
+/** The input of a shard: its own x rows; the target rows (an autoencoder of its own input); or
+ * the target rows with noise the worker draws from its rows' seeds (a denoising autoencoder). */
+export const INPUT = { ROWS: 0, TARGET: 1, NOISY_TARGET: 2 } as const;
+
+/** A mini-batch of b rows (row-major): its target y and its input x, or the seeds of the rows'
+ * noise (metrics.ts addRowNoise) when the input is y with noise not drawn yet. */
+export type Batch =
+  | { y: Float32Array; x: Float32Array; b: number; seeds?: undefined }
+  | { y: Float32Array; x?: undefined; b: number; seeds: Uint32Array };
 
 /** STEP: train on the shard; CHECK: compare your tensors with the shared weights (STATUS 1 and an error if they differ); STOP: exit. */
 export const CMD = { STEP: 1, STOP: 2, CHECK: 3 } as const;
@@ -53,7 +65,8 @@ export interface WorkerBuffers {
   control: SharedArrayBuffer;
   /** The batch size of this step (float64 slot 0) and this shard's loss share (slot 1). */
   scalars: SharedArrayBuffer;
-  /** Float32: x rows, y rows (maxRows × d each), the shard's batch-norm moments (layout.normFloats). */
+  /** Float32: x rows, y rows (maxRows × d each), the shard's batch-norm moments (layout.normFloats);
+   * then Uint32: the seeds of the shard's rows' noise (maxRows). */
   data: SharedArrayBuffer;
   /** Float32 [layout.paramFloats]: the weights, each tensor written by its owner after each step. */
   weights: SharedArrayBuffer;
@@ -70,6 +83,8 @@ export interface WorkerSetup {
   /** Whether specflow's wasm kernels are installed in the training thread (they are, except in benchmarks of stock wasm). */
   wasmFixes: boolean;
   learningRate: number;
+  /** A denoising autoencoder's noise, drawn by each thread for its shard's rows. */
+  noise?: NoiseSetup;
   /** This worker's thread number (1…threads − 1) and the number of threads. */
   index: number;
   threads: number;
@@ -80,6 +95,12 @@ export interface WorkerSetup {
   buffers: WorkerBuffers;
 }
 
+/** The noise model and the data's statistics it is scaled by (as trainAutoencoder computed them). */
+export interface NoiseSetup {
+  spec: NoiseSpec;
+  stats: { sd: number; mean: number };
+}
+
 /** Typed views of a worker's data buffer. */
 export function dataViews(data: SharedArrayBuffer, maxRows: number, d: number, layout: ParamLayout) {
   const rows = maxRows * d;
@@ -87,11 +108,12 @@ export function dataViews(data: SharedArrayBuffer, maxRows: number, d: number, l
     x: new Float32Array(data, 0, rows),
     y: new Float32Array(data, 4 * rows, rows),
     moments: new Float32Array(data, 8 * rows, layout.normFloats),
+    seeds: new Uint32Array(data, 4 * (2 * rows + layout.normFloats), maxRows),
   };
 }
 
 export function dataBytes(maxRows: number, d: number, layout: ParamLayout): number {
-  return 4 * (2 * maxRows * d + layout.normFloats);
+  return 4 * (2 * maxRows * d + layout.normFloats + maxRows);
 }
 
 /** What a worker posts: once ready (with the engine it computes on), or when a step failed. */

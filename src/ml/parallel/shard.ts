@@ -55,6 +55,9 @@ export function paramLayout(model: Autoencoder): ParamLayout {
   return { params, paramFloats: at, norms, normFloats: nAt };
 }
 
+/** Every trainable tensor's index in the layout's order. */
+const everyTensor = (layout: ParamLayout): number[] => layout.params.map((_, i) => i);
+
 export interface ShardResult {
   /** This shard's share of the batch loss: its mean loss × count / batch. */
   loss: number;
@@ -86,12 +89,22 @@ export function shardGradient(tf: TF, model: Autoencoder, x: Float32Array, y: Fl
   return { loss, grads: vars.map((v) => grads[v.name]!), moments: pass.bnStats! };
 }
 
-/** Copies a shard's gradients and moments into flat arrays of `layout`, and disposes the tensors. */
-export function writeShard(tf: TF, result: ShardResult, layout: ParamLayout, grads: Float32Array, moments: Float32Array): void {
-  layout.params.forEach((p, i) => {
-    copyOut(tf, result.grads[i]!, grads, p.offset);
+/**
+ * Copies a shard's gradients of the tensors `shared` (indices in the layout's order: those other
+ * threads own) and its moments into flat arrays of `layout`, and disposes those tensors; returns the
+ * gradients of the other tensors (this thread's own, which it sums itself) as kept tensors, by index.
+ * Keeping them in the engine spares copying them out and back in: a dense autoencoder's gradient is
+ * 2.2 MB, and a thread owns about 1/threads of it.
+ */
+export function writeShard(
+  tf: TF, result: ShardResult, layout: ParamLayout, grads: Float32Array, moments: Float32Array, shared = everyTensor(layout),
+): Map<number, Tensor> {
+  const kept = new Map<number, Tensor>(result.grads.map((g, i) => [i, g]));
+  for (const i of shared) {
+    copyOut(tf, result.grads[i]!, grads, layout.params[i]!.offset);
     result.grads[i]!.dispose();
-  });
+    kept.delete(i);
+  }
   for (const n of layout.norms) {
     const m = result.moments.get(n.name);
     if (!m) throw new Error(`batch-norm layer ${n.name} recorded no moments`);
@@ -101,6 +114,7 @@ export function writeShard(tf: TF, result: ShardResult, layout: ParamLayout, gra
     m.variance.dispose();
   }
   result.moments.clear();
+  return kept;
 }
 
 /**
@@ -130,17 +144,21 @@ export function poolMoments(layout: ParamLayout, shards: { count: number; moment
 
 /**
  * The batch gradient of trainable tensor `i`: the first `shards` shards' gradients (flat arrays of
- * `layout`) added in shard order by the engine's float32 Add — on every backend the bits of
- * `acc = g₀; acc += gₛ` in float32 (one correctly rounded add per element and shard), but on wasm
- * as a vector loop on tfjs's heap instead of a JavaScript loop over every float. A kept tensor.
+ * `layout`; shard `ownShard`'s may be given as a tensor instead, `own`) added in shard order by the
+ * engine's float32 Add — on every backend the bits of `acc = g₀; acc += gₛ` in float32 (one correctly
+ * rounded add per element and shard), but on wasm as a vector loop on tfjs's heap instead of a
+ * JavaScript loop over every float. A kept tensor.
  */
-export function summedGradient(tf: TF, layout: ParamLayout, grads: Float32Array[], shards: number, i: number): Tensor {
+export function summedGradient(
+  tf: TF, layout: ParamLayout, grads: Float32Array[], shards: number, i: number, own?: { shard: number; grad: Tensor },
+): Tensor {
   const p = layout.params[i]!;
-  const slice = (s: number): Tensor => tensorOf(tf, grads[s]!.subarray(p.offset, p.offset + p.size), p.shape);
+  const slice = (s: number): Tensor => (own?.shard === s ? own.grad : tensorOf(tf, grads[s]!.subarray(p.offset, p.offset + p.size), p.shape));
   return tf.tidy(() => {
     let sum = slice(0);
     for (let s = 1; s < shards; s++) sum = tf.add(sum, slice(s));
-    return sum;
+    // a lone shard's own tensor is the sum itself: a copy, as the caller disposes both
+    return sum === own?.grad ? tf.clone(sum) : sum;
   });
 }
 
@@ -170,19 +188,23 @@ export function tensorsOf(owners: number[], thread: number, own = true): number[
 /**
  * One Adam step on the trainable tensors `which` (indices in the layout's order; the same list every
  * step, as the optimizer keeps its state by name) with their batch gradients summed from the first
- * `shards` shards' gradients.
+ * `shards` shards' gradients; shard `ownShard`'s gradients of them may be given as tensors (`own`,
+ * from writeShard: they are disposed here).
  */
 export function applyShards(
   tf: TF, optimizer: Optimizer, model: Autoencoder, layout: ParamLayout, grads: Float32Array[], shards: number, which: number[],
+  own?: { shard: number; grads: Map<number, Tensor> },
 ): void {
   const vars = model.store.trainable();
   const named: Record<string, Tensor> = {};
-  for (const i of which) named[vars[i]!.name] = summedGradient(tf, layout, grads, shards, i);
+  for (const i of which) {
+    const grad = own?.grads.get(i);
+    named[vars[i]!.name] = summedGradient(tf, layout, grads, shards, i, grad && own ? { shard: own.shard, grad } : undefined);
+  }
   optimizer.applyGradients(named);
   for (const t of Object.values(named)) t.dispose();
+  for (const t of own?.grads.values() ?? []) t.dispose();
 }
-
-const everyTensor = (layout: ParamLayout): number[] => layout.params.map((_, i) => i);
 
 /** Sets the model's trainable tensors `which` (all by default) from `weights` (in the layout's order). */
 export function loadWeights(tf: TF, model: Autoencoder, layout: ParamLayout, weights: Float32Array, which = everyTensor(layout)): void {

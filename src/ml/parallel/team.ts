@@ -23,7 +23,10 @@ import { backendLabel, wasmFixesInstalled, type BackendName } from '../backend.j
 import type { TF } from '../engine.js';
 import { activeBuild } from '../kernels/simd.js';
 import { updateBatchNorm, type Pass } from '../nn.js';
-import { CMD, CTRL, dataBytes, dataViews, FLAGS, STOPPED, type WorkerReport, type WorkerSetup } from './protocol.js';
+import { addRowNoise } from '../metrics.js';
+import {
+  CMD, CTRL, dataBytes, dataViews, FLAGS, INPUT, STOPPED, type Batch, type NoiseSetup, type WorkerReport, type WorkerSetup,
+} from './protocol.js';
 import {
   applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveWeights, shardGradient, shardRanges, tensorsOf, writeShard,
   type ParamLayout,
@@ -76,6 +79,8 @@ export interface TeamOptions {
   learningRate: number;
   /** The largest mini-batch a step will get. */
   maxBatch: number;
+  /** A denoising autoencoder's noise: needed for batches given with their rows' noise seeds. */
+  noise?: NoiseSetup;
 }
 
 export class TrainingTeam {
@@ -86,6 +91,8 @@ export class TrainingTeam {
   private readonly mine: number[];
   private readonly others: number[];
   private readonly moments: Float32Array;
+  /** This thread's shard's input when the team draws the noise (reused step after step). */
+  private noisy: Float32Array | undefined;
   private seq = 0;
   private closed = false;
 
@@ -129,7 +136,10 @@ export class TrainingTeam {
         grads,
         flags,
       };
-      const setup: WorkerSetup = { config: model.config, backend, wasmFixes, learningRate: options.learningRate, index: i, threads, owners, maxRows, layout, buffers };
+      const setup: WorkerSetup = {
+        config: model.config, backend, wasmFixes, learningRate: options.learningRate, ...(options.noise ? { noise: options.noise } : {}),
+        index: i, threads, owners, maxRows, layout, buffers,
+      };
       const worker = new Worker(file, { workerData: setup, env });
       const member = { worker, control: new Int32Array(buffers.control), scalars: new Float64Array(buffers.scalars), views: dataViews(buffers.data, maxRows, d, layout), pending: 0 } as Member;
       let signalReady!: () => void;
@@ -161,38 +171,54 @@ export class TrainingTeam {
   }
 
   /**
-   * One Adam step on a b-row batch (rows of x and y, row-major; y may be x):
-   * resolves to the batch loss, as the single-thread step's cost.
+   * One Adam step on a mini-batch: resolves to the batch loss, as the single-thread step's cost.
+   * A batch given with its rows' noise seeds has its noise drawn shard by shard, each by the thread
+   * that trains on it (the draws one thread makes: metrics.ts addRowNoise).
    *
    * Everything up to the wait for the workers' gradients runs synchronously
    * within the call: the workers get their shards at once (each read its last
    * shard before reporting that shard's gradient), and while the promise is
    * pending the caller may prepare the next batch.
    */
-  async step(x: Float32Array, y: Float32Array, b: number): Promise<number> {
+  async step(batch: Batch): Promise<number> {
     const { tf, model, optimizer } = this.options;
     const d = model.inputDim;
+    const { y, b } = batch;
     const shards = shardRanges(b, this.members.length + 1);
+    const input = batch.seeds ? INPUT.NOISY_TARGET : batch.x === y ? INPUT.TARGET : INPUT.ROWS;
+    if (input === INPUT.NOISY_TARGET && !this.options.noise) throw new Error('a batch with noise seeds, but the team has no noise model');
     this.seq++;
     this.members.forEach((m, i) => {
       const count = shards[i + 1]?.count ?? 0;
       if (count > 0) {
         const start = shards[i + 1]!.start;
-        m.views.x.set(x.subarray(start * d, (start + count) * d));
-        if (y !== x) m.views.y.set(y.subarray(start * d, (start + count) * d));
+        if (input === INPUT.ROWS) m.views.x.set(batch.x!.subarray(start * d, (start + count) * d));
+        if (input === INPUT.NOISY_TARGET) m.views.seeds.set(batch.seeds!.subarray(start, start + count));
+        (input === INPUT.TARGET ? m.views.x : m.views.y).set(y.subarray(start * d, (start + count) * d));
       }
       m.scalars[0] = b;
       Atomics.store(m.control, CTRL.ROWS, count);
-      Atomics.store(m.control, CTRL.SAME, y === x ? 1 : 0);
+      Atomics.store(m.control, CTRL.INPUT, input);
       this.command(m, CMD.STEP);
     });
     const first = shards[0]!;
+    let x = batch.x;
+    if (!x) {
+      this.noisy ??= new Float32Array(Math.ceil(this.options.maxBatch / (this.members.length + 1)) * d);
+      x = this.noisy.subarray(0, first.count * d);
+      addRowNoise(y, d, batch.seeds!.subarray(0, first.count), this.options.noise!.spec, this.options.noise!.stats, x);
+    }
     const mine = shardGradient(tf, model, x, y, first.count, b);
     let loss = mine.loss;
     // every thread has read the last step's gradients: the last step ended when all had published
-    writeShard(tf, mine, this.layout, this.grads[0]!, this.moments);
+    const own = writeShard(tf, mine, this.layout, this.grads[0]!, this.moments, this.others);
     this.signal(FLAGS.READY, this.seq);
-    await this.all(FLAGS.READY);
+    try {
+      await this.all(FLAGS.READY);
+    } catch (e) {
+      for (const t of own.values()) t.dispose();
+      throw e;
+    }
     const pooled: { count: number; moments: Float32Array }[] = [{ count: first.count, moments: this.moments }];
     for (let s = 1; s < shards.length; s++) {
       const m = this.members[s - 1]!;
@@ -200,7 +226,7 @@ export class TrainingTeam {
       pooled.push({ count: shards[s]!.count, moments: m.views.moments });
     }
     // this thread's tensors, summed in shard order as one thread would: the same bits run after run
-    applyShards(tf, optimizer, model, this.layout, this.grads, shards.length, this.mine);
+    applyShards(tf, optimizer, model, this.layout, this.grads, shards.length, this.mine, { shard: 0, grads: own });
     saveWeights(tf, model, this.layout, this.weights, this.mine);
     this.signal(FLAGS.PUBLISHED(this.members.length + 1), this.seq);
     await this.all(FLAGS.PUBLISHED(this.members.length + 1));

@@ -10,8 +10,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Autoencoder } from '../autoencoder.js';
 import { backendLabel, initBackend, initStockWasm } from '../backend.js';
+import type { Tensor } from '../engine.js';
 import { createAdam } from '../optimizer.js';
-import { CMD, CTRL, dataViews, FLAGS, STOPPED, type WorkerReport, type WorkerSetup } from './protocol.js';
+import { addRowNoise } from '../metrics.js';
+import { CMD, CTRL, dataViews, FLAGS, INPUT, STOPPED, type WorkerReport, type WorkerSetup } from './protocol.js';
 import { applyShards, loadWeights, paramLayout, sameWeights, saveWeights, shardGradient, shardRanges, tensorsOf, writeShard } from './shard.js';
 
 const setup = workerData as WorkerSetup;
@@ -32,7 +34,8 @@ async function main(): Promise<void> {
   const weights = new Float32Array(setup.buffers.weights);
   const grads = setup.buffers.grads.map((b) => new Float32Array(b));
   const flags = new Int32Array(setup.buffers.flags);
-  const views = dataViews(setup.buffers.data, maxRows, setup.config.inputDim, layout);
+  const d = setup.config.inputDim;
+  const views = dataViews(setup.buffers.data, maxRows, d, layout);
   const mine = tensorsOf(owners, index);
   const others = tensorsOf(owners, index, false);
   loadWeights(tf, model, layout, weights);
@@ -64,15 +67,25 @@ async function main(): Promise<void> {
       } else {
         const rows = Atomics.load(control, CTRL.ROWS);
         const batch = scalars[0]!;
+        let own: Map<number, Tensor> | undefined;
         if (rows > 0) {
-          const y = Atomics.load(control, CTRL.SAME) ? views.x : views.y;
-          const result = shardGradient(tf, model, views.x, y, rows, batch);
+          const input = Atomics.load(control, CTRL.INPUT);
+          if (input === INPUT.NOISY_TARGET) {
+            if (!setup.noise) throw new Error('a shard with noise seeds, but no noise model');
+            addRowNoise(views.y, d, views.seeds.subarray(0, rows), setup.noise.spec, setup.noise.stats, views.x);
+          }
+          const result = shardGradient(tf, model, views.x, input === INPUT.TARGET ? views.x : views.y, rows, batch);
           scalars[1] = result.loss;
-          writeShard(tf, result, layout, grads[index]!, views.moments);
+          own = writeShard(tf, result, layout, grads[index]!, views.moments, others);
         }
         signal(FLAGS.READY + index, seq);
-        awaitAll(FLAGS.READY, seq);
-        applyShards(tf, optimizer, model, layout, grads, shardRanges(batch, threads).length, mine);
+        try {
+          awaitAll(FLAGS.READY, seq);
+        } catch (e) {
+          for (const t of own?.values() ?? []) t.dispose();
+          throw e;
+        }
+        applyShards(tf, optimizer, model, layout, grads, shardRanges(batch, threads).length, mine, own && { shard: index, grads: own });
         saveWeights(tf, model, layout, weights, mine);
         signal(FLAGS.PUBLISHED(threads) + index, seq);
         awaitAll(FLAGS.PUBLISHED(threads), seq);
