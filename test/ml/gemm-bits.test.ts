@@ -158,7 +158,7 @@ const CASES: [string, Case][] = [
   ['narrow (A read in place), bias, relu', { m: 29, n: 13, k: 270, bias: true, relu: true }],
   ['taller than one row block (three blocks)', { m: 661, n: 11, k: 40, transA: true, bias: true }],
   ['taller than one row block, A in place', { m: 650, n: 9, k: 33 }],
-  ['taller than one row block, packed untransposed A', { m: 333, n: 300, k: 260 }],
+  ['taller than one row block, packed untransposed A (the second depth block by strips)', { m: 321, n: 249, k: 257 }],
   ['wide B (a block of packed A passed by each panel), transposed B, bias, relu', { m: 40, n: 300, k: 300, transB: true, bias: true, relu: true }],
   ['short depth, by strips of rows (a partial last strip), bias, relu', { m: 337, n: 45, k: 8, bias: true, relu: true }],
   ['short depth by strips, transposed B, two depth blocks', { m: 23, n: 70, k: 300, transB: true }],
