@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import { peakGflops, peakKernel } from './wasm-peak-kernel.mjs';
 
 // [m, k, n, transposeA, transposeB, what]
 const CASES = [
@@ -76,7 +77,8 @@ function runChild(variant, env = {}) {
 }
 
 // [what, m, k, n, transA, transB, batch, strideA, strideB, lda, accumulate, bias] as train steps call them
-// (SHAPES=1 node bench/kernel-profile.mjs ARCH 256 lists a step's kernels by shape).
+// (SHAPES=1 node bench/kernel-profile.mjs ARCH 256 lists a step's kernels by shape). The Transformer's
+// rows are its defaults at batch 256 (8192 tokens of width 64; 7424 in an epoch's last, short batch).
 const DIRECT = [
   ['dense: forward, first layer', 256, 1024, 256, 0, 0, 1, 0, 0, 0, 0, 1],
   ['dense: dx = dy·Wᵀ, last layer', 256, 256, 1024, 0, 1, 1, 0, 0, 0, 0, 0],
@@ -87,22 +89,51 @@ const DIRECT = [
   ['conv1d: forward, 16→1 channel', 512, 240, 1, 0, 0, 256, 8416, 0, 16, 0, 1],
   ['conv1d: filter gradient, 16→16', 240, 512, 16, 1, 0, 256, 8416, 8192, 16, 1, 0],
   ['conv1d: filter gradient, 16→1', 240, 512, 1, 1, 0, 256, 8416, 512, 16, 1, 0],
+  ['conv1d: latent → 4096 (k = 8)', 256, 8, 4096, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['conv1d: dz of latent → 4096 (n = 8)', 256, 4096, 8, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['conv1d: dW of latent → 4096 (m = 8)', 8, 256, 4096, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['conv1d: 4096 → latent (n = 8)', 256, 4096, 8, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['conv1d: dx of 4096 → latent (k = 8)', 256, 8, 4096, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['conv1d: dW of 4096 → latent (n = 8)', 4096, 256, 8, 1, 0, 1, 0, 0, 0, 0, 0],
   ['transformer: Q/K/V projection', 8192, 64, 192, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: attention out projection', 8192, 64, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: MLP in', 8192, 64, 128, 0, 0, 1, 0, 0, 0, 0, 1],
   ['transformer: MLP out', 8192, 128, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: MLP in, short batch', 7424, 64, 128, 0, 0, 1, 0, 0, 0, 0, 1],
   ['transformer: dx of Q/K/V projection', 8192, 192, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer: dx of out projection', 8192, 64, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer: dx of MLP in', 8192, 128, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer: dx of MLP out', 8192, 64, 128, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer: dW of Q/K/V projection', 64, 8192, 192, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer: dW of out projection', 64, 8192, 64, 1, 0, 1, 0, 0, 0, 0, 0],
   ['transformer: dW of MLP in', 64, 8192, 128, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer: dW of MLP out', 128, 8192, 64, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer: patch embedding (k = 16)', 8192, 16, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: dW of patch embedding', 16, 8192, 64, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer: output patches (n = 16)', 8192, 64, 16, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: dx of output patches', 8192, 16, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer: dW of output patches', 64, 8192, 16, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer: latent → tokens (k = 8)', 256, 8, 2048, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: dz of latent → tokens', 256, 2048, 8, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer: dW of latent → tokens', 8, 256, 2048, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer: tokens → latent (n = 8)', 256, 2048, 8, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer: dW of tokens → latent', 2048, 256, 8, 1, 0, 1, 0, 0, 0, 0, 0],
 ];
 
 function directChild() {
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-  const dirs = [['fused', new URL('../dist/ml/kernels/', import.meta.url), 'specflow-kernels-fma.wasm'], ['plain', new URL('../dist/ml/kernels/', import.meta.url), 'specflow-kernels.wasm']];
-  const base = process.env.BENCH_GEMM_BASELINE;
-  if (base) dirs.push(['base fused', new URL(`file://${base.replace(/\/?$/, '/')}`), 'specflow-kernels-fma.wasm'], ['base plain', new URL(`file://${base.replace(/\/?$/, '/')}`), 'specflow-kernels.wasm']);
-  const builds = dirs.map(([label, dir, file]) => {
+  const here = new URL('../dist/ml/kernels/', import.meta.url);
+  const base = process.env.BENCH_GEMM_BASELINE && new URL(`file://${process.env.BENCH_GEMM_BASELINE.replace(/\/?$/, '/')}`);
+  const dirs = [['fused', here, 'specflow-kernels-fma.wasm'], ['plain', here, 'specflow-kernels.wasm']];
+  if (base) dirs.push(['base fused', base, 'specflow-kernels-fma.wasm'], ['base plain', base, 'specflow-kernels.wasm']);
+  // BENCH_GEMM_BUILDS=fused: only the fused builds (new and base); BENCH_GEMM_ONLY=<text>: only the rows naming it
+  const wanted = process.env.BENCH_GEMM_BUILDS;
+  const builds = dirs.filter(([label]) => !wanted || label.endsWith(wanted)).map(([label, dir, file]) => {
     const memory = new WebAssembly.Memory({ initial: 1024 }); // 64 MiB: the largest case's operands
     const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(file, dir))), { env: { memory } }).exports;
     return { label, memory, ex };
   });
+  const peak = peakKernel();
   // V8 runs wasm on its baseline compiler (Liftoff) until a function has run long enough to be
   // optimised (TurboFan, compiled in the background): warm every build up first
   for (const { ex } of builds) {
@@ -110,7 +141,8 @@ function directChild() {
     while (performance.now() - t0 < 1500) ex.gemm(64, 1 << 20, 2 << 20, 64, 64, 256, 0, 0, 0, 0, 3 << 20, 1, 0, 0, 4096, 0, 0);
   }
   const out = {};
-  for (const [what, m, k, n, ta, tb, batch, sA, sB, lda, acc, bias] of DIRECT) {
+  const only = process.env.BENCH_GEMM_ONLY;
+  for (const [what, m, k, n, ta, tb, batch, sA, sB, lda, acc, bias] of DIRECT.filter(([what]) => !only || what.includes(only))) {
     const ldA = lda || (ta ? m : k);
     const aF = (batch - 1) * sA + (ta ? (k - 1) * ldA + m : (m - 1) * ldA + k);
     const bF = (batch - 1) * sB + k * n;
@@ -126,7 +158,9 @@ function directChild() {
     const loop = (ex) => { for (let i = 0; i < reps; i++) ex.gemm(A, B, C, m, n, k, ta, tb, bias ? BIAS : 0, 0, SCRATCH, batch, sA, sB, m * n, lda, acc); };
     for (let w = 0; w < 2; w++) for (const { ex } of builds) loop(ex); // past V8's baseline compiler
     const best = builds.map(() => Infinity);
+    let bestPeak = 0;
     for (let round = 0; round < 5; round++) {
+      bestPeak = Math.max(bestPeak, peakGflops(peak, 1e6)); // the ceiling of this moment, ~1 ms beside each round
       builds.forEach(({ ex }, i) => {
         const t0 = process.cpuUsage();
         loop(ex);
@@ -134,15 +168,40 @@ function directChild() {
         best[i] = Math.min(best[i], (t.user + t.system) / reps);
       });
     }
-    out[what] = { shape: `${m}×${k}×${n}${batch > 1 ? ` ×${batch}` : ''}`, ...Object.fromEntries(builds.map(({ label }, i) => [label, flops / best[i] / 1e3])) };
+    out[what] = { shape: `${m}×${k}×${n}${ta ? ' Aᵀ' : ''}${tb ? ' Bᵀ' : ''}${batch > 1 ? ` ×${batch}` : ''}`, peak: bestPeak, ...Object.fromEntries(builds.map(({ label }, i) => [label, flops / best[i] / 1e3])) };
   }
   console.log(JSON.stringify(out));
+}
+
+function printDirect(direct) {
+  const labels = Object.keys(Object.values(direct)[0]).filter((l) => l !== 'shape' && l !== 'peak');
+  const pairs = labels.filter((l) => labels.includes(`base ${l}`));
+  console.log('\nthe kernel alone (wasm `gemm` export) at the products of one training step of each default AE, GFLOP/s on process CPU time (fastest of 5 rounds, builds interleaved); % peak: the first build against the f32x4 FMA peak measured beside each round (bench/wasm-peak-kernel.mjs)');
+  console.log(`${'product'.padEnd(40)} ${'m×k×n ×batch'.padEnd(20)} ${labels.map((l) => l.padStart(10)).join(' ')} ${'% peak'.padStart(7)}${pairs.map((l) => `${`${l}/base`.padStart(12)}`).join('')}`);
+  for (const [what, v] of Object.entries(direct)) {
+    const rel = pairs.map((l) => `${(v[l] / v[`base ${l}`]).toFixed(2)}×`.padStart(12)).join('');
+    console.log(`${what.padEnd(40)} ${v.shape.padEnd(20)} ${labels.map((l) => v[l].toFixed(1).padStart(10)).join(' ')} ${`${((100 * v[labels[0]]) / v.peak).toFixed(0)}%`.padStart(7)}${rel}`);
+  }
+  const peaks = Object.values(direct).map((v) => v.peak);
+  console.log(`f32x4 FMA peak over the rows: ${Math.min(...peaks).toFixed(1)}–${Math.max(...peaks).toFixed(1)} GFLOP/s`);
+}
+
+function runDirect() {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--direct'], { encoding: 'utf8' });
+  const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) {
+    process.stderr.write(r.stderr ?? '');
+    throw new Error(`gemm bench child --direct failed (exit ${r.status})`);
+  }
+  return JSON.parse(line);
 }
 
 if (process.argv[2] === '--direct') {
   directChild();
 } else if (process.argv[2] === '--child') {
   await child(process.argv[3]);
+} else if (process.env.BENCH_GEMM_DIRECT_ONLY) {
+  printDirect(runDirect());
 } else {
   const stock = runChild('stock');
   const fixed = runChild('fixed', { SPECFLOW_WASM_FMA: '' });
@@ -155,20 +214,5 @@ if (process.argv[2] === '--direct') {
     );
   }
   console.log('stock: tfjs 4.22 wasm (XNNPACK for untransposed products, a scalar loop otherwise); fixed: specflow\'s GEMM as runs use it (fused multiply-adds where available); plain: SPECFLOW_WASM_FMA=0.');
-
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--direct'], { encoding: 'utf8' });
-  const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (r.status !== 0 || !line) {
-    process.stderr.write(r.stderr ?? '');
-    throw new Error(`gemm bench child --direct failed (exit ${r.status})`);
-  }
-  const direct = JSON.parse(line);
-  const labels = Object.keys(Object.values(direct)[0]).filter((l) => l !== 'shape');
-  console.log('\nthe kernel alone (wasm `gemm` export) at the products of one training step of each default AE, GFLOP/s on process CPU time (fastest of 5 rounds, builds interleaved)');
-  const ratios = labels.includes('base fused') ? '  fused/base  plain/base' : '';
-  console.log(`${'product'.padEnd(38)} ${'m×k×n ×batch'.padEnd(18)} ${labels.map((l) => l.padStart(10)).join(' ')}${ratios}`);
-  for (const [what, v] of Object.entries(direct)) {
-    const rel = ratios ? `  ${`${(v.fused / v['base fused']).toFixed(2)}×`.padStart(10)}  ${`${(v.plain / v['base plain']).toFixed(2)}×`.padStart(10)}` : '';
-    console.log(`${what.padEnd(38)} ${v.shape.padEnd(18)} ${labels.map((l) => v[l].toFixed(1).padStart(10)).join(' ')}${rel}`);
-  }
+  printDirect(runDirect());
 }

@@ -40,6 +40,9 @@ const PACK_A_MIN_N: i32 = 32; // narrower products read A in place
 const TRANS_A_IN_PLACE_MAX_LD: i32 = 256; // ...transposed A if its rows (one per depth) are this close (farther ones thrash L1's sets)
 const KC: i32 = 256; // depth of one packed block (a B panel is KC×8 floats = 8 KiB, stays in L1)
 const MC: i32 = 320; // most rows of A per pass over the B panels (a packed A block ≤ 320 KiB stays in L2)
+// A depth block of packed B smaller than this many floats (256 KiB, in L2) is passed by strips of
+// MR_PACKED rows instead (stripPass): for short depths (the Transformer's k = 64, a latent layer's k = 8)
+const STRIP_MAX_B: i32 = 65536;
 
 // Rows per pass: m split into equal blocks of at most MC rows, each a whole
 // number of micro-tiles (of 4 and of 5 rows), so no thin last block passes
@@ -620,6 +623,10 @@ export function gemm(
       if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, transB ? k : n, k0, kc, transB != 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
+      if (packed && !transA && kc * (((n + NR - 1) / NR) * NR) < STRIP_MAX_B) {
+        stripPass(aq, ldA, k0, kc, bpack, apack, cq, m, n, first, last, bias, relu);
+        continue;
+      }
       // Blocks of ≤ MC rows: a block's packed A stays in L2 while it passes
       // every B panel, and each B panel stays in L1 while the block's row
       // tiles pass it.
@@ -660,6 +667,38 @@ export function gemm(
           }
         }
       }
+    }
+  }
+}
+
+// One depth block of C = A·B (A untransposed, B packed) strip by strip: the
+// strip's MR_PACKED rows of A are packed (a few KiB, in L1) and passed over
+// every panel of B before the next strip. With a short depth the block way
+// (a packed block of A passed by each panel in turn) spends as long on
+// writing C as on computing it: C's rows are written 32 bytes at a time,
+// up to 320 rows apart, and with k = 8 and n = 4096 no two such writes
+// share a page. Here C is written a few whole rows at a time and A is
+// read in order. Each element's arithmetic is the block way's.
+function stripPass(
+  a: usize, ldA: i32, k0: i32, kc: i32, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  const ldc = <usize>n * 4;
+  for (let i = 0; i < m; i += MR_PACKED) {
+    const mr = m - i < MR_PACKED ? m - i : MR_PACKED;
+    const ai = a + <usize>i * <usize>ldA * 4;
+    if (MR_PACKED == 5) packA5(ai, apack, mr, ldA, k0, kc, false);
+    else packA(ai, apack, mr, ldA, k0, kc, false);
+    const cRow = c + <usize>i * ldc;
+    for (let j0 = 0; j0 < n; j0 += NR) {
+      const nr = n - j0 < NR ? n - j0 : NR;
+      const panel = bpack + <usize>(j0 * kc) * 4;
+      const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
+      // a whole tile of a one-block product with literal flags, so the inlined epilogue has no branches on them
+      // (0.97–1.0× the time at k = 64, paired runs)
+      if (MR_PACKED == 5 && first && last && nr == NR && mr == 5) microTile5(apack, 20, panel, kc, cRow + <usize>j0 * 4, ldc, 5, NR, true, true, biasJ, relu);
+      else if (MR_PACKED == 5) microTile5(apack, 20, panel, kc, cRow + <usize>j0 * 4, ldc, mr, nr, first, last, biasJ, relu);
+      else microTileStep(apack, MR * 4, panel, kc, cRow + <usize>j0 * 4, ldc, mr, nr, first, last, biasJ, relu);
     }
   }
 }
