@@ -21,6 +21,7 @@
 // with each one's process CPU ms per epoch (BENCH_CONV_EPOCHS, 8 after the
 // first; 0 skips it).
 import { fileURLToPath } from 'node:url';
+import { benchSpectra } from './training-data.mjs';
 
 const B = 256;
 // [what, length, cin, cout, k, pass]
@@ -127,12 +128,7 @@ if (builds.length > 1 && epochs > 0) {
   }
   const n = 1000;
   const d = 512;
-  const x = new Float32Array(n * d);
-  let seed = 7;
-  for (let i = 0; i < x.length; i++) {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    x[i] = (10 * seed) / 2 ** 32 + (i % d) / d;
-  }
+  const x = benchSpectra(n, d);
   const perEpoch = builds.map(() => []);
   let c0;
   await trainAutoencoder({ n, d, x }, {

@@ -12,6 +12,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { peakGflops, peakKernel } from './wasm-peak-kernel.mjs';
+import { benchSpectra } from './training-data.mjs';
 
 const dist = process.env.BENCH_DIST ? pathToFileURL(resolve(process.env.BENCH_DIST)).href : new URL('../dist', import.meta.url).href;
 const { getTf } = await import(`${dist}/ml/engine.js`);
@@ -55,12 +56,7 @@ for (const k of tf.getKernelsForBackend(tf.getBackend())) {
     },
   });
 }
-const x = new Float32Array(n * d);
-let seed = 7;
-for (let i = 0; i < x.length; i++) {
-  seed = (seed * 1103515245 + 12345) >>> 0;
-  x[i] = (10 * seed) / 2 ** 32 + (i % d) / d;
-}
+const x = benchSpectra(n, d);
 await trainAutoencoder({ n, d, x }, {
   arch, latentDim: 8, epochs: 3, batchSize: bs, validation: 0, seed: 1,
   onEpoch: ({ epoch }) => {

@@ -10,6 +10,7 @@
 // "rest" is CPU time outside kernels: tfjs's bookkeeping, autodiff, the loop.
 import { getTf } from '../dist/ml/engine.js';
 import { trainAutoencoder } from '../dist/ml/train.js';
+import { benchSpectra } from './training-data.mjs';
 
 const arch = process.argv[2] ?? 'dense';
 const bs = Number(process.argv[3] ?? 256);
@@ -42,12 +43,7 @@ for (const k of tf.getKernelsForBackend(tf.getBackend())) {
     },
   });
 }
-const x = new Float32Array(n * d);
-let seed = 7;
-for (let i = 0; i < x.length; i++) {
-  seed = (seed * 1103515245 + 12345) >>> 0;
-  x[i] = (10 * seed) / 2 ** 32 + (i % d) / d;
-}
+const x = benchSpectra(n, d);
 let c0;
 await trainAutoencoder({ n, d, x }, {
   arch, latentDim: 8, epochs: 3, batchSize: bs, validation: 0, seed: 1,
