@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { peakGflops, peakKernel } from './wasm-peak-kernel.mjs';
 import { benchSpectra } from './training-data.mjs';
+import { wrapKernels } from './wrap-kernels.mjs';
 
 const dist = process.env.BENCH_DIST ? pathToFileURL(resolve(process.env.BENCH_DIST)).href : new URL('../dist', import.meta.url).href;
 const { getTf } = await import(`${dist}/ml/engine.js`);
@@ -25,37 +26,29 @@ const peak = peakKernel();
 const stats = new Map();
 let on = false;
 const size = (shape) => shape.reduce((x, y) => x * y, 1);
-for (const k of tf.getKernelsForBackend(tf.getBackend())) {
-  if (k.kernelName !== 'BatchMatMul' && k.kernelName !== '_FusedMatMul') continue;
-  const f = k.kernelFunc;
-  tf.unregisterKernel(k.kernelName, k.backendName);
-  tf.registerKernel({
-    ...k,
-    kernelFunc: (args) => {
-      if (!on) return f(args);
-      const { a, b } = args.inputs;
-      const { transposeA: ta, transposeB: tb } = args.attrs;
-      const m = ta ? a.shape.at(-1) : a.shape.at(-2);
-      const depth = ta ? a.shape.at(-2) : a.shape.at(-1);
-      const cols = tb ? b.shape.at(-2) : b.shape.at(-1);
-      const batch = Math.max(size(a.shape.slice(0, -2)), size(b.shape.slice(0, -2)));
-      const flops = 2 * m * depth * cols * batch;
-      const now = peakGflops(peak, 3e4);
-      const c0 = process.cpuUsage();
-      const r = f(args);
-      const c = process.cpuUsage(c0);
-      const us = c.user + c.system;
-      const key = `${m}×${depth}×${cols}${ta ? ' ᵀA' : ''}${tb ? ' ᵀB' : ''}${batch > 1 ? ` ×${batch}` : ''}`;
-      const s = stats.get(key) ?? { calls: 0, us: 0, flops: 0, peakFlops: 0 };
-      s.calls++;
-      s.us += us;
-      s.flops += flops;
-      s.peakFlops += now * 1e3 * us; // what the peak of that moment would have done in the call's time
-      stats.set(key, s);
-      return r;
-    },
-  });
-}
+wrapKernels(tf, (name, f, args) => {
+  if (!on) return f(args);
+  const { a, b } = args.inputs;
+  const { transposeA: ta, transposeB: tb } = args.attrs;
+  const m = ta ? a.shape.at(-1) : a.shape.at(-2);
+  const depth = ta ? a.shape.at(-2) : a.shape.at(-1);
+  const cols = tb ? b.shape.at(-2) : b.shape.at(-1);
+  const batch = Math.max(size(a.shape.slice(0, -2)), size(b.shape.slice(0, -2)));
+  const flops = 2 * m * depth * cols * batch;
+  const now = peakGflops(peak, 3e4);
+  const c0 = process.cpuUsage();
+  const r = f(args);
+  const c = process.cpuUsage(c0);
+  const us = c.user + c.system;
+  const key = `${m}×${depth}×${cols}${ta ? ' ᵀA' : ''}${tb ? ' ᵀB' : ''}${batch > 1 ? ` ×${batch}` : ''}`;
+  const s = stats.get(key) ?? { calls: 0, us: 0, flops: 0, peakFlops: 0 };
+  s.calls++;
+  s.us += us;
+  s.flops += flops;
+  s.peakFlops += now * 1e3 * us; // what the peak of that moment would have done in the call's time
+  stats.set(key, s);
+  return r;
+}, (name) => name === 'BatchMatMul' || name === '_FusedMatMul');
 const x = benchSpectra(n, d);
 await trainAutoencoder({ n, d, x }, {
   arch, latentDim: 8, epochs: 3, batchSize: bs, validation: 0, seed: 1,

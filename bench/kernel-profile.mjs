@@ -11,6 +11,7 @@
 import { getTf } from '../dist/ml/engine.js';
 import { trainAutoencoder } from '../dist/ml/train.js';
 import { benchSpectra } from './training-data.mjs';
+import { wrapKernels } from './wrap-kernels.mjs';
 
 const arch = process.argv[2] ?? 'dense';
 const bs = Number(process.argv[3] ?? 256);
@@ -20,29 +21,22 @@ const stats = new Map();
 const stack = [];
 let on = false;
 const ms = (c) => (c.user + c.system) / 1e3;
-for (const k of tf.getKernelsForBackend(tf.getBackend())) {
-  const f = k.kernelFunc;
-  tf.unregisterKernel(k.kernelName, k.backendName);
-  tf.registerKernel({
-    ...k,
-    kernelFunc: (args) => {
-      if (!on) return f(args);
-      const c = process.cpuUsage();
-      stack.push(0);
-      const r = f(args);
-      const dt = ms(process.cpuUsage(c));
-      const inner = stack.pop();
-      if (stack.length) stack[stack.length - 1] += dt;
-      const shape = Object.values(args.inputs ?? {})[0]?.shape?.join('×') ?? '';
-      const key = k.kernelName + (process.env.SHAPES ? ` ${shape}` : '');
-      const s = stats.get(key) ?? { calls: 0, ms: 0 };
-      s.calls++;
-      s.ms += dt - inner;
-      stats.set(key, s);
-      return r;
-    },
-  });
-}
+wrapKernels(tf, (name, f, args) => {
+  if (!on) return f(args);
+  const c = process.cpuUsage();
+  stack.push(0);
+  const r = f(args);
+  const dt = ms(process.cpuUsage(c));
+  const inner = stack.pop();
+  if (stack.length) stack[stack.length - 1] += dt;
+  const shape = Object.values(args.inputs ?? {})[0]?.shape?.join('×') ?? '';
+  const key = name + (process.env.SHAPES ? ` ${shape}` : '');
+  const s = stats.get(key) ?? { calls: 0, ms: 0 };
+  s.calls++;
+  s.ms += dt - inner;
+  stats.set(key, s);
+  return r;
+});
 const x = benchSpectra(n, d);
 let c0;
 await trainAutoencoder({ n, d, x }, {
