@@ -62,8 +62,8 @@ export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
   const mc = rowBlock(m);
   // a single column packs no B, and A one group of COL_ROWS rows at a time
   if (n == 1) return kc * COL_ROWS;
-  // a block of packed B, then a block of packed A
-  return kc * (((n + NR - 1) / NR) * NR) + kc * (((mc + MR_PACKED - 1) / MR_PACKED) * MR_PACKED);
+  // a block of packed B, then a block of packed A (and room to align them, alignScratch)
+  return kc * (((n + NR - 1) / NR) * NR) + kc * (((mc + MR_PACKED - 1) / MR_PACKED) * MR_PACKED) + <i32>SCRATCH_ALIGN / 4;
 }
 
 // Stores the 4×4 block of rows r0..r3 transposed: column j of the block (the
@@ -586,8 +586,8 @@ export function gemm(
   const ldc = <usize>n * 4;
   const relu = act == 1;
   const kcMax = k < KC ? k : KC;
-  const bpack = scratch;
-  const apack = scratch + <usize>(kcMax * (((n + NR - 1) / NR) * NR)) * 4;
+  const bpack = alignScratch(scratch);
+  const apack = bpack + <usize>(kcMax * (((n + NR - 1) / NR) * NR)) * 4;
   const ldA = lda > 0 ? lda : transA ? m : k;
   // A is packed unless the product is narrow: then each packed tile would
   // serve few panels, and A is read in place (transposed A's last, partial
@@ -2265,3 +2265,16 @@ export function layerNormResidualGrad(
   }
 }
 // [xfast] end of Transformer passes, second round
+
+// [txgemm] GEMM, second round
+
+// The packing buffers start on a cache line: tfjs's malloc aligns the scratch
+// to 8 bytes only, and then a quarter of the micro-kernels' 16-byte loads of
+// packed B (and of the packers' stores) straddle two lines.
+const SCRATCH_ALIGN: usize = 64;
+
+// @ts-ignore: decorator
+@inline
+function alignScratch(p: usize): usize {
+  return (p + SCRATCH_ALIGN - 1) & ~(SCRATCH_ALIGN - 1);
+}
