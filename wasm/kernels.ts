@@ -621,6 +621,7 @@ export function gemm(
       const first = k0 == 0 && (accumulate == 0 || q == 0);
       const last = k0 + kc >= k && (accumulate == 0 || q == batch - 1);
       if (q == 0 || strideB != 0) packB(b + <usize>q * <usize>strideB * 4, bpack, n, transB ? k : n, k0, kc, transB != 0);
+      if (colSums) addColumnSums(b + <usize>k0 * <usize>n * 4, colSums, kc, n, k0 == 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
       if (packed && !transA && kc * (((n + NR - 1) / NR) * NR) < STRIP_MAX_B) {
@@ -2277,4 +2278,66 @@ const SCRATCH_ALIGN: usize = 64;
 @inline
 function alignScratch(p: usize): usize {
   return (p + SCRATCH_ALIGN - 1) & ~(SCRATCH_ALIGN - 1);
+}
+
+// A weight gradient's product dW = xᵀ·dy (transposed A, untransposed B)
+// followed, in tfjs's gradient of a fused matMul, by the bias gradient
+// Σ_rows dy: here its column sums are added up while B's depth block is in
+// cache for packing, instead of a separate pass over dy (6 MB for the
+// Transformer's Q/K/V projection). Each column is summed from +0, row 0, 1,
+// 2, … in order, reduceMiddle's order exactly, so the sums are its bits.
+let colSums: usize = 0;
+
+export function gemmColumnSums(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, scratch: usize, sums: usize): void {
+  colSums = sums;
+  gemm(a, b, c, m, n, k, 1, 0, 0, 0, scratch, 1, 0, 0, m * n, 0, 0);
+  colSums = 0;
+}
+
+// sums[0..n] (+)= Σ rows of the rows×n block at b (rows n floats apart),
+// each column's terms in row order; `first`: the sums start from +0.
+function addColumnSums(b: usize, sums: usize, rows: i32, n: i32, first: bool): void {
+  const rowBytes = <usize>n * 4;
+  const strip = n & ~15;
+  const vec = n & ~3;
+  // 16 columns at a time: four independent sums hide the add latency
+  for (let j = 0; j < strip; j += 16) {
+    const s = sums + <usize>j * 4;
+    let a0 = first ? f32x4.splat(0) : v128.load(s);
+    let a1 = first ? f32x4.splat(0) : v128.load(s, 16);
+    let a2 = first ? f32x4.splat(0) : v128.load(s, 32);
+    let a3 = first ? f32x4.splat(0) : v128.load(s, 48);
+    let p = b + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+      p += rowBytes;
+    }
+    v128.store(s, a0);
+    v128.store(s, a1, 16);
+    v128.store(s, a2, 32);
+    v128.store(s, a3, 48);
+  }
+  for (let j = strip; j < vec; j += 4) {
+    const s = sums + <usize>j * 4;
+    let acc = first ? f32x4.splat(0) : v128.load(s);
+    let p = b + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      acc = f32x4.add(acc, v128.load(p));
+      p += rowBytes;
+    }
+    v128.store(s, acc);
+  }
+  for (let j = vec; j < n; j++) {
+    const s = sums + <usize>j * 4;
+    let acc: f32 = first ? 0 : load<f32>(s);
+    let p = b + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      acc += load<f32>(p);
+      p += rowBytes;
+    }
+    store<f32>(s, acc);
+  }
 }

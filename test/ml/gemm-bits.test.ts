@@ -91,7 +91,9 @@ function reference(x: Case, A: Float32Array, B: Float32Array, bias: Float32Array
 
 interface GemmExports {
   gemm(...args: number[]): void;
+  gemmColumnSums(a: number, b: number, c: number, m: number, n: number, k: number, scratch: number, sums: number): void;
   gemmScratchFloats(m: number, n: number, k: number): number;
+  reduceMiddle(x: number, out: number, outer: number, r: number, inner: number, scale: number): void;
   maddIsFused(a: number, c: number): number;
 }
 
@@ -202,4 +204,58 @@ describe('GEMM bits against a plain-JS reference of its arithmetic', () => {
     expect(fmaF32(a, a, -(2 ** -60))).toBe(even);
     expect(fmaF32(-a, a, -(2 ** -60))).toBe(-up);
   });
+});
+
+// A weight gradient xᵀ·dy with dy's column sums on the side (the bias gradient, src/ml/kernels/column-sums.ts):
+// the product's bits are the reference's, and each sum is dy's column added from +0 in row order in float32,
+// which is also what the Sum kernel (reduceMiddle) computes, bit for bit.
+describe('GEMM with the column sums of B (transposed A)', () => {
+  const shapes: [string, Case][] = [
+    ['three depth blocks (the last 88 rows), 16-, 4- and single-column sums', { m: 37, n: 27, k: 600, transA: true }],
+    ['one short block, two columns', { m: 5, n: 2, k: 7, transA: true }],
+    ['wide: two 16-column strips, a 4-column group and three single columns', { m: 64, n: 39, k: 300, transA: true }],
+  ];
+  for (const build of KERNEL_BUILDS) {
+    for (const [what, x] of shapes) {
+      it(`${build}: ${what} (${x.m}×${x.k}×${x.n})`, () => {
+        const { ex, memory } = instantiate(build);
+        const { m, n, k } = x;
+        const A = new Float32Array(k * m);
+        const B = new Float32Array(k * n);
+        fill(A, m + k);
+        fill(B, n + k);
+        for (let r = 0; r < k; r++) B[r * n + (n - 1)] = -0; // an all −0 column sums to +0 from +0
+        // at odd float offsets (the kernel aligns its packing buffers itself)
+        const a = 4 * 3;
+        const b = a + 4 * (A.length + 5);
+        const c = b + 4 * (B.length + 7);
+        const sums = c + 4 * (m * n + 1);
+        const reduced = sums + 4 * (n + 3);
+        const scratch = reduced + 4 * (n + 5);
+        const need = scratch + 4 * ex.gemmScratchFloats(m, n, k) + 64;
+        if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+        const heap = new Float32Array(memory.buffer);
+        heap.set(A, a / 4);
+        heap.set(B, b / 4);
+        heap.fill(Number.NaN, sums / 4, sums / 4 + n); // sums are written, not added to
+        ex.gemmColumnSums(a, b, c, m, n, k, scratch, sums);
+        ex.reduceMiddle(b, reduced, 1, k, n, 1);
+        const fused = ex.maddIsFused(1 + 2 ** -12, 1 + 2 ** -11) === 1;
+        const want = new Uint32Array(reference(x, A, B, new Float32Array(n), fused).buffer);
+        const got = new Uint32Array(memory.buffer, c, m * n);
+        let differ = 0;
+        for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) differ++;
+        expect(differ).toBe(0);
+        const wantSums = new Float32Array(n);
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let r = 0; r < k; r++) s = Math.fround(s + B[r * n + j]!);
+          wantSums[j] = s;
+        }
+        expect(new Uint32Array(memory.buffer, sums, n)).toEqual(new Uint32Array(wantSums.buffer));
+        expect(new Uint32Array(memory.buffer, reduced, n)).toEqual(new Uint32Array(wantSums.buffer));
+        expect(Object.is(heap[sums / 4 + n - 1], 0)).toBe(true);
+      });
+    }
+  }
 });

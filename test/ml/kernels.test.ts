@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backendName, initBackend, initStockWasm, type TF } from '../../src/ml/backend.js';
 import { FIXED_KERNELS, wasmFixesInstalled } from '../../src/ml/kernels/index.js';
+import { takeColumnSums } from '../../src/ml/kernels/column-sums.js';
 import { erfExact } from './exact-erf.js';
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 
@@ -174,6 +175,47 @@ describe('fused matMul (bias + activation)', () => {
       t.fused.matMul({ a: a as Tensor2D, b: b as Tensor2D, bias, activation: 'relu' }),
     );
     expect(d).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('bias gradient summed by the weight gradient\'s product (column-sums.ts)', () => {
+  it('a fused dense layer\'s gradients over two depth blocks, odd widths, against cpu', async () => {
+    // dW = xᵀ·dy over 300 rows (two depth blocks); 27 outputs: 16-, 4- and single-column sums
+    const d = await compare([{ shape: [300, 37] }, { shape: [37, 27] }, { shape: [27] }], (t, x, w, bias) =>
+      t.tidy(() => {
+        const f = (a: Tensor, b: Tensor, z: Tensor) => t.fused.matMul({ a: a as Tensor2D, b: b as Tensor2D, bias: z, activation: 'relu' });
+        const y = f(x!, w!, bias!);
+        const g = t.tensor(rand(y.size, 5), y.shape);
+        return [y, ...t.grads((a: Tensor, b: Tensor, z: Tensor) => f(a, b, z).mul(g).sum())([x!, w!, bias!])];
+      }),
+    );
+    expect(d).toBeLessThanOrEqual(TOL);
+  });
+
+  it('the sums kept by xᵀ·dy are the Sum kernel\'s bits, and are handed out once', async () => {
+    await tf.setBackend('wasm');
+    const dyValues = rand(600 * 27, 17);
+    for (let r = 0; r < 600; r++) dyValues[r * 27 + 26] = -0;
+    const x = tf.tensor2d(rand(600 * 37, 18), [600, 37]);
+    const dy = tf.tensor3d(dyValues, [1, 600, 27]);
+    const bits = (t: Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync() as Float32Array).buffer));
+    const before = tf.sum(dy, [0, 1]); // no product yet: reduceMiddle
+    const dw = tf.matMul(x, dy.reshape([600, 27]), true, false); // a reshape shares dy's data id
+    const kept = takeColumnSums(dy, 600, 27);
+    expect(kept).toBeDefined();
+    expect(Array.from(new Uint32Array(kept!.buffer))).toEqual(bits(before));
+    expect(takeColumnSums(dy, 600, 27)).toBeUndefined();
+    tf.matMul(x.reshape([1, 600, 37]), dy, true, false).dispose();
+    expect(takeColumnSums(dy, 600, 26)).toBeUndefined(); // asked as another shape: not these sums
+    const after = tf.sum(dy.reshape([600, 27]), 0); // from the kept sums
+    expect(bits(after)).toEqual(bits(before));
+    expect(Object.is(after.dataSync()[26], 0)).toBe(true);
+    expect(takeColumnSums(dy, 600, 27)).toBeUndefined(); // the Sum took them
+    // an untransposed product keeps nothing
+    const w = tf.tensor2d(rand(27 * 5, 19), [27, 5]);
+    tf.matMul(dy.reshape([600, 27]), w).dispose();
+    expect(takeColumnSums(w, 27, 5)).toBeUndefined();
+    tf.dispose([x, dy, before, dw, after, w]);
   });
 });
 

@@ -12,7 +12,8 @@
  */
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { boundTf, run, sizeOf } from './common.js';
-import { gemm } from './simd.js';
+import { rememberColumnSums } from './column-sums.js';
+import { columnSumsApply, gemm, type GemmArgs } from './simd.js';
 
 interface MatMulAttrs {
   transposeA: boolean;
@@ -80,5 +81,11 @@ export function batchMatMul(args: KernelArgs<MatMulAttrs>): TensorInfo {
   const { transposeA, transposeB } = args.attrs;
   const plan = a.dtype === 'float32' && b.dtype === 'float32' ? planProduct(a, b, transposeA, transposeB) : undefined;
   if (!plan) return run('BatchMatMul', backend, { a, b }, { transposeA, transposeB });
-  return gemm(backend, { a, b, transA: transposeA, transB: transposeB, ...plan });
+  const product: GemmArgs = { a, b, transA: transposeA, transB: transposeB, ...plan };
+  if (!columnSumsApply(product)) return gemm(backend, product);
+  // a weight gradient xᵀ·dy: dy's column sums (the bias gradient) come with it (./column-sums.ts)
+  const sums = new Float32Array(plan.n);
+  const out = gemm(backend, { ...product, columnSumsOfB: sums });
+  rememberColumnSums(b, plan.k, sums);
+  return out;
 }

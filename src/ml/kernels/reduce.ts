@@ -9,7 +9,8 @@
  * Scattered axes and other dtypes keep tfjs's kernel.
  */
 import type { KernelArgs, TensorInfo } from './common.js';
-import { boundTf, run, sizeOf } from './common.js';
+import { takeColumnSums } from './column-sums.js';
+import { boundTf, f32, run, sizeOf } from './common.js';
 import { simdKernels } from './simd.js';
 
 interface ReduceAttrs {
@@ -37,6 +38,12 @@ function reduceBlock(kernel: 'Sum' | 'Mean', args: KernelArgs<ReduceAttrs>): Ten
     : x.shape.filter((_, i) => !axes.includes(i));
   const out = backend.makeOutput(outShape, 'float32');
   if (sizeOf(outShape) === 0) return out;
+  // a bias gradient that its weight gradient's product has already summed (./column-sums.ts)
+  const known = kernel === 'Sum' && outer === 1 ? takeColumnSums(x, r, inner) : undefined;
+  if (known) {
+    f32(backend, out).set(known);
+    return out;
+  }
   const simd = simdKernels(backend);
   const scale = kernel === 'Mean' ? 1 / r : 1;
   if (inner === 1) simd.exports.reduceInner(simd.ptr(x), simd.ptr(out), outer, r, scale);

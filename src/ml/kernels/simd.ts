@@ -13,6 +13,7 @@ import { wasmModule } from './common.js';
 
 interface Exports {
   gemmScratchFloats(m: number, n: number, k: number): number;
+  gemmColumnSums(a: number, b: number, c: number, m: number, n: number, k: number, scratch: number, sums: number): void;
   gemm(
     a: number, b: number, c: number, m: number, n: number, k: number, transA: number, transB: number,
     bias: number, act: number, scratch: number, batch: number, strideA: number, strideB: number, strideC: number, lda: number,
@@ -250,6 +251,16 @@ export interface GemmArgs {
   /** Sum the batch's products into one output of outShape (default: one output per product). */
   accumulate?: boolean;
   outShape: number[];
+  /**
+   * Receives B's n column sums (each over B's k rows in order, from +0: reduceMiddle's bits). Only for
+   * op(A)ᵀ·B with one product, k > 0, n > 1, dense A and no bias, relu or accumulate (see columnSumsApply).
+   */
+  columnSumsOfB?: Float32Array;
+}
+
+/** Whether a product can give B's column sums on the side (the gemmColumnSums export's case). */
+export function columnSumsApply(g: GemmArgs): boolean {
+  return g.transA && !g.transB && g.batch === 1 && g.k > 0 && g.n > 1 && !g.lda && !g.accumulate && !g.bias && !g.relu;
 }
 
 /** out = op(A)·op(B) (+ bias) (relu), a new float32 tensor of outShape. */
@@ -262,7 +273,16 @@ export function gemm(backend: BackendWasm, g: GemmArgs): TensorInfo {
     (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
     return out;
   }
-  const scratch = simd.scratch(simd.exports.gemmScratchFloats(g.m, g.n, g.k) * 4);
+  const scratchBytes = simd.exports.gemmScratchFloats(g.m, g.n, g.k) * 4;
+  if (g.columnSumsOfB) {
+    if (!columnSumsApply(g) || g.columnSumsOfB.length !== g.n) throw new Error('gemm: column sums of B asked of a product that cannot give them');
+    const scratch = simd.scratch(scratchBytes + g.n * 4);
+    const sums = scratch + scratchBytes;
+    simd.exports.gemmColumnSums(simd.ptr(g.a), simd.ptr(g.b), simd.ptr(out), g.m, g.n, g.k, scratch, sums);
+    g.columnSumsOfB.set(wasmModule(backend).HEAPF32.subarray(sums / 4, sums / 4 + g.n));
+    return out;
+  }
+  const scratch = simd.scratch(scratchBytes);
   simd.exports.gemm(
     simd.ptr(g.a), simd.ptr(g.b), simd.ptr(out), g.m, g.n, g.k, g.transA ? 1 : 0, g.transB ? 1 : 0,
     g.bias ? simd.ptr(g.bias) : 0, g.relu ? 1 : 0, scratch, g.batch, g.strideA, g.strideB, g.m * g.n, g.lda ?? 0,
