@@ -4,6 +4,9 @@
 //
 //   node bench/train-ab.mjs OTHER_DIST [PAIRS=2]     (after `npm run build` in both)
 //
+// BENCH_ARCHS=dense,transformer, BENCH_THREADS=1 and BENCH_BATCH=128 narrow the runs (default: all
+// three architectures, 1 and 2 threads, batch 256).
+//
 // Each process trains one default autoencoder (batch 256, 4 epochs, seed 1)
 // and reports its fastest steady epoch (the first is not counted): process CPU
 // on one thread, wall on two. Printed per pair: this build / the other.
@@ -16,7 +19,7 @@ const self = fileURLToPath(import.meta.url);
 const here = resolve(self, '../../dist');
 
 if (process.argv[2] === '--child') {
-  const [dist, arch, threads] = process.argv.slice(3);
+  const [dist, arch, threads, batch] = process.argv.slice(3);
   const { trainAutoencoder } = await import(`${pathToFileURL(dist).href}/ml/train.js`);
   const [n, d] = arch === 'dense' ? [4000, 1024] : [1000, 512];
   const cpu = [];
@@ -24,7 +27,7 @@ if (process.argv[2] === '--child') {
   let c = process.cpuUsage();
   let t = performance.now();
   await trainAutoencoder({ n, d, x: benchSpectra(n, d) }, {
-    arch, latentDim: 8, epochs: 4, batchSize: 256, validation: 0, seed: 1, threads: Number(threads),
+    arch, latentDim: 8, epochs: 4, batchSize: Number(batch), validation: 0, seed: 1, threads: Number(threads),
     onEpoch: () => {
       const dc = process.cpuUsage(c);
       cpu.push((dc.user + dc.system) / 1e6);
@@ -41,13 +44,15 @@ if (process.argv[2] === '--child') {
     process.exit(1);
   }
   const pairs = Number(process.argv[3] ?? 2);
+  const list = (name, all) => (process.env[name] ? process.env[name].split(',') : all);
+  const batch = Number(process.env.BENCH_BATCH ?? 256);
   const epoch = (dist, arch, threads) => {
-    const r = spawnSync(process.execPath, [self, '--child', resolve(dist), arch, String(threads)], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [self, '--child', resolve(dist), arch, String(threads), String(batch)], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${dist} ${arch}: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').pop());
   };
-  for (const arch of ['dense', 'conv1d', 'transformer']) {
-    for (const threads of [1, 2]) {
+  for (const arch of list('BENCH_ARCHS', ['dense', 'conv1d', 'transformer'])) {
+    for (const threads of list('BENCH_THREADS', ['1', '2']).map(Number)) {
       const clock = threads === 1 ? 'cpu' : 'wall';
       const cells = [];
       for (let p = 0; p < pairs; p++) {
@@ -63,7 +68,7 @@ if (process.argv[2] === '--child') {
         }
         cells.push(`${a[clock].toFixed(3)}/${b[clock].toFixed(3)} s = ${(a[clock] / b[clock]).toFixed(2)}×`);
       }
-      console.log(`${arch.padEnd(12)} ${threads} thread${threads > 1 ? 's' : ' '} ${clock.padEnd(4)} this/other: ${cells.join(', ')}`);
+      console.log(`${arch.padEnd(12)} ${threads} thread${threads > 1 ? 's' : ' '} batch ${batch} ${clock.padEnd(4)} this/other: ${cells.join(', ')}`);
     }
   }
 }
