@@ -625,7 +625,7 @@ export function gemm(
       // 256×1024 weight, written out to L2): 0.96–0.99× the time at m = 128–256, paired medians.
       const byPanel = packed && m <= mcMax && batch == 1;
       if (!byPanel && (q == 0 || strideB != 0)) packB(b + <usize>q * <usize>strideB * 4, bpack, n, transB ? k : n, k0, kc, transB != 0);
-      if (colSums) addColumnSums(b + <usize>k0 * <usize>n * 4, colSums, kc, n, k0 == 0);
+      if (colSums) addColumns(b + <usize>k0 * <usize>n * 4, colSums, kc, n, k0 == 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
       if (packed && !transA && kc * (((n + NR - 1) / NR) * NR) < STRIP_MAX_B) {
@@ -812,54 +812,64 @@ export function adam(
 export function reduceMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32, scale: f32): void {
   const rowBytes = <usize>inner * 4;
   const s4 = f32x4.splat(scale);
-  const strip = inner & ~15;
   const vec = inner & ~3;
   for (let o = 0; o < outer; o++) {
     const dst = out + <usize>o * rowBytes;
-    const base = x + <usize>o * <usize>r * rowBytes;
-    // 16 columns at a time, down the rows: each row read is one whole cache
-    // line, and four independent sums hide the add latency. Every column is
-    // still summed row 0, 1, 2, … so the bits do not depend on the strip width.
-    for (let i = 0; i < strip; i += 16) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let src = base + <usize>i * 4;
-      for (let j = 0; j < r; j++) {
-        a0 = f32x4.add(a0, v128.load(src));
-        a1 = f32x4.add(a1, v128.load(src, 16));
-        a2 = f32x4.add(a2, v128.load(src, 32));
-        a3 = f32x4.add(a3, v128.load(src, 48));
-        src += rowBytes;
-      }
-      const d = dst + <usize>i * 4;
-      if (scale != 1) {
-        a0 = f32x4.mul(a0, s4);
-        a1 = f32x4.mul(a1, s4);
-        a2 = f32x4.mul(a2, s4);
-        a3 = f32x4.mul(a3, s4);
-      }
-      v128.store(d, a0);
-      v128.store(d, a1, 16);
-      v128.store(d, a2, 32);
-      v128.store(d, a3, 48);
+    addColumns(x + <usize>o * <usize>r * rowBytes, dst, r, inner, true);
+    if (scale == 1) continue;
+    for (let i = 0; i < vec; i += 4) v128.store(dst + <usize>i * 4, f32x4.mul(v128.load(dst + <usize>i * 4), s4));
+    for (let i = vec; i < inner; i++) store<f32>(dst + <usize>i * 4, load<f32>(dst + <usize>i * 4) * scale);
+  }
+}
+
+// sums[0..n] = (fromZero ? +0 : sums) + Σ of the rows×n block at x (rows n
+// floats apart), each column's terms added in row order: 16 columns at a
+// time down the rows (each row read is one whole cache line, and four
+// independent sums hide the add latency), then 4, then single columns — the
+// bits do not depend on the strip width. Shared by reduceMiddle and the
+// GEMM's column sums of B (gemmColumnSums), which must agree bit for bit.
+function addColumns(x: usize, sums: usize, rows: i32, n: i32, fromZero: bool): void {
+  const rowBytes = <usize>n * 4;
+  const strip = n & ~15;
+  const vec = n & ~3;
+  for (let j = 0; j < strip; j += 16) {
+    const s = sums + <usize>j * 4;
+    let a0 = fromZero ? f32x4.splat(0) : v128.load(s);
+    let a1 = fromZero ? f32x4.splat(0) : v128.load(s, 16);
+    let a2 = fromZero ? f32x4.splat(0) : v128.load(s, 32);
+    let a3 = fromZero ? f32x4.splat(0) : v128.load(s, 48);
+    let p = x + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+      p += rowBytes;
     }
-    for (let i = strip; i < vec; i += 4) {
-      let acc = f32x4.splat(0);
-      let src = base + <usize>i * 4;
-      for (let j = 0; j < r; j++) {
-        acc = f32x4.add(acc, v128.load(src));
-        src += rowBytes;
-      }
-      v128.store(dst + <usize>i * 4, scale == 1 ? acc : f32x4.mul(acc, s4));
+    v128.store(s, a0);
+    v128.store(s, a1, 16);
+    v128.store(s, a2, 32);
+    v128.store(s, a3, 48);
+  }
+  for (let j = strip; j < vec; j += 4) {
+    const s = sums + <usize>j * 4;
+    let acc = fromZero ? f32x4.splat(0) : v128.load(s);
+    let p = x + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      acc = f32x4.add(acc, v128.load(p));
+      p += rowBytes;
     }
-    for (let i = vec; i < inner; i++) {
-      let acc: f32 = 0;
-      let src = base + <usize>i * 4;
-      for (let j = 0; j < r; j++) {
-        acc += load<f32>(src);
-        src += rowBytes;
-      }
-      store<f32>(dst + <usize>i * 4, scale == 1 ? acc : acc * scale);
+    v128.store(s, acc);
+  }
+  for (let j = vec; j < n; j++) {
+    const s = sums + <usize>j * 4;
+    let acc: f32 = fromZero ? 0 : load<f32>(s);
+    let p = x + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      acc += load<f32>(p);
+      p += rowBytes;
     }
+    store<f32>(s, acc);
   }
 }
 
@@ -2293,60 +2303,13 @@ function alignScratch(p: usize): usize {
 // followed, in tfjs's gradient of a fused matMul, by the bias gradient
 // Σ_rows dy: here its column sums are added up while B's depth block is in
 // cache for packing, instead of a separate pass over dy (6 MB for the
-// Transformer's Q/K/V projection). Each column is summed from +0, row 0, 1,
-// 2, … in order, reduceMiddle's order exactly, so the sums are its bits.
+// Transformer's Q/K/V projection). The block's rows are added to the sums
+// by reduceMiddle's own loop (addColumns), block after block, so each column
+// is summed from +0, row 0, 1, 2, … in order: the Sum kernel's bits.
 let colSums: usize = 0;
 
 export function gemmColumnSums(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, scratch: usize, sums: usize): void {
   colSums = sums;
   gemm(a, b, c, m, n, k, 1, 0, 0, 0, scratch, 1, 0, 0, m * n, 0, 0);
   colSums = 0;
-}
-
-// sums[0..n] (+)= Σ rows of the rows×n block at b (rows n floats apart),
-// each column's terms in row order; `first`: the sums start from +0.
-function addColumnSums(b: usize, sums: usize, rows: i32, n: i32, first: bool): void {
-  const rowBytes = <usize>n * 4;
-  const strip = n & ~15;
-  const vec = n & ~3;
-  // 16 columns at a time: four independent sums hide the add latency
-  for (let j = 0; j < strip; j += 16) {
-    const s = sums + <usize>j * 4;
-    let a0 = first ? f32x4.splat(0) : v128.load(s);
-    let a1 = first ? f32x4.splat(0) : v128.load(s, 16);
-    let a2 = first ? f32x4.splat(0) : v128.load(s, 32);
-    let a3 = first ? f32x4.splat(0) : v128.load(s, 48);
-    let p = b + <usize>j * 4;
-    for (let r = 0; r < rows; r++) {
-      a0 = f32x4.add(a0, v128.load(p));
-      a1 = f32x4.add(a1, v128.load(p, 16));
-      a2 = f32x4.add(a2, v128.load(p, 32));
-      a3 = f32x4.add(a3, v128.load(p, 48));
-      p += rowBytes;
-    }
-    v128.store(s, a0);
-    v128.store(s, a1, 16);
-    v128.store(s, a2, 32);
-    v128.store(s, a3, 48);
-  }
-  for (let j = strip; j < vec; j += 4) {
-    const s = sums + <usize>j * 4;
-    let acc = first ? f32x4.splat(0) : v128.load(s);
-    let p = b + <usize>j * 4;
-    for (let r = 0; r < rows; r++) {
-      acc = f32x4.add(acc, v128.load(p));
-      p += rowBytes;
-    }
-    v128.store(s, acc);
-  }
-  for (let j = vec; j < n; j++) {
-    const s = sums + <usize>j * 4;
-    let acc: f32 = first ? 0 : load<f32>(s);
-    let p = b + <usize>j * 4;
-    for (let r = 0; r < rows; r++) {
-      acc += load<f32>(p);
-      p += rowBytes;
-    }
-    store<f32>(s, acc);
-  }
 }
