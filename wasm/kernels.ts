@@ -1679,8 +1679,10 @@ export function fir2Combine(
 
 // The output gradient's phases for the filter gradient (rows of c floats,
 // ue rows a sample): d0[u] = dy[2u], d1[u] = dy[2u+1] (0 past the end),
-// ds[u] = d0[u] + d1[u].
-export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, n: i32, ow: i32, c: i32, ue: i32): void {
+// ds[u] = d0[u] + d1[u]. With `sum` (not 0), also sum[ch] += dy[row][ch] over
+// the rows in order (the bias gradient, the order and bits of reduceMiddle's
+// Σ over rows, carried from block to block), from the same loads.
+export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
   const rowBytes = <usize>c * 4;
   const vec = c & ~3;
   for (let q = 0; q < n; q++) {
@@ -1697,15 +1699,22 @@ export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, n: i32
         memory.copy(o1, r1, rowBytes);
         for (let i = 0; i < vec; i += 4) {
           const o = <usize>i * 4;
-          v128.store(s + o, f32x4.add(v128.load(r0 + o), v128.load(r1 + o)));
+          const a = v128.load(r0 + o);
+          const b = v128.load(r1 + o);
+          v128.store(s + o, f32x4.add(a, b));
+          if (sum) v128.store(sum + o, f32x4.add(f32x4.add(v128.load(sum + o), a), b));
         }
         for (let i = vec; i < c; i++) {
           const o = <usize>i * 4;
-          store<f32>(s + o, load<f32>(r0 + o) + load<f32>(r1 + o));
+          const a = load<f32>(r0 + o);
+          const b = load<f32>(r1 + o);
+          store<f32>(s + o, a + b);
+          if (sum) store<f32>(sum + o, (load<f32>(sum + o) + a) + b);
         }
       } else {
         memory.fill(o1, 0, rowBytes);
         memory.copy(s, r0, rowBytes);
+        if (sum) fir2Accumulate(r0, sum, c);
       }
     }
   }

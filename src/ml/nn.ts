@@ -13,6 +13,7 @@ import {
   ADD_LAYER_NORM_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
+import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
 export type Init =
@@ -510,7 +511,15 @@ export function conv1dSame(tf: TF, x: Tensor, w: Tensor, bias?: Tensor, opts: { 
     });
     return tf.reshape(y, [b, l, co]);
   };
-  const gradients = (dy: Tensor, sx: Tensor, sw: Tensor): Tensor[] => {
+  // On wasm both gradients are specflow kernels, the bias gradient a by-product
+  // of the filter gradient's pass (./kernels/conv1d-grads.ts), with the same bits.
+  const fused = tf.getKernel(CONV1D_FILTER_BIAS_GRAD, tf.getBackend()) !== undefined;
+  const gradients = (dy: Tensor, sx: Tensor, sw: Tensor, withBias: boolean): Tensor[] => {
+    if (fused) {
+      const dx = inputGrad ? tf.engine().runKernel(CONV1D_INPUT_GRAD, { dy, w: sw } as never) as Tensor : tf.zerosLike(sx);
+      const [dw, db] = tf.engine().runKernel(CONV1D_FILTER_BIAS_GRAD, { x: sx, dy } as never, { k } as never) as Tensor[];
+      return withBias ? [dx, dw!, db!] : [dx, dw!];
+    }
     const [b, l, ci] = sx.shape as [number, number, number];
     const co = dy.shape[2]!;
     const dx = inputGrad ? tf.conv1d(dy as T3, tf.reverse(tf.transpose(sw, [0, 2, 1]), 0) as T3, 1, 'same') : tf.zerosLike(sx);
@@ -521,22 +530,19 @@ export function conv1dSame(tf: TF, x: Tensor, w: Tensor, bias?: Tensor, opts: { 
       { x: tf.reshape(sx, [b, 1, l, ci]), dy: tf.reshape(dy, [b, 1, l, co]) },
       { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [1, k, ci, co], dilations: [1, 1] } as never,
     ) as Tensor;
-    return [dx, tf.reshape(dw, [k, ci, co])];
+    // Σ dy over batch and length: what tf.add's gradient reduces a broadcast bias with
+    return withBias ? [dx, tf.reshape(dw, [k, ci, co]), tf.sum(dy, [0, 1])] : [dx, tf.reshape(dw, [k, ci, co])];
   };
   if (!bias) {
     const f = tf.customGrad(((xx: Tensor, ww: Tensor, save: (ts: Tensor[]) => void) => {
       save([xx, ww]);
-      return { value: forward(xx, ww), gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => gradients(dy, sx!, sw!) };
+      return { value: forward(xx, ww), gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => gradients(dy, sx!, sw!, false) };
     }) as never) as (a: Tensor, b: Tensor) => Tensor;
     return f(x, w);
   }
   const f = tf.customGrad(((xx: Tensor, ww: Tensor, bb: Tensor, save: (ts: Tensor[]) => void) => {
     save([xx, ww]);
-    return {
-      value: forward(xx, ww, bb),
-      // Σ dy over batch and length: what tf.add's gradient reduces a broadcast bias with
-      gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => [...gradients(dy, sx!, sw!), tf.sum(dy, [0, 1])],
-    };
+    return { value: forward(xx, ww, bb), gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => gradients(dy, sx!, sw!, true) };
   }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
   return f(x, w, bias);
 }
