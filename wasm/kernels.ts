@@ -1441,88 +1441,7 @@ export function conv1dOneOutFilterGrad(
   }
 }
 
-// y = leaky(d·s[ch] + beta[ch]), leaky(v) = v > 0 ? v : α·v: bnAffine and
-// leakyRelu in one pass, each element the same operations (so the same bits).
-export function bnAffineLeaky(d: usize, s: usize, beta: usize, y: usize, rows: i32, c: i32, alpha: f32): void {
-  const vec = c & ~3;
-  const a4 = f32x4.splat(alpha);
-  const zero = f32x4.splat(0);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    for (let i = 0; i < vec; i += 4) {
-      const q = <usize>i * 4;
-      const v = f32x4.add(f32x4.mul(v128.load(d + p + q), v128.load(s + q)), v128.load(beta + q));
-      v128.store(y + p + q, v128.bitselect(v, f32x4.mul(v, a4), f32x4.gt(v, zero)));
-    }
-    for (let i = vec; i < c; i++) {
-      const q = <usize>i * 4;
-      const v: f32 = load<f32>(d + p + q) * load<f32>(s + q) + load<f32>(beta + q);
-      store<f32>(y + p + q, v > 0 ? v : v * alpha);
-    }
-    p += <usize>c * 4;
-  }
-}
-
-// The gradient through the LeakyReLU above, dz = y > 0 ? dy : α·dy (y, the
-// layer's output, is > 0 exactly where its input is, for α ≥ 0), folded into
-// bnGradSums: sumDz[ch] = Σ_rows dz, sumDzD[ch] = Σ_rows dz·d.
-// @ts-ignore: decorator
-@inline
-function leakyGrad4(g: v128, y: v128, a4: v128): v128 {
-  return v128.bitselect(g, f32x4.mul(g, a4), f32x4.gt(y, f32x4.splat(0)));
-}
-
-export function bnLeakyGradSums(dy: usize, y: usize, d: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32): void {
-  const vec = c & ~3;
-  const a4 = f32x4.splat(alpha);
-  memory.fill(sumDz, 0, <usize>c * 4);
-  memory.fill(sumDzD, 0, <usize>c * 4);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    for (let i = 0; i < vec; i += 4) {
-      const q = <usize>i * 4;
-      const g = leakyGrad4(v128.load(dy + p + q), v128.load(y + p + q), a4);
-      v128.store(sumDz + q, f32x4.add(v128.load(sumDz + q), g));
-      v128.store(sumDzD + q, f32x4.add(v128.load(sumDzD + q), f32x4.mul(g, v128.load(d + p + q))));
-    }
-    for (let i = vec; i < c; i++) {
-      const q = <usize>i * 4;
-      const g0 = load<f32>(dy + p + q);
-      const g: f32 = load<f32>(y + p + q) > 0 ? g0 : g0 * alpha;
-      store<f32>(sumDz + q, load<f32>(sumDz + q) + g);
-      store<f32>(sumDzD + q, load<f32>(sumDzD + q) + g * load<f32>(d + p + q));
-    }
-    p += <usize>c * 4;
-  }
-}
-
-// dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above: bnGradInput on the
-// LeakyReLU's input gradient, which is never written out.
-export function bnLeakyGradInput(
-  dy: usize, y: usize, d: usize, s: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32,
-): void {
-  const vec = c & ~3;
-  const a4 = f32x4.splat(alpha);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    for (let i = 0; i < vec; i += 4) {
-      const q = <usize>i * 4;
-      const g = leakyGrad4(v128.load(dy + p + q), v128.load(y + p + q), a4);
-      const a = f32x4.mul(g, v128.load(s + q));
-      const b = f32x4.mul(v128.load(d + p + q), v128.load(k + q));
-      v128.store(dx + p + q, f32x4.add(f32x4.add(a, b), v128.load(cc + q)));
-    }
-    for (let i = vec; i < c; i++) {
-      const q = <usize>i * 4;
-      const g0 = load<f32>(dy + p + q);
-      const g: f32 = load<f32>(y + p + q) > 0 ? g0 : g0 * alpha;
-      const a: f32 = g * load<f32>(s + q);
-      const b: f32 = load<f32>(d + p + q) * load<f32>(k + q);
-      store<f32>(dx + p + q, (a + b) + load<f32>(cc + q));
-    }
-    p += <usize>c * 4;
-  }
-}
+// (batch normalisation fused with its LeakyReLU: see [convleft])
 
 // Pairs of rows of c floats: out[o] = ((0 + x[2o]) + x[2o+1])·scale (the
 // scale skipped when 1), the order and rounding of reduceMiddle over the
@@ -2274,3 +2193,124 @@ export function layerNormResidualGrad(
   }
 }
 // [xfast] end of Transformer passes, second round
+
+// ---------------------------------------------------------------------------
+// [convleft] Batch normalisation + LeakyReLU (src/ml/kernels/conv1d-passes.ts)
+// from the activation x and its mean: d = x − mean[ch] and the LeakyReLU's
+// input v = d·s[ch] + beta[ch] are recomputed where needed, the same IEEE
+// operations as when d was written out and y = leaky(v) read back (so the
+// same bits), so neither is kept for the backward pass: one store pass
+// fewer forward and one input stream fewer in each backward pass. The
+// gradient's mask is v > 0, which is y > 0 for α ≥ 0.
+
+// variance[ch] = scale · Σ_rows (x − mean[ch])² (bnCenter without writing d).
+export function bnVariance(x: usize, mean: usize, variance: usize, rows: i32, c: i32, scale: f32): void {
+  const vec = c & ~3;
+  memory.fill(variance, 0, <usize>c * 4);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const v = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      v128.store(variance + q, f32x4.add(v128.load(variance + q), f32x4.mul(v, v)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const v: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      store<f32>(variance + q, load<f32>(variance + q) + v * v);
+    }
+    p += <usize>c * 4;
+  }
+  if (scale != 1) for (let i = 0; i < c; i++) store<f32>(variance + <usize>i * 4, load<f32>(variance + <usize>i * 4) * scale);
+}
+
+// y = leaky((x − mean[ch])·s[ch] + beta[ch]), leaky(v) = v > 0 ? v : α·v.
+export function bnAffineLeaky(x: usize, mean: usize, s: usize, beta: usize, y: usize, rows: i32, c: i32, alpha: f32): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      const v = f32x4.add(f32x4.mul(d, v128.load(s + q)), v128.load(beta + q));
+      v128.store(y + p + q, v128.bitselect(v, f32x4.mul(v, a4), f32x4.gt(v, zero)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      const v: f32 = d * load<f32>(s + q) + load<f32>(beta + q);
+      store<f32>(y + p + q, v > 0 ? v : v * alpha);
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// The gradient through the LeakyReLU, dz = v > 0 ? dy : α·dy, folded into
+// batch norm's gradient sums: sumDz[ch] = Σ_rows dz, sumDzD[ch] = Σ_rows dz·d.
+export function bnLeakyGradSums(
+  dy: usize, x: usize, mean: usize, s: usize, beta: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32,
+): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  memory.fill(sumDz, 0, <usize>c * 4);
+  memory.fill(sumDzD, 0, <usize>c * 4);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      const v = f32x4.add(f32x4.mul(d, v128.load(s + q)), v128.load(beta + q));
+      const g0 = v128.load(dy + p + q);
+      const g = v128.bitselect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
+      v128.store(sumDz + q, f32x4.add(v128.load(sumDz + q), g));
+      v128.store(sumDzD + q, f32x4.add(v128.load(sumDzD + q), f32x4.mul(g, d)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      const v: f32 = d * load<f32>(s + q) + load<f32>(beta + q);
+      const g0 = load<f32>(dy + p + q);
+      const g: f32 = v > 0 ? g0 : g0 * alpha;
+      store<f32>(sumDz + q, load<f32>(sumDz + q) + g);
+      store<f32>(sumDzD + q, load<f32>(sumDzD + q) + g * d);
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above (never written out).
+export function bnLeakyGradInput(
+  dy: usize, x: usize, mean: usize, s: usize, beta: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32,
+): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const sv = v128.load(s + q);
+      const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      const v = f32x4.add(f32x4.mul(d, sv), v128.load(beta + q));
+      const g0 = v128.load(dy + p + q);
+      const g = v128.bitselect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
+      const a = f32x4.mul(g, sv);
+      const b = f32x4.mul(d, v128.load(k + q));
+      v128.store(dx + p + q, f32x4.add(f32x4.add(a, b), v128.load(cc + q)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const sv = load<f32>(s + q);
+      const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      const v: f32 = d * sv + load<f32>(beta + q);
+      const g0 = load<f32>(dy + p + q);
+      const g: f32 = v > 0 ? g0 : g0 * alpha;
+      store<f32>(dx + p + q, (g * sv + d * load<f32>(k + q)) + load<f32>(cc + q));
+    }
+    p += <usize>c * 4;
+  }
+}
+// [convleft] end of batch normalisation + LeakyReLU from x

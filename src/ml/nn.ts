@@ -14,7 +14,7 @@ import {
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
-import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
+import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
 export type Init =
   | { kind: 'glorot'; fanIn: number; fanOut: number }
@@ -381,36 +381,11 @@ export function batchNormTraining(
   tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number,
   moments?: (mean: Tensor, variance: Tensor) => void,
 ): Tensor {
-  return batchNormThenLeaky(tf, x, gamma, beta, eps, undefined, moments);
-}
-
-/**
- * batchNormTraining followed by tf.leakyRelu(·, alpha): the same numbers,
- * and on wasm (alpha ≥ 0) the LeakyReLU and its gradient run inside batch
- * normalisation's passes (./kernels/conv1d-passes.ts), two passes each way
- * instead of three forward and five backward. The gradient's mask is read
- * from the output, which is > 0 exactly where the LeakyReLU's input is.
- */
-export function batchNormLeakyTraining(
-  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, alpha: number,
-  moments?: (mean: Tensor, variance: Tensor) => void,
-): Tensor {
-  if (alpha >= 0 && tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) !== undefined) return batchNormThenLeaky(tf, x, gamma, beta, eps, alpha, moments);
-  return tf.leakyRelu(batchNormThenLeaky(tf, x, gamma, beta, eps, undefined, moments), alpha);
-}
-
-/** Batch normalisation in training, and with `leak` the fused LeakyReLU (only where the fused kernels are). */
-function batchNormThenLeaky(
-  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, leak: number | undefined,
-  moments?: (mean: Tensor, variance: Tensor) => void,
-): Tensor {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   // On wasm the passes over the activation run fused, with the same bits (./kernels/batch-norm.ts).
   const fused = tf.getKernel(BN_MOMENTS, tf.getBackend()) !== undefined;
-  const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor | Tensor[] =>
-    tf.engine().runKernel(name, inputs as never, attrs as never) as never;
-  const alpha = { alpha: leak ?? 0 };
+  const run = (name: string, inputs: Record<string, Tensor>): Tensor | Tensor[] => tf.engine().runKernel(name, inputs as never) as never;
   const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
     let mean: Tensor;
     let d: Tensor;
@@ -424,27 +399,67 @@ function batchNormThenLeaky(
     const r = tf.rsqrt(tf.add(variance, eps));
     const s = tf.mul(g, r);
     moments?.(mean, variance);
-    const y = leak === undefined ? (fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b)) : run(BN_AFFINE_LEAKY, { d, s, beta: b }, alpha) as Tensor;
-    save(leak === undefined ? [d, r, s] : [d, r, s, y]);
+    const y = fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b);
+    save([d, r, s]);
     return {
       value: y,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sd, sr, ss, sy] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
-        const [dBeta, dyD] = sy
-          ? run(BN_LEAKY_GRAD_SUMS, { dy, y: sy, d: sd }, alpha) as [Tensor, Tensor]
-          : fused
-          ? run(BN_GRAD_SUMS, { dy, d: sd }) as [Tensor, Tensor]
-          : [tf.sum(dy, axes), tf.sum(tf.mul(dy, sd), axes)];
-        const dGamma = tf.mul(dyD, sr);
-        // dx = dy·s + d·k + c with per-channel k = −s·r²·Σ(dy·d)/N and c = −s·Σdy/N
-        const k = tf.mul(tf.mul(ss, tf.square(sr)), tf.mul(dyD, -1 / count));
-        const c = tf.mul(ss, tf.mul(dBeta, -1 / count));
-        const dx = sy
-          ? run(BN_LEAKY_GRAD_INPUT, { dy, y: sy, d: sd, s: ss, k, c }, alpha) as Tensor
-          : fused
-          ? run(BN_GRAD_INPUT, { dy, d: sd, s: ss, k, c }) as Tensor
-          : tf.add(tf.add(tf.mul(dy, ss), tf.mul(sd, k)), c);
+        const [sd, sr, ss] = saved as [Tensor, Tensor, Tensor];
+        const [dBeta, dyD] = fused ? run(BN_GRAD_SUMS, { dy, d: sd }) as [Tensor, Tensor] : [tf.sum(dy, axes), tf.sum(tf.mul(dy, sd), axes)];
+        const { dGamma, k, c } = bnGradCoefficients(tf, dBeta, dyD, sr, ss, count);
+        const dx = fused ? run(BN_GRAD_INPUT, { dy, d: sd, s: ss, k, c }) as Tensor : tf.add(tf.add(tf.mul(dy, ss), tf.mul(sd, k)), c);
         return [dx, dGamma, dBeta];
+      },
+    };
+  }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
+  return f(x, gamma, beta);
+}
+
+/**
+ * dγ = Σ(dy·d)·r and the per-channel k = −s·r²·Σ(dy·d)/N, c = −s·Σdy/N of
+ * dx = dy·s + d·k + c, from the sums Σdy (= dβ) and Σ(dy·d), r = 1/σ, s = γ·r.
+ */
+function bnGradCoefficients(tf: TF, dBeta: Tensor, dyD: Tensor, r: Tensor, s: Tensor, count: number): { dGamma: Tensor; k: Tensor; c: Tensor } {
+  return {
+    dGamma: tf.mul(dyD, r),
+    k: tf.mul(tf.mul(s, tf.square(r)), tf.mul(dyD, -1 / count)),
+    c: tf.mul(s, tf.mul(dBeta, -1 / count)),
+  };
+}
+
+/**
+ * batchNormTraining followed by tf.leakyRelu(·, alpha): the same numbers,
+ * and on wasm (alpha ≥ 0) the LeakyReLU and its gradient run inside batch
+ * normalisation's passes (./kernels/conv1d-passes.ts), two passes each way
+ * instead of three forward and five backward, the same bits. Those passes
+ * recompute x − μ and the LeakyReLU's input from x, so the backward pass
+ * keeps x and the per-channel vectors only (no centred copy, no output).
+ */
+export function batchNormLeakyTraining(
+  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, alpha: number,
+  moments?: (mean: Tensor, variance: Tensor) => void,
+): Tensor {
+  if (alpha < 0 || tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) === undefined) {
+    return tf.leakyRelu(batchNormTraining(tf, x, gamma, beta, eps, moments), alpha);
+  }
+  const count = x.size / x.shape[x.rank - 1]!;
+  const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor | Tensor[] =>
+    tf.engine().runKernel(name, inputs as never, attrs as never) as never;
+  const leak = { alpha };
+  const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+    const [mean, variance] = run(BN_MEAN_VARIANCE, { x: xx }) as [Tensor, Tensor];
+    const r = tf.rsqrt(tf.add(variance, eps));
+    const s = tf.mul(g, r);
+    moments?.(mean, variance);
+    save([xx, mean, r, s, b]);
+    return {
+      value: run(BN_AFFINE_LEAKY, { x: xx, mean, s, beta: b }, leak) as Tensor,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sm, sr, ss, sb] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+        const v = { x: sx, mean: sm, s: ss, beta: sb };
+        const [dBeta, dyD] = run(BN_LEAKY_GRAD_SUMS, { dy, ...v }, leak) as [Tensor, Tensor];
+        const { dGamma, k, c } = bnGradCoefficients(tf, dBeta, dyD, sr, ss, count);
+        return [run(BN_LEAKY_GRAD_INPUT, { dy, ...v, k, c }, leak) as Tensor, dGamma, dBeta];
       },
     };
   }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;

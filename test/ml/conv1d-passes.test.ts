@@ -77,7 +77,7 @@ describe('Conv-1D to one output channel (dot products, not the GEMM)', () => {
 });
 
 describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining)', () => {
-  const KERNELS = ['SpecflowBnAffineLeaky', 'SpecflowBnLeakyGradSums', 'SpecflowBnLeakyGradInput'];
+  const KERNELS = ['SpecflowBnMeanVariance', 'SpecflowBnAffineLeaky', 'SpecflowBnLeakyGradSums', 'SpecflowBnLeakyGradInput'];
   const EPS = 1e-3;
   /** y, Σ y·dy, dx, dγ, dβ, mean, variance, as arrays; `composed`: batchNormTraining then tf.leakyRelu. */
   const run = (shape: number[], alpha: number, composed = false) => tf.tidy(() => {

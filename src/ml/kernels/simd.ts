@@ -58,9 +58,14 @@ interface Exports {
   // the Conv-1D autoencoder's passes (./conv1d-passes.ts, ./conv1d.ts, ./conv2d-backprop-filter.ts)
   conv1dOneOut(xp: number, w: number, bias: number, y: number, n: number, ow: number, step: number, kk: number, sampleStride: number): void;
   conv1dOneOutFilterGrad(xp: number, dy: number, dw: number, n: number, ow: number, step: number, kk: number, sampleStride: number): void;
-  bnAffineLeaky(d: number, s: number, beta: number, y: number, rows: number, c: number, alpha: number): void;
-  bnLeakyGradSums(dy: number, y: number, d: number, sumDz: number, sumDzD: number, rows: number, c: number, alpha: number): void;
-  bnLeakyGradInput(dy: number, y: number, d: number, s: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number): void;
+  bnVariance(x: number, mean: number, variance: number, rows: number, c: number, scale: number): void;
+  bnAffineLeaky(x: number, mean: number, s: number, beta: number, y: number, rows: number, c: number, alpha: number): void;
+  bnLeakyGradSums(
+    dy: number, x: number, mean: number, s: number, beta: number, sumDz: number, sumDzD: number, rows: number, c: number, alpha: number,
+  ): void;
+  bnLeakyGradInput(
+    dy: number, x: number, mean: number, s: number, beta: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number,
+  ): void;
   pairSum(x: number, out: number, pairs: number, c: number, scale: number): void;
   pairDup(x: number, out: number, rows: number, c: number, scale: number): void;
   // the Conv-1D as a 2-parallel fast FIR (./conv1d-fir2.ts)
