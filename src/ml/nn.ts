@@ -344,10 +344,23 @@ export function defineBatchNorm(store: ParamStore, name: string, channels: numbe
   store.create(`${name}.var`, [channels], { kind: 'ones' }, false);
 }
 
-/** batchNorm followed by LeakyReLU(alpha), fused on wasm in training (batchNormLeakyTraining). */
+/**
+ * batchNorm followed by LeakyReLU(alpha), fused on wasm (α ≥ 0): in training
+ * batchNormLeakyTraining, in inference one pass, leaky((x − μ)·s + β) with the
+ * running moments (the bits of the composition batchNorm then tf.leakyRelu).
+ */
 export function batchNormLeaky(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
-  if (!pass.training) return tf.leakyRelu(batchNorm(tf, store, name, x, pass, eps), alpha);
-  return batchNormLeakyTraining(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps, alpha, recordMoments(tf, name, pass));
+  if (pass.training) {
+    return batchNormLeakyTraining(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps, alpha, recordMoments(tf, name, pass));
+  }
+  if (alpha < 0 || tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) === undefined) return tf.leakyRelu(batchNorm(tf, store, name, x, pass, eps), alpha);
+  const s = inferenceScale(tf, store, name, eps);
+  return tf.engine().runKernel(BN_AFFINE_LEAKY, { x, mean: store.get(`${name}.mean`), s, beta: store.get(`${name}.beta`) } as never, { alpha } as never) as Tensor;
+}
+
+/** s = γ/√(running variance + eps): inference's per-channel scale of x − μ. */
+function inferenceScale(tf: TF, store: ParamStore, name: string, eps: number): Tensor {
+  return tf.mul(store.get(`${name}.gamma`), tf.rsqrt(tf.add(store.get(`${name}.var`), eps)));
 }
 
 function recordMoments(tf: TF, name: string, pass: Pass): (mean: Tensor, variance: Tensor) => void {
@@ -361,10 +374,8 @@ function recordMoments(tf: TF, name: string, pass: Pass): (mean: Tensor, varianc
 export function batchNorm(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, eps = 1e-3): Tensor {
   const gamma = store.get(`${name}.gamma`);
   const beta = store.get(`${name}.beta`);
-  if (!pass.training) {
-    const xn = tf.mul(tf.sub(x, store.get(`${name}.mean`)), tf.rsqrt(tf.add(store.get(`${name}.var`), eps)));
-    return tf.add(tf.mul(xn, gamma), beta);
-  }
+  // (x − μ)·s + β, s = γ/σ: as training's y = d·s + β, and as batchNormLeaky's fused inference pass
+  if (!pass.training) return tf.add(tf.mul(tf.sub(x, store.get(`${name}.mean`)), inferenceScale(tf, store, name, eps)), beta);
   return batchNormTraining(tf, x, gamma, beta, eps, recordMoments(tf, name, pass));
 }
 

@@ -8,7 +8,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
-import { batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, ParamStore, phaseTaps, upsample2, upsampleConv1d } from '../../src/ml/nn.js';
+import {
+  batchNorm, batchNormLeaky, batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, ParamStore, phaseTaps, upsample2, upsampleConv1d,
+} from '../../src/ml/nn.js';
 import { values } from './seeded-values.js';
 
 let tf: TF;
@@ -119,6 +121,49 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
     await tf.setBackend('wasm');
     expect(run([4, 5, 3], -0.5)).toEqual(run([4, 5, 3], -0.5, true));
   });
+});
+
+describe('batch normalisation + LeakyReLU in inference (batchNormLeaky, running moments)', () => {
+  const EPS = 1e-3;
+  /** batchNormLeaky and batchNorm then tf.leakyRelu with training: false, on seeded running moments. */
+  const run = (shape: number[], alpha: number) => tf.tidy(() => {
+    const c = shape[shape.length - 1]!;
+    const store = new ParamStore(tf, 1);
+    const set = (name: string, v: Float32Array) => store.create(name, [c], { kind: 'zeros' }, false).assign(tf.tensor1d(v));
+    set('bn.gamma', values(c, 21, 0.5, 1));
+    set('bn.beta', values(c, 22));
+    set('bn.mean', values(c, 23));
+    set('bn.var', values(c, 24, 0.5, 1));
+    const x = tf.tensor(values(shape.reduce((a, b) => a * b, 1), 25, 3, 0.5), shape);
+    const pass = { training: false };
+    const out = arrays([batchNormLeaky(tf, store, 'bn', x, pass, alpha), tf.leakyRelu(batchNorm(tf, store, 'bn', x, pass, EPS), alpha)]);
+    const vs = [...store.vars.values()].map((v) => Array.from(v.dataSync()));
+    store.vars.forEach((v) => v.dispose());
+    return [...out, ...vs];
+  });
+
+  for (const [shape, alpha] of [[[4, 9, 16], 0.2], [[3, 7, 5], 0.01], [[5, 1], 0]] as [number[], number][]) {
+    it(`${shape.join('×')}, α ${alpha}: one fused pass with the composition's bits, the closed form on cpu`, async () => {
+      await tf.setBackend('wasm');
+      const [fused, composed, gamma, beta, mean, variance] = run(shape, alpha) as number[][];
+      expect(fused).toEqual(composed);
+      expect(fused!.some((v) => v > 0) && fused!.some((v) => (alpha > 0 ? v < 0 : v === 0))).toBe(true);
+      await tf.setBackend('cpu');
+      const [cpu, cpuComposed] = run(shape, alpha);
+      await tf.setBackend('wasm');
+      expect(cpu).toEqual(cpuComposed);
+      // leaky(γ·(x − μ)/√(σ² + ε) + β) in double precision
+      const c = shape[shape.length - 1]!;
+      const x = Array.from(values(fused!.length, 25, 3, 0.5));
+      const ref = x.map((v, i) => {
+        const ch = i % c;
+        const z = (gamma![ch]! * (v - mean![ch]!)) / Math.sqrt(variance![ch]! + EPS) + beta![ch]!;
+        return z > 0 ? z : alpha * z;
+      });
+      expect(relErr(fused!, ref)).toBeLessThan(1e-6);
+      expect(relErr(cpu!, ref)).toBeLessThan(1e-6);
+    });
+  }
 });
 
 describe('pair pooling and upsampling on wasm (SpecflowPairSum, SpecflowPairDup)', () => {
