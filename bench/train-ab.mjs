@@ -7,6 +7,8 @@
 // Each process trains one default autoencoder (batch 256, 4 epochs, seed 1)
 // and reports its fastest steady epoch (the first is not counted): process CPU
 // on one thread, wall on two. Printed per pair: this build / the other.
+// AB_ARCHS (e.g. "conv1d") and AB_THREADS (e.g. "1") narrow the grid, and the
+// last line of each row is the median ratio over the pairs.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -46,10 +48,12 @@ if (process.argv[2] === '--child') {
     if (r.status !== 0) throw new Error(`${dist} ${arch}: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').pop());
   };
-  for (const arch of ['dense', 'conv1d', 'transformer']) {
-    for (const threads of [1, 2]) {
+  const list = (v, dflt) => (v ?? dflt).split(',').map((x) => x.trim()).filter(Boolean);
+  for (const arch of list(process.env.AB_ARCHS, 'dense,conv1d,transformer')) {
+    for (const threads of list(process.env.AB_THREADS, '1,2').map(Number)) {
       const clock = threads === 1 ? 'cpu' : 'wall';
       const cells = [];
+      const ratios = [];
       for (let p = 0; p < pairs; p++) {
         // alternate which build goes first, so a drift in the machine's speed favours neither
         let a;
@@ -62,8 +66,11 @@ if (process.argv[2] === '--child') {
           b = epoch(other, arch, threads);
         }
         cells.push(`${a[clock].toFixed(3)}/${b[clock].toFixed(3)} s = ${(a[clock] / b[clock]).toFixed(2)}×`);
+        ratios.push(a[clock] / b[clock]);
       }
-      console.log(`${arch.padEnd(12)} ${threads} thread${threads > 1 ? 's' : ' '} ${clock.padEnd(4)} this/other: ${cells.join(', ')}`);
+      ratios.sort((p, q) => p - q);
+      const median = ratios[Math.floor(ratios.length / 2)];
+      console.log(`${arch.padEnd(12)} ${threads} thread${threads > 1 ? 's' : ' '} ${clock.padEnd(4)} this/other: ${cells.join(', ')}; median ${median.toFixed(3)}×`);
     }
   }
 }

@@ -2247,23 +2247,64 @@ export function bnAffineLeaky(x: usize, mean: usize, s: usize, beta: usize, y: u
   }
 }
 
+// out[o] = ((0 + y[2o]) + y[2o+1])·0.5 with y as bnAffineLeaky writes it (rows
+// of c floats; pairSum's order and rounding): the LeakyReLU's output average-
+// pooled by 2 along the length in the same pass, y itself never written.
+export function bnAffineLeakyPool(x: usize, mean: usize, s: usize, beta: usize, out: usize, pairs: i32, c: i32, alpha: f32): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  const half = f32x4.splat(0.5);
+  const rowBytes = <usize>c * 4;
+  for (let o = 0; o < pairs; o++) {
+    const x0 = x + <usize>o * 2 * rowBytes;
+    const x1 = x0 + rowBytes;
+    const dst = out + <usize>o * rowBytes;
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const m = v128.load(mean + q);
+      const sv = v128.load(s + q);
+      const bv = v128.load(beta + q);
+      const v0 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(x0 + q), m), sv), bv);
+      const v1 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(x1 + q), m), sv), bv);
+      const y0 = v128.bitselect(v0, f32x4.mul(v0, a4), f32x4.gt(v0, zero));
+      const y1 = v128.bitselect(v1, f32x4.mul(v1, a4), f32x4.gt(v1, zero));
+      v128.store(dst + q, f32x4.mul(f32x4.add(f32x4.add(zero, y0), y1), half));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const m = load<f32>(mean + q);
+      const v0: f32 = (load<f32>(x0 + q) - m) * load<f32>(s + q) + load<f32>(beta + q);
+      const v1: f32 = (load<f32>(x1 + q) - m) * load<f32>(s + q) + load<f32>(beta + q);
+      const y0: f32 = v0 > 0 ? v0 : v0 * alpha;
+      const y1: f32 = v1 > 0 ? v1 : v1 * alpha;
+      store<f32>(dst + q, ((<f32>0 + y0) + y1) * 0.5);
+    }
+  }
+}
+
 // The gradient through the LeakyReLU, dz = v > 0 ? dy : α·dy, folded into
 // batch norm's gradient sums: sumDz[ch] = Σ_rows dz, sumDzD[ch] = Σ_rows dz·d.
+// With `pool`, dy is the gradient of the output's average pooling by 2 (rows/2
+// rows): row j's dy is dy[j/2]·0.5, as pairDup with scale 0.5 would write it.
 export function bnLeakyGradSums(
-  dy: usize, x: usize, mean: usize, s: usize, beta: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32,
+  dy: usize, x: usize, mean: usize, s: usize, beta: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32, pool: i32,
 ): void {
   const vec = c & ~3;
   const a4 = f32x4.splat(alpha);
   const zero = f32x4.splat(0);
+  const half = f32x4.splat(0.5);
   memory.fill(sumDz, 0, <usize>c * 4);
   memory.fill(sumDzD, 0, <usize>c * 4);
   let p: usize = 0;
   for (let j = 0; j < rows; j++) {
+    const gp = pool ? <usize>(j >> 1) * <usize>c * 4 : p;
     for (let i = 0; i < vec; i += 4) {
       const q = <usize>i * 4;
       const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
       const v = f32x4.add(f32x4.mul(d, v128.load(s + q)), v128.load(beta + q));
-      const g0 = v128.load(dy + p + q);
+      let g0 = v128.load(dy + gp + q);
+      if (pool) g0 = f32x4.mul(g0, half);
       const g = v128.bitselect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
       v128.store(sumDz + q, f32x4.add(v128.load(sumDz + q), g));
       v128.store(sumDzD + q, f32x4.add(v128.load(sumDzD + q), f32x4.mul(g, d)));
@@ -2272,7 +2313,7 @@ export function bnLeakyGradSums(
       const q = <usize>i * 4;
       const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
       const v: f32 = d * load<f32>(s + q) + load<f32>(beta + q);
-      const g0 = load<f32>(dy + p + q);
+      const g0: f32 = pool ? load<f32>(dy + gp + q) * 0.5 : load<f32>(dy + gp + q);
       const g: f32 = v > 0 ? g0 : g0 * alpha;
       store<f32>(sumDz + q, load<f32>(sumDz + q) + g);
       store<f32>(sumDzD + q, load<f32>(sumDzD + q) + g * d);
@@ -2281,21 +2322,24 @@ export function bnLeakyGradSums(
   }
 }
 
-// dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above (never written out).
+// dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above (never written out; `pool` as above).
 export function bnLeakyGradInput(
-  dy: usize, x: usize, mean: usize, s: usize, beta: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32,
+  dy: usize, x: usize, mean: usize, s: usize, beta: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32, pool: i32,
 ): void {
   const vec = c & ~3;
   const a4 = f32x4.splat(alpha);
   const zero = f32x4.splat(0);
+  const half = f32x4.splat(0.5);
   let p: usize = 0;
   for (let j = 0; j < rows; j++) {
+    const gp = pool ? <usize>(j >> 1) * <usize>c * 4 : p;
     for (let i = 0; i < vec; i += 4) {
       const q = <usize>i * 4;
       const sv = v128.load(s + q);
       const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
       const v = f32x4.add(f32x4.mul(d, sv), v128.load(beta + q));
-      const g0 = v128.load(dy + p + q);
+      let g0 = v128.load(dy + gp + q);
+      if (pool) g0 = f32x4.mul(g0, half);
       const g = v128.bitselect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
       const a = f32x4.mul(g, sv);
       const b = f32x4.mul(d, v128.load(k + q));
@@ -2306,7 +2350,7 @@ export function bnLeakyGradInput(
       const sv = load<f32>(s + q);
       const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
       const v: f32 = d * sv + load<f32>(beta + q);
-      const g0 = load<f32>(dy + p + q);
+      const g0: f32 = pool ? load<f32>(dy + gp + q) * 0.5 : load<f32>(dy + gp + q);
       const g: f32 = v > 0 ? g0 : g0 * alpha;
       store<f32>(dx + p + q, (g * sv + d * load<f32>(k + q)) + load<f32>(cc + q));
     }

@@ -363,6 +363,12 @@ function inferenceScale(tf: TF, store: ParamStore, name: string, eps: number): T
   return tf.mul(store.get(`${name}.gamma`), tf.rsqrt(tf.add(store.get(`${name}.var`), eps)));
 }
 
+/** downsample2(batchNormLeaky(x)), x [b, L, C]: in training on wasm the pooling runs inside batch norm's passes. */
+export function batchNormLeakyPool(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
+  if (!pass.training) return downsample2(tf, batchNormLeaky(tf, store, name, x, pass, alpha, eps));
+  return batchNormLeakyTraining(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps, alpha, recordMoments(tf, name, pass), true);
+}
+
 function recordMoments(tf: TF, name: string, pass: Pass): (mean: Tensor, variance: Tensor) => void {
   return (mean, variance) => {
     if (pass.bnStats) pass.bnStats.set(name, { mean: tf.keep(mean), variance: tf.keep(variance) });
@@ -445,18 +451,22 @@ function bnGradCoefficients(tf: TF, dBeta: Tensor, dyD: Tensor, r: Tensor, s: Te
  * instead of three forward and five backward, the same bits. Those passes
  * recompute x − μ and the LeakyReLU's input from x, so the backward pass
  * keeps x and the per-channel vectors only (no centred copy, no output).
+ * With `pool`, downsample2 of all that (x [b, L, C], L even): on wasm the
+ * pooling and its gradient run inside the same passes, the same bits.
  */
 export function batchNormLeakyTraining(
   tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, alpha: number,
-  moments?: (mean: Tensor, variance: Tensor) => void,
+  moments?: (mean: Tensor, variance: Tensor) => void, pool = false,
 ): Tensor {
-  if (alpha < 0 || tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) === undefined) {
-    return tf.leakyRelu(batchNormTraining(tf, x, gamma, beta, eps, moments), alpha);
+  const poolable = !pool || (x.rank === 3 && x.shape[1]! % 2 === 0);
+  if (alpha < 0 || !poolable || tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) === undefined) {
+    const y = tf.leakyRelu(batchNormTraining(tf, x, gamma, beta, eps, moments), alpha);
+    return pool ? downsample2(tf, y) : y;
   }
   const count = x.size / x.shape[x.rank - 1]!;
   const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor | Tensor[] =>
     tf.engine().runKernel(name, inputs as never, attrs as never) as never;
-  const leak = { alpha };
+  const leak = { alpha, pool: pool ? 1 : 0 };
   const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
     const [mean, variance] = run(BN_MEAN_VARIANCE, { x: xx }) as [Tensor, Tensor];
     const r = tf.rsqrt(tf.add(variance, eps));

@@ -81,19 +81,23 @@ describe('Conv-1D to one output channel (dot products, not the GEMM)', () => {
 describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining)', () => {
   const KERNELS = ['SpecflowBnMeanVariance', 'SpecflowBnAffineLeaky', 'SpecflowBnLeakyGradSums', 'SpecflowBnLeakyGradInput'];
   const EPS = 1e-3;
-  /** y, Σ y·dy, dx, dγ, dβ, mean, variance, as arrays; `composed`: batchNormTraining then tf.leakyRelu. */
-  const run = (shape: number[], alpha: number, composed = false) => tf.tidy(() => {
+  /**
+   * y, Σ y·dy, dx, dγ, dβ, mean, variance, as arrays; `composed`: batchNormTraining then tf.leakyRelu;
+   * `pool`: then downsample2 (fused into the same kernels on wasm).
+   */
+  const run = (shape: number[], alpha: number, composed = false, pool = false) => tf.tidy(() => {
     const n = shape.reduce((a, b) => a * b, 1);
     const c = shape[shape.length - 1]!;
     const x = tf.tensor(values(n, 5, 3, 0.5), shape);
-    const dy = tf.tensor(values(n, 6), shape);
+    const dy = tf.tensor(values(pool ? n / 2 : n, 6), pool ? [shape[0]!, shape[1]! / 2, c] : shape);
     const gamma = tf.tensor1d(values(c, 7, 0.5, 1));
     const beta = tf.tensor1d(values(c, 8));
     let moments: number[][] = [];
     const record = (m: Tensor, v: Tensor) => { moments = [Array.from(m.dataSync()), Array.from(v.dataSync())]; };
+    const pooled = (t: Tensor) => (pool ? downsample2(tf, t) : t);
     const f = composed
-      ? (a: Tensor, g: Tensor, b: Tensor) => tf.leakyRelu(batchNormTraining(tf, a, g, b, EPS, record), alpha)
-      : (a: Tensor, g: Tensor, b: Tensor) => batchNormLeakyTraining(tf, a, g, b, EPS, alpha, record);
+      ? (a: Tensor, g: Tensor, b: Tensor) => pooled(tf.leakyRelu(batchNormTraining(tf, a, g, b, EPS, record), alpha))
+      : (a: Tensor, g: Tensor, b: Tensor) => batchNormLeakyTraining(tf, a, g, b, EPS, alpha, record, pool);
     const { value, grads } = tf.valueAndGrads((a: Tensor, g: Tensor, b: Tensor) => tf.sum(tf.mul(f(a, g, b), dy)))([x, gamma, beta]);
     const y = f(x, gamma, beta);
     return [...arrays([y, value, ...grads]), ...moments];
@@ -116,6 +120,27 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
       for (let k = 0; k < cpu.length; k++) expect(relErr(fused[k]!, cpu[k]!)).toBeLessThan(1e-5);
     });
   }
+
+  for (const [shape, alpha] of [[[3, 10, 5], 0.2], [[2, 16, 16], 0.2], [[4, 2, 3], 0]] as [number[], number][]) {
+    it(`${shape.join('×')}, α ${alpha}, average-pooled by 2: the bits of batch norm, LeakyReLU and pooling composed, within float tolerance of cpu`, async () => {
+      await tf.setBackend('wasm');
+      const fused = run(shape, alpha, false, true);
+      expect(fused[0]).toHaveLength(shape.reduce((a, b) => a * b, 1) / 2);
+      expect(fused[2]).toHaveLength(shape.reduce((a, b) => a * b, 1));
+      expect(fused).toEqual(without([...KERNELS, 'SpecflowPairSum', 'SpecflowPairDup'], () => run(shape, alpha, false, true)));
+      expect(fused).toEqual(run(shape, alpha, true, true));
+      await tf.setBackend('cpu');
+      const cpu = run(shape, alpha, false, true);
+      expect(cpu).toEqual(run(shape, alpha, true, true));
+      await tf.setBackend('wasm');
+      for (let k = 0; k < cpu.length; k++) expect(relErr(fused[k]!, cpu[k]!)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('an odd length is not pooled in the fused kernels (the composed path says why)', async () => {
+    await tf.setBackend('wasm');
+    expect(() => run([2, 5, 4], 0.2, false, true)).toThrow(/length 5 is odd/);
+  });
 
   it('a negative α (where the output no longer shows the input\'s sign) takes the composed path', async () => {
     await tf.setBackend('wasm');

@@ -13,6 +13,10 @@
  *     LeakyReLU after it in two passes forward and two backward, where they
  *     took three and five. d and v are recomputed from x in each pass (the
  *     same operations, so the same bits) rather than written out and read back.
+ *     With {pool: 1} (x [b, 2l, c]) the output is average-pooled by 2 along the
+ *     length as SpecflowPairSum does it ([b, l, c]), and dy is that pooled
+ *     output's gradient, spread as SpecflowPairDup(dy, 0.5) would: the
+ *     encoder's pooling and its gradient without their own passes.
  *   SpecflowPairSum  x [b, 2l, c] {scale} → [b, l, c], (x[2i] + x[2i+1])·scale
  *   SpecflowPairDup  x [b, l, c] {scale}  → [b, 2l, c], both = x[i]·scale
  *     average pooling and nearest upsampling by 2 along the length and their
@@ -42,36 +46,63 @@ export function bnMeanVariance(args: KernelArgs): TensorInfo[] {
   return [mean, variance];
 }
 
-export function bnAffineLeaky(args: KernelArgs<{ alpha: number }>): TensorInfo {
+interface LeakyAttrs {
+  alpha: number;
+  /** 1: the output average-pooled by 2 along the length (x [b, 2l, c], dy [b, l, c]) */
+  pool?: number;
+}
+
+/** The pooled shape [b, l/2, c] of x [b, l, c] (l even), checked. */
+function pooledShape(kernel: string, x: TensorInfo): number[] {
+  const [b, l, c] = rank3(kernel, x);
+  if (l % 2 !== 0) throw new Error(`${kernel}: pooling by 2 needs an even length, got ${l}`);
+  return [b, l / 2, c];
+}
+
+/** dy's layout against x's: the same shape, or with `pool` x's pooled shape. */
+function gradLayout(kernel: string, dy: TensorInfo, x: TensorInfo, perChannel: TensorInfo[], pool: boolean): { rows: number; c: number } {
+  if (!pool) return layout(kernel, dy, [x], perChannel);
+  const want = pooledShape(kernel, x);
+  if (dy.dtype !== 'float32' || dy.shape.join() !== want.join()) throw new Error(`${kernel}: expected a float32 dy of shape ${want}, got ${dy.shape} (${dy.dtype})`);
+  return layout(kernel, x, [], perChannel);
+}
+
+export function bnAffineLeaky(args: KernelArgs<LeakyAttrs>): TensorInfo {
   const { backend, attrs } = args;
   const { x, mean, s, beta } = args.inputs as { x: TensorInfo; mean: TensorInfo; s: TensorInfo; beta: TensorInfo };
   const { rows, c } = layout(BN_AFFINE_LEAKY, x, [], [mean, s, beta]);
-  const y = backend.makeOutput(x.shape, 'float32');
+  const pool = attrs.pool === 1;
+  const y = backend.makeOutput(pool ? pooledShape(BN_AFFINE_LEAKY, x) : x.shape, 'float32');
   const k = simdKernels(backend);
-  k.exports.bnAffineLeaky(k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(y), rows, c, attrs.alpha);
+  if (pool) k.exports.bnAffineLeakyPool(k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(y), rows / 2, c, attrs.alpha);
+  else k.exports.bnAffineLeaky(k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(y), rows, c, attrs.alpha);
   return y;
 }
 
-export function bnLeakyGradSums(args: KernelArgs<{ alpha: number }>): TensorInfo[] {
+export function bnLeakyGradSums(args: KernelArgs<LeakyAttrs>): TensorInfo[] {
   const { backend, attrs } = args;
   const { dy, x, mean, s, beta } = args.inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo; s: TensorInfo; beta: TensorInfo };
-  const { rows, c } = layout(BN_LEAKY_GRAD_SUMS, dy, [x], [mean, s, beta]);
+  const pool = attrs.pool === 1;
+  const { rows, c } = gradLayout(BN_LEAKY_GRAD_SUMS, dy, x, [mean, s, beta], pool);
   const sumDz = backend.makeOutput([c], 'float32');
   const sumDzD = backend.makeOutput([c], 'float32');
   const k = simdKernels(backend);
-  k.exports.bnLeakyGradSums(k.ptr(dy), k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(sumDz), k.ptr(sumDzD), rows, c, attrs.alpha);
+  k.exports.bnLeakyGradSums(k.ptr(dy), k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(sumDz), k.ptr(sumDzD), rows, c, attrs.alpha, pool ? 1 : 0);
   return [sumDz, sumDzD];
 }
 
-export function bnLeakyGradInput(args: KernelArgs<{ alpha: number }>): TensorInfo {
+export function bnLeakyGradInput(args: KernelArgs<LeakyAttrs>): TensorInfo {
   const { backend, attrs } = args;
   const { dy, x, mean, s, beta, k: kk, c: cc } = args.inputs as {
     dy: TensorInfo; x: TensorInfo; mean: TensorInfo; s: TensorInfo; beta: TensorInfo; k: TensorInfo; c: TensorInfo;
   };
-  const { rows, c } = layout(BN_LEAKY_GRAD_INPUT, dy, [x], [mean, s, beta, kk, cc]);
-  const dx = backend.makeOutput(dy.shape, 'float32');
+  const pool = attrs.pool === 1;
+  const { rows, c } = gradLayout(BN_LEAKY_GRAD_INPUT, dy, x, [mean, s, beta, kk, cc], pool);
+  const dx = backend.makeOutput(x.shape, 'float32');
   const k = simdKernels(backend);
-  k.exports.bnLeakyGradInput(k.ptr(dy), k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(kk), k.ptr(cc), k.ptr(dx), rows, c, attrs.alpha);
+  k.exports.bnLeakyGradInput(
+    k.ptr(dy), k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(kk), k.ptr(cc), k.ptr(dx), rows, c, attrs.alpha, pool ? 1 : 0,
+  );
   return dx;
 }
 

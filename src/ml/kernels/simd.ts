@@ -60,11 +60,12 @@ interface Exports {
   conv1dOneOutFilterGrad(xp: number, dy: number, dw: number, n: number, ow: number, step: number, kk: number, sampleStride: number): void;
   bnVariance(x: number, mean: number, variance: number, rows: number, c: number, scale: number): void;
   bnAffineLeaky(x: number, mean: number, s: number, beta: number, y: number, rows: number, c: number, alpha: number): void;
+  bnAffineLeakyPool(x: number, mean: number, s: number, beta: number, out: number, pairs: number, c: number, alpha: number): void;
   bnLeakyGradSums(
-    dy: number, x: number, mean: number, s: number, beta: number, sumDz: number, sumDzD: number, rows: number, c: number, alpha: number,
+    dy: number, x: number, mean: number, s: number, beta: number, sumDz: number, sumDzD: number, rows: number, c: number, alpha: number, pool: number,
   ): void;
   bnLeakyGradInput(
-    dy: number, x: number, mean: number, s: number, beta: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number,
+    dy: number, x: number, mean: number, s: number, beta: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number, pool: number,
   ): void;
   pairSum(x: number, out: number, pairs: number, c: number, scale: number): void;
   pairDup(x: number, out: number, rows: number, c: number, scale: number): void;
