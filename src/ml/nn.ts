@@ -350,23 +350,30 @@ export function defineBatchNorm(store: ParamStore, name: string, channels: numbe
  * running moments (the bits of the composition batchNorm then tf.leakyRelu).
  */
 export function batchNormLeaky(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
-  if (pass.training) {
-    return batchNormLeakyTraining(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps, alpha, recordMoments(tf, name, pass));
+  return batchNormLeakyMaybePooled(tf, store, name, x, pass, alpha, eps, false);
+}
+
+/** downsample2(batchNormLeaky(x)), x [b, L, C]: on wasm the pooling (and in training its gradient) runs inside batch norm's passes. */
+export function batchNormLeakyPool(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
+  return batchNormLeakyMaybePooled(tf, store, name, x, pass, alpha, eps, true);
+}
+
+function batchNormLeakyMaybePooled(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps: number, pool: boolean): Tensor {
+  const gamma = store.get(`${name}.gamma`);
+  const beta = store.get(`${name}.beta`);
+  if (pass.training) return batchNormLeakyTraining(tf, x, gamma, beta, eps, alpha, recordMoments(tf, name, pass), pool);
+  const poolable = !pool || (x.rank === 3 && x.shape[1]! % 2 === 0);
+  if (alpha < 0 || !poolable || tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) === undefined) {
+    const y = tf.leakyRelu(batchNorm(tf, store, name, x, pass, eps), alpha);
+    return pool ? downsample2(tf, y) : y;
   }
-  if (alpha < 0 || tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) === undefined) return tf.leakyRelu(batchNorm(tf, store, name, x, pass, eps), alpha);
-  const s = inferenceScale(tf, store, name, eps);
-  return tf.engine().runKernel(BN_AFFINE_LEAKY, { x, mean: store.get(`${name}.mean`), s, beta: store.get(`${name}.beta`) } as never, { alpha } as never) as Tensor;
+  const inputs = { x, mean: store.get(`${name}.mean`), s: inferenceScale(tf, store, name, eps), beta };
+  return tf.engine().runKernel(BN_AFFINE_LEAKY, inputs as never, { alpha, pool: pool ? 1 : 0 } as never) as Tensor;
 }
 
 /** s = γ/√(running variance + eps): inference's per-channel scale of x − μ. */
 function inferenceScale(tf: TF, store: ParamStore, name: string, eps: number): Tensor {
   return tf.mul(store.get(`${name}.gamma`), tf.rsqrt(tf.add(store.get(`${name}.var`), eps)));
-}
-
-/** downsample2(batchNormLeaky(x)), x [b, L, C]: in training on wasm the pooling runs inside batch norm's passes. */
-export function batchNormLeakyPool(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
-  if (!pass.training) return downsample2(tf, batchNormLeaky(tf, store, name, x, pass, alpha, eps));
-  return batchNormLeakyTraining(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps, alpha, recordMoments(tf, name, pass), true);
 }
 
 function recordMoments(tf: TF, name: string, pass: Pass): (mean: Tensor, variance: Tensor) => void {

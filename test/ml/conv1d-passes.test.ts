@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
 import {
-  batchNorm, batchNormLeaky, batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, ParamStore, phaseTaps, upsample2, upsampleConv1d,
+  batchNorm, batchNormLeaky, batchNormLeakyPool, batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, ParamStore, phaseTaps, upsample2, upsampleConv1d,
 } from '../../src/ml/nn.js';
 import { values } from './seeded-values.js';
 
@@ -164,17 +164,23 @@ describe('batch normalisation + LeakyReLU in inference (batchNormLeaky, running 
     set('bn.var', values(c, 24, 0.5, 1));
     const x = tf.tensor(values(shape.reduce((a, b) => a * b, 1), 25, 3, 0.5), shape);
     const pass = { training: false };
-    const out = arrays([batchNormLeaky(tf, store, 'bn', x, pass, alpha), tf.leakyRelu(batchNorm(tf, store, 'bn', x, pass, EPS), alpha)]);
+    const composed = tf.leakyRelu(batchNorm(tf, store, 'bn', x, pass, EPS), alpha);
+    const out = arrays([batchNormLeaky(tf, store, 'bn', x, pass, alpha), composed]);
     const vs = [...store.vars.values()].map((v) => Array.from(v.dataSync()));
+    // and average-pooled by 2 (the encoder's blocks), where the length is even
+    const pooled = shape.length === 3 && shape[1]! % 2 === 0
+      ? arrays([batchNormLeakyPool(tf, store, 'bn', x, pass, alpha), downsample2(tf, composed)])
+      : [];
     store.vars.forEach((v) => v.dispose());
-    return [...out, ...vs];
+    return [...out, ...vs, ...pooled];
   });
 
-  for (const [shape, alpha] of [[[4, 9, 16], 0.2], [[3, 7, 5], 0.01], [[5, 1], 0]] as [number[], number][]) {
+  for (const [shape, alpha] of [[[4, 10, 16], 0.2], [[3, 7, 5], 0.01], [[3, 6, 5], 0.01], [[5, 1], 0]] as [number[], number][]) {
     it(`${shape.join('×')}, α ${alpha}: one fused pass with the composition's bits, the closed form on cpu`, async () => {
       await tf.setBackend('wasm');
-      const [fused, composed, gamma, beta, mean, variance] = run(shape, alpha) as number[][];
+      const [fused, composed, gamma, beta, mean, variance, pooled, pooledComposed] = run(shape, alpha) as number[][];
       expect(fused).toEqual(composed);
+      expect(pooled).toEqual(pooledComposed);
       expect(fused!.some((v) => v > 0) && fused!.some((v) => (alpha > 0 ? v < 0 : v === 0))).toBe(true);
       await tf.setBackend('cpu');
       const [cpu, cpuComposed] = run(shape, alpha);
