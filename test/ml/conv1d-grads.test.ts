@@ -12,19 +12,13 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from '../../src/ml/kernels/conv1d-grads.js';
 import { conv1dSame } from '../../src/ml/nn.js';
+import { relErr } from './rel-err.js';
 import { values } from './seeded-values.js';
 
 let tf: TF;
 beforeAll(async () => {
   ({ tf } = await initBackend('wasm'));
 });
-
-/** max |a − b| / max(|b|, 1e-6). */
-function relErr(a: number[], b: number[]): number {
-  expect(a).toHaveLength(b.length);
-  const scale = Math.max(...b.map(Math.abs), 1e-6);
-  return Math.max(0, ...b.map((w, i) => Math.abs(w - a[i]!))) / scale;
-}
 
 /** y and the gradients of Σ y·r with respect to x, w and the bias, through conv1dSame. */
 const grads = (b: number, l: number, ci: number, co: number, k: number, inputGrad = true) => tf.tidy(() => {

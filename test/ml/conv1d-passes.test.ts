@@ -11,19 +11,13 @@ import { initBackend, type TF } from '../../src/ml/backend.js';
 import {
   batchNorm, batchNormLeaky, batchNormLeakyPool, batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, ParamStore, phaseTaps, upsample2, upsampleConv1d,
 } from '../../src/ml/nn.js';
+import { relErr } from './rel-err.js';
 import { values } from './seeded-values.js';
 
 let tf: TF;
 beforeAll(async () => {
   ({ tf } = await initBackend('wasm'));
 });
-
-/** max |a − b| / max(|b|, 1e-6), per pair of arrays. */
-function relErr(a: number[], b: number[]): number {
-  expect(a).toHaveLength(b.length);
-  const scale = Math.max(...b.map(Math.abs), 1e-6);
-  return Math.max(0, ...b.map((w, i) => Math.abs(w - a[i]!))) / scale;
-}
 
 /** Runs f on both backends (wasm first), returning each one's arrays. */
 async function onBoth(f: () => number[][]): Promise<{ wasm: number[][]; cpu: number[][] }> {
