@@ -2357,4 +2357,22 @@ export function bnLeakyGradInput(
     p += <usize>c * 4;
   }
 }
+// Per channel, from the sums above (sumDz = dβ, sumDzD = Σ dz·d), r = 1/σ,
+// s = γ·r and m = −1/N: dγ = sumDzD·r, k = (s·(r·r))·(sumDzD·m), cc = s·(sumDz·m),
+// the coefficients of dx = dz·s + d·k + cc, each product rounded as tfjs's
+// Multiply and Square round them (so the same bits as those kernels).
+export function bnGradCoefficients(sumDz: usize, sumDzD: usize, r: usize, s: usize, dGamma: usize, k: usize, cc: usize, c: i32, m: f32): void {
+  for (let i = 0; i < c; i++) {
+    const q = <usize>i * 4;
+    const rv = load<f32>(r + q);
+    const sv = load<f32>(s + q);
+    const dd = load<f32>(sumDzD + q);
+    store<f32>(dGamma + q, dd * rv);
+    const s2: f32 = sv * (rv * rv);
+    const dm: f32 = dd * m;
+    store<f32>(k + q, s2 * dm);
+    const bm: f32 = load<f32>(sumDz + q) * m;
+    store<f32>(cc + q, sv * bm);
+  }
+}
 // [convleft] end of batch normalisation + LeakyReLU from x

@@ -485,9 +485,9 @@ export function batchNormLeakyTraining(
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sx, sm, sr, ss, sb] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
         const v = { x: sx, mean: sm, s: ss, beta: sb };
-        const [dBeta, dyD] = run(BN_LEAKY_GRAD_SUMS, { dy, ...v }, leak) as [Tensor, Tensor];
-        const { dGamma, k, c } = bnGradCoefficients(tf, dBeta, dyD, sr, ss, count);
-        return [run(BN_LEAKY_GRAD_INPUT, { dy, ...v, k, c }, leak) as Tensor, dGamma, dBeta];
+        // the sums and bnGradCoefficients' per-channel products in one kernel
+        const [dBeta, dGamma, k, c] = run(BN_LEAKY_GRAD_SUMS, { dy, ...v, r: sr }, { ...leak, count }) as Tensor[];
+        return [run(BN_LEAKY_GRAD_INPUT, { dy, ...v, k: k!, c: c! }, leak) as Tensor, dGamma!, dBeta!];
       },
     };
   }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;

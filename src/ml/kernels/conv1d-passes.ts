@@ -6,7 +6,8 @@
  *
  *   SpecflowBnMeanVariance    x                              → [mean, variance]
  *   SpecflowBnAffineLeaky     x, mean, s, beta {alpha}       → leaky((x − mean)·s + beta)
- *   SpecflowBnLeakyGradSums   dy, x, mean, s, beta {alpha}   → [Σ dz, Σ dz·d]
+ *   SpecflowBnLeakyGradSums   dy, x, mean, s, beta, r {alpha, count} → [dβ, dγ, k, c]
+ *     dβ = Σ dz and, from Σ dz·d, dγ = Σ dz·d · r, k = −s·r²·Σ dz·d/N, c = −s·dβ/N
  *   SpecflowBnLeakyGradInput  dy, x, mean, s, beta, k, c {alpha} → (dz·s + d·k) + c
  *     with d = x − mean and dz = v > 0 ? dy : α·dy, the gradient through the
  *     LeakyReLU whose input is v = d·s + beta: batch normalisation and the
@@ -24,6 +25,7 @@
  */
 import { layout } from './batch-norm.js';
 import type { KernelArgs, TensorInfo } from './common.js';
+import { dispose } from './common.js';
 import { simdKernels } from './simd.js';
 
 export const BN_MEAN_VARIANCE = 'SpecflowBnMeanVariance';
@@ -79,16 +81,23 @@ export function bnAffineLeaky(args: KernelArgs<LeakyAttrs>): TensorInfo {
   return y;
 }
 
-export function bnLeakyGradSums(args: KernelArgs<LeakyAttrs>): TensorInfo[] {
+/**
+ * The gradient's per-channel sums and, from them, the coefficients of dx
+ * (../nn.ts bnGradCoefficients: the same products, rounded the same way),
+ * so the backward pass's small per-channel ops are not seven tfjs kernels.
+ */
+export function bnLeakyGradSums(args: KernelArgs<LeakyAttrs & { count: number }>): TensorInfo[] {
   const { backend, attrs } = args;
-  const { dy, x, mean, s, beta } = args.inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo; s: TensorInfo; beta: TensorInfo };
+  const { dy, x, mean, s, beta, r } = args.inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo; s: TensorInfo; beta: TensorInfo; r: TensorInfo };
   const pool = attrs.pool === 1;
-  const { rows, c } = gradLayout(BN_LEAKY_GRAD_SUMS, dy, x, [mean, s, beta], pool);
-  const sumDz = backend.makeOutput([c], 'float32');
-  const sumDzD = backend.makeOutput([c], 'float32');
+  const { rows, c } = gradLayout(BN_LEAKY_GRAD_SUMS, dy, x, [mean, s, beta, r], pool);
+  const [dBeta, sumDzD, dGamma, kk, cc] = [0, 1, 2, 3, 4].map(() => backend.makeOutput([c], 'float32'));
   const k = simdKernels(backend);
-  k.exports.bnLeakyGradSums(k.ptr(dy), k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(sumDz), k.ptr(sumDzD), rows, c, attrs.alpha, pool ? 1 : 0);
-  return [sumDz, sumDzD];
+  k.exports.bnLeakyGradSums(k.ptr(dy), k.ptr(x), k.ptr(mean), k.ptr(s), k.ptr(beta), k.ptr(dBeta!), k.ptr(sumDzD!), rows, c, attrs.alpha, pool ? 1 : 0);
+  // −1/N as tfjs makes it: the float32 of the double
+  k.exports.bnGradCoefficients(k.ptr(dBeta!), k.ptr(sumDzD!), k.ptr(r), k.ptr(s), k.ptr(dGamma!), k.ptr(kk!), k.ptr(cc!), c, Math.fround(-1 / attrs.count));
+  dispose(backend, sumDzD);
+  return [dBeta!, dGamma!, kk!, cc!];
 }
 
 export function bnLeakyGradInput(args: KernelArgs<LeakyAttrs>): TensorInfo {

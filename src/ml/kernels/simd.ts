@@ -67,6 +67,7 @@ interface Exports {
   bnLeakyGradInput(
     dy: number, x: number, mean: number, s: number, beta: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number, pool: number,
   ): void;
+  bnGradCoefficients(sumDz: number, sumDzD: number, r: number, s: number, dGamma: number, k: number, cc: number, c: number, m: number): void;
   pairSum(x: number, out: number, pairs: number, c: number, scale: number): void;
   pairDup(x: number, out: number, rows: number, c: number, scale: number): void;
   // the Conv-1D as a 2-parallel fast FIR (./conv1d-fir2.ts)
