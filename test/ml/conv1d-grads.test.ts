@@ -50,6 +50,8 @@ describe("a 'same' Conv-1D's gradient kernels (wasm)", () => {
   const CASES: [number, number, number, number, number][] = [
     [3, 33, 16, 32, 11], [2, 31, 32, 16, 9], [2, 13, 6, 9, 7], [3, 37, 1, 16, 15], [3, 37, 16, 1, 15],
     [2, 5, 8, 8, 11], [2, 1, 4, 8, 3], [3, 2501, 4, 8, 9],
+    // more one-channel ends: lengths divisible by 4 and 8, k from 5 to 15, few output channels
+    [2, 36, 1, 16, 15], [2, 40, 16, 1, 15], [3, 8, 1, 4, 5], [2, 12, 1, 8, 7], [1, 16, 3, 1, 9],
   ];
   it.each(CASES)('batch %i, length %i, %i → %i channels, k %i: the bits of the composed ops, the cpu backend\'s values', async (b, l, ci, co, k) => {
     await tf.setBackend('wasm');
