@@ -7,9 +7,10 @@
 // BENCH_ARCHS=dense,transformer, BENCH_THREADS=1 and BENCH_BATCH=128 narrow the runs (default: all
 // three architectures, 1 and 2 threads, batch 256).
 //
-// Each process trains one default autoencoder (batch 256, 4 epochs, seed 1)
+// Each process trains one default autoencoder (4 epochs, seed 1)
 // and reports its fastest steady epoch (the first is not counted): process CPU
 // on one thread, wall on two. Printed per pair: this build / the other.
+// Each row ends with the median ratio over the pairs.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -55,6 +56,7 @@ if (process.argv[2] === '--child') {
     for (const threads of list('BENCH_THREADS', ['1', '2']).map(Number)) {
       const clock = threads === 1 ? 'cpu' : 'wall';
       const cells = [];
+      const ratios = [];
       for (let p = 0; p < pairs; p++) {
         // alternate which build goes first, so a drift in the machine's speed favours neither
         let a;
@@ -67,8 +69,11 @@ if (process.argv[2] === '--child') {
           b = epoch(other, arch, threads);
         }
         cells.push(`${a[clock].toFixed(3)}/${b[clock].toFixed(3)} s = ${(a[clock] / b[clock]).toFixed(2)}×`);
+        ratios.push(a[clock] / b[clock]);
       }
-      console.log(`${arch.padEnd(12)} ${threads} thread${threads > 1 ? 's' : ' '} batch ${batch} ${clock.padEnd(4)} this/other: ${cells.join(', ')}`);
+      ratios.sort((p, q) => p - q);
+      const median = ratios[Math.floor(ratios.length / 2)];
+      console.log(`${arch.padEnd(12)} ${threads} thread${threads > 1 ? 's' : ' '} batch ${batch} ${clock.padEnd(4)} this/other: ${cells.join(', ')}; median ${median.toFixed(3)}×`);
     }
   }
 }

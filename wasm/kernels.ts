@@ -1461,88 +1461,7 @@ export function conv1dOneOutFilterGrad(
   }
 }
 
-// y = leaky(d·s[ch] + beta[ch]), leaky(v) = v > 0 ? v : α·v: bnAffine and
-// leakyRelu in one pass, each element the same operations (so the same bits).
-export function bnAffineLeaky(d: usize, s: usize, beta: usize, y: usize, rows: i32, c: i32, alpha: f32): void {
-  const vec = c & ~3;
-  const a4 = f32x4.splat(alpha);
-  const zero = f32x4.splat(0);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    for (let i = 0; i < vec; i += 4) {
-      const q = <usize>i * 4;
-      const v = f32x4.add(f32x4.mul(v128.load(d + p + q), v128.load(s + q)), v128.load(beta + q));
-      v128.store(y + p + q, v128.bitselect(v, f32x4.mul(v, a4), f32x4.gt(v, zero)));
-    }
-    for (let i = vec; i < c; i++) {
-      const q = <usize>i * 4;
-      const v: f32 = load<f32>(d + p + q) * load<f32>(s + q) + load<f32>(beta + q);
-      store<f32>(y + p + q, v > 0 ? v : v * alpha);
-    }
-    p += <usize>c * 4;
-  }
-}
-
-// The gradient through the LeakyReLU above, dz = y > 0 ? dy : α·dy (y, the
-// layer's output, is > 0 exactly where its input is, for α ≥ 0), folded into
-// bnGradSums: sumDz[ch] = Σ_rows dz, sumDzD[ch] = Σ_rows dz·d.
-// @ts-ignore: decorator
-@inline
-function leakyGrad4(g: v128, y: v128, a4: v128): v128 {
-  return v128.bitselect(g, f32x4.mul(g, a4), f32x4.gt(y, f32x4.splat(0)));
-}
-
-export function bnLeakyGradSums(dy: usize, y: usize, d: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32): void {
-  const vec = c & ~3;
-  const a4 = f32x4.splat(alpha);
-  memory.fill(sumDz, 0, <usize>c * 4);
-  memory.fill(sumDzD, 0, <usize>c * 4);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    for (let i = 0; i < vec; i += 4) {
-      const q = <usize>i * 4;
-      const g = leakyGrad4(v128.load(dy + p + q), v128.load(y + p + q), a4);
-      v128.store(sumDz + q, f32x4.add(v128.load(sumDz + q), g));
-      v128.store(sumDzD + q, f32x4.add(v128.load(sumDzD + q), f32x4.mul(g, v128.load(d + p + q))));
-    }
-    for (let i = vec; i < c; i++) {
-      const q = <usize>i * 4;
-      const g0 = load<f32>(dy + p + q);
-      const g: f32 = load<f32>(y + p + q) > 0 ? g0 : g0 * alpha;
-      store<f32>(sumDz + q, load<f32>(sumDz + q) + g);
-      store<f32>(sumDzD + q, load<f32>(sumDzD + q) + g * load<f32>(d + p + q));
-    }
-    p += <usize>c * 4;
-  }
-}
-
-// dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above: bnGradInput on the
-// LeakyReLU's input gradient, which is never written out.
-export function bnLeakyGradInput(
-  dy: usize, y: usize, d: usize, s: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32,
-): void {
-  const vec = c & ~3;
-  const a4 = f32x4.splat(alpha);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    for (let i = 0; i < vec; i += 4) {
-      const q = <usize>i * 4;
-      const g = leakyGrad4(v128.load(dy + p + q), v128.load(y + p + q), a4);
-      const a = f32x4.mul(g, v128.load(s + q));
-      const b = f32x4.mul(v128.load(d + p + q), v128.load(k + q));
-      v128.store(dx + p + q, f32x4.add(f32x4.add(a, b), v128.load(cc + q)));
-    }
-    for (let i = vec; i < c; i++) {
-      const q = <usize>i * 4;
-      const g0 = load<f32>(dy + p + q);
-      const g: f32 = load<f32>(y + p + q) > 0 ? g0 : g0 * alpha;
-      const a: f32 = g * load<f32>(s + q);
-      const b: f32 = load<f32>(d + p + q) * load<f32>(k + q);
-      store<f32>(dx + p + q, (a + b) + load<f32>(cc + q));
-    }
-    p += <usize>c * 4;
-  }
-}
+// (batch normalisation fused with its LeakyReLU: see [convleft])
 
 // Pairs of rows of c floats: out[o] = ((0 + x[2o]) + x[2o+1])·scale (the
 // scale skipped when 1), the order and rounding of reduceMiddle over the
@@ -1699,8 +1618,10 @@ export function fir2Combine(
 
 // The output gradient's phases for the filter gradient (rows of c floats,
 // ue rows a sample): d0[u] = dy[2u], d1[u] = dy[2u+1] (0 past the end),
-// ds[u] = d0[u] + d1[u].
-export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, n: i32, ow: i32, c: i32, ue: i32): void {
+// ds[u] = d0[u] + d1[u]. With `sum` (not 0), also sum[ch] += dy[row][ch] over
+// the rows in order (the bias gradient, the order and bits of reduceMiddle's
+// Σ over rows, carried from block to block), from the same loads.
+export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
   const rowBytes = <usize>c * 4;
   const vec = c & ~3;
   for (let q = 0; q < n; q++) {
@@ -1717,15 +1638,22 @@ export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, n: i32
         memory.copy(o1, r1, rowBytes);
         for (let i = 0; i < vec; i += 4) {
           const o = <usize>i * 4;
-          v128.store(s + o, f32x4.add(v128.load(r0 + o), v128.load(r1 + o)));
+          const a = v128.load(r0 + o);
+          const b = v128.load(r1 + o);
+          v128.store(s + o, f32x4.add(a, b));
+          if (sum) v128.store(sum + o, f32x4.add(f32x4.add(v128.load(sum + o), a), b));
         }
         for (let i = vec; i < c; i++) {
           const o = <usize>i * 4;
-          store<f32>(s + o, load<f32>(r0 + o) + load<f32>(r1 + o));
+          const a = load<f32>(r0 + o);
+          const b = load<f32>(r1 + o);
+          store<f32>(s + o, a + b);
+          if (sum) store<f32>(sum + o, (load<f32>(sum + o) + a) + b);
         }
       } else {
         memory.fill(o1, 0, rowBytes);
         memory.copy(s, r0, rowBytes);
+        if (sum) fir2Accumulate(r0, sum, c);
       }
     }
   }
@@ -2313,3 +2241,186 @@ export function gemmColumnSums(a: usize, b: usize, c: usize, m: i32, n: i32, k: 
   gemm(a, b, c, m, n, k, 1, 0, 0, 0, scratch, 1, 0, 0, m * n, 0, 0);
   colSums = 0;
 }
+
+// ---------------------------------------------------------------------------
+// [convleft] Batch normalisation + LeakyReLU (src/ml/kernels/conv1d-passes.ts)
+// from the activation x and its mean: d = x − mean[ch] and the LeakyReLU's
+// input v = d·s[ch] + beta[ch] are recomputed where needed, the same IEEE
+// operations as when d was written out and y = leaky(v) read back (so the
+// same bits), so neither is kept for the backward pass: one store pass
+// fewer forward and one input stream fewer in each backward pass. The
+// gradient's mask is v > 0, which is y > 0 for α ≥ 0.
+
+// variance[ch] = scale · Σ_rows (x − mean[ch])² (bnCenter without writing d).
+export function bnVariance(x: usize, mean: usize, variance: usize, rows: i32, c: i32, scale: f32): void {
+  const vec = c & ~3;
+  memory.fill(variance, 0, <usize>c * 4);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const v = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      v128.store(variance + q, f32x4.add(v128.load(variance + q), f32x4.mul(v, v)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const v: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      store<f32>(variance + q, load<f32>(variance + q) + v * v);
+    }
+    p += <usize>c * 4;
+  }
+  if (scale != 1) for (let i = 0; i < c; i++) store<f32>(variance + <usize>i * 4, load<f32>(variance + <usize>i * 4) * scale);
+}
+
+// y = leaky((x − mean[ch])·s[ch] + beta[ch]), leaky(v) = v > 0 ? v : α·v.
+export function bnAffineLeaky(x: usize, mean: usize, s: usize, beta: usize, y: usize, rows: i32, c: i32, alpha: f32): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      const v = f32x4.add(f32x4.mul(d, v128.load(s + q)), v128.load(beta + q));
+      v128.store(y + p + q, v128.bitselect(v, f32x4.mul(v, a4), f32x4.gt(v, zero)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      const v: f32 = d * load<f32>(s + q) + load<f32>(beta + q);
+      store<f32>(y + p + q, v > 0 ? v : v * alpha);
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// out[o] = ((0 + y[2o]) + y[2o+1])·0.5 with y as bnAffineLeaky writes it (rows
+// of c floats; pairSum's order and rounding): the LeakyReLU's output average-
+// pooled by 2 along the length in the same pass, y itself never written.
+export function bnAffineLeakyPool(x: usize, mean: usize, s: usize, beta: usize, out: usize, pairs: i32, c: i32, alpha: f32): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  const half = f32x4.splat(0.5);
+  const rowBytes = <usize>c * 4;
+  for (let o = 0; o < pairs; o++) {
+    const x0 = x + <usize>o * 2 * rowBytes;
+    const x1 = x0 + rowBytes;
+    const dst = out + <usize>o * rowBytes;
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const m = v128.load(mean + q);
+      const sv = v128.load(s + q);
+      const bv = v128.load(beta + q);
+      const v0 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(x0 + q), m), sv), bv);
+      const v1 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(x1 + q), m), sv), bv);
+      const y0 = v128.bitselect(v0, f32x4.mul(v0, a4), f32x4.gt(v0, zero));
+      const y1 = v128.bitselect(v1, f32x4.mul(v1, a4), f32x4.gt(v1, zero));
+      v128.store(dst + q, f32x4.mul(f32x4.add(f32x4.add(zero, y0), y1), half));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const m = load<f32>(mean + q);
+      const v0: f32 = (load<f32>(x0 + q) - m) * load<f32>(s + q) + load<f32>(beta + q);
+      const v1: f32 = (load<f32>(x1 + q) - m) * load<f32>(s + q) + load<f32>(beta + q);
+      const y0: f32 = v0 > 0 ? v0 : v0 * alpha;
+      const y1: f32 = v1 > 0 ? v1 : v1 * alpha;
+      store<f32>(dst + q, ((<f32>0 + y0) + y1) * 0.5);
+    }
+  }
+}
+
+// The gradient through the LeakyReLU, dz = v > 0 ? dy : α·dy, folded into
+// batch norm's gradient sums: sumDz[ch] = Σ_rows dz, sumDzD[ch] = Σ_rows dz·d.
+// With `pool`, dy is the gradient of the output's average pooling by 2 (rows/2
+// rows): row j's dy is dy[j/2]·0.5, as pairDup with scale 0.5 would write it.
+export function bnLeakyGradSums(
+  dy: usize, x: usize, mean: usize, s: usize, beta: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32, pool: i32,
+): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  const half = f32x4.splat(0.5);
+  memory.fill(sumDz, 0, <usize>c * 4);
+  memory.fill(sumDzD, 0, <usize>c * 4);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    const gp = pool ? <usize>(j >> 1) * <usize>c * 4 : p;
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      const v = f32x4.add(f32x4.mul(d, v128.load(s + q)), v128.load(beta + q));
+      let g0 = v128.load(dy + gp + q);
+      if (pool) g0 = f32x4.mul(g0, half);
+      const g = v128.bitselect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
+      v128.store(sumDz + q, f32x4.add(v128.load(sumDz + q), g));
+      v128.store(sumDzD + q, f32x4.add(v128.load(sumDzD + q), f32x4.mul(g, d)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      const v: f32 = d * load<f32>(s + q) + load<f32>(beta + q);
+      const g0: f32 = pool ? load<f32>(dy + gp + q) * 0.5 : load<f32>(dy + gp + q);
+      const g: f32 = v > 0 ? g0 : g0 * alpha;
+      store<f32>(sumDz + q, load<f32>(sumDz + q) + g);
+      store<f32>(sumDzD + q, load<f32>(sumDzD + q) + g * d);
+    }
+    p += <usize>c * 4;
+  }
+}
+
+// dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above (never written out; `pool` as above).
+export function bnLeakyGradInput(
+  dy: usize, x: usize, mean: usize, s: usize, beta: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32, pool: i32,
+): void {
+  const vec = c & ~3;
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  const half = f32x4.splat(0.5);
+  let p: usize = 0;
+  for (let j = 0; j < rows; j++) {
+    const gp = pool ? <usize>(j >> 1) * <usize>c * 4 : p;
+    for (let i = 0; i < vec; i += 4) {
+      const q = <usize>i * 4;
+      const sv = v128.load(s + q);
+      const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
+      const v = f32x4.add(f32x4.mul(d, sv), v128.load(beta + q));
+      let g0 = v128.load(dy + gp + q);
+      if (pool) g0 = f32x4.mul(g0, half);
+      const g = v128.bitselect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
+      const a = f32x4.mul(g, sv);
+      const b = f32x4.mul(d, v128.load(k + q));
+      v128.store(dx + p + q, f32x4.add(f32x4.add(a, b), v128.load(cc + q)));
+    }
+    for (let i = vec; i < c; i++) {
+      const q = <usize>i * 4;
+      const sv = load<f32>(s + q);
+      const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
+      const v: f32 = d * sv + load<f32>(beta + q);
+      const g0: f32 = pool ? load<f32>(dy + gp + q) * 0.5 : load<f32>(dy + gp + q);
+      const g: f32 = v > 0 ? g0 : g0 * alpha;
+      store<f32>(dx + p + q, (g * sv + d * load<f32>(k + q)) + load<f32>(cc + q));
+    }
+    p += <usize>c * 4;
+  }
+}
+// Per channel, from the sums above (sumDz = dβ, sumDzD = Σ dz·d), r = 1/σ,
+// s = γ·r and m = −1/N: dγ = sumDzD·r, k = (s·(r·r))·(sumDzD·m), cc = s·(sumDz·m),
+// the coefficients of dx = dz·s + d·k + cc, each product rounded as tfjs's
+// Multiply and Square round them (so the same bits as those kernels).
+export function bnGradCoefficients(sumDz: usize, sumDzD: usize, r: usize, s: usize, dGamma: usize, k: usize, cc: usize, c: i32, m: f32): void {
+  for (let i = 0; i < c; i++) {
+    const q = <usize>i * 4;
+    const rv = load<f32>(r + q);
+    const sv = load<f32>(s + q);
+    const dd = load<f32>(sumDzD + q);
+    store<f32>(dGamma + q, dd * rv);
+    const s2: f32 = sv * (rv * rv);
+    const dm: f32 = dd * m;
+    store<f32>(k + q, s2 * dm);
+    const bm: f32 = load<f32>(sumDz + q) * m;
+    store<f32>(cc + q, sv * bm);
+  }
+}
+// [convleft] end of batch normalisation + LeakyReLU from x

@@ -10,7 +10,7 @@
  */
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
-  activate, addLayerNorm, batchNormLeaky, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
+  activate, addLayerNorm, batchNormLeaky, batchNormLeakyPool, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
   layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
@@ -133,8 +133,11 @@ function conv1dNetwork(cfg: AutoencoderConfig): Network {
   const widths = [flat, ...s.hidden];
   const normalise = (tf: TF, store: ParamStore, name: string, h: Tensor, pass: Pass): Tensor =>
     s.norm === 'batch' ? batchNormLeaky(tf, store, `${name}.bn`, h, pass, s.leak) : tf.leakyRelu(h, s.leak);
-  const block = (tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, dataInput = false): Tensor =>
-    normalise(tf, store, name, conv1d(tf, store, name, x, dataInput), pass);
+  // an encoder block: convolution, normalisation + LeakyReLU, average pooling by 2 (the last two fused on wasm)
+  const block = (tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, dataInput = false): Tensor => {
+    const h = conv1d(tf, store, name, x, dataInput);
+    return s.norm === 'batch' ? batchNormLeakyPool(tf, store, `${name}.bn`, h, pass, s.leak) : downsample2(tf, tf.leakyRelu(h, s.leak));
+  };
   return {
     define(store) {
       let inC = 1;
@@ -165,7 +168,7 @@ function conv1dNetwork(cfg: AutoencoderConfig): Network {
     encode(tf, store, xs, pass) {
       const b = xs.shape[0]!;
       let h = tf.reshape(padCols(tf, xs, dp), [b, dp, 1]);
-      for (let i = 0; i < nb; i++) h = downsample2(tf, block(tf, store, `enc.conv${i}`, h, pass, i === 0));
+      for (let i = 0; i < nb; i++) h = block(tf, store, `enc.conv${i}`, h, pass, i === 0);
       h = tf.reshape(h, [b, flat]);
       for (let i = 0; i < s.hidden.length; i++) h = dense(tf, store, `enc.fc${i}`, h, 'leaky_relu');
       return dense(tf, store, 'enc.z', h);

@@ -13,7 +13,8 @@ import {
   ADD_LAYER_NORM_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL,
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
-import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
+import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
+import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
 export type Init =
   | { kind: 'glorot'; fanIn: number; fanOut: number }
@@ -343,10 +344,36 @@ export function defineBatchNorm(store: ParamStore, name: string, channels: numbe
   store.create(`${name}.var`, [channels], { kind: 'ones' }, false);
 }
 
-/** batchNorm followed by LeakyReLU(alpha), fused on wasm in training (batchNormLeakyTraining). */
+/**
+ * batchNorm followed by LeakyReLU(alpha), fused on wasm (α ≥ 0): in training
+ * batchNormLeakyTraining, in inference one pass, leaky((x − μ)·s + β) with the
+ * running moments (the bits of the composition batchNorm then tf.leakyRelu).
+ */
 export function batchNormLeaky(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
-  if (!pass.training) return tf.leakyRelu(batchNorm(tf, store, name, x, pass, eps), alpha);
-  return batchNormLeakyTraining(tf, x, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps, alpha, recordMoments(tf, name, pass));
+  return batchNormLeakyMaybePooled(tf, store, name, x, pass, alpha, eps, false);
+}
+
+/** downsample2(batchNormLeaky(x)), x [b, L, C]: on wasm the pooling (and in training its gradient) runs inside batch norm's passes. */
+export function batchNormLeakyPool(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps = 1e-3): Tensor {
+  return batchNormLeakyMaybePooled(tf, store, name, x, pass, alpha, eps, true);
+}
+
+function batchNormLeakyMaybePooled(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, alpha: number, eps: number, pool: boolean): Tensor {
+  const gamma = store.get(`${name}.gamma`);
+  const beta = store.get(`${name}.beta`);
+  if (pass.training) return batchNormLeakyTraining(tf, x, gamma, beta, eps, alpha, recordMoments(tf, name, pass), pool);
+  const poolable = !pool || (x.rank === 3 && x.shape[1]! % 2 === 0);
+  if (alpha < 0 || !poolable || tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) === undefined) {
+    const y = tf.leakyRelu(batchNorm(tf, store, name, x, pass, eps), alpha);
+    return pool ? downsample2(tf, y) : y;
+  }
+  const inputs = { x, mean: store.get(`${name}.mean`), s: inferenceScale(tf, store, name, eps), beta };
+  return tf.engine().runKernel(BN_AFFINE_LEAKY, inputs as never, { alpha, pool: pool ? 1 : 0 } as never) as Tensor;
+}
+
+/** s = γ/√(running variance + eps): inference's per-channel scale of x − μ. */
+function inferenceScale(tf: TF, store: ParamStore, name: string, eps: number): Tensor {
+  return tf.mul(store.get(`${name}.gamma`), tf.rsqrt(tf.add(store.get(`${name}.var`), eps)));
 }
 
 function recordMoments(tf: TF, name: string, pass: Pass): (mean: Tensor, variance: Tensor) => void {
@@ -360,10 +387,8 @@ function recordMoments(tf: TF, name: string, pass: Pass): (mean: Tensor, varianc
 export function batchNorm(tf: TF, store: ParamStore, name: string, x: Tensor, pass: Pass, eps = 1e-3): Tensor {
   const gamma = store.get(`${name}.gamma`);
   const beta = store.get(`${name}.beta`);
-  if (!pass.training) {
-    const xn = tf.mul(tf.sub(x, store.get(`${name}.mean`)), tf.rsqrt(tf.add(store.get(`${name}.var`), eps)));
-    return tf.add(tf.mul(xn, gamma), beta);
-  }
+  // (x − μ)·s + β, s = γ/σ: as training's y = d·s + β, and as batchNormLeaky's fused inference pass
+  if (!pass.training) return tf.add(tf.mul(tf.sub(x, store.get(`${name}.mean`)), inferenceScale(tf, store, name, eps)), beta);
   return batchNormTraining(tf, x, gamma, beta, eps, recordMoments(tf, name, pass));
 }
 
@@ -380,36 +405,11 @@ export function batchNormTraining(
   tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number,
   moments?: (mean: Tensor, variance: Tensor) => void,
 ): Tensor {
-  return batchNormThenLeaky(tf, x, gamma, beta, eps, undefined, moments);
-}
-
-/**
- * batchNormTraining followed by tf.leakyRelu(·, alpha): the same numbers,
- * and on wasm (alpha ≥ 0) the LeakyReLU and its gradient run inside batch
- * normalisation's passes (./kernels/conv1d-passes.ts), two passes each way
- * instead of three forward and five backward. The gradient's mask is read
- * from the output, which is > 0 exactly where the LeakyReLU's input is.
- */
-export function batchNormLeakyTraining(
-  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, alpha: number,
-  moments?: (mean: Tensor, variance: Tensor) => void,
-): Tensor {
-  if (alpha >= 0 && tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) !== undefined) return batchNormThenLeaky(tf, x, gamma, beta, eps, alpha, moments);
-  return tf.leakyRelu(batchNormThenLeaky(tf, x, gamma, beta, eps, undefined, moments), alpha);
-}
-
-/** Batch normalisation in training, and with `leak` the fused LeakyReLU (only where the fused kernels are). */
-function batchNormThenLeaky(
-  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, leak: number | undefined,
-  moments?: (mean: Tensor, variance: Tensor) => void,
-): Tensor {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   // On wasm the passes over the activation run fused, with the same bits (./kernels/batch-norm.ts).
   const fused = tf.getKernel(BN_MOMENTS, tf.getBackend()) !== undefined;
-  const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor | Tensor[] =>
-    tf.engine().runKernel(name, inputs as never, attrs as never) as never;
-  const alpha = { alpha: leak ?? 0 };
+  const run = (name: string, inputs: Record<string, Tensor>): Tensor | Tensor[] => tf.engine().runKernel(name, inputs as never) as never;
   const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
     let mean: Tensor;
     let d: Tensor;
@@ -423,27 +423,71 @@ function batchNormThenLeaky(
     const r = tf.rsqrt(tf.add(variance, eps));
     const s = tf.mul(g, r);
     moments?.(mean, variance);
-    const y = leak === undefined ? (fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b)) : run(BN_AFFINE_LEAKY, { d, s, beta: b }, alpha) as Tensor;
-    save(leak === undefined ? [d, r, s] : [d, r, s, y]);
+    const y = fused ? run(BN_AFFINE, { d, s, beta: b }) as Tensor : tf.add(tf.mul(d, s), b);
+    save([d, r, s]);
     return {
       value: y,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sd, sr, ss, sy] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
-        const [dBeta, dyD] = sy
-          ? run(BN_LEAKY_GRAD_SUMS, { dy, y: sy, d: sd }, alpha) as [Tensor, Tensor]
-          : fused
-          ? run(BN_GRAD_SUMS, { dy, d: sd }) as [Tensor, Tensor]
-          : [tf.sum(dy, axes), tf.sum(tf.mul(dy, sd), axes)];
-        const dGamma = tf.mul(dyD, sr);
-        // dx = dy·s + d·k + c with per-channel k = −s·r²·Σ(dy·d)/N and c = −s·Σdy/N
-        const k = tf.mul(tf.mul(ss, tf.square(sr)), tf.mul(dyD, -1 / count));
-        const c = tf.mul(ss, tf.mul(dBeta, -1 / count));
-        const dx = sy
-          ? run(BN_LEAKY_GRAD_INPUT, { dy, y: sy, d: sd, s: ss, k, c }, alpha) as Tensor
-          : fused
-          ? run(BN_GRAD_INPUT, { dy, d: sd, s: ss, k, c }) as Tensor
-          : tf.add(tf.add(tf.mul(dy, ss), tf.mul(sd, k)), c);
+        const [sd, sr, ss] = saved as [Tensor, Tensor, Tensor];
+        const [dBeta, dyD] = fused ? run(BN_GRAD_SUMS, { dy, d: sd }) as [Tensor, Tensor] : [tf.sum(dy, axes), tf.sum(tf.mul(dy, sd), axes)];
+        const { dGamma, k, c } = bnGradCoefficients(tf, dBeta, dyD, sr, ss, count);
+        const dx = fused ? run(BN_GRAD_INPUT, { dy, d: sd, s: ss, k, c }) as Tensor : tf.add(tf.add(tf.mul(dy, ss), tf.mul(sd, k)), c);
         return [dx, dGamma, dBeta];
+      },
+    };
+  }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
+  return f(x, gamma, beta);
+}
+
+/**
+ * dγ = Σ(dy·d)·r and the per-channel k = −s·r²·Σ(dy·d)/N, c = −s·Σdy/N of
+ * dx = dy·s + d·k + c, from the sums Σdy (= dβ) and Σ(dy·d), r = 1/σ, s = γ·r.
+ */
+function bnGradCoefficients(tf: TF, dBeta: Tensor, dyD: Tensor, r: Tensor, s: Tensor, count: number): { dGamma: Tensor; k: Tensor; c: Tensor } {
+  return {
+    dGamma: tf.mul(dyD, r),
+    k: tf.mul(tf.mul(s, tf.square(r)), tf.mul(dyD, -1 / count)),
+    c: tf.mul(s, tf.mul(dBeta, -1 / count)),
+  };
+}
+
+/**
+ * batchNormTraining followed by tf.leakyRelu(·, alpha): the same numbers,
+ * and on wasm (alpha ≥ 0) the LeakyReLU and its gradient run inside batch
+ * normalisation's passes (./kernels/conv1d-passes.ts), two passes each way
+ * instead of three forward and five backward, the same bits. Those passes
+ * recompute x − μ and the LeakyReLU's input from x, so the backward pass
+ * keeps x and the per-channel vectors only (no centred copy, no output).
+ * With `pool`, downsample2 of all that (x [b, L, C], L even): on wasm the
+ * pooling and its gradient run inside the same passes, the same bits.
+ */
+export function batchNormLeakyTraining(
+  tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, alpha: number,
+  moments?: (mean: Tensor, variance: Tensor) => void, pool = false,
+): Tensor {
+  const poolable = !pool || (x.rank === 3 && x.shape[1]! % 2 === 0);
+  if (alpha < 0 || !poolable || tf.getKernel(BN_AFFINE_LEAKY, tf.getBackend()) === undefined) {
+    const y = tf.leakyRelu(batchNormTraining(tf, x, gamma, beta, eps, moments), alpha);
+    return pool ? downsample2(tf, y) : y;
+  }
+  const count = x.size / x.shape[x.rank - 1]!;
+  const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor | Tensor[] =>
+    tf.engine().runKernel(name, inputs as never, attrs as never) as never;
+  const leak = { alpha, pool: pool ? 1 : 0 };
+  const f = tf.customGrad(((xx: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+    const [mean, variance] = run(BN_MEAN_VARIANCE, { x: xx }) as [Tensor, Tensor];
+    const r = tf.rsqrt(tf.add(variance, eps));
+    const s = tf.mul(g, r);
+    moments?.(mean, variance);
+    save([xx, mean, r, s, b]);
+    return {
+      value: run(BN_AFFINE_LEAKY, { x: xx, mean, s, beta: b }, leak) as Tensor,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sm, sr, ss, sb] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+        const v = { x: sx, mean: sm, s: ss, beta: sb };
+        // the sums and bnGradCoefficients' per-channel products in one kernel
+        const [dBeta, dGamma, k, c] = run(BN_LEAKY_GRAD_SUMS, { dy, ...v, r: sr }, { ...leak, count }) as Tensor[];
+        return [run(BN_LEAKY_GRAD_INPUT, { dy, ...v, k: k!, c: c! }, leak) as Tensor, dGamma!, dBeta!];
       },
     };
   }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
@@ -510,7 +554,15 @@ export function conv1dSame(tf: TF, x: Tensor, w: Tensor, bias?: Tensor, opts: { 
     });
     return tf.reshape(y, [b, l, co]);
   };
-  const gradients = (dy: Tensor, sx: Tensor, sw: Tensor): Tensor[] => {
+  // On wasm both gradients are specflow kernels, the bias gradient a by-product
+  // of the filter gradient's pass (./kernels/conv1d-grads.ts), with the same bits.
+  const fused = tf.getKernel(CONV1D_FILTER_BIAS_GRAD, tf.getBackend()) !== undefined;
+  const gradients = (dy: Tensor, sx: Tensor, sw: Tensor, withBias: boolean): Tensor[] => {
+    if (fused) {
+      const dx = inputGrad ? tf.engine().runKernel(CONV1D_INPUT_GRAD, { dy, w: sw } as never) as Tensor : tf.zerosLike(sx);
+      const [dw, db] = tf.engine().runKernel(CONV1D_FILTER_BIAS_GRAD, { x: sx, dy } as never, { k } as never) as Tensor[];
+      return withBias ? [dx, dw!, db!] : [dx, dw!];
+    }
     const [b, l, ci] = sx.shape as [number, number, number];
     const co = dy.shape[2]!;
     const dx = inputGrad ? tf.conv1d(dy as T3, tf.reverse(tf.transpose(sw, [0, 2, 1]), 0) as T3, 1, 'same') : tf.zerosLike(sx);
@@ -521,22 +573,19 @@ export function conv1dSame(tf: TF, x: Tensor, w: Tensor, bias?: Tensor, opts: { 
       { x: tf.reshape(sx, [b, 1, l, ci]), dy: tf.reshape(dy, [b, 1, l, co]) },
       { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [1, k, ci, co], dilations: [1, 1] } as never,
     ) as Tensor;
-    return [dx, tf.reshape(dw, [k, ci, co])];
+    // Σ dy over batch and length: what tf.add's gradient reduces a broadcast bias with
+    return withBias ? [dx, tf.reshape(dw, [k, ci, co]), tf.sum(dy, [0, 1])] : [dx, tf.reshape(dw, [k, ci, co])];
   };
   if (!bias) {
     const f = tf.customGrad(((xx: Tensor, ww: Tensor, save: (ts: Tensor[]) => void) => {
       save([xx, ww]);
-      return { value: forward(xx, ww), gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => gradients(dy, sx!, sw!) };
+      return { value: forward(xx, ww), gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => gradients(dy, sx!, sw!, false) };
     }) as never) as (a: Tensor, b: Tensor) => Tensor;
     return f(x, w);
   }
   const f = tf.customGrad(((xx: Tensor, ww: Tensor, bb: Tensor, save: (ts: Tensor[]) => void) => {
     save([xx, ww]);
-    return {
-      value: forward(xx, ww, bb),
-      // Σ dy over batch and length: what tf.add's gradient reduces a broadcast bias with
-      gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => [...gradients(dy, sx!, sw!), tf.sum(dy, [0, 1])],
-    };
+    return { value: forward(xx, ww, bb), gradFunc: (dy: Tensor, [sx, sw]: Tensor[]) => gradients(dy, sx!, sw!, true) };
   }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
   return f(x, w, bias);
 }

@@ -8,20 +8,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
-import { batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, ParamStore, phaseTaps, upsample2, upsampleConv1d } from '../../src/ml/nn.js';
+import {
+  batchNorm, batchNormLeaky, batchNormLeakyPool, batchNormLeakyTraining, batchNormTraining, conv1dSame, downsample2, ParamStore, phaseTaps, upsample2, upsampleConv1d,
+} from '../../src/ml/nn.js';
+import { relErr } from './rel-err.js';
 import { values } from './seeded-values.js';
 
 let tf: TF;
 beforeAll(async () => {
   ({ tf } = await initBackend('wasm'));
 });
-
-/** max |a − b| / max(|b|, 1e-6), per pair of arrays. */
-function relErr(a: number[], b: number[]): number {
-  expect(a).toHaveLength(b.length);
-  const scale = Math.max(...b.map(Math.abs), 1e-6);
-  return Math.max(0, ...b.map((w, i) => Math.abs(w - a[i]!))) / scale;
-}
 
 /** Runs f on both backends (wasm first), returning each one's arrays. */
 async function onBoth(f: () => number[][]): Promise<{ wasm: number[][]; cpu: number[][] }> {
@@ -77,21 +73,25 @@ describe('Conv-1D to one output channel (dot products, not the GEMM)', () => {
 });
 
 describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining)', () => {
-  const KERNELS = ['SpecflowBnAffineLeaky', 'SpecflowBnLeakyGradSums', 'SpecflowBnLeakyGradInput'];
+  const KERNELS = ['SpecflowBnMeanVariance', 'SpecflowBnAffineLeaky', 'SpecflowBnLeakyGradSums', 'SpecflowBnLeakyGradInput'];
   const EPS = 1e-3;
-  /** y, Σ y·dy, dx, dγ, dβ, mean, variance, as arrays; `composed`: batchNormTraining then tf.leakyRelu. */
-  const run = (shape: number[], alpha: number, composed = false) => tf.tidy(() => {
+  /**
+   * y, Σ y·dy, dx, dγ, dβ, mean, variance, as arrays; `composed`: batchNormTraining then tf.leakyRelu;
+   * `pool`: then downsample2 (fused into the same kernels on wasm).
+   */
+  const run = (shape: number[], alpha: number, composed = false, pool = false) => tf.tidy(() => {
     const n = shape.reduce((a, b) => a * b, 1);
     const c = shape[shape.length - 1]!;
     const x = tf.tensor(values(n, 5, 3, 0.5), shape);
-    const dy = tf.tensor(values(n, 6), shape);
+    const dy = tf.tensor(values(pool ? n / 2 : n, 6), pool ? [shape[0]!, shape[1]! / 2, c] : shape);
     const gamma = tf.tensor1d(values(c, 7, 0.5, 1));
     const beta = tf.tensor1d(values(c, 8));
     let moments: number[][] = [];
     const record = (m: Tensor, v: Tensor) => { moments = [Array.from(m.dataSync()), Array.from(v.dataSync())]; };
+    const pooled = (t: Tensor) => (pool ? downsample2(tf, t) : t);
     const f = composed
-      ? (a: Tensor, g: Tensor, b: Tensor) => tf.leakyRelu(batchNormTraining(tf, a, g, b, EPS, record), alpha)
-      : (a: Tensor, g: Tensor, b: Tensor) => batchNormLeakyTraining(tf, a, g, b, EPS, alpha, record);
+      ? (a: Tensor, g: Tensor, b: Tensor) => pooled(tf.leakyRelu(batchNormTraining(tf, a, g, b, EPS, record), alpha))
+      : (a: Tensor, g: Tensor, b: Tensor) => batchNormLeakyTraining(tf, a, g, b, EPS, alpha, record, pool);
     const { value, grads } = tf.valueAndGrads((a: Tensor, g: Tensor, b: Tensor) => tf.sum(tf.mul(f(a, g, b), dy)))([x, gamma, beta]);
     const y = f(x, gamma, beta);
     return [...arrays([y, value, ...grads]), ...moments];
@@ -115,10 +115,83 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
     });
   }
 
+  for (const [shape, alpha] of [[[3, 10, 5], 0.2], [[2, 16, 16], 0.2], [[4, 2, 3], 0]] as [number[], number][]) {
+    it(`${shape.join('×')}, α ${alpha}, average-pooled by 2: the bits of batch norm, LeakyReLU and pooling composed, within float tolerance of cpu`, async () => {
+      await tf.setBackend('wasm');
+      const fused = run(shape, alpha, false, true);
+      expect(fused[0]).toHaveLength(shape.reduce((a, b) => a * b, 1) / 2);
+      expect(fused[2]).toHaveLength(shape.reduce((a, b) => a * b, 1));
+      expect(fused).toEqual(without([...KERNELS, 'SpecflowPairSum', 'SpecflowPairDup'], () => run(shape, alpha, false, true)));
+      expect(fused).toEqual(run(shape, alpha, true, true));
+      await tf.setBackend('cpu');
+      const cpu = run(shape, alpha, false, true);
+      expect(cpu).toEqual(run(shape, alpha, true, true));
+      await tf.setBackend('wasm');
+      for (let k = 0; k < cpu.length; k++) expect(relErr(fused[k]!, cpu[k]!)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('the fused kernels refuse to pool an odd length', async () => {
+    await tf.setBackend('wasm');
+    const [x, v] = [tf.zeros([2, 5, 4]), tf.zeros([4])];
+    expect(() => tf.engine().runKernel('SpecflowBnAffineLeaky', { x, mean: v, s: v, beta: v } as never, { alpha: 0.2, pool: 1 } as never))
+      .toThrow(/even length, got 5/);
+    tf.dispose([x, v]);
+  });
+
   it('a negative α (where the output no longer shows the input\'s sign) takes the composed path', async () => {
     await tf.setBackend('wasm');
     expect(run([4, 5, 3], -0.5)).toEqual(run([4, 5, 3], -0.5, true));
   });
+});
+
+describe('batch normalisation + LeakyReLU in inference (batchNormLeaky, running moments)', () => {
+  const EPS = 1e-3;
+  /** batchNormLeaky and batchNorm then tf.leakyRelu with training: false, on seeded running moments. */
+  const run = (shape: number[], alpha: number) => tf.tidy(() => {
+    const c = shape[shape.length - 1]!;
+    const store = new ParamStore(tf, 1);
+    const set = (name: string, v: Float32Array) => store.create(name, [c], { kind: 'zeros' }, false).assign(tf.tensor1d(v));
+    set('bn.gamma', values(c, 21, 0.5, 1));
+    set('bn.beta', values(c, 22));
+    set('bn.mean', values(c, 23));
+    set('bn.var', values(c, 24, 0.5, 1));
+    const x = tf.tensor(values(shape.reduce((a, b) => a * b, 1), 25, 3, 0.5), shape);
+    const pass = { training: false };
+    const composed = tf.leakyRelu(batchNorm(tf, store, 'bn', x, pass, EPS), alpha);
+    const out = arrays([batchNormLeaky(tf, store, 'bn', x, pass, alpha), composed]);
+    const vs = [...store.vars.values()].map((v) => Array.from(v.dataSync()));
+    // and average-pooled by 2 (the encoder's blocks), where the length is even
+    const pooled = shape.length === 3 && shape[1]! % 2 === 0
+      ? arrays([batchNormLeakyPool(tf, store, 'bn', x, pass, alpha), downsample2(tf, composed)])
+      : [];
+    store.vars.forEach((v) => v.dispose());
+    return [...out, ...vs, ...pooled];
+  });
+
+  for (const [shape, alpha] of [[[4, 10, 16], 0.2], [[3, 7, 5], 0.01], [[3, 6, 5], 0.01], [[5, 1], 0]] as [number[], number][]) {
+    it(`${shape.join('×')}, α ${alpha}: one fused pass with the composition's bits, the closed form on cpu`, async () => {
+      await tf.setBackend('wasm');
+      const [fused, composed, gamma, beta, mean, variance, pooled, pooledComposed] = run(shape, alpha) as number[][];
+      expect(fused).toEqual(composed);
+      expect(pooled).toEqual(pooledComposed);
+      expect(fused!.some((v) => v > 0) && fused!.some((v) => (alpha > 0 ? v < 0 : v === 0))).toBe(true);
+      await tf.setBackend('cpu');
+      const [cpu, cpuComposed] = run(shape, alpha);
+      await tf.setBackend('wasm');
+      expect(cpu).toEqual(cpuComposed);
+      // leaky(γ·(x − μ)/√(σ² + ε) + β) in double precision
+      const c = shape[shape.length - 1]!;
+      const x = Array.from(values(fused!.length, 25, 3, 0.5));
+      const ref = x.map((v, i) => {
+        const ch = i % c;
+        const z = (gamma![ch]! * (v - mean![ch]!)) / Math.sqrt(variance![ch]! + EPS) + beta![ch]!;
+        return z > 0 ? z : alpha * z;
+      });
+      expect(relErr(fused!, ref)).toBeLessThan(1e-6);
+      expect(relErr(cpu!, ref)).toBeLessThan(1e-6);
+    });
+  }
 });
 
 describe('pair pooling and upsampling on wasm (SpecflowPairSum, SpecflowPairDup)', () => {

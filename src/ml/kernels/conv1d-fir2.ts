@@ -128,8 +128,11 @@ export function conv1dFir2(backend: BackendWasm, x: TensorInfo, filter: TensorIn
   return y;
 }
 
-/** dW [1, fw, cin, cout] = Σ_n Σ_t xp[n, t + j]·dy[n, t], dy [n, ow, cout]. */
-export function filterGradFir2(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Fir2Dims): TensorInfo {
+/**
+ * dW [1, fw, cin, cout] = Σ_n Σ_t xp[n, t + j]·dy[n, t], dy [n, ow, cout];
+ * with `db` [cout] also the bias gradient Σ_n Σ_t dy[n, t], summed while dy is split.
+ */
+export function filterGradFir2(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Fir2Dims, db?: TensorInfo): TensorInfo {
   const { kE, kO, ue } = phases(d);
   const { cin, cout } = d;
   const kA = Math.max(kE, kO + 1); // A[i + 1] for every odd tap
@@ -152,11 +155,13 @@ export function filterGradFir2(backend: BackendWasm, x: TensorInfo, dy: TensorIn
   const [aOff, bOff, cOff] = [0, kA * tap * 4, (kA + kE) * tap * 4];
   const xPtr = k.ptr(x);
   const dyPtr = k.ptr(dy);
+  const dbPtr = db ? k.ptr(db) : 0;
+  if (db) f32(backend, db).fill(0);
   for (let q0 = 0; q0 < d.n; q0 += nb) {
     const q = Math.min(nb, d.n - q0);
     const into = q0 === 0 ? sums : part;
     k.exports.fir2Split(xPtr + q0 * d.w * cin * 4, xe, xo, xs, q, d.w, cin, d.left, v);
-    k.exports.fir2SplitGrad(dyPtr + q0 * d.ow * cout * 4, d0, d1, ds, q, d.ow, cout, ue);
+    k.exports.fir2SplitGrad(dyPtr + q0 * d.ow * cout * 4, d0, d1, ds, dbPtr, q, d.ow, cout, ue);
     gemmAt(k, xe, d0, into + aOff, kA * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
     gemmAt(k, xo, d1, into + bOff, kE * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
     gemmAt(k, xs, ds, into + cOff, kO * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);

@@ -15,6 +15,7 @@ import { matMulPlain } from './batch-matmul.js';
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { boundTf, dispose, f32, run } from './common.js';
 import { filterGradFir2, fir2Pays, type Fir2Dims } from './conv1d-fir2.js';
+import { reduceInto } from './reduce.js';
 import { gemm, simdKernels } from './simd.js';
 
 interface Attrs {
@@ -143,7 +144,7 @@ export function conv2DBackpropFilter(args: KernelArgs<Attrs>): TensorInfo {
   return result;
 }
 
-interface Conv1dDims {
+export interface Conv1dDims {
   n: number;
   w: number;
   cin: number;
@@ -155,15 +156,18 @@ interface Conv1dDims {
 }
 
 /**
- * The filter gradient of a Conv-1D without im2col. With each sample's input
+ * The filter gradient of a Conv-1D without im2col (and with `db` [cout] the
+ * bias gradient Σ dy over samples and positions, the bits of tfjs's Sum). With each sample's input
  * padded (xp), the window of output position ox is the fw·cin floats from
  * xp[ox·sw·cin]: a matrix of ow rows whose rows overlap (row distance sw·cin).
  * So dW[fw·cin × cout] = Σ_n windows(xp_n)ᵀ · dy_n, one transposed GEMM per
  * sample summed into one output, reading the padded input in place.
  */
-function filterGrad1d(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Conv1dDims): TensorInfo {
+export function filterGrad1d(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Conv1dDims, db?: TensorInfo): TensorInfo {
   const fir: Fir2Dims = { n: d.n, w: d.w, cin: d.cin, cout: d.cout, fw: d.fw, left: d.left, ow: d.ow };
-  if (d.sw === 1 && fir2Pays(fir)) return filterGradFir2(backend, x, dy, fir);
+  if (d.sw === 1 && fir2Pays(fir)) return filterGradFir2(backend, x, dy, fir, db);
+  // the GEMM paths read dy in place: the bias gradient is its own pass
+  if (db) reduceInto(simdKernels(backend), dy, db, 1, d.n * d.ow, d.cout);
   // padded width: the last window must fit; zeros past the input on the right
   const wp = Math.max(d.left + d.w, (d.ow - 1) * d.sw + d.fw);
   const right = wp - d.left - d.w;

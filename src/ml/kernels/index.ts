@@ -12,8 +12,10 @@ import { batchMatMul } from './batch-matmul.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS, bnAffine, bnGradInput, bnGradSums, bnMoments } from './batch-norm.js';
 import { conv2D, fusedConv2D } from './conv1d.js';
 import {
-  BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, bnAffineLeaky, bnLeakyGradInput, bnLeakyGradSums, PAIR_DUP, PAIR_SUM, pairDup, pairSum,
+  BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, bnAffineLeaky, bnLeakyGradInput, bnLeakyGradSums, bnMeanVariance,
+  PAIR_DUP, PAIR_SUM, pairDup, pairSum,
 } from './conv1d-passes.js';
+import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD, conv1dFilterBiasGrad, conv1dInputGrad } from './conv1d-grads.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { fusedMatMul } from './fused-matmul.js';
@@ -87,11 +89,15 @@ export const FIXES: readonly Fix[] = [
   { kernelName: BN_GRAD_SUMS, kernelFunc: bnGradSums },
   { kernelName: BN_GRAD_INPUT, kernelFunc: bnGradInput },
   // nor these: the Conv-1D autoencoder's batch norm + LeakyReLU and pair pooling (../nn.ts)
+  { kernelName: BN_MEAN_VARIANCE, kernelFunc: bnMeanVariance },
   { kernelName: BN_AFFINE_LEAKY, kernelFunc: bnAffineLeaky },
   { kernelName: BN_LEAKY_GRAD_SUMS, kernelFunc: bnLeakyGradSums },
   { kernelName: BN_LEAKY_GRAD_INPUT, kernelFunc: bnLeakyGradInput },
   { kernelName: PAIR_SUM, kernelFunc: pairSum },
   { kernelName: PAIR_DUP, kernelFunc: pairDup },
+  // nor these: a 'same' Conv-1D's gradients (../nn.ts conv1dSame)
+  { kernelName: CONV1D_INPUT_GRAD, kernelFunc: conv1dInputGrad },
+  { kernelName: CONV1D_FILTER_BIAS_GRAD, kernelFunc: conv1dFilterBiasGrad },
 ];
 
 export const FIXED_KERNELS: readonly string[] = FIXES.map((f) => f.kernelName);

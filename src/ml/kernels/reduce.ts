@@ -11,7 +11,7 @@
 import type { KernelArgs, TensorInfo } from './common.js';
 import { takeColumnSums } from './column-sums.js';
 import { boundTf, f32, run, sizeOf } from './common.js';
-import { simdKernels } from './simd.js';
+import { simdKernels, type SimdKernels } from './simd.js';
 
 interface ReduceAttrs {
   axis: number | number[];
@@ -44,11 +44,14 @@ function reduceBlock(kernel: 'Sum' | 'Mean', args: KernelArgs<ReduceAttrs>): Ten
     f32(backend, out).set(known);
     return out;
   }
-  const simd = simdKernels(backend);
-  const scale = kernel === 'Mean' ? 1 / r : 1;
+  reduceInto(simdKernels(backend), x, out, outer, r, inner, kernel === 'Mean' ? 1 / r : 1);
+  return out;
+}
+
+/** out[o][i] = scale · Σ_j x[o][j][i], x viewed as [outer, r, inner]: what Sum and Mean compute here, with their bits. */
+export function reduceInto(simd: SimdKernels, x: TensorInfo, out: TensorInfo, outer: number, r: number, inner: number, scale = 1): void {
   if (inner === 1) simd.exports.reduceInner(simd.ptr(x), simd.ptr(out), outer, r, scale);
   else simd.exports.reduceMiddle(simd.ptr(x), simd.ptr(out), outer, r, inner, scale);
-  return out;
 }
 
 export function sum(args: KernelArgs<ReduceAttrs>): TensorInfo {

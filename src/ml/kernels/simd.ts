@@ -59,15 +59,22 @@ interface Exports {
   // the Conv-1D autoencoder's passes (./conv1d-passes.ts, ./conv1d.ts, ./conv2d-backprop-filter.ts)
   conv1dOneOut(xp: number, w: number, bias: number, y: number, n: number, ow: number, step: number, kk: number, sampleStride: number): void;
   conv1dOneOutFilterGrad(xp: number, dy: number, dw: number, n: number, ow: number, step: number, kk: number, sampleStride: number): void;
-  bnAffineLeaky(d: number, s: number, beta: number, y: number, rows: number, c: number, alpha: number): void;
-  bnLeakyGradSums(dy: number, y: number, d: number, sumDz: number, sumDzD: number, rows: number, c: number, alpha: number): void;
-  bnLeakyGradInput(dy: number, y: number, d: number, s: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number): void;
+  bnVariance(x: number, mean: number, variance: number, rows: number, c: number, scale: number): void;
+  bnAffineLeaky(x: number, mean: number, s: number, beta: number, y: number, rows: number, c: number, alpha: number): void;
+  bnAffineLeakyPool(x: number, mean: number, s: number, beta: number, out: number, pairs: number, c: number, alpha: number): void;
+  bnLeakyGradSums(
+    dy: number, x: number, mean: number, s: number, beta: number, sumDz: number, sumDzD: number, rows: number, c: number, alpha: number, pool: number,
+  ): void;
+  bnLeakyGradInput(
+    dy: number, x: number, mean: number, s: number, beta: number, k: number, cc: number, dx: number, rows: number, c: number, alpha: number, pool: number,
+  ): void;
+  bnGradCoefficients(sumDz: number, sumDzD: number, r: number, s: number, dGamma: number, k: number, cc: number, c: number, m: number): void;
   pairSum(x: number, out: number, pairs: number, c: number, scale: number): void;
   pairDup(x: number, out: number, rows: number, c: number, scale: number): void;
   // the Conv-1D as a 2-parallel fast FIR (./conv1d-fir2.ts)
   fir2Split(x: number, xe: number, xo: number, xs: number, n: number, w: number, c: number, left: number, v: number): void;
   fir2Combine(p0: number, p1: number, p2: number, bias: number, y: number, n: number, c: number, u0: number, ue: number, uo: number): void;
-  fir2SplitGrad(dy: number, d0: number, d1: number, ds: number, n: number, ow: number, c: number, ue: number): void;
+  fir2SplitGrad(dy: number, d0: number, d1: number, ds: number, sum: number, n: number, ow: number, c: number, ue: number): void;
   fir2Accumulate(src: number, dst: number, n: number): void;
   // the autoencoder's input scaling and loss (./loss.ts)
   scaleShiftF32(x: number, c: number, out: number, n: number, period: number, s: number): void;
