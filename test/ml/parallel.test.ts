@@ -11,7 +11,7 @@ import { Autoencoder, withArchDefaults, type AutoencoderConfig } from '../../src
 import { getTf } from '../../src/ml/engine.js';
 import { addRowNoise } from '../../src/ml/metrics.js';
 import { createAdam } from '../../src/ml/optimizer.js';
-import { ownership, paramLayout, poolMoments, shardGradient, shardRanges, tensorsOf } from '../../src/ml/parallel/shard.js';
+import { ownership, paramLayout, poolMoments, shardGradient, shardLoss, shardRanges, tensorsOf } from '../../src/ml/parallel/shard.js';
 import { TrainingTeam } from '../../src/ml/parallel/team.js';
 import { autoThreads, minRowsPerThread, resolveThreads } from '../../src/ml/parallel/threads.js';
 import { trainAutoencoder, type TrainOptions } from '../../src/ml/train.js';
@@ -241,6 +241,52 @@ describe('training on several threads', () => {
     ref.dispose();
     expect(same(trained, expected)).toBe(true);
     expect(same(trained, initial)).toBe(false);
+  });
+
+  it('evaluates a chunk\'s rows shard by shard in the threads, the workers with this thread\'s batch-norm running statistics (bitwise, 3 threads)', async () => {
+    const { tf, backend } = await getTf();
+    const d = 32;
+    const model = new Autoencoder(tf, config('conv1d', d), 5);
+    const layout = paramLayout(model);
+    expect(layout.norms.length).toBeGreaterThan(0);
+    const setNorms = (shift: number): void => {
+      for (const n of layout.norms) {
+        model.store.get(`${n.name}.mean`).assign(tf.tensor1d(Array.from({ length: n.channels }, (_, c) => shift + 0.05 * c)));
+        model.store.get(`${n.name}.var`).assign(tf.tensor1d(Array.from({ length: n.channels }, (_, c) => 1 + shift + 0.1 * c)));
+      }
+    };
+    const optimizer = createAdam(tf, 1e-2);
+    const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: 10 });
+    const b = 11; // shards of 4, 4 and 3 rows
+    const y = rows(b, d);
+    const x = y.map((v, i) => v + 0.01 * Math.sin(i));
+    /** This thread alone: each shard's mean loss × its rows, added in shard order. */
+    const reference = (input: Float32Array): number => shardRanges(b, 3).reduce((total, { start, count }) => {
+      const xs = input.subarray(start * d, (start + count) * d);
+      return total + shardLoss(tf, model, xs, input === y ? xs : y.subarray(start * d, (start + count) * d), count) * count;
+    }, 0);
+    try {
+      await team.step({ x: y, y, b: 10 }); // the workers' weights move with the training's; their running statistics do not
+      setNorms(0.3);
+      const target = await team.lossSum(y, y, b);
+      expect(target).toBe(reference(y));
+      const noisy = await team.lossSum(x, y, b);
+      expect(noisy).toBe(reference(x));
+      expect(noisy).not.toBe(target);
+      // the whole chunk at once on one thread: the same loss up to the rounding of the means
+      const whole = tf.tidy(() => model.lossT(tf.tensor2d(x, [b, d]), tf.tensor2d(y, [b, d]), { training: false }).dataSync()[0]!) * b;
+      expect(Math.abs(noisy - whole) / whole).toBeLessThan(1e-5);
+      // the running statistics go with every chunk
+      setNorms(-0.2);
+      const moved = await team.lossSum(y, y, b);
+      expect(moved).not.toBe(target);
+      expect(moved).toBe(reference(y));
+      await team.checkReplicas();
+    } finally {
+      await team.close();
+      optimizer.dispose();
+      model.dispose();
+    }
   });
 
   it('draws a denoising batch\'s noise shard by shard in the threads, the draws one thread makes (bitwise, 3 threads)', async () => {

@@ -25,11 +25,11 @@ import { activeBuild } from '../kernels/simd.js';
 import { updateBatchNorm, type Pass } from '../nn.js';
 import { addRowNoise } from '../metrics.js';
 import {
-  CMD, CTRL, dataBytes, dataViews, FLAGS, INPUT, STOPPED, type Batch, type NoiseSetup, type WorkerReport, type WorkerSetup,
+  CMD, CTRL, dataBytes, dataViews, EVAL_ROWS, FLAGS, INPUT, STOPPED, type Batch, type NoiseSetup, type WorkerReport, type WorkerSetup,
 } from './protocol.js';
 import {
-  applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveWeights, shardGradient, shardRanges, tensorsOf, writeShard,
-  type ParamLayout,
+  applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveNorms, saveWeights, shardGradient, shardLoss, shardRanges,
+  tensorsOf, writeShard, type ParamLayout,
 } from './shard.js';
 
 /** The compiled worker: next to this file in dist/, or dist/ seen from src/ (tests run the sources). */
@@ -113,7 +113,8 @@ export class TrainingTeam {
     if (threads < 2) throw new Error('a training team needs at least 2 threads');
     if (backend === 'node') throw new TrainingThreadError(`threads: ${threads} needs the wasm or cpu backend (tfjs-node runs its own thread pool); use threads: 1`);
     const layout = paramLayout(model);
-    const maxRows = Math.ceil(options.maxBatch / threads);
+    // a worker's rows of a mini-batch or of an evaluation chunk
+    const maxRows = Math.ceil(Math.max(options.maxBatch, EVAL_ROWS) / threads);
     const d = model.inputDim;
     const weights = new Float32Array(new SharedArrayBuffer(4 * layout.paramFloats));
     saveWeights(options.tf, model, layout, weights); // every copy starts from this thread's weights
@@ -233,6 +234,40 @@ export class TrainingTeam {
     loadWeights(tf, model, this.layout, this.weights, this.others);
     if (this.layout.normFloats) this.updateNorms(poolMoments(this.layout, pooled));
     return loss;
+  }
+
+  /**
+   * The inference loss of b rows (at most EVAL_ROWS) of x against y (row-major; y may be x) summed over
+   * the rows: each thread evaluates its shard of the rows (as a step's shards), the workers with the
+   * training thread's batch-norm running statistics, and the shards' mean losses × their rows are added
+   * in shard order. The same bits for a given thread count; close to one thread's loss of the b rows.
+   */
+  async lossSum(x: Float32Array, y: Float32Array, b: number): Promise<number> {
+    const { tf, model } = this.options;
+    if (b > EVAL_ROWS) throw new Error(`an evaluation chunk of ${b} rows, more than ${EVAL_ROWS}`);
+    const d = model.inputDim;
+    const shards = shardRanges(b, this.members.length + 1);
+    const busy: Member[] = [];
+    this.seq++;
+    this.members.forEach((m, i) => {
+      const shard = shards[i + 1];
+      if (!shard) return;
+      const rows = (a: Float32Array) => a.subarray(shard.start * d, (shard.start + shard.count) * d);
+      m.views.x.set(rows(x));
+      if (y !== x) m.views.y.set(rows(y));
+      if (this.layout.normFloats) saveNorms(tf, model, this.layout, m.views.moments);
+      Atomics.store(m.control, CTRL.ROWS, shard.count);
+      Atomics.store(m.control, CTRL.INPUT, y === x ? INPUT.TARGET : INPUT.ROWS);
+      this.command(m, CMD.EVAL);
+      busy.push(m);
+    });
+    const first = shards[0]!;
+    let total = shardLoss(tf, model, x, y, first.count) * first.count;
+    for (const [i, m] of busy.entries()) {
+      await this.finished(m);
+      total += m.scalars[1]! * shards[i + 1]!.count;
+    }
+    return total;
   }
 
   /**
