@@ -276,15 +276,13 @@ export class TrainingTeam {
    */
   async checkReplicas(): Promise<void> {
     const { tf, model } = this.options;
-    for (const m of this.members) {
-      await this.finished(m);
-      this.seq++;
-      this.command(m, CMD.CHECK);
-      await this.finished(m);
-    }
-    if (!sameWeights(tf, model, this.layout, this.weights)) {
-      throw new TrainingThreadError('the training thread\'s copy of the weights differs from the shared weights');
-    }
+    for (const m of this.members) await this.finished(m);
+    this.seq++;
+    for (const m of this.members) this.command(m, CMD.CHECK);
+    // this thread's own copy while the workers compare theirs
+    const mine = sameWeights(tf, model, this.layout, this.weights);
+    for (const m of this.members) await this.finished(m);
+    if (!mine) throw new TrainingThreadError('the training thread\'s copy of the weights differs from the shared weights');
   }
 
   private command(m: Member, cmd: number): void {
