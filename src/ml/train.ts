@@ -274,11 +274,14 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         const { b } = batch;
         const following = start + batchSize < nTrain ? start + batchSize : undefined;
         if (team) {
-          const stepping = team.step(batch);
+          // the next step's batch, handed to the workers as soon as this step is published (within an epoch:
+          // the replica check and the validation come between epochs)
+          let handOver: Batch | undefined;
+          const stepping = team.step(batch, () => handOver);
           stepping.catch(() => undefined); // awaited below; the next batch's preparation may throw first
           // the next batch's rows (and its noise's seeds, in the same order as ever) while the workers
           // compute — after the last step, the next epoch's first batch (the same batch, drawn earlier)
-          if (following !== undefined) next = plan.at(following);
+          if (following !== undefined) next = handOver = plan.at(following);
           else if (epoch < epochs) {
             const nextPlan = batches.epoch(epoch + 1);
             prefetched = { plan: nextPlan, first: nextPlan.at(0) };

@@ -243,6 +243,41 @@ describe('training on several threads', () => {
     expect(same(trained, initial)).toBe(false);
   });
 
+  it('hands the next batch to the workers at the end of a step: the same bits as stepping one batch after the other', async () => {
+    const { tf, backend } = await getTf();
+    const d = 32;
+    const b = 9;
+    const batches = [rows(b, d), rows(b + 3, d).subarray(3 * d), rows(b + 7, d).subarray(7 * d)].map((x) => ({ x, y: x, b }));
+    const run = async (handOver: boolean): Promise<{ weights: Map<string, Float32Array>; losses: number[] }> => {
+      const model = new Autoencoder(tf, config('dense', d), 2);
+      const optimizer = createAdam(tf, 1e-2);
+      const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 2, maxBatch: b });
+      const losses: number[] = [];
+      try {
+        for (const [k, batch] of batches.entries()) {
+          losses.push(await team.step(batch, handOver ? () => batches[k + 1] : undefined));
+          if (handOver && k === 0) {
+            // the workers are on batch 1 already: nothing else may come first
+            await expect(team.checkReplicas()).rejects.toThrow(/handed over/);
+            await expect(team.lossSum(batch.x, batch.x, b)).rejects.toThrow(/handed over/);
+            await expect(team.step(batches[2]!)).rejects.toThrow(/another batch/);
+          }
+        }
+        await team.checkReplicas();
+      } finally {
+        await team.close();
+      }
+      const weights = model.store.snapshot();
+      optimizer.dispose();
+      model.dispose();
+      return { weights, losses };
+    };
+    const inTurn = await run(false);
+    const handed = await run(true);
+    expect(handed.losses).toEqual(inTurn.losses);
+    expect(same(handed.weights, inTurn.weights)).toBe(true);
+  });
+
   it('evaluates a chunk\'s rows shard by shard in the threads, the workers with this thread\'s batch-norm running statistics (bitwise, 3 threads)', async () => {
     const { tf, backend } = await getTf();
     const d = 32;
