@@ -18,7 +18,11 @@
  * Buffer reuse follows from the two barriers: a thread writes its gradient for
  * the next step only after every thread has published this one (so has read
  * every gradient), and its weights only after every thread has reported the
- * next step's gradient (so has loaded this step's weights).
+ * next step's gradient (so has loaded this step's weights). A worker reads its
+ * shard's rows, seeds, row count and batch size at the start of a step, so the
+ * training thread may hand it the next step's once every thread has published
+ * (having read the workers' losses and moments of this step first): the worker
+ * starts it as soon as it has loaded the others' weights.
  *
  * Evaluation (the validation loss) is shared out too: for EVAL the training
  * thread writes a worker's rows of a chunk and its batch-norm running
