@@ -12,6 +12,7 @@ import { getTf } from '../../src/ml/engine.js';
 import { addRowNoise } from '../../src/ml/metrics.js';
 import { createAdam } from '../../src/ml/optimizer.js';
 import { ownership, paramLayout, poolMoments, shardGradient, shardLoss, shardRanges, tensorsOf } from '../../src/ml/parallel/shard.js';
+import type { NoiseSetup } from '../../src/ml/parallel/protocol.js';
 import { TrainingTeam } from '../../src/ml/parallel/team.js';
 import { autoThreads, minRowsPerThread, resolveThreads } from '../../src/ml/parallel/threads.js';
 import { trainAutoencoder, type TrainOptions } from '../../src/ml/train.js';
@@ -150,6 +151,29 @@ describe('training on several threads', () => {
   const same = (a: Map<string, Float32Array>, b: Map<string, Float32Array>): boolean =>
     [...a].every(([k, v]) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(b.get(k)!.buffer, b.get(k)!.byteOffset, b.get(k)!.byteLength)));
 
+  /** Steps a team of `threads` over a fresh dense model (`seed`) with `steps`, checks the replicas and closes it: the trained weights and the losses. */
+  const onTeam = async (
+    seed: number, team: { d: number; threads: number; maxBatch: number; noise?: NoiseSetup }, steps: (t: TrainingTeam) => Promise<number[]>,
+  ): Promise<{ weights: Map<string, Float32Array>; losses: number[] }> => {
+    const { tf, backend } = await getTf();
+    const model = new Autoencoder(tf, config('dense', team.d), seed);
+    const optimizer = createAdam(tf, 1e-2);
+    const t = await TrainingTeam.start({
+      tf, backend, model, optimizer, learningRate: 1e-2, threads: team.threads, maxBatch: team.maxBatch, ...(team.noise ? { noise: team.noise } : {}),
+    });
+    let losses: number[];
+    try {
+      losses = await steps(t);
+      await t.checkReplicas();
+    } finally {
+      await t.close();
+    }
+    const weights = model.store.snapshot();
+    optimizer.dispose();
+    model.dispose();
+    return { weights, losses };
+  };
+
   it('gives bitwise identical weights for the same seed and thread count, close to but not the same as one thread (dense)', async () => {
     const one = await train('dense', 1);
     const a = await train('dense', 2);
@@ -193,28 +217,20 @@ describe('training on several threads', () => {
   });
 
   it('steps exactly as one thread summing every shard\'s gradient in shard order in float32 and stepping Adam on all tensors (3 threads, bitwise)', async () => {
-    const { tf, backend } = await getTf();
+    const { tf } = await getTf();
     const d = 32;
     const b = 10; // shards of 4, 3 and 3 rows
     const cfg = config('dense', d);
     const batches = [rows(b, d), rows(b + 4, d).subarray(4 * d), rows(b + 9, d).subarray(9 * d)];
-    const model = new Autoencoder(tf, cfg, 9);
-    const initial = model.store.snapshot();
-    const optimizer = createAdam(tf, 1e-2);
-    const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: b });
-    const losses: number[] = [];
-    try {
-      for (const x of batches) losses.push(await team.step({ x, y: x, b }));
-      await team.checkReplicas();
-    } finally {
-      await team.close();
-    }
-    const trained = model.store.snapshot();
-    optimizer.dispose();
-    model.dispose();
+    const { weights: trained, losses } = await onTeam(9, { d, threads: 3, maxBatch: b }, async (team) => {
+      const out: number[] = [];
+      for (const x of batches) out.push(await team.step({ x, y: x, b }));
+      return out;
+    });
 
     // the reference: this thread alone, every shard in turn, one Adam over every tensor
     const ref = new Autoencoder(tf, cfg, 9);
+    const initial = ref.store.snapshot();
     const refAdam = createAdam(tf, 1e-2);
     const vars = ref.store.trainable();
     for (const [k, x] of batches.entries()) {
@@ -244,34 +260,22 @@ describe('training on several threads', () => {
   });
 
   it('hands the next batch to the workers at the end of a step: the same bits as stepping one batch after the other', async () => {
-    const { tf, backend } = await getTf();
     const d = 32;
     const b = 9;
     const batches = [rows(b, d), rows(b + 3, d).subarray(3 * d), rows(b + 7, d).subarray(7 * d)].map((x) => ({ x, y: x, b }));
-    const run = async (handOver: boolean): Promise<{ weights: Map<string, Float32Array>; losses: number[] }> => {
-      const model = new Autoencoder(tf, config('dense', d), 2);
-      const optimizer = createAdam(tf, 1e-2);
-      const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 2, maxBatch: b });
+    const run = (handOver: boolean) => onTeam(2, { d, threads: 2, maxBatch: b }, async (team) => {
       const losses: number[] = [];
-      try {
-        for (const [k, batch] of batches.entries()) {
-          losses.push(await team.step(batch, handOver ? () => batches[k + 1] : undefined));
-          if (handOver && k === 0) {
-            // the workers are on batch 1 already: nothing else may come first
-            await expect(team.checkReplicas()).rejects.toThrow(/handed over/);
-            await expect(team.lossSum(batch.x, batch.x, b)).rejects.toThrow(/handed over/);
-            await expect(team.step(batches[2]!)).rejects.toThrow(/another batch/);
-          }
+      for (const [k, batch] of batches.entries()) {
+        losses.push(await team.step(batch, handOver ? () => batches[k + 1] : undefined));
+        if (handOver && k === 0) {
+          // the workers are on batch 1 already: nothing else may come first
+          await expect(team.checkReplicas()).rejects.toThrow(/handed over/);
+          await expect(team.lossSum(batch.x, batch.x, b)).rejects.toThrow(/handed over/);
+          await expect(team.step(batches[2]!)).rejects.toThrow(/another batch/);
         }
-        await team.checkReplicas();
-      } finally {
-        await team.close();
       }
-      const weights = model.store.snapshot();
-      optimizer.dispose();
-      model.dispose();
-      return { weights, losses };
-    };
+      return losses;
+    });
     const inTurn = await run(false);
     const handed = await run(true);
     expect(handed.losses).toEqual(inTurn.losses);
@@ -325,38 +329,26 @@ describe('training on several threads', () => {
   });
 
   it('draws a denoising batch\'s noise shard by shard in the threads, the draws one thread makes (bitwise, 3 threads)', async () => {
-    const { tf, backend } = await getTf();
     const d = 32;
     const b = 10; // shards of 4, 3 and 3 rows
     const noise = { spec: { noise: 'poisson' as const, level: 20 }, stats: { sd: 0.5, mean: 1.2 } };
     const ys = [rows(b, d), rows(b + 4, d).subarray(4 * d)];
     const seeds = ys.map((_, k) => Uint32Array.from({ length: b }, (_, i) => 1000 * k + 17 * i + 3));
-    const run = async (given: 'seeds' | 'noisy'): Promise<{ weights: Map<string, Float32Array>; losses: number[] }> => {
-      const model = new Autoencoder(tf, config('dense', d), 4);
-      const optimizer = createAdam(tf, 1e-2);
-      const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: b, noise });
+    const run = (given: 'seeds' | 'noisy') => onTeam(4, { d, threads: 3, maxBatch: b, noise }, async (team) => {
       const losses: number[] = [];
-      try {
-        for (const [k, y] of ys.entries()) {
-          if (given === 'seeds') {
-            losses.push(await team.step({ y, seeds: seeds[k]!, b }));
-          } else {
-            // the whole batch's noise drawn here, as one thread draws it
-            const x = new Float32Array(b * d);
-            addRowNoise(y, d, seeds[k]!, noise.spec, noise.stats, x);
-            expect(x).not.toEqual(y);
-            losses.push(await team.step({ x, y, b }));
-          }
+      for (const [k, y] of ys.entries()) {
+        if (given === 'seeds') {
+          losses.push(await team.step({ y, seeds: seeds[k]!, b }));
+        } else {
+          // the whole batch's noise drawn here, as one thread draws it
+          const x = new Float32Array(b * d);
+          addRowNoise(y, d, seeds[k]!, noise.spec, noise.stats, x);
+          expect(x).not.toEqual(y);
+          losses.push(await team.step({ x, y, b }));
         }
-        await team.checkReplicas();
-      } finally {
-        await team.close();
       }
-      const weights = model.store.snapshot();
-      optimizer.dispose();
-      model.dispose();
-      return { weights, losses };
-    };
+      return losses;
+    });
     const inThreads = await run('seeds');
     const here = await run('noisy');
     expect(inThreads.losses).toEqual(here.losses);
