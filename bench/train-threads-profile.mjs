@@ -12,18 +12,27 @@
 //   node bench/train-threads-profile.mjs [dense|conv1d|transformer] [BATCH] [THREADS]    (after `npm run build`)
 //
 // Env: BENCH_EPOCHS (default 4), TOP=N (each thread's N busiest functions), BENCH_NOISE (poisson|gaussian: a denoising AE),
-// BENCH_DIST (another build's dist/, for before/after). On a loaded machine the
-// shares of a phase still say where the time goes; its milliseconds do not.
+// BENCH_DIST (another build's dist/, for before/after), PROFILE_INTERVAL (µs, default 250; 0: no profiler). On a loaded
+// machine the shares of a phase still say where the time goes; its milliseconds do not.
+//
+// It also prints each OS thread's CPU time, time waiting for a CPU and context switches per epoch (./os-threads.mjs):
+// samples are wall-clock, so a thread that was preempted looks as slow as one that computes slowly; its CPU time
+// tells them apart. The profiler perturbs what it measures on two cores: each profiled thread has a sampling thread
+// (v8:ProfEvntProc) that wakes at every sample (4000 times a second at 250 µs), and those and V8's helper threads
+// (JIT compilation, GC) take their CPU from the two training threads; PROFILE_INTERVAL=0 shows the threads unprofiled.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describeThreads, osThreads, threadsPerEpoch } from './os-threads.mjs';
 
 const DIST = process.env.BENCH_DIST ? pathToFileURL(resolve(process.env.BENCH_DIST)).href : new URL('../dist', import.meta.url).href;
 const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 4);
 /** TOP=N also lists each thread's N functions with the most self time. */
 const TOP = Number(process.env.TOP ?? 0);
+/** PROFILE_INTERVAL=µs between samples (250); 0 runs the training unprofiled, for the OS threads' figures alone. */
+const PROFILE_INTERVAL = Number(process.env.PROFILE_INTERVAL ?? 250);
 
 /** Innermost function of the training code on a sample's stack → the phase it belongs to. */
 const PHASES = {
@@ -55,7 +64,7 @@ async function child(arch, batch, threads) {
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j] = 1 + Math.sin(j * 0.05 + i * 0.3) + 0.1 * ((i * 7919 + j * 104729) % 97) / 97;
   const marks = [];
   // CLOCK_MONOTONIC in µs: the clock of the profiles' timestamps
-  const mark = () => marks.push({ t: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage() });
+  const mark = () => marks.push({ t: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage(), os: osThreads() });
   mark();
   await trainAutoencoder({ n, d, x }, {
     arch, latentDim: 8, epochs: EPOCHS, batchSize: batch, validation: 0, seed: 1, threads,
@@ -64,7 +73,8 @@ async function child(arch, batch, threads) {
   });
   const a = marks[1];
   const b = marks[marks.length - 1];
-  console.log(JSON.stringify({ from: a.t, to: b.t, epochs: marks.length - 2, cpu: (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1e3 }));
+  const epochs = marks.length - 2;
+  console.log(JSON.stringify({ from: a.t, to: b.t, epochs, cpu: (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1e3, threads: threadsPerEpoch(a.os, b.os, epochs) }));
 }
 
 /** Milliseconds per phase of one profile's samples within [from, to] (µs). */
@@ -102,10 +112,13 @@ if (arch === '--child') {
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'specflow-prof-'));
   try {
-    const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '250', fileURLToPath(import.meta.url), '--child', arch, batchArg, threadsArg], { encoding: 'utf8' });
+    const profiler = PROFILE_INTERVAL > 0 ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', String(PROFILE_INTERVAL)] : [];
+    const r = spawnSync(process.execPath, [...profiler, fileURLToPath(import.meta.url), '--child', arch, batchArg, threadsArg], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(r.stderr);
-    const { from, to, epochs, cpu } = JSON.parse(r.stdout.trim().split('\n').pop());
+    const { from, to, epochs, cpu, threads } = JSON.parse(r.stdout.trim().split('\n').pop());
     console.log(`${arch}, batch ${batchArg}, ${threadsArg} thread(s): ${((to - from) / 1000 / epochs).toFixed(0)} ms wall, ${(cpu / epochs).toFixed(0)} ms process CPU per steady epoch (${epochs} epochs)`);
+    console.log(`OS threads${PROFILE_INTERVAL > 0 ? ` (profiled every ${PROFILE_INTERVAL} µs)` : ' (not profiled)'}:`);
+    for (const line of describeThreads(threads)) console.log(line);
     const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
     for (const f of files) {
       const prof = JSON.parse(readFileSync(join(dir, f), 'utf8'));

@@ -13,7 +13,7 @@ import { backendLabel } from './backend.js';
 import { getTf } from './engine.js';
 import { MiniBatches, type EpochBatches } from './batches.js';
 import { addNoise, type NoiseSpec } from './metrics.js';
-import type { Batch } from './parallel/protocol.js';
+import { EVAL_ROWS, type Batch } from './parallel/protocol.js';
 import { updateBatchNorm, type Pass } from './nn.js';
 import { createAdam } from './optimizer.js';
 import { checkEpochLosses, checkWeights } from './divergence.js';
@@ -214,13 +214,13 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
    * enough to keep (a denoising epoch otherwise redraws them all, ~45 ns a value for Poisson noise). */
   const keptValInputs = nVal * d <= KEEP_VALIDATION_NOISE_FLOATS ? new Map<number, Float32Array>() : undefined;
   /** Mean loss over some rows (the validation rows by default), with the model in inference mode;
-   * the validation input's noise is the same draw every epoch. */
-  const evaluate = (idx: ArrayLike<number> & { slice(a: number, b: number): ArrayLike<number> } = valIdx, count = nVal): number => {
+   * the validation input's noise is the same draw every epoch. A training team shares out each chunk's rows. */
+  const evaluate = async (idx: ArrayLike<number> & { slice(a: number, b: number): ArrayLike<number> } = valIdx, count = nVal): Promise<number> => {
     const valNoise = yRows === undefined && noisy ? new Rng(deriveSeed(seed, 'val-noise')) : undefined;
     const kept = idx === valIdx ? keptValInputs : undefined;
     let total = 0;
-    for (let start = 0; start < count; start += 256) {
-      const b = Math.min(256, count - start);
+    for (let start = 0; start < count; start += EVAL_ROWS) {
+      const b = Math.min(EVAL_ROWS, count - start);
       const rowsB = idx.slice(start, start + b);
       const vy = new Float32Array(b * d);
       target.read(rowsB, vy);
@@ -231,6 +231,10 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
       } else if (valNoise) {
         vx = kept?.get(start) ?? addNoise(vy, noiseSpec!, valNoise, stats);
         kept?.set(start, vx);
+      }
+      if (team) {
+        total += await team.lossSum(vx, vy, b);
+        continue;
       }
       const l = tf.tidy(() => {
         const xt = tf.tensor2d(vx, [b, d]);
@@ -270,11 +274,14 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
         const { b } = batch;
         const following = start + batchSize < nTrain ? start + batchSize : undefined;
         if (team) {
-          const stepping = team.step(batch);
+          // the next step's batch, handed to the workers as soon as this step is published (within an epoch:
+          // the replica check and the validation come between epochs)
+          let handOver: Batch | undefined;
+          const stepping = team.step(batch, () => handOver);
           stepping.catch(() => undefined); // awaited below; the next batch's preparation may throw first
           // the next batch's rows (and its noise's seeds, in the same order as ever) while the workers
           // compute — after the last step, the next epoch's first batch (the same batch, drawn earlier)
-          if (following !== undefined) next = plan.at(following);
+          if (following !== undefined) next = handOver = plan.at(following);
           else if (epoch < epochs) {
             const nextPlan = batches.epoch(epoch + 1);
             prefetched = { plan: nextPlan, first: nextPlan.at(0) };
@@ -299,7 +306,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
       }
       await team?.checkReplicas();
       const loss = total / nTrain;
-      const valLoss = nVal > 0 ? evaluate() : null;
+      const valLoss = nVal > 0 ? await evaluate() : null;
       checkEpochLosses(epoch, { loss, val_loss: valLoss }, history[0]?.loss, options.learningRate ?? 1e-3);
       checkWeights(epoch, weightArrays(model), options.learningRate ?? 1e-3);
       const info: EpochInfo = { epoch, epochs, loss, val_loss: valLoss };
@@ -323,7 +330,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
     if (bestWeights && bestEpoch !== history.length) model.store.restore(bestWeights);
     else if (nVal === 0 && history.length > 0) {
       // the last update is in no epoch's loss: check the weights as they will be published
-      const final = evaluate(trainIdx, nTrain);
+      const final = await evaluate(trainIdx, nTrain);
       checkEpochLosses(history.length, { 'loss after the last update': final }, history[0]!.loss, options.learningRate ?? 1e-3);
     }
   } catch (e) {

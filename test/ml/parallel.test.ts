@@ -11,7 +11,8 @@ import { Autoencoder, withArchDefaults, type AutoencoderConfig } from '../../src
 import { getTf } from '../../src/ml/engine.js';
 import { addRowNoise } from '../../src/ml/metrics.js';
 import { createAdam } from '../../src/ml/optimizer.js';
-import { ownership, paramLayout, poolMoments, shardGradient, shardRanges, tensorsOf } from '../../src/ml/parallel/shard.js';
+import { ownership, paramLayout, poolMoments, shardGradient, shardLoss, shardRanges, tensorsOf } from '../../src/ml/parallel/shard.js';
+import type { NoiseSetup } from '../../src/ml/parallel/protocol.js';
 import { TrainingTeam } from '../../src/ml/parallel/team.js';
 import { autoThreads, minRowsPerThread, resolveThreads } from '../../src/ml/parallel/threads.js';
 import { trainAutoencoder, type TrainOptions } from '../../src/ml/train.js';
@@ -150,6 +151,29 @@ describe('training on several threads', () => {
   const same = (a: Map<string, Float32Array>, b: Map<string, Float32Array>): boolean =>
     [...a].every(([k, v]) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(b.get(k)!.buffer, b.get(k)!.byteOffset, b.get(k)!.byteLength)));
 
+  /** Steps a team of `threads` over a fresh dense model (`seed`) with `steps`, checks the replicas and closes it: the trained weights and the losses. */
+  const onTeam = async (
+    seed: number, team: { d: number; threads: number; maxBatch: number; noise?: NoiseSetup }, steps: (t: TrainingTeam) => Promise<number[]>,
+  ): Promise<{ weights: Map<string, Float32Array>; losses: number[] }> => {
+    const { tf, backend } = await getTf();
+    const model = new Autoencoder(tf, config('dense', team.d), seed);
+    const optimizer = createAdam(tf, 1e-2);
+    const t = await TrainingTeam.start({
+      tf, backend, model, optimizer, learningRate: 1e-2, threads: team.threads, maxBatch: team.maxBatch, ...(team.noise ? { noise: team.noise } : {}),
+    });
+    let losses: number[];
+    try {
+      losses = await steps(t);
+      await t.checkReplicas();
+    } finally {
+      await t.close();
+    }
+    const weights = model.store.snapshot();
+    optimizer.dispose();
+    model.dispose();
+    return { weights, losses };
+  };
+
   it('gives bitwise identical weights for the same seed and thread count, close to but not the same as one thread (dense)', async () => {
     const one = await train('dense', 1);
     const a = await train('dense', 2);
@@ -193,28 +217,20 @@ describe('training on several threads', () => {
   });
 
   it('steps exactly as one thread summing every shard\'s gradient in shard order in float32 and stepping Adam on all tensors (3 threads, bitwise)', async () => {
-    const { tf, backend } = await getTf();
+    const { tf } = await getTf();
     const d = 32;
     const b = 10; // shards of 4, 3 and 3 rows
     const cfg = config('dense', d);
     const batches = [rows(b, d), rows(b + 4, d).subarray(4 * d), rows(b + 9, d).subarray(9 * d)];
-    const model = new Autoencoder(tf, cfg, 9);
-    const initial = model.store.snapshot();
-    const optimizer = createAdam(tf, 1e-2);
-    const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: b });
-    const losses: number[] = [];
-    try {
-      for (const x of batches) losses.push(await team.step({ x, y: x, b }));
-      await team.checkReplicas();
-    } finally {
-      await team.close();
-    }
-    const trained = model.store.snapshot();
-    optimizer.dispose();
-    model.dispose();
+    const { weights: trained, losses } = await onTeam(9, { d, threads: 3, maxBatch: b }, async (team) => {
+      const out: number[] = [];
+      for (const x of batches) out.push(await team.step({ x, y: x, b }));
+      return out;
+    });
 
     // the reference: this thread alone, every shard in turn, one Adam over every tensor
     const ref = new Autoencoder(tf, cfg, 9);
+    const initial = ref.store.snapshot();
     const refAdam = createAdam(tf, 1e-2);
     const vars = ref.store.trainable();
     for (const [k, x] of batches.entries()) {
@@ -243,39 +259,96 @@ describe('training on several threads', () => {
     expect(same(trained, initial)).toBe(false);
   });
 
-  it('draws a denoising batch\'s noise shard by shard in the threads, the draws one thread makes (bitwise, 3 threads)', async () => {
+  it('hands the next batch to the workers at the end of a step: the same bits as stepping one batch after the other', async () => {
+    const d = 32;
+    const b = 9;
+    const batches = [rows(b, d), rows(b + 3, d).subarray(3 * d), rows(b + 7, d).subarray(7 * d)].map((x) => ({ x, y: x, b }));
+    const run = (handOver: boolean) => onTeam(2, { d, threads: 2, maxBatch: b }, async (team) => {
+      const losses: number[] = [];
+      for (const [k, batch] of batches.entries()) {
+        losses.push(await team.step(batch, handOver ? () => batches[k + 1] : undefined));
+        if (handOver && k === 0) {
+          // the workers are on batch 1 already: nothing else may come first
+          await expect(team.checkReplicas()).rejects.toThrow(/handed over/);
+          await expect(team.lossSum(batch.x, batch.x, b)).rejects.toThrow(/handed over/);
+          await expect(team.step(batches[2]!)).rejects.toThrow(/another batch/);
+        }
+      }
+      return losses;
+    });
+    const inTurn = await run(false);
+    const handed = await run(true);
+    expect(handed.losses).toEqual(inTurn.losses);
+    expect(same(handed.weights, inTurn.weights)).toBe(true);
+  });
+
+  it('evaluates a chunk\'s rows shard by shard in the threads, the workers with this thread\'s batch-norm running statistics (bitwise, 3 threads)', async () => {
     const { tf, backend } = await getTf();
+    const d = 32;
+    const model = new Autoencoder(tf, config('conv1d', d), 5);
+    const layout = paramLayout(model);
+    expect(layout.norms.length).toBeGreaterThan(0);
+    const setNorms = (shift: number): void => {
+      for (const n of layout.norms) {
+        model.store.get(`${n.name}.mean`).assign(tf.tensor1d(Array.from({ length: n.channels }, (_, c) => shift + 0.05 * c)));
+        model.store.get(`${n.name}.var`).assign(tf.tensor1d(Array.from({ length: n.channels }, (_, c) => 1 + shift + 0.1 * c)));
+      }
+    };
+    const optimizer = createAdam(tf, 1e-2);
+    const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: 10 });
+    const b = 11; // shards of 4, 4 and 3 rows
+    const y = rows(b, d);
+    const x = y.map((v, i) => v + 0.01 * Math.sin(i));
+    /** This thread alone: each shard's mean loss × its rows, added in shard order. */
+    const reference = (input: Float32Array): number => shardRanges(b, 3).reduce((total, { start, count }) => {
+      const xs = input.subarray(start * d, (start + count) * d);
+      return total + shardLoss(tf, model, xs, input === y ? xs : y.subarray(start * d, (start + count) * d), count) * count;
+    }, 0);
+    try {
+      await team.step({ x: y, y, b: 10 }); // the workers' weights move with the training's; their running statistics do not
+      setNorms(0.3);
+      const target = await team.lossSum(y, y, b);
+      expect(target).toBe(reference(y));
+      const noisy = await team.lossSum(x, y, b);
+      expect(noisy).toBe(reference(x));
+      expect(noisy).not.toBe(target);
+      // the whole chunk at once on one thread: the same loss up to the rounding of the means
+      const whole = tf.tidy(() => model.lossT(tf.tensor2d(x, [b, d]), tf.tensor2d(y, [b, d]), { training: false }).dataSync()[0]!) * b;
+      expect(Math.abs(noisy - whole) / whole).toBeLessThan(1e-5);
+      // the running statistics go with every chunk
+      setNorms(-0.2);
+      const moved = await team.lossSum(y, y, b);
+      expect(moved).not.toBe(target);
+      expect(moved).toBe(reference(y));
+      await team.checkReplicas();
+    } finally {
+      await team.close();
+      optimizer.dispose();
+      model.dispose();
+    }
+  });
+
+  it('draws a denoising batch\'s noise shard by shard in the threads, the draws one thread makes (bitwise, 3 threads)', async () => {
     const d = 32;
     const b = 10; // shards of 4, 3 and 3 rows
     const noise = { spec: { noise: 'poisson' as const, level: 20 }, stats: { sd: 0.5, mean: 1.2 } };
     const ys = [rows(b, d), rows(b + 4, d).subarray(4 * d)];
     const seeds = ys.map((_, k) => Uint32Array.from({ length: b }, (_, i) => 1000 * k + 17 * i + 3));
-    const run = async (given: 'seeds' | 'noisy'): Promise<{ weights: Map<string, Float32Array>; losses: number[] }> => {
-      const model = new Autoencoder(tf, config('dense', d), 4);
-      const optimizer = createAdam(tf, 1e-2);
-      const team = await TrainingTeam.start({ tf, backend, model, optimizer, learningRate: 1e-2, threads: 3, maxBatch: b, noise });
+    const run = (given: 'seeds' | 'noisy') => onTeam(4, { d, threads: 3, maxBatch: b, noise }, async (team) => {
       const losses: number[] = [];
-      try {
-        for (const [k, y] of ys.entries()) {
-          if (given === 'seeds') {
-            losses.push(await team.step({ y, seeds: seeds[k]!, b }));
-          } else {
-            // the whole batch's noise drawn here, as one thread draws it
-            const x = new Float32Array(b * d);
-            addRowNoise(y, d, seeds[k]!, noise.spec, noise.stats, x);
-            expect(x).not.toEqual(y);
-            losses.push(await team.step({ x, y, b }));
-          }
+      for (const [k, y] of ys.entries()) {
+        if (given === 'seeds') {
+          losses.push(await team.step({ y, seeds: seeds[k]!, b }));
+        } else {
+          // the whole batch's noise drawn here, as one thread draws it
+          const x = new Float32Array(b * d);
+          addRowNoise(y, d, seeds[k]!, noise.spec, noise.stats, x);
+          expect(x).not.toEqual(y);
+          losses.push(await team.step({ x, y, b }));
         }
-        await team.checkReplicas();
-      } finally {
-        await team.close();
       }
-      const weights = model.store.snapshot();
-      optimizer.dispose();
-      model.dispose();
-      return { weights, losses };
-    };
+      return losses;
+    });
     const inThreads = await run('seeds');
     const here = await run('noisy');
     expect(inThreads.losses).toEqual(here.losses);

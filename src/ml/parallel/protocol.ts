@@ -18,7 +18,17 @@
  * Buffer reuse follows from the two barriers: a thread writes its gradient for
  * the next step only after every thread has published this one (so has read
  * every gradient), and its weights only after every thread has reported the
- * next step's gradient (so has loaded this step's weights).
+ * next step's gradient (so has loaded this step's weights). A worker reads its
+ * shard's rows, seeds, row count and batch size at the start of a step, so the
+ * training thread may hand it the next step's once every thread has published
+ * (having read the workers' losses and moments of this step first): the worker
+ * starts it as soon as it has loaded the others' weights.
+ *
+ * Evaluation (the validation loss) is shared out too: for EVAL the training
+ * thread writes a worker's rows of a chunk and its batch-norm running
+ * statistics (kept by the training thread alone) into the worker's data
+ * buffer; the worker computes its rows' inference loss into its scalars and
+ * stores SEQ into DONE, which the training thread awaits.
  */
 import type { AutoencoderConfig } from '../autoencoder.js';
 import type { BackendName } from '../backend.js';
@@ -51,8 +61,12 @@ export type Batch =
   | { y: Float32Array; x: Float32Array; b: number; seeds?: undefined }
   | { y: Float32Array; x?: undefined; b: number; seeds: Uint32Array };
 
-/** STEP: train on the shard; CHECK: compare your tensors with the shared weights (STATUS 1 and an error if they differ); STOP: exit. */
-export const CMD = { STEP: 1, STOP: 2, CHECK: 3 } as const;
+/** STEP: train on the shard; CHECK: compare your tensors with the shared weights (STATUS 1 and an error if they differ);
+ * EVAL: the inference loss of the shard's rows with the running statistics in `moments`; STOP: exit. */
+export const CMD = { STEP: 1, STOP: 2, CHECK: 3, EVAL: 4 } as const;
+
+/** Rows of one evaluation chunk: the validation loss is computed this many rows at a time (split between the threads). */
+export const EVAL_ROWS = 256;
 
 /** Stored in every flag by close(): threads waiting for the others give up. */
 export const STOPPED = -1;
@@ -63,9 +77,9 @@ export const FLAGS = { READY: 0, PUBLISHED: (threads: number): number => threads
 /** Buffers of one worker; `weights`, `grads` and `flags` are shared by all threads. */
 export interface WorkerBuffers {
   control: SharedArrayBuffer;
-  /** The batch size of this step (float64 slot 0) and this shard's loss share (slot 1). */
+  /** The batch size of this step (float64 slot 0) and this shard's loss share (slot 1; for EVAL the shard's mean loss). */
   scalars: SharedArrayBuffer;
-  /** Float32: x rows, y rows (maxRows × d each), the shard's batch-norm moments (layout.normFloats);
+  /** Float32: x rows, y rows (maxRows × d each), the shard's batch-norm moments (layout.normFloats; for EVAL the running ones);
    * then Uint32: the seeds of the shard's rows' noise (maxRows). */
   data: SharedArrayBuffer;
   /** Float32 [layout.paramFloats]: the weights, each tensor written by its owner after each step. */

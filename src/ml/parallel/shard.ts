@@ -90,6 +90,42 @@ export function shardGradient(tf: TF, model: Autoencoder, x: Float32Array, y: Fl
 }
 
 /**
+ * The inference loss (batch norm on its running statistics) of the first `count` rows of x against y,
+ * a mean over their values: one chunk's share of a validation loss.
+ */
+export function shardLoss(tf: TF, model: Autoencoder, x: Float32Array, y: Float32Array, count: number): number {
+  const d = model.inputDim;
+  const l = tf.tidy(() => {
+    const xb = tensorOf(tf, x.subarray(0, count * d), [count, d]);
+    // an autoencoder's own input as target: one upload (lossT scales it once)
+    const yb = y === x ? xb : tensorOf(tf, y.subarray(0, count * d), [count, d]);
+    return model.lossT(xb, yb, { training: false });
+  });
+  const value = l.dataSync()[0] as number;
+  l.dispose();
+  return value;
+}
+
+/** Copies the batch-norm layers' running mean and variance into `out` (layout.norms: mean, then variance). */
+export function saveNorms(tf: TF, model: Autoencoder, layout: ParamLayout, out: Float32Array): void {
+  for (const n of layout.norms) {
+    copyOut(tf, model.store.get(`${n.name}.mean`), out, n.offset);
+    copyOut(tf, model.store.get(`${n.name}.var`), out, n.offset + n.channels);
+  }
+}
+
+/** Sets the batch-norm layers' running mean and variance from `values` (as saveNorms wrote them). */
+export function loadNorms(tf: TF, model: Autoencoder, layout: ParamLayout, values: Float32Array): void {
+  for (const n of layout.norms) {
+    for (const [suffix, at] of [['mean', n.offset], ['var', n.offset + n.channels]] as const) {
+      const t = tensorOf(tf, values.subarray(at, at + n.channels), [n.channels]);
+      model.store.get(`${n.name}.${suffix}`).assign(t);
+      t.dispose();
+    }
+  }
+}
+
+/**
  * Copies a shard's gradients of the tensors `shared` (indices in the layout's order: those other
  * threads own) and its moments into flat arrays of `layout`, and disposes those tensors; returns the
  * gradients of the other tensors (this thread's own, which it sums itself) as kept tensors, by index.

@@ -25,11 +25,11 @@ import { activeBuild } from '../kernels/simd.js';
 import { updateBatchNorm, type Pass } from '../nn.js';
 import { addRowNoise } from '../metrics.js';
 import {
-  CMD, CTRL, dataBytes, dataViews, FLAGS, INPUT, STOPPED, type Batch, type NoiseSetup, type WorkerReport, type WorkerSetup,
+  CMD, CTRL, dataBytes, dataViews, EVAL_ROWS, FLAGS, INPUT, STOPPED, type Batch, type NoiseSetup, type WorkerReport, type WorkerSetup,
 } from './protocol.js';
 import {
-  applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveWeights, shardGradient, shardRanges, tensorsOf, writeShard,
-  type ParamLayout,
+  applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveNorms, saveWeights, shardGradient, shardLoss, shardRanges,
+  tensorsOf, writeShard, type ParamLayout,
 } from './shard.js';
 
 /** The compiled worker: next to this file in dist/, or dist/ seen from src/ (tests run the sources). */
@@ -91,6 +91,8 @@ export class TrainingTeam {
   private readonly mine: number[];
   private readonly others: number[];
   private readonly moments: Float32Array;
+  /** The batch of a step whose shards the workers already have (step's `following`). */
+  private handedOver: Batch | undefined;
   /** This thread's shard's input when the team draws the noise (reused step after step). */
   private noisy: Float32Array | undefined;
   private seq = 0;
@@ -113,7 +115,8 @@ export class TrainingTeam {
     if (threads < 2) throw new Error('a training team needs at least 2 threads');
     if (backend === 'node') throw new TrainingThreadError(`threads: ${threads} needs the wasm or cpu backend (tfjs-node runs its own thread pool); use threads: 1`);
     const layout = paramLayout(model);
-    const maxRows = Math.ceil(options.maxBatch / threads);
+    // a worker's rows of a mini-batch or of an evaluation chunk
+    const maxRows = Math.ceil(Math.max(options.maxBatch, EVAL_ROWS) / threads);
     const d = model.inputDim;
     const weights = new Float32Array(new SharedArrayBuffer(4 * layout.paramFloats));
     saveWeights(options.tf, model, layout, weights); // every copy starts from this thread's weights
@@ -178,29 +181,21 @@ export class TrainingTeam {
    * Everything up to the wait for the workers' gradients runs synchronously
    * within the call: the workers get their shards at once (each read its last
    * shard before reporting that shard's gradient), and while the promise is
-   * pending the caller may prepare the next batch.
+   * pending the caller may prepare the next batch. `following`, asked once every
+   * thread has published this step, gives that next batch if the next call will
+   * be a step on it: the workers then get its shards at once and start it while
+   * this thread loads the others' weights and returns (the next call finds them
+   * handed over). Not across anything but a step (a check or an evaluation
+   * would wait for a worker that waits for this thread).
    */
-  async step(batch: Batch): Promise<number> {
+  async step(batch: Batch, following?: () => Batch | undefined): Promise<number> {
     const { tf, model, optimizer } = this.options;
     const d = model.inputDim;
     const { y, b } = batch;
     const shards = shardRanges(b, this.members.length + 1);
-    const input = batch.seeds ? INPUT.NOISY_TARGET : batch.x === y ? INPUT.TARGET : INPUT.ROWS;
-    if (input === INPUT.NOISY_TARGET && !this.options.noise) throw new Error('a batch with noise seeds, but the team has no noise model');
-    this.seq++;
-    this.members.forEach((m, i) => {
-      const count = shards[i + 1]?.count ?? 0;
-      if (count > 0) {
-        const start = shards[i + 1]!.start;
-        if (input === INPUT.ROWS) m.views.x.set(batch.x!.subarray(start * d, (start + count) * d));
-        if (input === INPUT.NOISY_TARGET) m.views.seeds.set(batch.seeds!.subarray(start, start + count));
-        (input === INPUT.TARGET ? m.views.x : m.views.y).set(y.subarray(start * d, (start + count) * d));
-      }
-      m.scalars[0] = b;
-      Atomics.store(m.control, CTRL.ROWS, count);
-      Atomics.store(m.control, CTRL.INPUT, input);
-      this.command(m, CMD.STEP);
-    });
+    if (!this.handedOver) this.handOver(batch);
+    else if (batch !== this.handedOver) throw new Error('training team: a step on another batch than the one handed over to the workers');
+    this.handedOver = undefined;
     const first = shards[0]!;
     let x = batch.x;
     if (!x) {
@@ -225,14 +220,84 @@ export class TrainingTeam {
       loss += m.scalars[1]!;
       pooled.push({ count: shards[s]!.count, moments: m.views.moments });
     }
+    // read before a worker may start the next step and write its next shard's moments
+    const moments = this.layout.normFloats ? poolMoments(this.layout, pooled) : undefined;
     // this thread's tensors, summed in shard order as one thread would: the same bits run after run
     applyShards(tf, optimizer, model, this.layout, this.grads, shards.length, this.mine, { shard: 0, grads: own });
     saveWeights(tf, model, this.layout, this.weights, this.mine);
     this.signal(FLAGS.PUBLISHED(this.members.length + 1), this.seq);
     await this.all(FLAGS.PUBLISHED(this.members.length + 1));
+    const next = following?.();
+    if (next) {
+      this.handOver(next);
+      this.handedOver = next;
+    }
     loadWeights(tf, model, this.layout, this.weights, this.others);
-    if (this.layout.normFloats) this.updateNorms(poolMoments(this.layout, pooled));
+    if (moments) this.updateNorms(moments);
     return loss;
+  }
+
+  /** Gives every worker its shard of a step on `batch` and wakes it (a new step number). */
+  private handOver(batch: Batch): void {
+    const d = this.options.model.inputDim;
+    const { y, b } = batch;
+    const shards = shardRanges(b, this.members.length + 1);
+    const input = batch.seeds ? INPUT.NOISY_TARGET : batch.x === y ? INPUT.TARGET : INPUT.ROWS;
+    if (input === INPUT.NOISY_TARGET && !this.options.noise) throw new Error('a batch with noise seeds, but the team has no noise model');
+    this.seq++;
+    this.members.forEach((m, i) => {
+      const count = shards[i + 1]?.count ?? 0;
+      if (count > 0) {
+        const start = shards[i + 1]!.start;
+        if (input === INPUT.ROWS) m.views.x.set(batch.x!.subarray(start * d, (start + count) * d));
+        if (input === INPUT.NOISY_TARGET) m.views.seeds.set(batch.seeds!.subarray(start, start + count));
+        (input === INPUT.TARGET ? m.views.x : m.views.y).set(y.subarray(start * d, (start + count) * d));
+      }
+      m.scalars[0] = b;
+      Atomics.store(m.control, CTRL.ROWS, count);
+      Atomics.store(m.control, CTRL.INPUT, input);
+      this.command(m, CMD.STEP);
+    });
+  }
+
+  /** A step handed over to the workers waits for this thread: nothing else may be asked of them before it. */
+  private assertNoStepHandedOver(what: string): void {
+    if (this.handedOver) throw new Error(`training team: ${what} while a step handed over to the workers has not been taken`);
+  }
+
+  /**
+   * The inference loss of b rows (at most EVAL_ROWS) of x against y (row-major; y may be x) summed over
+   * the rows: each thread evaluates its shard of the rows (as a step's shards), the workers with the
+   * training thread's batch-norm running statistics, and the shards' mean losses × their rows are added
+   * in shard order. The same bits for a given thread count; close to one thread's loss of the b rows.
+   */
+  async lossSum(x: Float32Array, y: Float32Array, b: number): Promise<number> {
+    const { tf, model } = this.options;
+    if (b > EVAL_ROWS) throw new Error(`an evaluation chunk of ${b} rows, more than ${EVAL_ROWS}`);
+    this.assertNoStepHandedOver('an evaluation');
+    const d = model.inputDim;
+    const shards = shardRanges(b, this.members.length + 1);
+    const busy: Member[] = [];
+    this.seq++;
+    this.members.forEach((m, i) => {
+      const shard = shards[i + 1];
+      if (!shard) return;
+      const rows = (a: Float32Array) => a.subarray(shard.start * d, (shard.start + shard.count) * d);
+      m.views.x.set(rows(x));
+      if (y !== x) m.views.y.set(rows(y));
+      if (this.layout.normFloats) saveNorms(tf, model, this.layout, m.views.moments);
+      Atomics.store(m.control, CTRL.ROWS, shard.count);
+      Atomics.store(m.control, CTRL.INPUT, y === x ? INPUT.TARGET : INPUT.ROWS);
+      this.command(m, CMD.EVAL);
+      busy.push(m);
+    });
+    const first = shards[0]!;
+    let total = shardLoss(tf, model, x, y, first.count) * first.count;
+    for (const [i, m] of busy.entries()) {
+      await this.finished(m);
+      total += m.scalars[1]! * shards[i + 1]!.count;
+    }
+    return total;
   }
 
   /**
@@ -241,15 +306,14 @@ export class TrainingTeam {
    */
   async checkReplicas(): Promise<void> {
     const { tf, model } = this.options;
-    for (const m of this.members) {
-      await this.finished(m);
-      this.seq++;
-      this.command(m, CMD.CHECK);
-      await this.finished(m);
-    }
-    if (!sameWeights(tf, model, this.layout, this.weights)) {
-      throw new TrainingThreadError('the training thread\'s copy of the weights differs from the shared weights');
-    }
+    this.assertNoStepHandedOver('a replica check');
+    for (const m of this.members) await this.finished(m);
+    this.seq++;
+    for (const m of this.members) this.command(m, CMD.CHECK);
+    // this thread's own copy while the workers compare theirs
+    const mine = sameWeights(tf, model, this.layout, this.weights);
+    for (const m of this.members) await this.finished(m);
+    if (!mine) throw new TrainingThreadError('the training thread\'s copy of the weights differs from the shared weights');
   }
 
   private command(m: Member, cmd: number): void {

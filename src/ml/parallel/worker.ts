@@ -4,7 +4,8 @@
  * it owns. Each step it computes its shard's gradient (./shard.ts), waits for
  * every other thread's, sums its own tensors' gradients in shard order, steps
  * Adam on them and publishes their values, then loads the other threads'
- * tensors once they are published (./protocol.ts). It waits with
+ * tensors once they are published (./protocol.ts); asked to, it evaluates its
+ * rows of a validation chunk. It waits with
  * Atomics.wait, which is fine in a thread that does nothing else.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -14,7 +15,9 @@ import type { Tensor } from '../engine.js';
 import { createAdam } from '../optimizer.js';
 import { addRowNoise } from '../metrics.js';
 import { CMD, CTRL, dataViews, FLAGS, INPUT, STOPPED, type WorkerReport, type WorkerSetup } from './protocol.js';
-import { applyShards, loadWeights, paramLayout, sameWeights, saveWeights, shardGradient, shardRanges, tensorsOf, writeShard } from './shard.js';
+import {
+  applyShards, loadNorms, loadWeights, paramLayout, sameWeights, saveWeights, shardGradient, shardLoss, shardRanges, tensorsOf, writeShard,
+} from './shard.js';
 
 const setup = workerData as WorkerSetup;
 const post = (r: WorkerReport): void => parentPort!.postMessage(r);
@@ -64,6 +67,10 @@ async function main(): Promise<void> {
     try {
       if (cmd === CMD.CHECK) {
         if (!sameWeights(tf, model, layout, weights)) throw new Error('its copy of the weights differs from the shared weights (its engine computes differently)');
+      } else if (cmd === CMD.EVAL) {
+        const rows = Atomics.load(control, CTRL.ROWS);
+        if (layout.normFloats) loadNorms(tf, model, layout, views.moments);
+        scalars[1] = shardLoss(tf, model, views.x, Atomics.load(control, CTRL.INPUT) === INPUT.TARGET ? views.x : views.y, rows);
       } else {
         const rows = Atomics.load(control, CTRL.ROWS);
         const batch = scalars[0]!;
