@@ -1191,7 +1191,7 @@ function erfRational4(x: v128): v128 {
 // direction transposes heads. Every product is the GEMM's 4×8 micro-tile
 // reading its left operand in place, on a right operand packed into panels
 // of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh).
-// (attention and attentionGrad are in the [xfast] section below.)
+// (attention and attentionGrad are in the [txattn] section at the end.)
 
 export function attentionScratchFloats(t: i32, dh: i32): i32 {
   const tp = (t + 3) & ~3;
@@ -1922,189 +1922,7 @@ export function geluGradF32(x: usize, cdf: usize, dy: usize, out: usize, n: i32)
   }
 }
 
-// Attention with the probabilities kept transposed: Pᵀ [t × tp] per (sample,
-// head), row j holding P[0..t][j] (lanes past t zero). Then each softmax runs
-// down the columns, four rows of P in the four lanes of a vector: no
-// horizontal max or sum, and the lanes' chains independent (the row-wise
-// softmax spent more time in its serial reductions than the products took).
-// The products read Pᵀ in place in both directions: out = P·V as transposed
-// A, dV = Pᵀ·dO as plain A (no packing of P).
-
-// Softmax down the t rows of four adjacent column groups of Pᵀ (rows
-// rowBytes apart), in place: exp(scale·(s − max)) / Σ per lane; the lanes
-// of the fourth group not in mask3 (past t: scores never written) become 0.
-// @ts-ignore: decorator
-@inline
-function softmaxColumns4(p: usize, rowBytes: usize, t: i32, sc4: v128, mask3: v128): void {
-  let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
-  let q = p;
-  for (let j = 0; j < t; j++) {
-    m0 = f32x4.pmax(m0, v128.load(q));
-    m1 = f32x4.pmax(m1, v128.load(q, 16));
-    m2 = f32x4.pmax(m2, v128.load(q, 32));
-    m3 = f32x4.pmax(m3, v128.load(q, 48));
-    q += rowBytes;
-  }
-  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
-  q = p;
-  for (let j = 0; j < t; j++) {
-    const e0 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q), m0), sc4));
-    const e1 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q, 16), m1), sc4));
-    const e2 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q, 32), m2), sc4));
-    const e3 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q, 48), m3), sc4));
-    v128.store(q, e0);
-    v128.store(q, e1, 16);
-    v128.store(q, e2, 32);
-    v128.store(q, e3, 48);
-    s0 = f32x4.add(s0, e0);
-    s1 = f32x4.add(s1, e1);
-    s2 = f32x4.add(s2, e2);
-    s3 = f32x4.add(s3, e3);
-    q += rowBytes;
-  }
-  const one = f32x4.splat(1);
-  const r0 = f32x4.div(one, s0), r1 = f32x4.div(one, s1), r2 = f32x4.div(one, s2), r3 = f32x4.div(one, s3);
-  q = p;
-  for (let j = 0; j < t; j++) {
-    v128.store(q, f32x4.mul(v128.load(q), r0));
-    v128.store(q, f32x4.mul(v128.load(q, 16), r1), 16);
-    v128.store(q, f32x4.mul(v128.load(q, 32), r2), 32);
-    v128.store(q, v128.and(f32x4.mul(v128.load(q, 48), r3), mask3), 48);
-    q += rowBytes;
-  }
-}
-
-// The same for one column group (lanes not in mask become 0).
-// @ts-ignore: decorator
-@inline
-function softmaxColumns1(p: usize, rowBytes: usize, t: i32, sc4: v128, mask: v128): void {
-  let m0 = f32x4.splat(-Infinity);
-  let q = p;
-  for (let j = 0; j < t; j++) {
-    m0 = f32x4.pmax(m0, v128.load(q));
-    q += rowBytes;
-  }
-  let s0 = f32x4.splat(0);
-  q = p;
-  for (let j = 0; j < t; j++) {
-    const e0 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q), m0), sc4));
-    v128.store(q, e0);
-    s0 = f32x4.add(s0, e0);
-    q += rowBytes;
-  }
-  const r0 = f32x4.div(f32x4.splat(1), s0);
-  q = p;
-  for (let j = 0; j < t; j++) {
-    v128.store(q, v128.and(f32x4.mul(v128.load(q), r0), mask));
-    q += rowBytes;
-  }
-}
-
-// Lanes i < t of column group g (all ones but in the last group of a t that is no multiple of 4).
-// @ts-ignore: decorator
-@inline
-function groupMask(g: i32, t: i32): v128 {
-  return lanesBelow(t - 4 * g);
-}
-
-// Pᵀ of one (sample, head) from its scores Sᵀ in place ([t × tp], rows tp floats apart).
-function softmaxTransposed(p: usize, t: i32, tp: i32, scale: f32): void {
-  const rowBytes = <usize>tp * 4;
-  const groups = tp >> 2;
-  const sc4 = f32x4.splat(scale);
-  let g = 0;
-  for (; g + 4 <= groups; g += 4) softmaxColumns4(p + <usize>g * 16, rowBytes, t, sc4, groupMask(g + 3, t));
-  for (; g < groups; g++) softmaxColumns1(p + <usize>g * 16, rowBytes, t, sc4, groupMask(g, t));
-}
-
-// Forward: probs [b·heads, t, tp] receives Pᵀ (see above).
-export function attention(
-  qkv: usize, out: usize, probs: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
-): void {
-  const d = heads * dh;
-  const ld = 3 * d;
-  const tp = (t + 3) & ~3;
-  const bp = scratch;
-  for (let bi = 0; bi < b; bi++) {
-    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
-    const orows = out + <usize>(bi * t) * <usize>d * 4;
-    for (let h = 0; h < heads; h++) {
-      const q = rows + <usize>(h * dh) * 4;
-      const k = rows + <usize>(d + h * dh) * 4;
-      const v = rows + <usize>(2 * d + h * dh) * 4;
-      const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
-      // Sᵀ = K_h·Q_hᵀ [t×t], rows tp apart, then Pᵀ in place
-      packB(q, bp, t, ld, 0, dh, true);
-      smallProduct(k, ld, bp, dh, pT, tp, t, t);
-      softmaxTransposed(pT, t, tp, scale);
-      // out_h = P·V_h: Pᵀ as transposed A
-      packB(v, bp, dh, ld, 0, t, false);
-      smallProduct(pT, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
-    }
-  }
-}
-
-// Gradient for dout [b·t, d] into dqkv [b·t, 3·d], from the saved Pᵀ:
-//   dV_h = Pᵀ·dO_h,  dPᵀ = V_h·dO_hᵀ,  dSᵀ = Pᵀ ⊙ (dPᵀ − colsum(Pᵀ ⊙ dPᵀ))·scale,
-//   dQ_h = (dSᵀ)ᵀ·K_h,  dK_h = dSᵀ·Q_h
-// scratch: attentionScratchFloats(t, dh) (a B panel, then dSᵀ [t × tp] and tp sums).
-export function attentionGrad(
-  qkv: usize, probs: usize, dout: usize, dqkv: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
-): void {
-  const d = heads * dh;
-  const ld = 3 * d;
-  const tp = (t + 3) & ~3;
-  const groups = tp >> 2;
-  const rowBytes = <usize>tp * 4;
-  const bp = scratch;
-  const ds = scratch + <usize>panelFloats(t, dh) * 4;
-  const dots = ds + <usize>(t * tp) * 4;
-  const sc4 = f32x4.splat(scale);
-  for (let bi = 0; bi < b; bi++) {
-    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
-    const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
-    const dorows = dout + <usize>(bi * t) * <usize>d * 4;
-    for (let h = 0; h < heads; h++) {
-      const q = rows + <usize>(h * dh) * 4;
-      const k = rows + <usize>(d + h * dh) * 4;
-      const v = rows + <usize>(2 * d + h * dh) * 4;
-      const dO = dorows + <usize>(h * dh) * 4;
-      const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
-      // dV_h = Pᵀ·dO_h
-      packB(dO, bp, dh, d, 0, t, false);
-      smallProduct(pT, tp, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
-      // dPᵀ = V_h·dO_hᵀ
-      packB(dO, bp, t, d, 0, dh, true);
-      smallProduct(v, ld, bp, dh, ds, tp, t, t);
-      // the column sums Σ_j Pᵀ⊙dPᵀ (rows j in order), then dSᵀ in place
-      for (let g = 0; g < groups; g++) v128.store(dots + <usize>g * 16, f32x4.splat(0));
-      for (let j = 0; j < t; j++) {
-        const pr = pT + <usize>j * rowBytes;
-        const dr = ds + <usize>j * rowBytes;
-        for (let g = 0; g < groups; g++) {
-          const o = <usize>g * 16;
-          v128.store(dots + o, madd(v128.load(pr + o), v128.load(dr + o), v128.load(dots + o)));
-        }
-      }
-      for (let j = 0; j < t; j++) {
-        const pr = pT + <usize>j * rowBytes;
-        const dr = ds + <usize>j * rowBytes;
-        for (let g = 0; g < groups; g++) {
-          const o = <usize>g * 16;
-          // Pᵀ is 0 past t, and the masked scores keep garbage in dPᵀ's padding out
-          const diff = v128.and(f32x4.sub(v128.load(dr + o), v128.load(dots + o)), groupMask(g, t));
-          v128.store(dr + o, f32x4.mul(f32x4.mul(v128.load(pr + o), diff), sc4));
-        }
-      }
-      // dQ_h = (dSᵀ)ᵀ·K_h
-      packB(k, bp, dh, ld, 0, t, false);
-      smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
-      // dK_h = dSᵀ·Q_h
-      packB(q, bp, dh, ld, 0, t, false);
-      smallProduct(ds, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
-    }
-  }
-}
+// (attention and its gradient: the [txattn] section at the end of this file.)
 
 // Layer norm over rows of d floats of s = x, or s = x + res (a residual
 // branch joining the stream, written to sum: the Add before a pre-norm
@@ -2265,3 +2083,297 @@ export function layerNormResidualGrad(
   }
 }
 // [xfast] end of Transformer passes, second round
+
+// [txattn] Attention, third round: fewer passes around the small products.
+//
+// The probabilities are still kept transposed, Pᵀ [t × tp] per (sample,
+// head), row j holding P[0..t][j] (lanes past t exactly 0), so each softmax
+// runs down columns with four queries in a vector's lanes; what changed:
+// - forward: the scores' product keeps each column's running maximum in its
+//   epilogue (no max pass), and the softmax's exponential is 2^u with
+//   u = s·(scale·log2 e) − max·(scale·log2 e) in one multiply-add and
+//   Cephes exp2f's polynomial (13 vector operations where e^x took 20);
+// - gradient: the softmax's row sums Σ_j P_ij·dP_ij are taken as
+//   dO_i·O_i (the same sum, as O_i = Σ_j P_ij·V_j; a 32×16 dot product per
+//   head instead of a pass over 32×32), and dSᵀ = Pᵀ ⊙ (dPᵀ − dots)·scale is
+//   formed in the epilogue of the product dPᵀ = V·dOᵀ (no pass over dPᵀ).
+
+// 2^u for u ≤ 0 (a little above 0 is fine too), u clamped to −125 (so 2^n
+// and the result stay normal floats: 2^−125 is nothing a softmax can tell
+// from 0). n = round(u) by adding 1.5·2^23 + 127, whose low bits are then
+// n + 127: shifted into the exponent field they are 2^n. 2^r, |r| ≤ 1/2,
+// by Cephes exp2f's polynomial (relative error 1.7e-7). NaN propagates.
+// @ts-ignore: decorator
+@inline
+function exp2NonPositive4(u: v128): v128 {
+  const uc = f32x4.pmax(u, f32x4.splat(-125));
+  const fn = f32x4.add(uc, f32x4.splat(12583039.0));
+  const r = f32x4.sub(uc, f32x4.sub(fn, f32x4.splat(12583039.0)));
+  let p = f32x4.splat(1.535336188319500e-4);
+  p = madd(p, r, f32x4.splat(1.339887440266574e-3));
+  p = madd(p, r, f32x4.splat(9.618437357674640e-3));
+  p = madd(p, r, f32x4.splat(5.550332471162809e-2));
+  p = madd(p, r, f32x4.splat(2.402264791363012e-1));
+  p = madd(p, r, f32x4.splat(6.931472028550421e-1));
+  p = madd(p, r, f32x4.splat(1));
+  return f32x4.mul(p, i32x4.shl(fn, 23));
+}
+
+const TILE_COLUMN_MAX: i32 = 0; // store the tile, and fold its columns' maxima into aux
+const TILE_SCORE_GRAD: i32 = 1; // store Pᵀ ⊙ (tile − dots)·scale: Pᵀ at aux (same layout as C), dots at aux2
+
+// One 4×8 tile of C = A·B (A's rows in place, rowBytes apart; B a packed
+// panel of depth kc) with an attention epilogue (mode). nr is 4 or 8 (C's
+// rows are padded to whole vectors); rows ≥ mr are not stored (they re-read
+// A's first row, so their maxima change nothing).
+// @ts-ignore: decorator
+@inline
+function attentionTile(
+  a0: usize, rowBytes: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  mode: i32, aux: usize, aux2: usize, sc4: v128,
+): void {
+  const p1 = mr > 1 ? a0 + rowBytes : a0;
+  const p2 = mr > 2 ? a0 + 2 * rowBytes : a0;
+  const p3 = mr > 3 ? a0 + 3 * rowBytes : a0;
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let pb = bp;
+  let o: usize = 0;
+  const end = bp + <usize>(kc * NR) * 4;
+  while (pb < end) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let x = v128.load32_splat(a0 + o);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(p1 + o);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(p2 + o);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(p3 + o);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    o += 4;
+    pb += NR * 4;
+  }
+  if (mode == TILE_COLUMN_MAX) {
+    v128.store(aux, f32x4.pmax(v128.load(aux), f32x4.pmax(f32x4.pmax(c00, c10), f32x4.pmax(c20, c30))));
+    if (nr > 4) v128.store(aux, f32x4.pmax(v128.load(aux, 16), f32x4.pmax(f32x4.pmax(c01, c11), f32x4.pmax(c21, c31))), 16);
+  } else {
+    const d0 = v128.load(aux2);
+    const d1 = nr > 4 ? v128.load(aux2, 16) : d0;
+    // (only what is stored: P has no row past t, nor a column past tp)
+    c00 = scoreGrad(c00, d0, aux, sc4);
+    if (nr > 4) c01 = scoreGrad(c01, d1, aux + 16, sc4);
+    if (mr > 1) {
+      c10 = scoreGrad(c10, d0, aux + ldc, sc4);
+      if (nr > 4) c11 = scoreGrad(c11, d1, aux + ldc + 16, sc4);
+    }
+    if (mr > 2) {
+      c20 = scoreGrad(c20, d0, aux + 2 * ldc, sc4);
+      if (nr > 4) c21 = scoreGrad(c21, d1, aux + 2 * ldc + 16, sc4);
+    }
+    if (mr > 3) {
+      c30 = scoreGrad(c30, d0, aux + 3 * ldc, sc4);
+      if (nr > 4) c31 = scoreGrad(c31, d1, aux + 3 * ldc + 16, sc4);
+    }
+  }
+  tileRowStore(c, c00, c01, nr);
+  if (mr > 1) tileRowStore(c + ldc, c10, c11, nr);
+  if (mr > 2) tileRowStore(c + 2 * ldc, c20, c21, nr);
+  if (mr > 3) tileRowStore(c + 3 * ldc, c30, c31, nr);
+}
+
+// P ⊙ (dP − dots)·scale for one vector (P's vector at p).
+// @ts-ignore: decorator
+@inline
+function scoreGrad(dp: v128, dots: v128, p: usize, sc4: v128): v128 {
+  return f32x4.mul(f32x4.mul(v128.load(p), f32x4.sub(dp, dots)), sc4);
+}
+
+// @ts-ignore: decorator
+@inline
+function tileRowStore(c: usize, v0: v128, v1: v128, nr: i32): void {
+  v128.store(c, v0);
+  if (nr > 4) v128.store(c, v1, 16);
+}
+
+// C [t × tp] (rows tp floats apart) = A·B with A's t rows in place (lda
+// floats apart) and B packed (t columns, zero past t), through attentionTile.
+// @ts-ignore: decorator
+@inline
+function attentionProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, t: i32, tp: i32, mode: i32, aux: usize, aux2: usize, sc4: v128): void {
+  const rowBytes = <usize>lda * 4;
+  const ldc = <usize>tp * 4;
+  for (let j0 = 0; j0 < tp; j0 += NR) {
+    const nr = tp - j0 < NR ? tp - j0 : NR;
+    const panel = bp + <usize>(j0 * k) * 4;
+    const col = <usize>j0 * 4;
+    for (let i = 0; i < t; i += MR) {
+      const mr = t - i < MR ? t - i : MR;
+      const off = <usize>i * ldc + col;
+      if (mode == TILE_COLUMN_MAX) attentionTile(a + <usize>i * rowBytes, rowBytes, panel, k, c + off, ldc, mr, nr, mode, aux + col, 0, sc4);
+      else attentionTile(a + <usize>i * rowBytes, rowBytes, panel, k, c + off, ldc, mr, nr, mode, aux + off, aux2 + col, sc4);
+    }
+  }
+}
+
+// Pᵀ in place from the scores Sᵀ [t × tp] and their columns' maxima mx [tp]:
+// exp(scale·(s − max)) / Σ, four columns a vector, four groups at a time
+// (four independent exponentials per row keep the FMA pipes busy; see GELU),
+// then the rest one group at a time. The lanes past t of the last group become 0.
+function softmaxColumnsFrom(p: usize, mx: usize, t: i32, tp: i32, scale: f32): void {
+  const rowBytes = <usize>tp * 4;
+  const groups = tp >> 2;
+  const c = scale * <f32>1.4426950408889634;
+  const c4 = f32x4.splat(c);
+  const nc4 = f32x4.splat(-c);
+  let g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const o = <usize>g * 16;
+    const n0 = f32x4.mul(v128.load(mx + o), nc4), n1 = f32x4.mul(v128.load(mx + o, 16), nc4);
+    const n2 = f32x4.mul(v128.load(mx + o, 32), nc4), n3 = f32x4.mul(v128.load(mx + o, 48), nc4);
+    let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+    let q = p + o;
+    for (let j = 0; j < t; j++) {
+      const e0 = exp2NonPositive4(madd(v128.load(q), c4, n0));
+      const e1 = exp2NonPositive4(madd(v128.load(q, 16), c4, n1));
+      const e2 = exp2NonPositive4(madd(v128.load(q, 32), c4, n2));
+      const e3 = exp2NonPositive4(madd(v128.load(q, 48), c4, n3));
+      v128.store(q, e0);
+      v128.store(q, e1, 16);
+      v128.store(q, e2, 32);
+      v128.store(q, e3, 48);
+      s0 = f32x4.add(s0, e0);
+      s1 = f32x4.add(s1, e1);
+      s2 = f32x4.add(s2, e2);
+      s3 = f32x4.add(s3, e3);
+      q += rowBytes;
+    }
+    const one = f32x4.splat(1);
+    const r0 = f32x4.div(one, s0), r1 = f32x4.div(one, s1), r2 = f32x4.div(one, s2);
+    const r3 = v128.and(f32x4.div(one, s3), lanesBelow(t - 4 * g - 12));
+    q = p + o;
+    for (let j = 0; j < t; j++) {
+      v128.store(q, f32x4.mul(v128.load(q), r0));
+      v128.store(q, f32x4.mul(v128.load(q, 16), r1), 16);
+      v128.store(q, f32x4.mul(v128.load(q, 32), r2), 32);
+      v128.store(q, f32x4.mul(v128.load(q, 48), r3), 48);
+      q += rowBytes;
+    }
+  }
+  for (; g < groups; g++) {
+    const o = <usize>g * 16;
+    const n0 = f32x4.mul(v128.load(mx + o), nc4);
+    let s0 = f32x4.splat(0);
+    let q = p + o;
+    for (let j = 0; j < t; j++) {
+      const e0 = exp2NonPositive4(madd(v128.load(q), c4, n0));
+      v128.store(q, e0);
+      s0 = f32x4.add(s0, e0);
+      q += rowBytes;
+    }
+    const r0 = v128.and(f32x4.div(f32x4.splat(1), s0), lanesBelow(t - 4 * g));
+    q = p + o;
+    for (let j = 0; j < t; j++) {
+      v128.store(q, f32x4.mul(v128.load(q), r0));
+      q += rowBytes;
+    }
+  }
+}
+
+// Multi-head self-attention on qkv [b·t, 3·d] (Q, K, V side by side, head h
+// at columns h·dh of each; d = heads·dh) into out [b·t, d] (heads merged in
+// place) and probs [b·heads, t, tp] (Pᵀ, see above). scratch:
+// attentionScratchFloats(t, dh).
+export function attention(
+  qkv: usize, out: usize, probs: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
+): void {
+  const d = heads * dh;
+  const ld = 3 * d;
+  const tp = (t + 3) & ~3;
+  const bp = scratch;
+  const mx = scratch + <usize>panelFloats(t, dh) * 4;
+  const none = f32x4.splat(0);
+  for (let bi = 0; bi < b; bi++) {
+    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
+    const orows = out + <usize>(bi * t) * <usize>d * 4;
+    for (let h = 0; h < heads; h++) {
+      const q = rows + <usize>(h * dh) * 4;
+      const k = rows + <usize>(d + h * dh) * 4;
+      const v = rows + <usize>(2 * d + h * dh) * 4;
+      const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
+      // Sᵀ = K_h·Q_hᵀ [t × tp] and its columns' maxima, then Pᵀ in place
+      for (let g = 0; g < tp; g += 4) v128.store(mx + <usize>g * 4, f32x4.splat(-Infinity));
+      packB(q, bp, t, ld, 0, dh, true);
+      attentionProduct(k, ld, bp, dh, pT, t, tp, TILE_COLUMN_MAX, mx, 0, none);
+      softmaxColumnsFrom(pT, mx, t, tp, scale);
+      // out_h = P·V_h: Pᵀ as transposed A
+      packB(v, bp, dh, ld, 0, t, false);
+      smallProduct(pT, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
+    }
+  }
+}
+
+// dots[i] = Σ_c dO[i][c]·O[i][c] for i < t (rows ld floats apart, dh wide), 0 up to tp.
+function rowDots(dO: usize, o: usize, ld: i32, dh: i32, t: i32, tp: i32, dots: usize): void {
+  const rowBytes = <usize>ld * 4;
+  const vec = dh & ~3;
+  for (let i = 0; i < t; i++) {
+    const a = dO + <usize>i * rowBytes;
+    const c = o + <usize>i * rowBytes;
+    let acc = f32x4.splat(0);
+    for (let k = 0; k < vec; k += 4) acc = madd(v128.load(a + <usize>k * 4), v128.load(c + <usize>k * 4), acc);
+    let s = sum4(acc);
+    for (let k = vec; k < dh; k++) s += load<f32>(a + <usize>k * 4) * load<f32>(c + <usize>k * 4);
+    store<f32>(dots + <usize>i * 4, s);
+  }
+  for (let i = t; i < tp; i++) store<f32>(dots + <usize>i * 4, 0);
+}
+
+// Gradient for dout [b·t, d] into dqkv [b·t, 3·d], from the saved Pᵀ and out:
+//   dV_h = Pᵀ·dO_h,  dots_i = dO_i·O_i,  dSᵀ = Pᵀ ⊙ (V_h·dO_hᵀ − dots)·scale,
+//   dQ_h = (dSᵀ)ᵀ·K_h,  dK_h = dSᵀ·Q_h
+// scratch: attentionScratchFloats(t, dh) (a B panel, dSᵀ [t × tp], tp dots).
+export function attentionGrad(
+  qkv: usize, probs: usize, out: usize, dout: usize, dqkv: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
+): void {
+  const d = heads * dh;
+  const ld = 3 * d;
+  const tp = (t + 3) & ~3;
+  const bp = scratch;
+  const ds = scratch + <usize>panelFloats(t, dh) * 4;
+  const dots = ds + <usize>(t * tp) * 4;
+  const sc4 = f32x4.splat(scale);
+  for (let bi = 0; bi < b; bi++) {
+    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
+    const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
+    const dorows = dout + <usize>(bi * t) * <usize>d * 4;
+    const orows = out + <usize>(bi * t) * <usize>d * 4;
+    for (let h = 0; h < heads; h++) {
+      const q = rows + <usize>(h * dh) * 4;
+      const k = rows + <usize>(d + h * dh) * 4;
+      const v = rows + <usize>(2 * d + h * dh) * 4;
+      const dO = dorows + <usize>(h * dh) * 4;
+      const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
+      // dV_h = Pᵀ·dO_h
+      packB(dO, bp, dh, d, 0, t, false);
+      smallProduct(pT, tp, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
+      // dSᵀ from dPᵀ = V_h·dO_hᵀ in the product's epilogue
+      rowDots(dO, orows + <usize>(h * dh) * 4, d, dh, t, tp, dots);
+      packB(dO, bp, t, d, 0, dh, true);
+      attentionProduct(v, ld, bp, dh, ds, t, tp, TILE_SCORE_GRAD, pT, dots, sc4);
+      // dQ_h = (dSᵀ)ᵀ·K_h
+      packB(k, bp, dh, ld, 0, t, false);
+      smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
+      // dK_h = dSᵀ·Q_h
+      packB(q, bp, dh, ld, 0, t, false);
+      smallProduct(ds, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
+    }
+  }
+}
+// [txattn] end of attention, third round

@@ -48,7 +48,7 @@ interface Exports {
   attentionScratchFloats(t: number, dh: number): number;
   attention(qkv: number, out: number, probs: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number): void;
   attentionGrad(
-    qkv: number, probs: number, dout: number, dqkv: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number,
+    qkv: number, probs: number, out: number, dout: number, dqkv: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number,
   ): void;
   // batch normalisation in training (./batch-norm.ts)
   bnCenter(x: number, mean: number, d: number, variance: number, rows: number, c: number, scale: number): void;
