@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
-import { addLayerNormOp, fusedTransformerOps, gelu, layerNormOp, multiHeadAttention } from '../../src/ml/nn.js';
+import { addLayerNormOp, fusedTransformerOps, gelu, layerNormOp, matMulBias, multiHeadAttention } from '../../src/ml/nn.js';
 import { trainAutoencoder } from '../../src/ml/train.js';
 import { erfExact } from './exact-erf.js';
 import { Rng } from '../../src/util/random.js';
@@ -154,6 +154,24 @@ describe('GELU', () => {
     const cdf1 = 0.8413447460685429; // Φ(1)
     [0, cdf1, -(1 - cdf1)].forEach((v, i) => expect(y[i]).toBeCloseTo(v, 6));
     [0.5, cdf1 + phi1, 1 - cdf1 - phi1].forEach((v, i) => expect(g[i]).toBeCloseTo(v, 6));
+  });
+});
+
+describe('x·w + b with the kernels called on 2-D tensors', () => {
+  it('the same bits as tf.fused.matMul, forward and all three gradients', async () => {
+    await tf.setBackend('wasm');
+    expect(fusedTransformerOps(tf)).toBe(true);
+    const bits = (direct: boolean) =>
+      tf.tidy(() => {
+        const [x, w, b] = [tf.tensor2d(rand(37 * 13, 31), [37, 13]), tf.tensor2d(rand(13 * 9, 32), [13, 9]), tf.tensor1d(rand(9, 33))];
+        const r = tf.tensor2d(rand(37 * 9, 34), [37, 9]);
+        const op = (a: Tensor, c: Tensor, e: Tensor) => (direct ? matMulBias(tf, a, c, e) : tf.fused.matMul({ a: a as never, b: c as never, bias: e }));
+        const grads = tf.grads((a: Tensor, c: Tensor, e: Tensor) => tf.sum(tf.mul(op(a, c, e), r)))([x, w, b]);
+        return [op(x, w, b), ...grads].map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+      });
+    const [got, want] = [bits(true), bits(false)];
+    expect(got.map((g) => g.length)).toEqual([37 * 9, 37 * 13, 13 * 9, 9]);
+    expect(got).toEqual(want);
   });
 });
 
