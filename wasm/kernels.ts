@@ -1138,12 +1138,12 @@ function erfRational4(x: v128): v128 {
 // written straight into out [b·t, d] at the head's columns, so neither
 // direction transposes heads. Every product is the GEMM's 4×8 micro-tile
 // reading its left operand in place, on a right operand packed into panels
-// of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh, heads).
-// (attention and attentionGrad are in the [txattn] section at the end.)
+// of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh).
+// (attention and attentionGrad are in the [xfast] section below, attention since [txattn] at the end.)
 
-export function attentionScratchFloats(t: i32, dh: i32, heads: i32): i32 {
+export function attentionScratchFloats(t: i32, dh: i32): i32 {
   const tp = (t + 3) & ~3;
-  return panelFloats(t, dh) + (t + heads) * tp;
+  return panelFloats(t, dh) + (t + 1) * tp;
 }
 
 // Room for a packed B of the products below (k, n ≤ max(t, dh)).
@@ -1854,7 +1854,84 @@ export function geluGradF32(x: usize, cdf: usize, dy: usize, out: usize, n: i32)
   }
 }
 
-// (attention and its gradient: the [txattn] section at the end of this file.)
+// Attention with the probabilities kept transposed: Pᵀ [t × tp] per (sample,
+// head), row j holding P[0..t][j] (lanes past t zero). Then each softmax runs
+// down the columns, four rows of P in the four lanes of a vector: no
+// horizontal max or sum, and the lanes' chains independent (the row-wise
+// softmax spent more time in its serial reductions than the products took).
+// The products read Pᵀ in place in both directions: out = P·V as transposed
+// A, dV = Pᵀ·dO as plain A (no packing of P).
+
+// (The forward pass, attention: the [txattn] section at the end of this file.)
+
+// Lanes i < t of column group g (all ones but in the last group of a t that is no multiple of 4).
+// @ts-ignore: decorator
+@inline
+function groupMask(g: i32, t: i32): v128 {
+  return lanesBelow(t - 4 * g);
+}
+
+// Gradient for dout [b·t, d] into dqkv [b·t, 3·d], from the saved Pᵀ:
+//   dV_h = Pᵀ·dO_h,  dPᵀ = V_h·dO_hᵀ,  dSᵀ = Pᵀ ⊙ (dPᵀ − colsum(Pᵀ ⊙ dPᵀ))·scale,
+//   dQ_h = (dSᵀ)ᵀ·K_h,  dK_h = dSᵀ·Q_h
+// scratch: attentionScratchFloats(t, dh) (a B panel, then dSᵀ [t × tp] and tp sums).
+export function attentionGrad(
+  qkv: usize, probs: usize, dout: usize, dqkv: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
+): void {
+  const d = heads * dh;
+  const ld = 3 * d;
+  const tp = (t + 3) & ~3;
+  const groups = tp >> 2;
+  const rowBytes = <usize>tp * 4;
+  const bp = scratch;
+  const ds = scratch + <usize>panelFloats(t, dh) * 4;
+  const dots = ds + <usize>(t * tp) * 4;
+  const sc4 = f32x4.splat(scale);
+  for (let bi = 0; bi < b; bi++) {
+    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
+    const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
+    const dorows = dout + <usize>(bi * t) * <usize>d * 4;
+    for (let h = 0; h < heads; h++) {
+      const q = rows + <usize>(h * dh) * 4;
+      const k = rows + <usize>(d + h * dh) * 4;
+      const v = rows + <usize>(2 * d + h * dh) * 4;
+      const dO = dorows + <usize>(h * dh) * 4;
+      const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
+      // dV_h = Pᵀ·dO_h
+      packB(dO, bp, dh, d, 0, t, false);
+      smallProduct(pT, tp, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
+      // dPᵀ = V_h·dO_hᵀ
+      packB(dO, bp, t, d, 0, dh, true);
+      smallProduct(v, ld, bp, dh, ds, tp, t, t);
+      // the column sums Σ_j Pᵀ⊙dPᵀ (rows j in order), then dSᵀ in place
+      for (let g = 0; g < groups; g++) v128.store(dots + <usize>g * 16, f32x4.splat(0));
+      for (let j = 0; j < t; j++) {
+        const pr = pT + <usize>j * rowBytes;
+        const dr = ds + <usize>j * rowBytes;
+        for (let g = 0; g < groups; g++) {
+          const o = <usize>g * 16;
+          v128.store(dots + o, madd(v128.load(pr + o), v128.load(dr + o), v128.load(dots + o)));
+        }
+      }
+      for (let j = 0; j < t; j++) {
+        const pr = pT + <usize>j * rowBytes;
+        const dr = ds + <usize>j * rowBytes;
+        for (let g = 0; g < groups; g++) {
+          const o = <usize>g * 16;
+          // Pᵀ is 0 past t, and the masked scores keep garbage in dPᵀ's padding out
+          const diff = v128.and(f32x4.sub(v128.load(dr + o), v128.load(dots + o)), groupMask(g, t));
+          v128.store(dr + o, f32x4.mul(f32x4.mul(v128.load(pr + o), diff), sc4));
+        }
+      }
+      // dQ_h = (dSᵀ)ᵀ·K_h
+      packB(k, bp, dh, ld, 0, t, false);
+      smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
+      // dK_h = dSᵀ·Q_h
+      packB(q, bp, dh, ld, 0, t, false);
+      smallProduct(ds, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
+    }
+  }
+}
 
 // Layer norm over rows of d floats of s = x, or s = x + res (a residual
 // branch joining the stream, written to sum: the Add before a pre-norm
@@ -2016,19 +2093,15 @@ export function layerNormResidualGrad(
 }
 // [xfast] end of Transformer passes, second round
 
-// [txattn] Attention, third round: fewer passes around the small products.
-//
-// The probabilities are still kept transposed, Pᵀ [t × tp] per (sample,
-// head), row j holding P[0..t][j] (lanes past t exactly 0), so each softmax
-// runs down columns with four queries in a vector's lanes; what changed:
-// - forward: the scores' product keeps each column's running maximum in its
-//   epilogue (no max pass), and the softmax's exponential is 2^u with
-//   u = s·(scale·log2 e) − max·(scale·log2 e) in one multiply-add and
-//   Cephes exp2f's polynomial (13 vector operations where e^x took 20);
-// - gradient: the softmax's row sums Σ_j P_ij·dP_ij are taken as
-//   dO_i·O_i (the same sum, as O_i = Σ_j P_ij·V_j; a 32×16 dot product per
-//   head instead of a pass over 32×32), and dSᵀ = Pᵀ ⊙ (dPᵀ − dots)·scale is
-//   formed in the epilogue of the product dPᵀ = V·dOᵀ (no pass over dPᵀ).
+// [txattn] Attention, third round: the forward's softmax in fewer
+// operations. The probabilities are still kept transposed, Pᵀ [t × tp] per
+// (sample, head), row j holding P[0..t][j] (lanes past t exactly 0), so each
+// softmax runs down columns with four queries in a vector's lanes; the
+// gradient is [xfast]'s. What changed: the scores' product keeps each
+// column's running maximum in its epilogue (no max pass), and the softmax's
+// exponential is 2^u with u = s·(scale·log2 e) − max·(scale·log2 e) in one
+// multiply-add and Cephes exp2f's polynomial (13 vector operations where e^x
+// took 20).
 
 // 2^u for u ≤ 0 (a little above 0 is fine too), u clamped to −125 (so 2^n
 // and the result stay normal floats: 2^−125 is nothing a softmax can tell
@@ -2051,19 +2124,14 @@ function exp2NonPositive4(u: v128): v128 {
   return f32x4.mul(p, i32x4.shl(fn, 23));
 }
 
-const TILE_COLUMN_MAX: i32 = 0; // store the tile, and fold its columns' maxima into aux
-const TILE_SCORE_GRAD: i32 = 1; // store Pᵀ ⊙ (tile − dots): Pᵀ at aux (same layout as C), dots at aux2
-
-// One 4×8 tile of C = A·B (A's rows in place, rowBytes apart; B a packed
-// panel of depth kc) with an attention epilogue (mode). nr is 4 or 8 (C's
-// rows are padded to whole vectors); rows ≥ mr are not stored (they re-read
-// A's first row, so their maxima change nothing).
+// One 4×8 tile of the scores Sᵀ = K·Qᵀ (K's rows in place, rowBytes apart;
+// Qᵀ a packed panel of depth kc), stored, and its columns' maxima folded into
+// mx (8 floats; 4 when nr is 4: C's rows are padded to whole vectors only).
+// Rows ≥ mr are not stored (they re-read the tile's first row, so their
+// maxima change nothing).
 // @ts-ignore: decorator
 @inline
-function attentionTile(
-  a0: usize, rowBytes: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
-  mode: i32, aux: usize, aux2: usize,
-): void {
+function scoresTile(a0: usize, rowBytes: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32, mx: usize): void {
   const p1 = mr > 1 ? a0 + rowBytes : a0;
   const p2 = mr > 2 ? a0 + 2 * rowBytes : a0;
   const p3 = mr > 3 ? a0 + 3 * rowBytes : a0;
@@ -2092,39 +2160,12 @@ function attentionTile(
     o += 4;
     pb += NR * 4;
   }
-  if (mode == TILE_COLUMN_MAX) {
-    v128.store(aux, f32x4.pmax(v128.load(aux), f32x4.pmax(f32x4.pmax(c00, c10), f32x4.pmax(c20, c30))));
-    if (nr > 4) v128.store(aux, f32x4.pmax(v128.load(aux, 16), f32x4.pmax(f32x4.pmax(c01, c11), f32x4.pmax(c21, c31))), 16);
-  } else {
-    const d0 = v128.load(aux2);
-    const d1 = nr > 4 ? v128.load(aux2, 16) : d0;
-    // (only what is stored: P has no row past t, nor a column past tp)
-    c00 = scoreGrad(c00, d0, aux);
-    if (nr > 4) c01 = scoreGrad(c01, d1, aux + 16);
-    if (mr > 1) {
-      c10 = scoreGrad(c10, d0, aux + ldc);
-      if (nr > 4) c11 = scoreGrad(c11, d1, aux + ldc + 16);
-    }
-    if (mr > 2) {
-      c20 = scoreGrad(c20, d0, aux + 2 * ldc);
-      if (nr > 4) c21 = scoreGrad(c21, d1, aux + 2 * ldc + 16);
-    }
-    if (mr > 3) {
-      c30 = scoreGrad(c30, d0, aux + 3 * ldc);
-      if (nr > 4) c31 = scoreGrad(c31, d1, aux + 3 * ldc + 16);
-    }
-  }
+  v128.store(mx, f32x4.pmax(v128.load(mx), f32x4.pmax(f32x4.pmax(c00, c10), f32x4.pmax(c20, c30))));
+  if (nr > 4) v128.store(mx, f32x4.pmax(v128.load(mx, 16), f32x4.pmax(f32x4.pmax(c01, c11), f32x4.pmax(c21, c31))), 16);
   tileRowStore(c, c00, c01, nr);
   if (mr > 1) tileRowStore(c + ldc, c10, c11, nr);
   if (mr > 2) tileRowStore(c + 2 * ldc, c20, c21, nr);
   if (mr > 3) tileRowStore(c + 3 * ldc, c30, c31, nr);
-}
-
-// P ⊙ (dP − dots) for one vector (P's vector at p).
-// @ts-ignore: decorator
-@inline
-function scoreGrad(dp: v128, dots: v128, p: usize): v128 {
-  return f32x4.mul(v128.load(p), f32x4.sub(dp, dots));
 }
 
 // @ts-ignore: decorator
@@ -2134,22 +2175,19 @@ function tileRowStore(c: usize, v0: v128, v1: v128, nr: i32): void {
   if (nr > 4) v128.store(c, v1, 16);
 }
 
-// C [t × tp] (rows tp floats apart) = A·B with A's t rows in place (lda
-// floats apart) and B packed (t columns, zero past t), through attentionTile.
-// @ts-ignore: decorator
-@inline
-function attentionProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, t: i32, tp: i32, mode: i32, aux: usize, aux2: usize): void {
+// Sᵀ [t × tp] (rows tp floats apart) = K·Qᵀ with K's t rows in place (lda
+// floats apart) and Qᵀ packed (t columns, zero past t), and the maxima of
+// its columns into mx [tp] (which holds −∞ before).
+function scoresWithMax(k: usize, lda: i32, bp: usize, dh: i32, c: usize, t: i32, tp: i32, mx: usize): void {
   const rowBytes = <usize>lda * 4;
   const ldc = <usize>tp * 4;
   for (let j0 = 0; j0 < tp; j0 += NR) {
     const nr = tp - j0 < NR ? tp - j0 : NR;
-    const panel = bp + <usize>(j0 * k) * 4;
+    const panel = bp + <usize>(j0 * dh) * 4;
     const col = <usize>j0 * 4;
     for (let i = 0; i < t; i += MR) {
       const mr = t - i < MR ? t - i : MR;
-      const off = <usize>i * ldc + col;
-      if (mode == TILE_COLUMN_MAX) attentionTile(a + <usize>i * rowBytes, rowBytes, panel, k, c + off, ldc, mr, nr, mode, aux + col, 0);
-      else attentionTile(a + <usize>i * rowBytes, rowBytes, panel, k, c + off, ldc, mr, nr, mode, aux + off, aux2 + col);
+      scoresTile(k + <usize>i * rowBytes, rowBytes, panel, dh, c + <usize>i * ldc + col, ldc, mr, nr, mx + col);
     }
   }
 }
@@ -2221,7 +2259,7 @@ function softmaxColumnsFrom(p: usize, mx: usize, t: i32, tp: i32, scale: f32): v
 // Multi-head self-attention on qkv [b·t, 3·d] (Q, K, V side by side, head h
 // at columns h·dh of each; d = heads·dh) into out [b·t, d] (heads merged in
 // place) and probs [b·heads, t, tp] (Pᵀ, see above). scratch:
-// attentionScratchFloats(t, dh, heads).
+// attentionScratchFloats(t, dh).
 export function attention(
   qkv: usize, out: usize, probs: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
 ): void {
@@ -2241,7 +2279,7 @@ export function attention(
       // Sᵀ = K_h·Q_hᵀ [t × tp] and its columns' maxima, then Pᵀ in place
       for (let g = 0; g < tp; g += 4) v128.store(mx + <usize>g * 4, f32x4.splat(-Infinity));
       packB(q, bp, t, ld, 0, dh, true);
-      attentionProduct(k, ld, bp, dh, pT, t, tp, TILE_COLUMN_MAX, mx, 0);
+      scoresWithMax(k, ld, bp, dh, pT, t, tp, mx);
       softmaxColumnsFrom(pT, mx, t, tp, scale);
       // out_h = P·V_h: Pᵀ as transposed A
       packB(v, bp, dh, ld, 0, t, false);
@@ -2250,111 +2288,6 @@ export function attention(
   }
 }
 
-// For one sample and every head h: dots[h·tp + i] = scale·Σ_c dO[i][c]·O[i][c]
-// over head h's dh columns (rows d floats apart) for i < t, 0 up to tp. The
-// sample's rows are read in order, every head of four rows at a time (read
-// head by head, 32 rows apart, they were cache misses one after another);
-// each row's sum in a vector's lanes, then a 4×4 transpose-and-add puts row
-// r's total in lane r: one store, no serial horizontal sums.
-function sampleDots(dO: usize, o: usize, heads: i32, dh: i32, t: i32, tp: i32, scale: f32, dots: usize): void {
-  for (let i = 0; i < tp; i += 4) {
-    for (let h = 0; h < heads; h++) {
-      const col = <usize>(h * dh) * 4;
-      rowDots4(dO + col, o + col, heads * dh, dh, t, i, scale, dots + <usize>(h * tp + i) * 4);
-    }
-  }
-}
-
-// The dots of rows i..i+3 of one head (see sampleDots) into dst.
-// @ts-ignore: decorator
-@inline
-function rowDots4(dO: usize, o: usize, ld: i32, dh: i32, t: i32, i: i32, scale: f32, dst: usize): void {
-  const rowBytes = <usize>ld * 4;
-  const vec = dh & ~3;
-  const s4 = f32x4.splat(scale);
-  // rows past t re-read row t − 1 (their lanes are cleared below)
-  const r1 = i + 1 < t ? i + 1 : t - 1;
-  const r2 = i + 2 < t ? i + 2 : t - 1;
-  const r3 = i + 3 < t ? i + 3 : t - 1;
-  const a0 = dO + <usize>i * rowBytes, c0 = o + <usize>i * rowBytes;
-  const a1 = dO + <usize>r1 * rowBytes, c1 = o + <usize>r1 * rowBytes;
-  const a2 = dO + <usize>r2 * rowBytes, c2 = o + <usize>r2 * rowBytes;
-  const a3 = dO + <usize>r3 * rowBytes, c3 = o + <usize>r3 * rowBytes;
-  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
-  for (let k = 0; k < vec; k += 4) {
-    const q = <usize>k * 4;
-    s0 = madd(v128.load(a0 + q), v128.load(c0 + q), s0);
-    s1 = madd(v128.load(a1 + q), v128.load(c1 + q), s1);
-    s2 = madd(v128.load(a2 + q), v128.load(c2 + q), s2);
-    s3 = madd(v128.load(a3 + q), v128.load(c3 + q), s3);
-  }
-  const u = f32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7));
-  const w = f32x4.add(v128.shuffle<i32>(s2, s3, 0, 4, 1, 5), v128.shuffle<i32>(s2, s3, 2, 6, 3, 7));
-  let sums = f32x4.add(v128.shuffle<i32>(u, w, 0, 1, 4, 5), v128.shuffle<i32>(u, w, 2, 3, 6, 7));
-  for (let k = vec; k < dh; k++) {
-    const q = <usize>k * 4;
-    const tail = f32x4(
-      load<f32>(a0 + q) * load<f32>(c0 + q), load<f32>(a1 + q) * load<f32>(c1 + q),
-      load<f32>(a2 + q) * load<f32>(c2 + q), load<f32>(a3 + q) * load<f32>(c3 + q),
-    );
-    sums = f32x4.add(sums, tail);
-  }
-  v128.store(dst, v128.and(f32x4.mul(sums, s4), lanesBelow(t - i)));
-}
-
-// x[0..n) *= s, n a multiple of 4 (a packed panel).
-function scaleFloats(x: usize, n: i32, s4: v128): void {
-  for (let i = 0; i < n; i += 4) v128.store(x + <usize>i * 4, f32x4.mul(v128.load(x + <usize>i * 4), s4));
-}
-
-// Floats of a packed B with n columns per depth (whole panels of NR).
-// @ts-ignore: decorator
-@inline
-function panelsOf(n: i32): i32 {
-  return ((n + NR - 1) / NR) * NR;
-}
-
-// Gradient for dout [b·t, d] into dqkv [b·t, 3·d], from the saved Pᵀ and out:
-//   dV_h = Pᵀ·dO_h,  dots_i = scale·dO_i·O_i,  dSᵀ = Pᵀ ⊙ (V_h·(scale·dO_h)ᵀ − dots),
-//   dQ_h = (dSᵀ)ᵀ·K_h,  dK_h = dSᵀ·Q_h
-// scratch: attentionScratchFloats(t, dh, heads) (a B panel, dSᵀ [t × tp], heads·tp dots).
-export function attentionGrad(
-  qkv: usize, probs: usize, out: usize, dout: usize, dqkv: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
-): void {
-  const d = heads * dh;
-  const ld = 3 * d;
-  const tp = (t + 3) & ~3;
-  const bp = scratch;
-  const ds = scratch + <usize>panelFloats(t, dh) * 4;
-  const dots = ds + <usize>(t * tp) * 4;
-  const sc4 = f32x4.splat(scale);
-  for (let bi = 0; bi < b; bi++) {
-    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
-    const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
-    const dorows = dout + <usize>(bi * t) * <usize>d * 4;
-    sampleDots(dorows, out + <usize>(bi * t) * <usize>d * 4, heads, dh, t, tp, scale, dots);
-    for (let h = 0; h < heads; h++) {
-      const q = rows + <usize>(h * dh) * 4;
-      const k = rows + <usize>(d + h * dh) * 4;
-      const v = rows + <usize>(2 * d + h * dh) * 4;
-      const dO = dorows + <usize>(h * dh) * 4;
-      const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
-      // dV_h = Pᵀ·dO_h
-      packB(dO, bp, dh, d, 0, t, false);
-      smallProduct(pT, tp, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
-      // dSᵀ from dPᵀ = V_h·dO_hᵀ in the product's epilogue
-      packB(dO, bp, t, d, 0, dh, true);
-      scaleFloats(bp, panelsOf(t) * dh, sc4);
-      attentionProduct(v, ld, bp, dh, ds, t, tp, TILE_SCORE_GRAD, pT, dots + <usize>(h * tp) * 4);
-      // dQ_h = (dSᵀ)ᵀ·K_h
-      packB(k, bp, dh, ld, 0, t, false);
-      smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
-      // dK_h = dSᵀ·Q_h
-      packB(q, bp, dh, ld, 0, t, false);
-      smallProduct(ds, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
-    }
-  }
-}
 // [txattn] end of attention, third round
 
 // [txattn] reduceMiddle (see its description above) in blocks of rows: the

@@ -340,11 +340,10 @@ export function multiHeadAttention(tf: TF, qkv: Tensor, seq: number, heads: numb
   const attrs = { seq, heads, scale: 1 / Math.sqrt(d / heads) };
   const f = tf.customGrad(((x: Tensor, save: (ts: Tensor[]) => void) => {
     const [out, probs] = runKernel(tf, ATTENTION_KERNEL, { qkv: x }, attrs) as [Tensor, Tensor];
-    save([x, probs, out]);
+    save([x, probs]);
     return {
       value: out,
-      gradFunc: (dy: Tensor, saved: Tensor[]) =>
-        runKernel(tf, ATTENTION_GRAD_KERNEL, { qkv: saved[0]!, probs: saved[1]!, out: saved[2]!, dy }, attrs)[0]!,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => runKernel(tf, ATTENTION_GRAD_KERNEL, { qkv: saved[0]!, probs: saved[1]!, dy }, attrs)[0]!,
     };
   }) as never) as (a: Tensor) => Tensor;
   return f(qkv);

@@ -45,10 +45,10 @@ interface Exports {
   ): void;
   geluF32(x: number, out: number, cdf: number, n: number): void;
   geluGradF32(x: number, cdf: number, dy: number, out: number, n: number): void;
-  attentionScratchFloats(t: number, dh: number, heads: number): number;
+  attentionScratchFloats(t: number, dh: number): number;
   attention(qkv: number, out: number, probs: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number): void;
   attentionGrad(
-    qkv: number, probs: number, out: number, dout: number, dqkv: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number,
+    qkv: number, probs: number, dout: number, dqkv: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number,
   ): void;
   // batch normalisation in training (./batch-norm.ts)
   bnCenter(x: number, mean: number, d: number, variance: number, rows: number, c: number, scale: number): void;

@@ -11,7 +11,7 @@
  *   (its gradient is SpecflowLayerNormGrad with dres, ../nn.ts)
  * - SpecflowGelu {x} → [y, Φ(x)] and SpecflowGeluGrad {x, cdf, dy} → dx
  * - SpecflowAttention {qkv} → [out, probs] and SpecflowAttentionGrad
- *   {qkv, probs, out, dy} → dqkv (out gives the softmax gradient's row sums, dO·O): multi-head self-attention read from and written
+ *   {qkv, probs, dy} → dqkv: multi-head self-attention read from and written
  *   to the fused Q/K/V projection's layout, so heads are never transposed.
  *   probs holds each (sample, head)'s probabilities transposed, [b·heads,
  *   seq, seq rounded up to 4] (see wasm/kernels.ts): only these two kernels read it.
@@ -143,9 +143,9 @@ function paddedSeq(seq: number): number {
   return (seq + 3) & ~3;
 }
 
-function attentionScratch(backend: BackendWasm, seq: number, dh: number, heads: number): number {
+function attentionScratch(backend: BackendWasm, seq: number, dh: number): number {
   const simd = simdKernels(backend);
-  return simd.scratch(simd.exports.attentionScratchFloats(seq, dh, heads) * 4);
+  return simd.scratch(simd.exports.attentionScratchFloats(seq, dh) * 4);
 }
 
 export function attention(args: KernelArgs<AttentionAttrs>): TensorInfo[] {
@@ -155,7 +155,7 @@ export function attention(args: KernelArgs<AttentionAttrs>): TensorInfo[] {
   const { seq, heads } = attrs;
   const out = backend.makeOutput([b * seq, d], 'float32');
   const probs = backend.makeOutput([b * heads, seq, paddedSeq(seq)], 'float32');
-  const scratch = attentionScratch(backend, seq, dh, heads);
+  const scratch = attentionScratch(backend, seq, dh);
   const simd = simdKernels(backend);
   simd.exports.attention(simd.ptr(qkv), simd.ptr(out), simd.ptr(probs), b, seq, heads, dh, attrs.scale, scratch);
   return [out, probs];
@@ -163,15 +163,14 @@ export function attention(args: KernelArgs<AttentionAttrs>): TensorInfo[] {
 
 export function attentionGrad(args: KernelArgs<AttentionAttrs>): TensorInfo {
   const { backend, attrs } = args;
-  const { qkv, probs, out, dy } = args.inputs as { qkv: TensorInfo; probs: TensorInfo; out: TensorInfo; dy: TensorInfo };
+  const { qkv, probs, dy } = args.inputs as { qkv: TensorInfo; probs: TensorInfo; dy: TensorInfo };
   const { b, d, dh } = attentionDims(ATTENTION_GRAD_KERNEL, qkv, attrs);
   const { seq, heads } = attrs;
   expectFloat(ATTENTION_GRAD_KERNEL, 'probs', probs, b * heads * seq * paddedSeq(seq));
-  expectFloat(ATTENTION_GRAD_KERNEL, 'out', out, b * seq * d);
   expectFloat(ATTENTION_GRAD_KERNEL, 'dy', dy, b * seq * d);
   const dqkv = backend.makeOutput(qkv.shape, 'float32');
-  const scratch = attentionScratch(backend, seq, dh, heads);
+  const scratch = attentionScratch(backend, seq, dh);
   const simd = simdKernels(backend);
-  simd.exports.attentionGrad(simd.ptr(qkv), simd.ptr(probs), simd.ptr(out), simd.ptr(dy), simd.ptr(dqkv), b, seq, heads, dh, attrs.scale, scratch);
+  simd.exports.attentionGrad(simd.ptr(qkv), simd.ptr(probs), simd.ptr(dy), simd.ptr(dqkv), b, seq, heads, dh, attrs.scale, scratch);
   return dqkv;
 }
