@@ -808,14 +808,24 @@ export function adam(
 // Bias gradients (Σ over the batch), batch-norm moments and average pooling
 // reduce that way; tfjs-wasm reduces only innermost axes, so it transposes
 // the whole input first. Terms are added in index order, the same order on
-// every run, four inner elements per instruction.
+// every run, four inner elements per instruction. The rows go in blocks of
+// 32, every column strip of a block before the next block (the partial sums
+// stored and reloaded exactly, so the same bits as one pass down all rows):
+// a matrix larger than L2 is then streamed from memory once, instead of once
+// per 16-column strip (the Transformer's bias gradients over 8192 rows of
+// 192 columns: 0.61 → 0.27 ms, `node bench/transformer-kernels-ab.mjs sum192`).
+const REDUCE_ROW_BLOCK: i32 = 32;
+
 export function reduceMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32, scale: f32): void {
   const rowBytes = <usize>inner * 4;
   const s4 = f32x4.splat(scale);
   const vec = inner & ~3;
   for (let o = 0; o < outer; o++) {
     const dst = out + <usize>o * rowBytes;
-    addColumns(x + <usize>o * <usize>r * rowBytes, dst, r, inner, true);
+    const src = x + <usize>o * <usize>r * rowBytes;
+    for (let j = 0; j < r || j == 0; j += REDUCE_ROW_BLOCK) {
+      addColumns(src + <usize>j * rowBytes, dst, min(REDUCE_ROW_BLOCK, r - j), inner, j == 0);
+    }
     if (scale == 1) continue;
     for (let i = 0; i < vec; i += 4) v128.store(dst + <usize>i * 4, f32x4.mul(v128.load(dst + <usize>i * 4), s4));
     for (let i = vec; i < inner; i++) store<f32>(dst + <usize>i * 4, load<f32>(dst + <usize>i * 4) * scale);
@@ -1027,7 +1037,7 @@ export function relu(x: usize, out: usize, n: i32): void {
 function exp4(x: v128): v128 {
   // pmax/pmin (one instruction each) keep a NaN in x: it is their first operand
   const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-110)), f32x4.splat(89));
-  // n and e^r: expSteps (in the [xfast] section, shared with expNonPositive4)
+  // n and e^r: expRound, expOfRemainder (in the [xfast] section)
   const fn = expRound(xc);
   const y = expOfRemainder(xc, fn);
   const ni = i32x4.sub(fn, i32x4.splat(0x4b400000));
@@ -1211,7 +1221,7 @@ function erfRational4(x: v128): v128 {
 // direction transposes heads. Every product is the GEMM's 4×8 micro-tile
 // reading its left operand in place, on a right operand packed into panels
 // of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh).
-// (attention and attentionGrad are in the [xfast] section below.)
+// (attention and attentionGrad are in the [xfast] section below, attention since [txattn] at the end.)
 
 export function attentionScratchFloats(t: i32, dh: i32): i32 {
   const tp = (t + 3) & ~3;
@@ -1740,7 +1750,7 @@ export function mseF32(p: usize, t: usize, diff: usize, n: i32, scale: f32): f32
 // [xfast] Transformer passes, second round: attention's softmax in fewer
 // passes, written straight into the saved probabilities.
 
-// expSteps, the two steps exp4 and expNonPositive4 share. expRound: n =
+// exp4's two steps (see exp4). expRound: n =
 // round(x·log2 e) by the 1.5·2^23 trick (the sum's low mantissa bits are n
 // as an integer; n itself is the sum − 1.5·2^23).
 // @ts-ignore: decorator
@@ -1766,39 +1776,24 @@ function expOfRemainder(xc: v128, fn: v128): v128 {
   return f32x4.add(madd(p, f32x4.mul(r, r), r), f32x4.splat(1));
 }
 
-// e^x for x ≤ 0 (softmax's z − max, GELU's −x²/2): exp4 without its upper
-// clamp and with 2^n applied in one multiply, as x clamped to −87 keeps n ≥
-// −126 (a normal scale). Below −87 it gives e^−87 ≈ 1.6e−38 rather than
-// smaller or 0: nothing a softmax or GELU's pdf term can tell apart. NaN
-// propagates (it is pmax's first operand).
-// @ts-ignore: decorator
-@inline
-function expNonPositive4(x: v128): v128 {
-  const xc = f32x4.pmax(x, f32x4.splat(-87));
-  const fn = expRound(xc);
-  const y = expOfRemainder(xc, fn);
-  const scale = i32x4.shl(i32x4.add(i32x4.sub(fn, i32x4.splat(0x4b400000)), i32x4.splat(127)), 23);
-  return f32x4.mul(y, scale);
-}
-
 // GELU and its gradient, four vectors per iteration: V8 schedules a loop
 // body's chains one after another, and erf's and exp's dependent
 // multiply-adds then leave the FMA pipes idle; four independent chains in
-// one body run 1.5–2× faster. Every element's arithmetic is unchanged.
+// one body run 1.5–2× faster.
 // @ts-ignore: decorator
 @inline
 function geluStore(xv: v128, out: usize, cdf: usize): void {
-  const half = f32x4.splat(0.5);
-  const e1 = onePlusErf(xv);
-  v128.store(out, f32x4.mul(f32x4.mul(xv, half), e1));
-  v128.store(cdf, f32x4.mul(e1, half));
+  const c = normalCdf4(xv);
+  v128.store(out, f32x4.mul(xv, c));
+  v128.store(cdf, c);
 }
 
-// 1 + erf(x/√2) = 2·Φ(x)
+// Φ(x) = erf(x/√2)/2 + 1/2 in one multiply-add, so GELU = x·Φ(x) is one multiply more
 // @ts-ignore: decorator
 @inline
-function onePlusErf(xv: v128): v128 {
-  return f32x4.add(f32x4.splat(1), erfRational4(f32x4.mul(xv, f32x4.splat(<f32>0.7071067811865476))));
+function normalCdf4(xv: v128): v128 {
+  const half = f32x4.splat(0.5);
+  return madd(erfRational4(f32x4.mul(xv, f32x4.splat(<f32>0.7071067811865476))), half, half);
 }
 
 export function geluF32(x: usize, out: usize, cdf: usize, n: i32): void {
@@ -1819,12 +1814,10 @@ export function geluF32(x: usize, out: usize, cdf: usize, n: i32): void {
 
 // The last 1–3 values through one zero-padded vector (the same arithmetic).
 function geluTail(x: usize, out: usize, cdf: usize, vec: i32, n: i32): void {
-  const half = f32x4.splat(0.5);
   let xv = f32x4.splat(0);
   for (let j = vec; j < n; j++) xv = withLane(xv, j - vec, load<f32>(x + <usize>j * 4));
-  const e1 = onePlusErf(xv);
-  const y = f32x4.mul(f32x4.mul(xv, half), e1);
-  const c = f32x4.mul(e1, half);
+  const c = normalCdf4(xv);
+  const y = f32x4.mul(xv, c);
   for (let j = vec; j < n; j++) {
     store<f32>(out + <usize>j * 4, laneOf(y, j - vec));
     store<f32>(cdf + <usize>j * 4, laneOf(c, j - vec));
@@ -1835,8 +1828,9 @@ function geluTail(x: usize, out: usize, cdf: usize, vec: i32, n: i32): void {
 // @ts-ignore: decorator
 @inline
 function geluGradOf(xv: v128, cv: v128, gv: v128): v128 {
-  const pdf = f32x4.mul(expNonPositive4(f32x4.mul(f32x4.mul(xv, xv), f32x4.splat(-0.5))), f32x4.splat(<f32>0.3989422804014327));
-  return f32x4.mul(gv, madd(xv, pdf, cv));
+  // x·φ(x) = (x/√(2π))·2^(−x²·log2(e)/2): exp2NonPositive4 ([txattn] section), 13 operations where e^x took 20
+  const e = exp2NonPositive4(f32x4.mul(f32x4.mul(xv, xv), f32x4.splat(<f32>-0.7213475204444817)));
+  return f32x4.mul(gv, madd(f32x4.mul(xv, f32x4.splat(<f32>0.3989422804014327)), e, cv));
 }
 
 export function geluGradF32(x: usize, cdf: usize, dy: usize, out: usize, n: i32): void {
@@ -1878,118 +1872,13 @@ export function geluGradF32(x: usize, cdf: usize, dy: usize, out: usize, n: i32)
 // The products read Pᵀ in place in both directions: out = P·V as transposed
 // A, dV = Pᵀ·dO as plain A (no packing of P).
 
-// Softmax down the t rows of four adjacent column groups of Pᵀ (rows
-// rowBytes apart), in place: exp(scale·(s − max)) / Σ per lane; the lanes
-// of the fourth group not in mask3 (past t: scores never written) become 0.
-// @ts-ignore: decorator
-@inline
-function softmaxColumns4(p: usize, rowBytes: usize, t: i32, sc4: v128, mask3: v128): void {
-  let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
-  let q = p;
-  for (let j = 0; j < t; j++) {
-    m0 = f32x4.pmax(m0, v128.load(q));
-    m1 = f32x4.pmax(m1, v128.load(q, 16));
-    m2 = f32x4.pmax(m2, v128.load(q, 32));
-    m3 = f32x4.pmax(m3, v128.load(q, 48));
-    q += rowBytes;
-  }
-  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
-  q = p;
-  for (let j = 0; j < t; j++) {
-    const e0 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q), m0), sc4));
-    const e1 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q, 16), m1), sc4));
-    const e2 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q, 32), m2), sc4));
-    const e3 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q, 48), m3), sc4));
-    v128.store(q, e0);
-    v128.store(q, e1, 16);
-    v128.store(q, e2, 32);
-    v128.store(q, e3, 48);
-    s0 = f32x4.add(s0, e0);
-    s1 = f32x4.add(s1, e1);
-    s2 = f32x4.add(s2, e2);
-    s3 = f32x4.add(s3, e3);
-    q += rowBytes;
-  }
-  const one = f32x4.splat(1);
-  const r0 = f32x4.div(one, s0), r1 = f32x4.div(one, s1), r2 = f32x4.div(one, s2), r3 = f32x4.div(one, s3);
-  q = p;
-  for (let j = 0; j < t; j++) {
-    v128.store(q, f32x4.mul(v128.load(q), r0));
-    v128.store(q, f32x4.mul(v128.load(q, 16), r1), 16);
-    v128.store(q, f32x4.mul(v128.load(q, 32), r2), 32);
-    v128.store(q, v128.and(f32x4.mul(v128.load(q, 48), r3), mask3), 48);
-    q += rowBytes;
-  }
-}
-
-// The same for one column group (lanes not in mask become 0).
-// @ts-ignore: decorator
-@inline
-function softmaxColumns1(p: usize, rowBytes: usize, t: i32, sc4: v128, mask: v128): void {
-  let m0 = f32x4.splat(-Infinity);
-  let q = p;
-  for (let j = 0; j < t; j++) {
-    m0 = f32x4.pmax(m0, v128.load(q));
-    q += rowBytes;
-  }
-  let s0 = f32x4.splat(0);
-  q = p;
-  for (let j = 0; j < t; j++) {
-    const e0 = expNonPositive4(f32x4.mul(f32x4.sub(v128.load(q), m0), sc4));
-    v128.store(q, e0);
-    s0 = f32x4.add(s0, e0);
-    q += rowBytes;
-  }
-  const r0 = f32x4.div(f32x4.splat(1), s0);
-  q = p;
-  for (let j = 0; j < t; j++) {
-    v128.store(q, v128.and(f32x4.mul(v128.load(q), r0), mask));
-    q += rowBytes;
-  }
-}
+// (The forward pass, attention: the [txattn] section at the end of this file.)
 
 // Lanes i < t of column group g (all ones but in the last group of a t that is no multiple of 4).
 // @ts-ignore: decorator
 @inline
 function groupMask(g: i32, t: i32): v128 {
   return lanesBelow(t - 4 * g);
-}
-
-// Pᵀ of one (sample, head) from its scores Sᵀ in place ([t × tp], rows tp floats apart).
-function softmaxTransposed(p: usize, t: i32, tp: i32, scale: f32): void {
-  const rowBytes = <usize>tp * 4;
-  const groups = tp >> 2;
-  const sc4 = f32x4.splat(scale);
-  let g = 0;
-  for (; g + 4 <= groups; g += 4) softmaxColumns4(p + <usize>g * 16, rowBytes, t, sc4, groupMask(g + 3, t));
-  for (; g < groups; g++) softmaxColumns1(p + <usize>g * 16, rowBytes, t, sc4, groupMask(g, t));
-}
-
-// Forward: probs [b·heads, t, tp] receives Pᵀ (see above).
-export function attention(
-  qkv: usize, out: usize, probs: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
-): void {
-  const d = heads * dh;
-  const ld = 3 * d;
-  const tp = (t + 3) & ~3;
-  const bp = scratch;
-  for (let bi = 0; bi < b; bi++) {
-    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
-    const orows = out + <usize>(bi * t) * <usize>d * 4;
-    for (let h = 0; h < heads; h++) {
-      const q = rows + <usize>(h * dh) * 4;
-      const k = rows + <usize>(d + h * dh) * 4;
-      const v = rows + <usize>(2 * d + h * dh) * 4;
-      const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
-      // Sᵀ = K_h·Q_hᵀ [t×t], rows tp apart, then Pᵀ in place
-      packB(q, bp, t, ld, 0, dh, true);
-      smallProduct(k, ld, bp, dh, pT, tp, t, t);
-      softmaxTransposed(pT, t, tp, scale);
-      // out_h = P·V_h: Pᵀ as transposed A
-      packB(v, bp, dh, ld, 0, t, false);
-      smallProduct(pT, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
-    }
-  }
 }
 
 // Gradient for dout [b·t, d] into dqkv [b·t, 3·d], from the saved Pᵀ:
@@ -2424,3 +2313,201 @@ export function bnGradCoefficients(sumDz: usize, sumDzD: usize, r: usize, s: usi
   }
 }
 // [convleft] end of batch normalisation + LeakyReLU from x
+
+// [txattn] Attention, third round: the forward's softmax in fewer
+// operations. The probabilities are still kept transposed, Pᵀ [t × tp] per
+// (sample, head), row j holding P[0..t][j] (lanes past t exactly 0), so each
+// softmax runs down columns with four queries in a vector's lanes; the
+// gradient is [xfast]'s. What changed: the scores' product keeps each
+// column's running maximum in its epilogue (no max pass), and the softmax's
+// exponential is 2^u with u = s·(scale·log2 e) − max·(scale·log2 e) in one
+// multiply-add and Cephes exp2f's polynomial (13 vector operations where e^x
+// took 20).
+
+// 2^u for u ≤ 0 (a little above 0 is fine too), u clamped to −125 (so 2^n
+// and the result stay normal floats: 2^−125 is nothing a softmax can tell
+// from 0). n = round(u) by adding 1.5·2^23 + 127, whose low bits are then
+// n + 127: shifted into the exponent field they are 2^n. 2^r, |r| ≤ 1/2,
+// by Cephes exp2f's polynomial (relative error 1.7e-7). NaN propagates.
+// @ts-ignore: decorator
+@inline
+function exp2NonPositive4(u: v128): v128 {
+  const uc = f32x4.pmax(u, f32x4.splat(-125));
+  const fn = f32x4.add(uc, f32x4.splat(12583039.0));
+  const r = f32x4.sub(uc, f32x4.sub(fn, f32x4.splat(12583039.0)));
+  let p = f32x4.splat(1.535336188319500e-4);
+  p = madd(p, r, f32x4.splat(1.339887440266574e-3));
+  p = madd(p, r, f32x4.splat(9.618437357674640e-3));
+  p = madd(p, r, f32x4.splat(5.550332471162809e-2));
+  p = madd(p, r, f32x4.splat(2.402264791363012e-1));
+  p = madd(p, r, f32x4.splat(6.931472028550421e-1));
+  p = madd(p, r, f32x4.splat(1));
+  return f32x4.mul(p, i32x4.shl(fn, 23));
+}
+
+// One 4×8 tile of the scores Sᵀ = K·Qᵀ (K's rows in place, rowBytes apart;
+// Qᵀ a packed panel of depth kc), stored, and its columns' maxima folded into
+// mx (8 floats; 4 when nr is 4: C's rows are padded to whole vectors only).
+// Rows ≥ mr are not stored (they re-read the tile's first row, so their
+// maxima change nothing).
+// @ts-ignore: decorator
+@inline
+function scoresTile(a0: usize, rowBytes: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32, mx: usize): void {
+  const p1 = mr > 1 ? a0 + rowBytes : a0;
+  const p2 = mr > 2 ? a0 + 2 * rowBytes : a0;
+  const p3 = mr > 3 ? a0 + 3 * rowBytes : a0;
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let pb = bp;
+  let o: usize = 0;
+  const end = bp + <usize>(kc * NR) * 4;
+  while (pb < end) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let x = v128.load32_splat(a0 + o);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(p1 + o);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(p2 + o);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(p3 + o);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    o += 4;
+    pb += NR * 4;
+  }
+  v128.store(mx, f32x4.pmax(v128.load(mx), f32x4.pmax(f32x4.pmax(c00, c10), f32x4.pmax(c20, c30))));
+  if (nr > 4) v128.store(mx, f32x4.pmax(v128.load(mx, 16), f32x4.pmax(f32x4.pmax(c01, c11), f32x4.pmax(c21, c31))), 16);
+  tileRowStore(c, c00, c01, nr);
+  if (mr > 1) tileRowStore(c + ldc, c10, c11, nr);
+  if (mr > 2) tileRowStore(c + 2 * ldc, c20, c21, nr);
+  if (mr > 3) tileRowStore(c + 3 * ldc, c30, c31, nr);
+}
+
+// @ts-ignore: decorator
+@inline
+function tileRowStore(c: usize, v0: v128, v1: v128, nr: i32): void {
+  v128.store(c, v0);
+  if (nr > 4) v128.store(c, v1, 16);
+}
+
+// Sᵀ [t × tp] (rows tp floats apart) = K·Qᵀ with K's t rows in place (lda
+// floats apart) and Qᵀ packed (t columns, zero past t), and the maxima of
+// its columns into mx [tp] (which holds −∞ before).
+function scoresWithMax(k: usize, lda: i32, bp: usize, dh: i32, c: usize, t: i32, tp: i32, mx: usize): void {
+  const rowBytes = <usize>lda * 4;
+  const ldc = <usize>tp * 4;
+  for (let j0 = 0; j0 < tp; j0 += NR) {
+    const nr = tp - j0 < NR ? tp - j0 : NR;
+    const panel = bp + <usize>(j0 * dh) * 4;
+    const col = <usize>j0 * 4;
+    for (let i = 0; i < t; i += MR) {
+      const mr = t - i < MR ? t - i : MR;
+      scoresTile(k + <usize>i * rowBytes, rowBytes, panel, dh, c + <usize>i * ldc + col, ldc, mr, nr, mx + col);
+    }
+  }
+}
+
+// Pᵀ in place from the scores Sᵀ [t × tp] and their columns' maxima mx [tp]:
+// exp(scale·(s − max)) / Σ, four columns a vector, four groups at a time
+// (four independent exponentials per row keep the FMA pipes busy; see GELU),
+// then the rest one group at a time. The lanes past t of the last group become 0.
+function softmaxColumnsFrom(p: usize, mx: usize, t: i32, tp: i32, scale: f32): void {
+  const rowBytes = <usize>tp * 4;
+  const groups = tp >> 2;
+  const c = scale * <f32>1.4426950408889634;
+  const c4 = f32x4.splat(c);
+  const nc4 = f32x4.splat(-c);
+  let g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const o = <usize>g * 16;
+    const n0 = f32x4.mul(v128.load(mx + o), nc4), n1 = f32x4.mul(v128.load(mx + o, 16), nc4);
+    const n2 = f32x4.mul(v128.load(mx + o, 32), nc4), n3 = f32x4.mul(v128.load(mx + o, 48), nc4);
+    let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+    let q = p + o;
+    for (let j = 0; j < t; j++) {
+      const e0 = exp2NonPositive4(madd(v128.load(q), c4, n0));
+      const e1 = exp2NonPositive4(madd(v128.load(q, 16), c4, n1));
+      const e2 = exp2NonPositive4(madd(v128.load(q, 32), c4, n2));
+      const e3 = exp2NonPositive4(madd(v128.load(q, 48), c4, n3));
+      v128.store(q, e0);
+      v128.store(q, e1, 16);
+      v128.store(q, e2, 32);
+      v128.store(q, e3, 48);
+      s0 = f32x4.add(s0, e0);
+      s1 = f32x4.add(s1, e1);
+      s2 = f32x4.add(s2, e2);
+      s3 = f32x4.add(s3, e3);
+      q += rowBytes;
+    }
+    const one = f32x4.splat(1);
+    const r0 = f32x4.div(one, s0), r1 = f32x4.div(one, s1), r2 = f32x4.div(one, s2);
+    const r3 = v128.and(f32x4.div(one, s3), lanesBelow(t - 4 * g - 12));
+    q = p + o;
+    for (let j = 0; j < t; j++) {
+      v128.store(q, f32x4.mul(v128.load(q), r0));
+      v128.store(q, f32x4.mul(v128.load(q, 16), r1), 16);
+      v128.store(q, f32x4.mul(v128.load(q, 32), r2), 32);
+      v128.store(q, f32x4.mul(v128.load(q, 48), r3), 48);
+      q += rowBytes;
+    }
+  }
+  for (; g < groups; g++) {
+    const o = <usize>g * 16;
+    const n0 = f32x4.mul(v128.load(mx + o), nc4);
+    let s0 = f32x4.splat(0);
+    let q = p + o;
+    for (let j = 0; j < t; j++) {
+      const e0 = exp2NonPositive4(madd(v128.load(q), c4, n0));
+      v128.store(q, e0);
+      s0 = f32x4.add(s0, e0);
+      q += rowBytes;
+    }
+    const r0 = v128.and(f32x4.div(f32x4.splat(1), s0), lanesBelow(t - 4 * g));
+    q = p + o;
+    for (let j = 0; j < t; j++) {
+      v128.store(q, f32x4.mul(v128.load(q), r0));
+      q += rowBytes;
+    }
+  }
+}
+
+// Multi-head self-attention on qkv [b·t, 3·d] (Q, K, V side by side, head h
+// at columns h·dh of each; d = heads·dh) into out [b·t, d] (heads merged in
+// place) and probs [b·heads, t, tp] (Pᵀ, see above). scratch:
+// attentionScratchFloats(t, dh).
+export function attention(
+  qkv: usize, out: usize, probs: usize, b: i32, t: i32, heads: i32, dh: i32, scale: f32, scratch: usize,
+): void {
+  const d = heads * dh;
+  const ld = 3 * d;
+  const tp = (t + 3) & ~3;
+  const bp = scratch;
+  const mx = scratch + <usize>panelFloats(t, dh) * 4;
+  for (let bi = 0; bi < b; bi++) {
+    const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
+    const orows = out + <usize>(bi * t) * <usize>d * 4;
+    for (let h = 0; h < heads; h++) {
+      const q = rows + <usize>(h * dh) * 4;
+      const k = rows + <usize>(d + h * dh) * 4;
+      const v = rows + <usize>(2 * d + h * dh) * 4;
+      const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
+      // Sᵀ = K_h·Q_hᵀ [t × tp] and its columns' maxima, then Pᵀ in place
+      for (let g = 0; g < tp; g += 4) v128.store(mx + <usize>g * 4, f32x4.splat(-Infinity));
+      packB(q, bp, t, ld, 0, dh, true);
+      scoresWithMax(k, ld, bp, dh, pT, t, tp, mx);
+      softmaxColumnsFrom(pT, mx, t, tp, scale);
+      // out_h = P·V_h: Pᵀ as transposed A
+      packB(v, bp, dh, ld, 0, t, false);
+      smallProduct(pT, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
+    }
+  }
+}
+
+// [txattn] end of attention, third round
+

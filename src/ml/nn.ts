@@ -180,11 +180,37 @@ export function defineDense(store: ParamStore, name: string, inDim: number, outD
 export function dense(tf: TF, store: ParamStore, name: string, x: Tensor, act: Activation = 'linear'): Tensor {
   const w = store.get(`${name}.w`);
   const b = store.get(`${name}.b`);
-  if (act === 'linear' || act === 'relu') {
-    return tf.fused.matMul({ a: x as import('@tensorflow/tfjs').Tensor2D, b: w as unknown as import('@tensorflow/tfjs').Tensor2D, bias: b, activation: act });
-  }
-  const y = tf.fused.matMul({ a: x as import('@tensorflow/tfjs').Tensor2D, b: w as unknown as import('@tensorflow/tfjs').Tensor2D, bias: b });
-  return activate(tf, y, act);
+  if (act === 'relu') return tf.fused.matMul({ a: x as Tensor2D, b: w as unknown as Tensor2D, bias: b, activation: act });
+  const y = matMulBias(tf, x, w, b);
+  return act === 'linear' ? y : activate(tf, y, act);
+}
+
+/**
+ * x·w + b for 2-D x [m, k], w [k, n], b [n]: tf.fused.matMul's product and
+ * gradient (dx = dy·wᵀ, dw = xᵀ·dy, db = Σ_rows dy), the same kernels and the
+ * same bits. With specflow's wasm kernels they are called directly on the 2-D
+ * tensors: tf.fused.matMul reshapes its operands to 3-D and back, and its
+ * gradient each operand and product again, some 20 tfjs ops a layer and step
+ * (each costing more JavaScript than a Reshape's kernel) where this is 5.
+ */
+export function matMulBias(tf: TF, x: Tensor, w: Tensor, b: Tensor): Tensor {
+  if (!fusedTransformerOps(tf) || x.rank !== 2 || w.rank !== 2) return tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b });
+  const f = tf.customGrad(((xx: Tensor, ww: Tensor, bb: Tensor, save: (ts: Tensor[]) => void) => {
+    const [y] = runKernel(tf, '_FusedMatMul', { a: xx, b: ww, bias: bb }, { transposeA: false, transposeB: false, activation: 'linear' });
+    save([xx, ww]);
+    return {
+      value: y!,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sw] = saved as [Tensor, Tensor];
+        return [
+          runKernel(tf, 'BatchMatMul', { a: dy, b: sw }, { transposeA: false, transposeB: true })[0]!,
+          runKernel(tf, 'BatchMatMul', { a: sx, b: dy }, { transposeA: true, transposeB: false })[0]!,
+          runKernel(tf, 'Sum', { x: dy }, { axis: [0], keepDims: false })[0]!,
+        ];
+      },
+    };
+  }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
+  return f(x, w, b);
 }
 
 export function defineLayerNorm(store: ParamStore, name: string, dim: number): void {
@@ -292,7 +318,7 @@ export function selfAttention(tf: TF, store: ParamStore, name: string, h: Tensor
   if (fusedTransformerOps(tf)) {
     const w = tf.concat(['q', 'k', 'v'].map((p) => store.get(`${name}.${p}.w`)), 1);
     const bias = tf.concat(['q', 'k', 'v'].map((p) => store.get(`${name}.${p}.b`)), 0);
-    merged = multiHeadAttention(tf, tf.fused.matMul({ a: h as Tensor2D, b: w as Tensor2D, bias }), seq, heads);
+    merged = multiHeadAttention(tf, matMulBias(tf, h, w, bias), seq, heads);
   } else {
     const [q, k, v] = ['q', 'k', 'v'].map((p) => dense(tf, store, `${name}.${p}`, h)) as [Tensor, Tensor, Tensor];
     merged = attendHeads(tf, q, k, v, seq, heads);

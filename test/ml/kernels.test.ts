@@ -241,6 +241,16 @@ describe('Sum and Mean over adjacent axes', () => {
       expect(d).toBeLessThanOrEqual(TOL);
     });
   }
+  it('a column sum over several blocks of rows adds row 0, 1, 2, … in float32: exactly those bits', async () => {
+    // 101 rows (blocks of 32 and a partial one) × 39 columns (16-column strips, a 4-column group, single columns)
+    const [rows, cols] = [101, 39];
+    const x = rand(rows * cols, 4242, 1e3);
+    const want = new Float32Array(cols);
+    for (let j = 0; j < rows; j++) for (let i = 0; i < cols; i++) want[i] = Math.fround(want[i]! + x[j * cols + i]!);
+    await tf.setBackend('wasm');
+    const got = tf.tidy(() => tf.sum(tf.tensor2d(x, [rows, cols]), 0).dataSync());
+    expect(Array.from(got)).toEqual(Array.from(want));
+  });
 });
 
 describe('Add, Sub, Multiply, RealDiv, SquaredDifference, Relu and Cast as vector loops', () => {

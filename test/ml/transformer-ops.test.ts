@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
-import { addLayerNormOp, fusedTransformerOps, gelu, layerNormOp, multiHeadAttention } from '../../src/ml/nn.js';
+import { addLayerNormOp, fusedTransformerOps, gelu, layerNormOp, matMulBias, multiHeadAttention } from '../../src/ml/nn.js';
 import { trainAutoencoder } from '../../src/ml/train.js';
 import { erfExact } from './exact-erf.js';
 import { Rng } from '../../src/util/random.js';
@@ -157,6 +157,24 @@ describe('GELU', () => {
   });
 });
 
+describe('x·w + b with the kernels called on 2-D tensors', () => {
+  it('the same bits as tf.fused.matMul, forward and all three gradients', async () => {
+    await tf.setBackend('wasm');
+    expect(fusedTransformerOps(tf)).toBe(true);
+    const bits = (direct: boolean) =>
+      tf.tidy(() => {
+        const [x, w, b] = [tf.tensor2d(rand(37 * 13, 31), [37, 13]), tf.tensor2d(rand(13 * 9, 32), [13, 9]), tf.tensor1d(rand(9, 33))];
+        const r = tf.tensor2d(rand(37 * 9, 34), [37, 9]);
+        const op = (a: Tensor, c: Tensor, e: Tensor) => (direct ? matMulBias(tf, a, c, e) : tf.fused.matMul({ a: a as never, b: c as never, bias: e }));
+        const grads = tf.grads((a: Tensor, c: Tensor, e: Tensor) => tf.sum(tf.mul(op(a, c, e), r)))([x, w, b]);
+        return [op(x, w, b), ...grads].map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+      });
+    const [got, want] = [bits(true), bits(false)];
+    expect(got.map((g) => g.length)).toEqual([37 * 9, 37 * 13, 13 * 9, 9]);
+    expect(got).toEqual(want);
+  });
+});
+
 describe('multi-head attention on the fused Q/K/V product', () => {
   // [samples, tokens, heads, head width]
   it.each([[2, 5, 3, 3], [1, 9, 2, 8], [3, 32, 4, 16], [2, 1, 2, 5], [1, 13, 1, 7]])(
@@ -166,6 +184,11 @@ describe('multi-head attention on the fused Q/K/V product', () => {
       expect(diff).toBeLessThan(TOL);
     },
   );
+
+  it('scores up to 228 apart (probabilities far below the exponential\'s clamp at e^-86.6): forward and gradient match cpu', async () => {
+    const diff = await wasmVsCpu([[2 * 11, 3 * 2 * 8]], (t, qkv) => multiHeadAttention(t, t.mul(qkv!, 6), 11, 2));
+    expect(diff).toBeLessThan(TOL);
+  });
 
   it('keeps P transposed with rows padded to 4, the padding exactly 0 whatever the memory held before', async () => {
     await tf.setBackend('wasm');
