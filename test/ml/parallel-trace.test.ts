@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { Autoencoder, withArchDefaults } from '../../src/ml/autoencoder.js';
 import { getTf } from '../../src/ml/engine.js';
 import { createAdam } from '../../src/ml/optimizer.js';
-import { spinWhile } from '../../src/ml/parallel/spin.js';
+import { spinMs, spinWhile } from '../../src/ml/parallel/spin.js';
 import { TrainingTeam } from '../../src/ml/parallel/team.js';
 import { PHASES, traceBuffer, tracer } from '../../src/ml/parallel/trace.js';
 
@@ -22,6 +22,14 @@ describe('spinning at a barrier', () => {
     a[0] = 3;
     expect(spinWhile(a, 0, 2)).toBe(3);
     expect(spinWhile(a, 0, 3)).toBe(3); // gives up after SPIN_MS: the caller sleeps
+    expect(spinWhile(a, 0, 3, 0)).toBe(3);
+  });
+
+  it('lasts SPECFLOW_TEAM_SPIN_MS milliseconds (0 to 10), else 0.25', () => {
+    expect(spinMs(undefined)).toBe(0.25);
+    expect(spinMs('0')).toBe(0);
+    expect(spinMs('1.5')).toBe(1.5);
+    for (const bad of ['', 'x', '-1', '11', 'Infinity']) expect(spinMs(bad)).toBe(0.25);
   });
 
   it('sees another thread\'s store (spinning, then sleeping as the worker does)', async () => {

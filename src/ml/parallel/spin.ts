@@ -10,17 +10,24 @@
  * than SPIN_MS of CPU per wait.
  */
 
-/** How long a thread watches a flag before it sleeps (ms). */
-export const SPIN_MS = 0.25;
+/** How long a thread watches a flag before it sleeps (ms): SPECFLOW_TEAM_SPIN_MS (0 sleeps at once, for
+ * before/after benchmarks; each thread reads it, the workers inherit the training thread's environment), else 0.25. */
+export const SPIN_MS = spinMs(process.env.SPECFLOW_TEAM_SPIN_MS);
+
+/** SPECFLOW_TEAM_SPIN_MS's value: a number of milliseconds from 0 to 10, else the default. */
+export function spinMs(setting: string | undefined): number {
+  const ms = setting === undefined || setting.trim() === '' ? NaN : Number(setting);
+  return Number.isFinite(ms) && ms >= 0 && ms <= 10 ? ms : 0.25;
+}
 
 /**
- * Watches `a[i]` while it holds `seen`, for at most SPIN_MS; returns the value it holds
+ * Watches `a[i]` while it holds `seen`, for at most `ms`; returns the value it holds
  * then (`seen` when it did not change: the caller sleeps).
  */
-export function spinWhile(a: Int32Array, i: number, seen: number): number {
+export function spinWhile(a: Int32Array, i: number, seen: number, ms = SPIN_MS): number {
   let v = Atomics.load(a, i);
-  if (v !== seen) return v;
-  const until = performance.now() + SPIN_MS;
+  if (v !== seen || ms <= 0) return v;
+  const until = performance.now() + ms;
   // performance.now() costs more than a load: look at the clock every 64 loads
   for (let k = 1; ; k++) {
     v = Atomics.load(a, i);
