@@ -2,9 +2,10 @@
  * Per-step timestamps of a training team's phases on every thread, for
  * benchmarks (bench/team-trace.mjs): on only when SPECFLOW_TEAM_TRACE names a
  * file, which the team writes when it closes. Each thread writes its own rows
- * of one shared Float64Array (milliseconds since the Unix epoch, µs resolution:
- * performance.timeOrigin differs between threads, their sum does not), so
- * tracing adds a store per phase and nothing when off.
+ * of one shared Float64Array, in milliseconds of the monotonic clock every
+ * thread of the process reads alike (process.hrtime; performance.now() counts
+ * from each thread's own start), so tracing adds a store per phase and nothing
+ * when off.
  */
 import { writeFileSync } from 'node:fs';
 
@@ -46,7 +47,8 @@ export function tracer(buffer: SharedArrayBuffer | undefined, thread: number): (
   return (step, phase) => {
     const row = (thread * STEPS + (step % STEPS)) * PHASES.length;
     if (phase === 'start') t.fill(0, row, row + PHASES.length);
-    t[row + index[phase]] = performance.timeOrigin + performance.now();
+    const [sec, ns] = process.hrtime();
+    t[row + index[phase]] = sec * 1e3 + ns / 1e6;
   };
 }
 
