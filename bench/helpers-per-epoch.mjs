@@ -7,15 +7,18 @@
 // bench/helpers-per-epoch.mjs ...`). Not part of `npm run bench`:
 //
 //   node bench/helpers-per-epoch.mjs [dense|conv1d|transformer] [THREADS=2] [EPOCHS=16]    (after `npm run build`)
+//
+// MARK=1 prints `MARK epoch N` as each epoch ends, to place V8's --trace-opt / --trace-deopt lines by epoch.
 import { osThreads } from './os-threads.mjs';
 import { benchSpectra } from './training-data.mjs';
 
 const { trainAutoencoder } = await import('../dist/ml/train.js');
 const [arch = 'dense', threads = '2', epochs = '16'] = process.argv.slice(2);
+const MARK = process.env.MARK === "1";
 const [n, d] = arch === 'dense' ? [4000, 1024] : [1000, 512];
 const snaps = [];
 await trainAutoencoder({ n, d, x: benchSpectra(n, d) }, {
-  arch, latentDim: 8, epochs: Number(epochs), batchSize: 256, validation: 0, seed: 1, threads: Number(threads), onEpoch: () => snaps.push(Object.assign(osThreads(), { t: performance.now() })),
+  arch, latentDim: 8, epochs: Number(epochs), batchSize: 256, validation: 0, seed: 1, threads: Number(threads), onEpoch: (i) => { snaps.push(Object.assign(osThreads(), { t: performance.now() })); if (MARK) console.log(`MARK epoch ${i.epoch}`); },
 });
 console.log(`${arch}, batch 256, ${threads} thread(s): wall ms per epoch; CPU ms per epoch, training threads | helper threads`);
 for (let e = 1; e < snaps.length; e++) {
