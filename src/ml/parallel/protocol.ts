@@ -89,6 +89,8 @@ export interface WorkerBuffers {
   /** Int32 [FLAGS.length(threads)]: per thread, the last step whose gradient it has written (READY) and
    * whose owned tensors it has updated in `weights` (PUBLISHED). */
   flags: SharedArrayBuffer;
+  /** Float64: every thread's per-step phase times, when SPECFLOW_TEAM_TRACE asks for them (./trace.ts). */
+  trace?: SharedArrayBuffer;
 }
 
 export interface WorkerSetup {

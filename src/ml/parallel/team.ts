@@ -31,6 +31,8 @@ import {
   applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveNorms, saveWeights, shardGradient, shardLoss, shardRanges,
   tensorsOf, writeShard, type ParamLayout,
 } from './shard.js';
+import { spinWhile } from './spin.js';
+import { tracer, traceBuffer, writeTrace, type Phase } from './trace.js';
 
 /** The compiled worker: next to this file in dist/, or dist/ seen from src/ (tests run the sources). */
 function workerFile(): string {
@@ -97,11 +99,14 @@ export class TrainingTeam {
   private noisy: Float32Array | undefined;
   private seq = 0;
   private closed = false;
+  private readonly mark: (step: number, phase: Phase) => void;
 
   private constructor(
     private readonly options: TeamOptions, private readonly members: Member[], private readonly layout: ParamLayout,
     private readonly weights: Float32Array, grads: SharedArrayBuffer[], flags: SharedArrayBuffer, owners: number[],
+    private readonly trace: SharedArrayBuffer | undefined,
   ) {
+    this.mark = tracer(trace, 0);
     this.grads = grads.map((b) => new Float32Array(b));
     this.flags = new Int32Array(flags);
     this.mine = tensorsOf(owners, 0);
@@ -122,6 +127,7 @@ export class TrainingTeam {
     saveWeights(options.tf, model, layout, weights); // every copy starts from this thread's weights
     const grads = Array.from({ length: threads }, () => new SharedArrayBuffer(4 * layout.paramFloats));
     const flags = new SharedArrayBuffer(4 * FLAGS.length(threads));
+    const trace = traceBuffer(threads);
     const owners = ownership(layout, threads);
     const file = workerFile();
     const wasmFixes = backend === 'wasm' ? await wasmFixesInstalled() : true;
@@ -138,6 +144,7 @@ export class TrainingTeam {
         weights: weights.buffer as SharedArrayBuffer,
         grads,
         flags,
+        ...(trace ? { trace } : {}),
       };
       const setup: WorkerSetup = {
         config: model.config, backend, wasmFixes, learningRate: options.learningRate, ...(options.noise ? { noise: options.noise } : {}),
@@ -163,7 +170,7 @@ export class TrainingTeam {
       worker.on('exit', (code) => fail(new TrainingThreadError(`training thread ${i} stopped (exit code ${code}${code === 1 ? ', e.g. out of memory' : ''})`)));
       members.push(member);
     }
-    const team = new TrainingTeam(options, members, layout, weights, grads, flags, owners);
+    const team = new TrainingTeam(options, members, layout, weights, grads, flags, owners, trace);
     try {
       await Promise.race([Promise.all(ready), ...members.map((m) => m.failed)]);
     } catch (e) {
@@ -196,6 +203,8 @@ export class TrainingTeam {
     if (!this.handedOver) this.handOver(batch);
     else if (batch !== this.handedOver) throw new Error('training team: a step on another batch than the one handed over to the workers');
     this.handedOver = undefined;
+    const step = this.seq;
+    this.mark(step, 'start');
     const first = shards[0]!;
     let x = batch.x;
     if (!x) {
@@ -204,12 +213,15 @@ export class TrainingTeam {
       addRowNoise(y, d, batch.seeds!.subarray(0, first.count), this.options.noise!.spec, this.options.noise!.stats, x);
     }
     const mine = shardGradient(tf, model, x, y, first.count, b);
+    this.mark(step, 'gradient');
     let loss = mine.loss;
     // every thread has read the last step's gradients: the last step ended when all had published
     const own = writeShard(tf, mine, this.layout, this.grads[0]!, this.moments, this.others);
+    this.mark(step, 'ready');
     this.signal(FLAGS.READY, this.seq);
     try {
       await this.all(FLAGS.READY);
+      this.mark(step, 'allReady');
     } catch (e) {
       for (const t of own.values()) t.dispose();
       throw e;
@@ -225,15 +237,19 @@ export class TrainingTeam {
     // this thread's tensors, summed in shard order as one thread would: the same bits run after run
     applyShards(tf, optimizer, model, this.layout, this.grads, shards.length, this.mine, { shard: 0, grads: own });
     saveWeights(tf, model, this.layout, this.weights, this.mine);
+    this.mark(step, 'published');
     this.signal(FLAGS.PUBLISHED(this.members.length + 1), this.seq);
     await this.all(FLAGS.PUBLISHED(this.members.length + 1));
+    this.mark(step, 'allPublished');
     const next = following?.();
     if (next) {
       this.handOver(next);
       this.handedOver = next;
     }
+    this.mark(step, 'handedOver');
     loadWeights(tf, model, this.layout, this.weights, this.others);
     if (moments) this.updateNorms(moments);
+    this.mark(step, 'end');
     return loss;
   }
 
@@ -347,7 +363,12 @@ export class TrainingTeam {
 
   /** Waits until `flags[index]` reaches `value`; the member failing or dying rejects. */
   private async reach(flags: Int32Array, index: number, m: Member, value: number): Promise<void> {
+    if (Atomics.load(flags, index) >= value) return;
+    // first let the caller go on (train.ts prepares the next batch while the workers compute), then
+    // watch the flag for a moment before sleeping until the event loop hears of it (./spin.ts)
+    await undefined;
     for (let seen = Atomics.load(flags, index); seen < value; seen = Atomics.load(flags, index)) {
+      if (spinWhile(flags, index, seen) !== seen) continue;
       // resolves when the worker stores a new value (at once if it already has)
       const wait = waitAsync(flags, index, seen);
       if (wait.async) await Promise.race([wait.value, m.failed]);
@@ -388,5 +409,6 @@ export class TrainingTeam {
       Atomics.notify(m.control, CTRL.SEQ);
     }
     await Promise.all(this.members.map((m) => m.worker.terminate()));
+    writeTrace(this.trace, this.members.length + 1, this.seq);
   }
 }

@@ -5,8 +5,9 @@
  * every other thread's, sums its own tensors' gradients in shard order, steps
  * Adam on them and publishes their values, then loads the other threads'
  * tensors once they are published (./protocol.ts); asked to, it evaluates its
- * rows of a validation chunk. It waits with
- * Atomics.wait, which is fine in a thread that does nothing else.
+ * rows of a validation chunk. It waits by watching the flag for a moment
+ * (./spin.ts), then with Atomics.wait, which is fine in a thread that does
+ * nothing else.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Autoencoder } from '../autoencoder.js';
@@ -18,6 +19,8 @@ import { CMD, CTRL, dataViews, FLAGS, INPUT, STOPPED, type WorkerReport, type Wo
 import {
   applyShards, loadNorms, loadWeights, paramLayout, sameWeights, saveWeights, shardGradient, shardLoss, shardRanges, tensorsOf, writeShard,
 } from './shard.js';
+import { spinWhile } from './spin.js';
+import { tracer } from './trace.js';
 
 const setup = workerData as WorkerSetup;
 const post = (r: WorkerReport): void => parentPort!.postMessage(r);
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
   const views = dataViews(setup.buffers.data, maxRows, d, layout);
   const mine = tensorsOf(owners, index);
   const others = tensorsOf(owners, index, false);
+  const mark = tracer(setup.buffers.trace, index);
   loadWeights(tf, model, layout, weights);
   post({ type: 'ready', backend: backendLabel(name) });
 
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
     for (let j = from; j < from + threads; j++) {
       for (let v = Atomics.load(flags, j); v < seq; v = Atomics.load(flags, j)) {
         if (v === STOPPED) throw new Stopped();
-        Atomics.wait(flags, j, v);
+        if (spinWhile(flags, j, v) === v) Atomics.wait(flags, j, v);
       }
     }
   };
@@ -60,7 +64,7 @@ async function main(): Promise<void> {
 
   let seq = 0;
   for (;;) {
-    Atomics.wait(control, CTRL.SEQ, seq);
+    if (spinWhile(control, CTRL.SEQ, seq) === seq) Atomics.wait(control, CTRL.SEQ, seq);
     seq = Atomics.load(control, CTRL.SEQ);
     const cmd = Atomics.load(control, CTRL.CMD);
     if (cmd === CMD.STOP) break;
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
         if (layout.normFloats) loadNorms(tf, model, layout, views.moments);
         scalars[1] = shardLoss(tf, model, views.x, Atomics.load(control, CTRL.INPUT) === INPUT.TARGET ? views.x : views.y, rows);
       } else {
+        mark(seq, 'start');
         const rows = Atomics.load(control, CTRL.ROWS);
         const batch = scalars[0]!;
         let own: Map<number, Tensor> | undefined;
@@ -82,21 +87,27 @@ async function main(): Promise<void> {
             addRowNoise(views.y, d, views.seeds.subarray(0, rows), setup.noise.spec, setup.noise.stats, views.x);
           }
           const result = shardGradient(tf, model, views.x, input === INPUT.TARGET ? views.x : views.y, rows, batch);
+          mark(seq, 'gradient');
           scalars[1] = result.loss;
           own = writeShard(tf, result, layout, grads[index]!, views.moments, others);
         }
+        mark(seq, 'ready');
         signal(FLAGS.READY + index, seq);
         try {
           awaitAll(FLAGS.READY, seq);
+          mark(seq, 'allReady');
         } catch (e) {
           for (const t of own?.values() ?? []) t.dispose();
           throw e;
         }
         applyShards(tf, optimizer, model, layout, grads, shardRanges(batch, threads).length, mine, own && { shard: index, grads: own });
         saveWeights(tf, model, layout, weights, mine);
+        mark(seq, 'published');
         signal(FLAGS.PUBLISHED(threads) + index, seq);
         awaitAll(FLAGS.PUBLISHED(threads), seq);
+        mark(seq, 'allPublished');
         loadWeights(tf, model, layout, weights, others);
+        mark(seq, 'end');
       }
       Atomics.store(control, CTRL.STATUS, 0);
     } catch (e) {
