@@ -41,7 +41,8 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
     });
   });
   await worker.close();
-  return status;
+  // a lost Redis leaves BullMQ's reconnection delays behind (up to 5 s) even once its connections are dropped
+  process.exit(status);
 }
 
 export interface WorkersArgs extends GlobalOptions {

@@ -52,8 +52,8 @@ async function kill(server: ChildProcess): Promise<void> {
   await gone;
 }
 
-async function worker(store: string, url: string, env: Record<string, string> = {}): Promise<Proc> {
-  const w = start(process.execPath, [CLI, '--store', store, 'worker', '--redis', url, '--lock-duration', '2000', '--stalled-interval', '1000'], env);
+async function worker(store: string, url: string, env: Record<string, string> = {}, lockMs = 2000): Promise<Proc> {
+  const w = start(process.execPath, [CLI, '--store', store, 'worker', '--redis', url, '--lock-duration', String(lockMs), '--stalled-interval', '1000'], env);
   await until('a worker to start', () => w.stdout().includes(' at a time, store '), 30_000, () => w.stdout() + w.stderr());
   return w;
 }
@@ -141,36 +141,45 @@ describe.skipIf(!hasRedis)('queue executor: Redis lost', () => {
     expect(storeNames(store, 'holds')).toEqual([]);
   }, 60_000);
 
-  it('Redis dies while a stage computes and comes back later with its data: the first worker publishes the entry and gives up (1); another worker takes the job, finds that entry, and the run completes with the same bytes as a local run', async () => {
+  it('Redis dies while two stages compute and comes back later with its data: the worker told to wait 60 s reports its stage and resumes; the one told 2 s publishes its entry and gives up (1), and the other finds that entry when the job comes back; the run completes with the bytes of a local run', async () => {
     const dir = tempDir('specflow-redis-loss-');
     const store = join(dir, 'store');
     const gate = join(dir, 'gate');
-    const pipeline = gatedPipeline(dir, gate);
+    const pipeline = join(dir, 'two.yaml');
+    const slow = (ms: number): string => `    type: test.slow\n    in: data\n    with: { ms: ${ms}, gate: ${JSON.stringify(gate)} }\n`;
+    writeFileSync(pipeline, `name: two\nstages:\n  data:\n    type: test.rows\n  slow:\n${slow(0)}  slow2:\n${slow(1)}  tail:\n    type: test.sum\n    in: slow.out\n  tail2:\n    type: test.sum\n    in: slow2.out\n`);
     const first = await redis({ dir });
-    const a = await worker(store, first.url, { SPECFLOW_REDIS_TIMEOUT: '2' });
+    const [quitter, stayer] = await Promise.all([worker(store, first.url, { SPECFLOW_REDIS_TIMEOUT: '2' }), worker(store, first.url, { SPECFLOW_REDIS_TIMEOUT: '60' }, 20_000)]);
     const coordinator = run(store, pipeline, first.url, { SPECFLOW_REDIS_TIMEOUT: '60' });
-    await until('the gated stage to start', () => startedKey(a, 'slow') !== undefined, 30_000, () => a.stdout() + coordinator.stderr());
-    const key = startedKey(a, 'slow')!;
+    const computing = (w: Proc): string | undefined => /▶ (slow2?) /.exec(w.stdout())?.[1];
+    await until('both gated stages to start', () => computing(quitter) !== undefined && computing(stayer) !== undefined, 30_000, () => quitter.stdout() + stayer.stdout() + coordinator.stderr());
+    const key = startedKey(quitter, computing(quitter)!)!;
     await kill(first.server);
     writeFileSync(gate, '');
-    expect(await exitOf(a), a.stdout() + a.stderr()).toBe(1);
-    expect(a.stdout()).toMatch(new RegExp(`✓ slow ${key} done`));
+    expect(await exitOf(quitter), quitter.stdout() + quitter.stderr()).toBe(1);
+    expect(quitter.stdout()).toMatch(new RegExp(`✓ slow2? ${key} done`));
     expect(entries(store).filter((k) => k.startsWith(key))).toHaveLength(1);
-    expect(storeNames(store, 'locks')).toEqual([]);
+    expect(storeNames(store, 'locks').filter((name) => name.startsWith(key))).toEqual([]);
 
     await redis({ port: first.port, dir });
-    const b = await worker(store, first.url);
     expect(await exitOf(coordinator), coordinator.stderr()).toBe(0);
     expect(coordinator.stderr()).toMatch(new RegExp(`Redis at ${first.url} is back after`));
-    expect(b.stdout()).toMatch(new RegExp(`= slow ${key} cached`));
-    expect(b.stdout()).toMatch(/✓ tail \S+ done/);
+    expect(stayer.stderr()).toMatch(new RegExp(`lost its connection to Redis at ${first.url}; retrying for up to 60 s[^]*Redis at ${first.url} is back after`));
+    // its own job's lock outlived the outage: its result went through as soon as Redis was back
+    expect(stayer.stdout()).not.toMatch(/lost its lock|Missing lock/);
+    // the job that came back to it found the entry the quitter had published
+    expect(stayer.stdout()).toMatch(new RegExp(`= slow2? ${key} cached`));
+    expect(stayer.stdout()).toMatch(/✓ tail2? \S+ done[^]*✓ tail2? \S+ done/);
 
     const local = join(dir, 'local');
     const l = cli(['--store', local, 'run', pipeline]);
     expect(l.status, l.stderr).toBe(0);
-    const full = entries(store).find((k) => k.startsWith(key))!;
-    const entry = (root: string): string => join(root, 'objects', full.slice(0, 2), full);
-    const manifest = JSON.parse(readFileSync(join(entry(local), 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
-    for (const f of Object.keys(manifest.files)) expect(readFileSync(join(entry(store), f)).equals(readFileSync(join(entry(local), f))), f).toBe(true);
+    for (const full of entries(local)) {
+      const entry = (root: string): string => join(root, 'objects', full.slice(0, 2), full);
+      const manifest = JSON.parse(readFileSync(join(entry(local), 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
+      for (const f of Object.keys(manifest.files)) expect(readFileSync(join(entry(store), f)).equals(readFileSync(join(entry(local), f))), `${full.slice(0, 12)}/${f}`).toBe(true);
+    }
+    stayer.child.kill('SIGTERM');
+    expect(await exitOf(stayer)).toBe(130);
   }, 90_000);
 });

@@ -76,6 +76,8 @@ interface Running {
   label: string;
   /** Its lock was not renewed (this worker stalled): BullMQ may have given the job to another worker. */
   lost?: boolean;
+  /** Its end is being told to BullMQ (after a Redis outage, that may take until Redis is back). */
+  reporting?: boolean;
   /** The stage has stopped computing (its store lock released, its temp entry gone or published). */
   computed?: Promise<void>;
   /** …and BullMQ was told how it ended. */
@@ -142,7 +144,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       const mine = [...running.values()].filter((r) => r.lane === lane && !r.lost);
       if (!mine.length) continue;
       const lost = await lane.bull.extendJobLocks(mine.map((r) => r.job.id!), mine.map((r) => r.token), lockMs);
-      for (const r of mine.filter((x) => lost.includes(x.job.id!))) {
+      // a job being reported may have finished (lock and all) between the two: not lost
+      for (const r of mine.filter((x) => lost.includes(x.job.id!) && !x.reporting)) {
         r.lost = true;
         options.log(`! ${r.label} ${r.job.id!.slice(0, 12)}: lost its lock (this worker stalled for longer than ${lockMs} ms?); another worker may take the job`);
       }
@@ -189,6 +192,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   };
   const report = async (r: Running, release: () => void, outcome: QueueResult | undefined, error: Error | undefined): Promise<void> => {
     const { job, token } = r;
+    r.reporting = true;
     try {
       if (outcome) await job.moveToCompleted(outcome, token, false);
       // stopping: the job goes back to its lane for another worker, without spending a try
@@ -292,7 +296,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       await Promise.all([...running.values()].map((r) => r.computed));
       // handing their jobs back to their lanes, and closing BullMQ's connections, need Redis: a lost one gets STOP_REDIS_MS
       // (a job not handed back stays active under a lock nobody renews; BullMQ's stalled check returns it to its lane)
-      const talked = await within(STOP_REDIS_MS, Promise.all([fetching, ...[...running.values()].map((r) => r.settled)]));
+      const talked = await within(watch.down ? 0 : STOP_REDIS_MS, Promise.all([fetching, ...[...running.values()].map((r) => r.settled)]));
       clearInterval(renew);
       if (talked && !watch.down) {
         await within(STOP_REDIS_MS, Promise.all([...lanes.map((lane) => lane.bull.close()), redis.del(WORKER_KEY(id))]));

@@ -227,7 +227,7 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
     async close() {
       for (const w of waiting.values()) clearInterval(w.timer);
       // withdrawing and closing need Redis: a lost one gets STOP_REDIS_MS, and Ctrl-C still ends the run
-      await within(STOP_REDIS_MS, Promise.all(withdrawals));
+      await within(watch.down ? 0 : STOP_REDIS_MS, Promise.all(withdrawals));
       if (!watch.down) await within(STOP_REDIS_MS, Promise.all(connections.map((c) => c.close())));
       watch.stop();
       abandon(connections);
