@@ -147,7 +147,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       // a job being reported may have finished (lock and all) between the two: not lost
       for (const r of mine.filter((x) => lost.includes(x.job.id!) && !x.reporting)) {
         r.lost = true;
-        options.log(`! ${r.label} ${r.job.id!.slice(0, 12)}: lost its lock (this worker stalled for longer than ${lockMs} ms?); another worker may take the job`);
+        options.log(`! ${r.label} ${r.job.id!.slice(0, 12)}: lost its lock (this worker stalled, or Redis was away, for longer than ${lockMs} ms?); another worker may take the job`);
       }
     }
   };
