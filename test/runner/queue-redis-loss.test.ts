@@ -114,6 +114,16 @@ describe.skipIf(!hasRedis)('queue executor: Redis lost', () => {
     expect(storeNames(store, 'holds')).toEqual([]);
   }, 60_000);
 
+  it('a frozen Redis (the connection open, no answer): the worker says it is lost once a PING goes unanswered, and exits 1 after SPECFLOW_REDIS_TIMEOUT', async () => {
+    const { url, server } = await redis();
+    const w = await worker(tempDir('specflow-redis-loss-'), url, { SPECFLOW_REDIS_TIMEOUT: '2' });
+    server.kill('SIGSTOP');
+    expect(await exitOf(w), w.stdout() + w.stderr()).toBe(1);
+    const lines = w.stderr().trim().split('\n');
+    expect(lines[0]).toContain(`lost its connection to Redis at ${url}`);
+    expect(lines.at(-1)).toMatch(new RegExp(`no answer from Redis at ${url} for 2 s \\(no reply to PING within 5 s\\); stopping`));
+  }, 60_000);
+
   it('a worker computing a stage when Redis dies: SIGTERM ends it (130) with nothing of the stage left in the store; the runs waiting for it end, with Ctrl-C (130) or after SPECFLOW_REDIS_TIMEOUT (1, one line)', async () => {
     const { url, server } = await redis();
     const dir = tempDir('specflow-redis-loss-');

@@ -4,11 +4,16 @@
  * meanwhile, so nothing else would ever say that Redis is gone: a loss is said
  * once (naming the address, never the password), its return once, and a loss
  * longer than SPECFLOW_REDIS_TIMEOUT ends whatever waits on Redis (`gaveUp`).
+ * A Redis that keeps the connection but stops answering counts as lost once a
+ * PING goes unanswered for PING_DEADLINE_MS.
  */
 import type { Redis } from 'ioredis';
 import { UserError } from '../errors.js';
 
 export const DEFAULT_REDIS_TIMEOUT_S = 60;
+/** A Redis that keeps the connection open but stops answering (a frozen process, a black-holed network) is lost when a PING, sent this often, gets no reply within the deadline. */
+const PING_EVERY_MS = 2_000;
+const PING_DEADLINE_MS = 5_000;
 /** What stopping may spend talking to Redis (handing jobs back, closing): a stop request ends the process even when Redis is gone. */
 export const STOP_REDIS_MS = 2_000;
 
@@ -68,6 +73,20 @@ export function watchRedis(client: Redis, handlers: RedisWatchHandlers): RedisWa
   let reason = 'connection closed';
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let pinging = false;
+  // a closed connection says it is lost; a silent one only fails to answer
+  const pinger = setInterval(() => {
+    if (stopped || pinging || since !== undefined || client.status !== 'ready') return;
+    pinging = true;
+    void within(PING_DEADLINE_MS, client.ping()).then((answered) => {
+      pinging = false;
+      if (answered || stopped || since !== undefined) return;
+      reason = `no reply to PING within ${PING_DEADLINE_MS / 1000} s`;
+      // closing it makes the loss visible ('close') and reconnecting finds out when Redis answers again
+      client.disconnect(true);
+    });
+  }, PING_EVERY_MS);
+  pinger.unref();
   const onError = (e: Error): void => { reason = e.message; };
   const onClose = (): void => {
     if (stopped || since !== undefined) return;
@@ -90,6 +109,7 @@ export function watchRedis(client: Redis, handlers: RedisWatchHandlers): RedisWa
     stop() {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(pinger);
       client.off('error', onError);
       client.off('close', onClose);
       client.off('ready', onReady);
