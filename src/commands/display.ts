@@ -34,7 +34,7 @@ function finishLine(label: string, e: Extract<SchedulerEvent, { type: 'finish' }
     case 'cached': return `= ${label}  (cached)`;
     case 'done': return `✓ ${label}  ${r.seconds.toFixed(1)}s`;
     // the error itself is printed once, in the run's summary
-    case 'failed': return r.fatal ? `✗ ${label}  stopped: the store's filesystem failed` : `✗ ${label}  failed`;
+    case 'failed': return r.fatal ? `✗ ${label}  stopped: the run cannot go on` : `✗ ${label}  failed`;
     case 'skipped': return `- ${label}  skipped (upstream "${r.blockedBy}" failed)`;
     default: return `! ${label}  interrupted`;
   }

@@ -89,11 +89,13 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
   }
   const fatal = [...results.values()].find((r) => r.fatal);
   if (fatal) {
-    // the store's filesystem failed: one line saying so; a record only if it still fits
+    // the store's filesystem failed, or Redis is gone: one line saying so; a record only if it still fits
     record.status = 'failed';
     await store.writeRun(runId, record).catch(() => undefined);
     await store.close().catch(() => undefined);
     process.stderr.write(`specflow: ${fatal.error}\n`);
+    // a lost Redis leaves BullMQ's reconnection delays behind (up to 5 s) even once its connections are dropped
+    if (executor.name === 'queue') process.exit(1);
     return 1;
   }
   let recordPath: string;

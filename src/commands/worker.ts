@@ -1,6 +1,7 @@
 /** `specflow worker` (compute queued stages on this host) and `specflow workers` (who is live). */
 import { hostname } from 'node:os';
 import { redisUrl } from '../runner/executors/queue-common.js';
+import { redisTimeoutMs } from '../runner/executors/redis-watch.js';
 import { openStore, type GlobalOptions } from './common.js';
 
 export interface WorkerArgs extends GlobalOptions {
@@ -12,6 +13,7 @@ export interface WorkerArgs extends GlobalOptions {
 
 export async function workerCommand(args: WorkerArgs): Promise<number> {
   const url = redisUrl(args.redis);
+  const timeoutMs = redisTimeoutMs();
   const store = openStore(args);
   const { startQueueWorker } = await import('../runner/executors/queue-worker.js');
   const { engineIdentity, pinEngine } = await import('../ml/engine-identity.js');
@@ -22,18 +24,25 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
     redis: url, store, concurrency: args.concurrency ?? 1,
     lockDurationMs: args.lockDuration, stalledIntervalMs: args.stalledInterval,
     log: (line) => process.stdout.write(`[${stamp()}] ${line}\n`),
+    warn: (line) => process.stderr.write(`[${stamp()}] ${line}\n`),
+    redisTimeoutMs: timeoutMs,
     engine: engineIdentity(),
   });
-  await new Promise<void>((resolve) => {
+  const status = await new Promise<number>((resolve) => {
     const stop = (): void => {
       process.stderr.write(`\nworker ${worker.id}: stopping; its running stages go back to the queue\n`);
-      resolve();
+      resolve(130);
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    void worker.gaveUp.then((message) => {
+      process.stderr.write(`${message}\n`);
+      resolve(1);
+    });
   });
   await worker.close();
-  return 130;
+  // a lost Redis leaves BullMQ's reconnection delays behind (up to 5 s) even once its connections are dropped
+  process.exit(status);
 }
 
 export interface WorkersArgs extends GlobalOptions {

@@ -25,7 +25,7 @@ export interface TaskResult {
   userError?: boolean;
   /** For skipped tasks: the failed upstream stage. */
   blockedBy?: string;
-  /** The store's filesystem failed (full, read-only, I/O error): the whole run stopped. `error` is one line. */
+  /** The store's filesystem failed (full, read-only, I/O error), or the queue's Redis stayed away: the whole run stopped. `error` is one line. */
   fatal?: boolean;
   /** Who computed it (absent for cached and skipped tasks). */
   host?: string;

@@ -62,7 +62,7 @@ export interface JobOutcome extends ComputedBy {
   userError?: boolean;
   /** The failure was the machine's, not the stage's: worth another try elsewhere. */
   infrastructure?: boolean;
-  /** The store's filesystem failed (full, read-only, I/O error); `error` is one line. */
+  /** The store's filesystem failed (full, read-only, I/O error), or the queue's Redis stayed away: the run cannot go on; `error` is one line. */
   fatal?: boolean;
   /** An input entry was corrupt (now in quarantine/): its producer must be recomputed first. */
   corruptInput?: { key: string; note: string };

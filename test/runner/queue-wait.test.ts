@@ -36,6 +36,7 @@ vi.mock('bullmq', async () => {
     constructor(readonly name: string) { super(); fake.queueNames.push(name); }
     async waitUntilReady(): Promise<void> {}
     async close(): Promise<void> {}
+    async disconnect(): Promise<void> {}
     async getJob(id: string): Promise<unknown> {
       const j = fake.jobs.get(id);
       return j ? view(j) : undefined;
@@ -50,6 +51,7 @@ vi.mock('bullmq', async () => {
     constructor() { super(); fake.events = this; }
     async waitUntilReady(): Promise<void> {}
     async close(): Promise<void> {}
+    async disconnect(): Promise<void> {}
   }
   return { Queue, QueueEvents };
 });
@@ -57,7 +59,9 @@ vi.mock('bullmq', async () => {
 vi.mock('ioredis', () => {
   class Redis {
     private readonly sets = new Map<string, Set<string>>();
+    readonly options: Record<string, unknown> = {};
     on(): this { return this; }
+    off(): this { return this; }
     async connect(): Promise<void> {}
     async ping(): Promise<string> { return 'PONG'; }
     async sadd(k: string, v: string): Promise<number> { this.sets.set(k, (this.sets.get(k) ?? new Set()).add(v)); return 1; }

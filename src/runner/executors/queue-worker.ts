@@ -31,6 +31,7 @@ import type { ProgressEvent } from '../stage-api.js';
 import {
   HEARTBEAT_MS, LANES, PREFIX, WORKER_KEY, WORKER_TTL_MS, connection, laneQueue, openRedis, type QueueProgress, type QueueResult, type WorkerInfo,
 } from './queue-common.js';
+import { STOP_REDIS_MS, abandon, isConnectionError, redisAddress, watchRedis, within } from './redis-watch.js';
 
 export interface QueueWorkerOptions {
   redis: string;
@@ -43,14 +44,20 @@ export interface QueueWorkerOptions {
   stalledIntervalMs?: number;
   /** One line per event, for the worker's log. */
   log: (line: string) => void;
+  /** One line about Redis itself (lost, back): for stderr. */
+  warn: (line: string) => void;
+  /** How long a lost Redis may stay away before the worker gives up (`gaveUp`). */
+  redisTimeoutMs: number;
   /** The identity of the engine this process computes numeric stages on (see executionFingerprint). */
   engine: unknown;
 }
 
 export interface QueueWorker {
   id: string;
-  /** Abort running stages (their jobs go back to the queue) and disconnect. */
+  /** Abort running stages (their jobs go back to the queue) and disconnect; bounded even when Redis is gone. */
   close(): Promise<void>;
+  /** Settles with a one-line message when Redis stayed away for longer than redisTimeoutMs. */
+  gaveUp: Promise<string>;
 }
 
 /** Progress lines per stage per second at most; the last epoch always goes through. */
@@ -69,6 +76,12 @@ interface Running {
   label: string;
   /** Its lock was not renewed (this worker stalled): BullMQ may have given the job to another worker. */
   lost?: boolean;
+  /** Its end is being told to BullMQ (after a Redis outage, that may take until Redis is back). */
+  reporting?: boolean;
+  /** The stage has stopped computing (its store lock released, its temp entry gone or published). */
+  computed?: Promise<void>;
+  /** …and BullMQ was told how it ended. */
+  settled?: Promise<void>;
 }
 
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
@@ -76,6 +89,19 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const registry = await loadRegistry();
   const redis = await openRedis(options.redis);
   const id = `${hostname()}:${process.pid}`;
+  const address = redisAddress(options.redis);
+  const timeoutS = options.redisTimeoutMs / 1000;
+  /** Wakes the fetch loop (a stage ended, Redis is back, the worker stops). */
+  let wake: () => void = () => undefined;
+  let giveUp: (message: string) => void = () => undefined;
+  const gaveUp = new Promise<string>((resolve) => { giveUp = resolve; });
+  // its running stages need no Redis: they go on, and report once Redis is back
+  const watch = watchRedis(redis, {
+    timeoutMs: options.redisTimeoutMs,
+    lost: () => options.warn(`worker ${id}: lost its connection to Redis at ${address}; retrying for up to ${timeoutS} s (SPECFLOW_REDIS_TIMEOUT)`),
+    back: (seconds) => { options.warn(`worker ${id}: Redis at ${address} is back after ${seconds.toFixed(1)} s; taking jobs again`); wake(); },
+    gaveUp: (reason) => giveUp(`worker ${id}: no answer from Redis at ${address} for ${timeoutS} s (${reason}); stopping: the jobs it held go back to the queue when Redis returns`),
+  });
   const pool = new StagePool(concurrency, 120_000);
   const runStage = pool.runner(true);
   const abort = new AbortController();
@@ -103,7 +129,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       lockDuration: lockMs, stalledInterval: options.stalledIntervalMs ?? STALLED_CHECK_MS, maxStalledCount: 2,
     }),
   }));
-  for (const lane of lanes) lane.bull.on('error', (e) => options.log(`! ${e.message}`));
+  // the watch says once that Redis is gone: BullMQ's connections would say it many times a second
+  for (const lane of lanes) lane.bull.on('error', (e) => { if (!isConnectionError(e)) options.log(`! ${e.message}`); });
   await Promise.all(lanes.map((lane) => lane.bull.waitUntilReady()));
   // a job whose worker died (its lock expired) goes back to its lane
   await Promise.all(lanes.map((lane) => lane.bull.startStalledCheckTimer()));
@@ -111,13 +138,16 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const renew = setInterval(() => { renewLocks().catch((e: Error) => options.log(`! ${e.message}`)); }, lockMs / 3);
 
   const renewLocks = async (): Promise<void> => {
+    // with Redis gone the renewals would only pile up in BullMQ's offline queue
+    if (watch.down) return;
     for (const lane of lanes) {
       const mine = [...running.values()].filter((r) => r.lane === lane && !r.lost);
       if (!mine.length) continue;
       const lost = await lane.bull.extendJobLocks(mine.map((r) => r.job.id!), mine.map((r) => r.token), lockMs);
-      for (const r of mine.filter((x) => lost.includes(x.job.id!))) {
+      // a job being reported may have finished (lock and all) between the two: not lost
+      for (const r of mine.filter((x) => lost.includes(x.job.id!) && !x.reporting)) {
         r.lost = true;
-        options.log(`! ${r.label} ${r.job.id!.slice(0, 12)}: lost its lock (this worker stalled for longer than ${lockMs} ms?); another worker may take the job`);
+        options.log(`! ${r.label} ${r.job.id!.slice(0, 12)}: lost its lock (this worker stalled, or Redis was away, for longer than ${lockMs} ms?); another worker may take the job`);
       }
     }
   };
@@ -155,15 +185,14 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   };
 
   /** Computes a claimed job on its cores, then tells BullMQ how it ended (a failure is retried by BullMQ while tries are left). */
-  const run = async (r: Running, release: () => void): Promise<void> => {
+  const run = (r: Running, release: () => void): void => {
+    const computing = compute(r.job).then((outcome) => ({ outcome, error: undefined }), (e: unknown) => ({ outcome: undefined, error: e instanceof Error ? e : new Error(String(e)) }));
+    r.computed = computing.then(() => undefined);
+    r.settled = computing.then(({ outcome, error }) => report(r, release, outcome, error));
+  };
+  const report = async (r: Running, release: () => void, outcome: QueueResult | undefined, error: Error | undefined): Promise<void> => {
     const { job, token } = r;
-    let outcome: QueueResult | undefined;
-    let error: Error | undefined;
-    try {
-      outcome = await compute(job);
-    } catch (e) {
-      error = e instanceof Error ? e : new Error(String(e));
-    }
+    r.reporting = true;
     try {
       if (outcome) await job.moveToCompleted(outcome, token, false);
       // stopping: the job goes back to its lane for another worker, without spending a try
@@ -216,7 +245,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       // the widest lane holds stages of that many cores or more: such a stage waits for the rest of its cores here
       const wider = Math.min(job.data.cores ?? stageCores(def, job.data.params), concurrency) - Math.min(lane.cores, concurrency);
       const more = wider > 0 ? await slots.acquire(wider) : () => undefined;
-      void run(r, () => { release(); more(); });
+      run(r, () => { release(); more(); });
       return true;
     }
     return false;
@@ -232,10 +261,15 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const nextMarker = (): Promise<Lane | undefined> => (markerWait ??= signals.bzpopmin(...markers, IDLE_POLL_MS / 1000)
     .then((popped) => lanes[markers.indexOf(popped?.[0] ?? '')], () => new Promise<undefined>((r) => setTimeout(() => r(undefined), IDLE_POLL_MS)))
     .finally(() => { markerWait = undefined; }));
-  let wake: () => void = () => undefined;
   const fetching = (async () => {
     let hint: Lane | undefined;
     while (!abort.signal.aborted) {
+      if (watch.down) {
+        // a claim would wait in BullMQ's offline queue; the watch wakes the loop when Redis is back
+        await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, IDLE_POLL_MS); });
+        wake = () => undefined;
+        continue;
+      }
       if (await claimOne(hint)) {
         hint = undefined;
         continue;
@@ -253,20 +287,27 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
 
   return {
     id,
+    gaveUp,
     async close() {
       abort.abort(new Error('worker stopping'));
       wake();
       clearInterval(beat);
-      await fetching;
-      // running stages see the abort: their jobs go back to their lanes
-      while (running.size) await new Promise((r) => setTimeout(r, 20));
+      // running stages see the abort and stop whatever Redis does: their store locks are released, their temp entries removed
+      await Promise.all([...running.values()].map((r) => r.computed));
+      // handing their jobs back to their lanes, and closing BullMQ's connections, need Redis: a lost one gets STOP_REDIS_MS
+      // (a job not handed back stays active under a lock nobody renews; BullMQ's stalled check returns it to its lane)
+      const talked = await within(watch.down ? 0 : STOP_REDIS_MS, Promise.all([fetching, ...[...running.values()].map((r) => r.settled)]));
       clearInterval(renew);
+      if (talked && !watch.down) {
+        await within(STOP_REDIS_MS, Promise.all([...lanes.map((lane) => lane.bull.close()), redis.del(WORKER_KEY(id))]));
+      }
+      watch.stop();
+      // whatever still waits for Redis is dropped: the process must be able to end
       signals.disconnect();
-      await Promise.all(lanes.map((lane) => lane.bull.close()));
+      abandon(lanes.map((lane) => lane.bull));
+      redis.disconnect();
       await pool.destroy();
       await store.close().catch(() => undefined);
-      await redis.del(WORKER_KEY(id)).catch(() => undefined);
-      redis.disconnect();
     },
   };
 }

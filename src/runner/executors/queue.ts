@@ -15,6 +15,7 @@ import type { Executor, ExecutorHooks } from './executor.js';
 import {
   ATTEMPTS, BACKOFF_MS, PREFIX, WAITERS_KEY, connection, laneOf, laneQueue, liveWorkers, openRedis, type QueueProgress, type QueueResult,
 } from './queue-common.js';
+import { STOP_REDIS_MS, abandon, redisAddress, redisTimeoutMs, watchRedis, within } from './redis-watch.js';
 
 const POLL_MS = 1_000;
 /** Silence (no progress from the job) after which a wait says what it waits for; then twice as long each time, up to the cap. */
@@ -25,8 +26,10 @@ const KEEP_FINISHED_S = 3_600;
 
 export interface QueueExecutorOptions {
   redis: string;
-  /** Told once when no worker is registered. */
+  /** Told once when no worker is registered, and when Redis is lost or back. */
   warn?: (message: string) => void;
+  /** How long a lost Redis may stay away before the waits fail (default SPECFLOW_REDIS_TIMEOUT). */
+  redisTimeoutMs?: number;
 }
 
 interface Waiting {
@@ -51,6 +54,21 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
   const me = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const waiting = new Map<string, Waiting>();
   const withdrawals: Promise<void>[] = [];
+  const address = redisAddress(options.redis);
+  const timeoutMs = options.redisTimeoutMs ?? redisTimeoutMs();
+  /** Set once Redis stayed away too long: every wait, and every stage handed over later, fails with it. */
+  let gone: string | undefined;
+  const lostRedis = (): JobOutcome => ({ host: '?', worker: '?', status: 'failed', seconds: 0, metrics: {}, error: gone!, userError: true, fatal: true });
+  // workers go on computing without Redis; this run waits for it to come back, for a while
+  const watch = watchRedis(redis, {
+    timeoutMs,
+    lost: () => options.warn?.(`specflow: lost its connection to Redis at ${address}; waiting up to ${timeoutMs / 1000} s for it to come back (SPECFLOW_REDIS_TIMEOUT)`),
+    back: (seconds) => options.warn?.(`specflow: Redis at ${address} is back after ${seconds.toFixed(1)} s`),
+    gaveUp: (reason) => {
+      gone = `no answer from Redis at ${address} for ${timeoutMs / 1000} s (${reason}); stages that workers finish stay in the store for the next run`;
+      for (const w of [...waiting.values()]) w.finish(lostRedis());
+    },
+  });
 
   if ((await liveWorkers(redis)).length === 0) {
     options.warn?.(`no specflow worker is registered on ${options.redis}: stages wait until one starts (specflow worker --redis ${options.redis} --store DIR)`);
@@ -58,13 +76,13 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
 
   /** Each lane's queue, opened when a stage first needs it; its events end and report the waits. */
   const lanes = new Map<number, Promise<StageQueue>>();
-  const closers: (() => Promise<unknown>)[] = [];
+  const connections: { close(): Promise<unknown>; disconnect(): Promise<unknown> }[] = [];
   const openLane = async (lane: number): Promise<StageQueue> => {
     const queue = new Queue<StageJob, QueueResult>(laneQueue(lane), { connection: connection(options.redis), prefix: PREFIX });
     const events = new QueueEvents(laneQueue(lane), { connection: connection(options.redis), prefix: PREFIX });
     queue.on('error', () => undefined);
     events.on('error', () => undefined);
-    closers.push(() => Promise.all([events.close(), queue.close()]));
+    connections.push(events, queue);
     events.on('progress', ({ jobId, data }) => progress(jobId, data as QueueProgress));
     events.on('completed', ({ jobId, returnvalue }) => waiting.get(jobId)?.finish(returnvalue as QueueResult));
     events.on('failed', ({ jobId, failedReason }) => {
@@ -171,7 +189,9 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
     async compute(_def, job, hooks) {
       const interrupted: JobOutcome = { host: '?', worker: '?', status: 'interrupted', seconds: 0, metrics: {}, error: 'interrupted' };
       if (hooks.signal.aborted) return interrupted;
-      await redis.sadd(WAITERS_KEY(job.key), me);
+      if (gone) return lostRedis();
+      // fails at once while Redis is away: the wait below then fails or goes on with it
+      await redis.sadd(WAITERS_KEY(job.key), me).catch(() => undefined);
       return new Promise<JobOutcome>((resolve) => {
         const now = Date.now();
         const w: Waiting = {
@@ -195,7 +215,7 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
         hooks.signal.addEventListener('abort', onAbort, { once: true });
         // the poll's timer exists from the start, so that whatever ends the wait (an event may
         // arrive before the add returns) clears it: a timer left behind would keep the run alive for ever
-        w.timer = setInterval(() => { if (w.queued) poll(w).catch(() => undefined); }, POLL_MS);
+        w.timer = setInterval(() => { if (w.queued && !watch.down) poll(w).catch(() => undefined); }, POLL_MS);
         const enqueued = enqueue(job);
         added = enqueued.catch(() => undefined);
         enqueued.then((done) => {
@@ -206,8 +226,11 @@ export async function queueExecutor(store: Store, options: QueueExecutorOptions)
     },
     async close() {
       for (const w of waiting.values()) clearInterval(w.timer);
-      await Promise.all(withdrawals);
-      await Promise.all(closers.map((close) => close()));
+      // withdrawing and closing need Redis: a lost one gets STOP_REDIS_MS, and Ctrl-C still ends the run
+      await within(watch.down ? 0 : STOP_REDIS_MS, Promise.all(withdrawals));
+      if (!watch.down) await within(STOP_REDIS_MS, Promise.all(connections.map((c) => c.close())));
+      watch.stop();
+      abandon(connections);
       redis.disconnect();
     },
   };
