@@ -11,7 +11,7 @@
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
   activate, addLayerNorm, batchNormLeaky, batchNormLeakyPool, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
-  layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
+  ParamStore, selfAttention, streamLayerNorm, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
 import { MSE_KERNEL, SCALE_SHIFT_KERNEL } from './kernels/loss.js';
@@ -211,7 +211,8 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
    */
   const blocks = (tf: TF, store: ParamStore, prefix: string, x: Tensor): Tensor => {
     if (s.layers === 0) return x;
-    let h = layerNorm(tf, store, `${prefix}.block0.ln1`, x);
+    let h: Tensor;
+    ({ sum: x, y: h } = streamLayerNorm(tf, store, `${prefix}.block0.ln1`, x));
     for (let i = 0; ; i++) {
       const name = `${prefix}.block${i}`;
       const x1 = addLayerNorm(tf, store, `${name}.ln2`, x, selfAttention(tf, store, name, h, T, H));

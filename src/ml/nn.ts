@@ -14,6 +14,7 @@ import {
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
+import { MATMUL_BIAS_KERNEL } from './kernels/fused-matmul.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
 export type Init =
@@ -191,26 +192,34 @@ export function dense(tf: TF, store: ParamStore, name: string, x: Tensor, act: A
  * same bits. With specflow's wasm kernels they are called directly on the 2-D
  * tensors: tf.fused.matMul reshapes its operands to 3-D and back, and its
  * gradient each operand and product again, some 20 tfjs ops a layer and step
- * (each costing more JavaScript than a Reshape's kernel) where this is 5.
+ * (each costing more JavaScript than a Reshape's kernel) where this is 5 —
+ * or 4 when x is data: the gradient is registered per input and tfjs asks
+ * only for those of inputs that depend on a trained variable.
  */
 export function matMulBias(tf: TF, x: Tensor, w: Tensor, b: Tensor): Tensor {
-  if (!fusedTransformerOps(tf) || x.rank !== 2 || w.rank !== 2) return tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b });
-  const f = tf.customGrad(((xx: Tensor, ww: Tensor, bb: Tensor, save: (ts: Tensor[]) => void) => {
-    const [y] = runKernel(tf, '_FusedMatMul', { a: xx, b: ww, bias: bb }, { transposeA: false, transposeB: false, activation: 'linear' });
-    save([xx, ww]);
-    return {
-      value: y!,
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sx, sw] = saved as [Tensor, Tensor];
-        return [
-          runKernel(tf, 'BatchMatMul', { a: dy, b: sw }, { transposeA: false, transposeB: true })[0]!,
-          runKernel(tf, 'BatchMatMul', { a: sx, b: dy }, { transposeA: true, transposeB: false })[0]!,
-          runKernel(tf, 'Sum', { x: dy }, { axis: [0], keepDims: false })[0]!,
-        ];
-      },
-    };
-  }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
-  return f(x, w, b);
+  if (tf.getKernel(MATMUL_BIAS_KERNEL, tf.getBackend()) === undefined || x.rank !== 2 || w.rank !== 2) {
+    return tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b });
+  }
+  registerMatMulBiasGradient(tf);
+  return runKernel(tf, MATMUL_BIAS_KERNEL, { x, w, b })[0]!;
+}
+
+/** SpecflowMatMulBias's gradient, one function per input (registered once per tfjs; worker threads have their own). */
+function registerMatMulBiasGradient(tf: TF): void {
+  if (tf.getGradient(MATMUL_BIAS_KERNEL)) return;
+  tf.registerGradient({
+    kernelName: MATMUL_BIAS_KERNEL,
+    inputsToSave: ['x', 'w'],
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const g = dy as Tensor;
+      const [x, w] = saved as [Tensor, Tensor];
+      return {
+        x: () => runKernel(tf, 'BatchMatMul', { a: g, b: w }, { transposeA: false, transposeB: true })[0]!,
+        w: () => runKernel(tf, 'BatchMatMul', { a: x, b: g }, { transposeA: true, transposeB: false })[0]!,
+        b: () => runKernel(tf, 'Sum', { x: g }, { axis: [0], keepDims: false })[0]!,
+      };
+    },
+  });
 }
 
 export function defineLayerNorm(store: ParamStore, name: string, dim: number): void {
@@ -265,15 +274,28 @@ export function addLayerNorm(
 }
 
 export function addLayerNormOp(
-  tf: TF, x: Tensor, residual: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5,
+  tf: TF, x: Tensor, residual: Tensor | undefined, gamma: Tensor, beta: Tensor, eps = 1e-5,
 ): { sum: Tensor; y: Tensor } {
   if (!fusedTransformerOps(tf)) {
-    const sum = tf.add(x, residual);
+    const sum = residual ? tf.add(x, residual) : x;
     return { sum, y: layerNormOp(tf, sum, gamma, beta, eps) };
   }
   registerAddLayerNormGradient(tf);
-  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, { x, residual, gamma, beta }, { eps }) as [Tensor, Tensor, Tensor, Tensor];
+  const inputs: Record<string, Tensor> = residual ? { x, residual, gamma, beta } : { x, gamma, beta };
+  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, inputs, { eps }) as [Tensor, Tensor, Tensor, Tensor];
   return { sum, y };
+}
+
+/**
+ * The stream x and its layer norm, for a stream that goes on past the norm
+ * (a pre-norm block's input: normalised for the branch, and added to the
+ * branch's output). With the fused kernels x is passed through the layer
+ * norm's op (its data shared, not copied), so the two gradients of the
+ * stream are added inside the layer norm's gradient pass rather than by an
+ * Add of tfjs's afterwards (the same sum, the same bits).
+ */
+export function streamLayerNorm(tf: TF, store: ParamStore, name: string, x: Tensor, eps = 1e-5): { sum: Tensor; y: Tensor } {
+  return addLayerNormOp(tf, x, undefined, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps);
 }
 
 /**
@@ -292,7 +314,7 @@ function registerAddLayerNormGradient(tf: TF): void {
       const [dsum, dy] = dys as Tensor[];
       const [gamma, sum, mean, rstd] = saved as [Tensor, Tensor, Tensor, Tensor];
       const [dx, dgamma, dbeta] = runKernel(tf, LAYER_NORM_GRAD_KERNEL, { dy: dy!, x: sum, mean, rstd, gamma, dres: dsum! });
-      // both summands get the same gradient; a clone (no copy on wasm) so each input owns its tensor
+      // both summands get the same gradient (with no residual, x alone); a clone (no copy on wasm) so each input owns its tensor
       return { x: () => dx!, residual: () => tf.clone(dx!), gamma: () => dgamma!, beta: () => dbeta! };
     },
   });

@@ -100,6 +100,32 @@ describe('residual add joined with layer norm', () => {
     expect(diff).toBeLessThan(TOL);
   });
 
+  it.each([[[3, 5, 7]], [[6, 64]], [[4, 1]]])('%j without a residual (the stream passed through): x, y and the gradients (x, γ, β) match cpu', async (shape) => {
+    const d = shape[shape.length - 1]!;
+    const diff = await wasmVsCpu([shape, [d], [d]], (t, x, g, b) => {
+      const { sum, y } = addLayerNormOp(t, t.add(t.mul(x!, 3), 1.5), undefined, g!, b!);
+      return t.concat([t.mul(sum, 0.7), y], -1);
+    });
+    expect(diff).toBeLessThan(TOL);
+  });
+
+  it('without a residual: the stream is x\'s data, and the gradient has the bits of tfjs adding the stream\'s to the layer norm\'s', async () => {
+    await tf.setBackend('wasm');
+    const bits = (passed: boolean) =>
+      tf.tidy(() => {
+        const [x, g, b] = [tf.tensor2d(rand(7 * 24, 41), [7, 24]), tf.tensor1d(rand(24, 42)), tf.tensor1d(rand(24, 43))];
+        const [r1, r2] = [tf.tensor2d(rand(7 * 24, 44), [7, 24]), tf.tensor2d(rand(7 * 24, 45), [7, 24])];
+        const op = (a: Tensor, c: Tensor, e: Tensor) => {
+          const { sum, y } = passed ? addLayerNormOp(tf, a, undefined, c, e) : { sum: a, y: layerNormOp(tf, a, c, e) };
+          return tf.add(tf.sum(tf.mul(sum, r1)), tf.sum(tf.mul(y, r2)));
+        };
+        if (passed) expect(addLayerNormOp(tf, x, undefined, g, b).sum.dataId).toBe(x.dataId);
+        const grads = tf.grads(op)([x, g, b]);
+        return [op(x, g, b), ...grads].map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+      });
+    expect(bits(true)).toEqual(bits(false));
+  });
+
   it('a hand-worked row: x = (0, 2, 2, 4), residual (1, 0, 1, 0): sum (1, 2, 3, 4), eps 0', async () => {
     await tf.setBackend('wasm');
     const { sum, y, dx, dr } = tf.tidy(() => {
@@ -172,6 +198,26 @@ describe('x·w + b with the kernels called on 2-D tensors', () => {
     const [got, want] = [bits(true), bits(false)];
     expect(got.map((g) => g.length)).toEqual([37 * 9, 37 * 13, 13 * 9, 9]);
     expect(got).toEqual(want);
+  });
+
+  it('computes the input\'s gradient only when the input depends on a trained variable (data does not)', async () => {
+    await tf.setBackend('wasm');
+    /** BatchMatMul kernels run by the gradient of Σ matMulBias(x, w, b)·r over the trained tensors. */
+    const productsInGradient = async (trainX: boolean) => {
+      const xv = tf.tensor2d(rand(37 * 13, 31), [37, 13]);
+      const x = trainX ? tf.variable(xv) : xv;
+      const [w, b] = [tf.variable(tf.tensor2d(rand(13 * 9, 32), [13, 9])), tf.variable(tf.tensor1d(rand(9, 33)))];
+      const r = tf.tensor2d(rand(37 * 9, 34), [37, 9]);
+      const info = await tf.profile(() => {
+        const { grads } = tf.variableGrads(() => tf.sum(tf.mul(matMulBias(tf, x, w, b), r)) as never);
+        expect(Object.keys(grads).length).toBe(trainX ? 3 : 2);
+        Object.values(grads).forEach((g) => g.dispose());
+      });
+      [xv, x, w, b, r].forEach((t) => t.dispose());
+      return info.kernels.filter((k) => k.name === 'BatchMatMul').length;
+    };
+    expect(await productsInGradient(false)).toBe(1); // dw
+    expect(await productsInGradient(true)).toBe(2); // dx and dw
   });
 });
 

@@ -77,3 +77,20 @@ export function fusedMatMul(args: KernelArgs<Attrs>): TensorInfo {
   dispose(backend, h);
   return out;
 }
+
+/**
+ * Not a tfjs kernel: SpecflowMatMulBias {x [m, k], w [k, n], b [n]} → x·w + b,
+ * _FusedMatMul's product (the same bits) under a name of its own, so that
+ * ../nn.ts can register its gradient as one lazy function per input: tfjs
+ * calls only those of inputs that depend on a trained variable, so a layer
+ * fed with data (the Transformer's patch embedding, the dense autoencoder's
+ * first layer) never computes its input's gradient. (tf.customGrad computes
+ * every input's gradient; _FusedMatMul's own gradient is tfjs's.)
+ */
+export const MATMUL_BIAS_KERNEL = 'SpecflowMatMulBias';
+
+export function matMulBias(args: KernelArgs<Record<string, never>>): TensorInfo {
+  const { x, w, b } = args.inputs as { x: TensorInfo; w: TensorInfo; b: TensorInfo };
+  if (x.shape.length !== 2 || w.shape.length !== 2) throw new Error(`${MATMUL_BIAS_KERNEL}: x ${x.shape} and w ${w.shape} must be matrices`);
+  return fusedMatMul({ backend: args.backend, inputs: { a: x, b: w, bias: b }, attrs: { transposeA: false, transposeB: false, activation: 'linear' } });
+}
