@@ -1945,23 +1945,26 @@ export function attentionGrad(
 
 // Layer norm over rows of d floats of s = x, or s = x + res (a residual
 // branch joining the stream, written to sum: the Add before a pre-norm
-// block's layer norm in the same pass): μ and r = 1/√(σ² + eps) per row into
+// block's layer norm in the same pass; res has resRows rows, repeated down x
+// when fewer: the Transformer's positional encoding): μ and r = 1/√(σ² + eps) per row into
 // mean and rstd, y = (s − μ)·r·γ + β. The gradient recomputes x̂ = (s − μ)·r
 // from them rather than reading a saved x̂. Sums run in four lanes of four
 // accumulators (chains of d/16 adds, not d/4), then in a fixed order.
 export function layerNormResidual(
-  x: usize, res: usize, gamma: usize, beta: usize, sum: usize, y: usize, mean: usize, rstd: usize, rows: i32, d: i32, eps: f32,
+  x: usize, res: usize, resRows: i32, gamma: usize, beta: usize, sum: usize, y: usize, mean: usize, rstd: usize, rows: i32, d: i32, eps: f32,
 ): void {
   const vec = d & ~3;
   const vec16 = d & ~15;
   const inv = <f32>1 / <f32>d;
   const rowBytes = <usize>d * 4;
+  let resRow = 0;
   for (let row = 0; row < rows; row++) {
     const off = <usize>row * rowBytes;
     let sr = x + off;
     if (res) {
       const xr = x + off;
-      const rr = res + off;
+      const rr = res + <usize>resRow * rowBytes;
+      if (++resRow == resRows) resRow = 0;
       sr = sum + off;
       for (let i = 0; i < vec; i += 4) v128.store(sr + <usize>i * 4, f32x4.add(v128.load(xr + <usize>i * 4), v128.load(rr + <usize>i * 4)));
       for (let i = vec; i < d; i++) store<f32>(sr + <usize>i * 4, load<f32>(xr + <usize>i * 4) + load<f32>(rr + <usize>i * 4));

@@ -266,6 +266,8 @@ export function layerNormOp(tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps 
  * layer norm). With the fused kernels one pass each way: the forward writes
  * both, and the gradient of sum (what the stream passes back) is added into
  * the layer norm's dx in the same pass instead of by a separate Add.
+ * x [rows, d]; residual [rows, d], or [r, d] repeated down x (r dividing
+ * rows: the positional encoding added to a batch's tokens).
  */
 export function addLayerNorm(
   tf: TF, store: ParamStore, name: string, x: Tensor, residual: Tensor, eps = 1e-5,
@@ -274,48 +276,49 @@ export function addLayerNorm(
 }
 
 export function addLayerNormOp(
-  tf: TF, x: Tensor, residual: Tensor | undefined, gamma: Tensor, beta: Tensor, eps = 1e-5,
+  tf: TF, x: Tensor, residual: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5,
 ): { sum: Tensor; y: Tensor } {
   if (!fusedTransformerOps(tf)) {
-    const sum = residual ? tf.add(x, residual) : x;
+    const sum = addRepeated(tf, x, residual);
     return { sum, y: layerNormOp(tf, sum, gamma, beta, eps) };
   }
   registerAddLayerNormGradient(tf);
-  const inputs: Record<string, Tensor> = residual ? { x, residual, gamma, beta } : { x, gamma, beta };
-  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, inputs, { eps }) as [Tensor, Tensor, Tensor, Tensor];
+  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, { x, residual, gamma, beta }, { eps }) as [Tensor, Tensor, Tensor, Tensor];
   return { sum, y };
 }
 
-/**
- * The stream x and its layer norm, for a stream that goes on past the norm
- * (a pre-norm block's input: normalised for the branch, and added to the
- * branch's output). With the fused kernels x is passed through the layer
- * norm's op (its data shared, not copied), so the two gradients of the
- * stream are added inside the layer norm's gradient pass rather than by an
- * Add of tfjs's afterwards (the same sum, the same bits).
- */
-export function streamLayerNorm(tf: TF, store: ParamStore, name: string, x: Tensor, eps = 1e-5): { sum: Tensor; y: Tensor } {
-  return addLayerNormOp(tf, x, undefined, store.get(`${name}.gamma`), store.get(`${name}.beta`), eps);
+/** x [..., d] + r of x's size, or + r [m, d] repeated down x's rows (a broadcast add over copies of r). */
+export function addRepeated(tf: TF, x: Tensor, r: Tensor): Tensor {
+  if (r.size === x.size) return tf.add(x, r);
+  const d = x.shape[x.rank - 1]!;
+  const m = r.size / d;
+  return tf.reshape(tf.add(tf.reshape(x, [x.size / r.size, m, d]), tf.reshape(r, [m, d])), x.shape);
 }
 
 /**
  * The gradient of SpecflowAddLayerNorm's two used outputs (sum, y); tfjs
  * passes zeros for the unused μ and r. A kernel's registered gradient, not
  * tf.customGrad, which takes one output only. Registered once per tfjs
- * (worker threads have their own).
+ * (worker threads have their own). Each input's gradient is a function
+ * tfjs calls only for inputs that depend on a trained variable (not the
+ * positional encoding).
  */
 function registerAddLayerNormGradient(tf: TF): void {
   if (tf.getGradient(ADD_LAYER_NORM_KERNEL)) return;
   tf.registerGradient({
     kernelName: ADD_LAYER_NORM_KERNEL,
-    inputsToSave: ['gamma'],
+    inputsToSave: ['gamma', 'residual'],
     outputsToSave: [true, false, true, true],
     gradFunc: (dys: Tensor | Tensor[], saved: Tensor[]) => {
       const [dsum, dy] = dys as Tensor[];
-      const [gamma, sum, mean, rstd] = saved as [Tensor, Tensor, Tensor, Tensor];
+      const [gamma, residual, sum, mean, rstd] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
       const [dx, dgamma, dbeta] = runKernel(tf, LAYER_NORM_GRAD_KERNEL, { dy: dy!, x: sum, mean, rstd, gamma, dres: dsum! });
-      // both summands get the same gradient (with no residual, x alone); a clone (no copy on wasm) so each input owns its tensor
-      return { x: () => dx!, residual: () => tf.clone(dx!), gamma: () => dgamma!, beta: () => dbeta! };
+      const d = sum.shape[sum.rank - 1]!;
+      const repeats = sum.size / residual.size;
+      // both summands get the same gradient (a clone, no copy on wasm, so each input owns its tensor);
+      // a repeated residual the sum over its copies
+      const dres = () => (repeats === 1 ? tf.clone(dx!) : tf.reshape(tf.sum(tf.reshape(dx!, [repeats, residual.size / d, d]), 0), residual.shape));
+      return { x: () => dx!, residual: dres, gamma: () => dgamma!, beta: () => dbeta! };
     },
   });
 }

@@ -100,30 +100,42 @@ describe('residual add joined with layer norm', () => {
     expect(diff).toBeLessThan(TOL);
   });
 
-  it.each([[[3, 5, 7]], [[6, 64]], [[4, 1]]])('%j without a residual (the stream passed through): x, y and the gradients (x, γ, β) match cpu', async (shape) => {
-    const d = shape[shape.length - 1]!;
-    const diff = await wasmVsCpu([shape, [d], [d]], (t, x, g, b) => {
-      const { sum, y } = addLayerNormOp(t, t.add(t.mul(x!, 3), 1.5), undefined, g!, b!);
+  it.each([[[12, 7], [4, 7]], [[18, 64], [3, 64]], [[10, 3], [1, 3]]])('x %j, a residual %j repeated down x: sum, y and the gradients (x, residual, γ, β) match cpu', async (xs, rs) => {
+    const d = xs[1]!;
+    const diff = await wasmVsCpu([xs, rs, [d], [d]], (t, x, r, g, b) => {
+      const { sum, y } = addLayerNormOp(t, t.add(t.mul(x!, 3), 1.5), r!, g!, b!);
       return t.concat([t.mul(sum, 0.7), y], -1);
     });
     expect(diff).toBeLessThan(TOL);
   });
 
-  it('without a residual: the stream is x\'s data, and the gradient has the bits of tfjs adding the stream\'s to the layer norm\'s', async () => {
+  it('a repeated residual: the bits of tfjs\'s broadcast Add, layer norm and its summing of the stream\'s two gradients', async () => {
     await tf.setBackend('wasm');
-    const bits = (passed: boolean) =>
+    const bits = (fused: boolean) =>
       tf.tidy(() => {
-        const [x, g, b] = [tf.tensor2d(rand(7 * 24, 41), [7, 24]), tf.tensor1d(rand(24, 42)), tf.tensor1d(rand(24, 43))];
-        const [r1, r2] = [tf.tensor2d(rand(7 * 24, 44), [7, 24]), tf.tensor2d(rand(7 * 24, 45), [7, 24])];
+        const [x, pos, g, b] = [tf.tensor2d(rand(24 * 20, 41), [24, 20]), tf.tensor2d(rand(6 * 20, 42), [6, 20]), tf.tensor1d(rand(20, 43)), tf.tensor1d(rand(20, 44))];
+        const [r1, r2] = [tf.tensor2d(rand(24 * 20, 45), [24, 20]), tf.tensor2d(rand(24 * 20, 46), [24, 20])];
         const op = (a: Tensor, c: Tensor, e: Tensor) => {
-          const { sum, y } = passed ? addLayerNormOp(tf, a, undefined, c, e) : { sum: a, y: layerNormOp(tf, a, c, e) };
+          let sum: Tensor;
+          let y: Tensor;
+          if (fused) ({ sum, y } = addLayerNormOp(tf, a, pos, c, e));
+          else {
+            sum = tf.reshape(tf.add(tf.reshape(a, [4, 6, 20]), pos), [24, 20]);
+            y = layerNormOp(tf, sum, c, e);
+          }
           return tf.add(tf.sum(tf.mul(sum, r1)), tf.sum(tf.mul(y, r2)));
         };
-        if (passed) expect(addLayerNormOp(tf, x, undefined, g, b).sum.dataId).toBe(x.dataId);
         const grads = tf.grads(op)([x, g, b]);
         return [op(x, g, b), ...grads].map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
       });
     expect(bits(true)).toEqual(bits(false));
+  });
+
+  it('a residual whose rows do not repeat whole down x is refused', async () => {
+    await tf.setBackend('wasm');
+    const [x, r, g] = [tf.zeros([10, 4]), tf.zeros([4, 4]), tf.ones([4])];
+    expect(() => addLayerNormOp(tf, x, r, g, g)).toThrow(/residual has shape 4,4, expected rows of 4 repeating whole down 10 rows/);
+    [x, r, g].forEach((t) => t.dispose());
   });
 
   it('a hand-worked row: x = (0, 2, 2, 4), residual (1, 0, 1, 0): sum (1, 2, 3, 4), eps 0', async () => {

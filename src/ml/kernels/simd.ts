@@ -39,7 +39,7 @@ interface Exports {
   ): void;
   maddIsFused(a: number, c: number): number;
   layerNormResidual(
-    x: number, res: number, gamma: number, beta: number, sum: number, y: number, mean: number, rstd: number, rows: number, d: number, eps: number,
+    x: number, res: number, resRows: number, gamma: number, beta: number, sum: number, y: number, mean: number, rstd: number, rows: number, d: number, eps: number,
   ): void;
   layerNormResidualGrad(
     dy: number, s: number, mean: number, rstd: number, gamma: number, dres: number, dx: number, dgamma: number, dbeta: number, rows: number, d: number,
