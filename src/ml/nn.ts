@@ -283,7 +283,8 @@ export function addLayerNormOp(
     return { sum, y: layerNormOp(tf, sum, gamma, beta, eps) };
   }
   registerAddLayerNormGradient(tf);
-  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, { x, residual, gamma, beta }, { eps }) as [Tensor, Tensor, Tensor, Tensor];
+  // the residual's shape for its gradient (an attribute: saving the residual would cost a clone each step)
+  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, { x, residual, gamma, beta }, { eps, residualShape: residual.shape }) as [Tensor, Tensor, Tensor, Tensor];
   return { sum, y };
 }
 
@@ -307,17 +308,18 @@ function registerAddLayerNormGradient(tf: TF): void {
   if (tf.getGradient(ADD_LAYER_NORM_KERNEL)) return;
   tf.registerGradient({
     kernelName: ADD_LAYER_NORM_KERNEL,
-    inputsToSave: ['gamma', 'residual'],
+    inputsToSave: ['gamma'],
     outputsToSave: [true, false, true, true],
-    gradFunc: (dys: Tensor | Tensor[], saved: Tensor[]) => {
+    gradFunc: (dys: Tensor | Tensor[], saved: Tensor[], attrs: unknown) => {
       const [dsum, dy] = dys as Tensor[];
-      const [gamma, residual, sum, mean, rstd] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+      const [gamma, sum, mean, rstd] = saved as [Tensor, Tensor, Tensor, Tensor];
       const [dx, dgamma, dbeta] = runKernel(tf, LAYER_NORM_GRAD_KERNEL, { dy: dy!, x: sum, mean, rstd, gamma, dres: dsum! });
+      const residualShape = (attrs as { residualShape: number[] }).residualShape;
       const d = sum.shape[sum.rank - 1]!;
-      const repeats = sum.size / residual.size;
+      const repeats = sum.size / residualShape.reduce((a, b) => a * b, 1);
       // both summands get the same gradient (a clone, no copy on wasm, so each input owns its tensor);
       // a repeated residual the sum over its copies
-      const dres = () => (repeats === 1 ? tf.clone(dx!) : tf.reshape(tf.sum(tf.reshape(dx!, [repeats, residual.size / d, d]), 0), residual.shape));
+      const dres = () => (repeats === 1 ? tf.clone(dx!) : tf.reshape(tf.sum(tf.reshape(dx!, [repeats, -1, d]), 0), residualShape));
       return { x: () => dx!, residual: dres, gamma: () => dgamma!, beta: () => dbeta! };
     },
   });
