@@ -9,7 +9,8 @@
 // that a global switch restores 0ad29ce's graph: matMulBias through
 // tf.customGrad (every input's gradient computed, the patch embedding's dx
 // too) and the positional encoding added by a broadcast Add before the first
-// block's layer norm (tfjs then adds the stream's two gradients with an Add).
+// block's layer norm (tfjs then adds the stream's two gradients with an Add),
+// and the last block's join with the stream as an Add after fc2's product.
 // Same kernels, same bits either way. Odd epochs run the old graph, even ones
 // the new; the first is not counted. Printed: process CPU per epoch of each,
 // total / median / fastest, and the ratio of the totals. Fails loudly if the
@@ -60,6 +61,12 @@ try {
             x = addRepeated(tf, tokens, positions);
             h = layerNormOp(tf, x, store.get(\`\${prefix}.block0.ln1.gamma\`), store.get(\`\${prefix}.block0.ln1.beta\`));
         } else ({ sum: x, y: h } = addLayerNorm(tf, store, \`\${prefix}.block0.ln1\`, tokens, positions));`,
+    ],
+    [
+      '                return matMulBias(tf, hidden, store.get(`${name}.fc2.w`), store.get(`${name}.fc2.b`), x1.sum);',
+      `                return globalThis.__specflowOldGraph
+                    ? tf.add(x1.sum, dense(tf, store, \`\${name}.fc2\`, hidden))
+                    : matMulBias(tf, hidden, store.get(\`\${name}.fc2.w\`), store.get(\`\${name}.fc2.b\`), x1.sum);`,
     ],
   ]);
   const { trainAutoencoder } = await import(pathToFileURL(join(dir, 'dist/ml/train.js')).href);

@@ -479,6 +479,17 @@ function columnGroup(pa: usize, depthBytes: usize, b: usize, kc: i32, c: usize, 
   if (h > 20) storeColumn(c + 80, c5, h - 20, first, last, bias, biasV, relu);
 }
 
+// A residual added in the GEMM's epilogue, after the bias and before relu:
+// C = op(A)·op(B) + bias + R, R laid out as C, at gemmResidual bytes from C
+// (0: none). Set by setGemmResidual around one gemm call (a one-product
+// gemm: batch 1, not accumulated; src/ml/kernels/simd.ts) and 0 otherwise, so
+// every other kernel's tiles store as before.
+let gemmResidual: isize = 0;
+
+export function setGemmResidual(delta: isize): void {
+  gemmResidual = delta;
+}
+
 // storeRow's epilogue for 4 rows of one column (h of them stored): relu
 // keeps v where v > 0 or v is NaN, as storeRow's scalar path does.
 // @ts-ignore: decorator
@@ -488,6 +499,7 @@ function storeColumn(c: usize, v: v128, h: i32, first: bool, last: bool, bias: u
     if (!first) v = f32x4.add(v, v128.load(c));
     if (last) {
       if (bias) v = f32x4.add(v, biasV);
+      if (gemmResidual) v = f32x4.add(v, v128.load(<usize>(<isize>c + gemmResidual)));
       if (relu) v = v128.bitselect(v, f32x4.splat(0), v128.or(f32x4.gt(v, f32x4.splat(0)), f32x4.ne(v, v)));
     }
     v128.store(c, v);
@@ -498,6 +510,7 @@ function storeColumn(c: usize, v: v128, h: i32, first: bool, last: bool, bias: u
     if (!first) x += load<f32>(c + <usize>j * 4);
     if (last) {
       if (bias) x += load<f32>(bias);
+      if (gemmResidual) x += load<f32>(<usize>(<isize>c + gemmResidual) + <usize>j * 4);
       if (relu && !(x > 0)) x = x != x ? x : 0;
     }
     store<f32>(c + <usize>j * 4, x);
@@ -537,6 +550,11 @@ function storeRow(c: usize, v0: v128, v1: v128, first: bool, last: bool, bias: u
         v0 = f32x4.add(v0, v128.load(bias));
         v1 = f32x4.add(v1, v128.load(bias, 16));
       }
+      if (gemmResidual) {
+        const r = <usize>(<isize>c + gemmResidual);
+        v0 = f32x4.add(v0, v128.load(r));
+        v1 = f32x4.add(v1, v128.load(r, 16));
+      }
       if (relu) {
         v0 = f32x4.max(v0, f32x4.splat(0));
         v1 = f32x4.max(v1, f32x4.splat(0));
@@ -552,6 +570,7 @@ function storeRow(c: usize, v0: v128, v1: v128, first: bool, last: bool, bias: u
     if (!first) v += load<f32>(c + <usize>j * 4);
     if (last) {
       if (bias) v += load<f32>(bias + <usize>j * 4);
+      if (gemmResidual) v += load<f32>(<usize>(<isize>c + gemmResidual) + <usize>j * 4);
       if (relu && !(v > 0)) v = v != v ? v : 0;
     }
     store<f32>(c + <usize>j * 4, v);
@@ -601,9 +620,11 @@ export function gemm(
       const cq = c + <usize>q * <usize>strideC * 4;
       for (let i = 0; i < m; i++) {
         for (let j = 0; j < n; j++) {
+          const at = cq + (<usize>i * <usize>n + <usize>j) * 4;
           let v: f32 = bias ? load<f32>(bias + <usize>j * 4) : 0;
+          if (gemmResidual) v += load<f32>(<usize>(<isize>at + gemmResidual));
           if (relu && v < 0) v = 0;
-          store<f32>(cq + (<usize>i * <usize>n + <usize>j) * 4, v);
+          store<f32>(at, v);
         }
       }
     }

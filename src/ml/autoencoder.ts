@@ -11,7 +11,7 @@
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
   activate, addLayerNorm, batchNormLeaky, batchNormLeakyPool, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
-  addRepeated, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
+  addRepeated, matMulBias, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
 import { MSE_KERNEL, SCALE_SHIFT_KERNEL } from './kernels/loss.js';
@@ -208,7 +208,8 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
    * pre-norm blocks (prefix.block0, …) on that stream: x1 = x + attention(ln1(x)),
    * x' = x1 + mlp(ln2(x1)). Each Add into the stream (the positions' too) is
    * done together with the layer norm that follows it (the first or next
-   * block's ln1, or ln2), in one pass each way (addLayerNorm).
+   * block's ln1, or ln2), in one pass each way (addLayerNorm); the last
+   * block's, which no layer norm follows, in its fc2 product's store.
    */
   const blocks = (tf: TF, store: ParamStore, prefix: string, tokens: Tensor): Tensor => {
     const positions = tf.tensor2d(pos, [T, d]);
@@ -217,8 +218,10 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
     for (let i = 0; ; i++) {
       const name = `${prefix}.block${i}`;
       const x1 = addLayerNorm(tf, store, `${name}.ln2`, x, selfAttention(tf, store, name, h, T, H));
-      const m = dense(tf, store, `${name}.fc2`, dense(tf, store, `${name}.fc1`, x1.y, 'gelu'));
-      if (i + 1 === s.layers) return tf.add(x1.sum, m);
+      const hidden = dense(tf, store, `${name}.fc1`, x1.y, 'gelu');
+      // the last block's join with the stream, in fc2's product
+      if (i + 1 === s.layers) return matMulBias(tf, hidden, store.get(`${name}.fc2.w`), store.get(`${name}.fc2.b`), x1.sum);
+      const m = dense(tf, store, `${name}.fc2`, hidden);
       ({ sum: x, y: h } = addLayerNorm(tf, store, `${prefix}.block${i + 1}.ln1`, x1.sum, m));
     }
   };

@@ -194,14 +194,17 @@ export function dense(tf: TF, store: ParamStore, name: string, x: Tensor, act: A
  * gradient each operand and product again, some 20 tfjs ops a layer and step
  * (each costing more JavaScript than a Reshape's kernel) where this is 5 —
  * or 4 when x is data: the gradient is registered per input and tfjs asks
- * only for those of inputs that depend on a trained variable.
+ * only for those of inputs that depend on a trained variable. With
+ * `residual` [m, n]: x·w + b + residual (a residual branch joining the
+ * stream), on wasm added in the product's store (the bits of a separate Add).
  */
-export function matMulBias(tf: TF, x: Tensor, w: Tensor, b: Tensor): Tensor {
+export function matMulBias(tf: TF, x: Tensor, w: Tensor, b: Tensor, residual?: Tensor): Tensor {
   if (tf.getKernel(MATMUL_BIAS_KERNEL, tf.getBackend()) === undefined || x.rank !== 2 || w.rank !== 2) {
-    return tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b });
+    const y = tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b });
+    return residual ? tf.add(residual, y) : y;
   }
   registerMatMulBiasGradient(tf);
-  return runKernel(tf, MATMUL_BIAS_KERNEL, { x, w, b })[0]!;
+  return runKernel(tf, MATMUL_BIAS_KERNEL, residual ? { x, w, b, residual } : { x, w, b })[0]!;
 }
 
 /** SpecflowMatMulBias's gradient, one function per input (registered once per tfjs; worker threads have their own). */
@@ -217,6 +220,8 @@ function registerMatMulBiasGradient(tf: TF): void {
         x: () => runKernel(tf, 'BatchMatMul', { a: g, b: w }, { transposeA: false, transposeB: true })[0]!,
         w: () => runKernel(tf, 'BatchMatMul', { a: x, b: g }, { transposeA: true, transposeB: false })[0]!,
         b: () => runKernel(tf, 'Sum', { x: g }, { axis: [0], keepDims: false })[0]!,
+        // a clone (no copy on wasm), as tfjs's Add passes dy on
+        residual: () => tf.clone(g),
       };
     },
   });

@@ -212,6 +212,25 @@ describe('x·w + b with the kernels called on 2-D tensors', () => {
     expect(got).toEqual(want);
   });
 
+  it.each([[37, 13, 9], [21, 16, 64], [9, 5, 1], [6, 70, 3]])(
+    'x [%i, %i] · w [·, %i] + b + a residual: the bits of tf.fused.matMul then an Add, forward and all four gradients',
+    async (m, k, n) => {
+      await tf.setBackend('wasm');
+      const bits = (inStore: boolean) =>
+        tf.tidy(() => {
+          const [x, w, b, res] = [tf.tensor2d(rand(m * k, 51), [m, k]), tf.tensor2d(rand(k * n, 52), [k, n]), tf.tensor1d(rand(n, 53)), tf.tensor2d(rand(m * n, 54), [m, n])];
+          const r = tf.tensor2d(rand(m * n, 55), [m, n]);
+          const op = (a: Tensor, c: Tensor, e: Tensor, f: Tensor) =>
+            inStore ? matMulBias(tf, a, c, e, f) : tf.add(f, tf.fused.matMul({ a: a as never, b: c as never, bias: e }));
+          const grads = tf.grads((a: Tensor, c: Tensor, e: Tensor, f: Tensor) => tf.sum(tf.mul(op(a, c, e, f), r)))([x, w, b, res]);
+          return [op(x, w, b, res), ...grads].map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+        });
+      const [got, want] = [bits(true), bits(false)];
+      expect(got.map((g) => g.length)).toEqual([m * n, m * k, k * n, n, m * n]);
+      expect(got).toEqual(want);
+    },
+  );
+
   it('computes the input\'s gradient only when the input depends on a trained variable (data does not)', async () => {
     await tf.setBackend('wasm');
     /** BatchMatMul kernels run by the gradient of Σ matMulBias(x, w, b)·r over the trained tensors. */
