@@ -5,8 +5,9 @@
 //
 //   node bench/transformer-kernels-ab.mjs KERNEL A.wasm B.wasm ...     (after `npm run build`)
 //
-// KERNEL: attention, attentionGrad, gelu, geluGrad, sum192, sum128 or sum64
-// (a bias gradient's column sum over 8192 rows); the .wasm files are builds of
+// KERNEL: attention, attentionGrad, gelu, geluGrad, layerNormGrad (with the
+// stream's gradient added: SpecflowLayerNormGrad's dres), sum192, sum128 or
+// sum64 (a bias gradient's column sum over 8192 rows); the .wasm files are builds of
 // wasm/kernels.ts (dist/ml/kernels/specflow-kernels-fma.wasm of a checkout).
 // Shapes: the default model at batch 256 (8192 tokens, d 64, 4 heads of 16,
 // MLP 128). Printed per build: the fastest, 10th-percentile and median
@@ -41,12 +42,20 @@ const y = tf.zeros([B * T, MLP]);
 const cdf = tf.zeros([B * T, MLP]);
 const dMlp = rnd([B * T, MLP], 4);
 const sums = tf.zeros([3 * D]);
+const lnX = rnd([B * T, D], 5);
+const lnGamma = rnd([D], 6);
+const lnMean = tf.mean(lnX, 1);
+const lnRstd = tf.rsqrt(tf.add(tf.moments(lnX, 1).variance, 1e-5));
+const [lnDx, lnDgamma, lnDbeta] = [tf.zeros([B * T, D]), tf.zeros([D]), tf.zeros([D])];
 const scratch = mod._malloc(1 << 21);
 const calls = {
   attention: (k) => k.attention(ptr(qkv), ptr(out), ptr(probs), B, T, H, DH, 1 / Math.sqrt(DH), scratch),
   attentionGrad: (k) => k.attentionGrad(ptr(qkv), ptr(probs), ptr(dy), ptr(dqkv), B, T, H, DH, 1 / Math.sqrt(DH), scratch),
   gelu: (k) => k.geluF32(ptr(x), ptr(y), ptr(cdf), B * T * MLP),
   geluGrad: (k) => k.geluGradF32(ptr(x), ptr(cdf), ptr(dMlp), ptr(y), B * T * MLP),
+  layerNormGrad: (k) => k.layerNormResidualGrad(
+    ptr(dy), ptr(lnX), ptr(lnMean), ptr(lnRstd), ptr(lnGamma), ptr(out), ptr(lnDx), ptr(lnDgamma), ptr(lnDbeta), B * T, D,
+  ),
   sum192: (k) => k.reduceMiddle(ptr(dqkv), ptr(sums), 1, B * T, 3 * D, 1),
   sum128: (k) => k.reduceMiddle(ptr(dMlp), ptr(sums), 1, B * T, MLP, 1),
   sum64: (k) => k.reduceMiddle(ptr(dy), ptr(sums), 1, B * T, D, 1),

@@ -479,6 +479,17 @@ function columnGroup(pa: usize, depthBytes: usize, b: usize, kc: i32, c: usize, 
   if (h > 20) storeColumn(c + 80, c5, h - 20, first, last, bias, biasV, relu);
 }
 
+// A residual added in the GEMM's epilogue, after the bias and before relu:
+// C = op(A)·op(B) + bias + R, R laid out as C, at gemmResidual bytes from C
+// (0: none). Set by setGemmResidual around one gemm call (a one-product
+// gemm: batch 1, not accumulated; src/ml/kernels/simd.ts) and 0 otherwise, so
+// every other kernel's tiles store as before.
+let gemmResidual: isize = 0;
+
+export function setGemmResidual(delta: isize): void {
+  gemmResidual = delta;
+}
+
 // storeRow's epilogue for 4 rows of one column (h of them stored): relu
 // keeps v where v > 0 or v is NaN, as storeRow's scalar path does.
 // @ts-ignore: decorator
@@ -488,6 +499,7 @@ function storeColumn(c: usize, v: v128, h: i32, first: bool, last: bool, bias: u
     if (!first) v = f32x4.add(v, v128.load(c));
     if (last) {
       if (bias) v = f32x4.add(v, biasV);
+      if (gemmResidual) v = f32x4.add(v, v128.load(<usize>(<isize>c + gemmResidual)));
       if (relu) v = v128.bitselect(v, f32x4.splat(0), v128.or(f32x4.gt(v, f32x4.splat(0)), f32x4.ne(v, v)));
     }
     v128.store(c, v);
@@ -498,6 +510,7 @@ function storeColumn(c: usize, v: v128, h: i32, first: bool, last: bool, bias: u
     if (!first) x += load<f32>(c + <usize>j * 4);
     if (last) {
       if (bias) x += load<f32>(bias);
+      if (gemmResidual) x += load<f32>(<usize>(<isize>c + gemmResidual) + <usize>j * 4);
       if (relu && !(x > 0)) x = x != x ? x : 0;
     }
     store<f32>(c + <usize>j * 4, x);
@@ -537,6 +550,11 @@ function storeRow(c: usize, v0: v128, v1: v128, first: bool, last: bool, bias: u
         v0 = f32x4.add(v0, v128.load(bias));
         v1 = f32x4.add(v1, v128.load(bias, 16));
       }
+      if (gemmResidual) {
+        const r = <usize>(<isize>c + gemmResidual);
+        v0 = f32x4.add(v0, v128.load(r));
+        v1 = f32x4.add(v1, v128.load(r, 16));
+      }
       if (relu) {
         v0 = f32x4.max(v0, f32x4.splat(0));
         v1 = f32x4.max(v1, f32x4.splat(0));
@@ -552,6 +570,7 @@ function storeRow(c: usize, v0: v128, v1: v128, first: bool, last: bool, bias: u
     if (!first) v += load<f32>(c + <usize>j * 4);
     if (last) {
       if (bias) v += load<f32>(bias + <usize>j * 4);
+      if (gemmResidual) v += load<f32>(<usize>(<isize>c + gemmResidual) + <usize>j * 4);
       if (relu && !(v > 0)) v = v != v ? v : 0;
     }
     store<f32>(c + <usize>j * 4, v);
@@ -601,9 +620,11 @@ export function gemm(
       const cq = c + <usize>q * <usize>strideC * 4;
       for (let i = 0; i < m; i++) {
         for (let j = 0; j < n; j++) {
+          const at = cq + (<usize>i * <usize>n + <usize>j) * 4;
           let v: f32 = bias ? load<f32>(bias + <usize>j * 4) : 0;
+          if (gemmResidual) v += load<f32>(<usize>(<isize>at + gemmResidual));
           if (relu && v < 0) v = 0;
-          store<f32>(cq + (<usize>i * <usize>n + <usize>j) * 4, v);
+          store<f32>(at, v);
         }
       }
     }
@@ -1945,23 +1966,26 @@ export function attentionGrad(
 
 // Layer norm over rows of d floats of s = x, or s = x + res (a residual
 // branch joining the stream, written to sum: the Add before a pre-norm
-// block's layer norm in the same pass): μ and r = 1/√(σ² + eps) per row into
+// block's layer norm in the same pass; res has resRows rows, repeated down x
+// when fewer: the Transformer's positional encoding): μ and r = 1/√(σ² + eps) per row into
 // mean and rstd, y = (s − μ)·r·γ + β. The gradient recomputes x̂ = (s − μ)·r
 // from them rather than reading a saved x̂. Sums run in four lanes of four
 // accumulators (chains of d/16 adds, not d/4), then in a fixed order.
 export function layerNormResidual(
-  x: usize, res: usize, gamma: usize, beta: usize, sum: usize, y: usize, mean: usize, rstd: usize, rows: i32, d: i32, eps: f32,
+  x: usize, res: usize, resRows: i32, gamma: usize, beta: usize, sum: usize, y: usize, mean: usize, rstd: usize, rows: i32, d: i32, eps: f32,
 ): void {
   const vec = d & ~3;
   const vec16 = d & ~15;
   const inv = <f32>1 / <f32>d;
   const rowBytes = <usize>d * 4;
+  let resRow = 0;
   for (let row = 0; row < rows; row++) {
     const off = <usize>row * rowBytes;
     let sr = x + off;
     if (res) {
       const xr = x + off;
-      const rr = res + off;
+      const rr = res + <usize>resRow * rowBytes;
+      if (++resRow == resRows) resRow = 0;
       sr = sum + off;
       for (let i = 0; i < vec; i += 4) v128.store(sr + <usize>i * 4, f32x4.add(v128.load(xr + <usize>i * 4), v128.load(rr + <usize>i * 4)));
       for (let i = vec; i < d; i++) store<f32>(sr + <usize>i * 4, load<f32>(xr + <usize>i * 4) + load<f32>(rr + <usize>i * 4));

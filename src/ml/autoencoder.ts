@@ -11,7 +11,7 @@
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
   activate, addLayerNorm, batchNormLeaky, batchNormLeakyPool, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
-  layerNorm, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
+  addRepeated, matMulBias, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
 import { MSE_KERNEL, SCALE_SHIFT_KERNEL } from './kernels/loss.js';
@@ -204,19 +204,24 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
     defineDense(store, `${name}.fc2`, s.mlp, d);
   };
   /**
-   * `layers` pre-norm blocks (prefix.block0, …) on the stream x [b·T, d]:
-   * x1 = x + attention(ln1(x)), x' = x1 + mlp(ln2(x1)). Each residual Add
-   * is done together with the layer norm that follows it (the next block's
-   * ln1, or ln2), in one pass each way (addLayerNorm).
+   * The positional encoding added to the tokens x [b·T, d], then `layers`
+   * pre-norm blocks (prefix.block0, …) on that stream: x1 = x + attention(ln1(x)),
+   * x' = x1 + mlp(ln2(x1)). Each Add into the stream (the positions' too) is
+   * done together with the layer norm that follows it (the first or next
+   * block's ln1, or ln2), in one pass each way (addLayerNorm); the last
+   * block's, which no layer norm follows, in its fc2 product's store.
    */
-  const blocks = (tf: TF, store: ParamStore, prefix: string, x: Tensor): Tensor => {
-    if (s.layers === 0) return x;
-    let h = layerNorm(tf, store, `${prefix}.block0.ln1`, x);
+  const blocks = (tf: TF, store: ParamStore, prefix: string, tokens: Tensor): Tensor => {
+    const positions = tf.tensor2d(pos, [T, d]);
+    if (s.layers === 0) return addRepeated(tf, tokens, positions);
+    let { sum: x, y: h } = addLayerNorm(tf, store, `${prefix}.block0.ln1`, tokens, positions);
     for (let i = 0; ; i++) {
       const name = `${prefix}.block${i}`;
       const x1 = addLayerNorm(tf, store, `${name}.ln2`, x, selfAttention(tf, store, name, h, T, H));
-      const m = dense(tf, store, `${name}.fc2`, dense(tf, store, `${name}.fc1`, x1.y, 'gelu'));
-      if (i + 1 === s.layers) return tf.add(x1.sum, m);
+      const hidden = dense(tf, store, `${name}.fc1`, x1.y, 'gelu');
+      // the last block's join with the stream, in fc2's product
+      if (i + 1 === s.layers) return matMulBias(tf, hidden, store.get(`${name}.fc2.w`), store.get(`${name}.fc2.b`), x1.sum);
+      const m = dense(tf, store, `${name}.fc2`, hidden);
       ({ sum: x, y: h } = addLayerNorm(tf, store, `${prefix}.block${i + 1}.ln1`, x1.sum, m));
     }
   };
@@ -232,15 +237,13 @@ function transformerNetwork(cfg: AutoencoderConfig): Network {
     encode(tf, store, xs) {
       const b = xs.shape[0]!;
       const patches = tf.reshape(padCols(tf, xs, dp), [b * T, p]);
-      const x = tf.add(tf.reshape(dense(tf, store, 'enc.embed', patches), [b, T, d]), tf.tensor2d(pos, [T, d]));
-      const y = tf.reshape(blocks(tf, store, 'enc', tf.reshape(x, [b * T, d])), [b, T, d]);
+      const y = tf.reshape(blocks(tf, store, 'enc', dense(tf, store, 'enc.embed', patches)), [b, T, d]);
       const pooled = s.pool === 'mean' ? tf.mean(y, 1) : tf.reshape(y, [b, T * d]);
       return dense(tf, store, 'enc.z', pooled);
     },
     decode(tf, store, z) {
       const b = z.shape[0]!;
-      const x = tf.add(tf.reshape(dense(tf, store, 'dec.tokens', z), [b, T, d]), tf.tensor2d(pos, [T, d]));
-      const out = dense(tf, store, 'dec.out', blocks(tf, store, 'dec', tf.reshape(x, [b * T, d])));
+      const out = dense(tf, store, 'dec.out', blocks(tf, store, 'dec', tf.reshape(dense(tf, store, 'dec.tokens', z), [b * T, d])));
       return cropCols(tf, tf.reshape(out, [b, dp]), cfg.inputDim);
     },
   };

@@ -14,6 +14,7 @@ import {
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
+import { MATMUL_BIAS_KERNEL } from './kernels/fused-matmul.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
 export type Init =
@@ -191,26 +192,39 @@ export function dense(tf: TF, store: ParamStore, name: string, x: Tensor, act: A
  * same bits. With specflow's wasm kernels they are called directly on the 2-D
  * tensors: tf.fused.matMul reshapes its operands to 3-D and back, and its
  * gradient each operand and product again, some 20 tfjs ops a layer and step
- * (each costing more JavaScript than a Reshape's kernel) where this is 5.
+ * (each costing more JavaScript than a Reshape's kernel) where this is 5 —
+ * or 4 when x is data: the gradient is registered per input and tfjs asks
+ * only for those of inputs that depend on a trained variable. With
+ * `residual` [m, n]: x·w + b + residual (a residual branch joining the
+ * stream), on wasm added in the product's store (the bits of a separate Add).
  */
-export function matMulBias(tf: TF, x: Tensor, w: Tensor, b: Tensor): Tensor {
-  if (!fusedTransformerOps(tf) || x.rank !== 2 || w.rank !== 2) return tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b });
-  const f = tf.customGrad(((xx: Tensor, ww: Tensor, bb: Tensor, save: (ts: Tensor[]) => void) => {
-    const [y] = runKernel(tf, '_FusedMatMul', { a: xx, b: ww, bias: bb }, { transposeA: false, transposeB: false, activation: 'linear' });
-    save([xx, ww]);
-    return {
-      value: y!,
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sx, sw] = saved as [Tensor, Tensor];
-        return [
-          runKernel(tf, 'BatchMatMul', { a: dy, b: sw }, { transposeA: false, transposeB: true })[0]!,
-          runKernel(tf, 'BatchMatMul', { a: sx, b: dy }, { transposeA: true, transposeB: false })[0]!,
-          runKernel(tf, 'Sum', { x: dy }, { axis: [0], keepDims: false })[0]!,
-        ];
-      },
-    };
-  }) as never) as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
-  return f(x, w, b);
+export function matMulBias(tf: TF, x: Tensor, w: Tensor, b: Tensor, residual?: Tensor): Tensor {
+  if (tf.getKernel(MATMUL_BIAS_KERNEL, tf.getBackend()) === undefined || x.rank !== 2 || w.rank !== 2) {
+    const y = tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b });
+    return residual ? tf.add(residual, y) : y;
+  }
+  registerMatMulBiasGradient(tf);
+  return runKernel(tf, MATMUL_BIAS_KERNEL, residual ? { x, w, b, residual } : { x, w, b })[0]!;
+}
+
+/** SpecflowMatMulBias's gradient, one function per input (registered once per tfjs; worker threads have their own). */
+function registerMatMulBiasGradient(tf: TF): void {
+  if (tf.getGradient(MATMUL_BIAS_KERNEL)) return;
+  tf.registerGradient({
+    kernelName: MATMUL_BIAS_KERNEL,
+    inputsToSave: ['x', 'w'],
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const g = dy as Tensor;
+      const [x, w] = saved as [Tensor, Tensor];
+      return {
+        x: () => runKernel(tf, 'BatchMatMul', { a: g, b: w }, { transposeA: false, transposeB: true })[0]!,
+        w: () => runKernel(tf, 'BatchMatMul', { a: x, b: g }, { transposeA: true, transposeB: false })[0]!,
+        b: () => runKernel(tf, 'Sum', { x: g }, { axis: [0], keepDims: false })[0]!,
+        // a clone (no copy on wasm), as tfjs's Add passes dy on
+        residual: () => tf.clone(g),
+      };
+    },
+  });
 }
 
 export function defineLayerNorm(store: ParamStore, name: string, dim: number): void {
@@ -257,6 +271,8 @@ export function layerNormOp(tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, eps 
  * layer norm). With the fused kernels one pass each way: the forward writes
  * both, and the gradient of sum (what the stream passes back) is added into
  * the layer norm's dx in the same pass instead of by a separate Add.
+ * x [rows, d]; residual [rows, d], or [r, d] repeated down x (r dividing
+ * rows: the positional encoding added to a batch's tokens).
  */
 export function addLayerNorm(
   tf: TF, store: ParamStore, name: string, x: Tensor, residual: Tensor, eps = 1e-5,
@@ -268,19 +284,30 @@ export function addLayerNormOp(
   tf: TF, x: Tensor, residual: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5,
 ): { sum: Tensor; y: Tensor } {
   if (!fusedTransformerOps(tf)) {
-    const sum = tf.add(x, residual);
+    const sum = addRepeated(tf, x, residual);
     return { sum, y: layerNormOp(tf, sum, gamma, beta, eps) };
   }
   registerAddLayerNormGradient(tf);
-  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, { x, residual, gamma, beta }, { eps }) as [Tensor, Tensor, Tensor, Tensor];
+  // the residual's shape for its gradient (an attribute: saving the residual would cost a clone each step)
+  const [sum, y] = runKernel(tf, ADD_LAYER_NORM_KERNEL, { x, residual, gamma, beta }, { eps, residualShape: residual.shape }) as [Tensor, Tensor, Tensor, Tensor];
   return { sum, y };
+}
+
+/** x [..., d] + r of x's size, or + r [m, d] repeated down x's rows (a broadcast add over copies of r). */
+export function addRepeated(tf: TF, x: Tensor, r: Tensor): Tensor {
+  if (r.size === x.size) return tf.add(x, r);
+  const d = x.shape[x.rank - 1]!;
+  const m = r.size / d;
+  return tf.reshape(tf.add(tf.reshape(x, [x.size / r.size, m, d]), tf.reshape(r, [m, d])), x.shape);
 }
 
 /**
  * The gradient of SpecflowAddLayerNorm's two used outputs (sum, y); tfjs
  * passes zeros for the unused μ and r. A kernel's registered gradient, not
  * tf.customGrad, which takes one output only. Registered once per tfjs
- * (worker threads have their own).
+ * (worker threads have their own). Each input's gradient is a function
+ * tfjs calls only for inputs that depend on a trained variable (not the
+ * positional encoding).
  */
 function registerAddLayerNormGradient(tf: TF): void {
   if (tf.getGradient(ADD_LAYER_NORM_KERNEL)) return;
@@ -288,12 +315,17 @@ function registerAddLayerNormGradient(tf: TF): void {
     kernelName: ADD_LAYER_NORM_KERNEL,
     inputsToSave: ['gamma'],
     outputsToSave: [true, false, true, true],
-    gradFunc: (dys: Tensor | Tensor[], saved: Tensor[]) => {
+    gradFunc: (dys: Tensor | Tensor[], saved: Tensor[], attrs: unknown) => {
       const [dsum, dy] = dys as Tensor[];
       const [gamma, sum, mean, rstd] = saved as [Tensor, Tensor, Tensor, Tensor];
       const [dx, dgamma, dbeta] = runKernel(tf, LAYER_NORM_GRAD_KERNEL, { dy: dy!, x: sum, mean, rstd, gamma, dres: dsum! });
-      // both summands get the same gradient; a clone (no copy on wasm) so each input owns its tensor
-      return { x: () => dx!, residual: () => tf.clone(dx!), gamma: () => dgamma!, beta: () => dbeta! };
+      const residualShape = (attrs as { residualShape: number[] }).residualShape;
+      const d = sum.shape[sum.rank - 1]!;
+      const repeats = sum.size / residualShape.reduce((a, b) => a * b, 1);
+      // both summands get the same gradient (a clone, no copy on wasm, so each input owns its tensor);
+      // a repeated residual the sum over its copies
+      const dres = () => (repeats === 1 ? tf.clone(dx!) : tf.reshape(tf.sum(tf.reshape(dx!, [repeats, -1, d]), 0), residualShape));
+      return { x: () => dx!, residual: dres, gamma: () => dgamma!, beta: () => dbeta! };
     },
   });
 }

@@ -100,6 +100,44 @@ describe('residual add joined with layer norm', () => {
     expect(diff).toBeLessThan(TOL);
   });
 
+  it.each([[[12, 7], [4, 7]], [[18, 64], [3, 64]], [[10, 3], [1, 3]]])('x %j, a residual %j repeated down x: sum, y and the gradients (x, residual, γ, β) match cpu', async (xs, rs) => {
+    const d = xs[1]!;
+    const diff = await wasmVsCpu([xs, rs, [d], [d]], (t, x, r, g, b) => {
+      const { sum, y } = addLayerNormOp(t, t.add(t.mul(x!, 3), 1.5), r!, g!, b!);
+      return t.concat([t.mul(sum, 0.7), y], -1);
+    });
+    expect(diff).toBeLessThan(TOL);
+  });
+
+  it('a repeated residual: the bits of tfjs\'s broadcast Add, layer norm and its summing of the stream\'s two gradients', async () => {
+    await tf.setBackend('wasm');
+    const bits = (fused: boolean) =>
+      tf.tidy(() => {
+        const [x, pos, g, b] = [tf.tensor2d(rand(24 * 20, 41), [24, 20]), tf.tensor2d(rand(6 * 20, 42), [6, 20]), tf.tensor1d(rand(20, 43)), tf.tensor1d(rand(20, 44))];
+        const [r1, r2] = [tf.tensor2d(rand(24 * 20, 45), [24, 20]), tf.tensor2d(rand(24 * 20, 46), [24, 20])];
+        const op = (a: Tensor, c: Tensor, e: Tensor) => {
+          let sum: Tensor;
+          let y: Tensor;
+          if (fused) ({ sum, y } = addLayerNormOp(tf, a, pos, c, e));
+          else {
+            sum = tf.reshape(tf.add(tf.reshape(a, [4, 6, 20]), pos), [24, 20]);
+            y = layerNormOp(tf, sum, c, e);
+          }
+          return tf.add(tf.sum(tf.mul(sum, r1)), tf.sum(tf.mul(y, r2)));
+        };
+        const grads = tf.grads(op)([x, g, b]);
+        return [op(x, g, b), ...grads].map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+      });
+    expect(bits(true)).toEqual(bits(false));
+  });
+
+  it('a residual whose rows do not repeat whole down x is refused', async () => {
+    await tf.setBackend('wasm');
+    const [x, r, g] = [tf.zeros([10, 4]), tf.zeros([4, 4]), tf.ones([4])];
+    expect(() => addLayerNormOp(tf, x, r, g, g)).toThrow(/residual has shape 4,4, expected rows of 4 repeating whole down 10 rows/);
+    [x, r, g].forEach((t) => t.dispose());
+  });
+
   it('a hand-worked row: x = (0, 2, 2, 4), residual (1, 0, 1, 0): sum (1, 2, 3, 4), eps 0', async () => {
     await tf.setBackend('wasm');
     const { sum, y, dx, dr } = tf.tidy(() => {
@@ -172,6 +210,45 @@ describe('x·w + b with the kernels called on 2-D tensors', () => {
     const [got, want] = [bits(true), bits(false)];
     expect(got.map((g) => g.length)).toEqual([37 * 9, 37 * 13, 13 * 9, 9]);
     expect(got).toEqual(want);
+  });
+
+  it.each([[37, 13, 9], [21, 16, 64], [9, 5, 1], [6, 70, 3]])(
+    'x [%i, %i] · w [·, %i] + b + a residual: the bits of tf.fused.matMul then an Add, forward and all four gradients',
+    async (m, k, n) => {
+      await tf.setBackend('wasm');
+      const bits = (inStore: boolean) =>
+        tf.tidy(() => {
+          const [x, w, b, res] = [tf.tensor2d(rand(m * k, 51), [m, k]), tf.tensor2d(rand(k * n, 52), [k, n]), tf.tensor1d(rand(n, 53)), tf.tensor2d(rand(m * n, 54), [m, n])];
+          const r = tf.tensor2d(rand(m * n, 55), [m, n]);
+          const op = (a: Tensor, c: Tensor, e: Tensor, f: Tensor) =>
+            inStore ? matMulBias(tf, a, c, e, f) : tf.add(f, tf.fused.matMul({ a: a as never, b: c as never, bias: e }));
+          const grads = tf.grads((a: Tensor, c: Tensor, e: Tensor, f: Tensor) => tf.sum(tf.mul(op(a, c, e, f), r)))([x, w, b, res]);
+          return [op(x, w, b, res), ...grads].map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+        });
+      const [got, want] = [bits(true), bits(false)];
+      expect(got.map((g) => g.length)).toEqual([m * n, m * k, k * n, n, m * n]);
+      expect(got).toEqual(want);
+    },
+  );
+
+  it('computes the input\'s gradient only when the input depends on a trained variable (data does not)', async () => {
+    await tf.setBackend('wasm');
+    /** BatchMatMul kernels run by the gradient of Σ matMulBias(x, w, b)·r over the trained tensors. */
+    const productsInGradient = async (trainX: boolean) => {
+      const xv = tf.tensor2d(rand(37 * 13, 31), [37, 13]);
+      const x = trainX ? tf.variable(xv) : xv;
+      const [w, b] = [tf.variable(tf.tensor2d(rand(13 * 9, 32), [13, 9])), tf.variable(tf.tensor1d(rand(9, 33)))];
+      const r = tf.tensor2d(rand(37 * 9, 34), [37, 9]);
+      const info = await tf.profile(() => {
+        const { grads } = tf.variableGrads(() => tf.sum(tf.mul(matMulBias(tf, x, w, b), r)) as never);
+        expect(Object.keys(grads).length).toBe(trainX ? 3 : 2);
+        Object.values(grads).forEach((g) => g.dispose());
+      });
+      [xv, x, w, b, r].forEach((t) => t.dispose());
+      return info.kernels.filter((k) => k.name === 'BatchMatMul').length;
+    };
+    expect(await productsInGradient(false)).toBe(1); // dw
+    expect(await productsInGradient(true)).toBe(2); // dx and dw
   });
 });
 

@@ -77,3 +77,27 @@ export function fusedMatMul(args: KernelArgs<Attrs>): TensorInfo {
   dispose(backend, h);
   return out;
 }
+
+/**
+ * Not a tfjs kernel: SpecflowMatMulBias {x [m, k], w [k, n], b [n][, residual
+ * [m, n]]} → x·w + b (+ residual), _FusedMatMul's product (the same bits)
+ * under a name of its own, so that ../nn.ts can register its gradient as one
+ * lazy function per input: tfjs calls only those of inputs that depend on a
+ * trained variable, so a layer fed with data (the Transformer's patch
+ * embedding) never computes its input's gradient. (tf.customGrad computes
+ * every input's gradient; _FusedMatMul's own gradient is tfjs's.) A residual
+ * is added in the GEMM's store after the bias: the bits of adding it after.
+ */
+export const MATMUL_BIAS_KERNEL = 'SpecflowMatMulBias';
+
+export function matMulBias(args: KernelArgs<Record<string, never>>): TensorInfo {
+  const { backend } = args;
+  const { x, w, b, residual } = args.inputs as { x: TensorInfo; w: TensorInfo; b: TensorInfo; residual?: TensorInfo };
+  if (x.shape.length !== 2 || w.shape.length !== 2) throw new Error(`${MATMUL_BIAS_KERNEL}: x ${x.shape} and w ${w.shape} must be matrices`);
+  if (!residual) return fusedMatMul({ backend, inputs: { a: x, b: w, bias: b }, attrs: { transposeA: false, transposeB: false, activation: 'linear' } });
+  const plan = x.dtype === 'float32' && w.dtype === 'float32' ? planProduct(x, w, false, false) : undefined;
+  if (!plan || b.dtype !== 'float32' || b.shape.length !== 1 || b.shape[0] !== plan.n) {
+    throw new Error(`${MATMUL_BIAS_KERNEL}: x ${x.shape}, w ${w.shape} and b ${b.shape} (float32) do not make a product with a column bias`);
+  }
+  return gemm(backend, { a: x, b: w, transA: false, transB: false, ...plan, bias: b, residual });
+}

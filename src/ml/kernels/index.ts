@@ -18,7 +18,7 @@ import {
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD, conv1dFilterBiasGrad, conv1dInputGrad } from './conv1d-grads.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
-import { fusedMatMul } from './fused-matmul.js';
+import { fusedMatMul, MATMUL_BIAS_KERNEL, matMulBias } from './fused-matmul.js';
 import { gatherV2 } from './gather.js';
 import { identity } from './identity.js';
 import { greater, leakyRelu, select } from './elementwise.js';
@@ -75,7 +75,8 @@ export const FIXES: readonly Fix[] = [
   // nor these: the autoencoder's input scaling and loss (../autoencoder.ts)
   { kernelName: SCALE_SHIFT_KERNEL, kernelFunc: scaleShift },
   { kernelName: MSE_KERNEL, kernelFunc: mse },
-  // nor these: the Transformer's fused ops and their gradients (../nn.ts)
+  // nor these: x·w + b with a per-input gradient, and the Transformer's fused ops and their gradients (../nn.ts)
+  { kernelName: MATMUL_BIAS_KERNEL, kernelFunc: matMulBias },
   { kernelName: LAYER_NORM_KERNEL, kernelFunc: layerNorm },
   { kernelName: LAYER_NORM_GRAD_KERNEL, kernelFunc: layerNormGrad },
   { kernelName: ADD_LAYER_NORM_KERNEL, kernelFunc: addLayerNorm },

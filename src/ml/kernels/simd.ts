@@ -9,10 +9,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import type { BackendWasm, TensorInfo } from './common.js';
-import { wasmModule } from './common.js';
+import { sizeOf, wasmModule } from './common.js';
 
 interface Exports {
   gemmScratchFloats(m: number, n: number, k: number): number;
+  setGemmResidual(delta: number): void;
   gemmColumnSums(a: number, b: number, c: number, m: number, n: number, k: number, scratch: number, sums: number): void;
   gemm(
     a: number, b: number, c: number, m: number, n: number, k: number, transA: number, transB: number,
@@ -39,7 +40,7 @@ interface Exports {
   ): void;
   maddIsFused(a: number, c: number): number;
   layerNormResidual(
-    x: number, res: number, gamma: number, beta: number, sum: number, y: number, mean: number, rstd: number, rows: number, d: number, eps: number,
+    x: number, res: number, resRows: number, gamma: number, beta: number, sum: number, y: number, mean: number, rstd: number, rows: number, d: number, eps: number,
   ): void;
   layerNormResidualGrad(
     dy: number, s: number, mean: number, rstd: number, gamma: number, dres: number, dx: number, dgamma: number, dbeta: number, rows: number, d: number,
@@ -263,11 +264,16 @@ export interface GemmArgs {
    * op(A)ᵀ·B with one product, k > 0, n > 1, dense A and no bias, relu or accumulate (see columnSumsApply).
    */
   columnSumsOfB?: Float32Array;
+  /**
+   * Added in the store after the bias (before relu): C = op(A)·op(B) + bias + residual, residual of C's m × n
+   * (one product only: batch 1, not accumulated, no column sums). The same bits as adding it afterwards.
+   */
+  residual?: TensorInfo;
 }
 
 /** Whether a product can give B's column sums on the side (the gemmColumnSums export's case). */
 export function columnSumsApply(g: GemmArgs): boolean {
-  return g.transA && !g.transB && g.batch === 1 && g.k > 0 && g.n > 1 && !g.lda && !g.accumulate && !g.bias && !g.relu;
+  return g.transA && !g.transB && g.batch === 1 && g.k > 0 && g.n > 1 && !g.lda && !g.accumulate && !g.bias && !g.relu && !g.residual;
 }
 
 /** out = op(A)·op(B) (+ bias) (relu), a new float32 tensor of outShape. */
@@ -290,10 +296,20 @@ export function gemm(backend: BackendWasm, g: GemmArgs): TensorInfo {
     return out;
   }
   const scratch = simd.scratch(scratchBytes);
-  simd.exports.gemm(
-    simd.ptr(g.a), simd.ptr(g.b), simd.ptr(out), g.m, g.n, g.k, g.transA ? 1 : 0, g.transB ? 1 : 0,
-    g.bias ? simd.ptr(g.bias) : 0, g.relu ? 1 : 0, scratch, g.batch, g.strideA, g.strideB, g.m * g.n, g.lda ?? 0,
-    g.accumulate ? 1 : 0,
-  );
+  if (g.residual) {
+    if (g.batch !== 1 || g.accumulate || sizeOf(g.residual.shape) !== g.m * g.n || g.residual.dtype !== 'float32') {
+      throw new Error(`gemm: a residual of shape ${g.residual.shape} for a product of ${g.batch} × ${g.m} × ${g.n}`);
+    }
+    simd.exports.setGemmResidual(simd.ptr(g.residual) - simd.ptr(out));
+  }
+  try {
+    simd.exports.gemm(
+      simd.ptr(g.a), simd.ptr(g.b), simd.ptr(out), g.m, g.n, g.k, g.transA ? 1 : 0, g.transB ? 1 : 0,
+      g.bias ? simd.ptr(g.bias) : 0, g.relu ? 1 : 0, scratch, g.batch, g.strideA, g.strideB, g.m * g.n, g.lda ?? 0,
+      g.accumulate ? 1 : 0,
+    );
+  } finally {
+    if (g.residual) simd.exports.setGemmResidual(0);
+  }
   return out;
 }

@@ -8,7 +8,9 @@
  *   (x̂ recomputed from x, μ and r; dres, when given, is added to dx)
  * - SpecflowAddLayerNorm {x, residual, gamma, beta} → [x + residual, y, μ, r]:
  *   a residual branch joining the stream and the next layer norm in one pass
- *   (its gradient is SpecflowLayerNormGrad with dres, ../nn.ts)
+ *   (its gradient is SpecflowLayerNormGrad with dres, ../nn.ts); a residual
+ *   of fewer rows than x repeats down it (the positional encoding added to
+ *   the embedded tokens, with the first block's layer norm)
  * - SpecflowGelu {x} → [y, Φ(x)] and SpecflowGeluGrad {x, cdf, dy} → dx
  * - SpecflowAttention {qkv} → [out, probs] and SpecflowAttentionGrad
  *   {qkv, probs, dy} → dqkv: multi-head self-attention read from and written
@@ -53,7 +55,7 @@ export function layerNorm(args: KernelArgs<{ eps: number }>): TensorInfo[] {
   const mean = backend.makeOutput([rows], 'float32');
   const rstd = backend.makeOutput([rows], 'float32');
   const simd = simdKernels(backend);
-  simd.exports.layerNormResidual(simd.ptr(x), 0, simd.ptr(gamma), simd.ptr(beta), 0, simd.ptr(y), simd.ptr(mean), simd.ptr(rstd), rows, d, attrs.eps);
+  simd.exports.layerNormResidual(simd.ptr(x), 0, 0, simd.ptr(gamma), simd.ptr(beta), 0, simd.ptr(y), simd.ptr(mean), simd.ptr(rstd), rows, d, attrs.eps);
   return [y, mean, rstd];
 }
 
@@ -61,14 +63,19 @@ export function addLayerNorm(args: KernelArgs<{ eps: number }>): TensorInfo[] {
   const { backend, attrs } = args;
   const { x, residual, gamma, beta } = args.inputs as { x: TensorInfo; residual: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   const { rows, d } = layerNormDims(ADD_LAYER_NORM_KERNEL, x, gamma, beta);
-  expectFloat(ADD_LAYER_NORM_KERNEL, 'residual', residual, rows * d);
+  // a residual of fewer rows repeats down x (whole copies only)
+  const resRows = sizeOf(residual.shape) / d;
+  if (residual.shape[residual.shape.length - 1] !== d || !Number.isInteger(resRows) || resRows === 0 || rows % resRows !== 0) {
+    throw new Error(`${ADD_LAYER_NORM_KERNEL}: residual has shape ${residual.shape}, expected rows of ${d} repeating whole down ${rows} rows`);
+  }
+  expectFloat(ADD_LAYER_NORM_KERNEL, 'residual', residual, resRows * d);
   const sum = backend.makeOutput(x.shape, 'float32');
   const y = backend.makeOutput(x.shape, 'float32');
   const mean = backend.makeOutput([rows], 'float32');
   const rstd = backend.makeOutput([rows], 'float32');
   const simd = simdKernels(backend);
   simd.exports.layerNormResidual(
-    simd.ptr(x), simd.ptr(residual), simd.ptr(gamma), simd.ptr(beta), simd.ptr(sum), simd.ptr(y), simd.ptr(mean), simd.ptr(rstd), rows, d, attrs.eps,
+    simd.ptr(x), simd.ptr(residual), resRows, simd.ptr(gamma), simd.ptr(beta), simd.ptr(sum), simd.ptr(y), simd.ptr(mean), simd.ptr(rstd), rows, d, attrs.eps,
   );
   return [sum, y, mean, rstd];
 }
