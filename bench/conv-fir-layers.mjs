@@ -31,8 +31,11 @@ for (const d of dists) {
     measure: (await import(`${d}/ml/kernels/conv1d-fir2.js`)).measureFirLevels,
   });
 }
-// LEVELS=1,2: the first build's forward convolutions with the fast FIR's levels forced to each value in turn, instead of two builds
-if (process.env.LEVELS) builds.splice(0, builds.length, ...process.env.LEVELS.split(',').map((l) => ({ ...builds[0], levels: Number(l) })));
+// LEVELS=1,2: the first build's forward convolutions with the fast FIR's levels forced to each value in turn,
+// instead of two builds; LEVELS=2: forced in both builds
+const levels = (process.env.LEVELS ?? '').split(',').filter(Boolean).map(Number);
+if (levels.length > 1) builds.splice(0, builds.length, ...levels.map((l) => ({ ...builds[0], levels: l })));
+else if (levels.length === 1) for (const b of builds) b.levels = levels[0];
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const B = Number(process.env.BATCH ?? 256);
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1e3; };

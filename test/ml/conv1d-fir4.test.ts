@@ -84,16 +84,19 @@ function onWasm(b: number, l: number, ci: number, co: number, k: number, seed: n
 }
 
 describe('Conv-1D as a 4-parallel fast FIR (wasm)', () => {
-  // the autoencoder's convolutions (defaults, 512 samples): the forward ones at
-  // [length, cin, cout, k], the input gradients as the forward convolutions they are
+  // the autoencoder's convolutions (defaults, 512 samples) at [length, cin, cout, k]; the
+  // input gradients are forward convolutions cout → cin (the decoder's are upsampleConv1d's
+  // phase convolutions: x's length, 2·outC channels)
   const AE = { enc1: [256, 16, 32, 11], enc2: [128, 32, 64, 7], dec2: [64, 64, 64, 5], dec1: [128, 32, 32, 7], dec0: [256, 16, 32, 9] } as const;
   const dims = (l: number, cin: number, cout: number, fw: number) => ({ n: 256, w: l, cin, cout, fw, left: (fw - 1) / 2, ow: l });
 
-  it('is chosen where it measured faster: long rows, ≤ 32 output channels', () => {
-    const fwd = Object.entries(AE).map(([name, [l, ci, co, k]]) => [name, fir4Pays(dims(l, ci, co, k))]);
-    const back = Object.entries(AE).map(([name, [l, ci, co, k]]) => [name, fir4Pays(dims(l, co, ci, k))]);
-    expect(Object.fromEntries(fwd)).toEqual({ enc1: true, enc2: false, dec2: false, dec1: true, dec0: true });
-    expect(Object.fromEntries(back)).toEqual({ enc1: true, enc2: true, dec2: false, dec1: true, dec0: true });
+  it("is chosen for every one of the autoencoder's forward and input-gradient convolutions (where it measured faster)", () => {
+    for (const [l, ci, co, k] of Object.values(AE)) {
+      expect(fir4Pays(dims(l, ci, co, k))).toBe(true);
+      expect(fir4Pays(dims(l, co, ci, k))).toBe(true);
+    }
+    // rows shorter than measured
+    expect(fir4Pays(dims(63, 16, 32, 9))).toBe(false);
     // channels off whole vectors, or a phase of one tap, keep the 2-parallel FIR
     expect(fir4Pays(dims(256, 6, 32, 9))).toBe(false);
     expect(fir4Pays(dims(256, 16, 30, 9))).toBe(false);
@@ -118,18 +121,22 @@ describe('Conv-1D as a 4-parallel fast FIR (wasm)', () => {
     }
   });
 
-  it("against the cpu backend: odd lengths and taps, 'same' and 'valid', even k", async () => {
+  it("against the cpu backend: odd lengths and taps, 'same' and 'valid', even k, 64+ channels", async () => {
     const run = (l: number, ci: number, co: number, k: number, pad: 'same' | 'valid') => tf.tidy(() => {
-      const x = tf.tensor(values(2 * l * ci, 31), [2, l, ci]) as Tensor3D;
+      const x = tf.tensor(values(3 * l * ci, 31), [3, l, ci]) as Tensor3D;
       const w = tf.tensor(values(k * ci * co, 32), [k, ci, co]) as Tensor3D;
       const y = tf.conv1d(x, w, 1, pad);
       const r = tf.tensor(values(y.size, 33), y.shape);
       const [gx, gw] = tf.grads((a: Tensor, ww: Tensor) => tf.sum(tf.mul(tf.conv1d(a as Tensor3D, ww as Tensor3D, 1, pad), r)))([x, w]);
       return [y, gx!, gw!].map((t) => t.dataSync() as Float32Array);
     });
-    const cases: [number, number, number, number, 'same' | 'valid'][] = [[131, 12, 20, 9, 'same'], [133, 8, 8, 5, 'valid'], [130, 8, 12, 6, 'same'], [141, 16, 8, 11, 'same']];
+    const cases: [number, number, number, number, 'same' | 'valid'][] = [
+      [131, 12, 20, 9, 'same'], [133, 8, 8, 5, 'valid'], [130, 8, 12, 6, 'same'], [141, 16, 8, 11, 'same'],
+      // > 32 output channels (the block's products as one GEMM), samples in blocks of 2 and 1
+      [420, 8, 40, 5, 'same'], [71, 12, 36, 7, 'valid'],
+    ];
     for (const [l, ci, co, k, pad] of cases) {
-      expect(fir4Pays({ n: 2, w: l, cin: ci, cout: co, fw: k, left: 0, ow: l - (pad === 'valid' ? k - 1 : 0) })).toBe(true);
+      expect(fir4Pays({ n: 3, w: l, cin: ci, cout: co, fw: k, left: 0, ow: l - (pad === 'valid' ? k - 1 : 0) })).toBe(true);
       const wasm = run(l, ci, co, k, pad);
       await tf.setBackend('cpu');
       const cpu = run(l, ci, co, k, pad);

@@ -52,14 +52,15 @@ export function fir2Pays(d: Fir2Dims): boolean {
 /**
  * Where the 4-parallel fast FIR (two levels, 9/16 of the products less the
  * odd taps' share; passes fused) beats the 2-parallel one in a forward
- * convolution, measured on the autoencoder's layers (bench/conv-fir-layers.mjs):
- * long rows and at most 32 output channels, where the GEMM reads its windows
- * in place. With 64 channels (packed windows) or 64 outputs a sample (GEMMs
- * of 16 rows a sample) the shallower products lost what the fewer gained.
- * Two taps at least in every phase (fw ≥ 5), channels in whole vectors.
+ * convolution: every forward and input-gradient convolution of the
+ * autoencoder, 64–256 outputs a sample, 16–64 channels, 5–11 taps, measured
+ * 0.87–0.91× the time with ≤ 32 output channels and 0.88–0.90× with 64
+ * (bench/conv-fir-layers.mjs, LEVELS=1,2). Two taps at least in every phase
+ * (fw ≥ 5), channels in whole vectors (the fused passes' f32x4 rows); shorter
+ * rows than the autoencoder's were not measured.
  */
 export function fir4Pays(d: Fir2Dims): boolean {
-  return fir2Pays(d) && d.fw >= 5 && d.ow >= 128 && d.cout <= 32 && d.cin % 4 === 0 && d.cout % 4 === 0;
+  return fir2Pays(d) && d.fw >= 5 && d.ow >= 64 && d.cin % 4 === 0 && d.cout % 4 === 0;
 }
 
 let levelsForMeasuring: number | undefined;
@@ -236,13 +237,18 @@ function forwardBlock(b: Block, node: FirNode, src: number, rows: number, left: 
 interface Fused {
   v1: number;
   v2: number;
+  /** rows a sample of each product */
   rows: number;
+  tall: boolean;
 }
 
 function fusedLayout(tree: FirNode, cin: number, cout: number): Fused | undefined {
   const parts = tree.parts;
   if (cin % 4 !== 0 || cout % 4 !== 0 || !parts || !parts.every((p) => p.parts)) return undefined;
-  return { v1: splitRows(tree), v2: Math.max(...parts.map(splitRows)), rows: Math.max(...leaves(tree).map((l) => l.outputs)) };
+  const v2 = Math.max(...parts.map(splitRows));
+  // more than 32 columns: the GEMM packs A in tiles of 5 rows (see tallProducts)
+  const tall = cout > 32;
+  return { v1: splitRows(tree), v2, rows: tall ? v2 : Math.max(...leaves(tree).map((l) => l.outputs)), tall };
 }
 
 /** forwardBlock of a fused tree: one pass to the nine phases, nine GEMMs, one pass to y. */
@@ -252,8 +258,14 @@ function forwardFused(b: Block, tree: FirNode, f: Fused, src: number, rows: numb
   const productBytes = nb * f.rows * cout * 4;
   const products = scratch + 9 * arrayBytes;
   k.exports.fir4Split(src, scratch, arrayBytes, q, rows, cin, left, f.v1, f.v2);
+  // With `tall`, each product over the whole block as one GEMM: a sample's windows past its outputs straddle
+  // into the next sample and are computed but never read (v2 − outputs rows a sample, 3–6 %), where a GEMM
+  // per sample left a partial tile of 5 rows in each (17 or 33 outputs a sample: 0.86–0.90× the time with
+  // 64 channels; with ≤ 32, whose tiles are 4 rows, no faster).
   leaves(tree).forEach((leaf, i) => {
-    gemmAt(k, scratch + i * arrayBytes, wp + leaf.offset * 4, products + i * productBytes, leaf.outputs, cout, leaf.taps * cin, false, q, f.v2 * cin, 0, cin, false, f.rows * cout);
+    const [a, c] = [scratch + i * arrayBytes, products + i * productBytes];
+    if (f.tall) gemmAt(k, a, wp + leaf.offset * 4, c, (q - 1) * f.v2 + leaf.outputs, cout, leaf.taps * cin, false, 1, 0, 0, cin, false);
+    else gemmAt(k, a, wp + leaf.offset * 4, c, leaf.outputs, cout, leaf.taps * cin, false, q, f.v2 * cin, 0, cin, false, f.rows * cout);
   });
   k.exports.fir4Combine(products, productBytes, f.rows, bias, out, q, cout, tree.outputs);
 }
