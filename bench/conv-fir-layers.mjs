@@ -4,9 +4,10 @@
 // bias gradient of every layer. Process CPU ms, fastest of ROUNDS (7), the
 // kernels of two builds alternated in one process (this VM's speed drifts),
 // and the f32x4 FMA peak of the same process, so that each kernel's GFLOP/s
-// reads as a share of it: "exec" counts the products the kernel executes
-// (0.75 of direct for the 2-parallel fast FIR), "direct" the direct
-// convolution's. BREAKDOWN=1 also splits the first build's fast-FIR kernels
+// reads as a share of it: "exec" counts the products the first build's kernel
+// executes (~0.77 of direct for the 2-parallel fast FIR, ~0.6 for the
+// 4-parallel one where its fir4Pays chooses it; the one-channel ends run
+// direct, so read their exec as direct), "direct" the direct convolution's. BREAKDOWN=1 also splits the first build's fast-FIR kernels
 // into their passes (split, the three GEMMs, combine) by calling its wasm
 // exports with the same shapes. Not part of `npm run bench`:
 //
@@ -55,8 +56,15 @@ const LAYERS = [
   ['dec.out', 512, 16, 1, 15, true],
 ];
 const directFlops = (l, ci, co, k) => 2 * B * l * k * ci * co;
-/** the products a 2-parallel fast FIR executes: P0 (⌊l/2⌋+1 rows, ⌈k/2⌉ taps), P1 (⌈l/2⌉, ⌊k/2⌋), P2 (⌊l/2⌋, ⌈k/2⌉) */
-const fir2Flops = (l, ci, co, k) => 2 * B * ci * co * ((Math.floor(l / 2) + 1 + Math.floor(l / 2)) * Math.ceil(k / 2) + Math.ceil(l / 2) * Math.floor(k / 2));
+/** taps × rows a fast FIR of `levels` executes: P0 (⌊l/2⌋+1 rows, ⌈k/2⌉ taps), P1 (⌈l/2⌉, ⌊k/2⌋), P2 (⌊l/2⌋, ⌈k/2⌉), each split again while levels remain */
+const firTaps = (k, l, levels) => levels === 0 || k < 2 || l < 2 ? k * l
+  : firTaps(Math.ceil(k / 2), Math.floor(l / 2) + 1, levels - 1) + firTaps(Math.floor(k / 2), Math.ceil(l / 2), levels - 1) + firTaps(Math.ceil(k / 2), Math.floor(l / 2), levels - 1);
+/** the filter gradient's (one level): A, B, C over ⌈l/2⌉ rows with max(⌈k/2⌉, ⌊k/2⌋+1), ⌈k/2⌉ and ⌊k/2⌋ taps */
+const gradTaps = (k, l) => Math.ceil(l / 2) * (Math.max(Math.ceil(k / 2), Math.floor(k / 2) + 1) + Math.ceil(k / 2) + Math.floor(k / 2));
+const fir4Pays = (await import(`${dists[0]}/ml/kernels/conv1d-fir2.js`)).fir4Pays ?? (() => false);
+const fir2Flops = (l, ci, co, k) => 2 * B * ci * co * firTaps(k, l, 1);
+/** the products the first build executes: 4-parallel where its fir4Pays says so (the forward rows), else 2-parallel */
+const execFlops = (row, l, ci, co, k) => 2 * B * ci * co * (row.grad ? gradTaps(k, l) : firTaps(k, l, fir4Pays({ n: B, w: l, cin: ci, cout: co, fw: k, left: (k - 1) / 2, ow: l }) ? 2 : 1));
 
 const rows = [];
 for (const [name, L, ci, co, k, withInput] of LAYERS) {
@@ -64,7 +72,7 @@ for (const [name, L, ci, co, k, withInput] of LAYERS) {
   const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
   rows.push({ name: `${name} forward ${ci}→${co} k${k} L${L}`, dims: [L, ci, co, k], run: (b) => free(b.conv2D({ backend, inputs: { x: { ...x, shape: [B, 1, L, ci] }, filter: { ...w, shape: [1, k, ci, co] } }, attrs })) });
   if (withInput) rows.push({ name: `${name} input grad ${co}→${ci} k${k} L${L}`, dims: [L, co, ci, k], run: (b) => free(b.inputGrad({ backend, inputs: { dy, w }, attrs: {} })) });
-  rows.push({ name: `${name} filter grad ${ci}·${co} k${k} L${L}`, dims: [L, ci, co, k], run: (b) => free(b.filterBiasGrad({ backend, inputs: { x, dy }, attrs: { k } })) });
+  rows.push({ name: `${name} filter grad ${ci}·${co} k${k} L${L}`, grad: true, dims: [L, ci, co, k], run: (b) => free(b.filterBiasGrad({ backend, inputs: { x, dy }, attrs: { k } })) });
   void bias;
 }
 
@@ -82,9 +90,9 @@ for (const row of rows.filter((r) => r.name.includes(process.env.ONLY ?? ''))) {
   const [L, ci, co, k] = row.dims;
   const g = (f, t) => (f / t / 1e6).toFixed(1).padStart(5);
   const pct = (f, t) => `${((100 * f) / t / 1e6 / peak).toFixed(0).padStart(3)}%`;
-  const d = directFlops(L, ci, co, k), e = fir2Flops(L, ci, co, k);
+  const d = directFlops(L, ci, co, k), e = execFlops(row, L, ci, co, k);
   const ab = best.length > 1 ? `  other ${best[1].toFixed(2).padStart(6)} ms  this/other ${(best[0] / best[1]).toFixed(3)}` : '';
-  console.log(`${row.name.padEnd(40)} ${best[0].toFixed(2).padStart(6)} ms  direct ${g(d, best[0])} GFLOP/s ${pct(d, best[0])}  fir2-exec ${g(e, best[0])} ${pct(e, best[0])}${ab}`);
+  console.log(`${row.name.padEnd(40)} ${best[0].toFixed(2).padStart(6)} ms  direct ${g(d, best[0])} GFLOP/s ${pct(d, best[0])}  exec ${g(e, best[0])} ${pct(e, best[0])} (${(e / d).toFixed(2)} of direct)${ab}`);
 }
 for (let r = 0; r < 3; r++) peak = Math.max(peak, peakGflops(kernel, 3e7));
 console.log(`FMA peak ${peak.toFixed(1)} GFLOP/s per CPU-second; the step's convolutions: this ${totals[0].toFixed(1)} ms${totals.length > 1 ? `, other ${totals[1].toFixed(1)} ms, this/other ${(totals[0] / totals[1]).toFixed(3)}` : ''}`);
