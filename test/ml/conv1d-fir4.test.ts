@@ -17,6 +17,7 @@ import type { Tensor, Tensor3D } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
 import { fir4Pays, measureFirLevels } from '../../src/ml/kernels/conv1d-fir2.js';
 import { conv1dSame } from '../../src/ml/nn.js';
+import { relErr } from './rel-err.js';
 import { values } from './seeded-values.js';
 
 let tf: TF;
@@ -25,18 +26,6 @@ beforeAll(async () => {
 });
 
 const EPS = 2 ** -24;
-
-/** max |a − b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let scale = 1e-30;
-  let err = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    err = Math.max(err, Math.abs(a[i]! - b[i]!));
-  }
-  return err / scale;
-}
 
 /** y, dx, dw, db of Σ conv1dSame(x, w, b)·r in float64, 'same' padding of an odd k, direct sums. */
 function direct64(x: Float32Array, w: Float32Array, bias: Float32Array, r: Float32Array, b: number, l: number, ci: number, co: number, k: number) {
