@@ -21,6 +21,13 @@
  * dW[2i] = A[i] + B[i], dW[2i+1] = C[i] − B[i] − A[i+1] with A = xe⋆dy0,
  * B = xo⋆dy1, C = (xo + xe')⋆(dy0 + dy1), dy0/dy1 the even/odd outputs' gradients.
  *
+ * P0, P1 and P2 are correlations of the same form (half the taps over half
+ * the outputs), so the identity applies to each again: the 4-parallel fast
+ * FIR, nine products of about a quarter of the taps over a quarter of the
+ * outputs, 0.59–0.65 of the direct products for k = 11–5. Below, the fast FIR
+ * is a recursion over a tree of such correlations; the forward convolution's
+ * two levels run with fused passes (fir4Split, fir4Combine), where fir4Pays.
+ *
  * The results differ from the direct sums by rounding only (the cancellation
  * in the odd phase's difference costs a few ulps of the partial products);
  * the order of every operation is fixed, so they are the same bits every run.
@@ -193,7 +200,7 @@ function splitWeights(node: FirNode, w: Float32Array, tap: number, out: Float32A
   splitWeights(node.parts[2], ws, tap, out);
 }
 
-/** Where a block's arrays go: nb samples of each, from `at` (bytes). */
+/** A block of samples: nb of them in each phase and product array. */
 interface Block {
   k: SimdKernels;
   nb: number;
@@ -246,7 +253,7 @@ function fusedLayout(tree: FirNode, cin: number, cout: number): Fused | undefine
   const parts = tree.parts;
   if (cin % 4 !== 0 || cout % 4 !== 0 || !parts || !parts.every((p) => p.parts)) return undefined;
   const v2 = Math.max(...parts.map(splitRows));
-  // more than 32 columns: the GEMM packs A in tiles of 5 rows (see tallProducts)
+  // more than 32 columns: the GEMM packs A in tiles of 5 rows (see forwardFused)
   const tall = cout > 32;
   return { v1: splitRows(tree), v2, rows: tall ? v2 : Math.max(...leaves(tree).map((l) => l.outputs)), tall };
 }
