@@ -6,14 +6,18 @@
 // and the f32x4 FMA peak of the same process, so that each kernel's GFLOP/s
 // reads as a share of it: "exec" counts the products the first build's kernel
 // executes (~0.77 of direct for the 2-parallel fast FIR, ~0.6 for the
-// 4-parallel one where its fir4Pays chooses it; the one-channel ends run
-// direct, so read their exec as direct), "direct" the direct convolution's. BREAKDOWN=1 also splits the first build's fast-FIR kernels
-// into their passes (split, the three GEMMs, combine) by calling its wasm
-// exports with the same shapes. Not part of `npm run bench`:
+// 4-parallel one where its fir4Pays chooses it, all of direct for the
+// one-channel ends), "direct" the direct convolution's. Not part of
+// `npm run bench`:
 //
 //   node bench/conv-fir-layers.mjs dist [OTHER_DIST]          (after `npm run build`)
 //
-// e.g. against main at 0ad29ce: git worktree add /tmp/base 0ad29ce && (cd /tmp/base && npm ci)
+// e.g. against main at 0ad29ce: git worktree add /tmp/base 0ad29ce && (cd /tmp/base && npm ci).
+// ONLY=text keeps the rows naming it; LEVELS=1,2 runs the first build's forward
+// convolutions at each fast-FIR level in turn instead of two builds (LEVELS=2:
+// forced in both builds); BREAKDOWN=1 also splits the 2-parallel kernels into
+// their passes (split, the three GEMMs, combine), calling the first build's
+// wasm exports with the same shapes.
 import { pathToFileURL } from 'node:url';
 import { peakGflops, peakKernel } from './wasm-peak-kernel.mjs';
 
@@ -61,10 +65,14 @@ const firTaps = (k, l, levels) => levels === 0 || k < 2 || l < 2 ? k * l
   : firTaps(Math.ceil(k / 2), Math.floor(l / 2) + 1, levels - 1) + firTaps(Math.floor(k / 2), Math.ceil(l / 2), levels - 1) + firTaps(Math.ceil(k / 2), Math.floor(l / 2), levels - 1);
 /** the filter gradient's (one level): A, B, C over ⌈l/2⌉ rows with max(⌈k/2⌉, ⌊k/2⌋+1), ⌈k/2⌉ and ⌊k/2⌋ taps */
 const gradTaps = (k, l) => Math.ceil(l / 2) * (Math.max(Math.ceil(k / 2), Math.floor(k / 2) + 1) + Math.ceil(k / 2) + Math.floor(k / 2));
-const fir4Pays = (await import(`${dists[0]}/ml/kernels/conv1d-fir2.js`)).fir4Pays ?? (() => false);
+const { fir2Pays, fir4Pays = () => false } = await import(`${dists[0]}/ml/kernels/conv1d-fir2.js`);
 const fir2Flops = (l, ci, co, k) => 2 * B * ci * co * firTaps(k, l, 1);
-/** the products the first build executes: 4-parallel where its fir4Pays says so (the forward rows), else 2-parallel */
-const execFlops = (row, l, ci, co, k) => 2 * B * ci * co * (row.grad ? gradTaps(k, l) : firTaps(k, l, fir4Pays({ n: B, w: l, cin: ci, cout: co, fw: k, left: (k - 1) / 2, ow: l }) ? 2 : 1));
+/** the products the first build executes: 4-parallel where its fir4Pays says so (the forward rows), 2-parallel where fir2Pays, else direct */
+const execFlops = (row, l, ci, co, k) => {
+  const d = { n: B, w: l, cin: ci, cout: co, fw: k, left: (k - 1) / 2, ow: l };
+  if (!fir2Pays(d)) return directFlops(l, ci, co, k);
+  return 2 * B * ci * co * (row.grad ? gradTaps(k, l) : firTaps(k, l, fir4Pays(d) ? 2 : 1));
+};
 
 const rows = [];
 for (const [name, L, ci, co, k, withInput] of LAYERS) {
