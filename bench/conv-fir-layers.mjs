@@ -67,11 +67,11 @@ const firTaps = (k, l, levels) => levels === 0 || k < 2 || l < 2 ? k * l
 const gradTaps = (k, l) => Math.ceil(l / 2) * (Math.max(Math.ceil(k / 2), Math.floor(k / 2) + 1) + Math.ceil(k / 2) + Math.floor(k / 2));
 const { fir2Pays, fir4Pays = () => false } = await import(`${dists[0]}/ml/kernels/conv1d-fir2.js`);
 const fir2Flops = (l, ci, co, k) => 2 * B * ci * co * firTaps(k, l, 1);
-/** the products the first build executes: 4-parallel where its fir4Pays says so (the forward rows), 2-parallel where fir2Pays, else direct */
+/** the products the first build executes: 4-parallel where its fir4Pays says so (the forward rows; LEVELS: as forced), 2-parallel where fir2Pays, else direct */
 const execFlops = (row, l, ci, co, k) => {
   const d = { n: B, w: l, cin: ci, cout: co, fw: k, left: (k - 1) / 2, ow: l };
   if (!fir2Pays(d)) return directFlops(l, ci, co, k);
-  return 2 * B * ci * co * (row.grad ? gradTaps(k, l) : firTaps(k, l, fir4Pays(d) ? 2 : 1));
+  return 2 * B * ci * co * (row.grad ? gradTaps(k, l) : firTaps(k, l, builds[0].levels ?? (fir4Pays(d) ? 2 : 1)));
 };
 
 const rows = [];
