@@ -61,9 +61,9 @@ export function fir2Pays(d: Fir2Dims): boolean {
  * odd taps' share; passes fused) beats the 2-parallel one in a forward
  * convolution: every forward and input-gradient convolution of the
  * autoencoder, 64–256 outputs a sample, 16–64 channels, 5–11 taps, measured
- * 0.84–0.98× the time of one level (bench/conv-fir-layers.mjs, LEVELS=1,2;
- * with 64 output channels only since forwardFused's block GEMM; each layer
- * gained in each of three runs). Two taps at least in every phase
+ * 0.84–0.98× the time of one level, every layer (bench/conv-fir-layers.mjs,
+ * LEVELS=1,2; 64 output channels gain only with forwardFused's block GEMM:
+ * 0.88–0.90× in a run of their own). Two taps at least in every phase
  * (fw ≥ 5), channels in whole vectors (the fused passes' f32x4 rows); shorter
  * rows than the autoencoder's were not measured.
  */
