@@ -24,7 +24,8 @@
  * P0, P1 and P2 are correlations of the same form (half the taps over half
  * the outputs), so the identity applies to each again: the 4-parallel fast
  * FIR, nine products of about a quarter of the taps over a quarter of the
- * outputs, 0.59–0.65 of the direct products for k = 11–5. Below, the fast FIR
+ * outputs, 0.60–0.67 of the direct products for k = 11–5 at the autoencoder's
+ * shapes. Below, the fast FIR
  * is a recursion over a tree of such correlations; the forward convolution's
  * two levels run with fused passes (fir4Split, fir4Combine), where fir4Pays.
  *
