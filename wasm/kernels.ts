@@ -1576,6 +1576,16 @@ export function fir2Split(x: usize, xe: usize, xo: usize, xs: usize, n: i32, w: 
       const r0 = xq + <isize>i0 * <isize>rowBytes;
       const r1 = r0 + rowBytes;
       const r2 = r1 + rowBytes;
+      if (in0 && in1 && in2 && vec == c) {
+        // an inner row, channels in whole vectors: one loop, no memory.copy calls (a call per 16–64 floats)
+        for (let o: usize = 0; o < rowBytes; o += 16) {
+          const b = v128.load(r1 + o);
+          v128.store(de + o, v128.load(r0 + o));
+          v128.store(dO + o, b);
+          v128.store(ds + o, f32x4.add(b, v128.load(r2 + o)));
+        }
+        continue;
+      }
       if (in0) memory.copy(de, r0, rowBytes);
       else memory.fill(de, 0, rowBytes);
       if (in1) memory.copy(dO, r1, rowBytes);
@@ -1664,13 +1674,19 @@ export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, sum: u
       const e = d0 + base + <usize>u * rowBytes;
       const o1 = d1 + base + <usize>u * rowBytes;
       const s = ds + base + <usize>u * rowBytes;
-      memory.copy(e, r0, rowBytes);
+      const whole = vec == c && 2 * u + 1 < ow;
+      if (!whole) memory.copy(e, r0, rowBytes);
       if (2 * u + 1 < ow) {
-        memory.copy(o1, r1, rowBytes);
+        if (!whole) memory.copy(o1, r1, rowBytes);
         for (let i = 0; i < vec; i += 4) {
           const o = <usize>i * 4;
           const a = v128.load(r0 + o);
           const b = v128.load(r1 + o);
+          // the copies from the same loads where the row is whole vectors (memory.copy is a call per row)
+          if (whole) {
+            v128.store(e + o, a);
+            v128.store(o1 + o, b);
+          }
           v128.store(s + o, f32x4.add(a, b));
           if (sum) v128.store(sum + o, f32x4.add(f32x4.add(v128.load(sum + o), a), b));
         }
@@ -1699,6 +1715,167 @@ export function fir2Accumulate(src: usize, dst: usize, n: i32): void {
   for (let i = vec; i < n; i++) {
     const o = <usize>i * 4;
     store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+// The 4-parallel fast FIR (the 2-parallel one applied to each of its three
+// half-size correlations) in one pass each way, where fir2Split and
+// fir2Combine twice wrote and read the intermediate phases. c a multiple of 4.
+
+// @ts-ignore: decorator
+@inline
+function rowOr0(p: usize, o: usize): v128 {
+  return p ? v128.load(p + o) : f32x4.splat(0);
+}
+
+// Row i of x (rows of rowBytes) or 0 when i is outside [0, w) or `keep` is false.
+// @ts-ignore: decorator
+@inline
+function rowAt(xq: usize, i: i32, w: i32, rowBytes: usize, keep: bool): usize {
+  return keep && i >= 0 && i < w ? xq + <usize>i * rowBytes : 0;
+}
+
+// The nine phases of x for its nine products, arrays `arrayBytes` apart at
+// `out`, each [n, v2, c]: with the first level's phases of the padded input
+// xp (by `left` rows), X0[r] = xp[2r], X1[r] = xp[2r+1], X2[r] = xp[2r+1] +
+// xp[2r+2] for r < v1 (0 past v1), array 3a + b is phase b of Xa:
+// Xa[2t], Xa[2t+1], Xa[2t+1] + Xa[2t+2] (t < v2). A missing row adds 0.
+export function fir4Split(x: usize, out: usize, arrayBytes: usize, n: i32, w: i32, c: i32, left: i32, v1: i32, v2: i32): void {
+  const rowBytes = <usize>c * 4;
+  for (let q = 0; q < n; q++) {
+    const xq = x + <usize>q * <usize>w * rowBytes;
+    for (let t = 0; t < v2; t++) {
+      const i = 4 * t - left;
+      const k0 = 2 * t < v1;
+      const k1 = 2 * t + 1 < v1;
+      const k2 = 2 * t + 2 < v1;
+      // xp[4t + j] as the rows of level-one row 2t + k use them (j = 2k, 2k+1, 2k+2)
+      const e0 = rowAt(xq, i, w, rowBytes, k0);
+      const o0 = rowAt(xq, i + 1, w, rowBytes, k0);
+      const s0 = rowAt(xq, i + 2, w, rowBytes, k0);
+      const e1 = rowAt(xq, i + 2, w, rowBytes, k1);
+      const o1 = rowAt(xq, i + 3, w, rowBytes, k1);
+      const s1 = rowAt(xq, i + 4, w, rowBytes, k1);
+      const e2 = rowAt(xq, i + 4, w, rowBytes, k2);
+      const o2 = rowAt(xq, i + 5, w, rowBytes, k2);
+      const s2 = rowAt(xq, i + 6, w, rowBytes, k2);
+      const d = out + (<usize>q * <usize>v2 + <usize>t) * rowBytes;
+      if (e0 && s2) {
+        // every row present (all of them inside x and below v1): the rows are consecutive
+        for (let o: usize = 0; o < rowBytes; o += 16) {
+          const r = e0 + o;
+          const a1 = v128.load(r + 2 * rowBytes);
+          const b0 = v128.load(r + rowBytes);
+          const b1 = v128.load(r + 3 * rowBytes);
+          const b2 = v128.load(r + 5 * rowBytes);
+          const c1 = f32x4.add(b1, v128.load(r + 4 * rowBytes));
+          v128.store(d + o, v128.load(r));
+          v128.store(d + arrayBytes + o, a1);
+          v128.store(d + 2 * arrayBytes + o, f32x4.add(a1, v128.load(r + 4 * rowBytes)));
+          v128.store(d + 3 * arrayBytes + o, b0);
+          v128.store(d + 4 * arrayBytes + o, b1);
+          v128.store(d + 5 * arrayBytes + o, f32x4.add(b1, b2));
+          v128.store(d + 6 * arrayBytes + o, f32x4.add(b0, a1));
+          v128.store(d + 7 * arrayBytes + o, c1);
+          v128.store(d + 8 * arrayBytes + o, f32x4.add(c1, f32x4.add(b2, v128.load(r + 6 * rowBytes))));
+        }
+        continue;
+      }
+      for (let o: usize = 0; o < rowBytes; o += 16) {
+        const a1 = rowOr0(e1, o);
+        const b0 = rowOr0(o0, o);
+        const b1 = rowOr0(o1, o);
+        const c0 = f32x4.add(b0, rowOr0(s0, o));
+        const c1 = f32x4.add(b1, rowOr0(s1, o));
+        v128.store(d + o, rowOr0(e0, o));
+        v128.store(d + arrayBytes + o, a1);
+        v128.store(d + 2 * arrayBytes + o, f32x4.add(a1, rowOr0(e2, o)));
+        v128.store(d + 3 * arrayBytes + o, b0);
+        v128.store(d + 4 * arrayBytes + o, b1);
+        v128.store(d + 5 * arrayBytes + o, f32x4.add(b1, rowOr0(o2, o)));
+        v128.store(d + 6 * arrayBytes + o, c0);
+        v128.store(d + 7 * arrayBytes + o, c1);
+        v128.store(d + 8 * arrayBytes + o, f32x4.add(c1, f32x4.add(rowOr0(o2, o), rowOr0(s2, o))));
+      }
+    }
+  }
+}
+
+// Row r of a first-level product Pa from its three second-level ones (base
+// pointers of one sample, rows of rowBytes), as fir2Combine makes it:
+// Pa[2u] = Q0[u] + Q1[u], Pa[2u+1] = (Q2[u] − Q1[u]) − Q0[u+1].
+// @ts-ignore: decorator
+@inline
+function fir4Row(q0: usize, q1: usize, q2: usize, r: i32, rowBytes: usize, o: usize): v128 {
+  const u = <usize>(r >> 1) * rowBytes + o;
+  if ((r & 1) == 0) return f32x4.add(v128.load(q0 + u), v128.load(q1 + u));
+  return f32x4.sub(f32x4.sub(v128.load(q2 + u), v128.load(q1 + u)), v128.load(q0 + u + rowBytes));
+}
+
+// y [n, ow, c] (+ bias) from the nine products, array 3a + b at
+// qs + (3a + b)·arrayBytes, [n, rows, c] each: the first level's P0, P1, P2
+// from them (fir4Row), then y[2m] = P0[m] + P1[m], y[2m+1] = (P2[m] − P1[m]) −
+// P0[m+1], the operations and order of fir2Combine applied twice.
+export function fir4Combine(qs: usize, arrayBytes: usize, rows: i32, bias: usize, y: usize, n: i32, c: i32, ow: i32): void {
+  const rowBytes = <usize>c * 4;
+  const ue = (ow + 1) / 2;
+  const uo = ow / 2;
+  const zero = f32x4.splat(0);
+  for (let q = 0; q < n; q++) {
+    const base = qs + <usize>q * <usize>rows * rowBytes;
+    const a0 = base, a1 = base + arrayBytes, a2 = base + 2 * arrayBytes;
+    const b0 = base + 3 * arrayBytes, b1 = base + 4 * arrayBytes, b2 = base + 5 * arrayBytes;
+    const c0 = base + 6 * arrayBytes, c1 = base + 7 * arrayBytes, c2 = base + 8 * arrayBytes;
+    const yq = y + <usize>q * <usize>ow * rowBytes;
+    // y[4u .. 4u+3] from the products' rows u (and u + 1) while all four exist, as the loop below makes them
+    const whole = ow / 4;
+    for (let u = 0; u < whole; u++) {
+      const ur = <usize>u * rowBytes;
+      const yu = yq + <usize>(4 * u) * rowBytes;
+      for (let o: usize = 0; o < rowBytes; o += 16) {
+        const at = ur + o;
+        const a00 = v128.load(a0 + at), a10 = v128.load(a1 + at);
+        const b10 = v128.load(b1 + at);
+        const c10 = v128.load(c1 + at);
+        const p0e = f32x4.add(a00, a10);
+        const p0o = f32x4.sub(f32x4.sub(v128.load(a2 + at), a10), v128.load(a0 + at + rowBytes));
+        const p0n = f32x4.add(v128.load(a0 + at + rowBytes), v128.load(a1 + at + rowBytes));
+        const p1e = f32x4.add(v128.load(b0 + at), b10);
+        const p1o = f32x4.sub(f32x4.sub(v128.load(b2 + at), b10), v128.load(b0 + at + rowBytes));
+        const p2e = f32x4.add(v128.load(c0 + at), c10);
+        const p2o = f32x4.sub(f32x4.sub(v128.load(c2 + at), c10), v128.load(c0 + at + rowBytes));
+        let y0 = f32x4.add(p0e, p1e);
+        let y1 = f32x4.sub(f32x4.sub(p2e, p1e), p0o);
+        let y2 = f32x4.add(p0o, p1o);
+        let y3 = f32x4.sub(f32x4.sub(p2o, p1o), p0n);
+        if (bias) {
+          const bv = v128.load(bias + o);
+          y0 = f32x4.add(y0, bv);
+          y1 = f32x4.add(y1, bv);
+          y2 = f32x4.add(y2, bv);
+          y3 = f32x4.add(y3, bv);
+        }
+        v128.store(yu + o, y0);
+        v128.store(yu + rowBytes + o, y1);
+        v128.store(yu + 2 * rowBytes + o, y2);
+        v128.store(yu + 3 * rowBytes + o, y3);
+      }
+    }
+    for (let m = 2 * whole; m < ue; m++) {
+      const ye = yq + <usize>(2 * m) * rowBytes;
+      const odd = m < uo;
+      for (let o: usize = 0; o < rowBytes; o += 16) {
+        const bv = bias ? v128.load(bias + o) : zero;
+        const p1 = fir4Row(b0, b1, b2, m, rowBytes, o);
+        let e = f32x4.add(fir4Row(a0, a1, a2, m, rowBytes, o), p1);
+        if (bias) e = f32x4.add(e, bv);
+        v128.store(ye + o, e);
+        if (odd) {
+          let d = f32x4.sub(f32x4.sub(fir4Row(c0, c1, c2, m, rowBytes, o), p1), fir4Row(a0, a1, a2, m + 1, rowBytes, o));
+          if (bias) d = f32x4.add(d, bv);
+          v128.store(ye + rowBytes + o, d);
+        }
+      }
+    }
   }
 }
 // [convfir] end of the fast-FIR Conv-1D passes

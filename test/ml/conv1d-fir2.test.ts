@@ -11,24 +11,13 @@ import type { Tensor, Tensor3D } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
 import { fir2Pays } from '../../src/ml/kernels/conv1d-fir2.js';
 import { conv1dSame } from '../../src/ml/nn.js';
+import { relErr } from './rel-err.js';
 import { values } from './seeded-values.js';
 
 let tf: TF;
 beforeAll(async () => {
   ({ tf } = await initBackend('wasm'));
 });
-
-/** max |a − b| / max |b|. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let scale = 1e-6;
-  let err = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    err = Math.max(err, Math.abs(a[i]! - b[i]!));
-  }
-  return err / scale;
-}
 
 async function onBoth(f: () => Tensor[]): Promise<{ wasm: Float32Array[]; cpu: Float32Array[] }> {
   const run = () => {

@@ -14,7 +14,7 @@
 import type { KernelArgs, TensorInfo } from './common.js';
 import type { BackendWasm } from './common.js';
 import { boundTf, dispose, run, wasmModule } from './common.js';
-import { conv1dFir2, fir2Pays, type Fir2Dims } from './conv1d-fir2.js';
+import { conv1dFir, firLevels, type Fir2Dims } from './conv1d-fir2.js';
 import { gemm, simdKernels } from './simd.js';
 
 interface ConvAttrs {
@@ -77,7 +77,8 @@ function conv1dGemm(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, att
   // the last window must lie inside the padded row (true of tfjs's padding rules)
   if ((ow - 1) * s + fw > wp) return undefined;
   const fir: Fir2Dims = { n, w, cin, cout, fw, left, ow };
-  if (s === 1 && fir2Pays(fir)) return conv1dFir2(backend, x, filter, bias, fir);
+  const levels = s === 1 ? firLevels(fir) : 0;
+  if (levels > 0) return conv1dFir(backend, x, filter, bias, fir, levels);
   const xp = left > 0 || right > 0 ? padWidth(backend, x, n, w, cin, left, right) : x;
   const out = cout === 1 ? oneOutputChannel(backend, xp, filter, bias, { n, ow, step: s * cin, kk: fw * cin, sampleStride: wp * cin }) : gemm(backend, {
     a: xp, b: filter, m: ow, n: cout, k: fw * cin, transA: false, transB: false,

@@ -77,6 +77,8 @@ interface Exports {
   fir2Combine(p0: number, p1: number, p2: number, bias: number, y: number, n: number, c: number, u0: number, ue: number, uo: number): void;
   fir2SplitGrad(dy: number, d0: number, d1: number, ds: number, sum: number, n: number, ow: number, c: number, ue: number): void;
   fir2Accumulate(src: number, dst: number, n: number): void;
+  fir4Split(x: number, out: number, arrayBytes: number, n: number, w: number, c: number, left: number, v1: number, v2: number): void;
+  fir4Combine(qs: number, arrayBytes: number, rows: number, bias: number, y: number, n: number, c: number, ow: number): void;
   // the autoencoder's input scaling and loss (./loss.ts)
   scaleShiftF32(x: number, c: number, out: number, n: number, period: number, s: number): void;
   mseF32(p: number, t: number, diff: number, n: number, scale: number): number;
