@@ -14,6 +14,7 @@ import {
 } from './kernels/transformer.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
+import { COLUMN_SLICE_KERNEL, CONCAT_COLUMNS_KERNEL } from './kernels/concat-columns.js';
 import { MATMUL_BIAS_KERNEL } from './kernels/fused-matmul.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
@@ -330,6 +331,45 @@ function registerAddLayerNormGradient(tf: TF): void {
   });
 }
 
+/**
+ * Matrices [m, wᵢ] side by side → [m, Σ wᵢ] (or vectors end to end), as
+ * tf.concat on the last axis. With specflow's wasm kernels one copy that
+ * skips tfjs-core's shape checks (which V8 kept deoptimising), its gradient
+ * each input's column block of dy, computed only for inputs tfjs asks for.
+ */
+export function concatColumns(tf: TF, parts: Tensor[]): Tensor {
+  if (tf.getKernel(CONCAT_COLUMNS_KERNEL, tf.getBackend()) === undefined || parts.some((p) => p.rank > 2)) {
+    return tf.concat(parts, parts[0]!.rank - 1);
+  }
+  registerConcatColumnsGradient(tf);
+  const inputs: Record<string, Tensor> = {};
+  const widths: number[] = [];
+  parts.forEach((p, i) => {
+    inputs[`x${i}`] = p;
+    widths.push(p.shape[p.rank - 1]!);
+  });
+  return runKernel(tf, CONCAT_COLUMNS_KERNEL, inputs, { widths })[0]!;
+}
+
+/** SpecflowConcatColumns's gradient: input xᵢ gets its columns of dy (registered once per tfjs). */
+function registerConcatColumnsGradient(tf: TF): void {
+  if (tf.getGradient(CONCAT_COLUMNS_KERNEL)) return;
+  tf.registerGradient({
+    kernelName: CONCAT_COLUMNS_KERNEL,
+    gradFunc: (dy: Tensor | Tensor[], _saved: Tensor[], attrs: unknown) => {
+      const g = dy as Tensor;
+      const grads: Record<string, () => Tensor> = {};
+      let begin = 0;
+      (attrs as { widths: number[] }).widths.forEach((size, i) => {
+        const at = begin;
+        grads[`x${i}`] = () => runKernel(tf, COLUMN_SLICE_KERNEL, { x: g }, { begin: at, size })[0]!;
+        begin += size;
+      });
+      return grads;
+    },
+  });
+}
+
 /** Define the projections of a multi-head self-attention layer: `${name}.q`, `.k`, `.v`, `.o`, each dim × dim. */
 export function defineSelfAttention(store: ParamStore, name: string, dim: number): void {
   for (const p of ['q', 'k', 'v', 'o']) defineDense(store, `${name}.${p}`, dim, dim);
@@ -348,8 +388,8 @@ export function defineSelfAttention(store: ParamStore, name: string, dim: number
 export function selfAttention(tf: TF, store: ParamStore, name: string, h: Tensor, seq: number, heads: number): Tensor {
   let merged: Tensor;
   if (fusedTransformerOps(tf)) {
-    const w = tf.concat(['q', 'k', 'v'].map((p) => store.get(`${name}.${p}.w`)), 1);
-    const bias = tf.concat(['q', 'k', 'v'].map((p) => store.get(`${name}.${p}.b`)), 0);
+    const w = concatColumns(tf, ['q', 'k', 'v'].map((p) => store.get(`${name}.${p}.w`)));
+    const bias = concatColumns(tf, ['q', 'k', 'v'].map((p) => store.get(`${name}.${p}.b`)));
     merged = multiHeadAttention(tf, matMulBias(tf, h, w, bias), seq, heads);
   } else {
     const [q, k, v] = ['q', 'k', 'v'].map((p) => dense(tf, store, `${name}.${p}`, h)) as [Tensor, Tensor, Tensor];

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
-import { addLayerNormOp, fusedTransformerOps, gelu, layerNormOp, matMulBias, multiHeadAttention } from '../../src/ml/nn.js';
+import { addLayerNormOp, concatColumns, fusedTransformerOps, gelu, layerNormOp, matMulBias, multiHeadAttention } from '../../src/ml/nn.js';
 import { trainAutoencoder } from '../../src/ml/train.js';
 import { erfExact } from './exact-erf.js';
 import { Rng } from '../../src/util/random.js';
@@ -249,6 +249,63 @@ describe('x·w + b with the kernels called on 2-D tensors', () => {
     };
     expect(await productsInGradient(false)).toBe(1); // dw
     expect(await productsInGradient(true)).toBe(2); // dx and dw
+  });
+});
+
+describe('concatColumns (the Q/K/V weights side by side)', () => {
+  const bitsOf = (t: Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+
+  // odd widths and row counts, 1-D biases, one input
+  it.each([[[[5, 3], [5, 7], [5, 1]]], [[[1, 4], [1, 4]]], [[[17, 6], [17, 6], [17, 6]]], [[[3], [5], [2]]], [[[4, 9]]], [[[9], [9], [9]]]])(
+    '%j: value and each input\'s gradient equal tf.concat\'s on cpu exactly',
+    async (shapes) => {
+      expect(await wasmVsCpu(shapes, (t, ...xs) => concatColumns(t, xs))).toBe(0);
+    },
+  );
+
+  it('on wasm: the bits of tf.concat and its gradient, through SpecflowConcatColumns with no Concat or SplitV', async () => {
+    await tf.setBackend('wasm');
+    const shapes = [[7, 5], [7, 5], [7, 5]];
+    const bits = (own: boolean) =>
+      tf.tidy(() => {
+        const xs = shapes.map((s, i) => tf.tensor2d(rand(s[0]! * s[1]!, 61 + i), s as [number, number]));
+        const r = tf.tensor2d(rand(7 * 15, 64), [7, 15]);
+        const op = (...p: Tensor[]) => (own ? concatColumns(tf, p) : tf.concat(p, 1));
+        const grads = tf.grads((...p: Tensor[]) => tf.sum(tf.mul(op(...p), r)))(xs);
+        return [op(...xs), ...grads].map(bitsOf);
+      });
+    expect(bits(true)).toEqual(bits(false));
+    const x = shapes.map((s, i) => tf.variable(tf.tensor2d(rand(s[0]! * s[1]!, 71 + i), s as [number, number])));
+    const info = await tf.profile(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(concatColumns(tf, x)) as never);
+      Object.values(grads).forEach((g) => g.dispose());
+    });
+    const names = info.kernels.map((k) => k.name);
+    expect(names.filter((n) => n === 'SpecflowConcatColumns').length).toBe(1);
+    expect(names.filter((n) => n === 'SpecflowColumnSlice').length).toBe(3);
+    expect(names.filter((n) => n === 'Concat' || n === 'SplitV' || n === 'Slice')).toEqual([]);
+    x.forEach((v) => v.dispose());
+  });
+
+  it('hands out only the gradients asked for: a constant input gets no column slice', async () => {
+    await tf.setBackend('wasm');
+    const [a, c] = [tf.variable(tf.tensor2d([[1, 2], [3, 4]])), tf.tensor2d([[5], [6]])];
+    let dA: number[] = [];
+    const info = await tf.profile(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(concatColumns(tf, [c, a]), tf.tensor2d([[1, 2, 3], [4, 5, 6]]))) as never);
+      expect(Object.keys(grads)).toEqual([a.name]);
+      dA = Array.from(grads[a.name]!.dataSync());
+      Object.values(grads).forEach((g) => g.dispose());
+    });
+    expect(dA).toEqual([2, 3, 5, 6]); // a sits in columns 1..2
+    expect(info.kernels.filter((k) => k.name === 'SpecflowColumnSlice').length).toBe(1);
+    [a, c].forEach((t) => t.dispose());
+  });
+
+  it('refuses inputs of different row counts or ranks, naming the kernel', async () => {
+    await tf.setBackend('wasm');
+    expect(() => tf.tidy(() => concatColumns(tf, [tf.zeros([2, 3]), tf.zeros([3, 3])]))).toThrow(/SpecflowConcatColumns: .* differ in rank or rows/);
+    expect(() => tf.tidy(() => concatColumns(tf, [tf.zeros([2, 3]), tf.zeros([3])]))).toThrow(/SpecflowConcatColumns/);
   });
 });
 

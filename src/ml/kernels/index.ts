@@ -10,6 +10,7 @@ import { MSE_KERNEL, mse, SCALE_SHIFT_KERNEL, scaleShift } from './loss.js';
 import { add, cast, erf, exp, multiply, realDiv, relu, squaredDifference, sub } from './arithmetic.js';
 import { batchMatMul } from './batch-matmul.js';
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS, bnAffine, bnGradInput, bnGradSums, bnMoments } from './batch-norm.js';
+import { COLUMN_SLICE_KERNEL, CONCAT_COLUMNS_KERNEL, columnSlice, concatColumns } from './concat-columns.js';
 import { conv2D, fusedConv2D } from './conv1d.js';
 import {
   BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, bnAffineLeaky, bnLeakyGradInput, bnLeakyGradSums, bnMeanVariance,
@@ -75,8 +76,10 @@ export const FIXES: readonly Fix[] = [
   // nor these: the autoencoder's input scaling and loss (../autoencoder.ts)
   { kernelName: SCALE_SHIFT_KERNEL, kernelFunc: scaleShift },
   { kernelName: MSE_KERNEL, kernelFunc: mse },
-  // nor these: x·w + b with a per-input gradient, and the Transformer's fused ops and their gradients (../nn.ts)
+  // nor these: x·w + b with a per-input gradient, matrices side by side and their column slices, and the Transformer's fused ops and their gradients (../nn.ts)
   { kernelName: MATMUL_BIAS_KERNEL, kernelFunc: matMulBias },
+  { kernelName: CONCAT_COLUMNS_KERNEL, kernelFunc: concatColumns },
+  { kernelName: COLUMN_SLICE_KERNEL, kernelFunc: columnSlice },
   { kernelName: LAYER_NORM_KERNEL, kernelFunc: layerNorm },
   { kernelName: LAYER_NORM_GRAD_KERNEL, kernelFunc: layerNormGrad },
   { kernelName: ADD_LAYER_NORM_KERNEL, kernelFunc: addLayerNorm },
