@@ -69,5 +69,22 @@ const perStep = (us) => (us / 1e3 / steps).toFixed(3).padStart(7);
 console.log(`${arch}, batch ${bs}, ${n} × ${d}: ${steps} steps sampled, ${perStep(total)} ms per step`);
 console.log('by package (self time, ms per step):');
 for (const [k, us] of [...pkgs].sort((a, b) => b[1] - a[1])) console.log(`  ${perStep(us)}  ${k}`);
+// inclusive time of the functions a step is made of (each sample counted once per name on its stack)
+const parent = new Map();
+for (const node of profile.nodes) for (const c of node.children ?? []) parent.set(c, node.id);
+const inclusive = new Map();
+for (const [id, us] of selfUs) {
+  const seen = new Set();
+  for (let at = id; at !== undefined; at = parent.get(at)) {
+    const name = byId.get(at).callFrame.functionName;
+    if (name && !seen.has(name)) {
+      seen.add(name);
+      inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+    }
+  }
+}
+const parts = (process.env.PARTS ?? 'minimize,computeGradients,applyGradients,lossT,backpropagateGradients,runKernelFunc,kernelFunc,makeTensorFromTensorInfo,dispose,tidy,read,checkWeights').split(',');
+console.log('inclusive (ms per step; PARTS=name,... to choose):');
+for (const name of parts) console.log(`  ${perStep(inclusive.get(name) ?? 0)}  ${name}`);
 console.log('by function:');
-for (const [k, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 40))) console.log(`  ${perStep(us)}  ${k}`);
+for (const [k, us] of [...fns].filter(([k]) => !process.env.NOWASM || !k.endsWith(" wasm")).sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 40))) console.log(`  ${perStep(us)}  ${k}`);

@@ -15,6 +15,7 @@ import {
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
 import { COLUMN_SLICE_KERNEL, CONCAT_COLUMNS_KERNEL } from './kernels/concat-columns.js';
+import { RELU_GRAD_KERNEL } from './kernels/elementwise.js';
 import { MATMUL_BIAS_KERNEL, MATMUL_BIAS_RELU_KERNEL } from './kernels/fused-matmul.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
 
@@ -232,7 +233,7 @@ function registerMatMulBiasGradient(tf: TF): void {
  * relu(x·w + b) for 2-D x [m, k], w [k, n], b [n]: tf.fused.matMul's relu
  * product and gradient (dy·step(y) then as matMulBias's), the same kernels
  * and the same bits. With specflow's wasm kernels called directly on the 2-D
- * tensors (see matMulBias): 7 tfjs ops a layer and step instead of ~25.
+ * tensors (see matMulBias): 6 tfjs ops a layer and step instead of ~25.
  */
 export function matMulBiasRelu(tf: TF, x: Tensor, w: Tensor, b: Tensor): Tensor {
   if (tf.getKernel(MATMUL_BIAS_RELU_KERNEL, tf.getBackend()) === undefined || x.rank !== 2 || w.rank !== 2) {
@@ -242,7 +243,7 @@ export function matMulBiasRelu(tf: TF, x: Tensor, w: Tensor, b: Tensor): Tensor 
   return runKernel(tf, MATMUL_BIAS_RELU_KERNEL, { x, w, b })[0]!;
 }
 
-/** SpecflowMatMulBiasRelu's gradient: tfjs's dy·step(y) for the relu, then SpecflowMatMulBias's per-input products. */
+/** SpecflowMatMulBiasRelu's gradient: tfjs's dy·step(y) for the relu (one kernel), then SpecflowMatMulBias's per-input products. */
 function registerMatMulBiasReluGradient(tf: TF): void {
   if (tf.getGradient(MATMUL_BIAS_RELU_KERNEL)) return;
   tf.registerGradient({
@@ -251,7 +252,7 @@ function registerMatMulBiasReluGradient(tf: TF): void {
     outputsToSave: [true],
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
       const [x, w, y] = saved as [Tensor, Tensor, Tensor];
-      const g = runKernel(tf, 'Multiply', { a: dy as Tensor, b: runKernel(tf, 'Step', { x: y }, { alpha: 0 })[0]! })[0]!;
+      const g = runKernel(tf, RELU_GRAD_KERNEL, { dy: dy as Tensor, y })[0]!;
       return {
         x: () => runKernel(tf, 'BatchMatMul', { a: g, b: w }, { transposeA: false, transposeB: true })[0]!,
         w: () => runKernel(tf, 'BatchMatMul', { a: x, b: g }, { transposeA: true, transposeB: false })[0]!,

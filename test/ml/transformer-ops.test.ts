@@ -235,7 +235,26 @@ describe('x·w + b with the kernels called on 2-D tensors', () => {
     },
   );
 
-  it('relu(x·w + b) runs 5 kernels and saves 3 tensors, where tf.fused.matMul runs more', async () => {
+  it('SpecflowReluGrad gives the bits of dy·step(y) on the cpu backend, NaN, ±0 and ±∞ included, over the vector loop and its tail', async () => {
+    const n = 4 * 9 + 3;
+    const y = Float32Array.from(rand(n, 61), (v, i) => [NaN, 0, -0, Infinity, -Infinity][i % 7] ?? v);
+    const dy = Float32Array.from(rand(n, 62), (v, i) => [NaN, Infinity, -Infinity, 0, -0][i % 11] ?? v);
+    const bits = async (backend: 'cpu' | 'wasm') => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const [d, v] = [tf.tensor1d(dy), tf.tensor1d(y)];
+        const out = backend === 'wasm' ? (tf.engine().runKernel('SpecflowReluGrad', { dy: d, y: v } as never) as Tensor) : tf.mul(d, tf.step(v));
+        // NaN's payload is not specified: every NaN compared as one
+        return Array.from(out.dataSync(), (f) => (Number.isNaN(f) ? 'NaN' : new Uint32Array(Float32Array.of(f).buffer)[0]));
+      });
+    };
+    const [got, want] = [await bits('wasm'), await bits('cpu')];
+    expect(got.filter((b) => b === 0x80000000).length).toBeGreaterThan(0); // −0 from a negative dy where the unit is off
+    expect(got.filter((b) => b === 'NaN').length).toBeGreaterThan(2);
+    expect(got).toEqual(want);
+  });
+
+  it('relu(x·w + b) runs 4 kernels and saves 3 tensors, where tf.fused.matMul runs more', async () => {
     await tf.setBackend('wasm');
     const kernels = async (direct: boolean) => {
       const [x, w, b] = [tf.tensor2d(rand(37 * 13, 41), [37, 13]), tf.tensor2d(rand(13 * 9, 42), [13, 9]), tf.tensor1d(rand(9, 43))];
@@ -251,7 +270,7 @@ describe('x·w + b with the kernels called on 2-D tensors', () => {
     const [direct, fused] = [await kernels(true), await kernels(false)];
     // the sum's own gradient is a Reshape and a Multiply (by ones), the same for both; Identity: the saved tensors
     expect(direct.filter((k) => k !== 'Sum' && k !== 'Identity' && k !== 'Fill').sort()).toEqual(
-      ['BatchMatMul', 'BatchMatMul', 'Multiply', 'Multiply', 'Reshape', 'SpecflowMatMulBiasRelu', 'Step'],
+      ['BatchMatMul', 'BatchMatMul', 'Multiply', 'Reshape', 'SpecflowMatMulBiasRelu', 'SpecflowReluGrad'],
     );
     expect(direct.length).toBeLessThan(fused.length);
   });

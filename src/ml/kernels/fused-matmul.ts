@@ -109,7 +109,7 @@ export function matMulBias(args: KernelArgs<Record<string, never>>): TensorInfo 
  * can give it a gradient on the 2-D tensors (as SpecflowMatMulBias's) that
  * saves the output it needs: tf.fused.matMul's reshapes every operand to 3-D
  * and back and saves four tensors, some 25 tfjs ops a layer and step where
- * this is 7.
+ * this and its gradient are 6.
  */
 export const MATMUL_BIAS_RELU_KERNEL = 'SpecflowMatMulBiasRelu';
 

@@ -22,7 +22,7 @@ import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { fusedMatMul, MATMUL_BIAS_KERNEL, MATMUL_BIAS_RELU_KERNEL, matMulBias, matMulBiasRelu } from './fused-matmul.js';
 import { gatherV2 } from './gather.js';
 import { identity } from './identity.js';
-import { greater, leakyRelu, select } from './elementwise.js';
+import { greater, leakyRelu, RELU_GRAD_KERNEL, reluGrad, select } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import {
   maxPoolGrad,
@@ -79,6 +79,7 @@ export const FIXES: readonly Fix[] = [
   // nor these: x·w + b with a per-input gradient, matrices side by side and their column slices, and the Transformer's fused ops and their gradients (../nn.ts)
   { kernelName: MATMUL_BIAS_KERNEL, kernelFunc: matMulBias },
   { kernelName: MATMUL_BIAS_RELU_KERNEL, kernelFunc: matMulBiasRelu },
+  { kernelName: RELU_GRAD_KERNEL, kernelFunc: reluGrad },
   { kernelName: CONCAT_COLUMNS_KERNEL, kernelFunc: concatColumns },
   { kernelName: COLUMN_SLICE_KERNEL, kernelFunc: columnSlice },
   { kernelName: LAYER_NORM_KERNEL, kernelFunc: layerNorm },
