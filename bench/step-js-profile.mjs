@@ -83,7 +83,7 @@ for (const [id, us] of selfUs) {
     }
   }
 }
-const parts = (process.env.PARTS ?? 'minimize,computeGradients,applyGradients,lossT,backpropagateGradients,runKernelFunc,kernelFunc,makeTensorFromTensorInfo,dispose,tidy,read,checkWeights').split(',');
+const parts = (process.env.PARTS ?? 'Optimizer.minimize,Engine.gradients,backpropagateGradients,lossT,applyGradients,Engine.runKernelFunc,kernelFunc,Engine.tidy,Engine.disposeTensor,read,checkWeights').split(',');
 console.log('inclusive (ms per step; PARTS=name,... to choose):');
 for (const name of parts) console.log(`  ${perStep(inclusive.get(name) ?? 0)}  ${name}`);
 console.log('by function:');
