@@ -1157,6 +1157,25 @@ export function leakyRelu(x: usize, out: usize, n: i32, alpha: f32): void {
   }
 }
 
+// ReLU's gradient as tfjs computes it, dy·step(y) (step: 1 where y > 0, NaN
+// where y is NaN, else 0), in one pass: the bits of a Step then a Multiply.
+export function reluGrad(dy: usize, y: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const zero = f32x4.splat(0);
+  const vec = n & ~3;
+  for (let i = 0; i < vec; i += 4) {
+    const p = <usize>i * 4;
+    const v = v128.load(y + p);
+    const s = v128.bitselect(v, v128.bitselect(one, zero, f32x4.gt(v, zero)), f32x4.ne(v, v));
+    v128.store(out + p, f32x4.mul(v128.load(dy + p), s));
+  }
+  for (let i = vec; i < n; i++) {
+    const p = <usize>i * 4;
+    const v = load<f32>(y + p);
+    store<f32>(out + p, load<f32>(dy + p) * (v > 0 ? <f32>1 : v != v ? v : <f32>0));
+  }
+}
+
 // out[i] = a[i] > b[i] (b[0] when bScalar), as 0/1 bytes (tfjs's bool layout).
 export function greater(a: usize, b: usize, out: usize, n: i32, bScalar: i32): void {
   const vec = n & ~15;

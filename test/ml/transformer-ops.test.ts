@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
-import { addLayerNormOp, concatColumns, fusedTransformerOps, gelu, layerNormOp, matMulBias, multiHeadAttention } from '../../src/ml/nn.js';
+import { addLayerNormOp, concatColumns, fusedTransformerOps, gelu, layerNormOp, matMulBias, matMulBiasRelu, multiHeadAttention } from '../../src/ml/nn.js';
 import { trainAutoencoder } from '../../src/ml/train.js';
 import { erfExact } from './exact-erf.js';
 import { Rng } from '../../src/util/random.js';
@@ -210,6 +210,69 @@ describe('x·w + b with the kernels called on 2-D tensors', () => {
     const [got, want] = [bits(true), bits(false)];
     expect(got.map((g) => g.length)).toEqual([37 * 9, 37 * 13, 13 * 9, 9]);
     expect(got).toEqual(want);
+  });
+
+  it.each([[37, 13, 9], [21, 16, 64], [9, 5, 1]])(
+    'relu(x [%i, %i] · w [·, %i] + b): the bits of tf.fused.matMul with relu, forward and all three gradients',
+    async (m, k, n) => {
+      await tf.setBackend('wasm');
+      const bits = (direct: boolean) =>
+        tf.tidy(() => {
+          // the bias shifted so that about half the units are off (the relu's gradient zeroes them)
+          const [x, w, b] = [tf.tensor2d(rand(m * k, 41), [m, k]), tf.tensor2d(rand(k * n, 42), [k, n]), tf.tensor1d(rand(n, 43))];
+          const r = tf.tensor2d(rand(m * n, 44), [m, n]);
+          const op = (a: Tensor, c: Tensor, e: Tensor) =>
+            direct ? matMulBiasRelu(tf, a, c, e) : tf.fused.matMul({ a: a as never, b: c as never, bias: e, activation: 'relu' });
+          const grads = tf.grads((a: Tensor, c: Tensor, e: Tensor) => tf.sum(tf.mul(op(a, c, e), r)))([x, w, b]);
+          return [op(x, w, b), ...grads].map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+        });
+      const [got, want] = [bits(true), bits(false)];
+      expect(got.map((g) => g.length)).toEqual([m * n, m * k, k * n, n]);
+      const zeros = got[0]!.filter((v) => v === 0).length;
+      expect(zeros).toBeGreaterThan(0); // the relu is exercised
+      expect(zeros).toBeLessThan(m * n);
+      expect(got).toEqual(want);
+    },
+  );
+
+  it('SpecflowReluGrad gives the bits of dy·step(y) on the cpu backend, NaN, ±0 and ±∞ included, over the vector loop and its tail', async () => {
+    const n = 4 * 9 + 3;
+    const y = Float32Array.from(rand(n, 61), (v, i) => [NaN, 0, -0, Infinity, -Infinity][i % 7] ?? v);
+    const dy = Float32Array.from(rand(n, 62), (v, i) => [NaN, Infinity, -Infinity, 0, -0][i % 11] ?? v);
+    const bits = async (backend: 'cpu' | 'wasm') => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const [d, v] = [tf.tensor1d(dy), tf.tensor1d(y)];
+        const out = backend === 'wasm' ? (tf.engine().runKernel('SpecflowReluGrad', { dy: d, y: v } as never) as Tensor) : tf.mul(d, tf.step(v));
+        // NaN's payload is not specified: every NaN compared as one
+        return Array.from(out.dataSync(), (f) => (Number.isNaN(f) ? 'NaN' : new Uint32Array(Float32Array.of(f).buffer)[0]));
+      });
+    };
+    const [got, want] = [await bits('wasm'), await bits('cpu')];
+    expect(got.filter((b) => b === 0x80000000).length).toBeGreaterThan(0); // −0 from a negative dy where the unit is off
+    expect(got.filter((b) => b === 'NaN').length).toBeGreaterThan(2);
+    expect(got).toEqual(want);
+  });
+
+  it('relu(x·w + b) runs 4 kernels and saves 3 tensors, where tf.fused.matMul runs more', async () => {
+    await tf.setBackend('wasm');
+    const kernels = async (direct: boolean) => {
+      const [x, w, b] = [tf.tensor2d(rand(37 * 13, 41), [37, 13]), tf.tensor2d(rand(13 * 9, 42), [13, 9]), tf.tensor1d(rand(9, 43))];
+      const info = await tf.profile(() => {
+        const op = (a: Tensor, c: Tensor, e: Tensor) =>
+          direct ? matMulBiasRelu(tf, a, c, e) : tf.fused.matMul({ a: a as never, b: c as never, bias: e, activation: 'relu' });
+        // the gradient of the output's sum: tf.grads' own ops (Sum, the ones filled in as dy) are the same for both
+        tf.grads((a: Tensor, c: Tensor, e: Tensor) => tf.sum(op(a, c, e)))([x, w, b]).forEach((g) => g.dispose());
+      });
+      [x, w, b].forEach((t) => t.dispose());
+      return info.kernels.map((k) => k.name);
+    };
+    const [direct, fused] = [await kernels(true), await kernels(false)];
+    // the sum's own gradient is a Reshape and a Multiply (by ones), the same for both; Identity: the saved tensors
+    expect(direct.filter((k) => k !== 'Sum' && k !== 'Identity' && k !== 'Fill').sort()).toEqual(
+      ['BatchMatMul', 'BatchMatMul', 'Multiply', 'Reshape', 'SpecflowMatMulBiasRelu', 'SpecflowReluGrad'],
+    );
+    expect(direct.length).toBeLessThan(fused.length);
   });
 
   it.each([[37, 13, 9], [21, 16, 64], [9, 5, 1], [6, 70, 3]])(

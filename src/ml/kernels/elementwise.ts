@@ -23,6 +23,25 @@ export function leakyRelu(args: KernelArgs<{ alpha: number }>): TensorInfo {
   return out;
 }
 
+/**
+ * Not a tfjs kernel: SpecflowReluGrad {dy, y} → dy·step(y), y a ReLU's output
+ * of dy's shape: the gradient tfjs gives a fused relu (a Step then a Multiply,
+ * the same bits) in one pass and one tfjs op (../nn.ts, matMulBiasRelu).
+ */
+export const RELU_GRAD_KERNEL = 'SpecflowReluGrad';
+
+export function reluGrad(args: KernelArgs<Record<string, never>>): TensorInfo {
+  const { backend } = args;
+  const { dy, y } = args.inputs as { dy: TensorInfo; y: TensorInfo };
+  if (dy.dtype !== 'float32' || y.dtype !== 'float32' || !sameShape(dy.shape, y.shape)) {
+    throw new Error(`${RELU_GRAD_KERNEL}: dy ${dy.shape} (${dy.dtype}) and y ${y.shape} (${y.dtype}) must be float32 of one shape`);
+  }
+  const out = backend.makeOutput(dy.shape, 'float32');
+  const simd = simdKernels(backend);
+  simd.exports.reluGrad(simd.ptr(dy), simd.ptr(y), simd.ptr(out), sizeOf(dy.shape));
+  return out;
+}
+
 export function greater(args: KernelArgs<Record<string, never>>): TensorInfo {
   const { backend } = args;
   const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };

@@ -101,3 +101,21 @@ export function matMulBias(args: KernelArgs<Record<string, never>>): TensorInfo 
   }
   return gemm(backend, { a: x, b: w, transA: false, transB: false, ...plan, bias: b, residual });
 }
+
+/**
+ * Not a tfjs kernel: SpecflowMatMulBiasRelu {x [m, k], w [k, n], b [n]} →
+ * relu(x·w + b), _FusedMatMul's relu product (relu in the GEMM's store, the
+ * same bits as tf.fused.matMul's) under a name of its own, so that ../nn.ts
+ * can give it a gradient on the 2-D tensors (as SpecflowMatMulBias's) that
+ * saves the output it needs: tf.fused.matMul's reshapes every operand to 3-D
+ * and back and saves four tensors, some 25 tfjs ops a layer and step where
+ * this and its gradient are 6.
+ */
+export const MATMUL_BIAS_RELU_KERNEL = 'SpecflowMatMulBiasRelu';
+
+export function matMulBiasRelu(args: KernelArgs<Record<string, never>>): TensorInfo {
+  const { backend } = args;
+  const { x, w, b } = args.inputs as { x: TensorInfo; w: TensorInfo; b: TensorInfo };
+  if (x.shape.length !== 2 || w.shape.length !== 2) throw new Error(`${MATMUL_BIAS_RELU_KERNEL}: x ${x.shape} and w ${w.shape} must be matrices`);
+  return fusedMatMul({ backend, inputs: { a: x, b: w, bias: b }, attrs: { transposeA: false, transposeB: false, activation: 'relu' } });
+}

@@ -19,10 +19,10 @@ import {
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD, conv1dFilterBiasGrad, conv1dInputGrad } from './conv1d-grads.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
-import { fusedMatMul, MATMUL_BIAS_KERNEL, matMulBias } from './fused-matmul.js';
+import { fusedMatMul, MATMUL_BIAS_KERNEL, MATMUL_BIAS_RELU_KERNEL, matMulBias, matMulBiasRelu } from './fused-matmul.js';
 import { gatherV2 } from './gather.js';
 import { identity } from './identity.js';
-import { greater, leakyRelu, select } from './elementwise.js';
+import { greater, leakyRelu, RELU_GRAD_KERNEL, reluGrad, select } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import {
   maxPoolGrad,
@@ -78,6 +78,8 @@ export const FIXES: readonly Fix[] = [
   { kernelName: MSE_KERNEL, kernelFunc: mse },
   // nor these: x·w + b with a per-input gradient, matrices side by side and their column slices, and the Transformer's fused ops and their gradients (../nn.ts)
   { kernelName: MATMUL_BIAS_KERNEL, kernelFunc: matMulBias },
+  { kernelName: MATMUL_BIAS_RELU_KERNEL, kernelFunc: matMulBiasRelu },
+  { kernelName: RELU_GRAD_KERNEL, kernelFunc: reluGrad },
   { kernelName: CONCAT_COLUMNS_KERNEL, kernelFunc: concatColumns },
   { kernelName: COLUMN_SLICE_KERNEL, kernelFunc: columnSlice },
   { kernelName: LAYER_NORM_KERNEL, kernelFunc: layerNorm },

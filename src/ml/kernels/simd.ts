@@ -32,6 +32,7 @@ interface Exports {
   expF32(x: number, out: number, n: number): void;
   erfF32(x: number, out: number, n: number): void;
   leakyRelu(x: number, out: number, n: number, alpha: number): void;
+  reluGrad(dy: number, y: number, out: number, n: number): void;
   greater(a: number, b: number, out: number, n: number, bScalar: number): void;
   select(cond: number, t: number, e: number, out: number, n: number): void;
   adam(
