@@ -26,7 +26,7 @@
  * FIR, nine products of about a quarter of the taps over a quarter of the
  * outputs, 0.60–0.67 of the direct products for k = 11–5 at the autoencoder's
  * shapes. Below, the fast FIR
- * is a recursion over a tree of such correlations; the forward convolution's
+ * (forward convolutions) is a recursion over a tree of such correlations; its
  * two levels run with fused passes (fir4Split, fir4Combine), where fir4Pays.
  *
  * The results differ from the direct sums by rounding only (the cancellation
@@ -120,8 +120,8 @@ function gemmAt(
  * u < outputs): a GEMM over overlapping windows (a leaf), or, `levels` > 0,
  * the fast FIR's three half-size correlations of its phases, each split
  * again while levels remain (a second level is the 4-parallel fast FIR: 9
- * products of a sixteenth). `offset` places a leaf's weights (forward) or
- * sums (filter gradient) in their buffer, in floats.
+ * products of a sixteenth). `offset` places a leaf's weights in their
+ * buffer, in floats.
  */
 interface FirNode {
   taps: number;
@@ -141,26 +141,13 @@ function forwardTree(taps: number, outputs: number, levels: number): FirNode {
   return { taps, outputs, offset: 0, parts: [forwardTree(kE, uo + 1, levels - 1), forwardTree(kO, ue, levels - 1), forwardTree(kE, uo, levels - 1)] };
 }
 
-/**
- * The tree of a filter-gradient correlation G[i] = Σ_u x[u + i]·d[u] (i < taps,
- * u < outputs = d's rows): A = xe⋆d0 over kA = max(⌈taps/2⌉, ⌊taps/2⌋ + 1)
- * taps (A[i + 1] for every odd tap), B = xo⋆d1 over ⌈taps/2⌉, C = xs⋆(d0 + d1)
- * over ⌊taps/2⌋, each over ⌈outputs/2⌉ rows of d.
- */
-function gradTree(taps: number, outputs: number, levels: number): FirNode {
-  if (levels === 0 || taps < 2 || outputs < 2) return { taps, outputs, offset: 0 };
-  const { kE, kO, ue } = phases(taps, outputs);
-  const kA = Math.max(kE, kO + 1);
-  return { taps, outputs, offset: 0, parts: [gradTree(kA, ue, levels - 1), gradTree(kE, ue, levels - 1), gradTree(kO, ue, levels - 1)] };
-}
-
 /** The rows of a split node's phases of its input: every window of its three parts. */
 function splitRows(node: FirNode): number {
   const [a, b, c] = node.parts!;
   return Math.max(a.outputs + a.taps, b.outputs + b.taps, c.outputs + c.taps) - 1;
 }
 
-/** Floats a sample needs below `node`: its phases of x, its three products (forward) or d's phases (gradient), then its parts' (one at a time). */
+/** Floats a sample needs below `node`: its phases of x, its three products, then its parts' (one at a time). */
 function sampleFloats(node: FirNode, cin: number, cout: number): number {
   if (!node.parts) return 0;
   const rows = node.parts.reduce((s, p) => s + p.outputs, 0);
@@ -279,47 +266,7 @@ function forwardFused(b: Block, tree: FirNode, f: Fused, src: number, rows: numb
   k.exports.fir4Combine(products, productBytes, f.rows, bias, out, q, cout, tree.outputs);
 }
 
-/**
- * Adds Σ_q G_q, G_q[i] = Σ_u xp[q, u + i]·d[q, u], into each leaf's sums (at
- * `sums` + its offset; `first`: written rather than added to), x [q, rows,
- * cin] padded by `left`, d [q, node.outputs, cout]. `db` (not 0) gets Σ d.
- */
-function gradBlock(
-  b: Block, node: FirNode, x: number, rows: number, left: number, d: number, q: number,
-  sums: number, part: number, first: boolean, db: number, scratch: number,
-): void {
-  const { k, nb, cin, cout } = b;
-  if (!node.parts) {
-    const into = first ? sums + node.offset * 4 : part;
-    gemmAt(k, x, d, into, node.taps * cin, cout, node.outputs, true, q, rows * cin, node.outputs * cout, cin, true);
-    if (!first) k.exports.fir2Accumulate(part, sums + node.offset * 4, node.taps * cin * cout);
-    return;
-  }
-  const ue = node.parts[0].outputs;
-  const v = splitRows(node);
-  const xe = scratch;
-  const xo = xe + nb * v * cin * 4;
-  const xs = xo + nb * v * cin * 4;
-  const d0 = xs + nb * v * cin * 4;
-  const d1 = d0 + nb * ue * cout * 4;
-  const ds = d1 + nb * ue * cout * 4;
-  const below = ds + nb * ue * cout * 4;
-  k.exports.fir2Split(x, xe, xo, xs, q, rows, cin, left, v);
-  k.exports.fir2SplitGrad(d, d0, d1, ds, db, q, node.outputs, cout, ue);
-  gradBlock(b, node.parts[0], xe, v, 0, d0, q, sums, part, first, 0, below);
-  gradBlock(b, node.parts[1], xo, v, 0, d1, q, sums, part, first, 0, below);
-  gradBlock(b, node.parts[2], xs, v, 0, ds, q, sums, part, first, 0, below);
-}
-
-/** The filter gradient from the leaves' sums: dW[2i] = A[i] + B[i], dW[2i+1] = C[i] − B[i] − A[i+1] at each split, bottom up; `out` gets the node's taps. */
-function combineGrad(k: SimdKernels, node: FirNode, sums: number, inner: number, tap: number, out: number): void {
-  if (!node.parts) return;
-  const at = node.parts.map((p) => (p.parts ? inner + p.offset * 4 : sums + p.offset * 4));
-  node.parts.forEach((p, i) => combineGrad(k, p, sums, inner, tap, at[i]!));
-  k.exports.fir2Combine(at[0]!, at[1]!, at[2]!, 0, out, 1, tap, node.parts[0].taps, node.parts[1].taps, node.parts[2].taps);
-}
-
-/** Lays out the leaves' blocks of taps·size floats one after the other (and the inner nodes', for combineGrad); returns the floats. */
+/** Lays out the leaves' blocks of taps·size floats one after the other; returns the floats. */
 function place(nodes: FirNode[], size: number): number {
   let at = 0;
   for (const n of nodes) {
@@ -327,10 +274,6 @@ function place(nodes: FirNode[], size: number): number {
     at += n.taps * size;
   }
   return at;
-}
-
-function innerNodes(node: FirNode): FirNode[] {
-  return node.parts ? node.parts.flatMap((p) => (p.parts ? [p, ...innerNodes(p)] : [])) : [];
 }
 
 /** y [n, 1, ow, cout] = conv(x, filter) (+ bias), filter [1, fw, cin, cout], as a fast FIR of `levels` (1: 2-parallel, 2: 4-parallel). */
@@ -367,31 +310,42 @@ export function conv1dFir(backend: BackendWasm, x: TensorInfo, filter: TensorInf
  * bias gradient Σ_n Σ_t dy[n, t], summed while dy is split.
  */
 export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Fir2Dims, db?: TensorInfo): TensorInfo {
+  const { kE, kO, ue } = phases(d.fw, d.ow);
   const { cin, cout } = d;
+  const kA = Math.max(kE, kO + 1); // A[i + 1] for every odd tap
+  const v = ue + kA - 1;
   const tap = cin * cout;
-  const tree = gradTree(d.fw, d.ow, 1);
-  const ls = leaves(tree);
-  const sumFloats = place(ls, tap);
-  const partFloats = Math.max(...ls.map((l) => l.taps * tap));
-  const innerFloats = place(innerNodes(tree), tap);
-  const per = sampleFloats(tree, cin, cout);
-  const nb = blockOf(d.n, per);
-  const block = backend.makeOutput([sumFloats + partFloats + innerFloats + nb * per], 'float32');
+  // sums A, B, C over all blocks, then one block's products
+  const sumFloats = (kA + kE + kO) * tap;
+  const nb = blockOf(d.n, 3 * v * cin + 3 * ue * cout);
+  const block = backend.makeOutput([2 * sumFloats + nb * (3 * v * cin + 3 * ue * cout)], 'float32');
   const dw = backend.makeOutput([1, d.fw, cin, cout], 'float32');
   const k = simdKernels(backend);
-  const b: Block = { k, nb, cin, cout };
   const sums = k.ptr(block);
   const part = sums + sumFloats * 4;
-  const inner = part + partFloats * 4;
-  const scratch = inner + innerFloats * 4;
-  const [xPtr, dyPtr] = [k.ptr(x), k.ptr(dy)];
+  const xe = part + sumFloats * 4;
+  const xo = xe + nb * v * cin * 4;
+  const xs = xo + nb * v * cin * 4;
+  const d0 = xs + nb * v * cin * 4;
+  const d1 = d0 + nb * ue * cout * 4;
+  const ds = d1 + nb * ue * cout * 4;
+  const [aOff, bOff, cOff] = [0, kA * tap * 4, (kA + kE) * tap * 4];
+  const xPtr = k.ptr(x);
+  const dyPtr = k.ptr(dy);
   const dbPtr = db ? k.ptr(db) : 0;
   if (db) f32(backend, db).fill(0);
   for (let q0 = 0; q0 < d.n; q0 += nb) {
     const q = Math.min(nb, d.n - q0);
-    gradBlock(b, tree, xPtr + q0 * d.w * cin * 4, d.w, d.left, dyPtr + q0 * d.ow * cout * 4, q, sums, part, q0 === 0, dbPtr, scratch);
+    const into = q0 === 0 ? sums : part;
+    k.exports.fir2Split(xPtr + q0 * d.w * cin * 4, xe, xo, xs, q, d.w, cin, d.left, v);
+    k.exports.fir2SplitGrad(dyPtr + q0 * d.ow * cout * 4, d0, d1, ds, dbPtr, q, d.ow, cout, ue);
+    gemmAt(k, xe, d0, into + aOff, kA * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
+    gemmAt(k, xo, d1, into + bOff, kE * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
+    gemmAt(k, xs, ds, into + cOff, kO * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
+    if (into === part) k.exports.fir2Accumulate(part, sums, sumFloats);
   }
-  combineGrad(k, tree, sums, inner, tap, k.ptr(dw));
+  // dW[2i] = A[i] + B[i], dW[2i+1] = C[i] − B[i] − A[i+1]: the forward's combination, taps for positions
+  k.exports.fir2Combine(sums + aOff, sums + bOff, sums + cOff, 0, k.ptr(dw), 1, tap, kA, kE, kO);
   dispose(backend, block);
   return dw;
 }
