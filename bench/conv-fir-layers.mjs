@@ -17,7 +17,8 @@
 // convolutions at each fast-FIR level in turn instead of two builds (LEVELS=2:
 // forced in both builds); BREAKDOWN=1 also splits the 2-parallel kernels into
 // their passes (split, the three GEMMs, combine), calling the first build's
-// wasm exports with the same shapes.
+// wasm exports with the same shapes (the filter gradients' only for builds
+// before fir2GradGemm: bench/conv-fgrad-parts.mjs times its passes).
 import { pathToFileURL } from 'node:url';
 import { peakGflops, peakKernel } from './wasm-peak-kernel.mjs';
 
@@ -118,7 +119,8 @@ if (process.env.BREAKDOWN) {
   for (const [name, L, ci, co, kk, withInput] of LAYERS) {
     if (ci >= 4 && co >= 8) shapes.push([`${name} forward`, L, ci, co, kk, 'fwd']);
     if (withInput && co >= 4 && ci >= 8) shapes.push([`${name} input grad`, L, co, ci, kk, 'fwd']);
-    if (ci >= 4 && co >= 8) shapes.push([`${name} filter grad`, L, ci, co, kk, 'grad']);
+    // filter gradients since fir2GradGemm: bench/conv-fgrad-parts.mjs
+    if (ci >= 4 && co >= 8 && k.exports.fir2SplitGrad) shapes.push([`${name} filter grad`, L, ci, co, kk, 'grad']);
   }
   for (const [name, L, cin, cout, fw, kind] of shapes) {
     const kE = Math.ceil(fw / 2), kO = Math.floor(fw / 2), ue = Math.ceil(L / 2), uo = Math.floor(L / 2), u0 = uo + 1;

@@ -1676,64 +1676,200 @@ export function fir2Combine(
   }
 }
 
-// The output gradient's phases for the filter gradient (rows of c floats,
-// ue rows a sample): d0[u] = dy[2u], d1[u] = dy[2u+1] (0 past the end),
-// ds[u] = d0[u] + d1[u]. With `sum` (not 0), also sum[ch] += dy[row][ch] over
-// the rows in order (the bias gradient, the order and bits of reduceMiddle's
-// Σ over rows, carried from block to block), from the same loads.
-export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
+// The filter gradient of the 2-parallel fast FIR (src/ml/kernels/conv1d-fir2.ts,
+// filterGradFir): its three products dW-phase[i][j] = Σ_q Σ_t A_q[t][i]·B_q[t][j],
+// summed over a whole block of samples with each output tile's sums kept in
+// registers, where gemm (transposed A, batched with accumulate) stored and
+// reloaded every tile after each sample's few dozen positions, packed each
+// sample's B again, and packed a partial last tile of A for every sample.
+
+// The output gradient's phases for fir2GradGemm, written straight into its
+// packed layout (no packing pass of its own): phase f (0, 1, 2: d0, d1, ds)
+// of channel panel p (channels 8p..8p+7, zeros past c) is n·ue rows of 8
+// floats at out + (f·panels + p)·panelBytes, row q·ue + u of sample q:
+//   d0[u] = dy[2u], d1[u] = dy[2u+1] (0 past the end), ds[u] = d0[u] + d1[u].
+// With `sum` (not 0),
+// also sum[ch] += dy[row][ch] over the rows in order (the bias gradient, the
+// order and bits of reduceMiddle's Σ over rows, carried from block to block),
+// from the same loads.
+export function fir2SplitGradPanels(dy: usize, out: usize, panelBytes: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
   const rowBytes = <usize>c * 4;
-  const vec = c & ~3;
+  const panels = (c + NR - 1) / NR;
+  const phaseBytes = <usize>panels * panelBytes;
+  const zero = f32x4.splat(0);
   for (let q = 0; q < n; q++) {
     const g = dy + <usize>q * <usize>ow * rowBytes;
-    const base = <usize>q * <usize>ue * rowBytes;
     for (let u = 0; u < ue; u++) {
       const r0 = g + <usize>(2 * u) * rowBytes;
       const r1 = r0 + rowBytes;
-      const e = d0 + base + <usize>u * rowBytes;
-      const o1 = d1 + base + <usize>u * rowBytes;
-      const s = ds + base + <usize>u * rowBytes;
-      const whole = vec == c && 2 * u + 1 < ow;
-      if (!whole) memory.copy(e, r0, rowBytes);
-      if (2 * u + 1 < ow) {
-        if (!whole) memory.copy(o1, r1, rowBytes);
-        for (let i = 0; i < vec; i += 4) {
-          const o = <usize>i * 4;
-          const a = v128.load(r0 + o);
-          const b = v128.load(r1 + o);
-          // the copies from the same loads where the row is whole vectors (memory.copy is a call per row)
-          if (whole) {
-            v128.store(e + o, a);
-            v128.store(o1 + o, b);
+      const odd = 2 * u + 1 < ow;
+      let e = out + <usize>(q * ue + u) * NR * 4;
+      for (let j0 = 0; j0 < c; j0 += NR) {
+        const o = <usize>j0 * 4;
+        if (j0 + NR <= c) {
+          const a0 = v128.load(r0 + o);
+          const a1 = v128.load(r0 + o, 16);
+          const b0 = odd ? v128.load(r1 + o) : zero;
+          const b1 = odd ? v128.load(r1 + o, 16) : zero;
+          v128.store(e, a0);
+          v128.store(e, a1, 16);
+          v128.store(e + phaseBytes, b0);
+          v128.store(e + phaseBytes, b1, 16);
+          v128.store(e + 2 * phaseBytes, odd ? f32x4.add(a0, b0) : a0);
+          v128.store(e + 2 * phaseBytes, odd ? f32x4.add(a1, b1) : a1, 16);
+          if (sum) {
+            let s0 = f32x4.add(v128.load(sum + o), a0);
+            let s1 = f32x4.add(v128.load(sum + o, 16), a1);
+            if (odd) {
+              s0 = f32x4.add(s0, b0);
+              s1 = f32x4.add(s1, b1);
+            }
+            v128.store(sum + o, s0);
+            v128.store(sum + o, s1, 16);
           }
-          v128.store(s + o, f32x4.add(a, b));
-          if (sum) v128.store(sum + o, f32x4.add(f32x4.add(v128.load(sum + o), a), b));
+        } else {
+          // a last, partial panel: lanes past c are 0
+          for (let j = 0; j < NR; j++) {
+            const at = <usize>j * 4;
+            const inside = j0 + j < c;
+            const a: f32 = inside ? load<f32>(r0 + o + at) : 0;
+            const b: f32 = inside && odd ? load<f32>(r1 + o + at) : 0;
+            store<f32>(e + at, a);
+            store<f32>(e + phaseBytes + at, b);
+            store<f32>(e + 2 * phaseBytes + at, odd ? a + b : a);
+            if (sum && inside) {
+              let s = load<f32>(sum + o + at) + a;
+              if (odd) s += b;
+              store<f32>(sum + o + at, s);
+            }
+          }
         }
-        for (let i = vec; i < c; i++) {
-          const o = <usize>i * 4;
-          const a = load<f32>(r0 + o);
-          const b = load<f32>(r1 + o);
-          store<f32>(s + o, a + b);
-          if (sum) store<f32>(sum + o, (load<f32>(sum + o) + a) + b);
-        }
-      } else {
-        memory.fill(o1, 0, rowBytes);
-        memory.copy(s, r0, rowBytes);
-        if (sum) fir2Accumulate(r0, sum, c);
+        e += panelBytes;
       }
     }
   }
 }
-// dst[i] += src[i], i < n: a block of samples' filter-gradient products added to the sums of the blocks before it.
-export function fir2Accumulate(src: usize, dst: usize, n: i32): void {
-  const vec = n & ~3;
-  for (let i = 0; i < vec; i += 4) {
-    const o = <usize>i * 4;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+
+// One tile of mr ≤ 5 rows (A's 5 values at a depth contiguous, aStep bytes
+// apart within a sample, `jump` more bytes from a sample's last depth to the
+// next sample's first) and nr ≤ 8 columns (a packed panel, the samples' rows
+// one after the other) over `depth` positions of each of `samples` samples;
+// C overwritten (`fresh`) or added to. Rows past mr read A past the tile
+// (never stored).
+// @ts-ignore: decorator
+@inline
+function gradTile5(
+  pa: usize, aStep: usize, jump: usize, pb: usize, depth: i32, samples: i32, c: usize, ldc: usize, mr: i32, nr: i32, fresh: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  const sampleBytes = <usize>(depth * NR) * 4;
+  for (let q = 0; q < samples; q++) {
+    const end = pb + sampleBytes;
+    while (pb < end) {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      const av = v128.load(pa);
+      let x = v128.shuffle<i32>(av, av, 0, 0, 0, 0);
+      c00 = madd(x, b0, c00);
+      c01 = madd(x, b1, c01);
+      x = v128.shuffle<i32>(av, av, 1, 1, 1, 1);
+      c10 = madd(x, b0, c10);
+      c11 = madd(x, b1, c11);
+      x = v128.shuffle<i32>(av, av, 2, 2, 2, 2);
+      c20 = madd(x, b0, c20);
+      c21 = madd(x, b1, c21);
+      x = v128.shuffle<i32>(av, av, 3, 3, 3, 3);
+      c30 = madd(x, b0, c30);
+      c31 = madd(x, b1, c31);
+      x = v128.load32_splat(pa, 16);
+      c40 = madd(x, b0, c40);
+      c41 = madd(x, b1, c41);
+      pa += aStep;
+      pb += NR * 4;
+    }
+    pa += jump;
   }
-  for (let i = vec; i < n; i++) {
-    const o = <usize>i * 4;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  storeRow(c, c00, c01, fresh, false, 0, false, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, fresh, false, 0, false, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, fresh, false, 0, false, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, fresh, false, 0, false, nr);
+  if (mr > 4) storeRow(c + 4 * ldc, c40, c41, fresh, false, 0, false, nr);
+}
+
+// gradTile5 with 4 rows (8 accumulators: the plain build's tile, and the
+// fused build's last rows).
+// @ts-ignore: decorator
+@inline
+function gradTile4(
+  pa: usize, aStep: usize, jump: usize, pb: usize, depth: i32, samples: i32, c: usize, ldc: usize, mr: i32, nr: i32, fresh: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const sampleBytes = <usize>(depth * NR) * 4;
+  for (let q = 0; q < samples; q++) {
+    const end = pb + sampleBytes;
+    while (pb < end) {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      let x = v128.load32_splat(pa);
+      c00 = madd(x, b0, c00);
+      c01 = madd(x, b1, c01);
+      x = v128.load32_splat(pa, 4);
+      c10 = madd(x, b0, c10);
+      c11 = madd(x, b1, c11);
+      x = v128.load32_splat(pa, 8);
+      c20 = madd(x, b0, c20);
+      c21 = madd(x, b1, c21);
+      x = v128.load32_splat(pa, 12);
+      c30 = madd(x, b0, c30);
+      c31 = madd(x, b1, c31);
+      pa += aStep;
+      pb += NR * 4;
+    }
+    pa += jump;
+  }
+  storeRow(c, c00, c01, fresh, false, 0, false, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, fresh, false, 0, false, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, fresh, false, 0, false, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, fresh, false, 0, false, nr);
+}
+
+// C[m×n] = (first) or += Σ_q Σ_t A_q[t][i]·B_q[t][j] for q < samples, t <
+// depth: A_q[t][i] = a[q·aSample + t·lda + i] (a Conv-1D's overlapping
+// windows, lda = channels), B in fir2SplitGradPanels's panels (panelBytes
+// apart). Each element is one chain of madds over the samples and positions
+// in order, then added to C: the same bits for any machine with this build.
+// A is read up to 3 floats past row m − 1 (rows of a partial tile, never
+// stored): the caller leaves them readable.
+export function fir2GradGemm(
+  a: usize, aSample: i32, lda: i32, m: i32, bp: usize, panelBytes: usize, n: i32, depth: i32, samples: i32, c: usize, first: i32,
+): void {
+  const ldc = <usize>n * 4;
+  const aStep = <usize>lda * 4;
+  const jump = <usize>(aSample - depth * lda) * 4;
+  const fresh = first != 0;
+  // rows in 5-row tiles, the rest in (at most four) 4-row tiles, so no tile
+  // computes rows it does not store where m allows (m = 5a + 4b); the plain
+  // build: 4-row tiles only (see MR_PACKED)
+  const b4 = (4 * (m % 5)) % 5;
+  const m5 = MR_PACKED != 5 ? 0 : m >= 4 * b4 ? m - 4 * b4 : m - (m % 5);
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const nr = n - j0 < NR ? n - j0 : NR;
+    const panel = bp + <usize>(j0 / NR) * panelBytes;
+    let i = 0;
+    for (; i < m5; i += 5) {
+      gradTile5(a + <usize>i * 4, aStep, jump, panel, depth, samples, c + <usize>i * ldc + <usize>j0 * 4, ldc, 5, nr, fresh);
+    }
+    for (; i < m; i += 4) {
+      const mr = m - i < 4 ? m - i : 4;
+      gradTile4(a + <usize>i * 4, aStep, jump, panel, depth, samples, c + <usize>i * ldc + <usize>j0 * 4, ldc, mr, nr, fresh);
+    }
   }
 }
 // The 4-parallel fast FIR (the 2-parallel one applied to each of its three

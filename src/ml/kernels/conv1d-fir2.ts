@@ -308,6 +308,11 @@ export function conv1dFir(backend: BackendWasm, x: TensorInfo, filter: TensorInf
  * measured 0.97–1.08× the time of this at the autoencoder's shapes, and so
  * did summing each block's samples in one GEMM); with `db` [cout] also the
  * bias gradient Σ_n Σ_t dy[n, t], summed while dy is split.
+ *
+ * Block by block of samples: x's phases (fir2Split), dy's phases written as
+ * the GEMM's packed panels (fir2SplitGradPanels), and the three products
+ * summed over the block's samples and positions in registers, added to the
+ * sums of the blocks before (fir2GradGemm).
  */
 export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Fir2Dims, db?: TensorInfo): TensorInfo {
   const { kE, kO, ue } = phases(d.fw, d.ow);
@@ -315,20 +320,20 @@ export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInf
   const kA = Math.max(kE, kO + 1); // A[i + 1] for every odd tap
   const v = ue + kA - 1;
   const tap = cin * cout;
-  // sums A, B, C over all blocks, then one block's products
+  const panels = Math.ceil(cout / 8);
+  // sums A, B, C over all blocks, then one block's phases of x and of dy
   const sumFloats = (kA + kE + kO) * tap;
-  const nb = blockOf(d.n, 3 * v * cin + 3 * ue * cout);
-  const block = backend.makeOutput([2 * sumFloats + nb * (3 * v * cin + 3 * ue * cout)], 'float32');
+  const perSample = 3 * v * cin + 3 * ue * panels * 8;
+  const nb = blockOf(d.n, perSample);
+  // fir2GradGemm reads up to 3 floats past A's last row
+  const block = backend.makeOutput([sumFloats + nb * perSample + 4], 'float32');
   const dw = backend.makeOutput([1, d.fw, cin, cout], 'float32');
   const k = simdKernels(backend);
   const sums = k.ptr(block);
-  const part = sums + sumFloats * 4;
-  const xe = part + sumFloats * 4;
+  const xe = sums + sumFloats * 4;
   const xo = xe + nb * v * cin * 4;
   const xs = xo + nb * v * cin * 4;
-  const d0 = xs + nb * v * cin * 4;
-  const d1 = d0 + nb * ue * cout * 4;
-  const ds = d1 + nb * ue * cout * 4;
+  const dp = xs + nb * v * cin * 4;
   const [aOff, bOff, cOff] = [0, kA * tap * 4, (kA + kE) * tap * 4];
   const xPtr = k.ptr(x);
   const dyPtr = k.ptr(dy);
@@ -336,13 +341,15 @@ export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInf
   if (db) f32(backend, db).fill(0);
   for (let q0 = 0; q0 < d.n; q0 += nb) {
     const q = Math.min(nb, d.n - q0);
-    const into = q0 === 0 ? sums : part;
+    const first = q0 === 0 ? 1 : 0;
+    // a phase's panel: q·ue rows of 8 floats; the three phases' panels one after the other
+    const panelBytes = q * ue * 8 * 4;
+    const [d0, d1, ds] = [dp, dp + panels * panelBytes, dp + 2 * panels * panelBytes];
     k.exports.fir2Split(xPtr + q0 * d.w * cin * 4, xe, xo, xs, q, d.w, cin, d.left, v);
-    k.exports.fir2SplitGrad(dyPtr + q0 * d.ow * cout * 4, d0, d1, ds, dbPtr, q, d.ow, cout, ue);
-    gemmAt(k, xe, d0, into + aOff, kA * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
-    gemmAt(k, xo, d1, into + bOff, kE * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
-    gemmAt(k, xs, ds, into + cOff, kO * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
-    if (into === part) k.exports.fir2Accumulate(part, sums, sumFloats);
+    k.exports.fir2SplitGradPanels(dyPtr + q0 * d.ow * cout * 4, dp, panelBytes, dbPtr, q, d.ow, cout, ue);
+    k.exports.fir2GradGemm(xe, v * cin, cin, kA * cin, d0, panelBytes, cout, ue, q, sums + aOff, first);
+    k.exports.fir2GradGemm(xo, v * cin, cin, kE * cin, d1, panelBytes, cout, ue, q, sums + bOff, first);
+    k.exports.fir2GradGemm(xs, v * cin, cin, kO * cin, ds, panelBytes, cout, ue, q, sums + cOff, first);
   }
   // dW[2i] = A[i] + B[i], dW[2i+1] = C[i] − B[i] − A[i+1]: the forward's combination, taps for positions
   k.exports.fir2Combine(sums + aOff, sums + bOff, sums + cOff, 0, k.ptr(dw), 1, tap, kA, kE, kO);
