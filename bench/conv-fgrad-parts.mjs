@@ -53,9 +53,11 @@ for (const [name, L, cin, cout, fw] of LAYERS) {
     // since fir2GradGemm: dy's phases written as packed panels, the products summed over a block in registers
     const panels = Math.ceil(cout / 8), per = 3 * v * cin + 3 * ue * panels * 8;
     nb = Math.max(1, Math.min(B, Math.floor(BLOCK_FLOATS / per)));
-    buf = T([sumFloats + nb * per + 16], 3);
+    // panels of dy PANEL_GAP (16) floats apart, as filterGradFir lays them out (GAP=n: another gap)
+    const gap = Number(process.env.GAP ?? 16);
+    buf = T([sumFloats + nb * per + 3 * panels * gap + 16], 3);
     const sums = k.ptr(buf), xe = sums + sumFloats * 4, xo = xe + nb * v * cin * 4, xs = xo + nb * v * cin * 4, dp = xs + nb * v * cin * 4;
-    const pb = (q) => q * ue * 32;
+    const pb = (q) => (q * ue * 8 + gap) * 4;
     const g = (a, m, phase, off) => (q0, q) => k.exports.fir2GradGemm(a, v * cin, cin, m, dp + phase * panels * pb(q), pb(q), cout, ue, q, sums + off, q0 === 0 ? 1 : 0);
     parts = {
       kernel,

@@ -303,6 +303,13 @@ export function conv1dFir(backend: BackendWasm, x: TensorInfo, filter: TensorInf
 }
 
 /**
+ * Floats between the filter gradient's panels of dy: a panel of q·ue rows of
+ * 8 floats is often a multiple of 4 KiB (7·128·32 bytes), and the split's
+ * 3·cout/8 write streams that far apart fall in the same L1 sets.
+ */
+const PANEL_GAP = 16;
+
+/**
  * dW [1, fw, cin, cout] = Σ_n Σ_t xp[n, t + j]·dy[n, t], dy [n, ow, cout], as
  * the 2-parallel fast FIR (one level: the 4-parallel one, its passes fused,
  * measured 0.97–1.08× the time of this at the autoencoder's shapes, and so
@@ -325,8 +332,8 @@ export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInf
   const sumFloats = (kA + kE + kO) * tap;
   const perSample = 3 * v * cin + 3 * ue * panels * 8;
   const nb = blockOf(d.n, perSample);
-  // fir2GradGemm reads up to 3 floats past A's last row
-  const block = backend.makeOutput([sumFloats + nb * perSample + 4], 'float32');
+  // fir2GradGemm reads up to 3 floats past A's last row; dy's panels PANEL_GAP floats apart
+  const block = backend.makeOutput([sumFloats + nb * perSample + 3 * panels * PANEL_GAP + 4], 'float32');
   const dw = backend.makeOutput([1, d.fw, cin, cout], 'float32');
   const k = simdKernels(backend);
   const sums = k.ptr(block);
@@ -343,7 +350,7 @@ export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInf
     const q = Math.min(nb, d.n - q0);
     const first = q0 === 0 ? 1 : 0;
     // a phase's panel: q·ue rows of 8 floats; the three phases' panels one after the other
-    const panelBytes = q * ue * 8 * 4;
+    const panelBytes = (q * ue * 8 + PANEL_GAP) * 4;
     const [d0, d1, ds] = [dp, dp + panels * panelBytes, dp + 2 * panels * panelBytes];
     k.exports.fir2Split(xPtr + q0 * d.w * cin * 4, xe, xo, xs, q, d.w, cin, d.left, v);
     k.exports.fir2SplitGradPanels(dyPtr + q0 * d.ow * cout * 4, dp, panelBytes, dbPtr, q, d.ow, cout, ue);
