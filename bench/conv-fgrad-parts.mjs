@@ -21,6 +21,7 @@ const { tf } = await initBackend('wasm');
 const backend = tf.backend();
 (await import(`${dist}/ml/kernels/common.js`)).bindTf(tf);
 const { conv1dFilterBiasGrad } = await import(`${dist}/ml/kernels/conv1d-grads.js`);
+const { filterGradLevels } = await import(`${dist}/ml/kernels/conv1d-fir2.js`);
 const k = (await import(`${dist}/ml/kernels/simd.js`)).simdKernels(backend);
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
 const B = Number(process.env.BATCH ?? 256);
@@ -49,27 +50,45 @@ for (const [name, L, cin, cout, fw] of LAYERS) {
   const combine = (sums) => (q0) => { if (q0 === 0) k.exports.fir2Combine(sums, sums + kA * tap * 4, sums + (kA + kE) * tap * 4, 0, k.ptr(dw), 1, tap, kA, kE, kO); };
   const kernel = () => free(conv1dFilterBiasGrad({ backend, inputs: { x, dy }, attrs: { k: fw } }));
   let parts, nb, buf;
+  let flops = 2 * B * ue * (kA + kE + kO) * tap;
+  let desc = `m = ${kA * cin}/${kE * cin}/${kO * cin}, depth ${ue} a sample`;
   if (k.exports.fir2GradGemm) {
-    // since fir2GradGemm: dy's phases written as packed panels, the products summed over a block in registers
-    const panels = Math.ceil(cout / 8), per = 3 * v * cin + 3 * ue * panels * 8;
+    // since fir2GradGemm: dy's phases written as packed panels, the products summed over a block in registers;
+    // at filterGradLevels 2 nine products from fir4Split and fir4SplitGradPanels
+    const levels = filterGradLevels?.({ n: B, w: L, cin, cout, fw, left, ow: L }) ?? 1;
+    const first = [kA, kE, kO];
+    const taps = levels === 1 ? first : first.flatMap((t) => [Math.max(Math.ceil(t / 2), Math.floor(t / 2) + 1), Math.ceil(t / 2), Math.floor(t / 2)]);
+    const depth = levels === 1 ? ue : Math.ceil(ue / 2);
+    const vv = depth + taps[0] - 1;
+    const panels = Math.ceil(cout / 8), per = taps.length * (vv * cin + depth * panels * 8);
     nb = Math.max(1, Math.min(B, Math.floor(BLOCK_FLOATS / per)));
     // panels of dy PANEL_GAP (16) floats apart, as filterGradFir lays them out (GAP=n: another gap)
     const gap = Number(process.env.GAP ?? 16);
-    buf = T([sumFloats + nb * per + 3 * panels * gap + 16], 3);
-    const sums = k.ptr(buf), xe = sums + sumFloats * 4, xo = xe + nb * v * cin * 4, xs = xo + nb * v * cin * 4, dp = xs + nb * v * cin * 4;
-    const pb = (q) => (q * ue * 8 + gap) * 4;
-    const g = (a, m, phase, off) => (q0, q) => k.exports.fir2GradGemm(a, v * cin, cin, m, dp + phase * panels * pb(q), pb(q), cout, ue, q, sums + off, q0 === 0 ? 1 : 0);
+    const all = taps.reduce((a, t) => a + t, 0) * tap;
+    buf = T([all + 3 * tap * fw + nb * per + taps.length * panels * gap + 16], 3);
+    const sums = k.ptr(buf), xp = sums + (all + 3 * tap * fw) * 4, arrayBytes = nb * vv * cin * 4, dp = xp + taps.length * arrayBytes;
+    const pb = (q) => (q * depth * 8 + gap) * 4;
+    const offsets = taps.map((_, f) => taps.slice(0, f).reduce((a, t) => a + t, 0) * tap * 4);
+    const gemms = (fs) => (q0, q) => { for (const f of fs) k.exports.fir2GradGemm(xp + f * arrayBytes, vv * cin, cin, taps[f] * cin, dp + f * panels * pb(q), pb(q), cout, depth, q, sums + offsets[f], q0 === 0 ? 1 : 0); };
+    const split = levels === 1
+      ? (q0, q) => k.exports.fir2Split(k.ptr(x) + q0 * L * cin * 4, xp, xp + arrayBytes, xp + 2 * arrayBytes, q, L, cin, left, vv)
+      : (q0, q) => k.exports.fir4Split(k.ptr(x) + q0 * L * cin * 4, xp, arrayBytes, q, L, cin, left, ue + kA - 1, vv);
+    const splitDy = levels === 1 ? k.exports.fir2SplitGradPanels : k.exports.fir4SplitGradPanels;
+    const g = taps.length / 3;
     parts = {
       kernel,
-      splitX: (q0, q) => k.exports.fir2Split(k.ptr(x) + q0 * L * cin * 4, xe, xo, xs, q, L, cin, left, v),
-      splitDyBias: (q0, q) => k.exports.fir2SplitGradPanels(k.ptr(dy) + q0 * L * cout * 4, dp, pb(q), k.ptr(db), q, L, cout, ue),
-      splitDy: (q0, q) => k.exports.fir2SplitGradPanels(k.ptr(dy) + q0 * L * cout * 4, dp, pb(q), 0, q, L, cout, ue),
-      gemmA: g(xe, kA * cin, 0, 0),
-      gemmB: g(xo, kE * cin, 1, kA * tap * 4),
-      gemmC: g(xs, kO * cin, 2, (kA + kE) * tap * 4),
+      splitX: split,
+      splitDyBias: (q0, q) => splitDy(k.ptr(dy) + q0 * L * cout * 4, dp, pb(q), k.ptr(db), q, L, cout, depth),
+      splitDy: (q0, q) => splitDy(k.ptr(dy) + q0 * L * cout * 4, dp, pb(q), 0, q, L, cout, depth),
+      // at two levels gemmA: the products of A's three, etc.
+      gemmA: gemms([...Array(g).keys()]),
+      gemmB: gemms([...Array(g).keys()].map((f) => f + g)),
+      gemmC: gemms([...Array(g).keys()].map((f) => f + 2 * g)),
       accumulate: () => {},
       combine: combine(sums),
     };
+    flops = 2 * B * depth * taps.reduce((a, t) => a + t, 0) * tap;
+    desc = `(${levels === 1 ? '2' : '4'}-parallel) m = ${taps.map((t) => t * cin).join('/')}, depth ${depth} a sample`;
   } else {
     // up to 983971f: dy's phases as arrays, gemm (transposed A, accumulating sample by sample), each block's sums added
     nb = Math.max(1, Math.min(B, Math.floor(BLOCK_FLOATS / (3 * v * cin + 3 * ue * cout))));
@@ -100,13 +119,12 @@ for (const [name, L, cin, cout, fw] of LAYERS) {
       best[p] = Math.min(best[p], cpu() - c);
     }
   }
-  const flops = 2 * B * ue * (kA + kE + kO) * tap;
   const gemms = best.gemmA + best.gemmB + best.gemmC;
   const sumParts = best.splitX + best.splitDyBias + gemms + best.accumulate + best.combine;
   const pc = (t) => `${((100 * t) / best.kernel).toFixed(0)}%`;
   const gf = (f, t) => `${(f / t / 1e6).toFixed(1)} GFLOP/s = ${((100 * f) / t / 1e6 / peakNow).toFixed(0)}% of peak`;
   console.log(`${`${name} ${cin}·${cout} k${fw} L${L}`.padEnd(30)} kernel ${best.kernel.toFixed(2)} ms (${gf(flops, best.kernel)}; parts sum to ${sumParts.toFixed(2)}), blocks of ${nb}`);
-  console.log(`   gemms ${best.gemmA.toFixed(2)}+${best.gemmB.toFixed(2)}+${best.gemmC.toFixed(2)} = ${gemms.toFixed(2)} ms ${pc(gemms)} (${gf(flops, gemms)}), m = ${kA * cin}/${kE * cin}/${kO * cin}, n = ${cout}, depth ${ue} × ${nb}`);
+  console.log(`   gemms ${best.gemmA.toFixed(2)}+${best.gemmB.toFixed(2)}+${best.gemmC.toFixed(2)} = ${gemms.toFixed(2)} ms ${pc(gemms)} (${gf(flops, gemms)}), products ${desc}, n = ${cout}`);
   console.log(`   split x ${best.splitX.toFixed(2)} ms ${pc(best.splitX)}, split dy ${best.splitDyBias.toFixed(2)} ms ${pc(best.splitDyBias)} (of which bias sum ${(best.splitDyBias - best.splitDy).toFixed(2)}), accumulate ${best.accumulate.toFixed(2)} ms ${pc(best.accumulate)}, combine ${best.combine.toFixed(3)} ms`);
   for (const [p, t] of Object.entries(best)) totals[p] = (totals[p] ?? 0) + t;
   free([x, dy, buf, db, dw]);

@@ -1750,6 +1750,75 @@ export function fir2SplitGradPanels(dy: usize, out: usize, panelBytes: usize, su
   }
 }
 
+// fir2SplitGradPanels for the 4-parallel filter gradient: the second level's
+// nine phases of dy (rows r0..r3 = dy[4u..4u+3], 0 past ow), phase 3a + b
+// the b-th (e, o, s) of the first level's phase a (d0, d1, ds):
+//   r0, r2, r0 + r2,  r1, r3, r1 + r3,  r0 + r1, r2 + r3, (r0 + r1) + (r2 + r3)
+// as panels of 8 channels, panel p of phase f at out + (f·panels + p)·panelBytes,
+// row q·ue + u of sample q (ue = ⌈⌈ow/2⌉/2⌉ rows a sample); `sum` as there.
+export function fir4SplitGradPanels(dy: usize, out: usize, panelBytes: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
+  const rowBytes = <usize>c * 4;
+  const panels = (c + NR - 1) / NR;
+  const phaseBytes = <usize>panels * panelBytes;
+  const zero = f32x4.splat(0);
+  for (let q = 0; q < n; q++) {
+    const g = dy + <usize>q * <usize>ow * rowBytes;
+    for (let u = 0; u < ue; u++) {
+      const r = 4 * u;
+      const p0 = g + <usize>r * rowBytes;
+      const in1 = r + 1 < ow;
+      const in2 = r + 2 < ow;
+      const in3 = r + 3 < ow;
+      let e = out + <usize>(q * ue + u) * NR * 4;
+      for (let j0 = 0; j0 < c; j0 += NR) {
+        for (let h = 0; h < NR; h += 4) {
+          const o = <usize>(j0 + h) * 4;
+          const at = e + <usize>h * 4;
+          let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+          if (j0 + h + 4 <= c) {
+            a0 = v128.load(p0 + o);
+            if (in1) a1 = v128.load(p0 + rowBytes + o);
+            if (in2) a2 = v128.load(p0 + 2 * rowBytes + o);
+            if (in3) a3 = v128.load(p0 + 3 * rowBytes + o);
+          } else {
+            // channels past c: lanes of 0
+            for (let j = j0 + h; j < c; j++) {
+              const from = p0 + <usize>j * 4;
+              a0 = withLane(a0, j - j0 - h, load<f32>(from));
+              if (in1) a1 = withLane(a1, j - j0 - h, load<f32>(from + rowBytes));
+              if (in2) a2 = withLane(a2, j - j0 - h, load<f32>(from + 2 * rowBytes));
+              if (in3) a3 = withLane(a3, j - j0 - h, load<f32>(from + 3 * rowBytes));
+            }
+          }
+          const s01 = f32x4.add(a0, a1);
+          const s23 = f32x4.add(a2, a3);
+          v128.store(at, a0);
+          v128.store(at + phaseBytes, a2);
+          v128.store(at + 2 * phaseBytes, f32x4.add(a0, a2));
+          v128.store(at + 3 * phaseBytes, a1);
+          v128.store(at + 4 * phaseBytes, a3);
+          v128.store(at + 5 * phaseBytes, f32x4.add(a1, a3));
+          v128.store(at + 6 * phaseBytes, s01);
+          v128.store(at + 7 * phaseBytes, s23);
+          v128.store(at + 8 * phaseBytes, f32x4.add(s01, s23));
+          if (sum && j0 + h < c) {
+            // rows in order, as fir2SplitGradPanels (lanes past c hold 0 and are not stored)
+            let s = j0 + h + 4 <= c ? v128.load(sum + o) : zero;
+            if (j0 + h + 4 > c) for (let j = j0 + h; j < c; j++) s = withLane(s, j - j0 - h, load<f32>(sum + <usize>j * 4));
+            s = f32x4.add(s, a0);
+            if (in1) s = f32x4.add(s, a1);
+            if (in2) s = f32x4.add(s, a2);
+            if (in3) s = f32x4.add(s, a3);
+            if (j0 + h + 4 <= c) v128.store(sum + o, s);
+            else for (let j = j0 + h; j < c; j++) store<f32>(sum + <usize>j * 4, laneOf(s, j - j0 - h));
+          }
+        }
+        e += panelBytes;
+      }
+    }
+  }
+}
+
 // One tile of mr ≤ 5 rows (A's 5 values at a depth contiguous, aStep bytes
 // apart within a sample, `jump` more bytes from a sample's last depth to the
 // next sample's first) and nr ≤ 8 columns (a packed panel, the samples' rows

@@ -1,9 +1,11 @@
 /**
- * The Conv-1D filter and bias gradient of the 2-parallel fast FIR
- * (src/ml/kernels/conv1d-fir2.ts filterGradFir: dy's phases written as packed
- * panels by fir2SplitGradPanels, each product summed over a block of samples
- * in registers by fir2GradGemm), in both kernel builds (fused multiply-adds
- * and plain SIMD, whose tiles differ: 5 and 4 rows, 4 rows only).
+ * The Conv-1D filter and bias gradient as a fast FIR (src/ml/kernels/conv1d-fir2.ts
+ * filterGradFir: x's phases from fir2Split or fir4Split, dy's phases written as
+ * packed panels by fir2SplitGradPanels or fir4SplitGradPanels, each of the 3
+ * (2-parallel) or 9 (4-parallel, filterGradLevels) products summed over a
+ * block of samples in registers by fir2GradGemm), in both kernel builds
+ * (fused multiply-adds and plain SIMD, whose tiles differ: 5 and 4 rows, 4
+ * rows only).
  *
  * fir2GradGemm alone against float64 sums with a rigorous bound: each output
  * is C0 (when accumulating) plus one chain of D = samples·depth multiply-adds
@@ -13,20 +15,21 @@
  * add to C0 once) — any lost, doubled or misplaced term is far outside it.
  * Rows past m that a partial tile reads are NaN here and must never reach C.
  *
- * The whole kernel at every fast-FIR layer shape of the autoencoder against
- * float64 direct sums, argued as in conv1d-fir4.test.ts: dW is a sum of
- * D = batch·length products, whose rounding grows like √D·ε of the largest
- * output for terms of random sign; the fast FIR multiplies sums of two inputs
- * by sums of two output gradients (xo + xe′, d0 + d1: partial sums up to 2×
- * larger) and forms the odd taps as differences of such sums, so the bound is
- * 2 · 2 · √D · ε (a factor 2 of margin). db: the bits of the backend's Sum.
- * Then against the cpu backend at odd shapes, and the same bits twice.
+ * The whole kernel at every fast-FIR layer shape of the autoencoder (all
+ * 4-parallel) and at a 2-parallel one against float64 direct sums, argued as
+ * in conv1d-fir4.test.ts: dW is a sum of D = batch·length products, whose
+ * rounding grows like √D·ε of the largest output for terms of random sign;
+ * each level multiplies sums of two inputs by sums of two output gradients
+ * (xo + xe′, d0 + d1: partial sums up to 2× larger) and forms the odd taps as
+ * differences of such sums, so the bound is 2 · 2^levels · √D · ε (a factor 2
+ * of margin). db: the bits of the backend's Sum. Then against the cpu backend
+ * at odd shapes through both levels, and the same bits twice.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor, Tensor3D } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
 import type { BackendWasm, TensorInfo } from '../../src/ml/kernels/common.js';
-import { fir2Pays } from '../../src/ml/kernels/conv1d-fir2.js';
+import { filterGradLevels, fir2Pays } from '../../src/ml/kernels/conv1d-fir2.js';
 import { CONV1D_FILTER_BIAS_GRAD } from '../../src/ml/kernels/conv1d-grads.js';
 import { activeBuild, simdKernels } from '../../src/ml/kernels/simd.js';
 import { relErr } from './rel-err.js';
@@ -138,14 +141,24 @@ describe('fir2GradGemm: a block of samples summed in registers (both builds)', (
   });
 });
 
-describe('the Conv-1D filter and bias gradient as a 2-parallel fast FIR (wasm)', () => {
-  // the autoencoder's fast-FIR layers (defaults, 512 samples) at [length, cin, cout, k]; batch 16
-  // spans several sample blocks, the last one partial
+describe('the Conv-1D filter and bias gradient as a fast FIR (wasm)', () => {
+  // the autoencoder's fast-FIR layers (defaults, 512 samples) at [length, cin, cout, k], and a 2-parallel
+  // one (channels off whole vectors); batch 16 spans several sample blocks, the last one partial
   const AE = { enc1: [256, 16, 32, 11], enc2: [128, 32, 64, 7], dec2: [64, 64, 64, 5], dec1: [128, 32, 32, 7], dec0: [256, 16, 32, 9] } as const;
+  const SHAPES = { ...AE, 'two-parallel': [256, 6, 32, 9] } as const;
   const B = 16;
+  const dims = (l: number, ci: number, co: number, k: number) => ({ n: B, w: l, cin: ci, cout: co, fw: k, left: (k - 1) / 2, ow: l });
 
-  it.each(Object.entries(AE))('%s at its real shape (batch 16): dw against float64 direct sums, db the bits of Sum', (name, [l, ci, co, k]) => {
-    expect(fir2Pays({ n: B, w: l, cin: ci, cout: co, fw: k, left: (k - 1) / 2, ow: l })).toBe(true);
+  it("is 4-parallel at every one of the autoencoder's fast-FIR layers (where it measured faster), else 2-parallel", () => {
+    for (const [l, ci, co, k] of Object.values(AE)) expect(filterGradLevels(dims(l, ci, co, k))).toBe(2);
+    // a first-level product of one tap, channels off whole vectors (fir4Split's rows)
+    expect(filterGradLevels(dims(256, 16, 32, 3))).toBe(1);
+    expect(filterGradLevels(dims(256, 6, 32, 9))).toBe(1);
+  });
+
+  it.each(Object.entries(SHAPES))('%s at its real shape (batch 16): dw against float64 direct sums, db the bits of Sum', (name, [l, ci, co, k]) => {
+    expect(fir2Pays(dims(l, ci, co, k))).toBe(true);
+    const levels = filterGradLevels(dims(l, ci, co, k));
     const [xv, dyv] = [values(B * l * ci, 11), values(B * l * co, 12)];
     const want = filterGrad64(xv, dyv, B, l, ci, co, k);
     const sum = tf.tidy(() => tf.sum(tf.tensor(dyv, [B * l, co]), 0).dataSync() as Float32Array);
@@ -153,12 +166,12 @@ describe('the Conv-1D filter and bias gradient as a 2-parallel fast FIR (wasm)',
       process.env.SPECFLOW_WASM_FMA = flag;
       expect(activeBuild()).toBe(flag === '1' ? 'simd-fma' : 'simd');
       const [dw, db] = kernelGrads(xv, dyv, B, l, ci, co, k);
-      expect(relErr(dw!, want), `${name} ${build}: dw`).toBeLessThan(2 * 2 * Math.sqrt(B * l) * EPS);
+      expect(relErr(dw!, want), `${name} ${build}: dw`).toBeLessThan(2 * 2 ** levels * Math.sqrt(B * l) * EPS);
       expect(Array.from(db!), `${name} ${build}: db`).toEqual(Array.from(sum));
     }
   });
 
-  it("against the cpu backend: odd lengths and taps, 'same' and 'valid', even k, partial tiles and panels, several blocks", async () => {
+  it("against the cpu backend: both levels, odd lengths and taps, 'same' and 'valid', even k, partial tiles and panels, several blocks", async () => {
     const run = (b: number, l: number, ci: number, co: number, k: number, pad: 'same' | 'valid') => tf.tidy(() => {
       const x = tf.tensor(values(b * l * ci, 31), [b, l, ci]) as Tensor3D;
       const w = tf.tensor(values(k * ci * co, 32), [k, ci, co]) as Tensor3D;
@@ -166,16 +179,19 @@ describe('the Conv-1D filter and bias gradient as a 2-parallel fast FIR (wasm)',
       const [gw] = tf.grads((ww: Tensor) => tf.sum(tf.mul(tf.conv1d(x, ww as Tensor3D, 1, pad), r)))([w]);
       return gw!.dataSync() as Float32Array;
     });
-    const cases: [number, number, number, number, number, 'same' | 'valid'][] = [
-      // cout 20 and 12: a partial panel of 4 channels; even k
-      [3, 131, 12, 20, 9, 'same'], [3, 133, 8, 8, 5, 'valid'], [2, 130, 8, 12, 6, 'same'],
-      // m = 11 rows (a partial tile of one row), cout 10 (channels off whole vectors)
-      [3, 37, 11, 10, 3, 'same'],
+    // [batch, length, cin, cout, k, padding, levels]
+    const cases: [number, number, number, number, number, 'same' | 'valid', number][] = [
+      // cout 20 and 12: a partial panel of 4 channels; even k; odd lengths (dy's rows past the end)
+      [3, 131, 12, 20, 9, 'same', 2], [3, 133, 8, 8, 5, 'valid', 2], [2, 130, 8, 12, 6, 'same', 2], [3, 131, 6, 20, 9, 'same', 1],
+      // cout 10 (channels off whole vectors); m = 11 rows (a partial tile of one row)
+      [3, 67, 8, 10, 7, 'same', 2], [3, 37, 11, 10, 3, 'same', 1],
       // samples in blocks of 2 and 1
-      [3, 2501, 4, 8, 9, 'same'],
+      [3, 2501, 4, 8, 9, 'same', 2], [3, 2501, 5, 8, 9, 'same', 1],
     ];
-    for (const [b, l, ci, co, k, pad] of cases) {
-      expect(fir2Pays({ n: b, w: l, cin: ci, cout: co, fw: k, left: 0, ow: l - (pad === 'valid' ? k - 1 : 0) })).toBe(true);
+    for (const [b, l, ci, co, k, pad, levels] of cases) {
+      const d = { n: b, w: l, cin: ci, cout: co, fw: k, left: 0, ow: l - (pad === 'valid' ? k - 1 : 0) };
+      expect(fir2Pays(d)).toBe(true);
+      expect(filterGradLevels(d)).toBe(levels);
       const wasm = run(b, l, ci, co, k, pad);
       await tf.setBackend('cpu');
       const cpu = run(b, l, ci, co, k, pad);

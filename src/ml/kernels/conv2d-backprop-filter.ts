@@ -165,8 +165,7 @@ export interface Conv1dDims {
  */
 export function filterGrad1d(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Conv1dDims, db?: TensorInfo): TensorInfo {
   const fir: Fir2Dims = { n: d.n, w: d.w, cin: d.cin, cout: d.cout, fw: d.fw, left: d.left, ow: d.ow };
-  // the 2-parallel fast FIR: the 4-parallel one measured no faster here (0.97–1.03×, fused passes, the
-  // samples of a block as one correlation), its depth a quarter of the positions
+  // the fast FIR, 2- or 4-parallel (filterGradLevels)
   if (d.sw === 1 && fir2Pays(fir)) return filterGradFir(backend, x, dy, fir, db);
   // the GEMM paths read dy in place: the bias gradient is its own pass
   if (db) reduceInto(simdKernels(backend), dy, db, 1, d.n * d.ow, d.cout);
