@@ -1776,6 +1776,53 @@ export function fir2SplitGradPanels(dy: usize, out: usize, panelBytes: usize, su
   }
 }
 
+// Rows of c floats as fir2GradGemm's packed panels (a direct filter
+// gradient's dy: panel p holds channels 8p..8p+7 of every row, zeros past c,
+// at out + p·panelBytes); with `sum` (not 0), also sum[ch] += row[ch] over the
+// rows in order (the bias gradient, reduceMiddle's order and bits), from the
+// same loads.
+export function packPanels(src: usize, out: usize, panelBytes: usize, sum: usize, rows: i32, c: i32): void {
+  const rowBytes = <usize>c * 4;
+  const zero = f32x4.splat(0);
+  // whole panels down the rows, the panel's sums in registers (each channel's rows in order all the same)
+  const whole = c & ~(NR - 1);
+  for (let j0 = 0; j0 < whole; j0 += NR) {
+    let p = src + <usize>j0 * 4;
+    let e = out + <usize>(j0 / NR) * panelBytes;
+    const end = e + <usize>rows * NR * 4;
+    let s0 = sum ? v128.load(sum + <usize>j0 * 4) : zero;
+    let s1 = sum ? v128.load(sum + <usize>j0 * 4, 16) : zero;
+    while (e < end) {
+      const a0 = v128.load(p);
+      const a1 = v128.load(p, 16);
+      v128.store(e, a0);
+      v128.store(e, a1, 16);
+      s0 = f32x4.add(s0, a0);
+      s1 = f32x4.add(s1, a1);
+      p += rowBytes;
+      e += NR * 4;
+    }
+    if (sum) {
+      v128.store(sum + <usize>j0 * 4, s0);
+      v128.store(sum + <usize>j0 * 4, s1, 16);
+    }
+  }
+  if (whole == c) return;
+  // the last, partial panel: zeros past c
+  const e0 = out + <usize>(whole / NR) * panelBytes;
+  for (let r = 0; r < rows; r++) {
+    const row = src + <usize>r * rowBytes;
+    const e = e0 + <usize>r * NR * 4;
+    v128.store(e, zero);
+    v128.store(e, zero, 16);
+    for (let j = whole; j < c; j++) {
+      const v = load<f32>(row + <usize>j * 4);
+      store<f32>(e + <usize>(j - whole) * 4, v);
+      if (sum) store<f32>(sum + <usize>j * 4, load<f32>(sum + <usize>j * 4) + v);
+    }
+  }
+}
+
 // fir2SplitGradPanels for the 4-parallel filter gradient: the second level's
 // nine phases of dy (rows r0..r3 = dy[4u..4u+3], 0 past ow), phase 3a + b
 // the b-th (e, o, s) of the first level's phase a (d0, d1, ds):

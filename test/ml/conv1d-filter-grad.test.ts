@@ -15,14 +15,15 @@
  * add to C0 once) — any lost, doubled or misplaced term is far outside it.
  * Rows past m that a partial tile reads are NaN here and must never reach C.
  *
- * The whole kernel at every fast-FIR layer shape of the autoencoder (all
- * 4-parallel) and at a 2-parallel one against float64 direct sums, argued as
+ * The whole kernel at every layer shape of the autoencoder with more than one
+ * output channel (the fast-FIR ones all 4-parallel, the first layer's one
+ * product, filterGradDirect) and at a 2-parallel one against float64 direct sums, argued as
  * in conv1d-fir4.test.ts: dW is a sum of D = batch·length products, whose
  * rounding grows like √D·ε of the largest output for terms of random sign;
  * each level multiplies sums of two inputs by sums of two output gradients
  * (xo + xe′, d0 + d1: partial sums up to 2× larger) and forms the odd taps as
  * differences of such sums, so the bound is 2 · 2^levels · √D · ε (a factor 2
- * of margin). db: the bits of the backend's Sum. Then against the cpu backend
+ * of margin; levels 0 for one product). db: the bits of the backend's Sum. Then against the cpu backend
  * at odd shapes through both levels, and the same bits twice.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -145,7 +146,8 @@ describe('the Conv-1D filter and bias gradient as a fast FIR (wasm)', () => {
   // the autoencoder's fast-FIR layers (defaults, 512 samples) at [length, cin, cout, k], and a 2-parallel
   // one (channels off whole vectors); batch 16 spans several sample blocks, the last one partial
   const AE = { enc1: [256, 16, 32, 11], enc2: [128, 32, 64, 7], dec2: [64, 64, 64, 5], dec1: [128, 32, 32, 7], dec0: [256, 16, 32, 9] } as const;
-  const SHAPES = { ...AE, 'two-parallel': [256, 6, 32, 9] } as const;
+  // the first layer (one input channel) runs without the fast FIR: filterGradDirect, one product (levels 0)
+  const SHAPES = { ...AE, 'two-parallel': [256, 6, 32, 9], enc0: [512, 1, 16, 15] } as const;
   const B = 16;
   const dims = (l: number, ci: number, co: number, k: number) => ({ n: B, w: l, cin: ci, cout: co, fw: k, left: (k - 1) / 2, ow: l });
 
@@ -157,8 +159,8 @@ describe('the Conv-1D filter and bias gradient as a fast FIR (wasm)', () => {
   });
 
   it.each(Object.entries(SHAPES))('%s at its real shape (batch 16): dw against float64 direct sums, db the bits of Sum', (name, [l, ci, co, k]) => {
-    expect(fir2Pays(dims(l, ci, co, k))).toBe(true);
-    const levels = filterGradLevels(dims(l, ci, co, k));
+    const levels = fir2Pays(dims(l, ci, co, k)) ? filterGradLevels(dims(l, ci, co, k)) : 0;
+    expect(levels).toBe(name === 'enc0' ? 0 : name === 'two-parallel' ? 1 : 2);
     const [xv, dyv] = [values(B * l * ci, 11), values(B * l * co, 12)];
     const want = filterGrad64(xv, dyv, B, l, ci, co, k);
     const sum = tf.tidy(() => tf.sum(tf.tensor(dyv, [B * l, co]), 0).dataSync() as Float32Array);
@@ -197,6 +199,25 @@ describe('the Conv-1D filter and bias gradient as a fast FIR (wasm)', () => {
       const cpu = run(b, l, ci, co, k, pad);
       await tf.setBackend('wasm');
       expect(relErr(wasm, cpu), `${b} × ${l} ${ci}→${co} k${k} ${pad}: dw`).toBeLessThan(2e-5);
+    }
+  });
+
+  it('without the fast FIR (one input channel, stride 2, a partial panel, a partial tile): against the cpu backend', async () => {
+    const run = (b: number, l: number, ci: number, co: number, k: number, stride: number) => tf.tidy(() => {
+      const x = tf.tensor(values(b * l * ci, 51), [b, l, ci]) as Tensor3D;
+      const w = tf.tensor(values(k * ci * co, 52), [k, ci, co]) as Tensor3D;
+      const y = tf.conv1d(x, w, stride, 'same');
+      const r = tf.tensor(values(y.size, 53), y.shape);
+      const [gw] = tf.grads((ww: Tensor) => tf.sum(tf.mul(tf.conv1d(x, ww as Tensor3D, stride, 'same'), r)))([w]);
+      return gw!.dataSync() as Float32Array;
+    });
+    // [batch, length, cin, cout, k, stride]: m = k·cin rows 15, 9 (5 + 4), 7 (5 + a partial 4); cout 12 and 3
+    for (const [b, l, ci, co, k, stride] of [[3, 515, 1, 16, 15, 1], [3, 64, 3, 12, 3, 2], [2, 40, 1, 3, 7, 1], [5, 200, 1, 8, 9, 1]] as const) {
+      const wasm = run(b, l, ci, co, k, stride);
+      await tf.setBackend('cpu');
+      const cpu = run(b, l, ci, co, k, stride);
+      await tf.setBackend('wasm');
+      expect(relErr(wasm, cpu), `${b} × ${l} ${ci}→${co} k${k} stride ${stride}: dw`).toBeLessThan(2e-5);
     }
   });
 

@@ -391,3 +391,35 @@ export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInf
   dispose(backend, block);
   return dw;
 }
+
+/** Rows of a panel of filterGradDirect's dy (24 KiB): whole samples of more rows, one at a time, were 1.2× slower. */
+const PANEL_ROWS = 768;
+
+/**
+ * dW [1, fw, cin, cout] of a Conv-1D of any stride without the fast FIR (its
+ * level 0: a one-input-channel layer, strides past 1) from xp, x padded
+ * [n, wp, cin] (+ 3 floats fir2GradGemm may read past it), output position t's
+ * window the fw·cin floats from row t·sw: dy packed block by block as
+ * fir2GradGemm's panels (packPanels, which also sums the bias gradient into
+ * `db` where given), then the one product over the block's samples.
+ */
+export function filterGradDirect(backend: BackendWasm, xp: TensorInfo, wp: number, dy: TensorInfo, d: Fir2Dims & { sw: number }, db?: TensorInfo): TensorInfo {
+  const { cin, cout } = d;
+  const panels = Math.ceil(cout / 8);
+  // a panel (8 floats a row) stays in L1 while each of the product's row tiles passes it
+  const nb = Math.max(1, Math.min(d.n, Math.floor(PANEL_ROWS / d.ow)));
+  const block = backend.makeOutput([panels * (nb * d.ow * 8 + PANEL_GAP)], 'float32');
+  const dw = backend.makeOutput([1, d.fw, cin, cout], 'float32');
+  const k = simdKernels(backend);
+  const [xPtr, dyPtr, bp, dwPtr] = [k.ptr(xp), k.ptr(dy), k.ptr(block), k.ptr(dw)];
+  const dbPtr = db ? k.ptr(db) : 0;
+  if (db) f32(backend, db).fill(0);
+  for (let q0 = 0; q0 < d.n; q0 += nb) {
+    const q = Math.min(nb, d.n - q0);
+    const panelBytes = (q * d.ow * 8 + PANEL_GAP) * 4;
+    k.exports.packPanels(dyPtr + q0 * d.ow * cout * 4, bp, panelBytes, dbPtr, q * d.ow, cout);
+    k.exports.fir2GradGemm(xPtr + q0 * wp * cin * 4, wp * cin, d.sw * cin, d.fw * cin, bp, panelBytes, cout, d.ow, q, dwPtr, q0 === 0 ? 1 : 0);
+  }
+  dispose(backend, block);
+  return dw;
+}

@@ -77,6 +77,7 @@ interface Exports {
   fir2Split(x: number, xe: number, xo: number, xs: number, n: number, w: number, c: number, left: number, v: number): void;
   fir2Combine(p0: number, p1: number, p2: number, bias: number, y: number, n: number, c: number, u0: number, ue: number, uo: number): void;
   fir2SplitGradPanels(dy: number, out: number, panelBytes: number, sum: number, n: number, ow: number, c: number, ue: number): void;
+  packPanels(src: number, out: number, panelBytes: number, sum: number, rows: number, c: number): void;
   fir4SplitGradPanels(dy: number, out: number, panelBytes: number, sum: number, n: number, ow: number, c: number, ue: number): void;
   fir2GradGemm(
     a: number, aSample: number, lda: number, m: number, bp: number, panelBytes: number, n: number, depth: number, samples: number, c: number, first: number,
