@@ -312,7 +312,12 @@ const PANEL_GAP = 16;
 /**
  * Levels of the fast FIR for a filter gradient: 2 (4-parallel) where every
  * first-level product has two taps at least (fw ≥ 5) and x's channels are
- * whole vectors (fir4Split), else 1.
+ * whole vectors (fir4Split), else 1. Two levels measured 0.91–0.96× the time
+ * of one at every fast-FIR layer of the autoencoder (bench/conv-fir-layers.mjs,
+ * this build against one with level 1): their 0.64–0.70 of the direct
+ * products outweigh the larger passes once fir2GradGemm sums whole blocks in
+ * registers (with the shared gemm's per-sample tiles, a quarter of the
+ * positions a sample, they measured 0.97–1.08×).
  */
 export function filterGradLevels(d: Fir2Dims): number {
   return d.fw >= 5 && d.cin % 4 === 0 ? 2 : 1;
