@@ -6,8 +6,9 @@
 // and the f32x4 FMA peak of the same process, so that each kernel's GFLOP/s
 // reads as a share of it: "exec" counts the products the first build's kernel
 // executes (~0.77 of direct for the 2-parallel fast FIR, ~0.6 for the
-// 4-parallel one where its fir4Pays chooses it, all of direct for the
-// one-channel ends), "direct" the direct convolution's. Not part of
+// 4-parallel one where its fir4Pays chooses it — for filter gradients its
+// filterGradLevels —, all of direct for the one-channel ends), "direct" the
+// direct convolution's. Not part of
 // `npm run bench`:
 //
 //   node bench/conv-fir-layers.mjs dist [OTHER_DIST]          (after `npm run build`)
@@ -17,7 +18,8 @@
 // convolutions at each fast-FIR level in turn instead of two builds (LEVELS=2:
 // forced in both builds); BREAKDOWN=1 also splits the 2-parallel kernels into
 // their passes (split, the three GEMMs, combine), calling the first build's
-// wasm exports with the same shapes.
+// wasm exports with the same shapes (the filter gradients' only for builds
+// before fir2GradGemm: bench/conv-fgrad-parts.mjs times its passes).
 import { pathToFileURL } from 'node:url';
 import { peakGflops, peakKernel } from './wasm-peak-kernel.mjs';
 
@@ -63,15 +65,17 @@ const directFlops = (l, ci, co, k) => 2 * B * l * k * ci * co;
 /** taps × rows a fast FIR of `levels` executes: P0 (⌊l/2⌋+1 rows, ⌈k/2⌉ taps), P1 (⌈l/2⌉, ⌊k/2⌋), P2 (⌊l/2⌋, ⌈k/2⌉), each split again while levels remain */
 const firTaps = (k, l, levels) => levels === 0 || k < 2 || l < 2 ? k * l
   : firTaps(Math.ceil(k / 2), Math.floor(l / 2) + 1, levels - 1) + firTaps(Math.floor(k / 2), Math.ceil(l / 2), levels - 1) + firTaps(Math.ceil(k / 2), Math.floor(l / 2), levels - 1);
-/** the filter gradient's (one level): A, B, C over ⌈l/2⌉ rows with max(⌈k/2⌉, ⌊k/2⌋+1), ⌈k/2⌉ and ⌊k/2⌋ taps */
-const gradTaps = (k, l) => Math.ceil(l / 2) * (Math.max(Math.ceil(k / 2), Math.floor(k / 2) + 1) + Math.ceil(k / 2) + Math.floor(k / 2));
-const { fir2Pays, fir4Pays = () => false } = await import(`${dists[0]}/ml/kernels/conv1d-fir2.js`);
+/** the filter gradient's: A, B, C over ⌈l/2⌉ rows with max(⌈k/2⌉, ⌊k/2⌋+1), ⌈k/2⌉ and ⌊k/2⌋ taps; at two levels each one's own three over half of those rows */
+const sumTaps = (k) => Math.max(Math.ceil(k / 2), Math.floor(k / 2) + 1) + Math.ceil(k / 2) + Math.floor(k / 2);
+const gradTaps = (k, l, levels = 1) => levels === 1 ? Math.ceil(l / 2) * sumTaps(k)
+  : Math.ceil(Math.ceil(l / 2) / 2) * [Math.max(Math.ceil(k / 2), Math.floor(k / 2) + 1), Math.ceil(k / 2), Math.floor(k / 2)].reduce((s, t) => s + sumTaps(t), 0);
+const { fir2Pays, fir4Pays = () => false, filterGradLevels = () => 1 } = await import(`${dists[0]}/ml/kernels/conv1d-fir2.js`);
 const fir2Flops = (l, ci, co, k) => 2 * B * ci * co * firTaps(k, l, 1);
 /** the products the first build executes: 4-parallel where its fir4Pays says so (the forward rows; LEVELS: as forced), 2-parallel where fir2Pays, else direct */
 const execFlops = (row, l, ci, co, k) => {
   const d = { n: B, w: l, cin: ci, cout: co, fw: k, left: (k - 1) / 2, ow: l };
   if (!fir2Pays(d)) return directFlops(l, ci, co, k);
-  return 2 * B * ci * co * (row.grad ? gradTaps(k, l) : firTaps(k, l, builds[0].levels ?? (fir4Pays(d) ? 2 : 1)));
+  return 2 * B * ci * co * (row.grad ? gradTaps(k, l, filterGradLevels(d)) : firTaps(k, l, builds[0].levels ?? (fir4Pays(d) ? 2 : 1)));
 };
 
 const rows = [];
@@ -118,7 +122,8 @@ if (process.env.BREAKDOWN) {
   for (const [name, L, ci, co, kk, withInput] of LAYERS) {
     if (ci >= 4 && co >= 8) shapes.push([`${name} forward`, L, ci, co, kk, 'fwd']);
     if (withInput && co >= 4 && ci >= 8) shapes.push([`${name} input grad`, L, co, ci, kk, 'fwd']);
-    if (ci >= 4 && co >= 8) shapes.push([`${name} filter grad`, L, ci, co, kk, 'grad']);
+    // filter gradients since fir2GradGemm: bench/conv-fgrad-parts.mjs
+    if (ci >= 4 && co >= 8 && k.exports.fir2SplitGrad) shapes.push([`${name} filter grad`, L, ci, co, kk, 'grad']);
   }
   for (const [name, L, cin, cout, fw, kind] of shapes) {
     const kE = Math.ceil(fw / 2), kO = Math.floor(fw / 2), ue = Math.ceil(L / 2), uo = Math.floor(L / 2), u0 = uo + 1;

@@ -1457,7 +1457,7 @@ export function conv1dOneOut(
 
 // dw[j] = Σ_q Σ_t dy[q·ow + t]·xp[q·sampleStride + t·step + j] for j < kk:
 // the filter gradient of conv1dOneOut, summed over q then t in order for
-// every j, sixteen j at a time (the tail four, then one, at a time). Sample
+// every j, 24 or 16 j at a time (the tail four, then one, at a time). Sample
 // by sample, every strip of j in turn with its sums kept in dw between
 // samples (the same order of additions): strips outermost passed the whole
 // batch's input once per strip, from memory.
@@ -1465,13 +1465,39 @@ export function conv1dOneOutFilterGrad(
   xp: usize, dy: usize, dw: usize, n: i32, ow: i32, step: i32, kk: i32, sampleStride: i32,
 ): void {
   const stepBytes = <usize>step * 4;
-  const strip = kk & ~15;
+  const wide = kk - kk % 24;
+  const strip = wide + ((kk - wide) & ~15);
   const vec = kk & ~3;
   memory.fill(dw, 0, <usize>kk * 4);
   for (let q = 0; q < n; q++) {
     const g = dy + <usize>q * <usize>ow * 4;
     const xq = xp + <usize>q * <usize>sampleStride * 4;
-    for (let j = 0; j < strip; j += 16) {
+    // 24 j at a time where there are: 6 chains of madds (latency 4) keep the FMA pipes busier than 4 did
+    // (the last layer's filter gradient ran at ~40 % of the FMA peak); 8 spill (V8 loads a step's 8
+    // vectors before its madds: 17 registers)
+    for (let j = 0; j < wide; j += 24) {
+      const d = dw + <usize>j * 4;
+      let a0 = v128.load(d), a1 = v128.load(d, 16), a2 = v128.load(d, 32), a3 = v128.load(d, 48);
+      let a4 = v128.load(d, 64), a5 = v128.load(d, 80);
+      let x = xq + <usize>j * 4;
+      for (let t = 0; t < ow; t++) {
+        const s = v128.load32_splat(g + <usize>t * 4);
+        a0 = madd(v128.load(x), s, a0);
+        a1 = madd(v128.load(x, 16), s, a1);
+        a2 = madd(v128.load(x, 32), s, a2);
+        a3 = madd(v128.load(x, 48), s, a3);
+        a4 = madd(v128.load(x, 64), s, a4);
+        a5 = madd(v128.load(x, 80), s, a5);
+        x += stepBytes;
+      }
+      v128.store(d, a0);
+      v128.store(d, a1, 16);
+      v128.store(d, a2, 32);
+      v128.store(d, a3, 48);
+      v128.store(d, a4, 64);
+      v128.store(d, a5, 80);
+    }
+    for (let j = wide; j < strip; j += 16) {
       const d = dw + <usize>j * 4;
       let a0 = v128.load(d), a1 = v128.load(d, 16), a2 = v128.load(d, 32), a3 = v128.load(d, 48);
       let x = xq + <usize>j * 4;
@@ -1676,64 +1702,316 @@ export function fir2Combine(
   }
 }
 
-// The output gradient's phases for the filter gradient (rows of c floats,
-// ue rows a sample): d0[u] = dy[2u], d1[u] = dy[2u+1] (0 past the end),
-// ds[u] = d0[u] + d1[u]. With `sum` (not 0), also sum[ch] += dy[row][ch] over
-// the rows in order (the bias gradient, the order and bits of reduceMiddle's
-// Σ over rows, carried from block to block), from the same loads.
-export function fir2SplitGrad(dy: usize, d0: usize, d1: usize, ds: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
+// The filter gradient of the 2-parallel fast FIR (src/ml/kernels/conv1d-fir2.ts,
+// filterGradFir): its three products dW-phase[i][j] = Σ_q Σ_t A_q[t][i]·B_q[t][j],
+// summed over a whole block of samples with each output tile's sums kept in
+// registers, where gemm (transposed A, batched with accumulate) stored and
+// reloaded every tile after each sample's few dozen positions, packed each
+// sample's B again, and packed a partial last tile of A for every sample.
+
+// The output gradient's phases for fir2GradGemm, written straight into its
+// packed layout (no packing pass of its own): phase f (0, 1, 2: d0, d1, ds)
+// of channel panel p (channels 8p..8p+7, zeros past c) is n·ue rows of 8
+// floats at out + (f·panels + p)·panelBytes, row q·ue + u of sample q:
+//   d0[u] = dy[2u], d1[u] = dy[2u+1] (0 past the end), ds[u] = d0[u] + d1[u].
+// With `sum` (not 0),
+// also sum[ch] += dy[row][ch] over the rows in order (the bias gradient, the
+// order and bits of reduceMiddle's Σ over rows, carried from block to block),
+// from the same loads.
+export function fir2SplitGradPanels(dy: usize, out: usize, panelBytes: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
   const rowBytes = <usize>c * 4;
-  const vec = c & ~3;
+  const panels = (c + NR - 1) / NR;
+  const phaseBytes = <usize>panels * panelBytes;
+  const zero = f32x4.splat(0);
   for (let q = 0; q < n; q++) {
     const g = dy + <usize>q * <usize>ow * rowBytes;
-    const base = <usize>q * <usize>ue * rowBytes;
     for (let u = 0; u < ue; u++) {
       const r0 = g + <usize>(2 * u) * rowBytes;
       const r1 = r0 + rowBytes;
-      const e = d0 + base + <usize>u * rowBytes;
-      const o1 = d1 + base + <usize>u * rowBytes;
-      const s = ds + base + <usize>u * rowBytes;
-      const whole = vec == c && 2 * u + 1 < ow;
-      if (!whole) memory.copy(e, r0, rowBytes);
-      if (2 * u + 1 < ow) {
-        if (!whole) memory.copy(o1, r1, rowBytes);
-        for (let i = 0; i < vec; i += 4) {
-          const o = <usize>i * 4;
-          const a = v128.load(r0 + o);
-          const b = v128.load(r1 + o);
-          // the copies from the same loads where the row is whole vectors (memory.copy is a call per row)
-          if (whole) {
-            v128.store(e + o, a);
-            v128.store(o1 + o, b);
+      const odd = 2 * u + 1 < ow;
+      let e = out + <usize>(q * ue + u) * NR * 4;
+      for (let j0 = 0; j0 < c; j0 += NR) {
+        const o = <usize>j0 * 4;
+        if (j0 + NR <= c) {
+          const a0 = v128.load(r0 + o);
+          const a1 = v128.load(r0 + o, 16);
+          const b0 = odd ? v128.load(r1 + o) : zero;
+          const b1 = odd ? v128.load(r1 + o, 16) : zero;
+          v128.store(e, a0);
+          v128.store(e, a1, 16);
+          v128.store(e + phaseBytes, b0);
+          v128.store(e + phaseBytes, b1, 16);
+          v128.store(e + 2 * phaseBytes, odd ? f32x4.add(a0, b0) : a0);
+          v128.store(e + 2 * phaseBytes, odd ? f32x4.add(a1, b1) : a1, 16);
+          if (sum) {
+            let s0 = f32x4.add(v128.load(sum + o), a0);
+            let s1 = f32x4.add(v128.load(sum + o, 16), a1);
+            if (odd) {
+              s0 = f32x4.add(s0, b0);
+              s1 = f32x4.add(s1, b1);
+            }
+            v128.store(sum + o, s0);
+            v128.store(sum + o, s1, 16);
           }
-          v128.store(s + o, f32x4.add(a, b));
-          if (sum) v128.store(sum + o, f32x4.add(f32x4.add(v128.load(sum + o), a), b));
+        } else {
+          // a last, partial panel: lanes past c are 0
+          for (let j = 0; j < NR; j++) {
+            const at = <usize>j * 4;
+            const inside = j0 + j < c;
+            const a: f32 = inside ? load<f32>(r0 + o + at) : 0;
+            const b: f32 = inside && odd ? load<f32>(r1 + o + at) : 0;
+            store<f32>(e + at, a);
+            store<f32>(e + phaseBytes + at, b);
+            store<f32>(e + 2 * phaseBytes + at, odd ? a + b : a);
+            if (sum && inside) {
+              let s = load<f32>(sum + o + at) + a;
+              if (odd) s += b;
+              store<f32>(sum + o + at, s);
+            }
+          }
         }
-        for (let i = vec; i < c; i++) {
-          const o = <usize>i * 4;
-          const a = load<f32>(r0 + o);
-          const b = load<f32>(r1 + o);
-          store<f32>(s + o, a + b);
-          if (sum) store<f32>(sum + o, (load<f32>(sum + o) + a) + b);
-        }
-      } else {
-        memory.fill(o1, 0, rowBytes);
-        memory.copy(s, r0, rowBytes);
-        if (sum) fir2Accumulate(r0, sum, c);
+        e += panelBytes;
       }
     }
   }
 }
-// dst[i] += src[i], i < n: a block of samples' filter-gradient products added to the sums of the blocks before it.
-export function fir2Accumulate(src: usize, dst: usize, n: i32): void {
-  const vec = n & ~3;
-  for (let i = 0; i < vec; i += 4) {
-    const o = <usize>i * 4;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+
+// Rows of c floats as fir2GradGemm's packed panels (a direct filter
+// gradient's dy: panel p holds channels 8p..8p+7 of every row, zeros past c,
+// at out + p·panelBytes); with `sum` (not 0), also sum[ch] += row[ch] over the
+// rows in order (the bias gradient, reduceMiddle's order and bits), from the
+// same loads.
+export function packPanels(src: usize, out: usize, panelBytes: usize, sum: usize, rows: i32, c: i32): void {
+  const rowBytes = <usize>c * 4;
+  const zero = f32x4.splat(0);
+  // whole panels down the rows, the panel's sums in registers (each channel's rows in order all the same)
+  const whole = c & ~(NR - 1);
+  for (let j0 = 0; j0 < whole; j0 += NR) {
+    let p = src + <usize>j0 * 4;
+    let e = out + <usize>(j0 / NR) * panelBytes;
+    const end = e + <usize>rows * NR * 4;
+    let s0 = sum ? v128.load(sum + <usize>j0 * 4) : zero;
+    let s1 = sum ? v128.load(sum + <usize>j0 * 4, 16) : zero;
+    while (e < end) {
+      const a0 = v128.load(p);
+      const a1 = v128.load(p, 16);
+      v128.store(e, a0);
+      v128.store(e, a1, 16);
+      s0 = f32x4.add(s0, a0);
+      s1 = f32x4.add(s1, a1);
+      p += rowBytes;
+      e += NR * 4;
+    }
+    if (sum) {
+      v128.store(sum + <usize>j0 * 4, s0);
+      v128.store(sum + <usize>j0 * 4, s1, 16);
+    }
   }
-  for (let i = vec; i < n; i++) {
-    const o = <usize>i * 4;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  if (whole == c) return;
+  // the last, partial panel: zeros past c
+  const e0 = out + <usize>(whole / NR) * panelBytes;
+  for (let r = 0; r < rows; r++) {
+    const row = src + <usize>r * rowBytes;
+    const e = e0 + <usize>r * NR * 4;
+    v128.store(e, zero);
+    v128.store(e, zero, 16);
+    for (let j = whole; j < c; j++) {
+      const v = load<f32>(row + <usize>j * 4);
+      store<f32>(e + <usize>(j - whole) * 4, v);
+      if (sum) store<f32>(sum + <usize>j * 4, load<f32>(sum + <usize>j * 4) + v);
+    }
+  }
+}
+
+// fir2SplitGradPanels for the 4-parallel filter gradient: the second level's
+// nine phases of dy (rows r0..r3 = dy[4u..4u+3], 0 past ow), phase 3a + b
+// the b-th (e, o, s) of the first level's phase a (d0, d1, ds):
+//   r0, r2, r0 + r2,  r1, r3, r1 + r3,  r0 + r1, r2 + r3, (r0 + r1) + (r2 + r3)
+// as panels of 8 channels, panel p of phase f at out + (f·panels + p)·panelBytes,
+// row q·ue + u of sample q (ue = ⌈⌈ow/2⌉/2⌉ rows a sample); `sum` as there.
+export function fir4SplitGradPanels(dy: usize, out: usize, panelBytes: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
+  const rowBytes = <usize>c * 4;
+  const panels = (c + NR - 1) / NR;
+  const phaseBytes = <usize>panels * panelBytes;
+  const zero = f32x4.splat(0);
+  for (let q = 0; q < n; q++) {
+    const g = dy + <usize>q * <usize>ow * rowBytes;
+    for (let u = 0; u < ue; u++) {
+      const r = 4 * u;
+      const p0 = g + <usize>r * rowBytes;
+      const in1 = r + 1 < ow;
+      const in2 = r + 2 < ow;
+      const in3 = r + 3 < ow;
+      let e = out + <usize>(q * ue + u) * NR * 4;
+      for (let j0 = 0; j0 < c; j0 += NR) {
+        for (let h = 0; h < NR; h += 4) {
+          const o = <usize>(j0 + h) * 4;
+          const at = e + <usize>h * 4;
+          let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+          if (j0 + h + 4 <= c) {
+            a0 = v128.load(p0 + o);
+            if (in1) a1 = v128.load(p0 + rowBytes + o);
+            if (in2) a2 = v128.load(p0 + 2 * rowBytes + o);
+            if (in3) a3 = v128.load(p0 + 3 * rowBytes + o);
+          } else {
+            // channels past c: lanes of 0
+            for (let j = j0 + h; j < c; j++) {
+              const from = p0 + <usize>j * 4;
+              a0 = withLane(a0, j - j0 - h, load<f32>(from));
+              if (in1) a1 = withLane(a1, j - j0 - h, load<f32>(from + rowBytes));
+              if (in2) a2 = withLane(a2, j - j0 - h, load<f32>(from + 2 * rowBytes));
+              if (in3) a3 = withLane(a3, j - j0 - h, load<f32>(from + 3 * rowBytes));
+            }
+          }
+          const s01 = f32x4.add(a0, a1);
+          const s23 = f32x4.add(a2, a3);
+          v128.store(at, a0);
+          v128.store(at + phaseBytes, a2);
+          v128.store(at + 2 * phaseBytes, f32x4.add(a0, a2));
+          v128.store(at + 3 * phaseBytes, a1);
+          v128.store(at + 4 * phaseBytes, a3);
+          v128.store(at + 5 * phaseBytes, f32x4.add(a1, a3));
+          v128.store(at + 6 * phaseBytes, s01);
+          v128.store(at + 7 * phaseBytes, s23);
+          v128.store(at + 8 * phaseBytes, f32x4.add(s01, s23));
+          if (sum && j0 + h < c) {
+            // rows in order, as fir2SplitGradPanels (lanes past c hold 0 and are not stored)
+            let s = j0 + h + 4 <= c ? v128.load(sum + o) : zero;
+            if (j0 + h + 4 > c) for (let j = j0 + h; j < c; j++) s = withLane(s, j - j0 - h, load<f32>(sum + <usize>j * 4));
+            s = f32x4.add(s, a0);
+            if (in1) s = f32x4.add(s, a1);
+            if (in2) s = f32x4.add(s, a2);
+            if (in3) s = f32x4.add(s, a3);
+            if (j0 + h + 4 <= c) v128.store(sum + o, s);
+            else for (let j = j0 + h; j < c; j++) store<f32>(sum + <usize>j * 4, laneOf(s, j - j0 - h));
+          }
+        }
+        e += panelBytes;
+      }
+    }
+  }
+}
+
+// One tile of mr ≤ 5 rows (A's 5 values at a depth contiguous, aStep bytes
+// apart within a sample, `jump` more bytes from a sample's last depth to the
+// next sample's first) and nr ≤ 8 columns (a packed panel, the samples' rows
+// one after the other) over `depth` positions of each of `samples` samples;
+// C overwritten (`fresh`) or added to. Rows past mr read A past the tile
+// (never stored).
+// @ts-ignore: decorator
+@inline
+function gradTile5(
+  pa: usize, aStep: usize, jump: usize, pb: usize, depth: i32, samples: i32, c: usize, ldc: usize, mr: i32, nr: i32, fresh: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  const sampleBytes = <usize>(depth * NR) * 4;
+  for (let q = 0; q < samples; q++) {
+    const end = pb + sampleBytes;
+    while (pb < end) {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      const av = v128.load(pa);
+      let x = v128.shuffle<i32>(av, av, 0, 0, 0, 0);
+      c00 = madd(x, b0, c00);
+      c01 = madd(x, b1, c01);
+      x = v128.shuffle<i32>(av, av, 1, 1, 1, 1);
+      c10 = madd(x, b0, c10);
+      c11 = madd(x, b1, c11);
+      x = v128.shuffle<i32>(av, av, 2, 2, 2, 2);
+      c20 = madd(x, b0, c20);
+      c21 = madd(x, b1, c21);
+      x = v128.shuffle<i32>(av, av, 3, 3, 3, 3);
+      c30 = madd(x, b0, c30);
+      c31 = madd(x, b1, c31);
+      x = v128.load32_splat(pa, 16);
+      c40 = madd(x, b0, c40);
+      c41 = madd(x, b1, c41);
+      pa += aStep;
+      pb += NR * 4;
+    }
+    pa += jump;
+  }
+  storeRow(c, c00, c01, fresh, false, 0, false, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, fresh, false, 0, false, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, fresh, false, 0, false, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, fresh, false, 0, false, nr);
+  if (mr > 4) storeRow(c + 4 * ldc, c40, c41, fresh, false, 0, false, nr);
+}
+
+// gradTile5 with 4 rows (8 accumulators: the plain build's tile, and the
+// fused build's last rows).
+// @ts-ignore: decorator
+@inline
+function gradTile4(
+  pa: usize, aStep: usize, jump: usize, pb: usize, depth: i32, samples: i32, c: usize, ldc: usize, mr: i32, nr: i32, fresh: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const sampleBytes = <usize>(depth * NR) * 4;
+  for (let q = 0; q < samples; q++) {
+    const end = pb + sampleBytes;
+    while (pb < end) {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      let x = v128.load32_splat(pa);
+      c00 = madd(x, b0, c00);
+      c01 = madd(x, b1, c01);
+      x = v128.load32_splat(pa, 4);
+      c10 = madd(x, b0, c10);
+      c11 = madd(x, b1, c11);
+      x = v128.load32_splat(pa, 8);
+      c20 = madd(x, b0, c20);
+      c21 = madd(x, b1, c21);
+      x = v128.load32_splat(pa, 12);
+      c30 = madd(x, b0, c30);
+      c31 = madd(x, b1, c31);
+      pa += aStep;
+      pb += NR * 4;
+    }
+    pa += jump;
+  }
+  storeRow(c, c00, c01, fresh, false, 0, false, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, fresh, false, 0, false, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, fresh, false, 0, false, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, fresh, false, 0, false, nr);
+}
+
+// C[m×n] = (first) or += Σ_q Σ_t A_q[t][i]·B_q[t][j] for q < samples, t <
+// depth: A_q[t][i] = a[q·aSample + t·lda + i] (a Conv-1D's overlapping
+// windows, lda = channels), B in fir2SplitGradPanels's panels (panelBytes
+// apart). Each element is one chain of madds over the samples and positions
+// in order, then added to C: the same bits for any machine with this build.
+// A is read up to 3 floats past row m − 1 (rows of a partial tile, never
+// stored): the caller leaves them readable.
+export function fir2GradGemm(
+  a: usize, aSample: i32, lda: i32, m: i32, bp: usize, panelBytes: usize, n: i32, depth: i32, samples: i32, c: usize, first: i32,
+): void {
+  const ldc = <usize>n * 4;
+  const aStep = <usize>lda * 4;
+  const jump = <usize>(aSample - depth * lda) * 4;
+  const fresh = first != 0;
+  // rows in 5-row tiles, the rest in (at most four) 4-row tiles, so no tile
+  // computes rows it does not store where m allows (m = 5a + 4b); the plain
+  // build: 4-row tiles only (see MR_PACKED)
+  const b4 = (4 * (m % 5)) % 5;
+  const m5 = MR_PACKED != 5 ? 0 : m >= 4 * b4 ? m - 4 * b4 : m - (m % 5);
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const nr = n - j0 < NR ? n - j0 : NR;
+    const panel = bp + <usize>(j0 / NR) * panelBytes;
+    let i = 0;
+    for (; i < m5; i += 5) {
+      gradTile5(a + <usize>i * 4, aStep, jump, panel, depth, samples, c + <usize>i * ldc + <usize>j0 * 4, ldc, 5, nr, fresh);
+    }
+    for (; i < m; i += 4) {
+      const mr = m - i < 4 ? m - i : 4;
+      gradTile4(a + <usize>i * 4, aStep, jump, panel, depth, samples, c + <usize>i * ldc + <usize>j0 * 4, ldc, mr, nr, fresh);
+    }
   }
 }
 // The 4-parallel fast FIR (the 2-parallel one applied to each of its three

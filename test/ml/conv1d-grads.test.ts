@@ -52,6 +52,8 @@ describe("a 'same' Conv-1D's gradient kernels (wasm)", () => {
     [2, 5, 8, 8, 11], [2, 1, 4, 8, 3], [3, 2501, 4, 8, 9],
     // more one-channel ends: lengths divisible by 4 and 8, k from 5 to 15, few output channels
     [2, 36, 1, 16, 15], [2, 40, 16, 1, 15], [3, 8, 1, 4, 5], [2, 12, 1, 8, 7], [1, 16, 3, 1, 9],
+    // one output channel with window floats (k·inC = 40 and 52) in strips of 24, then of 16, then 4s and 1s
+    [2, 21, 8, 1, 5], [2, 19, 4, 1, 13],
   ];
   it.each(CASES)('batch %i, length %i, %i → %i channels, k %i: the bits of the composed ops, the cpu backend\'s values', async (b, l, ci, co, k) => {
     await tf.setBackend('wasm');

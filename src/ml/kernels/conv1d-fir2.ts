@@ -303,49 +303,128 @@ export function conv1dFir(backend: BackendWasm, x: TensorInfo, filter: TensorInf
 }
 
 /**
+ * Floats between the filter gradient's panels of dy: a panel of q·ue rows of
+ * 8 floats is often a multiple of 4 KiB (7·128·32 bytes), and the split's
+ * 3·cout/8 write streams that far apart fall in the same L1 sets.
+ */
+const PANEL_GAP = 16;
+
+/**
+ * Levels of the fast FIR for a filter gradient: 2 (4-parallel) where every
+ * first-level product has two taps at least (fw ≥ 5) and x's channels are
+ * whole vectors (fir4Split), else 1. Two levels measured 0.91–0.96× the time
+ * of one at every fast-FIR layer of the autoencoder (bench/conv-fir-layers.mjs,
+ * this build against one with level 1): their 0.64–0.70 of the direct
+ * products outweigh the larger passes once fir2GradGemm sums whole blocks in
+ * registers (with the shared gemm's per-sample tiles, a quarter of the
+ * positions a sample, they measured 0.97–1.08×).
+ */
+export function filterGradLevels(d: Fir2Dims): number {
+  return d.fw >= 5 && d.cin % 4 === 0 ? 2 : 1;
+}
+
+/**
  * dW [1, fw, cin, cout] = Σ_n Σ_t xp[n, t + j]·dy[n, t], dy [n, ow, cout], as
- * the 2-parallel fast FIR (one level: the 4-parallel one, its passes fused,
- * measured 0.97–1.08× the time of this at the autoencoder's shapes, and so
- * did summing each block's samples in one GEMM); with `db` [cout] also the
- * bias gradient Σ_n Σ_t dy[n, t], summed while dy is split.
+ * the fast FIR of filterGradLevels (the 2-parallel one's three products A,
+ * B, C, or at two levels each one's own three: nine); with `db` [cout] also
+ * the bias gradient Σ_n Σ_t dy[n, t], summed while dy is split.
+ *
+ * Block by block of samples: x's phases (fir2Split, fir4Split), dy's phases
+ * written as the GEMM's packed panels (fir2SplitGradPanels,
+ * fir4SplitGradPanels), and each product summed over the block's samples and
+ * positions in registers, added to the sums of the blocks before
+ * (fir2GradGemm); then the combinations, taps for positions.
  */
 export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Fir2Dims, db?: TensorInfo): TensorInfo {
+  const levels = filterGradLevels(d);
   const { kE, kO, ue } = phases(d.fw, d.ow);
   const { cin, cout } = d;
   const kA = Math.max(kE, kO + 1); // A[i + 1] for every odd tap
-  const v = ue + kA - 1;
+  const first = [kA, kE, kO];
+  // each product's taps (the first of them the most) and its positions a sample
+  const taps = levels === 1 ? first : first.flatMap((t) => [Math.max(Math.ceil(t / 2), Math.floor(t / 2) + 1), Math.ceil(t / 2), Math.floor(t / 2)]);
+  const depth = levels === 1 ? ue : Math.ceil(ue / 2);
+  const v1 = ue + kA - 1;
+  const v = depth + taps[0]! - 1;
   const tap = cin * cout;
-  // sums A, B, C over all blocks, then one block's products
-  const sumFloats = (kA + kE + kO) * tap;
-  const nb = blockOf(d.n, 3 * v * cin + 3 * ue * cout);
-  const block = backend.makeOutput([2 * sumFloats + nb * (3 * v * cin + 3 * ue * cout)], 'float32');
+  const panels = Math.ceil(cout / 8);
+  const offsets = taps.map((_, f) => taps.slice(0, f).reduce((s, t) => s + t, 0) * tap * 4);
+  // the products' sums over all blocks (and at two levels the first level's), then one block's phases of x and of dy
+  const sumFloats = taps.reduce((s, t) => s + t, 0) * tap;
+  const firstFloats = levels === 1 ? 0 : (kA + kE + kO) * tap;
+  const perSample = taps.length * (v * cin + depth * panels * 8);
+  const nb = blockOf(d.n, perSample);
+  // fir2GradGemm reads up to 3 floats past A's last row; dy's panels PANEL_GAP floats apart
+  const block = backend.makeOutput([sumFloats + firstFloats + nb * perSample + taps.length * panels * PANEL_GAP + 4], 'float32');
   const dw = backend.makeOutput([1, d.fw, cin, cout], 'float32');
   const k = simdKernels(backend);
   const sums = k.ptr(block);
-  const part = sums + sumFloats * 4;
-  const xe = part + sumFloats * 4;
-  const xo = xe + nb * v * cin * 4;
-  const xs = xo + nb * v * cin * 4;
-  const d0 = xs + nb * v * cin * 4;
-  const d1 = d0 + nb * ue * cout * 4;
-  const ds = d1 + nb * ue * cout * 4;
-  const [aOff, bOff, cOff] = [0, kA * tap * 4, (kA + kE) * tap * 4];
+  const firstSums = sums + sumFloats * 4;
+  const xp = firstSums + firstFloats * 4;
+  const arrayBytes = nb * v * cin * 4;
+  const dp = xp + taps.length * arrayBytes;
   const xPtr = k.ptr(x);
   const dyPtr = k.ptr(dy);
   const dbPtr = db ? k.ptr(db) : 0;
   if (db) f32(backend, db).fill(0);
   for (let q0 = 0; q0 < d.n; q0 += nb) {
     const q = Math.min(nb, d.n - q0);
-    const into = q0 === 0 ? sums : part;
-    k.exports.fir2Split(xPtr + q0 * d.w * cin * 4, xe, xo, xs, q, d.w, cin, d.left, v);
-    k.exports.fir2SplitGrad(dyPtr + q0 * d.ow * cout * 4, d0, d1, ds, dbPtr, q, d.ow, cout, ue);
-    gemmAt(k, xe, d0, into + aOff, kA * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
-    gemmAt(k, xo, d1, into + bOff, kE * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
-    gemmAt(k, xs, ds, into + cOff, kO * cin, cout, ue, true, q, v * cin, ue * cout, cin, true);
-    if (into === part) k.exports.fir2Accumulate(part, sums, sumFloats);
+    // a phase's panel: q·depth rows of 8 floats; the phases' panels one after the other
+    const panelBytes = (q * depth * 8 + PANEL_GAP) * 4;
+    const [xq, dyq] = [xPtr + q0 * d.w * cin * 4, dyPtr + q0 * d.ow * cout * 4];
+    if (levels === 1) {
+      k.exports.fir2Split(xq, xp, xp + arrayBytes, xp + 2 * arrayBytes, q, d.w, cin, d.left, v);
+      k.exports.fir2SplitGradPanels(dyq, dp, panelBytes, dbPtr, q, d.ow, cout, depth);
+    } else {
+      k.exports.fir4Split(xq, xp, arrayBytes, q, d.w, cin, d.left, v1, v);
+      k.exports.fir4SplitGradPanels(dyq, dp, panelBytes, dbPtr, q, d.ow, cout, depth);
+    }
+    taps.forEach((t, f) => {
+      k.exports.fir2GradGemm(xp + f * arrayBytes, v * cin, cin, t * cin, dp + f * panels * panelBytes, panelBytes, cout, depth, q, sums + offsets[f]!, q0 === 0 ? 1 : 0);
+    });
   }
-  // dW[2i] = A[i] + B[i], dW[2i+1] = C[i] − B[i] − A[i+1]: the forward's combination, taps for positions
-  k.exports.fir2Combine(sums + aOff, sums + bOff, sums + cOff, 0, k.ptr(dw), 1, tap, kA, kE, kO);
+  // P[2i] = A[i] + B[i], P[2i+1] = C[i] − B[i] − A[i+1]: the forward's combination, taps for positions
+  let top = sums;
+  if (levels === 2) {
+    for (let a = 0; a < 3; a++) {
+      const at = (f: number) => sums + offsets[3 * a + f]!;
+      k.exports.fir2Combine(at(0), at(1), at(2), 0, firstSums + first.slice(0, a).reduce((s, t) => s + t, 0) * tap * 4, 1, tap, taps[3 * a]!, taps[3 * a + 1]!, taps[3 * a + 2]!);
+    }
+    top = firstSums;
+  }
+  k.exports.fir2Combine(top, top + kA * tap * 4, top + (kA + kE) * tap * 4, 0, k.ptr(dw), 1, tap, kA, kE, kO);
+  dispose(backend, block);
+  return dw;
+}
+
+/** Rows of a panel of filterGradDirect's dy (24 KiB): whole samples of more rows, one at a time, were 1.2× slower. */
+const PANEL_ROWS = 768;
+
+/**
+ * dW [1, fw, cin, cout] of a Conv-1D of any stride without the fast FIR (its
+ * level 0: a one-input-channel layer, strides past 1) from xp, x padded
+ * [n, wp, cin] (+ 3 floats fir2GradGemm may read past it), output position t's
+ * window the fw·cin floats from row t·sw: dy packed block by block as
+ * fir2GradGemm's panels (packPanels, which also sums the bias gradient into
+ * `db` where given), then the one product over the block's samples.
+ */
+export function filterGradDirect(backend: BackendWasm, xp: TensorInfo, wp: number, dy: TensorInfo, d: Fir2Dims & { sw: number }, db?: TensorInfo): TensorInfo {
+  const { cin, cout } = d;
+  const panels = Math.ceil(cout / 8);
+  // a panel (8 floats a row) stays in L1 while each of the product's row tiles passes it
+  const nb = Math.max(1, Math.min(d.n, Math.floor(PANEL_ROWS / d.ow)));
+  const block = backend.makeOutput([panels * (nb * d.ow * 8 + PANEL_GAP)], 'float32');
+  const dw = backend.makeOutput([1, d.fw, cin, cout], 'float32');
+  const k = simdKernels(backend);
+  const [xPtr, dyPtr, bp, dwPtr] = [k.ptr(xp), k.ptr(dy), k.ptr(block), k.ptr(dw)];
+  const dbPtr = db ? k.ptr(db) : 0;
+  if (db) f32(backend, db).fill(0);
+  for (let q0 = 0; q0 < d.n; q0 += nb) {
+    const q = Math.min(nb, d.n - q0);
+    const panelBytes = (q * d.ow * 8 + PANEL_GAP) * 4;
+    k.exports.packPanels(dyPtr + q0 * d.ow * cout * 4, bp, panelBytes, dbPtr, q * d.ow, cout);
+    k.exports.fir2GradGemm(xPtr + q0 * wp * cin * 4, wp * cin, d.sw * cin, d.fw * cin, bp, panelBytes, cout, d.ow, q, dwPtr, q0 === 0 ? 1 : 0);
+  }
   dispose(backend, block);
   return dw;
 }

@@ -14,9 +14,9 @@
 import { matMulPlain } from './batch-matmul.js';
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { boundTf, dispose, f32, run } from './common.js';
-import { filterGradFir, fir2Pays, type Fir2Dims } from './conv1d-fir2.js';
+import { filterGradDirect, filterGradFir, fir2Pays, type Fir2Dims } from './conv1d-fir2.js';
 import { reduceInto } from './reduce.js';
-import { gemm, simdKernels } from './simd.js';
+import { simdKernels } from './simd.js';
 
 interface Attrs {
   strides: number | [number, number];
@@ -160,35 +160,33 @@ export interface Conv1dDims {
  * bias gradient Σ dy over samples and positions, the bits of tfjs's Sum). With each sample's input
  * padded (xp), the window of output position ox is the fw·cin floats from
  * xp[ox·sw·cin]: a matrix of ow rows whose rows overlap (row distance sw·cin).
- * So dW[fw·cin × cout] = Σ_n windows(xp_n)ᵀ · dy_n, one transposed GEMM per
- * sample summed into one output, reading the padded input in place.
+ * So dW[fw·cin × cout] = Σ_n windows(xp_n)ᵀ · dy_n, summed over a block of
+ * samples in registers (filterGradDirect), reading the padded input in place;
+ * stride 1 with enough channels as a fast FIR (filterGradFir).
  */
 export function filterGrad1d(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, d: Conv1dDims, db?: TensorInfo): TensorInfo {
   const fir: Fir2Dims = { n: d.n, w: d.w, cin: d.cin, cout: d.cout, fw: d.fw, left: d.left, ow: d.ow };
-  // the 2-parallel fast FIR: the 4-parallel one measured no faster here (0.97–1.03×, fused passes, the
-  // samples of a block as one correlation), its depth a quarter of the positions
+  // the fast FIR, 2- or 4-parallel (filterGradLevels)
   if (d.sw === 1 && fir2Pays(fir)) return filterGradFir(backend, x, dy, fir, db);
-  // the GEMM paths read dy in place: the bias gradient is its own pass
-  if (db) reduceInto(simdKernels(backend), dy, db, 1, d.n * d.ow, d.cout);
   // padded width: the last window must fit; zeros past the input on the right
   const wp = Math.max(d.left + d.w, (d.ow - 1) * d.sw + d.fw);
   const right = wp - d.left - d.w;
-  const xp = backend.makeOutput([d.n, wp, d.cin], 'float32');
   const simd = simdKernels(backend);
-  // a window may start before the input (left > 0 pads) but never after its end
-  simd.exports.padRows(simd.ptr(x), simd.ptr(xp), d.n, d.w, d.cin, d.left, right);
   if (d.cout === 1) {
-    // one output channel: axpys of the windows (the GEMM's 8-wide tiles would waste 7/8)
+    // one output channel: axpys of the windows (the GEMM's 8-wide tiles would waste 7/8); the bias gradient its own pass
+    if (db) reduceInto(simd, dy, db, 1, d.n * d.ow, d.cout);
+    const xp = backend.makeOutput([d.n, wp, d.cin], 'float32');
+    // a window may start before the input (left > 0 pads) but never after its end
+    simd.exports.padRows(simd.ptr(x), simd.ptr(xp), d.n, d.w, d.cin, d.left, right);
     const dw = backend.makeOutput([1, d.fw, d.cin, 1], 'float32');
     simd.exports.conv1dOneOutFilterGrad(simd.ptr(xp), simd.ptr(dy), simd.ptr(dw), d.n, d.ow, d.sw * d.cin, d.fw * d.cin, wp * d.cin);
     dispose(backend, xp);
     return dw;
   }
-  const result = gemm(backend, {
-    a: xp, b: dy, m: d.fw * d.cin, n: d.cout, k: d.ow, transA: true, transB: false,
-    lda: d.sw * d.cin, batch: d.n, strideA: wp * d.cin, strideB: d.ow * d.cout, accumulate: true,
-    outShape: [1, d.fw, d.cin, d.cout],
-  });
+  // 3 floats past the rows: filterGradDirect's GEMM may read them
+  const xp = backend.makeOutput([d.n * wp * d.cin + 3], 'float32');
+  simd.exports.padRows(simd.ptr(x), simd.ptr(xp), d.n, d.w, d.cin, d.left, right);
+  const result = filterGradDirect(backend, xp, wp, dy, { ...fir, sw: d.sw }, db);
   dispose(backend, xp);
   return result;
 }

@@ -76,8 +76,12 @@ interface Exports {
   // the Conv-1D as a 2-parallel fast FIR (./conv1d-fir2.ts)
   fir2Split(x: number, xe: number, xo: number, xs: number, n: number, w: number, c: number, left: number, v: number): void;
   fir2Combine(p0: number, p1: number, p2: number, bias: number, y: number, n: number, c: number, u0: number, ue: number, uo: number): void;
-  fir2SplitGrad(dy: number, d0: number, d1: number, ds: number, sum: number, n: number, ow: number, c: number, ue: number): void;
-  fir2Accumulate(src: number, dst: number, n: number): void;
+  fir2SplitGradPanels(dy: number, out: number, panelBytes: number, sum: number, n: number, ow: number, c: number, ue: number): void;
+  packPanels(src: number, out: number, panelBytes: number, sum: number, rows: number, c: number): void;
+  fir4SplitGradPanels(dy: number, out: number, panelBytes: number, sum: number, n: number, ow: number, c: number, ue: number): void;
+  fir2GradGemm(
+    a: number, aSample: number, lda: number, m: number, bp: number, panelBytes: number, n: number, depth: number, samples: number, c: number, first: number,
+  ): void;
   fir4Split(x: number, out: number, arrayBytes: number, n: number, w: number, c: number, left: number, v1: number, v2: number): void;
   fir4Combine(qs: number, arrayBytes: number, rows: number, bias: number, y: number, n: number, c: number, ow: number): void;
   // the autoencoder's input scaling and loss (./loss.ts)
