@@ -95,15 +95,15 @@ if (process.env.PASSES) {
       const [arrays, products] = [nb * v2 * cin * 4, nb * rows * cout * 4];
       const split = builds.map(() => Infinity), combine = builds.map(() => Infinity);
       for (let r = 0; r < ROUNDS; r++) {
-        builds.forEach((b, i) => {
-          const k = b.k;
+        for (const i of r % 2 ? [...builds.keys()].reverse() : [...builds.keys()]) {
+          const k = builds[i].k;
           let c = cpu();
           for (let q0 = 0; q0 < B; q0 += nb) k.exports.fir4Split(k.ptr(x) + q0 * L * cin * 4, k.ptr(buf), arrays, Math.min(nb, B - q0), L, cin, d.left, v1, v2);
           split[i] = Math.min(split[i], cpu() - c);
           c = cpu();
           for (let q0 = 0; q0 < B; q0 += nb) k.exports.fir4Combine(k.ptr(buf) + 9 * arrays, products, rows, k.ptr(bias), k.ptr(y) + q0 * L * cout * 4, Math.min(nb, B - q0), cout, L);
           combine[i] = Math.min(combine[i], cpu() - c);
-        });
+        }
       }
       const ab = (t) => (t.length > 1 ? ` other ${t[1].toFixed(2)} ms, this/other ${(t[0] / t[1]).toFixed(3)}` : '');
       console.log(`${`${name} ${what} ${cin}→${cout} k${fw} L${L}`.padEnd(40)} fir4Split ${split[0].toFixed(2)} ms${ab(split)}   fir4Combine ${combine[0].toFixed(2)} ms${ab(combine)}`);
@@ -131,7 +131,9 @@ const totals = builds.map(() => 0);
 for (const row of rows.filter((r) => r.name.includes(process.env.ONLY ?? ''))) {
   const best = builds.map(() => Infinity);
   for (let r = 0; r < ROUNDS; r++) {
-    builds.forEach((b, i) => { b.measure?.(b.levels); const c = cpu(); row.run(b); best[i] = Math.min(best[i], cpu() - c); });
+    // the builds' order reversed every other round: the one run second in a round measured a few % slower
+    const order = r % 2 ? [...builds.keys()].reverse() : [...builds.keys()];
+    for (const i of order) { const b = builds[i]; b.measure?.(b.levels); const c = cpu(); row.run(b); best[i] = Math.min(best[i], cpu() - c); }
   }
   best.forEach((t, i) => { totals[i] += t; });
   const [L, ci, co, k] = row.dims;
