@@ -1807,7 +1807,7 @@ export function fir4Split(x: usize, out: usize, arrayBytes: usize, n: i32, w: i3
       if (e0 && s2) {
         // every row present (all of them inside x and below v1): the rows are consecutive. One array at a
         // time, with its own short loop: the nine stores and seven loads of one loop kept sixteen addresses
-        // live, more than V8 keeps in registers (0.80–1.03× the pass's time, PASSES=1 node bench/conv-fir-layers.mjs; same sums, same order)
+        // live, more than V8 keeps in registers (0.75–0.98× the pass's time, PASSES=1 node bench/conv-fir-layers.mjs; same sums, same order)
         const r = e0;
         fir4Copy(d, r, rowBytes);
         fir4Copy(d + arrayBytes, r + 2 * rowBytes, rowBytes);
