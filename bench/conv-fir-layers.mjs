@@ -19,7 +19,10 @@
 // forced in both builds); BREAKDOWN=1 also splits the 2-parallel kernels into
 // their passes (split, the three GEMMs, combine), calling the first build's
 // wasm exports with the same shapes (the filter gradients' only for builds
-// before fir2GradGemm: bench/conv-fgrad-parts.mjs times its passes).
+// before fir2GradGemm: bench/conv-fgrad-parts.mjs times its passes); PASSES=1
+// (with two builds) only times the 4-parallel FIR's two passes, fir4Split and
+// fir4Combine, of both builds alternated on the same buffers, at the shapes and
+// blocks the forward and input-gradient convolutions give them.
 import { pathToFileURL } from 'node:url';
 import { peakGflops, peakKernel } from './wasm-peak-kernel.mjs';
 
@@ -78,6 +81,42 @@ const execFlops = (row, l, ci, co, k) => {
   return 2 * B * ci * co * (row.grad ? gradTaps(k, l, filterGradLevels(d)) : firTaps(k, l, builds[0].levels ?? (fir4Pays(d) ? 2 : 1)));
 };
 
+if (process.env.PASSES) {
+  // the rows of the tree in src/ml/kernels/conv1d-fir2.ts (forwardTree, splitRows, fusedLayout, blockOf) for 'same' padding
+  const parts = (t, o) => [[Math.ceil(t / 2), Math.floor(o / 2) + 1], [Math.floor(t / 2), Math.ceil(o / 2)], [Math.ceil(t / 2), Math.floor(o / 2)]];
+  const rowsOf = (t, o) => Math.max(...parts(t, o).map(([a, b]) => a + b)) - 1;
+  for (const [name, L, ci, co, fw, withInput] of LAYERS) {
+    for (const [what, cin, cout] of [['forward', ci, co], ...(withInput ? [['input grad', co, ci]] : [])]) {
+      const d = { n: B, w: L, cin, cout, fw, left: (fw - 1) / 2, ow: L };
+      if (!fir4Pays(d)) continue;
+      const v1 = rowsOf(fw, L);
+      const v2 = Math.max(...parts(fw, L).map(([t, o]) => rowsOf(t, o)));
+      const leafOutputs = parts(fw, L).flatMap(([t, o]) => parts(t, o).map(([, oo]) => oo));
+      const rows = cout > 32 ? v2 : Math.max(...leafOutputs);
+      const per = 9 * (v2 * cin + rows * cout);
+      const nb = Math.max(1, Math.min(B, Math.floor((128 * 1024) / per)));
+      const x = T([B, L, cin], 1), y = T([B, L, cout], 2), bias = T([cout], 3), buf = T([nb * per + 64], 4);
+      const [arrays, products] = [nb * v2 * cin * 4, nb * rows * cout * 4];
+      const split = builds.map(() => Infinity), combine = builds.map(() => Infinity);
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const i of r % 2 ? [...builds.keys()].reverse() : [...builds.keys()]) {
+          const k = builds[i].k;
+          let c = cpu();
+          for (let q0 = 0; q0 < B; q0 += nb) k.exports.fir4Split(k.ptr(x) + q0 * L * cin * 4, k.ptr(buf), arrays, Math.min(nb, B - q0), L, cin, d.left, v1, v2);
+          split[i] = Math.min(split[i], cpu() - c);
+          c = cpu();
+          for (let q0 = 0; q0 < B; q0 += nb) k.exports.fir4Combine(k.ptr(buf) + 9 * arrays, products, rows, k.ptr(bias), k.ptr(y) + q0 * L * cout * 4, Math.min(nb, B - q0), cout, L);
+          combine[i] = Math.min(combine[i], cpu() - c);
+        }
+      }
+      const ab = (t) => (t.length > 1 ? ` other ${t[1].toFixed(2)} ms, this/other ${(t[0] / t[1]).toFixed(3)}` : '');
+      console.log(`${`${name} ${what} ${cin}→${cout} k${fw} L${L}`.padEnd(40)} fir4Split ${split[0].toFixed(2)} ms${ab(split)}   fir4Combine ${combine[0].toFixed(2)} ms${ab(combine)}`);
+      free([x, y, bias, buf]);
+    }
+  }
+  process.exit(0);
+}
+
 const rows = [];
 for (const [name, L, ci, co, k, withInput] of LAYERS) {
   const x = T([B, L, ci], 1), w = T([k, ci, co], 2), bias = T([co], 3), dy = T([B, L, co], 4);
@@ -96,7 +135,9 @@ const totals = builds.map(() => 0);
 for (const row of rows.filter((r) => r.name.includes(process.env.ONLY ?? ''))) {
   const best = builds.map(() => Infinity);
   for (let r = 0; r < ROUNDS; r++) {
-    builds.forEach((b, i) => { b.measure?.(b.levels); const c = cpu(); row.run(b); best[i] = Math.min(best[i], cpu() - c); });
+    // the builds' order reversed every other round: the one run second in a round measured a few % slower
+    const order = r % 2 ? [...builds.keys()].reverse() : [...builds.keys()];
+    for (const i of order) { const b = builds[i]; b.measure?.(b.levels); const c = cpu(); row.run(b); best[i] = Math.min(best[i], cpu() - c); }
   }
   best.forEach((t, i) => { totals[i] += t; });
   const [L, ci, co, k] = row.dims;

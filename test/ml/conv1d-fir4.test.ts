@@ -16,6 +16,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor, Tensor3D } from '@tensorflow/tfjs';
 import { initBackend, type TF } from '../../src/ml/backend.js';
 import { fir4Pays, measureFirLevels } from '../../src/ml/kernels/conv1d-fir2.js';
+import type { BackendWasm } from '../../src/ml/kernels/common.js';
+import { simdKernels } from '../../src/ml/kernels/simd.js';
 import { conv1dSame } from '../../src/ml/nn.js';
 import { relErr } from './rel-err.js';
 import { values } from './seeded-values.js';
@@ -138,4 +140,53 @@ describe('Conv-1D as a 4-parallel fast FIR (wasm)', () => {
     const once = () => onWasm(3, 256, 16, 32, 11, 41).got.map((a) => Array.from(a));
     expect(once()).toEqual(once());
   });
+
+  it("fir4Split writes the nine phases as their definition gives them, bit for bit, at every layer's shape", () => {
+    // The phases of the padded input xp (x shifted by `left`, zeros outside): first level X0[r] = xp[2r],
+    // X1[r] = xp[2r+1], X2[r] = xp[2r+1] + xp[2r+2] (r < v1, else 0); array 3a + b row t is Xa[2t], Xa[2t+1],
+    // Xa[2t+1] + Xa[2t+2] — float32 sums, X2's pair summed first. v1 and v2: the rows conv1d-fir2.ts's tree
+    // asks for (the longest window of the parts), here from the same arithmetic written out.
+    const k = simdKernels(tf.backend() as unknown as BackendWasm);
+    const rowsFor = (taps: number, outputs: number) => {
+      const [kE, kO, ue, uo] = [Math.ceil(taps / 2), Math.floor(taps / 2), Math.ceil(outputs / 2), Math.floor(outputs / 2)];
+      const parts: [number, number][] = [[kE, uo + 1], [kO, ue], [kE, uo]];
+      return { v: Math.max(...parts.map(([t, o]) => t + o)) - 1, parts };
+    };
+    const cases: [number, number, number, number][] = [];
+    for (const [l, ci, co, fw] of Object.values(AE)) cases.push([l, ci, fw, (fw - 1) / 2], [l, co, fw, (fw - 1) / 2]);
+    cases.push([133, 8, 5, 0], [130, 12, 6, 3]); // 'valid', and an even k's 'same'
+    for (const [w, c, fw, left] of cases) {
+      const ow = w + (left === 0 ? 1 - fw : 0);
+      const { v: v1, parts } = rowsFor(fw, ow);
+      const v2 = Math.max(...parts.map(([t, o]) => rowsFor(t, o).v));
+      const q = 2;
+      const xv = values(q * w * c, 51);
+      const want = new Float32Array(9 * q * v2 * c);
+      const xp = (n: number, i: number, ch: number) => (i - left >= 0 && i - left < w ? xv[(n * w + i - left) * c + ch]! : 0);
+      const first = (a: number, n: number, r: number, ch: number) => {
+        if (r >= v1) return 0;
+        return a === 0 ? xp(n, 2 * r, ch) : a === 1 ? xp(n, 2 * r + 1, ch) : Math.fround(xp(n, 2 * r + 1, ch) + xp(n, 2 * r + 2, ch));
+      };
+      for (let a = 0; a < 3; a++) {
+        for (let b = 0; b < 3; b++) {
+          for (let n = 0; n < q; n++) {
+            for (let t = 0; t < v2; t++) {
+              for (let ch = 0; ch < c; ch++) {
+                const value = b === 0 ? first(a, n, 2 * t, ch) : b === 1 ? first(a, n, 2 * t + 1, ch) : Math.fround(first(a, n, 2 * t + 1, ch) + first(a, n, 2 * t + 2, ch));
+                want[(((3 * a + b) * q + n) * v2 + t) * c + ch] = value;
+              }
+            }
+          }
+        }
+      }
+      const got = tf.tidy(() => {
+        const x = tf.tensor(xv, [q, w, c]);
+        const out = tf.fill([want.length], Number.NaN); // every element must be written
+        k.exports.fir4Split(k.ptr(x), k.ptr(out), q * v2 * c * 4, q, w, c, left, v1, v2);
+        return out.dataSync() as Float32Array;
+      });
+      expect(new Uint32Array(got.buffer), `w ${w} c ${c} k ${fw} left ${left}`).toEqual(new Uint32Array(want.buffer));
+    }
+  });
 });
+
