@@ -112,6 +112,11 @@ describe('Conv-1D as a 4-parallel fast FIR (wasm)', () => {
     }
   });
 
+  it('refuses to force a level the passes were not written for', () => {
+    expect(() => measureFirLevels(3)).toThrow(/0, 1 or 2, not 3/);
+    expect(() => measureFirLevels(-1)).toThrow(RangeError);
+  });
+
   it("against the cpu backend: odd lengths and taps, 'same' and 'valid', even k, 64+ channels", async () => {
     const run = (l: number, ci: number, co: number, k: number, pad: 'same' | 'valid') => tf.tidy(() => {
       const x = tf.tensor(values(3 * l * ci, 31), [3, l, ci]) as Tensor3D;
