@@ -2108,12 +2108,8 @@ export function attentionGrad(
   const d = heads * dh;
   const ld = 3 * d;
   const tp = (t + 3) & ~3;
-  const groups = tp >> 2;
-  const rowBytes = <usize>tp * 4;
   const bp = scratch;
   const ds = scratch + <usize>panelFloats(t, dh) * 4;
-  const dots = ds + <usize>(t * tp) * 4;
-  const sc4 = f32x4.splat(scale);
   for (let bi = 0; bi < b; bi++) {
     const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
     const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
@@ -2131,25 +2127,7 @@ export function attentionGrad(
       packB(dO, bp, t, d, 0, dh, true);
       smallProduct(v, ld, bp, dh, ds, tp, t, t);
       // the column sums Σ_j Pᵀ⊙dPᵀ (rows j in order), then dSᵀ in place
-      for (let g = 0; g < groups; g++) v128.store(dots + <usize>g * 16, f32x4.splat(0));
-      for (let j = 0; j < t; j++) {
-        const pr = pT + <usize>j * rowBytes;
-        const dr = ds + <usize>j * rowBytes;
-        for (let g = 0; g < groups; g++) {
-          const o = <usize>g * 16;
-          v128.store(dots + o, madd(v128.load(pr + o), v128.load(dr + o), v128.load(dots + o)));
-        }
-      }
-      for (let j = 0; j < t; j++) {
-        const pr = pT + <usize>j * rowBytes;
-        const dr = ds + <usize>j * rowBytes;
-        for (let g = 0; g < groups; g++) {
-          const o = <usize>g * 16;
-          // Pᵀ is 0 past t, and the masked scores keep garbage in dPᵀ's padding out
-          const diff = v128.and(f32x4.sub(v128.load(dr + o), v128.load(dots + o)), groupMask(g, t));
-          v128.store(dr + o, f32x4.mul(f32x4.mul(v128.load(pr + o), diff), sc4));
-        }
-      }
+      scoreGradColumns(pT, ds, t, tp, scale);
       // dQ_h = (dSᵀ)ᵀ·K_h
       packB(k, bp, dh, ld, 0, t, false);
       smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
@@ -2731,3 +2709,58 @@ export function attention(
 
 // [txattn] end of attention, third round
 
+
+// [attn2] dSᵀ = Pᵀ ⊙ (dPᵀ − colsum(Pᵀ ⊙ dPᵀ))·scale in place of dPᵀ [t × tp]
+// (Pᵀ laid out alike), four column groups (16 columns) at a time: their
+// sums stay in registers (four independent chains down the rows, each
+// column's terms added in row order), then the same rows are formed while
+// still in L1; a last block of fewer groups the same way one group at a time.
+function scoreGradColumns(pT: usize, ds: usize, t: i32, tp: i32, scale: f32): void {
+  const rowBytes = <usize>tp * 4;
+  const groups = tp >> 2;
+  const sc4 = f32x4.splat(scale);
+  let g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const o = <usize>g * 16;
+    let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+    let p = pT + o, q = ds + o;
+    for (let j = 0; j < t; j++) {
+      s0 = madd(v128.load(p), v128.load(q), s0);
+      s1 = madd(v128.load(p, 16), v128.load(q, 16), s1);
+      s2 = madd(v128.load(p, 32), v128.load(q, 32), s2);
+      s3 = madd(v128.load(p, 48), v128.load(q, 48), s3);
+      p += rowBytes;
+      q += rowBytes;
+    }
+    // Pᵀ is 0 past t, and the mask keeps garbage in dPᵀ's padding out
+    const m3 = groupMask(g + 3, t);
+    p = pT + o;
+    q = ds + o;
+    for (let j = 0; j < t; j++) {
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p), f32x4.sub(v128.load(q), s0)), sc4));
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p, 16), f32x4.sub(v128.load(q, 16), s1)), sc4), 16);
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p, 32), f32x4.sub(v128.load(q, 32), s2)), sc4), 32);
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p, 48), v128.and(f32x4.sub(v128.load(q, 48), s3), m3)), sc4), 48);
+      p += rowBytes;
+      q += rowBytes;
+    }
+  }
+  for (; g < groups; g++) {
+    const o = <usize>g * 16;
+    let s0 = f32x4.splat(0);
+    let p = pT + o, q = ds + o;
+    for (let j = 0; j < t; j++) {
+      s0 = madd(v128.load(p), v128.load(q), s0);
+      p += rowBytes;
+      q += rowBytes;
+    }
+    const m0 = groupMask(g, t);
+    p = pT + o;
+    q = ds + o;
+    for (let j = 0; j < t; j++) {
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p), v128.and(f32x4.sub(v128.load(q), s0), m0)), sc4));
+      p += rowBytes;
+      q += rowBytes;
+    }
+  }
+}
