@@ -46,7 +46,7 @@ for (const b of builds) {
   b.out = tf.zeros([B * T, D]);
   b.probs = tf.zeros([B * H, T, TP]);
   b.dqkv = tf.zeros([B * T, 3 * D]);
-  b.scratch = mod._malloc(b.k.attentionScratchFloats(T, DH) * 4 + 64);
+  b.scratch = mod._malloc(b.k.attentionScratchFloats(T, DH, H) * 4 + 64);
 }
 const forward = (b) => b.k.attention(ptr(qkv), ptr(b.out), ptr(b.probs), B, T, H, DH, scale, b.scratch);
 // each build's gradient reads its own forward's probabilities

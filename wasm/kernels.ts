@@ -1263,26 +1263,31 @@ function erfRational4(x: v128): v128 {
 // of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh).
 // (attention and attentionGrad are in the [xfast] section below, attention since [txattn] at the end.)
 
-export function attentionScratchFloats(t: i32, dh: i32): i32 {
+export function attentionScratchFloats(t: i32, dh: i32, heads: i32): i32 {
   const tp = (t + 3) & ~3;
-  return panelFloats(t, dh) + (t + 1) * tp;
+  const d = heads * dh;
+  // the gradient's (the larger): dOᵀ, dO, K and Q of every head packed, then dSᵀ and its sums
+  return panelsOf(t) * d + 3 * panelsOf(d) * t + (t + 1) * tp;
 }
 
-// Room for a packed B of the products below (k, n ≤ max(t, dh)).
-function panelFloats(t: i32, dh: i32): i32 {
-  const w = t > dh ? t : dh;
-  return ((w + NR - 1) / NR) * NR * w;
+// Columns of a packed B with n columns: whole panels of NR.
+// @ts-ignore: decorator
+@inline
+function panelsOf(n: i32): i32 {
+  return ((n + NR - 1) / NR) * NR;
 }
 
 // C[m×n] (rows ldc floats apart) = op(A)·B, A read in place: A[m×k], rows
 // lda floats apart, or with transA Aᵀ stored k×m (rows lda floats apart, 4
 // floats readable past m); B packed by packB.
-function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32, transA: bool = false): void {
+function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32, transA: bool = false, panelDepth: i32 = 0): void {
   const rowBytes = <usize>lda * 4;
   const ldcBytes = <usize>ldc * 4;
+  // B's panels may be deeper than k (packed for every head at once, this product's depths inside)
+  const step = panelDepth > 0 ? panelDepth : k;
   for (let j0 = 0; j0 < n; j0 += NR) {
     const nr = n - j0 < NR ? n - j0 : NR;
-    const panel = bp + <usize>(j0 * k) * 4;
+    const panel = bp + <usize>(j0 * step) * 4;
     for (let i = 0; i < m; i += MR) {
       const mr = m - i < MR ? m - i : MR;
       const ci = c + <usize>i * ldcBytes + <usize>j0 * 4;
@@ -2108,32 +2113,48 @@ export function attentionGrad(
   const d = heads * dh;
   const ld = 3 * d;
   const tp = (t + 3) & ~3;
-  const bp = scratch;
-  const ds = scratch + <usize>panelFloats(t, dh) * 4;
+  // heads start on panel boundaries: dO, K and Q are packed once per sample for all heads
+  const whole = dh % NR == 0;
+  const headPanels = <usize>(panelsOf(d) * t) * 4;
+  const dOT = scratch;
+  const dOp = dOT + <usize>(panelsOf(t) * d) * 4;
+  const kp = dOp + headPanels;
+  const qp = kp + headPanels;
+  const ds = qp + headPanels;
   for (let bi = 0; bi < b; bi++) {
     const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
     const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
     const dorows = dout + <usize>(bi * t) * <usize>d * 4;
+    // the sample's rows read once, in order: dOᵀ of every head (depths h·dh.. of each panel), and dO, K, Q (panels h·dh/8..)
+    packB(dorows, dOT, t, d, 0, d, true);
+    if (whole) {
+      packB(dorows, dOp, d, d, 0, t, false);
+      packB(rows + <usize>d * 4, kp, d, ld, 0, t, false);
+      packB(rows, qp, d, ld, 0, t, false);
+    }
     for (let h = 0; h < heads; h++) {
       const q = rows + <usize>(h * dh) * 4;
       const k = rows + <usize>(d + h * dh) * 4;
       const v = rows + <usize>(2 * d + h * dh) * 4;
       const dO = dorows + <usize>(h * dh) * 4;
       const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
+      const head = <usize>(h * dh * t) * 4;
+      if (!whole) {
+        packB(dO, dOp, dh, d, 0, t, false);
+        packB(k, kp, dh, ld, 0, t, false);
+        packB(q, qp, dh, ld, 0, t, false);
+      }
+      const off = whole ? head : 0;
       // dV_h = Pᵀ·dO_h
-      packB(dO, bp, dh, d, 0, t, false);
-      smallProduct(pT, tp, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
+      smallProduct(pT, tp, dOp + off, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
       // dPᵀ = V_h·dO_hᵀ
-      packB(dO, bp, t, d, 0, dh, true);
-      smallProduct(v, ld, bp, dh, ds, tp, t, t);
+      smallProduct(v, ld, dOT + <usize>(h * dh * NR) * 4, dh, ds, tp, t, t, false, d);
       // the column sums Σ_j Pᵀ⊙dPᵀ (rows j in order), then dSᵀ in place
       scoreGradColumns(pT, ds, t, tp, scale);
       // dQ_h = (dSᵀ)ᵀ·K_h
-      packB(k, bp, dh, ld, 0, t, false);
-      smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
+      smallProduct(ds, tp, kp + off, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
       // dK_h = dSᵀ·Q_h
-      packB(q, bp, dh, ld, 0, t, false);
-      smallProduct(ds, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
+      smallProduct(ds, tp, qp + off, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
     }
   }
 }
@@ -2597,12 +2618,12 @@ function tileRowStore(c: usize, v0: v128, v1: v128, nr: i32): void {
 // Sᵀ [t × tp] (rows tp floats apart) = K·Qᵀ with K's t rows in place (lda
 // floats apart) and Qᵀ packed (t columns, zero past t), and the maxima of
 // its columns into mx [tp] (which holds −∞ before).
-function scoresWithMax(k: usize, lda: i32, bp: usize, dh: i32, c: usize, t: i32, tp: i32, mx: usize): void {
+function scoresWithMax(k: usize, lda: i32, bp: usize, dh: i32, c: usize, t: i32, tp: i32, mx: usize, panelDepth: i32): void {
   const rowBytes = <usize>lda * 4;
   const ldc = <usize>tp * 4;
   for (let j0 = 0; j0 < tp; j0 += NR) {
     const nr = tp - j0 < NR ? tp - j0 : NR;
-    const panel = bp + <usize>(j0 * dh) * 4;
+    const panel = bp + <usize>(j0 * panelDepth) * 4;
     const col = <usize>j0 * 4;
     for (let i = 0; i < t; i += MR) {
       const mr = t - i < MR ? t - i : MR;
@@ -2685,24 +2706,32 @@ export function attention(
   const d = heads * dh;
   const ld = 3 * d;
   const tp = (t + 3) & ~3;
-  const bp = scratch;
-  const mx = scratch + <usize>panelFloats(t, dh) * 4;
+  // heads start on panel boundaries: V is packed once per sample for all heads
+  const whole = dh % NR == 0;
+  const qT = scratch;
+  const vp = qT + <usize>(panelsOf(t) * d) * 4;
+  const mx = vp + <usize>(panelsOf(d) * t) * 4;
   for (let bi = 0; bi < b; bi++) {
     const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
     const orows = out + <usize>(bi * t) * <usize>d * 4;
+    // Qᵀ of every head (depths h·dh.. of each panel), V of every head (panels h·dh/8..), the sample's rows read once in order
+    packB(rows, qT, t, ld, 0, d, true);
+    if (whole) packB(rows + <usize>(2 * d) * 4, vp, d, ld, 0, t, false);
     for (let h = 0; h < heads; h++) {
-      const q = rows + <usize>(h * dh) * 4;
       const k = rows + <usize>(d + h * dh) * 4;
       const v = rows + <usize>(2 * d + h * dh) * 4;
       const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
       // Sᵀ = K_h·Q_hᵀ [t × tp] and its columns' maxima, then Pᵀ in place
       for (let g = 0; g < tp; g += 4) v128.store(mx + <usize>g * 4, f32x4.splat(-Infinity));
-      packB(q, bp, t, ld, 0, dh, true);
-      scoresWithMax(k, ld, bp, dh, pT, t, tp, mx);
+      scoresWithMax(k, ld, qT + <usize>(h * dh * NR) * 4, dh, pT, t, tp, mx, d);
       softmaxColumnsFrom(pT, mx, t, tp, scale);
       // out_h = P·V_h: Pᵀ as transposed A
-      packB(v, bp, dh, ld, 0, t, false);
-      smallProduct(pT, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
+      let vh = vp + <usize>(h * dh * t) * 4;
+      if (!whole) {
+        packB(v, vp, dh, ld, 0, t, false);
+        vh = vp;
+      }
+      smallProduct(pT, tp, vh, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
     }
   }
 }
