@@ -59,8 +59,8 @@ console.log(`b ${B}, t ${T}, heads ${H}, dh ${DH}, ${file}; base ${baseDist}, ne
 console.log(`largest |new − base|: out ${maxDiff(builds[0].out, builds[1].out).toExponential(2)} (of ${maxAbs(builds[0].out).toFixed(2)}), ` +
   `dqkv ${maxDiff(builds[0].dqkv, builds[1].dqkv).toExponential(2)} (of ${maxAbs(builds[0].dqkv).toFixed(2)})`);
 
-const ROUNDS = env('ROUNDS', 40);
-const CALLS = env('CALLS', 4);
+const ROUNDS = env('ROUNDS', 120);
+const CALLS = env('CALLS', 1);
 const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1e3; };
 const times = { forward: builds.map(() => []), backward: builds.map(() => []) };
 for (let r = -3; r < ROUNDS; r++) {
@@ -78,5 +78,9 @@ const flops = { forward: 4 * B * H * T * T * DH, backward: 8 * B * H * T * T * D
 for (const dir of ['forward', 'backward']) {
   const [m0, m1] = times[dir].map(median);
   const gf = (ms) => (flops[dir] / ms / 1e6).toFixed(1);
-  console.log(`${dir.padEnd(8)} base ${m0.toFixed(3)} ms (${gf(m0)} GFLOP/s), new ${m1.toFixed(3)} ms (${gf(m1)} GFLOP/s), new/base ${(m1 / m0).toFixed(3)}  [median process CPU per call, ${ROUNDS}×${CALLS} calls each]`);
+  // the ratio within each round (the two builds a few ms apart, under the same load), then its median and quartiles
+  const ratios = times[dir][1].map((t, r) => t / times[dir][0][r]).sort((p, q) => p - q);
+  const q = (f) => ratios[Math.floor(f * (ratios.length - 1))].toFixed(3);
+  console.log(`${dir.padEnd(8)} base ${m0.toFixed(3)} ms (${gf(m0)} GFLOP/s), new ${m1.toFixed(3)} ms (${gf(m1)} GFLOP/s); ` +
+    `new/base per round: median ${q(0.5)} (quartiles ${q(0.25)}–${q(0.75)})  [process CPU, ${ROUNDS} rounds of ${CALLS} call(s) each]`);
 }

@@ -1267,7 +1267,8 @@ export function attentionScratchFloats(t: i32, dh: i32, heads: i32): i32 {
   const tp = (t + 3) & ~3;
   const d = heads * dh;
   // the gradient's (the larger): dOᵀ, dO, K and Q of every head packed, then dSᵀ and its sums
-  return panelsOf(t) * d + 3 * panelsOf(d) * t + (t + 1) * tp;
+  // (and room to start on a cache line)
+  return panelsOf(t) * d + 3 * panelsOf(d) * t + (t + 1) * tp + <i32>SCRATCH_ALIGN / 4;
 }
 
 // Columns of a packed B with n columns: whole panels of NR.
@@ -2116,7 +2117,7 @@ export function attentionGrad(
   // heads start on panel boundaries: dO, K and Q are packed once per sample for all heads
   const whole = dh % NR == 0;
   const headPanels = <usize>(panelsOf(d) * t) * 4;
-  const dOT = scratch;
+  const dOT = alignScratch(scratch);
   const dOp = dOT + <usize>(panelsOf(t) * d) * 4;
   const kp = dOp + headPanels;
   const qp = kp + headPanels;
@@ -2708,7 +2709,7 @@ export function attention(
   const tp = (t + 3) & ~3;
   // heads start on panel boundaries: V is packed once per sample for all heads
   const whole = dh % NR == 0;
-  const qT = scratch;
+  const qT = alignScratch(scratch);
   const vp = qT + <usize>(panelsOf(t) * d) * 4;
   const mx = vp + <usize>(panelsOf(d) * t) * 4;
   for (let bi = 0; bi < b; bi++) {
