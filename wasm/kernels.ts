@@ -1266,9 +1266,18 @@ function erfRational4(x: v128): v128 {
 export function attentionScratchFloats(t: i32, dh: i32, heads: i32): i32 {
   const tp = (t + 3) & ~3;
   const d = heads * dh;
-  // the gradient's (the larger): dOᵀ, dO, K and Q of every head packed, then dSᵀ and its sums
-  // (and room to start on a cache line)
-  return panelsOf(t) * d + 3 * panelsOf(d) * t + (t + 1) * tp + <i32>SCRATCH_ALIGN / 4;
+  // the forward's Qᵀ, V and K of every head packed, then tp maxima; the gradient's dOᵀ, dO, K and
+  // Q packed, then dSᵀ and its sums; and room to start on a cache line
+  const forward = panelsOf(t) * d + panelsOf(d) * t + rowTiles(t) * d + tp;
+  const gradient = panelsOf(t) * d + 3 * panelsOf(d) * t + (t + 1) * tp;
+  return (forward > gradient ? forward : gradient) + <i32>SCRATCH_ALIGN / 4;
+}
+
+// Rows of a packed A with m rows: whole tiles of MR.
+// @ts-ignore: decorator
+@inline
+function rowTiles(m: i32): i32 {
+  return ((m + MR - 1) / MR) * MR;
 }
 
 // Columns of a packed B with n columns: whole panels of NR.
@@ -2565,44 +2574,50 @@ function exp2NonPositive4(u: v128): v128 {
   return f32x4.mul(p, i32x4.shl(fn, 23));
 }
 
-// One 4×8 tile of the scores Sᵀ = K·Qᵀ (K's rows in place, rowBytes apart;
-// Qᵀ a packed panel of depth kc), stored, and its columns' maxima folded into
-// mx (8 floats; 4 when nr is 4: C's rows are padded to whole vectors only).
-// Rows ≥ mr are not stored (they re-read the tile's first row, so their
-// maxima change nothing).
+// One 4×8 tile of the scores Sᵀ = K·Qᵀ (K packed by packA: the tile's 4
+// rows' values at a depth contiguous, aStep bytes to the next depth; Qᵀ a
+// packed panel of depth kc), stored, and its columns' maxima folded into mx
+// (8 floats; 4 when nr is 4: C's rows are padded to whole vectors only).
+// Rows ≥ mr (packA's zeros) are neither stored nor folded.
 // @ts-ignore: decorator
 @inline
-function scoresTile(a0: usize, rowBytes: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32, mx: usize): void {
-  const p1 = mr > 1 ? a0 + rowBytes : a0;
-  const p2 = mr > 2 ? a0 + 2 * rowBytes : a0;
-  const p3 = mr > 3 ? a0 + 3 * rowBytes : a0;
+function scoresTile(pa: usize, aStep: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32, mx: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let pb = bp;
-  let o: usize = 0;
   const end = bp + <usize>(kc * NR) * 4;
   while (pb < end) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
-    let x = v128.load32_splat(a0 + o);
+    let x = v128.load32_splat(pa);
     c00 = madd(x, b0, c00);
     c01 = madd(x, b1, c01);
-    x = v128.load32_splat(p1 + o);
+    x = v128.load32_splat(pa, 4);
     c10 = madd(x, b0, c10);
     c11 = madd(x, b1, c11);
-    x = v128.load32_splat(p2 + o);
+    x = v128.load32_splat(pa, 8);
     c20 = madd(x, b0, c20);
     c21 = madd(x, b1, c21);
-    x = v128.load32_splat(p3 + o);
+    x = v128.load32_splat(pa, 12);
     c30 = madd(x, b0, c30);
     c31 = madd(x, b1, c31);
-    o += 4;
+    pa += aStep;
     pb += NR * 4;
   }
-  v128.store(mx, f32x4.pmax(v128.load(mx), f32x4.pmax(f32x4.pmax(c00, c10), f32x4.pmax(c20, c30))));
-  if (nr > 4) v128.store(mx, f32x4.pmax(v128.load(mx, 16), f32x4.pmax(f32x4.pmax(c01, c11), f32x4.pmax(c21, c31))), 16);
+  if (mr == MR) {
+    v128.store(mx, f32x4.pmax(v128.load(mx), f32x4.pmax(f32x4.pmax(c00, c10), f32x4.pmax(c20, c30))));
+    if (nr > 4) v128.store(mx, f32x4.pmax(v128.load(mx, 16), f32x4.pmax(f32x4.pmax(c01, c11), f32x4.pmax(c21, c31))), 16);
+  } else {
+    // the last rows: fold row 0 in place of those past t
+    const r1 = mr > 1 ? c10 : c00, r2 = mr > 2 ? c20 : c00;
+    v128.store(mx, f32x4.pmax(v128.load(mx), f32x4.pmax(f32x4.pmax(c00, r1), r2)));
+    if (nr > 4) {
+      const s1 = mr > 1 ? c11 : c01, s2 = mr > 2 ? c21 : c01;
+      v128.store(mx, f32x4.pmax(v128.load(mx, 16), f32x4.pmax(f32x4.pmax(c01, s1), s2)), 16);
+    }
+  }
   tileRowStore(c, c00, c01, nr);
   if (mr > 1) tileRowStore(c + ldc, c10, c11, nr);
   if (mr > 2) tileRowStore(c + 2 * ldc, c20, c21, nr);
@@ -2616,11 +2631,11 @@ function tileRowStore(c: usize, v0: v128, v1: v128, nr: i32): void {
   if (nr > 4) v128.store(c, v1, 16);
 }
 
-// Sᵀ [t × tp] (rows tp floats apart) = K·Qᵀ with K's t rows in place (lda
-// floats apart) and Qᵀ packed (t columns, zero past t), and the maxima of
+// Sᵀ [t × tp] (rows tp floats apart) = K·Qᵀ, K packed by packA (tiles of
+// 4 rows, tileBytes apart, depth dh here at aStep bytes per depth) and Qᵀ
+// packed (t columns, zero past t; panels of panelDepth), and the maxima of
 // its columns into mx [tp] (which holds −∞ before).
-function scoresWithMax(k: usize, lda: i32, bp: usize, dh: i32, c: usize, t: i32, tp: i32, mx: usize, panelDepth: i32): void {
-  const rowBytes = <usize>lda * 4;
+function scoresWithMax(ka: usize, tileBytes: usize, aStep: usize, bp: usize, dh: i32, c: usize, t: i32, tp: i32, mx: usize, panelDepth: i32): void {
   const ldc = <usize>tp * 4;
   for (let j0 = 0; j0 < tp; j0 += NR) {
     const nr = tp - j0 < NR ? tp - j0 : NR;
@@ -2628,7 +2643,7 @@ function scoresWithMax(k: usize, lda: i32, bp: usize, dh: i32, c: usize, t: i32,
     const col = <usize>j0 * 4;
     for (let i = 0; i < t; i += MR) {
       const mr = t - i < MR ? t - i : MR;
-      scoresTile(k + <usize>i * rowBytes, rowBytes, panel, dh, c + <usize>i * ldc + col, ldc, mr, nr, mx + col);
+      scoresTile(ka + <usize>(i >> 2) * tileBytes, aStep, panel, dh, c + <usize>i * ldc + col, ldc, mr, nr, mx + col);
     }
   }
 }
@@ -2711,20 +2726,21 @@ export function attention(
   const whole = dh % NR == 0;
   const qT = alignScratch(scratch);
   const vp = qT + <usize>(panelsOf(t) * d) * 4;
-  const mx = vp + <usize>(panelsOf(d) * t) * 4;
+  const ka = vp + <usize>(panelsOf(d) * t) * 4;
+  const mx = ka + <usize>(rowTiles(t) * d) * 4;
   for (let bi = 0; bi < b; bi++) {
     const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
     const orows = out + <usize>(bi * t) * <usize>d * 4;
     // Qᵀ of every head (depths h·dh.. of each panel), V of every head (panels h·dh/8..), the sample's rows read once in order
     packB(rows, qT, t, ld, 0, d, true);
+    packA(rows + <usize>d * 4, ka, t, ld, 0, d, false);
     if (whole) packB(rows + <usize>(2 * d) * 4, vp, d, ld, 0, t, false);
     for (let h = 0; h < heads; h++) {
-      const k = rows + <usize>(d + h * dh) * 4;
       const v = rows + <usize>(2 * d + h * dh) * 4;
       const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
       // Sᵀ = K_h·Q_hᵀ [t × tp] and its columns' maxima, then Pᵀ in place
       for (let g = 0; g < tp; g += 4) v128.store(mx + <usize>g * 4, f32x4.splat(-Infinity));
-      scoresWithMax(k, ld, qT + <usize>(h * dh * NR) * 4, dh, pT, t, tp, mx, d);
+      scoresWithMax(ka + <usize>(h * dh * MR) * 4, <usize>(d * MR) * 4, MR * 4, qT + <usize>(h * dh * NR) * 4, dh, pT, t, tp, mx, d);
       softmaxColumnsFrom(pT, mx, t, tp, scale);
       // out_h = P·V_h: Pᵀ as transposed A
       let vh = vp + <usize>(h * dh * t) * 4;
