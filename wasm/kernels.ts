@@ -1259,9 +1259,15 @@ function erfRational4(x: v128): v128 {
 //   P = softmax(scale·Q_h·K_hᵀ) (saved transposed, [b, heads, t, tp]),  out_h = P·V_h
 // written straight into out [b·t, d] at the head's columns, so neither
 // direction transposes heads. Every product is the GEMM's 4×8 micro-tile
-// reading its left operand in place, on a right operand packed into panels
-// of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh).
-// (attention and attentionGrad are in the [xfast] section below, attention since [txattn] at the end.)
+// reading its left operand in place (the scores': K packed by packA), on a
+// right operand packed into panels of 8 columns. The operands are packed once
+// per sample for every head ([attn2]: the sample's rows read a whole row
+// block at a time, where packing head by head read one head's 16 columns of
+// each of its 32 rows, 768 bytes apart; per head only where dh is no
+// multiple of 8, so that heads would straddle panels). scratch:
+// attentionScratchFloats(t, dh, heads), starting anywhere (aligned to a cache
+// line here). (attention and attentionGrad are in the [xfast] section below,
+// attention since [txattn] at the end.)
 
 export function attentionScratchFloats(t: i32, dh: i32, heads: i32): i32 {
   const tp = (t + 3) & ~3;
