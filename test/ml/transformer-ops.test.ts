@@ -388,6 +388,16 @@ describe('multi-head attention on the fused Q/K/V product', () => {
     expect(diff).toBeLessThan(TOL);
   });
 
+  it('every score far below 0 (−160 ± a few), seq 7: the column maxima are the scores\', not the padding rows\' zeros', async () => {
+    // Q = −20 + 0.3·x, K = 4 + 0.3·x per entry, dh 4 (scale 1/2): scores ≈ −160 a few apart; a maximum of 0
+    // would clamp every exponential to 2^−125 and make the probabilities uniform
+    const [seq, heads, dh] = [7, 2, 4];
+    const d = heads * dh;
+    const shift = Array.from({ length: 3 * d }, (_, c) => (c < d ? -20 : c < 2 * d ? 4 : 0));
+    const diff = await wasmVsCpu([[2 * seq, 3 * d]], (t, qkv) => multiHeadAttention(t, t.add(t.mul(qkv!, 0.3), t.tensor1d(shift)), seq, heads));
+    expect(diff).toBeLessThan(TOL);
+  });
+
   it('keeps P transposed with rows padded to 4, the padding exactly 0 whatever the memory held before', async () => {
     await tf.setBackend('wasm');
     const [seq, heads, dh, b] = [5, 2, 3, 3];
