@@ -1259,30 +1259,51 @@ function erfRational4(x: v128): v128 {
 //   P = softmax(scale·Q_h·K_hᵀ) (saved transposed, [b, heads, t, tp]),  out_h = P·V_h
 // written straight into out [b·t, d] at the head's columns, so neither
 // direction transposes heads. Every product is the GEMM's 4×8 micro-tile
-// reading its left operand in place, on a right operand packed into panels
-// of 8 columns per (sample, head). scratch: attentionScratchFloats(t, dh).
-// (attention and attentionGrad are in the [xfast] section below, attention since [txattn] at the end.)
+// reading its left operand in place (the scores': K packed by packA), on a
+// right operand packed into panels of 8 columns. The operands are packed once
+// per sample for every head ([attn2]: the sample's rows read a whole row
+// block at a time, where packing head by head read one head's 16 columns of
+// each of its 32 rows, 768 bytes apart; per head only where dh is no
+// multiple of 8, so that heads would straddle panels). scratch:
+// attentionScratchFloats(t, dh, heads), starting anywhere (aligned to a cache
+// line here). (attention and attentionGrad are in the [xfast] section below,
+// attention since [txattn] at the end.)
 
-export function attentionScratchFloats(t: i32, dh: i32): i32 {
+export function attentionScratchFloats(t: i32, dh: i32, heads: i32): i32 {
   const tp = (t + 3) & ~3;
-  return panelFloats(t, dh) + (t + 1) * tp;
+  const d = heads * dh;
+  // the forward's Qᵀ, V and K of every head packed, then tp maxima; the gradient's dOᵀ, dO, K and
+  // Q packed, then dSᵀ and its sums; and room to start on a cache line
+  const forward = panelsOf(t) * d + panelsOf(d) * t + rowTiles(t) * d + tp;
+  const gradient = panelsOf(t) * d + 3 * panelsOf(d) * t + (t + 1) * tp;
+  return (forward > gradient ? forward : gradient) + <i32>SCRATCH_ALIGN / 4;
 }
 
-// Room for a packed B of the products below (k, n ≤ max(t, dh)).
-function panelFloats(t: i32, dh: i32): i32 {
-  const w = t > dh ? t : dh;
-  return ((w + NR - 1) / NR) * NR * w;
+// Rows of a packed A with m rows: whole tiles of MR.
+// @ts-ignore: decorator
+@inline
+function rowTiles(m: i32): i32 {
+  return ((m + MR - 1) / MR) * MR;
+}
+
+// Columns of a packed B with n columns: whole panels of NR.
+// @ts-ignore: decorator
+@inline
+function panelsOf(n: i32): i32 {
+  return ((n + NR - 1) / NR) * NR;
 }
 
 // C[m×n] (rows ldc floats apart) = op(A)·B, A read in place: A[m×k], rows
 // lda floats apart, or with transA Aᵀ stored k×m (rows lda floats apart, 4
 // floats readable past m); B packed by packB.
-function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32, transA: bool = false): void {
+function smallProduct(a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32, m: i32, n: i32, transA: bool = false, panelDepth: i32 = 0): void {
   const rowBytes = <usize>lda * 4;
   const ldcBytes = <usize>ldc * 4;
+  // B's panels may be deeper than k (packed for every head at once, this product's depths inside)
+  const step = panelDepth > 0 ? panelDepth : k;
   for (let j0 = 0; j0 < n; j0 += NR) {
     const nr = n - j0 < NR ? n - j0 : NR;
-    const panel = bp + <usize>(j0 * k) * 4;
+    const panel = bp + <usize>(j0 * step) * 4;
     for (let i = 0; i < m; i += MR) {
       const mr = m - i < MR ? m - i : MR;
       const ci = c + <usize>i * ldcBytes + <usize>j0 * 4;
@@ -2407,54 +2428,48 @@ export function attentionGrad(
   const d = heads * dh;
   const ld = 3 * d;
   const tp = (t + 3) & ~3;
-  const groups = tp >> 2;
-  const rowBytes = <usize>tp * 4;
-  const bp = scratch;
-  const ds = scratch + <usize>panelFloats(t, dh) * 4;
-  const dots = ds + <usize>(t * tp) * 4;
-  const sc4 = f32x4.splat(scale);
+  // heads start on panel boundaries: dO, K and Q are packed once per sample for all heads
+  const whole = dh % NR == 0;
+  const headPanels = <usize>(panelsOf(d) * t) * 4;
+  const dOT = alignScratch(scratch);
+  const dOp = dOT + <usize>(panelsOf(t) * d) * 4;
+  const kp = dOp + headPanels;
+  const qp = kp + headPanels;
+  const ds = qp + headPanels;
   for (let bi = 0; bi < b; bi++) {
     const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
     const drows = dqkv + <usize>(bi * t) * <usize>ld * 4;
     const dorows = dout + <usize>(bi * t) * <usize>d * 4;
+    // the sample's rows read once, in order: dOᵀ of every head (depths h·dh.. of each panel), and dO, K, Q (panels h·dh/8..)
+    packB(dorows, dOT, t, d, 0, d, true);
+    if (whole) {
+      packB(dorows, dOp, d, d, 0, t, false);
+      packB(rows + <usize>d * 4, kp, d, ld, 0, t, false);
+      packB(rows, qp, d, ld, 0, t, false);
+    }
     for (let h = 0; h < heads; h++) {
       const q = rows + <usize>(h * dh) * 4;
       const k = rows + <usize>(d + h * dh) * 4;
       const v = rows + <usize>(2 * d + h * dh) * 4;
       const dO = dorows + <usize>(h * dh) * 4;
       const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
+      const head = <usize>(h * dh * t) * 4;
+      if (!whole) {
+        packB(dO, dOp, dh, d, 0, t, false);
+        packB(k, kp, dh, ld, 0, t, false);
+        packB(q, qp, dh, ld, 0, t, false);
+      }
+      const off = whole ? head : 0;
       // dV_h = Pᵀ·dO_h
-      packB(dO, bp, dh, d, 0, t, false);
-      smallProduct(pT, tp, bp, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
+      smallProduct(pT, tp, dOp + off, t, drows + <usize>(2 * d + h * dh) * 4, ld, t, dh);
       // dPᵀ = V_h·dO_hᵀ
-      packB(dO, bp, t, d, 0, dh, true);
-      smallProduct(v, ld, bp, dh, ds, tp, t, t);
+      smallProduct(v, ld, dOT + <usize>(h * dh * NR) * 4, dh, ds, tp, t, t, false, d);
       // the column sums Σ_j Pᵀ⊙dPᵀ (rows j in order), then dSᵀ in place
-      for (let g = 0; g < groups; g++) v128.store(dots + <usize>g * 16, f32x4.splat(0));
-      for (let j = 0; j < t; j++) {
-        const pr = pT + <usize>j * rowBytes;
-        const dr = ds + <usize>j * rowBytes;
-        for (let g = 0; g < groups; g++) {
-          const o = <usize>g * 16;
-          v128.store(dots + o, madd(v128.load(pr + o), v128.load(dr + o), v128.load(dots + o)));
-        }
-      }
-      for (let j = 0; j < t; j++) {
-        const pr = pT + <usize>j * rowBytes;
-        const dr = ds + <usize>j * rowBytes;
-        for (let g = 0; g < groups; g++) {
-          const o = <usize>g * 16;
-          // Pᵀ is 0 past t, and the masked scores keep garbage in dPᵀ's padding out
-          const diff = v128.and(f32x4.sub(v128.load(dr + o), v128.load(dots + o)), groupMask(g, t));
-          v128.store(dr + o, f32x4.mul(f32x4.mul(v128.load(pr + o), diff), sc4));
-        }
-      }
+      scoreGradColumns(pT, ds, t, tp, scale);
       // dQ_h = (dSᵀ)ᵀ·K_h
-      packB(k, bp, dh, ld, 0, t, false);
-      smallProduct(ds, tp, bp, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
+      smallProduct(ds, tp, kp + off, t, drows + <usize>(h * dh) * 4, ld, t, dh, true);
       // dK_h = dSᵀ·Q_h
-      packB(q, bp, dh, ld, 0, t, false);
-      smallProduct(ds, tp, bp, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
+      smallProduct(ds, tp, qp + off, t, drows + <usize>(d + h * dh) * 4, ld, t, dh);
     }
   }
 }
@@ -2864,44 +2879,50 @@ function exp2NonPositive4(u: v128): v128 {
   return f32x4.mul(p, i32x4.shl(fn, 23));
 }
 
-// One 4×8 tile of the scores Sᵀ = K·Qᵀ (K's rows in place, rowBytes apart;
-// Qᵀ a packed panel of depth kc), stored, and its columns' maxima folded into
-// mx (8 floats; 4 when nr is 4: C's rows are padded to whole vectors only).
-// Rows ≥ mr are not stored (they re-read the tile's first row, so their
-// maxima change nothing).
+// One 4×8 tile of the scores Sᵀ = K·Qᵀ (K packed by packA: the tile's 4
+// rows' values at a depth contiguous, aStep bytes to the next depth; Qᵀ a
+// packed panel of depth kc), stored, and its columns' maxima folded into mx
+// (8 floats; 4 when nr is 4: C's rows are padded to whole vectors only).
+// Rows ≥ mr (packA's zeros) are neither stored nor folded.
 // @ts-ignore: decorator
 @inline
-function scoresTile(a0: usize, rowBytes: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32, mx: usize): void {
-  const p1 = mr > 1 ? a0 + rowBytes : a0;
-  const p2 = mr > 2 ? a0 + 2 * rowBytes : a0;
-  const p3 = mr > 3 ? a0 + 3 * rowBytes : a0;
+function scoresTile(pa: usize, aStep: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32, mx: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let pb = bp;
-  let o: usize = 0;
   const end = bp + <usize>(kc * NR) * 4;
   while (pb < end) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
-    let x = v128.load32_splat(a0 + o);
+    let x = v128.load32_splat(pa);
     c00 = madd(x, b0, c00);
     c01 = madd(x, b1, c01);
-    x = v128.load32_splat(p1 + o);
+    x = v128.load32_splat(pa, 4);
     c10 = madd(x, b0, c10);
     c11 = madd(x, b1, c11);
-    x = v128.load32_splat(p2 + o);
+    x = v128.load32_splat(pa, 8);
     c20 = madd(x, b0, c20);
     c21 = madd(x, b1, c21);
-    x = v128.load32_splat(p3 + o);
+    x = v128.load32_splat(pa, 12);
     c30 = madd(x, b0, c30);
     c31 = madd(x, b1, c31);
-    o += 4;
+    pa += aStep;
     pb += NR * 4;
   }
-  v128.store(mx, f32x4.pmax(v128.load(mx), f32x4.pmax(f32x4.pmax(c00, c10), f32x4.pmax(c20, c30))));
-  if (nr > 4) v128.store(mx, f32x4.pmax(v128.load(mx, 16), f32x4.pmax(f32x4.pmax(c01, c11), f32x4.pmax(c21, c31))), 16);
+  if (mr == MR) {
+    v128.store(mx, f32x4.pmax(v128.load(mx), f32x4.pmax(f32x4.pmax(c00, c10), f32x4.pmax(c20, c30))));
+    if (nr > 4) v128.store(mx, f32x4.pmax(v128.load(mx, 16), f32x4.pmax(f32x4.pmax(c01, c11), f32x4.pmax(c21, c31))), 16);
+  } else {
+    // the last rows: fold row 0 in place of those past t
+    const r1 = mr > 1 ? c10 : c00, r2 = mr > 2 ? c20 : c00;
+    v128.store(mx, f32x4.pmax(v128.load(mx), f32x4.pmax(f32x4.pmax(c00, r1), r2)));
+    if (nr > 4) {
+      const s1 = mr > 1 ? c11 : c01, s2 = mr > 2 ? c21 : c01;
+      v128.store(mx, f32x4.pmax(v128.load(mx, 16), f32x4.pmax(f32x4.pmax(c01, s1), s2)), 16);
+    }
+  }
   tileRowStore(c, c00, c01, nr);
   if (mr > 1) tileRowStore(c + ldc, c10, c11, nr);
   if (mr > 2) tileRowStore(c + 2 * ldc, c20, c21, nr);
@@ -2915,19 +2936,19 @@ function tileRowStore(c: usize, v0: v128, v1: v128, nr: i32): void {
   if (nr > 4) v128.store(c, v1, 16);
 }
 
-// Sᵀ [t × tp] (rows tp floats apart) = K·Qᵀ with K's t rows in place (lda
-// floats apart) and Qᵀ packed (t columns, zero past t), and the maxima of
+// Sᵀ [t × tp] (rows tp floats apart) = K·Qᵀ, K packed by packA (tiles of
+// 4 rows, tileBytes apart, depth dh here at aStep bytes per depth) and Qᵀ
+// packed (t columns, zero past t; panels of panelDepth), and the maxima of
 // its columns into mx [tp] (which holds −∞ before).
-function scoresWithMax(k: usize, lda: i32, bp: usize, dh: i32, c: usize, t: i32, tp: i32, mx: usize): void {
-  const rowBytes = <usize>lda * 4;
+function scoresWithMax(ka: usize, tileBytes: usize, aStep: usize, bp: usize, dh: i32, c: usize, t: i32, tp: i32, mx: usize, panelDepth: i32): void {
   const ldc = <usize>tp * 4;
   for (let j0 = 0; j0 < tp; j0 += NR) {
     const nr = tp - j0 < NR ? tp - j0 : NR;
-    const panel = bp + <usize>(j0 * dh) * 4;
+    const panel = bp + <usize>(j0 * panelDepth) * 4;
     const col = <usize>j0 * 4;
     for (let i = 0; i < t; i += MR) {
       const mr = t - i < MR ? t - i : MR;
-      scoresTile(k + <usize>i * rowBytes, rowBytes, panel, dh, c + <usize>i * ldc + col, ldc, mr, nr, mx + col);
+      scoresTile(ka + <usize>(i >> 2) * tileBytes, aStep, panel, dh, c + <usize>i * ldc + col, ldc, mr, nr, mx + col);
     }
   }
 }
@@ -3006,27 +3027,91 @@ export function attention(
   const d = heads * dh;
   const ld = 3 * d;
   const tp = (t + 3) & ~3;
-  const bp = scratch;
-  const mx = scratch + <usize>panelFloats(t, dh) * 4;
+  // heads start on panel boundaries: V is packed once per sample for all heads
+  const whole = dh % NR == 0;
+  const qT = alignScratch(scratch);
+  const vp = qT + <usize>(panelsOf(t) * d) * 4;
+  const ka = vp + <usize>(panelsOf(d) * t) * 4;
+  const mx = ka + <usize>(rowTiles(t) * d) * 4;
   for (let bi = 0; bi < b; bi++) {
     const rows = qkv + <usize>(bi * t) * <usize>ld * 4;
     const orows = out + <usize>(bi * t) * <usize>d * 4;
+    // Qᵀ of every head (depths h·dh.. of each panel), V of every head (panels h·dh/8..), the sample's rows read once in order
+    packB(rows, qT, t, ld, 0, d, true);
+    packA(rows + <usize>d * 4, ka, t, ld, 0, d, false);
+    if (whole) packB(rows + <usize>(2 * d) * 4, vp, d, ld, 0, t, false);
     for (let h = 0; h < heads; h++) {
-      const q = rows + <usize>(h * dh) * 4;
-      const k = rows + <usize>(d + h * dh) * 4;
       const v = rows + <usize>(2 * d + h * dh) * 4;
       const pT = probs + <usize>((bi * heads + h) * t) * <usize>tp * 4;
       // Sᵀ = K_h·Q_hᵀ [t × tp] and its columns' maxima, then Pᵀ in place
       for (let g = 0; g < tp; g += 4) v128.store(mx + <usize>g * 4, f32x4.splat(-Infinity));
-      packB(q, bp, t, ld, 0, dh, true);
-      scoresWithMax(k, ld, bp, dh, pT, t, tp, mx);
+      scoresWithMax(ka + <usize>(h * dh * MR) * 4, <usize>(d * MR) * 4, MR * 4, qT + <usize>(h * dh * NR) * 4, dh, pT, t, tp, mx, d);
       softmaxColumnsFrom(pT, mx, t, tp, scale);
       // out_h = P·V_h: Pᵀ as transposed A
-      packB(v, bp, dh, ld, 0, t, false);
-      smallProduct(pT, tp, bp, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
+      let vh = vp + <usize>(h * dh * t) * 4;
+      if (!whole) {
+        packB(v, vp, dh, ld, 0, t, false);
+        vh = vp;
+      }
+      smallProduct(pT, tp, vh, t, orows + <usize>(h * dh) * 4, d, t, dh, true);
     }
   }
 }
 
 // [txattn] end of attention, third round
 
+
+// [attn2] dSᵀ = Pᵀ ⊙ (dPᵀ − colsum(Pᵀ ⊙ dPᵀ))·scale in place of dPᵀ [t × tp]
+// (Pᵀ laid out alike), four column groups (16 columns) at a time: their
+// sums stay in registers (four independent chains down the rows, each
+// column's terms added in row order), then the same rows are formed while
+// still in L1; a last block of fewer groups the same way one group at a time.
+function scoreGradColumns(pT: usize, ds: usize, t: i32, tp: i32, scale: f32): void {
+  const rowBytes = <usize>tp * 4;
+  const groups = tp >> 2;
+  const sc4 = f32x4.splat(scale);
+  let g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const o = <usize>g * 16;
+    let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+    let p = pT + o, q = ds + o;
+    for (let j = 0; j < t; j++) {
+      s0 = madd(v128.load(p), v128.load(q), s0);
+      s1 = madd(v128.load(p, 16), v128.load(q, 16), s1);
+      s2 = madd(v128.load(p, 32), v128.load(q, 32), s2);
+      s3 = madd(v128.load(p, 48), v128.load(q, 48), s3);
+      p += rowBytes;
+      q += rowBytes;
+    }
+    // Pᵀ is 0 past t, and the mask keeps garbage in dPᵀ's padding out
+    const m3 = groupMask(g + 3, t);
+    p = pT + o;
+    q = ds + o;
+    for (let j = 0; j < t; j++) {
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p), f32x4.sub(v128.load(q), s0)), sc4));
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p, 16), f32x4.sub(v128.load(q, 16), s1)), sc4), 16);
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p, 32), f32x4.sub(v128.load(q, 32), s2)), sc4), 32);
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p, 48), v128.and(f32x4.sub(v128.load(q, 48), s3), m3)), sc4), 48);
+      p += rowBytes;
+      q += rowBytes;
+    }
+  }
+  for (; g < groups; g++) {
+    const o = <usize>g * 16;
+    let s0 = f32x4.splat(0);
+    let p = pT + o, q = ds + o;
+    for (let j = 0; j < t; j++) {
+      s0 = madd(v128.load(p), v128.load(q), s0);
+      p += rowBytes;
+      q += rowBytes;
+    }
+    const m0 = groupMask(g, t);
+    p = pT + o;
+    q = ds + o;
+    for (let j = 0; j < t; j++) {
+      v128.store(q, f32x4.mul(f32x4.mul(v128.load(p), v128.and(f32x4.sub(v128.load(q), s0), m0)), sc4));
+      p += rowBytes;
+      q += rowBytes;
+    }
+  }
+}

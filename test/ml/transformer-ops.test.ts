@@ -373,8 +373,9 @@ describe('concatColumns (the Q/K/V weights side by side)', () => {
 });
 
 describe('multi-head attention on the fused Q/K/V product', () => {
-  // [samples, tokens, heads, head width]
-  it.each([[2, 5, 3, 3], [1, 9, 2, 8], [3, 32, 4, 16], [2, 1, 2, 5], [1, 13, 1, 7]])(
+  // [samples, tokens, heads, head width]: the default shape; tokens no multiple of 4; head widths that
+  // are multiples of 8 (the operands packed once per sample for every head) and not (packed head by head)
+  it.each([[2, 5, 3, 3], [1, 9, 2, 8], [3, 32, 4, 16], [2, 1, 2, 5], [1, 13, 1, 7], [2, 11, 8, 24], [3, 6, 5, 8], [2, 30, 1, 24], [2, 7, 7, 12]])(
     'b %i, seq %i, heads %i, dh %i: forward and gradient match cpu',
     async (b, seq, heads, dh) => {
       const diff = await wasmVsCpu([[b * seq, 3 * heads * dh]], (t, qkv) => multiHeadAttention(t, qkv!, seq, heads));
@@ -384,6 +385,16 @@ describe('multi-head attention on the fused Q/K/V product', () => {
 
   it('scores up to 228 apart (probabilities far below the exponential\'s clamp at e^-86.6): forward and gradient match cpu', async () => {
     const diff = await wasmVsCpu([[2 * 11, 3 * 2 * 8]], (t, qkv) => multiHeadAttention(t, t.mul(qkv!, 6), 11, 2));
+    expect(diff).toBeLessThan(TOL);
+  });
+
+  it('every score far below 0 (−160 ± a few), seq 7: the column maxima are the scores\', not the padding rows\' zeros', async () => {
+    // Q = −20 + 0.3·x, K = 4 + 0.3·x per entry, dh 4 (scale 1/2): scores ≈ −160 a few apart; a maximum of 0
+    // would clamp every exponential to 2^−125 and make the probabilities uniform
+    const [seq, heads, dh] = [7, 2, 4];
+    const d = heads * dh;
+    const shift = Array.from({ length: 3 * d }, (_, c) => (c < d ? -20 : c < 2 * d ? 4 : 0));
+    const diff = await wasmVsCpu([[2 * seq, 3 * d]], (t, qkv) => multiHeadAttention(t, t.add(t.mul(qkv!, 0.3), t.tensor1d(shift)), seq, heads));
     expect(diff).toBeLessThan(TOL);
   });
 
@@ -408,6 +419,26 @@ describe('multi-head attention on the fused Q/K/V product', () => {
       for (let i = 0; i < seq; i++) expect(block.reduce((a, row) => a + row[i]!, 0)).toBeCloseTo(1, 6);
     }
     expect(Array.from(out)).toEqual(Array.from(ref));
+  });
+
+  it('the same bits call after call, forward and gradient (default shapes, batch 3)', async () => {
+    await tf.setBackend('wasm');
+    const [b, seq, heads, dh] = [3, 32, 4, 16];
+    const qkv = tf.tensor2d(rand(b * seq * 3 * heads * dh, 12), [b * seq, 3 * heads * dh]);
+    const dout = tf.tensor2d(rand(b * seq * heads * dh, 13), [b * seq, heads * dh]);
+    const run = () => tf.tidy(() => {
+      const out = multiHeadAttention(tf, qkv, seq, heads);
+      const grad = tf.grad((x: Tensor) => tf.sum(tf.mul(multiHeadAttention(tf, x, seq, heads), dout)))(qkv);
+      return [...out.dataSync(), ...grad.dataSync()];
+    });
+    const first = run();
+    // other tensors allocated in between, so the second run's outputs and scratch sit elsewhere
+    const filler = tf.fill([5000], 3);
+    const second = run();
+    filler.dispose();
+    [qkv, dout].forEach((t) => t.dispose());
+    expect(first.length).toBe(b * seq * heads * dh * 4);
+    expect(first.every((v, i) => Object.is(v, second[i]))).toBe(true);
   });
 
   it('a hand-worked case: two tokens, one head of width 1', async () => {

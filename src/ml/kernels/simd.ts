@@ -48,7 +48,7 @@ interface Exports {
   ): void;
   geluF32(x: number, out: number, cdf: number, n: number): void;
   geluGradF32(x: number, cdf: number, dy: number, out: number, n: number): void;
-  attentionScratchFloats(t: number, dh: number): number;
+  attentionScratchFloats(t: number, dh: number, heads: number): number;
   attention(qkv: number, out: number, probs: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number): void;
   attentionGrad(
     qkv: number, probs: number, dout: number, dqkv: number, b: number, t: number, heads: number, dh: number, scale: number, scratch: number,

@@ -150,9 +150,9 @@ function paddedSeq(seq: number): number {
   return (seq + 3) & ~3;
 }
 
-function attentionScratch(backend: BackendWasm, seq: number, dh: number): number {
+function attentionScratch(backend: BackendWasm, seq: number, dh: number, heads: number): number {
   const simd = simdKernels(backend);
-  return simd.scratch(simd.exports.attentionScratchFloats(seq, dh) * 4);
+  return simd.scratch(simd.exports.attentionScratchFloats(seq, dh, heads) * 4);
 }
 
 export function attention(args: KernelArgs<AttentionAttrs>): TensorInfo[] {
@@ -162,7 +162,7 @@ export function attention(args: KernelArgs<AttentionAttrs>): TensorInfo[] {
   const { seq, heads } = attrs;
   const out = backend.makeOutput([b * seq, d], 'float32');
   const probs = backend.makeOutput([b * heads, seq, paddedSeq(seq)], 'float32');
-  const scratch = attentionScratch(backend, seq, dh);
+  const scratch = attentionScratch(backend, seq, dh, heads);
   const simd = simdKernels(backend);
   simd.exports.attention(simd.ptr(qkv), simd.ptr(out), simd.ptr(probs), b, seq, heads, dh, attrs.scale, scratch);
   return [out, probs];
@@ -176,7 +176,7 @@ export function attentionGrad(args: KernelArgs<AttentionAttrs>): TensorInfo {
   expectFloat(ATTENTION_GRAD_KERNEL, 'probs', probs, b * heads * seq * paddedSeq(seq));
   expectFloat(ATTENTION_GRAD_KERNEL, 'dy', dy, b * seq * d);
   const dqkv = backend.makeOutput(qkv.shape, 'float32');
-  const scratch = attentionScratch(backend, seq, dh);
+  const scratch = attentionScratch(backend, seq, dh, heads);
   const simd = simdKernels(backend);
   simd.exports.attentionGrad(simd.ptr(qkv), simd.ptr(probs), simd.ptr(dy), simd.ptr(dqkv), b, seq, heads, dh, attrs.scale, scratch);
   return dqkv;
