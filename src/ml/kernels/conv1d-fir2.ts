@@ -108,13 +108,17 @@ function blockOf(n: number, floatsPerSample: number): number {
   return Math.max(1, Math.min(n, Math.floor(BLOCK_FLOATS / floatsPerSample)));
 }
 
-/** The gemm export on heap offsets (./simd.ts's gemm makes a tensor per product). */
+/**
+ * The gemm export on heap offsets (./simd.ts's gemm makes a tensor per
+ * product): `batch` products of A's windows (rows lda floats apart, strideA
+ * from one product to the next) with the same weights B, each into its own C.
+ */
 function gemmAt(
-  k: SimdKernels, a: number, b: number, c: number, m: number, n: number, depth: number, transA: boolean,
-  batch: number, strideA: number, strideB: number, lda: number, accumulate: boolean, strideC = m * n,
+  k: SimdKernels, a: number, b: number, c: number, m: number, n: number, depth: number,
+  batch: number, strideA: number, lda: number, strideC = m * n,
 ): void {
   const scratch = k.scratch(k.exports.gemmScratchFloats(m, n, depth) * 4);
-  k.exports.gemm(a, b, c, m, n, depth, transA ? 1 : 0, 0, 0, 0, scratch, batch, strideA, strideB, strideC, lda, accumulate ? 1 : 0);
+  k.exports.gemm(a, b, c, m, n, depth, 0, 0, 0, 0, scratch, batch, strideA, 0, strideC, lda, 0);
 }
 
 /**
@@ -207,7 +211,7 @@ interface Block {
 function forwardBlock(b: Block, node: FirNode, src: number, rows: number, left: number, q: number, wp: number, out: number, bias: number, scratch: number): void {
   const { k, nb, cin, cout } = b;
   if (!node.parts) {
-    gemmAt(k, src, wp + node.offset * 4, out, node.outputs, cout, node.taps * cin, false, q, rows * cin, 0, cin, false);
+    gemmAt(k, src, wp + node.offset * 4, out, node.outputs, cout, node.taps * cin, q, rows * cin, cin);
     return;
   }
   const [p0, p1, p2] = node.parts;
@@ -262,8 +266,8 @@ function forwardFused(b: Block, tree: FirNode, f: Fused, src: number, rows: numb
   // 64 channels; with ≤ 32, whose tiles are 4 rows, no faster).
   leaves(tree).forEach((leaf, i) => {
     const [a, c] = [scratch + i * arrayBytes, products + i * productBytes];
-    if (f.tall) gemmAt(k, a, wp + leaf.offset * 4, c, (q - 1) * f.v2 + leaf.outputs, cout, leaf.taps * cin, false, 1, 0, 0, cin, false);
-    else gemmAt(k, a, wp + leaf.offset * 4, c, leaf.outputs, cout, leaf.taps * cin, false, q, f.v2 * cin, 0, cin, false, f.rows * cout);
+    if (f.tall) gemmAt(k, a, wp + leaf.offset * 4, c, (q - 1) * f.v2 + leaf.outputs, cout, leaf.taps * cin, 1, 0, cin);
+    else gemmAt(k, a, wp + leaf.offset * 4, c, leaf.outputs, cout, leaf.taps * cin, q, f.v2 * cin, cin, f.rows * cout);
   });
   k.exports.fir4Combine(products, productBytes, f.rows, bias, out, q, cout, tree.outputs);
 }
