@@ -2491,23 +2491,36 @@ export function layerNormResidual(
   // as before, their last horizontal adds, μ and 1/√(σ² + eps) for the four
   // rows in one vector (the same operations lane by lane, so the same bits):
   // one row's chain of sums, reduction, square root and division is mostly
-  // latency, which four independent rows now overlap
+  // latency, which four independent rows now overlap (0.91× the time of a
+  // default SpecflowAddLayerNorm call; with x + res summed as it is stored,
+  // addRowSum, 0.75–0.78×: bench/transformer-kernels-ab.mjs addLayerNorm)
   if ((d & 3) == 0) {
     const inv4 = f32x4.splat(inv);
     const eps4 = f32x4.splat(eps);
     for (; row + 4 <= rows; row += 4) {
       const off = <usize>row * rowBytes;
       const src = res ? sum + off : x + off;
+      let t0: v128, t1: v128, t2: v128, t3: v128;
       if (res) {
-        for (let r = 0; r < 4; r++) {
-          const o = off + <usize>r * rowBytes;
-          addRow(x + o, res + <usize>resRow * rowBytes, sum + o, d);
-          if (++resRow == resRows) resRow = 0;
-        }
+        const r0 = resRow;
+        if (++resRow == resRows) resRow = 0;
+        const r1 = resRow;
+        if (++resRow == resRows) resRow = 0;
+        const r2 = resRow;
+        if (++resRow == resRows) resRow = 0;
+        const r3 = resRow;
+        if (++resRow == resRows) resRow = 0;
+        t0 = addRowSum(x + off, res + <usize>r0 * rowBytes, src, d);
+        t1 = addRowSum(x + off + rowBytes, res + <usize>r1 * rowBytes, src + rowBytes, d);
+        t2 = addRowSum(x + off + 2 * rowBytes, res + <usize>r2 * rowBytes, src + 2 * rowBytes, d);
+        t3 = addRowSum(x + off + 3 * rowBytes, res + <usize>r3 * rowBytes, src + 3 * rowBytes, d);
+      } else {
+        t0 = rowSum(src, d);
+        t1 = rowSum(src + rowBytes, d);
+        t2 = rowSum(src + 2 * rowBytes, d);
+        t3 = rowSum(src + 3 * rowBytes, d);
       }
-      const mu4 = f32x4.mul(sum4x4(
-        rowSum(src, d), rowSum(src + rowBytes, d), rowSum(src + 2 * rowBytes, d), rowSum(src + 3 * rowBytes, d),
-      ), inv4);
+      const mu4 = f32x4.mul(sum4x4(t0, t1, t2, t3), inv4);
       const ss4 = sum4x4(
         rowSquares(src, f32x4.splat(f32x4.extract_lane(mu4, 0)), d),
         rowSquares(src + rowBytes, f32x4.splat(f32x4.extract_lane(mu4, 1)), d),
@@ -2528,12 +2541,17 @@ export function layerNormResidual(
   for (; row < rows; row++) {
     const off = <usize>row * rowBytes;
     let sr = x + off;
+    let whole: v128;
     if (res) {
       sr = sum + off;
-      addRow(x + off, res + <usize>resRow * rowBytes, sr, d);
+      const rr = res + <usize>resRow * rowBytes;
       if (++resRow == resRows) resRow = 0;
+      whole = addRowSum(x + off, rr, sr, d);
+      for (let i = vec; i < d; i++) store<f32>(sr + <usize>i * 4, load<f32>(x + off + <usize>i * 4) + load<f32>(rr + <usize>i * 4));
+    } else {
+      whole = rowSum(sr, d);
     }
-    let total = sum4(rowSum(sr, d));
+    let total = sum4(whole);
     for (let k = vec; k < d; k++) total += load<f32>(sr + <usize>k * 4);
     const mu = total * inv;
     const m4 = f32x4.splat(mu);
@@ -2554,13 +2572,37 @@ export function layerNormResidual(
   }
 }
 
-// s = x + res over a row of d floats.
+// s = x + res over a row's whole vectors, stored, and summed as rowSum does (the
+// same values added in the same order) while in registers: a pass over s fewer.
 // @ts-ignore: decorator
 @inline
-function addRow(xr: usize, rr: usize, sr: usize, d: i32): void {
+function addRowSum(xr: usize, rr: usize, sr: usize, d: i32): v128 {
   const vec = d & ~3;
-  for (let i = 0; i < vec; i += 4) v128.store(sr + <usize>i * 4, f32x4.add(v128.load(xr + <usize>i * 4), v128.load(rr + <usize>i * 4)));
-  for (let i = vec; i < d; i++) store<f32>(sr + <usize>i * 4, load<f32>(xr + <usize>i * 4) + load<f32>(rr + <usize>i * 4));
+  const vec16 = d & ~15;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let i = 0;
+  for (; i < vec16; i += 16) {
+    const p = <usize>i * 4;
+    const s0 = f32x4.add(v128.load(xr + p), v128.load(rr + p));
+    const s1 = f32x4.add(v128.load(xr + p, 16), v128.load(rr + p, 16));
+    const s2 = f32x4.add(v128.load(xr + p, 32), v128.load(rr + p, 32));
+    const s3 = f32x4.add(v128.load(xr + p, 48), v128.load(rr + p, 48));
+    v128.store(sr + p, s0);
+    v128.store(sr + p, s1, 16);
+    v128.store(sr + p, s2, 32);
+    v128.store(sr + p, s3, 48);
+    a0 = f32x4.add(a0, s0);
+    a1 = f32x4.add(a1, s1);
+    a2 = f32x4.add(a2, s2);
+    a3 = f32x4.add(a3, s3);
+  }
+  for (; i < vec; i += 4) {
+    const p = <usize>i * 4;
+    const s0 = f32x4.add(v128.load(xr + p), v128.load(rr + p));
+    v128.store(sr + p, s0);
+    a0 = f32x4.add(a0, s0);
+  }
+  return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
 }
 
 // The whole vectors of a row summed in four lanes of four accumulators
