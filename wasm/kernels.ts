@@ -2376,13 +2376,12 @@ export function geluGradF32(x: usize, cdf: usize, dy: usize, out: usize, n: i32)
   let i = 0;
   for (; i < vec16; i += 16) {
     const p = <usize>i * 4;
-    const x0 = v128.load(x + p), x1 = v128.load(x + p, 16), x2 = v128.load(x + p, 32), x3 = v128.load(x + p, 48);
-    const c0 = v128.load(cdf + p), c1 = v128.load(cdf + p, 16), c2 = v128.load(cdf + p, 32), c3 = v128.load(cdf + p, 48);
-    const g0 = v128.load(dy + p), g1 = v128.load(dy + p, 16), g2 = v128.load(dy + p, 32), g3 = v128.load(dy + p, 48);
-    v128.store(out + p, geluGradOf(x0, c0, g0));
-    v128.store(out + p, geluGradOf(x1, c1, g1), 16);
-    v128.store(out + p, geluGradOf(x2, c2, g2), 32);
-    v128.store(out + p, geluGradOf(x3, c3, g3), 48);
+    // each vector's three loads next to its use: loaded all at the top, the twelve
+    // vectors and the exponential's constants did not fit V8's 16 registers
+    v128.store(out + p, geluGradOf(v128.load(x + p), v128.load(cdf + p), v128.load(dy + p)));
+    v128.store(out + p, geluGradOf(v128.load(x + p, 16), v128.load(cdf + p, 16), v128.load(dy + p, 16)), 16);
+    v128.store(out + p, geluGradOf(v128.load(x + p, 32), v128.load(cdf + p, 32), v128.load(dy + p, 32)), 32);
+    v128.store(out + p, geluGradOf(v128.load(x + p, 48), v128.load(cdf + p, 48), v128.load(dy + p, 48)), 48);
   }
   for (; i < vec; i += 4) {
     const p = <usize>i * 4;
@@ -2484,52 +2483,79 @@ export function attentionGrad(
 export function layerNormResidual(
   x: usize, res: usize, resRows: i32, gamma: usize, beta: usize, sum: usize, y: usize, mean: usize, rstd: usize, rows: i32, d: i32, eps: f32,
 ): void {
-  const vec = d & ~3;
-  const vec16 = d & ~15;
   const inv = <f32>1 / <f32>d;
   const rowBytes = <usize>d * 4;
   let resRow = 0;
-  for (let row = 0; row < rows; row++) {
+  let row = 0;
+  // [txsmall] four rows at a time where d is whole vectors: each row's sums
+  // as before, their last horizontal adds, μ and 1/√(σ² + eps) for the four
+  // rows in one vector (the same operations lane by lane, so the same bits):
+  // one row's chain of sums, reduction, square root and division is mostly
+  // latency, which four independent rows now overlap (0.91× the time of a
+  // default SpecflowAddLayerNorm call; with x + res summed as it is stored,
+  // addRowSum, 0.75–0.78×: bench/transformer-kernels-ab.mjs addLayerNorm)
+  if ((d & 3) == 0) {
+    const inv4 = f32x4.splat(inv);
+    const eps4 = f32x4.splat(eps);
+    for (; row + 4 <= rows; row += 4) {
+      const off = <usize>row * rowBytes;
+      const src = res ? sum + off : x + off;
+      let t0: v128, t1: v128, t2: v128, t3: v128;
+      if (res) {
+        const r0 = resRow;
+        if (++resRow == resRows) resRow = 0;
+        const r1 = resRow;
+        if (++resRow == resRows) resRow = 0;
+        const r2 = resRow;
+        if (++resRow == resRows) resRow = 0;
+        const r3 = resRow;
+        if (++resRow == resRows) resRow = 0;
+        t0 = addRowSum(x + off, res + <usize>r0 * rowBytes, src, d);
+        t1 = addRowSum(x + off + rowBytes, res + <usize>r1 * rowBytes, src + rowBytes, d);
+        t2 = addRowSum(x + off + 2 * rowBytes, res + <usize>r2 * rowBytes, src + 2 * rowBytes, d);
+        t3 = addRowSum(x + off + 3 * rowBytes, res + <usize>r3 * rowBytes, src + 3 * rowBytes, d);
+      } else {
+        t0 = rowSum(src, d);
+        t1 = rowSum(src + rowBytes, d);
+        t2 = rowSum(src + 2 * rowBytes, d);
+        t3 = rowSum(src + 3 * rowBytes, d);
+      }
+      const mu4 = f32x4.mul(sum4x4(t0, t1, t2, t3), inv4);
+      const ss4 = sum4x4(
+        rowSquares(src, f32x4.splat(f32x4.extract_lane(mu4, 0)), d),
+        rowSquares(src + rowBytes, f32x4.splat(f32x4.extract_lane(mu4, 1)), d),
+        rowSquares(src + 2 * rowBytes, f32x4.splat(f32x4.extract_lane(mu4, 2)), d),
+        rowSquares(src + 3 * rowBytes, f32x4.splat(f32x4.extract_lane(mu4, 3)), d),
+      );
+      const rs4 = f32x4.div(f32x4.splat(1), f32x4.sqrt(f32x4.add(f32x4.mul(ss4, inv4), eps4)));
+      v128.store(mean + <usize>row * 4, mu4);
+      v128.store(rstd + <usize>row * 4, rs4);
+      const yr = y + off;
+      normRow(src, f32x4.splat(f32x4.extract_lane(mu4, 0)), f32x4.splat(f32x4.extract_lane(rs4, 0)), gamma, beta, yr, d);
+      normRow(src + rowBytes, f32x4.splat(f32x4.extract_lane(mu4, 1)), f32x4.splat(f32x4.extract_lane(rs4, 1)), gamma, beta, yr + rowBytes, d);
+      normRow(src + 2 * rowBytes, f32x4.splat(f32x4.extract_lane(mu4, 2)), f32x4.splat(f32x4.extract_lane(rs4, 2)), gamma, beta, yr + 2 * rowBytes, d);
+      normRow(src + 3 * rowBytes, f32x4.splat(f32x4.extract_lane(mu4, 3)), f32x4.splat(f32x4.extract_lane(rs4, 3)), gamma, beta, yr + 3 * rowBytes, d);
+    }
+  }
+  const vec = d & ~3;
+  for (; row < rows; row++) {
     const off = <usize>row * rowBytes;
     let sr = x + off;
+    let whole: v128;
     if (res) {
-      const xr = x + off;
+      sr = sum + off;
       const rr = res + <usize>resRow * rowBytes;
       if (++resRow == resRows) resRow = 0;
-      sr = sum + off;
-      for (let i = 0; i < vec; i += 4) v128.store(sr + <usize>i * 4, f32x4.add(v128.load(xr + <usize>i * 4), v128.load(rr + <usize>i * 4)));
-      for (let i = vec; i < d; i++) store<f32>(sr + <usize>i * 4, load<f32>(xr + <usize>i * 4) + load<f32>(rr + <usize>i * 4));
+      whole = addRowSum(x + off, rr, sr, d);
+      for (let i = vec; i < d; i++) store<f32>(sr + <usize>i * 4, load<f32>(x + off + <usize>i * 4) + load<f32>(rr + <usize>i * 4));
+    } else {
+      whole = rowSum(sr, d);
     }
-    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    let i = 0;
-    for (; i < vec16; i += 16) {
-      const p = sr + <usize>i * 4;
-      a0 = f32x4.add(a0, v128.load(p));
-      a1 = f32x4.add(a1, v128.load(p, 16));
-      a2 = f32x4.add(a2, v128.load(p, 32));
-      a3 = f32x4.add(a3, v128.load(p, 48));
-    }
-    for (; i < vec; i += 4) a0 = f32x4.add(a0, v128.load(sr + <usize>i * 4));
-    let total = sum4(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    let total = sum4(whole);
     for (let k = vec; k < d; k++) total += load<f32>(sr + <usize>k * 4);
     const mu = total * inv;
     const m4 = f32x4.splat(mu);
-    a0 = f32x4.splat(0); a1 = a0; a2 = a0; a3 = a0;
-    i = 0;
-    for (; i < vec16; i += 16) {
-      const p = sr + <usize>i * 4;
-      const c0 = f32x4.sub(v128.load(p), m4), c1 = f32x4.sub(v128.load(p, 16), m4);
-      const c2 = f32x4.sub(v128.load(p, 32), m4), c3 = f32x4.sub(v128.load(p, 48), m4);
-      a0 = madd(c0, c0, a0);
-      a1 = madd(c1, c1, a1);
-      a2 = madd(c2, c2, a2);
-      a3 = madd(c3, c3, a3);
-    }
-    for (; i < vec; i += 4) {
-      const c = f32x4.sub(v128.load(sr + <usize>i * 4), m4);
-      a0 = madd(c, c, a0);
-    }
-    let ss = sum4(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    let ss = sum4(rowSquares(sr, m4, d));
     for (let k = vec; k < d; k++) {
       const c = load<f32>(sr + <usize>k * 4) - mu;
       ss += c * c;
@@ -2537,18 +2563,112 @@ export function layerNormResidual(
     const rs = <f32>1 / Mathf.sqrt(ss * inv + eps);
     store<f32>(mean + <usize>row * 4, mu);
     store<f32>(rstd + <usize>row * 4, rs);
-    const r4 = f32x4.splat(rs);
     const yr = y + off;
-    for (let k = 0; k < vec; k += 4) {
-      const p = <usize>k * 4;
-      const h = f32x4.mul(f32x4.sub(v128.load(sr + p), m4), r4);
-      v128.store(yr + p, madd(h, v128.load(gamma + p), v128.load(beta + p)));
-    }
+    normRow(sr, m4, f32x4.splat(rs), gamma, beta, yr, d);
     for (let k = vec; k < d; k++) {
       const p = <usize>k * 4;
       store<f32>(yr + p, (load<f32>(sr + p) - mu) * rs * load<f32>(gamma + p) + load<f32>(beta + p));
     }
   }
+}
+
+// s = x + res over a row's whole vectors, stored, and summed as rowSum does (the
+// same values added in the same order) while in registers: a pass over s fewer.
+// @ts-ignore: decorator
+@inline
+function addRowSum(xr: usize, rr: usize, sr: usize, d: i32): v128 {
+  const vec = d & ~3;
+  const vec16 = d & ~15;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let i = 0;
+  for (; i < vec16; i += 16) {
+    const p = <usize>i * 4;
+    const s0 = f32x4.add(v128.load(xr + p), v128.load(rr + p));
+    const s1 = f32x4.add(v128.load(xr + p, 16), v128.load(rr + p, 16));
+    const s2 = f32x4.add(v128.load(xr + p, 32), v128.load(rr + p, 32));
+    const s3 = f32x4.add(v128.load(xr + p, 48), v128.load(rr + p, 48));
+    v128.store(sr + p, s0);
+    v128.store(sr + p, s1, 16);
+    v128.store(sr + p, s2, 32);
+    v128.store(sr + p, s3, 48);
+    a0 = f32x4.add(a0, s0);
+    a1 = f32x4.add(a1, s1);
+    a2 = f32x4.add(a2, s2);
+    a3 = f32x4.add(a3, s3);
+  }
+  for (; i < vec; i += 4) {
+    const p = <usize>i * 4;
+    const s0 = f32x4.add(v128.load(xr + p), v128.load(rr + p));
+    v128.store(sr + p, s0);
+    a0 = f32x4.add(a0, s0);
+  }
+  return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+}
+
+// The whole vectors of a row summed in four lanes of four accumulators
+// (chains of d/16 adds, not d/4), the accumulators added pairwise; sum4
+// finishes it.
+// @ts-ignore: decorator
+@inline
+function rowSum(sr: usize, d: i32): v128 {
+  const vec = d & ~3;
+  const vec16 = d & ~15;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let i = 0;
+  for (; i < vec16; i += 16) {
+    const p = sr + <usize>i * 4;
+    a0 = f32x4.add(a0, v128.load(p));
+    a1 = f32x4.add(a1, v128.load(p, 16));
+    a2 = f32x4.add(a2, v128.load(p, 32));
+    a3 = f32x4.add(a3, v128.load(p, 48));
+  }
+  for (; i < vec; i += 4) a0 = f32x4.add(a0, v128.load(sr + <usize>i * 4));
+  return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+}
+
+// Σ (s − μ)² over a row's whole vectors, as rowSum.
+// @ts-ignore: decorator
+@inline
+function rowSquares(sr: usize, m4: v128, d: i32): v128 {
+  const vec = d & ~3;
+  const vec16 = d & ~15;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let i = 0;
+  for (; i < vec16; i += 16) {
+    const p = sr + <usize>i * 4;
+    const c0 = f32x4.sub(v128.load(p), m4), c1 = f32x4.sub(v128.load(p, 16), m4);
+    const c2 = f32x4.sub(v128.load(p, 32), m4), c3 = f32x4.sub(v128.load(p, 48), m4);
+    a0 = madd(c0, c0, a0);
+    a1 = madd(c1, c1, a1);
+    a2 = madd(c2, c2, a2);
+    a3 = madd(c3, c3, a3);
+  }
+  for (; i < vec; i += 4) {
+    const c = f32x4.sub(v128.load(sr + <usize>i * 4), m4);
+    a0 = madd(c, c, a0);
+  }
+  return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+}
+
+// y = (s − μ)·r·γ + β over a row's whole vectors.
+// @ts-ignore: decorator
+@inline
+function normRow(sr: usize, m4: v128, r4: v128, gamma: usize, beta: usize, yr: usize, d: i32): void {
+  const vec = d & ~3;
+  for (let k = 0; k < vec; k += 4) {
+    const p = <usize>k * 4;
+    const h = f32x4.mul(f32x4.sub(v128.load(sr + p), m4), r4);
+    v128.store(yr + p, madd(h, v128.load(gamma + p), v128.load(beta + p)));
+  }
+}
+
+// sum4 of four vectors at once: lane r is sum4(v_r), (v.0 + v.1) + (v.2 + v.3).
+// @ts-ignore: decorator
+@inline
+function sum4x4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  const p01 = f32x4.add(v128.shuffle<f32>(v0, v1, 0, 2, 4, 6), v128.shuffle<f32>(v0, v1, 1, 3, 5, 7));
+  const p23 = f32x4.add(v128.shuffle<f32>(v2, v3, 0, 2, 4, 6), v128.shuffle<f32>(v2, v3, 1, 3, 5, 7));
+  return f32x4.add(v128.shuffle<f32>(p01, p23, 0, 2, 4, 6), v128.shuffle<f32>(p01, p23, 1, 3, 5, 7));
 }
 
 // Its gradient, per row with x̂ = (s − μ)·r and g = dy·γ:

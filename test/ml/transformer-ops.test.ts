@@ -57,7 +57,7 @@ async function wasmVsCpu(shapes: number[][], op: Op, seed = 1): Promise<number> 
 const TOL = 2e-5;
 
 describe('layer norm', () => {
-  it.each([[[3, 5, 7]], [[2, 4, 16]], [[6, 64]], [[2, 3]], [[4, 1]]])('%j: forward and gradients (x, γ, β) match cpu', async (shape) => {
+  it.each([[[3, 5, 7]], [[2, 4, 16]], [[6, 64]], [[7, 12]], [[9, 24]], [[2, 3]], [[4, 1]]])('%j: forward and gradients (x, γ, β) match cpu', async (shape) => {
     const d = shape[shape.length - 1]!;
     const diff = await wasmVsCpu([shape, [d], [d]], (t, x, g, b) => layerNormOp(t, t.add(t.mul(x!, 3), 1.5), g!, b!));
     expect(diff).toBeLessThan(TOL);
@@ -93,6 +93,36 @@ describe('residual add joined with layer norm', () => {
       return t.concat([t.mul(sum, 0.7), y, t.mul(x!, 0.3)], -1);
     });
     expect(diff).toBeLessThan(TOL);
+  });
+
+  it.each([[[7, 12]], [[9, 24]]])('%j (rows in blocks of four and alone, width no multiple of 16): sum, y and the gradients match cpu', async (shape) => {
+    const d = shape[shape.length - 1]!;
+    const diff = await wasmVsCpu([shape, shape, [d], [d]], (t, x, r, g, b) => {
+      const { sum, y } = addLayerNormOp(t, t.add(t.mul(x!, 3), 1.5), r!, g!, b!);
+      return t.concat([t.mul(sum, 0.7), y], -1);
+    });
+    expect(diff).toBeLessThan(TOL);
+  });
+
+  // the kernel takes rows four at a time (their μ and 1/σ in one vector) where d is whole vectors,
+  // and the last rows one at a time: a row must come out the same either way
+  it.each([12, 64])('d = %i: a row among four and the same row alone give the same bits, with and without a residual, forward and gradient', async (d) => {
+    await tf.setBackend('wasm');
+    const rows = 5;
+    const withRow0Again = (seed: number) => {
+      const v = rand(rows * d, seed, 2);
+      v.copyWithin((rows - 1) * d, 0, d);
+      return tf.tensor2d(v, [rows, d]);
+    };
+    const out = tf.tidy(() => {
+      const [x, r, dy] = [withRow0Again(61), withRow0Again(62), withRow0Again(63)];
+      const [g, b] = [tf.tensor1d(rand(d, 64)), tf.tensor1d(rand(d, 65))];
+      const plain = (a: Tensor) => layerNormOp(tf, a, g, b);
+      const joined = (a: Tensor) => addLayerNormOp(tf, a, r, g, b).y;
+      return [plain(x), tf.grad((a: Tensor) => tf.sum(tf.mul(plain(a), dy)))(x), joined(x), tf.grad((a: Tensor) => tf.sum(tf.mul(joined(a), dy)))(x)]
+        .map((t) => Float32Array.from(t.dataSync()));
+    });
+    for (const bits of out.map((v) => new Uint32Array(v.buffer))) expect(Array.from(bits.subarray((rows - 1) * d))).toEqual(Array.from(bits.subarray(0, d)));
   });
 
   it('only y used: the unused sum gets a zero gradient', async () => {
