@@ -2487,7 +2487,7 @@ export function layerNormResidual(
   const rowBytes = <usize>d * 4;
   let resRow = 0;
   let row = 0;
-  // [txsmall] four rows at a time where d is whole vectors: each row's sums
+  // Four rows at a time where d is whole vectors: each row's sums
   // as before, their last horizontal adds, μ and 1/√(σ² + eps) for the four
   // rows in one vector (the same operations lane by lane, so the same bits):
   // one row's chain of sums, reduction, square root and division is mostly
