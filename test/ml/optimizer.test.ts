@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { initBackend, initStockWasm, type TF } from '../../src/ml/backend.js';
+import { rememberColumnSums, takeColumnSums } from '../../src/ml/kernels/column-sums.js';
 import { createAdam, fusedAdamAvailable, sumsGradients } from '../../src/ml/optimizer.js';
 
 let tf: TF;
@@ -144,6 +145,18 @@ describe('fused Adam on wasm', () => {
     expect(Math.abs(w.dataSync()[0]! - x0[0]!)).toBeGreaterThan(0.01);
     opt.dispose();
     [init, w, g].forEach((t: Tensor) => t.dispose());
+  });
+
+  it('forgets the column sums a product kept of a variable it overwrites in place (they would no longer be its sums)', async () => {
+    await tf.setBackend('wasm');
+    const w = tf.tidy(() => tf.variable(tf.tensor2d(values(8, 16), [2, 4]), true, 'kept_sums'));
+    const g = tf.tensor2d(values(8, 17), [2, 4]);
+    rememberColumnSums(w, 2, new Float32Array(4));
+    const opt = createAdam(tf, 0.01);
+    opt.applyGradients({ kept_sums: g });
+    expect(takeColumnSums(w, 2, 4)).toBeUndefined();
+    opt.dispose();
+    [w, g].forEach((t: Tensor) => t.dispose());
   });
 
   it('frees its moments on dispose and leaks nothing per step', async () => {

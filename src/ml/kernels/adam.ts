@@ -9,6 +9,7 @@
  */
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { sizeOf } from './common.js';
+import { forgetColumnSums } from './column-sums.js';
 import { simdKernels } from './simd.js';
 
 export const ADAM_KERNEL = 'SpecflowAdam';
@@ -52,6 +53,8 @@ export function adamInPlace(backend: BackendWasm, x: TensorInfo, m: TensorInfo, 
       throw new Error(`${ADAM_KERNEL}: ${name} has shape ${t.shape} (${t.dtype}), expected ${x.shape} float32`);
     }
   }
+  // what is remembered of x's values is no longer true of them
+  forgetColumnSums(x);
   const simd = simdKernels(backend);
   simd.exports.adamSummedInPlace(
     simd.ptr(x), simd.ptr(m), simd.ptr(v), simd.ptr(g0), g1 ? simd.ptr(g1) : 0, size, attrs.lrT, attrs.beta1, attrs.beta2, attrs.epsT,
