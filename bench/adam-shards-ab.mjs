@@ -1,7 +1,7 @@
 // The optimizer's part of a data-parallel step, before/after, alternated in one
 // process (process CPU time): each thread's "sum its own tensors' gradients
 // over the shards + Adam" (applyShards) and one thread's Adam on every tensor,
-// run by this build and by another build's shard.js/optimizer.js (BENCH_DIST,
+// and loading the other thread's tensors, run by this build and by another build's shard.js/optimizer.js (BENCH_DIST,
 // default main's dist copied to /tmp) on the same tfjs and the same gradients.
 // Not part of `npm run bench`:
 //
@@ -57,6 +57,8 @@ for (let r = 0; r < rounds + 3; r++) {
     const o = optimizers[k];
     const own = ownCopy(mine);
     time(`${k}: sum own tensors over 2 shards + Adam`, () => s.applyShards(tf, o.half, model, layout, grads, 2, mine, { shard: 0, grads: own }));
+    const others = shard.tensorsOf(owners, 0, false);
+    time(`${k}: load the others' tensors`, () => s.loadWeights(tf, model, layout, grads[1], others));
     const all = ownCopy(everything);
     time(`${k}: one thread, Adam on every tensor`, () => s.applyShards(tf, o.all, model, layout, grads, 1, everything, { shard: 0, grads: all }));
   }

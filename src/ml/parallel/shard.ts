@@ -11,7 +11,7 @@ import type { Autoencoder } from '../autoencoder.js';
 import type { Tensor, TF } from '../engine.js';
 import type { Pass } from '../nn.js';
 import { sumsGradients } from '../optimizer.js';
-import { copyOut, tensorOf } from './copy.js';
+import { assignFrom, copyOut, tensorOf } from './copy.js';
 
 /** Contiguous [start, count) row ranges of a b-row batch, sizes differing by at most one (larger first); empty shards are dropped. */
 export function shardRanges(b: number, threads: number): { start: number; count: number }[] {
@@ -269,9 +269,7 @@ export function loadWeights(tf: TF, model: Autoencoder, layout: ParamLayout, wei
   const vars = model.store.trainable();
   for (const i of which) {
     const p = layout.params[i]!;
-    const t = tensorOf(tf, weights.subarray(p.offset, p.offset + p.size), p.shape);
-    vars[i]!.assign(t);
-    t.dispose();
+    assignFrom(tf, vars[i]!, weights.subarray(p.offset, p.offset + p.size));
   }
 }
 
