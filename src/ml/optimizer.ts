@@ -37,11 +37,17 @@ export function fusedAdamAvailable(tf: TF): boolean {
   return tf.getKernel(ADAM_KERNEL, tf.getBackend()) !== undefined;
 }
 
-/** A variable's gradient as one tensor, or as two added (in this order, in float32) by the update itself. */
+/**
+ * A variable's gradient as one part, or as two added (in this order, in float32) by the update itself.
+ * A part given as values (a data-parallel shard's, in shared memory) is copied into a tensor the
+ * optimizer keeps for it, not into a new one each step.
+ */
 export interface SummedGradient {
   name: string;
-  parts: [Tensor] | [Tensor, Tensor];
+  parts: [GradientPart] | [GradientPart, GradientPart];
 }
+
+export type GradientPart = Tensor | Float32Array;
 
 /** An optimizer that also takes gradients as sums of two parts (the fused Adam). */
 export interface SummingOptimizer extends Optimizer {
@@ -64,6 +70,8 @@ export function createAdam(tf: TF, learningRate: number, options: AdamOptions = 
     }
 
     private readonly moments = new Map<string, { m: Tensor; v: Tensor }>();
+    /** Tensors the gradient parts given as values are copied into, by part and variable. */
+    private readonly inbox = new Map<string, Tensor>();
     private step = 0;
 
     override applyGradients(variableGradients: NamedTensorMap | NamedTensor[]): void {
@@ -92,20 +100,44 @@ export function createAdam(tf: TF, learningRate: number, options: AdamOptions = 
         this.moments.set(name, slot);
       }
       const backend = tf.backend() as unknown as BackendWasm;
+      const wasm = tf.getBackend() === 'wasm';
+      const temporary: Tensor[] = [];
+      const [g0, g1] = parts.map((part, k) => this.partTensor(name, k, variable, part, wasm ? backend : undefined, temporary));
       // In place where the variable's memory is its own (not shared with the tensor it was made from, a
       // clone…): no three new tensors a step, and each value rewritten where it was just read.
-      if (tf.getBackend() === 'wasm' && backend.refCount(variable.dataId) === 1) {
-        adamInPlace(backend, variable, slot.m, slot.v, parts[0], parts[1], attrs);
+      if (wasm && backend.refCount(variable.dataId) === 1) {
+        adamInPlace(backend, variable, slot.m, slot.v, g0!, g1, attrs);
+        for (const t of temporary) t.dispose();
         return;
       }
-      const grad = parts[1] ? tf.add(parts[0], parts[1]) : parts[0];
+      const grad = g1 ? tf.add(g0!, g1) : g0!;
       const [x, m, v] = tf.engine().runKernel(ADAM_KERNEL, { x: variable, g: grad, m: slot.m, v: slot.v }, { ...attrs }) as Tensor[];
-      if (grad !== parts[0]) grad.dispose();
+      if (grad !== g0) grad.dispose();
+      for (const t of temporary) t.dispose();
       variable.assign(x!);
       x!.dispose();
       slot.m.dispose();
       slot.v.dispose();
       this.moments.set(name, { m: tf.keep(m!), v: tf.keep(v!) });
+    }
+
+    /** A gradient part as a tensor: values go into the tensor kept for this variable's part k (wasm), or a temporary one. */
+    private partTensor(name: string, k: number, variable: Variable, part: GradientPart, wasm: BackendWasm | undefined, temporary: Tensor[]): Tensor {
+      if (!(part instanceof Float32Array)) return part;
+      if (part.length !== variable.size) throw new Error(`Adam: a gradient of ${part.length} values for ${name} of ${variable.size}`);
+      if (!wasm) {
+        const t = tf.tensor(part.slice(), variable.shape, 'float32');
+        temporary.push(t);
+        return t;
+      }
+      const key = `${k}:${name}`;
+      let t = this.inbox.get(key);
+      if (!t) {
+        t = tf.keep(tf.zerosLike(variable));
+        this.inbox.set(key, t);
+      }
+      (wasm.typedArrayFromHeap(t) as Float32Array).set(part);
+      return t;
     }
 
     override dispose(): void {
@@ -115,6 +147,8 @@ export function createAdam(tf: TF, learningRate: number, options: AdamOptions = 
         v.dispose();
       }
       this.moments.clear();
+      for (const t of this.inbox.values()) t.dispose();
+      this.inbox.clear();
     }
 
     override async getWeights(): Promise<NamedTensor[]> {

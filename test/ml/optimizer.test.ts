@@ -106,7 +106,9 @@ describe('fused Adam on wasm', () => {
     const optY = createAdam(tf, lr, { epsilon: eps });
     expect(sumsGradients(optX)).toBe(true);
     for (let t = 0; t < steps; t++) {
-      if (sumsGradients(optX)) optX.applySummedGradients([{ name: 'summed_x', parts: [g0!, g1!] }]);
+      // either part may be values (a shard's gradient in shared memory), copied in by the optimizer
+      const given = [[g0!, g1!], [g0!, parts[1]!], [parts[0]!, g1!]][t]!;
+      if (sumsGradients(optX)) optX.applySummedGradients([{ name: 'summed_x', parts: [given[0]!, given[1]!] }]);
       const held = tf.clone(y);
       optY.applyGradients({ summed_y: sum });
       held.dispose();

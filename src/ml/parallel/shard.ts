@@ -241,14 +241,14 @@ export function applyShards(
   const made: Tensor[] = [];
   if (sumsGradients(optimizer)) {
     // the fused Adam adds the last shard's gradient in its own pass: the bits of summing first
+    // (a shard's values it copies into a tensor of its own: no new tensor a step)
     optimizer.applySummedGradients(which.map((i) => {
       const p = layout.params[i]!;
       const mine = ownOf(i);
+      const shard = (s: number) => (mine?.shard === s ? mine.grad : grads[s]!.subarray(p.offset, p.offset + p.size));
       const last = shards - 1;
-      const lastGrad = mine?.shard === last ? mine.grad : track(made, tensorOf(tf, grads[last]!.subarray(p.offset, p.offset + p.size), p.shape));
-      if (shards === 1) return { name: vars[i]!.name, parts: [lastGrad] };
-      const head = shards === 2 && mine?.shard === 0 ? mine.grad : track(made, summedGradient(tf, layout, grads, last, i, mine));
-      return { name: vars[i]!.name, parts: [head, lastGrad] };
+      if (shards <= 2) return { name: vars[i]!.name, parts: shards === 1 ? [shard(0)] : [shard(0), shard(1)] };
+      return { name: vars[i]!.name, parts: [track(made, summedGradient(tf, layout, grads, last, i, mine)), shard(last)] };
     }));
   } else {
     const named: Record<string, Tensor> = {};
