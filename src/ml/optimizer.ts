@@ -11,8 +11,9 @@
  * gradient as two parts it adds in the same pass (applySummedGradients: a
  * data-parallel owner thread's two shards, ./parallel/shard.ts) — the bits of
  * adding them first. Dense batch 256, process CPU per call alternated in one
- * process (`node bench/adam-shards-ab.mjs dense 40`): Adam on every tensor
- * 1.79 → 1.06 ms, a thread's share on two threads summed and stepped 1.52 → 0.86 ms.
+ * process with the build before (`node bench/adam-shards-ab.mjs dense 40`):
+ * Adam on every tensor 1.02 → 0.58 ms, a thread's share on two threads summed
+ * and stepped 0.94 → 0.43 ms.
  */
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs';
 import type { TF } from './engine.js';
