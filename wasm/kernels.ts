@@ -793,6 +793,25 @@ export function adam(
   x: usize, g: usize, m: usize, v: usize, xOut: usize, mOut: usize, vOut: usize, size: i32,
   lrT: f32, beta1: f32, beta2: f32, epsT: f32,
 ): void {
+  adamUpdate(x, g, 0, m, v, xOut, mOut, vOut, size, lrT, beta1, beta2, epsT);
+}
+
+// The same update in place (x, m, v overwritten) with the gradient g = g0 + g1,
+// added in that order in float32 (one correctly rounded add per element: the
+// bits of adding them first): a data-parallel owner thread sums two shards'
+// gradients inside Adam's pass instead of in a pass and an allocation of its own.
+// g1 = 0: the gradient is g0 alone.
+export function adamSummedInPlace(
+  x: usize, m: usize, v: usize, g0: usize, g1: usize, size: i32, lrT: f32, beta1: f32, beta2: f32, epsT: f32,
+): void {
+  adamUpdate(x, g0, g1, m, v, x, m, v, size, lrT, beta1, beta2, epsT);
+}
+
+@inline
+function adamUpdate(
+  x: usize, g: usize, g1: usize, m: usize, v: usize, xOut: usize, mOut: usize, vOut: usize, size: i32,
+  lrT: f32, beta1: f32, beta2: f32, epsT: f32,
+): void {
   const b1 = f32x4.splat(beta1);
   const c1 = f32x4.splat(1 - beta1);
   const b2 = f32x4.splat(beta2);
@@ -803,7 +822,7 @@ export function adam(
   let o: usize = 0;
   const end = <usize>vec * 4;
   while (o < end) {
-    const gi = v128.load(g + o);
+    const gi = g1 ? f32x4.add(v128.load(g + o), v128.load(g1 + o)) : v128.load(g + o);
     const mi = f32x4.add(f32x4.mul(b1, v128.load(m + o)), f32x4.mul(c1, gi));
     const vi = f32x4.add(f32x4.mul(b2, v128.load(v + o)), f32x4.mul(c2, f32x4.mul(gi, gi)));
     const step = f32x4.div(f32x4.mul(lr, mi), f32x4.add(f32x4.sqrt(vi), eps));
@@ -814,7 +833,7 @@ export function adam(
   }
   for (let i = vec; i < size; i++) {
     const p = <usize>i * 4;
-    const gi = load<f32>(g + p);
+    const gi = g1 ? load<f32>(g + p) + load<f32>(g1 + p) : load<f32>(g + p);
     const mi = beta1 * load<f32>(m + p) + (1 - beta1) * gi;
     const vi = beta2 * load<f32>(v + p) + (1 - beta2) * gi * gi;
     store<f32>(xOut + p, load<f32>(x + p) - (lrT * mi) / (Mathf.sqrt(vi) + epsT));

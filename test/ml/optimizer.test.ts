@@ -6,7 +6,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { initBackend, initStockWasm, type TF } from '../../src/ml/backend.js';
-import { createAdam, fusedAdamAvailable } from '../../src/ml/optimizer.js';
+import { rememberColumnSums, takeColumnSums } from '../../src/ml/kernels/column-sums.js';
+import { createAdam, fusedAdamAvailable, sumsGradients } from '../../src/ml/optimizer.js';
 
 let tf: TF;
 
@@ -85,6 +86,79 @@ describe('fused Adam on wasm', () => {
     // and it did move the weights (5 steps of lr 0.01)
     const start = values(24 * 16, 1);
     expect(Math.abs(got[0]![0]! - start[0]!)).toBeGreaterThan(1e-3);
+  });
+
+  it('adds a gradient given in two parts inside its pass: Adam\'s float64 update on the float32 sum, the bits of summing first', async () => {
+    await tf.setBackend('wasm');
+    const n = 1031; // not a multiple of 4: the kernel's scalar tail too
+    const x0 = values(n, 11);
+    const parts = [values(n, 12), values(n, 13)].map((g) => g.map((u) => u * 0.1));
+    const [lr, b1, b2, eps] = [0.01, 0.9, 0.999, 1e-7];
+    const steps = 3;
+    const before = tf.memory().numTensors;
+    // x: its gradient in two parts; y: the float32 sum added first by tf.add (a clone of y held, so y
+    // is stepped out of place by the registered kernel: the two code paths against each other)
+    const x = tf.tidy(() => tf.variable(tf.tensor1d(x0), true, 'summed_x'));
+    const y = tf.tidy(() => tf.variable(tf.tensor1d(x0), true, 'summed_y'));
+    const [g0, g1] = parts.map((g) => tf.tensor1d(g));
+    const sum = tf.add(g0!, g1!);
+    const optX = createAdam(tf, lr, { epsilon: eps });
+    const optY = createAdam(tf, lr, { epsilon: eps });
+    expect(sumsGradients(optX)).toBe(true);
+    for (let t = 0; t < steps; t++) {
+      // either part may be values (a shard's gradient in shared memory), copied in by the optimizer
+      const given = [[g0!, g1!], [g0!, parts[1]!], [parts[0]!, g1!]][t]!;
+      if (sumsGradients(optX)) optX.applySummedGradients([{ name: 'summed_x', parts: [given[0]!, given[1]!] }]);
+      const held = tf.clone(y);
+      optY.applyGradients({ summed_y: sum });
+      held.dispose();
+    }
+    const got = x.dataSync();
+    expect(Buffer.from(got.buffer).equals(Buffer.from(y.dataSync().buffer))).toBe(true);
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const g = Math.fround(parts[0]![i]! + parts[1]![i]!);
+      let [xi, m, v] = [x0[i]!, 0, 0];
+      for (let t = 1; t <= steps; t++) {
+        m = b1 * m + (1 - b1) * g;
+        v = b2 * v + (1 - b2) * g * g;
+        xi -= (lr * (m / (1 - b1 ** t))) / (Math.sqrt(v / (1 - b2 ** t)) + eps);
+      }
+      worst = Math.max(worst, Math.abs(got[i]! - xi));
+    }
+    expect(worst).toBeLessThan(2e-6);
+    // it moved: 3 steps of about lr each
+    expect(Math.abs(got[0]! - x0[0]!)).toBeGreaterThan(0.02);
+    optX.dispose();
+    optY.dispose();
+    [x, y, g0!, g1!, sum].forEach((t: Tensor) => t.dispose());
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('never overwrites memory the variable shares: the tensor a variable was made from keeps its values', async () => {
+    await tf.setBackend('wasm');
+    const x0 = values(64, 14);
+    const init = tf.tensor1d(x0);
+    const w = tf.variable(init, true, 'shares_init'); // takes init's memory, as tf.variable does
+    const g = tf.tensor1d(values(64, 15));
+    const opt = createAdam(tf, 0.01);
+    for (let t = 0; t < 2; t++) opt.applyGradients({ shares_init: g });
+    expect(Array.from(init.dataSync())).toEqual(Array.from(x0));
+    expect(Math.abs(w.dataSync()[0]! - x0[0]!)).toBeGreaterThan(0.01);
+    opt.dispose();
+    [init, w, g].forEach((t: Tensor) => t.dispose());
+  });
+
+  it('forgets the column sums a product kept of a variable it overwrites in place (they would no longer be its sums)', async () => {
+    await tf.setBackend('wasm');
+    const w = tf.tidy(() => tf.variable(tf.tensor2d(values(8, 16), [2, 4]), true, 'kept_sums'));
+    const g = tf.tensor2d(values(8, 17), [2, 4]);
+    rememberColumnSums(w, 2, new Float32Array(4));
+    const opt = createAdam(tf, 0.01);
+    opt.applyGradients({ kept_sums: g });
+    expect(takeColumnSums(w, 2, 4)).toBeUndefined();
+    opt.dispose();
+    [w, g].forEach((t: Tensor) => t.dispose());
   });
 
   it('frees its moments on dispose and leaks nothing per step', async () => {

@@ -7,8 +7,9 @@
  * Inputs x (the variable), g (its gradient), m and v (the moments); attrs
  * lrT and epsT carry the bias corrections. Outputs [x', m', v'], new tensors.
  */
-import type { KernelArgs, TensorInfo } from './common.js';
+import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { sizeOf } from './common.js';
+import { forgetColumnSums } from './column-sums.js';
 import { simdKernels } from './simd.js';
 
 export const ADAM_KERNEL = 'SpecflowAdam';
@@ -38,4 +39,24 @@ export function specflowAdam(args: KernelArgs<AdamAttrs>): TensorInfo[] {
     attrs.lrT, attrs.beta1, attrs.beta2, attrs.epsT,
   );
   return [xOut, mOut, vOut];
+}
+
+/**
+ * One Adam update of x, m and v in place (their memory overwritten; the caller makes sure nothing else
+ * holds it), the gradient being g0 + g1 added in float32 inside the same pass (g1 absent: g0 alone).
+ * Not a registered kernel: tfjs tensors are immutable to everything but their owner, here the optimizer.
+ */
+export function adamInPlace(backend: BackendWasm, x: TensorInfo, m: TensorInfo, v: TensorInfo, g0: TensorInfo, g1: TensorInfo | undefined, attrs: AdamAttrs): void {
+  const size = sizeOf(x.shape);
+  for (const [name, t] of [['m', m], ['v', v], ['g0', g0], ['g1', g1 ?? g0]] as const) {
+    if (sizeOf(t.shape) !== size || t.dtype !== 'float32' || x.dtype !== 'float32') {
+      throw new Error(`${ADAM_KERNEL}: ${name} has shape ${t.shape} (${t.dtype}), expected ${x.shape} float32`);
+    }
+  }
+  // what is remembered of x's values is no longer true of them
+  forgetColumnSums(x);
+  const simd = simdKernels(backend);
+  simd.exports.adamSummedInPlace(
+    simd.ptr(x), simd.ptr(m), simd.ptr(v), simd.ptr(g0), g1 ? simd.ptr(g1) : 0, size, attrs.lrT, attrs.beta1, attrs.beta2, attrs.epsT,
+  );
 }

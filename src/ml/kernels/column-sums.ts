@@ -35,3 +35,8 @@ export function takeColumnSums(x: TensorInfo, rows: number, inner: number): Floa
   byDataId.delete(x.dataId);
   return known.sums;
 }
+
+/** Forgets any sums kept for t: its memory is about to be overwritten in place (the fused Adam's variables). */
+export function forgetColumnSums(t: TensorInfo): void {
+  byDataId.delete(t.dataId);
+}

@@ -39,6 +39,7 @@ interface Exports {
     x: number, g: number, m: number, v: number, xOut: number, mOut: number, vOut: number, size: number,
     lrT: number, beta1: number, beta2: number, epsT: number,
   ): void;
+  adamSummedInPlace(x: number, m: number, v: number, g0: number, g1: number, size: number, lrT: number, beta1: number, beta2: number, epsT: number): void;
   maddIsFused(a: number, c: number): number;
   layerNormResidual(
     x: number, res: number, resRows: number, gamma: number, beta: number, sum: number, y: number, mean: number, rstd: number, rows: number, d: number, eps: number,

@@ -3,9 +3,11 @@
  * the backend allows: on wasm straight from and into its heap (dataSync would
  * copy the values out first, then the shared buffer copies them again).
  */
+import type { Variable } from '@tensorflow/tfjs';
 import type { Tensor, TF } from '../engine.js';
+import { forgetColumnSums } from '../kernels/column-sums.js';
 
-type WasmBackend = { typedArrayFromHeap(t: Tensor): Float32Array };
+type WasmBackend = { typedArrayFromHeap(t: Tensor): Float32Array; refCount(dataId: object): number };
 
 function heap(tf: TF): WasmBackend | undefined {
   return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackend) : undefined;
@@ -21,4 +23,21 @@ export function copyOut(tf: TF, t: Tensor, dst: Float32Array, offset: number): v
  * copy, because the cpu backend keeps the array it is given and shared memory changes under it. */
 export function tensorOf(tf: TF, values: Float32Array, shape: number[]): Tensor {
   return tf.tensor(heap(tf) ? values : values.slice(), shape, 'float32');
+}
+
+/**
+ * Sets a variable to `values`: on wasm copied straight into its memory where that memory is its own (no
+ * new tensor a step, and the values land where the kernels read them); otherwise assigned a new tensor.
+ */
+export function assignFrom(tf: TF, variable: Variable, values: Float32Array): void {
+  if (variable.size !== values.length) throw new Error(`assignFrom: ${values.length} values for a variable of ${variable.size}`);
+  const wasm = heap(tf);
+  if (wasm && wasm.refCount(variable.dataId) === 1) {
+    forgetColumnSums(variable); // what a product kept of its old values
+    wasm.typedArrayFromHeap(variable).set(values);
+    return;
+  }
+  const t = tensorOf(tf, values, variable.shape);
+  variable.assign(t);
+  t.dispose();
 }

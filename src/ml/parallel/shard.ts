@@ -10,7 +10,8 @@ import type { Optimizer } from '@tensorflow/tfjs';
 import type { Autoencoder } from '../autoencoder.js';
 import type { Tensor, TF } from '../engine.js';
 import type { Pass } from '../nn.js';
-import { copyOut, tensorOf } from './copy.js';
+import { sumsGradients } from '../optimizer.js';
+import { assignFrom, copyOut, tensorOf } from './copy.js';
 
 /** Contiguous [start, count) row ranges of a b-row batch, sizes differing by at most one (larger first); empty shards are dropped. */
 export function shardRanges(b: number, threads: number): { start: number; count: number }[] {
@@ -225,21 +226,42 @@ export function tensorsOf(owners: number[], thread: number, own = true): number[
  * One Adam step on the trainable tensors `which` (indices in the layout's order; the same list every
  * step, as the optimizer keeps its state by name) with their batch gradients summed from the first
  * `shards` shards' gradients; shard `ownShard`'s gradients of them may be given as tensors (`own`,
- * from writeShard: they are disposed here).
+ * from writeShard: they are disposed here). An optimizer that sums gradients itself (the fused Adam)
+ * is given the last shard's gradient apart, and adds it in its update's pass.
  */
 export function applyShards(
   tf: TF, optimizer: Optimizer, model: Autoencoder, layout: ParamLayout, grads: Float32Array[], shards: number, which: number[],
   own?: { shard: number; grads: Map<number, Tensor> },
 ): void {
   const vars = model.store.trainable();
-  const named: Record<string, Tensor> = {};
-  for (const i of which) {
+  const ownOf = (i: number) => {
     const grad = own?.grads.get(i);
-    named[vars[i]!.name] = summedGradient(tf, layout, grads, shards, i, grad && own ? { shard: own.shard, grad } : undefined);
+    return grad && own ? { shard: own.shard, grad } : undefined;
+  };
+  const made: Tensor[] = [];
+  if (sumsGradients(optimizer)) {
+    // the fused Adam adds the last shard's gradient in its own pass: the bits of summing first
+    // (a shard's values it copies into a tensor of its own: no new tensor a step)
+    optimizer.applySummedGradients(which.map((i) => {
+      const p = layout.params[i]!;
+      const mine = ownOf(i);
+      const shard = (s: number) => (mine?.shard === s ? mine.grad : grads[s]!.subarray(p.offset, p.offset + p.size));
+      const last = shards - 1;
+      if (shards <= 2) return { name: vars[i]!.name, parts: shards === 1 ? [shard(0)] : [shard(0), shard(1)] };
+      return { name: vars[i]!.name, parts: [track(made, summedGradient(tf, layout, grads, last, i, mine)), shard(last)] };
+    }));
+  } else {
+    const named: Record<string, Tensor> = {};
+    for (const i of which) named[vars[i]!.name] = track(made, summedGradient(tf, layout, grads, shards, i, ownOf(i)));
+    optimizer.applyGradients(named);
   }
-  optimizer.applyGradients(named);
-  for (const t of Object.values(named)) t.dispose();
+  for (const t of made) t.dispose();
   for (const t of own?.grads.values() ?? []) t.dispose();
+}
+
+function track(made: Tensor[], t: Tensor): Tensor {
+  made.push(t);
+  return t;
 }
 
 /** Sets the model's trainable tensors `which` (all by default) from `weights` (in the layout's order). */
@@ -247,9 +269,7 @@ export function loadWeights(tf: TF, model: Autoencoder, layout: ParamLayout, wei
   const vars = model.store.trainable();
   for (const i of which) {
     const p = layout.params[i]!;
-    const t = tensorOf(tf, weights.subarray(p.offset, p.offset + p.size), p.shape);
-    vars[i]!.assign(t);
-    t.dispose();
+    assignFrom(tf, vars[i]!, weights.subarray(p.offset, p.offset + p.size));
   }
 }
 
