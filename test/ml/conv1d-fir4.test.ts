@@ -112,6 +112,16 @@ describe('Conv-1D as a 4-parallel fast FIR (wasm)', () => {
     }
   });
 
+  // the filter gradient's split of dy (fir4SplitGradPanels, which also sums the bias
+  // gradient) at output channels off whole vectors and panels (13 = 8 + 4 + 1, 22 = 16 + 4 + 2)
+  // and lengths whose last group of four positions is short (37, 38)
+  it.each([[37, 8, 13, 7], [38, 12, 22, 5]])('filter and bias gradients at length %i, %i → %i channels, k %i: against float64', (l, ci, co, k) => {
+    const { got, want } = onWasm(2, l, ci, co, k, 51);
+    const bound = (d: number) => 2 * 4 * Math.sqrt(d) * EPS;
+    expect(relErr(got[2]!, want[2]!), 'dw').toBeLessThan(bound(2 * l));
+    expect(relErr(got[3]!, want[3]!), 'db').toBeLessThan(bound(2 * l));
+  });
+
   it('refuses to force a level the passes were not written for', () => {
     expect(() => measureFirLevels(3)).toThrow(/0, 1 or 2, not 3/);
     expect(() => measureFirLevels(-1)).toThrow(RangeError);
