@@ -170,6 +170,8 @@ describe('Conv-1D as a 4-parallel fast FIR (wasm)', () => {
     const cases: [number, number, number, number][] = [];
     for (const [l, ci, co, fw] of Object.values(AE)) cases.push([l, ci, fw, (fw - 1) / 2], [l, co, fw, (fw - 1) / 2]);
     cases.push([133, 8, 5, 0], [130, 12, 6, 3]); // 'valid', and an even k's 'same'
+    // rows of 20 and 4 floats: the copies' and sums' whole-line (64-byte) and 32-byte steps with tails, and tails only
+    cases.push([101, 20, 7, 3], [67, 4, 5, 2]);
     for (const [w, c, fw, left] of cases) {
       const ow = w + (left === 0 ? 1 - fw : 0);
       const { v: v1, parts } = rowsFor(fw, ow);
