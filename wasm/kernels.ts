@@ -1851,66 +1851,65 @@ export function packPanels(src: usize, out: usize, panelBytes: usize, sum: usize
 // as panels of 8 channels, panel p of phase f at out + (f·panels + p)·panelBytes,
 // row q·ue + u of sample q (ue = ⌈⌈ow/2⌉/2⌉ rows a sample); `sum` as there.
 export function fir4SplitGradPanels(dy: usize, out: usize, panelBytes: usize, sum: usize, n: i32, ow: i32, c: i32, ue: i32): void {
-  // [convbn] four channels at a time down every sample's rows: the bias
-  // sums in a register (they were loaded and stored again for every four
-  // rows, a chain through memory), and the nine phases' panels written
-  // sequentially (nine streams, where row by row wrote 9·c/4 of them).
-  // The same values, each channel's rows summed in the same order.
   const rowBytes = <usize>c * 4;
   const panels = (c + NR - 1) / NR;
   const phaseBytes = <usize>panels * panelBytes;
   const zero = f32x4.splat(0);
-  const whole = ow >> 2; // positions u whose four rows all exist
-  for (let j = 0; j < panels * NR; j += 4) {
-    const o = <usize>j * 4;
-    const lanes = min(4, c - j); // ≤ 0: a panel's padding, lanes of 0
-    let s = zero;
-    if (sum && lanes == 4) s = v128.load(sum + o);
-    else if (sum) for (let t = 0; t < lanes; t++) s = withLane(s, t, load<f32>(sum + o + <usize>t * 4));
-    let e = out + <usize>(j / NR) * panelBytes + <usize>(j % NR) * 4;
-    for (let q = 0; q < n; q++) {
-      let p0 = dy + <usize>q * <usize>ow * rowBytes + o;
-      for (let u = 0; u < ue; u++) {
-        const r = 4 * u;
-        let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
-        if (lanes == 4 && u < whole) {
-          a0 = v128.load(p0);
-          a1 = v128.load(p0 + rowBytes);
-          a2 = v128.load(p0 + 2 * rowBytes);
-          a3 = v128.load(p0 + 3 * rowBytes);
-        } else {
-          for (let t = 0; t < lanes; t++) {
-            const from = p0 + <usize>t * 4;
-            a0 = withLane(a0, t, load<f32>(from));
-            if (r + 1 < ow) a1 = withLane(a1, t, load<f32>(from + rowBytes));
-            if (r + 2 < ow) a2 = withLane(a2, t, load<f32>(from + 2 * rowBytes));
-            if (r + 3 < ow) a3 = withLane(a3, t, load<f32>(from + 3 * rowBytes));
+  for (let q = 0; q < n; q++) {
+    const g = dy + <usize>q * <usize>ow * rowBytes;
+    for (let u = 0; u < ue; u++) {
+      const r = 4 * u;
+      const p0 = g + <usize>r * rowBytes;
+      const in1 = r + 1 < ow;
+      const in2 = r + 2 < ow;
+      const in3 = r + 3 < ow;
+      let e = out + <usize>(q * ue + u) * NR * 4;
+      for (let j0 = 0; j0 < c; j0 += NR) {
+        for (let h = 0; h < NR; h += 4) {
+          const o = <usize>(j0 + h) * 4;
+          const at = e + <usize>h * 4;
+          let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+          if (j0 + h + 4 <= c) {
+            a0 = v128.load(p0 + o);
+            if (in1) a1 = v128.load(p0 + rowBytes + o);
+            if (in2) a2 = v128.load(p0 + 2 * rowBytes + o);
+            if (in3) a3 = v128.load(p0 + 3 * rowBytes + o);
+          } else {
+            // channels past c: lanes of 0
+            for (let j = j0 + h; j < c; j++) {
+              const from = p0 + <usize>j * 4;
+              a0 = withLane(a0, j - j0 - h, load<f32>(from));
+              if (in1) a1 = withLane(a1, j - j0 - h, load<f32>(from + rowBytes));
+              if (in2) a2 = withLane(a2, j - j0 - h, load<f32>(from + 2 * rowBytes));
+              if (in3) a3 = withLane(a3, j - j0 - h, load<f32>(from + 3 * rowBytes));
+            }
+          }
+          const s01 = f32x4.add(a0, a1);
+          const s23 = f32x4.add(a2, a3);
+          v128.store(at, a0);
+          v128.store(at + phaseBytes, a2);
+          v128.store(at + 2 * phaseBytes, f32x4.add(a0, a2));
+          v128.store(at + 3 * phaseBytes, a1);
+          v128.store(at + 4 * phaseBytes, a3);
+          v128.store(at + 5 * phaseBytes, f32x4.add(a1, a3));
+          v128.store(at + 6 * phaseBytes, s01);
+          v128.store(at + 7 * phaseBytes, s23);
+          v128.store(at + 8 * phaseBytes, f32x4.add(s01, s23));
+          if (sum && j0 + h < c) {
+            // rows in order, as fir2SplitGradPanels (lanes past c hold 0 and are not stored)
+            let s = j0 + h + 4 <= c ? v128.load(sum + o) : zero;
+            if (j0 + h + 4 > c) for (let j = j0 + h; j < c; j++) s = withLane(s, j - j0 - h, load<f32>(sum + <usize>j * 4));
+            s = f32x4.add(s, a0);
+            if (in1) s = f32x4.add(s, a1);
+            if (in2) s = f32x4.add(s, a2);
+            if (in3) s = f32x4.add(s, a3);
+            if (j0 + h + 4 <= c) v128.store(sum + o, s);
+            else for (let j = j0 + h; j < c; j++) store<f32>(sum + <usize>j * 4, laneOf(s, j - j0 - h));
           }
         }
-        const s01 = f32x4.add(a0, a1);
-        const s23 = f32x4.add(a2, a3);
-        v128.store(e, a0);
-        v128.store(e + phaseBytes, a2);
-        v128.store(e + 2 * phaseBytes, f32x4.add(a0, a2));
-        v128.store(e + 3 * phaseBytes, a1);
-        v128.store(e + 4 * phaseBytes, a3);
-        v128.store(e + 5 * phaseBytes, f32x4.add(a1, a3));
-        v128.store(e + 6 * phaseBytes, s01);
-        v128.store(e + 7 * phaseBytes, s23);
-        v128.store(e + 8 * phaseBytes, f32x4.add(s01, s23));
-        if (sum) {
-          // rows in order, as fir2SplitGradPanels (rows past ow add nothing: they are not added)
-          s = f32x4.add(s, a0);
-          if (r + 1 < ow) s = f32x4.add(s, a1);
-          if (r + 2 < ow) s = f32x4.add(s, a2);
-          if (r + 3 < ow) s = f32x4.add(s, a3);
-        }
-        p0 += 4 * rowBytes;
-        e += NR * 4;
+        e += panelBytes;
       }
     }
-    if (sum && lanes == 4) v128.store(sum + o, s);
-    else if (sum) for (let t = 0; t < lanes; t++) store<f32>(sum + o + <usize>t * 4, laneOf(s, t));
   }
 }
 
