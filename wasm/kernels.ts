@@ -2838,9 +2838,10 @@ export function bnAffineLeakyPool(x: usize, mean: usize, s: usize, beta: usize, 
 }
 
 // Without pooling and with 32 channels or more a row at a time, as before
-// the strips: rows of whole cache lines stream faster so, and the sums'
-// store-to-load chains are many enough to overlap (measured: the strips
-// were 0.8–0.9× these on 16 channels or a pooled dy, 1.1–1.2× here).
+// the strips: rows of whole cache lines, and the sums' store-to-load chains
+// many enough to overlap (bench/bn-passes-ab.mjs, both builds on the same
+// buffers: the strips 1.14–1.19× this at 128 × 64 channels, 0.86–1.12× at
+// 256 × 32, 0.6–0.9× on 16 channels or a pooled dy).
 function bnLeakyGradSumsRows(dy: usize, x: usize, mean: usize, s: usize, beta: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32): void {
   const vec = c & ~3;
   const a4 = f32x4.splat(alpha);
@@ -2979,39 +2980,10 @@ function bnLeakyDx(xv: v128, h: v128, m: v128, s: v128, b: v128, k: v128, cc: v1
   return f32x4.add(f32x4.add(f32x4.mul(g, s), f32x4.mul(d, k)), cc);
 }
 
-// bnLeakyGradInput without pooling on 32 channels or more: a row at a time (as bnLeakyGradSumsRows).
-function bnLeakyGradInputRows(dy: usize, x: usize, mean: usize, s: usize, beta: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32): void {
-  const vec = c & ~3;
-  const a4 = f32x4.splat(alpha);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    for (let i = 0; i < vec; i += 4) {
-      const q = <usize>i * 4;
-      const h = v128.load(dy + p + q);
-      const v = bnLeakyDx(v128.load(x + p + q), h, v128.load(mean + q), v128.load(s + q), v128.load(beta + q), v128.load(k + q), v128.load(cc + q), a4);
-      v128.store(dx + p + q, v);
-    }
-    for (let i = vec; i < c; i++) {
-      const q = <usize>i * 4;
-      const sv = load<f32>(s + q);
-      const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
-      const v: f32 = d * sv + load<f32>(beta + q);
-      const g0: f32 = load<f32>(dy + p + q);
-      const g: f32 = v > 0 ? g0 : g0 * alpha;
-      store<f32>(dx + p + q, (g * sv + d * load<f32>(k + q)) + load<f32>(cc + q));
-    }
-    p += <usize>c * 4;
-  }
-}
-
 // dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above (never written out; `pool` as above).
 export function bnLeakyGradInput(
   dy: usize, x: usize, mean: usize, s: usize, beta: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32, pool: i32,
 ): void {
-  if (!pool && c >= 32) {
-    bnLeakyGradInputRows(dy, x, mean, s, beta, k, cc, dx, rows, c, alpha);
-    return;
-  }
   const a4 = f32x4.splat(alpha);
   const half = f32x4.splat(0.5);
   const rowBytes = <usize>c * 4;

@@ -100,7 +100,7 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
   // the wasm passes run strips of 16/8/4 channels and single ones down blocks of
   // rows (4 KiB of a stream): 23 and 37 channels take every kind of strip, and
   // 95 and 68 rows are several blocks, the last one short; 37 unpooled
-  // channels take the gradients' row-at-a-time path
+  // channels take the gradient sums' row-at-a-time path
   for (const [shape, alpha] of [[[6, 11, 5], 0.2], [[3, 7, 16], 0.2], [[2, 3, 4, 3], 0.01], [[9, 1], 0], [[5, 19, 23], 0.2], [[4, 17, 37], 0.1]] as [number[], number][]) {
     it(`${shape.join('×')}, α ${alpha}: the bits of batch norm then the LeakyReLU kernels, within float tolerance of cpu`, async () => {
       await tf.setBackend('wasm');
