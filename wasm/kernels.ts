@@ -2837,6 +2837,15 @@ export function bnAffineLeakyPool(x: usize, mean: usize, s: usize, beta: usize, 
   }
 }
 
+// dz of one element (the scalar tails): dy's element h (halved when pooled,
+// as pairDup(·, 0.5) spreads it) through the LeakyReLU whose input is v.
+// @ts-ignore: decorator
+@inline
+function bnLeakyDz(h: f32, v: f32, alpha: f32, pool: i32): f32 {
+  const g0: f32 = pool ? h * 0.5 : h;
+  return v > 0 ? g0 : g0 * alpha;
+}
+
 // Without pooling and with 32 channels or more a row at a time, as before
 // the strips: rows of whole cache lines, and the sums' store-to-load chains
 // many enough to overlap (bench/bn-passes-ab.mjs, both builds on the same
@@ -2861,8 +2870,7 @@ function bnLeakyGradSumsRows(dy: usize, x: usize, mean: usize, s: usize, beta: u
       const q = <usize>i * 4;
       const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
       const v: f32 = d * load<f32>(s + q) + load<f32>(beta + q);
-      const g0: f32 = load<f32>(dy + p + q);
-      const g: f32 = v > 0 ? g0 : g0 * alpha;
+      const g = bnLeakyDz(load<f32>(dy + p + q), v, alpha, 0);
       store<f32>(sumDz + q, load<f32>(sumDz + q) + g);
       store<f32>(sumDzD + q, load<f32>(sumDzD + q) + g * d);
     }
@@ -2957,9 +2965,7 @@ export function bnLeakyGradSums(
       for (let r = 0; r < n; r++) {
         const d: f32 = load<f32>(p) - m0;
         const v: f32 = d * s0 + b0;
-        const h: f32 = load<f32>(gb + q + <usize>(r / step) * rowBytes);
-        const g0: f32 = pool ? h * 0.5 : h;
-        const g: f32 = v > 0 ? g0 : g0 * alpha;
+        const g = bnLeakyDz(load<f32>(gb + q + <usize>(r / step) * rowBytes), v, alpha, pool);
         z0 += g;
         e0 += g * d;
         p += rowBytes;
@@ -3040,9 +3046,7 @@ export function bnLeakyGradInput(
       for (let r = 0; r < n; r++) {
         const d: f32 = load<f32>(p) - m0;
         const v: f32 = d * s0 + b0;
-        const h: f32 = load<f32>(gb + q + <usize>(r / step) * rowBytes);
-        const g0: f32 = pool ? h * 0.5 : h;
-        const g: f32 = v > 0 ? g0 : g0 * alpha;
+        const g = bnLeakyDz(load<f32>(gb + q + <usize>(r / step) * rowBytes), v, alpha, pool);
         store<f32>(p + out, (g * s0 + d * k0) + c0);
         p += rowBytes;
       }
