@@ -109,6 +109,7 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
       expect(fused[0]!.some((v) => v > 0)).toBe(true);
       expect(fused[0]!.some((v) => (alpha > 0 ? v < 0 : v === 0))).toBe(true);
       expect(fused).toEqual(without(KERNELS, () => run(shape, alpha)));
+      expect(run(shape, alpha)).toEqual(fused); // the same bits on every call
       expect(fused).toEqual(run(shape, alpha, true));
       await tf.setBackend('cpu');
       const cpu = run(shape, alpha);
@@ -127,6 +128,7 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
       expect(fused[0]).toHaveLength(shape.reduce((a, b) => a * b, 1) / 2);
       expect(fused[2]).toHaveLength(shape.reduce((a, b) => a * b, 1));
       expect(fused).toEqual(without([...KERNELS, 'SpecflowPairSum', 'SpecflowPairDup'], () => run(shape, alpha, false, true)));
+      expect(run(shape, alpha, false, true)).toEqual(fused);
       expect(fused).toEqual(run(shape, alpha, true, true));
       await tf.setBackend('cpu');
       const cpu = run(shape, alpha, false, true);
