@@ -2075,14 +2075,29 @@ function rowAt(xq: usize, i: i32, w: i32, rowBytes: usize, keep: bool): usize {
 // @ts-ignore: decorator
 @inline
 function fir4Copy(d: usize, s: usize, n: usize): void {
-  for (let o: usize = 0; o < n; o += 16) v128.store(d + o, v128.load(s + o));
+  let o: usize = 0;
+  // a cache line an iteration (the autoencoder's rows are whole lines): a quarter of the loop's branches
+  for (; o + 64 <= n; o += 64) {
+    v128.store(d + o, v128.load(s + o));
+    v128.store(d + o, v128.load(s + o, 16), 16);
+    v128.store(d + o, v128.load(s + o, 32), 32);
+    v128.store(d + o, v128.load(s + o, 48), 48);
+  }
+  for (; o < n; o += 16) v128.store(d + o, v128.load(s + o));
 }
 
 // d = a + b, n bytes
 // @ts-ignore: decorator
 @inline
 function fir4Add2(d: usize, a: usize, b: usize, n: usize): void {
-  for (let o: usize = 0; o < n; o += 16) v128.store(d + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  let o: usize = 0;
+  for (; o + 64 <= n; o += 64) {
+    v128.store(d + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+    v128.store(d + o, f32x4.add(v128.load(a + o, 16), v128.load(b + o, 16)), 16);
+    v128.store(d + o, f32x4.add(v128.load(a + o, 32), v128.load(b + o, 32)), 32);
+    v128.store(d + o, f32x4.add(v128.load(a + o, 48), v128.load(b + o, 48)), 48);
+  }
+  for (; o < n; o += 16) v128.store(d + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
 }
 
 // d = (r0 + r1) + (r2 + r3), rows r1..r3 n bytes apart after r0 (fir4Split's last array)
@@ -2092,7 +2107,12 @@ function fir4Add4(d: usize, r0: usize, n: usize): void {
   const r1 = r0 + n;
   const r2 = r1 + n;
   const r3 = r2 + n;
-  for (let o: usize = 0; o < n; o += 16) {
+  let o: usize = 0;
+  for (; o + 32 <= n; o += 32) {
+    v128.store(d + o, f32x4.add(f32x4.add(v128.load(r0 + o), v128.load(r1 + o)), f32x4.add(v128.load(r2 + o), v128.load(r3 + o))));
+    v128.store(d + o, f32x4.add(f32x4.add(v128.load(r0 + o, 16), v128.load(r1 + o, 16)), f32x4.add(v128.load(r2 + o, 16), v128.load(r3 + o, 16))), 16);
+  }
+  for (; o < n; o += 16) {
     v128.store(d + o, f32x4.add(f32x4.add(v128.load(r0 + o), v128.load(r1 + o)), f32x4.add(v128.load(r2 + o), v128.load(r3 + o))));
   }
 }
@@ -2813,23 +2833,86 @@ export function gemmColumnSums(a: usize, b: usize, c: usize, m: i32, n: i32, k: 
 // fewer forward and one input stream fewer in each backward pass. The
 // gradient's mask is v > 0, which is y > 0 for α ≥ 0.
 
+// [convbn] Each pass runs strips of channels (16, 8 or 4 wide, then single
+// ones) down blocks of rows (bnBlockRows: a block of every stream stays in
+// L1 while its strips re-read it), the per-channel vectors and the sums in
+// registers rather than loaded and stored again for every row: the passes
+// were bound by those loads and by the store-to-load chains of the sums,
+// not by memory. Every element sees the same operations as before, and
+// every channel's sum still adds its rows in order, so the bits are those
+// of the row-at-a-time loops they replace.
+
+// Rows per block: about 4 KiB of each stream, even (pooling takes pairs).
+// @ts-ignore: decorator
+@inline
+function bnBlockRows(c: i32): i32 {
+  return max(2, (4096 / (c * 4)) & ~1);
+}
+
+// leaky's choice per lane: a where the mask is all ones, b where all zeros
+// (masks from a comparison are one or the other, so the relaxed build's
+// blend is exact).
+// @ts-ignore: decorator
+@inline
+function laneSelect(a: v128, b: v128, mask: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_laneselect(a, b, mask);
+  return v128.bitselect(a, b, mask);
+}
+
 // variance[ch] = scale · Σ_rows (x − mean[ch])² (bnCenter without writing d).
 export function bnVariance(x: usize, mean: usize, variance: usize, rows: i32, c: i32, scale: f32): void {
-  const vec = c & ~3;
   memory.fill(variance, 0, <usize>c * 4);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    for (let i = 0; i < vec; i += 4) {
+  const rowBytes = <usize>c * 4;
+  const block = bnBlockRows(c);
+  for (let j0 = 0; j0 < rows; j0 += block) {
+    const n = min(block, rows - j0);
+    const xb = x + <usize>j0 * rowBytes;
+    let i = 0;
+    for (; i + 16 <= c; i += 16) {
       const q = <usize>i * 4;
-      const v = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
-      v128.store(variance + q, f32x4.add(v128.load(variance + q), f32x4.mul(v, v)));
+      const m0 = v128.load(mean + q), m1 = v128.load(mean + q, 16), m2 = v128.load(mean + q, 32), m3 = v128.load(mean + q, 48);
+      let a0 = v128.load(variance + q), a1 = v128.load(variance + q, 16), a2 = v128.load(variance + q, 32), a3 = v128.load(variance + q, 48);
+      let p = xb + q;
+      for (let r = 0; r < n; r++) {
+        const d0 = f32x4.sub(v128.load(p), m0);
+        const d1 = f32x4.sub(v128.load(p, 16), m1);
+        const d2 = f32x4.sub(v128.load(p, 32), m2);
+        const d3 = f32x4.sub(v128.load(p, 48), m3);
+        a0 = f32x4.add(a0, f32x4.mul(d0, d0));
+        a1 = f32x4.add(a1, f32x4.mul(d1, d1));
+        a2 = f32x4.add(a2, f32x4.mul(d2, d2));
+        a3 = f32x4.add(a3, f32x4.mul(d3, d3));
+        p += rowBytes;
+      }
+      v128.store(variance + q, a0);
+      v128.store(variance + q, a1, 16);
+      v128.store(variance + q, a2, 32);
+      v128.store(variance + q, a3, 48);
     }
-    for (let i = vec; i < c; i++) {
+    for (; i + 4 <= c; i += 4) {
       const q = <usize>i * 4;
-      const v: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
-      store<f32>(variance + q, load<f32>(variance + q) + v * v);
+      const m0 = v128.load(mean + q);
+      let a0 = v128.load(variance + q);
+      let p = xb + q;
+      for (let r = 0; r < n; r++) {
+        const d0 = f32x4.sub(v128.load(p), m0);
+        a0 = f32x4.add(a0, f32x4.mul(d0, d0));
+        p += rowBytes;
+      }
+      v128.store(variance + q, a0);
     }
-    p += <usize>c * 4;
+    for (; i < c; i++) {
+      const q = <usize>i * 4;
+      const m0 = load<f32>(mean + q);
+      let a0 = load<f32>(variance + q);
+      let p = xb + q;
+      for (let r = 0; r < n; r++) {
+        const d0: f32 = load<f32>(p) - m0;
+        a0 += d0 * d0;
+        p += rowBytes;
+      }
+      store<f32>(variance + q, a0);
+    }
   }
   if (scale != 1) for (let i = 0; i < c; i++) store<f32>(variance + <usize>i * 4, load<f32>(variance + <usize>i * 4) * scale);
 }
@@ -2893,29 +2976,32 @@ export function bnAffineLeakyPool(x: usize, mean: usize, s: usize, beta: usize, 
   }
 }
 
-// The gradient through the LeakyReLU, dz = v > 0 ? dy : α·dy, folded into
-// batch norm's gradient sums: sumDz[ch] = Σ_rows dz, sumDzD[ch] = Σ_rows dz·d.
-// With `pool`, dy is the gradient of the output's average pooling by 2 (rows/2
-// rows): row j's dy is dy[j/2]·0.5, as pairDup with scale 0.5 would write it.
-export function bnLeakyGradSums(
-  dy: usize, x: usize, mean: usize, s: usize, beta: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32, pool: i32,
-): void {
+// dz of one element (the scalar tails): dy's element h (halved when pooled,
+// as pairDup(·, 0.5) spreads it) through the LeakyReLU whose input is v.
+// @ts-ignore: decorator
+@inline
+function bnLeakyDz(h: f32, v: f32, alpha: f32, pool: i32): f32 {
+  const g0: f32 = pool ? h * 0.5 : h;
+  return v > 0 ? g0 : g0 * alpha;
+}
+
+// Without pooling and with 32 channels or more a row at a time, as before
+// the strips: rows of whole cache lines, and the sums' store-to-load chains
+// many enough to overlap (bench/bn-passes-ab.mjs, both builds on the same
+// buffers: the strips 1.14–1.19× this at 128 × 64 channels, 0.86–1.12× at
+// 256 × 32, 0.6–0.9× on 16 channels or a pooled dy).
+function bnLeakyGradSumsRows(dy: usize, x: usize, mean: usize, s: usize, beta: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32): void {
   const vec = c & ~3;
   const a4 = f32x4.splat(alpha);
   const zero = f32x4.splat(0);
-  const half = f32x4.splat(0.5);
-  memory.fill(sumDz, 0, <usize>c * 4);
-  memory.fill(sumDzD, 0, <usize>c * 4);
   let p: usize = 0;
   for (let j = 0; j < rows; j++) {
-    const gp = pool ? <usize>(j >> 1) * <usize>c * 4 : p;
     for (let i = 0; i < vec; i += 4) {
       const q = <usize>i * 4;
       const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
       const v = f32x4.add(f32x4.mul(d, v128.load(s + q)), v128.load(beta + q));
-      let g0 = v128.load(dy + gp + q);
-      if (pool) g0 = f32x4.mul(g0, half);
-      const g = v128.bitselect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
+      const g0 = v128.load(dy + p + q);
+      const g = laneSelect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
       v128.store(sumDz + q, f32x4.add(v128.load(sumDz + q), g));
       v128.store(sumDzD + q, f32x4.add(v128.load(sumDzD + q), f32x4.mul(g, d)));
     }
@@ -2923,8 +3009,7 @@ export function bnLeakyGradSums(
       const q = <usize>i * 4;
       const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
       const v: f32 = d * load<f32>(s + q) + load<f32>(beta + q);
-      const g0: f32 = pool ? load<f32>(dy + gp + q) * 0.5 : load<f32>(dy + gp + q);
-      const g: f32 = v > 0 ? g0 : g0 * alpha;
+      const g = bnLeakyDz(load<f32>(dy + p + q), v, alpha, 0);
       store<f32>(sumDz + q, load<f32>(sumDz + q) + g);
       store<f32>(sumDzD + q, load<f32>(sumDzD + q) + g * d);
     }
@@ -2932,39 +3017,179 @@ export function bnLeakyGradSums(
   }
 }
 
+// The gradient through the LeakyReLU, dz = v > 0 ? dy : α·dy, folded into
+// batch norm's gradient sums: sumDz[ch] = Σ_rows dz, sumDzD[ch] = Σ_rows dz·d.
+// With `pool`, dy is the gradient of the output's average pooling by 2 (rows/2
+// rows): row j's dy is dy[j/2]·0.5, as pairDup with scale 0.5 would write it.
+export function bnLeakyGradSums(
+  dy: usize, x: usize, mean: usize, s: usize, beta: usize, sumDz: usize, sumDzD: usize, rows: i32, c: i32, alpha: f32, pool: i32,
+): void {
+  const a4 = f32x4.splat(alpha);
+  const zero = f32x4.splat(0);
+  const half = f32x4.splat(0.5);
+  memory.fill(sumDz, 0, <usize>c * 4);
+  memory.fill(sumDzD, 0, <usize>c * 4);
+  if (!pool && c >= 32) {
+    bnLeakyGradSumsRows(dy, x, mean, s, beta, sumDz, sumDzD, rows, c, alpha);
+    return;
+  }
+  const rowBytes = <usize>c * 4;
+  const block = bnBlockRows(c);
+  // with pooling, rows come in pairs that share one row of dy
+  const step = pool ? 2 : 1;
+  for (let j0 = 0; j0 < rows; j0 += block) {
+    const n = min(block, rows - j0);
+    const xb = x + <usize>j0 * rowBytes;
+    const gb = dy + <usize>(j0 / step) * rowBytes;
+    let i = 0;
+    for (; i + 8 <= c; i += 8) {
+      const q = <usize>i * 4;
+      const m0 = v128.load(mean + q), m1 = v128.load(mean + q, 16);
+      const s0 = v128.load(s + q), s1 = v128.load(s + q, 16);
+      const b0 = v128.load(beta + q), b1 = v128.load(beta + q, 16);
+      let z0 = v128.load(sumDz + q), z1 = v128.load(sumDz + q, 16);
+      let e0 = v128.load(sumDzD + q), e1 = v128.load(sumDzD + q, 16);
+      let p = xb + q;
+      let gp = gb + q;
+      for (let r = 0; r < n; r += step) {
+        let h0 = v128.load(gp), h1 = v128.load(gp, 16);
+        if (pool) {
+          h0 = f32x4.mul(h0, half);
+          h1 = f32x4.mul(h1, half);
+        }
+        for (let t = 0; t < step; t++) {
+          const d0 = f32x4.sub(v128.load(p), m0);
+          const d1 = f32x4.sub(v128.load(p, 16), m1);
+          const g0 = laneSelect(h0, f32x4.mul(h0, a4), f32x4.gt(f32x4.add(f32x4.mul(d0, s0), b0), zero));
+          const g1 = laneSelect(h1, f32x4.mul(h1, a4), f32x4.gt(f32x4.add(f32x4.mul(d1, s1), b1), zero));
+          z0 = f32x4.add(z0, g0);
+          z1 = f32x4.add(z1, g1);
+          e0 = f32x4.add(e0, f32x4.mul(g0, d0));
+          e1 = f32x4.add(e1, f32x4.mul(g1, d1));
+          p += rowBytes;
+        }
+        gp += rowBytes;
+      }
+      v128.store(sumDz + q, z0);
+      v128.store(sumDz + q, z1, 16);
+      v128.store(sumDzD + q, e0);
+      v128.store(sumDzD + q, e1, 16);
+    }
+    for (; i + 4 <= c; i += 4) {
+      const q = <usize>i * 4;
+      const m0 = v128.load(mean + q), s0 = v128.load(s + q), b0 = v128.load(beta + q);
+      let z0 = v128.load(sumDz + q), e0 = v128.load(sumDzD + q);
+      let p = xb + q;
+      let gp = gb + q;
+      for (let r = 0; r < n; r += step) {
+        let h0 = v128.load(gp);
+        if (pool) h0 = f32x4.mul(h0, half);
+        for (let t = 0; t < step; t++) {
+          const d0 = f32x4.sub(v128.load(p), m0);
+          const g0 = laneSelect(h0, f32x4.mul(h0, a4), f32x4.gt(f32x4.add(f32x4.mul(d0, s0), b0), zero));
+          z0 = f32x4.add(z0, g0);
+          e0 = f32x4.add(e0, f32x4.mul(g0, d0));
+          p += rowBytes;
+        }
+        gp += rowBytes;
+      }
+      v128.store(sumDz + q, z0);
+      v128.store(sumDzD + q, e0);
+    }
+    for (; i < c; i++) {
+      const q = <usize>i * 4;
+      const m0 = load<f32>(mean + q), s0 = load<f32>(s + q), b0 = load<f32>(beta + q);
+      let z0 = load<f32>(sumDz + q), e0 = load<f32>(sumDzD + q);
+      let p = xb + q;
+      for (let r = 0; r < n; r++) {
+        const d: f32 = load<f32>(p) - m0;
+        const v: f32 = d * s0 + b0;
+        const g = bnLeakyDz(load<f32>(gb + q + <usize>(r / step) * rowBytes), v, alpha, pool);
+        z0 += g;
+        e0 += g * d;
+        p += rowBytes;
+      }
+      store<f32>(sumDz + q, z0);
+      store<f32>(sumDzD + q, e0);
+    }
+  }
+}
+
+// dz·s + d·k + cc for one vector of a row: dz as above from the row's x and dy (h).
+// @ts-ignore: decorator
+@inline
+function bnLeakyDx(xv: v128, h: v128, m: v128, s: v128, b: v128, k: v128, cc: v128, a4: v128): v128 {
+  const d = f32x4.sub(xv, m);
+  const v = f32x4.add(f32x4.mul(d, s), b);
+  const g = laneSelect(h, f32x4.mul(h, a4), f32x4.gt(v, f32x4.splat(0)));
+  return f32x4.add(f32x4.add(f32x4.mul(g, s), f32x4.mul(d, k)), cc);
+}
+
 // dx = (dz·s[ch] + d·k[ch]) + cc[ch] with dz as above (never written out; `pool` as above).
 export function bnLeakyGradInput(
   dy: usize, x: usize, mean: usize, s: usize, beta: usize, k: usize, cc: usize, dx: usize, rows: i32, c: i32, alpha: f32, pool: i32,
 ): void {
-  const vec = c & ~3;
   const a4 = f32x4.splat(alpha);
-  const zero = f32x4.splat(0);
   const half = f32x4.splat(0.5);
-  let p: usize = 0;
-  for (let j = 0; j < rows; j++) {
-    const gp = pool ? <usize>(j >> 1) * <usize>c * 4 : p;
-    for (let i = 0; i < vec; i += 4) {
+  const rowBytes = <usize>c * 4;
+  const block = bnBlockRows(c);
+  const out = dx - x;
+  // with pooling, rows come in pairs that share one row of dy
+  const step = pool ? 2 : 1;
+  for (let j0 = 0; j0 < rows; j0 += block) {
+    const n = min(block, rows - j0);
+    const xb = x + <usize>j0 * rowBytes;
+    const gb = dy + <usize>(j0 / step) * rowBytes;
+    let i = 0;
+    for (; i + 8 <= c; i += 8) {
       const q = <usize>i * 4;
-      const sv = v128.load(s + q);
-      const d = f32x4.sub(v128.load(x + p + q), v128.load(mean + q));
-      const v = f32x4.add(f32x4.mul(d, sv), v128.load(beta + q));
-      let g0 = v128.load(dy + gp + q);
-      if (pool) g0 = f32x4.mul(g0, half);
-      const g = v128.bitselect(g0, f32x4.mul(g0, a4), f32x4.gt(v, zero));
-      const a = f32x4.mul(g, sv);
-      const b = f32x4.mul(d, v128.load(k + q));
-      v128.store(dx + p + q, f32x4.add(f32x4.add(a, b), v128.load(cc + q)));
+      const m0 = v128.load(mean + q), s0 = v128.load(s + q), b0 = v128.load(beta + q), k0 = v128.load(k + q), c0 = v128.load(cc + q);
+      const m1 = v128.load(mean + q, 16), s1 = v128.load(s + q, 16), b1 = v128.load(beta + q, 16), k1 = v128.load(k + q, 16), c1 = v128.load(cc + q, 16);
+      let p = xb + q;
+      let gp = gb + q;
+      for (let r = 0; r < n; r += step) {
+        let h0 = v128.load(gp), h1 = v128.load(gp, 16);
+        if (pool) {
+          h0 = f32x4.mul(h0, half);
+          h1 = f32x4.mul(h1, half);
+          v128.store(p + out + rowBytes, bnLeakyDx(v128.load(p + rowBytes), h0, m0, s0, b0, k0, c0, a4));
+          v128.store(p + out + rowBytes, bnLeakyDx(v128.load(p + rowBytes, 16), h1, m1, s1, b1, k1, c1, a4), 16);
+        }
+        v128.store(p + out, bnLeakyDx(v128.load(p), h0, m0, s0, b0, k0, c0, a4));
+        v128.store(p + out, bnLeakyDx(v128.load(p, 16), h1, m1, s1, b1, k1, c1, a4), 16);
+        p += <usize>step * rowBytes;
+        gp += rowBytes;
+      }
     }
-    for (let i = vec; i < c; i++) {
+    for (; i + 4 <= c; i += 4) {
       const q = <usize>i * 4;
-      const sv = load<f32>(s + q);
-      const d: f32 = load<f32>(x + p + q) - load<f32>(mean + q);
-      const v: f32 = d * sv + load<f32>(beta + q);
-      const g0: f32 = pool ? load<f32>(dy + gp + q) * 0.5 : load<f32>(dy + gp + q);
-      const g: f32 = v > 0 ? g0 : g0 * alpha;
-      store<f32>(dx + p + q, (g * sv + d * load<f32>(k + q)) + load<f32>(cc + q));
+      const m0 = v128.load(mean + q), s0 = v128.load(s + q), b0 = v128.load(beta + q), k0 = v128.load(k + q), c0 = v128.load(cc + q);
+      let p = xb + q;
+      let gp = gb + q;
+      for (let r = 0; r < n; r += step) {
+        let h0 = v128.load(gp);
+        if (pool) {
+          h0 = f32x4.mul(h0, half);
+          v128.store(p + out + rowBytes, bnLeakyDx(v128.load(p + rowBytes), h0, m0, s0, b0, k0, c0, a4));
+        }
+        v128.store(p + out, bnLeakyDx(v128.load(p), h0, m0, s0, b0, k0, c0, a4));
+        p += <usize>step * rowBytes;
+        gp += rowBytes;
+      }
     }
-    p += <usize>c * 4;
+    for (; i < c; i++) {
+      const q = <usize>i * 4;
+      const m0 = load<f32>(mean + q), s0 = load<f32>(s + q), b0 = load<f32>(beta + q);
+      const k0 = load<f32>(k + q), c0 = load<f32>(cc + q);
+      let p = xb + q;
+      for (let r = 0; r < n; r++) {
+        const d: f32 = load<f32>(p) - m0;
+        const v: f32 = d * s0 + b0;
+        const g = bnLeakyDz(load<f32>(gb + q + <usize>(r / step) * rowBytes), v, alpha, pool);
+        store<f32>(p + out, (g * s0 + d * k0) + c0);
+        p += rowBytes;
+      }
+    }
   }
 }
 // Per channel, from the sums above (sumDz = dβ, sumDzD = Σ dz·d), r = 1/σ,

@@ -112,6 +112,16 @@ describe('Conv-1D as a 4-parallel fast FIR (wasm)', () => {
     }
   });
 
+  // the filter gradient's split of dy (fir4SplitGradPanels, which also sums the bias
+  // gradient) at output channels off whole vectors and panels (13 = 8 + 4 + 1, 22 = 16 + 4 + 2)
+  // and lengths whose last group of four positions is short (37, 38)
+  it.each([[37, 8, 13, 7], [38, 12, 22, 5]])('filter and bias gradients at length %i, %i → %i channels, k %i: against float64', (l, ci, co, k) => {
+    const { got, want } = onWasm(2, l, ci, co, k, 51);
+    const bound = (d: number) => 2 * 4 * Math.sqrt(d) * EPS;
+    expect(relErr(got[2]!, want[2]!), 'dw').toBeLessThan(bound(2 * l));
+    expect(relErr(got[3]!, want[3]!), 'db').toBeLessThan(bound(2 * l));
+  });
+
   it('refuses to force a level the passes were not written for', () => {
     expect(() => measureFirLevels(3)).toThrow(/0, 1 or 2, not 3/);
     expect(() => measureFirLevels(-1)).toThrow(RangeError);
@@ -160,6 +170,8 @@ describe('Conv-1D as a 4-parallel fast FIR (wasm)', () => {
     const cases: [number, number, number, number][] = [];
     for (const [l, ci, co, fw] of Object.values(AE)) cases.push([l, ci, fw, (fw - 1) / 2], [l, co, fw, (fw - 1) / 2]);
     cases.push([133, 8, 5, 0], [130, 12, 6, 3]); // 'valid', and an even k's 'same'
+    // rows of 20 and 4 floats: the copies' and sums' whole-line (64-byte) and 32-byte steps with tails, and tails only
+    cases.push([101, 20, 7, 3], [67, 4, 5, 2]);
     for (const [w, c, fw, left] of cases) {
       const ow = w + (left === 0 ? 1 - fw : 0);
       const { v: v1, parts } = rowsFor(fw, ow);

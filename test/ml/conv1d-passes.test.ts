@@ -97,7 +97,11 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
     return [...arrays([y, value, ...grads]), ...moments];
   });
 
-  for (const [shape, alpha] of [[[6, 11, 5], 0.2], [[3, 7, 16], 0.2], [[2, 3, 4, 3], 0.01], [[9, 1], 0]] as [number[], number][]) {
+  // the wasm passes run strips of 16/8/4 channels and single ones down blocks of
+  // rows (4 KiB of a stream): 23 and 37 channels take every kind of strip, and
+  // 95 and 68 rows are several blocks, the last one short; 37 unpooled
+  // channels take the gradient sums' row-at-a-time path
+  for (const [shape, alpha] of [[[6, 11, 5], 0.2], [[3, 7, 16], 0.2], [[2, 3, 4, 3], 0.01], [[9, 1], 0], [[5, 19, 23], 0.2], [[4, 17, 37], 0.1]] as [number[], number][]) {
     it(`${shape.join('×')}, α ${alpha}: the bits of batch norm then the LeakyReLU kernels, within float tolerance of cpu`, async () => {
       await tf.setBackend('wasm');
       const fused = run(shape, alpha);
@@ -105,6 +109,7 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
       expect(fused[0]!.some((v) => v > 0)).toBe(true);
       expect(fused[0]!.some((v) => (alpha > 0 ? v < 0 : v === 0))).toBe(true);
       expect(fused).toEqual(without(KERNELS, () => run(shape, alpha)));
+      expect(run(shape, alpha)).toEqual(fused); // the same bits on every call
       expect(fused).toEqual(run(shape, alpha, true));
       await tf.setBackend('cpu');
       const cpu = run(shape, alpha);
@@ -115,13 +120,15 @@ describe('batch normalisation + LeakyReLU, fused on wasm (batchNormLeakyTraining
     });
   }
 
-  for (const [shape, alpha] of [[[3, 10, 5], 0.2], [[2, 16, 16], 0.2], [[4, 2, 3], 0]] as [number[], number][]) {
+  // several blocks of rows, each an even number (pairs), the last one short
+  for (const [shape, alpha] of [[[3, 10, 5], 0.2], [[2, 16, 16], 0.2], [[4, 2, 3], 0], [[3, 34, 23], 0.2], [[6, 40, 9], 0.1], [[2, 30, 37], 0.2]] as [number[], number][]) {
     it(`${shape.join('×')}, α ${alpha}, average-pooled by 2: the bits of batch norm, LeakyReLU and pooling composed, within float tolerance of cpu`, async () => {
       await tf.setBackend('wasm');
       const fused = run(shape, alpha, false, true);
       expect(fused[0]).toHaveLength(shape.reduce((a, b) => a * b, 1) / 2);
       expect(fused[2]).toHaveLength(shape.reduce((a, b) => a * b, 1));
       expect(fused).toEqual(without([...KERNELS, 'SpecflowPairSum', 'SpecflowPairDup'], () => run(shape, alpha, false, true)));
+      expect(run(shape, alpha, false, true)).toEqual(fused);
       expect(fused).toEqual(run(shape, alpha, true, true));
       await tf.setBackend('cpu');
       const cpu = run(shape, alpha, false, true);
