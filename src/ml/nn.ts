@@ -15,6 +15,8 @@ import {
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
 import { COLUMN_SLICE_KERNEL, CONCAT_COLUMNS_KERNEL } from './kernels/concat-columns.js';
+import { forgetColumnSums } from './kernels/column-sums.js';
+import type { BackendWasm } from './kernels/common.js';
 import { RELU_GRAD_KERNEL } from './kernels/elementwise.js';
 import { MATMUL_BIAS_KERNEL, MATMUL_BIAS_RELU_KERNEL } from './kernels/fused-matmul.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
@@ -632,6 +634,11 @@ export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum 
   for (const [name, { mean, variance }] of pass.bnStats) {
     const rm = store.get(`${name}.mean`);
     const rv = store.get(`${name}.var`);
+    if (movingAveragesInPlace(tf, [rm, rv], [mean, variance], momentum)) {
+      mean.dispose();
+      variance.dispose();
+      continue;
+    }
     tf.tidy(() => {
       rm.assign(tf.add(tf.mul(rm, momentum), tf.mul(mean, 1 - momentum)));
       rv.assign(tf.add(tf.mul(rv, momentum), tf.mul(variance, 1 - momentum)));
@@ -640,6 +647,31 @@ export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum 
     variance.dispose();
   }
   pass.bnStats.clear();
+}
+
+/**
+ * avg ← avg·m + x·(1 − m) for each pair, written over the averages' own memory on wasm: the bits of
+ * the Mul, Mul and Add kernels (float32 products, exact in float64, rounded once each; the sum of two
+ * float32 values rounded to float64 then to float32 is rounded correctly, 53 ≥ 2·24 + 1), without the
+ * ~10 tfjs ops (two scalars uploaded, an assign) per average and step, which a Conv-1D step with its
+ * batch norms ran outside the gradient. False (nothing written) where that cannot be done: another
+ * backend, or an average whose memory another tensor shares.
+ */
+function movingAveragesInPlace(tf: TF, averages: Variable[], values: Tensor[], momentum: number): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  const backend = tf.backend() as unknown as BackendWasm;
+  const fits = averages.every((a, i) =>
+    a.dtype === 'float32' && values[i]!.dtype === 'float32' && a.size === values[i]!.size && backend.refCount(a.dataId) === 1);
+  if (!fits) return false;
+  const keep = Math.fround(momentum);
+  const take = Math.fround(1 - momentum);
+  averages.forEach((a, i) => {
+    forgetColumnSums(a);
+    const avg = backend.typedArrayFromHeap(a) as Float32Array;
+    const x = backend.typedArrayFromHeap(values[i]!) as Float32Array;
+    for (let j = 0; j < avg.length; j++) avg[j] = Math.fround(avg[j]! * keep) + Math.fround(x[j]! * take);
+  });
+  return true;
 }
 
 export function defineConv1d(store: ParamStore, name: string, kernel: number, inC: number, outC: number): void {
