@@ -165,6 +165,7 @@ const CASES: [string, Case][] = [
   ['short depth, by strips of rows (a partial last strip), bias, relu', { m: 337, n: 45, k: 8, bias: true, relu: true }],
   ['short depth by strips, transposed B, two depth blocks', { m: 23, n: 70, k: 300, transB: true }],
   ['short depth by strips, batch sharing B, overlapping rows', { m: 41, n: 36, k: 16, lda: 5, batch: 2, strideA: 300, strideB: 0, bias: true }],
+  ['by strips reading ahead into the next strip, overlapping rows, a partial last strip', { m: 47, n: 40, k: 70, lda: 9, bias: true }],
   ['batch, each operand its own', { m: 9, n: 35, k: 70, batch: 3, strideA: 9 * 70, strideB: 70 * 35 }],
   ['batch sharing B (stride 0)', { m: 21, n: 17, k: 261, batch: 2, strideA: 21 * 261, strideB: 0, bias: true }],
   ['overlapping rows of A (a convolution)', { m: 30, n: 10, k: 45, lda: 3, batch: 2, strideA: 97, strideB: 0, bias: true, relu: true }],
