@@ -715,16 +715,39 @@ export function gemm(
 // share a page. Here C is written a few whole rows at a time and A is
 // read in order. Each element's arithmetic is the block way's.
 //
-// While a strip's tiles run (depth blocks of ≥ STRIP_TOUCH_MIN_DEPTH), the
-// lines of A the next strip packs are read, a share before each panel's
-// tile, so that its packer finds them in cache: packed straight from L3 (A
-// of 2–6 MiB, the Transformer's), the strips' packing took 12–20 % of the
-// time at n = 64; with the touches 0.88–0.95× the time at n = 64, 1.0× at
-// n ≥ 128 (paired runs); touching all of them at once before the strip's
-// first tile gained nothing. They only load, so the result is unchanged.
+// While a strip's tiles run (depth blocks of ≥ STRIP_TOUCH_MIN_DEPTH, at
+// most STRIP_TOUCH_MAX_N columns), the lines of A the next strip packs are
+// read, a share before each panel's tile, so that its packer finds them in
+// cache: packed straight from L3 (A of 2–6 MiB, the Transformer's), the
+// strips' packing took 12–20 % of the time at n = 64; with the touches
+// 0.88–0.97× the time at n = 64 (k = 64–192), but 1.00–1.03× at n = 128
+// and 192 (k = 64), where a strip's tiles take long enough for the hardware
+// to have fetched the next strip (paired runs); touching all of them at once
+// before the strip's first tile gained nothing. They only load, so the
+// result is unchanged.
 function stripPass(
   a: usize, ldA: i32, k0: i32, kc: i32, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
   first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  // the touching strips in a function of their own: as a second instance of the loop in this one, they
+  // cost the other products 1.04–1.07× the time (k = 64, n = 128 and 192, in training) and k = 8 1.06–1.13×
+  if (kc >= STRIP_TOUCH_MIN_DEPTH && n <= STRIP_TOUCH_MAX_N) stripPassTouching(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu);
+  else stripRows(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu, false);
+}
+
+function stripPassTouching(
+  a: usize, ldA: i32, k0: i32, kc: i32, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  stripRows(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu, true);
+}
+
+// stripPass's loop over the strips (touching: reading each next strip's lines on the way).
+// @ts-ignore: decorator
+@inline
+function stripRows(
+  a: usize, ldA: i32, k0: i32, kc: i32, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
+  first: bool, last: bool, bias: usize, relu: bool, touching: bool,
 ): void {
   let sink: i32 = 0;
   for (let i = 0; i < m; i += MR_PACKED) {
@@ -732,14 +755,13 @@ function stripPass(
     const ai = a + <usize>i * <usize>ldA * 4;
     if (MR_PACKED == 5) packA5(ai, apack, mr, ldA, k0, kc, false);
     else packA(ai, apack, mr, ldA, k0, kc, false);
-    // two instances of the panel loop: the touches' state cost the short depths (k = 8) 1.06–1.13× the time
-    if (kc >= STRIP_TOUCH_MIN_DEPTH) sink += stripPanels(ai, ldA, k0, kc, bpack, apack, c + <usize>i * <usize>n * 4, m - i, mr, n, first, last, bias, relu, true);
-    else stripPanels(ai, ldA, k0, kc, bpack, apack, c + <usize>i * <usize>n * 4, m - i, mr, n, first, last, bias, relu, false);
+    sink += stripPanels(ai, ldA, k0, kc, bpack, apack, c + <usize>i * <usize>n * 4, m - i, mr, n, first, last, bias, relu, touching);
   }
   // the touched values, kept (in the spent packing buffer) so that no compiler drops their loads
-  store<i32>(apack, sink);
+  if (touching) store<i32>(apack, sink);
 }
 const STRIP_TOUCH_MIN_DEPTH: i32 = 32;
+const STRIP_TOUCH_MAX_N: i32 = 64;
 
 // One strip's tiles (mr rows of A at ai, packed at apack; C's rows at cRow; `below` rows of A from
 // ai on), over every panel; with `touching`, the next strip's rows' lines of the block read on the
