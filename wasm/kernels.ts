@@ -649,7 +649,7 @@ export function gemm(
       if (colSums) addColumns(b + <usize>k0 * <usize>n * 4, colSums, kc, n, k0 == 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
-      if (MR_PACKED == 5 && byPanel && transA && !transB) {
+      if (MR_PACKED == 5 && byPanel && transA && !transB && n <= TRANS_A_PASS_MAX_N) {
         transAPass(aq, ldA, k0, kc, k, b, bpack, apack, cq, m, n, first, last, bias, relu);
         continue;
       }
@@ -716,7 +716,9 @@ export function gemm(
 // read in order. Each element's arithmetic is the block way's.
 //
 // While a strip's tiles run (depth blocks of ≥ STRIP_TOUCH_MIN_DEPTH, at
-// most STRIP_TOUCH_MAX_N columns), the lines of A the next strip packs are
+// most STRIP_TOUCH_MAX_N columns, rows of A that do not overlap: a
+// convolution's overlapping windows are mostly in cache already, and its
+// 128×224×64 ×256 product took 1.05× the time), the lines of A the next strip packs are
 // read, a share before each panel's tile, so that its packer finds them in
 // cache: packed straight from L3 (A of 2–6 MiB, the Transformer's), the
 // strips' packing took 12–20 % of the time at n = 64; with the touches
@@ -731,7 +733,7 @@ function stripPass(
 ): void {
   // the touching strips in a function of their own: as a second instance of the loop in this one, they
   // cost the other products 1.04–1.07× the time (k = 64, n = 128 and 192, in training) and k = 8 1.06–1.13×
-  if (kc >= STRIP_TOUCH_MIN_DEPTH && n <= STRIP_TOUCH_MAX_N) stripPassTouching(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu);
+  if (kc >= STRIP_TOUCH_MIN_DEPTH && n <= STRIP_TOUCH_MAX_N && ldA >= kc) stripPassTouching(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu);
   else stripRows(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu, false);
 }
 
@@ -815,6 +817,7 @@ function stripPanels(
 // them in cache. The Transformer's weight gradients (depth 8192, operands of 2–6 MiB, from L3)
 // spent 20–28 % of their time packing; this way 0.92–0.96× the time (paired runs; either
 // change alone gained nothing). Each element's arithmetic is the block way's: the same bits.
+const TRANS_A_PASS_MAX_N: i32 = 256; // wider B's rows lie pages apart: 8×256×4096 took 1.2–1.8× the time this way
 function transAPass(
   a: usize, ldA: i32, k0: i32, kc: i32, k: i32, b: usize, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
   first: bool, last: bool, bias: usize, relu: bool,
