@@ -217,7 +217,17 @@ function packA5(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA:
   let d = ap;
   for (let i = 0; i < m; i += 5) {
     const h = m - i < 5 ? m - i : 5;
-    if (h < 5) {
+    if (h == 4 && transA) {
+      // the 4 values contiguous (a weight gradient's m = 64 ends so), then a zero
+      let src = a + (<usize>k0 * <usize>lda + <usize>i) * 4;
+      let dd = d;
+      for (let kk = 0; kk < kc; kk++) {
+        v128.store(dd, v128.load(src));
+        store<f32>(dd, 0, 16);
+        src += rowBytes;
+        dd += 20;
+      }
+    } else if (h < 5) {
       for (let kk = 0; kk < kc; kk++) {
         for (let r = 0; r < 5; r++) {
           const at = transA ? (<usize>(k0 + kk) * <usize>lda + <usize>(i + r)) * 4 : (<usize>(i + r) * <usize>lda + <usize>(k0 + kk)) * 4;

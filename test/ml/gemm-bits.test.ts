@@ -158,6 +158,7 @@ const CASES: [string, Case][] = [
   ['narrow, transposed A in place over several row blocks, overlapping rows', { m: 700, n: 12, k: 30, transA: true, lda: 100 }],
   ['transposed A packed by the tiles that first read it, rows a multiple of 5, three depth blocks', { m: 65, n: 48, k: 700, transA: true, bias: true, relu: true }],
   ['transposed A with distant rows (packed though narrow): fewer than 5 rows, one partial panel', { m: 4, n: 6, k: 600, transA: true, lda: 300 }],
+  ['transposed A packed in two row blocks, the last tile of each 4 rows', { m: 324, n: 40, k: 70, transA: true }],
   ['both transposed, three depth blocks', { m: 19, n: 41, k: 530, transA: true, transB: true }],
   ['narrow (A read in place), bias, relu', { m: 29, n: 13, k: 270, bias: true, relu: true }],
   ['taller than one row block (three blocks)', { m: 661, n: 11, k: 40, transA: true, bias: true }],
