@@ -217,12 +217,17 @@ function packA5(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA:
   let d = ap;
   for (let i = 0; i < m; i += 5) {
     const h = m - i < 5 ? m - i : 5;
-    if (h == 4 && transA) {
-      // the 4 values contiguous (a weight gradient's m = 64 ends so), then a zero
+    if (h < 5 && transA) {
+      // the h values contiguous, then zeros (4 of them as one vector: a weight gradient's m = 64 ends so)
       let src = a + (<usize>k0 * <usize>lda + <usize>i) * 4;
       let dd = d;
       for (let kk = 0; kk < kc; kk++) {
-        v128.store(dd, v128.load(src));
+        if (h == 4) {
+          v128.store(dd, v128.load(src));
+        } else {
+          v128.store(dd, f32x4.splat(0));
+          for (let r = 0; r < h; r++) store<f32>(dd + <usize>r * 4, load<f32>(src + <usize>r * 4));
+        }
         store<f32>(dd, 0, 16);
         src += rowBytes;
         dd += 20;
