@@ -285,41 +285,7 @@ function microTile5(
   ap: usize, aStep: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
   first: bool, last: bool, bias: usize, relu: bool,
 ): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
-  let pa = ap;
-  let pb = bp;
-  const end = bp + <usize>(kc * NR) * 4;
-  while (pb < end) {
-    const b0 = v128.load(pb);
-    const b1 = v128.load(pb, 16);
-    const av = v128.load(pa);
-    let x = v128.shuffle<i32>(av, av, 0, 0, 0, 0);
-    c00 = madd(x, b0, c00);
-    c01 = madd(x, b1, c01);
-    x = v128.shuffle<i32>(av, av, 1, 1, 1, 1);
-    c10 = madd(x, b0, c10);
-    c11 = madd(x, b1, c11);
-    x = v128.shuffle<i32>(av, av, 2, 2, 2, 2);
-    c20 = madd(x, b0, c20);
-    c21 = madd(x, b1, c21);
-    x = v128.shuffle<i32>(av, av, 3, 3, 3, 3);
-    c30 = madd(x, b0, c30);
-    c31 = madd(x, b1, c31);
-    x = v128.load32_splat(pa, 16);
-    c40 = madd(x, b0, c40);
-    c41 = madd(x, b1, c41);
-    pa += aStep;
-    pb += NR * 4;
-  }
-  storeRow(c, c00, c01, first, last, bias, relu, nr);
-  if (mr > 1) storeRow(c + ldc, c10, c11, first, last, bias, relu, nr);
-  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, first, last, bias, relu, nr);
-  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
-  if (mr > 4) storeRow(c + 4 * ldc, c40, c41, first, last, bias, relu, nr);
+  microTile5Packing(ap, aStep, 0, bp, NR * 4, 0, kc, c, ldc, mr, nr, first, last, bias, relu, false, false);
 }
 
 // One 4×8 tile of C from a packed A tile and a packed B panel of depth kc.
