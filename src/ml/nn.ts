@@ -626,7 +626,6 @@ export function batchNormLeakyTraining(
   return f(x, gamma, beta);
 }
 
-/** Updates the running averages of batch-norm layers from `pass.bnStats` and disposes the stats. */
 /** The running averages' momentum: r ← r·m + x·(1 − m) after every training step. */
 export const BN_MOMENTUM = 0.9;
 
@@ -643,6 +642,7 @@ export function emaFloat32(running: Float32Array, batch: Float32Array, momentum 
   for (let i = 0; i < running.length; i++) running[i] = Math.fround(running[i]! * keep) + Math.fround(batch[i]! * take);
 }
 
+/** Updates the running averages of batch-norm layers from `pass.bnStats` and disposes the stats. */
 export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum = BN_MOMENTUM): void {
   if (!pass.bnStats) return;
   for (const [name, { mean, variance }] of pass.bnStats) {
