@@ -16,7 +16,8 @@
 // process CPU time (fastest of 5 rounds, builds interleaved), so it can be
 // read on a busy machine. BENCH_GEMM_BASELINE=<a dist/ml/kernels directory of
 // another build, e.g. an older commit's> adds that build's figures and the
-// ratio, measured in the same process.
+// ratio (the median over the rounds of the round's base time over this
+// build's), measured in the same process; BENCH_GEMM_ROUNDS=N rounds (5).
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +121,8 @@ const DIRECT = [
   ['transformer: dW of tokens → latent', 2048, 256, 8, 1, 0, 1, 0, 0, 0, 0, 0],
 ];
 
+const ROUNDS = Number(process.env.BENCH_GEMM_ROUNDS ?? 5);
+
 function directChild() {
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   const here = new URL('../dist/ml/kernels/', import.meta.url);
@@ -158,28 +161,36 @@ function directChild() {
     const loop = (ex) => { for (let i = 0; i < reps; i++) ex.gemm(A, B, C, m, n, k, ta, tb, bias ? BIAS : 0, 0, SCRATCH, batch, sA, sB, m * n, lda, acc); };
     for (let w = 0; w < 2; w++) for (const { ex } of builds) loop(ex); // past V8's baseline compiler
     const best = builds.map(() => Infinity);
+    const perRound = builds.map(() => []);
     let bestPeak = 0;
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       bestPeak = Math.max(bestPeak, peakGflops(peak, 1e6)); // the ceiling of this moment, ~1 ms beside each round
       builds.forEach(({ ex }, i) => {
         const t0 = process.cpuUsage();
         loop(ex);
         const t = process.cpuUsage(t0);
         best[i] = Math.min(best[i], (t.user + t.system) / reps);
+        perRound[i].push((t.user + t.system) / reps);
       });
     }
-    out[what] = { shape: `${m}×${k}×${n}${ta ? ' Aᵀ' : ''}${tb ? ' Bᵀ' : ''}${batch > 1 ? ` ×${batch}` : ''}`, peak: bestPeak, ...Object.fromEntries(builds.map(({ label }, i) => [label, flops / best[i] / 1e3])) };
+    // each build's time over its base's, round by round, median: steadier than the ratio of the fastest rounds
+    const median = (xs) => xs.sort((x, y) => x - y)[xs.length >> 1];
+    const ratios = Object.fromEntries(builds.flatMap(({ label }, i) => {
+      const b = builds.findIndex((x) => x.label === `base ${label}`);
+      return b < 0 ? [] : [[label, median(perRound[b].map((t, r) => t / perRound[i][r]))]];
+    }));
+    out[what] = { shape: `${m}×${k}×${n}${ta ? ' Aᵀ' : ''}${tb ? ' Bᵀ' : ''}${batch > 1 ? ` ×${batch}` : ''}`, peak: bestPeak, ratios, ...Object.fromEntries(builds.map(({ label }, i) => [label, flops / best[i] / 1e3])) };
   }
   console.log(JSON.stringify(out));
 }
 
 function printDirect(direct) {
-  const labels = Object.keys(Object.values(direct)[0]).filter((l) => l !== 'shape' && l !== 'peak');
+  const labels = Object.keys(Object.values(direct)[0]).filter((l) => l !== 'shape' && l !== 'peak' && l !== 'ratios');
   const pairs = labels.filter((l) => labels.includes(`base ${l}`));
-  console.log('\nthe kernel alone (wasm `gemm` export) at the products of one training step of each default AE, GFLOP/s on process CPU time (fastest of 5 rounds, builds interleaved); % peak: the first build against the f32x4 FMA peak measured beside each round (bench/wasm-peak-kernel.mjs)');
+  console.log(`\nthe kernel alone (wasm \`gemm\` export) at the products of one training step of each default AE, GFLOP/s on process CPU time (fastest of ${ROUNDS} rounds, builds interleaved); % peak: the first build against the f32x4 FMA peak measured beside each round (bench/wasm-peak-kernel.mjs); x/base: the base build's time over x's, median of the rounds`);
   console.log(`${'product'.padEnd(40)} ${'m×k×n ×batch'.padEnd(20)} ${labels.map((l) => l.padStart(10)).join(' ')} ${'% peak'.padStart(7)}${pairs.map((l) => `${`${l}/base`.padStart(12)}`).join('')}`);
   for (const [what, v] of Object.entries(direct)) {
-    const rel = pairs.map((l) => `${(v[l] / v[`base ${l}`]).toFixed(2)}×`.padStart(12)).join('');
+    const rel = pairs.map((l) => `${v.ratios[l].toFixed(2)}×`.padStart(12)).join('');
     console.log(`${what.padEnd(40)} ${v.shape.padEnd(20)} ${labels.map((l) => v[l].toFixed(1).padStart(10)).join(' ')} ${`${((100 * v[labels[0]]) / v.peak).toFixed(0)}%`.padStart(7)}${rel}`);
   }
   const peaks = Object.values(direct).map((v) => v.peak);

@@ -217,7 +217,22 @@ function packA5(a: usize, ap: usize, m: i32, lda: i32, k0: i32, kc: i32, transA:
   let d = ap;
   for (let i = 0; i < m; i += 5) {
     const h = m - i < 5 ? m - i : 5;
-    if (h < 5) {
+    if (h < 5 && transA) {
+      // the h values contiguous, then zeros (4 of them as one vector: a weight gradient's m = 64 ends so)
+      let src = a + (<usize>k0 * <usize>lda + <usize>i) * 4;
+      let dd = d;
+      for (let kk = 0; kk < kc; kk++) {
+        if (h == 4) {
+          v128.store(dd, v128.load(src));
+        } else {
+          v128.store(dd, f32x4.splat(0));
+          for (let r = 0; r < h; r++) store<f32>(dd + <usize>r * 4, load<f32>(src + <usize>r * 4));
+        }
+        store<f32>(dd, 0, 16);
+        src += rowBytes;
+        dd += 20;
+      }
+    } else if (h < 5) {
       for (let kk = 0; kk < kc; kk++) {
         for (let r = 0; r < 5; r++) {
           const at = transA ? (<usize>(k0 + kk) * <usize>lda + <usize>(i + r)) * 4 : (<usize>(i + r) * <usize>lda + <usize>(k0 + kk)) * 4;
@@ -270,41 +285,7 @@ function microTile5(
   ap: usize, aStep: usize, bp: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
   first: bool, last: bool, bias: usize, relu: bool,
 ): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
-  let pa = ap;
-  let pb = bp;
-  const end = bp + <usize>(kc * NR) * 4;
-  while (pb < end) {
-    const b0 = v128.load(pb);
-    const b1 = v128.load(pb, 16);
-    const av = v128.load(pa);
-    let x = v128.shuffle<i32>(av, av, 0, 0, 0, 0);
-    c00 = madd(x, b0, c00);
-    c01 = madd(x, b1, c01);
-    x = v128.shuffle<i32>(av, av, 1, 1, 1, 1);
-    c10 = madd(x, b0, c10);
-    c11 = madd(x, b1, c11);
-    x = v128.shuffle<i32>(av, av, 2, 2, 2, 2);
-    c20 = madd(x, b0, c20);
-    c21 = madd(x, b1, c21);
-    x = v128.shuffle<i32>(av, av, 3, 3, 3, 3);
-    c30 = madd(x, b0, c30);
-    c31 = madd(x, b1, c31);
-    x = v128.load32_splat(pa, 16);
-    c40 = madd(x, b0, c40);
-    c41 = madd(x, b1, c41);
-    pa += aStep;
-    pb += NR * 4;
-  }
-  storeRow(c, c00, c01, first, last, bias, relu, nr);
-  if (mr > 1) storeRow(c + ldc, c10, c11, first, last, bias, relu, nr);
-  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, first, last, bias, relu, nr);
-  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
-  if (mr > 4) storeRow(c + 4 * ldc, c40, c41, first, last, bias, relu, nr);
+  microTile5Packing(ap, aStep, 0, bp, NR * 4, 0, kc, c, ldc, mr, nr, first, last, bias, relu, false, false);
 }
 
 // One 4×8 tile of C from a packed A tile and a packed B panel of depth kc.
@@ -649,6 +630,10 @@ export function gemm(
       if (colSums) addColumns(b + <usize>k0 * <usize>n * 4, colSums, kc, n, k0 == 0);
       const aq = a + <usize>q * <usize>strideA * 4;
       const cq = accumulate ? c : c + <usize>q * <usize>strideC * 4;
+      if (MR_PACKED == 5 && byPanel && transA && !transB && n <= TRANS_A_PASS_MAX_N) {
+        transAPass(aq, ldA, k0, kc, k, b, bpack, apack, cq, m, n, first, last, bias, relu);
+        continue;
+      }
       if (packed && !transA && kc * (((n + NR - 1) / NR) * NR) < STRIP_MAX_B) {
         if (byPanel) packB(b, bpack, n, transB ? k : n, k0, kc, transB != 0);
         stripPass(aq, ldA, k0, kc, bpack, apack, cq, m, n, first, last, bias, relu);
@@ -710,28 +695,217 @@ export function gemm(
 // up to 320 rows apart, and with k = 8 and n = 4096 no two such writes
 // share a page. Here C is written a few whole rows at a time and A is
 // read in order. Each element's arithmetic is the block way's.
+//
+// While a strip's tiles run (depth blocks of ≥ STRIP_TOUCH_MIN_DEPTH, at
+// most STRIP_TOUCH_MAX_N columns, rows of A that do not overlap: a
+// convolution's overlapping windows are mostly in cache already, and its
+// 128×224×64 ×256 product took 1.05× the time), the lines of A the next strip packs are
+// read, a share before each panel's tile, so that its packer finds them in
+// cache: packed straight from L3 (A of 2–6 MiB, the Transformer's), the
+// strips' packing took 12–20 % of the time at n = 64; with the touches
+// 0.88–0.97× the time at n = 64 (k = 64–192), but 1.00–1.03× at n = 128
+// and 192 (k = 64), where a strip's tiles take long enough for the hardware
+// to have fetched the next strip (paired runs); touching all of them at once
+// before the strip's first tile gained nothing. They only load, so the
+// result is unchanged.
 function stripPass(
   a: usize, ldA: i32, k0: i32, kc: i32, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
   first: bool, last: bool, bias: usize, relu: bool,
 ): void {
-  const ldc = <usize>n * 4;
+  // the touching strips in a function of their own: as a second instance of the loop in this one, they
+  // cost the other products 1.04–1.07× the time (k = 64, n = 128 and 192, in training) and k = 8 1.06–1.13×
+  if (kc >= STRIP_TOUCH_MIN_DEPTH && n <= STRIP_TOUCH_MAX_N && ldA >= kc) stripPassTouching(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu);
+  else stripRows(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu, false);
+}
+
+function stripPassTouching(
+  a: usize, ldA: i32, k0: i32, kc: i32, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  stripRows(a, ldA, k0, kc, bpack, apack, c, m, n, first, last, bias, relu, true);
+}
+
+// stripPass's loop over the strips (touching: reading each next strip's lines on the way).
+// @ts-ignore: decorator
+@inline
+function stripRows(
+  a: usize, ldA: i32, k0: i32, kc: i32, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
+  first: bool, last: bool, bias: usize, relu: bool, touching: bool,
+): void {
+  let sink: i32 = 0;
   for (let i = 0; i < m; i += MR_PACKED) {
     const mr = m - i < MR_PACKED ? m - i : MR_PACKED;
     const ai = a + <usize>i * <usize>ldA * 4;
     if (MR_PACKED == 5) packA5(ai, apack, mr, ldA, k0, kc, false);
     else packA(ai, apack, mr, ldA, k0, kc, false);
-    const cRow = c + <usize>i * ldc;
-    for (let j0 = 0; j0 < n; j0 += NR) {
-      const nr = n - j0 < NR ? n - j0 : NR;
-      const panel = bpack + <usize>(j0 * kc) * 4;
-      const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
-      // a whole tile of a one-block product with literal flags, so the inlined epilogue has no branches on them
-      // (0.97–1.0× the time at k = 64, paired runs)
-      if (MR_PACKED == 5 && first && last && nr == NR && mr == 5) microTile5(apack, 20, panel, kc, cRow + <usize>j0 * 4, ldc, 5, NR, true, true, biasJ, relu);
-      else if (MR_PACKED == 5) microTile5(apack, 20, panel, kc, cRow + <usize>j0 * 4, ldc, mr, nr, first, last, biasJ, relu);
-      else microTileStep(apack, MR * 4, panel, kc, cRow + <usize>j0 * 4, ldc, mr, nr, first, last, biasJ, relu);
+    sink += stripPanels(ai, ldA, k0, kc, bpack, apack, c + <usize>i * <usize>n * 4, m - i, mr, n, first, last, bias, relu, touching);
+  }
+  // the touched values, kept (in the spent packing buffer) so that no compiler drops their loads
+  if (touching) store<i32>(apack, sink);
+}
+const STRIP_TOUCH_MIN_DEPTH: i32 = 32;
+const STRIP_TOUCH_MAX_N: i32 = 64;
+
+// One strip's tiles (mr rows of A at ai, packed at apack; C's rows at cRow; `below` rows of A from
+// ai on), over every panel; with `touching`, the next strip's rows' lines of the block read on the
+// way (their sum returned).
+// @ts-ignore: decorator
+@inline
+function stripPanels(
+  ai: usize, ldA: i32, k0: i32, kc: i32, bpack: usize, apack: usize, cRow: usize, below: i32, mr: i32, n: i32,
+  first: bool, last: bool, bias: usize, relu: bool, touching: bool,
+): i32 {
+  const ldc = <usize>n * 4;
+  const rowBytes = <usize>ldA * 4;
+  const segmentBytes = <usize>kc * 4; // of each row, the block's depths
+  // the next strip's rows: each row's segment line by line, ~1/panels of the lines before each panel
+  const nextRows = touching ? (below - mr < MR_PACKED ? below - mr : MR_PACKED) : 0;
+  const panels = (n + NR - 1) / NR;
+  const share = touching ? (<usize>nextRows * ((segmentBytes + 63) >> 6) + <usize>panels - 1) / <usize>panels : 0;
+  let row = 0;
+  let touch = ai + <usize>mr * rowBytes + <usize>k0 * 4;
+  let rowEnd = touch + segmentBytes;
+  let sink: i32 = 0;
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const nr = n - j0 < NR ? n - j0 : NR;
+    const panel = bpack + <usize>(j0 * kc) * 4;
+    const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
+    if (touching) {
+      for (let t: usize = 0; t < share && row < nextRows; t++) {
+        sink += load<i32>(touch);
+        touch += 64;
+        if (touch >= rowEnd) {
+          row++;
+          touch = rowEnd - segmentBytes + rowBytes;
+          rowEnd = touch + segmentBytes;
+        }
+      }
+    }
+    // a whole tile of a one-block product with literal flags, so the inlined epilogue has no branches on them
+    // (0.97–1.0× the time at k = 64, paired runs)
+    if (MR_PACKED == 5 && first && last && nr == NR && mr == 5) microTile5(apack, 20, panel, kc, cRow + <usize>j0 * 4, ldc, 5, NR, true, true, biasJ, relu);
+    else if (MR_PACKED == 5) microTile5(apack, 20, panel, kc, cRow + <usize>j0 * 4, ldc, mr, nr, first, last, biasJ, relu);
+    else microTileStep(apack, MR * 4, panel, kc, cRow + <usize>j0 * 4, ldc, mr, nr, first, last, biasJ, relu);
+  }
+  return sink;
+}
+
+// One depth block of C = Aᵀ·B (A stored k×m, rows ldA apart; B k×n, dense) where one row block
+// passes every panel (m ≤ MC), as the block way does it but with no packing pass: the first
+// panel's tiles read A in place and leave its packed copy behind, and each panel's first tile
+// reads B in place and leaves the packed panel behind (microTile5Packing). With it, the next
+// depth block's rows of A and B are read a share before each tile, so that those tiles find
+// them in cache. The Transformer's weight gradients (depth 8192, operands of 2–6 MiB, from L3)
+// spent 20–28 % of their time packing; this way 0.92–0.96× the time (paired runs; either
+// change alone gained nothing). Each element's arithmetic is the block way's: the same bits.
+const TRANS_A_PASS_MAX_N: i32 = 256; // wider B's rows lie pages apart: 8×256×4096 took 1.2–1.8× the time this way
+function transAPass(
+  a: usize, ldA: i32, k0: i32, kc: i32, k: i32, b: usize, bpack: usize, apack: usize, c: usize, m: i32, n: i32,
+  first: bool, last: bool, bias: usize, relu: bool,
+): void {
+  const ldc = <usize>n * 4;
+  const aStep = <usize>ldA * 4;
+  const bStep = <usize>n * 4;
+  const whole = m - m % 5;
+  // a partial last tile is packed beforehand: reading its 5 columns in place could pass A's end
+  if (whole < m) packA5(a + <usize>whole * 4, apack + <usize>(whole * kc) * 4, m - whole, ldA, k0, kc, true);
+  // the next block's rows of A (when they lie close: then read as one span with what lies between)
+  // and of B (contiguous), a share of their lines before each tile
+  const kn = k - k0 - kc < KC ? k - k0 - kc : KC;
+  let touchA = a + <usize>(k0 + kc) * aStep;
+  const touchAEnd = kn > 0 && ldA <= 2 * m ? touchA + <usize>(kn - 1) * aStep + <usize>m * 4 : touchA;
+  let touchB = b + <usize>(k0 + kc) * bStep;
+  const touchBEnd = touchB + <usize>kn * bStep;
+  const tiles = <usize>((m + 4) / 5) * <usize>((n + NR - 1) / NR);
+  const share = ((((touchAEnd - touchA) + (touchBEnd - touchB)) >> 6) + tiles) / tiles;
+  let sink: i32 = 0;
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const nr = n - j0 < NR ? n - j0 : NR;
+    const bIn = b + (<usize>k0 * <usize>n + <usize>j0) * 4;
+    // a partial panel is packed beforehand (reading 8 columns in place could pass B's end)
+    if (nr < NR) packB(b + <usize>j0 * 4, bpack, nr, n, k0, kc, false);
+    const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
+    for (let i = 0; i < m; i += 5) {
+      for (let t: usize = 0; t < share; t++) {
+        if (touchA < touchAEnd) {
+          sink += load<i32>(touchA);
+          touchA += 64;
+        } else if (touchB < touchBEnd) {
+          sink += load<i32>(touchB);
+          touchB += 64;
+        }
+      }
+      const mr = m - i < 5 ? m - i : 5;
+      const cTile = c + <usize>i * ldc + <usize>j0 * 4;
+      const aPacked = apack + <usize>(i * kc) * 4;
+      const aIn = a + (<usize>k0 * <usize>ldA + <usize>i) * 4;
+      const readA = j0 == 0 && i < whole;
+      const readB = i == 0 && nr == NR;
+      if (readA && readB) microTile5Packing(aIn, aStep, aPacked, bIn, bStep, bpack, kc, cTile, ldc, mr, nr, first, last, biasJ, relu, true, true);
+      else if (readA) microTile5Packing(aIn, aStep, aPacked, bpack, NR * 4, 0, kc, cTile, ldc, mr, nr, first, last, biasJ, relu, true, false);
+      else if (readB) microTile5Packing(aPacked, 20, 0, bIn, bStep, bpack, kc, cTile, ldc, mr, nr, first, last, biasJ, relu, false, true);
+      else microTile5(aPacked, 20, bpack, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
     }
   }
+  // the touched values, kept (in the spent packing buffer) so that no compiler drops their loads
+  store<i32>(apack, sink);
+}
+
+// microTile5 reading B's rows bStep bytes apart, and leaving what it reads packed: A's 5 values of
+// each depth at aOut (packA5's layout) when storeA, B's 8 at bOut (packB's) when storeB.
+// @ts-ignore: decorator
+@inline
+function microTile5Packing(
+  ap: usize, aStep: usize, aOut: usize, bp: usize, bStep: usize, bOut: usize, kc: i32, c: usize, ldc: usize, mr: i32, nr: i32,
+  first: bool, last: bool, bias: usize, relu: bool, storeA: bool, storeB: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let pa = ap;
+  let pb = bp;
+  let qa = aOut;
+  let qb = bOut;
+  const end = bp + <usize>kc * bStep;
+  while (pb < end) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    const av = v128.load(pa);
+    const a4 = v128.load32_splat(pa, 16);
+    if (storeB) {
+      v128.store(qb, b0);
+      v128.store(qb, b1, 16);
+      qb += NR * 4;
+    }
+    if (storeA) {
+      v128.store(qa, av);
+      store<f32>(qa, f32x4.extract_lane(a4, 0), 16);
+      qa += 20;
+    }
+    let x = v128.shuffle<i32>(av, av, 0, 0, 0, 0);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.shuffle<i32>(av, av, 1, 1, 1, 1);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.shuffle<i32>(av, av, 2, 2, 2, 2);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.shuffle<i32>(av, av, 3, 3, 3, 3);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    c40 = madd(a4, b0, c40);
+    c41 = madd(a4, b1, c41);
+    pa += aStep;
+    pb += bStep;
+  }
+  storeRow(c, c00, c01, first, last, bias, relu, nr);
+  if (mr > 1) storeRow(c + ldc, c10, c11, first, last, bias, relu, nr);
+  if (mr > 2) storeRow(c + 2 * ldc, c20, c21, first, last, bias, relu, nr);
+  if (mr > 3) storeRow(c + 3 * ldc, c30, c31, first, last, bias, relu, nr);
+  if (mr > 4) storeRow(c + 4 * ldc, c40, c41, first, last, bias, relu, nr);
 }
 
 // gemm for n = 1, in the same block order (B, one column, is contiguous

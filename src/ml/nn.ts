@@ -628,8 +628,24 @@ export function batchNormLeakyTraining(
   return f(x, gamma, beta);
 }
 
+/** The running averages' momentum: r ← r·m + x·(1 − m) after every training step. */
+export const BN_MOMENTUM = 0.9;
+
+/**
+ * updateBatchNorm's update of one running average, r ← r·m + x·(1 − m), on arrays in place, with the
+ * bits of its float32 tensor ops (Mul by m, Mul by 1 − m, Add; the scalars float32): a product of two
+ * float32 values is exact in a double, so rounding it once gives the float32 product, and the double
+ * sum of two float32 values rounded to float32 is the float32 sum (53 ≥ 2·24 + 2 bits).
+ */
+export function emaFloat32(running: Float32Array, batch: Float32Array, momentum = BN_MOMENTUM): void {
+  if (batch.length !== running.length) throw new Error(`emaFloat32: ${batch.length} batch values for ${running.length} running ones`);
+  const keep = Math.fround(momentum);
+  const take = Math.fround(1 - momentum);
+  for (let i = 0; i < running.length; i++) running[i] = Math.fround(running[i]! * keep) + Math.fround(batch[i]! * take);
+}
+
 /** Updates the running averages of batch-norm layers from `pass.bnStats` and disposes the stats. */
-export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum = 0.9): void {
+export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum = BN_MOMENTUM): void {
   if (!pass.bnStats) return;
   for (const [name, { mean, variance }] of pass.bnStats) {
     const rm = store.get(`${name}.mean`);

@@ -22,14 +22,13 @@ import type { Autoencoder } from '../autoencoder.js';
 import { backendLabel, wasmFixesInstalled, type BackendName } from '../backend.js';
 import type { TF } from '../engine.js';
 import { activeBuild } from '../kernels/simd.js';
-import { updateBatchNorm, type Pass } from '../nn.js';
 import { addRowNoise } from '../metrics.js';
 import {
   CMD, CTRL, dataBytes, dataViews, EVAL_ROWS, FLAGS, INPUT, STOPPED, type Batch, type NoiseSetup, type WorkerReport, type WorkerSetup,
 } from './protocol.js';
 import {
   applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveNorms, saveWeights, shardGradient, shardLoss, shardRanges,
-  tensorsOf, writeShard, type ParamLayout,
+  tensorsOf, updateRunningNorms, writeShard, type ParamLayout,
 } from './shard.js';
 import { spinWhile } from './spin.js';
 import { tracer, traceBuffer, writeTrace, type Phase } from './trace.js';
@@ -248,7 +247,7 @@ export class TrainingTeam {
     }
     this.mark(step, 'handedOver');
     loadWeights(tf, model, this.layout, this.weights, this.others);
-    if (moments) this.updateNorms(moments);
+    if (moments) updateRunningNorms(tf, model, this.layout, moments);
     this.mark(step, 'end');
     return loss;
   }
@@ -337,18 +336,6 @@ export class TrainingTeam {
     Atomics.store(m.control, CTRL.CMD, cmd);
     Atomics.store(m.control, CTRL.SEQ, this.seq);
     Atomics.notify(m.control, CTRL.SEQ);
-  }
-
-  private updateNorms(pooled: Float32Array): void {
-    const { tf, model } = this.options;
-    const pass: Pass = { training: true, bnStats: new Map() };
-    for (const n of this.layout.norms) {
-      pass.bnStats!.set(n.name, {
-        mean: tf.tensor1d(pooled.subarray(n.offset, n.offset + n.channels)),
-        variance: tf.tensor1d(pooled.subarray(n.offset + n.channels, n.offset + 2 * n.channels)),
-      });
-    }
-    updateBatchNorm(tf, model.store, pass);
   }
 
   private signal(from: number, seq: number): void {
