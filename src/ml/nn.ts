@@ -666,12 +666,10 @@ export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum 
 }
 
 /**
- * avg ← avg·m + x·(1 − m) for each pair, written over the averages' own memory on wasm: the bits of
- * the Mul, Mul and Add kernels (float32 products, exact in float64, rounded once each; the sum of two
- * float32 values rounded to float64 then to float32 is rounded correctly, 53 ≥ 2·24 + 1), without the
- * ~10 tfjs ops (two scalars uploaded, an assign) per average and step, which a Conv-1D step with its
- * batch norms ran outside the gradient. False (nothing written) where that cannot be done: another
- * backend, or an average whose memory another tensor shares.
+ * emaFloat32 of each pair on wasm, over the averages' own memory: updateBatchNorm's bits without its
+ * ~10 tfjs ops per average and step (two scalars uploaded, Mul, Mul, Add, an assign), which a Conv-1D
+ * step with its batch norms ran outside the gradient. False (nothing written) where that cannot be
+ * done: another backend, or an average whose memory another tensor shares.
  */
 function movingAveragesInPlace(tf: TF, averages: Variable[], values: Tensor[], momentum: number): boolean {
   if (tf.getBackend() !== 'wasm') return false;
@@ -679,13 +677,9 @@ function movingAveragesInPlace(tf: TF, averages: Variable[], values: Tensor[], m
   const fits = averages.every((a, i) =>
     a.dtype === 'float32' && values[i]!.dtype === 'float32' && a.size === values[i]!.size && backend.refCount(a.dataId) === 1);
   if (!fits) return false;
-  const keep = Math.fround(momentum);
-  const take = Math.fround(1 - momentum);
   averages.forEach((a, i) => {
     forgetColumnSums(a);
-    const avg = backend.typedArrayFromHeap(a) as Float32Array;
-    const x = backend.typedArrayFromHeap(values[i]!) as Float32Array;
-    for (let j = 0; j < avg.length; j++) avg[j] = Math.fround(avg[j]! * keep) + Math.fround(x[j]! * take);
+    emaFloat32(backend.typedArrayFromHeap(a) as Float32Array, backend.typedArrayFromHeap(values[i]!) as Float32Array, momentum);
   });
   return true;
 }
