@@ -30,8 +30,8 @@ wrapKernels(tf, (name, f, args) => {
   const dt = ms(process.cpuUsage(c));
   const inner = stack.pop();
   if (stack.length) stack[stack.length - 1] += dt;
-  const shape = Object.values(args.inputs ?? {})[0]?.shape?.join('×') ?? '';
-  const key = name + (process.env.SHAPES ? ` ${shape}` : '');
+  // (the shape's string only when asked for: built on every call it lands in "rest")
+  const key = process.env.SHAPES ? `${name} ${Object.values(args.inputs ?? {})[0]?.shape?.join('×') ?? ''}` : name;
   const s = stats.get(key) ?? { calls: 0, ms: 0 };
   s.calls++;
   s.ms += dt - inner;

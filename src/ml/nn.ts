@@ -15,6 +15,8 @@ import {
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
 import { COLUMN_SLICE_KERNEL, CONCAT_COLUMNS_KERNEL } from './kernels/concat-columns.js';
+import { forgetColumnSums } from './kernels/column-sums.js';
+import type { BackendWasm } from './kernels/common.js';
 import { RELU_GRAD_KERNEL } from './kernels/elementwise.js';
 import { MATMUL_BIAS_KERNEL, MATMUL_BIAS_RELU_KERNEL } from './kernels/fused-matmul.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
@@ -648,6 +650,11 @@ export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum 
   for (const [name, { mean, variance }] of pass.bnStats) {
     const rm = store.get(`${name}.mean`);
     const rv = store.get(`${name}.var`);
+    if (movingAveragesInPlace(tf, [rm, rv], [mean, variance], momentum)) {
+      mean.dispose();
+      variance.dispose();
+      continue;
+    }
     tf.tidy(() => {
       rm.assign(tf.add(tf.mul(rm, momentum), tf.mul(mean, 1 - momentum)));
       rv.assign(tf.add(tf.mul(rv, momentum), tf.mul(variance, 1 - momentum)));
@@ -656,6 +663,25 @@ export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum 
     variance.dispose();
   }
   pass.bnStats.clear();
+}
+
+/**
+ * emaFloat32 of each pair on wasm, over the averages' own memory: updateBatchNorm's bits without its
+ * ~10 tfjs ops per average and step (two scalars uploaded, Mul, Mul, Add, an assign), which a Conv-1D
+ * step with its batch norms ran outside the gradient. False (nothing written) where that cannot be
+ * done: another backend, or an average whose memory another tensor shares.
+ */
+function movingAveragesInPlace(tf: TF, averages: Variable[], values: Tensor[], momentum: number): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  const backend = tf.backend() as unknown as BackendWasm;
+  const fits = averages.every((a, i) =>
+    a.dtype === 'float32' && values[i]!.dtype === 'float32' && a.size === values[i]!.size && backend.refCount(a.dataId) === 1);
+  if (!fits) return false;
+  averages.forEach((a, i) => {
+    forgetColumnSums(a);
+    emaFloat32(backend.typedArrayFromHeap(a) as Float32Array, backend.typedArrayFromHeap(values[i]!) as Float32Array, momentum);
+  });
+  return true;
 }
 
 export function defineConv1d(store: ParamStore, name: string, kernel: number, inC: number, outC: number): void {
