@@ -3007,7 +3007,7 @@ export function gemmColumnSums(a: usize, b: usize, c: usize, m: i32, n: i32, k: 
 // fewer forward and one input stream fewer in each backward pass. The
 // gradient's mask is v > 0, which is y > 0 for α ≥ 0.
 
-// [convbn] Each pass runs strips of channels (16, 8 or 4 wide, then single
+// Each pass runs strips of channels (16, 8 or 4 wide, then single
 // ones) down blocks of rows (bnBlockRows: a block of every stream stays in
 // L1 while its strips re-read it), the per-channel vectors and the sums in
 // registers rather than loaded and stored again for every row: the passes
