@@ -15,8 +15,8 @@ import {
 import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MOMENTS } from './kernels/batch-norm.js';
 import { CONV1D_FILTER_BIAS_GRAD, CONV1D_INPUT_GRAD } from './kernels/conv1d-grads.js';
 import { COLUMN_SLICE_KERNEL, CONCAT_COLUMNS_KERNEL } from './kernels/concat-columns.js';
-import { forgetColumnSums } from './kernels/column-sums.js';
 import type { BackendWasm } from './kernels/common.js';
+import { ownedHeapView } from './kernels/in-place.js';
 import { RELU_GRAD_KERNEL } from './kernels/elementwise.js';
 import { MATMUL_BIAS_KERNEL, MATMUL_BIAS_RELU_KERNEL } from './kernels/fused-matmul.js';
 import { BN_AFFINE_LEAKY, BN_LEAKY_GRAD_INPUT, BN_LEAKY_GRAD_SUMS, BN_MEAN_VARIANCE, PAIR_DUP, PAIR_SUM } from './kernels/conv1d-passes.js';
@@ -674,13 +674,10 @@ export function updateBatchNorm(tf: TF, store: ParamStore, pass: Pass, momentum 
 function movingAveragesInPlace(tf: TF, averages: Variable[], values: Tensor[], momentum: number): boolean {
   if (tf.getBackend() !== 'wasm') return false;
   const backend = tf.backend() as unknown as BackendWasm;
-  const fits = averages.every((a, i) =>
-    a.dtype === 'float32' && values[i]!.dtype === 'float32' && a.size === values[i]!.size && backend.refCount(a.dataId) === 1);
-  if (!fits) return false;
-  averages.forEach((a, i) => {
-    forgetColumnSums(a);
-    emaFloat32(backend.typedArrayFromHeap(a) as Float32Array, backend.typedArrayFromHeap(values[i]!) as Float32Array, momentum);
-  });
+  if (!values.every((v, i) => v.dtype === 'float32' && v.size === averages[i]!.size)) return false;
+  const own = averages.map((a) => ownedHeapView(backend, a));
+  if (own.some((view) => !view)) return false;
+  own.forEach((view, i) => emaFloat32(view!, backend.typedArrayFromHeap(values[i]!) as Float32Array, momentum));
   return true;
 }
 

@@ -19,6 +19,7 @@ import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tf
 import type { TF } from './engine.js';
 import { ADAM_KERNEL, adamInPlace, type AdamAttrs } from './kernels/adam.js';
 import type { BackendWasm } from './kernels/common.js';
+import { ownedHeapView } from './kernels/in-place.js';
 
 /** tfjs-core's NamedTensor, which @tensorflow/tfjs does not re-export. */
 interface NamedTensor {
@@ -106,7 +107,7 @@ export function createAdam(tf: TF, learningRate: number, options: AdamOptions = 
       const [g0, g1] = parts.map((part, k) => this.partTensor(name, k, variable, part, wasm ? backend : undefined, temporary));
       // In place where the variable's memory is its own (not shared with the tensor it was made from, a
       // clone…): no three new tensors a step, and each value rewritten where it was just read.
-      if (wasm && backend.refCount(variable.dataId) === 1) {
+      if (wasm && ownedHeapView(backend, variable)) {
         adamInPlace(backend, variable, slot.m, slot.v, g0!, g1, attrs);
         for (const t of temporary) t.dispose();
         return;

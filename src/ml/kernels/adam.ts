@@ -9,7 +9,6 @@
  */
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { sizeOf } from './common.js';
-import { forgetColumnSums } from './column-sums.js';
 import { simdKernels } from './simd.js';
 
 export const ADAM_KERNEL = 'SpecflowAdam';
@@ -43,7 +42,7 @@ export function specflowAdam(args: KernelArgs<AdamAttrs>): TensorInfo[] {
 
 /**
  * One Adam update of x, m and v in place (their memory overwritten; the caller makes sure nothing else
- * holds it), the gradient being g0 + g1 added in float32 inside the same pass (g1 absent: g0 alone).
+ * holds it: ownedHeapView for x), the gradient being g0 + g1 added in float32 inside the same pass (g1 absent: g0 alone).
  * Not a registered kernel: tfjs tensors are immutable to everything but their owner, here the optimizer.
  */
 export function adamInPlace(backend: BackendWasm, x: TensorInfo, m: TensorInfo, v: TensorInfo, g0: TensorInfo, g1: TensorInfo | undefined, attrs: AdamAttrs): void {
@@ -53,8 +52,6 @@ export function adamInPlace(backend: BackendWasm, x: TensorInfo, m: TensorInfo, 
       throw new Error(`${ADAM_KERNEL}: ${name} has shape ${t.shape} (${t.dtype}), expected ${x.shape} float32`);
     }
   }
-  // what is remembered of x's values is no longer true of them
-  forgetColumnSums(x);
   const simd = simdKernels(backend);
   simd.exports.adamSummedInPlace(
     simd.ptr(x), simd.ptr(m), simd.ptr(v), simd.ptr(g0), g1 ? simd.ptr(g1) : 0, size, attrs.lrT, attrs.beta1, attrs.beta2, attrs.epsT,

@@ -36,7 +36,7 @@ export function takeColumnSums(x: TensorInfo, rows: number, inner: number): Floa
   return known.sums;
 }
 
-/** Forgets any sums kept for t: its memory is about to be overwritten in place (the fused Adam's variables). */
+/** Forgets any sums kept for t: its memory is about to be overwritten in place (./in-place.ts). */
 export function forgetColumnSums(t: TensorInfo): void {
   byDataId.delete(t.dataId);
 }

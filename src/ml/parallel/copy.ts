@@ -5,12 +5,11 @@
  */
 import type { Variable } from '@tensorflow/tfjs';
 import type { Tensor, TF } from '../engine.js';
-import { forgetColumnSums } from '../kernels/column-sums.js';
+import type { BackendWasm } from '../kernels/common.js';
+import { ownedHeapView } from '../kernels/in-place.js';
 
-type WasmBackend = { typedArrayFromHeap(t: Tensor): Float32Array; refCount(dataId: object): number };
-
-function heap(tf: TF): WasmBackend | undefined {
-  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackend) : undefined;
+function heap(tf: TF): BackendWasm | undefined {
+  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as BackendWasm) : undefined;
 }
 
 /** Copies the values of a float32 tensor into `dst` at `offset`. */
@@ -32,9 +31,9 @@ export function tensorOf(tf: TF, values: Float32Array, shape: number[]): Tensor 
 export function assignFrom(tf: TF, variable: Variable, values: Float32Array): void {
   if (variable.size !== values.length) throw new Error(`assignFrom: ${values.length} values for a variable of ${variable.size}`);
   const wasm = heap(tf);
-  if (wasm && wasm.refCount(variable.dataId) === 1) {
-    forgetColumnSums(variable); // what a product kept of its old values
-    wasm.typedArrayFromHeap(variable).set(values);
+  const own = wasm && ownedHeapView(wasm, variable);
+  if (own) {
+    own.set(values);
     return;
   }
   const t = tensorOf(tf, values, variable.shape);
