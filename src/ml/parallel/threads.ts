@@ -23,9 +23,11 @@ export const MIN_ROWS_PER_THREAD = 64;
  * 2-core machine (`BENCH_BATCH=N node bench/run.mjs train-threads`, load average 1.3–2.3, 2026-12-01):
  * dense 4000 × 1024 at 64 rows a thread 0.98, at 128 rows 0.77–0.92, at 256 rows 0.83 — its per-row
  * compute is small against its 560k weights; Conv-1D 1000 × 512 at 32 rows 0.56–0.67, at 64 rows 0.62;
- * Transformer at 32 rows 0.89–1.01, at 64 rows 0.61.
+ * Transformer at 32 rows 0.89–1.01, at 64 rows 0.61. The Transformer again after two rounds of
+ * data-parallel work (`BENCH_ARCHS=transformer BENCH_BATCH=N ...`, load average 1.4–1.7, 2026-12-02):
+ * at 8 rows 0.83, at 16 rows 0.56–0.69, at 32 rows 0.59–0.85 — so from 16 rows (batch 32).
  */
-export const MIN_ROWS_PER_THREAD_BY_ARCH: Readonly<Record<string, number>> = { dense: 128, conv1d: 32, transformer: 64 };
+export const MIN_ROWS_PER_THREAD_BY_ARCH: Readonly<Record<string, number>> = { dense: 128, conv1d: 32, transformer: 16 };
 
 /** An explicit count beyond this is surely a typo (and would start that many tfjs instances). */
 export const MAX_THREADS = 64;
