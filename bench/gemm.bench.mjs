@@ -79,7 +79,7 @@ function runChild(variant, env = {}) {
 
 // [what, m, k, n, transA, transB, batch, strideA, strideB, lda, accumulate, bias] as train steps call them
 // (SHAPES=1 node bench/kernel-profile.mjs ARCH 256 lists a step's kernels by shape). The Transformer's
-// rows are its defaults at batch 256 (8192 tokens of width 64; 7424 in an epoch's last, short batch).
+// rows are its defaults at batch 256 (8192 tokens of width 64; 7424 in an epoch's last, short batch), then at batch 64.
 const DIRECT = [
   ['dense: forward, first layer', 256, 1024, 256, 0, 0, 1, 0, 0, 0, 0, 1],
   ['dense: dx = dy·Wᵀ, last layer', 256, 256, 1024, 0, 1, 1, 0, 0, 0, 0, 0],
@@ -119,6 +119,26 @@ const DIRECT = [
   ['transformer: dW of latent → tokens', 8, 256, 2048, 1, 0, 1, 0, 0, 0, 0, 0],
   ['transformer: tokens → latent (n = 8)', 256, 2048, 8, 0, 0, 1, 0, 0, 0, 0, 1],
   ['transformer: dW of tokens → latent', 2048, 256, 8, 1, 0, 1, 0, 0, 0, 0, 0],
+  // the same products at train.autoencoder's default batch 64 (2048 tokens; BENCH_GEMM_ONLY=b64)
+  ['transformer b64: Q/K/V projection', 2048, 64, 192, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: attention out projection', 2048, 64, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: MLP in', 2048, 64, 128, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: MLP out', 2048, 128, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: dx of Q/K/V projection', 2048, 192, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dx of out projection', 2048, 64, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dx of MLP in', 2048, 128, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dx of MLP out', 2048, 64, 128, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of Q/K/V projection', 64, 2048, 192, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of out projection', 64, 2048, 64, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of MLP in', 64, 2048, 128, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of MLP out', 128, 2048, 64, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: patch embedding (k = 16)', 2048, 16, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: dW of patch embedding', 16, 2048, 64, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: latent → tokens (k = 8)', 64, 8, 2048, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: dz of latent → tokens', 64, 2048, 8, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of latent → tokens', 8, 64, 2048, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: tokens → latent (n = 8)', 64, 2048, 8, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: dW of tokens → latent', 2048, 64, 8, 1, 0, 1, 0, 0, 0, 0, 0],
 ];
 
 const ROUNDS = Number(process.env.BENCH_GEMM_ROUNDS ?? 5);
