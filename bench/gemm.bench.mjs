@@ -215,11 +215,14 @@ function directChild() {
     let bestPeak = 0;
     for (let round = 0; round < ROUNDS; round++) {
       bestPeak = Math.max(bestPeak, peakGflops(peak, 1e6)); // the ceiling of this moment, ~1 ms beside each round
-      builds.forEach(({ ex, memory }, i) => {
+      // the builds' order rotated each round: the position in a round moves the ratio by a few per cent
+      for (let j = 0; j < builds.length; j++) {
+        const i = (j + round) % builds.length;
+        const { ex, memory } = builds[i];
         const us = loop(ex, memory) / reps;
         best[i] = Math.min(best[i], us);
         perRound[i].push(us);
-      });
+      }
     }
     // each build's time over its base's, round by round, median: steadier than the ratio of the fastest rounds
     const median = (xs) => xs.sort((x, y) => x - y)[xs.length >> 1];
