@@ -44,14 +44,16 @@ const stats = new Map(); // key → per batch { calls, kernelUs, wasmUs, flops }
 // the batch's dimension of a training product: A's rows (forward, dx) or, transposed, its depth (dW)
 const keyOf = (m, k, n, ta, tb, batch) => {
   const dim = (v) => (v === bs * tokens ? 'R' : v === bs ? 'B' : String(v));
-  return `${ta ? m : dim(m)}×${ta ? dim(k) : k}×${n}${ta ? ' Aᵀ' : ''}${tb ? ' Bᵀ' : ''}${batch > 1 ? ` ×${batch}` : ''}`;
+  return `${ta ? m : dim(m)}×${ta ? dim(k) : k}×${n}${ta ? ' Aᵀ' : ''}${tb ? ' Bᵀ' : ''}${batch > 1 ? ` ×${dim(batch)}` : ''}`;
 };
 const timed = (name, shape) => (...args) => {
   if (!on) return own[name](...args);
   const t0 = cpu();
   own[name](...args);
   inGemm += cpu() - t0;
-  [gemmKey, gemmFlops] = shape(args);
+  const [key, flops] = shape(args);
+  gemmKey = key; // a kernel making several products (a convolution's) is listed under its last
+  gemmFlops += flops;
 };
 const exports = Object.create(null);
 for (const name of Object.keys(own)) exports[name] = own[name];
@@ -68,6 +70,7 @@ wrapKernels(tf, (name, f, args) => {
   const outer = inGemm;
   inGemm = 0;
   gemmKey = '';
+  gemmFlops = 0;
   const t0 = cpu();
   const r = f(args);
   const dt = cpu() - t0;
