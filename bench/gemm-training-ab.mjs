@@ -9,7 +9,7 @@
 // leaves them — which the kernel-alone bench (bench/gemm.bench.mjs) cannot
 // reproduce. Not part of `npm run bench`:
 //
-//   node bench/gemm-training-ab.mjs BASE.wasm [transformer|dense|conv1d] [EPOCHS=7]   (after `npm run build`)
+//   node bench/gemm-training-ab.mjs BASE.wasm [transformer|dense|conv1d] [EPOCHS=7] [BATCH=256]   (after `npm run build`)
 //
 // Prints per shape the summed CPU of each build over the epochs after the
 // first, and new/base. BASE = dist/ml/kernels/specflow-kernels-fma.wasm itself
@@ -21,9 +21,10 @@ import { wasmModule } from '../dist/ml/kernels/common.js';
 import { trainAutoencoder } from '../dist/ml/train.js';
 import { benchSpectra } from './training-data.mjs';
 
-const [baseFile, arch = 'transformer', epochsArg = '7'] = process.argv.slice(2);
-if (!baseFile) throw new Error('usage: node bench/gemm-training-ab.mjs BASE.wasm [arch] [epochs]');
+const [baseFile, arch = 'transformer', epochsArg = '7', batchArg = '256'] = process.argv.slice(2);
+if (!baseFile) throw new Error('usage: node bench/gemm-training-ab.mjs BASE.wasm [arch] [epochs] [batch]');
 const epochs = Number(epochsArg);
+const batchSize = Number(batchArg);
 const { tf } = await getTf();
 const backend = tf.backend();
 const kernels = simdKernels(backend);
@@ -60,12 +61,12 @@ kernels.exports = exports;
 
 const [n, d] = arch === 'dense' ? [4000, 1024] : [1000, 512];
 await trainAutoencoder({ n, d, x: benchSpectra(n, d) }, {
-  arch, latentDim: 8, epochs, batchSize: 256, validation: 0, seed: 1, threads: 1,
+  arch, latentDim: 8, epochs, batchSize, validation: 0, seed: 1, threads: 1,
   onEpoch: (e) => { epoch = e.epoch; },
 });
 const rows = [...stats].sort((x, y) => y[1].us[0] + y[1].us[1] - x[1].us[0] - x[1].us[1]);
 const sum = (i) => rows.reduce((t, [, s]) => t + s.us[i], 0);
-console.log(`${arch}, batch 256, epochs 2–${epochs}: products ${(sum(0) / 1e3).toFixed(0)} ms (this build) vs ${(sum(1) / 1e3).toFixed(0)} ms (base), new/base ${(sum(0) / sum(1)).toFixed(3)}`);
+console.log(`${arch}, batch ${batchSize}, epochs 2–${epochs}: products ${(sum(0) / 1e3).toFixed(0)} ms (this build) vs ${(sum(1) / 1e3).toFixed(0)} ms (base), new/base ${(sum(0) / sum(1)).toFixed(3)}`);
 for (const [key, s] of rows.slice(0, Number(process.env.TOP ?? 20))) {
   console.log(`${key.padEnd(30)} ${String(s.calls).padStart(5)} calls  ${(s.us[0] / 1e3).toFixed(1).padStart(8)} vs ${(s.us[1] / 1e3).toFixed(1).padStart(8)} ms  ${(s.us[0] / s.us[1]).toFixed(3)}`);
 }

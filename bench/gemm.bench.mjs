@@ -17,7 +17,8 @@
 // read on a busy machine. BENCH_GEMM_BASELINE=<a dist/ml/kernels directory of
 // another build, e.g. an older commit's> adds that build's figures and the
 // ratio (the median over the rounds of the round's base time over this
-// build's), measured in the same process; BENCH_GEMM_ROUNDS=N rounds (5).
+// build's), measured in the same process; BENCH_GEMM_ROUNDS=N rounds (5); BENCH_GEMM_COLD=1 writes 16 MiB
+// before each call and times the calls alone (operands out of L2, as in training).
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -79,12 +80,17 @@ function runChild(variant, env = {}) {
 
 // [what, m, k, n, transA, transB, batch, strideA, strideB, lda, accumulate, bias] as train steps call them
 // (SHAPES=1 node bench/kernel-profile.mjs ARCH 256 lists a step's kernels by shape). The Transformer's
-// rows are its defaults at batch 256 (8192 tokens of width 64; 7424 in an epoch's last, short batch).
+// rows are its defaults at batch 256 (8192 tokens of width 64; 7424 in an epoch's last, short batch), then at batch 64
+// (`b64` rows, dense's too).
 const DIRECT = [
   ['dense: forward, first layer', 256, 1024, 256, 0, 0, 1, 0, 0, 0, 0, 1],
   ['dense: dx = dy·Wᵀ, last layer', 256, 256, 1024, 0, 1, 1, 0, 0, 0, 0, 0],
   ['dense: dW = xᵀ·dy, first layer', 1024, 256, 256, 1, 0, 1, 0, 0, 0, 0, 0],
   ['dense: forward, last layer', 256, 256, 1024, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['dense b64: forward, first layer', 64, 1024, 256, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['dense b64: dx = dy·Wᵀ, last layer', 64, 256, 1024, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['dense b64: dW = xᵀ·dy, first layer', 1024, 64, 256, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['dense b64: forward, last layer', 64, 256, 1024, 0, 0, 1, 0, 0, 0, 0, 1],
   ['conv1d: forward, 32→64 channels', 128, 224, 64, 0, 0, 256, 4288, 0, 32, 0, 1],
   ['conv1d: forward, 16→16 channels', 512, 240, 16, 0, 0, 256, 8416, 0, 16, 0, 1],
   ['conv1d: forward, 16→1 channel', 512, 240, 1, 0, 0, 256, 8416, 0, 16, 0, 1],
@@ -119,9 +125,30 @@ const DIRECT = [
   ['transformer: dW of latent → tokens', 8, 256, 2048, 1, 0, 1, 0, 0, 0, 0, 0],
   ['transformer: tokens → latent (n = 8)', 256, 2048, 8, 0, 0, 1, 0, 0, 0, 0, 1],
   ['transformer: dW of tokens → latent', 2048, 256, 8, 1, 0, 1, 0, 0, 0, 0, 0],
+  // the same products at train.autoencoder's default batch 64 (2048 tokens; BENCH_GEMM_ONLY=b64)
+  ['transformer b64: Q/K/V projection', 2048, 64, 192, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: attention out projection', 2048, 64, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: MLP in', 2048, 64, 128, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: MLP out', 2048, 128, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: dx of Q/K/V projection', 2048, 192, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dx of out projection', 2048, 64, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dx of MLP in', 2048, 128, 64, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dx of MLP out', 2048, 64, 128, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of Q/K/V projection', 64, 2048, 192, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of out projection', 64, 2048, 64, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of MLP in', 64, 2048, 128, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of MLP out', 128, 2048, 64, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: patch embedding (k = 16)', 2048, 16, 64, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: dW of patch embedding', 16, 2048, 64, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: latent → tokens (k = 8)', 64, 8, 2048, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: dz of latent → tokens', 64, 2048, 8, 0, 1, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: dW of latent → tokens', 8, 64, 2048, 1, 0, 1, 0, 0, 0, 0, 0],
+  ['transformer b64: tokens → latent (n = 8)', 64, 2048, 8, 0, 0, 1, 0, 0, 0, 0, 1],
+  ['transformer b64: dW of tokens → latent', 2048, 64, 8, 1, 0, 1, 0, 0, 0, 0, 0],
 ];
 
 const ROUNDS = Number(process.env.BENCH_GEMM_ROUNDS ?? 5);
+const COLD = process.env.BENCH_GEMM_COLD === '1';
 
 function directChild() {
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -132,7 +159,8 @@ function directChild() {
   // BENCH_GEMM_BUILDS=fused: only the fused builds (new and base); BENCH_GEMM_ONLY=<text>: only the rows naming it
   const wanted = process.env.BENCH_GEMM_BUILDS;
   const builds = dirs.filter(([label]) => !wanted || label.endsWith(wanted)).map(([label, dir, file]) => {
-    const memory = new WebAssembly.Memory({ initial: 1024 }); // 64 MiB: the largest case's operands
+    // 64 MiB: the largest case's operands; then 16 MiB written between calls with BENCH_GEMM_COLD=1
+    const memory = new WebAssembly.Memory({ initial: 1280 });
     const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(file, dir))), { env: { memory } }).exports;
     return { label, memory, ex };
   });
@@ -158,20 +186,43 @@ function directChild() {
     }
     const flops = 2 * m * n * k * batch;
     const reps = Math.max(1, Math.round(4e7 / flops));
-    const loop = (ex) => { for (let i = 0; i < reps; i++) ex.gemm(A, B, C, m, n, k, ta, tb, bias ? BIAS : 0, 0, SCRATCH, batch, sA, sB, m * n, lda, acc); };
-    for (let w = 0; w < 2; w++) for (const { ex } of builds) loop(ex); // past V8's baseline compiler
+    const call = (ex) => ex.gemm(A, B, C, m, n, k, ta, tb, bias ? BIAS : 0, 0, SCRATCH, batch, sA, sB, m * n, lda, acc);
+    // µs of process CPU for reps calls; cold: each call timed alone after 16 MiB are written (evicting the
+    // operands from L2, as a training step's other kernels do between its products)
+    const loop = (ex, memory) => {
+      const cpu = () => {
+        const c = process.cpuUsage();
+        return c.user + c.system;
+      };
+      let us = 0;
+      if (!COLD) {
+        const t0 = cpu();
+        for (let i = 0; i < reps; i++) call(ex);
+        return cpu() - t0;
+      }
+      const junk = new Float32Array(memory.buffer, 64 << 20, 4 << 20);
+      for (let i = 0; i < reps; i++) {
+        junk.fill(i);
+        const t0 = cpu();
+        call(ex);
+        us += cpu() - t0;
+      }
+      return us;
+    };
+    for (let w = 0; w < 2; w++) for (const { ex, memory } of builds) loop(ex, memory); // past V8's baseline compiler
     const best = builds.map(() => Infinity);
     const perRound = builds.map(() => []);
     let bestPeak = 0;
     for (let round = 0; round < ROUNDS; round++) {
       bestPeak = Math.max(bestPeak, peakGflops(peak, 1e6)); // the ceiling of this moment, ~1 ms beside each round
-      builds.forEach(({ ex }, i) => {
-        const t0 = process.cpuUsage();
-        loop(ex);
-        const t = process.cpuUsage(t0);
-        best[i] = Math.min(best[i], (t.user + t.system) / reps);
-        perRound[i].push((t.user + t.system) / reps);
-      });
+      // the builds' order rotated each round: the position in a round moves the ratio by a few per cent
+      for (let j = 0; j < builds.length; j++) {
+        const i = (j + round) % builds.length;
+        const { ex, memory } = builds[i];
+        const us = loop(ex, memory) / reps;
+        best[i] = Math.min(best[i], us);
+        perRound[i].push(us);
+      }
     }
     // each build's time over its base's, round by round, median: steadier than the ratio of the fastest rounds
     const median = (xs) => xs.sort((x, y) => x - y)[xs.length >> 1];
@@ -187,7 +238,7 @@ function directChild() {
 function printDirect(direct) {
   const labels = Object.keys(Object.values(direct)[0]).filter((l) => l !== 'shape' && l !== 'peak' && l !== 'ratios');
   const pairs = labels.filter((l) => labels.includes(`base ${l}`));
-  console.log(`\nthe kernel alone (wasm \`gemm\` export) at the products of one training step of each default AE, GFLOP/s on process CPU time (fastest of ${ROUNDS} rounds, builds interleaved); % peak: the first build against the f32x4 FMA peak measured beside each round (bench/wasm-peak-kernel.mjs); x/base: the base build's time over x's, median of the rounds`);
+  console.log(`\nthe kernel alone (wasm \`gemm\` export) at the products of one training step of each default AE, GFLOP/s on process CPU time (fastest of ${ROUNDS} rounds, builds interleaved${COLD ? '; operands cold' : ''}); % peak: the first build against the f32x4 FMA peak measured beside each round (bench/wasm-peak-kernel.mjs); x/base: the base build's time over x's, median of the rounds`);
   console.log(`${'product'.padEnd(40)} ${'m×k×n ×batch'.padEnd(20)} ${labels.map((l) => l.padStart(10)).join(' ')} ${'% peak'.padStart(7)}${pairs.map((l) => `${`${l}/base`.padStart(12)}`).join('')}`);
   for (const [what, v] of Object.entries(direct)) {
     const rel = pairs.map((l) => `${v.ratios[l].toFixed(2)}×`.padStart(12)).join('');

@@ -44,6 +44,13 @@ const MC: i32 = 320; // most rows of A per pass over the B panels (a packed A bl
 // MR_PACKED rows instead (stripPass): for short depths (the Transformer's k = 64, a latent layer's k = 8)
 const STRIP_MAX_B: i32 = 65536;
 
+// The block way with one row block (byPanel) packs each panel of B just before its tiles; with few
+// rows (a dense layer's batch of 64) that pass over the weights, ~1 MiB a call read from L3, is a fixed
+// cost shared by few tiles: 64×1024×256 took 1.05–1.08× the time per FLOP of 256×1024×256 (operands
+// cold), and 1.00–1.02× with the packing skipped. So for untransposed B and at most this many rows the
+// panel's first tile reads B in place and leaves the packed panel behind (microTile5Packing, as transAPass).
+const PACK_B_IN_TILE_MAX_M: i32 = 128;
+
 // Rows per pass: m split into equal blocks of at most MC rows, each a whole
 // number of micro-tiles (of 4 and of 5 rows), so no thin last block passes
 // every B panel again for a few rows.
@@ -658,9 +665,12 @@ export function gemm(
         for (let j0 = 0; j0 < n; j0 += NR) {
           const nr = n - j0 < NR ? n - j0 : NR;
           let panel = bpack + <usize>(j0 * kc) * 4;
+          // a whole panel of untransposed B is packed by its first tile (reading B in place), not by a pass
+          // of its own before the tiles (see PACK_B_IN_TILE_MAX_M)
+          const packInTile = MR_PACKED == 5 && byPanel && !transB && nr == NR && mc <= PACK_B_IN_TILE_MAX_M;
           if (byPanel) {
             panel = bpack;
-            packB(transB ? b + <usize>j0 * <usize>k * 4 : b + <usize>j0 * 4, bpack, nr, transB ? k : n, k0, kc, transB != 0);
+            if (!packInTile) packB(transB ? b + <usize>j0 * <usize>k * 4 : b + <usize>j0 * 4, bpack, nr, transB ? k : n, k0, kc, transB != 0);
           }
           const biasJ: usize = bias ? bias + <usize>j0 * 4 : 0;
           for (let i = 0; i < mc; i += step) {
@@ -675,6 +685,8 @@ export function gemm(
             }
             if (!packed && !transA) {
               microTileDirect(ai + (<usize>i * <usize>ldA + <usize>k0) * 4, <usize>ldA * 4, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
+            } else if (MR_PACKED == 5 && packInTile && i == 0) {
+              microTile5Packing(at, aStep, 0, b + (<usize>k0 * <usize>n + <usize>j0) * 4, <usize>n * 4, bpack, kc, cTile, ldc, mr, nr, first, last, biasJ, relu, false, true);
             } else if (MR_PACKED == 5) {
               microTile5(at, aStep, panel, kc, cTile, ldc, mr, nr, first, last, biasJ, relu);
             } else {

@@ -165,6 +165,8 @@ const CASES: [string, Case][] = [
   ['taller than one row block, A in place', { m: 650, n: 9, k: 33 }],
   ['taller than one row block, packed untransposed A (the second depth block by strips)', { m: 321, n: 249, k: 257 }],
   ['wide B (a block of packed A passed by each panel), transposed B, bias, relu', { m: 40, n: 300, k: 300, transB: true, bias: true, relu: true }],
+  ['wide B, few rows: each whole panel packed by its first tile (a partial last panel, last tile of 3 rows), bias, relu', { m: 43, n: 300, k: 530, bias: true, relu: true }],
+  ['transposed A, B wider than 256: each whole panel packed by its first tile, two depth blocks', { m: 37, n: 270, k: 300, transA: true }],
   ['short depth, by strips of rows (a partial last strip), bias, relu', { m: 337, n: 45, k: 8, bias: true, relu: true }],
   ['short depth by strips, transposed B, two depth blocks', { m: 23, n: 70, k: 300, transB: true }],
   ['short depth by strips, batch sharing B, overlapping rows', { m: 41, n: 36, k: 16, lda: 5, batch: 2, strideA: 300, strideB: 0, bias: true }],

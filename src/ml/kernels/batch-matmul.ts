@@ -13,29 +13,19 @@
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
 import { boundTf, run, sizeOf } from './common.js';
 import { rememberColumnSums } from './column-sums.js';
-import { columnSumsApply, gemm, type GemmArgs } from './simd.js';
+import { columnSumsApply, gemm, gemmArgs, type GemmArgs } from './simd.js';
 
 interface MatMulAttrs {
   transposeA: boolean;
   transposeB: boolean;
 }
 
-export interface ProductPlan {
-  m: number;
-  n: number;
-  k: number;
-  batch: number;
-  strideA: number;
-  strideB: number;
-  outShape: number[];
-}
-
 /**
- * Sizes, batch strides and output shape of op(a)·op(b), or undefined when the
- * batch dimensions broadcast in a way a single stride cannot express (then
+ * The GEMM arguments of op(a)·op(b) (sizes, batch strides, output shape; no bias, relu or residual yet),
+ * or undefined when the batch dimensions broadcast in a way a single stride cannot express (then
  * tfjs's own kernel runs, which also raises tfjs's errors for bad shapes).
  */
-export function planProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): ProductPlan | undefined {
+export function planProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): GemmArgs | undefined {
   const ra = a.shape.length;
   const rb = b.shape.length;
   if (ra < 2 || rb < 2) return undefined;
@@ -49,6 +39,8 @@ export function planProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, t
         `and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
     );
   }
+  // two matrices (every product of a dense layer and its gradient): nothing to broadcast
+  if (ra === 2 && rb === 2) return gemmArgs(a, b, m, n, k, transposeA, transposeB, 1, 0, 0, [m, n]);
   const batchShapeA = a.shape.slice(0, -2);
   const batchShapeB = b.shape.slice(0, -2);
   let outBatchShape: number[];
@@ -62,17 +54,12 @@ export function planProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, t
   const batchB = sizeOf(batchShapeB);
   // Each operand either spans the whole output batch (same layout) or is a single matrix.
   if ((batchA !== 1 && batchA !== batch) || (batchB !== 1 && batchB !== batch)) return undefined;
-  return {
-    m, n, k, batch,
-    strideA: batchA === 1 ? 0 : m * k,
-    strideB: batchB === 1 ? 0 : k * n,
-    outShape: [...outBatchShape, m, n],
-  };
+  return gemmArgs(a, b, m, n, k, transposeA, transposeB, batch, batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, [...outBatchShape, m, n]);
 }
 
 /** [M,N] = a[M,K] · b[K,N] (any ranks with those sizes). */
 export function matMulPlain(backend: BackendWasm, a: TensorInfo, b: TensorInfo, m: number, k: number, n: number): TensorInfo {
-  return gemm(backend, { a, b, m, n, k, transA: false, transB: false, batch: 1, strideA: 0, strideB: 0, outShape: [m, n] });
+  return gemm(backend, gemmArgs(a, b, m, n, k, false, false, 1, 0, 0, [m, n]));
 }
 
 export function batchMatMul(args: KernelArgs<MatMulAttrs>): TensorInfo {
@@ -81,11 +68,11 @@ export function batchMatMul(args: KernelArgs<MatMulAttrs>): TensorInfo {
   const { transposeA, transposeB } = args.attrs;
   const plan = a.dtype === 'float32' && b.dtype === 'float32' ? planProduct(a, b, transposeA, transposeB) : undefined;
   if (!plan) return run('BatchMatMul', backend, { a, b }, { transposeA, transposeB });
-  const product: GemmArgs = { a, b, transA: transposeA, transB: transposeB, ...plan };
-  if (!columnSumsApply(product)) return gemm(backend, product);
+  if (!columnSumsApply(plan)) return gemm(backend, plan);
   // a weight gradient xᵀ·dy: dy's column sums (the bias gradient) come with it (./column-sums.ts)
   const sums = new Float32Array(plan.n);
-  const out = gemm(backend, { ...product, columnSumsOfB: sums });
+  plan.columnSumsOfB = sums;
+  const out = gemm(backend, plan);
   rememberColumnSums(b, plan.k, sums);
   return out;
 }

@@ -15,7 +15,7 @@ import type { KernelArgs, TensorInfo } from './common.js';
 import type { BackendWasm } from './common.js';
 import { boundTf, dispose, run, wasmModule } from './common.js';
 import { conv1dFir, firLevels, type Fir2Dims } from './conv1d-fir2.js';
-import { gemm, simdKernels } from './simd.js';
+import { gemm, gemmArgs, simdKernels } from './simd.js';
 
 interface ConvAttrs {
   strides: number | [number, number];
@@ -80,11 +80,15 @@ function conv1dGemm(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, att
   const levels = s === 1 ? firLevels(fir) : 0;
   if (levels > 0) return conv1dFir(backend, x, filter, bias, fir, levels);
   const xp = left > 0 || right > 0 ? padWidth(backend, x, n, w, cin, left, right) : x;
-  const out = cout === 1 ? oneOutputChannel(backend, xp, filter, bias, { n, ow, step: s * cin, kk: fw * cin, sampleStride: wp * cin }) : gemm(backend, {
-    a: xp, b: filter, m: ow, n: cout, k: fw * cin, transA: false, transB: false,
-    batch: n, strideA: wp * cin, strideB: 0, lda: s * cin, outShape: [n, 1, ow, cout],
-    ...(bias ? { bias } : {}),
-  });
+  let out: TensorInfo;
+  if (cout === 1) {
+    out = oneOutputChannel(backend, xp, filter, bias, { n, ow, step: s * cin, kk: fw * cin, sampleStride: wp * cin });
+  } else {
+    const g = gemmArgs(xp, filter, ow, cout, fw * cin, false, false, n, wp * cin, 0, [n, 1, ow, cout]);
+    g.lda = s * cin;
+    g.bias = bias;
+    out = gemm(backend, g);
+  }
   if (xp !== x) dispose(backend, xp);
   return out;
 }

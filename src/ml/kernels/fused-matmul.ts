@@ -62,11 +62,9 @@ export function fusedMatMul(args: KernelArgs<Attrs>): TensorInfo {
   const columnBias = bias != null && bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === plan.n;
   const fuseBias = bias == null || columnBias;
   const fuseAct = fuseBias && (activation === 'linear' || activation === 'relu');
-  const prod = gemm(backend, {
-    a, b, transA: transposeA, transB: transposeB, ...plan,
-    ...(fuseBias && bias ? { bias } : {}),
-    relu: fuseAct && activation === 'relu',
-  });
+  if (fuseBias && bias) plan.bias = bias;
+  plan.relu = fuseAct && activation === 'relu';
+  const prod = gemm(backend, plan);
   let h = prod;
   if (bias && !fuseBias) {
     h = run('Add', backend, { a: prod, b: bias });
@@ -99,7 +97,9 @@ export function matMulBias(args: KernelArgs<Record<string, never>>): TensorInfo 
   if (!plan || b.dtype !== 'float32' || b.shape.length !== 1 || b.shape[0] !== plan.n) {
     throw new Error(`${MATMUL_BIAS_KERNEL}: x ${x.shape}, w ${w.shape} and b ${b.shape} (float32) do not make a product with a column bias`);
   }
-  return gemm(backend, { a: x, b: w, transA: false, transB: false, ...plan, bias: b, residual });
+  plan.bias = b;
+  plan.residual = residual;
+  return gemm(backend, plan);
 }
 
 /**

@@ -260,23 +260,40 @@ export interface GemmArgs {
   batch: number;
   strideA: number;
   strideB: number;
-  bias?: TensorInfo;
-  relu?: boolean;
+  bias?: TensorInfo | undefined;
+  relu?: boolean | undefined;
   /** Element distance between A's stored rows (default: dense). */
-  lda?: number;
+  lda?: number | undefined;
   /** Sum the batch's products into one output of outShape (default: one output per product). */
-  accumulate?: boolean;
+  accumulate?: boolean | undefined;
   outShape: number[];
   /**
    * Receives B's n column sums (each over B's k rows in order, from +0: reduceMiddle's bits). Only for
    * op(A)ᵀ·B with one product, k > 0, n > 1, dense A and no bias, relu or accumulate (see columnSumsApply).
    */
-  columnSumsOfB?: Float32Array;
+  columnSumsOfB?: Float32Array | undefined;
   /**
    * Added in the store after the bias (before relu): C = op(A)·op(B) + bias + residual, residual of C's m × n
    * (one product only: batch 1, not accumulated, no column sums). The same bits as adding it afterwards.
    */
-  residual?: TensorInfo;
+  residual?: TensorInfo | undefined;
+}
+
+/**
+ * A product's GemmArgs with every optional field present and empty (callers set those they use):
+ * every call of gemm then passes objects of one shape, whose field reads V8 caches. Built by
+ * spreading a plan into literals, as they were, the objects came in several shapes, and reading
+ * their absent fields (columnSumsApply, gemm) went the slow way: ~1–3 µs a product hot, more in
+ * training, where the product kernels' JavaScript runs with cold caches (`node bench/gemm-batch-split.mjs`).
+ */
+export function gemmArgs(
+  a: TensorInfo, b: TensorInfo, m: number, n: number, k: number, transA: boolean, transB: boolean,
+  batch: number, strideA: number, strideB: number, outShape: number[],
+): GemmArgs {
+  return {
+    a, b, m, n, k, transA, transB, batch, strideA, strideB,
+    bias: undefined, relu: false, lda: undefined, accumulate: false, outShape, columnSumsOfB: undefined, residual: undefined,
+  };
 }
 
 /** Whether a product can give B's column sums on the side (the gemmColumnSums export's case). */
