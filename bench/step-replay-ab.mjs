@@ -8,7 +8,8 @@
 //
 // Prints the median over rounds of each way's CPU per step, the median of the rounds' differences, and
 // that difference times the steps of bench/kernel-profile.mjs's epoch (dense 4000 spectra × 1024, the
-// others 1000 × 512, 10 % held out).
+// others 1000 × 512, 10 % held out). KERNELS=1 also times every kernel call (two cpuUsage calls each, in
+// both ways alike) and splits each way's step into kernels and the rest.
 import { getTf } from '../dist/ml/engine.js';
 import { Autoencoder, withArchDefaults } from '../dist/ml/autoencoder.js';
 import { createAdam } from '../dist/ml/optimizer.js';
@@ -16,6 +17,7 @@ import { GradientSteps } from '../dist/ml/gradient-step.js';
 import { StepReplay } from '../dist/ml/step-replay.js';
 import { updateBatchNorm } from '../dist/ml/nn.js';
 import { benchSpectra } from './training-data.mjs';
+import { wrapKernels } from './wrap-kernels.mjs';
 
 const arch = process.argv[2] ?? 'transformer';
 const b = Number(process.argv[3] ?? 64);
@@ -36,6 +38,18 @@ const ways = {
   replay: new GradientSteps(tf, model),
 };
 const cpu = () => { const c = process.cpuUsage(); return c.user + c.system; };
+let inKernels = 0;
+let kernelCalls = 0;
+if (process.env.KERNELS === '1') {
+  let depth = 0;
+  wrapKernels(tf, (_name, f, args) => {
+    if (depth) return f(args);
+    depth++;
+    kernelCalls++;
+    const c = cpu();
+    try { return f(args); } finally { inKernels += cpu() - c; depth--; }
+  });
+}
 let at = 0;
 const step = (gs) => {
   const rows = x.subarray(at * d, (at + b) * d);
@@ -52,14 +66,20 @@ const step = (gs) => {
 for (let i = 0; i < 4; i++) { step(ways.engine); step(ways.replay); }
 const tensorsBefore = tf.memory().numTensors;
 const per = { engine: [], replay: [] };
+const kernels = { engine: [], replay: [] };
+const calls = { engine: 0, replay: 0 };
 const diffs = [];
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 ? ['replay', 'engine'] : ['engine', 'replay'];
   const got = {};
   for (const way of order) {
     const c = cpu();
+    const k = inKernels;
+    const n0 = kernelCalls;
     for (let s = 0; s < steps; s++) step(ways[way]);
+    calls[way] += kernelCalls - n0;
     got[way] = (cpu() - c) / steps;
+    kernels[way].push((inKernels - k) / steps);
     per[way].push(got[way]);
   }
   diffs.push(got.engine - got.replay);
@@ -72,3 +92,9 @@ console.log(`${arch} batch ${b}: engine ${(e / 1000).toFixed(2)} ms/step, replay
   + `saved ${(diff / 1000).toFixed(2)} ms/step (${((100 * diff) / e).toFixed(1)} % of the step), `
   + `${((diff * stepsPerEpoch) / 1000).toFixed(1)} ms per epoch of ${stepsPerEpoch} steps; `
   + `replayed ${ways.replay.replays} steps; tensors ${tensorsBefore} → ${tf.memory().numTensors}`);
+if (process.env.KERNELS === '1') {
+  for (const way of ['engine', 'replay']) {
+    const k = median(kernels[way]);
+    console.log(`  ${way}: kernels ${(k / 1000).toFixed(2)} ms/step (${calls[way] / (rounds * steps)} calls a step), the rest ${((median(per[way]) - k) / 1000).toFixed(2)} ms/step`);
+  }
+}
