@@ -20,7 +20,8 @@
  * use). A step is recorded twice before it is replayed, and replayed only if
  * both recordings agree in every call, attribute and uploaded value: a step
  * whose uploads differ (random draws) or whose calls differ is never
- * replayed. Nor is one that reads data back, calls a kernel not known to be a
+ * replayed. Nor is one that reads data back (or touches tensor memory outside a
+ * kernel), calls a kernel not known to be a
  * pure function of its inputs and attributes, or ends with a step tensor
  * disposed: it runs through the engine as before.
  *
@@ -256,6 +257,10 @@ function record(tf: TF, inputs: Tensor[], step: () => Tensor[]): { outputs: Tens
     valueOf.set(id, values.length - 1);
     return id;
   };
+  backend.typedArrayFromHeap = ((...args: Parameters<BackendWasm['typedArrayFromHeap']>) => {
+    if (depth === 0) refuse('tensor memory read or written directly inside the step');
+    return proto.typedArrayFromHeap.apply(backend, args);
+  }) as BackendWasm['typedArrayFromHeap'];
   backend.readSync = ((...args: Parameters<BackendWasm['readSync']>) => {
     if (depth === 0) refuse('a data read inside the step');
     return proto.readSync.apply(backend, args);
@@ -278,6 +283,7 @@ function record(tf: TF, inputs: Tensor[], step: () => Tensor[]): { outputs: Tens
     delete (backend as Partial<BackendWasm>).write;
     delete (backend as Partial<BackendWasm>).readSync;
     delete (backend as Partial<BackendWasm>).read;
+    delete (backend as Partial<BackendWasm>).typedArrayFromHeap;
   }
   const outs = outputs.map((t) => {
     const value = valueOf.get(t.dataId);
