@@ -105,11 +105,6 @@ export class StepReplay {
 
   constructor(private readonly tf: TF, private readonly enabled = stepReplayEnabled()) {}
 
-  /** Whether steps of this key are replayed now (rather than run by the engine). */
-  replaying(key: string): boolean {
-    return this.entries.get(key)?.state === 'ready';
-  }
-
   /**
    * The step's output tensors, as `step()` would return them: by the engine (recording the first
    * two steps of a key), or replayed. `inputs` are the tensors the step reads that change from one
@@ -171,11 +166,16 @@ function releaseRecording(r: Recording): void {
 
 let recordingNow = false;
 
+/** tfjs's engine, with the method that wraps existing data in a tracked tensor (no copy, no new reference). */
+function engineOf(tf: TF): { makeTensorFromTensorInfo(info: TensorInfo): Tensor } {
+  return tf.engine() as unknown as { makeTensorFromTensorInfo(info: TensorInfo): Tensor };
+}
+
 /** Runs step() by the engine, recording its kernel calls and uploads; no recording when something forbids replay. */
 function record(tf: TF, inputs: Tensor[], step: () => Tensor[]): { outputs: Tensor[]; recording?: Recording; refusal?: string } {
   if (recordingNow) return { outputs: step(), refusal: 'nested step' };
   const backend = tf.backend() as unknown as BackendWasm;
-  const engine = tf.engine() as unknown as { makeTensorFromTensorInfo(info: TensorInfo): Tensor };
+  const engine = engineOf(tf);
   const allowed = new Set([...FIXED_KERNELS, ...PURE_TFJS_KERNELS]);
   const calls: Call[] = [];
   const values: Source[] = [];
@@ -377,6 +377,6 @@ function replay(tf: TF, r: Recording, inputs: Tensor[]): Tensor[] | undefined {
     for (const [v, n] of c.release) for (let i = 0; i < n; i++) backend.disposeData(data[v]!);
   }
   for (const [v, n] of r.extraRefs) for (let i = 0; i < n; i++) backend.incRef(data[v]!);
-  const engine = tf.engine() as unknown as { makeTensorFromTensorInfo(info: TensorInfo): Tensor };
+  const engine = engineOf(tf);
   return r.outputs.map((o) => engine.makeTensorFromTensorInfo({ dataId: data[o.value]!, shape: o.shape, dtype: o.dtype } as TensorInfo));
 }
