@@ -73,7 +73,7 @@ interface Call {
 }
 
 type Source =
-  | { kind: 'input'; index: number }
+  | { kind: 'input'; index: number; shape: number[] }
   | { kind: 'tensor'; tensor: Tensor }
   | { kind: 'constant'; keeper: Tensor; bytes: Uint8Array }
   | { kind: 'produced' };
@@ -192,7 +192,7 @@ function record(tf: TF, inputs: Tensor[], step: () => Tensor[]): { outputs: Tens
     const index = inputs.findIndex((i) => i.dataId === t.dataId);
     const isTensor = typeof (t as Tensor).dispose === 'function';
     if (index < 0 && !isTensor) refuse('a kernel input that is neither a step input nor a tensor');
-    values.push(index >= 0 ? { kind: 'input', index } : { kind: 'tensor', tensor: t as Tensor });
+    values.push(index >= 0 ? { kind: 'input', index, shape: t.shape.slice() } : { kind: 'tensor', tensor: t as Tensor });
     valueOf.set(t.dataId, values.length - 1);
     if (index < 0 && isTensor) tensorsSeen.push({ tensor: t as Tensor, value: values.length - 1 });
     return values.length - 1;
@@ -346,7 +346,10 @@ function differs(a: Recording, b: Recording): string | undefined {
   return undefined;
 }
 
-/** The recorded step's outputs on these inputs, or undefined when a tensor it reads has since been disposed. */
+/**
+ * The recorded step's outputs on these inputs, or undefined when a tensor it reads has since been
+ * disposed or an input has another shape than recorded.
+ */
 function replay(tf: TF, r: Recording, inputs: Tensor[]): Tensor[] | undefined {
   const backend = r.backend;
   if (tf.backend() !== (backend as unknown)) return undefined;
@@ -355,7 +358,8 @@ function replay(tf: TF, r: Recording, inputs: Tensor[]): Tensor[] | undefined {
     const s = r.values[v]!;
     if (s.kind === 'input') {
       const t = inputs[s.index];
-      if (!t || t.isDisposed) return undefined;
+      // the kernels are called with the recorded shapes: another shape under the same key must not reach them
+      if (!t || t.isDisposed || t.shape.length !== s.shape.length || t.shape.some((n, i) => n !== s.shape[i])) return undefined;
       data[v] = t.dataId;
     } else if (s.kind === 'tensor') {
       if (s.tensor.isDisposed) return undefined;
@@ -364,19 +368,38 @@ function replay(tf: TF, r: Recording, inputs: Tensor[]): Tensor[] | undefined {
       data[v] = s.keeper.dataId;
     }
   }
-  for (const c of r.calls) {
-    const infos = c.inputs.map((v, i) => (v === ABSENT ? undefined : { dataId: data[v]!, shape: c.inputShapes[i]!, dtype: c.inputDtypes[i]! }) as TensorInfo);
-    let args: Record<string, TensorInfo> | TensorInfo[] = infos;
-    if (c.inputNames) {
-      args = {};
-      for (let i = 0; i < infos.length; i++) args[c.inputNames[i]!] = infos[i]!;
-    }
-    const out = c.kernelFunc({ inputs: args, attrs: c.attrs, backend });
-    if (Array.isArray(out)) for (let j = 0; j < out.length; j++) data[c.outputs[j]!] ??= out[j]!.dataId;
-    else data[c.outputs[0]!] ??= out.dataId;
-    for (const [v, n] of c.release) for (let i = 0; i < n; i++) backend.disposeData(data[v]!);
+  let k = 0;
+  try {
+    for (; k < r.calls.length; k++) call(r.calls[k]!, data, backend);
+  } catch (e) {
+    releaseUpTo(r, k, data);
+    throw e;
   }
   for (const [v, n] of r.extraRefs) for (let i = 0; i < n; i++) backend.incRef(data[v]!);
   const engine = engineOf(tf);
   return r.outputs.map((o) => engine.makeTensorFromTensorInfo({ dataId: data[o.value]!, shape: o.shape, dtype: o.dtype } as TensorInfo));
+}
+
+/** One recorded kernel call on the values' data of this replay; then the references its plan releases. */
+function call(c: Call, data: (DataId | undefined)[], backend: BackendWasm): void {
+  const infos = c.inputs.map((v, i) => (v === ABSENT ? undefined : { dataId: data[v]!, shape: c.inputShapes[i]!, dtype: c.inputDtypes[i]! }) as TensorInfo);
+  let args: Record<string, TensorInfo> | TensorInfo[] = infos;
+  if (c.inputNames) {
+    args = {};
+    for (let i = 0; i < infos.length; i++) args[c.inputNames[i]!] = infos[i]!;
+  }
+  const out = c.kernelFunc({ inputs: args, attrs: c.attrs, backend });
+  if (Array.isArray(out)) for (let j = 0; j < out.length; j++) data[c.outputs[j]!] ??= out[j]!.dataId;
+  else data[c.outputs[0]!] ??= out.dataId;
+  for (const [v, n] of c.release) for (let i = 0; i < n; i++) backend.disposeData(data[v]!);
+}
+
+/** After call `failed` threw: releases every reference the calls before it made and had not released. */
+function releaseUpTo(r: Recording, failed: number, data: (DataId | undefined)[]): void {
+  const held = new Array<number>(r.values.length).fill(0);
+  for (let k = 0; k < failed; k++) {
+    for (const v of r.calls[k]!.outputs) held[v]!++;
+    for (const [v, n] of r.calls[k]!.release) held[v]! -= n;
+  }
+  held.forEach((n, v) => { for (let i = 0; i < n; i++) r.backend.disposeData(data[v]!); });
 }

@@ -146,6 +146,26 @@ describe('replayed training steps', () => {
     w.dispose();
   });
 
+  it('never call the recorded kernels on an input of another shape given under the same key', async () => {
+    const { tf } = await getTf();
+    const replay = new StepReplay(tf, true);
+    const w = tf.tensor2d(rows(4, 3, 2), [4, 3]);
+    const step = (x: Tensor) => () => [tf.matMul(x, w)];
+    const replayed = [0, 0, 1, 0]; // recorded twice, replayed, then another shape: the engine's
+    [5, 5, 5, 6].forEach((n, s) => {
+      const x = tf.tensor2d(rows(n, 4, n), [n, 4]);
+      const before = replay.replays;
+      const got = replay.run('k', [x], step(x));
+      const want = step(x)();
+      expect(got[0]!.shape).toEqual([n, 3]);
+      expect(Array.from(got[0]!.dataSync())).toEqual(Array.from(want[0]!.dataSync()));
+      expect(replay.replays - before).toBe(replayed[s]);
+      tf.dispose([x, ...got, ...want]);
+    });
+    replay.dispose();
+    w.dispose();
+  });
+
   it.each([
     ['a kernel not known to be pure', /^kernel Cumsum/, (tf: Awaited<ReturnType<typeof getTf>>['tf'], x: Tensor) => [tf.cumsum(tf.mul(x, 2))]],
     ['a data read', /data read/, (tf: Awaited<ReturnType<typeof getTf>>['tf'], x: Tensor) => [tf.mul(x, tf.sum(x).dataSync()[0]!)]],
