@@ -14,7 +14,8 @@ import { getTf } from './engine.js';
 import { MiniBatches, type EpochBatches } from './batches.js';
 import { addNoise, type NoiseSpec } from './metrics.js';
 import { EVAL_ROWS, type Batch } from './parallel/protocol.js';
-import { updateBatchNorm, type Pass } from './nn.js';
+import { updateBatchNorm } from './nn.js';
+import { GradientSteps } from './gradient-step.js';
 import { createAdam } from './optimizer.js';
 import { checkEpochLosses, checkWeights } from './divergence.js';
 import { forEachBlock, memoryRows, type RowSource } from './rows.js';
@@ -204,6 +205,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
   const vars = model.store.trainable();
   const threads = options.threads ?? 1;
   let team: import('./parallel/team.js').TrainingTeam | undefined;
+  const steps = new GradientSteps(tf, model);
   const history: EpochInfo[] = [];
   let best = Infinity;
   let bestEpoch = 0;
@@ -293,11 +295,13 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
           const xb = tf.tensor2d(xArr, [b, d]);
           // an autoencoder's own input as target: one upload (lossT scales it once)
           const yb = xArr === batch.y ? xb : tf.tensor2d(batch.y, [b, d]);
-          const pass: Pass = { training: true, bnStats: new Map() };
-          const cost = optimizer.minimize(() => model.lossT(xb, yb, pass) as import('@tensorflow/tfjs').Scalar, true, vars);
-          updateBatchNorm(tf, model.store, pass);
-          total += (cost!.dataSync()[0] as number) * b;
-          cost!.dispose();
+          // optimizer.minimize's steps, the gradient replayed after two recorded steps of a shape (wasm)
+          const { loss, grads, moments } = steps.compute(xb, yb);
+          optimizer.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i]! })));
+          tf.dispose(grads);
+          updateBatchNorm(tf, model.store, { training: true, bnStats: moments });
+          total += (loss.dataSync()[0] as number) * b;
+          loss.dispose();
           xb.dispose();
           if (yb !== xb) yb.dispose();
           if (following !== undefined) next = plan.at(following);
@@ -338,6 +342,7 @@ export async function trainAutoencoder(data: TrainData, options: TrainOptions): 
     throw e;
   } finally {
     await team?.close();
+    steps.dispose();
     optimizer.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -9,6 +9,7 @@ import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Autoencoder, withArchDefaults, type AutoencoderConfig } from '../../src/ml/autoencoder.js';
 import { getTf } from '../../src/ml/engine.js';
+import { GradientSteps } from '../../src/ml/gradient-step.js';
 import { addRowNoise } from '../../src/ml/metrics.js';
 import { createAdam } from '../../src/ml/optimizer.js';
 import { ownership, paramLayout, poolMoments, shardGradient, shardLoss, shardRanges, tensorsOf } from '../../src/ml/parallel/shard.js';
@@ -59,11 +60,13 @@ describe('shards of a batch', () => {
     const fullLoss = full.value.dataSync()[0]!;
     const sums = vars.map((v) => new Float64Array(v.size));
     let loss = 0;
+    const steps = new GradientSteps(tf, model);
     for (const { start, count } of shardRanges(b, 3)) {
-      const r = shardGradient(tf, model, x.subarray(start * d), y.subarray(start * d), count, b);
+      const r = shardGradient(tf, steps, x.subarray(start * d), y.subarray(start * d), count, b);
       loss += r.loss;
       r.grads.forEach((g, i) => { g.dataSync().forEach((v, j) => { sums[i]![j]! += v; }); g.dispose(); });
     }
+    steps.dispose();
     expect(loss).toBeCloseTo(fullLoss, 5);
     let worst = 0;
     vars.forEach((v, i) => {
@@ -232,13 +235,14 @@ describe('training on several threads', () => {
     const ref = new Autoencoder(tf, cfg, 9);
     const initial = ref.store.snapshot();
     const refAdam = createAdam(tf, 1e-2);
+    const refSteps = new GradientSteps(tf, ref);
     const vars = ref.store.trainable();
     for (const [k, x] of batches.entries()) {
       const sums = vars.map((v) => new Float32Array(v.size)); // each += rounds to float32, shard after shard
       let loss = 0;
       for (const { start, count } of shardRanges(b, 3)) {
         const xs = x.subarray(start * d);
-        const r = shardGradient(tf, ref, xs, xs, count, b);
+        const r = shardGradient(tf, refSteps, xs, xs, count, b);
         loss += r.loss;
         r.grads.forEach((g, i) => {
           const values = g.dataSync();
@@ -253,6 +257,7 @@ describe('training on several threads', () => {
       Object.values(named).forEach((t) => t.dispose());
     }
     const expected = ref.store.snapshot();
+    refSteps.dispose();
     refAdam.dispose();
     ref.dispose();
     expect(same(trained, expected)).toBe(true);

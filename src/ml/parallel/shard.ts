@@ -9,7 +9,8 @@
 import type { Optimizer } from '@tensorflow/tfjs';
 import type { Autoencoder } from '../autoencoder.js';
 import type { Tensor, TF } from '../engine.js';
-import { emaFloat32, type Pass } from '../nn.js';
+import type { GradientSteps } from '../gradient-step.js';
+import { emaFloat32 } from '../nn.js';
 import { sumsGradients } from '../optimizer.js';
 import { assignFrom, copyOut, tensorOf } from './copy.js';
 
@@ -75,19 +76,19 @@ export interface ShardResult {
  * gradient (exactly, up to rounding, except that batch norm normalises each
  * shard with the shard's own moments).
  */
-export function shardGradient(tf: TF, model: Autoencoder, x: Float32Array, y: Float32Array, count: number, batch: number): ShardResult {
-  const d = model.inputDim;
-  const vars = model.store.trainable();
-  const pass: Pass = { training: true, bnStats: new Map() };
-  const scale = count / batch;
-  const { value, grads } = tf.tidy(() => {
+export function shardGradient(tf: TF, steps: GradientSteps, x: Float32Array, y: Float32Array, count: number, batch: number): ShardResult {
+  const d = steps.model.inputDim;
+  let moments!: ShardResult['moments'];
+  const { loss, grads } = tf.tidy(() => {
     const xb = tensorOf(tf, x.subarray(0, count * d), [count, d]);
     const yb = y === x ? xb : tensorOf(tf, y.subarray(0, count * d), [count, d]);
-    return tf.variableGrads(() => tf.mul(model.lossT(xb, yb, pass), scale) as import('@tensorflow/tfjs').Scalar, vars);
+    const step = steps.compute(xb, yb, count / batch);
+    moments = step.moments; // kept tensors
+    return { loss: step.loss, grads: step.grads };
   });
-  const loss = value.dataSync()[0] as number;
-  value.dispose();
-  return { loss, grads: vars.map((v) => grads[v.name]!), moments: pass.bnStats! };
+  const value = loss.dataSync()[0] as number;
+  loss.dispose();
+  return { loss: value, grads, moments };
 }
 
 /**

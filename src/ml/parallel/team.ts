@@ -20,6 +20,7 @@ import { Worker } from 'node:worker_threads';
 import type { Optimizer } from '@tensorflow/tfjs';
 import type { Autoencoder } from '../autoencoder.js';
 import { backendLabel, wasmFixesInstalled, type BackendName } from '../backend.js';
+import { GradientSteps } from '../gradient-step.js';
 import type { TF } from '../engine.js';
 import { activeBuild } from '../kernels/simd.js';
 import { addRowNoise } from '../metrics.js';
@@ -99,6 +100,8 @@ export class TrainingTeam {
   private seq = 0;
   private closed = false;
   private readonly mark: (step: number, phase: Phase) => void;
+  /** This thread's shard gradients (replayed after two recorded steps of a shape, on wasm). */
+  private readonly steps: GradientSteps;
 
   private constructor(
     private readonly options: TeamOptions, private readonly members: Member[], private readonly layout: ParamLayout,
@@ -106,6 +109,7 @@ export class TrainingTeam {
     private readonly trace: SharedArrayBuffer | undefined,
   ) {
     this.mark = tracer(trace, 0);
+    this.steps = new GradientSteps(options.tf, options.model);
     this.grads = grads.map((b) => new Float32Array(b));
     this.flags = new Int32Array(flags);
     this.mine = tensorsOf(owners, 0);
@@ -211,7 +215,7 @@ export class TrainingTeam {
       x = this.noisy.subarray(0, first.count * d);
       addRowNoise(y, d, batch.seeds!.subarray(0, first.count), this.options.noise!.spec, this.options.noise!.stats, x);
     }
-    const mine = shardGradient(tf, model, x, y, first.count, b);
+    const mine = shardGradient(tf, this.steps, x, y, first.count, b);
     this.mark(step, 'gradient');
     let loss = mine.loss;
     // every thread has read the last step's gradients: the last step ended when all had published
@@ -384,6 +388,7 @@ export class TrainingTeam {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.steps.dispose();
     // workers waiting for the others' gradients give up
     for (let j = 0; j < this.flags.length; j++) {
       Atomics.store(this.flags, j, STOPPED);

@@ -13,6 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Autoencoder } from '../autoencoder.js';
 import { backendLabel, initBackend, initStockWasm } from '../backend.js';
 import type { Tensor } from '../engine.js';
+import { GradientSteps } from '../gradient-step.js';
 import { createAdam } from '../optimizer.js';
 import { addRowNoise } from '../metrics.js';
 import { CMD, CTRL, dataViews, FLAGS, INPUT, STOPPED, type WorkerReport, type WorkerSetup } from './protocol.js';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     throw new Error('its network has another parameter layout than the training thread\'s');
   }
   const optimizer = createAdam(tf, setup.learningRate);
+  const steps = new GradientSteps(tf, model);
   const control = new Int32Array(setup.buffers.control);
   const scalars = new Float64Array(setup.buffers.scalars);
   const weights = new Float32Array(setup.buffers.weights);
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
             if (!setup.noise) throw new Error('a shard with noise seeds, but no noise model');
             addRowNoise(views.y, d, views.seeds.subarray(0, rows), setup.noise.spec, setup.noise.stats, views.x);
           }
-          const result = shardGradient(tf, model, views.x, input === INPUT.TARGET ? views.x : views.y, rows, batch);
+          const result = shardGradient(tf, steps, views.x, input === INPUT.TARGET ? views.x : views.y, rows, batch);
           mark(seq, 'gradient');
           scalars[1] = result.loss;
           own = writeShard(tf, result, layout, grads[index]!, views.moments, others);
@@ -119,6 +121,7 @@ async function main(): Promise<void> {
     Atomics.store(control, CTRL.DONE, seq);
     Atomics.notify(control, CTRL.DONE);
   }
+  steps.dispose();
   optimizer.dispose();
   model.dispose();
 }
