@@ -8,6 +8,7 @@
 //
 //   node bench/helpers-per-epoch.mjs [dense|conv1d|transformer] [THREADS=2] [EPOCHS=16]    (after `npm run build`)
 //
+// BENCH_BATCH=N trains on mini-batches of N rows (default 256).
 // MARK=1 prints `MARK epoch N` as each epoch ends, to place V8's --trace-opt / --trace-deopt lines by epoch.
 // The first row is the start-up (the team's workers) with the first epoch.
 import { osThreads } from './os-threads.mjs';
@@ -16,14 +17,15 @@ import { benchSpectra } from './training-data.mjs';
 const { trainAutoencoder } = await import('../dist/ml/train.js');
 const [arch = 'dense', threads = '2', epochs = '16'] = process.argv.slice(2);
 const MARK = process.env.MARK === "1";
+const BATCH = Number(process.env.BENCH_BATCH ?? 256);
 const [n, d] = arch === 'dense' ? [4000, 1024] : [1000, 512];
 const snaps = [Object.assign(osThreads(), { t: performance.now() })];
 const cpu0 = process.cpuUsage();
 await trainAutoencoder({ n, d, x: benchSpectra(n, d) }, {
-  arch, latentDim: 8, epochs: Number(epochs), batchSize: 256, validation: 0, seed: 1, threads: Number(threads), onEpoch: (i) => { snaps.push(Object.assign(osThreads(), { t: performance.now() })); if (MARK) console.log(`MARK epoch ${i.epoch}`); },
+  arch, latentDim: 8, epochs: Number(epochs), batchSize: BATCH, validation: 0, seed: 1, threads: Number(threads), onEpoch: (i) => { snaps.push(Object.assign(osThreads(), { t: performance.now() })); if (MARK) console.log(`MARK epoch ${i.epoch}`); },
 });
 const total = process.cpuUsage(cpu0);
-console.log(`${arch}, batch 256, ${threads} thread(s): wall ms per epoch; CPU ms per epoch, training threads | helper threads`
+console.log(`${arch}, batch ${BATCH}, ${threads} thread(s): wall ms per epoch; CPU ms per epoch, training threads | helper threads`
   + ` (process CPU in all ${((total.user + total.system) / 1e3).toFixed(0)} ms)`);
 for (let e = 1; e < snaps.length; e++) {
   const rows = [...snaps[e]].map(([tid, v]) => ({ comm: v.comm, cpu: v.cpu - (snaps[e - 1].get(tid)?.cpu ?? 0) })).filter((r) => r.cpu > 0.5);
