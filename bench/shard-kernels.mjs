@@ -9,7 +9,7 @@
 //
 //   node bench/shard-kernels.mjs [dense|conv1d|transformer] [BATCH=64] [ROUNDS=12]    (after `npm run build`)
 import { benchSpectra } from './training-data.mjs';
-import { wrapKernels } from './wrap-kernels.mjs';
+import { timeKernels } from './wrap-kernels.mjs';
 
 const [arch = 'conv1d', batchArg = '64', roundsArg = '12'] = process.argv.slice(2);
 const b = Number(batchArg);
@@ -28,21 +28,12 @@ const half = Math.ceil(b / 2);
 const ms = (c) => (c.user + c.system) / 1e3;
 let bucket; // the Map the kernels' times go to now
 let rowsNow = 0;
-const stack = [];
-wrapKernels(tf, (name, f, args) => {
-  if (!bucket) return f(args);
-  const c = process.cpuUsage();
-  stack.push(0);
-  const r = f(args);
-  const dt = ms(process.cpuUsage(c));
-  const inner = stack.pop();
-  if (stack.length) stack[stack.length - 1] += dt;
+timeKernels(tf, (name, args, dt) => {
   // SHAPES=1: each kernel by its first input's shape with the whole batch's rows (the halves' as the whole's)
   const shape = process.env.SHAPES ? Object.values(args.inputs ?? {})[0]?.shape?.map((v, i) => (i === 0 && v === rowsNow ? 'n' : v)).join('×') : undefined;
   const key = shape ? `${name} ${shape}` : name;
-  bucket.set(key, (bucket.get(key) ?? 0) + dt - inner);
-  return r;
-});
+  bucket.set(key, (bucket.get(key) ?? 0) + dt);
+}, () => bucket !== undefined);
 const whole = new Map();
 const halves = new Map();
 const dispose = (r) => { for (const g of r.grads) g.dispose(); for (const m of r.moments.values()) { m.mean.dispose(); m.variance.dispose(); } };
