@@ -8,13 +8,14 @@
 //
 //   node bench/helpers-per-epoch.mjs [dense|conv1d|transformer] [THREADS=2] [EPOCHS=16] [BATCH=256]    (after `npm run build`)
 //
+// BATCH (or BENCH_BATCH=N): mini-batches of that many rows (default 256).
 // MARK=1 prints `MARK epoch N` as each epoch ends, to place V8's --trace-opt / --trace-deopt lines by epoch.
 // The first row is the start-up (the team's workers) with the first epoch.
 import { osThreads } from './os-threads.mjs';
 import { benchSpectra } from './training-data.mjs';
 
 const { trainAutoencoder } = await import('../dist/ml/train.js');
-const [arch = 'dense', threads = '2', epochs = '16', batch = '256'] = process.argv.slice(2);
+const [arch = 'dense', threads = '2', epochs = '16', batch = process.env.BENCH_BATCH ?? '256'] = process.argv.slice(2);
 const MARK = process.env.MARK === "1";
 const [n, d] = arch === 'dense' ? [4000, 1024] : [1000, 512];
 const snaps = [Object.assign(osThreads(), { t: performance.now() })];

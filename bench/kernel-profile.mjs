@@ -12,32 +12,23 @@
 import { getTf } from '../dist/ml/engine.js';
 import { trainAutoencoder } from '../dist/ml/train.js';
 import { benchSpectra } from './training-data.mjs';
-import { wrapKernels } from './wrap-kernels.mjs';
+import { timeKernels } from './wrap-kernels.mjs';
 
 const arch = process.argv[2] ?? 'dense';
 const bs = Number(process.argv[3] ?? 256);
 const [n, d] = arch === 'dense' ? [4000, 1024] : [1000, 512];
 const { tf } = await getTf();
 const stats = new Map();
-const stack = [];
 let on = false;
 const ms = (c) => (c.user + c.system) / 1e3;
-wrapKernels(tf, (name, f, args) => {
-  if (!on) return f(args);
-  const c = process.cpuUsage();
-  stack.push(0);
-  const r = f(args);
-  const dt = ms(process.cpuUsage(c));
-  const inner = stack.pop();
-  if (stack.length) stack[stack.length - 1] += dt;
+timeKernels(tf, (name, args, dt) => {
   // (the shape's string only when asked for: built on every call it lands in "rest")
   const key = process.env.SHAPES ? `${name} ${Object.values(args.inputs ?? {})[0]?.shape?.join('×') ?? ''}` : name;
   const s = stats.get(key) ?? { calls: 0, ms: 0 };
   s.calls++;
-  s.ms += dt - inner;
+  s.ms += dt;
   stats.set(key, s);
-  return r;
-});
+}, () => on);
 const x = benchSpectra(n, d);
 let c0;
 let total;

@@ -31,6 +31,7 @@ import {
   applyShards, loadWeights, ownership, paramLayout, poolMoments, sameWeights, saveNorms, saveWeights, shardGradient, shardLoss, shardRanges,
   tensorsOf, updateRunningNorms, writeShard, type ParamLayout,
 } from './shard.js';
+import { Failure } from './failure.js';
 import { spinWhile } from './spin.js';
 import { tracer, traceBuffer, writeTrace, type Phase } from './trace.js';
 
@@ -66,6 +67,8 @@ interface Member {
   views: ReturnType<typeof dataViews>;
   /** Rejects when the worker fails or exits unasked. */
   failed: Promise<never>;
+  /** The same failure for the barrier waits of every step (./failure.ts). */
+  failure: Failure;
   lastError?: string;
   /** The last command's number: DONE reaches it when the worker has finished it. */
   pending: number;
@@ -154,11 +157,15 @@ export class TrainingTeam {
         index: i, threads, owners, maxRows, layout, buffers,
       };
       const worker = new Worker(file, { workerData: setup, env });
-      const member = { worker, control: new Int32Array(buffers.control), scalars: new Float64Array(buffers.scalars), views: dataViews(buffers.data, maxRows, d, layout), pending: 0 } as Member;
+      const member = { worker, control: new Int32Array(buffers.control), scalars: new Float64Array(buffers.scalars), views: dataViews(buffers.data, maxRows, d, layout), pending: 0, failure: new Failure() } as Member;
       let signalReady!: () => void;
-      let fail!: (e: Error) => void;
+      let rejectFailed!: (e: Error) => void;
       ready.push(new Promise<void>((res) => { signalReady = res; }));
-      member.failed = new Promise<never>((_, rej) => { fail = rej; });
+      member.failed = new Promise<never>((_, rej) => { rejectFailed = rej; });
+      const fail = (e: Error): void => {
+        rejectFailed(e);
+        member.failure.fail(e);
+      };
       member.failed.catch(() => undefined);
       worker.on('message', (r: WorkerReport) => {
         if (r.type === 'ready') {
@@ -362,7 +369,7 @@ export class TrainingTeam {
       if (spinWhile(flags, index, seen) !== seen) continue;
       // resolves when the worker stores a new value (at once if it already has)
       const wait = waitAsync(flags, index, seen);
-      if (wait.async) await Promise.race([wait.value, m.failed]);
+      if (wait.async) await m.failure.race(wait.value);
     }
   }
 
