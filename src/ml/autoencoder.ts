@@ -11,7 +11,7 @@
 import type { ModelArch, SpectralModel } from './model-api.js';
 import {
   activate, addLayerNorm, batchNormLeaky, batchNormLeakyPool, conv1d, dense, defineBatchNorm, defineConv1d, defineDense, defineLayerNorm, defineSelfAttention, downsample2,
-  addRepeated, matMulBias, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
+  ACTIVATIONS, addRepeated, matMulBias, ParamStore, selfAttention, sinusoidalPositions, upsampleConv1d, type Activation, type Pass,
 } from './nn.js';
 import type { Tensor, TF } from './engine.js';
 import { MSE_KERNEL, SCALE_SHIFT_KERNEL } from './kernels/loss.js';
@@ -412,7 +412,13 @@ export function poissonNllT(tf: TF, p: Tensor, t: Tensor): Tensor {
 
 export function withArchDefaults(cfg: AutoencoderConfig): AutoencoderConfig {
   const out = { ...cfg };
-  if (cfg.arch === 'dense') out.dense = { ...DEFAULT_DENSE, ...cfg.dense };
+  if (cfg.arch === 'dense') {
+    out.dense = { ...DEFAULT_DENSE, ...cfg.dense };
+    // the stage's schema checks this for pipelines; a JavaScript caller would otherwise meet a TypeError mid-training
+    if (!(ACTIVATIONS as readonly string[]).includes(out.dense.activation)) {
+      throw new Error(`dense: unknown activation "${out.dense.activation}"; use one of ${ACTIVATIONS.join(', ')}`);
+    }
+  }
   if (cfg.arch === 'conv1d') {
     out.conv1d = { ...DEFAULT_CONV1D, ...cfg.conv1d };
     if (out.conv1d.filters.length !== out.conv1d.kernels.length) {

@@ -118,7 +118,8 @@ function initValues(size: number, init: Init, seed: number): Float32Array {
   }
 }
 
-export type Activation = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'gelu';
+export const ACTIVATIONS = ['linear', 'relu', 'leaky_relu', 'tanh', 'gelu'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
 
 /** Forward-pass state: training mode, and batch-norm statistics gathered for the running averages. */
 export interface Pass {

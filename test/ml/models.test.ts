@@ -104,6 +104,11 @@ describe('training loop', () => {
     expect(seen).toEqual([1, 2, 3]);
     expect(r.history.every((h) => h.val_loss === null)).toBe(true);
   });
+
+  it('refuses a dense activation it does not have, by name, before training', async () => {
+    const bad = opts('dense', 1, { epochs: 1, dense: { hidden: [8], activation: 'elu' as 'relu' } });
+    await expect(trainAutoencoder({ n: N, d: D, x: X }, bad)).rejects.toThrow('dense: unknown activation "elu"; use one of linear, relu, leaky_relu, tanh, gelu');
+  });
 });
 
 describe('Poisson negative log-likelihood', () => {
