@@ -90,6 +90,14 @@ describe('corruption corpus: truncated files and flipped header bytes are refuse
     }
   });
 
+  it.skipIf(!HAVE)('LabSpec XML whose <?xml?> prolog loses a quote (which the validator lets through): one line at the prolog, not the parser\'s stack', async () => {
+    const bytes = new Uint8Array(readFileSync(join(INSTRUMENTS, 'jobinyvon', 'jobinyvon_test_map_x3-y2.xml')));
+    const bad = bytes.slice();
+    bad[at(bytes, 'version="', 8)] = 0xff; // the opening quote of version="1.0"
+    const message = await refusal(bad, 'map.xml');
+    expect(message).toBe('map.xml: not well-formed XML (Pi Tag is not closed) at byte 0');
+  });
+
   it('HDF5 damage past the superblock: one line naming what HDF5 found (HDF5 gives no offset), never its error stack', async () => {
     const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'hyperspy_si.hspy')));
     // bytes 682 (a local heap's signature), 1070 (an object address), 9024 (a B-tree node) of this fixture

@@ -44,8 +44,16 @@ export async function readJobinYvon(bytes: Uint8Array, file: string): Promise<In
     }
     throw new FormatError(file, `not well-formed XML (${valid.err.msg}, line ${valid.err.line})`, byteOffset(xml, valid.err.line, valid.err.col));
   }
-  const doc = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', parseTagValue: false, trimValues: true })
-    .parse(xml) as Node[];
+  let doc: Node[];
+  try {
+    doc = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', parseTagValue: false, trimValues: true })
+      .parse(xml) as Node[];
+  } catch (e) {
+    // The parser is stricter than the validator in places (an unclosed quote in the <?xml?> prolog) and names no position.
+    const message = (e as Error).message;
+    const at = /^Pi Tag/.test(message) ? xml.indexOf('<?') : Number(/position (\d+)/.exec(message)?.[1] ?? 0);
+    throw new FormatError(file, `not well-formed XML (${message.replace(/\.$/, '')})`, Buffer.byteLength(xml.slice(0, Math.max(0, at)), 'utf8'));
+  }
   const root = doc.find((n) => tag(n) === 'LSX_Data');
   if (!root) throw new FormatError(file, 'not a LabSpec XML export: no <LSX_Data> element', 0);
   const tree = kids(root).find((n) => tag(n) === 'LSX_Tree');
