@@ -23,7 +23,8 @@ const MEASUREMENT = ['Unspecified', 'Single', 'Series', 'Mapping'];
 const SCAN = ['Unspecified', 'Static', 'Continuous', 'StepRepeat', 'FilterScan', 'FilterImage', 'StreamLine', 'StreamLineHR', 'PointDetector'];
 /** ORGN data types that are positions (X = 3, Y = 4, Z = 5) or time (11, uint64 ticks). */
 const ORGN_X = 3, ORGN_Y = 4, ORGN_Z = 5, ORGN_TIME = 11;
-const WMAP_XYLINE = 128;
+/** WMAP flags: spectra stored column after column (y fastest; StreamLine writes this), and a line between two points. */
+const WMAP_COLUMN_MAJOR = 2, WMAP_XYLINE = 128;
 /** Origins that can be a series' axis, in order of preference (14: focus-track Z). */
 const SERIES_ORIGINS: [number, string][] = [[ORGN_Z, 'z'], [ORGN_X, 'x'], [ORGN_Y, 'y'], [14, 'focus_z'], [ORGN_TIME, 'time']];
 
@@ -130,12 +131,26 @@ export function readWdf(bytes: Uint8Array, file: string): InstrumentSpectra {
       const step = Math.hypot(scale[0]!, scale[1]!);
       navigation = [{ name: 'distance', unit: posUnit, size: count, offset: 0, scale: step }];
     } else {
-      const w = size[0]!, h = count === size[0]! * size[1]! ? size[1]! : Math.floor(count / size[0]!);
+      const columnMajor = (flags & WMAP_COLUMN_MAJOR) !== 0;
+      // An interrupted map ends with its last complete line: a row of x, or a column of y when stored column-major.
+      let w = size[0]!, h = size[1]!;
+      if (count !== w * h) {
+        if (columnMajor) w = Math.floor(count / h);
+        else h = Math.floor(count / w);
+      }
       if (w * h !== count) r.fail(`map of ${size[0]} × ${size[1]} does not match ${count} spectra`, sizeAt);
       navigation = [
         { name: 'x', unit: posUnit, size: w, offset: offset[0]!, scale: scale[0]! },
         { name: 'y', unit: posUnit, size: h, offset: offset[1]!, scale: scale[1]! },
       ];
+      if (columnMajor) {
+        // Rows of the table are row-major (x fastest): row y·w + x is the file's spectrum x·h + y.
+        const order = new Uint32Array(count);
+        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) order[y * w + x] = x * h + y;
+        spectra = reorderRows(spectra, points, order);
+        for (const o of origins.values()) o.values = Float64Array.from(order, (i) => o.values[i]!);
+      }
+      checkStagePositions(r, gridCoords(navigation)!, origins, navigation, flags, wmap.at);
     }
     coords = gridCoords(navigation);
   } else if (count > 1) {
@@ -183,6 +198,30 @@ function stageColumns(stage: (Origin | undefined)[], time: Origin | undefined): 
 }
 
 interface Origin { unit: string; values: Float64Array }
+
+function reorderRows(spectra: Float32Array, points: number, order: Uint32Array): Float32Array {
+  const out = new Float32Array(spectra.length);
+  order.forEach((from, to) => out.set(spectra.subarray(from * points, (from + 1) * points), to * points));
+  return out;
+}
+
+/**
+ * Each spectrum's recorded stage position must lie within half a step of its place on the
+ * map grid; a map stored in an order not read here (a snake scan, say) would otherwise
+ * become a silently scrambled image.
+ */
+function checkStagePositions(r: ByteReader, coords: { x: Float64Array; y?: Float64Array }, origins: Map<number, Origin>,
+  navigation: NavigationAxis[], flags: number, at: number): void {
+  const checks = [[origins.get(ORGN_X), coords.x, navigation[0]], [origins.get(ORGN_Y), coords.y, navigation[1]]] as const;
+  for (const [origin, grid, axis] of checks) {
+    if (!origin || !grid || !axis || axis.scale === 0) continue;
+    const i = grid.findIndex((g, s) => Math.abs(origin.values[s]! - g) > Math.abs(axis.scale) / 2);
+    if (i >= 0) {
+      const place = `x ${coords.x[i]}${coords.y ? `, y ${coords.y[i]}` : ''}`;
+      r.fail(`spectrum ${i} was taken at stage ${axis.name} ${origin.values[i]} but falls at ${place} on the map grid: a map order this reader does not know (WMAP flags ${flags})`, at);
+    }
+  }
+}
 
 function readOrigins(r: ByteReader, block: Block | undefined, count: number): Map<number, Origin> {
   const out = new Map<number, Origin>();
