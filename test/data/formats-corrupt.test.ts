@@ -98,6 +98,12 @@ describe('corruption corpus: truncated files and flipped header bytes are refuse
     expect(message).toBe('map.xml: not well-formed XML (Pi Tag is not closed) at byte 0');
   });
 
+  it.skipIf(!HAVE)('LabSpec XML with two <LSX_Row>s of the same Index is refused, not read with a spectrum left at zero', async () => {
+    const xml = readFileSync(join(INSTRUMENTS, 'jobinyvon', 'jobinyvon_test_map_x3-y2.xml'), 'utf8').replace('Index="1"', 'Index="0"');
+    const message = await refusal(new TextEncoder().encode(xml), 'map.xml');
+    expect(message).toMatch(/^map\.xml: two <LSX_Row>s have Index="0" at byte \d+$/);
+  });
+
   it('HDF5 damage past the superblock: one line naming what HDF5 found (HDF5 gives no offset), never its error stack', async () => {
     const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'hyperspy_si.hspy')));
     // bytes 682 (a local heap's signature), 1070 (an object address), 9024 (a B-tree node) of this fixture

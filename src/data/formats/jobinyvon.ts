@@ -88,9 +88,12 @@ export async function readJobinYvon(bytes: Uint8Array, file: string): Promise<In
   const matrixAt = where('LSX_Matrix');
   if (rows.length !== n) throw new FormatError(file, `<LSX_Matrix> has ${rows.length} rows, the axes say ${n} spectra`, matrixAt);
   const spectra = new Float32Array(n * d);
+  const seen = new Uint8Array(n);
   rows.forEach((row, i) => {
     const index = Number(row[':@']?.Index ?? i);
     if (!Number.isInteger(index) || index < 0 || index >= n) throw new FormatError(file, `<LSX_Row Index="${row[':@']?.Index}"> is out of range`, matrixAt);
+    // With as many rows as spectra, a repeated Index means another spectrum has no row (it would stay zeros).
+    if (seen[index]++) throw new FormatError(file, `two <LSX_Row>s have Index="${index}"`, matrixAt);
     const v = numbers(text(row), file, `row ${index}`, matrixAt);
     if (v.length !== d) throw new FormatError(file, `row ${index} has ${v.length} values, the axis has ${d}`, matrixAt);
     for (let k = 0; k < d; k++) spectra[index * d + k] = v[reversed ? d - 1 - k : k]!;
