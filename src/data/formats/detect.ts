@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { StageError } from '../../core/stage-api.js';
+import { withAscendingAxis } from './axis-order.js';
 import { FormatError } from './bytes.js';
 import { FORMATS, type FormatName, type InstrumentSpectra } from './types.js';
 
@@ -46,6 +47,10 @@ export async function readInstrumentBytes(bytes: Uint8Array, file: string, forma
   }
   if (!fmt) throw new FormatError(file, `not a recognised instrument file (known: DM3/DM4, EMSA/MSA, Renishaw WDF, LabSpec XML, HyperSpy .hspy, NeXus); set format: to force one`, 0);
   if (bytes.length === 0) throw new FormatError(file, 'the file is empty', 0);
+  return withAscendingAxis(await readAs(fmt, bytes, file));
+}
+
+async function readAs(fmt: FormatName, bytes: Uint8Array, file: string): Promise<InstrumentSpectra> {
   switch (fmt) {
     case 'dm': return (await import('./dm.js')).readDm(bytes, file);
     case 'msa': return (await import('./msa.js')).readMsa(bytes, file);
