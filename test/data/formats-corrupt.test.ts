@@ -104,6 +104,16 @@ describe('corruption corpus: truncated files and flipped header bytes are refuse
     expect(message).toMatch(/^map\.xml: two <LSX_Row>s have Index="0" at byte \d+$/);
   });
 
+  it.skipIf(!HAVE)('MSA header values that are not numbers (or not a known #DATATYPE) are located at their own line, not at byte 0', async () => {
+    const text = readFileSync(join(INSTRUMENTS, 'msa', 'example1.msa'), 'latin1');
+    const bad = (from: string, to: string) => new Uint8Array(Buffer.from(text.replace(from, to), 'latin1'));
+    const line = (key: string) => text.split('\n').findIndex((l) => l.startsWith(`#${key}`)) + 1;
+    const byte = (key: string) => text.indexOf(`#${key}`);
+    expect(await refusal(bad('#XPERCHAN    : 3.1', '#XPERCHAN    : 3,1.'), 'e.msa')).toBe(`e.msa: line ${line('XPERCHAN')}: #XPERCHAN is "3,1.", not a number at byte ${byte('XPERCHAN')}`);
+    expect(await refusal(bad('#OFFSET      : 520.13', '#OFFSET      : x'), 'e.msa')).toBe(`e.msa: line ${line('OFFSET')}: #OFFSET is "x", not a number at byte ${byte('OFFSET')}`);
+    expect(await refusal(bad('#DATATYPE    : XY', '#DATATYPE    : XYZ'), 'e.msa')).toBe(`e.msa: line ${line('DATATYPE')}: #DATATYPE is "XYZ", expected Y or XY at byte ${byte('DATATYPE')}`);
+  });
+
   it('HDF5 damage past the superblock: one line naming what HDF5 found (HDF5 gives no offset), never its error stack', async () => {
     const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'hyperspy_si.hspy')));
     // bytes 682 (a local heap's signature), 1070 (an object address), 9024 (a B-tree node) of this fixture

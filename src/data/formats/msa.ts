@@ -17,6 +17,8 @@ const NUMERIC_KEYS: Record<string, string> = {
 export function readMsa(bytes: Uint8Array, file: string): InstrumentSpectra {
   const text = new TextDecoder('latin1').decode(bytes);
   const params = new Map<string, string>();
+  /** Where each keyword's line starts (line number, byte), for messages about its value. */
+  const paramAt = new Map<string, [number, number]>();
   const metadata: Record<string, MetaValue> = {};
   const notes: string[] = [];
   const values: number[] = [];
@@ -49,6 +51,7 @@ export function readMsa(bytes: Uint8Array, file: string): InstrumentSpectra {
         // TITLE and COMMENT may span several lines (ISO 22029 §5.3): later lines continue them.
         if ((key === 'TITLE' || key === 'COMMENT') && params.has(key)) params.set(key, `${params.get(key)!} ${value}`.trim());
         else params.set(key, value);
+        if (!paramAt.has(key)) paramAt.set(key, [lineNo, lineAt]);
         if (NUMERIC_KEYS[key] && value !== '') {
           const v = parseNumber(value.replace(/\s+(?=[eEdD])|(?<=[eEdD])\s+/g, '').split(/\s+/)[0]!);
           if (v === undefined) throw new FormatError(file, `line ${lineNo}: #${rawKey} is "${value}", not a number`, lineAt);
@@ -79,15 +82,18 @@ export function readMsa(bytes: Uint8Array, file: string): InstrumentSpectra {
   if (!inData) throw new FormatError(file, 'file is truncated: no #SPECTRUM line, so no data', bytes.length);
   if (!ended) throw new FormatError(file, 'file is truncated: no #ENDOFDATA line after the data', bytes.length);
   const datatype = (params.get('DATATYPE') ?? 'Y').toUpperCase();
-  if (datatype !== 'Y' && datatype !== 'XY') throw new FormatError(file, `#DATATYPE is "${params.get('DATATYPE')}", expected Y or XY`, 0);
+  if (datatype !== 'Y' && datatype !== 'XY') {
+    const [line, at] = paramAt.get('DATATYPE')!;
+    throw new FormatError(file, `line ${line}: #DATATYPE is "${params.get('DATATYPE')}", expected Y or XY`, at);
+  }
   const y = datatype === 'XY' ? pairs.map((p) => p[1]!) : values;
   if (y.length === 0) throw new FormatError(file, 'no data values between #SPECTRUM and #ENDOFDATA', bytes.length);
   const declared = Number(params.get('NPOINTS'));
   if (params.has('NPOINTS') && Number.isFinite(declared) && declared !== y.length) {
     notes.push(`${file}: #NPOINTS says ${declared} but the file has ${y.length} data values; reading all of them (as HyperSpy does)`);
   }
-  const scale = numberParam(params, 'XPERCHAN', file) ?? 1;
-  const offsetX = numberParam(params, 'OFFSET', file) ?? 0;
+  const scale = numberParam(params, paramAt, 'XPERCHAN', file) ?? 1;
+  const offsetX = numberParam(params, paramAt, 'OFFSET', file) ?? 0;
   const xunits = params.get('XUNITS') ?? '';
   // "Energy Loss (eV)" names the quantity and its unit; the unit is the part in brackets.
   const unit = /\(([^)]+)\)\s*$/.exec(xunits)?.[1] ?? xunits;
@@ -116,10 +122,13 @@ function parseNumber(t: string): number | undefined {
   return Number(s);
 }
 
-function numberParam(params: Map<string, string>, key: string, file: string): number | undefined {
+function numberParam(params: Map<string, string>, paramAt: Map<string, [number, number]>, key: string, file: string): number | undefined {
   const v = params.get(key);
   if (v === undefined || v === '') return undefined;
   const x = parseNumber(v.split(/\s+/)[0]!);
-  if (x === undefined) throw new FormatError(file, `#${key} is "${v}", not a number`, 0);
+  if (x === undefined) {
+    const [line, at] = paramAt.get(key)!;
+    throw new FormatError(file, `line ${line}: #${key} is "${v}", not a number`, at);
+  }
   return x;
 }
