@@ -24,9 +24,10 @@ export function parseCsv(text: string, file: string, delimiter = 'auto'): CsvTex
   if (records.length === 0) throw new StageError('the file is empty (no header line)', file);
   const [head, ...body] = records;
   const header = checkHeader(head!, file);
+  // NULs first: UTF-16 text (every other byte 0) breaks into ragged rows, and "ragged row" would hide the cause.
+  if (tokenizer.sawNul) throwAtNul(head!, body, header, file);
   if (body.length === 0) throw new StageError('the file has a header but no data rows', file);
   body.forEach((r, k) => checkRowLength(r, k + 1, header, file));
-  if (tokenizer.sawNul) throwAtNul(head!, body, header, file);
   return { header, rows: body.map((r) => r.fields), lines: body.map((r) => r.line), headerLine: head!.line, delimiter: tokenizer.delimiter };
 }
 
