@@ -48,8 +48,10 @@ async function readPcaSpectra(ctx: StageContext, fitSample: number) {
     const bad = spectra.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new StageError(`non-finite value in column "spectrum" (row ${idx[Math.floor(bad / file.d)]! + 1}, channel ${bad % file.d})`, input.from);
     const { readSpectraBatches } = await import('../data/arrow-io.js');
-    // the axis is in the schema: the first batch carries it
-    const { value: head } = await readSpectraBatches(input.path).next();
+    // the axis is in the schema: the first batch carries it (then close the reader: a generator left open keeps its file)
+    const batches = readSpectraBatches(input.path);
+    const { value: head } = await batches.next();
+    await batches.return(undefined);
     const t = { ...head!.t, n: idx.length, d: file.d, spectra };
     return { t, from: input.from, of: file.n };
   } finally {

@@ -3,7 +3,7 @@
  * bytes as the in-memory ones, and a 200,000-spectrum pipeline under a memory cap.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { sgg } from 'ml-savitzky-golay-generalized';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -210,6 +210,8 @@ describe('train.pca on a large table', () => {
     const run = await runStageForTest(trainPcaStage, { inputs: { spectra: path }, params: { latent_dim: 2, fit_sample: 25 }, seed: 4 });
     expect(run.metrics.fit_sample).toBe(25);
     expect(run.logs.join('\n')).toMatch(/PCA fitted on a seeded sample of 25 of 90 spectra/);
+    // every file it opened is closed (a handle left to the garbage collector printed Node's "Closing file descriptor" warning)
+    if (existsSync('/proc/self/fd')) expect(readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === path; } catch { return false; } })).toEqual([]);
     const idx = Array.from(sampleIndices(n, 25, new Rng(deriveSeed(4, 'pca-fit-sample'))));
     const sample = new Float32Array(25 * d);
     idx.forEach((r, i) => sample.set(t.spectra.subarray(r * d, (r + 1) * d), i * d));
