@@ -133,3 +133,17 @@ describe('load (instrument files)', () => {
   });
 });
 if (!existsSync(INSTRUMENTS)) console.warn(`!!! ${INSTRUMENTS} is absent: the load test on the real EELS file is SKIPPED !!!`);
+
+describe('a single instrument file becomes a table without a second copy of its spectra', () => {
+  it('toSpectraTable of one file keeps the reader\'s n × d array (a spectrum image may be hundreds of MB); several files are stacked into a new one', async () => {
+    const { toSpectraTable } = await import('../../src/data/formats/to-table.js');
+    const file = (name: string) => ({
+      format: 'msa' as const, file: name, n: 2, d: 3, spectra: Float32Array.from([1, 2, 3, 4, 5, 6]),
+      axis: { values: Float64Array.from([1, 2, 3]), unit: 'eV', name: 'energy' }, navigation: [], metadata: {}, notes: [],
+    });
+    const one = file('a.msa');
+    expect(toSpectraTable([one]).table.spectra).toBe(one.spectra);
+    const two = toSpectraTable([file('a.msa'), file('b.msa')]).table;
+    expect(Array.from(two.spectra)).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
+  });
+});

@@ -240,10 +240,10 @@ export function readDm(bytes: Uint8Array, file: string): InstrumentSpectra {
   const d = dims[signal]!;
   const navIdx = dims.map((_, i) => i).filter((i) => i !== signal && dims[i]! > 1);
   const n = total / d;
-  const spectra = new Float32Array(total);
-  if (signal === 0) spectra.set(raw);
-  else {
+  let spectra = raw;
+  if (signal !== 0) {
     // energy slowest: value (pixel p, channel k) sits at k × n + p
+    spectra = new Float32Array(total);
     for (let p = 0; p < n; p++) for (let k = 0; k < d; k++) spectra[p * d + k] = raw[k * n + p]!;
   }
   const navigation: NavigationAxis[] = navIdx.map((i, j) => ({

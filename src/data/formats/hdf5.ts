@@ -246,10 +246,12 @@ function assemble(file: string, format: 'hspy' | 'nexus', data: H5Dataset, axes:
   const n = total / d;
   // Row-major strides; the output puts the signal axis last and the navigation in array order (last = fastest = x).
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const spectra = new Float32Array(total);
+  // Float32 data with the signal axis last are already the rows we want (h5wasm hands over a copy, not a view of its heap).
+  const inPlace = s === shape.length - 1 && raw instanceof Float32Array;
+  const spectra = inPlace ? raw : new Float32Array(total);
   const navShape = nav.map((i) => shape[i]!);
   const idx = new Array<number>(nav.length).fill(0);
-  for (let p = 0; p < n; p++) {
+  for (let p = 0; p < (inPlace ? 0 : n); p++) {
     let base = 0;
     for (let j = 0; j < nav.length; j++) base += idx[j]! * strides[nav[j]!]!;
     for (let k = 0; k < d; k++) spectra[p * d + k] = Number(raw[base + k * strides[s]!]);

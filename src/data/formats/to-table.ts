@@ -56,7 +56,10 @@ export function toSpectraTable(files: InstrumentSpectra[]): { table: SpectraTabl
     n, d: sameGrid ? first.d : 0, ids, columns, metadata, axisUnit: first.axis.unit, axisName: first.axis.name,
     spectra: new Float32Array(0), axis: sameGrid ? Float64Array.from(first.axis.values) : new Float64Array(0),
   };
-  if (sameGrid) {
+  if (sameGrid && files.length === 1) {
+    // One file: its spectra are the table's (no second n × d copy of what may be a large spectrum image).
+    table.spectra = first.spectra;
+  } else if (sameGrid) {
     table.spectra = new Float32Array(n * first.d);
     let at = 0;
     for (const f of files) {
