@@ -435,6 +435,15 @@ export function parseArrowIpc(bytes: Uint8Array): Table {
   if (ascii(0) === ARROW_MAGIC && ascii(bytes.length - ARROW_MAGIC.length) !== ARROW_MAGIC) {
     throw new Error(`truncated: ${bytes.length} bytes and no closing ${ARROW_MAGIC} footer`);
   }
+  // Neither the file format's magic nor a stream message that fits: a CSV, JCAMP or other file given as Arrow.
+  // (apache-arrow would report "Expected to read 1865180265 metadata bytes", the first bytes taken as a length.)
+  const length = bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getInt32(0, true) : 0;
+  if (ascii(0) !== ARROW_MAGIC && length !== -1 && (length < 0 || length + 4 > bytes.length)) {
+    const start = bytes.subarray(0, 24);
+    const text = [...start].every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127));
+    const shown = text ? JSON.stringify(String.fromCharCode(...start)) : [...start.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new Error(`not-arrow: it starts with ${shown}${text ? ' (text)' : ''}, not ${ARROW_MAGIC}`);
+  }
   return tableFromIPC(bytes);
 }
 
@@ -459,6 +468,7 @@ export function arrowReadError(e: unknown): string {
   if (/codec|compress/i.test(msg)) {
     return 'the file is ZSTD-compressed, which this reader does not decode; write it uncompressed or with LZ4 (pandas: df.to_feather(path, compression="lz4"))';
   }
+  if (msg.startsWith('not-arrow: ')) return `not an Arrow IPC / Feather v2 file: ${msg.slice(11)}`;
   if (msg.startsWith('truncated: ')) return `the Arrow file is cut off (${msg.slice(11)}): it was not completely written or copied`;
   if (e instanceof TypeError) return 'not a readable Arrow IPC / Feather v2 file (damaged or truncated)';
   return `not an Arrow IPC / Feather v2 file (${msg})`;

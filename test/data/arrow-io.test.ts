@@ -122,6 +122,11 @@ describe('arrow-io', () => {
     const junk = join(dir, 'junk.arrow');
     writeFileSync(junk, 'id,x\n1,2\n');
     await expect(readSpectra(junk)).rejects.toThrow(/junk\.arrow: not an Arrow IPC/);
+    // a CSV given as Arrow is named by its first bytes, not by apache-arrow's "Expected to read 1865180265 metadata bytes"
+    writeFileSync(junk, 'id,octane,900,902,904,906\na,1,2,3,4,5\n');
+    await expect(readSpectra(junk)).rejects.toThrow(/^junk\.arrow: not an Arrow IPC \/ Feather v2 file: it starts with "id,octane,900,902,904,90" \(text\), not ARROW1$/);
+    writeFileSync(junk, Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
+    await expect(readSpectra(junk)).rejects.toThrow(/^junk\.arrow: not an Arrow IPC \/ Feather v2 file: it starts with 89 48 44 46 0d 0a 1a 0a, not ARROW1$/);
   });
 });
 
