@@ -111,6 +111,8 @@ describe('corruption corpus: truncated files and flipped header bytes are refuse
     const byte = (key: string) => text.indexOf(`#${key}`);
     expect(await refusal(bad('#XPERCHAN    : 3.1', '#XPERCHAN    : 3,1.'), 'e.msa')).toBe(`e.msa: line ${line('XPERCHAN')}: #XPERCHAN is "3,1.", not a number at byte ${byte('XPERCHAN')}`);
     expect(await refusal(bad('#OFFSET      : 520.13', '#OFFSET      : x'), 'e.msa')).toBe(`e.msa: line ${line('OFFSET')}: #OFFSET is "x", not a number at byte ${byte('OFFSET')}`);
+    // another file read as MSA (format: msa forced on a CSV) says so
+    expect(await refusal(new TextEncoder().encode('id,label,400\na,x,1\n'), 'data.msa')).toBe('data.msa: not an EMSA/MSA file: line 1 is not a #KEYWORD line, expected #FORMAT at byte 0');
     expect(await refusal(bad('#DATATYPE    : XY', '#DATATYPE    : XYZ'), 'e.msa')).toBe(`e.msa: line ${line('DATATYPE')}: #DATATYPE is "XYZ", expected Y or XY at byte ${byte('DATATYPE')}`);
   });
 

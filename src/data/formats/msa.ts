@@ -64,6 +64,7 @@ export function readMsa(bytes: Uint8Array, file: string): InstrumentSpectra {
       }
       continue;
     }
+    if (!sawFormat) throw new FormatError(file, `not an EMSA/MSA file: line ${lineNo} is not a #KEYWORD line, expected #FORMAT`, lineAt);
     if (!inData) throw new FormatError(file, `line ${lineNo}: text before #SPECTRUM that is not a #KEYWORD line`, lineAt);
     const tokens = line.replace(/,/g, ' ').trim().split(/\s+/).filter((t) => t !== '');
     const nums = tokens.map((t) => {
