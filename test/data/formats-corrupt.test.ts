@@ -125,6 +125,10 @@ describe('corruption corpus: truncated files and flipped header bytes are refuse
       const message = await refusal(bad, 'hyperspy_si.hspy');
       expect(message, `byte ${flip}`).toMatch(/^hyperspy_si\.hspy: the file is corrupt: HDF5 cannot read it \([^\n]+\)$/);
     }
+    // an object address made huge (bytes 1620–1625): the signal group is listed but cannot be opened — said so, not a JavaScript TypeError's text
+    const bad = bytes.slice();
+    new DataView(bad.buffer).setBigUint64(1620, 0x0000ffffffffffffn, true);
+    expect(await refusal(bad, 'hyperspy_si.hspy')).toMatch(/^hyperspy_si\.hspy: the file is corrupt: Experiments\/synt\S* is listed but HDF5 cannot open it$/);
   });
 
   it.skipIf(!HAVE)('through the CLI: `show` and `run` of a corrupt file print the one line, exit 1, and store nothing', () => {

@@ -119,7 +119,9 @@ function readHspy(f: H5File, file: string): InstrumentSpectra {
   const experiments = f.get('Experiments') as H5Group | null;
   const names = experiments?.keys?.() ?? [];
   if (!experiments || names.length === 0) throw new FormatError(file, 'a HyperSpy file without Experiments/<signal>');
-  const exp = experiments.get(names[0]!) as H5Group;
+  const exp = experiments.get(names[0]!) as H5Group | null;
+  // a damaged link lists a name HDF5 then cannot open
+  if (!exp?.get) throw new FormatError(file, `the file is corrupt: Experiments/${names[0]} is listed but HDF5 cannot open it`);
   const data = exp.get('data') as H5Dataset | null;
   if (!data?.shape) throw new FormatError(file, `Experiments/${names[0]} has no data dataset`);
   const shape = data.shape.map(Number);
