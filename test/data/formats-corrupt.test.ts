@@ -116,6 +116,19 @@ describe('corruption corpus: truncated files and flipped header bytes are refuse
     expect(await refusal(bad('#DATATYPE    : XY', '#DATATYPE    : XYZ'), 'e.msa')).toBe(`e.msa: line ${line('DATATYPE')}: #DATATYPE is "XYZ", expected Y or XY at byte ${byte('DATATYPE')}`);
   });
 
+  it.skipIf(!HAVE)('LabSpec XML: a bad row is located at its own <LSX_Row> (in bytes, after the µ of the tree), and hexadecimal is not a number', async () => {
+    const xml = readFileSync(join(INSTRUMENTS, 'jobinyvon', 'jobinyvon_test_map_x3-y2.xml'), 'utf8');
+    const fourth = Buffer.byteLength(xml.slice(0, xml.indexOf('<LSX_Row Format="6" Index="3"')), 'utf8');
+    expect(fourth).toBeGreaterThan(xml.indexOf('<LSX_Row Format="6" Index="3"')); // the file has multi-byte characters before it
+    // drop row 3's last value
+    const rowStart = xml.indexOf('>', xml.indexOf('Index="3"')) + 1;
+    const rowEnd = xml.indexOf('</LSX_Row>', rowStart);
+    const cut = xml.slice(0, rowStart) + xml.slice(rowStart, rowEnd).trim().replace(/\s+\S+$/, '') + xml.slice(rowEnd);
+    expect(await refusal(new TextEncoder().encode(cut), 'map.xml')).toBe(`map.xml: row 3 has 33 values, the axis has 34 at byte ${fourth}`);
+    const hex = xml.slice(0, rowStart) + xml.slice(rowStart, rowEnd).replace(/\d+(\.\d+)?/, '0x10') + xml.slice(rowEnd);
+    expect(await refusal(new TextEncoder().encode(hex), 'map.xml')).toBe(`map.xml: row 3: "0x10" is not a number at byte ${fourth}`);
+  });
+
   it('HDF5 damage past the superblock: one line naming what HDF5 found (HDF5 gives no offset), never its error stack', async () => {
     const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'hyperspy_si.hspy')));
     // bytes 682 (a local heap's signature), 1070 (an object address), 9024 (a B-tree node) of this fixture

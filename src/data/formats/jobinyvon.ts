@@ -58,7 +58,9 @@ export async function readJobinYvon(bytes: Uint8Array, file: string): Promise<In
   if (!root) throw new FormatError(file, 'not a LabSpec XML export: no <LSX_Data> element', 0);
   const tree = kids(root).find((n) => tag(n) === 'LSX_Tree');
   const matrix = kids(root).find((n) => tag(n) === 'LSX_Matrix');
-  const where = (name: string) => xml.indexOf(`<${name}`);
+  // Messages give byte offsets; the text's indices are characters (a µ before them is two bytes).
+  const bytesTo = (char: number) => Buffer.byteLength(xml.slice(0, Math.max(0, char)), 'utf8');
+  const where = (name: string) => bytesTo(xml.indexOf(`<${name}`));
   if (!tree) throw new FormatError(file, 'no <LSX_Tree> (the axes and parameters)', 0);
   if (!matrix) throw new FormatError(file, 'no <LSX_Matrix> (the spectra)', xml.length);
   const axes = byId(byId(tree, ID.data), ID.axes);
@@ -67,8 +69,8 @@ export async function readJobinYvon(bytes: Uint8Array, file: string): Promise<In
   const intensity = byId(axes, '0x0');
   const signal = byId(axes, '0x1');
   if (!signal) throw new FormatError(file, 'no spectral axis (LSX ID 0x1) among the axes', where('LSX_Tree'));
-  const axisAt = xml.indexOf(`ID="${ID.values}"`);
-  let axis = numbers(text(byId(signal, ID.values)), file, 'spectral axis values', axisAt);
+  const axisAt = bytesTo(xml.indexOf(`ID="${ID.values}"`));
+  let axis = numbers(text(byId(signal, ID.values)), file, 'spectral axis values', () => axisAt);
   const d = axis.length;
   if (d === 0) throw new FormatError(file, 'the spectral axis has no values', axisAt);
   const reversed = d > 1 && axis[0]! > axis[1]!;
@@ -77,7 +79,7 @@ export async function readJobinYvon(bytes: Uint8Array, file: string): Promise<In
   const navigation: NavigationAxis[] = [];
   for (const [id, name] of [['0x2', 'x'], ['0x3', 'y']] as const) {
     const nav = byId(axes, id);
-    const values = nav ? numbers(text(byId(nav, ID.values)), file, `${name} axis values`, where('LSX_Tree')) : new Float64Array(0);
+    const values = nav ? numbers(text(byId(nav, ID.values)), file, `${name} axis values`, () => where('LSX_Tree')) : new Float64Array(0);
     // A 1-point axis is no axis (rosettasciio's rule too).
     if (values.length >= 2) {
       navigation.push({ name, unit: text(byId(nav, ID.unit)), size: values.length, offset: values[0]!, scale: values[1]! - values[0]! });
@@ -89,13 +91,19 @@ export async function readJobinYvon(bytes: Uint8Array, file: string): Promise<In
   if (rows.length !== n) throw new FormatError(file, `<LSX_Matrix> has ${rows.length} rows, the axes say ${n} spectra`, matrixAt);
   const spectra = new Float32Array(n * d);
   const seen = new Uint8Array(n);
+  // Byte offset of the i-th <LSX_Row (rows appear only in the matrix), for messages about one row.
+  const rowAt = (i: number): number => {
+    let at = xml.indexOf('<LSX_Matrix');
+    for (let k = 0; k <= i && at >= 0; k++) at = xml.indexOf('<LSX_Row', at + 1);
+    return bytesTo(at);
+  };
   rows.forEach((row, i) => {
     const index = Number(row[':@']?.Index ?? i);
-    if (!Number.isInteger(index) || index < 0 || index >= n) throw new FormatError(file, `<LSX_Row Index="${row[':@']?.Index}"> is out of range`, matrixAt);
+    if (!Number.isInteger(index) || index < 0 || index >= n) throw new FormatError(file, `<LSX_Row Index="${row[':@']?.Index}"> is out of range`, rowAt(i));
     // With as many rows as spectra, a repeated Index means another spectrum has no row (it would stay zeros).
-    if (seen[index]++) throw new FormatError(file, `two <LSX_Row>s have Index="${index}"`, matrixAt);
-    const v = numbers(text(row), file, `row ${index}`, matrixAt);
-    if (v.length !== d) throw new FormatError(file, `row ${index} has ${v.length} values, the axis has ${d}`, matrixAt);
+    if (seen[index]++) throw new FormatError(file, `two <LSX_Row>s have Index="${index}"`, rowAt(i));
+    const v = numbers(text(row), file, `row ${index}`, () => rowAt(i));
+    if (v.length !== d) throw new FormatError(file, `row ${index} has ${v.length} values, the axis has ${d}`, rowAt(i));
     for (let k = 0; k < d; k++) spectra[index * d + k] = v[reversed ? d - 1 - k : k]!;
   });
 
@@ -148,12 +156,13 @@ function collectParams(node: Node | undefined, out: Record<string, MetaValue>): 
   }
 }
 
-function numbers(s: string, file: string, what: string, at: number): Float64Array {
+function numbers(s: string, file: string, what: string, at: () => number): Float64Array {
   const tokens = s.split(/\s+/).filter((t) => t !== '');
   const out = new Float64Array(tokens.length);
   tokens.forEach((t, i) => {
-    const v = Number(t);
-    if (!Number.isFinite(v)) throw new FormatError(file, `${what}: "${t}" is not a number`, at);
+    // Number() would also take hexadecimal, binary and octal ("0x10" = 16), which LabSpec never writes
+    const v = /^[+-]?0[xXbBoO]/.test(t) ? NaN : Number(t);
+    if (!Number.isFinite(v)) throw new FormatError(file, `${what}: "${t}" is not a number`, at());
     out[i] = v;
   });
   return out;
