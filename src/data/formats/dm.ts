@@ -286,8 +286,11 @@ function dmMetadata(image: TagValue, signalType: string): Record<string, MetaVal
   put('exposure_s', integration ?? (exposure === undefined ? undefined : exposure * frames));
   put('live_time_s', num(get(image, 'ImageTags.EDS.Live time')));
   put('real_time_s', num(get(image, 'ImageTags.EDS.Real time')));
-  put('acquisition_date', str(get(image, 'ImageTags.DataBar.Acquisition Date')));
-  put('acquisition_time', str(get(image, 'ImageTags.DataBar.Acquisition Time')));
+  // The DataBar's, else the acquisition's own under SI, EELS, EDS or CL (where HyperSpy also looks), as written.
+  const acquisitions = ['SI', 'EELS', 'EDS', 'CL'].map((k) => get(image, `ImageTags.${k}.Acquisition`));
+  const first = (...values: (string | undefined)[]) => values.find((v) => v !== undefined && v !== '');
+  put('acquisition_date', first(str(get(image, 'ImageTags.DataBar.Acquisition Date')), ...acquisitions.map((a) => str(get(a, 'Date')))));
+  put('acquisition_time', first(str(get(image, 'ImageTags.DataBar.Acquisition Time')), ...acquisitions.map((a) => str(get(a, 'Start time')))));
   put('microscope', str(get(image, 'ImageTags.Session Info.Microscope')) ?? str(get(image, 'ImageTags.Microscope Info.Name')));
   put('intensity_unit', str(get(image, 'ImageData.Calibrations.Brightness.Units')));
   return m;
