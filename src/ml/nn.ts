@@ -67,7 +67,12 @@ export class ParamStore {
   }
 
   trainable(): Variable[] {
-    return this.specs.filter((s) => s.trainable).map((s) => this.get(s.name));
+    // pushed into a literal: an array from map() has one V8 map while map() runs in the interpreter
+    // and another once it is inlined into optimised code, and the per-step loops over this list
+    // (the team's loadWeights, saveWeights) were deoptimised when it changed
+    const out: Variable[] = [];
+    for (const s of this.specs) if (s.trainable) out.push(this.get(s.name));
+    return out;
   }
 
   /** Copies of every variable's values (for early-stopping snapshots and saving). */

@@ -104,15 +104,18 @@ export function createAdam(tf: TF, learningRate: number, options: AdamOptions = 
       const backend = tf.backend() as unknown as BackendWasm;
       const wasm = tf.getBackend() === 'wasm';
       const temporary: Tensor[] = [];
-      const [g0, g1] = parts.map((part, k) => this.partTensor(name, k, variable, part, wasm ? backend : undefined, temporary));
+      // by index, not parts.map and destructuring: part lists of one and two, of tensors and arrays,
+      // gave the mapped arrays several V8 maps, and each new one threw this method's optimised code away
+      const g0 = this.partTensor(name, 0, variable, parts[0], wasm ? backend : undefined, temporary);
+      const g1 = parts.length === 2 ? this.partTensor(name, 1, variable, parts[1], wasm ? backend : undefined, temporary) : undefined;
       // In place where the variable's memory is its own (not shared with the tensor it was made from, a
       // clone…): no three new tensors a step, and each value rewritten where it was just read.
       if (wasm && ownedHeapView(backend, variable)) {
-        adamInPlace(backend, variable, slot.m, slot.v, g0!, g1, attrs);
+        adamInPlace(backend, variable, slot.m, slot.v, g0, g1, attrs);
         for (const t of temporary) t.dispose();
         return;
       }
-      const grad = g1 ? tf.add(g0!, g1) : g0!;
+      const grad = g1 ? tf.add(g0, g1) : g0;
       const [x, m, v] = tf.engine().runKernel(ADAM_KERNEL, { x: variable, g: grad, m: slot.m, v: slot.v }, { ...attrs }) as Tensor[];
       if (grad !== g0) grad.dispose();
       for (const t of temporary) t.dispose();

@@ -56,9 +56,22 @@ const PURE_TFJS_KERNELS: readonly string[] = [
 /** An optional kernel input not given. */
 const ABSENT = -1;
 
+/** The argument object tfjs's engine passes a kernel function. */
+type KernelArgs = Parameters<KernelFunc>[0];
+
 /** A kernel call of a recorded step: which values go in, which come out. */
 interface Call {
   kernelFunc: KernelFunc;
+  /**
+   * The engine's own argument object of the recorded call, reused by every replay with a tensor
+   * shell (`slots`) in place of each input: the kernel then sees objects of the shapes (V8's maps)
+   * it sees from the engine, and its optimised code is not thrown away when the engine runs a step
+   * between replays (a new batch shape, validation); nor is replay's call loop, which no longer
+   * builds an input record per call.
+   */
+  args: KernelArgs;
+  /** Per input position, the tensor shell whose dataId each replay sets (undefined: input absent). */
+  slots: (Tensor | undefined)[];
   name: string;
   /** Input names in order (or undefined: the inputs are an array, as Concat's). */
   inputNames: string[] | undefined;
@@ -68,8 +81,8 @@ interface Call {
   attrs: object;
   attrsText: string;
   outputs: number[];
-  /** Values whose replay references are released after this call: [value, count] pairs. */
-  release: [number, number][];
+  /** Values whose replay references are released after this call: value, count, value, count… */
+  release: number[];
 }
 
 type Source =
@@ -230,7 +243,7 @@ function record(tf: TF, inputs: Tensor[], step: () => Tensor[]): { outputs: Tens
         return values.length - 1;
       });
       calls.push({
-        kernelFunc: inner, name: k.kernelName, inputNames: names, inputs: inValues,
+        kernelFunc: inner, args: args as KernelArgs, slots: [], name: k.kernelName, inputNames: names, inputs: inValues,
         inputShapes: infos.map((t) => t?.shape.slice() ?? []), inputDtypes: infos.map((t) => t?.dtype ?? ''),
         attrs: { ...(args.attrs ?? {}) }, attrsText, outputs: outValues, release: [],
       });
@@ -291,7 +304,7 @@ function record(tf: TF, inputs: Tensor[], step: () => Tensor[]): { outputs: Tens
     return { value: value ?? -1, shape: t.shape.slice(), dtype: t.dtype };
   });
   for (const { tensor } of tensorsSeen) if (tensor.isDisposed) refuse('a tensor the step read was disposed by its end');
-  const recording = refusal === undefined ? plan({ backend, calls, values, outputs: outs, extraRefs: [] }) : undefined;
+  const recording = refusal === undefined ? plan(tf, { backend, calls, values, outputs: outs, extraRefs: [] }) : undefined;
   if (!recording) releaseRecording({ values } as Recording);
   return refusal === undefined ? { outputs, recording: recording! } : { outputs, refusal };
 }
@@ -301,7 +314,7 @@ function record(tf: TF, inputs: Tensor[], step: () => Tensor[]): { outputs: Tens
  * as Identity's adds one to its input's data); all but those handed out as step outputs are
  * released after the value's last use, and outputs with fewer references than hand-outs get more.
  */
-function plan(r: Recording): Recording {
+function plan(tf: TF, r: Recording): Recording {
   const refs = new Array<number>(r.values.length).fill(0);
   const lastUse = new Array<number>(r.values.length).fill(-1);
   r.calls.forEach((c, k) => {
@@ -315,10 +328,31 @@ function plan(r: Recording): Recording {
   for (const o of r.outputs) handOuts[o.value]!++;
   for (let v = 0; v < r.values.length; v++) {
     const surplus = refs[v]! - handOuts[v]!;
-    if (surplus > 0) r.calls[lastUse[v]!]!.release.push([v, surplus]);
+    if (surplus > 0) r.calls[lastUse[v]!]!.release.push(v, surplus);
     else if (surplus < 0) r.extraRefs.push([v, -surplus]);
   }
+  for (const c of r.calls) installSlots(tf, c);
   return r;
+}
+
+/** No data yet: a slot's dataId before its first replay. */
+const NO_DATA: DataId = Object.freeze({});
+
+/**
+ * Puts a tensor shell of the recorded shape and dtype in each input position of the call's engine
+ * arguments (the engine's tensors of the recorded step are let go). A shell is a tfjs Tensor made
+ * by its constructor, as the engine makes them, but never tracked: only its dataId changes.
+ */
+function installSlots(tf: TF, c: Call): void {
+  if (c.args.attrs !== undefined) c.args.attrs = c.attrs;
+  const { inputs } = c.args;
+  c.slots = c.inputs.map((v, i) => {
+    if (v === ABSENT) return undefined;
+    const shell = new tf.Tensor(c.inputShapes[i]!, c.inputDtypes[i] as Tensor['dtype'], NO_DATA, -1);
+    if (Array.isArray(inputs)) inputs[i] = shell as TensorInfo;
+    else inputs[c.inputNames![i]!] = shell as TensorInfo;
+    return shell;
+  });
 }
 
 /** Where two recordings of one key differ, if they do (then the step is not a function of its shapes). */
@@ -382,16 +416,19 @@ function replay(tf: TF, r: Recording, inputs: Tensor[]): Tensor[] | undefined {
 
 /** One recorded kernel call on the values' data of this replay; then the references its plan releases. */
 function call(c: Call, data: (DataId | undefined)[], backend: BackendWasm): void {
-  const infos = c.inputs.map((v, i) => (v === ABSENT ? undefined : { dataId: data[v]!, shape: c.inputShapes[i]!, dtype: c.inputDtypes[i]! }) as TensorInfo);
-  let args: Record<string, TensorInfo> | TensorInfo[] = infos;
-  if (c.inputNames) {
-    args = {};
-    for (let i = 0; i < infos.length; i++) args[c.inputNames[i]!] = infos[i]!;
+  const { slots, inputs } = c;
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i];
+    if (slot !== undefined) (slot as { dataId: DataId }).dataId = data[inputs[i]!]!;
   }
-  const out = c.kernelFunc({ inputs: args, attrs: c.attrs, backend });
+  const out = c.kernelFunc(c.args);
   if (Array.isArray(out)) for (let j = 0; j < out.length; j++) data[c.outputs[j]!] ??= out[j]!.dataId;
   else data[c.outputs[0]!] ??= out.dataId;
-  for (const [v, n] of c.release) for (let i = 0; i < n; i++) backend.disposeData(data[v]!);
+  const release = c.release;
+  for (let r = 0; r < release.length; r += 2) {
+    const id = data[release[r]!]!;
+    for (let n = release[r + 1]!; n > 0; n--) backend.disposeData(id);
+  }
 }
 
 /** After call `failed` threw: releases every reference the calls before it made and had not released. */
@@ -399,7 +436,8 @@ function releaseUpTo(r: Recording, failed: number, data: (DataId | undefined)[])
   const held = new Array<number>(r.values.length).fill(0);
   for (let k = 0; k < failed; k++) {
     for (const v of r.calls[k]!.outputs) held[v]!++;
-    for (const [v, n] of r.calls[k]!.release) held[v]! -= n;
+    const release = r.calls[k]!.release;
+    for (let i = 0; i < release.length; i += 2) held[release[i]!]! -= release[i + 1]!;
   }
   held.forEach((n, v) => { for (let i = 0; i < n; i++) r.backend.disposeData(data[v]!); });
 }

@@ -32,7 +32,7 @@ import { initBackend, type TF } from '../../src/ml/backend.js';
 import type { BackendWasm, TensorInfo } from '../../src/ml/kernels/common.js';
 import { filterGradLevels, fir2Pays } from '../../src/ml/kernels/conv1d-fir2.js';
 import { CONV1D_FILTER_BIAS_GRAD } from '../../src/ml/kernels/conv1d-grads.js';
-import { activeBuild, simdKernels } from '../../src/ml/kernels/simd.js';
+import { activeBuild, forgetKernelBuild, simdKernels } from '../../src/ml/kernels/simd.js';
 import { relErr } from './rel-err.js';
 import { values } from './seeded-values.js';
 
@@ -44,6 +44,7 @@ const saved = process.env.SPECFLOW_WASM_FMA;
 afterEach(() => {
   if (saved === undefined) delete process.env.SPECFLOW_WASM_FMA;
   else process.env.SPECFLOW_WASM_FMA = saved;
+  forgetKernelBuild();
 });
 
 const EPS = 2 ** -24;
@@ -93,6 +94,7 @@ describe('fir2GradGemm: a block of samples summed in registers (both builds)', (
   ];
   it.each(BUILDS)('%s build: against float64 sums, C written then added to, rows past m never stored', (_name, flag) => {
     process.env.SPECFLOW_WASM_FMA = flag;
+    forgetKernelBuild();
     expect(activeBuild()).toBe(flag === '1' ? 'simd-fma' : 'simd');
     const backend = tf.backend() as unknown as BackendWasm;
     const k = simdKernels(backend);
@@ -166,6 +168,7 @@ describe('the Conv-1D filter and bias gradient as a fast FIR (wasm)', () => {
     const sum = tf.tidy(() => tf.sum(tf.tensor(dyv, [B * l, co]), 0).dataSync() as Float32Array);
     for (const [build, flag] of BUILDS) {
       process.env.SPECFLOW_WASM_FMA = flag;
+      forgetKernelBuild();
       expect(activeBuild()).toBe(flag === '1' ? 'simd-fma' : 'simd');
       const [dw, db] = kernelGrads(xv, dyv, B, l, ci, co, k);
       expect(relErr(dw!, want), `${name} ${build}: dw`).toBeLessThan(2 * 2 ** levels * Math.sqrt(B * l) * EPS);

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backendLabel, initBackend } from '../../src/ml/backend.js';
-import { kernelArithmetic } from '../../src/ml/kernels/simd.js';
+import { activeBuild, forgetKernelBuild, kernelArithmetic } from '../../src/ml/kernels/simd.js';
 
 const dist = (name: string) => fileURLToPath(new URL(`../../dist/ml/kernels/${name}`, import.meta.url));
 
@@ -46,9 +46,13 @@ function gemmHash(wasmFile: string, flags: string[]): string {
 }
 
 describe('kernel builds', () => {
-  afterEach(() => {
-    delete process.env.SPECFLOW_WASM_FMA;
-  });
+  /** Sets SPECFLOW_WASM_FMA (undefined: unset) and makes the kernels read it again, as a test must. */
+  const useBuild = (flag: string | undefined) => {
+    if (flag === undefined) delete process.env.SPECFLOW_WASM_FMA;
+    else process.env.SPECFLOW_WASM_FMA = flag;
+    forgetKernelBuild();
+  };
+  afterEach(() => useBuild(undefined));
 
   it('each build gives the same bits under Liftoff only and TurboFan only', () => {
     for (const file of ['specflow-kernels.wasm', 'specflow-kernels-fma.wasm']) {
@@ -78,13 +82,13 @@ describe('kernel builds', () => {
     const { tf } = await initBackend('wasm');
     const a = tf.randomNormal([70, 300], 0, 1, 'float32', 3);
     const b = tf.randomNormal([21, 300], 0, 1, 'float32', 4);
-    process.env.SPECFLOW_WASM_FMA = '0';
+    useBuild('0');
     expect(kernelArithmetic()).toBe('plain');
     expect(backendLabel('wasm')).toBe('wasm');
     const plain = tf.matMul(a, b, false, true);
-    delete process.env.SPECFLOW_WASM_FMA;
+    useBuild(undefined);
     const byDefault = tf.matMul(a, b, false, true);
-    process.env.SPECFLOW_WASM_FMA = '1';
+    useBuild('1');
     const forced = tf.matMul(a, b, false, true);
     const p = plain.dataSync();
     const q = byDefault.dataSync();
@@ -100,7 +104,7 @@ describe('kernel builds', () => {
     expect(worst / scale).toBeLessThan(1e-5);
     // The probe behind the run record's label agrees with what the products did:
     // 300-term sums of random products round differently when fused, almost everywhere.
-    delete process.env.SPECFLOW_WASM_FMA;
+    useBuild(undefined);
     if (kernelArithmetic() === 'fma') {
       expect(differing).toBeGreaterThan(p.length / 2);
       expect(backendLabel('wasm')).toBe('wasm+fma');
@@ -114,9 +118,33 @@ describe('kernel builds', () => {
 
   it('rejects an unknown SPECFLOW_WASM_FMA value with a clear message', async () => {
     const { tf } = await initBackend('wasm');
-    process.env.SPECFLOW_WASM_FMA = 'yes';
+    useBuild('yes');
     const a = tf.ones([4, 4]);
     expect(() => tf.matMul(a, a)).toThrow(/SPECFLOW_WASM_FMA=yes: use 0 \(plain SIMD kernels\) or 1 \(fused multiply-adds/);
     a.dispose();
+  });
+
+  it('the build is read from SPECFLOW_WASM_FMA once, and again after forgetKernelBuild()', async () => {
+    const { tf } = await initBackend('wasm');
+    const a = tf.randomNormal([40, 300], 0, 1, 'float32', 5);
+    useBuild('0');
+    const plain = tf.matMul(a, a, false, true);
+    expect(activeBuild()).toBe('simd');
+    // changed without forgetting: the kernels keep the build they chose
+    process.env.SPECFLOW_WASM_FMA = '1';
+    const still = tf.matMul(a, a, false, true);
+    expect(activeBuild()).toBe('simd');
+    expect(Array.from(still.dataSync())).toEqual(Array.from(plain.dataSync()));
+    forgetKernelBuild();
+    const fused = tf.matMul(a, a, false, true);
+    expect(activeBuild()).toBe('simd-fma');
+    if (kernelArithmetic() === 'fma') expect(Array.from(fused.dataSync())).not.toEqual(Array.from(plain.dataSync()));
+    // and an unknown value is refused at the next kernel call, not remembered
+    useBuild('yes');
+    expect(() => tf.matMul(a, a, false, true)).toThrow(/SPECFLOW_WASM_FMA=yes/);
+    expect(() => tf.matMul(a, a, false, true)).toThrow(/SPECFLOW_WASM_FMA=yes/);
+    useBuild('0');
+    expect(Array.from(tf.matMul(a, a, false, true).dataSync())).toEqual(Array.from(plain.dataSync()));
+    [a, plain, still, fused].forEach((t) => t.dispose());
   });
 });

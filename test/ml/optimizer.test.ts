@@ -7,6 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { initBackend, initStockWasm, type TF } from '../../src/ml/backend.js';
 import { rememberColumnSums, takeColumnSums } from '../../src/ml/kernels/column-sums.js';
+import { adamInPlace } from '../../src/ml/kernels/adam.js';
+import type { BackendWasm } from '../../src/ml/kernels/common.js';
 import { createAdam, fusedAdamAvailable, sumsGradients } from '../../src/ml/optimizer.js';
 
 let tf: TF;
@@ -176,6 +178,25 @@ describe('fused Adam on wasm', () => {
     w.dispose();
     x.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses, in place, an operand of another size or dtype by name, before writing anything', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as BackendWasm;
+    const x = tf.tensor1d([1, 2, 3, 4]);
+    const ok = tf.zeros([4]);
+    const short = tf.zeros([3]);
+    const ints = tf.zeros([4], 'int32');
+    const attrs = { lrT: 0.1, beta1: 0.9, beta2: 0.999, epsT: 1e-7 };
+    expect(() => adamInPlace(backend, x, short, ok, ok, undefined, attrs)).toThrow('SpecflowAdam: m has shape 3 (float32), expected 4 float32');
+    expect(() => adamInPlace(backend, x, ok, ints, ok, undefined, attrs)).toThrow('SpecflowAdam: v has shape 4 (int32), expected 4 float32');
+    expect(() => adamInPlace(backend, x, ok, ok, short, undefined, attrs)).toThrow(/g0 has shape 3/);
+    expect(() => adamInPlace(backend, x, ok, ok, ok, short, attrs)).toThrow(/g1 has shape 3/);
+    expect(() => adamInPlace(backend, ints, ok, ok, ok, undefined, attrs)).toThrow(/x has shape 4 \(int32\)/);
+    expect(Array.from(x.dataSync())).toEqual([1, 2, 3, 4]);
+    adamInPlace(backend, x, ok, tf.zeros([4]), tf.ones([4]), undefined, attrs);
+    expect(Array.from(x.dataSync()).every((v, i) => v < i + 1)).toBe(true);
+    tf.dispose([x, ok, short, ints]);
   });
 
   it('drives model.fit', async () => {

@@ -194,6 +194,57 @@ describe('replayed training steps', () => {
     x.dispose();
   });
 
+  it('hand each kernel the engine\'s own argument objects, with tensors of the engine\'s shape (V8 map) as inputs', async () => {
+    // Objects of other maps than the engine's threw away the kernels' optimised code whenever the
+    // engine ran a step between replays (a new batch shape), and V8 compiled them again mid-training.
+    const v8 = await import('node:v8');
+    v8.setFlagsFromString('--allow-natives-syntax');
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
+    v8.setFlagsFromString('--no-allow-natives-syntax');
+    const { tf } = await getTf();
+    const kernel = (tf.getKernelsForBackend('wasm') as unknown as { kernelName: string; kernelFunc: (a: never) => unknown }[])
+      .find((k) => k.kernelName === 'Multiply')!;
+    const original = kernel.kernelFunc;
+    type Args = { inputs: Record<string, object>; attrs: object };
+    const seen: Args[] = [];
+    kernel.kernelFunc = (args: never) => {
+      seen.push(args);
+      return original(args);
+    };
+    const x = tf.tensor2d(rows(3, 4, 5), [3, 4]);
+    const w = tf.variable(tf.tensor2d(rows(4, 4, 6), [4, 4]));
+    const replay = new StepReplay(tf, true);
+    try {
+      const step = () => [tf.mul(tf.mul(tf.matMul(x, w), w.sum(0)), x)];
+      const results: number[][] = [];
+      for (let s = 0; s < 4; s++) {
+        const out = replay.run('k', [x], step);
+        results.push(Array.from(out[0]!.dataSync()));
+        tf.dispose(out);
+      }
+      expect(replay.replays).toBe(2);
+      expect(results[3]).toEqual(results[0]);
+      // two Multiply calls a step; steps 1–2 by the engine, 3–4 replayed
+      expect(seen).toHaveLength(8);
+      const engine = seen[2]!;
+      for (const args of seen.slice(4, 6).concat(seen.slice(6, 8))) {
+        const byEngine = seen[seen.indexOf(args) % 2 + 2]!;
+        expect(sameMap(args, byEngine)).toBe(true);
+        expect(sameMap(args.inputs, byEngine.inputs)).toBe(true);
+        for (const name of ['a', 'b']) {
+          expect(args.inputs[name]).toBeInstanceOf(tf.Tensor);
+          expect(sameMap(args.inputs[name]!, engine.inputs.a!)).toBe(true);
+        }
+      }
+    } finally {
+      kernel.kernelFunc = original;
+      replay.dispose();
+      x.dispose();
+      w.dispose();
+    }
+  });
+
   it('are off with SPECFLOW_STEP_REPLAY=0', async () => {
     const { tf } = await getTf();
     process.env.SPECFLOW_STEP_REPLAY = '0';

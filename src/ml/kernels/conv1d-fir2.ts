@@ -132,7 +132,7 @@ function gemmAt(
 interface FirNode {
   taps: number;
   outputs: number;
-  parts?: [FirNode, FirNode, FirNode];
+  parts: [FirNode, FirNode, FirNode] | undefined;
   offset: number;
 }
 
@@ -142,9 +142,10 @@ interface FirNode {
  * A phase of one tap, or of one output, is a leaf.
  */
 function forwardTree(taps: number, outputs: number, levels: number): FirNode {
-  if (levels === 0 || taps < 2 || outputs < 2) return { taps, outputs, offset: 0 };
+  // leaves and split nodes as objects of one shape (V8 map): code reading nodes is optimised once
+  if (levels === 0 || taps < 2 || outputs < 2) return { taps, outputs, parts: undefined, offset: 0 };
   const { kE, kO, ue, uo } = phases(taps, outputs);
-  return { taps, outputs, offset: 0, parts: [forwardTree(kE, uo + 1, levels - 1), forwardTree(kO, ue, levels - 1), forwardTree(kE, uo, levels - 1)] };
+  return { taps, outputs, parts: [forwardTree(kE, uo + 1, levels - 1), forwardTree(kO, ue, levels - 1), forwardTree(kE, uo, levels - 1)], offset: 0 };
 }
 
 /** The rows of a split node's phases of its input: every window of its three parts. */
@@ -161,8 +162,11 @@ function sampleFloats(node: FirNode, cin: number, cout: number): number {
   return 3 * splitRows(node) * cin + rows * cout + below;
 }
 
-function leaves(node: FirNode): FirNode[] {
-  return node.parts ? node.parts.flatMap(leaves) : [node];
+/** The leaves left to right, in an array built one way for every tree (one V8 map for the loops over it). */
+function leaves(node: FirNode, out: FirNode[] = []): FirNode[] {
+  if (!node.parts) out.push(node);
+  else for (const p of node.parts) leaves(p, out);
+  return out;
 }
 
 /**
@@ -347,14 +351,19 @@ export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInf
   const { cin, cout } = d;
   const kA = Math.max(kE, kO + 1); // A[i + 1] for every odd tap
   const first = [kA, kE, kO];
-  // each product's taps (the first of them the most) and its positions a sample
-  const taps = levels === 1 ? first : first.flatMap((t) => [Math.max(Math.ceil(t / 2), Math.floor(t / 2) + 1), Math.ceil(t / 2), Math.floor(t / 2)]);
+  // each product's taps (the first of them the most) and its positions a sample; typed arrays, whose
+  // one map V8 sees whatever the level (arrays from flatMap and from a literal deoptimised this code)
+  const taps = new Int32Array(levels === 1 ? 3 : 9);
+  if (levels === 1) taps.set(first);
+  else for (let a = 0; a < 3; a++) taps.set([Math.max(Math.ceil(first[a]! / 2), Math.floor(first[a]! / 2) + 1), Math.ceil(first[a]! / 2), Math.floor(first[a]! / 2)], 3 * a);
   const depth = levels === 1 ? ue : Math.ceil(ue / 2);
   const v1 = ue + kA - 1;
   const v = depth + taps[0]! - 1;
   const tap = cin * cout;
   const panels = Math.ceil(cout / 8);
-  const offsets = taps.map((_, f) => taps.slice(0, f).reduce((s, t) => s + t, 0) * tap * 4);
+  // byte offset of each product's sums: the taps before it
+  const offsets = new Int32Array(taps.length);
+  for (let f = 1; f < taps.length; f++) offsets[f] = offsets[f - 1]! + taps[f - 1]! * tap * 4;
   // the products' sums over all blocks (and at two levels the first level's), then one block's phases of x and of dy
   const sumFloats = taps.reduce((s, t) => s + t, 0) * tap;
   const firstFloats = levels === 1 ? 0 : (kA + kE + kO) * tap;
@@ -385,9 +394,9 @@ export function filterGradFir(backend: BackendWasm, x: TensorInfo, dy: TensorInf
       k.exports.fir4Split(xq, xp, arrayBytes, q, d.w, cin, d.left, v1, v);
       k.exports.fir4SplitGradPanels(dyq, dp, panelBytes, dbPtr, q, d.ow, cout, depth);
     }
-    taps.forEach((t, f) => {
-      k.exports.fir2GradGemm(xp + f * arrayBytes, v * cin, cin, t * cin, dp + f * panels * panelBytes, panelBytes, cout, depth, q, sums + offsets[f]!, q0 === 0 ? 1 : 0);
-    });
+    for (let f = 0; f < taps.length; f++) {
+      k.exports.fir2GradGemm(xp + f * arrayBytes, v * cin, cin, taps[f]! * cin, dp + f * panels * panelBytes, panelBytes, cout, depth, q, sums + offsets[f]!, q0 === 0 ? 1 : 0);
+    }
   }
   // P[2i] = A[i] + B[i], P[2i+1] = C[i] − B[i] − A[i+1]: the forward's combination, taps for positions
   let top = sums;

@@ -47,7 +47,9 @@ export function conv1dInputGrad(args: KernelArgs): TensorInfo {
     let to = j * co * ci;
     for (let o = 0; o < co; o++) for (let i = 0; i < ci; i++) dst[to++] = src[from + i * co + o]!;
   }
-  const x4: TensorInfo = { ...dy, shape: [b, 1, l, co] };
+  // a literal of its own, not { ...dy }: a spread's object takes its map from dy's (a Tensor, a Variable,
+  // a replay's shell), and this function was deoptimised ('wrong map') a dozen times a thread in epoch 1
+  const x4: TensorInfo = { dataId: dy.dataId, shape: [b, 1, l, co], dtype: dy.dtype };
   const dx = conv2D({ backend, inputs: { x: x4, filter: flipped }, attrs: { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 } });
   dispose(backend, flipped);
   dx.shape = [b, l, ci];

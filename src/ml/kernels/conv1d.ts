@@ -13,9 +13,10 @@
  */
 import type { KernelArgs, TensorInfo } from './common.js';
 import type { BackendWasm } from './common.js';
-import { boundTf, dispose, run, wasmModule } from './common.js';
+import { dispose, run, wasmModule } from './common.js';
 import { conv1dFir, firLevels, type Fir2Dims } from './conv1d-fir2.js';
 import { gemm, gemmArgs, simdKernels } from './simd.js';
+import { conv2DInfo } from './conv-info.js';
 
 interface ConvAttrs {
   strides: number | [number, number];
@@ -60,12 +61,11 @@ export function fusedConv2D(args: KernelArgs<FusedConvAttrs>): TensorInfo {
 
 /** A Conv-1D (height 1, no dilation, NHWC float32) as one GEMM per sample (+ bias), or undefined for anything else. */
 function conv1dGemm(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs, bias?: TensorInfo): TensorInfo | undefined {
-  const tf = boundTf();
   if (x.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat === 'NCHW') return undefined;
   if (x.shape.length !== 4 || x.shape[1] !== 1 || filter.shape[0] !== 1) return undefined;
-  const info = tf.backend_util.computeConv2DInfo(
+  const info = conv2DInfo(
     x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-    attrs.strides, attrs.dilations, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast',
+    attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode,
   );
   if (info.dilationWidth !== 1 || info.padInfo.top !== 0 || info.padInfo.bottom !== 0 || info.outHeight !== 1) return undefined;
   const [n, , w, cin] = x.shape as [number, number, number, number];

@@ -13,10 +13,11 @@
  */
 import { matMulPlain } from './batch-matmul.js';
 import type { BackendWasm, KernelArgs, TensorInfo } from './common.js';
-import { boundTf, dispose, f32, run } from './common.js';
+import { dispose, f32, run } from './common.js';
 import { filterGradDirect, filterGradFir, fir2Pays, type Fir2Dims } from './conv1d-fir2.js';
 import { reduceInto } from './reduce.js';
 import { simdKernels } from './simd.js';
+import { conv2DInfo } from './conv-info.js';
 
 interface Attrs {
   strides: number | [number, number];
@@ -32,7 +33,6 @@ const MAX_PATCH_FLOATS = 16 * 1024 * 1024;
 
 export function conv2DBackpropFilter(args: KernelArgs<Attrs>): TensorInfo {
   const { backend, attrs } = args;
-  const tf = boundTf();
   let x = args.inputs.x as TensorInfo;
   let dy = args.inputs.dy as TensorInfo;
   const owned: TensorInfo[] = [];
@@ -50,16 +50,7 @@ export function conv2DBackpropFilter(args: KernelArgs<Attrs>): TensorInfo {
     owned.push(dy);
   }
   const [fh, fw, cin, cout] = attrs.filterShape;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad as 'same',
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const info = conv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode);
   const [n, h, w] = x.shape as [number, number, number, number];
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
   const { dilationHeight: dh, dilationWidth: dw } = info;

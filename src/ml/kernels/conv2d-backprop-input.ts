@@ -10,7 +10,8 @@
  */
 import { matMulPlain } from './batch-matmul.js';
 import type { KernelArgs, TensorInfo } from './common.js';
-import { boundTf, dispose, f32, reshape, run } from './common.js';
+import { dispose, f32, reshape, run } from './common.js';
+import { conv2DInfo } from './conv-info.js';
 
 interface Attrs {
   strides: number | [number, number];
@@ -26,7 +27,6 @@ const MAX_COLS_FLOATS = 16 * 1024 * 1024;
 
 export function conv2DBackpropInput(args: KernelArgs<Attrs>): TensorInfo {
   const { backend, attrs } = args;
-  const tf = boundTf();
   const owned: TensorInfo[] = [];
   let dy = args.inputs.dy as TensorInfo;
   let filter = args.inputs.filter as TensorInfo;
@@ -47,16 +47,7 @@ export function conv2DBackpropInput(args: KernelArgs<Attrs>): TensorInfo {
     owned.push(filter);
   }
   const [fh, fw, cin, cout] = filter.shape as [number, number, number, number];
-  const info = tf.backend_util.computeConv2DInfo(
-    inShape,
-    [fh, fw, cin, cout],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad as 'same',
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const info = conv2DInfo(inShape, [fh, fw, cin, cout], attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode);
   const [n, h, w] = inShape;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
   const { dilationHeight: dh, dilationWidth: dw } = info;

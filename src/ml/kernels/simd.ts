@@ -127,8 +127,29 @@ export function requestedKernelBuild(): KernelBuild | 'auto' {
   throw new Error(`SPECFLOW_WASM_FMA=${v}: use 0 (plain SIMD kernels) or 1 (fused multiply-adds, the default where Node.js supports them)`);
 }
 
-/** The build the kernels run now (SPECFLOW_WASM_FMA, read at each call). */
+/**
+ * The build chosen by the first kernel call of this thread (SPECFLOW_WASM_FMA then), kept until
+ * forgetKernelBuild(). Read once rather than at every kernel call: an environment read costs
+ * ~0.3 µs, and inlined into every kernel wrapper it made each one's optimised code larger and
+ * slower to compile on V8's helper threads, which a two-thread training shares its cores with.
+ */
+let chosenBuild: KernelBuild | undefined;
+
+/** The build the kernels run now: SPECFLOW_WASM_FMA as it was at the first call (or since forgetKernelBuild()). */
 export function activeBuild(): KernelBuild {
+  return (chosenBuild ??= chooseBuild());
+}
+
+/**
+ * Makes the next kernel call read SPECFLOW_WASM_FMA again. For code that changes the variable
+ * within a process (tests, benches comparing the builds); a run sets it before its first kernel.
+ */
+export function forgetKernelBuild(): void {
+  chosenBuild = undefined;
+  lastKernels = undefined;
+}
+
+function chooseBuild(): KernelBuild {
   const want = requestedKernelBuild();
   if (want !== 'auto') return want;
   if (fmaCompiles === undefined) {
@@ -217,10 +238,18 @@ export interface SimdKernels {
 }
 
 const byBackend = new WeakMap<object, Map<KernelBuild, SimdKernels>>();
+/** The last backend's kernels in the active build (a thread has one backend): no map look-up a call. */
+let lastKernels: { backend: BackendWasm; kernels: SimdKernels } | undefined;
 
-/** The kernels on this backend's memory, in the build SPECFLOW_WASM_FMA asks for (read at each call). */
+/** The kernels on this backend's memory, in the active build (activeBuild()). */
 export function simdKernels(backend: BackendWasm): SimdKernels {
-  const build = activeBuild();
+  if (lastKernels !== undefined && lastKernels.backend === backend) return lastKernels.kernels;
+  const kernels = kernelsOf(backend, activeBuild());
+  lastKernels = { backend, kernels };
+  return kernels;
+}
+
+function kernelsOf(backend: BackendWasm, build: KernelBuild): SimdKernels {
   let builds = byBackend.get(backend);
   if (!builds) {
     builds = new Map();

@@ -58,7 +58,18 @@ export function paramLayout(model: Autoencoder): ParamLayout {
 }
 
 /** Every trainable tensor's index in the layout's order. */
-const everyTensor = (layout: ParamLayout): number[] => layout.params.map((_, i) => i);
+const everyTensor = (layout: ParamLayout): number[] => indicesWhere(layout.params.length, () => true);
+
+/**
+ * The indices below n that `keep` accepts, as an array built one way for every list of tensors:
+ * lists from map and flatMap came with different V8 maps, and the loops over them (loadWeights,
+ * saveWeights, writeShard) were deoptimised and compiled again when the other kind arrived.
+ */
+function indicesWhere(n: number, keep: (i: number) => boolean): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (keep(i)) out.push(i);
+  return out;
+}
 
 export interface ShardResult {
   /** This shard's share of the batch loss: its mean loss × count / batch. */
@@ -239,7 +250,7 @@ export function ownership(layout: ParamLayout, threads: number): number[] {
 
 /** The indices (in the layout's order) of the tensors `thread` owns, or does not own. */
 export function tensorsOf(owners: number[], thread: number, own = true): number[] {
-  return owners.flatMap((o, i) => ((o === thread) === own ? [i] : []));
+  return indicesWhere(owners.length, (i) => (owners[i] === thread) === own);
 }
 
 /**
