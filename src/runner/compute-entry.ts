@@ -48,7 +48,8 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
   const fatal = (error: string): JobOutcome => ({ ...by, status: 'failed', seconds: 0, metrics: {}, error, userError: true, fatal: true });
   if (signal.aborted) return interrupted();
   // gc spares what this process reads and writes
-  if (hooks.hold !== false) await store.holdKeys([job.key, ...Object.values(job.inputs).flat().map((r) => r.key)]);
+  const heldKeys = hooks.hold !== false ? [job.key, ...Object.values(job.inputs).flat().map((r) => r.key)] : [];
+  if (heldKeys.length) await store.holdKeys(heldKeys);
   const started = performance.now();
   let temp: string | undefined;
   let locked = false;
@@ -98,6 +99,8 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
   } finally {
     if (temp) await store.discardTemp(temp).catch(() => undefined);
     if (locked) await store.release(job.key).catch(() => undefined);
+    // published or not, the entry is the coordinator's now (its own hold names its plan's keys)
+    if (heldKeys.length) await store.unholdKeys(heldKeys).catch(() => undefined);
   }
 }
 

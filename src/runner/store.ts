@@ -83,7 +83,8 @@ export class Store {
   readonly root: string;
   private readonly locks = new Map<string, Lease>();
   private hold: Lease | undefined;
-  private readonly heldKeys = new Set<string>();
+  /** Keys this process's hold names, each with how many holders in this process need it (a run's plan, a worker's jobs). */
+  private readonly heldKeys = new Map<string, number>();
   /** Entries this process published (their bytes were hashed moments ago). */
   private readonly publishedHere = new Set<string>();
 
@@ -173,7 +174,7 @@ export class Store {
     await this.ensureLayout();
     const path = this.holdPath(currentOwner().id);
     await fsp.rm(path, { force: true }); // a hold of ours broken while we were stalled
-    this.hold = await createLease(path, { keys: [...this.heldKeys] });
+    this.hold = await createLease(path, { keys: [...this.heldKeys.keys()] });
     if (!this.hold) throw new Error(`hold ${path} exists`);
   }
 
@@ -184,10 +185,29 @@ export class Store {
    */
   async holdKeys(keys: Iterable<string>): Promise<void> {
     await this.open();
-    for (const k of keys) this.heldKeys.add(k);
+    for (const k of new Set(keys)) this.heldKeys.set(k, (this.heldKeys.get(k) ?? 0) + 1);
+    await this.writeHeldKeys();
+  }
+
+  /**
+   * Undoes one `holdKeys(keys)`: a queue worker lets go of a job's keys once the
+   * job is done, so that its hold does not grow with every job it ever ran and
+   * keep all of them from `cache gc` for as long as it lives.
+   */
+  async unholdKeys(keys: Iterable<string>): Promise<void> {
+    if (!this.hold) return;
+    for (const k of new Set(keys)) {
+      const n = (this.heldKeys.get(k) ?? 0) - 1;
+      if (n > 0) this.heldKeys.set(k, n);
+      else this.heldKeys.delete(k);
+    }
+    await this.writeHeldKeys();
+  }
+
+  private async writeHeldKeys(): Promise<void> {
     const state = await readLease(this.hold!.path);
     if (!state?.info) throw new Error(`hold ${this.hold!.path} vanished`);
-    await writeAtomic(this.hold!.path, JSON.stringify({ ...state.info, keys: [...this.heldKeys] }));
+    await writeAtomic(this.hold!.path, JSON.stringify({ ...state.info, keys: [...this.heldKeys.keys()] }));
   }
 
   /** Releases every lock this process holds and its hold. */
