@@ -97,4 +97,24 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
     for (let i = 0; i < 50 && readdirSync(join(store, 'tmp')).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
     expect(readdirSync(join(store, 'tmp'))).toEqual([]);
   }, 60_000);
+
+  it('a job cancelled by someone else (scancel, a time limit) fails its stage naming SLURM\'s state; exit 1', async () => {
+    const store = tempDir();
+    const child = spawn(process.execPath, [CLI, '--store', store, 'run', 'test/fixtures/pipelines/slow.yaml', '--executor', 'slurm'], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env(), SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' },
+    });
+    let err = '';
+    child.stderr!.on('data', (d) => { err += String(d); });
+    const done = collectOutput(child);
+    const end = Date.now() + 30_000;
+    while (!/first half written/.test(err) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    const id = /▶ slow .*on slurm job (\d+)/.exec(err)?.[1];
+    expect(id, err).toBeDefined();
+    spawnSync('scancel', [id!], { env: { ...process.env, ...env() } });
+    const r = await done;
+    expect(r.status, err).toBe(1);
+    expect(err).toContain(`SLURM job ${id} ended CANCELLED before stage "slow" finished`);
+    expect(err).not.toContain('the store');
+    expect(readdirSync(join(store, 'tmp'))).toEqual([]);
+  }, 60_000);
 });

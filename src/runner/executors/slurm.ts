@@ -74,6 +74,16 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
     return run('scontrol', ['show', 'job', id]).then((r) => parseScontrol(r.stdout), () => undefined);
   };
 
+  /** The state a job ended in (SLURM says COMPLETING for a moment after its last process exits), or undefined. */
+  const finalState = async (id: string, signal: AbortSignal): Promise<string | undefined> => {
+    for (let i = 0; i < 20 && !signal.aborted; i++) {
+      const st = await state(id);
+      if (st && FINAL.test(st)) return st;
+      await sleep(Math.min(pollMs, 250), signal);
+    }
+    return undefined;
+  };
+
   return {
     name: 'slurm',
     concurrency: () => Number.MAX_SAFE_INTEGER,
@@ -114,6 +124,11 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
           if (existsSync(files.result)) {
             const outcome = JSON.parse(await fsp.readFile(files.result, 'utf8')) as JobOutcome;
             if (!started) hooks.onStart({ host: outcome.host, worker });
+            if (outcome.status === 'interrupted' && !hooks.signal.aborted) {
+              // SLURM stopped it (scancel by someone, a time limit, preemption): the stage failed, this run was not interrupted
+              const st = await finalState(id, hooks.signal);
+              return { ...outcome, worker, status: 'failed', infrastructure: true, error: `SLURM job ${id} ended ${st ?? 'by a SIGTERM'} before stage "${job.label}" finished (log ${files.log})` };
+            }
             return { ...outcome, worker };
           }
           const st = await state(id);
