@@ -32,6 +32,20 @@ describe('SLURM command output (recorded from slurm 22.05)', () => {
   });
 });
 
+describe('SLURM commands missing or refusing', () => {
+  it('no sbatch on PATH: one line saying so, exit 1, no stack trace, no hold or lock left', () => {
+    const store = tempDir();
+    const r = cli(['--store', store, 'run', join(ROOT, 'test', 'fixtures', 'pipelines', 'slurm.yaml'), '--executor', 'slurm'], { env: { PATH: tempDir() } });
+    expect(r.status, r.stderr).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^specflow: sbatch not found on PATH/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(join(store, 'holds'))).toEqual([]);
+    expect(readdirSync(join(store, 'locks'))).toEqual([]);
+    expect(readdirSync(join(store, 'jobs', 'slurm'))).toEqual([]);
+  });
+});
+
 const why = slurmUnavailable();
 if (why) console.warn(`!!! no single-node SLURM here (${why}): the SLURM executor's run tests are SKIPPED !!!`);
 
@@ -97,6 +111,13 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
     for (let i = 0; i < 50 && readdirSync(join(store, 'tmp')).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
     expect(readdirSync(join(store, 'tmp'))).toEqual([]);
   }, 60_000);
+
+  it('sbatch refusing the job (a bad SPECFLOW_SBATCH_ARGS partition): its message on one line, exit 1, no stack trace', () => {
+    const r = cli(['--store', tempDir(), 'run', pipeline, '--executor', 'slurm'], { env: { ...env(), SPECFLOW_SBATCH_ARGS: '--partition=nope' } });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^specflow: sbatch refused stage "data": .*invalid partition/i);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 
   it('a job cancelled by someone else (scancel, a time limit) fails its stage naming SLURM\'s state; exit 1', async () => {
     const store = tempDir();

@@ -96,12 +96,19 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
       await writeAtomic(files.job, JSON.stringify(job));
       await writeAtomic(files.script, batchScript([process.execPath, cli, '--store', store.root, 'exec-stage', files.job, '--result', files.result]));
       const r = job.resources;
-      const sbatch = await run('sbatch', [
-        '--parsable', `--job-name=specflow-${job.stage}`, `--output=${files.log}`,
-        ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []), ...(r.memory ? [`--mem=${r.memory}`] : []), ...(r.time ? [`--time=${r.time}`] : []),
-        ...extra, files.script,
-      ]).catch((e: Error & { stderr?: string }) => { throw new Error(`sbatch failed: ${(e.stderr ?? e.message).trim()}`); });
-      const id = parseSbatch(sbatch.stdout);
+      let id: string;
+      try {
+        const sbatch = await run('sbatch', [
+          '--parsable', `--job-name=specflow-${job.stage}`, `--output=${files.log}`,
+          ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []), ...(r.memory ? [`--mem=${r.memory}`] : []), ...(r.time ? [`--time=${r.time}`] : []),
+          ...extra, files.script,
+        ]);
+        id = parseSbatch(sbatch.stdout);
+      } catch (e) {
+        // no SLURM here, or it refuses what every job asks (partition, account): the run cannot go on
+        for (const f of [files.job, files.script]) await fsp.rm(f, { force: true });
+        return { host: 'slurm', worker: '-', status: 'failed', seconds: 0, metrics: {}, userError: true, fatal: true, error: sbatchProblem(e, job.label) };
+      }
       const worker = `slurm job ${id}`;
       live.add(id);
       let offset = 0;
@@ -152,6 +159,14 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
       if (live.size) await run('scancel', [...live]).catch(() => undefined);
     },
   };
+}
+
+/** One line for an sbatch that could not be run or refused the job. */
+function sbatchProblem(e: unknown, label: string): string {
+  const err = e as NodeJS.ErrnoException & { stderr?: string };
+  if (err.code === 'ENOENT') return 'sbatch not found on PATH: --executor slurm runs on a SLURM login node, with sbatch, squeue and scancel on PATH';
+  const said = (err.stderr || err.message).trim().split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join('; ');
+  return `sbatch refused stage "${label}": ${said}`;
 }
 
 /** A POSIX shell script that execs the command, every argument single-quoted. */
