@@ -3,7 +3,8 @@
 import { cpSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, cliAsync, collectOutput, ROOT, tempDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, PLUGIN, cli, cliAsync, collectOutput, ROOT, tempDir } from './helpers.js';
 
 interface JsonStage { id: string; key: string; cached: boolean; status: string; outputs: Record<string, string> }
 interface JsonRun { status: string; stages: JsonStage[] }
@@ -159,6 +160,18 @@ describe('filesystem errors are one line, exit 1, and leave nothing behind', () 
       oneLine(cli([...args, '--store', `${store}-typo`], { cwd: dir }), /no store at .*store-typo/);
     }
     expect(existsSync(`${store}-typo`)).toBe(false);
+  });
+
+  it('`cache ls | head -1` and `status --explain | head -1`: the closed pipe ends the command quietly, no EPIPE stack trace', () => {
+    const { dir, store } = workspace();
+    run(dir, store, 'chain10.yaml');
+    for (const args of [`cache ls`, `status chain10.yaml --explain --set n=60`]) {
+      const r = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" --store "${store}" ${args} | head -1`], {
+        cwd: dir, encoding: 'utf8', env: { ...process.env, SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' },
+      });
+      expect(r.stdout.split('\n')).toHaveLength(2);
+      expect(r.stderr).toBe('');
+    }
   });
 });
 
