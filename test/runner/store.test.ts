@@ -187,6 +187,24 @@ describe('store holds and temp directories', () => {
     expect(await store.heldByLiveProcesses()).toEqual(new Set([other]));
     await store.close();
   });
+
+  it('an input missing from the store (a worker on another store path) fails the job with one line, no stack trace', async () => {
+    const store = new Store(tempDir());
+    const def = { type: 't', inputs: { table: { kind: 'table' } }, outputs: { out: { kind: 'table' } }, params: {}, run: async () => undefined } as unknown as StageDef;
+    const job = {
+      key: KEY, label: 's', type: 't', stage: 's', params: {}, seed: 0, pipelineDir: store.root, material, fingerprint: '',
+      inputs: { table: [{ key: 'cd'.repeat(32), port: 'spectra', stage: 'clean', variant: 'default', axes: {} }] },
+      force: false, resources: {}, cores: 1, pathParams: [], stamps: {},
+    } as StageJob;
+    const outcome = await computeEntry(store, def, job, {
+      signal: new AbortController().signal, by: { host: 'node2', worker: 'node2:77' },
+      runStage: async () => ({ ok: true, metrics: {} }),
+    });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.infrastructure).toBe(true); // another worker, with the right mount, may run it
+    expect(outcome.error).toBe(`input clean.spectra (cdcdcdcdcdcd) is not in the store ${store.root} as node2:77 on node2 sees it: do the coordinator and every worker mount one store at the same path?`);
+    await store.close();
+  });
 });
 
 describe('publishing', () => {
