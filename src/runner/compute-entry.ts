@@ -93,7 +93,7 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
   } catch (e) {
     if (signal.aborted) return interrupted();
     if (e instanceof MissingInput) {
-      const error = `${e.message} as ${by.worker} on ${by.host} sees it: do the coordinator and every worker mount one store at the same path?`;
+      const error = `${e.message} as ${by.worker} on ${by.host} sees it: removed meanwhile (\`cache verify --remove\`), or this host's store is not the coordinator's (every host must mount one store at the same path)`;
       return { ...by, status: 'failed', seconds: secondsSince(started), metrics: {}, error, infrastructure: true };
     }
     if (e instanceof CorruptInput) {

@@ -202,7 +202,7 @@ describe('store holds and temp directories', () => {
     });
     expect(outcome.status).toBe('failed');
     expect(outcome.infrastructure).toBe(true); // another worker, with the right mount, may run it
-    expect(outcome.error).toBe(`input clean.spectra (cdcdcdcdcdcd) is not in the store ${store.root} as node2:77 on node2 sees it: do the coordinator and every worker mount one store at the same path?`);
+    expect(outcome.error).toBe(`input clean.spectra (cdcdcdcdcdcd) is not in the store ${store.root} as node2:77 on node2 sees it: removed meanwhile (\`cache verify --remove\`), or this host's store is not the coordinator's (every host must mount one store at the same path)`);
     await store.close();
   });
 });
