@@ -178,7 +178,7 @@ describe('filesystem errors are one line, exit 1, and leave nothing behind', () 
 describe('Ctrl-C in an in-thread stage', () => {
   it('exits 130 even when the stage finishes after the interrupt, and publishes nothing after it', async () => {
     const { dir, store } = workspace();
-    writeFileSync(join(dir, 'busy.yaml'), 'name: busy\nstages:\n  data: { type: test.rows }\n  busy: { type: test.busy, in: data, with: { ms: 1500 } }\n');
+    writeFileSync(join(dir, 'busy.yaml'), 'name: busy\nstages:\n  data: { type: test.rows }\n  busy: { type: test.busy, in: data, with: { ms: 1500 } }\n  total: { type: test.sum, in: busy }\n');
     const child = cliAsync(['run', 'busy.yaml', '--store', store], { cwd: dir, env: { SPECFLOW_TEST_SLOW_STORE_MS: '300' } });
     const out = collectOutput(child);
     await waitFor(child, 'busy started');
@@ -186,6 +186,9 @@ describe('Ctrl-C in an in-thread stage', () => {
     const r = await out;
     expect(r.status, r.stderr).toBe(130);
     expect(r.stderr).not.toContain('✓ busy');
+    // nothing failed: the stage after the interrupted one is said to be interrupted too, not "skipped (upstream failed)"
+    expect(r.stderr).toMatch(/! total\s+interrupted/);
+    expect(r.stderr).not.toMatch(/failed/);
     const ls = JSON.parse(cli(['cache', 'ls', '--store', store, '--json']).stdout) as { stage: string }[];
     expect(ls.map((e) => e.stage)).toEqual(['data']);
     expect(leftovers(store)).toEqual([]);
