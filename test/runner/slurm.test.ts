@@ -4,7 +4,7 @@
  * started here, see slurm-cluster.ts) — skipped, loudly, where that cannot start.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchScript, parseSacct, parseSbatch, parseScontrol, parseSqueue } from '../../src/runner/executors/slurm.js';
@@ -118,6 +118,17 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^specflow: sbatch refused stage "data": .*invalid partition/i);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('a job SLURM will never start (more cores than any node has) fails its stage naming the reason, is cancelled, and the run ends', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'wide.yaml'), 'name: wide\nstages:\n  data:\n    type: test.rows\n    resources: { cpus: 1024 }\n');
+    const r = cli(['--store', join(dir, 'store'), 'run', join(dir, 'wide.yaml'), '--executor', 'slurm'], { env: env(), timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(1);
+    const id = /SLURM job (\d+) cannot start/.exec(r.stderr)?.[1];
+    expect(id, r.stderr).toBeDefined();
+    expect(r.stderr).toContain(`SLURM job ${id} cannot start: it is PENDING for "PartitionConfig"`);
+    expect(await ended(id!)).toMatch(/JobState=CANCELLED/);
+  }, 60_000);
 
   it('a job cancelled by someone else (scancel, a time limit) fails its stage naming SLURM\'s state; exit 1', async () => {
     const store = tempDir();

@@ -45,6 +45,18 @@ export function parseSqueue(stdout: string): string | undefined {
   return state ? state : undefined;
 }
 
+/**
+ * Pending reasons that no amount of waiting resolves: the request exceeds what a
+ * partition, account or QOS ever allows, or names one that does not exist.
+ * (Aggregate limits — AssocGrp*, QOSGrp* — and Resources, Priority clear up in time.)
+ */
+const NEVER_STARTS = /^(PartitionConfig|PartitionNodeLimit|PartitionTimeLimit|BadConstraints|InvalidAccount|InvalidQOS|AccountNotAllowed|QOSNotAllowed|AssocMax\w*|QOSMax\w*PerJob\w*)$/;
+
+/** `squeue -h -j ID -o %r`: why a pending job waits. */
+export function parsePendingReason(stdout: string): string | undefined {
+  return stdout.trim().split(/\r?\n/)[0]?.trim() || undefined;
+}
+
 /** `sacct -n -P -X -j ID -o State`: the job's final state (`CANCELLED by 0` → CANCELLED). */
 export function parseSacct(stdout: string): string | undefined {
   const state = stdout.trim().split(/\r?\n/)[0]?.trim().split(/\s+/)[0];
@@ -139,6 +151,17 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
             return { ...outcome, worker };
           }
           const st = await state(id);
+          if (st === 'PENDING') {
+            const reason = parsePendingReason((await run('squeue', ['-h', '-j', id, '-o', '%r']).catch(() => ({ stdout: '' }))).stdout);
+            if (reason && NEVER_STARTS.test(reason)) {
+              await run('scancel', [id]).catch(() => undefined);
+              const asked = [`--cpus-per-task=${r.cpus ?? 1}`, ...(r.memory ? [`--mem=${r.memory}`] : []), ...(r.time ? [`--time=${r.time}`] : []), ...extra].join(' ');
+              return {
+                host: 'slurm', worker, status: 'failed', seconds: 0, metrics: {}, userError: true,
+                error: `SLURM job ${id} cannot start: it is PENDING for "${reason}" (the cluster never grants what stage "${job.label}" asks: ${asked}); cancelled it — change the stage's resources: or SPECFLOW_SBATCH_ARGS`,
+              };
+            }
+          }
           if (st && FINAL.test(st)) {
             // the result may have landed between our two looks
             if (existsSync(files.result)) continue;
