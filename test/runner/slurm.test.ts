@@ -119,6 +119,28 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('two runs of one pipeline at once: the second waits for the first one\'s job instead of submitting its own', async () => {
+    const store = tempDir();
+    const start = (): { done: Promise<{ status: number | null; stdout: string; stderr: string }>; err: () => string } => {
+      const child = spawn(process.execPath, [CLI, '--store', store, 'run', 'test/fixtures/pipelines/slow.yaml', '--executor', 'slurm'], {
+        cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env(), SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' },
+      });
+      let err = '';
+      child.stderr!.on('data', (d) => { err += String(d); });
+      return { done: collectOutput(child), err: () => err };
+    };
+    const first = start();
+    const end = Date.now() + 30_000;
+    while (!/first half written/.test(first.err()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    const second = start();
+    const [a, b] = await Promise.all([first.done, second.done]);
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
+    expect(b.stderr).toMatch(/slow .*waiting for pid \d+/);
+    expect(b.stderr).toMatch(/= slow\s+\(cached\)/);
+    expect(b.stderr).not.toMatch(/▶ slow/);
+  }, 60_000);
+
   it('a job SLURM will never start (more cores than any node has) fails its stage naming the reason, is cancelled, and the run ends', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'wide.yaml'), 'name: wide\nstages:\n  data:\n    type: test.rows\n    resources: { cpus: 1024 }\n');

@@ -102,6 +102,17 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
     async compute(_def, job, hooks) {
       const interrupted = (worker: string): JobOutcome => ({ host: 'slurm', worker, status: 'interrupted', seconds: 0, metrics: {}, error: 'interrupted' });
       if (hooks.signal.aborted) return interrupted('-');
+      if (!job.force) {
+        // another run computing this key (in its own batch job) is waited for here, not inside a second allocation
+        const claim = await store.claim(job.key, hooks.signal, hooks.onWaiting).catch((e: unknown) => {
+          if (hooks.signal.aborted) return undefined;
+          throw e;
+        });
+        if (!claim) return interrupted('-');
+        const m = claim.cached ? store.readManifest(job.key) : undefined;
+        if (m) return { host: 'slurm', worker: '-', status: 'cached', seconds: m.seconds, metrics: m.metrics };
+        if (!claim.cached) await store.release(job.key);
+      }
       await fsp.mkdir(dir, { recursive: true });
       const base = join(dir, `${job.key}.${randomBytes(3).toString('hex')}`);
       const files = { job: `${base}.json`, result: `${base}.result.json`, log: `${base}.out`, script: `${base}.sh` };
