@@ -40,7 +40,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
-import type { KeyMaterial } from './fingerprint.js';
+import { canonicalJson, sha256, type KeyMaterial } from './fingerprint.js';
 import type { MetricValue } from './stage-api.js';
 import { FsProblem, fsErrorLine, fsyncEnabled, fsyncPath, makeDirs, testPause, writeAtomic } from './durable.js';
 import { acquireLease, backoff, breakLease, createLease, leaseExpired, leaseMs, readLease, type Lease, type LeaseInfo } from './lease.js';
@@ -66,6 +66,14 @@ export interface Manifest {
   created: string;
   /** Every file of the entry (relative path) → sha256 and size, for `cache verify`. */
   files: Record<string, { sha256: string; size: number }>;
+  /** SHA-256 of every other field as read back from the file, so that an edited manifest shows (none before December 2026). */
+  digest?: string;
+}
+
+function manifestDigest(m: Omit<Manifest, 'digest'>): string {
+  // as the JSON file reads back (NaN metrics become null), without the digest itself
+  const { digest: _ignored, ...body } = JSON.parse(JSON.stringify(m)) as Manifest;
+  return sha256(canonicalJson(body));
 }
 
 /** What the scheduler is told about the holder of a lock it waits for. */
@@ -339,7 +347,8 @@ export class Store {
       await fsyncPath(file);
     }
     for (const dir of await listDirs(tempDir)) await fsyncPath(dir);
-    const full: Manifest = { ...manifest, files };
+    const body = { ...manifest, files };
+    const full: Manifest = { ...body, digest: manifestDigest(body) };
     await testPause('manifest');
     const handle = await fsp.open(join(tempDir, 'manifest.json'), 'w');
     try {
@@ -485,6 +494,7 @@ export class Store {
     const m = this.readManifest(key);
     if (!m) return [existsSync(this.manifestPath(key)) ? 'manifest unreadable (truncated or not this key)' : 'manifest missing'];
     const problems: string[] = [];
+    if (m.digest !== undefined && manifestDigest(m) !== m.digest) problems.push('manifest.json: edited since it was published (its digest does not match)');
     const dir = this.entryDir(key);
     for (const [rel, want] of Object.entries(m.files)) {
       const file = join(dir, rel);

@@ -114,6 +114,24 @@ describe('broken and corrupt entries', () => {
     expect(cli(['cache', 'verify', '--store', store]).stdout).toContain('0 corrupt');
   });
 
+  it('an edited manifest (a metric changed) is corrupt for verify, and recomputed by the next run', () => {
+    const { dir, store } = workspace();
+    const first = run(dir, store, 'chain10.yaml').run;
+    const sa = stage(first, 'sa');
+    const path = join(store, 'objects', sa.key.slice(0, 2), sa.key, 'manifest.json');
+    const m = JSON.parse(readFileSync(path, 'utf8')) as { metrics: Record<string, number> };
+    const [name] = Object.keys(m.metrics);
+    expect(name).toBeDefined();
+    m.metrics[name!] = m.metrics[name!]! + 1;
+    writeFileSync(path, JSON.stringify(m, null, 1));
+    const v = cli(['cache', 'verify', '--store', store]);
+    expect(v.status).toBe(1);
+    expect(v.stdout).toContain(`corrupt ${sa.key.slice(0, 12)} (test.sum sa): manifest.json: edited since it was published`);
+    const again = run(dir, store, 'chain10.yaml');
+    expect(again.run.stages.filter((s) => !s.cached).map((s) => s.id)).toEqual(['sa']);
+    expect(cli(['cache', 'verify', '--store', store]).stdout).toContain('0 corrupt');
+  });
+
   it('verify --remove also removes every entry computed from a corrupt one, and says so', () => {
     const { dir, store } = workspace();
     const first = run(dir, store, 'chain10.yaml').run;
