@@ -64,6 +64,21 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
     return shown;
   };
 
+  /** `run slow.yaml --executor slurm` on `store`, and a wait until its slow stage has started computing (returns its job id). */
+  const runSlow = (store: string) => {
+    const child = spawn(process.execPath, [CLI, '--store', store, 'run', 'test/fixtures/pipelines/slow.yaml', '--executor', 'slurm'], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env(), SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' },
+    });
+    let err = '';
+    child.stderr!.on('data', (d) => { err += String(d); });
+    const computing = async (): Promise<string | undefined> => {
+      const end = Date.now() + 30_000;
+      while (!/first half written/.test(err) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      return /▶ slow .*on slurm job (\d+)/.exec(err)?.[1];
+    };
+    return { child, done: collectOutput(child), err: () => err, computing };
+  };
+
   beforeAll(async () => { cluster = await startSlurm(); }, 60_000);
   afterAll(async () => { await cluster?.stop(); }, 30_000);
 
@@ -94,19 +109,12 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
 
   it('Ctrl-C scancels the running job, leaves no temp entry, and exits 130', async () => {
     const store = tempDir();
-    const child = spawn(process.execPath, [CLI, '--store', store, 'run', 'test/fixtures/pipelines/slow.yaml', '--executor', 'slurm'], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env(), SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' },
-    });
-    let err = '';
-    child.stderr!.on('data', (d) => { err += String(d); });
-    const done = collectOutput(child);
-    const end = Date.now() + 30_000;
-    while (!/first half written/.test(err) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    const id = /▶ slow .*on slurm job (\d+)/.exec(err)?.[1];
-    expect(id, err).toBeDefined();
+    const { child, done, err, computing } = runSlow(store);
+    const id = await computing();
+    expect(id, err()).toBeDefined();
     child.kill('SIGINT');
     expect((await done).status).toBe(130);
-    expect(await ended(id!), err).toMatch(/JobState=CANCELLED/);
+    expect(await ended(id!), err()).toMatch(/JobState=CANCELLED/);
     // exec-stage, told by SIGTERM, discarded its temp entry
     for (let i = 0; i < 50 && readdirSync(join(store, 'tmp')).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
     expect(readdirSync(join(store, 'tmp'))).toEqual([]);
@@ -121,18 +129,9 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
 
   it('two runs of one pipeline at once: the second waits for the first one\'s job instead of submitting its own', async () => {
     const store = tempDir();
-    const start = (): { done: Promise<{ status: number | null; stdout: string; stderr: string }>; err: () => string } => {
-      const child = spawn(process.execPath, [CLI, '--store', store, 'run', 'test/fixtures/pipelines/slow.yaml', '--executor', 'slurm'], {
-        cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env(), SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' },
-      });
-      let err = '';
-      child.stderr!.on('data', (d) => { err += String(d); });
-      return { done: collectOutput(child), err: () => err };
-    };
-    const first = start();
-    const end = Date.now() + 30_000;
-    while (!/first half written/.test(first.err()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    const second = start();
+    const first = runSlow(store);
+    expect(await first.computing(), first.err()).toBeDefined();
+    const second = runSlow(store);
     const [a, b] = await Promise.all([first.done, second.done]);
     expect(a.status, a.stderr).toBe(0);
     expect(b.status, b.stderr).toBe(0);
@@ -154,21 +153,14 @@ describe.skipIf(why !== undefined)('SLURM executor on a real single-node SLURM',
 
   it('a job cancelled by someone else (scancel, a time limit) fails its stage naming SLURM\'s state; exit 1', async () => {
     const store = tempDir();
-    const child = spawn(process.execPath, [CLI, '--store', store, 'run', 'test/fixtures/pipelines/slow.yaml', '--executor', 'slurm'], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env(), SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' },
-    });
-    let err = '';
-    child.stderr!.on('data', (d) => { err += String(d); });
-    const done = collectOutput(child);
-    const end = Date.now() + 30_000;
-    while (!/first half written/.test(err) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    const id = /▶ slow .*on slurm job (\d+)/.exec(err)?.[1];
-    expect(id, err).toBeDefined();
+    const { done, err, computing } = runSlow(store);
+    const id = await computing();
+    expect(id, err()).toBeDefined();
     spawnSync('scancel', [id!], { env: { ...process.env, ...env() } });
     const r = await done;
-    expect(r.status, err).toBe(1);
-    expect(err).toContain(`SLURM job ${id} ended CANCELLED before stage "slow" finished`);
-    expect(err).not.toContain('the store');
+    expect(r.status, err()).toBe(1);
+    expect(err()).toContain(`SLURM job ${id} ended CANCELLED before stage "slow" finished`);
+    expect(err()).not.toContain('the store');
     expect(readdirSync(join(store, 'tmp'))).toEqual([]);
   }, 60_000);
 });
