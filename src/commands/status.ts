@@ -114,11 +114,10 @@ function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant:
       reasons.push(`the sweep's variants changed: the same outputs of input "${port}" are read by other variants`);
       continue;
     }
-    const refs = task.stage.inputs[port] ?? [];
-    const upstream = refs.map((r) => {
-      const key = plan.keys.get(variant)!.get(r.stage)!;
-      return store.has(key) ? `${r.stage} (its output changed)` : `${r.stage} (which would re-run)`;
-    });
+    // name only the inputs whose entry differs from last time: the others of a many-input port did not change
+    const before = new Set((a.inputs[port] ?? []).map((r) => r.replace(/@.*$/, '')));
+    const changed = (task.inputs[port] ?? []).filter((r) => !before.has(`${r.key}:${r.port}`));
+    const upstream = [...new Set(changed.map((r) => (store.has(r.key) ? `${r.stage} (its output changed)` : `${r.stage} (which would re-run)`)))];
     reasons.push(`input "${port}" changed: ${upstream.join(', ') || 'rewired'}`);
   }
   return reasons.length ? reasons : ['key changed'];

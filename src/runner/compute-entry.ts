@@ -31,6 +31,9 @@ export function localIdentity(): ComputedBy {
   return { host: hostname(), worker: `pid ${process.pid}` };
 }
 
+/** An input entry is not in the store at all: this host's store is not the coordinator's, or the entry was deleted. */
+class MissingInput extends Error {}
+
 class CorruptInput extends Error {
   constructor(message: string, readonly input: { key: string; note: string }) {
     super(message);
@@ -48,7 +51,8 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
   const fatal = (error: string): JobOutcome => ({ ...by, status: 'failed', seconds: 0, metrics: {}, error, userError: true, fatal: true });
   if (signal.aborted) return interrupted();
   // gc spares what this process reads and writes
-  if (hooks.hold !== false) await store.holdKeys([job.key, ...Object.values(job.inputs).flat().map((r) => r.key)]);
+  const heldKeys = hooks.hold !== false ? [job.key, ...Object.values(job.inputs).flat().map((r) => r.key)] : [];
+  if (heldKeys.length) await store.holdKeys(heldKeys);
   const started = performance.now();
   let temp: string | undefined;
   let locked = false;
@@ -88,6 +92,10 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
     return { ...by, status: 'done', seconds, metrics: outcome.metrics };
   } catch (e) {
     if (signal.aborted) return interrupted();
+    if (e instanceof MissingInput) {
+      const error = `${e.message} as ${by.worker} on ${by.host} sees it: removed meanwhile (\`cache verify --remove\`), or this host's store is not the coordinator's (every host must mount one store at the same path)`;
+      return { ...by, status: 'failed', seconds: secondsSince(started), metrics: {}, error, infrastructure: true };
+    }
     if (e instanceof CorruptInput) {
       return { ...by, status: 'failed', seconds: secondsSince(started), metrics: {}, error: e.message, userError: true, corruptInput: e.input };
     }
@@ -98,6 +106,8 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
   } finally {
     if (temp) await store.discardTemp(temp).catch(() => undefined);
     if (locked) await store.release(job.key).catch(() => undefined);
+    // published or not, the entry is the coordinator's now (its own hold names its plan's keys)
+    if (heldKeys.length) await store.unholdKeys(heldKeys).catch(() => undefined);
   }
 }
 
@@ -127,7 +137,7 @@ async function stageTaskFor(store: Store, def: StageDef, job: StageJob, tempDir:
 async function soundInput(store: Store, key: string, name: string, signal: AbortSignal): Promise<Manifest> {
   const checked = await store.readInput(key, signal);
   if ('manifest' in checked) return checked.manifest;
-  if (!checked.problems) throw new Error(`input ${name} (${key.slice(0, 12)}) is not in the store ${store.root}`);
+  if (!checked.problems) throw new MissingInput(`input ${name} (${key.slice(0, 12)}) is not in the store ${store.root}`);
   const problem = checked.problems[0];
   throw new CorruptInput(`input ${name} (entry ${key.slice(0, 12)}) is corrupt: ${problem}${checked.movedTo ? `; moved to ${checked.movedTo}` : ''}; run again to recompute it`, { key, note: `input ${name} is corrupt (${problem})` });
 }

@@ -83,6 +83,12 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
   const runTask = async (task: Task): Promise<TaskResult> => {
     const depResults = await Promise.all(task.deps.map((k) => pending.get(k)!));
     const bad = depResults.find((r) => r.status === 'failed' || r.status === 'skipped' || r.status === 'interrupted');
+    if (bad && options.signal.aborted) {
+      // Ctrl-C: nothing upstream failed, the run stopped before this stage
+      const result: TaskResult = { key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: 'interrupted' };
+      emit({ type: 'finish', task, result });
+      return result;
+    }
     if (bad) {
       const upstream = plan.byKey.get(bad.key)!;
       const result: TaskResult = { key: task.key, status: 'skipped', seconds: 0, outputs: {}, metrics: {}, blockedBy: bad.blockedBy ?? upstream.stage.id };

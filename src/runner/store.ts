@@ -40,7 +40,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
-import type { KeyMaterial } from './fingerprint.js';
+import { canonicalJson, sha256, type KeyMaterial } from './fingerprint.js';
 import type { MetricValue } from './stage-api.js';
 import { FsProblem, fsErrorLine, fsyncEnabled, fsyncPath, makeDirs, testPause, writeAtomic } from './durable.js';
 import { acquireLease, backoff, breakLease, createLease, leaseExpired, leaseMs, readLease, type Lease, type LeaseInfo } from './lease.js';
@@ -66,6 +66,14 @@ export interface Manifest {
   created: string;
   /** Every file of the entry (relative path) → sha256 and size, for `cache verify`. */
   files: Record<string, { sha256: string; size: number }>;
+  /** SHA-256 of every other field as read back from the file, so that an edited manifest shows (none before December 2026). */
+  digest?: string;
+}
+
+function manifestDigest(m: Omit<Manifest, 'digest'>): string {
+  // as the JSON file reads back (NaN metrics become null), without the digest itself
+  const { digest: _ignored, ...body } = JSON.parse(JSON.stringify(m)) as Manifest;
+  return sha256(canonicalJson(body));
 }
 
 /** What the scheduler is told about the holder of a lock it waits for. */
@@ -83,7 +91,8 @@ export class Store {
   readonly root: string;
   private readonly locks = new Map<string, Lease>();
   private hold: Lease | undefined;
-  private readonly heldKeys = new Set<string>();
+  /** Keys this process's hold names, each with how many holders in this process need it (a run's plan, a worker's jobs). */
+  private readonly heldKeys = new Map<string, number>();
   /** Entries this process published (their bytes were hashed moments ago). */
   private readonly publishedHere = new Set<string>();
 
@@ -173,7 +182,7 @@ export class Store {
     await this.ensureLayout();
     const path = this.holdPath(currentOwner().id);
     await fsp.rm(path, { force: true }); // a hold of ours broken while we were stalled
-    this.hold = await createLease(path, { keys: [...this.heldKeys] });
+    this.hold = await createLease(path, { keys: [...this.heldKeys.keys()] });
     if (!this.hold) throw new Error(`hold ${path} exists`);
   }
 
@@ -184,10 +193,29 @@ export class Store {
    */
   async holdKeys(keys: Iterable<string>): Promise<void> {
     await this.open();
-    for (const k of keys) this.heldKeys.add(k);
+    for (const k of new Set(keys)) this.heldKeys.set(k, (this.heldKeys.get(k) ?? 0) + 1);
+    await this.writeHeldKeys();
+  }
+
+  /**
+   * Undoes one `holdKeys(keys)`: a queue worker lets go of a job's keys once the
+   * job is done, so that its hold does not grow with every job it ever ran and
+   * keep all of them from `cache gc` for as long as it lives.
+   */
+  async unholdKeys(keys: Iterable<string>): Promise<void> {
+    if (!this.hold) return;
+    for (const k of new Set(keys)) {
+      const n = (this.heldKeys.get(k) ?? 0) - 1;
+      if (n > 0) this.heldKeys.set(k, n);
+      else this.heldKeys.delete(k);
+    }
+    await this.writeHeldKeys();
+  }
+
+  private async writeHeldKeys(): Promise<void> {
     const state = await readLease(this.hold!.path);
     if (!state?.info) throw new Error(`hold ${this.hold!.path} vanished`);
-    await writeAtomic(this.hold!.path, JSON.stringify({ ...state.info, keys: [...this.heldKeys] }));
+    await writeAtomic(this.hold!.path, JSON.stringify({ ...state.info, keys: [...this.heldKeys.keys()] }));
   }
 
   /** Releases every lock this process holds and its hold. */
@@ -319,7 +347,8 @@ export class Store {
       await fsyncPath(file);
     }
     for (const dir of await listDirs(tempDir)) await fsyncPath(dir);
-    const full: Manifest = { ...manifest, files };
+    const body = { ...manifest, files };
+    const full: Manifest = { ...body, digest: manifestDigest(body) };
     await testPause('manifest');
     const handle = await fsp.open(join(tempDir, 'manifest.json'), 'w');
     try {
@@ -465,6 +494,7 @@ export class Store {
     const m = this.readManifest(key);
     if (!m) return [existsSync(this.manifestPath(key)) ? 'manifest unreadable (truncated or not this key)' : 'manifest missing'];
     const problems: string[] = [];
+    if (m.digest !== undefined && manifestDigest(m) !== m.digest) problems.push('manifest.json: edited since it was published (its digest does not match)');
     const dir = this.entryDir(key);
     for (const [rel, want] of Object.entries(m.files)) {
       const file = join(dir, rel);

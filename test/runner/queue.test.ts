@@ -5,7 +5,7 @@
  * (.ci/run installs it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, PLUGIN, ROOT, cli, tempDir, until } from './helpers.js';
@@ -148,6 +148,17 @@ describe.skipIf(!hasRedis)('queue executor: BullMQ on a real redis-server, three
       client.disconnect();
     }
   }, 60_000);
+
+  it('a worker whose --store cannot be a store says so on one line and exits 1, rather than staying up on its Redis connection', async () => {
+    const file = join(tempDir(), 'afile');
+    writeFileSync(file, '');
+    const w = start(['--store', file, 'worker', '--redis', url]);
+    const timer = setTimeout(() => w.child.kill('SIGKILL'), 20_000);
+    const status = await w.exited;
+    clearTimeout(timer);
+    expect(status, w.out.join('')).toBe(1);
+    expect(w.out.join('').trim()).toBe(`cannot use store ${file}: ${file} is not a directory`);
+  }, 30_000);
 
   it('a worker of another implementation fingerprint refuses the job, naming both fingerprints', async () => {
     const odd = await startWorker({ SPECFLOW_WASM_FMA: '0' });

@@ -137,6 +137,8 @@ describe('status --explain', () => {
     expect(r.stdout).toMatch(/would run\s+a\s/);
     expect(r.stdout).toContain('parameter "n" changed: 50 → 60');
     expect(r.stdout).toContain('input "table" changed: a (which would re-run)');
+    // `all` reads [a, b, both]: only a and both changed, b is the same entry as before
+    expect(r.stdout).toContain('input "tables" changed: a (which would re-run), both (which would re-run)\n');
     expect(r.stdout).toMatch(/= cached\s+b\s/);
     expect(r.stdout).toMatch(/= cached\s+sb\s/);
     const upToDate = cli(['status', 'chain10.yaml', '--store', store], { cwd: dir });

@@ -3,7 +3,8 @@
 import { cpSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, cliAsync, collectOutput, ROOT, tempDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, PLUGIN, cli, cliAsync, collectOutput, ROOT, tempDir } from './helpers.js';
 
 interface JsonStage { id: string; key: string; cached: boolean; status: string; outputs: Record<string, string> }
 interface JsonRun { status: string; stages: JsonStage[] }
@@ -113,6 +114,24 @@ describe('broken and corrupt entries', () => {
     expect(cli(['cache', 'verify', '--store', store]).stdout).toContain('0 corrupt');
   });
 
+  it('an edited manifest (a metric changed) is corrupt for verify, and recomputed by the next run', () => {
+    const { dir, store } = workspace();
+    const first = run(dir, store, 'chain10.yaml').run;
+    const sa = stage(first, 'sa');
+    const path = join(store, 'objects', sa.key.slice(0, 2), sa.key, 'manifest.json');
+    const m = JSON.parse(readFileSync(path, 'utf8')) as { metrics: Record<string, number> };
+    const [name] = Object.keys(m.metrics);
+    expect(name).toBeDefined();
+    m.metrics[name!] = m.metrics[name!]! + 1;
+    writeFileSync(path, JSON.stringify(m, null, 1));
+    const v = cli(['cache', 'verify', '--store', store]);
+    expect(v.status).toBe(1);
+    expect(v.stdout).toContain(`corrupt ${sa.key.slice(0, 12)} (test.sum sa): manifest.json: edited since it was published`);
+    const again = run(dir, store, 'chain10.yaml');
+    expect(again.run.stages.filter((s) => !s.cached).map((s) => s.id)).toEqual(['sa']);
+    expect(cli(['cache', 'verify', '--store', store]).stdout).toContain('0 corrupt');
+  });
+
   it('verify --remove also removes every entry computed from a corrupt one, and says so', () => {
     const { dir, store } = workspace();
     const first = run(dir, store, 'chain10.yaml').run;
@@ -160,12 +179,24 @@ describe('filesystem errors are one line, exit 1, and leave nothing behind', () 
     }
     expect(existsSync(`${store}-typo`)).toBe(false);
   });
+
+  it('`cache ls | head -1` and `status --explain | head -1`: the closed pipe ends the command quietly, no EPIPE stack trace', () => {
+    const { dir, store } = workspace();
+    run(dir, store, 'chain10.yaml');
+    for (const args of [`cache ls`, `status chain10.yaml --explain --set n=60`]) {
+      const r = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" --store "${store}" ${args} | head -1`], {
+        cwd: dir, encoding: 'utf8', env: { ...process.env, SPECFLOW_PLUGINS: PLUGIN, FORCE_COLOR: '0' },
+      });
+      expect(r.stdout.split('\n')).toHaveLength(2);
+      expect(r.stderr).toBe('');
+    }
+  });
 });
 
 describe('Ctrl-C in an in-thread stage', () => {
   it('exits 130 even when the stage finishes after the interrupt, and publishes nothing after it', async () => {
     const { dir, store } = workspace();
-    writeFileSync(join(dir, 'busy.yaml'), 'name: busy\nstages:\n  data: { type: test.rows }\n  busy: { type: test.busy, in: data, with: { ms: 1500 } }\n');
+    writeFileSync(join(dir, 'busy.yaml'), 'name: busy\nstages:\n  data: { type: test.rows }\n  busy: { type: test.busy, in: data, with: { ms: 1500 } }\n  total: { type: test.sum, in: busy }\n');
     const child = cliAsync(['run', 'busy.yaml', '--store', store], { cwd: dir, env: { SPECFLOW_TEST_SLOW_STORE_MS: '300' } });
     const out = collectOutput(child);
     await waitFor(child, 'busy started');
@@ -173,6 +204,9 @@ describe('Ctrl-C in an in-thread stage', () => {
     const r = await out;
     expect(r.status, r.stderr).toBe(130);
     expect(r.stderr).not.toContain('✓ busy');
+    // nothing failed: the stage after the interrupted one is said to be interrupted too, not "skipped (upstream failed)"
+    expect(r.stderr).toMatch(/! total\s+interrupted/);
+    expect(r.stderr).not.toMatch(/failed/);
     const ls = JSON.parse(cli(['cache', 'ls', '--store', store, '--json']).stdout) as { stage: string }[];
     expect(ls.map((e) => e.stage)).toEqual(['data']);
     expect(leftovers(store)).toEqual([]);

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { Store } from '../../src/runner/store.js';
 import { currentOwner } from '../../src/runner/owner.js';
+import { computeEntry } from '../../src/runner/compute-entry.js';
+import type { StageJob } from '../../src/runner/stage-job.js';
+import type { StageDef } from '../../src/runner/stage-api.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const KEY = 'ab'.repeat(32);
@@ -158,6 +161,48 @@ describe('store holds and temp directories', () => {
     expect(readdirSync(join(store.root, 'runs'))).toEqual([]);
     expect(existsSync(expiredHold)).toBe(false);
     expect(await store.heldByLiveProcesses()).toEqual(new Set([KEY]));
+    await store.close();
+  });
+
+  it('a long-lived worker holds a job\'s keys only while it computes the job, so `cache gc` can reclaim them later', async () => {
+    const store = new Store(tempDir());
+    const def = { type: 't', inputs: {}, outputs: { out: { kind: 'table' } }, params: {}, run: async () => undefined } as unknown as StageDef;
+    const job = {
+      key: KEY, label: 's', type: 't', stage: 's', params: {}, seed: 0, pipelineDir: store.root, material, fingerprint: '', inputs: {},
+      force: false, resources: {}, cores: 1, pathParams: [], stamps: {},
+    } as StageJob;
+    const other = 'cd'.repeat(32);
+    await store.holdKeys([other]); // what the process held before (a run's plan) stays held
+    let heldWhileRunning = new Set<string>();
+    const outcome = await computeEntry(store, def, job, {
+      signal: new AbortController().signal,
+      runStage: async (_d, task) => {
+        heldWhileRunning = await store.heldByLiveProcesses();
+        writeFileSync(task.outputs.out!.path, 'x');
+        return { ok: true, metrics: {} };
+      },
+    });
+    expect(outcome.status).toBe('done');
+    expect(heldWhileRunning).toEqual(new Set([KEY, other]));
+    expect(await store.heldByLiveProcesses()).toEqual(new Set([other]));
+    await store.close();
+  });
+
+  it('an input missing from the store (a worker on another store path) fails the job with one line, no stack trace', async () => {
+    const store = new Store(tempDir());
+    const def = { type: 't', inputs: { table: { kind: 'table' } }, outputs: { out: { kind: 'table' } }, params: {}, run: async () => undefined } as unknown as StageDef;
+    const job = {
+      key: KEY, label: 's', type: 't', stage: 's', params: {}, seed: 0, pipelineDir: store.root, material, fingerprint: '',
+      inputs: { table: [{ key: 'cd'.repeat(32), port: 'spectra', stage: 'clean', variant: 'default', axes: {} }] },
+      force: false, resources: {}, cores: 1, pathParams: [], stamps: {},
+    } as StageJob;
+    const outcome = await computeEntry(store, def, job, {
+      signal: new AbortController().signal, by: { host: 'node2', worker: 'node2:77' },
+      runStage: async () => ({ ok: true, metrics: {} }),
+    });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.infrastructure).toBe(true); // another worker, with the right mount, may run it
+    expect(outcome.error).toBe(`input clean.spectra (cdcdcdcdcdcd) is not in the store ${store.root} as node2:77 on node2 sees it: removed meanwhile (\`cache verify --remove\`), or this host's store is not the coordinator's (every host must mount one store at the same path)`);
     await store.close();
   });
 });

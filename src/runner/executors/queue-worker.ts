@@ -87,6 +87,8 @@ interface Running {
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
   const { store, concurrency } = options;
   const registry = await loadRegistry();
+  // before anything keeps the process alive (Redis, timers, threads): a bad --store is one line and exit 1
+  await store.ensureLayout();
   const redis = await openRedis(options.redis);
   const id = `${hostname()}:${process.pid}`;
   const address = redisAddress(options.redis);
@@ -115,7 +117,6 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const heartbeat = async (): Promise<void> => {
     await redis.set(WORKER_KEY(id), JSON.stringify(info()), 'PX', WORKER_TTL_MS);
   };
-  await store.ensureLayout();
   await heartbeat();
   const beat = setInterval(() => { heartbeat().catch(() => undefined); }, HEARTBEAT_MS);
 

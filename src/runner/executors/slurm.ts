@@ -45,6 +45,18 @@ export function parseSqueue(stdout: string): string | undefined {
   return state ? state : undefined;
 }
 
+/**
+ * Pending reasons that no amount of waiting resolves: the request exceeds what a
+ * partition, account or QOS ever allows, or names one that does not exist.
+ * (Aggregate limits — AssocGrp*, QOSGrp* — and Resources, Priority clear up in time.)
+ */
+const NEVER_STARTS = /^(PartitionConfig|PartitionNodeLimit|PartitionTimeLimit|BadConstraints|InvalidAccount|InvalidQOS|AccountNotAllowed|QOSNotAllowed|AssocMax\w*|QOSMax\w*PerJob\w*)$/;
+
+/** `squeue -h -j ID -o %r`: why a pending job waits. */
+export function parsePendingReason(stdout: string): string | undefined {
+  return stdout.trim().split(/\r?\n/)[0]?.trim() || undefined;
+}
+
 /** `sacct -n -P -X -j ID -o State`: the job's final state (`CANCELLED by 0` → CANCELLED). */
 export function parseSacct(stdout: string): string | undefined {
   const state = stdout.trim().split(/\r?\n/)[0]?.trim().split(/\s+/)[0];
@@ -74,24 +86,52 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
     return run('scontrol', ['show', 'job', id]).then((r) => parseScontrol(r.stdout), () => undefined);
   };
 
+  /** The state a job ended in (SLURM says COMPLETING for a moment after its last process exits), or undefined. */
+  const finalState = async (id: string, signal: AbortSignal): Promise<string | undefined> => {
+    for (let i = 0; i < 20 && !signal.aborted; i++) {
+      const st = await state(id);
+      if (st && FINAL.test(st)) return st;
+      await sleep(Math.min(pollMs, 250), signal);
+    }
+    return undefined;
+  };
+
   return {
     name: 'slurm',
     concurrency: () => Number.MAX_SAFE_INTEGER,
     async compute(_def, job, hooks) {
       const interrupted = (worker: string): JobOutcome => ({ host: 'slurm', worker, status: 'interrupted', seconds: 0, metrics: {}, error: 'interrupted' });
       if (hooks.signal.aborted) return interrupted('-');
+      if (!job.force) {
+        // another run computing this key (in its own batch job) is waited for here, not inside a second allocation
+        const claim = await store.claim(job.key, hooks.signal, hooks.onWaiting).catch((e: unknown) => {
+          if (hooks.signal.aborted) return undefined;
+          throw e;
+        });
+        if (!claim) return interrupted('-');
+        const m = claim.cached ? store.readManifest(job.key) : undefined;
+        if (m) return { host: 'slurm', worker: '-', status: 'cached', seconds: m.seconds, metrics: m.metrics };
+        if (!claim.cached) await store.release(job.key);
+      }
       await fsp.mkdir(dir, { recursive: true });
       const base = join(dir, `${job.key}.${randomBytes(3).toString('hex')}`);
       const files = { job: `${base}.json`, result: `${base}.result.json`, log: `${base}.out`, script: `${base}.sh` };
       await writeAtomic(files.job, JSON.stringify(job));
       await writeAtomic(files.script, batchScript([process.execPath, cli, '--store', store.root, 'exec-stage', files.job, '--result', files.result]));
       const r = job.resources;
-      const sbatch = await run('sbatch', [
-        '--parsable', `--job-name=specflow-${job.stage}`, `--output=${files.log}`,
-        ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []), ...(r.memory ? [`--mem=${r.memory}`] : []), ...(r.time ? [`--time=${r.time}`] : []),
-        ...extra, files.script,
-      ]).catch((e: Error & { stderr?: string }) => { throw new Error(`sbatch failed: ${(e.stderr ?? e.message).trim()}`); });
-      const id = parseSbatch(sbatch.stdout);
+      let id: string;
+      try {
+        const sbatch = await run('sbatch', [
+          '--parsable', `--job-name=specflow-${job.stage}`, `--output=${files.log}`,
+          ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []), ...(r.memory ? [`--mem=${r.memory}`] : []), ...(r.time ? [`--time=${r.time}`] : []),
+          ...extra, files.script,
+        ]);
+        id = parseSbatch(sbatch.stdout);
+      } catch (e) {
+        // no SLURM here, or it refuses what every job asks (partition, account): the run cannot go on
+        for (const f of [files.job, files.script]) await fsp.rm(f, { force: true });
+        return { host: 'slurm', worker: '-', status: 'failed', seconds: 0, metrics: {}, userError: true, fatal: true, error: sbatchProblem(e, job.label) };
+      }
       const worker = `slurm job ${id}`;
       live.add(id);
       let offset = 0;
@@ -114,9 +154,25 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
           if (existsSync(files.result)) {
             const outcome = JSON.parse(await fsp.readFile(files.result, 'utf8')) as JobOutcome;
             if (!started) hooks.onStart({ host: outcome.host, worker });
+            if (outcome.status === 'interrupted' && !hooks.signal.aborted) {
+              // SLURM stopped it (scancel by someone, a time limit, preemption): the stage failed, this run was not interrupted
+              const st = await finalState(id, hooks.signal);
+              return { ...outcome, worker, status: 'failed', infrastructure: true, error: `SLURM job ${id} ended ${st ?? 'by a SIGTERM'} before stage "${job.label}" finished (log ${files.log})` };
+            }
             return { ...outcome, worker };
           }
           const st = await state(id);
+          if (st === 'PENDING') {
+            const reason = parsePendingReason((await run('squeue', ['-h', '-j', id, '-o', '%r']).catch(() => ({ stdout: '' }))).stdout);
+            if (reason && NEVER_STARTS.test(reason)) {
+              await run('scancel', [id]).catch(() => undefined);
+              const asked = [`--cpus-per-task=${r.cpus ?? 1}`, ...(r.memory ? [`--mem=${r.memory}`] : []), ...(r.time ? [`--time=${r.time}`] : []), ...extra].join(' ');
+              return {
+                host: 'slurm', worker, status: 'failed', seconds: 0, metrics: {}, userError: true,
+                error: `SLURM job ${id} cannot start: it is PENDING for "${reason}" (the cluster never grants what stage "${job.label}" asks: ${asked}); cancelled it — change the stage's resources: or SPECFLOW_SBATCH_ARGS`,
+              };
+            }
+          }
           if (st && FINAL.test(st)) {
             // the result may have landed between our two looks
             if (existsSync(files.result)) continue;
@@ -137,6 +193,14 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
       if (live.size) await run('scancel', [...live]).catch(() => undefined);
     },
   };
+}
+
+/** One line for an sbatch that could not be run or refused the job. */
+function sbatchProblem(e: unknown, label: string): string {
+  const err = e as NodeJS.ErrnoException & { stderr?: string };
+  if (err.code === 'ENOENT') return 'sbatch not found on PATH: --executor slurm runs on a SLURM login node, with sbatch, squeue and scancel on PATH';
+  const said = (err.stderr || err.message).trim().split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join('; ');
+  return `sbatch refused stage "${label}": ${said}`;
 }
 
 /** A POSIX shell script that execs the command, every argument single-quoted. */
