@@ -59,7 +59,7 @@ export async function explainPlan(plan: Plan, store: Store): Promise<StageStatus
       const key = plan.keys.get(v.id)!.get(id)!;
       const task = plan.byKey.get(key)!;
       const cached = store.has(key);
-      const reasons = cached ? [] : explain(task, previous.get(`${v.id}\0${id}`) ?? previous.get(`default\0${id}`), plan, v.id, store);
+      const reasons = cached ? [] : explain(task, previous.get(`${v.id}\0${id}`) ?? previous.get(`default\0${id}`), store);
       out.push({ id, variant: v.id, key, cached, reasons });
     }
   }
@@ -80,7 +80,7 @@ async function previousStages(plan: Plan, store: Store): Promise<Map<string, Sta
   return map;
 }
 
-function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant: string, store: Store): string[] {
+function explain(task: Task, prev: StageRecord | undefined, store: Store): string[] {
   if (!prev) return ['never run before (no earlier run of this pipeline records this stage)'];
   if (prev.key === task.key) return ['its output is no longer in the store (removed by `cache gc`, or the run that made it failed)'];
   const reasons: string[] = [];
@@ -114,11 +114,10 @@ function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant:
       reasons.push(`the sweep's variants changed: the same outputs of input "${port}" are read by other variants`);
       continue;
     }
-    const refs = task.stage.inputs[port] ?? [];
-    const upstream = refs.map((r) => {
-      const key = plan.keys.get(variant)!.get(r.stage)!;
-      return store.has(key) ? `${r.stage} (its output changed)` : `${r.stage} (which would re-run)`;
-    });
+    // name only the upstream outputs this stage did not read last time (a many-input port keeps the others)
+    const before = new Set((a.inputs[port] ?? []).map((r) => r.replace(/@.*$/, '')));
+    const changed = (task.inputs[port] ?? []).filter((r) => !before.has(`${r.key}:${r.port}`));
+    const upstream = [...new Set(changed.map((r) => (store.has(r.key) ? `${r.stage} (its output changed)` : `${r.stage} (which would re-run)`)))];
     reasons.push(`input "${port}" changed: ${upstream.join(', ') || 'rewired'}`);
   }
   return reasons.length ? reasons : ['key changed'];

@@ -137,6 +137,10 @@ describe('status --explain', () => {
     expect(r.stdout).toMatch(/would run\s+a\s/);
     expect(r.stdout).toContain('parameter "n" changed: 50 → 60');
     expect(r.stdout).toContain('input "table" changed: a (which would re-run)');
+    // a many-input port names only the inputs that changed (b and sb kept their keys)
+    expect(r.stdout).toContain('input "tables" changed: sa (which would re-run)\n');
+    expect(r.stdout).toContain('input "tables" changed: a (which would re-run), both (which would re-run)\n');
+    expect(r.stdout).not.toContain('its output changed');
     expect(r.stdout).toMatch(/= cached\s+b\s/);
     expect(r.stdout).toMatch(/= cached\s+sb\s/);
     const upToDate = cli(['status', 'chain10.yaml', '--store', store], { cwd: dir });
