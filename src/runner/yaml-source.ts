@@ -23,6 +23,11 @@ const REF_PATTERN = /\$\{([^{}\n]*)\}/g;
 
 export type Path = (string | number)[];
 
+/** A string as the user wrote it (`${name}`, not its masked `$⟨name⟩`), for messages. */
+export function asWritten(s: string): string {
+  return s.split(REF_OPEN).join('${').split(REF_CLOSE).join('}');
+}
+
 export interface PositionIndex {
   /** Position of the value at a path. */
   value(path: Path): SourcePos | undefined;
