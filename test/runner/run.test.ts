@@ -322,6 +322,9 @@ describe('inspection commands', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('test.rows');
     expect(r.stdout).toMatch(/n: integer \[1, 1000000\] = 10\s+— number of rows/);
+    // a constant is its value, and a list of alternatives is bracketed as one
+    expect(r.stdout).toContain('    k: integer [1, ∞) | "auto" = "auto"  — Number of clusters');
+    expect(r.stdout).toContain('    steps: (object | string)[] (required)  — Steps in order');
     // the direction of each metric, which comparison reports rank variants by
     expect(r.stdout).toMatch(/cluster\n.*\n.*\n.*\n  metrics \(↓ lower, ↑ higher is better\): silhouette ↑, ari ↑, nmi ↑/);
     const json = JSON.parse(cli(['stages', '--json']).stdout) as { type: string; metrics: Record<string, { better?: string }> }[];
