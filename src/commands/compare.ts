@@ -132,7 +132,8 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
   const rows = new Map<string, { variant: string; axes: Record<string, unknown>; values: Record<string, number> }>();
   const info: Record<string, MetricInfo> = {};
   const replicates = new Set<string>();
-  const metrics: { stage: string; variant: string; metrics: RunRecord['stages'][number]['metrics'] }[] = [];
+  // variant → its stages' metrics, from the latest run that has the variant (as its overview row)
+  const metrics = new Map<string, { stage: string; variant: string; metrics: RunRecord['stages'][number]['metrics'] }[]>();
   for (const rec of records) {
     // records written before `replicates` existed: a swept seed still is one
     for (const r of rec.replicates ?? (rec.variants.some((v) => 'seed' in v.axes) ? ['seed'] : [])) replicates.add(r);
@@ -146,7 +147,10 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
       rows.delete(v.id); // a variant run again counts once, as the latest run has it
       rows.set(v.id, { variant: v.id, axes: v.axes, values });
     }
-    for (const s of rec.stages) if (Object.keys(s.metrics).length) metrics.push({ stage: s.id, variant: s.variant, metrics: s.metrics });
+    for (const v of rec.variants) {
+      metrics.delete(v.id);
+      metrics.set(v.id, rec.stages.filter((s) => s.variant === v.id && Object.keys(s.metrics).length).map((s) => ({ stage: s.id, variant: s.variant, metrics: s.metrics })));
+    }
   }
   const section = overviewSection([...rows.values()], info, [...replicates]);
   const figures = [];
@@ -154,5 +158,5 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
   const names = [...new Set(records.map((r) => r.name))];
   const title = `specflow compare: ${names.join(', ')}`;
   const subtitle = [`${rows.size} variant${rows.size === 1 ? '' : 's'} from ${records.length} run${records.length === 1 ? '' : 's'}: ${records.map((r) => r.run).join(', ')}`];
-  return renderHtml(title, subtitle, [{ ...section, figures }], metrics);
+  return renderHtml(title, subtitle, [{ ...section, figures }], [...metrics.values()].flat(), 'Every metric of every variant, as its latest run recorded it.');
 }

@@ -475,6 +475,20 @@ describe('specflow compare', () => {
     expect(html.stdout).not.toMatch(/<script/i);
   });
 
+  it('--format html over two runs of a sweep lists each variant\'s metrics once, as its latest run has them', () => {
+    const { dir, store } = workspace();
+    const first = runJson(dir, store, 'sweep.yaml').run;
+    runJson(dir, store, 'sweep.yaml');
+    const html = cli(['compare', '--store', store, '--pipeline', join(dir, 'sweep.yaml'), '--format', 'html']);
+    expect(html.status, html.stderr).toBe(0);
+    const rows = [...html.stdout.matchAll(/<tr data-stage="([^"]*)" data-variant="([^"]*)" data-metric="([^"]*)">/g)].map((m) => `${m[1]}|${m[2]}|${m[3]}`);
+    const once = first.stages.flatMap((st) => Object.keys(st.metrics).map((m) => `${st.id}|${st.variant}|${m}`));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.sort()).toEqual(once.sort());
+    // a page printed to stdout has no metrics.json beside it
+    expect(html.stdout).not.toContain('beside this file');
+  });
+
   it('compares several runs of one pipeline', () => {
     const { dir, store } = workspace();
     runJson(dir, store, 'chain10.yaml');
