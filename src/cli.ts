@@ -5,6 +5,12 @@ import { PipelineError, UserError } from './runner/errors.js';
 import { FsProblem, fsErrorCode, fsErrorLine } from './runner/durable.js';
 import { collect, positiveInt } from './commands/common.js';
 
+// `specflow cache ls | head`: a reader that stops early ends the command quietly, as it would a C tool
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('specflow')
