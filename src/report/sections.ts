@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { InputArtifact, MetricValue } from '../core/stage-api.js';
 import type { Cell, SpectraTable } from '../data/arrow-io.js';
 import { subsample } from './large.js';
-import { clusterColorScale, mapSection } from './maps.js';
+import { clusterColorScale, labelColorScale, mapSection } from './maps.js';
 import { axisTitle, barsChart, heatmapChart, histogramChart, linesChart, scatterChart, spectraChart, type Series, type VlSpec } from './charts.js';
 
 export interface Figure {
@@ -224,8 +224,13 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const labelOf = new Map(t.ids.map((id, i) => [id, t.labels?.[i] ?? '']));
     const drawn = subsample(pts);
     pts = drawn.rows;
-    if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label') });
-    if (assignments.size) s.figures.push({ title: `${from(c)}: latent codes by cluster`, spec: scatterChart(`${from(c)}: coloured by cluster${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: assignments.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster', clusterColorScale(assignments.values())) });
+    if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label', labelColorScale(labelOf.values())) });
+    if (assignments.size) {
+      // beside the label scatter, each cluster takes its label's colour
+      const truth = t.labels ? { clusters: t.ids.map((id) => assignments.get(id) ?? '?'), labels: t.ids.map((id) => labelOf.get(id)!) } : undefined;
+      const scale = clusterColorScale(truth ? truth.clusters : assignments.values(), truth);
+      s.figures.push({ title: `${from(c)}: latent codes by cluster`, spec: scatterChart(`${from(c)}: coloured by cluster${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: assignments.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster', scale) });
+    }
     if (!t.labels && !assignments.size) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
   }
   // embeddings of spectra (or of codes not fed to the report) are drawn on their own
