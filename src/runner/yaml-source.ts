@@ -70,7 +70,8 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
   const errors: Located[] = doc.errors.map((e) => ({
     file,
     pos: at(e.pos[0]),
-    message: `YAML syntax error: ${firstLine(e.message)}`,
+    // the parser's own words here name its JavaScript API
+    message: e.code === 'MULTIPLE_DOCS' ? 'a pipeline file holds one YAML document, but a second one starts here (after ---)' : `YAML syntax error: ${firstLine(e.message)}`,
   }));
   const values = new Map<string, SourcePos>();
   const keys = new Map<string, SourcePos>();
