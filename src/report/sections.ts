@@ -296,7 +296,12 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     // features without a spectral axis (the synthetic benchmarks) carry their index as axis
     const byIndex = !numericAxis || rows.every((r) => Number(r.axis) === Number(r.feature));
     const xTitle = byIndex ? 'feature' : axisTitle(metadata['specflow.axis_name'] ?? 'axis', metadata['specflow.axis_unit'] ?? '');
-    s.figures.push({ title: `${from(c)}: relevance scores`, spec: barsChart(`${from(c)}: relevance score per input`, pts, xTitle, 'score') });
+    // rank.features' permutation importance (kind "ranking") is another ranking than the network's relevance: say which
+    const permutation = metadata['specflow.kind'] === 'ranking';
+    const name = permutation ? c.art.from : from(c);
+    s.figures.push(permutation
+      ? { title: `${name}: permutation importance`, caption: `${name}: permutation importance of each input (the test loss's increase when the input is shuffled)`, spec: barsChart(`${name}: permutation importance per input`, pts, xTitle, 'loss increase') }
+      : { title: `${name}: relevance scores`, spec: barsChart(`${name}: relevance score per input`, pts, xTitle, 'score') });
     const grid = (c.art.metrics ?? {}).score_grid;
     if (Array.isArray(grid) && grid.every((r) => Array.isArray(r))) {
       s.figures.push({
@@ -306,7 +311,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       });
     }
     const top = [...rows].sort((a, b) => Number(a.rank) - Number(b.rank)).slice(0, 10);
-    s.tables.push({ caption: `${from(c)}: top 10 inputs`, header: ['rank', 'feature', 'axis', 'score'], rows: top.map((r) => [Number(r.rank), Number(r.feature), r.axis as string | number, round(Number(r.score))]) });
+    s.tables.push({ caption: `${name}: top 10 inputs${permutation ? ' by permutation importance' : ''}`, header: ['rank', 'feature', 'axis', 'score'], rows: top.map((r) => [Number(r.rank), Number(r.feature), r.axis as string | number, round(Number(r.score))]) });
   }
   for (const c of own('curve')) {
     const { rows } = await io.readRecords(c.art.path);
