@@ -53,6 +53,13 @@ async function selectRuns(store: ReturnType<typeof openStore>, runs: string[], p
   return [rec];
 }
 
+/** `ok`, or the variant's first failed (else skipped or interrupted) stage: its metrics are partial. */
+function variantStatus(rec: RunRecord, variant: string, counts: (s: RunRecord['stages'][number]) => boolean = () => true): string {
+  const own = rec.stages.filter((st) => st.variant === variant && counts(st));
+  const failed = own.find((st) => st.status === 'failed') ?? own.find((st) => st.status === 'skipped' || st.status === 'interrupted');
+  return failed ? `${failed.status}: ${failed.id}` : 'ok';
+}
+
 export function compareTable(records: RunRecord[]): CompareTable {
   const paramCols = new Set<string>();
   const metricCols = new Set<string>();
@@ -72,10 +79,7 @@ export function compareTable(records: RunRecord[]): CompareTable {
           row[col] = x;
         }
       }
-      // a failed variant's metrics are partial: say so rather than show a row like the others
-      const own = rec.stages.filter((st) => st.variant === v.id);
-      const failed = own.find((st) => st.status === 'failed') ?? own.find((st) => st.status === 'skipped' || st.status === 'interrupted');
-      row.status = failed ? `${failed.status === 'failed' ? 'failed' : failed.status}: ${failed.id}` : 'ok';
+      row.status = variantStatus(rec, v.id);
       rows.push(row);
     }
   }
@@ -134,6 +138,7 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
   const replicates = new Set<string>();
   // variant → its stages' metrics, from the latest run that has the variant (as its overview row)
   const metrics = new Map<string, { stage: string; variant: string; metrics: RunRecord['stages'][number]['metrics'] }[]>();
+  const statuses = new Map<string, string>();
   for (const rec of records) {
     // records written before `replicates` existed: a swept seed still is one
     for (const r of rec.replicates ?? (rec.variants.some((v) => 'seed' in v.axes) ? ['seed'] : [])) replicates.add(r);
@@ -148,11 +153,16 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
       rows.set(v.id, { variant: v.id, axes: v.axes, values });
     }
     for (const v of rec.variants) {
+      // a gathering stage (the report) is not this variant's result: the overview leaves its metrics out too
+      statuses.set(v.id, variantStatus(rec, v.id, (st) => !registry.get(st.type)?.gather));
       metrics.delete(v.id);
       metrics.set(v.id, rec.stages.filter((s) => s.variant === v.id && Object.keys(s.metrics).length).map((s) => ({ stage: s.id, variant: s.variant, metrics: s.metrics })));
     }
   }
   const section = overviewSection([...rows.values()], info, [...replicates]);
+  // as the table's status column: a failed variant's metrics stop at the stage that failed
+  const partial = [...statuses].filter(([, st]) => st !== 'ok').map(([v, st]) => `${v} (${st})`);
+  if (partial.length) section.notes.unshift(`Not every stage of these variants ran, so their later metrics are missing: ${partial.join(' · ')}.`);
   const figures = [];
   for (const f of section.figures) figures.push({ title: f.title, caption: f.caption, svg: await renderSvg(f.spec), specFile: '' });
   const names = [...new Set(records.map((r) => r.name))];

@@ -489,6 +489,14 @@ describe('specflow compare', () => {
     expect(html.stdout).not.toContain('beside this file');
   });
 
+  it('--format html says which variants failed, as the table\'s status column does', () => {
+    const { dir, store } = workspace();
+    expect(runJson(dir, store, 'failing.yaml').status).toBe(1);
+    const html = cli(['compare', '--store', store, '--format', 'html']);
+    expect(html.status, html.stderr).toBe(0);
+    expect(html.stdout).toContain('Not every stage of these variants ran, so their later metrics are missing: default (failed: broken).');
+  });
+
   it('compares several runs of one pipeline', () => {
     const { dir, store } = workspace();
     runJson(dir, store, 'chain10.yaml');
