@@ -28,14 +28,16 @@ function fmt(x: number): string {
   return Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toPrecision(4) : x.toExponential(3);
 }
 
-function finishLine(label: string, e: Extract<SchedulerEvent, { type: 'finish' }>): string {
+/** A finished stage's line; `stopped` collects the interrupted stages, so that what waited on one is not said to have failed. */
+function finishLine(label: string, e: Extract<SchedulerEvent, { type: 'finish' }>, stopped: Set<string>): string {
   const r = e.result;
+  if (r.status === 'interrupted') stopped.add(e.task.stage.id);
   switch (r.status) {
     case 'cached': return `= ${label}  (cached)`;
     case 'done': return `✓ ${label}  ${r.seconds.toFixed(1)}s`;
     // the error itself is printed once, in the run's summary
     case 'failed': return r.fatal ? `✗ ${label}  stopped: the run cannot go on` : `✗ ${label}  failed`;
-    case 'skipped': return `- ${label}  skipped (upstream "${r.blockedBy}" failed)`;
+    case 'skipped': return `- ${label}  skipped (upstream "${r.blockedBy}" ${stopped.has(r.blockedBy ?? '') ? 'interrupted' : 'failed'})`;
     default: return `! ${label}  interrupted`;
   }
 }
@@ -43,12 +45,13 @@ function finishLine(label: string, e: Extract<SchedulerEvent, { type: 'finish' }
 /** Lines on stderr so that stdout stays clean for --json. */
 export function plainDisplay(variants: number, write: (s: string) => void = (s) => process.stderr.write(s)): Display {
   const lastProgress = new Map<string, number>();
+  const stopped = new Set<string>();
   const stamp = (): string => new Date().toISOString().slice(11, 19);
   return {
     handle(e) {
       const label = taskLabel(e.task, variants);
       if (e.type === 'start') write(`[${stamp()}] ▶ ${label}  (${e.task.stage.type})${e.by ? `  on ${e.by.worker}` : ''}\n`);
-      else if (e.type === 'finish') write(`[${stamp()}] ${finishLine(label, e)}\n`);
+      else if (e.type === 'finish') write(`[${stamp()}] ${finishLine(label, e, stopped)}\n`);
       else if (e.type === 'waiting') write(`[${stamp()}] … ${label}  waiting for ${holderName(e.holder)}, which is computing it\n`);
       else if (e.type === 'log') write(`[${stamp()}]   ${label}: ${e.message}\n`);
       else if (e.type === 'progress') {
@@ -77,6 +80,7 @@ export async function ttyDisplay(variants: number): Promise<Display> {
     stream: process.stderr,
   }, cliProgress.Presets.shades_classic);
   const bars = new Map<string, ReturnType<typeof multi.create>>();
+  const stopped = new Set<string>();
   return {
     handle(e) {
       const label = taskLabel(e.task, variants);
@@ -89,7 +93,7 @@ export async function ttyDisplay(variants: number): Promise<Display> {
       } else if (e.type === 'finish') {
         const bar = bars.get(e.task.key);
         if (bar) { multi.remove(bar); bars.delete(e.task.key); }
-        multi.log(`${finishLine(label, e)}\n`);
+        multi.log(`${finishLine(label, e, stopped)}\n`);
       } else if (e.type === 'waiting') {
         multi.log(`… ${label}  waiting for ${holderName(e.holder)}, which is computing it\n`);
       } else if (e.type === 'log') {

@@ -129,7 +129,7 @@ function printSummary(plan: Plan, record: RunRecord, recordPath: string): void {
     out.push(`\nstage "${taskLabel(plan.byKey.get(s.key)!, variants)}" (${s.type}) failed:\n  ${(s.error ?? '').split('\n').join('\n  ')}`);
   }
   const skipped = unique.filter((x) => x.status === 'skipped');
-  if (skipped.length) out.push(`not run because an upstream stage failed: ${skipped.map((s) => s.id).join(', ')}`);
+  if (skipped.length) out.push(`not run because ${count('failed') ? 'an upstream stage failed' : 'the run was interrupted'}: ${skipped.map((s) => s.id).join(', ')}`);
   // where to look: the outputs of the stages nothing else reads
   const consumed = new Set(plan.tasks.flatMap((t) => t.deps));
   for (const s of unique.filter((x) => !consumed.has(x.key) && (x.status === 'done' || x.status === 'cached'))) {

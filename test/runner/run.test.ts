@@ -386,6 +386,10 @@ describe('Ctrl-C', () => {
     const r = await out;
     expect(r.status).toBe(130);
     expect(r.stderr).toContain('interrupted');
+    // what waited on the interrupted stage is not blamed on a failure
+    expect(r.stderr).toContain('- tail  skipped (upstream "slow" interrupted)');
+    expect(r.stderr).toContain('not run because the run was interrupted: tail');
+    expect(r.stderr).not.toMatch(/failed/);
     expect(readdirSync(join(store, 'tmp'))).toEqual([]);
     expect(readdirSync(join(store, 'locks'))).toEqual([]);
     expect(cli(['cache', 'verify', '--store', store]).status).toBe(0);
