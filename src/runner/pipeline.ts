@@ -148,7 +148,7 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
   for (const s of options.sweep ?? []) {
     const [k, v] = splitAssignment(s, '--sweep');
     checkOverrideName('--sweep', s, k, known);
-    const values = v.split(',').filter((x) => x !== '').map((x) => parseOverrideValue('--sweep', s, x));
+    const values = splitSweepValues(v).filter((x) => x !== '').map((x) => parseOverrideValue('--sweep', s, x));
     if (values.length === 0) throw new UserError(`--sweep ${s}: give at least one value, e.g. --sweep ${k}=2,4,8`);
     if (k === 'seed' && !values.every(isSeed)) throw new UserError(`--sweep ${s}: seeds must be non-negative integers up to 2^53 − 1`);
     sweep[k] = values;
@@ -574,6 +574,24 @@ function parseOverrideValue(flag: string, arg: string, value: string): unknown {
     const reason = ((e as Error).message ?? String(e)).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new UserError(`${flag} ${arg}: "${value}" is not a valid YAML value (${reason})`);
   }
+}
+
+/** `a,b,c` → values, splitting only at commas outside brackets, braces and quotes: `[0,1],[3,8]` is two lists. */
+function splitSweepValues(v: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let start = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (quote) { if (c === quote) quote = ''; continue; }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') depth++;
+    else if ((c === ']' || c === '}') && depth > 0) depth--;
+    else if (c === ',' && depth === 0) { out.push(v.slice(start, i).trim()); start = i + 1; }
+  }
+  out.push(v.slice(start).trim());
+  return out;
 }
 
 function splitAssignment(s: string, flag: string): [string, string] {
