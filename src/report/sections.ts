@@ -182,9 +182,14 @@ export async function buildSections(items: Classified[], options: ReportOptions)
 
   // ---- latent space
   const assignments = new Map<string, string>();
+  // each clustering on its own: two of one set of codes (k-means and a mixture) are two pictures
+  const clusterings: { name: string; of: Map<string, string> }[] = [];
   for (const c of byRole('assignments')) {
     const { rows } = await io.readRecords(c.art.path);
-    for (const r of rows) assignments.set(String(r.id), `cluster ${String(r.cluster)}`);
+    const of = new Map<string, string>();
+    for (const r of rows) of.set(String(r.id), `cluster ${String(r.cluster)}`);
+    for (const [id, cluster] of of) assignments.set(id, cluster);
+    clusterings.push({ name: from(c), of });
     if (options.elsewhere?.has(c.art)) continue;
     const s = section('latent', 'Latent space');
     const m = c.art.metrics ?? {};
@@ -225,13 +230,15 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const drawn = subsample(pts);
     pts = drawn.rows;
     if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label', labelColorScale(labelOf.values())) });
-    if (assignments.size) {
+    const mine = clusterings.filter((k) => t.ids.some((id) => k.of.has(id)));
+    for (const { name, of } of mine) {
+      const named = mine.length > 1 ? ` (${name})` : '';
       // beside the label scatter, each cluster takes its label's colour
-      const truth = t.labels ? { clusters: t.ids.map((id) => assignments.get(id) ?? '?'), labels: t.ids.map((id) => labelOf.get(id)!) } : undefined;
-      const scale = clusterColorScale(truth ? truth.clusters : assignments.values(), truth);
-      s.figures.push({ title: `${from(c)}: latent codes by cluster`, spec: scatterChart(`${from(c)}: coloured by cluster${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: assignments.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster', scale) });
+      const truth = t.labels ? { clusters: t.ids.map((id) => of.get(id) ?? '?'), labels: t.ids.map((id) => labelOf.get(id)!) } : undefined;
+      const scale = clusterColorScale(truth ? truth.clusters : of.values(), truth);
+      s.figures.push({ title: `${from(c)}: latent codes by cluster${named}`, spec: scatterChart(`${from(c)}: coloured by cluster${named}${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: of.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster', scale) });
     }
-    if (!t.labels && !assignments.size) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
+    if (!t.labels && !mine.length) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
   }
   // embeddings of spectra (or of codes not fed to the report) are drawn on their own
   for (const { c, rows } of embeddings.filter((e) => !shown.has(e.c) && !options.elsewhere?.has(e.c.art))) {
