@@ -23,7 +23,8 @@ export interface CompareTable {
 export async function compareCommand(runs: string[], args: CompareArgs): Promise<number> {
   const store = openStore(args);
   const records = await selectRuns(store, runs, args.pipeline);
-  const table = compareTable(records);
+  const registry = await loadRegistry();
+  const table = compareTable(records, ownStage(registry));
   if (args.sort) sortTable(table, args.sort);
   const format = args.format ?? 'table';
   const out = format === 'csv' ? toCsv(table) : format === 'json' ? `${JSON.stringify(table.rows, null, 2)}\n` : format === 'html' ? await overviewPage(records) : toText(table);
@@ -53,6 +54,11 @@ async function selectRuns(store: ReturnType<typeof openStore>, runs: string[], p
   return [rec];
 }
 
+/** A variant's own stages: a gathering one (the report) belongs to the whole sweep, and is skipped if any variant failed. */
+function ownStage(registry: Map<string, { gather?: boolean }>): (s: RunRecord['stages'][number]) => boolean {
+  return (s) => !registry.get(s.type)?.gather;
+}
+
 /** `ok`, or the variant's first failed (else skipped or interrupted) stage: its metrics are partial. */
 function variantStatus(rec: RunRecord, variant: string, counts: (s: RunRecord['stages'][number]) => boolean = () => true): string {
   const own = rec.stages.filter((st) => st.variant === variant && counts(st));
@@ -60,7 +66,7 @@ function variantStatus(rec: RunRecord, variant: string, counts: (s: RunRecord['s
   return failed ? `${failed.status}: ${failed.id}` : 'ok';
 }
 
-export function compareTable(records: RunRecord[]): CompareTable {
+export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages'][number]) => boolean = () => true): CompareTable {
   const paramCols = new Set<string>();
   const metricCols = new Set<string>();
   const rows: Record<string, string | number | boolean | null>[] = [];
@@ -79,7 +85,7 @@ export function compareTable(records: RunRecord[]): CompareTable {
           row[col] = x;
         }
       }
-      row.status = variantStatus(rec, v.id);
+      row.status = variantStatus(rec, v.id, counts);
       rows.push(row);
     }
   }
@@ -153,8 +159,7 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
       rows.set(v.id, { variant: v.id, axes: v.axes, values });
     }
     for (const v of rec.variants) {
-      // a gathering stage (the report) is not this variant's result: the overview leaves its metrics out too
-      statuses.set(v.id, variantStatus(rec, v.id, (st) => !registry.get(st.type)?.gather));
+      statuses.set(v.id, variantStatus(rec, v.id, ownStage(registry)));
       metrics.delete(v.id);
       metrics.set(v.id, rec.stages.filter((s) => s.variant === v.id && Object.keys(s.metrics).length).map((s) => ({ stage: s.id, variant: s.variant, metrics: s.metrics })));
     }

@@ -501,6 +501,14 @@ describe('specflow compare', () => {
     expect(html.stdout).toContain('Not every stage of these variants ran, so their later metrics are missing: default (failed: broken).');
   });
 
+  it('a variant whose own stages all ran is ok, though the sweep\'s gathering stage was skipped for another\'s failure', () => {
+    const { dir, store } = workspace();
+    writeFileSync(join(dir, 'one-fails.yaml'), 'name: one-fails\nsweep: { t: [test.sum, test.fail] }\nstages:\n  data: { type: test.rows }\n  x: { type: "${t}", in: data }\n  all: { type: test.gather, in: [x] }\n');
+    expect(runJson(dir, store, 'one-fails.yaml').status).toBe(1);
+    const rows = JSON.parse(cli(['compare', '--store', store, '--format', 'json']).stdout) as { variant: string; status: string }[];
+    expect(rows.map((r) => `${r.variant} ${r.status}`)).toEqual(['t=test.sum ok', 't=test.fail failed: x']);
+  });
+
   it('compares several runs of one pipeline', () => {
     const { dir, store } = workspace();
     runJson(dir, store, 'chain10.yaml');
