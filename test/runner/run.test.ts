@@ -121,7 +121,7 @@ describe('specflow run', () => {
     expect(a.run.stages.find((s) => s.id === 'total')!.metrics.sum).toBe(6);
     writeFileSync(join(dir, 'numbers.txt'), '1\n2\n3\n4\n');
     const st = cli(['status', join(dir, 'readfile.yaml'), '--store', store, '--explain'], { cwd: elsewhere });
-    expect(st.stdout).toContain('input file of parameter "path" changed');
+    expect(st.stdout).toContain('input file of parameter "path" changed: numbers.txt\n');
     const b = runJson(elsewhere, store, join(dir, 'readfile.yaml'));
     expect(b.run.stages.find((s) => s.id === 'total')!.metrics.sum).toBe(10);
     expect(b.run.stages.every((s) => !s.cached)).toBe(true);
