@@ -86,7 +86,8 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
     }
   }
   if (!errors.length && walker.duplicate) {
-    errors.push({ file, pos: walker.duplicate, message: 'YAML syntax error: Map keys must be unique' });
+    const { pos, key, first } = walker.duplicate;
+    errors.push({ file, pos, message: `"${asWritten(key)}" is written twice in one mapping${first ? ` (first at line ${first.line})` : ''}; keep one` });
     value = null;
   }
   return {
@@ -108,8 +109,8 @@ class LocatedProblem extends Error {
 /** YAML nodes → plain values, recording each path's position; resolves aliases and merge keys. */
 class Walker {
   private expanded = 0;
-  /** Where the first key written twice in one mapping is. */
-  duplicate: SourcePos | undefined;
+  /** The first key written twice in one mapping: where, and where it was first. */
+  duplicate: { pos: SourcePos | undefined; key: string; first: SourcePos | undefined } | undefined;
   private readonly targets = new Map<Node, Node | undefined>();
   /** The aliases being expanded, outermost first, with their targets (a target reached again through itself is a cycle). */
   private readonly expanding: { target: Node; pos: SourcePos | undefined }[] = [];
@@ -133,7 +134,7 @@ class Walker {
     if (isMap(n)) {
       const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       const merges: unknown[] = [];
-      const seen = new Set<string>();
+      const seen = new Map<string, SourcePos | undefined>();
       for (const item of n.items) {
         if (!isPair(item)) continue;
         if (isScalar(item.key) && typeof item.key.value === 'symbol') {
@@ -143,8 +144,8 @@ class Walker {
         const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
         const childPath = [...path, k];
         const kpos = this.at((item.key as Node | null)?.range?.[0]);
-        if (seen.has(k) && !this.duplicate) this.duplicate = kpos;
-        seen.add(k);
+        if (seen.has(k) && !this.duplicate) this.duplicate = { pos: kpos, key: k, first: seen.get(k) };
+        if (!seen.has(k)) seen.set(k, kpos);
         if (kpos) this.keys.set(pathKey(childPath), kpos);
         out[k] = this.walk(item.value, childPath);
         if (item.value === null && kpos && !this.values.has(pathKey(childPath))) this.values.set(pathKey(childPath), kpos);
