@@ -11,7 +11,7 @@ import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from '
 export async function validateCommand(file: string, args: PipelineArgs): Promise<number> {
   const p = await pipelineFrom(file, args);
   const stages = p.variants[0]!.stages.size;
-  process.stdout.write(`${file}: ok (${stages} stages${p.variants.length > 1 ? `, ${p.variants.length} variants` : ''})\n`);
+  process.stdout.write(`${file}: ok (${stages} stage${stages === 1 ? '' : 's'}${p.variants.length > 1 ? `, ${p.variants.length} variants` : ''})\n`);
   return 0;
 }
 

@@ -108,3 +108,11 @@ describe('a reader that stops early (| head)', () => {
     expect(r.stdout.trim()).toBe('status 0');
   });
 });
+
+describe('validate', () => {
+  it('counts in words that agree: 1 stage, 2 stages', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rows.yaml'), ROWS);
+    expect(cli(['validate', 'rows.yaml'], { cwd: dir }).stdout).toBe('rows.yaml: ok (1 stage)\n');
+  });
+});
