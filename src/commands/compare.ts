@@ -23,7 +23,8 @@ export interface CompareTable {
 export async function compareCommand(runs: string[], args: CompareArgs): Promise<number> {
   const store = openStore(args);
   const records = await selectRuns(store, runs, args.pipeline);
-  const table = compareTable(records);
+  const registry = await loadRegistry();
+  const table = compareTable(records, ownStage(registry));
   if (args.sort) sortTable(table, args.sort);
   const format = args.format ?? 'table';
   const out = format === 'csv' ? toCsv(table) : format === 'json' ? `${JSON.stringify(table.rows, null, 2)}\n` : format === 'html' ? await overviewPage(records) : toText(table);
@@ -53,7 +54,19 @@ async function selectRuns(store: ReturnType<typeof openStore>, runs: string[], p
   return [rec];
 }
 
-export function compareTable(records: RunRecord[]): CompareTable {
+/** A variant's own stages: a gathering one (the report) belongs to the whole sweep, and is skipped if any variant failed. */
+function ownStage(registry: Map<string, { gather?: boolean }>): (s: RunRecord['stages'][number]) => boolean {
+  return (s) => !registry.get(s.type)?.gather;
+}
+
+/** `ok`, or the variant's first failed (else skipped or interrupted) stage: its metrics are partial. */
+function variantStatus(rec: RunRecord, variant: string, counts: (s: RunRecord['stages'][number]) => boolean = () => true): string {
+  const own = rec.stages.filter((st) => st.variant === variant && counts(st));
+  const failed = own.find((st) => st.status === 'failed') ?? own.find((st) => st.status === 'skipped' || st.status === 'interrupted');
+  return failed ? `${failed.status}: ${failed.id}` : 'ok';
+}
+
+export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages'][number]) => boolean = () => true): CompareTable {
   const paramCols = new Set<string>();
   const metricCols = new Set<string>();
   const rows: Record<string, string | number | boolean | null>[] = [];
@@ -72,10 +85,7 @@ export function compareTable(records: RunRecord[]): CompareTable {
           row[col] = x;
         }
       }
-      // a failed variant's metrics are partial: say so rather than show a row like the others
-      const own = rec.stages.filter((st) => st.variant === v.id);
-      const failed = own.find((st) => st.status === 'failed') ?? own.find((st) => st.status === 'skipped' || st.status === 'interrupted');
-      row.status = failed ? `${failed.status === 'failed' ? 'failed' : failed.status}: ${failed.id}` : 'ok';
+      row.status = variantStatus(rec, v.id, counts);
       rows.push(row);
     }
   }
@@ -132,7 +142,9 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
   const rows = new Map<string, { variant: string; axes: Record<string, unknown>; values: Record<string, number> }>();
   const info: Record<string, MetricInfo> = {};
   const replicates = new Set<string>();
-  const metrics: { stage: string; variant: string; metrics: RunRecord['stages'][number]['metrics'] }[] = [];
+  // variant → its stages' metrics, from the latest run that has the variant (as its overview row)
+  const metrics = new Map<string, { stage: string; variant: string; metrics: RunRecord['stages'][number]['metrics'] }[]>();
+  const statuses = new Map<string, string>();
   for (const rec of records) {
     // records written before `replicates` existed: a swept seed still is one
     for (const r of rec.replicates ?? (rec.variants.some((v) => 'seed' in v.axes) ? ['seed'] : [])) replicates.add(r);
@@ -146,13 +158,20 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
       rows.delete(v.id); // a variant run again counts once, as the latest run has it
       rows.set(v.id, { variant: v.id, axes: v.axes, values });
     }
-    for (const s of rec.stages) if (Object.keys(s.metrics).length) metrics.push({ stage: s.id, variant: s.variant, metrics: s.metrics });
+    for (const v of rec.variants) {
+      statuses.set(v.id, variantStatus(rec, v.id, ownStage(registry)));
+      metrics.delete(v.id);
+      metrics.set(v.id, rec.stages.filter((s) => s.variant === v.id && Object.keys(s.metrics).length).map((s) => ({ stage: s.id, variant: s.variant, metrics: s.metrics })));
+    }
   }
   const section = overviewSection([...rows.values()], info, [...replicates]);
+  // as the table's status column: a failed variant's metrics stop at the stage that failed
+  const partial = [...statuses].filter(([, st]) => st !== 'ok').map(([v, st]) => `${v} (${st})`);
+  if (partial.length) section.notes.unshift(`Not every stage of these variants ran, so their later metrics are missing: ${partial.join(' · ')}.`);
   const figures = [];
   for (const f of section.figures) figures.push({ title: f.title, caption: f.caption, svg: await renderSvg(f.spec), specFile: '' });
   const names = [...new Set(records.map((r) => r.name))];
   const title = `specflow compare: ${names.join(', ')}`;
   const subtitle = [`${rows.size} variant${rows.size === 1 ? '' : 's'} from ${records.length} run${records.length === 1 ? '' : 's'}: ${records.map((r) => r.run).join(', ')}`];
-  return renderHtml(title, subtitle, [{ ...section, figures }], metrics);
+  return renderHtml(title, subtitle, [{ ...section, figures }], [...metrics.values()].flat(), 'Every metric of every variant, as its latest run recorded it.');
 }

@@ -11,7 +11,7 @@ import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from '
 export async function validateCommand(file: string, args: PipelineArgs): Promise<number> {
   const p = await pipelineFrom(file, args);
   const stages = p.variants[0]!.stages.size;
-  process.stdout.write(`${file}: ok (${stages} stages${p.variants.length > 1 ? `, ${p.variants.length} variants` : ''})\n`);
+  process.stdout.write(`${file}: ok (${stages} stage${stages === 1 ? '' : 's'}${p.variants.length > 1 ? `, ${p.variants.length} variants` : ''})\n`);
   return 0;
 }
 
@@ -54,8 +54,12 @@ export async function stagesCommand(args: { json?: boolean }): Promise<number> {
 
 function schemaType(s: Record<string, unknown>): string {
   if (Array.isArray(s.enum)) return s.enum.map((e) => JSON.stringify(e)).join(' | ');
+  if ('const' in s) return JSON.stringify(s.const);
   if (Array.isArray(s.oneOf ?? s.anyOf)) return ((s.oneOf ?? s.anyOf) as Record<string, unknown>[]).map(schemaType).join(' | ');
-  if (s.type === 'array') return `${schemaType((s.items ?? {}) as Record<string, unknown>)}[]`;
+  if (s.type === 'array') {
+    const item = schemaType((s.items ?? {}) as Record<string, unknown>);
+    return item.includes(' | ') ? `(${item})[]` : `${item}[]`;
+  }
   let t = Array.isArray(s.type) ? s.type.join(' | ') : String(s.type ?? 'any');
   // the interval as enforced: exclusive bounds in round brackets
   const lo = s.exclusiveMinimum ?? s.minimum;

@@ -59,7 +59,7 @@ export async function explainPlan(plan: Plan, store: Store): Promise<StageStatus
       const key = plan.keys.get(v.id)!.get(id)!;
       const task = plan.byKey.get(key)!;
       const cached = store.has(key);
-      const reasons = cached ? [] : explain(task, previous.get(`${v.id}\0${id}`) ?? previous.get(`default\0${id}`), plan, v.id, store);
+      const reasons = cached ? [] : explain(task, previous.get(`${v.id}\0${id}`) ?? previous.get(`default\0${id}`), store);
       out.push({ id, variant: v.id, key, cached, reasons });
     }
   }
@@ -80,7 +80,7 @@ async function previousStages(plan: Plan, store: Store): Promise<Map<string, Sta
   return map;
 }
 
-function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant: string, store: Store): string[] {
+function explain(task: Task, prev: StageRecord | undefined, store: Store): string[] {
   if (!prev) return ['never run before (no earlier run of this pipeline records this stage)'];
   if (prev.key === task.key) return ['its output is no longer in the store (removed by `cache gc`, or the run that made it failed)'];
   const reasons: string[] = [];
@@ -101,7 +101,7 @@ function explain(task: Task, prev: StageRecord | undefined, plan: Plan, variant:
     const y = b.params[name];
     if (canonicalJson(x) !== canonicalJson(y)) {
       const isFile = (v: unknown): boolean => typeof v === 'object' && v !== null && 'files' in (v as object);
-      reasons.push(isFile(x) || isFile(y) ? `input file of parameter "${name}" changed` : `parameter "${name}" changed: ${short(x)} → ${short(y)}`);
+      reasons.push(isFile(x) || isFile(y) ? `input file of parameter "${name}" changed${changedFiles(x, y)}` : `parameter "${name}" changed: ${short(x)} → ${short(y)}`);
     }
   }
   if (a.seed !== b.seed) reasons.push(`seed changed: ${a.seed} → ${b.seed}`);
@@ -133,6 +133,14 @@ function engineChanges(a: EngineIdentity | undefined, b: EngineIdentity | undefi
   const versions = Object.keys({ ...a.tfjs, ...b.tfjs }).filter((n) => a.tfjs?.[n] !== b.tfjs?.[n]).map((n) => `${n} ${a.tfjs?.[n] ?? '∅'} → ${b.tfjs?.[n] ?? '∅'}`);
   if (versions.length) out.push(`tfjs versions changed: ${versions.join(', ')}`);
   return out.length ? out : ['numeric engine changed'];
+}
+
+/** Which of a file parameter's files (keyed `{files: {path: hash}}`) changed, appeared or went: `: a.csv, b.csv (new)`. */
+function changedFiles(x: unknown, y: unknown): string {
+  const files = (v: unknown): Record<string, string> => ((v as { files?: Record<string, string> } | undefined)?.files ?? {});
+  const [a, b] = [files(x), files(y)];
+  const names = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((f) => a[f] !== b[f]);
+  return names.length ? `: ${names.map((f) => (!(f in a) ? `${f} (new)` : !(f in b) ? `${f} (gone)` : f)).join(', ')}` : '';
 }
 
 function short(v: unknown): string {

@@ -50,7 +50,10 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .metrics td.value { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; max-width:520px; overflow-wrap:anywhere; }
 `;
 
-export function renderHtml(title: string, subtitle: string[], sections: RenderedSection[], metrics: MetricsEntry[]): string {
+export function renderHtml(
+  title: string, subtitle: string[], sections: RenderedSection[], metrics: MetricsEntry[],
+  metricsNote = 'Every metric of every stage feeding this report (also in <code>metrics.json</code> beside this file).',
+): string {
   const nav = [...sections.map((s) => `<a href="#${s.id}">${esc(s.title)}</a>`), '<a href="#metrics">Metrics</a>'].join('');
   const body = sections.map(renderSection).join('\n');
   return `<!doctype html>
@@ -68,7 +71,7 @@ export function renderHtml(title: string, subtitle: string[], sections: Rendered
 ${body}
 <section id="metrics" class="metrics">
 <h2>Metrics</h2>
-<p class="notes">Every metric of every stage feeding this report (also in <code>metrics.json</code> beside this file).</p>
+<p class="notes">${metricsNote}</p>
 ${metricsTable(metrics)}
 </section>
 </main>

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Cell } from '../data/arrow-io.js';
+import { matchClustersToLabels } from '../analysis/assignment.js';
 import type { VlSpec } from './charts.js';
 import type { Classified, Figure, Section } from './sections.js';
 
@@ -22,10 +23,29 @@ export const MAX_CELLS = 128 * 128;
 const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac',
   '#9ecae9', '#ffbf79', '#ff9d98', '#88d27a', '#b9e9e4', '#f2cf5b', '#d6a5c9', '#fcbfd2', '#d8b5a5', '#79706e'];
 
-/** Colour scale of `cluster N` categories, in numeric order: shared by scatter plots and phase maps. */
-export function clusterColorScale(names: Iterable<string>): { domain: string[]; range: string[] } {
-  const domain = [...new Set(names)].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+/** Colour scale of labels, in the order Vega sorts a nominal domain (plain string order): every chart by label agrees. */
+export function labelColorScale(labels: Iterable<string>): { domain: string[]; range: string[] } {
+  const domain = [...new Set(labels)].sort();
   return { domain, range: domain.map((_, i) => PALETTE[i % PALETTE.length]!) };
+}
+
+/**
+ * Colour scale of `cluster N` categories, in numeric order: shared by scatter plots and phase maps.
+ * Given the points' true labels, each cluster takes the colour its label has (the label it overlaps
+ * most, by Hungarian assignment, as in a sweep's side-by-side panels), so the cluster that is phase A
+ * is never drawn in phase B's colour; clusters matching no label take colours no label has.
+ */
+export function clusterColorScale(names: Iterable<string>, truth?: { clusters: string[]; labels: string[] }): { domain: string[]; range: string[] } {
+  const domain = [...new Set(names)].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  if (!truth) return { domain, range: domain.map((_, i) => PALETTE[i % PALETTE.length]!) };
+  const labels = labelColorScale(truth.labels);
+  const match = matchClustersToLabels(truth.clusters, truth.labels);
+  let spare = labels.domain.length;
+  const range = domain.map((c) => {
+    const label = match.get(c);
+    return label !== undefined ? labels.range[labels.domain.indexOf(label)]! : PALETTE[spare++ % PALETTE.length]!;
+  });
+  return { domain, range };
 }
 
 export interface MapGeometry {
@@ -154,9 +174,8 @@ function blockNote(block: number): string {
 }
 
 /** Phase map of cluster labels, colours as in the scatter plots. */
-export function phaseMap(g: MapGeometry, title: string, ids: string[], groups: string[], legend: string): Figure {
+export function phaseMap(g: MapGeometry, title: string, ids: string[], groups: string[], legend: string, scale = clusterColorScale(groups)): Figure {
   const { rows, block } = cells(g, pixelValues(g, ids, groups));
-  const scale = clusterColorScale(groups);
   return {
     title,
     caption: `${title}: one colour per ${legend}, ${g.width} × ${g.height} pixels${block > 1 ? `, drawn as ${block}×${block} blocks (most frequent ${legend})` : ''}`,
@@ -210,14 +229,21 @@ export async function mapSection(items: Classified[]): Promise<Section | undefin
   const byRole = (role: Classified['role']): Classified[] => items.filter((i) => i.role === role);
 
   const spectra = byRole('spectra').find((c) => (c.art.stage ?? c.art.from) === g.source) ?? byRole('spectra')[0];
+  const labelOf = new Map<string, string>();
   if (spectra && spectra.fields.includes('label')) {
     const { rows } = await io.readRecords(spectra.art.path);
     const labels = rows.map((r) => String(r.label ?? ''));
-    if (new Set(labels).size <= 20) s.figures.push(phaseMap(g, `${from(spectra)}: labels as a map`, rows.map((r) => String(r.id)), labels, 'label'));
+    rows.forEach((r, i) => labelOf.set(String(r.id), labels[i]!));
+    if (new Set(labels).size <= 20) s.figures.push(phaseMap(g, `${from(spectra)}: labels as a map`, rows.map((r) => String(r.id)), labels, 'label', labelColorScale(labels)));
   }
   for (const c of byRole('assignments')) {
     const { rows } = await io.readRecords(c.art.path);
-    s.figures.push(phaseMap(g, `${from(c)}: phase map`, rows.map((r) => String(r.id)), rows.map((r) => `cluster ${String(r.cluster)}`), 'cluster'));
+    const ids = rows.map((r) => String(r.id));
+    const clusters = rows.map((r) => `cluster ${String(r.cluster)}`);
+    // the colours of the latent scatter: each cluster in its label's colour
+    const labelled = ids.every((id) => labelOf.has(id));
+    const scale = clusterColorScale(clusters, labelled ? { clusters, labels: ids.map((id) => labelOf.get(id)!) } : undefined);
+    s.figures.push(phaseMap(g, `${from(c)}: phase map`, ids, clusters, 'cluster', scale));
   }
   for (const c of byRole('reconstruction')) {
     if (!c.fields.includes('error')) continue;

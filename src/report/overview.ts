@@ -42,6 +42,8 @@ export interface Overview {
   design: SweepDesign;
   varying: MetricOverview[];
   constants: { name: string; value: number }[];
+  /** Metrics with one value where reported, but not reported by every variant (a failed stage, a PCA-only measure): n reporting. */
+  partial: { name: string; value: number; n: number }[];
   /** Metrics that only repeat a sweep axis's value (`codes.latent_dim` in a latent_dim sweep): name → axis. */
   echoes: { name: string; axis: string }[];
   /** Metrics whose summary is the same for every group: they differ only between replicates (e.g. the data's noise per seed). */
@@ -65,11 +67,16 @@ export function buildOverview(rows: VariantMetrics[], info: Record<string, Metri
   names.sort((a, b) => stages.indexOf(stageOf(a)) - stages.indexOf(stageOf(b)));
   const varying: MetricOverview[] = [];
   const constants: Overview['constants'] = [];
+  const partial: Overview['partial'] = [];
   const echoes: Overview['echoes'] = [];
   const replicateOnly: string[] = [];
   for (const name of names) {
     const reported = rows.filter((r) => name in r.values).map((r) => r.values[name]!);
-    if (reported.every((v) => same(v, reported[0]!))) { constants.push({ name, value: reported[0]! }); continue; }
+    if (reported.every((v) => same(v, reported[0]!))) {
+      if (reported.length === rows.length) constants.push({ name, value: reported[0]! });
+      else partial.push({ name, value: reported[0]!, n: reported.length });
+      continue;
+    }
     const echoed = design.factors.find((a) => rows.every((r) => !(name in r.values) || r.axes[a] === r.values[name]));
     if (echoed) { echoes.push({ name, axis: echoed }); continue; }
     const byGroup = new Map<string, Summary>();
@@ -87,7 +94,7 @@ export function buildOverview(rows: VariantMetrics[], info: Record<string, Metri
     }
     varying.push(m);
   }
-  return { design, varying, constants, echoes, replicateOnly };
+  return { design, varying, constants, partial, echoes, replicateOnly };
 }
 
 function stageOf(name: string): string {
@@ -125,6 +132,7 @@ export function overviewSection(rows: VariantMetrics[], info: Record<string, Met
     section.notes.push(`↓ lower is better, ↑ higher is better (as each stage declares); ★ and a ring mark the variant with the best mean.${noise}`);
   }
   if (ov.constants.length) section.notes.push(`Same in every variant (not charted): ${ov.constants.map((c) => `${c.name} ${fmtNumber(c.value)}`).join(' · ')}.`);
+  if (ov.partial.length) section.notes.push(`Reported by some variants only, with one value (not charted): ${ov.partial.map((c) => `${c.name} ${fmtNumber(c.value)} (${c.n} of ${rows.length} variants)`).join(' · ')}.`);
   if (ov.replicateOnly.length) section.notes.push(`Differ only between replicates, the same in every variant (not charted): ${ov.replicateOnly.join(' · ')}.`);
   if (ov.echoes.length) section.notes.push(`Repeat a swept value (not charted): ${ov.echoes.map((e) => `${e.name} = ${e.axis}`).join(' · ')}.`);
   if (!ov.varying.length) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { InputArtifact, MetricValue } from '../core/stage-api.js';
 import type { Cell, SpectraTable } from '../data/arrow-io.js';
 import { subsample } from './large.js';
-import { clusterColorScale, mapSection } from './maps.js';
+import { clusterColorScale, labelColorScale, mapSection } from './maps.js';
 import { axisTitle, barsChart, heatmapChart, histogramChart, linesChart, scatterChart, spectraChart, type Series, type VlSpec } from './charts.js';
 
 export interface Figure {
@@ -182,9 +182,14 @@ export async function buildSections(items: Classified[], options: ReportOptions)
 
   // ---- latent space
   const assignments = new Map<string, string>();
+  // each clustering on its own: two of one set of codes (k-means and a mixture) are two pictures
+  const clusterings: { name: string; of: Map<string, string> }[] = [];
   for (const c of byRole('assignments')) {
     const { rows } = await io.readRecords(c.art.path);
-    for (const r of rows) assignments.set(String(r.id), `cluster ${String(r.cluster)}`);
+    const of = new Map<string, string>();
+    for (const r of rows) of.set(String(r.id), `cluster ${String(r.cluster)}`);
+    for (const [id, cluster] of of) assignments.set(id, cluster);
+    clusterings.push({ name: from(c), of });
     if (options.elsewhere?.has(c.art)) continue;
     const s = section('latent', 'Latent space');
     const m = c.art.metrics ?? {};
@@ -224,9 +229,16 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const labelOf = new Map(t.ids.map((id, i) => [id, t.labels?.[i] ?? '']));
     const drawn = subsample(pts);
     pts = drawn.rows;
-    if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label') });
-    if (assignments.size) s.figures.push({ title: `${from(c)}: latent codes by cluster`, spec: scatterChart(`${from(c)}: coloured by cluster${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: assignments.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster', clusterColorScale(assignments.values())) });
-    if (!t.labels && !assignments.size) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
+    if (t.labels) s.figures.push({ title: `${from(c)}: latent codes by label`, spec: scatterChart(`${from(c)}: coloured by label${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: labelOf.get(p.id) ?? '' })), axes[0], axes[1], 'label', labelColorScale(labelOf.values())) });
+    const mine = clusterings.filter((k) => t.ids.some((id) => k.of.has(id)));
+    for (const { name, of } of mine) {
+      const named = mine.length > 1 ? ` (${name})` : '';
+      // beside the label scatter, each cluster takes its label's colour
+      const truth = t.labels ? { clusters: t.ids.map((id) => of.get(id) ?? '?'), labels: t.ids.map((id) => labelOf.get(id)!) } : undefined;
+      const scale = clusterColorScale(truth ? truth.clusters : of.values(), truth);
+      s.figures.push({ title: `${from(c)}: latent codes by cluster${named}`, spec: scatterChart(`${from(c)}: coloured by cluster${named}${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: of.get(p.id) ?? '?' })), axes[0], axes[1], 'cluster', scale) });
+    }
+    if (!t.labels && !mine.length) s.figures.push({ title: `${from(c)}: latent codes`, spec: scatterChart(`${from(c)}: latent codes${drawn.note}`, pts.map((p) => ({ x: p.x, y: p.y, group: 'all' })), axes[0], axes[1], '') });
   }
   // embeddings of spectra (or of codes not fed to the report) are drawn on their own
   for (const { c, rows } of embeddings.filter((e) => !shown.has(e.c) && !options.elsewhere?.has(e.c.art))) {
@@ -291,7 +303,12 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     // features without a spectral axis (the synthetic benchmarks) carry their index as axis
     const byIndex = !numericAxis || rows.every((r) => Number(r.axis) === Number(r.feature));
     const xTitle = byIndex ? 'feature' : axisTitle(metadata['specflow.axis_name'] ?? 'axis', metadata['specflow.axis_unit'] ?? '');
-    s.figures.push({ title: `${from(c)}: relevance scores`, spec: barsChart(`${from(c)}: relevance score per input`, pts, xTitle, 'score') });
+    // rank.features' permutation importance (kind "ranking") is another ranking than the network's relevance: say which
+    const permutation = metadata['specflow.kind'] === 'ranking';
+    const name = permutation ? c.art.from : from(c);
+    s.figures.push(permutation
+      ? { title: `${name}: permutation importance`, caption: `${name}: permutation importance of each input (the test loss's increase when the input is shuffled)`, spec: barsChart(`${name}: permutation importance per input`, pts, xTitle, 'loss increase') }
+      : { title: `${name}: relevance scores`, spec: barsChart(`${name}: relevance score per input`, pts, xTitle, 'score') });
     const grid = (c.art.metrics ?? {}).score_grid;
     if (Array.isArray(grid) && grid.every((r) => Array.isArray(r))) {
       s.figures.push({
@@ -301,7 +318,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       });
     }
     const top = [...rows].sort((a, b) => Number(a.rank) - Number(b.rank)).slice(0, 10);
-    s.tables.push({ caption: `${from(c)}: top 10 inputs`, header: ['rank', 'feature', 'axis', 'score'], rows: top.map((r) => [Number(r.rank), Number(r.feature), r.axis as string | number, round(Number(r.score))]) });
+    s.tables.push({ caption: `${name}: top 10 inputs${permutation ? ' by permutation importance' : ''}`, header: ['rank', 'feature', 'axis', 'score'], rows: top.map((r) => [Number(r.rank), Number(r.feature), r.axis as string | number, round(Number(r.score))]) });
   }
   for (const c of own('curve')) {
     const { rows } = await io.readRecords(c.art.path);

@@ -133,17 +133,13 @@ function simplify(errors: ErrorObject[], def: StageDef): ParamError[] {
           path, atKey: false,
           message: `${paramLabel(path)}has an unknown value ${JSON.stringify(e.data)}${hint ? ` (did you mean "${hint}"?)` : ''}: must be one of ${names.map((n) => JSON.stringify(n)).join(', ')}${others.length ? ` or ${others.join(' or ')}` : ''}`,
         };
-      } else if (names.length > 0 && typeof e.data === 'number') {
-        // a number where names or a range of numbers are allowed: say both
-        const numbers = branches.filter((b) => b.type === 'integer' || b.type === 'number').map((b) => {
-          const kind = b.type === 'integer' ? 'a whole number' : 'a number';
-          const { minimum: lo, maximum: hi } = b as { minimum?: number; maximum?: number };
-          return lo !== undefined && hi !== undefined ? `${kind} from ${lo} to ${hi}` : lo !== undefined ? `${kind} ≥ ${lo}` : hi !== undefined ? `${kind} ≤ ${hi}` : kind;
-        });
-        err = { path, atKey: false, message: `${paramLabel(path)}has an invalid value ${e.data}: must be ${[...names.map((n) => JSON.stringify(n)), ...numbers].join(' or ')}` };
       } else {
+        // say what each branch takes, names first; the description only where a branch cannot be put in words
+        const said = [...branches.filter((b) => Array.isArray(b.enum) || 'const' in b), ...branches.filter((b) => !Array.isArray(b.enum) && !('const' in b))].map(describeBranch);
         const desc = s?.description ? ` (${String(s.description)})` : '';
-        err = { path, atKey: false, message: `${paramLabel(path)}has an invalid value${desc}` };
+        err = said.every((d) => d !== undefined)
+          ? { path, atKey: false, message: `${paramLabel(path)}has an invalid value ${shortValue(e.data)}: must be ${said.join(' or ')}` }
+          : { path, atKey: false, message: `${paramLabel(path)}has an invalid value${desc}` };
       }
     } else {
       err = { path, atKey: false, message: `${paramLabel(path)}${e.message ?? 'is invalid'}` };
@@ -151,10 +147,42 @@ function simplify(errors: ErrorObject[], def: StageDef): ParamError[] {
     // inside a oneOf/anyOf, the branch errors are noise next to the summary
     const parent = e.instancePath;
     if (e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && branchy.has(parent) && e.keyword !== 'additionalProperties') continue;
+    // …but an error inside the value (a list's item) says more than the summary: keep that one alone
+    if ((e.keyword === 'oneOf' || e.keyword === 'anyOf') && errors.some((o) => o.instancePath.startsWith(`${parent}/`))) continue;
     const id = `${err.path.join('/')}|${err.message}`;
     if (!seen.has(id)) { seen.add(id); out.push(err); }
   }
   return out;
+}
+
+/** What one branch of an anyOf/oneOf takes, in words (undefined when it cannot be said briefly). */
+function describeBranch(b: Record<string, unknown>): string | undefined {
+  if (Array.isArray(b.enum)) return b.enum.map((v) => JSON.stringify(v)).join(', ');
+  if ('const' in b) return JSON.stringify(b.const);
+  if (b.type === 'integer' || b.type === 'number') {
+    const kind = b.type === 'integer' ? 'a whole number' : 'a number';
+    const lo = typeof b.minimum === 'number' ? `≥ ${b.minimum}` : typeof b.exclusiveMinimum === 'number' ? `> ${b.exclusiveMinimum}` : undefined;
+    const hi = typeof b.maximum === 'number' ? `≤ ${b.maximum}` : typeof b.exclusiveMaximum === 'number' ? `< ${b.exclusiveMaximum}` : undefined;
+    if (typeof b.minimum === 'number' && typeof b.maximum === 'number') return `${kind} from ${b.minimum} to ${b.maximum}`;
+    return [kind, lo, hi].filter(Boolean).join(' ');
+  }
+  if (b.type === 'string') return 'a string';
+  if (b.type === 'boolean') return 'true or false';
+  if (b.type === 'array') {
+    const items = b.items as Record<string, unknown> | undefined;
+    const of = items && Array.isArray(items.enum) ? ` of ${b.uniqueItems ? 'distinct ' : ''}${items.enum.map((v) => JSON.stringify(v)).join(', ')}`
+      : items?.type === 'string' ? ' of strings' : items?.type === 'number' || items?.type === 'integer' ? ' of numbers' : '';
+    return `a ${typeof b.minItems === 'number' && b.minItems >= 1 ? 'non-empty ' : ''}list${of}`;
+  }
+  if (Array.isArray(b.required) && Object.keys(b).every((k) => k === 'required' || k === 'type')) {
+    return `a mapping with ${b.required.map((r) => JSON.stringify(r)).join(' and ')}`;
+  }
+  return undefined;
+}
+
+function shortValue(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 37)}…` : s;
 }
 
 function paramLabel(path: (string | number)[]): string {

@@ -12,7 +12,7 @@ import { readPipelineText } from './pipeline-file.js';
 import { describeFileType } from '../util/file-type.js';
 import { describeKind, kindAccepts, type InputShapes, type StageDef, type StageResources } from './stage-api.js';
 import { didYouMean } from './suggest.js';
-import { parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
+import { asWritten, parseYamlWithPositions, REF_CLOSE, REF_OPEN, type Path, type PositionIndex } from './yaml-source.js';
 import { findCycle } from './dag.js';
 import { canonicalJson, isPattern } from './fingerprint.js';
 
@@ -148,7 +148,7 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
   for (const s of options.sweep ?? []) {
     const [k, v] = splitAssignment(s, '--sweep');
     checkOverrideName('--sweep', s, k, known);
-    const values = v.split(',').filter((x) => x !== '').map((x) => parseOverrideValue('--sweep', s, x));
+    const values = splitSweepValues(v).filter((x) => x !== '').map((x) => parseOverrideValue('--sweep', s, x));
     if (values.length === 0) throw new UserError(`--sweep ${s}: give at least one value, e.g. --sweep ${k}=2,4,8`);
     if (k === 'seed' && !values.every(isSeed)) throw new UserError(`--sweep ${s}: seeds must be non-negative integers up to 2^53 − 1`);
     sweep[k] = values;
@@ -183,7 +183,7 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
 
   // Structure of each stage, independent of sweep values.
   for (const [id, raw] of Object.entries(stages)) {
-    if (!STAGE_ID.test(id)) problems.atKey(['stages', id], `stage id "${id}" must start with a letter or _ and contain only letters, digits, _ and -`);
+    if (!STAGE_ID.test(id)) problems.atKey(['stages', id], `stage id "${asWritten(id)}" must start with a letter or _ and contain only letters, digits, _ and -`);
     if (!isRecord(raw)) { problems.at(['stages', id], `stage "${id}" must be a mapping with \`type\`, and optionally \`in\` and \`with\``); continue; }
     for (const key of Object.keys(raw)) {
       if (!STAGE_KEYS.includes(key)) problems.atKey(['stages', id, key], `unknown key "${key}" in stage "${id}"${hint(key, STAGE_KEYS)}`);
@@ -244,7 +244,12 @@ function resolveVariant(
 
   for (const sid of ids) {
     const raw = raws.get(sid)!;
-    const type = raw.type as string;
+    if (typeof raw.type !== 'string') { // a ${ref} that gave a number or a mapping
+      const written = asWritten(String((stagesRaw[sid] as Record<string, unknown>).type));
+      problems.at(['stages', sid, 'type'], `\`type\` must be a string (a stage type name), but ${written} gives ${formatValue(raw.type)}`);
+      continue;
+    }
+    const type = raw.type;
     const def = registry.get(type);
     if (!def) {
       problems.at(['stages', sid, 'type'], `unknown stage type "${type}"${hint(type, registry.keys())}; \`specflow stages\` lists them`);
@@ -569,6 +574,24 @@ function parseOverrideValue(flag: string, arg: string, value: string): unknown {
     const reason = ((e as Error).message ?? String(e)).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new UserError(`${flag} ${arg}: "${value}" is not a valid YAML value (${reason})`);
   }
+}
+
+/** `a,b,c` → values, splitting only at commas outside brackets, braces and quotes: `[0,1],[3,8]` is two lists. */
+function splitSweepValues(v: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let start = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (quote) { if (c === quote) quote = ''; continue; }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') depth++;
+    else if ((c === ']' || c === '}') && depth > 0) depth--;
+    else if (c === ',' && depth === 0) { out.push(v.slice(start, i).trim()); start = i + 1; }
+  }
+  out.push(v.slice(start).trim());
+  return out;
 }
 
 function splitAssignment(s: string, flag: string): [string, string] {

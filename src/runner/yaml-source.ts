@@ -23,6 +23,11 @@ const REF_PATTERN = /\$\{([^{}\n]*)\}/g;
 
 export type Path = (string | number)[];
 
+/** A string as the user wrote it (`${name}`, not its masked `$⟨name⟩`), for messages. */
+export function asWritten(s: string): string {
+  return s.split(REF_OPEN).join('${').split(REF_CLOSE).join('}');
+}
+
 export interface PositionIndex {
   /** Position of the value at a path. */
   value(path: Path): SourcePos | undefined;
@@ -65,7 +70,8 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
   const errors: Located[] = doc.errors.map((e) => ({
     file,
     pos: at(e.pos[0]),
-    message: `YAML syntax error: ${firstLine(e.message)}`,
+    // the parser's own words here name its JavaScript API
+    message: e.code === 'MULTIPLE_DOCS' ? 'a pipeline file holds one YAML document, but a second one starts here (after ---)' : `YAML syntax error: ${firstLine(e.message)}`,
   }));
   const values = new Map<string, SourcePos>();
   const keys = new Map<string, SourcePos>();
@@ -80,7 +86,8 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
     }
   }
   if (!errors.length && walker.duplicate) {
-    errors.push({ file, pos: walker.duplicate, message: 'YAML syntax error: Map keys must be unique' });
+    const { pos, key, first } = walker.duplicate;
+    errors.push({ file, pos, message: `"${asWritten(key)}" is written twice in one mapping${first ? ` (first at line ${first.line})` : ''}; keep one` });
     value = null;
   }
   return {
@@ -102,8 +109,8 @@ class LocatedProblem extends Error {
 /** YAML nodes → plain values, recording each path's position; resolves aliases and merge keys. */
 class Walker {
   private expanded = 0;
-  /** Where the first key written twice in one mapping is. */
-  duplicate: SourcePos | undefined;
+  /** The first key written twice in one mapping: where, and where it was first. */
+  duplicate: { pos: SourcePos | undefined; key: string; first: SourcePos | undefined } | undefined;
   private readonly targets = new Map<Node, Node | undefined>();
   /** The aliases being expanded, outermost first, with their targets (a target reached again through itself is a cycle). */
   private readonly expanding: { target: Node; pos: SourcePos | undefined }[] = [];
@@ -127,7 +134,7 @@ class Walker {
     if (isMap(n)) {
       const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       const merges: unknown[] = [];
-      const seen = new Set<string>();
+      const seen = new Map<string, SourcePos | undefined>();
       for (const item of n.items) {
         if (!isPair(item)) continue;
         if (isScalar(item.key) && typeof item.key.value === 'symbol') {
@@ -137,8 +144,8 @@ class Walker {
         const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
         const childPath = [...path, k];
         const kpos = this.at((item.key as Node | null)?.range?.[0]);
-        if (seen.has(k) && !this.duplicate) this.duplicate = kpos;
-        seen.add(k);
+        if (seen.has(k) && !this.duplicate) this.duplicate = { pos: kpos, key: k, first: seen.get(k) };
+        if (!seen.has(k)) seen.set(k, kpos);
         if (kpos) this.keys.set(pathKey(childPath), kpos);
         out[k] = this.walk(item.value, childPath);
         if (item.value === null && kpos && !this.values.has(pathKey(childPath))) this.values.set(pathKey(childPath), kpos);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { StageError } from '../../src/core/stage-api.js';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { loadCsv } from '../../src/stages/load.js';
-import { cli, tempDir } from '../runner/helpers.js';
+import { CLI, cli, tempDir } from '../runner/helpers.js';
 
 const ROWS = 'name: rows\nstages:\n  data:\n    type: test.rows\n    with: { n: 3 }\n';
 
@@ -97,5 +97,22 @@ describe('CSV values beyond float32', () => {
     }
     const dropped = await runStageForTest(loadCsv, { params: { path: 'v.csv', on_nan: 'drop' }, pipelineDir: dir });
     expect(dropped.metrics.spectra).toBe(1);
+  });
+});
+
+describe('a reader that stops early (| head)', () => {
+  it('ends the command quietly, exit 0, no EPIPE stack trace', () => {
+    // stages --json is larger than a pipe's buffer, so the write meets the closed pipe
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" stages --json | head -c 10 >/dev/null; echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/EPIPE|^\s+at /m);
+    expect(r.stdout.trim()).toBe('status 0');
+  });
+});
+
+describe('validate', () => {
+  it('counts in words that agree: 1 stage, 2 stages', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rows.yaml'), ROWS);
+    expect(cli(['validate', 'rows.yaml'], { cwd: dir }).stdout).toBe('rows.yaml: ok (1 stage)\n');
   });
 });

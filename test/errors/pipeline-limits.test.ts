@@ -34,7 +34,7 @@ describe('pipeline limits', () => {
 
   it('a duplicate key among 20,000 is still found (with a set: the parser\'s own check is quadratic)', async () => {
     const keys = Array.from({ length: 20000 }, (_, i) => `  p${i}: ${i}\n`).join('');
-    expect(await problem(`name: dup\nparams:\n${keys}  p7: 1\nstages:\n  a:\n    type: test.rows\n`)).toBe('p.yaml:20003:3: YAML syntax error: Map keys must be unique');
+    expect(await problem(`name: dup\nparams:\n${keys}  p7: 1\nstages:\n  a:\n    type: test.rows\n`)).toBe('p.yaml:20003:3: "p7" is written twice in one mapping (first at line 10); keep one');
   });
 
   it('a sweep over the variant limit is refused before expansion; --max-variants raises it', async () => {

@@ -75,6 +75,19 @@ describe('the overview of a sweep', () => {
     expect(notes).not.toMatch(/seconds/);
   });
 
+  it('a metric only some variants report (a failed stage, a PCA-only measure) is never "the same in every variant"', () => {
+    // the conv1d variants' clustering failed; only the dense ones report clusters.*, and with one value
+    const rows: VariantMetrics[] = archSeeds.map((r) => {
+      const values: Record<string, number> = r.axes.arch === 'conv1d' ? { 'clean.channels': 64, 'ae.loss': r.values['ae.loss']! } : { ...r.values, 'clusters.ari': 0.3 };
+      return { ...r, values };
+    });
+    const ov = buildOverview(rows, INFO, ['seed']);
+    expect(ov.constants).toEqual([{ name: 'clean.channels', value: 64 }]);
+    const notes = overviewSection(rows, INFO, ['seed']).notes.join('\n');
+    expect(notes).toContain('Same in every variant (not charted): clean.channels 64.');
+    expect(notes).toContain('Reported by some variants only, with one value (not charted): clusters.ari 0.3 (2 of 4 variants) · clusters.k 4 (2 of 4 variants).');
+  });
+
   it('marks the best variant by the direction the stage declares, and nothing without one', () => {
     const ov = buildOverview(archSeeds, { ...INFO, 'clusters.k': {} }, ['seed']);
     expect(ov.varying.find((m) => m.name === 'ae.loss')!.best).toBe('dense');

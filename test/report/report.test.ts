@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -33,6 +33,22 @@ describe('the HTML report', () => {
     expect(rows.map((r) => r[0])).toEqual(expect.arrayContaining(['correlation_mean', 'roughness.pseudospectrum']));
     expect(rows.length).toBeGreaterThan(groups.length);
     for (const r of rows) expect(r).toHaveLength(groups.length + 1);
+  });
+
+  it('gives each cluster of the scatter the colour its label has in the label scatter, whatever the clusters\' numbering', () => {
+    type Scatter = { data: { values: { group: string }[] }; encoding: { color: { scale?: { domain: string[]; range: string[] } } } };
+    const spec = (name: string): Scatter => JSON.parse(readFileSync(join(reportDir, 'specs', readdirSync(join(reportDir, 'specs')).find((f) => f.endsWith(name))!), 'utf8')) as Scatter;
+    const byLabel = spec('codes-latent-codes-by-label.vl.json');
+    const byCluster = spec('codes-latent-codes-by-cluster.vl.json');
+    const colour = (s: Scatter, group: string): string => {
+      const scale = s.encoding.color.scale;
+      expect(scale, 'an explicit colour scale').toBeDefined();
+      return scale!.range[scale!.domain.indexOf(group)]!;
+    };
+    // the two scatters draw the same points in the same order: a point's cluster colour is its label's colour
+    const points = byLabel.data.values.map((p, i) => ({ label: p.group, cluster: byCluster.data.values[i]!.group }));
+    const agree = points.filter((p) => colour(byLabel, p.label) === colour(byCluster, p.cluster)).length;
+    expect(agree / points.length).toBeGreaterThan(0.9); // the clustering finds the phases (ARI ≈ 1)
   });
 });
 

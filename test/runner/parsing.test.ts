@@ -106,4 +106,11 @@ describe('sweeps (13.17)', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('--sweep k=2,3,2.0: 2 is given twice; each variant must differ');
   });
+
+  it('--sweep splits at the commas between values, not inside a list or a quoted string', async () => {
+    const registry = await testRegistry();
+    const text = 'name: p\nparams: { pair: [1, 2], tag: a }\nstages:\n  s: { type: test.rows }\n  t: { type: test.fail, in: s, with: { message: "${pair} ${tag}" } }\n';
+    const p = parsePipeline(text, 'p.yaml', { registry, sweep: ['pair=[0,1],[3,8]', "tag='a,b',c"] });
+    expect(p.sweep).toEqual({ pair: [[0, 1], [3, 8]], tag: ['a,b', 'c'] });
+  });
 });

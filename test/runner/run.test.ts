@@ -121,7 +121,7 @@ describe('specflow run', () => {
     expect(a.run.stages.find((s) => s.id === 'total')!.metrics.sum).toBe(6);
     writeFileSync(join(dir, 'numbers.txt'), '1\n2\n3\n4\n');
     const st = cli(['status', join(dir, 'readfile.yaml'), '--store', store, '--explain'], { cwd: elsewhere });
-    expect(st.stdout).toContain('input file of parameter "path" changed');
+    expect(st.stdout).toContain('input file of parameter "path" changed: numbers.txt\n');
     const b = runJson(elsewhere, store, join(dir, 'readfile.yaml'));
     expect(b.run.stages.find((s) => s.id === 'total')!.metrics.sum).toBe(10);
     expect(b.run.stages.every((s) => !s.cached)).toBe(true);
@@ -137,8 +137,10 @@ describe('status --explain', () => {
     expect(r.stdout).toMatch(/would run\s+a\s/);
     expect(r.stdout).toContain('parameter "n" changed: 50 → 60');
     expect(r.stdout).toContain('input "table" changed: a (which would re-run)');
-    // `all` reads [a, b, both]: only a and both changed, b is the same entry as before
+    // a many-input port names only the inputs that changed (b and sb kept their keys)
+    expect(r.stdout).toContain('input "tables" changed: sa (which would re-run)\n');
     expect(r.stdout).toContain('input "tables" changed: a (which would re-run), both (which would re-run)\n');
+    expect(r.stdout).not.toContain('its output changed');
     expect(r.stdout).toMatch(/= cached\s+b\s/);
     expect(r.stdout).toMatch(/= cached\s+sb\s/);
     const upToDate = cli(['status', 'chain10.yaml', '--store', store], { cwd: dir });
@@ -320,6 +322,9 @@ describe('inspection commands', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('test.rows');
     expect(r.stdout).toMatch(/n: integer \[1, 1000000\] = 10\s+— number of rows/);
+    // a constant is its value, and a list of alternatives is bracketed as one
+    expect(r.stdout).toContain('    k: integer [1, ∞) | "auto" = "auto"  — Number of clusters');
+    expect(r.stdout).toContain('    steps: (object | string)[] (required)  — Steps in order');
     // the direction of each metric, which comparison reports rank variants by
     expect(r.stdout).toMatch(/cluster\n.*\n.*\n.*\n  metrics \(↓ lower, ↑ higher is better\): silhouette ↑, ari ↑, nmi ↑/);
     const json = JSON.parse(cli(['stages', '--json']).stdout) as { type: string; metrics: Record<string, { better?: string }> }[];
@@ -381,6 +386,9 @@ describe('Ctrl-C', () => {
     const r = await out;
     expect(r.status).toBe(130);
     expect(r.stderr).toContain('interrupted');
+    // what waited on the interrupted stage is not blamed on a failure: it is interrupted too
+    expect(r.stderr).toMatch(/! tail\s+interrupted/);
+    expect(r.stderr).not.toMatch(/failed|skipped/);
     expect(readdirSync(join(store, 'tmp'))).toEqual([]);
     expect(readdirSync(join(store, 'locks'))).toEqual([]);
     expect(cli(['cache', 'verify', '--store', store]).status).toBe(0);
@@ -468,6 +476,36 @@ describe('specflow compare', () => {
     expect(html.stdout).toMatch(/^<!doctype html>/);
     expect(html.stdout).toContain('Every metric that differs between variants');
     expect(html.stdout).not.toMatch(/<script/i);
+  });
+
+  it('--format html over two runs of a sweep lists each variant\'s metrics once, as its latest run has them', () => {
+    const { dir, store } = workspace();
+    const first = runJson(dir, store, 'sweep.yaml').run;
+    runJson(dir, store, 'sweep.yaml');
+    const html = cli(['compare', '--store', store, '--pipeline', join(dir, 'sweep.yaml'), '--format', 'html']);
+    expect(html.status, html.stderr).toBe(0);
+    const rows = [...html.stdout.matchAll(/<tr data-stage="([^"]*)" data-variant="([^"]*)" data-metric="([^"]*)">/g)].map((m) => `${m[1]}|${m[2]}|${m[3]}`);
+    const once = first.stages.flatMap((st) => Object.keys(st.metrics).map((m) => `${st.id}|${st.variant}|${m}`));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.sort()).toEqual(once.sort());
+    // a page printed to stdout has no metrics.json beside it
+    expect(html.stdout).not.toContain('beside this file');
+  });
+
+  it('--format html says which variants failed, as the table\'s status column does', () => {
+    const { dir, store } = workspace();
+    expect(runJson(dir, store, 'failing.yaml').status).toBe(1);
+    const html = cli(['compare', '--store', store, '--format', 'html']);
+    expect(html.status, html.stderr).toBe(0);
+    expect(html.stdout).toContain('Not every stage of these variants ran, so their later metrics are missing: default (failed: broken).');
+  });
+
+  it('a variant whose own stages all ran is ok, though the sweep\'s gathering stage was skipped for another\'s failure', () => {
+    const { dir, store } = workspace();
+    writeFileSync(join(dir, 'one-fails.yaml'), 'name: one-fails\nsweep: { t: [test.sum, test.fail] }\nstages:\n  data: { type: test.rows }\n  x: { type: "${t}", in: data }\n  all: { type: test.gather, in: [x] }\n');
+    expect(runJson(dir, store, 'one-fails.yaml').status).toBe(1);
+    const rows = JSON.parse(cli(['compare', '--store', store, '--format', 'json']).stdout) as { variant: string; status: string }[];
+    expect(rows.map((r) => `${r.variant} ${r.status}`)).toEqual(['t=test.sum ok', 't=test.fail failed: x']);
   });
 
   it('compares several runs of one pipeline', () => {

@@ -9,6 +9,7 @@ import { currentOwner } from '../../src/runner/owner.js';
 import { parseSize } from '../../src/commands/common.js';
 import { tempDir } from './helpers.js';
 import { validateParams } from '../../src/runner/params.js';
+import { builtinStages } from '../../src/stages/registry.js';
 import type { StageDef } from '../../src/runner/stage-api.js';
 
 describe('canonical JSON and keys', () => {
@@ -109,5 +110,21 @@ describe('parameter errors for a name-or-index choice (anyOf of an enum and an i
     expect(validateParams(def, { phase: 1 }).errors).toEqual([]);
     const { errors } = validateParams(def, { phase: 5 });
     expect(errors[0]!.message).toMatch(/^parameter "phase" has an invalid value/);
+  });
+});
+
+describe('parameter errors for a value no anyOf branch takes say what the branches take, once', () => {
+  const stage = async (type: string): Promise<StageDef> => (await builtinStages()).find((d) => d.type === type)!;
+  const messages = async (type: string, raw: Record<string, unknown>): Promise<string[]> => validateParams(await stage(type), raw).errors.map((e) => e.message);
+
+  it('a number out of every branch names the range and the alternatives (not the parameter\'s whole description)', async () => {
+    expect(await messages('synthetic.eels', { phases: 7 })).toEqual(['parameter "phases" has an invalid value 7: must be a whole number from 1 to 5 or a non-empty list of distinct "Fe2O3", "FeO", "Fe3O4", "amorphous", "Fe"']);
+    expect(await messages('cluster', { k: 0 })).toEqual(['parameter "k" has an invalid value 0: must be "auto" or a whole number ≥ 1']);
+    expect(await messages('preprocess', { steps: [{ log: { base: 0 } }] })).toEqual(['parameter "steps.0.log.base" has an invalid value 0: must be "e" or a number > 0']);
+    expect(await messages('preprocess', { steps: [{ crop: {} }] })).toEqual(['parameter "steps.0.crop" has an invalid value {}: must be a mapping with "min" or a mapping with "max"']);
+  });
+
+  it('a wrong item inside a list is said once, at the item', async () => {
+    expect(await messages('synthetic.eels', { phases: ['hematite'] })).toEqual(['parameter "phases.0" must be one of "Fe2O3", "FeO", "Fe3O4", "amorphous", "Fe"']);
   });
 });
