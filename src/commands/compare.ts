@@ -7,6 +7,8 @@ import { UserError } from '../runner/errors.js';
 import type { RunRecord } from '../runner/records.js';
 import { loadRegistry } from '../runner/registry.js';
 import type { MetricInfo } from '../runner/stage-api.js';
+import { firstLine } from '../runner/partial-gather.js';
+import type { VariantFailure } from '../report/overview.js';
 import { openStore, type GlobalOptions } from './common.js';
 
 export interface CompareArgs extends GlobalOptions {
@@ -59,11 +61,25 @@ function ownStage(registry: Map<string, { gather?: boolean }>): (s: RunRecord['s
   return (s) => !registry.get(s.type)?.gather;
 }
 
-/** `ok`, or the variant's first failed (else skipped or interrupted) stage: its metrics are partial. */
-function variantStatus(rec: RunRecord, variant: string, counts: (s: RunRecord['stages'][number]) => boolean = () => true): string {
+/** The variant's first failed (else skipped or interrupted) stage, if any: its metrics are partial. */
+function firstFailure(rec: RunRecord, variant: string, counts: (s: RunRecord['stages'][number]) => boolean = () => true): RunRecord['stages'][number] | undefined {
   const own = rec.stages.filter((st) => st.variant === variant && counts(st));
-  const failed = own.find((st) => st.status === 'failed') ?? own.find((st) => st.status === 'skipped' || st.status === 'interrupted');
+  return own.find((st) => st.status === 'failed') ?? own.find((st) => st.status === 'skipped' || st.status === 'interrupted');
+}
+
+/** `ok`, or `failed: stage` (the table's status column). */
+function variantStatus(rec: RunRecord, variant: string, counts: (s: RunRecord['stages'][number]) => boolean = () => true): string {
+  const failed = firstFailure(rec, variant, counts);
   return failed ? `${failed.status}: ${failed.id}` : 'ok';
+}
+
+/** The variant's failure as the sweep's report names it: the stage that failed (not one skipped for it) and its error's first line. */
+function variantFailure(rec: RunRecord, variant: string, counts: (s: RunRecord['stages'][number]) => boolean): VariantFailure | undefined {
+  const first = firstFailure(rec, variant, counts);
+  if (!first) return undefined;
+  const failed = first.status === 'skipped' ? rec.stages.find((st) => st.variant === variant && st.id === first.blocked_by && st.status === 'failed') : first;
+  if (!failed) return { variant, stage: first.blocked_by ?? first.id };
+  return { variant, stage: failed.id, ...(failed.error ? { error: firstLine(failed.error) } : {}), ...(failed.status === 'interrupted' ? { status: 'interrupted' } : {}) };
 }
 
 export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages'][number]) => boolean = () => true): CompareTable {
@@ -144,7 +160,7 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
   const replicates = new Set<string>();
   // variant → its stages' metrics, from the latest run that has the variant (as its overview row)
   const metrics = new Map<string, { stage: string; variant: string; metrics: RunRecord['stages'][number]['metrics'] }[]>();
-  const statuses = new Map<string, string>();
+  const failures = new Map<string, VariantFailure | undefined>();
   for (const rec of records) {
     // records written before `replicates` existed: a swept seed still is one
     for (const r of rec.replicates ?? (rec.variants.some((v) => 'seed' in v.axes) ? ['seed'] : [])) replicates.add(r);
@@ -159,15 +175,14 @@ async function overviewPage(records: RunRecord[]): Promise<string> {
       rows.set(v.id, { variant: v.id, axes: v.axes, values });
     }
     for (const v of rec.variants) {
-      statuses.set(v.id, variantStatus(rec, v.id, ownStage(registry)));
+      failures.set(v.id, variantFailure(rec, v.id, ownStage(registry)));
       metrics.delete(v.id);
       metrics.set(v.id, rec.stages.filter((s) => s.variant === v.id && Object.keys(s.metrics).length).map((s) => ({ stage: s.id, variant: s.variant, metrics: s.metrics })));
     }
   }
-  const section = overviewSection([...rows.values()], info, [...replicates]);
-  // as the table's status column: a failed variant's metrics stop at the stage that failed
-  const partial = [...statuses].filter(([, st]) => st !== 'ok').map(([v, st]) => `${v} (${st})`);
-  if (partial.length) section.notes.unshift(`Not every stage of these variants ran, so their later metrics are missing: ${partial.join(' · ')}.`);
+  // as the table's status column and the sweep's report: a failed variant's metrics stop at the stage that failed
+  const failed = [...failures.values()].filter((f): f is VariantFailure => !!f);
+  const section = overviewSection([...rows.values()], info, [...replicates], failed);
   const figures = [];
   for (const f of section.figures) figures.push({ title: f.title, caption: f.caption, svg: await renderSvg(f.spec), specFile: '' });
   const names = [...new Set(records.map((r) => r.name))];

@@ -30,9 +30,10 @@ function fmt(x: number): string {
 
 function finishLine(label: string, e: Extract<SchedulerEvent, { type: 'finish' }>): string {
   const r = e.result;
+  const without = r.missing ? `  without ${[...new Set(r.missing.map((m) => m.variant))].join(', ')} (failed upstream)` : '';
   switch (r.status) {
-    case 'cached': return `= ${label}  (cached)`;
-    case 'done': return `✓ ${label}  ${r.seconds.toFixed(1)}s`;
+    case 'cached': return `= ${label}  (cached)${without}`;
+    case 'done': return `✓ ${label}  ${r.seconds.toFixed(1)}s${without}`;
     // the error itself is printed once, in the run's summary
     case 'failed': return r.fatal ? `✗ ${label}  stopped: the run cannot go on` : `✗ ${label}  failed`;
     case 'skipped': return `- ${label}  skipped (upstream "${r.blockedBy}" failed)`;

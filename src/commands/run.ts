@@ -130,6 +130,9 @@ function printSummary(plan: Plan, record: RunRecord, recordPath: string): void {
   }
   const skipped = unique.filter((x) => x.status === 'skipped');
   if (skipped.length) out.push(`not run because an upstream stage failed: ${skipped.map((s) => s.id).join(', ')}`);
+  for (const s of unique.filter((x) => x.missing)) {
+    out.push(`${s.id} ran without what failed: ${s.missing!.map((m) => `${m.variant} (${m.stage})`).join(', ')}`);
+  }
   // where to look: the outputs of the stages nothing else reads
   const consumed = new Set(plan.tasks.flatMap((t) => t.deps));
   for (const s of unique.filter((x) => !consumed.has(x.key) && (x.status === 'done' || x.status === 'cached'))) {

@@ -21,6 +21,10 @@ export interface InputPortSpec {
   optional?: boolean;
   /** The port takes a list of artifacts (e.g. a report fed by many stages). */
   many?: boolean;
+  /** In a gathering stage (StageDef.gather): when an upstream stage of some variants failed, the stage
+   * still runs with the artifacts that exist (instead of being skipped), and StageContext.missing
+   * names what failed. It is skipped as before when no variant has all its inputs. */
+  partial?: boolean;
   description?: string;
 }
 
@@ -60,6 +64,17 @@ export interface InputArtifact {
   replicates?: string[];
 }
 
+/** A variant a gathering stage sees only in part, or not at all, because an upstream stage of it failed. */
+export interface MissingVariant {
+  variant: string;
+  /** The variant's swept values. */
+  axes: Record<string, unknown>;
+  /** The stage that failed (not one skipped because of it). */
+  stage: string;
+  /** The first line of its error. */
+  error: string;
+}
+
 export interface ProgressEvent {
   /** 0..1 when known. */
   fraction?: number;
@@ -92,6 +107,9 @@ export interface StageContext {
   /** The pipeline seed (or the variant's swept seed). Derive sub-streams from it. */
   seed: number;
   inputs: Record<string, InputArtifact | InputArtifact[] | undefined>;
+  /** A gathering stage run with some variants' inputs missing (InputPortSpec.partial): what failed, in
+   * the sweep's order. Part of the content key: the same failure again reuses the result. */
+  missing?: MissingVariant[];
   /**
    * Where to write an output port. Table kinds: a file path ending in `.arrow`
    * (write the file there). Other kinds: an existing, empty directory.

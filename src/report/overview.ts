@@ -117,11 +117,25 @@ export function fmtSummary(s: Summary): string {
   return `${s.mean.toFixed(decimals)} ± ${s.sd.toFixed(decimals)}`;
 }
 
-/** The comparison section: notes (replicates, constants), the table and the overview figure. */
-export function overviewSection(rows: VariantMetrics[], info: Record<string, MetricInfo>, replicates: string[]): Section {
+/** A variant that did not run to the end: the stage that failed (or was interrupted) and its error's first line. */
+export interface VariantFailure {
+  variant: string;
+  stage: string;
+  error?: string;
+  /** `failed` unless said otherwise. */
+  status?: string;
+}
+
+/** One note per failure, as the sweep's report and `compare --format html` both say it. */
+export function failureNotes(failures: VariantFailure[]): string[] {
+  return failures.map((f) => `${f.variant}: ${f.stage} ${f.status ?? 'failed'}${f.error ? `: ${f.error}` : ''} — what depends on it is missing here.`);
+}
+
+/** The comparison section: notes (failed variants, replicates, constants), the table and the overview figure. */
+export function overviewSection(rows: VariantMetrics[], info: Record<string, MetricInfo>, replicates: string[], failures: VariantFailure[] = []): Section {
   const ov = buildOverview(rows, info, replicates);
   const { design } = ov;
-  const section: Section = { id: 'comparison', title: 'Comparison of variants', figures: [], tables: [], notes: [], figuresFirst: true };
+  const section: Section = { id: 'comparison', title: 'Comparison of variants', figures: [], tables: [], notes: failureNotes(failures), figuresFirst: true };
   if (design.replicates.length && design.maxReplicates > 1) {
     const reps = design.replicates.join(' × ');
     section.notes.push(`${reps} ${design.replicates.length > 1 ? 'are replicate axes' : 'is a replicate axis'}: each value is the mean ± sd over the ${design.maxReplicates} runs of a variant (n in the table); open circles in the figure are the single runs.`);

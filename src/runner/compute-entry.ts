@@ -130,7 +130,7 @@ async function stageTaskFor(store: Store, def: StageDef, job: StageJob, tempDir:
     }
     inputs[port] = def.inputs[port]?.many || def.gather ? arts : arts[0]!;
   }
-  return { type: job.type, id: job.stage, params: job.params, seed: job.seed, inputs, outputs, pipelineDir: job.pipelineDir };
+  return { type: job.type, id: job.stage, params: job.params, seed: job.seed, inputs, outputs, pipelineDir: job.pipelineDir, ...(job.missing ? { missing: job.missing } : {}) };
 }
 
 /** The manifest of an input entry, checked by `Store.readInput`; for a corrupt one the coordinator recomputes its producer. */

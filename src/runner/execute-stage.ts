@@ -3,7 +3,7 @@
  * main thread and inside pool workers, so it only takes serialisable data.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { isTableKind, StageError, type InputArtifact, type MetricValue, type ProgressEvent, type StageDef } from './stage-api.js';
+import { isTableKind, StageError, type InputArtifact, type MetricValue, type MissingVariant, type ProgressEvent, type StageDef } from './stage-api.js';
 
 export interface StageTask {
   type: string;
@@ -11,6 +11,7 @@ export interface StageTask {
   params: Record<string, unknown>;
   seed: number;
   inputs: Record<string, InputArtifact | InputArtifact[]>;
+  missing?: MissingVariant[];
   /** Port → absolute path inside the temp entry and its kind. */
   outputs: Record<string, { path: string; kind: string }>;
   pipelineDir: string;
@@ -32,6 +33,7 @@ export async function executeStage(def: StageDef, task: StageTask, send: (m: Sta
       params: task.params,
       seed: task.seed,
       inputs: task.inputs,
+      ...(task.missing ? { missing: task.missing } : {}),
       output(port) {
         const out = task.outputs[port];
         if (!out) throw new Error(`stage type ${def.type} has no output port "${port}"`);

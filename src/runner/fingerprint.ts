@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StageDef } from './stage-api.js';
+import type { MissingVariant, StageDef } from './stage-api.js';
 import type { StageInstance } from './pipeline.js';
 
 export interface KeyMaterial {
@@ -21,6 +21,8 @@ export interface KeyMaterial {
   engine?: unknown;
   /** A gathering stage's replicate axes (they change how it summarises); absent otherwise, so other keys are unchanged. */
   replicates?: string[];
+  /** A gathering stage run without the outputs of failed upstream stages: which variants lost what (see partialGather). */
+  missing?: MissingVariant[];
 }
 
 /** Does the stage's output depend on the numeric engine (see StageDef.numeric)? */

@@ -7,6 +7,7 @@
 import { contentKey, implementationFingerprint, inputStamps, isNumeric, keyParams, type ImplFingerprint, type KeyMaterial } from './fingerprint.js';
 import type { Pipeline, StageInstance } from './pipeline.js';
 import { PipelineError } from './errors.js';
+import type { MissingVariant } from './stage-api.js';
 
 export interface TaskInput {
   /** Key of the producing task. */
@@ -34,6 +35,8 @@ export interface Task {
   deps: string[];
   /** Versions of its input files when keyed (see inputStamps); checked again before its output is stored. */
   stamps: Record<string, string>;
+  /** A gathering stage run without some variants' inputs (see partialGather): what failed. */
+  missing?: MissingVariant[];
 }
 
 export interface Plan {

@@ -11,7 +11,7 @@ import type { KeyMaterial, ImplFingerprint } from './fingerprint.js';
 import { packageVersion } from './fingerprint.js';
 import type { Plan } from './plan.js';
 import type { TaskResult, TaskStatus } from './scheduler.js';
-import type { MetricValue } from './stage-api.js';
+import type { MetricValue, MissingVariant } from './stage-api.js';
 
 export interface StageRecord {
   id: string;
@@ -25,6 +25,10 @@ export interface StageRecord {
   metrics: Record<string, MetricValue>;
   error?: string;
   blocked_by?: string;
+  /** A gathering stage that ran without the variants whose upstream stages failed: what failed. Its
+   * outputs are then in the entry of `entry`, a key of its own (see partialGather). */
+  missing?: MissingVariant[];
+  entry?: string;
   material: KeyMaterial;
   impl: ImplFingerprint;
   /** Where it was computed (absent when cached or not run). */
@@ -81,6 +85,7 @@ export function buildRecord(
         metrics: r?.metrics ?? {},
         ...(r?.error ? { error: r.error } : {}),
         ...(r?.blockedBy ? { blocked_by: r.blockedBy } : {}),
+        ...(r?.missing ? { missing: r.missing, entry: r.key } : {}),
         material: task.material,
         impl: task.impl,
         ...(r?.host && r.status !== 'cached' ? { host: r.host, worker: r.worker } : {}),
@@ -157,6 +162,7 @@ export function jsonSummary(record: RunRecord): unknown {
       id: s.id, variant: s.variant, type: s.type, key: s.key, cached: s.cached, status: s.status,
       seconds: s.seconds, outputs: s.outputs, metrics: s.metrics,
       ...(s.error ? { error: s.error } : {}), ...(s.blocked_by ? { blocked_by: s.blocked_by } : {}),
+      ...(s.missing ? { missing: s.missing, entry: s.entry } : {}),
       ...(s.host ? { host: s.host, worker: s.worker } : {}),
     })),
   };

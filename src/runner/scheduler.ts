@@ -2,12 +2,14 @@
  * Executes a plan: the coordinator's side. Cached tasks are reused; ready tasks
  * are handed to the executor (p-queue bounds how many at once), which computes
  * them into the store: locally (CPU-heavy stages in worker threads), on queue
- * workers or as batch jobs. A failed task stops its dependents only; a failing
+ * workers or as batch jobs. A failed task stops its dependents only (a gathering
+ * stage that tolerates it runs on what the other variants made); a failing
  * store filesystem stops the run.
  */
 import { forcedKeys, taskLabel, type Plan, type Task } from './plan.js';
 import { CHEAP_HASH_BYTES, type Store, type LockInfo } from './store.js';
-import type { MetricValue, ProgressEvent } from './stage-api.js';
+import type { MetricValue, MissingVariant, ProgressEvent } from './stage-api.js';
+import { firstLine, partialGather } from './partial-gather.js';
 import { stageJob, type ComputedBy } from './stage-job.js';
 import type { Executor } from './executors/executor.js';
 import { localExecutor } from './executors/local.js';
@@ -25,6 +27,10 @@ export interface TaskResult {
   userError?: boolean;
   /** For skipped tasks: the failed upstream stage. */
   blockedBy?: string;
+  /** For skipped tasks: the first line of that stage's error. */
+  cause?: string;
+  /** A gathering stage that ran without some variants' inputs (InputPortSpec.partial): what failed. `key` is then its own. */
+  missing?: MissingVariant[];
   /** The store's filesystem failed (full, read-only, I/O error), or the queue's Redis stayed away: the whole run stopped. `error` is one line. */
   fatal?: boolean;
   /** Who computed it (absent for cached and skipped tasks). */
@@ -80,31 +86,41 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
   const pending = new Map<string, Promise<TaskResult>>();
   const ctx: ComputeContext = { plan, store, executor, signal, userSignal: options.signal, emit, stopAll };
 
-  const runTask = async (task: Task): Promise<TaskResult> => {
-    const depResults = await Promise.all(task.deps.map((k) => pending.get(k)!));
+  const runTask = async (planned: Task): Promise<TaskResult> => {
+    const depResults = await Promise.all(planned.deps.map((k) => pending.get(k)!));
     const bad = depResults.find((r) => r.status === 'failed' || r.status === 'skipped' || r.status === 'interrupted');
     if (bad && options.signal.aborted) {
       // Ctrl-C: nothing upstream failed, the run stopped before this stage
-      const result: TaskResult = { key: task.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: 'interrupted' };
-      emit({ type: 'finish', task, result });
+      const result: TaskResult = { key: planned.key, status: 'interrupted', seconds: 0, outputs: {}, metrics: {}, error: 'interrupted' };
+      emit({ type: 'finish', task: planned, result });
       return result;
     }
-    if (bad) {
+    const settledDeps = new Map(depResults.map((r) => [r.key, r]));
+    const partial = bad ? partialGather(planned, plan, (k) => settledDeps.get(k)!) : undefined;
+    if (bad && !partial) {
       const upstream = plan.byKey.get(bad.key)!;
-      const result: TaskResult = { key: task.key, status: 'skipped', seconds: 0, outputs: {}, metrics: {}, blockedBy: bad.blockedBy ?? upstream.stage.id };
-      emit({ type: 'finish', task, result });
+      const cause = bad.cause ?? (bad.error !== undefined ? firstLine(bad.error) : undefined);
+      const result: TaskResult = {
+        key: planned.key, status: 'skipped', seconds: 0, outputs: {}, metrics: {}, blockedBy: bad.blockedBy ?? upstream.stage.id, ...(cause !== undefined ? { cause } : {}),
+      };
+      emit({ type: 'finish', task: planned, result });
       return result;
     }
-    if (!forced(task) && store.has(task.key) && !(await store.checkEntry(task.key, CHEAP_HASH_BYTES)).length) {
+    const task = partial ?? planned;
+    // --force names the planned task; a partial run of it is forced alike
+    const force = forced(planned);
+    if (partial) await store.holdKeys([partial.key]);
+    const withMissing = (r: TaskResult): TaskResult => (partial?.missing ? { ...r, missing: partial.missing } : r);
+    if (!force && store.has(task.key) && !(await store.checkEntry(task.key, CHEAP_HASH_BYTES)).length) {
       const result = cachedResult(store, task.key);
       if (result) {
         await store.touch(task.key);
-        emit({ type: 'finish', task, result });
-        return result;
+        emit({ type: 'finish', task, result: withMissing(result) });
+        return withMissing(result);
       }
     }
     return queue.add(async () => {
-      const r = await compute(task, ctx, forced(task));
+      const r = withMissing(await compute(task, ctx, force));
       emit({ type: 'finish', task, result: r });
       return r;
     }) as Promise<TaskResult>;
@@ -112,6 +128,7 @@ export async function executePlan(plan: Plan, store: Store, options: ExecuteOpti
 
   try {
     for (const task of plan.tasks) pending.set(task.key, runTask(task));
+    // keyed by the planned key (a partial gathering run's result carries its own)
     for (const task of plan.tasks) results.set(task.key, await pending.get(task.key)!);
   } finally {
     if (!options.executor) await executor.close();

@@ -6,7 +6,7 @@
  */
 import { executionFingerprint, type KeyMaterial } from './fingerprint.js';
 import type { Plan, Task } from './plan.js';
-import { isTableKind, type MetricValue, type StageDef, type StageResources } from './stage-api.js';
+import { isTableKind, type MetricValue, type MissingVariant, type StageDef, type StageResources } from './stage-api.js';
 
 export interface JobInput {
   key: string;
@@ -34,6 +34,8 @@ export interface StageJob {
   /** The coordinator's executionFingerprint of the stage type; a worker must have the same. */
   fingerprint: string;
   inputs: Record<string, JobInput[]>;
+  /** A gathering stage run without some variants' inputs: what failed (StageContext.missing). */
+  missing?: MissingVariant[];
   /** Recompute even if the store has the entry (`--force`). */
   force: boolean;
   resources: StageResources;
@@ -84,6 +86,7 @@ export function stageJob(task: Task, plan: Plan, force: boolean, label: string):
   return {
     key: task.key, label, type: task.stage.type, stage: task.stage.id, params: task.stage.params, seed: task.seed,
     pipelineDir: plan.pipeline.dir, material: task.material, fingerprint: executionFingerprint(def, task.material.engine), inputs, force,
+    ...(task.missing ? { missing: task.missing } : {}),
     resources: atLeastCores({ ...DEFAULT_RESOURCES, ...def.resources, ...task.stage.resources }, stageCores(def, task.stage.params)),
     cores: stageCores(def, task.stage.params), pathParams: task.stage.pathParams, stamps: task.stamps,
   };

@@ -10,7 +10,8 @@ import { KIND } from './kinds.js';
 export const report: StageDef = {
   type: 'report',
   description: 'HTML report of the stages feeding it: data, training, reconstructions, latent space, pseudospectra, feature relevance, metrics; sweeps side by side.',
-  inputs: { items: { kind: 'any', many: true, description: 'Any artifacts; each gets the sections its content calls for.' } },
+  // a sweep's report also shows what ran when some variants failed, naming the failures
+  inputs: { items: { kind: 'any', many: true, partial: true, description: 'Any artifacts; each gets the sections its content calls for.' } },
   outputs: { report: { kind: KIND.report, description: 'index.html, metrics.json and specs/*.vl.json' } },
   params: {
     type: 'object',
@@ -30,13 +31,14 @@ export const report: StageDef = {
     const { join } = await import('node:path');
     const { classify, buildSections } = await import('../report/sections.js');
     const { metricInfoOf, readersOf, replicatesOf, usedByVariant, variantsOf, variantTable } = await import('../report/variants.js');
-    const { overviewSection } = await import('../report/overview.js');
+    const { failureNotes, overviewSection } = await import('../report/overview.js');
     const { sweepDesign } = await import('../report/sweep-design.js');
     const sideBySide = await import('../report/side-by-side.js');
     const { renderSvg } = await import('../report/render.js');
     const { renderHtml } = await import('../report/html.js');
 
     const arts = (ctx.inputs.items ?? []) as InputArtifact[];
+    const missing = ctx.missing ?? [];
     const variants = variantsOf(arts);
     const classified = await Promise.all(arts.map(classify));
     const swept = variants.length > 1;
@@ -47,7 +49,7 @@ export const report: StageDef = {
     if (swept) {
       const rows = variantTable(arts);
       const design = sweepDesign(rows, replicatesOf(arts));
-      sections.push(overviewSection(rows, metricInfoOf(arts), design.replicates));
+      sections.push(overviewSection(rows, metricInfoOf(arts), design.replicates, missing));
       const side = { id: 'side-by-side', title: 'Side by side', figures: [] as Figure[], tables: [], notes: [] };
       const histories = classified.filter((c) => c.role === 'history').map((c) => c.art);
       const figures = [
@@ -62,6 +64,7 @@ export const report: StageDef = {
       for (const s of once) { s.id = `${s.id}-shared`; s.title = `${s.title} — shared by every variant`; }
       sections.push(...once);
     }
+    if (!swept && missing.length) sections.push({ id: 'failures', title: 'Variants that failed', figures: [], tables: [], notes: failureNotes(missing) });
     const detailed = ctx.params.details === 'all' ? variants : variants.slice(0, 1);
     const used = usedByVariant(arts, variants);
     for (const v of detailed) {
@@ -96,11 +99,13 @@ export const report: StageDef = {
     const title = (ctx.params.title as string | undefined) ?? `specflow report: ${ctx.id}`;
     const subtitle = [
       variants.length > 1 ? `${variants.length} variants: ${variants.join(' · ')}` : 'one variant',
+      ...(missing.length ? [`failed: ${[...new Set(missing.map((m) => m.variant))].join(' · ')}`] : []),
       `${arts.length} input artifact${arts.length === 1 ? '' : 's'}; ${n} figures`,
     ];
     writeFileSync(join(dir, 'index.html'), renderHtml(title, subtitle, rendered, metrics));
     ctx.metric('figures', n);
     ctx.metric('sections', rendered.map((s) => s.id));
+    if (missing.length) ctx.metric('failed_variants', [...new Set(missing.map((m) => m.variant))]);
   },
 };
 
