@@ -459,8 +459,11 @@ export class Store {
     return { temps, locks };
   }
 
-  /** A temp name's owner is gone: its hold expired, or it has none and is provably dead or older than a lease. */
-  private async ownerGone(ownerId: string, path: string): Promise<boolean> {
+  /**
+   * A name's owner is gone: its hold expired, or it has none and is provably
+   * dead or `path` is older than a lease. (Temp names, and SLURM job files.)
+   */
+  async ownerGone(ownerId: string, path: string): Promise<boolean> {
     const hold = ownerId && /^[A-Za-z0-9_-]+$/.test(ownerId) ? await readLease(this.holdPath(ownerId)) : undefined;
     if (hold) return leaseExpired(hold);
     if (ownerIdProvablyDead(ownerId)) return true;
