@@ -9,6 +9,7 @@
  *   holds/<owner>.json               lease: a live process and the keys it reads or writes
  *   quarantine/<key>.<time>.<nonce>  entries found broken or corrupt, kept for inspection until gc
  *   runs/<run-id>.json, latest       run records
+ *   jobs/slurm/<key>.<owner>.<nonce>.*  SLURM jobs' files (executors/slurm-jobs.ts; gc prunes them)
  *
  * An entry directory exists under objects/ only after a single rename of a
  * complete, fsynced temp directory, so a crash can never leave a half-written
