@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { RunRecord } from '../runner/records.js';
 import type { Store } from '../runner/store.js';
+import { prunableSlurmJobs } from '../runner/executors/slurm-jobs.js';
 import { existingStore, formatSize, parseSize, type GlobalOptions } from './common.js';
 
 interface EntryInfo {
@@ -62,7 +63,8 @@ export interface GcArgs extends GlobalOptions {
  * Keeps every entry referenced by the newest `keepRuns` run records (all runs by
  * default) and deletes the rest, with the older run records; then, with
  * `maxSize`, evicts least-recently-used entries (never those of the latest run)
- * until the store fits.
+ * until the store fits. SLURM job files (jobs/slurm/) go once their coordinator
+ * is gone and they are older than the oldest run record kept.
  */
 export async function cacheGc(args: GcArgs): Promise<number> {
   const store = existingStore(args);
@@ -99,8 +101,11 @@ async function collect(store: Store, args: GcArgs): Promise<number> {
     }
     if (size > limit) process.stderr.write(`note: the latest run's entries alone take ${formatSize(size)}, more than --max-size ${args.maxSize}\n`);
   }
+  const oldestKept = keptRuns.length ? store.readRun<RunRecord>(keptRuns[0]!)?.started : undefined;
+  const jobs = await prunableSlurmJobs(store, keptRuns.length ? new Date(oldestKept ?? 0) : undefined);
   const freed = all.filter((e) => remove.has(e.key)).reduce((s, e) => s + e.size, 0);
   if (!args.dryRun) {
+    for (const job of jobs) for (const f of job.files) await fsp.rm(f, { force: true });
     for (const key of remove) await store.removeEntry(key);
     for (const id of droppedRuns) await store.removeRun(id);
     // parsed pipelines are only a speed-up; they are rebuilt on the next run
@@ -110,7 +115,9 @@ async function collect(store: Store, args: GcArgs): Promise<number> {
     }
   }
   const verb = args.dryRun ? 'would remove' : 'removed';
+  if (args.dryRun) for (const job of jobs) process.stdout.write(`would remove jobs/slurm/${job.base}.* (${job.files.length} files)\n`);
   process.stdout.write(`${verb} ${remove.size} of ${all.length} entries (${formatSize(freed)}) and ${droppedRuns.length} run record${droppedRuns.length === 1 ? '' : 's'}`
+    + `${jobs.length ? `, ${jobs.length} finished SLURM job${jobs.length === 1 ? "'s" : "s'"} files (${formatSize(jobs.reduce((s, j) => s + j.bytes, 0))})` : ''}`
     + `${stale.temps || stale.locks ? `; cleaned ${stale.temps} abandoned temp dir(s), ${stale.locks} stale lock(s)` : ''}\n`);
   return 0;
 }

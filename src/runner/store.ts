@@ -9,6 +9,7 @@
  *   holds/<owner>.json               lease: a live process and the keys it reads or writes
  *   quarantine/<key>.<time>.<nonce>  entries found broken or corrupt, kept for inspection until gc
  *   runs/<run-id>.json, latest       run records
+ *   jobs/slurm/<key>.<owner>.<nonce>.*  SLURM jobs' files (executors/slurm-jobs.ts; gc prunes them)
  *
  * An entry directory exists under objects/ only after a single rename of a
  * complete, fsynced temp directory, so a crash can never leave a half-written
@@ -459,8 +460,11 @@ export class Store {
     return { temps, locks };
   }
 
-  /** A temp name's owner is gone: its hold expired, or it has none and is provably dead or older than a lease. */
-  private async ownerGone(ownerId: string, path: string): Promise<boolean> {
+  /**
+   * A name's owner is gone: its hold expired, or it has none and is provably
+   * dead or `path` is older than a lease. (Temp names, and SLURM job files.)
+   */
+  async ownerGone(ownerId: string, path: string): Promise<boolean> {
     const hold = ownerId && /^[A-Za-z0-9_-]+$/.test(ownerId) ? await readLease(this.holdPath(ownerId)) : undefined;
     if (hold) return leaseExpired(hold);
     if (ownerIdProvablyDead(ownerId)) return true;

@@ -9,15 +9,15 @@
  * scancels the run's jobs.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Store } from '../store.js';
 import { writeAtomic } from '../store.js';
 import type { JobOutcome, StageJob } from '../stage-job.js';
 import type { Executor } from './executor.js';
+import { newJobBase, slurmJobsDir } from './slurm-jobs.js';
 import type { QueueProgress } from './queue-common.js';
 
 const run = promisify(execFile);
@@ -74,7 +74,6 @@ export const PROGRESS_MARK = '@specflow ';
 export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executor {
   const pollMs = options.pollMs ?? (Number(process.env.SPECFLOW_SLURM_POLL_MS) || 2000);
   const extra = options.sbatchArgs ?? (process.env.SPECFLOW_SBATCH_ARGS ?? '').split(' ').filter(Boolean);
-  const dir = join(store.root, 'jobs', 'slurm');
   const cli = resolve(fileURLToPath(new URL('../../cli.js', import.meta.url)));
   const live = new Set<string>();
 
@@ -113,8 +112,8 @@ export function slurmExecutor(store: Store, options: SlurmOptions = {}): Executo
         if (m) return { host: 'slurm', worker: '-', status: 'cached', seconds: m.seconds, metrics: m.metrics };
         if (!claim.cached) await store.release(job.key);
       }
-      await fsp.mkdir(dir, { recursive: true });
-      const base = join(dir, `${job.key}.${randomBytes(3).toString('hex')}`);
+      await fsp.mkdir(slurmJobsDir(store), { recursive: true });
+      const base = newJobBase(store, job.key);
       const files = { job: `${base}.json`, result: `${base}.result.json`, log: `${base}.out`, script: `${base}.sh` };
       await writeAtomic(files.job, JSON.stringify(job));
       await writeAtomic(files.script, batchScript([process.execPath, cli, '--store', store.root, 'exec-stage', files.job, '--result', files.result]));
