@@ -51,7 +51,7 @@ export const STEP_SCHEMAS: Record<string, JsonSchema> = {
   smooth: {
     ...obj({
       method: { type: 'string', enum: ['savgol', 'whittaker'], default: 'savgol', description: 'savgol: Savitzky–Golay local polynomial (ml-savitzky-golay-generalized); whittaker: penalised least squares with second differences.' },
-      window: int('savgol: window length, odd (default 9).', { minimum: 3 }),
+      window: int('savgol: window length, odd, at least 5 (default 9).', { minimum: 5 }),
       polynomial: int('savgol: polynomial order, below the window (default 2).', { minimum: 0 }),
       lambda: num('whittaker: smoothness (default 10).', { exclusiveMinimum: 0 }),
     }, true),
@@ -60,7 +60,7 @@ export const STEP_SCHEMAS: Record<string, JsonSchema> = {
   derivative: {
     ...obj({
       order: int('Derivative order.', { minimum: 1, maximum: 4, default: 1 }),
-      window: int('Savitzky–Golay window length, odd.', { minimum: 3, default: 9 }),
+      window: int('Savitzky–Golay window length, odd, at least 5.', { minimum: 5, default: 9 }),
       polynomial: int('Savitzky–Golay polynomial order (default: order + 1, at least 2).', { minimum: 1 }),
     }, true),
     description: 'Savitzky–Golay derivative with respect to the axis (removes offsets and, for order 2, linear backgrounds).',

@@ -74,7 +74,7 @@ describe('preprocess stage', () => {
       ragged: { x: [Float64Array.from([0, 2, 4]), Float64Array.from([1, 3, 5])], y: [Float32Array.from([0, 4, 8]), Float32Array.from([10, 30, 50])] },
     };
     const input = await write('ragged.arrow', ragged);
-    await expect(run({ steps: [{ smooth: { window: 3, polynomial: 1 } }] }, { spectra: input })).rejects.toThrow(/step 1 \(smooth\): spectra are on different grids; add a `resample` step/);
+    await expect(run({ steps: [{ smooth: { window: 5, polynomial: 1 } }] }, { spectra: input })).rejects.toThrow(/step 1 \(smooth\): spectra are on different grids; add a `resample` step/);
     const t = await run({ steps: [{ resample: { step: 0.5 } }] }, { spectra: input });
     // default range = overlap [1, 4]
     expect(Array.from(t.axis)).toEqual([1, 1.5, 2, 2.5, 3, 3.5, 4]);
@@ -101,6 +101,12 @@ describe('preprocess stage', () => {
     await expect(run({ steps: [{ crop: { min: 0 }, normalize: {} }] }, { spectra: input })).rejects.toThrow(/invalid parameters.*must NOT have more than 1 propert/);
     await expect(run({ steps: ['crop'] }, { spectra: input })).rejects.toThrow(/invalid parameters/);
     await expect(run({ steps: [{ normalize: { method: 'l3' } }] }, { spectra: input })).rejects.toThrow(/invalid parameters/);
+  });
+
+  it('refuses Savitzky–Golay windows below 5 through the schema (ml-savitzky-golay-generalized throws a RangeError stack trace on them)', async () => {
+    const input = await write('w3.arrow', table([[1, 2, 3, 4, 5, 6, 7]], [0, 1, 2, 3, 4, 5, 6]));
+    await expect(run({ steps: [{ smooth: { window: 3, polynomial: 1 } }] }, { spectra: input })).rejects.toThrow(/invalid parameters.*window.*must be >= 5/);
+    await expect(run({ steps: [{ derivative: { window: 3, polynomial: 2 } }] }, { spectra: input })).rejects.toThrow(/invalid parameters.*window.*must be >= 5/);
   });
 
   it('names the spectrum when a step cannot be applied', async () => {
