@@ -52,7 +52,7 @@ export const STEP_SCHEMAS: Record<string, JsonSchema> = {
     ...obj({
       method: { type: 'string', enum: ['savgol', 'whittaker'], default: 'savgol', description: 'savgol: Savitzky–Golay local polynomial (ml-savitzky-golay-generalized); whittaker: penalised least squares with second differences.' },
       window: int('savgol: window length, odd, at least 5 (default 9).', { minimum: 5 }),
-      polynomial: int('savgol: polynomial order, below the window (default 2).', { minimum: 0 }),
+      polynomial: int('savgol: polynomial order, below the window, at most 8 (default 2).', { minimum: 0, maximum: 8 }),
       lambda: num('whittaker: smoothness (default 10).', { exclusiveMinimum: 0 }),
     }, true),
     description: 'Smooth each spectrum.',
@@ -61,7 +61,7 @@ export const STEP_SCHEMAS: Record<string, JsonSchema> = {
     ...obj({
       order: int('Derivative order.', { minimum: 1, maximum: 4, default: 1 }),
       window: int('Savitzky–Golay window length, odd, at least 5.', { minimum: 5, default: 9 }),
-      polynomial: int('Savitzky–Golay polynomial order (default: order + 1, at least 2).', { minimum: 1 }),
+      polynomial: int('Savitzky–Golay polynomial order, at most 8 (default: order + 1, at least 2).', { minimum: 1, maximum: 8 }),
     }, true),
     description: 'Savitzky–Golay derivative with respect to the axis (removes offsets and, for order 2, linear backgrounds).',
   },

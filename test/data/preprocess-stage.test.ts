@@ -109,6 +109,12 @@ describe('preprocess stage', () => {
     await expect(run({ steps: [{ derivative: { window: 3, polynomial: 2 } }] }, { spectra: input })).rejects.toThrow(/invalid parameters.*window.*must be >= 5/);
   });
 
+  it('refuses Savitzky–Golay polynomial orders above 8 through the schema: the library\'s weights take exponential time in the order (window 19, order 18 ran for minutes)', async () => {
+    const input = await write('p9.arrow', table([Array.from({ length: 25 }, (_, i) => i * i)], Array.from({ length: 25 }, (_, i) => i)));
+    await expect(run({ steps: [{ smooth: { window: 19, polynomial: 18 } }] }, { spectra: input })).rejects.toThrow(/invalid parameters.*polynomial.*must be <= 8/);
+    await expect(run({ steps: [{ derivative: { window: 11, polynomial: 9 } }] }, { spectra: input })).rejects.toThrow(/invalid parameters.*polynomial.*must be <= 8/);
+  });
+
   it('names the spectrum when a step cannot be applied', async () => {
     const input = await write('zero.arrow', table([[1, 2, 3], [0, 0, 0]], [0, 1, 2]));
     await expect(run({ steps: [{ normalize: { method: 'max' } }] }, { spectra: input })).rejects.toThrow(/step 1 \(normalize\), spectrum "s1": cannot max-normalise/);
