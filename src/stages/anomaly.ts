@@ -135,7 +135,11 @@ export const anomaly: StageDef = {
       let normalSide = Array.from(evalErr).filter((_, i) => !truth![i]);
       // all evaluated spectra anomalous: compare with the normal reference set
       if (normalSide.length === 0) normalSide = Array.from(normalErr);
-      ctx.metric('error_ratio', anomalous.length > 0 ? mean(anomalous) / mean(normalSide) : null);
+      // a model reconstructing the normal side exactly (error 0) leaves the ratio undefined (0/0 or x/0):
+      // null with a note, not a NaN/Infinity metric that would fail the whole stage
+      const ratio = anomalous.length > 0 ? mean(anomalous) / mean(normalSide) : null;
+      if (ratio !== null && !Number.isFinite(ratio)) ctx.log('error_ratio undefined: the normal spectra are reconstructed exactly (mean error 0)');
+      ctx.metric('error_ratio', ratio !== null && Number.isFinite(ratio) ? ratio : null);
     }
 
     // columns, not one object per row: this table has a row per evaluated spectrum

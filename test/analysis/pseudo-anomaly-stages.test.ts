@@ -151,4 +151,21 @@ describe('anomaly stage (PCA model)', () => {
     // 95th percentile threshold is below the 99th
     expect(a.metrics.threshold as number).toBeLessThan(b.metrics.threshold as number);
   });
+
+  it('reports error_ratio as null, not NaN or Infinity, when the normal spectra are reconstructed exactly (error 0)', async () => {
+    // identical normal spectra: the PCA mean is the spectrum itself, so their errors are exactly 0
+    const flat = phaseSpectra([[720]], 6, 0, 3);
+    flat.spectra.set(flat.spectra.subarray(0, flat.d).map(() => 1));
+    for (let i = 1; i < flat.n; i++) flat.spectra.copyWithin(i * flat.d, 0, flat.d);
+    const flatPath = join(dir, 'flat.arrow');
+    const flatModel = join(dir, 'pca-flat');
+    await writePhaseSpectra(flatPath, flat);
+    await saveModel(await trainPca(flat.spectra, flat.n, flat.d, { latentDim: 1 }), flatModel);
+    // every evaluated spectrum anomalous → compared with the normal set's mean error, 0
+    const same = await runStageForTest(anomaly, { inputs: { model: flatModel, normal: flatPath, spectra: flatPath }, params: { anomaly_label: 'phase0' } });
+    expect(same.metrics.normal_error_mean).toBe(0);
+    expect(same.metrics.error_ratio).toBeNull();
+    const other = await runStageForTest(anomaly, { inputs: { model: flatModel, normal: flatPath, spectra: evalPath } });
+    expect(other.metrics.recall).toBe(1);
+  });
 });
