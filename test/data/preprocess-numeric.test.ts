@@ -26,10 +26,10 @@ describe('normalisation (hand-worked vectors)', () => {
   });
   it('MSC undoes an offset and a multiplicative scatter: y = 2 + 3·ref → ref', () => {
     const ref = [1, 3, 2, 5, 4];
-    close(msc([5, 11, 8, 17, 14], ref), ref);
+    close(msc([5, 11, 8, 17, 14], ref)!, ref);
     // a spectrum with its own shape, worked by hand: y = [2,4,4,10,8], mean 5.6; ref mean 3;
     // Σ(ref−3)(y−5.6) = 20, Σ(ref−3)² = 10 → b = 2, a = 5.6 − 2·3 = −0.4 → (y + 0.4)/2
-    close(msc([2, 4, 4, 10, 8], ref), [1.2, 2.2, 2.2, 5.2, 4.2]);
+    close(msc([2, 4, 4, 10, 8], ref)!, [1.2, 2.2, 2.2, 5.2, 4.2]);
   });
   it('area: trapezoid of [1,3,3,1] on x = 0..3 is 7; the mean level over the span 3 is 7/3', () => {
     expect(trapezoid([0, 1, 2, 3], [1, 3, 3, 1])).toBe(7);

@@ -103,6 +103,11 @@ describe('preprocess stage', () => {
     await expect(run({ steps: [{ normalize: { method: 'l3' } }] }, { spectra: input })).rejects.toThrow(/invalid parameters/);
   });
 
+  it('msc refuses a spectrum with zero slope against the reference (flat or all-zero) instead of writing it unscaled', async () => {
+    const input = await write('msc0.arrow', table([[1, 2, 3, 4], [2, 4, 6, 8], [5, 5, 5, 5]], [0, 1, 2, 3]));
+    await expect(run({ steps: [{ normalize: { method: 'msc' } }] }, { spectra: input })).rejects.toThrow(/step 1 \(normalize\), spectrum "s2": cannot msc-normalise: the spectrum has zero slope against the reference/);
+  });
+
   it('refuses Savitzky–Golay windows below 5 through the schema (ml-savitzky-golay-generalized throws a RangeError stack trace on them)', async () => {
     const input = await write('w3.arrow', table([[1, 2, 3, 4, 5, 6, 7]], [0, 1, 2, 3, 4, 5, 6]));
     await expect(run({ steps: [{ smooth: { window: 3, polynomial: 1 } }] }, { spectra: input })).rejects.toThrow(/invalid parameters.*window.*must be >= 5/);

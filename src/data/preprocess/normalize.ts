@@ -34,8 +34,11 @@ export function snvInto(y: Float64Array, out: Float64Array): void {
   else out.fill(0, 0, n);
 }
 
-/** Multiplicative scatter correction: regress y = a + b·ref, return (y − a)/b. */
-export function msc(y: ArrayLike<number>, ref: ArrayLike<number>): Float64Array {
+/**
+ * Multiplicative scatter correction: regress y = a + b·ref, return (y − a)/b; `undefined` when
+ * the slope b is zero (a flat or all-zero spectrum: nothing to scale by; caller reports which).
+ */
+export function msc(y: ArrayLike<number>, ref: ArrayLike<number>): Float64Array | undefined {
   const n = y.length;
   let mr = 0;
   let my = 0;
@@ -53,9 +56,10 @@ export function msc(y: ArrayLike<number>, ref: ArrayLike<number>): Float64Array 
     sxx += e * e;
   }
   const b = sxx > 0 ? sxy / sxx : 1;
+  if (!usableScale(b)) return undefined;
   const a = my - b * mr;
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = b !== 0 ? (y[i]! - a) / b : y[i]! - a;
+  for (let i = 0; i < n; i++) out[i] = (y[i]! - a) / b;
   return out;
 }
 

@@ -250,7 +250,11 @@ export function applyStep(step: Step | string, main: Work, fit: Work | undefined
         checkSameGrid(main, fit, ctx);
         const ref = ctx.stats?.msc ?? meanRow(source);
         ctx.fitted?.({ msc: ref });
-        mapRows(works, (_x, y) => msc(y, ref));
+        mapRows(works, (_x, y, id, t) => {
+          const out = msc(y, ref);
+          if (!out) throw new StageError(`cannot msc-normalise: the spectrum has zero slope against the reference (mean) spectrum, so there is no scale to divide by${t === 1 ? ' (clean column)' : ''}; is it flat or empty?`, where(id));
+          return out;
+        });
         return;
       }
       let axisOfRows: Float64Array | undefined;
