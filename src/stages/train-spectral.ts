@@ -75,6 +75,10 @@ export const trainSpectral: StageDef = {
       const fraction = p.test_fraction as number;
       if (fraction > 0) {
         const { train: a, test: b } = splitSamples(all, fraction, ctx.seed, task);
+        // the test metrics would be missing without a word
+        if (b.n === 0) {
+          throw new StageError(`${fraction} of ${all.n} rows${task === 'classify' ? ' (stratified by class)' : ''} holds out no test row; raise test_fraction or set it to 0 to train without a test set`, 'with.test_fraction');
+        }
         trainSet = a;
         testSet = b;
       } else trainSet = all;
