@@ -201,6 +201,10 @@ export const trainAutoencoder: StageDef = {
     }
     const { t, from, data } = await trainingData(ctx, p);
     const useClean = p.denoise !== undefined && t.clean !== undefined;
+    if (p.denoise?.resample && t.clean === undefined) {
+      data.close?.();
+      throw new StageError(`needs a \`clean\` column, which ${from} has not; drop resample (noise is then added to \`spectrum\` every epoch) or give the table a \`clean\` column`, 'with.denoise.resample');
+    }
     if (useClean) ctx.log(`denoising: target = clean column, input = ${p.denoise!.resample ? 'fresh noise on clean each epoch' : 'spectrum'}`);
     else if (p.denoise) ctx.log(`denoising: ${p.denoise.noise} noise${p.denoise.level !== undefined ? ` (level ${p.denoise.level})` : ''} added to the input each epoch`);
 
