@@ -86,6 +86,14 @@ export const trainSpectral: StageDef = {
       trainSet = selectRows(await readSpectra(tr.path), task, target, classes, ctx, tr.from);
       if (te) testSet = selectRows(await readSpectra(te.path), task, target, classes, ctx, te.from);
     } else throw new StageError('no input: connect `spectra`, or `train` and `test`', 'in');
+    if (task === 'classify' && classes) {
+      // a listed class without rows would be an output the network never learns (a typo, usually)
+      const present = new Set(trainSet.labels);
+      const missing = classes.filter((c) => !present.has(c));
+      if (missing.length > 0) {
+        throw new StageError(`no training rows of class ${missing.map((c) => JSON.stringify(c)).join(', ')} in ${(one ?? tr)!.from} (column "${target ?? 'label'}"); list only classes that occur there`, 'with.classes');
+      }
+    }
     if (testSet && testSet.d !== trainSet.d) throw new StageError(`test spectra have ${testSet.d} channels, training spectra ${trainSet.d}`, 'in.test');
     if (trainSet.n < 2) throw new StageError(`only ${trainSet.n} training rows`, 'in');
     if (task === 'classify') {
