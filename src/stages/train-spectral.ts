@@ -95,7 +95,10 @@ export const trainSpectral: StageDef = {
       }
     }
     if (testSet && testSet.d !== trainSet.d) throw new StageError(`test spectra have ${testSet.d} channels, training spectra ${trainSet.d}`, 'in.test');
-    if (trainSet.n < 2) throw new StageError(`only ${trainSet.n} training rows`, 'in');
+    if (trainSet.n < 2) {
+      const usable = task === 'classify' ? 'with a usable label' : `with a numeric ${target ?? 'target'}`;
+      throw new StageError(`only ${trainSet.n} training row${trainSet.n === 1 ? '' : 's'} (${usable}${classes ? ' of the listed classes' : ''}); train.spectral needs at least 2`, (one ?? tr)!.from);
+    }
     if (task === 'classify') {
       const present = new Set(trainSet.labels);
       if (present.size < 2) {
