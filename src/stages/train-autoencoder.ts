@@ -265,12 +265,11 @@ export const trainAutoencoder: StageDef = {
     } finally {
       data.close?.();
     }
-    const first = result.history[0]!.loss;
-    // losses are scaled so that predicting the mean scores about 1: a loss that stays put to
-    // 6 digits over several epochs (learning_rate far too small) is a fit that did not happen
-    if (result.history.length >= 2 && first > 1e-3 && result.history.every((e) => Math.abs(e.loss - first) <= 1e-6 * first)) {
+    const { stuckLossMessage } = await import('../ml/divergence.js');
+    const stuck = stuckLossMessage(result.history.map((e) => e.loss), p.learning_rate);
+    if (stuck) {
       result.model.dispose();
-      throw new StageError(`the training loss did not move in ${result.history.length} epochs (it stayed at ${first.toPrecision(4)} to 6 digits); raise learning_rate (now ${p.learning_rate})`, 'with.learning_rate');
+      throw new StageError(stuck, 'with.learning_rate');
     }
     try {
       result.model.config.training = { ...result.model.config.training, target: useClean ? 'clean' : 'spectrum' };

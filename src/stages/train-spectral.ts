@@ -111,7 +111,7 @@ export const trainSpectral: StageDef = {
     const epochs = p.epochs as number;
     const names = featureNames(trainSet.table);
     const numericAxis = !trainSet.table.metadata.channel_names;
-    const { isTrainingDiverged } = await import('../ml/divergence.js');
+    const { isTrainingDiverged, stuckLossMessage } = await import('../ml/divergence.js');
     const result = await train(tf, {
       x: trainSet.x, n: trainSet.n, d: trainSet.d,
       ...(task === 'classify' ? { labels: trainSet.labels! } : { y: trainSet.y! }),
@@ -139,6 +139,11 @@ export const trainSpectral: StageDef = {
       throw isTrainingDiverged(e) ? new StageError((e as Error).message) : e;
     });
     const net = result.net;
+    const stuck = stuckLossMessage(result.history, p.learning_rate as number);
+    if (stuck) {
+      net.dispose();
+      throw new StageError(stuck, 'with.learning_rate');
+    }
     try {
       const metricName = task === 'classify' ? 'accuracy' : 'mae';
       ctx.metric(`train_${metricName}`, round(evaluate(net, trainSet.x, trainSet.n, truthOf(net, trainSet)).metric));
