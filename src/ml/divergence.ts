@@ -62,3 +62,15 @@ export function checkWeights(epoch: number, weights: Iterable<[string, ArrayLike
     throw new TrainingDivergedError(`training diverged at epoch ${epoch}: weights "${bad}" are no longer finite${advice(learningRate)}`);
   }
 }
+
+/**
+ * A loss that stayed put — the same to 6 digits from the first epoch to the last, over at
+ * least 2 epochs and above 1e-3 (in scaled units, where predicting the mean scores about 1) —
+ * is a fit that did not happen (learning rate far too small): the message to fail with, else undefined.
+ */
+export function stuckLossMessage(losses: readonly number[], learningRate: number): string | undefined {
+  const first = losses[0];
+  if (losses.length < 2 || first === undefined || !(first > 1e-3)) return undefined;
+  if (!losses.every((l) => Math.abs(l - first) <= 1e-6 * first)) return undefined;
+  return `the training loss did not move in ${losses.length} epochs (it stayed at ${first.toPrecision(4)} to 6 digits); raise learning_rate (now ${learningRate})`;
+}

@@ -201,6 +201,17 @@ export const trainAutoencoder: StageDef = {
     }
     const { t, from, data } = await trainingData(ctx, p);
     const useClean = p.denoise !== undefined && t.clean !== undefined;
+    // the split of src/ml/train.ts (at least 1, at most n − 1 validation rows): one training row
+    // is centred to zeros, so the fit is the mean spectrum with loss 0
+    const nVal = p.validation > 0 ? Math.min(Math.max(Math.round(p.validation * data.n), 1), data.n - 1) : 0;
+    if (data.n - nVal < 2) {
+      data.close?.();
+      throw new StageError(`${p.validation} of ${data.n} spectra leaves ${data.n - nVal} to train on; lower validation (or set it to 0) so that at least 2 remain`, 'with.validation');
+    }
+    if (p.denoise?.resample && t.clean === undefined) {
+      data.close?.();
+      throw new StageError(`needs a \`clean\` column, which ${from} has not; drop resample (noise is then added to \`spectrum\` every epoch) or give the table a \`clean\` column`, 'with.denoise.resample');
+    }
     if (useClean) ctx.log(`denoising: target = clean column, input = ${p.denoise!.resample ? 'fresh noise on clean each epoch' : 'spectrum'}`);
     else if (p.denoise) ctx.log(`denoising: ${p.denoise.noise} noise${p.denoise.level !== undefined ? ` (level ${p.denoise.level})` : ''} added to the input each epoch`);
 
@@ -253,6 +264,12 @@ export const trainAutoencoder: StageDef = {
       throw e;
     } finally {
       data.close?.();
+    }
+    const { stuckLossMessage } = await import('../ml/divergence.js');
+    const stuck = stuckLossMessage(result.history.map((e) => e.loss), p.learning_rate);
+    if (stuck) {
+      result.model.dispose();
+      throw new StageError(stuck, 'with.learning_rate');
     }
     try {
       result.model.config.training = { ...result.model.config.training, target: useClean ? 'clean' : 'spectrum' };

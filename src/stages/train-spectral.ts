@@ -75,6 +75,10 @@ export const trainSpectral: StageDef = {
       const fraction = p.test_fraction as number;
       if (fraction > 0) {
         const { train: a, test: b } = splitSamples(all, fraction, ctx.seed, task);
+        // the test metrics would be missing without a word
+        if (b.n === 0) {
+          throw new StageError(`${fraction} of ${all.n} rows${task === 'classify' ? ' (stratified by class)' : ''} holds out no test row; raise test_fraction or set it to 0 to train without a test set`, 'with.test_fraction');
+        }
         trainSet = a;
         testSet = b;
       } else trainSet = all;
@@ -82,8 +86,19 @@ export const trainSpectral: StageDef = {
       trainSet = selectRows(await readSpectra(tr.path), task, target, classes, ctx, tr.from);
       if (te) testSet = selectRows(await readSpectra(te.path), task, target, classes, ctx, te.from);
     } else throw new StageError('no input: connect `spectra`, or `train` and `test`', 'in');
+    if (task === 'classify' && classes) {
+      // a listed class without rows would be an output the network never learns (a typo, usually)
+      const present = new Set(trainSet.labels);
+      const missing = classes.filter((c) => !present.has(c));
+      if (missing.length > 0) {
+        throw new StageError(`no training rows of class ${missing.map((c) => JSON.stringify(c)).join(', ')} in ${(one ?? tr)!.from} (column "${target ?? 'label'}"); list only classes that occur there`, 'with.classes');
+      }
+    }
     if (testSet && testSet.d !== trainSet.d) throw new StageError(`test spectra have ${testSet.d} channels, training spectra ${trainSet.d}`, 'in.test');
-    if (trainSet.n < 2) throw new StageError(`only ${trainSet.n} training rows`, 'in');
+    if (trainSet.n < 2) {
+      const usable = task === 'classify' ? 'with a usable label' : `with a numeric ${target ?? 'target'}`;
+      throw new StageError(`only ${trainSet.n} training row${trainSet.n === 1 ? '' : 's'} (${usable}${classes ? ' of the listed classes' : ''}); train.spectral needs at least 2`, (one ?? tr)!.from);
+    }
     if (task === 'classify') {
       const present = new Set(trainSet.labels);
       if (present.size < 2) {
@@ -96,7 +111,7 @@ export const trainSpectral: StageDef = {
     const epochs = p.epochs as number;
     const names = featureNames(trainSet.table);
     const numericAxis = !trainSet.table.metadata.channel_names;
-    const { isTrainingDiverged } = await import('../ml/divergence.js');
+    const { isTrainingDiverged, stuckLossMessage } = await import('../ml/divergence.js');
     const result = await train(tf, {
       x: trainSet.x, n: trainSet.n, d: trainSet.d,
       ...(task === 'classify' ? { labels: trainSet.labels! } : { y: trainSet.y! }),
@@ -124,6 +139,11 @@ export const trainSpectral: StageDef = {
       throw isTrainingDiverged(e) ? new StageError((e as Error).message) : e;
     });
     const net = result.net;
+    const stuck = stuckLossMessage(result.history, p.learning_rate as number);
+    if (stuck) {
+      net.dispose();
+      throw new StageError(stuck, 'with.learning_rate');
+    }
     try {
       const metricName = task === 'classify' ? 'accuracy' : 'mae';
       ctx.metric(`train_${metricName}`, round(evaluate(net, trainSet.x, trainSet.n, truthOf(net, trainSet)).metric));
