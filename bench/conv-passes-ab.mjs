@@ -2,7 +2,7 @@
 // batch norm + LeakyReLU (+ pooling) forward and backward, and the filter +
 // bias gradients, as 7c91a0c's kernels ran them (its wasm exports, by their
 // old signatures) against this build's, alternated in one process, process
-// CPU ms, fastest of ROUNDS (7). The before/after behind the README's Conv-1D
+// CPU ms, fastest of ROUNDS (7). The before/after behind docs/performance.md's Conv-1D
 // passes figures; it only works against a build of 7c91a0c (whose exports it
 // calls). Not part of `npm run bench`:
 //

@@ -28,7 +28,7 @@
 // alone. That difference is most of why the older dense-AE bench reported
 // 2.1–2.6× while trainAutoencoder timed with performance.now() gave
 // 1.2–1.77×: the former was process CPU time, the latter wall time (see the
-// README's performance section).
+// docs/performance.md).
 //
 // Options (env):
 //   BENCH_EPOCHS    timed epochs per configuration (default 3)
