@@ -4,6 +4,7 @@ import { cpSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, t
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { currentOwner } from '../../src/runner/owner.js';
 import { CLI, PLUGIN, cli, cliAsync, collectOutput, ROOT, tempDir } from './helpers.js';
 
 interface JsonStage { id: string; key: string; cached: boolean; status: string; outputs: Record<string, string> }
@@ -63,6 +64,21 @@ describe('cache gc during a run', () => {
     const r = await out;
     expect(r.status, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as JsonRun).status).toBe('ok');
+  });
+
+  it('drops the parsed-pipeline cache file by file, sparing one a run is writing (gc used to fail ENOTEMPTY then)', () => {
+    const { dir, store } = workspace();
+    writeFileSync(join(dir, 'one.yaml'), 'name: one\nstages:\n  a: { type: test.rows, with: { n: 3 } }\n');
+    expect(run(dir, store, 'one.yaml').status).toBe(0);
+    const parsed = join(store, 'cache', 'pipelines');
+    const cached = readdirSync(parsed).filter((f) => f.endsWith('.json'));
+    expect(cached).toHaveLength(1);
+    // what writeAtomic leaves while a live process (this one) is between open and rename
+    const writing = `${cached[0]}.${currentOwner().id}.0123abcd.tmp`;
+    writeFileSync(join(parsed, writing), '{"half":');
+    const gc = cli(['cache', 'gc', '--store', store]);
+    expect(gc.status, gc.stderr).toBe(0);
+    expect(readdirSync(parsed)).toEqual([writing]);
   });
 });
 
