@@ -1,6 +1,6 @@
 // Store safety seen from the command line: gc during a run, broken and corrupt
 // entries, filesystem errors, Ctrl-C in an in-thread stage.
-import { cpSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -177,6 +177,19 @@ describe('filesystem errors are one line, exit 1, and leave nothing behind', () 
     oneLine(cli(['run', 'chain10.yaml', '--store', 'afile'], { cwd: dir }), /afile is not a directory/);
     symlinkSync(join(dir, 'missing-target'), join(dir, 'dangling'));
     oneLine(cli(['run', 'chain10.yaml', '--store', 'dangling/store'], { cwd: dir }), /dangling is a symbolic link to a missing target/);
+  });
+
+  it('a store nothing can be written into names the store, not an internal temp file', () => {
+    const { dir, store } = workspace();
+    // stands for a read-only or foreign store (EROFS/EACCES need root or a mount to make; the path is the same)
+    mkdirSync(store);
+    writeFileSync(join(store, 'holds'), '');
+    writeFileSync(join(dir, 'one.yaml'), 'name: one\nstages:\n  a: { type: test.rows, with: { n: 3 } }\n');
+    for (const args of [['run', 'one.yaml'], ['cache', 'gc']]) {
+      const r = cli([...args, '--store', store], { cwd: dir });
+      oneLine(r, /^cannot write to store \S+store: a component of the path is not a directory \(ENOTDIR\)/);
+      expect(r.stderr).not.toMatch(/\.new\b|\.tmp\b/);
+    }
   });
 
   it('--store /proc/nope ends at once (run, status, cache ls, cache verify), it does not loop', () => {
