@@ -1,6 +1,6 @@
 // Store safety seen from the command line: gc during a run, broken and corrupt
 // entries, filesystem errors, Ctrl-C in an in-thread stage.
-import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, utimesSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -79,6 +79,32 @@ describe('cache gc during a run', () => {
     const gc = cli(['cache', 'gc', '--store', store]);
     expect(gc.status, gc.stderr).toBe(0);
     expect(readdirSync(parsed)).toEqual([writing]);
+  });
+});
+
+describe('a lock held on another host', () => {
+  it('says whose it is and when this run takes over, then computes the stage once the lease lapses', async () => {
+    const { dir, store } = workspace();
+    writeFileSync(join(dir, 'one.yaml'), 'name: one\nstages:\n  a: { type: test.rows, with: { n: 3 } }\n');
+    const key = stage(run(dir, store, 'one.yaml').run, 'a').key;
+    // a holder on another host (its pid means nothing here): renewed by this test until the run
+    // says it waits, then abandoned, so only the lapse of its lease lets the run go on
+    const owner = { id: 'farhost-0000aaaa-4026531999-4242-abcdef', host: 'farhost', boot: '0000aaaa-0000', pidns: '4026531999', pid: 4242, pidStart: '1' };
+    const lock = join(store, 'locks', `${key}.lock`);
+    writeFileSync(lock, JSON.stringify({ token: 'far', owner, lease_ms: 1500, created: new Date().toISOString() }));
+    const renew = setInterval(() => { const now = new Date(); utimesSync(lock, now, now); }, 200);
+    const child = cliAsync(['run', 'one.yaml', '--store', store, '--json', '--force'], { cwd: dir });
+    const out = collectOutput(child);
+    try {
+      await waitFor(child, 'waiting for pid 4242 on farhost');
+    } finally {
+      clearInterval(renew);
+    }
+    const r = await out;
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('waiting for pid 4242 on farhost, which is computing it (if it stops renewing its lock for 1.5 s, this run takes over)');
+    expect(stage(JSON.parse(r.stdout) as JsonRun, 'a').status).toBe('done');
+    expect(readdirSync(join(store, 'locks'))).toEqual([]);
   });
 });
 
