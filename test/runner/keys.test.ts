@@ -6,7 +6,8 @@ import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, cliAsync, collectOutput, tempDir, testRegistry } from './helpers.js';
-import { expandPath, implementationFingerprint } from '../../src/runner/fingerprint.js';
+import { expandPath, implementationFingerprint, keyParams } from '../../src/runner/fingerprint.js';
+import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { StageDef } from '../../src/runner/stage-api.js';
 import { engineIdentity } from '../../src/ml/engine-identity.js';
@@ -136,6 +137,23 @@ describe('input files are keyed by what the stage read (issue 13.2)', () => {
     expect(r.status).toBe(1);
     expect((JSON.parse(r.stdout) as JsonRun).stages[0]!.error).toMatch(/^data\.txt: changed while this run was using it/);
     expect(existsSync(join(dir, 'store', 'objects')) ? readdirSync(join(dir, 'store', 'objects')).length : 0).toBe(0);
+  });
+});
+
+describe('hashing input files leaves the event loop free', () => {
+  it('a timer set before keying fires before the file is hashed: lease heartbeats keep running through a large input', async () => {
+    const dir = tempDir();
+    // three 4 MB reads; the hash is checked against node's own one-shot SHA-256 of the same bytes
+    const bytes = Buffer.alloc(10 << 20, 7);
+    writeFileSync(join(dir, 'big.txt'), bytes);
+    const def = (await testRegistry()).get('test.readfile')!;
+    const stage = { id: 'r', type: def.type, def, params: { path: join(dir, 'big.txt') }, pathParams: ['path'], inputs: {} };
+    let beat = false;
+    setImmediate(() => { beat = true; });
+    const keyed = await keyParams(stage, dir);
+    // a synchronous hash ran to the end first (an hour-long one would have let every lease of the process lapse)
+    expect(beat).toBe(true);
+    expect(keyed.path).toEqual({ files: { 'big.txt': createHash('sha256').update(bytes).digest('hex') } });
   });
 });
 
