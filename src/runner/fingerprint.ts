@@ -22,6 +22,8 @@ export interface KeyMaterial {
   engine?: unknown;
   /** A gathering stage's replicate axes (they change how it summarises); absent otherwise, so other keys are unchanged. */
   replicates?: string[];
+  /** Stages whose output shows stage ids (StageDef.named): its own id and its inputs' `stage.port` per port; absent otherwise. */
+  names?: { stage: string; inputs: Record<string, string[]> };
   /** A gathering stage run without the outputs of failed upstream stages: which variants lost what (see partialGather). */
   missing?: MissingVariant[];
 }
