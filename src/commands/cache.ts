@@ -108,8 +108,13 @@ async function collect(store: Store, args: GcArgs): Promise<number> {
     for (const job of jobs) for (const f of job.files) await fsp.rm(f, { force: true });
     for (const key of remove) await store.removeEntry(key);
     for (const id of droppedRuns) await store.removeRun(id);
-    // parsed pipelines are only a speed-up; they are rebuilt on the next run
-    await fsp.rm(join(store.root, 'cache', 'pipelines'), { recursive: true, force: true });
+    // parsed pipelines are only a speed-up; they are rebuilt on the next run. Only the
+    // finished files go: a run parsing right now may be writing one (its temp file is
+    // left to cleanStale), and removing the folder under it made gc fail with ENOTEMPTY
+    const parsed = join(store.root, 'cache', 'pipelines');
+    for (const name of await fsp.readdir(parsed).catch(() => [])) {
+      if (name.endsWith('.json')) await fsp.rm(join(parsed, name), { force: true });
+    }
     for (const name of await fsp.readdir(join(store.root, 'quarantine')).catch(() => [])) {
       await fsp.rm(join(store.root, 'quarantine', name), { recursive: true, force: true });
     }

@@ -50,7 +50,7 @@ export function plainDisplay(variants: number, write: (s: string) => void = (s) 
       const label = taskLabel(e.task, variants);
       if (e.type === 'start') write(`[${stamp()}] ▶ ${label}  (${e.task.stage.type})${e.by ? `  on ${e.by.worker}` : ''}\n`);
       else if (e.type === 'finish') write(`[${stamp()}] ${finishLine(label, e)}\n`);
-      else if (e.type === 'waiting') write(`[${stamp()}] … ${label}  waiting for ${holderName(e.holder)}, which is computing it\n`);
+      else if (e.type === 'waiting') write(`[${stamp()}] … ${label}  ${waitingFor(e.holder)}\n`);
       else if (e.type === 'log') write(`[${stamp()}]   ${label}: ${e.message}\n`);
       else if (e.type === 'progress') {
         // a line per few seconds per stage at most: logs stay readable
@@ -92,7 +92,7 @@ export async function ttyDisplay(variants: number): Promise<Display> {
         if (bar) { multi.remove(bar); bars.delete(e.task.key); }
         multi.log(`${finishLine(label, e)}\n`);
       } else if (e.type === 'waiting') {
-        multi.log(`… ${label}  waiting for ${holderName(e.holder)}, which is computing it\n`);
+        multi.log(`… ${label}  ${waitingFor(e.holder)}\n`);
       } else if (e.type === 'log') {
         multi.log(`  ${label}: ${e.message}\n`);
       }
@@ -104,7 +104,13 @@ export async function ttyDisplay(variants: number): Promise<Display> {
   };
 }
 
-/** "pid 123 on host h" for a lock's holder (a lock of unknown format has none). */
-function holderName(holder: LockInfo | undefined): string {
-  return holder ? `pid ${holder.owner.pid} on ${holder.owner.host}` : 'another process';
+/**
+ * Who holds a lock we wait for, and how long the wait can last: a holder on
+ * another host is never judged dead from here, only its lease can lapse, so
+ * the user learns that a crashed holder costs one lease and no manual step.
+ */
+function waitingFor(holder: LockInfo | undefined): string {
+  const who = holder ? `pid ${holder.owner.pid} on ${holder.owner.host}` : 'another process';
+  const lease = holder && Number.isFinite(holder.lease_ms) ? `${Math.round(holder.lease_ms / 100) / 10} s` : 'a lease';
+  return `waiting for ${who}, which is computing it (if it stops renewing its lock for ${lease}, this run takes over)`;
 }

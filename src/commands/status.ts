@@ -80,6 +80,12 @@ async function previousStages(plan: Plan, store: Store): Promise<Map<string, Sta
   return map;
 }
 
+/** "report ← clean.spectra, codes.codes" for the names a stage's output shows (StageDef.named). */
+function namesOf(names: KeyMaterial['names']): string {
+  if (!names) return '(none)';
+  return `${names.stage} ← ${[...new Set(Object.values(names.inputs).flat())].join(', ')}`;
+}
+
 function explain(task: Task, prev: StageRecord | undefined, store: Store): string[] {
   if (!prev) return ['never run before (no earlier run of this pipeline records this stage)'];
   if (prev.key === task.key) return ['its output is no longer in the store (removed by `cache gc`, or the run that made it failed)'];
@@ -105,6 +111,7 @@ function explain(task: Task, prev: StageRecord | undefined, store: Store): strin
     }
   }
   if (a.seed !== b.seed) reasons.push(`seed changed: ${a.seed} → ${b.seed}`);
+  if (canonicalJson(a.names) !== canonicalJson(b.names)) reasons.push(`the stage names it shows changed: ${namesOf(a.names)} → ${namesOf(b.names)}`);
   reasons.push(...engineChanges(a.engine as EngineIdentity | undefined, b.engine as EngineIdentity | undefined));
   // a gathering stage's inputs also name the variants reading each output (`key:port@v1|v2`)
   const outputsOnly = (refs: string[] | undefined) => canonicalJson((refs ?? []).map((r) => r.replace(/@.*$/, '')));

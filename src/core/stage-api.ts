@@ -157,6 +157,10 @@ export interface StageDef {
   metrics?: Record<string, MetricInfo>;
   /** Results do not depend on the seed: leave it out of the content key. */
   seedless?: boolean;
+  /** Its output shows stage ids — its own and its inputs' (a report's title, captions and
+   * tables): they enter its content key, so renaming a stage never serves a result that
+   * names the old one. Other stages are keyed by content only, names left out. */
+  named?: boolean;
   /** What one run of the stage needs on a batch cluster (SLURM's --cpus-per-task, --mem,
    * --time); a pipeline overrides them per stage under `resources:`. Never in the key. */
   resources?: StageResources;

@@ -53,7 +53,7 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
   // gc spares what this process reads and writes
   const heldKeys = hooks.hold !== false ? [job.key, ...Object.values(job.inputs).flat().map((r) => r.key)] : [];
   if (heldKeys.length) await store.holdKeys(heldKeys);
-  const started = performance.now();
+  let started = performance.now();
   let temp: string | undefined;
   let locked = false;
   try {
@@ -63,6 +63,8 @@ export async function computeEntry(store: Store, def: StageDef, job: StageJob, h
       if (r) return r;
     }
     locked = !claim.cached;
+    // the entry's seconds are its computing time, not the wait for another run's lock (up to a lease)
+    started = performance.now();
     if (claim.quarantined) hooks.onMessage?.({ type: 'log', message: `cached entry was broken (${claim.quarantined[0]}); moved to quarantine/, recomputing` });
     hooks.onStart?.();
     temp = await store.createTemp(job.key);

@@ -5,7 +5,8 @@
  * resolved parameters (file parameters by content), seed, and input keys.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MissingVariant, StageDef } from './stage-api.js';
@@ -21,6 +22,8 @@ export interface KeyMaterial {
   engine?: unknown;
   /** A gathering stage's replicate axes (they change how it summarises); absent otherwise, so other keys are unchanged. */
   replicates?: string[];
+  /** Stages whose output shows stage ids (StageDef.named): its own id and its inputs' `stage.port` per port; absent otherwise. */
+  names?: { stage: string; inputs: Record<string, string[]> };
   /** A gathering stage run without the outputs of failed upstream stages: which variants lost what (see partialGather). */
   missing?: MissingVariant[];
 }
@@ -169,7 +172,7 @@ export async function keyParams(stage: StageInstance, pipelineDir: string): Prom
     const v = stage.params[name];
     if (v === undefined || v === null) continue;
     const files: Record<string, string> = {};
-    for (const file of await inputFiles({ ...stage, pathParams: [name] }, pipelineDir)) files[relative(pipelineDir, file)] = hashFile(file);
+    for (const file of await inputFiles({ ...stage, pathParams: [name] }, pipelineDir)) files[relative(pipelineDir, file)] = await hashFile(file);
     out[name] = { files };
   }
   return out;
@@ -252,19 +255,24 @@ export async function expandPath(spec: string, glob: boolean, pipelineDir: strin
   return (await fg(pattern, { absolute: true, onlyFiles: true })).sort();
 }
 
-/** SHA-256 of a file read 1 MB at a time: an input file of gigabytes never sits in memory. */
-function hashFile(file: string): string {
-  let fd: number | undefined;
+/**
+ * SHA-256 of a file read 4 MB at a time: an input file of gigabytes never sits
+ * in memory, and the reads are asynchronous so that the event loop keeps
+ * renewing this process's leases meanwhile (hashing 10 GB synchronously blocked
+ * it for longer than a lease: its hold expired and a gc could take its temp dirs).
+ */
+async function hashFile(file: string): Promise<string> {
+  let handle: FileHandle | undefined;
   try {
-    fd = openSync(file, 'r');
+    handle = await open(file, 'r');
     const h = createHash('sha256');
-    const chunk = Buffer.allocUnsafe(1 << 20);
-    for (let got; (got = readSync(fd, chunk, 0, chunk.length, null)) > 0;) h.update(chunk.subarray(0, got));
+    const chunk = Buffer.allocUnsafe(4 << 20);
+    for (let got; (got = (await handle.read(chunk, 0, chunk.length, null)).bytesRead) > 0;) h.update(chunk.subarray(0, got));
     return h.digest('hex');
   } catch (e) {
     return `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    await handle?.close();
   }
 }
 

@@ -71,6 +71,7 @@ export async function planPipeline(p: Pipeline, options: PlanOptions = {}): Prom
       inputs: Object.fromEntries(Object.entries(inputs).map(([port, refs]) => [port, refs.map((r) => `${r.key}:${r.port}${r.variants ? `@${r.variants.join('|')}` : ''}`)])),
       ...(isNumeric(s.def) && options.engine ? { engine: options.engine() } : {}),
       ...(gathers && p.replicates.length ? { replicates: p.replicates } : {}),
+      ...(s.def.named ? { names: { stage: s.id, inputs: Object.fromEntries(Object.entries(inputs).map(([port, refs]) => [port, refs.map((r) => `${r.stage}.${r.port}`)])) } } : {}),
     };
     const key = contentKey(material);
     let task = byKey.get(key);

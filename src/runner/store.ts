@@ -43,7 +43,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { canonicalJson, sha256, type KeyMaterial } from './fingerprint.js';
 import type { MetricValue } from './stage-api.js';
-import { FsProblem, fsErrorLine, fsyncEnabled, fsyncPath, makeDirs, testPause, writeAtomic } from './durable.js';
+import { FsProblem, describeFsError, fsErrorCode, fsErrorLine, fsyncEnabled, fsyncPath, makeDirs, testPause, writeAtomic } from './durable.js';
 import { acquireLease, backoff, breakLease, createLease, leaseExpired, leaseMs, readLease, type Lease, type LeaseInfo } from './lease.js';
 import { currentOwner, ownerIdProvablyDead } from './owner.js';
 
@@ -182,8 +182,13 @@ export class Store {
     if (this.hold && !this.hold.lost) return;
     await this.ensureLayout();
     const path = this.holdPath(currentOwner().id);
-    await fsp.rm(path, { force: true }); // a hold of ours broken while we were stalled
-    this.hold = await createLease(path, { keys: [...this.heldKeys.keys()] });
+    try {
+      await fsp.rm(path, { force: true }); // a hold of ours broken while we were stalled
+      this.hold = await createLease(path, { keys: [...this.heldKeys.keys()] });
+    } catch (e) {
+      // the first write of every writing command: name the store, not our temp file's name
+      throw new FsProblem(`cannot write to store ${this.root}: ${describeFsError(e)} (runs, workers and gc register in its holds/ folder, so the store must be writable)`, this.root, fsErrorCode(e));
+    }
     if (!this.hold) throw new Error(`hold ${path} exists`);
   }
 

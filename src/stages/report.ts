@@ -24,6 +24,7 @@ export const report: StageDef = {
   },
   gather: true,
   seedless: true,
+  named: true,
   packages: ['vega', 'vega-lite', 'apache-arrow'],
   module: import.meta.url,
   async run(ctx) {

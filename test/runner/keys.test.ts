@@ -6,7 +6,11 @@ import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, cliAsync, collectOutput, tempDir, testRegistry } from './helpers.js';
-import { expandPath, implementationFingerprint } from '../../src/runner/fingerprint.js';
+import { expandPath, implementationFingerprint, keyParams } from '../../src/runner/fingerprint.js';
+import { createHash } from 'node:crypto';
+import { parsePipeline } from '../../src/runner/pipeline.js';
+import { planPipeline } from '../../src/runner/plan.js';
+import { report } from '../../src/stages/report.js';
 import { pathToFileURL } from 'node:url';
 import type { StageDef } from '../../src/runner/stage-api.js';
 import { engineIdentity } from '../../src/ml/engine-identity.js';
@@ -136,6 +140,47 @@ describe('input files are keyed by what the stage read (issue 13.2)', () => {
     expect(r.status).toBe(1);
     expect((JSON.parse(r.stdout) as JsonRun).stages[0]!.error).toMatch(/^data\.txt: changed while this run was using it/);
     expect(existsSync(join(dir, 'store', 'objects')) ? readdirSync(join(dir, 'store', 'objects')).length : 0).toBe(0);
+  });
+});
+
+describe('stage ids are in the key of a stage whose output shows them (StageDef.named)', () => {
+  const keysOf = async (text: string): Promise<Map<string, string>> => {
+    const registry = await testRegistry();
+    registry.set(report.type, report);
+    const plan = await planPipeline(parsePipeline(text, join(tempDir(), 'p.yaml'), { registry }));
+    return plan.keys.get('default')!;
+  };
+
+  it('renaming the report or a stage it reads changes the report\'s key, and only the report\'s', async () => {
+    const before = await keysOf('name: a\nstages:\n  rows: { type: test.rows, with: { n: 3 } }\n  report: { type: report, in: [rows] }\n');
+    const inputRenamed = await keysOf('name: a\nstages:\n  data: { type: test.rows, with: { n: 3 } }\n  report: { type: report, in: [data] }\n');
+    const selfRenamed = await keysOf('name: b\nstages:\n  rows: { type: test.rows, with: { n: 3 } }\n  summary: { type: report, in: [rows] }\n');
+    // the report's title says "specflow report: <its id>" and its tables name the stage each input came from
+    expect(inputRenamed.get('report')).not.toBe(before.get('report'));
+    expect(selfRenamed.get('summary')).not.toBe(before.get('report'));
+    // a stage keyed by content alone keeps its key (and its cached result) under any name or pipeline name
+    expect(inputRenamed.get('data')).toBe(before.get('rows'));
+    expect(selfRenamed.get('rows')).toBe(before.get('rows'));
+    // the pipeline's name is not shown, so it stays out
+    const pipelineRenamed = await keysOf('name: zzz\nstages:\n  rows: { type: test.rows, with: { n: 3 } }\n  report: { type: report, in: [rows] }\n');
+    expect(pipelineRenamed.get('report')).toBe(before.get('report'));
+  });
+});
+
+describe('hashing input files leaves the event loop free', () => {
+  it('a timer set before keying fires before the file is hashed: lease heartbeats keep running through a large input', async () => {
+    const dir = tempDir();
+    // three 4 MB reads; the hash is checked against node's own one-shot SHA-256 of the same bytes
+    const bytes = Buffer.alloc(10 << 20, 7);
+    writeFileSync(join(dir, 'big.txt'), bytes);
+    const def = (await testRegistry()).get('test.readfile')!;
+    const stage = { id: 'r', type: def.type, def, params: { path: join(dir, 'big.txt') }, pathParams: ['path'], inputs: {} };
+    let beat = false;
+    setImmediate(() => { beat = true; });
+    const keyed = await keyParams(stage, dir);
+    // a synchronous hash ran to the end first (an hour-long one would have let every lease of the process lapse)
+    expect(beat).toBe(true);
+    expect(keyed.path).toEqual({ files: { 'big.txt': createHash('sha256').update(bytes).digest('hex') } });
   });
 });
 

@@ -1,9 +1,10 @@
 // Store safety seen from the command line: gc during a run, broken and corrupt
 // entries, filesystem errors, Ctrl-C in an in-thread stage.
-import { cpSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, utimesSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { currentOwner } from '../../src/runner/owner.js';
 import { CLI, PLUGIN, cli, cliAsync, collectOutput, ROOT, tempDir } from './helpers.js';
 
 interface JsonStage { id: string; key: string; cached: boolean; status: string; outputs: Record<string, string> }
@@ -63,6 +64,47 @@ describe('cache gc during a run', () => {
     const r = await out;
     expect(r.status, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as JsonRun).status).toBe('ok');
+  });
+
+  it('drops the parsed-pipeline cache file by file, sparing one a run is writing (gc used to fail ENOTEMPTY then)', () => {
+    const { dir, store } = workspace();
+    writeFileSync(join(dir, 'one.yaml'), 'name: one\nstages:\n  a: { type: test.rows, with: { n: 3 } }\n');
+    expect(run(dir, store, 'one.yaml').status).toBe(0);
+    const parsed = join(store, 'cache', 'pipelines');
+    const cached = readdirSync(parsed).filter((f) => f.endsWith('.json'));
+    expect(cached).toHaveLength(1);
+    // what writeAtomic leaves while a live process (this one) is between open and rename
+    const writing = `${cached[0]}.${currentOwner().id}.0123abcd.tmp`;
+    writeFileSync(join(parsed, writing), '{"half":');
+    const gc = cli(['cache', 'gc', '--store', store]);
+    expect(gc.status, gc.stderr).toBe(0);
+    expect(readdirSync(parsed)).toEqual([writing]);
+  });
+});
+
+describe('a lock held on another host', () => {
+  it('says whose it is and when this run takes over, then computes the stage once the lease lapses', async () => {
+    const { dir, store } = workspace();
+    writeFileSync(join(dir, 'one.yaml'), 'name: one\nstages:\n  a: { type: test.rows, with: { n: 3 } }\n');
+    const key = stage(run(dir, store, 'one.yaml').run, 'a').key;
+    // a holder on another host (its pid means nothing here): renewed by this test until the run
+    // says it waits, then abandoned, so only the lapse of its lease lets the run go on
+    const owner = { id: 'farhost-0000aaaa-4026531999-4242-abcdef', host: 'farhost', boot: '0000aaaa-0000', pidns: '4026531999', pid: 4242, pidStart: '1' };
+    const lock = join(store, 'locks', `${key}.lock`);
+    writeFileSync(lock, JSON.stringify({ token: 'far', owner, lease_ms: 1500, created: new Date().toISOString() }));
+    const renew = setInterval(() => { const now = new Date(); utimesSync(lock, now, now); }, 200);
+    const child = cliAsync(['run', 'one.yaml', '--store', store, '--json', '--force'], { cwd: dir });
+    const out = collectOutput(child);
+    try {
+      await waitFor(child, 'waiting for pid 4242 on farhost');
+    } finally {
+      clearInterval(renew);
+    }
+    const r = await out;
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('waiting for pid 4242 on farhost, which is computing it (if it stops renewing its lock for 1.5 s, this run takes over)');
+    expect(stage(JSON.parse(r.stdout) as JsonRun, 'a').status).toBe('done');
+    expect(readdirSync(join(store, 'locks'))).toEqual([]);
   });
 });
 
@@ -161,6 +203,19 @@ describe('filesystem errors are one line, exit 1, and leave nothing behind', () 
     oneLine(cli(['run', 'chain10.yaml', '--store', 'afile'], { cwd: dir }), /afile is not a directory/);
     symlinkSync(join(dir, 'missing-target'), join(dir, 'dangling'));
     oneLine(cli(['run', 'chain10.yaml', '--store', 'dangling/store'], { cwd: dir }), /dangling is a symbolic link to a missing target/);
+  });
+
+  it('a store nothing can be written into names the store, not an internal temp file', () => {
+    const { dir, store } = workspace();
+    // stands for a read-only or foreign store (EROFS/EACCES need root or a mount to make; the path is the same)
+    mkdirSync(store);
+    writeFileSync(join(store, 'holds'), '');
+    writeFileSync(join(dir, 'one.yaml'), 'name: one\nstages:\n  a: { type: test.rows, with: { n: 3 } }\n');
+    for (const args of [['run', 'one.yaml'], ['cache', 'gc']]) {
+      const r = cli([...args, '--store', store], { cwd: dir });
+      oneLine(r, /^cannot write to store \S+store: a component of the path is not a directory \(ENOTDIR\)/);
+      expect(r.stderr).not.toMatch(/\.new\b|\.tmp\b/);
+    }
   });
 
   it('--store /proc/nope ends at once (run, status, cache ls, cache verify), it does not loop', () => {
