@@ -85,6 +85,7 @@ function variantFailure(rec: RunRecord, variant: string, counts: (s: RunRecord['
 export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages'][number]) => boolean = () => true): CompareTable {
   const paramCols = new Set<string>();
   const metricCols = new Set<string>();
+  const missingCols = new Set<string>();
   const rows: Record<string, string | number | boolean | null>[] = [];
   for (const rec of records) {
     for (const v of rec.variants) {
@@ -94,6 +95,13 @@ export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages
         row[k] = typeof x === 'object' && x !== null ? JSON.stringify(x) : (x as string | number | boolean);
       }
       for (const s of rec.stages.filter((st) => st.variant === v.id && (st.status === 'done' || st.status === 'cached'))) {
+        // a report made without some variants: say which, and give its measures only to the variants it shows
+        if (s.missing?.length) {
+          const col = `${s.id}.missing`;
+          missingCols.add(col);
+          if (s.missing.some((m) => m.variant === v.id)) continue;
+          row[col] = [...new Map(s.missing.map((m) => [m.variant, `${m.variant} (${m.stage})`])).values()].join('; ');
+        }
         for (const [m, x] of Object.entries(s.metrics)) {
           if (typeof x !== 'number' && typeof x !== 'string' && typeof x !== 'boolean') continue;
           const col = `${s.id}.${m}`;
@@ -106,7 +114,7 @@ export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages
     }
   }
   const anyFailed = rows.some((r) => r.status !== 'ok');
-  const columns = ['run', 'pipeline', 'variant', ...(anyFailed ? ['status'] : []), ...paramCols, ...[...metricCols].sort()];
+  const columns = ['run', 'pipeline', 'variant', ...(anyFailed ? ['status'] : []), ...missingCols, ...paramCols, ...[...metricCols].sort()];
   if (records.length === 1) columns.splice(0, 2);
   return { columns, rows };
 }
