@@ -141,10 +141,27 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-function toText(t: CompareTable): string {
-  const widths = t.columns.map((c) => Math.max(c.length, ...t.rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return `${[line(t.columns), line(widths.map((w) => '─'.repeat(w))), ...t.rows.map((r) => line(t.columns.map((c) => cell(r[c]))))].join('\n')}\n`;
+/**
+ * The terminal table. A sweep's table ran to 50 columns of which most were the same in every
+ * row (the data's sizes, the backend): those go to one line under the table, and a table still
+ * wider than the terminal is turned — a row per column, a column per variant — so that it reads
+ * without wrapping. CSV and JSON keep every column, one row per variant.
+ */
+export function toText(t: CompareTable, width = process.stdout.columns || Number(process.env.COLUMNS) || 160): string {
+  const keep = new Set(['run', 'pipeline', 'variant', 'status']);
+  const same = t.rows.length > 1 ? t.columns.filter((c) => !keep.has(c) && t.rows.every((r) => cell(r[c]) === cell(t.rows[0]![c]))) : [];
+  const columns = t.columns.filter((c) => !same.includes(c));
+  const footer = same.length ? [`same in every row: ${same.map((c) => `${c} ${cell(t.rows[0]![c]) || '—'}`).join(' · ')}`] : [];
+  const grid = (head: string[], body: string[][]): string[] => {
+    const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+    const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+    return [line(head), line(widths.map((w) => '─'.repeat(w))), ...body.map(line)];
+  };
+  const wide = grid(columns, t.rows.map((r) => columns.map((c) => cell(r[c]))));
+  const ids = t.rows.map((r) => (t.columns.includes('run') ? `${cell(r.run)} ${cell(r.variant)}` : cell(r.variant)));
+  const turned = grid(['', ...ids], columns.filter((c) => c !== 'variant').map((c) => [c, ...t.rows.map((r) => cell(r[c]))]));
+  const chosen = wide[1]!.length > width && turned[1]!.length < wide[1]!.length ? turned : wide;
+  return `${[...chosen, ...footer].join('\n')}\n`;
 }
 
 export function toCsv(t: CompareTable): string {
