@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { UserError } from '../runner/errors.js';
+import { didYouMean } from '../runner/suggest.js';
 import type { RunRecord } from '../runner/records.js';
 import { loadRegistry } from '../runner/registry.js';
 import type { MetricInfo } from '../runner/stage-api.js';
@@ -123,7 +124,11 @@ function sortTable(t: CompareTable, spec: string): void {
   const desc = spec.startsWith('-');
   const name = desc ? spec.slice(1) : spec;
   const col = t.columns.includes(name) ? name : t.columns.filter((c) => c.endsWith(`.${name}`)).length === 1 ? t.columns.find((c) => c.endsWith(`.${name}`)) : undefined;
-  if (!col) throw new UserError(`--sort ${spec}: no such column (columns: ${t.columns.join(', ')})`);
+  if (!col) {
+    // a typo among 50 columns: name the likely one first
+    const guess = didYouMean(name, t.columns) ?? didYouMean(name, t.columns.map((c) => c.slice(c.indexOf('.') + 1)));
+    throw new UserError(`--sort ${spec}: no such column${guess ? ` (did you mean "${desc ? '-' : ''}${guess}"?)` : ''}; columns: ${t.columns.join(', ')}`);
+  }
   t.rows.sort((a, b) => {
     const x = a[col];
     const y = b[col];

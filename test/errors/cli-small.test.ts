@@ -77,6 +77,9 @@ describe('run', () => {
     const figures = csv[0]!.indexOf('report.figures');
     expect(figures).toBeGreaterThan(0);
     expect(csv.slice(1).map((r) => [r[0], r[1], r[2], r[figures]])).toEqual([['c=x', 'ok', 'c=nope (s)', '0'], ['c=nope', 'failed: s', '', '']]);
+    const typo = cli(['compare', '--store', join(dir, 'store'), '--sort', '-s.sun'], { cwd: dir });
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toMatch(/^--sort -s\.sun: no such column \(did you mean "-s\.sum"\?\); columns: variant, status/);
   });
 
   it('a FIFO as input file is refused at validation instead of blocking for ever', () => {
