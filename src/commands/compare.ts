@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { UserError } from '../runner/errors.js';
+import { didYouMean } from '../runner/suggest.js';
 import type { RunRecord } from '../runner/records.js';
 import { loadRegistry } from '../runner/registry.js';
 import type { MetricInfo } from '../runner/stage-api.js';
@@ -85,6 +86,7 @@ function variantFailure(rec: RunRecord, variant: string, counts: (s: RunRecord['
 export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages'][number]) => boolean = () => true): CompareTable {
   const paramCols = new Set<string>();
   const metricCols = new Set<string>();
+  const missingCols = new Set<string>();
   const rows: Record<string, string | number | boolean | null>[] = [];
   for (const rec of records) {
     for (const v of rec.variants) {
@@ -94,6 +96,13 @@ export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages
         row[k] = typeof x === 'object' && x !== null ? JSON.stringify(x) : (x as string | number | boolean);
       }
       for (const s of rec.stages.filter((st) => st.variant === v.id && (st.status === 'done' || st.status === 'cached'))) {
+        // a report made without some variants: say which, and give its measures only to the variants it shows
+        if (s.missing?.length) {
+          const col = `${s.id}.missing`;
+          missingCols.add(col);
+          if (s.missing.some((m) => m.variant === v.id)) continue;
+          row[col] = [...new Map(s.missing.map((m) => [m.variant, `${m.variant} (${m.stage})`])).values()].join('; ');
+        }
         for (const [m, x] of Object.entries(s.metrics)) {
           if (typeof x !== 'number' && typeof x !== 'string' && typeof x !== 'boolean') continue;
           const col = `${s.id}.${m}`;
@@ -106,7 +115,7 @@ export function compareTable(records: RunRecord[], counts: (s: RunRecord['stages
     }
   }
   const anyFailed = rows.some((r) => r.status !== 'ok');
-  const columns = ['run', 'pipeline', 'variant', ...(anyFailed ? ['status'] : []), ...paramCols, ...[...metricCols].sort()];
+  const columns = ['run', 'pipeline', 'variant', ...(anyFailed ? ['status'] : []), ...missingCols, ...paramCols, ...[...metricCols].sort()];
   if (records.length === 1) columns.splice(0, 2);
   return { columns, rows };
 }
@@ -115,7 +124,11 @@ function sortTable(t: CompareTable, spec: string): void {
   const desc = spec.startsWith('-');
   const name = desc ? spec.slice(1) : spec;
   const col = t.columns.includes(name) ? name : t.columns.filter((c) => c.endsWith(`.${name}`)).length === 1 ? t.columns.find((c) => c.endsWith(`.${name}`)) : undefined;
-  if (!col) throw new UserError(`--sort ${spec}: no such column (columns: ${t.columns.join(', ')})`);
+  if (!col) {
+    // a typo among 50 columns: name the likely one first
+    const guess = didYouMean(name, t.columns) ?? didYouMean(name, t.columns.map((c) => c.slice(c.indexOf('.') + 1)));
+    throw new UserError(`--sort ${spec}: no such column${guess ? ` (did you mean "${desc ? '-' : ''}${guess}"?)` : ''}; columns: ${t.columns.join(', ')}`);
+  }
   t.rows.sort((a, b) => {
     const x = a[col];
     const y = b[col];
@@ -133,10 +146,27 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-function toText(t: CompareTable): string {
-  const widths = t.columns.map((c) => Math.max(c.length, ...t.rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return `${[line(t.columns), line(widths.map((w) => '─'.repeat(w))), ...t.rows.map((r) => line(t.columns.map((c) => cell(r[c]))))].join('\n')}\n`;
+/**
+ * The terminal table. A sweep's table ran to 50 columns of which most were the same in every
+ * row (the data's sizes, the backend): those go to one line under the table, and a table still
+ * wider than the terminal is turned — a row per column, a column per variant — so that it reads
+ * without wrapping. CSV and JSON keep every column, one row per variant.
+ */
+export function toText(t: CompareTable, width = process.stdout.columns || Number(process.env.COLUMNS) || 160): string {
+  const keep = new Set(['run', 'pipeline', 'variant', 'status']);
+  const same = t.rows.length > 1 ? t.columns.filter((c) => !keep.has(c) && t.rows.every((r) => cell(r[c]) === cell(t.rows[0]![c]))) : [];
+  const columns = t.columns.filter((c) => !same.includes(c));
+  const footer = same.length ? [`same in every row: ${same.map((c) => `${c} ${cell(t.rows[0]![c]) || '—'}`).join(' · ')}`] : [];
+  const grid = (head: string[], body: string[][]): string[] => {
+    const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+    const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+    return [line(head), line(widths.map((w) => '─'.repeat(w))), ...body.map(line)];
+  };
+  const wide = grid(columns, t.rows.map((r) => columns.map((c) => cell(r[c]))));
+  const ids = t.rows.map((r) => (t.columns.includes('run') ? `${cell(r.run)} ${cell(r.variant)}` : cell(r.variant)));
+  const turned = grid(['', ...ids], columns.filter((c) => c !== 'variant').map((c) => [c, ...t.rows.map((r) => cell(r[c]))]));
+  const chosen = wide[1]!.length > width && turned[1]!.length < wide[1]!.length ? turned : wide;
+  return `${[...chosen, ...footer].join('\n')}\n`;
 }
 
 export function toCsv(t: CompareTable): string {

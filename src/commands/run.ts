@@ -9,7 +9,9 @@ import { forcedKeys, planPipeline, type Plan } from '../runner/plan.js';
 import { executePlan, type TaskResult } from '../runner/scheduler.js';
 import { createExecutor, executorName } from '../runner/executors/index.js';
 import { buildRecord, jsonSummary, newRunId, type RunRecord } from '../runner/records.js';
+import type { Store } from '../runner/store.js';
 import { openStore, pipelineFrom, type GlobalOptions, type PipelineArgs } from './common.js';
+import { describeForecast, forecast, forecastSummary } from './forecast.js';
 import { plainDisplay, ttyDisplay, taskLabel } from './display.js';
 
 export interface RunArgs extends PipelineArgs, GlobalOptions {
@@ -51,7 +53,7 @@ export async function runCommand(file: string, args: RunArgs): Promise<number> {
       return 1;
     }
   }
-  if (args.dryRun) return dryRun(plan, store.has.bind(store), force, args.json ?? false);
+  if (args.dryRun) return dryRun(plan, store, force, args.json ?? false);
   await store.ensureLayout(); // (when the parsed pipeline came from the cache)
   // the stages compute on the engine their keys name, or fail; never on a quiet fallback
   if (plan.tasks.some((t) => t.material.engine !== undefined)) pinEngine();
@@ -145,20 +147,23 @@ function printSummary(plan: Plan, record: RunRecord, recordPath: string): void {
   process.stderr.write(`${out.join('\n')}\n`);
 }
 
-function dryRun(plan: Plan, has: (key: string) => boolean, force: boolean | string[], json: boolean): number {
+async function dryRun(plan: Plan, store: Store, force: boolean | string[], json: boolean): Promise<number> {
   const variants = plan.pipeline.variants.length;
   const forcedSet = forcedKeys(plan, force);
+  const cachedKey = (key: string): boolean => store.has(key) && !forcedSet.has(key);
+  const forecasts = await forecast(plan, store, (key) => !cachedKey(key));
   const rows = plan.tasks.map((t) => {
     const forced = forcedSet.has(t.key);
-    const cached = has(t.key) && !forced;
-    return { label: taskLabel(t, variants), type: t.stage.type, key: t.key, cached, forced };
+    const cached = cachedKey(t.key);
+    const f = forecasts.get(t.key);
+    return { label: taskLabel(t, variants), type: t.stage.type, key: t.key, cached, forced, ...(f ? { forecast: f } : {}) };
   });
   if (json) {
     process.stdout.write(`${JSON.stringify({ pipeline: plan.pipeline.file, tasks: rows }, null, 2)}\n`);
     return 0;
   }
-  for (const r of rows) process.stdout.write(`${r.cached ? '= cached   ' : r.forced ? '! forced   ' : '▶ would run'}  ${r.label}  (${r.type})  ${r.key.slice(0, 12)}\n`);
+  for (const r of rows) process.stdout.write(`${r.cached ? '= cached   ' : r.forced ? '! forced   ' : '▶ would run'}  ${r.label}  (${r.type})  ${r.key.slice(0, 12)}${describeForecast(r.forecast)}\n`);
   const torun = rows.filter((r) => !r.cached).length;
-  process.stdout.write(`${torun} of ${rows.length} distinct stages would run\n`);
+  process.stdout.write(`${torun} of ${rows.length} distinct stages would run${forecastSummary(forecasts)}\n`);
   return 0;
 }

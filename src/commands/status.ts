@@ -8,6 +8,7 @@ import { existingStore, pipelineFrom, type GlobalOptions, type PipelineArgs } fr
 import { backendEnvironmentProblem } from '../ml/backend.js';
 import { engineIdentity, type EngineIdentity } from '../ml/engine-identity.js';
 import { UserError } from '../runner/errors.js';
+import { describeForecast, forecast, forecastSummary, type Forecast } from './forecast.js';
 
 export interface StatusArgs extends PipelineArgs, GlobalOptions {
   explain?: boolean;
@@ -20,6 +21,8 @@ export interface StageStatus {
   key: string;
   cached: boolean;
   reasons: string[];
+  /** For a stage that would run, when earlier failures under the same keys repeat (see forecast). */
+  forecast?: Forecast;
 }
 
 export async function statusCommand(file: string, args: StatusArgs): Promise<number> {
@@ -29,6 +32,8 @@ export async function statusCommand(file: string, args: StatusArgs): Promise<num
   if (envProblem) throw new UserError(envProblem);
   const plan = await planPipeline(pipeline, { engine: engineIdentity });
   const statuses = await explainPlan(plan, store);
+  const forecasts = await forecast(plan, store, (key) => !store.has(key));
+  for (const s of statuses) { const f = forecasts.get(s.key); if (f) s.forecast = f; }
   if (args.json) {
     process.stdout.write(`${JSON.stringify({ pipeline: file, stages: statuses }, null, 2)}\n`);
     return 0;
@@ -41,12 +46,12 @@ export async function statusCommand(file: string, args: StatusArgs): Promise<num
       lastVariant = s.variant;
     }
     const indent = variants > 1 ? '  ' : '';
-    process.stdout.write(`${indent}${s.cached ? '= cached   ' : '▶ would run'}  ${s.id}  ${s.key.slice(0, 12)}\n`);
+    process.stdout.write(`${indent}${s.cached ? '= cached   ' : '▶ would run'}  ${s.id}  ${s.key.slice(0, 12)}${describeForecast(s.forecast)}\n`);
     if (args.explain && !s.cached) for (const r of s.reasons) process.stdout.write(`${indent}      ${r}\n`);
   }
   const distinct = new Map(statuses.map((s) => [s.key, s.cached]));
   const torun = [...distinct.values()].filter((c) => !c).length;
-  process.stdout.write(`${torun === 0 ? 'up to date' : `${torun} of ${distinct.size} distinct stages would run`}\n`);
+  process.stdout.write(`${torun === 0 ? 'up to date' : `${torun} of ${distinct.size} distinct stages would run${forecastSummary(forecasts)}`}\n`);
   return 0;
 }
 

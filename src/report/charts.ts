@@ -96,14 +96,20 @@ export function scatterChart(title: string, rows: { x: number; y: number; group:
   });
 }
 
-/** Histogram of values by group with an optional vertical threshold. */
-export function histogramChart(title: string, rows: { value: number; group: string }[], xTitle: string, threshold?: number): VlSpec {
+/**
+ * Histogram of values by group, the groups' bars stacked (a bin's total is its height), with an
+ * optional vertical threshold. Overlaid translucent bars mixed their colours where groups share
+ * a bin, so no colour in the legend matched the bars; `colors` fixes a colour per group.
+ */
+export function histogramChart(title: string, rows: { value: number; group: string }[], xTitle: string, threshold?: number, colors?: Record<string, string>): VlSpec {
+  const groups = [...new Set(rows.map((r) => r.group))];
+  const fixed = colors && groups.every((g) => colors[g]) ? { scale: { domain: groups, range: groups.map((g) => colors[g]!) } } : {};
   const layers: VlSpec[] = [{
-    mark: { type: 'bar', opacity: 0.7 },
+    mark: { type: 'bar', stroke: 'white', strokeWidth: 0.5 },
     encoding: {
       x: { field: 'value', type: 'quantitative', bin: { maxbins: 40 }, title: xTitle },
-      y: { aggregate: 'count', type: 'quantitative', title: 'spectra', stack: null, axis: { tickMinStep: 1, format: 'd' } },
-      color: { field: 'group', type: 'nominal', title: null },
+      y: { aggregate: 'count', type: 'quantitative', title: 'spectra', stack: 'zero', axis: { tickMinStep: 1, format: 'd' } },
+      color: { field: 'group', type: 'nominal', title: null, ...fixed },
     },
   }];
   if (threshold !== undefined && Number.isFinite(threshold)) {

@@ -11,6 +11,9 @@ import { subsample } from './large.js';
 import { clusterColorScale, labelColorScale, mapSection } from './maps.js';
 import { axisTitle, barsChart, heatmapChart, histogramChart, linesChart, scatterChart, spectraChart, type Series, type VlSpec } from './charts.js';
 
+// what is flagged (or truly anomalous) in red, the rest in a quiet grey-blue: the default palette drew flagged spectra blue
+const ANOMALY_COLORS: Record<string, string> = { anomalous: '#d62728', flagged: '#d62728', normal: '#8ea4bd', 'not flagged': '#8ea4bd' };
+
 export interface Figure {
   title: string;
   spec: VlSpec;
@@ -174,7 +177,7 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const group = (r: Record<string, Cell>): string => (r.anomaly === true ? 'anomalous' : r.anomaly === false ? 'normal' : r.flagged ? 'flagged' : 'not flagged');
     s.figures.push({
       title: `${from(c)}: anomaly scores`,
-      spec: ((shown) => histogramChart(`${from(c)}: reconstruction error and threshold${shown.note}`, shown.rows, 'reconstruction error', isNum(m.threshold) ? m.threshold : undefined))(subsample(rows.map((r) => ({ value: Number(r.error), group: group(r) })))),
+      spec: ((shown) => histogramChart(`${from(c)}: reconstruction error and threshold${shown.note}`, shown.rows, 'reconstruction error', isNum(m.threshold) ? m.threshold : undefined, ANOMALY_COLORS))(subsample(rows.map((r) => ({ value: Number(r.error), group: group(r) })))),
     });
     const facts = ['threshold', 'flagged', 'precision', 'recall', 'f1', 'error_ratio'].filter((k) => m[k] !== undefined && m[k] !== null).map((k) => `${k} ${fmtMetric(m[k]!)}`);
     if (facts.length) s.notes.push(`${from(c)}: ${facts.join(', ')}.`);

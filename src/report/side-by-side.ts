@@ -91,7 +91,7 @@ export async function latentRow(items: Classified[], design: SweepDesign): Promi
   const panels: string[] = [];
   const labelNames = new Set<string>();
   let clustered = false;
-  let dims = 2;
+  const sizes = new Set<number>();
   // a panel per clustering (each reads one set of codes), else per set of codes
   const drawn = clusterArts.length ? clusterArts : latents;
   for (const a of bySweepOrder(drawn, design)) {
@@ -99,7 +99,7 @@ export async function latentRow(items: Classified[], design: SweepDesign): Promi
     const codes = clusterArts.length ? latents.find((l) => readersOf(l).some((r) => readers.has(r.variant))) : a;
     if (!codes) continue;
     const t = await io.readLatent(codes.path);
-    dims = Math.max(dims, t.k);
+    sizes.add(t.k);
     let colorOf = (i: number): string => String(t.labels?.[i] ?? 'all');
     if (clusterArts.length) {
       const byId = new Map((await io.readRecords(a.path)).rows.map((r) => [String(r.id), String(r.cluster)]));
@@ -139,7 +139,11 @@ export async function latentRow(items: Classified[], design: SweepDesign): Promi
     resolve: { scale: { x: 'independent', y: 'independent' } },
     config: CONFIG,
   };
-  const caption = `The first two latent dimensions${dims > 2 ? ` of ${dims}` : ''} of every variant, each model in its own coordinates.${clustered ? ' Clusters take the colour of the label they overlap most (Hungarian assignment), so a phase keeps its colour across panels.' : ''}`;
+  // variants of a latent_dim sweep differ in size: "of 8" (the largest) misdescribed the others
+  const ks = [...sizes].sort((a, b) => a - b);
+  const of = ks.length === 1 && ks[0]! > 2 ? ` of ${ks[0]}` : '';
+  const which = ks.length > 1 ? ` (models of ${ks.slice(0, -1).join(', ')} and ${ks.at(-1)} dimensions${ks[0] === 1 ? '; one dimension is drawn at z₂ = 0' : ''})` : ks[0] === 1 ? ' (one dimension, drawn at z₂ = 0)' : '';
+  const caption = `The first two latent dimensions${of} of every variant${which}, each model in its own coordinates.${clustered ? ' Clusters take the colour of the label they overlap most (Hungarian assignment), so a phase keeps its colour across panels.' : ''}`;
   return { title: 'latent codes of every variant', caption, spec };
 }
 

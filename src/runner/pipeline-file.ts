@@ -4,8 +4,10 @@
  * would take minutes to parse; a UTF-16 or Latin-1 file would otherwise parse
  * into nonsense ("not a mapping") or U+FFFD characters.
  */
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from './errors.js';
+import { didYouMean } from './suggest.js';
 import { describeFileType } from '../util/file-type.js';
 
 /** Pipelines describe stages; data belongs in the files they read. */
@@ -16,7 +18,9 @@ export function readPipelineText(file: string): string {
   try {
     st = statSync(file);
   } catch (e) {
-    throw new UserError(`${file}: cannot read pipeline file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UserError(`${file}: no such pipeline file${nearby(file)}`);
+    throw new UserError(`${file}: cannot read pipeline file (${code ?? String(e)})`);
   }
   if (!st.isFile()) throw new UserError(`${file}: not a pipeline file: it is ${describeFileType(st)}`);
   if (st.size > MAX_PIPELINE_BYTES) {
@@ -64,4 +68,16 @@ function firstInvalidUtf8(b: Uint8Array): number {
     i += len;
   }
   return 0;
+}
+
+/** ` (did you mean pipelines/quickstart.yaml?)` for a mistyped name, from the YAML files of its folder. */
+function nearby(file: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file)).filter((n) => /\.ya?ml$/i.test(n));
+  } catch {
+    return ''; // the folder is missing too
+  }
+  const best = didYouMean(basename(file), names);
+  return best ? ` (did you mean ${join(dirname(file), best)}?)` : '';
 }

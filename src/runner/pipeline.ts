@@ -148,8 +148,12 @@ export function parsePipeline(text: string, file: string, options: LoadOptions):
   for (const s of options.sweep ?? []) {
     const [k, v] = splitAssignment(s, '--sweep');
     checkOverrideName('--sweep', s, k, known);
-    const values = splitSweepValues(v).filter((x) => x !== '').map((x) => parseOverrideValue('--sweep', s, x));
-    if (values.length === 0) throw new UserError(`--sweep ${s}: give at least one value, e.g. --sweep ${k}=2,4,8`);
+    const parts = splitSweepValues(v);
+    if (parts.every((x) => x === '')) throw new UserError(`--sweep ${s}: give at least one value, e.g. --sweep ${k}=2,4,8`);
+    // `2,,4` or `2,4,` is a typo more often than an empty string: dropping it would run another sweep than typed
+    const empty = parts.indexOf('');
+    if (empty >= 0) throw new UserError(`--sweep ${s}: value ${empty + 1} of ${parts.length} is empty (a stray comma); write an empty string as ''`);
+    const values = parts.map((x) => parseOverrideValue('--sweep', s, x));
     if (k === 'seed' && !values.every(isSeed)) throw new UserError(`--sweep ${s}: seeds must be non-negative integers up to 2^53 − 1`);
     sweep[k] = values;
   }

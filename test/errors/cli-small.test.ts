@@ -55,6 +55,33 @@ describe('run', () => {
     expect(rows.map((l) => l.split(',')[1])).toEqual(['failed: broken', 'failed: broken']);
   });
 
+  it('status and run --dry-run say a stage that failed last time fails again, and the sweep report is then the partial one; compare says which variants it lacks', () => {
+    const dir = tempDir();
+    // c=nope fails in s (test.sum of a column that does not exist); the report is made from c=x alone
+    writeFileSync(join(dir, 'p.yaml'), 'name: p\nsweep:\n  c: [x, nope]\nstages:\n  data:\n    type: test.rows\n    with: { n: 3 }\n  s:\n    type: test.sum\n    in: data\n    with: { column: "${c}" }\n  report:\n    type: report\n    in: [s]\n');
+    const first = cli(['run', 'p.yaml', '--store', join(dir, 'store'), '--json'], { cwd: dir });
+    expect(first.status).toBe(1);
+    const report = (JSON.parse(first.stdout) as { stages: { id: string; entry?: string }[] }).stages.find((s) => s.id === 'report')!;
+    expect(report.entry).toMatch(/^[0-9a-f]{64}$/);
+    const status = cli(['status', 'p.yaml', '--store', join(dir, 'store')], { cwd: dir });
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/would run {2}s {2}[0-9a-f]{12} {2}— failed last time with this key: no column "nope"\n/);
+    expect(status.stdout).toContain(`— if c=nope (s) fails again, the partial result ${report.entry!.slice(0, 12)} made without it is reused`);
+    expect(status.stdout).toMatch(/2 of 4 distinct stages would run; 1 of them failed last time with the same key/);
+    const dry = cli(['run', '--dry-run', 'p.yaml', '--store', join(dir, 'store'), '--json'], { cwd: dir });
+    const tasks = (JSON.parse(dry.stdout) as { tasks: { label: string; forecast?: { partial?: { key: string; reused: boolean; without: unknown[] } } }[] }).tasks;
+    expect(tasks.find((t) => t.label.startsWith('report'))!.forecast!.partial).toEqual({ key: report.entry, reused: true, without: [{ variant: 'c=nope', stage: 's', error: 'no column "nope"' }] });
+    // compare: the report is partial — which variant it lacks, and its measures only in the rows of variants it shows
+    const csv = cli(['compare', '--store', join(dir, 'store'), '--format', 'csv'], { cwd: dir }).stdout.trim().split('\n').map((l) => l.split(','));
+    expect(csv[0]!.slice(0, 3)).toEqual(['variant', 'status', 'report.missing']);
+    const figures = csv[0]!.indexOf('report.figures');
+    expect(figures).toBeGreaterThan(0);
+    expect(csv.slice(1).map((r) => [r[0], r[1], r[2], r[figures]])).toEqual([['c=x', 'ok', 'c=nope (s)', '0'], ['c=nope', 'failed: s', '', '']]);
+    const typo = cli(['compare', '--store', join(dir, 'store'), '--sort', '-s.sun'], { cwd: dir });
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toMatch(/^--sort -s\.sun: no such column \(did you mean "-s\.sum"\?\); columns: variant, status/);
+  });
+
   it('a FIFO as input file is refused at validation instead of blocking for ever', () => {
     const dir = tempDir();
     const made = spawnSync('mkfifo', [join(dir, 'pipe.csv')]);

@@ -35,3 +35,22 @@ describe('pseudospectrum rows of cluster groups', () => {
     expect((await groupRowNames(art('/p', 'v'), ['0', '1'], []))('1')).toBe('group 1');
   });
 });
+
+describe('latent codes of every variant', () => {
+  it('says how many dimensions each model has when a latent_dim sweep makes them differ', async () => {
+    const { latentRow } = await import('../../src/report/side-by-side.js');
+    const { writeLatent } = await import('../../src/data/arrow-io.js');
+    const { sweepDesign } = await import('../../src/report/sweep-design.js');
+    const dir = tempDir();
+    const latents = await Promise.all([2, 8].map(async (k) => {
+      const path = join(dir, `z${k}.arrow`);
+      await writeLatent(path, { n: 3, k, ids: ['a', 'b', 'c'], labels: ['x', 'y', 'x'], z: Float32Array.from({ length: 3 * k }, (_, i) => i), columns: {}, metadata: {} });
+      const variant = `latent_dim=${k}`;
+      return { art: { path, kind: 'table.latent', from: 'codes', key: path, variant, axes: { latent_dim: k }, usedBy: [{ variant, axes: { latent_dim: k } }] } as InputArtifact, role: 'latent' as const, fields: [], metadata: {} };
+    }));
+    const design = sweepDesign([{ variant: 'latent_dim=2', axes: { latent_dim: 2 } }, { variant: 'latent_dim=8', axes: { latent_dim: 8 } }], []);
+    const fig = await latentRow(latents, design);
+    // not "of 8": the first model has 2
+    expect(fig!.caption).toMatch(/^The first two latent dimensions of every variant \(models of 2 and 8 dimensions\), each model/);
+  });
+});

@@ -317,6 +317,19 @@ describe('inspection commands', () => {
     expect(dot.stdout).toContain('"fit" -> "use"');
   });
 
+  it('dag draws a gathering stage once, outside the variants, with an edge from each of the 3 variants', () => {
+    const mermaid = cli(['dag', 'test/fixtures/pipelines/gather.yaml', '--format', 'mermaid']).stdout.split('\n');
+    expect(mermaid.filter((l) => l.includes('<i>test.gather'))).toEqual(['  all_compare["compare<br/><i>test.gather, all 3 variants</i>"]']);
+    expect(mermaid.filter((l) => l.endsWith('| all_compare'))).toEqual([0, 1, 2].map((i) => `  v${i}_total -->|"total → tables"| all_compare`));
+    const dot = cli(['dag', 'test/fixtures/pipelines/gather.yaml', '--format', 'dot']).stdout;
+    expect(dot.match(/\[label="compare\\n/g)).toHaveLength(1);
+    // the edges into it lie outside every cluster (Graphviz would pull the node into a cluster naming it)
+    const clusters = dot.match(/subgraph "cluster_\d" \{[^}]*\}/g)!;
+    expect(clusters).toHaveLength(3);
+    for (const c of clusters) expect(c).not.toContain('all/compare');
+    expect(dot.match(/^ {2}"v\d\/total" -> "all\/compare"/gm)).toHaveLength(3);
+  });
+
   it('stages lists the registered types with ports and parameters', () => {
     const r = cli(['stages']);
     expect(r.status).toBe(0);
