@@ -10,7 +10,6 @@
  * reduced by whole blocks (majority label, mean value), said in the title,
  * which keeps a 1024 × 1024 image at a few MB of SVG instead of 10⁶ rects.
  */
-import { readFileSync } from 'node:fs';
 import type { Cell } from '../data/arrow-io.js';
 import { matchClustersToLabels } from '../analysis/assignment.js';
 import type { VlSpec } from './charts.js';
@@ -64,17 +63,18 @@ export interface MapGeometry {
 
 /** The geometry of the first input that is a spectrum image, or undefined. */
 export async function mapGeometry(items: Classified[]): Promise<MapGeometry | undefined> {
-  const { parseArrowIpc, spectrumMapOf } = await import('../data/arrow-io.js');
+  const { readScalarColumns, spectrumMapOf } = await import('../data/arrow-io.js');
   for (const c of items) {
     if (!c.metadata['specflow.map'] || !c.fields.includes('id')) continue;
-    const t = parseArrowIpc(readFileSync(c.art.path));
-    const map = spectrumMapOf(c.metadata, t.numRows);
+    // ids and navigation coordinates only, batch by batch: the table may be a spectrum image of 10⁶ spectra
+    const { n, columns } = await readScalarColumns(c.art.path, ['id', 'x', 'y']);
+    const map = spectrumMapOf(c.metadata, n);
     if (!map) continue;
-    const ids = t.getChild('id')!.toArray() as string[];
-    const xCol = t.getChild('x');
-    const yCol = t.getChild('y');
-    const coord = (col: typeof xCol, i: number, fallback: number): number => {
-      const v = col?.get(i) as unknown;
+    const ids = columns.id!;
+    const xCol = columns.x;
+    const yCol = columns.y;
+    const coord = (col: Cell[] | undefined, i: number, fallback: number): number => {
+      const v = col?.[i];
       return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
     };
     const xs = Array.from({ length: map.width }, (_, px) => coord(xCol, px, px));
@@ -231,10 +231,11 @@ export async function mapSection(items: Classified[]): Promise<Section | undefin
   const spectra = byRole('spectra').find((c) => (c.art.stage ?? c.art.from) === g.source) ?? byRole('spectra')[0];
   const labelOf = new Map<string, string>();
   if (spectra && spectra.fields.includes('label')) {
-    const { rows } = await io.readRecords(spectra.art.path);
-    const labels = rows.map((r) => String(r.label ?? ''));
-    rows.forEach((r, i) => labelOf.set(String(r.id), labels[i]!));
-    if (new Set(labels).size <= 20) s.figures.push(phaseMap(g, `${from(spectra)}: labels as a map`, rows.map((r) => String(r.id)), labels, 'label', labelColorScale(labels)));
+    const { columns } = await io.readScalarColumns(spectra.art.path, ['id', 'label']);
+    const ids = columns.id!.map(String);
+    const labels = columns.label!.map((l) => String(l ?? ''));
+    ids.forEach((id, i) => labelOf.set(id, labels[i]!));
+    if (new Set(labels).size <= 20) s.figures.push(phaseMap(g, `${from(spectra)}: labels as a map`, ids, labels, 'label', labelColorScale(labels)));
   }
   for (const c of byRole('assignments')) {
     const { rows } = await io.readRecords(c.art.path);
@@ -247,8 +248,8 @@ export async function mapSection(items: Classified[]): Promise<Section | undefin
   }
   for (const c of byRole('reconstruction')) {
     if (!c.fields.includes('error')) continue;
-    const t = await io.readSpectra(c.art.path);
-    s.figures.push(valueMap(g, `${from(c)}: reconstruction error map`, t.ids, t.columns.error!.map(Number), 'error'));
+    const { columns } = await io.readScalarColumns(c.art.path, ['id', 'error']);
+    s.figures.push(valueMap(g, `${from(c)}: reconstruction error map`, columns.id!.map(String), columns.error!.map(Number), 'error'));
   }
   for (const c of byRole('anomaly')) {
     const { rows } = await io.readRecords(c.art.path);
