@@ -227,7 +227,12 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const ids = new Set(t.ids);
     // an embedding of the spectra with the same ids is not a picture of these codes
     const ofCodes = (e: (typeof embeddings)[number]): boolean => (e.c.metadata['specflow.embed_column'] ?? 'z') === 'z';
-    const emb = t.k > 2 ? embeddings.find((e) => ofCodes(e) && e.rows.length === ids.size && e.rows.every((r) => ids.has(String(r.id)))) : undefined;
+    // every code embedded; embeddings name the table they map (older ones only by their ids)
+    const mapsThese = (e: (typeof embeddings)[number]): boolean => {
+      const of = e.c.metadata['specflow.embed_of'];
+      return (of === undefined || of === c.art.key) && e.rows.length === ids.size && e.rows.every((r) => ids.has(String(r.id)));
+    };
+    const emb = t.k > 2 ? embeddings.find((e) => ofCodes(e) && mapsThese(e)) : undefined;
     let pts: { x: number; y: number; id: string }[];
     let axes: [string, string];
     if (!emb) {
