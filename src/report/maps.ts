@@ -106,22 +106,22 @@ function pixelValues(g: MapGeometry, ids: string[], values: PixelValue[]): (Pixe
  * Cells of the drawn map: each pixel, or blocks of f × f pixels when the map
  * has more than MAX_CELLS of them (the most frequent label, or the mean value).
  */
-function cells(g: MapGeometry, values: (PixelValue | undefined)[], series?: string): { rows: Record<string, Cell>[]; block: number } {
-  const block = Math.max(1, Math.ceil(Math.sqrt((g.width * g.height) / MAX_CELLS)));
+function cells(g: MapGeometry, values: (PixelValue | undefined)[], series?: string): { rows: Record<string, Cell>[]; block: Block } {
+  const { bw, bh } = blockSize(g.width, g.height);
   const rows: Record<string, Cell>[] = [];
   const step = (a: number[], i: number): number => (a.length > 1 ? (a[Math.min(i + 1, a.length - 1)]! - a[Math.max(0, i - 1)]!) / (i > 0 && i < a.length - 1 ? 2 : 1) : 1);
-  for (let by = 0; by < g.height; by += block) {
-    for (let bx = 0; bx < g.width; bx += block) {
+  for (let by = 0; by < g.height; by += bh) {
+    for (let bx = 0; bx < g.width; bx += bw) {
       const inBlock: PixelValue[] = [];
-      for (let y = by; y < Math.min(by + block, g.height); y++) {
-        for (let x = bx; x < Math.min(bx + block, g.width); x++) {
+      for (let y = by; y < Math.min(by + bh, g.height); y++) {
+        for (let x = bx; x < Math.min(bx + bw, g.width); x++) {
           const v = values[y * g.width + x];
           if (v !== undefined) inBlock.push(v);
         }
       }
       if (inBlock.length === 0) continue;
-      const xe = Math.min(bx + block, g.width) - 1;
-      const ye = Math.min(by + block, g.height) - 1;
+      const xe = Math.min(bx + bw, g.width) - 1;
+      const ye = Math.min(by + bh, g.height) - 1;
       // a rect spans its pixels' centres ± half a step, in the stage's coordinates
       const x0 = g.xs[bx]! - step(g.xs, bx) / 2;
       const x1 = g.xs[xe]! + step(g.xs, xe) / 2;
@@ -130,7 +130,23 @@ function cells(g: MapGeometry, values: (PixelValue | undefined)[], series?: stri
       rows.push({ x: x0, x2: x1, y: y0, y2: y1, v: summarise(inBlock), ...(series ? { series } : {}) });
     }
   }
-  return { rows, block };
+  return { rows, block: { bw, bh } };
+}
+
+/** Pixels per drawn cell across and down. */
+export interface Block { bw: number; bh: number }
+
+/**
+ * Cells of f × f pixels keep a map under MAX_CELLS; an image fewer than f pixels
+ * high (a line scan) or wide gets blocks along its long side only, since square
+ * blocks would leave a 10⁶-pixel line scan at 125,000 rects.
+ */
+export function blockSize(width: number, height: number): Block {
+  const f = Math.max(1, Math.ceil(Math.sqrt((width * height) / MAX_CELLS)));
+  if (f === 1) return { bw: 1, bh: 1 };
+  if (height <= f) return { bw: Math.ceil(width / MAX_CELLS), bh: height };
+  if (width <= f) return { bw: width, bh: Math.ceil(height / MAX_CELLS) };
+  return { bw: f, bh: f };
 }
 
 function summarise(values: PixelValue[]): PixelValue {
@@ -169,8 +185,12 @@ function mapSpec(g: MapGeometry, title: string, rows: Record<string, Cell>[], co
   };
 }
 
-function blockNote(block: number): string {
-  return block > 1 ? ` (${block}×${block}-pixel blocks)` : '';
+function blockNote(block: Block): string {
+  return block.bw * block.bh > 1 ? ` (${blockText(block)}-pixel blocks)` : '';
+}
+
+function blockText({ bw, bh }: Block): string {
+  return `${bw}×${bh}`;
 }
 
 /** Phase map of cluster labels, colours as in the scatter plots. */
@@ -178,7 +198,7 @@ export function phaseMap(g: MapGeometry, title: string, ids: string[], groups: s
   const { rows, block } = cells(g, pixelValues(g, ids, groups));
   return {
     title,
-    caption: `${title}: one colour per ${legend}, ${g.width} × ${g.height} pixels${block > 1 ? `, drawn as ${block}×${block} blocks (most frequent ${legend})` : ''}`,
+    caption: `${title}: one colour per ${legend}, ${g.width} × ${g.height} pixels${block.bw * block.bh > 1 ? `, drawn as ${blockText(block)} blocks (most frequent ${legend})` : ''}`,
     spec: mapSpec(g, title + blockNote(block), rows, { field: 'v', type: 'nominal', title: legend, scale }),
   };
 }
@@ -188,7 +208,7 @@ export function valueMap(g: MapGeometry, title: string, ids: string[], values: n
   const { rows, block } = cells(g, pixelValues(g, ids, values));
   return {
     title,
-    caption: `${title}: ${g.width} × ${g.height} pixels${block > 1 ? `, drawn as ${block}×${block} block means` : ''}`,
+    caption: `${title}: ${g.width} × ${g.height} pixels${block.bw * block.bh > 1 ? `, drawn as ${blockText(block)} block means` : ''}`,
     spec: mapSpec(g, title + blockNote(block), rows, { field: 'v', type: 'quantitative', title: legend, scale: { scheme: 'viridis' } }),
   };
 }
@@ -196,7 +216,7 @@ export function valueMap(g: MapGeometry, title: string, ids: string[], values: n
 /** Latent dimensions side by side as images, each with its own colour scale. */
 export function latentMaps(g: MapGeometry, title: string, ids: string[], z: Float32Array, k: number, dims: number): Figure {
   const all: Record<string, Cell>[] = [];
-  let block = 1;
+  let block: Block = { bw: 1, bh: 1 };
   for (let j = 0; j < dims; j++) {
     const values = Array.from({ length: ids.length }, (_, i) => z[i * k + j]!);
     const c = cells(g, pixelValues(g, ids, values), `z${j + 1}`);
