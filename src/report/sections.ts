@@ -106,7 +106,9 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const xTitle = axisTitle(head.axisName, head.axisUnit);
     s.notes.push(`${from(c)}: ${head.n} spectra × ${head.d} channels, ${head.axisName || 'axis'} ${fmt(head.axis[0]!)}–${fmt(head.axis[head.d - 1]!)}${head.axisUnit ? ` ${head.axisUnit}` : ''}${labels ? `, ${groups.size} labels` : ''}${head.hasClean ? ', with noise-free `clean` spectra' : ''}.`);
     const series: Series[] = stats.map((g) => ({ name: `${g.label} (n=${g.count})`, values: g.values, sd: g.sd }));
-    s.figures.push({ title: `${from(c)}: mean ± sd per label`, spec: spectraChart(`${from(c)}: mean ± 1 sd per label`, head.axis, xTitle, series, { legend: 'label' }) });
+    // more labels than lines a chart can tell apart: say that only the first are drawn
+    const cut = groups.size > MAX_GROUPS ? ` (first ${MAX_GROUPS} of ${groups.size} labels)` : '';
+    s.figures.push({ title: `${from(c)}: mean ± sd per label`, spec: spectraChart(`${from(c)}: mean ± 1 sd per label${cut}`, head.axis, xTitle, series, { legend: 'label' }) });
     // in the order pickExamples chose them (round-robin over labels), not table order
     const order = [...examples];
     rows.sort((a, b) => order.indexOf(a.row) - order.indexOf(b.row));
@@ -279,7 +281,9 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const xTitle = axisTitle(t.axisName, t.axisUnit);
     const groupCol = (t.columns.group ?? t.labels ?? []).map(String);
     const kindCol = (t.columns.kind ?? []).map(String);
-    const groups = [...new Set(groupCol)].slice(0, MAX_GROUPS);
+    const all = [...new Set(groupCol)];
+    const groups = all.slice(0, MAX_GROUPS);
+    if (all.length > groups.length) s.notes.push(`${from(c)}: ${all.length} groups; the first ${groups.length} are drawn.`);
     for (const g of groups) {
       const series: Series[] = [];
       groupCol.forEach((gg, i) => {

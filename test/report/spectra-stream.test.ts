@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFieldsAndMetadata, readScalarColumns, writeSpectra, type SpectraTable } from '../../src/data/arrow-io.js';
 import { groupRows, pickExamples, streamSpectra } from '../../src/report/spectra-stream.js';
+import { buildSections, classify } from '../../src/report/sections.js';
+import type { InputArtifact } from '../../src/core/stage-api.js';
 import { tempDir } from '../runner/helpers.js';
 
 const saved = process.env.SPECFLOW_BATCH_ROWS;
@@ -80,5 +82,22 @@ describe('reading a spectra table for the report, batch by batch', () => {
     const { fields, metadata } = await readFieldsAndMetadata(path);
     expect(fields).toEqual(['id', 'label', 'error', 'spectrum', 'clean']);
     expect(metadata['specflow.map']).toBe('{"width":3,"height":2}');
+  });
+
+  it('a table of more labels than the chart draws says so in the title of the means', async () => {
+    const dir = tempDir();
+    const titles = async (labels: number): Promise<string> => {
+      const path = join(dir, `l${labels}.arrow`);
+      await writeSpectra(path, {
+        n: labels, d: 2, ids: Array.from({ length: labels }, (_, i) => `s${i}`), labels: Array.from({ length: labels }, (_, i) => `c${i}`),
+        spectra: new Float32Array(2 * labels), axis: Float64Array.from([1, 2]), axisUnit: '', axisName: '', columns: {}, metadata: {},
+      });
+      const item = await classify({ path, kind: 'table', from: 'spectra.spectra', key: `k${labels}`, stage: 'spectra' } as InputArtifact);
+      const data = (await buildSections([item], { examples: 2, reconstructions: 0 })).find((x) => x.id === 'data')!;
+      const means = data.figures.find((f) => f.title === 'spectra: mean ± sd per label')!;
+      return JSON.stringify((means.spec as { title: unknown }).title);
+    };
+    expect(await titles(13)).toContain('spectra: mean ± 1 sd per label (first 12 of 13 labels)');
+    expect(await titles(12)).not.toContain('first');
   });
 });
