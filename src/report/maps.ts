@@ -258,9 +258,10 @@ export async function mapSection(items: Classified[]): Promise<Section | undefin
     if (new Set(labels).size <= 20) s.figures.push(phaseMap(g, `${from(spectra)}: labels as a map`, ids, labels, 'label', labelColorScale(labels)));
   }
   for (const c of byRole('assignments')) {
-    const { rows } = await io.readRecords(c.art.path);
-    const ids = rows.map((r) => String(r.id));
-    const clusters = rows.map((r) => `cluster ${String(r.cluster)}`);
+    // two columns, not an object per row: a spectrum image has 10⁶ of them
+    const { columns } = await io.readScalarColumns(c.art.path, ['id', 'cluster']);
+    const ids = (columns.id ?? []).map(String);
+    const clusters = (columns.cluster ?? []).map((v) => `cluster ${String(v)}`);
     // the colours of the latent scatter: each cluster in its label's colour
     const labelled = ids.every((id) => labelOf.has(id));
     const scale = clusterColorScale(clusters, labelled ? { clusters, labels: ids.map((id) => labelOf.get(id)!) } : undefined);
@@ -272,8 +273,8 @@ export async function mapSection(items: Classified[]): Promise<Section | undefin
     s.figures.push(valueMap(g, `${from(c)}: reconstruction error map`, columns.id!.map(String), columns.error!.map(Number), 'error'));
   }
   for (const c of byRole('anomaly')) {
-    const { rows } = await io.readRecords(c.art.path);
-    s.figures.push(valueMap(g, `${from(c)}: anomaly score map`, rows.map((r) => String(r.id)), rows.map((r) => Number(r.error)), 'reconstruction error'));
+    const { columns } = await io.readScalarColumns(c.art.path, ['id', 'error']);
+    s.figures.push(valueMap(g, `${from(c)}: anomaly score map`, (columns.id ?? []).map(String), (columns.error ?? []).map(Number), 'reconstruction error'));
   }
   for (const c of byRole('latent')) {
     const t = await io.readLatent(c.art.path);

@@ -201,9 +201,9 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   // each clustering on its own: two of one set of codes (k-means and a mixture) are two pictures
   const clusterings: { name: string; of: Map<string, string> }[] = [];
   for (const c of byRole('assignments')) {
-    const { rows } = await io.readRecords(c.art.path);
+    const { columns } = await io.readScalarColumns(c.art.path, ['id', 'cluster']);
     const of = new Map<string, string>();
-    for (const r of rows) of.set(String(r.id), `cluster ${String(r.cluster)}`);
+    (columns.id ?? []).forEach((id, i) => of.set(String(id), `cluster ${String(columns.cluster?.[i])}`));
     for (const [id, cluster] of of) assignments.set(id, cluster);
     clusterings.push({ name: from(c), of });
     if (options.elsewhere?.has(c.art)) continue;
