@@ -13,7 +13,7 @@ import {
   Schema, tableFromIPC, Type, Utf8, vectorFromArray, type RecordBatch, type Table, type Vector,
 } from 'apache-arrow';
 import { StageError } from '../core/stage-api.js';
-import { batchRows, IpcFileWriter, readBatches } from './arrow-batches.js';
+import { batchRows, IpcFileWriter, readBatches, readSchema } from './arrow-batches.js';
 import { decodeLz4Frame } from './lz4.js';
 
 // pyarrow/pandas compress Feather v2 with LZ4 frames by default; decode them (ZSTD stays unsupported).
@@ -602,6 +602,42 @@ export async function readRecords(path: string): Promise<{ rows: Record<string, 
     rows.push(row);
   }
   return { rows, metadata: userMetadata(schemaMetadata(table)) };
+}
+
+/**
+ * The named scalar columns of a table (those it has), read one record batch at a
+ * time: a spectra table of any size costs only these columns, never its spectra
+ * all at once (the report's ids, labels, errors and navigation coordinates).
+ */
+export async function readScalarColumns(path: string, names: string[]): Promise<{ n: number; columns: Record<string, Cell[]> }> {
+  const columns: Record<string, Cell[]> = {};
+  let n = 0;
+  try {
+    for await (const batch of readBatches(path)) {
+      for (const name of names) {
+        const col = batch.getChild(name);
+        if (!col || !isScalarType(col.type)) continue;
+        const out = (columns[name] ??= []);
+        for (let i = 0; i < col.length; i++) out.push(toCell(col.get(i) as unknown));
+      }
+      n += batch.numRows;
+    }
+  } catch (e) {
+    if (e instanceof StageError) throw e;
+    throw new StageError(arrowReadError(e), basename(path));
+  }
+  return { n, columns };
+}
+
+/** Schema field names and metadata of an IPC file, without reading its record batches. */
+export async function readFieldsAndMetadata(path: string): Promise<{ fields: string[]; metadata: Record<string, string> }> {
+  let schema: Schema;
+  try {
+    schema = await readSchema(path);
+  } catch (e) {
+    throw new StageError(arrowReadError(e), basename(path));
+  }
+  return { fields: schema.fields.map((f) => f.name), metadata: Object.fromEntries(schema.metadata) };
 }
 
 function readIds(table: Table | RecordBatch, where: string, firstRow = 0): string[] {

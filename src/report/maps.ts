@@ -10,7 +10,6 @@
  * reduced by whole blocks (majority label, mean value), said in the title,
  * which keeps a 1024 × 1024 image at a few MB of SVG instead of 10⁶ rects.
  */
-import { readFileSync } from 'node:fs';
 import type { Cell } from '../data/arrow-io.js';
 import { matchClustersToLabels } from '../analysis/assignment.js';
 import type { VlSpec } from './charts.js';
@@ -64,17 +63,18 @@ export interface MapGeometry {
 
 /** The geometry of the first input that is a spectrum image, or undefined. */
 export async function mapGeometry(items: Classified[]): Promise<MapGeometry | undefined> {
-  const { parseArrowIpc, spectrumMapOf } = await import('../data/arrow-io.js');
+  const { readScalarColumns, spectrumMapOf } = await import('../data/arrow-io.js');
   for (const c of items) {
     if (!c.metadata['specflow.map'] || !c.fields.includes('id')) continue;
-    const t = parseArrowIpc(readFileSync(c.art.path));
-    const map = spectrumMapOf(c.metadata, t.numRows);
+    // ids and navigation coordinates only, batch by batch: the table may be a spectrum image of 10⁶ spectra
+    const { n, columns } = await readScalarColumns(c.art.path, ['id', 'x', 'y']);
+    const map = spectrumMapOf(c.metadata, n);
     if (!map) continue;
-    const ids = t.getChild('id')!.toArray() as string[];
-    const xCol = t.getChild('x');
-    const yCol = t.getChild('y');
-    const coord = (col: typeof xCol, i: number, fallback: number): number => {
-      const v = col?.get(i) as unknown;
+    const ids = columns.id!;
+    const xCol = columns.x;
+    const yCol = columns.y;
+    const coord = (col: Cell[] | undefined, i: number, fallback: number): number => {
+      const v = col?.[i];
       return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
     };
     const xs = Array.from({ length: map.width }, (_, px) => coord(xCol, px, px));
@@ -106,22 +106,22 @@ function pixelValues(g: MapGeometry, ids: string[], values: PixelValue[]): (Pixe
  * Cells of the drawn map: each pixel, or blocks of f × f pixels when the map
  * has more than MAX_CELLS of them (the most frequent label, or the mean value).
  */
-function cells(g: MapGeometry, values: (PixelValue | undefined)[], series?: string): { rows: Record<string, Cell>[]; block: number } {
-  const block = Math.max(1, Math.ceil(Math.sqrt((g.width * g.height) / MAX_CELLS)));
+function cells(g: MapGeometry, values: (PixelValue | undefined)[], series?: string): { rows: Record<string, Cell>[]; block: Block } {
+  const { bw, bh } = blockSize(g.width, g.height);
   const rows: Record<string, Cell>[] = [];
   const step = (a: number[], i: number): number => (a.length > 1 ? (a[Math.min(i + 1, a.length - 1)]! - a[Math.max(0, i - 1)]!) / (i > 0 && i < a.length - 1 ? 2 : 1) : 1);
-  for (let by = 0; by < g.height; by += block) {
-    for (let bx = 0; bx < g.width; bx += block) {
+  for (let by = 0; by < g.height; by += bh) {
+    for (let bx = 0; bx < g.width; bx += bw) {
       const inBlock: PixelValue[] = [];
-      for (let y = by; y < Math.min(by + block, g.height); y++) {
-        for (let x = bx; x < Math.min(bx + block, g.width); x++) {
+      for (let y = by; y < Math.min(by + bh, g.height); y++) {
+        for (let x = bx; x < Math.min(bx + bw, g.width); x++) {
           const v = values[y * g.width + x];
           if (v !== undefined) inBlock.push(v);
         }
       }
       if (inBlock.length === 0) continue;
-      const xe = Math.min(bx + block, g.width) - 1;
-      const ye = Math.min(by + block, g.height) - 1;
+      const xe = Math.min(bx + bw, g.width) - 1;
+      const ye = Math.min(by + bh, g.height) - 1;
       // a rect spans its pixels' centres ± half a step, in the stage's coordinates
       const x0 = g.xs[bx]! - step(g.xs, bx) / 2;
       const x1 = g.xs[xe]! + step(g.xs, xe) / 2;
@@ -130,7 +130,23 @@ function cells(g: MapGeometry, values: (PixelValue | undefined)[], series?: stri
       rows.push({ x: x0, x2: x1, y: y0, y2: y1, v: summarise(inBlock), ...(series ? { series } : {}) });
     }
   }
-  return { rows, block };
+  return { rows, block: { bw, bh } };
+}
+
+/** Pixels per drawn cell across and down. */
+export interface Block { bw: number; bh: number }
+
+/**
+ * Cells of f × f pixels keep a map under MAX_CELLS; an image fewer than f pixels
+ * high (a line scan) or wide gets blocks along its long side only, since square
+ * blocks would leave a 10⁶-pixel line scan at 125,000 rects.
+ */
+export function blockSize(width: number, height: number): Block {
+  const f = Math.max(1, Math.ceil(Math.sqrt((width * height) / MAX_CELLS)));
+  if (f === 1) return { bw: 1, bh: 1 };
+  if (height <= f) return { bw: Math.ceil(width / MAX_CELLS), bh: height };
+  if (width <= f) return { bw: width, bh: Math.ceil(height / MAX_CELLS) };
+  return { bw: f, bh: f };
 }
 
 function summarise(values: PixelValue[]): PixelValue {
@@ -169,8 +185,12 @@ function mapSpec(g: MapGeometry, title: string, rows: Record<string, Cell>[], co
   };
 }
 
-function blockNote(block: number): string {
-  return block > 1 ? ` (${block}×${block}-pixel blocks)` : '';
+function blockNote(block: Block): string {
+  return block.bw * block.bh > 1 ? ` (${blockText(block)}-pixel blocks)` : '';
+}
+
+function blockText({ bw, bh }: Block): string {
+  return `${bw}×${bh}`;
 }
 
 /** Phase map of cluster labels, colours as in the scatter plots. */
@@ -178,7 +198,7 @@ export function phaseMap(g: MapGeometry, title: string, ids: string[], groups: s
   const { rows, block } = cells(g, pixelValues(g, ids, groups));
   return {
     title,
-    caption: `${title}: one colour per ${legend}, ${g.width} × ${g.height} pixels${block > 1 ? `, drawn as ${block}×${block} blocks (most frequent ${legend})` : ''}`,
+    caption: `${title}: one colour per ${legend}, ${g.width} × ${g.height} pixels${block.bw * block.bh > 1 ? `, drawn as ${blockText(block)} blocks (most frequent ${legend})` : ''}`,
     spec: mapSpec(g, title + blockNote(block), rows, { field: 'v', type: 'nominal', title: legend, scale }),
   };
 }
@@ -188,7 +208,7 @@ export function valueMap(g: MapGeometry, title: string, ids: string[], values: n
   const { rows, block } = cells(g, pixelValues(g, ids, values));
   return {
     title,
-    caption: `${title}: ${g.width} × ${g.height} pixels${block > 1 ? `, drawn as ${block}×${block} block means` : ''}`,
+    caption: `${title}: ${g.width} × ${g.height} pixels${block.bw * block.bh > 1 ? `, drawn as ${blockText(block)} block means` : ''}`,
     spec: mapSpec(g, title + blockNote(block), rows, { field: 'v', type: 'quantitative', title: legend, scale: { scheme: 'viridis' } }),
   };
 }
@@ -196,7 +216,7 @@ export function valueMap(g: MapGeometry, title: string, ids: string[], values: n
 /** Latent dimensions side by side as images, each with its own colour scale. */
 export function latentMaps(g: MapGeometry, title: string, ids: string[], z: Float32Array, k: number, dims: number): Figure {
   const all: Record<string, Cell>[] = [];
-  let block = 1;
+  let block: Block = { bw: 1, bh: 1 };
   for (let j = 0; j < dims; j++) {
     const values = Array.from({ length: ids.length }, (_, i) => z[i * k + j]!);
     const c = cells(g, pixelValues(g, ids, values), `z${j + 1}`);
@@ -231,15 +251,17 @@ export async function mapSection(items: Classified[]): Promise<Section | undefin
   const spectra = byRole('spectra').find((c) => (c.art.stage ?? c.art.from) === g.source) ?? byRole('spectra')[0];
   const labelOf = new Map<string, string>();
   if (spectra && spectra.fields.includes('label')) {
-    const { rows } = await io.readRecords(spectra.art.path);
-    const labels = rows.map((r) => String(r.label ?? ''));
-    rows.forEach((r, i) => labelOf.set(String(r.id), labels[i]!));
-    if (new Set(labels).size <= 20) s.figures.push(phaseMap(g, `${from(spectra)}: labels as a map`, rows.map((r) => String(r.id)), labels, 'label', labelColorScale(labels)));
+    const { columns } = await io.readScalarColumns(spectra.art.path, ['id', 'label']);
+    const ids = columns.id!.map(String);
+    const labels = columns.label!.map((l) => String(l ?? ''));
+    ids.forEach((id, i) => labelOf.set(id, labels[i]!));
+    if (new Set(labels).size <= 20) s.figures.push(phaseMap(g, `${from(spectra)}: labels as a map`, ids, labels, 'label', labelColorScale(labels)));
   }
   for (const c of byRole('assignments')) {
-    const { rows } = await io.readRecords(c.art.path);
-    const ids = rows.map((r) => String(r.id));
-    const clusters = rows.map((r) => `cluster ${String(r.cluster)}`);
+    // two columns, not an object per row: a spectrum image has 10⁶ of them
+    const { columns } = await io.readScalarColumns(c.art.path, ['id', 'cluster']);
+    const ids = (columns.id ?? []).map(String);
+    const clusters = (columns.cluster ?? []).map((v) => `cluster ${String(v)}`);
     // the colours of the latent scatter: each cluster in its label's colour
     const labelled = ids.every((id) => labelOf.has(id));
     const scale = clusterColorScale(clusters, labelled ? { clusters, labels: ids.map((id) => labelOf.get(id)!) } : undefined);
@@ -247,12 +269,12 @@ export async function mapSection(items: Classified[]): Promise<Section | undefin
   }
   for (const c of byRole('reconstruction')) {
     if (!c.fields.includes('error')) continue;
-    const t = await io.readSpectra(c.art.path);
-    s.figures.push(valueMap(g, `${from(c)}: reconstruction error map`, t.ids, t.columns.error!.map(Number), 'error'));
+    const { columns } = await io.readScalarColumns(c.art.path, ['id', 'error']);
+    s.figures.push(valueMap(g, `${from(c)}: reconstruction error map`, columns.id!.map(String), columns.error!.map(Number), 'error'));
   }
   for (const c of byRole('anomaly')) {
-    const { rows } = await io.readRecords(c.art.path);
-    s.figures.push(valueMap(g, `${from(c)}: anomaly score map`, rows.map((r) => String(r.id)), rows.map((r) => Number(r.error)), 'reconstruction error'));
+    const { columns } = await io.readScalarColumns(c.art.path, ['id', 'error']);
+    s.figures.push(valueMap(g, `${from(c)}: anomaly score map`, (columns.id ?? []).map(String), (columns.error ?? []).map(Number), 'reconstruction error'));
   }
   for (const c of byRole('latent')) {
     const t = await io.readLatent(c.art.path);

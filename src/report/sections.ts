@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { InputArtifact, MetricValue } from '../core/stage-api.js';
 import type { Cell, SpectraTable } from '../data/arrow-io.js';
 import { subsample } from './large.js';
+import { groupRows, pickExamples, scalarColumns, streamSpectra } from './spectra-stream.js';
 import { clusterColorScale, labelColorScale, mapSection } from './maps.js';
 import { axisTitle, barsChart, heatmapChart, histogramChart, linesChart, scatterChart, spectraChart, type Series, type VlSpec } from './charts.js';
 
@@ -59,10 +60,9 @@ export interface ReportOptions {
 
 export async function classify(art: InputArtifact): Promise<Classified> {
   if (!art.kind.startsWith('table')) return { art, role: art.kind.startsWith('model') ? 'model' : 'table', fields: [], metadata: {} };
-  const { parseArrowIpc } = await import('../data/arrow-io.js');
-  const t = parseArrowIpc(readFileSync(art.path));
-  const fields = t.schema.fields.map((f) => f.name);
-  const metadata = Object.fromEntries(t.schema.metadata);
+  // the schema alone: a spectra table can be gigabytes
+  const { readFieldsAndMetadata } = await import('../data/arrow-io.js');
+  const { fields, metadata } = await readFieldsAndMetadata(art.path);
   const has = (...names: string[]): boolean => names.every((n) => fields.includes(n));
   const kindMeta = metadata['specflow.kind'] ?? '';
   let role: ArtifactRole = 'table';
@@ -96,18 +96,28 @@ export async function buildSections(items: Classified[], options: ReportOptions)
 
   // ---- data
   for (const c of own('spectra')) {
-    const t = await io.readSpectra(c.art.path);
     const s = section('data', 'Data');
-    if (t.ragged) { s.notes.push(`${from(c)}: ${t.n} spectra on their own grids (no common axis yet).`); continue; }
-    const xTitle = axisTitle(t.axisName, t.axisUnit);
-    s.notes.push(`${from(c)}: ${t.n} spectra × ${t.d} channels, ${t.axisName || 'axis'} ${fmt(t.axis[0]!)}–${fmt(t.axis[t.d - 1]!)}${t.axisUnit ? ` ${t.axisUnit}` : ''}${t.labels ? `, ${new Set(t.labels).size} labels` : ''}${t.clean ? ', with noise-free `clean` spectra' : ''}.`);
-    const groups = groupRows(t.labels, t.n);
-    const series: Series[] = [...groups].slice(0, MAX_GROUPS).map(([label, idx]) => ({ name: `${label} (n=${idx.length})`, ...meanSd(t.spectra, t.d, idx) }));
-    s.figures.push({ title: `${from(c)}: mean ± sd per label`, spec: spectraChart(`${from(c)}: mean ± 1 sd per label`, t.axis, xTitle, series, { legend: 'label' }) });
-    const examples = pickExamples(groups, options.examples);
+    // labels first (no spectra), then the group means and the examples in streamed passes
+    const { n, columns } = await scalarColumns(c.art.path, ['label']);
+    const labels = c.fields.includes('label') ? columns.label : undefined;
+    const groups = groupRows(labels, n);
+    const examples = new Set(pickExamples(groups, options.examples));
+    const summed = { groups: new Map([...groups].slice(0, MAX_GROUPS)), labels };
+    const { head, rows, groups: stats } = await streamSpectra(c.art.path, (row) => examples.has(row), summed);
+    if (!head) { s.notes.push(`${from(c)}: no spectra.`); continue; }
+    if (head.ragged) { s.notes.push(`${from(c)}: ${n} spectra on their own grids (no common axis yet).`); continue; }
+    const xTitle = axisTitle(head.axisName, head.axisUnit);
+    s.notes.push(`${from(c)}: ${head.n} spectra × ${head.d} channels, ${head.axisName || 'axis'} ${fmt(head.axis[0]!)}–${fmt(head.axis[head.d - 1]!)}${head.axisUnit ? ` ${head.axisUnit}` : ''}${labels ? `, ${groups.size} labels` : ''}${head.hasClean ? ', with noise-free `clean` spectra' : ''}.`);
+    const series: Series[] = stats.map((g) => ({ name: `${g.label} (n=${g.count})`, values: g.values, sd: g.sd }));
+    // more labels than lines a chart can tell apart: say that only the first are drawn
+    const cut = groups.size > MAX_GROUPS ? ` (first ${MAX_GROUPS} of ${groups.size} labels)` : '';
+    s.figures.push({ title: `${from(c)}: mean ± sd per label`, spec: spectraChart(`${from(c)}: mean ± 1 sd per label${cut}`, head.axis, xTitle, series, { legend: 'label' }) });
+    // in the order pickExamples chose them (round-robin over labels), not table order
+    const order = [...examples];
+    rows.sort((a, b) => order.indexOf(a.row) - order.indexOf(b.row));
     s.figures.push({
       title: `${from(c)}: example spectra`,
-      spec: spectraChart(`${from(c)}: ${examples.length} example spectra`, t.axis, xTitle, examples.map((i) => ({ name: `${t.ids[i]}${t.labels ? ` (${t.labels[i]})` : ''}`, values: t.spectra.subarray(i * t.d, (i + 1) * t.d) })), { legend: 'spectrum' }),
+      spec: spectraChart(`${from(c)}: ${rows.length} example spectra`, head.axis, xTitle, rows.map((r) => ({ name: `${r.id}${labels ? ` (${r.label})` : ''}`, values: r.spectrum })), { legend: 'spectrum' }),
     });
   }
 
@@ -136,34 +146,40 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   }
 
   // ---- reconstructions and anomalies
-  // originals by id, to draw beside their reconstructions
-  const originals = new Map<string, { t: SpectraTable; row: number }>();
-  for (const c of byRole('spectra')) {
-    const t = await io.readSpectra(c.art.path);
-    t.ids.forEach((id, row) => { if (!originals.has(id)) originals.set(id, { t, row }); });
-  }
   for (const c of own('reconstruction')) {
-    const t = await io.readSpectra(c.art.path);
     const s = section('reconstruction', 'Reconstructions');
-    const legacy = await readFixedList(c.art.path, 'reconstruction');
-    const xTitle = axisTitle(t.axisName, t.axisUnit);
-    const examples = pickExamples(groupRows(t.labels, t.n), options.reconstructions);
+    const { n, columns } = await scalarColumns(c.art.path, ['label', 'error']);
+    const labels = c.fields.includes('label') ? columns.label : undefined;
+    const examples = pickExamples(groupRows(labels, n), options.reconstructions);
+    const wanted = new Set(examples);
+    const { head, rows } = await streamSpectra(c.art.path, (row) => wanted.has(row));
+    // either a table of reconstructions in `spectrum` (originals found by id in another input),
+    // or one holding inputs in `spectrum` and reconstructions in `reconstruction` (small, older tables)
+    const legacy = c.fields.includes('reconstruction') ? await readFixedList(c.art.path, 'reconstruction') : undefined;
+    const ids = new Set(rows.map((r) => r.id));
+    const originals = new Map<string, Float32Array>();
+    for (const o of legacy ? [] : byRole('spectra')) {
+      if (originals.size === ids.size) break;
+      const found = await streamSpectra(o.art.path, (_, id) => ids.has(id) && !originals.has(id));
+      if (found.head?.d !== head?.d) continue;
+      for (const r of found.rows) if (!originals.has(r.id)) originals.set(r.id, r.spectrum);
+    }
+    const xTitle = axisTitle(head?.axisName ?? '', head?.axisUnit ?? '');
     for (const i of examples) {
-      const row = (x: Float32Array, r: number): Float32Array => x.subarray(r * t.d, (r + 1) * t.d);
-      // either a table of reconstructions in `spectrum` (originals found by id in another input),
-      // or one holding inputs in `spectrum` and reconstructions in `reconstruction`
-      const orig = legacy ? row(t.spectra, i) : (() => { const o = originals.get(t.ids[i]!); return o && o.t.d === t.d ? row(o.t.spectra, o.row) : undefined; })();
-      const rec = legacy ? row(legacy, i) : row(t.spectra, i);
+      const r = rows.find((x) => x.row === i)!;
+      const d = head!.d;
+      const orig = legacy ? r.spectrum : originals.get(r.id);
+      const rec = legacy ? legacy.subarray(i * d, (i + 1) * d) : r.spectrum;
       const series: Series[] = [];
       if (orig) series.push({ name: 'input', values: orig });
       series.push({ name: 'reconstruction', values: rec });
-      if (t.clean) series.push({ name: 'clean (noise-free)', values: row(t.clean, i) });
+      if (r.clean) series.push({ name: 'clean (noise-free)', values: r.clean });
       if (orig) series.push({ name: 'residual (input − reconstruction)', values: orig.map((v, j) => v - rec[j]!) });
-      s.figures.push({ title: `${from(c)}: ${t.ids[i]}`, spec: spectraChart(`${from(c)}: ${t.ids[i]}${t.labels ? ` (${t.labels[i]})` : ''}`, t.axis, xTitle, series, { legend: '' }) });
+      s.figures.push({ title: `${from(c)}: ${r.id}`, spec: spectraChart(`${from(c)}: ${r.id}${labels ? ` (${r.label})` : ''}`, head!.axis, xTitle, series, { legend: '' }) });
     }
-    const err = t.columns.error;
+    const err = columns.error;
     if (err) {
-      const shown = subsample(err.map((e, i) => ({ value: Number(e), group: String(t.labels?.[i] ?? 'all') })));
+      const shown = subsample(err.map((e, i) => ({ value: Number(e), group: String(labels?.[i] ?? 'all') })));
       s.figures.push({ title: `${from(c)}: reconstruction errors`, spec: histogramChart(`${from(c)}: per-spectrum reconstruction error${shown.note}`, shown.rows, 'error') });
     }
     const m = c.art.metrics ?? {};
@@ -188,9 +204,9 @@ export async function buildSections(items: Classified[], options: ReportOptions)
   // each clustering on its own: two of one set of codes (k-means and a mixture) are two pictures
   const clusterings: { name: string; of: Map<string, string> }[] = [];
   for (const c of byRole('assignments')) {
-    const { rows } = await io.readRecords(c.art.path);
+    const { columns } = await io.readScalarColumns(c.art.path, ['id', 'cluster']);
     const of = new Map<string, string>();
-    for (const r of rows) of.set(String(r.id), `cluster ${String(r.cluster)}`);
+    (columns.id ?? []).forEach((id, i) => of.set(String(id), `cluster ${String(columns.cluster?.[i])}`));
     for (const [id, cluster] of of) assignments.set(id, cluster);
     clusterings.push({ name: from(c), of });
     if (options.elsewhere?.has(c.art)) continue;
@@ -216,7 +232,12 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const ids = new Set(t.ids);
     // an embedding of the spectra with the same ids is not a picture of these codes
     const ofCodes = (e: (typeof embeddings)[number]): boolean => (e.c.metadata['specflow.embed_column'] ?? 'z') === 'z';
-    const emb = t.k > 2 ? embeddings.find((e) => ofCodes(e) && e.rows.length === ids.size && e.rows.every((r) => ids.has(String(r.id)))) : undefined;
+    // every code embedded; embeddings name the table they map (older ones only by their ids)
+    const mapsThese = (e: (typeof embeddings)[number]): boolean => {
+      const of = e.c.metadata['specflow.embed_of'];
+      return (of === undefined || of === c.art.key) && e.rows.length === ids.size && e.rows.every((r) => ids.has(String(r.id)));
+    };
+    const emb = t.k > 2 ? embeddings.find((e) => ofCodes(e) && mapsThese(e)) : undefined;
     let pts: { x: number; y: number; id: string }[];
     let axes: [string, string];
     if (!emb) {
@@ -263,7 +284,9 @@ export async function buildSections(items: Classified[], options: ReportOptions)
     const xTitle = axisTitle(t.axisName, t.axisUnit);
     const groupCol = (t.columns.group ?? t.labels ?? []).map(String);
     const kindCol = (t.columns.kind ?? []).map(String);
-    const groups = [...new Set(groupCol)].slice(0, MAX_GROUPS);
+    const all = [...new Set(groupCol)];
+    const groups = all.slice(0, MAX_GROUPS);
+    if (all.length > groups.length) s.notes.push(`${from(c)}: ${all.length} groups; the first ${groups.length} are drawn.`);
     for (const g of groups) {
       const series: Series[] = [];
       groupCol.forEach((gg, i) => {
@@ -365,37 +388,6 @@ function flatten(v: MetricValue): Record<string, number> {
     else if (x && typeof x === 'object' && !Array.isArray(x)) for (const [k2, y] of Object.entries(x)) if (isNum(y)) out[`${k}.${k2}`] = y;
   }
   return out;
-}
-
-function groupRows(labels: (string | null)[] | undefined, n: number): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  for (let i = 0; i < n; i++) {
-    const l = labels ? String(labels[i] ?? '(none)') : 'all';
-    let arr = m.get(l);
-    if (!arr) { arr = []; m.set(l, arr); }
-    arr.push(i);
-  }
-  return new Map([...m].sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true })));
-}
-
-/** Round-robin over labels so the examples show every group. */
-function pickExamples(groups: Map<string, number[]>, count: number): number[] {
-  const lists = [...groups.values()];
-  const out: number[] = [];
-  for (let r = 0; out.length < count && lists.some((l) => l.length > r); r++) {
-    for (const l of lists) if (l[r] !== undefined && out.length < count) out.push(l[r]!);
-  }
-  return out;
-}
-
-function meanSd(x: Float32Array, d: number, idx: number[]): { values: Float64Array; sd: Float64Array } {
-  const mean = new Float64Array(d);
-  const sd = new Float64Array(d);
-  for (const i of idx) for (let j = 0; j < d; j++) mean[j]! += x[i * d + j]!;
-  for (let j = 0; j < d; j++) mean[j]! /= idx.length;
-  for (const i of idx) for (let j = 0; j < d; j++) sd[j]! += (x[i * d + j]! - mean[j]!) ** 2;
-  for (let j = 0; j < d; j++) sd[j] = Math.sqrt(sd[j]! / Math.max(1, idx.length - 1));
-  return { values: mean, sd };
 }
 
 function readJson(path: string): Record<string, unknown> | undefined {

@@ -2,7 +2,7 @@
  * `embed`: a 2-D map of latent codes (or spectra) for plots, by UMAP (umap-js,
  * seeded), exact t-SNE (small data sets) or PCA.
  */
-import { StageError, type StageContext, type StageDef } from '../core/stage-api.js';
+import { StageError, type InputArtifact, type StageContext, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
 
 /** Exact t-SNE is O(n²) in time and memory per iteration. */
@@ -52,14 +52,15 @@ export const embed: StageDef = {
     // codes (n × k) are held as one flat array; a large spectra table is read by rows and batches
     const source = latent ? flatSource(latent.z, latent.k, latent.ids, latent.labels) : await spectraSource(input.path, input.from, ctx);
     try {
-      await embedPoints(ctx, source, input.from, latent !== undefined);
+      await embedPoints(ctx, source, input, latent !== undefined);
     } finally {
       source.close();
     }
   },
 };
 
-async function embedPoints(ctx: StageContext, source: EmbedSource, from: string, latent: boolean): Promise<void> {
+async function embedPoints(ctx: StageContext, source: EmbedSource, input: InputArtifact, latent: boolean): Promise<void> {
+  const from = input.from;
   const arrow = await import('../data/arrow-io.js');
   const { deriveSeed, Rng } = await import('../util/random.js');
   const { n, dim, ids, labels } = source;
@@ -137,7 +138,10 @@ async function embedPoints(ctx: StageContext, source: EmbedSource, from: string,
   if (labels) columns.label = placed.map(({ row }) => labels[row]!);
   columns.x = placed.map(({ xy }) => xy[0]!);
   columns.y = placed.map(({ xy }) => xy[1]!);
-  await arrow.writeColumns(ctx.output('embedding'), columns, { 'specflow.kind': 'embedding', 'specflow.embed_method': method, 'specflow.embed_column': latent ? 'z' : 'spectrum' }, {
+  // which table it maps (content key of its producer): two code tables of the same spectra share every id,
+  // and the report must not draw one's embedding as the other's
+  const meta = { 'specflow.kind': 'embedding', 'specflow.embed_method': method, 'specflow.embed_column': latent ? 'z' : 'spectrum', 'specflow.embed_of': input.key };
+  await arrow.writeColumns(ctx.output('embedding'), columns, meta, {
     types: { id: 'utf8', label: 'utf8', x: 'float64', y: 'float64' },
   });
 }

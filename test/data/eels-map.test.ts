@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spectrumMapOf } from '../../src/data/arrow-io.js';
 import { generateEels, grainLayout, type EelsOptions } from '../../src/data/synthetic/eels.js';
 import { subsample } from '../../src/report/large.js';
-import { phaseMap, valueMap, type MapGeometry } from '../../src/report/maps.js';
+import { blockSize, phaseMap, valueMap, type MapGeometry } from '../../src/report/maps.js';
 
 const base: EelsOptions = {
   phases: 3, perClass: 1, channels: 16, dose: 50, eMin: 690, eMax: 740, includeAnomaly: true,
@@ -80,6 +80,25 @@ describe('large figures', () => {
     expect((p.spec.data as { values: { v: string }[] }).values.filter((r) => r.v === 'a')).toHaveLength(51 * 50);
     const small = valueMap(geometry(32, 32), 'e', [...geometry(32, 32).pixelOf.keys()], new Array(1024).fill(1), 'error');
     expect((small.spec.data as { values: unknown[] }).values).toHaveLength(1024);
+  });
+
+  it('a line scan longer than 128 × 128 pixels is blocked along its length only, to at most 128 × 128 cells', () => {
+    // 40,000 × 1: square 2×2 blocks would leave 20,000 cells (over the 16,384 limit) and call them 2×2;
+    // ⌈40000 / 16384⌉ = 3 pixels a cell gives ⌈40000 / 3⌉ = 13,334 cells of 3 × 1
+    const g = geometry(40_000, 1);
+    const ids = [...g.pixelOf.keys()];
+    const v = valueMap(g, 'err', ids, ids.map((_, i) => i), 'error');
+    const rows = (v.spec.data as { values: { v: number; x: number; x2: number; y: number; y2: number }[] }).values;
+    expect(rows).toHaveLength(13_334);
+    expect(v.spec.title).toBe('err (3×1-pixel blocks)');
+    expect(v.caption).toContain('drawn as 3×1 block means');
+    // the first cell: pixels 0, 1, 2 (mean 1), spanning their centres ± half a step; the last holds pixel 39,999 alone
+    expect(rows[0]).toMatchObject({ v: 1, x: -0.5, x2: 2.5, y: -0.5, y2: 0.5 });
+    expect(rows.at(-1)).toMatchObject({ v: 39_999, x: 39_998.5, x2: 39_999.5 });
+    // the same for a map 3 pixels wide and 100,000 high: ⌈100000 / 16384⌉ = 7 rows a cell
+    expect(blockSize(3, 100_000)).toEqual({ bw: 3, bh: 7 });
+    expect(blockSize(600, 500)).toEqual({ bw: 5, bh: 5 });
+    expect(blockSize(128, 128)).toEqual({ bw: 1, bh: 1 });
   });
 
   it('scatters above 5000 points draw a seeded sample and say so', () => {
