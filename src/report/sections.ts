@@ -12,6 +12,9 @@ import { groupRows, pickExamples, scalarColumns, streamSpectra } from './spectra
 import { clusterColorScale, labelColorScale, mapSection } from './maps.js';
 import { axisTitle, barsChart, heatmapChart, histogramChart, linesChart, scatterChart, spectraChart, type Series, type VlSpec } from './charts.js';
 
+/** The series of noise-free spectra in reconstruction figures. */
+const CLEAN = 'clean (noise-free)';
+
 // what is flagged (or truly anomalous) in red, the rest in a quiet grey-blue: the default palette drew flagged spectra blue
 const ANOMALY_COLORS: Record<string, string> = { anomalous: '#d62728', flagged: '#d62728', normal: '#8ea4bd', 'not flagged': '#8ea4bd' };
 
@@ -172,10 +175,12 @@ export async function buildSections(items: Classified[], options: ReportOptions)
       const rec = legacy ? legacy.subarray(i * d, (i + 1) * d) : r.spectrum;
       const series: Series[] = [];
       if (orig) series.push({ name: 'input', values: orig });
+      // the noise-free line before the reconstruction and dashed: a good reconstruction lies on it and must stay visible
+      if (r.clean) series.push({ name: CLEAN, values: r.clean });
       series.push({ name: 'reconstruction', values: rec });
-      if (r.clean) series.push({ name: 'clean (noise-free)', values: r.clean });
       if (orig) series.push({ name: 'residual (input − reconstruction)', values: orig.map((v, j) => v - rec[j]!) });
-      s.figures.push({ title: `${from(c)}: ${r.id}`, spec: spectraChart(`${from(c)}: ${r.id}${labels ? ` (${r.label})` : ''}`, head!.axis, xTitle, series, { legend: '' }) });
+      const dash = r.clean ? Object.fromEntries(series.map((x) => [x.name, x.name === CLEAN ? [5, 3] : [1, 0]])) : undefined;
+      s.figures.push({ title: `${from(c)}: ${r.id}`, spec: spectraChart(`${from(c)}: ${r.id}${labels ? ` (${r.label})` : ''}`, head!.axis, xTitle, series, { legend: '', ...(dash ? { dash } : {}) }) });
     }
     const err = columns.error;
     if (err) {
