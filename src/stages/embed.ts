@@ -4,6 +4,7 @@
  */
 import { StageError, type InputArtifact, type StageContext, type StageDef } from '../core/stage-api.js';
 import { KIND } from './kinds.js';
+import type { FittedUmap as FittedUmapModel } from '../analysis/umap-transform.js';
 
 /** Exact t-SNE is O(n²) in time and memory per iteration. */
 const TSNE_MAX_POINTS = 2000;
@@ -102,16 +103,15 @@ async function embedPoints(ctx: StageContext, source: EmbedSource, input: InputA
         x[row] = xy[j]![0]!;
         y[row] = xy[j]![1]!;
       });
-      // umap-js 1.4's transform optimises for nEpochs / 3 epochs and loops for ever
-      // unless that is a whole number: give it a multiple of 3
-      const fitEpochs = (umap as unknown as { nEpochs: number }).nEpochs;
-      if (fitEpochs % 3 !== 0) (umap as unknown as { nEpochs: number }).nEpochs = 3 * Math.max(1, Math.round(fitEpochs / 3));
+      const placer = await import('../analysis/umap-transform.js');
+      const model = umap as unknown as FittedUmapModel;
+      placer.setTransformEpochs(model, placer.transformEpochs(ctx.params.epochs as number | undefined, n - m));
       const { RateMeter } = await import('../util/progress.js');
       const rate = new RateMeter();
       let done = 0;
       for await (const chunk of source.rest(fitted, TRANSFORM_CHUNK)) {
         if (ctx.signal.aborted) throw new Error('aborted');
-        umap.transform(chunk.points).forEach((p, j) => {
+        placer.transformPoints(model, chunk.points).forEach((p, j) => {
           x[chunk.rows[j]!] = p[0]!;
           y[chunk.rows[j]!] = p[1]!;
         });
