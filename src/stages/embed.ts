@@ -116,7 +116,7 @@ async function embedPoints(ctx: StageContext, source: EmbedSource, input: InputA
           y[chunk.rows[j]!] = p[1]!;
         });
         done += chunk.rows.length;
-        ctx.progress({ fraction: 0.5 + (0.5 * done) / (n - m), message: rate.message(`${ctx.id} umap transform`, done, n - m) });
+        ctx.progress({ fraction: 0.5 + (0.5 * done) / (n - m), message: rate.message(`umap transform`, done, n - m) });
       }
       placed = Array.from({ length: n }, (_, row) => ({ row, xy: [x[row]!, y[row]!] }));
       ctx.log(`umap fitted on a seeded sample of ${m} of ${n} points; the other ${n - m} placed by the fitted model`);

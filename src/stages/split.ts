@@ -64,7 +64,7 @@ export const split: StageDef = {
       await writeSplitsStreamed(input.path, outputs, parts, batchRows(shape!.d), (s, done) => {
         if (done === parts[s].length) before += done;
         const total = before + (done === parts[s].length ? 0 : done);
-        ctx.progress({ fraction: total / keys.n, message: rate.message(`${ctx.id} ${s}`, total, keys.n) });
+        ctx.progress({ fraction: total / keys.n, message: rate.message(s, total, keys.n) });
       }, ctx.signal);
     }
     for (const s of SPLITS) ctx.metric(s, parts[s].length);
