@@ -128,7 +128,10 @@ async function embedPoints(ctx: StageContext, source: EmbedSource, from: string,
     placed = xy.map((p, j) => ({ row: fitted ? fitted[j]! : j, xy: p }));
     if (fitted) ctx.log(`t-SNE cannot place points it was not fitted on: only a seeded sample of ${m} of ${n} points is embedded`);
   } else {
-    if (n < 2 || dim < 2) throw new StageError(`PCA to 2-D needs at least 2 points and 2 dimensions (got ${n} × ${dim})`);
+    if (n < 2) throw new StageError(`PCA needs at least 2 points (got ${n})`, from);
+    // 1-D codes (latent_dim 1) have one principal axis, the code itself: x is the centred code, y is 0
+    if (dim < 2) ctx.log(`the ${latent ? 'codes' : 'spectra'} have 1 dimension: x is the centred value, y is 0 (a 1-D embedding)`);
+    if (source.distinct === 1) ctx.log(`all ${n} points are identical: PCA puts every one at (0, 0) (did the encoder collapse? check the training loss)`);
     placed = (await pca2(fitted ? source.rows(Array.from({ length: n }, (_, i) => i)) : fitRows)).map((p, row) => ({ row, xy: p }));
   }
   ctx.metric('fit_sample', method === 'pca' ? n : m);

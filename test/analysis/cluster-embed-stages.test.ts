@@ -145,6 +145,30 @@ describe('embed stage', () => {
   });
 });
 
+describe('embed stage, degenerate codes', () => {
+  it('pca of 1-D codes (latent_dim 1) is the centred code on x and 0 on y, with a log line', async () => {
+    const path = join(dir, 'one-d.arrow');
+    // codes 1, 2, 6: mean 3, so x = ±(−2, −1, 3); the sign is the one PCA picks, the distances are not
+    await writeLatent(path, { n: 3, k: 1, ids: ['a', 'b', 'c'], z: Float32Array.from([1, 2, 6]), columns: {}, metadata: {} });
+    const run = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'pca' } });
+    const { rows } = await readRecords(run.outputs.embedding!);
+    const x = rows.map((r) => r.x as number);
+    const sign = Math.sign(x[2]!);
+    expect(x.map((v) => v * sign)).toEqual([-2, -1, 3].map((v) => expect.closeTo(v, 6)) as unknown as number[]);
+    expect(rows.map((r) => r.y)).toEqual([0, 0, 0]);
+    expect(run.logs.join('\n')).toMatch(/1 dimension: x is the centred value, y is 0/);
+  });
+
+  it('pca of identical points puts them at the origin and says so', async () => {
+    const path = join(dir, 'same.arrow');
+    await writeLatent(path, { n: 3, k: 2, ids: ['a', 'b', 'c'], z: Float32Array.from([4, 1, 4, 1, 4, 1]), columns: {}, metadata: {} });
+    const run = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'pca' } });
+    const { rows } = await readRecords(run.outputs.embedding!);
+    for (const r of rows) expect([Math.abs(r.x as number), Math.abs(r.y as number)]).toEqual([0, 0]);
+    expect(run.logs.join('\n')).toMatch(/all 3 points are identical: PCA puts every one at \(0, 0\)/);
+  });
+});
+
 describe('registry', () => {
   it('lists the analysis stages', async () => {
     const types = (await builtinStages()).map((s) => s.type);
