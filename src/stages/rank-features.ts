@@ -87,8 +87,11 @@ export const rankFeatures: StageDef = {
       const higher = ev.higherIsBetter(task);
       const metricName = task === 'classify' ? 'accuracy' : 'mae';
       const full = ev.evaluate(net, test.x, test.n, truth).metric;
-      const ks = ((p.k as number[] | undefined) ?? ev.kGrid(d, p.max_points as number)).filter((k) => k <= d);
+      const grid = (p.k as number[] | undefined) ?? ev.kGrid(d, p.max_points as number);
+      const ks = grid.filter((k) => k <= d);
       if (ks.length === 0) throw new StageError(`no k on the grid is ≤ the ${d} features`, 'with.k');
+      const beyond = grid.filter((k) => k > d);
+      if (beyond.length) ctx.log(`k ${beyond.join(', ')} left out: above the ${d} features`);
 
       // permutation importance on the trained model: the model-agnostic baseline ranking
       const perm = ev.permutationImportance(net, test.x, test.n, truth, p.permutation_repeats as number, ctx.seed);

@@ -145,6 +145,25 @@ describe('embed stage', () => {
   });
 });
 
+describe('cluster stage, edge values of k', () => {
+  it('refuses an empty or silhouette-less k_range at validation, and says when the codes cap it', async () => {
+    expect(cluster.check!({ k: 'auto', k_range: [5, 3], method: 'kmeans' }, {})).toEqual([{ path: ['k_range'], message: 'k_range [5, 3] is empty: give [min, max] with min ≤ max' }]);
+    expect(cluster.check!({ k: 'auto', k_range: [1, 3], method: 'kmeans' }, {})[0]!.message).toMatch(/needs k ≥ 2: start k_range at 2 \(got 1\)/);
+    expect(cluster.check!({ k: 'auto', k_range: [1, 3], method: 'gmm' }, {})).toEqual([]); // BIC is defined at k = 1
+    expect(cluster.check!({ k: 4, k_range: [5, 3], method: 'kmeans' }, {})).toEqual([]); // k_range unused
+    // 6 codes: k is tried up to n − 1 = 5; k_range [7, 9] cannot be tried at all
+    const path = join(dir, 'six.arrow');
+    await writeBlobs(path, blobTable([[0, 0], [9, 0]], 3, 0.5, 2, ['a', 'b']));
+    const capped = await runStageForTest(cluster, { inputs: { codes: path }, params: { k_range: [2, 8] }, seed: 1 });
+    expect(capped.logs).toContain('k_range goes to 8, but 6 codes allow k up to 5 (n − 1): k is tried up to 5');
+    await expect(runStageForTest(cluster, { inputs: { codes: path }, params: { k_range: [7, 9] } })).rejects.toThrow(/^with\.k_range: k_range \[7, 9\] needs more than 6 codes/);
+    await expect(runStageForTest(cluster, { inputs: { codes: path }, params: { k: 7 } })).rejects.toThrow(/^with\.k: k = 7 exceeds the number of codes \(6\)/);
+    const every = await runStageForTest(cluster, { inputs: { codes: path }, params: { k: 6 }, seed: 1 });
+    expect(every.metrics.silhouette).toBeNull();
+    expect(every.logs[0]).toMatch(/^k = 6 is the number of codes: every code is its own cluster/);
+  });
+});
+
 describe('embed stage, degenerate codes', () => {
   it('pca of 1-D codes (latent_dim 1) is the centred code on x and 0 on y, with a log line', async () => {
     const path = join(dir, 'one-d.arrow');
