@@ -6,11 +6,12 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeSpectra } from '../../src/data/arrow-io.js';
+import { readSpectra, writeSpectra } from '../../src/data/arrow-io.js';
 import { executeStage } from '../../src/runner/execute-stage.js';
 import { paramPathOf } from '../../src/runner/locate-error.js';
 import { validateParams } from '../../src/runner/params.js';
 import { runStageForTest } from '../../src/runner/testing.js';
+import { loadArrow } from '../../src/stages/load.js';
 import { trainAutoencoder } from '../../src/stages/train-autoencoder.js';
 import { tempDir } from '../runner/helpers.js';
 
@@ -100,5 +101,18 @@ describe('train.autoencoder', () => {
     expect(outcome.ok, JSON.stringify(outcome)).toBe(true);
     expect(logs).toContain('batch_size 512 is more than the 18 training spectra (20 less 2 for validation): each epoch is one batch of 18');
     expect(logs).toContain('threads: auto chose 2 for batch_size 512; the batch of 18 trains on 1');
+  });
+});
+
+describe('load.arrow of a specflow spectra table', () => {
+  it('applies on_nan to it as to any other file (NaN went on into codes, scores and pseudospectra)', async () => {
+    // row 3 (s2) has NaN at channel 1
+    const path = await table('with-nan', 4, 3, (i, j) => (i === 2 && j === 1 ? NaN : i + j));
+    await expect(runStageForTest(loadArrow, { params: { path } }))
+      .rejects.toThrow(/^with-nan\.arrow row 3: a non-finite value \(NaN\) in spectrum "s2", channel 1; set on_nan: drop or on_nan: interpolate/);
+    const dropped = await runStageForTest(loadArrow, { params: { path, on_nan: 'drop' } });
+    const t = await readSpectra(dropped.outputs.spectra!);
+    expect(t.ids).toEqual(['s0', 's1', 's3']);
+    expect(Array.from(t.spectra)).toEqual([0, 1, 2, 1, 2, 3, 3, 4, 5]);
   });
 });

@@ -36,7 +36,10 @@ export async function loadArrowFile(path: string, opts: ArrowLoadOptions): Promi
   if (table.numRows === 0) throw new StageError('the table has no rows', file);
   const meta = table.schema.metadata;
   if (meta?.get(META.kind) === 'spectra' && opts.column === undefined) {
-    return { table: await readSpectra(path), notes: [] };
+    const t = await readSpectra(path);
+    // a specflow table written elsewhere (pyarrow, an edited artifact) meets on_nan as any other
+    // layout: with drop or interpolate, the list-column reader applies it
+    if (nonFiniteSpectrumValue(t, file, opts.onNan, 0) === undefined) return { table: t, notes: [] };
   }
   const listCols = table.schema.fields.filter((f) => isListType(f.type)).map((f) => f.name);
   if (opts.column !== undefined || (opts.layout === 'wide' && listCols.length > 0)) {
@@ -287,7 +290,21 @@ function fromListColumn(table: Table, file: string, name: string, opts: ArrowLoa
  * `writeSpectra(readSpectra(path))` writes); undefined when the file is not such a table
  * or is small enough to load (see shouldStream).
  */
-export async function copySpectraStreamed(path: string, output: string, progress: (done: number, total: number) => void): Promise<{ n: number; d: number } | undefined> {
+/**
+ * The first non-finite spectrum value of a specflow table (batch): an error naming it under
+ * on_nan: error, else `true` (the caller reads the table through on_nan); undefined when all are finite.
+ */
+function nonFiniteSpectrumValue(t: SpectraTable, file: string, onNan: LoadOptions['onNan'], firstRow: number): true | undefined {
+  const bad = t.spectra.findIndex((v) => !Number.isFinite(v));
+  if (bad < 0) return undefined;
+  const r = Math.floor(bad / t.d);
+  if (onNan === 'error') {
+    throw new StageError(`a non-finite value (${t.spectra[bad]}) in spectrum "${t.ids[r]}", channel ${bad % t.d}; set on_nan: drop or on_nan: interpolate to accept it (on_nan is error)`, `${file} row ${firstRow + r + 1}`);
+  }
+  return true;
+}
+
+export async function copySpectraStreamed(path: string, output: string, progress: (done: number, total: number) => void, onNan: LoadOptions['onNan'] = 'error'): Promise<{ n: number; d: number } | undefined> {
   const { RowFile, readSchema, shouldStream, batchRows } = await import('../arrow-batches.js');
   const probe = await RowFile.open(path, ['spectrum']).catch(() => undefined);
   probe?.close();
@@ -300,6 +317,10 @@ export async function copySpectraStreamed(path: string, output: string, progress
   let done = 0;
   try {
     for await (const { t } of rechunk(readSpectraBatches(path), batchRows(probe.d))) {
+      if (nonFiniteSpectrumValue(t, basename(path), onNan, done)) {
+        writer?.abort();
+        return undefined; // read again through the list-column reader, which applies on_nan
+      }
       if (!writer) {
         checkMetadataNames(t, basename(path));
         writer = new SpectraWriter(output, spectraHeader(t));
