@@ -80,6 +80,7 @@ async function embedPoints(ctx: StageContext, source: EmbedSource, from: string,
     if (m < 3) throw new StageError(`UMAP needs at least 3 points, got ${m}`);
     const { UMAP } = await import('umap-js');
     const rng = new Rng(deriveSeed(ctx.seed, 'embed', 'umap'));
+    if ((ctx.params.n_neighbors as number) > m - 1) ctx.log(`n_neighbors ${ctx.params.n_neighbors as number} is more than the other ${m - 1} points: UMAP uses ${m - 1}`);
     const umap = new UMAP({
       nComponents: 2,
       nNeighbors: Math.min(ctx.params.n_neighbors as number, m - 1),
@@ -124,6 +125,7 @@ async function embedPoints(ctx: StageContext, source: EmbedSource, from: string,
     if (m < 4) throw new StageError(`t-SNE needs at least 4 points, got ${m}`);
     const { tsne } = await import('../analysis/tsne.js');
     const perplexity = Math.min(ctx.params.perplexity as number, (m - 1) / 3);
+    if (perplexity < (ctx.params.perplexity as number)) ctx.log(`perplexity ${ctx.params.perplexity as number} is more than ${m} points allow ((n − 1)/3): t-SNE uses ${Number(perplexity.toPrecision(4))}`);
     const xy = tsne(fitRows, { seed: deriveSeed(ctx.seed, 'embed', 'tsne'), perplexity, iterations: ctx.params.iterations as number });
     placed = xy.map((p, j) => ({ row: fitted ? fitted[j]! : j, xy: p }));
     if (fitted) ctx.log(`t-SNE cannot place points it was not fitted on: only a seeded sample of ${m} of ${n} points is embedded`);

@@ -178,6 +178,16 @@ describe('embed stage, degenerate codes', () => {
     expect(run.logs.join('\n')).toMatch(/1 dimension: x is the centred value, y is 0/);
   });
 
+  it('says when n_neighbors or perplexity is capped by a small table', async () => {
+    const path = join(dir, 'seven.arrow');
+    await writeBlobs(path, blobTable([[0, 0, 0], [5, 5, 5]], 4, 0.5, 3, ['a', 'b']));
+    // 8 points: UMAP's default 15 neighbours → 7; t-SNE's perplexity 30 → (8 − 1)/3 = 2.333
+    const u = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'umap', epochs: 20 }, seed: 1 });
+    expect(u.logs).toContain('n_neighbors 15 is more than the other 7 points: UMAP uses 7');
+    const t = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'tsne', iterations: 250 }, seed: 1 });
+    expect(t.logs).toContain('perplexity 30 is more than 8 points allow ((n − 1)/3): t-SNE uses 2.333');
+  });
+
   it('pca of identical points puts them at the origin and says so', async () => {
     const path = join(dir, 'same.arrow');
     await writeLatent(path, { n: 3, k: 2, ids: ['a', 'b', 'c'], z: Float32Array.from([4, 1, 4, 1, 4, 1]), columns: {}, metadata: {} });
