@@ -136,6 +136,7 @@ export const cluster: StageDef = {
         })();
         labels = sel.best.labels;
         k = sel.best.k;
+        if (!sel.best.converged) ctx.log(`k-means for k = ${k} stopped after ${sel.best.iterations} iterations without converging (raise max_iterations)`);
         silhouetteOfBest = sel.silhouetteByK[k];
         ctx.metric('inertia_by_k', keyed(sel.inertiaByK));
         ctx.metric('silhouette_by_k', keyed(sel.silhouetteByK));
@@ -143,6 +144,7 @@ export const cluster: StageDef = {
         const r = kmeans(x, ks[0]!, kmOptions);
         labels = r.labels;
         k = r.k;
+        if (!r.converged) ctx.log(`k-means stopped after ${r.iterations} iterations without converging (raise max_iterations)`);
         ctx.metric('inertia_by_k', { [String(k)]: r.inertia });
       }
     } else {
@@ -166,7 +168,7 @@ export const cluster: StageDef = {
       k = g.k;
       resp = all.responsibilities;
       ctx.metric('log_likelihood', all.logLikelihood);
-      if (!g.converged) ctx.log(`EM stopped after ${g.iterations} iterations without converging`);
+      if (!g.converged) ctx.log(`EM stopped after ${g.iterations} iterations without converging (raise max_iterations)`);
     }
 
     // number clusters by first appearance so that outputs are stable and readable
