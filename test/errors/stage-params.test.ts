@@ -13,17 +13,18 @@ import { validateParams } from '../../src/runner/params.js';
 import { runStageForTest } from '../../src/runner/testing.js';
 import { loadArrow } from '../../src/stages/load.js';
 import { trainAutoencoder } from '../../src/stages/train-autoencoder.js';
+import { trainSpectral } from '../../src/stages/train-spectral.js';
 import { tempDir } from '../runner/helpers.js';
 
 const dir = tempDir();
 
 /** n spectra × d channels, value(i, j), no clean column. */
-async function table(name: string, n: number, d: number, value: (i: number, j: number) => number): Promise<string> {
+async function table(name: string, n: number, d: number, value: (i: number, j: number) => number, labels?: string[]): Promise<string> {
   const path = join(dir, `${name}.arrow`);
   const spectra = new Float32Array(n * d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) spectra[i * d + j] = value(i, j);
   await writeSpectra(path, {
-    n, d, ids: Array.from({ length: n }, (_, i) => `s${i}`), spectra, axis: Float64Array.from({ length: d }, (_, j) => j),
+    n, d, ids: Array.from({ length: n }, (_, i) => `s${i}`), ...(labels ? { labels } : {}), spectra, axis: Float64Array.from({ length: d }, (_, j) => j),
     axisUnit: '', axisName: '', columns: {}, metadata: {},
   });
   return path;
@@ -114,5 +115,13 @@ describe('load.arrow of a specflow spectra table', () => {
     const t = await readSpectra(dropped.outputs.spectra!);
     expect(t.ids).toEqual(['s0', 's1', 's3']);
     expect(Array.from(t.spectra)).toEqual([0, 1, 2, 1, 2, 3, 3, 4, 5]);
+  });
+});
+
+describe('train.spectral', () => {
+  it('says when batch_size is cut to the training rows', async () => {
+    const spectra = await table('labelled', 10, 3, (i, j) => (i % 2) * 2 + j * 0.1 + i * 0.01, Array.from({ length: 10 }, (_, i) => (i % 2 ? 'b' : 'a')));
+    const run = await runStageForTest(trainSpectral, { params: { hidden: [4], epochs: 1, test_fraction: 0, batch_size: 64 }, inputs: { spectra } });
+    expect(run.logs).toContain('batch_size 64 is more than the 10 training rows: each epoch is one batch of 10');
   });
 });
