@@ -115,6 +115,28 @@ describe('load.arrow of a specflow spectra table', () => {
     const t = await readSpectra(dropped.outputs.spectra!);
     expect(t.ids).toEqual(['s0', 's1', 's3']);
     expect(Array.from(t.spectra)).toEqual([0, 1, 2, 1, 2, 3, 3, 4, 5]);
+    // a `clean` column goes with its rows; interpolating would lose it, so that is refused at on_nan
+    const withClean = join(dir, 'nan-clean.arrow');
+    await writeSpectra(withClean, {
+      n: 3, d: 2, ids: ['a', 'b', 'c'], labels: ['x', 'y', 'x'], spectra: Float32Array.from([1, 2, NaN, 4, 5, 6]), clean: Float32Array.from([1, 1, 2, 2, 3, 3]),
+      axis: Float64Array.from([10, 20]), axisUnit: 'eV', axisName: 'energy', columns: {}, metadata: {},
+    });
+    // the same whether the table is read whole or copied batch by batch (large tables)
+    const saved = process.env.SPECFLOW_STREAM;
+    for (const stream of ['never', 'always']) {
+      process.env.SPECFLOW_STREAM = stream;
+      try {
+        const run = await runStageForTest(loadArrow, { params: { path: withClean, on_nan: 'drop' } });
+        const kept = await readSpectra(run.outputs.spectra!);
+        expect([kept.ids, kept.labels, Array.from(kept.spectra), Array.from(kept.clean!)], stream).toEqual([['a', 'c'], ['x', 'x'], [1, 2, 5, 6], [1, 1, 3, 3]]);
+        expect(run.logs, stream).toContain('dropped 1 spectra with NaN/Inf values (on_nan: drop)');
+        expect(run.logs.some((l) => l.endsWith('(streamed)')), stream).toBe(stream === 'always');
+      } finally {
+        if (saved === undefined) delete process.env.SPECFLOW_STREAM; else process.env.SPECFLOW_STREAM = saved;
+      }
+    }
+    await expect(runStageForTest(loadArrow, { params: { path: withClean, on_nan: 'interpolate' } }))
+      .rejects.toThrow(/^with\.on_nan: nan-clean\.arrow is a specflow table with a `clean` column/);
   });
 });
 
