@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KeyMaterial, ImplFingerprint } from './fingerprint.js';
 import { packageVersion } from './fingerprint.js';
+import { locateStageError } from './locate-error.js';
 import type { Plan } from './plan.js';
 import type { TaskResult, TaskStatus } from './scheduler.js';
 import type { MetricValue, MissingVariant } from './stage-api.js';
@@ -83,7 +84,7 @@ export function buildRecord(
         seconds: r?.seconds ?? 0,
         outputs: r?.outputs ?? {},
         metrics: r?.metrics ?? {},
-        ...(r?.error ? { error: r.error } : {}),
+        ...(r?.error ? { error: locateStageError(p, id, r.error) } : {}),
         ...(r?.blockedBy ? { blocked_by: r.blockedBy } : {}),
         ...(r?.missing ? { missing: r.missing, entry: r.key } : {}),
         material: task.material,

@@ -33,6 +33,8 @@ export interface PositionIndex {
   value(path: Path): SourcePos | undefined;
   /** Position of the key of a mapping entry (falls back to the value). */
   key(path: Path): SourcePos | undefined;
+  /** Position of the value at exactly this path (undefined when the file does not write it). */
+  exact(path: Path): SourcePos | undefined;
 }
 
 export interface ParsedYaml {
@@ -58,7 +60,7 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
     for (let i = rewritten.indexOf('\n'); i >= 0; i = rewritten.indexOf('\n', i + 1)) counter.addNewLine(i + 1);
     const p = counter.linePos(deep);
     const message = `nested more than ${MAX_NESTING} levels deep; a pipeline needs a handful`;
-    return { value: null, errors: [{ file, pos: { line: p.line, col: p.col }, message }], positions: { value: () => undefined, key: () => undefined } };
+    return { value: null, errors: [{ file, pos: { line: p.line, col: p.col }, message }], positions: { value: () => undefined, key: () => undefined, exact: () => undefined } };
   }
   // uniqueKeys is checked by the walker with a set: the parser's own check is quadratic in the number of keys
   const doc = parseDocument(rewritten, { lineCounter, uniqueKeys: false, prettyErrors: false, merge: true });
@@ -96,6 +98,7 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
     positions: {
       value: (path) => nearest(values, path),
       key: (path) => keys.get(pathKey(path)) ?? nearest(values, path),
+      exact: (path) => values.get(pathKey(path)),
     },
   };
 }

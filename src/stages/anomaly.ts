@@ -106,7 +106,7 @@ export const anomaly: StageDef = {
           });
         } else if (anomalyLabel !== undefined) {
           truthFromLabel = true;
-          if (!t.labels) throw new StageError(`anomaly_label: ${anomalyLabel} given but the spectra have no \`label\` column`, evalIn.from);
+          if (!t.labels) throw new StageError(`${anomalyLabel} given, but ${evalIn.from} has no \`label\` column`, 'with.anomaly_label');
           truth ??= [];
           for (const l of t.labels) truth.push(l === String(anomalyLabel));
         }
@@ -115,7 +115,12 @@ export const anomaly: StageDef = {
       model.dispose();
     }
     const n = evalErr.length;
-    if (truth && truthFromLabel && !truth.some(Boolean)) ctx.log(`no spectrum has label "${anomalyLabel}"`);
+    // a label no spectrum has is a typo far more often than an anomaly-free test set: precision and
+    // recall would be computed against a truth of all-normal and read as if they meant something
+    if (truth && truthFromLabel && !truth.some(Boolean)) {
+      const present = [...new Set(labels ?? [])].filter((l): l is string => l !== null);
+      throw new StageError(`no spectrum of ${evalIn.from} has label ${JSON.stringify(String(anomalyLabel))}; its labels: ${present.slice(0, 12).join(', ')}${present.length > 12 ? ', …' : ''} (leave anomaly_label out to flag without precision and recall)`, 'with.anomaly_label');
+    }
     const threshold = det.percentile(normalErr, ctx.params.percentile as number);
     const flagged = Array.from(evalErr, (e) => e > threshold);
     const nFlagged = flagged.filter(Boolean).length;

@@ -51,6 +51,14 @@ export const cluster: StageDef = {
   cpu: true,
   packages: ['apache-arrow'],
   module: import.meta.url,
+  check(params) {
+    // k_range is read only with k: auto; a range that cannot be searched is found before anything runs
+    if (params.k !== 'auto') return [];
+    const [kMin, kMax] = params.k_range as [number, number];
+    if (kMin > kMax) return [{ path: ['k_range'], message: `k_range [${kMin}, ${kMax}] is empty: give [min, max] with min ≤ max` }];
+    if (params.method === 'kmeans' && kMin < 2) return [{ path: ['k_range'], message: `k: auto with kmeans chooses k by silhouette, which needs k ≥ 2: start k_range at 2 (got ${kMin})` }];
+    return [];
+  },
   async run(ctx) {
     const { readLatent, writeRecords } = await import('../data/arrow-io.js');
     const { adjustedRandIndex, normalizedMutualInformation, sampleIndices, sampledSilhouette } = await import('../analysis/clustering-metrics.js');
@@ -90,10 +98,11 @@ export const cluster: StageDef = {
 
     let ks: number[];
     if (kParam === 'auto') {
-      if (kMin > kMax) throw new StageError(`k_range [${kMin}, ${kMax}] is empty`);
-      if (method === 'kmeans' && kMin < 2) throw new StageError('k: auto with kmeans chooses by silhouette, which needs k_range to start at 2 or more');
+      if (kMin > kMax) throw new StageError(`k_range [${kMin}, ${kMax}] is empty`, 'with.k_range');
+      if (method === 'kmeans' && kMin < 2) throw new StageError('k: auto with kmeans chooses by silhouette, which needs k_range to start at 2 or more', 'with.k_range');
       let hi = Math.min(kMax, t.n - 1);
-      if (hi < kMin) throw new StageError(`k_range [${kMin}, ${kMax}] needs more than ${t.n} codes`);
+      if (hi < kMin) throw new StageError(`k_range [${kMin}, ${kMax}] needs more than ${t.n} codes (k is tried up to n − 1 = ${t.n - 1}); lower k_range or give more spectra`, 'with.k_range');
+      if (hi < kMax) ctx.log(`k_range goes to ${kMax}, but ${t.n} codes allow k up to ${hi} (n − 1): k is tried up to ${hi}`);
       if (distinct < hi) {
         if (distinct < kMin) throw new StageError(`the codes take only ${distinct} distinct values, fewer than k_range's minimum ${kMin}`, input.from);
         ctx.log(`warning: the codes take only ${distinct} distinct values; k is tried up to ${distinct}, not ${hi}`);
@@ -102,7 +111,8 @@ export const cluster: StageDef = {
       ks = [];
       for (let k = kMin; k <= hi; k++) ks.push(k);
     } else {
-      if (kParam > t.n) throw new StageError(`k = ${kParam} exceeds the number of codes (${t.n})`);
+      if (kParam > t.n) throw new StageError(`k = ${kParam} exceeds the number of codes (${t.n})`, 'with.k');
+      if (kParam === t.n) ctx.log(`k = ${kParam} is the number of codes: every code is its own cluster (inertia 0, silhouette undefined)`);
       if (kParam > distinct) throw new StageError(`k = ${kParam} but the codes take only ${distinct} distinct values: ${kParam} clusters cannot be formed (did the encoder collapse?)`, input.from);
       ks = [kParam];
     }
@@ -120,12 +130,13 @@ export const cluster: StageDef = {
           try {
             return selectKMeans(x, ks, { ...kmOptions, silhouetteSample, onProgress: progress });
           } catch (e) {
-            if (e instanceof RangeError) throw new StageError(e.message, `${ctx.id} with`);
+            if (e instanceof RangeError) throw new StageError(e.message, 'with.silhouette_sample');
             throw e;
           }
         })();
         labels = sel.best.labels;
         k = sel.best.k;
+        if (!sel.best.converged) ctx.log(`k-means for k = ${k} stopped after ${sel.best.iterations} iterations without converging (raise max_iterations)`);
         silhouetteOfBest = sel.silhouetteByK[k];
         ctx.metric('inertia_by_k', keyed(sel.inertiaByK));
         ctx.metric('silhouette_by_k', keyed(sel.silhouetteByK));
@@ -133,6 +144,7 @@ export const cluster: StageDef = {
         const r = kmeans(x, ks[0]!, kmOptions);
         labels = r.labels;
         k = r.k;
+        if (!r.converged) ctx.log(`k-means stopped after ${r.iterations} iterations without converging (raise max_iterations)`);
         ctx.metric('inertia_by_k', { [String(k)]: r.inertia });
       }
     } else {
@@ -156,7 +168,7 @@ export const cluster: StageDef = {
       k = g.k;
       resp = all.responsibilities;
       ctx.metric('log_likelihood', all.logLikelihood);
-      if (!g.converged) ctx.log(`EM stopped after ${g.iterations} iterations without converging`);
+      if (!g.converged) ctx.log(`EM stopped after ${g.iterations} iterations without converging (raise max_iterations)`);
     }
 
     // number clusters by first appearance so that outputs are stable and readable

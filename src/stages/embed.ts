@@ -82,6 +82,7 @@ async function embedPoints(ctx: StageContext, source: EmbedSource, input: InputA
     if (m < 3) throw new StageError(`UMAP needs at least 3 points, got ${m}`);
     const { UMAP } = await import('umap-js');
     const rng = new Rng(deriveSeed(ctx.seed, 'embed', 'umap'));
+    if ((ctx.params.n_neighbors as number) > m - 1) ctx.log(`n_neighbors ${ctx.params.n_neighbors as number} is more than the other ${m - 1} points: UMAP uses ${m - 1}`);
     const umap = new UMAP({
       nComponents: 2,
       nNeighbors: Math.min(ctx.params.n_neighbors as number, m - 1),
@@ -125,11 +126,15 @@ async function embedPoints(ctx: StageContext, source: EmbedSource, input: InputA
     if (m < 4) throw new StageError(`t-SNE needs at least 4 points, got ${m}`);
     const { tsne } = await import('../analysis/tsne.js');
     const perplexity = Math.min(ctx.params.perplexity as number, (m - 1) / 3);
+    if (perplexity < (ctx.params.perplexity as number)) ctx.log(`perplexity ${ctx.params.perplexity as number} is more than ${m} points allow ((n − 1)/3): t-SNE uses ${Number(perplexity.toPrecision(4))}`);
     const xy = tsne(fitRows, { seed: deriveSeed(ctx.seed, 'embed', 'tsne'), perplexity, iterations: ctx.params.iterations as number });
     placed = xy.map((p, j) => ({ row: fitted ? fitted[j]! : j, xy: p }));
     if (fitted) ctx.log(`t-SNE cannot place points it was not fitted on: only a seeded sample of ${m} of ${n} points is embedded`);
   } else {
-    if (n < 2 || dim < 2) throw new StageError(`PCA to 2-D needs at least 2 points and 2 dimensions (got ${n} × ${dim})`);
+    if (n < 2) throw new StageError(`PCA needs at least 2 points (got ${n})`, from);
+    // 1-D codes (latent_dim 1) have one principal axis, the code itself: x is the centred code, y is 0
+    if (dim < 2) ctx.log(`the ${latent ? 'codes' : 'spectra'} have 1 dimension: x is the centred value, y is 0 (a 1-D embedding)`);
+    if (source.distinct === 1) ctx.log(`all ${n} points are identical: PCA puts every one at (0, 0) (did the encoder collapse? check the training loss)`);
     placed = (await pca2(fitted ? source.rows(Array.from({ length: n }, (_, i) => i)) : fitRows)).map((p, row) => ({ row, xy: p }));
   }
   ctx.metric('fit_sample', method === 'pca' ? n : m);

@@ -219,7 +219,7 @@ export const loadArrow: StageDef = {
       const { copySpectraStreamed } = await import('../data/load/arrow-source.js');
       const { RateMeter } = await import('../util/progress.js');
       const rate = new RateMeter();
-      const copied = await copySpectraStreamed(path, ctx.output('spectra'), (done, total) => ctx.progress({ fraction: done / total, message: rate.message('copying', done, total) }));
+      const copied = await copySpectraStreamed(path, ctx.output('spectra'), (done, total) => ctx.progress({ fraction: done / total, message: rate.message('copying', done, total) }), opts.onNan);
       if (copied) {
         finishStreamed(ctx, copied);
         return;

@@ -131,7 +131,7 @@ export const preprocess: StageDef = {
   channels: (p, inputs) => ((p.steps as unknown[]).every((st) => SAME_LENGTH_STEPS.has(typeof st === 'string' ? st : Object.keys(st as object)[0]!)) ? inputs.spectra?.channels : undefined),
   async run(ctx) {
     const { readSpectra, writeSpectra, describeSpectra } = await import('../data/arrow-io.js');
-    const { applyStep, prepareSteps, stepName } = await import('../data/preprocess/steps.js');
+    const { applyStep, prepareSteps, stepName, stepWhere } = await import('../data/preprocess/steps.js');
     const { toWork, fromWork } = await import('../data/preprocess/work.js');
     const input = ctx.inputs.spectra as { path: string };
     const fitInput = ctx.inputs.fit as { path: string } | undefined;
@@ -158,7 +158,7 @@ export const preprocess: StageDef = {
       ctx.log(`streaming ${shape.n} spectra × ${shape.d} channels in record batches`);
       const { n, d } = await preprocessStreamed({
         input: input.path, output: ctx.output('spectra'), rows: shape.n, steps: steps as never, ...(fit ? { fit } : {}), history,
-        where: ctx.id, log: (m) => ctx.log(m), progress: (fraction, message) => ctx.progress({ fraction, message }), signal: ctx.signal,
+        where: 'with.steps', log: (m) => ctx.log(m), progress: (fraction, message) => ctx.progress({ fraction, message }), signal: ctx.signal,
       });
       ctx.log(`preprocessed ${n} spectra × ${d} channels`);
       ctx.metric('channels', d);
@@ -171,7 +171,7 @@ export const preprocess: StageDef = {
     steps.forEach((step, k) => {
       if (ctx.signal.aborted) throw new Error('aborted');
       const name = stepName(step as never);
-      applyStep(step as never, main, fit, { where: `${ctx.id} step ${k + 1} (${name})`, log: (m) => ctx.log(m), metric: (m, v) => ctx.metric(m, v) });
+      applyStep(step as never, main, fit, { where: stepWhere('with.steps', k, step as never), log: (m) => ctx.log(m), metric: (m, v) => ctx.metric(m, v) });
       ctx.progress({ fraction: (k + 1) / steps.length, message: name });
     });
     const out = fromWork(table, main, history(table.metadata));

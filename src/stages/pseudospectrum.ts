@@ -80,8 +80,8 @@ export const pseudospectrum: StageDef = {
       const col = groupBy === 'auto' ? (cols.includes('cluster') ? 'cluster' : cols.includes('label') ? 'label' : undefined) : groupBy;
       if (!col || !cols.includes(col)) {
         throw new StageError(
-          groupBy === 'auto' ? `groups table has neither a \`cluster\` nor a \`label\` column; columns: ${cols.join(', ')}` : `groups table has no column "${groupBy}"; columns: ${cols.join(', ')}`,
-          groupsIn.from,
+          groupBy === 'auto' ? `groups table has neither a \`cluster\` nor a \`label\` column; columns: ${cols.join(', ')}` : `${groupsIn.from} has no column "${groupBy}"; its columns: ${cols.join(', ')}`,
+          groupBy === 'auto' ? groupsIn.from : 'with.group_by',
         );
       }
       if (!cols.includes('id')) throw new StageError('groups table has no `id` column to join on', groupsIn.from);
@@ -91,7 +91,7 @@ export const pseudospectrum: StageDef = {
       for (let i = 0; i < table.n; i++) if (values[i] !== null && ids[i] !== null) groupOf.set(String(ids[i]), String(values[i]));
       ctx.log(`groups from column "${col}" of ${groupsIn.from}`);
     } else {
-      if (groupBy !== 'auto' && groupBy !== 'label') throw new StageError(`group_by: ${groupBy} needs a \`groups\` input`);
+      if (groupBy !== 'auto' && groupBy !== 'label') throw new StageError(`group_by: ${groupBy} needs a \`groups\` input`, 'with.group_by');
       if (!codes.labels) throw new StageError('no `groups` input and the codes have no `label` column: nothing to group by', codesIn.from);
       groupOf = new Map();
       codes.ids.forEach((id, i) => {

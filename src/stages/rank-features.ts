@@ -36,7 +36,7 @@ export const rankFeatures: StageDef = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      k: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1 }, description: 'The k grid. Default: every k up to 40 features, else 1–10 then geometric steps to all.' },
+      k: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'integer', minimum: 1 }, description: 'The k grid (taken in ascending order). Default: every k up to 40 features, else 1–10 then geometric steps to all.' },
       max_points: { type: 'integer', minimum: 2, default: 40, description: 'Size of the default k grid.' },
       retrain: { type: 'boolean', default: false, description: 'Retrain a fresh network (same hyper-parameters) on the k kept features instead of masking; needs the `train` input. Costly: one training per k and ranking.' },
       epochs: { type: 'integer', minimum: 1, description: 'With retrain: epochs per retraining (default: the model\'s).' },
@@ -87,8 +87,12 @@ export const rankFeatures: StageDef = {
       const higher = ev.higherIsBetter(task);
       const metricName = task === 'classify' ? 'accuracy' : 'mae';
       const full = ev.evaluate(net, test.x, test.n, truth).metric;
-      const ks = ((p.k as number[] | undefined) ?? ev.kGrid(d, p.max_points as number)).filter((k) => k <= d);
+      // ascending: k_95 is the first k that reaches the threshold, and the curve's area runs over k in order
+      const grid = [...((p.k as number[] | undefined) ?? ev.kGrid(d, p.max_points as number))].sort((a, b) => a - b);
+      const ks = grid.filter((k) => k <= d);
       if (ks.length === 0) throw new StageError(`no k on the grid is ≤ the ${d} features`, 'with.k');
+      const beyond = grid.filter((k) => k > d);
+      if (beyond.length) ctx.log(`k ${beyond.join(', ')} left out: above the ${d} features`);
 
       // permutation importance on the trained model: the model-agnostic baseline ranking
       const perm = ev.permutationImportance(net, test.x, test.n, truth, p.permutation_repeats as number, ctx.seed);

@@ -36,7 +36,7 @@ export const split: StageDef = {
     const { splitIndices, splitKeys, subsetSpectra, SPLITS, writeSplitsStreamed } = await import('../data/split.js');
     const f = { train: ctx.params.train as number, validation: ctx.params.validation as number, test: ctx.params.test as number };
     const sum = f.train + f.validation + f.test;
-    if (Math.abs(sum - 1) > 1e-6) throw new StageError(`train + validation + test must be 1 (got ${+sum.toFixed(6)})`, `${ctx.id} with`);
+    if (Math.abs(sum - 1) > 1e-6) throw new StageError(`train + validation + test must be 1 (got ${+sum.toFixed(6)})`, 'with.test');
     const input = ctx.inputs.spectra as { path: string; from: string };
     // a large table is read batch by batch: once for its labels, then once per split
     const { RowFile, shouldStream, batchRows } = await import('../data/arrow-batches.js');
@@ -50,7 +50,7 @@ export const split: StageDef = {
     const parts = splitIndices(keys.n, keys.labels, f, stratify, ctx.seed);
     for (const s of SPLITS) {
       if (f[s] > 0 && parts[s].length === 0) {
-        throw new StageError(`${s}: ${f[s]} of ${keys.n} spectra rounds to none, so the ${s} set would be empty; give more spectra or set ${s}: 0`, input.from);
+        throw new StageError(`${f[s]} of ${keys.n} spectra rounds to none, so the ${s} set would be empty; give more spectra or set ${s}: 0`, `with.${s}`);
       }
     }
     if (t) {

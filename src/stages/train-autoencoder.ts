@@ -4,7 +4,7 @@
  */
 import { StageError, type JsonSchema, type StageContext, type StageDef } from '../core/stage-api.js';
 import {
-  MAX_THREADS, MIN_ROWS_PER_THREAD_BY_ARCH, MAX_AUTO_THREADS, minRowsPerThread, resolveThreads, type ThreadsRequest,
+  autoThreads, MAX_THREADS, MIN_ROWS_PER_THREAD_BY_ARCH, MAX_AUTO_THREADS, minRowsPerThread, resolveThreads, type ThreadsRequest,
 } from '../ml/parallel/threads.js';
 import { KIND } from './kinds.js';
 import { latentWithinChannels, readTrainingSpectra, runPca } from './train-pca.js';
@@ -81,6 +81,9 @@ interface AeParams {
   patience: number;
   /** A count once the plan has settled it (see settle). */
   threads: ThreadsRequest;
+  /** Set by settle when `threads` came from `auto` sizing it by the batch: the run sizes it again by
+   * the batch it really gets (a batch_size above the training rows is cut to them). */
+  threads_by_batch?: true;
 }
 
 async function writeHistory(path: string, rows: { epoch: number; loss: number; val_loss: number | null }[]): Promise<void> {
@@ -111,7 +114,19 @@ function checkTrainingRows(t: TrainingTable, p: AeParams, hasClean: boolean, fro
   if (p.denoise?.noise === 'poisson' && !useClean) {
     const neg = t.spectra.findIndex((v) => v < 0);
     if (neg >= 0) throw new StageError(`denoise: poisson needs non-negative spectra, but ${t.ids[Math.floor(neg / t.d)]} has ${t.spectra[neg]} at channel ${neg % t.d}`, from);
+    // without a level the values are taken as counts: Poisson noise on area- or vector-normalised
+    // values (≈ 1 or far below) is pure noise, or zeros, not a picture of the detector's noise
+    const frac = p.denoise.level === undefined ? t.spectra.findIndex((v) => v !== Math.round(v)) : -1;
+    if (frac >= 0) {
+      throw new StageError(`noise: poisson without a level takes the values as counts, but spectrum ${t.ids[Math.floor(frac / t.d)]} has ${Number(t.spectra[frac]!.toPrecision(6))} at channel ${frac % t.d}, not a count (normalised data?); set denoise.level to the mean counts per channel of the dose to simulate (e.g. level: 50), or use noise: gaussian`, 'with.denoise.level');
+    }
   }
+}
+
+/** Index of the first row of `values` (n × d) that differs from `first`, or -1. */
+function firstDifferentRow(values: Float32Array, d: number, first: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (values[i] !== first[i % d]) return Math.floor(i / d);
+  return -1;
 }
 
 /**
@@ -128,24 +143,35 @@ async function trainingData(ctx: StageContext, p: AeParams) {
     const { t, from } = await readTrainingSpectra(ctx);
     checkTrainingRows(t, p, t.clean !== undefined, from);
     const useClean = p.denoise !== undefined && t.clean !== undefined;
+    const target = useClean ? t.clean! : t.spectra;
+    if (firstDifferentRow(target, t.d, target.slice(0, t.d)) < 0) throw identicalTargets(t.n, useClean, from);
     const data = useClean ? { n: t.n, d: t.d, x: t.spectra, y: t.clean! } : { n: t.n, d: t.d, x: t.spectra };
     return { t, from, data: data as typeof data & { close?: () => void } };
   }
   const { readSpectraBatches } = await import('../data/arrow-io.js');
   let head: import('../data/arrow-io.js').SpectraTable | undefined;
+  let varies = false;
   for await (const { t } of readSpectraBatches(input.path)) {
     head ??= t;
     checkTrainingRows(t, p, t.clean !== undefined, input.from);
+    const target = p.denoise !== undefined && t.clean ? [t.clean, head.clean!] : [t.spectra, head.spectra];
+    varies ||= firstDifferentRow(target[0]!, t.d, target[1]!.subarray(0, t.d)) >= 0;
   }
   if (!head || probe.n < 2) throw new StageError(`needs at least 2 spectra to train, got ${probe.n}`, input.from);
   const hasClean = head.clean !== undefined;
   const useClean = p.denoise !== undefined && hasClean;
+  if (!varies) throw identicalTargets(probe.n, useClean, input.from);
   const file = (await RowFile.open(input.path, useClean ? ['spectrum', 'clean'] : ['spectrum']))!;
   const column = (c: number) => ({ n: file.n, d: file.d, read: (rows: ArrayLike<number>, out: Float32Array) => file.read(c, rows, out) });
   ctx.log(`streaming ${file.n} training spectra from the artifact (rows read by offset, one mini-batch at a time)`);
   const t = { n: file.n, d: file.d, axis: head.axis, axisUnit: head.axisUnit, axisName: head.axisName, clean: head.clean, ids: [] as string[] };
   const data = { n: file.n, d: file.d, x: column(0), ...(useClean ? { y: column(1) } : {}), close: () => file.close() };
   return { t, from: input.from, data };
+}
+
+/** Every training target the same spectrum: the fit is that spectrum, with loss 0, and every code alike. */
+function identicalTargets(n: number, clean: boolean, from: string): StageError {
+  return new StageError(`all ${n} training spectra${clean ? ' (column "clean", the target)' : ''} are identical: an autoencoder has nothing to learn from them (it would reproduce that one spectrum with loss 0, and every code would be the same); check the steps before (a preprocessing step that flattens them?)`, from);
 }
 
 export const trainAutoencoder: StageDef = {
@@ -168,7 +194,12 @@ export const trainAutoencoder: StageDef = {
   settle(params) {
     const p = params as unknown as AeParams;
     // pca runs on one thread whatever the machine: its key must not depend on it
-    return { ...params, threads: p.arch === 'pca' ? 1 : resolveThreads(p.threads, p.batch_size, process.env, undefined, minRowsPerThread(p.arch)) };
+    if (p.arch === 'pca') return { ...params, threads: 1 };
+    const threads = resolveThreads(p.threads, p.batch_size, process.env, undefined, minRowsPerThread(p.arch));
+    // does this count depend on the batch (auto sized it, not SPECFLOW_THREADS or tfjs-node)? The run
+    // then sizes it again by the batch it really gets: a batch_size above the data is cut to it
+    const byBatch = p.threads === 'auto' && resolveThreads('auto', 1, process.env, undefined, 1) !== resolveThreads('auto', 2 ** 30, process.env, undefined, 1);
+    return { ...params, threads, ...(byBatch ? { threads_by_batch: true } : {}) };
   },
   cores: (params) => (typeof params.threads === 'number' ? params.threads : 1),
   packages: ML_PACKAGES,
@@ -215,8 +246,20 @@ export const trainAutoencoder: StageDef = {
     if (useClean) ctx.log(`denoising: target = clean column, input = ${p.denoise!.resample ? 'fresh noise on clean each epoch' : 'spectrum'}`);
     else if (p.denoise) ctx.log(`denoising: ${p.denoise.noise} noise${p.denoise.level !== undefined ? ` (level ${p.denoise.level})` : ''} added to the input each epoch`);
 
+    // train.ts cuts a batch larger than the training rows to them: one batch an epoch (full-batch Adam)
+    const rows = data.n - nVal;
+    const batch = Math.min(p.batch_size, rows);
+    if (batch < p.batch_size) ctx.log(`batch_size ${p.batch_size} is more than the ${rows} training spectra${nVal ? ` (${data.n} less ${nVal} for validation)` : ''}: each epoch is one batch of ${rows}`);
+    if (p.latent_dim >= t.d) {
+      ctx.log(`latent_dim ${p.latent_dim} is not below the ${t.d} input channels: the bottleneck does not compress, so the codes need not summarise the spectra (try a smaller latent_dim)`);
+    }
     // settled by the plan; a stage run without one (unit tests) trains on one thread
-    const threads = typeof p.threads === 'number' ? p.threads : 1;
+    let threads = typeof p.threads === 'number' ? p.threads : 1;
+    if (p.threads_by_batch && threads > 1) {
+      const fit = autoThreads(batch, threads, minRowsPerThread(p.arch));
+      if (fit < threads) ctx.log(`threads: auto chose ${threads} for batch_size ${p.batch_size}; the batch of ${batch} trains on ${fit}`);
+      threads = fit;
+    }
     const { trainAutoencoder: train } = await import('../ml/train.js');
     const { RateMeter } = await import('../util/progress.js');
     // a meter per epoch, started when the previous epoch ends (rows restart at 0 each epoch)

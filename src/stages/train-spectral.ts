@@ -106,6 +106,8 @@ export const trainSpectral: StageDef = {
       }
     }
 
+    // the training cuts a batch larger than the rows to them: one batch an epoch (full-batch Adam)
+    if ((p.batch_size as number) > trainSet.n) ctx.log(`batch_size ${p.batch_size as number} is more than the ${trainSet.n} training rows: each epoch is one batch of ${trainSet.n}`);
     const { name: backendName, tf } = await initBackend();
     const backend = backendLabel(backendName);
     const epochs = p.epochs as number;

@@ -145,6 +145,59 @@ describe('embed stage', () => {
   });
 });
 
+describe('cluster stage, edge values of k', () => {
+  it('refuses an empty or silhouette-less k_range at validation, and says when the codes cap it', async () => {
+    expect(cluster.check!({ k: 'auto', k_range: [5, 3], method: 'kmeans' }, {})).toEqual([{ path: ['k_range'], message: 'k_range [5, 3] is empty: give [min, max] with min ≤ max' }]);
+    expect(cluster.check!({ k: 'auto', k_range: [1, 3], method: 'kmeans' }, {})[0]!.message).toMatch(/needs k ≥ 2: start k_range at 2 \(got 1\)/);
+    expect(cluster.check!({ k: 'auto', k_range: [1, 3], method: 'gmm' }, {})).toEqual([]); // BIC is defined at k = 1
+    expect(cluster.check!({ k: 4, k_range: [5, 3], method: 'kmeans' }, {})).toEqual([]); // k_range unused
+    // 6 codes: k is tried up to n − 1 = 5; k_range [7, 9] cannot be tried at all
+    const path = join(dir, 'six.arrow');
+    await writeBlobs(path, blobTable([[0, 0], [9, 0]], 3, 0.5, 2, ['a', 'b']));
+    const capped = await runStageForTest(cluster, { inputs: { codes: path }, params: { k_range: [2, 8] }, seed: 1 });
+    expect(capped.logs).toContain('k_range goes to 8, but 6 codes allow k up to 5 (n − 1): k is tried up to 5');
+    await expect(runStageForTest(cluster, { inputs: { codes: path }, params: { k_range: [7, 9] } })).rejects.toThrow(/^with\.k_range: k_range \[7, 9\] needs more than 6 codes/);
+    await expect(runStageForTest(cluster, { inputs: { codes: path }, params: { k: 7 } })).rejects.toThrow(/^with\.k: k = 7 exceeds the number of codes \(6\)/);
+    const every = await runStageForTest(cluster, { inputs: { codes: path }, params: { k: 6 }, seed: 1 });
+    expect(every.metrics.silhouette).toBeNull();
+    expect(every.logs[0]).toMatch(/^k = 6 is the number of codes: every code is its own cluster/);
+  });
+});
+
+describe('embed stage, degenerate codes', () => {
+  it('pca of 1-D codes (latent_dim 1) is the centred code on x and 0 on y, with a log line', async () => {
+    const path = join(dir, 'one-d.arrow');
+    // codes 1, 2, 6: mean 3, so x = ±(−2, −1, 3); the sign is the one PCA picks, the distances are not
+    await writeLatent(path, { n: 3, k: 1, ids: ['a', 'b', 'c'], z: Float32Array.from([1, 2, 6]), columns: {}, metadata: {} });
+    const run = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'pca' } });
+    const { rows } = await readRecords(run.outputs.embedding!);
+    const x = rows.map((r) => r.x as number);
+    const sign = Math.sign(x[2]!);
+    expect(x.map((v) => v * sign)).toEqual([-2, -1, 3].map((v) => expect.closeTo(v, 6)) as unknown as number[]);
+    expect(rows.map((r) => r.y)).toEqual([0, 0, 0]);
+    expect(run.logs.join('\n')).toMatch(/1 dimension: x is the centred value, y is 0/);
+  });
+
+  it('says when n_neighbors or perplexity is capped by a small table', async () => {
+    const path = join(dir, 'seven.arrow');
+    await writeBlobs(path, blobTable([[0, 0, 0], [5, 5, 5]], 4, 0.5, 3, ['a', 'b']));
+    // 8 points: UMAP's default 15 neighbours → 7; t-SNE's perplexity 30 → (8 − 1)/3 = 2.333
+    const u = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'umap', epochs: 20 }, seed: 1 });
+    expect(u.logs).toContain('n_neighbors 15 is more than the other 7 points: UMAP uses 7');
+    const t = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'tsne', iterations: 250 }, seed: 1 });
+    expect(t.logs).toContain('perplexity 30 is more than 8 points allow ((n − 1)/3): t-SNE uses 2.333');
+  });
+
+  it('pca of identical points puts them at the origin and says so', async () => {
+    const path = join(dir, 'same.arrow');
+    await writeLatent(path, { n: 3, k: 2, ids: ['a', 'b', 'c'], z: Float32Array.from([4, 1, 4, 1, 4, 1]), columns: {}, metadata: {} });
+    const run = await runStageForTest(embed, { inputs: { codes: path }, params: { method: 'pca' } });
+    const { rows } = await readRecords(run.outputs.embedding!);
+    for (const r of rows) expect([Math.abs(r.x as number), Math.abs(r.y as number)]).toEqual([0, 0]);
+    expect(run.logs.join('\n')).toMatch(/all 3 points are identical: PCA puts every one at \(0, 0\)/);
+  });
+});
+
 describe('registry', () => {
   it('lists the analysis stages', async () => {
     const types = (await builtinStages()).map((s) => s.type);

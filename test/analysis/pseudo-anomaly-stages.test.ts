@@ -24,6 +24,12 @@ beforeAll(async () => {
 });
 
 describe('pseudospectrum stage (PCA model)', () => {
+  it('a group_by column the groups table lacks is an error at with.group_by, naming its columns', async () => {
+    const groups = await runStageForTest(cluster, { inputs: { codes: paths.codes }, params: { k: 3 }, seed: 1 });
+    await expect(runStageForTest(pseudospectrum, { inputs: { model: paths.model, codes: paths.codes, groups: groups.outputs.assignments! }, params: { group_by: 'clustr' } }))
+      .rejects.toThrow(/^with\.group_by: test:groups has no column "clustr"; its columns: id, label, cluster$/);
+  });
+
   it('decodes each group centroid; for PCA that is the group mean projected on the PCA subspace', async () => {
     const run = await runStageForTest(pseudospectrum, { inputs: { model: paths.model, codes: paths.codes, spectra: paths.spectra } });
     const out = await readSpectra(run.outputs.pseudospectra!);
@@ -150,6 +156,9 @@ describe('anomaly stage (PCA model)', () => {
     expect(typeof b.metrics.threshold).toBe('number');
     // 95th percentile threshold is below the 99th
     expect(a.metrics.threshold as number).toBeLessThan(b.metrics.threshold as number);
+    // a label no evaluated spectrum has (a typo) scored every spectrum as truly normal: now an error at the parameter
+    await expect(runStageForTest(anomaly, { inputs: { model: modelPath, normal: normalPath, spectra: plain }, params: { anomaly_label: 'phase7' } }))
+      .rejects.toThrow(/^with\.anomaly_label: no spectrum of test:spectra has label "phase7"; its labels: phase0, phase1, phase2 /);
   });
 
   it('reports error_ratio as null, not NaN or Infinity, when the normal spectra are reconstructed exactly (error 0)', async () => {

@@ -74,7 +74,7 @@ describe('preprocess stage', () => {
       ragged: { x: [Float64Array.from([0, 2, 4]), Float64Array.from([1, 3, 5])], y: [Float32Array.from([0, 4, 8]), Float32Array.from([10, 30, 50])] },
     };
     const input = await write('ragged.arrow', ragged);
-    await expect(run({ steps: [{ smooth: { window: 5, polynomial: 1 } }] }, { spectra: input })).rejects.toThrow(/step 1 \(smooth\): spectra are on different grids; add a `resample` step/);
+    await expect(run({ steps: [{ smooth: { window: 5, polynomial: 1 } }] }, { spectra: input })).rejects.toThrow(/with\.steps\[0\] \(smooth\): spectra are on different grids; add a `resample` step/);
     const t = await run({ steps: [{ resample: { step: 0.5 } }] }, { spectra: input });
     // default range = overlap [1, 4]
     expect(Array.from(t.axis)).toEqual([1, 1.5, 2, 2.5, 3, 3.5, 4]);
@@ -105,7 +105,7 @@ describe('preprocess stage', () => {
 
   it('msc refuses a spectrum with zero slope against the reference (flat or all-zero) instead of writing it unscaled', async () => {
     const input = await write('msc0.arrow', table([[1, 2, 3, 4], [2, 4, 6, 8], [5, 5, 5, 5]], [0, 1, 2, 3]));
-    await expect(run({ steps: [{ normalize: { method: 'msc' } }] }, { spectra: input })).rejects.toThrow(/step 1 \(normalize\), spectrum "s2": cannot msc-normalise: the spectrum has zero slope against the reference/);
+    await expect(run({ steps: [{ normalize: { method: 'msc' } }] }, { spectra: input })).rejects.toThrow(/with\.steps\[0\] \(normalize\), spectrum "s2": cannot msc-normalise: the spectrum has zero slope against the reference/);
   });
 
   it('refuses Savitzky–Golay windows below 5 through the schema (ml-savitzky-golay-generalized throws a RangeError stack trace on them)', async () => {
@@ -122,7 +122,7 @@ describe('preprocess stage', () => {
 
   it('names the spectrum when a step cannot be applied', async () => {
     const input = await write('zero.arrow', table([[1, 2, 3], [0, 0, 0]], [0, 1, 2]));
-    await expect(run({ steps: [{ normalize: { method: 'max' } }] }, { spectra: input })).rejects.toThrow(/step 1 \(normalize\), spectrum "s1": cannot max-normalise/);
+    await expect(run({ steps: [{ normalize: { method: 'max' } }] }, { spectra: input })).rejects.toThrow(/with\.steps\[0\] \(normalize\), spectrum "s1": cannot max-normalise/);
     await expect(run({ steps: ['log'] }, { spectra: input })).rejects.toThrow(/spectrum "s1": log of a non-positive value/);
   });
 });

@@ -46,7 +46,7 @@ describe('split', () => {
   it('refuses a split that leaves a requested part empty (2 rows, test 0.2)', async () => {
     const spectra = await table([[1, 2], [3, 4]]);
     const run = runStageForTest(split, { params: { train: 0.8, validation: 0, test: 0.2, stratify: false }, inputs: { spectra } });
-    await expect(run).rejects.toThrow(/test: 0.2 of 2 spectra rounds to none/);
+    await expect(run).rejects.toThrow(/^with\.test: 0.2 of 2 spectra rounds to none, so the test set would be empty/);
     const ok = await runStageForTest(split, { params: { train: 0.5, validation: 0, test: 0.5, stratify: false }, inputs: { spectra } });
     expect([ok.metrics.train, ok.metrics.test]).toEqual([1, 1]);
   });

@@ -110,6 +110,16 @@ describe('rank.features', () => {
     expect(r.metrics.ahead_of_random).toBe(true);
     const perm = (await readRecords(r.outputs.permutation!)).rows;
     expect(perm.find((x) => x.rank === 1)!.feature).toBe(0);
+    // a k grid out of order is taken in order (k_95 is the smallest k, the area runs left to right);
+    // k above the 6 features is left out with a log line; a k given twice is refused at validation
+    const unordered = await runStageForTest(rankFeatures, {
+      inputs: { model: trained.outputs.model!, ranking: trained.outputs.relevance!, test },
+      params: { k: [6, 2, 9], random_draws: 2, permutation_repeats: 1 },
+      seed: 1,
+    });
+    expect((await readRecords(unordered.outputs.curve!)).rows.map((x) => x.k)).toEqual([2, 6]);
+    expect(unordered.logs).toContain('k 9 left out: above the 6 features');
+    expect(validateParams(rankFeatures, { k: [2, 2] }).errors.map((e) => e.path)).toEqual([['k']]);
   });
 
   it('accepts any ranking table (feature + rank) and retrains on the kept features', async () => {

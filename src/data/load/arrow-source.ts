@@ -10,6 +10,7 @@ import { StageError } from '../../core/stage-api.js';
 import { META, arrowReadError, isScalarType, parseArrowIpc, readListColumn, readSpectra, type Cell, type SpectraTable } from '../arrow-io.js';
 import { assembleLong, assembleWide, axisNameForUnit, fromGroups, readIdColumn, resolveColumn, sortedSpectrum, type Group, type LoadOptions, type Loaded } from './assemble.js';
 import { cellToText, metadataColumn, type RawTable } from './raw-table.js';
+import { subsetSpectra } from '../split.js';
 import type { RowBatch, StreamedLoad } from './wide-stream.js';
 
 export interface ArrowLoadOptions extends LoadOptions {
@@ -36,7 +37,12 @@ export async function loadArrowFile(path: string, opts: ArrowLoadOptions): Promi
   if (table.numRows === 0) throw new StageError('the table has no rows', file);
   const meta = table.schema.metadata;
   if (meta?.get(META.kind) === 'spectra' && opts.column === undefined) {
-    return { table: await readSpectra(path), notes: [] };
+    // a specflow table written elsewhere (pyarrow, an edited artifact) meets on_nan as any other layout
+    const t = finiteRows(await readSpectra(path), file, opts.onNan, 0);
+    if (t) {
+      if (t.n === 0) throw new StageError('every spectrum has NaN/Inf values (on_nan: drop)', file);
+      return { table: t, notes: t.dropped ? [`dropped ${t.dropped} spectra with NaN/Inf values (on_nan: drop)`] : [] };
+    }
   }
   const listCols = table.schema.fields.filter((f) => isListType(f.type)).map((f) => f.name);
   if (opts.column !== undefined || (opts.layout === 'wide' && listCols.length > 0)) {
@@ -287,7 +293,30 @@ function fromListColumn(table: Table, file: string, name: string, opts: ArrowLoa
  * `writeSpectra(readSpectra(path))` writes); undefined when the file is not such a table
  * or is small enough to load (see shouldStream).
  */
-export async function copySpectraStreamed(path: string, output: string, progress: (done: number, total: number) => void): Promise<{ n: number; d: number } | undefined> {
+/**
+ * on_nan applied to a specflow table (or one batch of it, whose row 0 is the file's row `firstRow`):
+ * the table as it is when every spectrum value is finite; an error naming the first NaN/Inf under
+ * `error`; under `drop` the other rows, every column (clean too) with them, and how many were dropped;
+ * under `interpolate` undefined (the caller reads the file through the list-column reader, which
+ * interpolates), or an error when that would lose a `clean` column.
+ */
+function finiteRows(t: SpectraTable, file: string, onNan: LoadOptions['onNan'], firstRow: number): (SpectraTable & { dropped?: number }) | undefined {
+  const bad = t.spectra.findIndex((v) => !Number.isFinite(v));
+  if (bad < 0) return t;
+  const r = Math.floor(bad / t.d);
+  if (onNan === 'error') {
+    throw new StageError(`a non-finite value (${t.spectra[bad]}) in spectrum "${t.ids[r]}", channel ${bad % t.d}; set on_nan: drop or on_nan: interpolate to accept it (on_nan is error)`, `${file} row ${firstRow + r + 1}`);
+  }
+  if (onNan === 'drop') {
+    const keep: number[] = [];
+    for (let i = 0; i < t.n; i++) if (t.spectra.subarray(i * t.d, (i + 1) * t.d).every(Number.isFinite)) keep.push(i);
+    return { ...subsetSpectra(t, keep), dropped: t.n - keep.length };
+  }
+  if (t.clean) throw new StageError(`${file} is a specflow table with a \`clean\` column, which interpolating from its \`spectrum\` column would lose; use on_nan: drop`, 'with.on_nan');
+  return undefined;
+}
+
+export async function copySpectraStreamed(path: string, output: string, progress: (done: number, total: number) => void, onNan: LoadOptions['onNan'] = 'error'): Promise<{ n: number; d: number; notes?: string[] } | undefined> {
   const { RowFile, readSchema, shouldStream, batchRows } = await import('../arrow-batches.js');
   const probe = await RowFile.open(path, ['spectrum']).catch(() => undefined);
   probe?.close();
@@ -298,21 +327,29 @@ export async function copySpectraStreamed(path: string, output: string, progress
   const { checkMetadataNames } = await import('./assemble.js');
   let writer: InstanceType<typeof SpectraWriter> | undefined;
   let done = 0;
+  let dropped = 0;
   try {
-    for await (const { t } of rechunk(readSpectraBatches(path), batchRows(probe.d))) {
+    for await (const { t: batch } of rechunk(readSpectraBatches(path), batchRows(probe.d))) {
+      const t = finiteRows(batch, basename(path), onNan, done);
+      if (!t) {
+        writer?.abort();
+        return undefined; // read again through the list-column reader, which interpolates
+      }
       if (!writer) {
         checkMetadataNames(t, basename(path));
         writer = new SpectraWriter(output, spectraHeader(t));
       }
-      writer.write(t);
-      done += t.n;
+      if (t.n > 0) writer.write(t);
+      dropped += t.dropped ?? 0;
+      done += batch.n;
       progress(done, probe.n);
     }
     if (!writer) return undefined;
+    if (dropped === probe.n) throw new StageError('every spectrum has NaN/Inf values (on_nan: drop)', basename(path));
     writer.close();
   } catch (e) {
     writer?.abort();
     throw e;
   }
-  return { n: probe.n, d: probe.d };
+  return { n: probe.n - dropped, d: probe.d, ...(dropped ? { notes: [`dropped ${dropped} spectra with NaN/Inf values (on_nan: drop)`] } : {}) };
 }

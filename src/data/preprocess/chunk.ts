@@ -6,7 +6,7 @@
  */
 import { StageError } from '../../core/stage-api.js';
 import { float32Into } from './row-kernels.js';
-import { applyStep, contiguousRows, fitsStatistics, stepName, type Step, type StepStats, type Work } from './steps.js';
+import { applyStep, contiguousRows, fitsStatistics, stepName, stepWhere, type Step, type StepStats, type Work } from './steps.js';
 
 export interface ChunkJob {
   steps: (Step | string)[];
@@ -109,7 +109,7 @@ export function runChunk(job: ChunkJob, ownsInput = false): ChunkResult {
       for (let k = job.from; k < job.to; k++) {
         const step = job.steps[k]!;
         const stats = job.stats[k];
-        applyStep(step, w, undefined, { where: `${job.where} step ${k + 1} (${stepName(step)})`, log: (message) => logs.push(message), ...(stats ? { stats } : {}) });
+        applyStep(step, w, undefined, { where: stepWhere(job.where, k, step), log: (message) => logs.push(message), ...(stats ? { stats } : {}) });
       }
     } catch (e) {
       // the first failing block's error, as the stage reports the first failing batch's

@@ -44,7 +44,7 @@ export interface StepStats {
 }
 
 export interface StepContext {
-  /** For messages: `preprocess step 2 (baseline)`. */
+  /** For messages: `with.steps[1] (baseline)` (see stepWhere). */
   where: string;
   log(message: string): void;
   /** Record a metric of the preprocessing stage (e.g. how many values a step had to clamp). */
@@ -66,6 +66,12 @@ export function fitsStatistics(step: Step | string): 'msc' | 'standardize' | und
   if (name === 'standardize') return 'standardize';
   if (name === 'normalize' && stepParams(step).method === 'msc') return 'msc';
   return undefined;
+}
+
+/** Where step k (0-based) is, for messages: `with.steps[1] (normalize)`; the run locates
+ * `with.` prefixes in the pipeline file. `base` is the parameter holding the steps. */
+export function stepWhere(base: string, k: number, step: Step | string): string {
+  return `${base}[${k}] (${stepName(step)})`;
 }
 
 export function stepName(step: Step | string): string {

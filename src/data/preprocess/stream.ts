@@ -10,7 +10,7 @@ import { StageError } from '../../core/stage-api.js';
 import { readSpectraBatches, spectraHeader, SpectraWriter, type SpectraTable } from '../arrow-io.js';
 import { ChunkPool, inOrder } from '../chunk-pool.js';
 import { runChunk, type ChunkJob, type ChunkResult } from './chunk.js';
-import { applyStep, fitsStatistics, prepareSteps, stepName, type Step, type StepStats, type Work } from './steps.js';
+import { applyStep, fitsStatistics, prepareSteps, stepName, stepWhere, type Step, type StepStats, type Work } from './steps.js';
 import { addRows, addSquaredDeviations, finishSd } from './transform.js';
 import { RateMeter } from '../../util/progress.js';
 
@@ -65,7 +65,7 @@ export async function preprocessStreamed(o: StreamOptions): Promise<{ n: number;
     if (o.fit) {
       const fit = o.fit;
       o.steps.forEach((step, k) => {
-        applyStep(step, fit, undefined, { where: `${o.where} step ${k + 1} (${stepName(step)}), fit set`, log: () => undefined, fitted: (s) => { stats[k] = s; } });
+        applyStep(step, fit, undefined, { where: `${stepWhere(o.where, k, step)}, fit set`, log: () => undefined, fitted: (s) => { stats[k] = s; } });
       });
       for (const [k] of statSteps) if (!stats[k]) throw new Error(`step ${k + 1} fitted no statistics`);
     } else {
