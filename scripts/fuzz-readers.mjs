@@ -25,7 +25,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = join(ROOT, 'dist');
+const DIST = resolve(arg('dist', join(ROOT, 'dist'))); // --dist: another build (e.g. the base commit's) to compare
 const INSTRUMENTS = join(ROOT, '..', '..', 'shared', 'data', 'instruments');
 const SHARED = existsSync(INSTRUMENTS) ? INSTRUMENTS : join(ROOT, '..', 'shared', 'data', 'instruments');
 

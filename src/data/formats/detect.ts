@@ -79,7 +79,7 @@ async function readAs(fmt: FormatName, bytes: Uint8Array, file: string): Promise
     case 'wdf': return (await import('./wdf.js')).readWdf(bytes, file);
     case 'jobinyvon': return (await import('./jobinyvon.js')).readJobinYvon(bytes, file);
     case 'hspy':
-    case 'nexus': return (await import('./hdf5.js')).readHdf5(bytes, file, fmt);
+    case 'nexus': return (await import('./hdf5-thread.js')).readHdf5Bounded(bytes, file, fmt);
   }
 }
 
