@@ -71,21 +71,12 @@ const isText = (path) => ['.msa', '.xml', '.csv', '.jdx'].includes(extname(path)
 
 // ---------------------------------------------------------------- mutants
 
-function prng(seed) {
-  // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { Rng, deriveSeed } = await import(join(DIST, 'util/random.js'));
 
-function seedFor(path, index) {
-  const h = createHash('sha256').update(`${SEED}:${basename(path)}:${index}`).digest();
-  return h.readUInt32LE(0);
+/** The mutant's generator: uniform in [0, 1), from (seed, file name, index) alone. */
+function prng(path, index) {
+  const rng = new Rng(deriveSeed(SEED, 'fuzz', basename(path), index));
+  return () => rng.uniform();
 }
 
 /** Offsets whose 4-byte value (either byte order) is a small positive number: likely a size, count or offset. */
@@ -203,7 +194,7 @@ function textMutant(bytes, rnd, fields) {
 }
 
 function mutant(entry, original, fields, index) {
-  const rnd = prng(seedFor(entry.path, index));
+  const rnd = prng(entry.path, index);
   return isText(entry.path) ? textMutant(original, rnd, fields) : binaryMutant(original, rnd, fields);
 }
 
