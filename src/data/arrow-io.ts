@@ -10,10 +10,11 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
   Bool, compressionRegistry, CompressionType, Data, DataType, Field, FixedSizeList, Float32, Float64, Int32, List, makeData, makeVector,
-  Schema, tableFromIPC, Type, Utf8, vectorFromArray, type RecordBatch, type Table, type Vector,
+  RecordBatchFileReader, Schema, Table, tableFromIPC, Type, Utf8, vectorFromArray, type RecordBatch, type Vector,
 } from 'apache-arrow';
 import { StageError } from '../core/stage-api.js';
 import { batchRows, IpcFileWriter, readBatches, readSchema } from './arrow-batches.js';
+import { checkArrowFile } from './arrow-check.js';
 import { decodeLz4Frame } from './lz4.js';
 
 // pyarrow/pandas compress Feather v2 with LZ4 frames by default; decode them (ZSTD stays unsupported).
@@ -444,7 +445,19 @@ export function parseArrowIpc(bytes: Uint8Array): Table {
     const shown = text ? JSON.stringify(String.fromCharCode(...start)) : [...start.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new Error(`not-arrow: it starts with ${shown}${text ? ' (text)' : ''}, not ${ARROW_MAGIC}`);
   }
-  return tableFromIPC(bytes);
+  if (ascii(0) !== ARROW_MAGIC) return tableFromIPC(bytes);
+  checkArrowFile(bytes, ARROW_MAGIC);
+  // Not tableFromIPC: its file reader re-reads a block that holds a schema message forever (a damaged
+  // block offset pointing at the schema). Reading each batch by index, a wrong message is an error.
+  const reader = RecordBatchFileReader.from(bytes);
+  reader.open();
+  const batches: RecordBatch[] = [];
+  for (let i = 0; i < reader.numRecordBatches; i++) {
+    const batch = reader.readRecordBatch(i) as RecordBatch | null; // sync: the source is bytes in memory
+    if (!batch) throw new Error(`corrupt: record batch ${i + 1} of ${reader.numRecordBatches} is not where the footer says`);
+    batches.push(batch);
+  }
+  return batches.length ? new Table(batches) : new Table(reader.schema);
 }
 
 async function loadTable(path: string): Promise<Table> {
@@ -469,6 +482,7 @@ export function arrowReadError(e: unknown): string {
     return 'the file is ZSTD-compressed, which this reader does not decode; write it uncompressed or with LZ4 (pandas: df.to_feather(path, compression="lz4"))';
   }
   if (msg.startsWith('not-arrow: ')) return `not an Arrow IPC / Feather v2 file: ${msg.slice(11)}`;
+  if (msg.startsWith('corrupt: ')) return `the Arrow file is damaged: ${msg.slice(9)}`;
   if (msg.startsWith('truncated: ')) return `the Arrow file is cut off (${msg.slice(11)}): it was not completely written or copied`;
   if (e instanceof TypeError) return 'not a readable Arrow IPC / Feather v2 file (damaged or truncated)';
   return `not an Arrow IPC / Feather v2 file (${msg})`;

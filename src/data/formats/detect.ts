@@ -47,7 +47,29 @@ export async function readInstrumentBytes(bytes: Uint8Array, file: string, forma
   }
   if (!fmt) throw new FormatError(file, `not a recognised instrument file (known: DM3/DM4, EMSA/MSA, Renishaw WDF, LabSpec XML, HyperSpy .hspy, NeXus); set format: to force one`, 0);
   if (bytes.length === 0) throw new FormatError(file, 'the file is empty', 0);
-  return withAscendingAxis(await readAs(fmt, bytes, file));
+  return noteNonFinite(withAscendingAxis(await readAs(fmt, bytes, file)));
+}
+
+/**
+ * NaN or ±Infinity among the values: a damaged data block reads as such (a flipped exponent bit), and
+ * these formats carry no checksum to tell. Not refused (a file may mark missing pixels so), but said,
+ * with the first one's place, so it is not passed on silently.
+ */
+function noteNonFinite(s: InstrumentSpectra): InstrumentSpectra {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < s.spectra.length; i++) {
+    if (!Number.isFinite(s.spectra[i]!)) {
+      count++;
+      if (first < 0) first = i;
+    }
+  }
+  if (count > 0) {
+    const row = Math.floor(first / s.d);
+    const channel = first % s.d;
+    s.notes.push(`${s.file}: ${count} value${count === 1 ? ' is' : 's are'} NaN or ±Infinity (the first: spectrum ${row}, channel ${channel}, ${s.spectra[first]}); the file may be damaged`);
+  }
+  return s;
 }
 
 async function readAs(fmt: FormatName, bytes: Uint8Array, file: string): Promise<InstrumentSpectra> {
@@ -57,7 +79,7 @@ async function readAs(fmt: FormatName, bytes: Uint8Array, file: string): Promise
     case 'wdf': return (await import('./wdf.js')).readWdf(bytes, file);
     case 'jobinyvon': return (await import('./jobinyvon.js')).readJobinYvon(bytes, file);
     case 'hspy':
-    case 'nexus': return (await import('./hdf5.js')).readHdf5(bytes, file, fmt);
+    case 'nexus': return (await import('./hdf5-thread.js')).readHdf5Bounded(bytes, file, fmt);
   }
 }
 

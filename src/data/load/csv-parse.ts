@@ -31,11 +31,16 @@ export function parseCsv(text: string, file: string, delimiter = 'auto'): CsvTex
   return { header, rows: body.map((r) => r.fields), lines: body.map((r) => r.line), headerLine: head!.line, delimiter: tokenizer.delimiter };
 }
 
-/** The header's column names, trimmed; an empty or repeated name is an error. */
+/**
+ * The header's column names, trimmed; an empty or repeated name is an error, and so is a line break
+ * inside a quoted name (a lost closing quote swallows the next lines into it; every later message
+ * naming the column would run over several lines).
+ */
 export function checkHeader(head: CsvRecord, file: string): string[] {
   const header = head.fields.map((h) => h.trim());
   header.forEach((h, c) => {
     if (h === '') throw new StageError(`column ${c + 1} has an empty name`, `${file} line ${head.line}`);
+    if (/[\r\n]/.test(h)) throw new StageError(`column ${c + 1}'s name holds a line break (a quote not closed?)`, `${file} line ${head.line}`);
     const first = header.indexOf(h);
     if (first !== c) throw new StageError(`duplicate column name "${h}" (columns ${first + 1} and ${c + 1})`, `${file} line ${head.line}`);
   });
