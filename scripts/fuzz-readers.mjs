@@ -8,7 +8,7 @@
  * byte flips, size/count fields set to 0 / 2^31 / 2^40 / -1, blocks duplicated, removed or swapped, and for
  * text: lines removed, duplicated, swapped or garbled, numbers replaced — and reads each through the path
  * `specflow run`/`show` take (readInstrumentBytes + toSpectraTable; parseCsv + assemble; loadArrowFile;
- * loadJcampFiles). Mutants are rebuilt from (seed, file, index) in a child process, so a hang (> --timeout ms)
+ * loadJcampFiles). Mutants are rebuilt from (seed, file, index) in a child process, so a hang (> --timeout ms) (the HDF5 reader is given --timeout − 2 s through SPECFLOW_HDF5_TIMEOUT, so its own deadline answers first)
  * or a dead child costs one mutant, and every case can be replayed with --only FILE --case N.
  *
  * Outcomes: `read` (same shape as the original), `read-other` (a different shape: listed for review),
@@ -348,7 +348,7 @@ function runFile(entry, indices, onResult) {
     };
     const start = () => {
       if (next >= indices.length) return done(counts);
-      const c = fork(fileURLToPath(import.meta.url), ['--child', ...process.argv.slice(2)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      const c = fork(fileURLToPath(import.meta.url), ['--child', ...process.argv.slice(2)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, SPECFLOW_HDF5_TIMEOUT: String(Math.max(1, (TIMEOUT - 2000) / 1000)) } });
       let stderr = '';
       c.stderr.on('data', (d) => { stderr += d; });
       let timer;
