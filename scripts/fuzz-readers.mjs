@@ -8,8 +8,9 @@
  * byte flips, size/count fields set to 0 / 2^31 / 2^40 / -1, blocks duplicated, removed or swapped, and for
  * text: lines removed, duplicated, swapped or garbled, numbers replaced — and reads each through the path
  * `specflow run`/`show` take (readInstrumentBytes + toSpectraTable; parseCsv + assemble; loadArrowFile;
- * loadJcampFiles). Mutants are rebuilt from (seed, file, index) in a child process, so a hang (> --timeout ms) (the HDF5 reader is given --timeout − 2 s through SPECFLOW_HDF5_TIMEOUT, so its own deadline answers first)
- * or a dead child costs one mutant, and every case can be replayed with --only FILE --case N.
+ * loadJcampFiles). Mutants are rebuilt from (seed, file, index) in a child process, so a hang (> --timeout ms)
+ * or a dead child costs one mutant, and every case can be replayed with --only FILE --case N. The HDF5
+ * reader gets --timeout − 2 s through SPECFLOW_HDF5_TIMEOUT, so that its own deadline answers first.
  *
  * Outcomes: `read` (same shape as the original), `read-other` (a different shape: listed for review),
  * `read-nonfinite` (NaN/Inf in values the original did not have), `located` (a StageError/UserError, one line,
