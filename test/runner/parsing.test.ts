@@ -1,5 +1,5 @@
 // Lossless parsing (issue 13.4, 13.5, 13.15, 13.17): what the YAML says is what runs, first time and from the parse cache.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePipeline, type Pipeline } from '../../src/runner/pipeline.js';
@@ -62,6 +62,11 @@ describe('the parsed-pipeline cache is lossless (13.5)', () => {
       for (const f of readdirSync(folder).filter((x) => x.endsWith('.yaml'))) {
         const file = join(folder, f);
         const text = readFileSync(file, 'utf8');
+        // the examples on the shared data set (../shared/data) validate only where it sits beside the checkout
+        if (/\.\.\/\.\.\/shared\/data\//.test(text) && !existsSync(join(folder, '../../shared/data'))) {
+          console.warn(`!!! ../shared/data is absent: ${f} is not checked !!!`);
+          continue;
+        }
         const parsed = parsePipeline(text, file, { registry });
         const key = pipelineCacheKey(text, file, { registry });
         await writeCachedPipeline(dir, key, parsed);

@@ -42,9 +42,9 @@ describe('a sweep with a failing variant', () => {
     const first = run(dir, 'k=2,70');
     expect(first.status).toBe(1);
     expect(first.report.status).toBe('done');
-    expect(first.report.missing).toEqual([{ variant: 'k=70', axes: { k: 70 }, stage: 'clusters', error: 'k = 70 exceeds the number of codes (8)' }]);
+    expect(first.report.missing).toEqual([{ variant: 'k=70', axes: { k: 70 }, stage: 'clusters', error: 'with.k: k = 70 exceeds the number of codes (8)' }]);
     const html = readFileSync(join(first.report.outputs.report!, 'index.html'), 'utf8');
-    expect(html).toContain('k=70: clusters failed: k = 70 exceeds the number of codes (8)');
+    expect(html).toContain('k=70: clusters failed: with.k: k = 70 exceeds the number of codes (8)');
     expect(html).toContain('<p>failed: k=70</p>');
     // the planned key names the complete report: not stored, so a later full run cannot mistake this one for it
     expect(existsSync(join(dir, 'store', 'objects', first.report.key.slice(0, 2), first.report.key))).toBe(false);
